@@ -1,0 +1,131 @@
+#pragma once
+/// A cache of partial bare clones (one per remote URL and credential identity) and the worktree-less operations on
+/// one of them: fetch a branch, read files, write a commit with plumbing, push without force, find commits by trailer.
+///
+/// Cost: a commit reads only the trees on the edited paths and the blobs being edited (fetched on demand from the
+/// promisor remote), so it is O(depth x directory size) and does not grow with the number of files in the repo.
+
+#include <poetryops/git/edit.hpp>
+#include <poetryops/git/remote.hpp>
+#include <poetryops/util/fs.hpp>
+#include <poetryops/util/result.hpp>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace poetryops::git {
+
+namespace detail {
+class Runner;
+}
+
+/// Held while a sequence of operations must not interleave with other users of the same clone: an in-process mutex
+/// plus an flock(2) on a lock file next to the clone (other processes sharing the cache dir).
+class RepoLock {
+public:
+    RepoLock(RepoLock&&) noexcept;
+    RepoLock& operator=(RepoLock&&) = delete;
+    RepoLock(const RepoLock&) = delete;
+    ~RepoLock();
+
+private:
+    friend class Repo;
+    explicit RepoLock(class Repo& repo);
+    class Repo* repo_;
+};
+
+/// One commit found by its trailer.
+struct FoundCommit {
+    std::string sha;
+    std::string trailer_value;
+};
+
+/// A partial bare clone of one remote. Every method takes the repo lock itself (re-entrantly), so callers that need
+/// several steps to be atomic hold lock() around them.
+/// Thread safety: safe.
+class Repo {
+public:
+    ~Repo();
+    Repo(const Repo&) = delete;
+    Repo& operator=(const Repo&) = delete;
+
+    const Remote& remote() const { return remote_; }
+    /// The URL safe to show.
+    const std::string& url() const { return display_url_; }
+    const std::filesystem::path& git_dir() const { return git_dir_; }
+
+    RepoLock lock();
+
+    /// Fetches `branch` (blobs stay on the server until needed) and returns its tip. not_found when the branch does not
+    /// exist on the remote.
+    Result<std::string> fetch(const std::string& branch);
+    /// The tip of `branch` as last fetched or pushed; not_found when never fetched.
+    Result<std::string> local_tip(const std::string& branch);
+
+    /// Reads files at `commit`: nullopt for a missing file. invalid for a bad path, a path through a symlink or a
+    /// non-directory, or a path that names a directory or a symlink.
+    Result<std::vector<std::optional<std::string>>> read_files(const std::string& commit,
+                                                               const std::vector<std::string>& paths);
+    /// Fetches `branch` and reads one file at its tip (so the engine can tell a human edit from its own).
+    Result<std::optional<std::string>> read_file_at_branch(const std::string& branch, const std::string& path);
+
+    /// Writes a commit whose tree is `parent`'s with `changes` (path → new content) applied, without a working tree or
+    /// a full index. Returns the new commit sha.
+    Result<std::string> write_commit(const std::string& parent, const std::map<std::string, std::string>& changes,
+                                     const std::string& message, const Identity& identity);
+
+    /// Pushes `commit` to refs/heads/`branch`, never forced. conflict when the remote moved on (non-fast-forward);
+    /// other refusals (a pre-receive hook) are invalid and carry the server's "remote:" lines.
+    Result<void> push(const std::string& commit, const std::string& branch);
+
+    /// Commits on `branch` (newest first, at most `max_count` walked) carrying trailer `key` with exactly `value`
+    /// (empty value: any). Fetches first.
+    Result<std::vector<FoundCommit>> find_commits_by_trailer(const std::string& branch, const std::string& key,
+                                                             const std::string& value, int max_count = 500);
+
+    /// Counts git child processes started for this repo (for tests and benchmarks).
+    std::size_t git_calls() const;
+
+private:
+    friend class RepoCache;
+    friend class RepoLock;
+    Repo(Remote remote, std::filesystem::path git_dir, std::filesystem::path lock_path,
+         std::shared_ptr<TempDir> private_dir);
+    Result<void> ensure_initialized();
+    Result<std::vector<std::string>> ensure_blobs(const std::vector<std::string>& oids);
+
+    Remote remote_;
+    std::string display_url_;
+    std::filesystem::path git_dir_, lock_path_;
+    std::shared_ptr<TempDir> private_dir_;  // askpass helper and empty config; outlives the cache while a Repo lives
+    std::unique_ptr<detail::Runner> runner_;
+    std::recursive_mutex mu_;
+    int lock_depth_ = 0;
+    int lock_fd_ = -1;
+    std::size_t hash_size_ = 20;
+};
+
+/// The cache of clones under one directory. Safe to share between threads, and between processes on the same dir.
+class RepoCache {
+public:
+    /// `dir` is created when missing. A private 0700 temp dir holds the askpass helper and an empty git config.
+    static Result<std::unique_ptr<RepoCache>> create(std::filesystem::path dir);
+    ~RepoCache();
+
+    /// The clone for this remote (created and initialised on first use; the first fetch is the cold clone).
+    Result<std::shared_ptr<Repo>> open(const Remote& remote);
+
+private:
+    RepoCache(std::filesystem::path dir, std::shared_ptr<TempDir> private_dir);
+    std::filesystem::path dir_;
+    std::shared_ptr<TempDir> private_dir_;
+    std::mutex mu_;
+    std::map<std::string, std::weak_ptr<Repo>> repos_;
+};
+
+}  // namespace poetryops::git

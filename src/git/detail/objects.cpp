@@ -1,0 +1,123 @@
+#include "git/detail/objects.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace poetryops::git::detail {
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+std::string to_hex(std::string_view raw) {
+    std::string out;
+    out.reserve(raw.size() * 2);
+    for (unsigned char c : raw) {
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+    return out;
+}
+
+std::string from_hex(std::string_view hex) {
+    std::string out;
+    out.reserve(hex.size() / 2);
+    auto val = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(val(hex[i]) * 16 + val(hex[i + 1]));
+    return out;
+}
+
+}  // namespace
+
+bool is_object_id(std::string_view s) {
+    if (s.size() != 40 && s.size() != 64) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+Result<Tree> parse_tree(std::string_view raw, std::size_t hash_size) {
+    Tree tree;
+    std::size_t i = 0;
+    while (i < raw.size()) {
+        auto sp = raw.find(' ', i);
+        if (sp == std::string_view::npos) return fail(Error::Kind::decode, "malformed tree object (mode)");
+        auto nul = raw.find('\0', sp + 1);
+        if (nul == std::string_view::npos || nul + 1 + hash_size > raw.size()) {
+            return fail(Error::Kind::decode, "malformed tree object (name)");
+        }
+        TreeEntry e;
+        e.mode = std::string(raw.substr(i, sp - i));
+        e.oid = to_hex(raw.substr(nul + 1, hash_size));
+        tree.emplace(std::string(raw.substr(sp + 1, nul - sp - 1)), std::move(e));
+        i = nul + 1 + hash_size;
+    }
+    return tree;
+}
+
+std::string serialize_tree(const Tree& tree) {
+    std::vector<std::pair<std::string, const TreeEntry*>> order;
+    order.reserve(tree.size());
+    for (const auto& [name, e] : tree) order.emplace_back(e.is_tree() ? name + "/" : name, &e);
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::string out;
+    for (const auto& [key, e] : order) {
+        std::string_view name = key;
+        if (e->is_tree()) name.remove_suffix(1);
+        out += e->mode;
+        out += ' ';
+        out += name;
+        out += '\0';
+        out += from_hex(e->oid);
+    }
+    return out;
+}
+
+std::string object_id(std::string_view type, std::string_view body, std::size_t hash_size) {
+    std::string header = std::string(type) + " " + std::to_string(body.size());
+    header += '\0';
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, hash_size == 20 ? EVP_sha1() : EVP_sha256(), nullptr);
+    EVP_DigestUpdate(ctx, header.data(), header.size());
+    EVP_DigestUpdate(ctx, body.data(), body.size());
+    EVP_DigestFinal_ex(ctx, md, &len);
+    EVP_MD_CTX_free(ctx);
+    return to_hex(std::string_view(reinterpret_cast<const char*>(md), len));
+}
+
+Result<std::vector<BatchObject>> parse_batch_output(std::string_view out, std::size_t count) {
+    std::vector<BatchObject> objects;
+    objects.reserve(count);
+    std::size_t i = 0;
+    while (objects.size() < count) {
+        auto nl = out.find('\n', i);
+        if (nl == std::string_view::npos) return fail(Error::Kind::decode, "truncated cat-file output");
+        std::string_view header = out.substr(i, nl - i);
+        BatchObject o;
+        if (header.size() >= 8 && header.substr(header.size() - 8) == " missing") {
+            o.missing = true;
+            i = nl + 1;
+        } else if (header.size() >= 10 && header.substr(header.size() - 10) == " ambiguous") {
+            o.missing = true;
+            i = nl + 1;
+        } else {
+            auto sp1 = header.find(' ');
+            auto sp2 = header.rfind(' ');
+            if (sp1 == std::string_view::npos || sp2 == sp1) {
+                return fail(Error::Kind::decode, "unexpected cat-file output: " + std::string(header.substr(0, 120)));
+            }
+            o.oid = std::string(header.substr(0, sp1));
+            o.type = std::string(header.substr(sp1 + 1, sp2 - sp1 - 1));
+            std::size_t size = std::strtoull(std::string(header.substr(sp2 + 1)).c_str(), nullptr, 10);
+            if (nl + 1 + size + 1 > out.size()) return fail(Error::Kind::decode, "truncated cat-file object");
+            o.content = std::string(out.substr(nl + 1, size));
+            i = nl + 1 + size + 1;
+        }
+        objects.push_back(std::move(o));
+    }
+    return objects;
+}
+
+}  // namespace poetryops::git::detail

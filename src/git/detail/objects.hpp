@@ -1,0 +1,50 @@
+#pragma once
+/// Git object formats handled in-process: tree parsing and serialisation (git's entry order), object ids, and the
+/// output of `git cat-file --batch`.
+
+#include <poetryops/util/result.hpp>
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace poetryops::git::detail {
+
+struct TreeEntry {
+    std::string mode;  ///< as git writes it: "40000", "100644", "100755", "120000", "160000"
+    std::string oid;   ///< lower-case hex
+    bool is_tree() const { return mode == "40000"; }
+    bool is_symlink() const { return mode == "120000"; }
+    bool is_gitlink() const { return mode == "160000"; }
+};
+
+/// A tree's entries by name.
+using Tree = std::map<std::string, TreeEntry>;
+
+/// Parses a raw tree object ("MODE NAME\0<binary id>"...). `hash_size` is 20 (SHA-1) or 32 (SHA-256).
+Result<Tree> parse_tree(std::string_view raw, std::size_t hash_size);
+
+/// Serialises entries in git's order (names compared bytewise, a tree's name as if followed by '/').
+std::string serialize_tree(const Tree& tree);
+
+/// The object id of an object of `type` with `body`: hash("TYPE SIZE\0BODY") as hex; SHA-1 for hash_size 20, else
+/// SHA-256.
+std::string object_id(std::string_view type, std::string_view body, std::size_t hash_size);
+
+/// One answer of `git cat-file --batch`.
+struct BatchObject {
+    bool missing = false;
+    std::string oid;
+    std::string type;
+    std::string content;
+};
+
+/// Parses `git cat-file --batch` output for `count` requests.
+Result<std::vector<BatchObject>> parse_batch_output(std::string_view out, std::size_t count);
+
+/// True for 40 or 64 lower-case hex characters.
+bool is_object_id(std::string_view s);
+
+}  // namespace poetryops::git::detail

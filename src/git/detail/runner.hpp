@@ -1,0 +1,64 @@
+#pragma once
+/// Runs git for one repository with an environment built from scratch: no system or global config, no prompt, the
+/// caller's CA variables ignored, secrets only in the child's environment (read back by an askpass helper).
+
+#include <poetryops/git/remote.hpp>
+#include <poetryops/util/result.hpp>
+#include <poetryops/util/subprocess.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace poetryops::git::detail {
+
+/// Writes `dir`/askpass (0700): answers git's "Username for ..." from $POETRYOPS_GIT_USERNAME and anything else from
+/// $POETRYOPS_GIT_PASSWORD, and `dir`/home/.gitconfig (empty), the controlled global config.
+Result<void> write_private_files(const std::filesystem::path& dir);
+
+class Runner {
+public:
+    /// `git_dir` empty: no GIT_DIR (for `git init`).
+    Runner(Remote remote, std::filesystem::path git_dir, std::filesystem::path private_dir);
+
+    /// Runs `git <config options> <args>`. A non-zero exit is returned in the ProcessResult; only a failure to start
+    /// git is an error.
+    Result<ProcessResult> run(const std::vector<std::string>& args, std::optional<std::string> input = std::nullopt,
+                              const std::map<std::string, std::string>& extra_env = {}) const;
+
+    /// Runs and turns a non-zero exit into an Error (see failure()).
+    Result<ProcessResult> run_ok(std::string_view what, const std::vector<std::string>& args,
+                                 std::optional<std::string> input = std::nullopt,
+                                 const std::map<std::string, std::string>& extra_env = {}) const;
+
+    /// The Error for a failed git call: kind from git's output (auth, host key, TLS, missing branch, non-fast-forward,
+    /// hook refusal, unreachable, timeout), message "WHAT URL: first useful lines of git's output", secrets removed.
+    Error failure(std::string_view what, const ProcessResult& result) const;
+
+    /// Removes secrets from text: log::redact plus every occurrence of this remote's password.
+    std::string scrub(std::string_view text) const;
+
+    std::size_t calls() const { return calls_.load(); }
+    const std::string& url() const { return display_url_; }
+
+private:
+    Remote remote_;
+    std::string display_url_;
+    std::filesystem::path git_dir_, private_dir_;
+    ProcessOptions base_;
+    std::vector<std::string> config_args_;
+    mutable std::atomic<std::size_t> calls_{0};
+};
+
+/// The lines of git's stderr/stdout worth showing: "remote:", "fatal:", "error:", rejected refs; else the first lines.
+std::string useful_lines(std::string_view err, std::string_view out);
+
+/// Quotes one word for the POSIX shell (git runs GIT_SSH_COMMAND through sh).
+std::string shell_quote(std::string_view word);
+
+}  // namespace poetryops::git::detail

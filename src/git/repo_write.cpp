@@ -1,0 +1,289 @@
+// Repo: writing commits with plumbing, pushing, trailer lookup, and the cache of clones.
+#include <poetryops/git/repo.hpp>
+
+#include "git/detail/objects.hpp"
+#include "git/detail/runner.hpp"
+
+#include <poetryops/util/fs.hpp>
+#include <poetryops/util/log.hpp>
+#include <poetryops/util/strings.hpp>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <set>
+
+namespace poetryops::git {
+
+using detail::Tree;
+using detail::TreeEntry;
+
+namespace {
+
+std::string parent_dir(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+std::string base_name(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::size_t depth(const std::string& dir) {
+    return dir.empty() ? 0 : 1 + static_cast<std::size_t>(std::count(dir.begin(), dir.end(), '/'));
+}
+
+}  // namespace
+
+Result<std::string> Repo::write_commit(const std::string& parent, const std::map<std::string, std::string>& changes,
+                                       const std::string& message, const Identity& identity) {
+    if (!detail::is_object_id(parent)) {
+        return fail(Error::Kind::invalid, "git " + display_url_ + ": not a commit id: " + parent, "InvalidCommit");
+    }
+    if (changes.empty()) return fail(Error::Kind::invalid, "git " + display_url_ + ": a commit needs at least one change");
+    std::vector<std::string> paths;
+    for (const auto& [p, content] : changes) {
+        if (auto v = validate_repo_path(p); !v) {
+            Error e = std::move(v).error();
+            e.message = "git " + display_url_ + ": " + e.message;
+            return fail(std::move(e));
+        }
+        paths.push_back(p);
+    }
+    auto guard = lock();
+
+    // 1. The trees on the edited paths only (not the whole repository).
+    std::set<std::string> dir_set;
+    for (const auto& p : paths) {
+        std::string d = parent_dir(p);
+        for (;;) {
+            dir_set.insert(d);
+            if (d.empty()) break;
+            d = parent_dir(d);
+        }
+    }
+    std::vector<std::string> dirs(dir_set.begin(), dir_set.end());
+    std::string input;
+    for (const auto& d : dirs) input += d.empty() ? parent + "^{tree}\n" : parent + ":" + d + "\n";
+    POETRYOPS_TRY(ProcessResult listing, runner_->run_ok("read trees of", {"cat-file", "--batch"}, input));
+    POETRYOPS_TRY(auto objects, detail::parse_batch_output(listing.out, dirs.size()));
+    std::map<std::string, Tree> trees;
+    std::set<std::string> existing;
+    for (std::size_t i = 0; i < dirs.size(); ++i) {
+        if (objects[i].missing || objects[i].type != "tree") {
+            trees[dirs[i]];
+            continue;
+        }
+        POETRYOPS_TRY(Tree t, detail::parse_tree(objects[i].content, hash_size_));
+        trees[dirs[i]] = std::move(t);
+        existing.insert(dirs[i]);
+    }
+    if (!existing.count("")) {
+        return fail(Error::Kind::not_found, "git " + display_url_ + ": commit " + parent + " not found in the clone",
+                    "CommitNotFound");
+    }
+
+    // 2. Check every path component (no symlinks, no files used as folders) and set the new blobs.
+    std::vector<std::pair<std::string, std::string>> objects_to_write;  // (type, body)
+    for (const auto& [path, content] : changes) {
+        std::string d = parent_dir(path);
+        std::vector<std::string> chain;
+        for (std::string x = d;; x = parent_dir(x)) {
+            chain.push_back(x);
+            if (x.empty()) break;
+        }
+        std::reverse(chain.begin(), chain.end());
+        bool present = true;
+        for (std::size_t i = 0; i + 1 < chain.size() && present; ++i) {
+            const std::string& child = chain[i + 1];
+            if (!existing.count(chain[i])) {
+                present = false;
+                break;
+            }
+            auto e = trees[chain[i]].find(base_name(child));
+            if (e == trees[chain[i]].end()) {
+                present = false;
+            } else if (e->second.is_symlink()) {
+                return fail(Error::Kind::invalid,
+                            "git " + display_url_ + ": path '" + path + "': '" + child +
+                                "' is a symbolic link; paths through symlinks are refused",
+                            "InvalidPath");
+            } else if (!e->second.is_tree()) {
+                return fail(Error::Kind::invalid,
+                            "git " + display_url_ + ": path '" + path + "': '" + child + "' is not a directory",
+                            "InvalidPath");
+            }
+        }
+        std::string mode = "100644";
+        auto& dir_tree = trees[d];
+        if (auto e = dir_tree.find(base_name(path)); e != dir_tree.end()) {
+            if (e->second.is_symlink() || e->second.is_tree() || e->second.is_gitlink()) {
+                return fail(Error::Kind::invalid,
+                            "git " + display_url_ + ": path '" + path + "' is a " +
+                                (e->second.is_symlink() ? "symbolic link" : e->second.is_tree() ? "directory"
+                                                                                               : "submodule") +
+                                ", not a file",
+                            "InvalidPath");
+            }
+            if (e->second.mode == "100755") mode = "100755";
+        }
+        std::string oid = detail::object_id("blob", content, hash_size_);
+        dir_tree[base_name(path)] = TreeEntry{mode, oid};
+        objects_to_write.emplace_back("blob", content);
+    }
+
+    // 3. New trees bottom-up: each changed directory, then its parent with the new id.
+    std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) {
+        return depth(a) != depth(b) ? depth(a) > depth(b) : a < b;
+    });
+    std::string root_oid;
+    for (const auto& d : dirs) {
+        std::string body = detail::serialize_tree(trees[d]);
+        std::string oid = detail::object_id("tree", body, hash_size_);
+        objects_to_write.emplace_back("tree", std::move(body));
+        if (d.empty()) {
+            root_oid = oid;
+        } else {
+            trees[parent_dir(d)][base_name(d)] = TreeEntry{"40000", oid};
+        }
+    }
+
+    // 4. Write the objects: one hash-object per type, from files in a private temp dir.
+    TempDir tmp("poetryops-gitobj");
+    for (const std::string type : {"blob", "tree"}) {
+        std::string list;
+        std::vector<std::string> expected;
+        int n = 0;
+        for (const auto& [t, body] : objects_to_write) {
+            if (t != type) continue;
+            auto file = tmp.path() / (type + std::to_string(n++));
+            POETRYOPS_TRY_VOID(write_file_atomic(file, body, 0600));
+            list += file.string() + "\n";
+            expected.push_back(detail::object_id(type, body, hash_size_));
+        }
+        POETRYOPS_TRY(ProcessResult w, runner_->run_ok("write objects to clone of",
+                                                       {"hash-object", "-w", "--no-filters", "-t", type,
+                                                        "--stdin-paths"},
+                                                       list));
+        auto got = str::split_nonempty(w.out, '\n');
+        if (got != expected) {
+            return fail(Error::Kind::internal, "git " + display_url_ + ": object ids written by git differ from ours",
+                        "ObjectIdMismatch");
+        }
+    }
+
+    // 5. The commit.
+    std::map<std::string, std::string> env = {{"GIT_AUTHOR_NAME", identity.name},
+                                              {"GIT_AUTHOR_EMAIL", identity.email},
+                                              {"GIT_COMMITTER_NAME", identity.name},
+                                              {"GIT_COMMITTER_EMAIL", identity.email}};
+    POETRYOPS_TRY(ProcessResult c, runner_->run_ok("write commit to clone of",
+                                                   {"commit-tree", root_oid, "-p", parent, "-F", "-"}, message, env));
+    std::string sha(str::trim(c.out));
+    if (!detail::is_object_id(sha)) {
+        return fail(Error::Kind::internal, "git " + display_url_ + ": commit-tree printed no commit id", "GitFailed");
+    }
+    return sha;
+}
+
+Result<void> Repo::push(const std::string& commit, const std::string& branch) {
+    // Both checks matter: an empty source in "SRC:DST" would delete the branch on the server.
+    if (!detail::is_object_id(commit)) {
+        return fail(Error::Kind::invalid, "git " + display_url_ + ": refusing to push '" + commit + "': not a commit id",
+                    "InvalidCommit");
+    }
+    if (!valid_branch_name(branch)) {
+        return fail(Error::Kind::invalid, "git " + display_url_ + ": invalid branch name '" + branch + "'",
+                    "InvalidBranch");
+    }
+    auto guard = lock();
+    // No '+', no --force: the server refuses anything that is not a fast-forward.
+    POETRYOPS_TRY(ProcessResult r, runner_->run({"push", "--porcelain", "--no-verify", "origin",
+                                                 commit + ":refs/heads/" + branch}));
+    if (!r.ok()) return fail(runner_->failure("push to branch '" + branch + "' of", r));
+    POETRYOPS_TRY_VOID(runner_->run_ok("record pushed commit in clone of",
+                                       {"update-ref", "refs/remotes/origin/" + branch, commit}));
+    POETRYOPS_LOG(info, "pushed commit", {{"repo", display_url_}, {"branch", branch}, {"commit", commit}});
+    return ok();
+}
+
+Result<std::vector<FoundCommit>> Repo::find_commits_by_trailer(const std::string& branch, const std::string& key,
+                                                               const std::string& value, int max_count) {
+    if (key.empty() || key.find_first_of(":,%() \n") != std::string::npos) {
+        return fail(Error::Kind::invalid, "git " + display_url_ + ": invalid trailer key '" + key + "'");
+    }
+    auto guard = lock();
+    POETRYOPS_TRY(std::string tip, fetch(branch));
+    POETRYOPS_TRY(ProcessResult r,
+                  runner_->run_ok("read history of",
+                                  {"log", "-n", std::to_string(std::max(1, max_count)),
+                                   "--format=%H%x00%(trailers:key=" + key + ",valueonly,separator=%x1f)%x1e", tip}));
+    std::vector<FoundCommit> found;
+    for (const auto& rec : str::split(r.out, '\x1e')) {
+        std::string_view s = str::trim(rec);
+        auto nul = s.find('\0');
+        if (nul == std::string_view::npos) continue;
+        std::string sha(s.substr(0, nul));
+        for (const auto& v : str::split(s.substr(nul + 1), '\x1f')) {
+            std::string val(str::trim(v));
+            if (val.empty()) continue;
+            if (value.empty() || val == value) {
+                found.push_back({sha, val});
+                break;
+            }
+        }
+    }
+    return found;
+}
+
+// ---- RepoCache ----
+
+RepoCache::RepoCache(std::filesystem::path dir, std::shared_ptr<TempDir> private_dir)
+    : dir_(std::move(dir)), private_dir_(std::move(private_dir)) {}
+
+RepoCache::~RepoCache() = default;
+
+Result<std::unique_ptr<RepoCache>> RepoCache::create(std::filesystem::path dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return fail(Error::Kind::internal, "git cache: cannot create " + dir.string() + ": " + ec.message());
+    auto priv = std::make_shared<TempDir>("poetryops-git");
+    POETRYOPS_TRY_VOID(detail::write_private_files(priv->path()));
+    return std::unique_ptr<RepoCache>(new RepoCache(std::filesystem::absolute(dir), std::move(priv)));
+}
+
+Result<std::shared_ptr<Repo>> RepoCache::open(const Remote& remote) {
+    POETRYOPS_TRY_VOID(validate_remote(remote));
+    std::string url = remote.url;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    std::string name = url.substr(url.find_last_of("/:") == std::string::npos ? 0 : url.find_last_of("/:") + 1);
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".git") == 0) name.resize(name.size() - 4);
+    std::string slug;
+    for (char c : name) {
+        slug += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+    }
+    if (slug.empty() || slug[0] == '.') slug = "repo" + slug;
+    if (slug.size() > 40) slug.resize(40);
+    std::string key = slug + "-" + remote_identity(remote);
+
+    std::shared_ptr<Repo> repo;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        if (auto it = repos_.find(key); it != repos_.end()) repo = it->second.lock();
+        // Same clone, new secret or settings (a rotated token): a new handle; the flock still serialises them.
+        if (repo && (repo->remote().password != remote.password || repo->remote().ca_file != remote.ca_file ||
+                     repo->remote().known_hosts != remote.known_hosts || repo->remote().timeout != remote.timeout ||
+                     repo->remote().connect_timeout != remote.connect_timeout)) {
+            repo.reset();
+        }
+        if (!repo) {
+            repo = std::shared_ptr<Repo>(new Repo(remote, dir_ / (key + ".git"), dir_ / (key + ".lock"), private_dir_));
+            repos_[key] = repo;
+        }
+    }
+    POETRYOPS_TRY_VOID(repo->ensure_initialized());
+    return repo;
+}
+
+}  // namespace poetryops::git
