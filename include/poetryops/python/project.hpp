@@ -75,7 +75,9 @@ struct Project {
 
     /// Groups other than "main" (what `--only main` leaves out).
     std::vector<std::string> non_main_groups() const;
-    /// The lowest X.Y that requires_python allows, or "" when it says nothing usable.
+    /// The lowest X.Y that requires_python allows, or "" when it says nothing usable. Understands Poetry's and
+    /// PEP 440's forms: "^3.11", "~3.11", "~=3.11", ">=3.11,<4.0", ">=3.11 <4", "3.11.*", "==3.11", and "||" between
+    /// alternatives (the lowest alternative wins).
     std::string minimum_python() const;
 };
 
@@ -92,5 +94,7 @@ Result<Lock> parse_lock(std::string_view text, const std::string& file);
 
 /// PEP 503 name normalisation: lower case, runs of [-_.] become '-'.
 std::string normalize_name(std::string_view name);
+/// The importable module name Poetry derives from a project name: normalised, '-' -> '_' ("My.App" -> "my_app").
+std::string module_name(std::string_view name);
 
 }  // namespace poetryops::python
