@@ -1,0 +1,465 @@
+#include <poetryops/promote/plan.hpp>
+
+#include <poetryops/util/strings.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace poetryops::promote {
+
+namespace {
+
+using api::EnvironmentSpec;
+using api::EnvironmentStatus;
+using api::HealthKind;
+using api::Phase;
+
+constexpr std::size_t kMaxRejected = 20;
+
+std::chrono::milliseconds duration_of(const api::Duration& d) {
+    if (d.value.count() > 0 || d.text.empty()) return d.value;
+    return api::parse_duration(d.text).value_or(std::chrono::milliseconds(0));
+}
+
+std::string short_digest(const std::string& digest) {
+    auto colon = digest.find(':');
+    std::string hex = colon == std::string::npos ? digest : digest.substr(colon + 1);
+    return (colon == std::string::npos ? "" : digest.substr(0, colon + 1)) + hex.substr(0, 12);
+}
+
+std::string describe(const std::string& version, const std::string& digest) {
+    if (version.empty()) return short_digest(digest);
+    return version + " (" + short_digest(digest) + ")";
+}
+
+std::string format_wait(std::chrono::seconds s) {
+    auto m = std::chrono::duration_cast<std::chrono::minutes>(s);
+    auto rest = s - m;
+    if (m.count() == 0) return std::to_string(rest.count()) + "s";
+    return std::to_string(m.count()) + "m" + (rest.count() ? std::to_string(rest.count()) + "s" : "");
+}
+
+/// Sets the phase; `since` moves only when the phase changes.
+void set_phase(EnvironmentStatus& st, Phase phase, std::string reason, std::string message, TimePoint now) {
+    if (st.phase != phase || !st.since) st.since = now;
+    st.phase = phase;
+    st.reason = std::move(reason);
+    st.message = std::move(message);
+}
+
+void reject(EnvironmentStatus& st, const std::string& digest) {
+    if (digest.empty()) return;
+    auto& r = st.rejected_digests;
+    r.erase(std::remove(r.begin(), r.end(), digest), r.end());
+    r.insert(r.begin(), digest);
+    if (r.size() > kMaxRejected) r.resize(kMaxRejected);
+}
+
+bool is_rejected(const EnvironmentStatus& st, const std::string& digest) {
+    return std::find(st.rejected_digests.begin(), st.rejected_digests.end(), digest) != st.rejected_digests.end();
+}
+
+std::string annotation(const api::PoetryApp& app, std::string_view prefix, const std::string& env) {
+    auto it = app.metadata.annotations.find(std::string(prefix) + env);
+    return it == app.metadata.annotations.end() ? std::string() : std::string(str::trim(it->second));
+}
+
+/// What the history knows of a digest (newest entry first), for versions of adopted pins and rollback targets.
+const api::HistoryEntry* history_of(const api::PoetryAppStatus& status, const std::string& digest,
+                                    const std::string& env = {}) {
+    for (const auto& h : status.history) {
+        if (h.digest == digest && (env.empty() || h.environment == env)) return &h;
+    }
+    return nullptr;
+}
+
+/// Takes what git pins as the environment's state (first sight, crash recovery, released hold).
+void adopt(EnvironmentStatus& st, const api::PoetryAppStatus& status, const EnvironmentObservation& o,
+           const std::string& commit, std::string reason, std::string message, TimePoint now) {
+    st.digest = o.pinned_digest;
+    st.tag = o.pinned_tag;
+    st.commit = commit;
+    const api::HistoryEntry* h = o.pinned_digest.empty() ? nullptr : history_of(status, o.pinned_digest);
+    st.version = h ? h->version : o.pinned_tag;
+    st.held = false;
+    st.held_image.clear();
+    set_phase(st, Phase::syncing, std::move(reason), std::move(message), now);
+}
+
+struct EnvPlanner {
+    const api::PoetryApp& app;
+    const Observations& obs;
+    TimePoint now;
+    Plan& plan;
+
+    void requeue(std::chrono::milliseconds after) {
+        auto s = std::chrono::duration_cast<std::chrono::seconds>(after) + std::chrono::seconds(1);
+        if (!plan.requeue_after || s < *plan.requeue_after) plan.requeue_after = s;
+    }
+
+    void event(bool warning, std::string reason, std::string message) {
+        plan.events.push_back(Event{warning, std::move(reason), std::move(message)});
+    }
+
+    /// Step 1: compare what git pins with what we last pinned; adopt, hold or release.
+    void reconcile_git(const EnvironmentSpec& es, EnvironmentStatus& st, const EnvironmentObservation& o) {
+        bool pinned = !o.pinned_image.empty();
+        bool ours = pinned && !st.digest.empty() && o.pinned_digest == st.digest;
+        if (ours) {
+            if (st.held) {
+                st.held = false;
+                st.held_image.clear();
+                set_phase(st, Phase::syncing, "HoldCleared", "git pins what poetryops pinned again", now);
+                event(false, "HoldCleared", es.name + ": git pins " + describe(st.version, st.digest) + " again");
+            }
+            return;
+        }
+        if (!pinned && st.digest.empty()) return;  // nothing anywhere yet
+        if (pinned && !o.promotion_commit.empty()) {
+            // Our own commit whose status write was lost (crash between push and status update).
+            adopt(st, app.status, o, o.promotion_commit, "Recovered",
+                  "found poetryops' own promotion commit in git", now);
+            return;
+        }
+        if (pinned && st.digest.empty() && !st.held) {
+            adopt(st, app.status, o, "", "Adopted", "took over what git pins: " + o.pinned_image, now);
+            event(false, "Adopted", es.name + ": took over what git pins: " + o.pinned_image);
+            return;
+        }
+        // Someone else changed (or removed) the pin: a hold, unless released for exactly this pin.
+        std::string release = annotation(app, api::kReleaseAnnotationPrefix, es.name);
+        if (pinned && !release.empty() &&
+            (release == o.pinned_digest || release == o.pinned_image || release == o.pinned_tag)) {
+            adopt(st, app.status, o, "", "HoldReleased", "hold released; now tracking " + o.pinned_image, now);
+            event(false, "HoldReleased", es.name + ": hold released; tracking " + o.pinned_image);
+            return;
+        }
+        std::string what = pinned ? o.pinned_image : std::string("nothing");
+        bool new_hold = !st.held || st.held_image != what;
+        st.held = true;
+        st.held_image = what;
+        std::string message = "git pins " + what + " instead of " + describe(st.version, st.digest) +
+                              ", changed outside poetryops; not overwritten. Release with annotation " +
+                              std::string(api::kReleaseAnnotationPrefix) + es.name + "=" +
+                              (o.pinned_digest.empty() ? (pinned ? o.pinned_image : std::string("<digest>"))
+                                                       : o.pinned_digest);
+        set_phase(st, Phase::held, pinned ? "ChangedInGit" : "RemovedFromGit", message, now);
+        if (new_hold) event(true, "Held", es.name + ": " + message);
+    }
+
+    /// Step 2: health of the digest we pinned moves Syncing -> Healthy or Failed.
+    void reconcile_health(const EnvironmentSpec& es, EnvironmentStatus& st, const EnvironmentObservation& o) {
+        if (st.held || st.digest.empty()) return;
+        HealthKind kind = es.health.kind();
+        auto state = kind == HealthKind::none ? HealthState::healthy : o.health.state;
+        switch (st.phase) {
+            case Phase::pending:
+            case Phase::promoting:
+            case Phase::syncing: {
+                if (state == HealthState::healthy) {
+                    set_phase(st, Phase::healthy, "Healthy",
+                              kind == HealthKind::none ? "pushed (health gate: none)" : o.health.message, now);
+                    event(false, "Healthy", es.name + " runs " + describe(st.version, st.digest) + " and is healthy");
+                    return;
+                }
+                auto timeout = duration_of(es.health.timeout);
+                auto waited = st.since ? now - *st.since : std::chrono::system_clock::duration(0);
+                if (state == HealthState::degraded || (timeout.count() > 0 && waited >= timeout)) {
+                    std::string why = state == HealthState::degraded
+                                          ? o.health.message
+                                          : "not healthy within " + api::format_duration(timeout) +
+                                                (o.health.message.empty() ? "" : ": " + o.health.message);
+                    reject(st, st.digest);
+                    set_phase(st, Phase::failed, "HealthCheckFailed", why, now);
+                    event(true, "HealthCheckFailed",
+                          es.name + ": " + describe(st.version, st.digest) + " failed its health gate: " + why);
+                    return;
+                }
+                st.phase = Phase::syncing;
+                st.reason = "Syncing";
+                st.message = o.health.message.empty() ? "waiting for the health gate" : o.health.message;
+                if (timeout.count() > 0) {
+                    requeue(std::chrono::duration_cast<std::chrono::milliseconds>(timeout - waited));
+                }
+                return;
+            }
+            case Phase::healthy:
+                if (state == HealthState::degraded) {
+                    set_phase(st, Phase::syncing, "HealthDegraded", o.health.message, now);
+                    event(true, "HealthDegraded", es.name + ": " + o.health.message);
+                }
+                return;
+            case Phase::held:  // hold cleared above but phase not yet moved
+                set_phase(st, Phase::syncing, "Syncing", "waiting for the health gate", now);
+                return;
+            case Phase::failed:
+                return;  // stays failed until another digest is promoted or rolled back to
+        }
+    }
+
+    /// Step 3: a rollback annotation pins a digest from this environment's history. Returns true when it applies
+    /// (the environment then takes no automatic promotion).
+    bool reconcile_rollback(const EnvironmentSpec& es, EnvironmentStatus& st) {
+        std::string target = annotation(app, api::kRollbackAnnotationPrefix, es.name);
+        if (target.empty()) return false;
+        const api::HistoryEntry* h = history_of(app.status, target, es.name);
+        if (!h) {
+            std::string msg = "ignored " + std::string(api::kRollbackAnnotationPrefix) + es.name + "=" + target +
+                              ": that digest never ran in " + es.name;
+            event(true, "UnknownRollbackDigest", msg);
+            if (!st.held) st.message = msg;
+            return false;
+        }
+        if (st.digest == target) {
+            if (st.phase == Phase::healthy || st.phase == Phase::syncing) {
+                st.reason = "RolledBack";
+                st.message = "pinned to " + describe(h->version, target) + " by " +
+                             std::string(api::kRollbackAnnotationPrefix) + es.name +
+                             "; remove the annotation to resume automatic promotion";
+            }
+            return true;
+        }
+        PromoteAction a;
+        a.environment = es.name;
+        a.kind = api::HistoryKind::rollback;
+        a.artifact = Artifact{h->version, h->tag, h->digest, ""};
+        a.image = image_reference(app.spec.image.repository, a.artifact);
+        a.reason = "rollback requested by annotation " + std::string(api::kRollbackAnnotationPrefix) + es.name;
+        if (app.spec.suspend) {
+            st.message = "suspended: rollback to " + describe(h->version, target) + " not applied";
+            return true;
+        }
+        reject(st, st.digest);
+        st.held = false;
+        st.held_image.clear();
+        set_phase(st, Phase::promoting, "RollingBack", "rolling back to " + describe(h->version, target), now);
+        plan.actions.push_back(std::move(a));
+        return true;
+    }
+
+    /// The chain of environments upstream of `index` (nearest first).
+    std::vector<const EnvironmentStatus*> upstream_chain(std::size_t index) {
+        std::vector<const EnvironmentStatus*> chain;
+        std::set<std::string> seen;
+        std::optional<std::string> up = app.spec.upstream_of(index);
+        while (up && seen.insert(*up).second) {
+            const EnvironmentStatus* s = plan.status.find_environment(*up);
+            if (!s) break;
+            chain.push_back(s);
+            std::optional<std::string> next;
+            for (std::size_t j = 0; j < app.spec.environments.size(); ++j) {
+                if (app.spec.environments[j].name == *up) next = app.spec.upstream_of(j);
+            }
+            up = next;
+        }
+        return chain;
+    }
+
+    /// Step 4: the candidate for this environment and the gates in front of it.
+    void reconcile_promotion(std::size_t index, const EnvironmentSpec& es, EnvironmentStatus& st) {
+        if (st.held) return;
+        std::optional<Artifact> candidate;
+        auto chain = upstream_chain(index);
+        if (!app.spec.upstream_of(index)) {
+            if (!obs.newest) {
+                if (st.digest.empty()) set_phase(st, Phase::pending, "NoArtifact", "no eligible image yet", now);
+                return;
+            }
+            candidate = obs.newest;
+        } else {
+            const EnvironmentStatus* up = chain.empty() ? nullptr : chain.front();
+            if (!up || up->digest.empty()) {
+                if (st.digest.empty()) set_phase(st, Phase::pending, "WaitingForUpstream", "upstream runs nothing yet", now);
+                return;
+            }
+            if (up->digest == st.digest) return;
+            auto wait = [&](std::string reason, std::string message) {
+                if (st.digest.empty()) {
+                    set_phase(st, Phase::pending, std::move(reason), std::move(message), now);
+                } else if (st.phase == Phase::healthy || st.phase == Phase::failed) {
+                    st.message = std::move(message);
+                }
+            };
+            if (up->held) return wait("UpstreamHeld", up->name + " is held");
+            if (up->phase != Phase::healthy || !up->since) {
+                return wait("WaitingForUpstream",
+                            "waiting for " + up->name + " to be healthy with " + describe(up->version, up->digest));
+            }
+            auto soak = duration_of(es.promotion.soak);
+            auto soaked = now - *up->since;
+            if (soaked < soak) {
+                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(soak - soaked);
+                requeue(left);
+                return wait("Soaking", up->name + " soaking " + describe(up->version, up->digest) + ": " +
+                                           format_wait(std::chrono::duration_cast<std::chrono::seconds>(left)) +
+                                           " left");
+            }
+            candidate = Artifact{up->version, up->tag, up->digest, ""};
+        }
+        if (candidate->digest == st.digest) return;
+        if (is_rejected(st, candidate->digest)) {
+            st.message = describe(candidate->version, candidate->digest) + " was rejected in " + es.name +
+                         "; waiting for a newer image";
+            return;
+        }
+        for (const EnvironmentStatus* u : chain) {
+            if (is_rejected(*u, candidate->digest)) {
+                st.message = describe(candidate->version, candidate->digest) + " was rejected in " + u->name;
+                return;
+            }
+        }
+        bool needs_approval = es.promotion.approval == api::Approval::required || !es.promotion.auto_promote;
+        if (needs_approval) {
+            std::string approved = annotation(app, api::kApproveAnnotationPrefix, es.name);
+            if (approved != candidate->digest) {
+                if (!approved.empty() && approved != st.digest) {
+                    event(true, "ApprovalIgnored",
+                          "ignored " + std::string(api::kApproveAnnotationPrefix) + es.name + "=" + approved +
+                              ": the candidate for " + es.name + " is " + candidate->digest);
+                }
+                std::string msg = "waiting for approval of " + describe(candidate->version, candidate->digest) +
+                                  ": annotate " + std::string(api::kApproveAnnotationPrefix) + es.name + "=" +
+                                  candidate->digest;
+                if (st.digest.empty()) {
+                    set_phase(st, Phase::pending, "WaitingForApproval", msg, now);
+                } else {
+                    st.message = msg;
+                }
+                return;
+            }
+        }
+        if (app.spec.suspend) {
+            st.message = "suspended: would promote " + describe(candidate->version, candidate->digest);
+            return;
+        }
+        PromoteAction a;
+        a.environment = es.name;
+        a.kind = api::HistoryKind::promote;
+        a.artifact = *candidate;
+        a.image = image_reference(app.spec.image.repository, a.artifact);
+        auto up = app.spec.upstream_of(index);
+        a.reason = up ? "promoted from " + *up + (needs_approval ? " (approved)" : "")
+                      : "newest eligible image" + std::string(needs_approval ? " (approved)" : "");
+        set_phase(st, Phase::promoting, "Promoting", "promoting " + describe(candidate->version, candidate->digest),
+                  now);
+        plan.actions.push_back(std::move(a));
+    }
+};
+
+void update_ready(api::PoetryAppStatus& status, const api::PoetryApp& app, TimePoint now) {
+    std::string bad_reason, bad_message;
+    for (const auto& st : status.environments) {
+        if (st.phase == Phase::held || st.phase == Phase::failed) {
+            bad_reason = st.phase == Phase::held ? "Held" : "PromotionFailed";
+            bad_message = st.name + ": " + st.message;
+            break;
+        }
+    }
+    api::Condition c;
+    c.type = std::string(api::kConditionReady);
+    c.observed_generation = app.metadata.generation;
+    if (bad_reason.empty()) {
+        c.status = std::string(api::kConditionTrue);
+        c.reason = std::string(api::kReasonAsExpected);
+        c.message = "every environment is on its pipeline";
+    } else {
+        c.status = std::string(api::kConditionFalse);
+        c.reason = bad_reason;
+        c.message = bad_message;
+    }
+    api::set_condition(status.conditions, std::move(c), now);
+}
+
+}  // namespace
+
+Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint now) {
+    Plan p;
+    p.status = app.status;
+    std::vector<EnvironmentStatus> envs;
+    for (const auto& es : app.spec.environments) {
+        const EnvironmentStatus* old = app.status.find_environment(es.name);
+        EnvironmentStatus st = old ? *old : EnvironmentStatus{};
+        st.name = es.name;
+        envs.push_back(std::move(st));
+    }
+    p.status.environments = std::move(envs);
+
+    EnvPlanner planner{app, observations, now, p};
+    for (std::size_t i = 0; i < app.spec.environments.size(); ++i) {
+        const EnvironmentSpec& es = app.spec.environments[i];
+        EnvironmentStatus& st = p.status.environments[i];
+        auto it = observations.environments.find(es.name);
+        if (it == observations.environments.end()) continue;  // not observed this time: leave as it was
+        const EnvironmentObservation& o = it->second;
+        if (!o.read_ok) {
+            st.message = "cannot read the GitOps repo: " + o.read_error;
+            continue;
+        }
+        planner.reconcile_git(es, st, o);
+        planner.reconcile_health(es, st, o);
+        if (planner.reconcile_rollback(es, st)) continue;
+        planner.reconcile_promotion(i, es, st);
+    }
+    update_ready(p.status, app, now);
+    p.status.summary = api::make_summary(app.spec, p.status);
+    return p;
+}
+
+void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec, const PromoteAction& action,
+                      const std::string& commit, TimePoint now) {
+    EnvironmentStatus* st = status.find_environment(action.environment);
+    const EnvironmentSpec* es = spec.find_environment(action.environment);
+    if (!st || !es) return;
+    st->version = action.artifact.version;
+    st->tag = action.artifact.tag;
+    st->digest = action.artifact.digest;
+    st->commit = commit;
+    st->held = false;
+    st->held_image.clear();
+    bool rollback = action.kind == api::HistoryKind::rollback;
+    std::string what = describe(action.artifact.version, action.artifact.digest);
+    if (es->health.kind() == HealthKind::none) {
+        set_phase(*st, Phase::healthy, rollback ? "RolledBack" : "Promoted", (rollback ? "rolled back to " : "runs ") +
+                  what + " (health gate: none)", now);
+        st->since = now;
+    } else {
+        set_phase(*st, Phase::syncing, "Syncing", "committed " + commit.substr(0, 12) + "; waiting for the health gate",
+                  now);
+        st->since = now;
+    }
+    api::HistoryEntry h;
+    h.environment = action.environment;
+    h.kind = action.kind;
+    h.version = action.artifact.version;
+    h.tag = action.artifact.tag;
+    h.digest = action.artifact.digest;
+    h.commit = commit;
+    h.time = now;
+    h.reason = action.reason;
+    api::record_history(status, std::move(h), spec.history_limit);
+    status.summary = api::make_summary(spec, status);
+}
+
+void record_failure(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec, const PromoteAction& action,
+                    const std::string& message, TimePoint now) {
+    EnvironmentStatus* st = status.find_environment(action.environment);
+    if (!st) return;
+    Phase back = st->digest.empty() ? Phase::pending : Phase::syncing;
+    set_phase(*st, back, "CommitFailed",
+              "could not commit " + describe(action.artifact.version, action.artifact.digest) + ": " + message, now);
+    status.summary = api::make_summary(spec, status);
+}
+
+std::string image_reference(const std::string& repository, const Artifact& artifact) {
+    std::string ref = repository;
+    if (!artifact.tag.empty()) ref += ":" + artifact.tag;
+    if (!artifact.digest.empty()) ref += "@" + artifact.digest;
+    return ref;
+}
+
+std::string promotion_trailer(const api::PoetryApp& app, const std::string& environment, const std::string& digest) {
+    std::string ns = app.metadata.namespace_.empty() ? "default" : app.metadata.namespace_;
+    return ns + "/" + app.metadata.name + "/" + environment + "/" + digest;
+}
+
+}  // namespace poetryops::promote

@@ -1,0 +1,428 @@
+#include <poetryops/promote/plan.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace poetryops::promote {
+namespace {
+
+using namespace std::chrono_literals;
+using api::Phase;
+
+const std::string kA = "sha256:" + std::string(64, 'a');
+const std::string kB = "sha256:" + std::string(64, 'b');
+const std::string kC = "sha256:" + std::string(64, 'c');
+const std::string kRepo = "registry.example.com/acme/billing";
+
+Artifact artifact(const std::string& version, const std::string& digest) {
+    return Artifact{version, version + "-ab12cd3", digest, "ab12cd3"};
+}
+
+/// dev (first, health none) -> staging (soak 10m, argocd gate, health timeout 15m) -> prod (approval required).
+api::PoetryApp make_app() {
+    api::PoetryApp app;
+    app.metadata.name = "billing";
+    app.metadata.namespace_ = "team-a";
+    app.metadata.generation = 3;
+    app.spec.image.repository = kRepo;
+    api::EnvironmentSpec dev;
+    dev.name = "dev";
+    dev.path = "envs/dev";
+    api::EnvironmentSpec staging;
+    staging.name = "staging";
+    staging.path = "envs/staging";
+    staging.promotion.from = "dev";
+    staging.promotion.soak = api::Duration("10m");
+    staging.health.argocd = api::ArgoCdHealth{"billing-staging", "argocd"};
+    api::EnvironmentSpec prod;
+    prod.name = "prod";
+    prod.path = "envs/prod";
+    prod.promotion.from = "staging";
+    prod.promotion.approval = api::Approval::required;
+    prod.health.deployment = api::DeploymentHealth{"billing", ""};
+    app.spec.environments = {dev, staging, prod};
+    return app;
+}
+
+/// Git pins exactly what the status says (the steady state).
+Observations observe_status(const api::PoetryApp& app) {
+    Observations o;
+    for (const auto& es : app.spec.environments) {
+        EnvironmentObservation eo;
+        if (const auto* st = app.status.find_environment(es.name); st && !st->digest.empty()) {
+            eo.pinned_digest = st->digest;
+            eo.pinned_tag = st->tag;
+            eo.pinned_image = kRepo + ":" + st->tag + "@" + st->digest;
+        }
+        o.environments[es.name] = eo;
+    }
+    return o;
+}
+
+const PromoteAction* action_for(const Plan& p, const std::string& env) {
+    for (const auto& a : p.actions) {
+        if (a.environment == env) return &a;
+    }
+    return nullptr;
+}
+
+bool has_event(const Plan& p, const std::string& reason) {
+    return std::any_of(p.events.begin(), p.events.end(), [&](const Event& e) { return e.reason == reason; });
+}
+
+/// Runs one reconcile: plan, then "commit" every action (commit sha = "c-<env>-<n>").
+Plan step(api::PoetryApp& app, Observations obs, TimePoint now) {
+    static int n = 0;
+    Plan p = plan(app, obs, now);
+    for (const auto& a : p.actions) record_promotion(p.status, app.spec, a, "c-" + a.environment + "-" + std::to_string(++n), now);
+    app.status = p.status;
+    return p;
+}
+
+class PlanTest : public ::testing::Test {
+protected:
+    api::PoetryApp app = make_app();
+    TimePoint t0 = std::chrono::sys_days{std::chrono::year{2026} / 3 / 1};
+};
+
+TEST_F(PlanTest, FirstEnvironmentTakesTheNewestEligibleArtifact) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    Plan p = plan(app, obs, t0);
+    ASSERT_EQ(p.actions.size(), 1u);
+    EXPECT_EQ(p.actions[0].environment, "dev");
+    EXPECT_EQ(p.actions[0].image, kRepo + ":1.4.2-ab12cd3@" + kA);
+    EXPECT_EQ(p.actions[0].kind, api::HistoryKind::promote);
+    EXPECT_EQ(p.status.environments[0].phase, Phase::promoting);
+    EXPECT_EQ(p.status.environments[1].phase, Phase::pending);
+    EXPECT_EQ(p.status.environments[2].phase, Phase::pending);
+}
+
+TEST_F(PlanTest, NoArtifactMeansNothingToDo) {
+    Plan p = plan(app, observe_status(app), t0);
+    EXPECT_TRUE(p.actions.empty());
+    EXPECT_EQ(p.status.environments[0].reason, "NoArtifact");
+}
+
+TEST_F(PlanTest, SameDigestFlowsDownstreamOnlyAfterHealthAndSoak) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    // dev has health none: healthy at once; history and commit recorded.
+    const auto* dev = app.status.find_environment("dev");
+    EXPECT_EQ(dev->phase, Phase::healthy);
+    EXPECT_EQ(dev->digest, kA);
+    EXPECT_FALSE(dev->commit.empty());
+    ASSERT_EQ(app.status.history.size(), 1u);
+    EXPECT_EQ(app.status.history[0].environment, "dev");
+
+    // Staging waits for dev's soak of 10 minutes and asks to be woken when it ends.
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    Plan p = step(app, obs, t0 + 4min);
+    EXPECT_EQ(action_for(p, "staging"), nullptr);
+    ASSERT_TRUE(p.requeue_after);
+    EXPECT_LE(*p.requeue_after, 6min + 1s);
+    EXPECT_GE(*p.requeue_after, 6min);
+    EXPECT_EQ(app.status.find_environment("staging")->reason, "Soaking");
+
+    p = step(app, obs, t0 + 10min);
+    const PromoteAction* a = action_for(p, "staging");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->artifact.digest, kA);  // exactly the digest dev runs
+    EXPECT_EQ(a->artifact.version, "1.4.2");
+    EXPECT_EQ(app.status.find_environment("staging")->phase, Phase::syncing);
+
+    // Staging syncing (Argo CD not healthy yet): prod does not move.
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    obs.environments["staging"].health = {HealthState::progressing, "Argo CD: Progressing"};
+    p = step(app, obs, t0 + 11min);
+    EXPECT_TRUE(p.actions.empty());
+    EXPECT_EQ(app.status.find_environment("staging")->message, "Argo CD: Progressing");
+    EXPECT_EQ(app.status.find_environment("prod")->phase, Phase::pending);
+}
+
+TEST_F(PlanTest, ApprovalCountsOnlyForTheDigestItNames) {
+    // staging healthy with A long enough; prod requires approval.
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    step(app, obs = observe_status(app), t0 + 10min);
+    obs = observe_status(app);
+    obs.environments["staging"].health = {HealthState::healthy, "Healthy"};
+    step(app, obs, t0 + 11min);
+    ASSERT_EQ(app.status.find_environment("staging")->phase, Phase::healthy);
+
+    obs = observe_status(app);
+    obs.environments["staging"].health = {HealthState::healthy, "Healthy"};
+    Plan p = step(app, obs, t0 + 12min);
+    EXPECT_EQ(action_for(p, "prod"), nullptr);
+    EXPECT_EQ(app.status.find_environment("prod")->reason, "WaitingForApproval");
+    EXPECT_NE(app.status.find_environment("prod")->message.find(kA), std::string::npos);
+
+    app.metadata.annotations["poetryops.io/approve.prod"] = kB;  // approves another digest
+    p = step(app, obs, t0 + 13min);
+    EXPECT_EQ(action_for(p, "prod"), nullptr);
+    EXPECT_TRUE(has_event(p, "ApprovalIgnored"));
+
+    app.metadata.annotations["poetryops.io/approve.prod"] = kA;
+    p = step(app, obs, t0 + 14min);
+    const PromoteAction* a = action_for(p, "prod");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->artifact.digest, kA);
+}
+
+TEST_F(PlanTest, FailedHealthRejectsTheDigestHereAndDownstream) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    step(app, observe_status(app), t0 + 10min);  // staging gets A
+    obs = observe_status(app);
+    obs.environments["staging"].health = {HealthState::degraded, "Argo CD: Degraded"};
+    Plan p = step(app, obs, t0 + 12min);
+    const auto* staging = app.status.find_environment("staging");
+    EXPECT_EQ(staging->phase, Phase::failed);
+    EXPECT_EQ(staging->rejected_digests, std::vector<std::string>{kA});
+    EXPECT_TRUE(has_event(p, "HealthCheckFailed"));
+    EXPECT_EQ(p.status.conditions.at(0).status, "False");
+    EXPECT_EQ(p.status.conditions.at(0).reason, "PromotionFailed");
+    EXPECT_EQ(p.status.summary, "dev=1.4.2 staging=1.4.2(failed) prod=-");
+
+    // Prod never takes A even with an approval for it.
+    app.metadata.annotations["poetryops.io/approve.prod"] = kA;
+    p = step(app, obs, t0 + 30min);
+    EXPECT_EQ(action_for(p, "prod"), nullptr);
+
+    // A newer artifact flows again: dev takes B, then staging after soak.
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.3", kB);
+    p = step(app, obs, t0 + 31min);
+    ASSERT_NE(action_for(p, "dev"), nullptr);
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.3", kB);
+    p = step(app, obs, t0 + 41min);
+    ASSERT_NE(action_for(p, "staging"), nullptr);
+    EXPECT_EQ(action_for(p, "staging")->artifact.digest, kB);
+}
+
+TEST_F(PlanTest, HealthTimeoutFailsTheEnvironment) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    step(app, observe_status(app), t0 + 10min);
+    obs = observe_status(app);  // health unknown for 15 minutes
+    Plan p = step(app, obs, t0 + 20min);
+    EXPECT_EQ(app.status.find_environment("staging")->phase, Phase::syncing);
+    ASSERT_TRUE(p.requeue_after);
+    EXPECT_LE(*p.requeue_after, 5min + 1s);
+    step(app, obs, t0 + 25min);
+    EXPECT_EQ(app.status.find_environment("staging")->phase, Phase::failed);
+    EXPECT_NE(app.status.find_environment("staging")->message.find("not healthy within 15m"), std::string::npos);
+}
+
+TEST_F(PlanTest, HumanEditInGitIsAHoldNeverOverwritten) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    // Someone pins C in dev by hand; a newer B arrives.
+    obs = observe_status(app);
+    obs.environments["dev"].pinned_digest = kC;
+    obs.environments["dev"].pinned_tag = "hotfix";
+    obs.environments["dev"].pinned_image = kRepo + ":hotfix@" + kC;
+    obs.newest = artifact("1.4.3", kB);
+    Plan p = step(app, obs, t0 + 1min);
+    EXPECT_TRUE(p.actions.empty());
+    const auto* dev = app.status.find_environment("dev");
+    EXPECT_EQ(dev->phase, Phase::held);
+    EXPECT_TRUE(dev->held);
+    EXPECT_EQ(dev->held_image, kRepo + ":hotfix@" + kC);
+    EXPECT_EQ(dev->digest, kA);  // status keeps what poetryops pinned
+    EXPECT_TRUE(has_event(p, "Held"));
+    EXPECT_EQ(p.status.conditions.at(0).reason, "Held");
+    EXPECT_EQ(p.status.summary, "dev=1.4.2(held) staging=- prod=-");
+    // Downstream does not take anything from a held environment, even after soak.
+    p = step(app, obs, t0 + 30min);
+    EXPECT_TRUE(p.actions.empty());
+    EXPECT_FALSE(has_event(p, "Held"));  // reported once per hold
+
+    // A release bound to another digest does nothing; the right one adopts the human's pin.
+    app.metadata.annotations["poetryops.io/release.dev"] = kB;
+    p = step(app, obs, t0 + 31min);
+    EXPECT_TRUE(app.status.find_environment("dev")->held);
+    app.metadata.annotations["poetryops.io/release.dev"] = kC;
+    p = plan(app, obs, t0 + 32min);
+    EXPECT_TRUE(has_event(p, "HoldReleased"));
+    EXPECT_FALSE(p.status.environments[0].held);
+    // Released means "poetryops drives dev again": the newest image (B) replaces the human's pin at once.
+    const PromoteAction* a = action_for(p, "dev");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->artifact.digest, kB);
+}
+
+TEST_F(PlanTest, RemovedPinIsAHoldToo) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    obs = observe_status(app);
+    obs.environments["dev"] = EnvironmentObservation{};
+    obs.newest = artifact("1.4.2", kA);
+    Plan p = step(app, obs, t0 + 1min);
+    EXPECT_TRUE(p.actions.empty());
+    EXPECT_EQ(app.status.find_environment("dev")->reason, "RemovedFromGit");
+}
+
+TEST_F(PlanTest, OwnCommitFoundInGitIsAdoptedNotCommittedAgain) {
+    // Crash between push and status write: git pins B via our commit, status still says A.
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    obs = observe_status(app);
+    obs.environments["dev"].pinned_digest = kB;
+    obs.environments["dev"].pinned_tag = "1.4.3-ab12cd3";
+    obs.environments["dev"].pinned_image = kRepo + ":1.4.3-ab12cd3@" + kB;
+    obs.environments["dev"].promotion_commit = "deadbeef";
+    obs.newest = artifact("1.4.3", kB);
+    Plan p = step(app, obs, t0 + 1min);
+    EXPECT_EQ(action_for(p, "dev"), nullptr);
+    const auto* dev = app.status.find_environment("dev");
+    EXPECT_EQ(dev->digest, kB);
+    EXPECT_EQ(dev->commit, "deadbeef");
+    EXPECT_FALSE(dev->held);
+    EXPECT_EQ(dev->phase, Phase::healthy);  // health none
+}
+
+TEST_F(PlanTest, FirstSightAdoptsWhatGitPins) {
+    Observations obs = observe_status(app);
+    obs.environments["prod"].pinned_digest = kC;
+    obs.environments["prod"].pinned_tag = "1.3.0";
+    obs.environments["prod"].pinned_image = kRepo + ":1.3.0@" + kC;
+    Plan p = step(app, obs, t0);
+    const auto* prod = app.status.find_environment("prod");
+    EXPECT_EQ(prod->digest, kC);
+    EXPECT_EQ(prod->version, "1.3.0");
+    EXPECT_FALSE(prod->held);
+    EXPECT_TRUE(has_event(p, "Adopted"));
+}
+
+TEST_F(PlanTest, RollbackRepinsFromHistoryRejectsTheBadDigestAndStays) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.3", kB);
+    step(app, obs, t0 + 1min);
+    ASSERT_EQ(app.status.find_environment("dev")->digest, kB);
+
+    app.metadata.annotations["poetryops.io/rollback.dev"] = kA;
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.3", kB);
+    Plan p = step(app, obs, t0 + 2min);
+    const PromoteAction* a = action_for(p, "dev");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->kind, api::HistoryKind::rollback);
+    EXPECT_EQ(a->artifact.digest, kA);
+    EXPECT_EQ(a->artifact.version, "1.4.2");
+    const auto* dev = app.status.find_environment("dev");
+    EXPECT_EQ(dev->digest, kA);
+    EXPECT_EQ(dev->rejected_digests, std::vector<std::string>{kB});
+    EXPECT_EQ(app.status.history.front().kind, api::HistoryKind::rollback);
+
+    // While the annotation stays, a newer artifact does not move dev; and B never comes back.
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.4", kC);
+    p = step(app, obs, t0 + 3min);
+    EXPECT_EQ(action_for(p, "dev"), nullptr);
+    EXPECT_EQ(app.status.find_environment("dev")->reason, "RolledBack");
+    app.metadata.annotations.erase("poetryops.io/rollback.dev");
+    obs.newest = artifact("1.4.3", kB);
+    p = step(app, obs, t0 + 4min);
+    EXPECT_EQ(action_for(p, "dev"), nullptr);
+    obs.newest = artifact("1.4.4", kC);
+    p = step(app, obs, t0 + 5min);
+    ASSERT_NE(action_for(p, "dev"), nullptr);
+}
+
+TEST_F(PlanTest, RollbackOrApprovalNamingAnUnknownDigestIsIgnoredWithAnEvent) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    app.metadata.annotations["poetryops.io/rollback.dev"] = kC;
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    Plan p = step(app, obs, t0 + 1min);
+    EXPECT_TRUE(p.actions.empty());
+    EXPECT_TRUE(has_event(p, "UnknownRollbackDigest"));
+    EXPECT_EQ(app.status.find_environment("dev")->digest, kA);
+}
+
+TEST_F(PlanTest, RollbackOverridesAHold) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.3", kB);
+    step(app, obs, t0 + 1min);
+    obs = observe_status(app);
+    obs.environments["dev"].pinned_digest = kC;
+    obs.environments["dev"].pinned_image = kRepo + "@" + kC;
+    step(app, obs, t0 + 2min);
+    ASSERT_TRUE(app.status.find_environment("dev")->held);
+    app.metadata.annotations["poetryops.io/rollback.dev"] = kA;
+    Plan p = step(app, obs, t0 + 3min);
+    ASSERT_NE(action_for(p, "dev"), nullptr);
+    EXPECT_FALSE(app.status.find_environment("dev")->held);
+    EXPECT_EQ(app.status.find_environment("dev")->digest, kA);
+}
+
+TEST_F(PlanTest, RolledBackUpstreamDigestIsNeverPromotedDownstream) {
+    // dev: A then B (B rolled back in dev while staging soaks B? staging must never get B).
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.3", kB);
+    step(app, obs, t0 + 1min);
+    app.metadata.annotations["poetryops.io/rollback.dev"] = kA;
+    step(app, obs = observe_status(app), t0 + 2min);
+    obs = observe_status(app);
+    Plan p = step(app, obs, t0 + 30min);
+    // staging takes A (what dev runs), never B.
+    const PromoteAction* a = action_for(p, "staging");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->artifact.digest, kA);
+}
+
+TEST_F(PlanTest, SuspendObservesButDoesNotAct) {
+    app.spec.suspend = true;
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    Plan p = plan(app, obs, t0);
+    EXPECT_TRUE(p.actions.empty());
+    EXPECT_NE(p.status.environments[0].message.find("suspended"), std::string::npos);
+}
+
+TEST_F(PlanTest, UnreadableGitLeavesTheEnvironmentAlone) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    obs.environments["dev"].read_ok = false;
+    obs.environments["dev"].read_error = "connection refused";
+    Plan p = plan(app, obs, t0);
+    EXPECT_TRUE(p.actions.empty());
+    EXPECT_NE(p.status.environments[0].message.find("connection refused"), std::string::npos);
+}
+
+TEST_F(PlanTest, ReadyConditionAndTrailer) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    Plan p = step(app, obs, t0);
+    ASSERT_FALSE(p.status.conditions.empty());
+    EXPECT_EQ(p.status.conditions[0].type, "Ready");
+    EXPECT_EQ(p.status.conditions[0].observed_generation, 3);
+    EXPECT_EQ(promotion_trailer(app, "dev", kA), "team-a/billing/dev/" + kA);
+    EXPECT_EQ(image_reference(kRepo, Artifact{"", "", kA, ""}), kRepo + "@" + kA);
+}
+
+}  // namespace
+}  // namespace poetryops::promote
