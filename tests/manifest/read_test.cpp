@@ -1,0 +1,70 @@
+#include <poetryops/manifest/read.hpp>
+
+#include <gtest/gtest.h>
+
+namespace poetryops::manifest {
+namespace {
+
+const std::string kDigest = "sha256:" + std::string(64, 'a');
+
+SetImageRequest req(const std::string& name) {
+    SetImageRequest r;
+    r.name = name;
+    return r;
+}
+
+TEST(FindPinnedImage, KustomizeEntryWithNewNameTagAndDigest) {
+    std::string text = "resources: [deploy.yaml]\nimages:\n- name: other\n  newTag: '1'\n- name: acme/billing\n"
+                       "  newName: reg.example.com/acme/billing\n  newTag: 1.4.2\n  digest: " + kDigest + "\n";
+    auto p = find_pinned_image(text, req("acme/billing"), Kind::kustomize);
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(*p);
+    EXPECT_EQ((*p)->image, "reg.example.com/acme/billing:1.4.2@" + kDigest);
+    EXPECT_EQ((*p)->tag, "1.4.2");
+    EXPECT_EQ((*p)->digest, kDigest);
+    EXPECT_EQ((*p)->line, 5);
+    auto none = find_pinned_image(text, req("acme/unknown"), Kind::kustomize);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+}
+
+TEST(FindPinnedImage, WorkloadContainersAcrossDocumentsAndCronJobs) {
+    std::string text = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: batch/v1\nkind: CronJob\n"
+                       "spec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n"
+                       "          - name: sidecar\n            image: envoy:1.30\n          - name: app\n"
+                       "            image: localhost:5000/acme/billing:1.4.2@" + kDigest + "\n";
+    auto p = find_pinned_image(text, req("localhost:5000/acme/billing"), Kind::yaml);
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(*p);
+    EXPECT_EQ((*p)->tag, "1.4.2");
+    EXPECT_EQ((*p)->digest, kDigest);
+    EXPECT_EQ((*p)->line, 16);
+}
+
+TEST(FindPinnedImage, HelmValuesTagDigestAndRepository) {
+    std::string text = "image:\n  repository: reg/acme/billing\n  tag: \"1.4.2\"\n  digest: " + kDigest + "\n";
+    auto p = find_pinned_image(text, req("reg/acme/billing"), Kind::helm);
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(*p);
+    EXPECT_EQ((*p)->image, "reg/acme/billing:1.4.2@" + kDigest);
+    std::string combined = "image:\n  tag: 1.4.2@" + kDigest + "\n";
+    SetImageRequest r = req("reg/acme/billing");
+    r.helm_digest_path.clear();
+    p = find_pinned_image(combined, r, Kind::helm);
+    ASSERT_TRUE(p && *p);
+    EXPECT_EQ((*p)->tag, "1.4.2");
+    EXPECT_EQ((*p)->digest, kDigest);
+    auto other = find_pinned_image(text, req("reg/acme/other"), Kind::helm);
+    ASSERT_TRUE(other);
+    EXPECT_FALSE(*other);
+}
+
+TEST(FindPinnedImage, InvalidYamlNamesTheLine) {
+    auto p = find_pinned_image("images:\n- name: [unclosed\n", req("x"), Kind::kustomize);
+    ASSERT_FALSE(p);
+    EXPECT_EQ(p.error().kind, Error::Kind::decode);
+    EXPECT_EQ(p.error().message.rfind("line ", 0), 0u) << p.error().message;
+}
+
+}  // namespace
+}  // namespace poetryops::manifest
