@@ -94,9 +94,10 @@ YAML::Node at_path(const YAML::Node& root, const std::string& path) {
     YAML::Node cur;
     cur.reset(root);
     for (const auto& part : str::split(path, '.')) {
-        if (!cur) return YAML::Node();
+        if (!cur.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
         if (cur.IsMap()) {
             YAML::Node next = static_cast<const YAML::Node&>(cur)[part];
+            if (!next.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
             cur.reset(next);
         } else if (cur.IsSequence()) {
             std::size_t idx = 0;
@@ -105,11 +106,11 @@ YAML::Node at_path(const YAML::Node& root, const std::string& path) {
             } catch (...) {
                 return YAML::Node();
             }
-            if (idx >= cur.size()) return YAML::Node();
+            if (idx >= cur.size()) return YAML::Node(YAML::NodeType::Undefined);
             YAML::Node next = static_cast<const YAML::Node&>(cur)[idx];
             cur.reset(next);
         } else {
-            return YAML::Node();
+            return YAML::Node(YAML::NodeType::Undefined);
         }
     }
     return cur;
@@ -119,9 +120,11 @@ std::optional<PinnedImage> read_helm(const std::vector<YAML::Node>& docs, const 
     if (docs.empty() || !docs.front().IsMap()) return std::nullopt;
     const YAML::Node& root = docs.front();
     YAML::Node tag = at_path(root, req.helm_tag_path);
-    if (!tag || !tag.IsScalar()) return std::nullopt;
-    YAML::Node repo = req.helm_repository_path.empty() ? YAML::Node() : at_path(root, req.helm_repository_path);
-    if (repo && repo.IsScalar() && !same_image_name(repo.Scalar(), req.name)) return std::nullopt;
+    if (!tag.IsDefined() || !tag.IsScalar()) return std::nullopt;
+    YAML::Node repo(YAML::NodeType::Undefined);
+    if (!req.helm_repository_path.empty()) repo.reset(at_path(root, req.helm_repository_path));
+    bool has_repo = repo.IsDefined() && repo.IsScalar();
+    if (has_repo && !same_image_name(repo.Scalar(), req.name)) return std::nullopt;
     PinnedImage p;
     p.line = static_cast<int>(tag.Mark().line) + 1;
     p.tag = tag.Scalar();
@@ -129,9 +132,11 @@ std::optional<PinnedImage> read_helm(const std::vector<YAML::Node>& docs, const 
         p.digest = p.tag.substr(at + 1);
         p.tag.resize(at);
     }
-    YAML::Node digest = req.helm_digest_path.empty() ? YAML::Node() : at_path(root, req.helm_digest_path);
-    if (digest && digest.IsScalar() && !digest.Scalar().empty()) p.digest = digest.Scalar();
-    p.image = (repo && repo.IsScalar() ? repo.Scalar() : req.name);
+    if (!req.helm_digest_path.empty()) {
+        YAML::Node digest = at_path(root, req.helm_digest_path);
+        if (digest.IsDefined() && digest.IsScalar() && !digest.Scalar().empty()) p.digest = digest.Scalar();
+    }
+    p.image = has_repo ? repo.Scalar() : req.name;
     if (!p.tag.empty()) p.image += ":" + p.tag;
     if (!p.digest.empty()) p.image += "@" + p.digest;
     return p;
