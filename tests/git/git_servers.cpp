@@ -214,7 +214,7 @@ SshGitServer::SshGitServer(const BareRepos& repos) : repos_(repos), dir_("poetry
                                   "-o", "AuthorizedKeysFile=" + (d / "authorized_keys").string(),
                                   "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
                                   "-o", "StrictModes=no", "-o", "UsePAM=no", "-o", "PermitRootLogin=prohibit-password",
-                                  "-o", "MaxStartups=100", "-o", "PidFile=" + (d / "sshd.pid").string()},
+                                  "-o", "MaxStartups=100", "-o", "AcceptEnv=GIT_PROTOCOL", "-o", "PidFile=" + (d / "sshd.pid").string()},
                                  {}, (d / "sshd.log").string());
     if (!p) {
         ADD_FAILURE() << "sshd: " << p.error().message;

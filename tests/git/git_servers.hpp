@@ -84,6 +84,7 @@ private:
 };
 
 /// sshd with an ed25519 host key and one ed25519 client key authorised (user root, git over ssh by absolute path).
+/// Accepts GIT_PROTOCOL like the hosted forges do, so protocol v2 (needed to fetch single blobs) works over ssh.
 class SshGitServer {
 public:
     explicit SshGitServer(const BareRepos& repos);

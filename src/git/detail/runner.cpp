@@ -222,6 +222,9 @@ Error Runner::failure(std::string_view what, const ProcessResult& r) const {
         e.kind = Error::Kind::not_found;
         e.reason = "RepositoryNotFound";
         e.terminal = true;
+    } else if (has("operation too slow") || has("operation timed out")) {
+        e.kind = Error::Kind::timeout;
+        e.reason = "Timeout";
     } else if (has("connection refused") || has("could not resolve") || has("failed to connect") ||
                has("unable to connect") || has("timed out") || has("couldn't connect") ||
                has("connection reset") || has("hung up") || has("early eof") || has("no route to host") ||
