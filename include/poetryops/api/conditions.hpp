@@ -1,0 +1,53 @@
+#pragma once
+/// Kubernetes-style status conditions (metav1.Condition) and the helper that keeps `lastTransitionTime` honest.
+///
+/// poetryops' condition types (docs/api.md "Conditions"):
+///   Ready     True when the spec is valid and every environment runs what it should; False with reason InvalidSpec
+///             (message: the field path and the problem), or a reason from the promotion engine.
+///   Degraded  True when a dependency (registry, git, health source) fails and the controller is retrying.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace poetryops::api {
+
+inline constexpr std::string_view kConditionReady = "Ready";
+inline constexpr std::string_view kConditionDegraded = "Degraded";
+inline constexpr std::string_view kReasonInvalidSpec = "InvalidSpec";
+inline constexpr std::string_view kReasonValidSpec = "SpecValid";
+inline constexpr std::string_view kReasonAsExpected = "AsExpected";
+
+inline constexpr std::string_view kConditionTrue = "True";
+inline constexpr std::string_view kConditionFalse = "False";
+inline constexpr std::string_view kConditionUnknown = "Unknown";
+
+struct Condition {
+    std::string type;                 ///< CamelCase, e.g. "Ready"
+    std::string status;               ///< "True", "False" or "Unknown"
+    std::int64_t observed_generation = 0;
+    std::chrono::system_clock::time_point last_transition_time{};
+    std::string reason;               ///< CamelCase, e.g. "InvalidSpec"
+    std::string message;              ///< one human line (at most 32768 bytes, as metav1.Condition allows)
+
+    bool operator==(const Condition&) const = default;
+};
+
+/// Sets (adds or updates) the condition of `desired.type`. `lastTransitionTime` becomes `now` only when the
+/// condition is new or its status flips; otherwise the old transition time is kept while reason, message and
+/// observedGeneration are updated. The message is cut to 32768 bytes. Returns true when anything changed.
+bool set_condition(std::vector<Condition>& conditions, Condition desired, std::chrono::system_clock::time_point now);
+
+/// The condition of that type, or nullptr.
+const Condition* find_condition(const std::vector<Condition>& conditions, std::string_view type);
+
+/// True when the condition exists with status "True".
+bool is_condition_true(const std::vector<Condition>& conditions, std::string_view type);
+
+/// Removes the condition of that type; returns true when one was removed.
+bool remove_condition(std::vector<Condition>& conditions, std::string_view type);
+
+}  // namespace poetryops::api

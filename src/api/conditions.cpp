@@ -1,0 +1,49 @@
+#include <poetryops/api/conditions.hpp>
+
+#include <algorithm>
+
+namespace poetryops::api {
+
+namespace {
+constexpr std::size_t kMaxMessage = 32768;
+}
+
+bool set_condition(std::vector<Condition>& conditions, Condition desired, std::chrono::system_clock::time_point now) {
+    if (desired.message.size() > kMaxMessage) desired.message.resize(kMaxMessage);
+    // Kubernetes stores times with second precision; keep ours the same so a read-back compares equal.
+    now = std::chrono::time_point_cast<std::chrono::seconds>(now);
+    auto it = std::find_if(conditions.begin(), conditions.end(),
+                           [&](const Condition& c) { return c.type == desired.type; });
+    if (it == conditions.end()) {
+        desired.last_transition_time = now;
+        conditions.push_back(std::move(desired));
+        return true;
+    }
+    if (it->status != desired.status) {
+        desired.last_transition_time = now;
+    } else {
+        desired.last_transition_time = it->last_transition_time;
+    }
+    if (*it == desired) return false;
+    *it = std::move(desired);
+    return true;
+}
+
+const Condition* find_condition(const std::vector<Condition>& conditions, std::string_view type) {
+    for (const auto& c : conditions) {
+        if (c.type == type) return &c;
+    }
+    return nullptr;
+}
+
+bool is_condition_true(const std::vector<Condition>& conditions, std::string_view type) {
+    const Condition* c = find_condition(conditions, type);
+    return c && c->status == kConditionTrue;
+}
+
+bool remove_condition(std::vector<Condition>& conditions, std::string_view type) {
+    auto n = std::erase_if(conditions, [&](const Condition& c) { return c.type == type; });
+    return n > 0;
+}
+
+}  // namespace poetryops::api

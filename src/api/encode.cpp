@@ -1,0 +1,201 @@
+// PoetryApp -> JSON. Spec fields are always written (defaults included) so a round trip is exact; optional strings
+// and unset optionals are left out, as Kubernetes' `omitempty` does.
+#include <poetryops/api/codec.hpp>
+
+#include <poetryops/util/clock.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace poetryops::api {
+
+using nlohmann::json;
+
+namespace {
+
+void put(json& o, const char* key, const std::string& v) {
+    if (!v.empty()) o[key] = v;
+}
+
+void put_secret(json& o, const std::optional<SecretRef>& ref) {
+    if (ref) o["secretRef"] = json{{"name", ref->name}};
+}
+
+void put_time(json& o, const char* key, const std::optional<std::chrono::system_clock::time_point>& t) {
+    if (t) o[key] = format_rfc3339(*t);
+}
+
+json encode_health(const HealthSpec& h) {
+    json o = json::object();
+    if (h.argocd) o["argocd"] = json{{"application", h.argocd->application}, {"namespace", h.argocd->namespace_}};
+    if (h.flux) o["flux"] = json{{"kustomization", h.flux->kustomization}, {"namespace", h.flux->namespace_}};
+    if (h.deployment) {
+        json d{{"name", h.deployment->name}};
+        put(d, "namespace", h.deployment->namespace_);
+        o["deployment"] = std::move(d);
+    }
+    o["timeout"] = h.timeout.text;
+    return o;
+}
+
+json encode_canary(const CanarySpec& c) {
+    json o{{"mode", to_string(c.mode)}};
+    json t{{"kind", to_string(c.traffic.kind)}};
+    put(t, "route", c.traffic.route);
+    put(t, "stable", c.traffic.stable);
+    put(t, "canary", c.traffic.canary);
+    put(t, "file", c.traffic.file);
+    o["traffic"] = std::move(t);
+    json steps = json::array();
+    for (const auto& s : c.steps) steps.push_back(json{{"weight", s.weight}, {"pause", s.pause.text}});
+    o["steps"] = std::move(steps);
+    if (c.analysis) {
+        const AnalysisSpec& a = *c.analysis;
+        json metrics = json::array();
+        for (const auto& m : a.metrics) {
+            json mo{{"name", m.name}};
+            put(mo, "query", m.query);
+            if (m.min) mo["min"] = *m.min;
+            if (m.max) mo["max"] = *m.max;
+            metrics.push_back(std::move(mo));
+        }
+        o["analysis"] = json{{"prometheus", json{{"address", a.prometheus.address}}},
+                             {"metrics", std::move(metrics)},
+                             {"interval", a.interval.text},
+                             {"minRequests", a.min_requests},
+                             {"failureLimit", a.failure_limit}};
+    }
+    return o;
+}
+
+json encode_environment(const EnvironmentSpec& e) {
+    json o{{"name", e.name}, {"path", e.path}};
+    json u{{"kind", to_string(e.update.kind)}};
+    put(u, "file", e.update.file);
+    put(u, "image", e.update.image);
+    put(u, "tag", e.update.tag);
+    put(u, "digest", e.update.digest);
+    put(u, "container", e.update.container);
+    o["update"] = std::move(u);
+    json p{{"auto", e.promotion.auto_promote},
+           {"soak", e.promotion.soak.text},
+           {"approval", to_string(e.promotion.approval)}};
+    put(p, "from", e.promotion.from);
+    o["promotion"] = std::move(p);
+    o["health"] = encode_health(e.health);
+    if (e.canary) o["canary"] = encode_canary(*e.canary);
+    return o;
+}
+
+}  // namespace
+
+json encode_spec(const PoetryAppSpec& s) {
+    json o = json::object();
+    if (s.source) {
+        json src{{"repoURL", s.source->repo_url},
+                 {"ref", s.source->ref},
+                 {"path", s.source->path},
+                 {"pollInterval", s.source->poll_interval.text}};
+        put_secret(src, s.source->secret_ref);
+        o["source"] = std::move(src);
+    }
+    json img{{"repository", s.image.repository},
+             {"tagTemplate", s.image.tag_template},
+             {"policy", json{{"allowPrerelease", s.image.policy.allow_prerelease},
+                             {"pollInterval", s.image.policy.poll_interval.text}}}};
+    put(img["policy"], "versions", s.image.policy.versions);
+    put_secret(img, s.image.secret_ref);
+    o["image"] = std::move(img);
+    if (s.build) {
+        json b{{"engine", to_string(s.build->engine)},
+               {"dockerfile", s.build->dockerfile},
+               {"timeout", s.build->timeout.text}};
+        put(b, "python", s.build->python);
+        put(b, "poetry", s.build->poetry);
+        o["build"] = std::move(b);
+    }
+    json g{{"repoURL", s.gitops.repo_url}, {"branch", s.gitops.branch}};
+    put_secret(g, s.gitops.secret_ref);
+    o["gitops"] = std::move(g);
+    json envs = json::array();
+    for (const auto& e : s.environments) envs.push_back(encode_environment(e));
+    o["environments"] = std::move(envs);
+    o["historyLimit"] = s.history_limit;
+    o["suspend"] = s.suspend;
+    return o;
+}
+
+json encode_status(const PoetryAppStatus& s) {
+    json o = json::object();
+    o["observedGeneration"] = s.observed_generation;
+    json conds = json::array();
+    for (const auto& c : s.conditions) {
+        conds.push_back(json{{"type", c.type},
+                             {"status", c.status},
+                             {"observedGeneration", c.observed_generation},
+                             {"lastTransitionTime", format_rfc3339(c.last_transition_time)},
+                             {"reason", c.reason},
+                             {"message", c.message}});
+    }
+    o["conditions"] = std::move(conds);
+    if (!s.environments.empty()) {
+        json envs = json::array();
+        for (const auto& e : s.environments) {
+            json eo{{"name", e.name}, {"phase", to_string(e.phase)}};
+            put(eo, "version", e.version);
+            put(eo, "tag", e.tag);
+            put(eo, "digest", e.digest);
+            put(eo, "commit", e.commit);
+            put_time(eo, "since", e.since);
+            put(eo, "reason", e.reason);
+            put(eo, "message", e.message);
+            if (e.held) eo["held"] = true;
+            put(eo, "heldImage", e.held_image);
+            if (!e.rejected_digests.empty()) eo["rejectedDigests"] = e.rejected_digests;
+            envs.push_back(std::move(eo));
+        }
+        o["environments"] = std::move(envs);
+    }
+    if (!s.history.empty()) {
+        json hist = json::array();
+        for (const auto& h : s.history) {
+            json ho{{"environment", h.environment}, {"kind", to_string(h.kind)}};
+            put(ho, "version", h.version);
+            put(ho, "tag", h.tag);
+            put(ho, "digest", h.digest);
+            put(ho, "commit", h.commit);
+            put_time(ho, "time", h.time);
+            put(ho, "reason", h.reason);
+            hist.push_back(std::move(ho));
+        }
+        o["history"] = std::move(hist);
+    }
+    if (s.latest) {
+        json l = json::object();
+        put(l, "version", s.latest->version);
+        put(l, "tag", s.latest->tag);
+        put(l, "digest", s.latest->digest);
+        put(l, "sourceCommit", s.latest->source_commit);
+        put_time(l, "discoveredAt", s.latest->discovered_at);
+        o["latest"] = std::move(l);
+    }
+    put(o, "summary", s.summary);
+    return o;
+}
+
+json encode_poetryapp(const PoetryApp& app) {
+    json meta = json::object();
+    put(meta, "name", app.metadata.name);
+    put(meta, "namespace", app.metadata.namespace_);
+    put(meta, "uid", app.metadata.uid);
+    put(meta, "resourceVersion", app.metadata.resource_version);
+    if (app.metadata.generation) meta["generation"] = app.metadata.generation;
+    if (!app.metadata.labels.empty()) meta["labels"] = app.metadata.labels;
+    if (!app.metadata.annotations.empty()) meta["annotations"] = app.metadata.annotations;
+    return json{{"apiVersion", app.api_version},
+                {"kind", app.kind},
+                {"metadata", std::move(meta)},
+                {"spec", encode_spec(app.spec)},
+                {"status", encode_status(app.status)}};
+}
+
+}  // namespace poetryops::api

@@ -1,0 +1,77 @@
+#include <poetryops/api/poetryapp.hpp>
+
+namespace poetryops::api {
+
+std::string UpdateSpec::effective_file() const {
+    if (!file.empty()) return file;
+    switch (kind) {
+        case UpdateKind::kustomize: return "kustomization.yaml";
+        case UpdateKind::helm: return "values.yaml";
+        case UpdateKind::manifest: return "";
+    }
+    return "";
+}
+
+std::string UpdateSpec::effective_tag_path() const { return tag.empty() ? "image.tag" : tag; }
+
+HealthKind HealthSpec::kind() const {
+    if (argocd) return HealthKind::argocd;
+    if (flux) return HealthKind::flux;
+    if (deployment) return HealthKind::deployment;
+    return HealthKind::none;
+}
+
+std::optional<std::string> PoetryAppSpec::upstream_of(std::size_t i) const {
+    if (i >= environments.size() || i == 0) return std::nullopt;
+    const auto& from = environments[i].promotion.from;
+    if (!from.empty()) return from;
+    return environments[i - 1].name;
+}
+
+const EnvironmentSpec* PoetryAppSpec::find_environment(std::string_view name) const {
+    for (const auto& e : environments) {
+        if (e.name == name) return &e;
+    }
+    return nullptr;
+}
+
+EnvironmentStatus* PoetryAppStatus::find_environment(std::string_view name) {
+    for (auto& e : environments) {
+        if (e.name == name) return &e;
+    }
+    return nullptr;
+}
+
+const EnvironmentStatus* PoetryAppStatus::find_environment(std::string_view name) const {
+    for (const auto& e : environments) {
+        if (e.name == name) return &e;
+    }
+    return nullptr;
+}
+
+std::string PoetryApp::key() const {
+    if (metadata.namespace_.empty()) return metadata.name;
+    return metadata.namespace_ + "/" + metadata.name;
+}
+
+std::string make_summary(const PoetryAppSpec& spec, const PoetryAppStatus& status) {
+    std::string out;
+    for (const auto& env : spec.environments) {
+        if (!out.empty()) out += ' ';
+        out += env.name;
+        out += '=';
+        const EnvironmentStatus* st = status.find_environment(env.name);
+        out += (st && !st->version.empty()) ? st->version : "-";
+        if (st && st->phase == Phase::held) out += "(held)";
+        if (st && st->phase == Phase::failed) out += "(failed)";
+    }
+    return out;
+}
+
+void record_history(PoetryAppStatus& status, HistoryEntry entry, int limit) {
+    status.history.insert(status.history.begin(), std::move(entry));
+    if (limit < 0) limit = 0;
+    if (status.history.size() > static_cast<std::size_t>(limit)) status.history.resize(static_cast<std::size_t>(limit));
+}
+
+}  // namespace poetryops::api

@@ -1,0 +1,194 @@
+#include <poetryops/api/codec.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+using namespace poetryops::api;
+using nlohmann::json;
+
+namespace {
+const char* kMinimal = R"(
+apiVersion: poetryops.io/v1alpha1
+kind: PoetryApp
+metadata: {name: hello, namespace: ns, generation: 2, annotations: {poetryops.io/approve.prod: "sha256:abc"}}
+spec:
+  image: {repository: localhost:5000/demo/hello}
+  gitops: {repoURL: "file:///srv/git/deploy.git"}
+  futureField: {anything: [1, 2]}
+  environments:
+  - {name: dev, path: envs/dev, unknownToo: true}
+  - {name: prod, path: envs/prod, canary: {traffic: {route: r, stable: s, canary: c}}}
+)";
+}
+
+TEST(Codec, YamlDefaultsAndUnknownFieldsTolerated) {
+    auto apps = load_poetryapps_yaml(kMinimal, "hello.yaml");
+    ASSERT_TRUE(apps) << apps.error().message;
+    ASSERT_EQ(apps->size(), 1u);
+    const PoetryApp& app = apps->front();
+    EXPECT_EQ(app.key(), "ns/hello");
+    EXPECT_EQ(app.metadata.generation, 2);
+    EXPECT_EQ(app.metadata.annotations.at("poetryops.io/approve.prod"), "sha256:abc");
+    EXPECT_EQ(app.spec.gitops.branch, "main");
+    EXPECT_EQ(app.spec.image.tag_template, "{version}-{shortSha}");
+    EXPECT_EQ(app.spec.environments[0].update.kind, UpdateKind::kustomize);
+    EXPECT_EQ(app.spec.environments[0].update.effective_file(), "kustomization.yaml");
+    EXPECT_TRUE(app.spec.environments[1].promotion.auto_promote);
+    EXPECT_EQ(app.spec.environments[1].health.kind(), HealthKind::none);
+    EXPECT_EQ(app.spec.upstream_of(1), std::optional<std::string>("dev"));
+    EXPECT_EQ(app.spec.upstream_of(0), std::nullopt);
+    ASSERT_TRUE(app.spec.environments[1].canary);
+    EXPECT_EQ(app.spec.environments[1].canary->steps.size(), 2u);
+    EXPECT_EQ(app.spec.environments[1].canary->steps[0].weight, 10);
+    EXPECT_EQ(app.spec.history_limit, 10);
+}
+
+TEST(Codec, SpecRoundTripsThroughJson) {
+    auto apps = load_poetryapps_yaml(kMinimal, "hello.yaml");
+    ASSERT_TRUE(apps);
+    json once = encode_poetryapp(apps->front());
+    std::vector<FieldError> errors;
+    PoetryApp again = decode_poetryapp(once, errors);
+    EXPECT_TRUE(errors.empty());
+    EXPECT_EQ(encode_poetryapp(again), once);
+}
+
+TEST(Codec, StatusRoundTripsAndSummary) {
+    PoetryAppStatus st;
+    st.observed_generation = 4;
+    auto t = std::chrono::sys_days{std::chrono::year{2026} / 3 / 1} + std::chrono::hours(5);
+    set_condition(st.conditions, Condition{"Ready", "True", 4, {}, "SpecValid", "ok"}, t);
+    EnvironmentStatus dev;
+    dev.name = "dev";
+    dev.version = "1.4.2";
+    dev.digest = "sha256:aa";
+    dev.phase = Phase::healthy;
+    dev.since = t;
+    EnvironmentStatus prod;
+    prod.name = "prod";
+    prod.version = "1.3.0";
+    prod.phase = Phase::held;
+    prod.held = true;
+    prod.held_image = "r/x:hotfix";
+    st.environments = {dev, prod};
+    for (int i = 0; i < 5; ++i) {
+        HistoryEntry h;
+        h.environment = "dev";
+        h.version = "1.4." + std::to_string(i);
+        h.kind = i == 4 ? HistoryKind::rollback : HistoryKind::promote;
+        h.time = t;
+        record_history(st, h, 3);
+    }
+    ASSERT_EQ(st.history.size(), 3u);
+    EXPECT_EQ(st.history[0].version, "1.4.4");
+    EXPECT_EQ(st.history[0].kind, HistoryKind::rollback);
+
+    PoetryAppSpec spec;
+    for (const char* name : {"dev", "staging", "prod"}) {
+        EnvironmentSpec env;
+        env.name = name;
+        env.path = std::string("envs/") + name;
+        spec.environments.push_back(env);
+    }
+    st.summary = make_summary(spec, st);
+    EXPECT_EQ(st.summary, "dev=1.4.2 staging=- prod=1.3.0(held)");
+
+    json j = encode_status(st);
+    EXPECT_EQ(j["conditions"][0]["lastTransitionTime"], "2026-03-01T05:00:00Z");
+    EXPECT_EQ(j["history"][0]["kind"], "Rollback");
+    EXPECT_EQ(j["environments"][1]["phase"], "Held");
+    std::vector<FieldError> errors;
+    PoetryAppStatus back = decode_status(j, errors);
+    EXPECT_TRUE(errors.empty());
+    EXPECT_EQ(encode_status(back), j);
+    EXPECT_EQ(back.conditions, st.conditions);
+}
+
+TEST(Codec, WrongTypesReportedWithPaths) {
+    json j = json::parse(R"({"apiVersion": "poetryops.io/v1", "kind": "PoetryApp", "metadata": {"name": "x"},
+        "spec": {"image": "registry/x", "gitops": {"repoURL": "file:///g"}, "historyLimit": "ten",
+                 "environments": [{"name": "dev", "path": "d", "promotion": {"auto": "yes"}}, 7]}})");
+    std::vector<FieldError> errors;
+    decode_poetryapp(j, errors);
+    std::vector<std::string> paths;
+    for (const auto& e : errors) paths.push_back(e.path);
+    EXPECT_THAT(paths, testing::UnorderedElementsAre("apiVersion", "spec.image", "spec.environments[0].promotion.auto",
+                                                     "spec.environments[1]", "spec.historyLimit"));
+}
+
+TEST(Codec, YamlScalarsFollowTheCoreSchema) {
+    auto docs = yaml_to_json("a: 1\nb: '1'\nc: true\nd: \"true\"\ne: ~\nf: 1.5\ng: 0x1F\nh: 1.4.2\ni: yes\nj: -3\n"
+                             "k: 1e3\nl:\n", "t.yaml");
+    ASSERT_TRUE(docs) << docs.error().message;
+    const json& d = docs->front();
+    EXPECT_EQ(d["a"], 1);
+    EXPECT_EQ(d["b"], "1");
+    EXPECT_EQ(d["c"], true);
+    EXPECT_EQ(d["d"], "true");
+    EXPECT_TRUE(d["e"].is_null());
+    EXPECT_EQ(d["f"], 1.5);
+    EXPECT_EQ(d["g"], 31);
+    EXPECT_EQ(d["h"], "1.4.2");
+    EXPECT_EQ(d["i"], "yes");  // YAML 1.1 booleans are strings in the 1.2 core schema
+    EXPECT_EQ(d["j"], -3);
+    EXPECT_EQ(d["k"], 1000.0);
+    EXPECT_TRUE(d["l"].is_null());
+}
+
+TEST(Codec, YamlErrorsNameFileAndLine) {
+    auto bad = yaml_to_json("a: 1\nb: [1, 2\n", "broken.yaml");
+    ASSERT_FALSE(bad);
+    EXPECT_THAT(bad.error().message, testing::StartsWith("broken.yaml:"));
+    auto dup = yaml_to_json("a: 1\nb: 2\na: 3\n", "dup.yaml");
+    ASSERT_FALSE(dup);
+    EXPECT_THAT(dup.error().message, testing::HasSubstr("dup.yaml:3: duplicate key \"a\""));
+    auto deep = yaml_to_json(std::string(200, '[') + std::string(200, ']'), "deep.yaml");
+    ASSERT_FALSE(deep);
+    EXPECT_THAT(deep.error().message, testing::HasSubstr("nested"));
+}
+
+TEST(Codec, ValidationErrorsPointAtTheLine) {
+    std::string text = std::string(kMinimal) + "---\n" + R"(apiVersion: poetryops.io/v1alpha1
+kind: PoetryApp
+metadata: {name: second}
+spec:
+  image: {repository: localhost:5000/demo/hello}
+  gitops: {repoURL: "file:///srv/git/deploy.git"}
+  environments:
+  - name: dev
+    path: envs/dev
+  - name: prod
+    path: envs/prod
+    promotion:
+      from: qa
+)";
+    auto r = load_poetryapps_yaml(text, "apps.yaml");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message,
+              "apps.yaml:25: PoetryApp second: spec.environments[1].promotion.from: names \"qa\", which is not an "
+              "environment of this app");
+}
+
+TEST(Codec, ListsAndOtherKindsInOneFile) {
+    const char* text = R"(apiVersion: v1
+kind: ConfigMap
+metadata: {name: not-ours}
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: poetryops.io/v1alpha1
+  kind: PoetryApp
+  metadata: {name: a}
+  spec: {image: {repository: r/a}, gitops: {repoURL: "file:///g"}, environments: [{name: dev, path: d}]}
+- apiVersion: poetryops.io/v1alpha1
+  kind: PoetryApp
+  metadata: {name: b}
+  spec: {image: {repository: r/b}, gitops: {repoURL: "file:///g"}, environments: [{name: dev, path: d}]}
+)";
+    auto r = load_poetryapps_yaml(text, "list.yaml");
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->size(), 2u);
+    EXPECT_EQ((*r)[1].metadata.name, "b");
+}
