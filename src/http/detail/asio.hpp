@@ -1,0 +1,54 @@
+#pragma once
+// Private to the http module: Boost.Asio/Beast includes, aliases and small helpers shared by client and server.
+
+#include <poetryops/http/message.hpp>
+#include <poetryops/util/result.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace poetryops::http::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = boost::asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+/// Completion token for awaitables that report errors in `ec` instead of throwing.
+inline auto with_ec(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+
+/// std::string_view → Beast's (boost) string_view in 1.74.
+inline beast::string_view bsv(std::string_view s) { return beast::string_view(s.data(), s.size()); }
+
+/// "1500 ms" / "10 s" for messages.
+std::string format_duration(std::chrono::milliseconds d);
+
+/// Human-readable error text; for TLS errors includes OpenSSL's reason ("certificate verify failed").
+std::string describe(const error_code& ec);
+
+/// Copies fields from a Beast message header into Headers (in order).
+template <class Fields>
+Headers to_headers(const Fields& fields) {
+    Headers out;
+    for (const auto& f : fields) out.add(std::string(f.name_string()), std::string(f.value()));
+    return out;
+}
+
+}  // namespace poetryops::http::detail

@@ -1,0 +1,104 @@
+#pragma once
+// Private: the Client's implementation, shared by client.cpp and stream.cpp.
+
+#include "http/detail/asio.hpp"
+#include "http/detail/tls.hpp"
+
+#include <poetryops/http/client.hpp>
+#include <poetryops/http/url.hpp>
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace poetryops::http::detail {
+
+/// One HTTP/1.1 connection (plain or TLS). Its stream is only touched on the client's I/O thread, except while it
+/// sits idle in the pool (no operation pending).
+struct Connection {
+    Connection(asio::io_context& io, ssl::context* tls_context, const Url& url);
+
+    Url url;                 ///< scheme/host/port this connection talks to (target unused)
+    std::string key;         ///< pool key: scheme://host:port
+    std::unique_ptr<PlainStream> plain;
+    std::unique_ptr<TlsStream> tls;
+    beast::flat_buffer buffer;
+    std::shared_ptr<std::string> tls_failure = std::make_shared<std::string>();
+    std::chrono::steady_clock::time_point idle_since{};
+    std::atomic<const char*> phase{"connect"};  ///< for timeout messages
+    std::atomic<bool> abandoned{false};         ///< the caller gave up waiting: stop at the next step
+
+    PlainStream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+    /// Closes socket and timers. I/O thread only (or when no operation is pending).
+    void close();
+    /// True when the peer already closed or sent unexpected bytes (non-blocking peek). Idle connections only.
+    bool unusable();
+
+    template <class F>
+    auto with_stream(F&& f) {
+        return tls ? f(*tls) : f(*plain);
+    }
+};
+
+}  // namespace poetryops::http::detail
+
+namespace poetryops::http {
+
+class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
+public:
+    Impl(ClientOptions options, std::shared_ptr<detail::ssl::context> tls);
+    ~Impl();
+    void shutdown();
+
+    /// A pooled (reused = true) or newly connected connection for `url`.
+    Result<std::shared_ptr<detail::Connection>> acquire(const Url& url, bool allow_reuse, bool& reused);
+    /// Puts a connection whose last exchange ended cleanly with keep-alive back into the pool.
+    void release(std::shared_ptr<detail::Connection> conn);
+    /// Closes a connection on the I/O thread.
+    void discard(std::shared_ptr<detail::Connection> conn);
+    void close_idle();
+
+    /// Runs `fn` (returning awaitable<T>) on the I/O thread and waits at most `limit` for its result.
+    /// nullopt when the wait timed out (the coroutine keeps running until its own deadlines end it).
+    template <class T, class Fn>
+    std::optional<T> run(Fn fn, std::chrono::milliseconds limit) {
+        auto promise = std::make_shared<std::promise<T>>();
+        auto future = promise->get_future();
+        detail::asio::co_spawn(
+            io_,
+            [fn = std::move(fn), promise]() mutable -> detail::asio::awaitable<void> {
+                try {
+                    promise->set_value(co_await fn());
+                } catch (const std::exception& e) {
+                    promise->set_value(T(Error::make(Error::Kind::internal, std::string("http client: ") + e.what())));
+                }
+            },
+            detail::asio::detached);
+        if (future.wait_for(limit) != std::future_status::ready) return std::nullopt;
+        return future.get();
+    }
+
+    Error timeout_error(const detail::Connection& conn, std::chrono::milliseconds limit) const;
+
+    ClientOptions options;
+    std::shared_ptr<detail::ssl::context> tls_context;
+    detail::asio::io_context io_;
+    std::atomic<std::uint64_t> opened{0};
+    std::atomic<bool> stopped{false};
+
+private:
+    std::optional<detail::asio::executor_work_guard<detail::asio::io_context::executor_type>> work_;
+    std::thread thread_;
+    std::mutex mu_;
+    std::map<std::string, std::vector<std::shared_ptr<detail::Connection>>> idle_;
+};
+
+/// Slack added to a caller's wait beyond the operation's own deadline, so the I/O thread's timer normally wins.
+inline constexpr std::chrono::milliseconds kWaitSlack{2000};
+
+}  // namespace poetryops::http

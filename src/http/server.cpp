@@ -1,0 +1,130 @@
+#include <poetryops/http/server.hpp>
+
+#include "http/detail/server_impl.hpp"
+#include "http/detail/tls.hpp"
+
+#include <poetryops/util/log.hpp>
+
+namespace poetryops::http {
+
+using namespace detail;
+
+asio::awaitable<void> Server::Impl::accept_loop() {
+    for (;;) {
+        error_code ec;
+        tcp::socket socket = co_await acceptor->async_accept(with_ec(ec));
+        if (stopping) co_return;
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+            // e.g. EMFILE: back off briefly instead of spinning.
+            POETRYOPS_LOG(warn, "http server accept failed", {{"error", ec.message()}});
+            asio::steady_timer timer(io, std::chrono::milliseconds(100));
+            co_await timer.async_wait(with_ec(ec));
+            continue;
+        }
+        ++accepted;
+        auto session = std::make_shared<Session>(*this, std::move(socket));
+        sessions.insert(session);
+        ++active;
+        asio::co_spawn(io, [session] { return session->run(); }, asio::detached);
+    }
+}
+
+void Server::Impl::session_ended(const std::shared_ptr<Session>& s) {
+    sessions.erase(s);
+    --active;
+}
+
+Server::Server() : impl_(std::make_unique<Impl>()) {}
+
+Server::~Server() { stop(); }
+
+Result<std::uint16_t> Server::start(ServerOptions options, Handler handler) {
+    auto& s = *impl_;
+    if (s.started) return fail(Error::Kind::internal, "http server already started", "AlreadyStarted");
+    if (!handler) return fail(Error::Kind::invalid, "http server needs a handler", "NoHandler");
+    error_code ec;
+    auto address = asio::ip::make_address(options.address, ec);
+    if (ec) {
+        return fail(Error::Kind::invalid, "http server: \"" + options.address + "\" is not an IP address to listen on",
+                    "BadAddress");
+    }
+    if (!options.tls_cert_file.empty() || !options.tls_cert_pem.empty()) {
+        POETRYOPS_TRY(auto ctx, make_server_context(options));
+        s.tls = std::move(ctx);
+    }
+    std::string where = (address.is_v6() ? "[" + options.address + "]" : options.address) + ":" +
+                        std::to_string(options.port);
+    auto acceptor = std::make_unique<tcp::acceptor>(s.io);
+    tcp::endpoint endpoint(address, options.port);
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return fail(Error::Kind::transport, "http server cannot listen on " + where + ": " + ec.message(), "Listen");
+    s.port = acceptor->local_endpoint().port();
+    s.acceptor = std::move(acceptor);
+    s.options = std::move(options);
+    s.handler = std::move(handler);
+    s.workers = std::make_unique<asio::thread_pool>(std::max<std::size_t>(1, s.options.worker_threads));
+    s.work.emplace(s.io.get_executor());
+    asio::co_spawn(s.io, [impl = impl_.get()] { return impl->accept_loop(); }, asio::detached);
+    s.io_thread = std::thread([impl = impl_.get()] {
+        for (;;) {
+            try {
+                impl->io.run();
+                return;
+            } catch (const std::exception& e) {
+                POETRYOPS_LOG(error, "http server I/O thread caught an exception", {{"error", e.what()}});
+            }
+        }
+    });
+    s.started = true;
+    return s.port;
+}
+
+void Server::stop() {
+    auto& s = *impl_;
+    if (!s.started || s.stopped) return;
+    s.stopped = true;
+    s.stopping = true;
+    auto wait_idle = [&](std::chrono::milliseconds limit) {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        while (s.active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    };
+    asio::post(s.io, [&s] {
+        error_code ec;
+        s.acceptor->close(ec);
+        for (const auto& session : s.sessions) session->request_stop();
+    });
+    wait_idle(s.options.stop_grace);
+    asio::post(s.io, [&s] {
+        for (const auto& session : s.sessions) {
+            if (session->writer) session->writer->cancel();
+            session->close();
+        }
+    });
+    s.workers->join();  // handlers must return; streams have been cancelled
+    wait_idle(std::chrono::milliseconds(1000));
+    s.work.reset();
+    s.io.stop();
+    if (s.io_thread.joinable()) s.io_thread.join();
+    s.sessions.clear();
+}
+
+std::uint16_t Server::port() const { return impl_->port; }
+
+std::string Server::base_url() const {
+    const auto& o = impl_->options;
+    bool v6 = o.address.find(':') != std::string::npos;
+    return std::string(impl_->tls ? "https" : "http") + "://" + (v6 ? "[" + o.address + "]" : o.address) + ":" +
+           std::to_string(impl_->port);
+}
+
+std::uint64_t Server::connections_accepted() const { return impl_->accepted.load(); }
+
+std::uint64_t Server::requests_handled() const { return impl_->handled.load(); }
+
+}  // namespace poetryops::http
