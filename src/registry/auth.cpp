@@ -110,7 +110,10 @@ struct Cursor {
     bool param_follows() const {
         std::size_t j = i;
         while (j < s.size() && (s[j] == ' ' || s[j] == '\t')) ++j;
-        return j < s.size() && s[j] == '=';
+        if (j >= s.size() || s[j] != '=') return false;
+        ++j;  // exactly one '=' then a value; "abc==" is token68 padding
+        while (j < s.size() && (s[j] == ' ' || s[j] == '\t')) ++j;
+        return j < s.size() && (s[j] == '"' || is_tchar(s[j]));
     }
 };
 
