@@ -35,16 +35,16 @@ bool boolean(const YAML::Node& n, const char* key) {
     return s == "true" || s == "yes" || s == "1";
 }
 
-/// Finds `name` in a list of {name, <inner>} entries; returns the inner map.
-YAML::Node find_named(const YAML::Node& list, const std::string& name, const char* inner) {
-    if (!list || !list.IsSequence()) return YAML::Node();
+/// Finds `name` in a list of {name, <inner>} entries; returns the inner map, nullopt when absent.
+std::optional<YAML::Node> find_named(const YAML::Node& list, const std::string& name, const char* inner) {
+    if (!list || !list.IsSequence()) return std::nullopt;
     for (const auto& item : list) {
         if (item.IsMap() && scalar(item, "name") == name) {
             YAML::Node n = item[inner];
-            return n ? n : YAML::Node(YAML::NodeType::Map);
+            return n && n.IsMap() ? n : YAML::Node(YAML::NodeType::Map);
         }
     }
-    return YAML::Node();
+    return std::nullopt;
 }
 
 std::string names_of(const YAML::Node& list) {
@@ -115,23 +115,25 @@ Result<KubeConfig> parse_kubeconfig(std::string_view yaml_text, std::string_view
             return fail(ctx.err("current-context", "is not set and no --context was given (contexts: " +
                                                        names_of(root["contexts"]) + ")"));
         }
-        YAML::Node c = find_named(root["contexts"], cfg.context, "context");
-        if (!c) {
+        auto found_context = find_named(root["contexts"], cfg.context, "context");
+        if (!found_context) {
             return fail(ctx.err("contexts", "context \"" + cfg.context + "\" not found (available: " +
                                                 names_of(root["contexts"]) + ")"));
         }
+        YAML::Node c = *found_context;
         std::string cluster_name = scalar(c, "cluster");
         std::string user_name = scalar(c, "user");
         std::string cprefix = "contexts[" + cfg.context + "].context.";
         if (cluster_name.empty()) return fail(ctx.err(cprefix + "cluster", "is missing"));
         if (auto ns = scalar(c, "namespace"); !ns.empty()) cfg.namespace_ = ns;
 
-        YAML::Node cl = find_named(root["clusters"], cluster_name, "cluster");
-        if (!cl) {
+        auto found_cluster = find_named(root["clusters"], cluster_name, "cluster");
+        if (!found_cluster) {
             return fail(ctx.err(cprefix + "cluster", "names cluster \"" + cluster_name +
                                                          "\" which is not in clusters (available: " +
                                                          names_of(root["clusters"]) + ")"));
         }
+        YAML::Node cl = *found_cluster;
         std::string clprefix = "clusters[" + cluster_name + "].cluster.";
         cfg.server = scalar(cl, "server");
         if (cfg.server.empty()) return fail(ctx.err(clprefix + "server", "is missing"));
@@ -148,12 +150,13 @@ Result<KubeConfig> parse_kubeconfig(std::string_view yaml_text, std::string_view
         }
 
         if (!user_name.empty()) {
-            YAML::Node u = find_named(root["users"], user_name, "user");
-            if (!u) {
+            auto found_user = find_named(root["users"], user_name, "user");
+            if (!found_user) {
                 return fail(ctx.err(cprefix + "user", "names user \"" + user_name +
                                                           "\" which is not in users (available: " +
                                                           names_of(root["users"]) + ")"));
             }
+            YAML::Node u = *found_user;
             std::string uprefix = "users[" + user_name + "].user.";
             if (u["exec"]) return fail(ctx.err(uprefix + "exec", "exec credential plugins are not supported; use a "
                                                                   "token, tokenFile or client certificate"));

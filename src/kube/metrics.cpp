@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace poetryops::kube {
 
@@ -35,8 +36,12 @@ std::string format_number(double v) {
         std::snprintf(buf, sizeof buf, "%.0f", v);
         return buf;
     }
+    // Shortest representation that reads back as the same double (0.1, not 0.10000000000000001).
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
+    for (int precision = 15; precision <= 17; ++precision) {
+        std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
     return buf;
 }
 
