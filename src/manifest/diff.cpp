@@ -58,12 +58,12 @@ std::string unified_diff(std::string_view before, std::string_view after, std::s
             if (i < n && j < m && a[pre + i] == b[pre + j]) {
                 edits.push_back({Op::keep, a[pre + i], pre + i, pre + j});
                 ++i, ++j;
-            } else if (j < m && (i == n || L[i][j + 1] >= L[i + 1][j])) {
+            } else if (i < n && (j == m || L[i + 1][j] >= L[i][j + 1])) {
+                edits.push_back({Op::del, a[pre + i], pre + i, pre + j});  // deletions first, as diff -u does
+                ++i;
+            } else {
                 edits.push_back({Op::add, b[pre + j], pre + i, pre + j});
                 ++j;
-            } else {
-                edits.push_back({Op::del, a[pre + i], pre + i, pre + j});
-                ++i;
             }
         }
     } else {

@@ -126,7 +126,10 @@ Result<PathReport> set_image_in_path(const fs::path& path, const SetImageRequest
                                                  : FileOutcome::Status::unchanged;
         pd.outcome.changes = edit->changes;
         if (edit->changed()) {
-            pd.outcome.diff = unified_diff(*text, edit->new_text, p.generic_string());
+            // Diff names relative to the root, like git's a/ and b/ paths.
+            fs::path shown = p.lexically_relative(root_in);
+            if (shown.empty() || *shown.begin() == "..") shown = p;
+            pd.outcome.diff = unified_diff(*text, edit->new_text, shown.generic_string());
             pd.new_text = std::move(edit->new_text);
         }
         seen[real] = pending.size();
