@@ -1,0 +1,28 @@
+#pragma once
+// Private pieces of the generator shared between its translation units.
+
+#include <poetryops/dockerfile/generator.hpp>
+
+#include <string>
+#include <vector>
+
+namespace poetryops::dockerfile::detail {
+
+/// A main- or dev-group path dependency, normalised relative to the project dir ("lib", "../tools").
+struct PathDep {
+    std::string path;
+    bool inside = true;  ///< inside the project dir (the build context)
+};
+
+/// The project facts the Dockerfile and the .dockerignore are made from, validated.
+struct Plan {
+    std::vector<PathDep> main_path_deps;  ///< sorted; all inside the context
+    std::vector<PathDep> dev_path_deps;   ///< sorted; only-dev (a path dep in main is not listed here)
+    std::vector<std::string> code_dirs;   ///< top-level dirs/files of the project's packages (sorted), e.g. "src"
+    bool code_known = true;               ///< false: copy all of /app (globbed or no packages)
+};
+
+/// The .dockerignore text for a plan.
+std::string render_dockerignore(const Plan& plan);
+
+}  // namespace poetryops::dockerfile::detail
