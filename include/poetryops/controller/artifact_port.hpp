@@ -1,0 +1,47 @@
+#pragma once
+/// ArtifactPort over the registry module: list the repository's tags, apply the app's version policy, resolve the
+/// newest tag to its digest. Tag lists are cached for the policy's poll interval and dropped early by invalidate()
+/// (a registry webhook), so steady state costs no registry calls (ANCHORS.md: tag scans hit rate limits).
+
+#include <poetryops/controller/ports.hpp>
+#include <poetryops/registry/policy.hpp>
+#include <poetryops/registry/registry.hpp>
+#include <poetryops/util/clock.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace poetryops::controller {
+
+/// The registry serving an app's image repository (credentials from the app's secretRef in the cluster).
+using RegistryResolver = std::function<Result<std::shared_ptr<registry::Registry>>(const api::PoetryApp& app)>;
+
+/// The regex that extracts {version} (capture group 1) from tags rendered with `tag_template`.
+std::string tag_template_regex(std::string_view tag_template);
+
+/// spec.image's policy: PEP 440 specifiers over the {version} part of tags matching the tag template.
+Result<registry::VersionPolicy> version_policy(const api::ImageSpec& image);
+
+/// Thread safety: safe.
+class RegistryArtifactPort final : public ArtifactPort {
+public:
+    RegistryArtifactPort(RegistryResolver resolver, const Clock& clock);
+    Result<std::optional<promote::Artifact>> newest(const api::PoetryApp& app) override;
+    /// Forgets what is cached for `repository` (called when a webhook reports a push).
+    void invalidate(const std::string& repository);
+
+private:
+    struct Cached {
+        Clock::time_point at;
+        std::optional<promote::Artifact> newest;
+        std::string policy_key;
+    };
+    RegistryResolver resolver_;
+    const Clock& clock_;
+    std::mutex mu_;
+    std::map<std::string, Cached> cache_;  // by repository
+};
+
+}  // namespace poetryops::controller

@@ -1,0 +1,48 @@
+#pragma once
+/// GitOpsPort over the git module: one partial clone per (URL, credentials) in a RepoCache and one Committer per
+/// (clone, branch), shared by every app that writes to the same repository.
+
+#include <poetryops/controller/ports.hpp>
+#include <poetryops/git/repo.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace poetryops::controller {
+
+/// Turns spec.gitops (URL, secretRef) into a git::Remote with credentials. In the cluster it reads the Secret; in
+/// local mode it uses the URL and the credentials given on the command line.
+using RemoteResolver = std::function<Result<git::Remote>(const api::GitOpsSpec& gitops)>;
+
+/// Thread safety: safe.
+class GitRepoPort final : public GitOpsPort {
+public:
+    GitRepoPort(git::RepoCache& cache, RemoteResolver resolver, git::CommitterOptions options = {});
+    ~GitRepoPort() override;
+
+    Result<std::optional<std::string>> read_file(const api::GitOpsSpec& gitops, const std::string& path) override;
+    Result<std::string> find_promotion(const api::GitOpsSpec& gitops, const std::string& trailer) override;
+    Result<bool> contains(const api::GitOpsSpec& gitops, const std::string& commit,
+                          const std::string& revision) override;
+    std::future<Result<git::EditOutcome>> submit(const api::GitOpsSpec& gitops, git::EditRequest request) override;
+
+    /// Committer statistics summed over every repository (for benchmarks and the demo).
+    git::CommitterStats stats() const;
+
+private:
+    struct Entry {
+        std::shared_ptr<git::Repo> repo;
+        std::map<std::string, std::unique_ptr<git::Committer>> committers;  // by branch
+    };
+    Result<std::shared_ptr<git::Repo>> repo_for(const api::GitOpsSpec& gitops);
+
+    git::RepoCache& cache_;
+    RemoteResolver resolver_;
+    git::CommitterOptions options_;
+    mutable std::mutex mu_;
+    std::map<std::string, Entry> entries_;  // by remote identity
+};
+
+}  // namespace poetryops::controller

@@ -1,0 +1,51 @@
+#pragma once
+/// The seams the promotion reconciler acts through. Real implementations: git_port.hpp (git module),
+/// artifact_port.hpp (registry module); in the cluster a kube-backed HealthPort; fakes in tests.
+
+#include <poetryops/api/poetryapp.hpp>
+#include <poetryops/git/committer.hpp>
+#include <poetryops/promote/plan.hpp>
+#include <poetryops/util/result.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <future>
+#include <optional>
+#include <string>
+
+namespace poetryops::controller {
+
+/// An app's GitOps repository (spec.gitops): read, find our own commits, and commit through the shared committer.
+class GitOpsPort {
+public:
+    virtual ~GitOpsPort() = default;
+    /// `path` at the tip of the branch (fetched now); nullopt when the file does not exist.
+    virtual Result<std::optional<std::string>> read_file(const api::GitOpsSpec& gitops, const std::string& path) = 0;
+    /// The newest commit on the branch whose `Poetryops-Promotion` trailer equals `trailer` ("" when none).
+    virtual Result<std::string> find_promotion(const api::GitOpsSpec& gitops, const std::string& trailer) = 0;
+    /// True when `revision` is `commit` or one of its descendants (false for a revision git does not know).
+    virtual Result<bool> contains(const api::GitOpsSpec& gitops, const std::string& commit,
+                                  const std::string& revision) = 0;
+    /// Hands an edit request to the committer of (repo, branch); requests of many apps are batched into one commit.
+    virtual std::future<Result<git::EditOutcome>> submit(const api::GitOpsSpec& gitops, git::EditRequest request) = 0;
+};
+
+/// Where artifacts come from: the image repository and its version policy.
+class ArtifactPort {
+public:
+    virtual ~ArtifactPort() = default;
+    /// The newest image of app.spec.image that the policy admits, with its digest; nullopt when there is none.
+    virtual Result<std::optional<promote::Artifact>> newest(const api::PoetryApp& app) = 0;
+};
+
+/// Reads the objects health gates look at (Argo CD Applications, Flux Kustomizations, Deployments).
+class HealthPort {
+public:
+    virtual ~HealthPort() = default;
+    /// The object, or nullopt when it does not exist. `api_version` like "argoproj.io/v1alpha1", `resource` the
+    /// plural ("applications").
+    virtual Result<std::optional<nlohmann::json>> get(const std::string& api_version, const std::string& resource,
+                                                      const std::string& ns, const std::string& name) = 0;
+};
+
+}  // namespace poetryops::controller

@@ -1,0 +1,112 @@
+#include <poetryops/controller/artifact_port.hpp>
+
+#include <poetryops/registry/reference.hpp>
+
+#include <regex>
+
+namespace poetryops::controller {
+
+namespace {
+
+std::string regex_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+/// Replaces each placeholder with its pattern; `sha_group` makes {shortSha}/{sha} capturing instead of {version}.
+std::string template_to_regex(std::string_view tmpl, bool sha_group) {
+    std::string out = "^";
+    std::size_t i = 0;
+    while (i < tmpl.size()) {
+        if (tmpl[i] == '{') {
+            auto close = tmpl.find('}', i);
+            if (close != std::string_view::npos) {
+                std::string_view name = tmpl.substr(i + 1, close - i - 1);
+                if (name == "version") {
+                    out += sha_group ? "(?:.+?)" : "(.+?)";
+                } else if (name == "shortSha" || name == "sha") {
+                    out += sha_group ? "([0-9a-f]{7,40})" : "(?:[0-9a-f]{7,40})";
+                } else if (name == "buildNumber") {
+                    out += "(?:[0-9]+)";
+                } else {
+                    out += "(?:[A-Za-z0-9_.-]+?)";
+                }
+                i = close + 1;
+                continue;
+            }
+        }
+        out += regex_escape(tmpl.substr(i, 1));
+        ++i;
+    }
+    return out + "$";
+}
+
+}  // namespace
+
+std::string tag_template_regex(std::string_view tag_template) { return template_to_regex(tag_template, false); }
+
+Result<registry::VersionPolicy> version_policy(const api::ImageSpec& image) {
+    registry::VersionPolicy p;
+    p.scheme = registry::VersionScheme::pep440;
+    p.range = image.policy.versions;
+    p.include_prereleases = image.policy.allow_prerelease;
+    std::string tmpl = image.tag_template.empty() ? "{version}" : image.tag_template;
+    if (tmpl.find("{version}") == std::string::npos) {
+        return fail(Error::Kind::invalid, "spec.image.tagTemplate: " + tmpl +
+                                              " has no {version}, so tags cannot be ordered by version");
+    }
+    p.pattern = tag_template_regex(tmpl);
+    return p;
+}
+
+RegistryArtifactPort::RegistryArtifactPort(RegistryResolver resolver, const Clock& clock)
+    : resolver_(std::move(resolver)), clock_(clock) {}
+
+void RegistryArtifactPort::invalidate(const std::string& repository) {
+    std::lock_guard lock(mu_);
+    cache_.erase(repository);
+}
+
+Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api::PoetryApp& app) {
+    const auto& image = app.spec.image;
+    POETRYOPS_TRY(registry::VersionPolicy policy, version_policy(image));
+    std::string key = policy.range + "|" + policy.pattern + (policy.include_prereleases ? "|pre" : "");
+    auto ttl = image.policy.poll_interval.value.count() > 0
+                   ? std::chrono::duration_cast<Clock::duration>(image.policy.poll_interval.value)
+                   : std::chrono::duration_cast<Clock::duration>(std::chrono::minutes(5));
+    {
+        std::lock_guard lock(mu_);
+        if (auto it = cache_.find(image.repository);
+            it != cache_.end() && it->second.policy_key == key && clock_.now() - it->second.at < ttl) {
+            return it->second.newest;
+        }
+    }
+    POETRYOPS_TRY(auto compiled, registry::CompiledPolicy::compile(policy));
+    POETRYOPS_TRY(registry::Reference repo, registry::parse_repository(image.repository));
+    POETRYOPS_TRY(auto reg, resolver_(app));
+    POETRYOPS_TRY(auto tags, reg->list_tags(repo));
+    std::optional<promote::Artifact> result;
+    if (auto cand = compiled.newest(tags)) {
+        registry::Reference ref = repo;
+        ref.tag = cand->tag;
+        POETRYOPS_TRY(registry::Descriptor desc, reg->resolve(ref));
+        promote::Artifact a;
+        a.version = cand->version;
+        a.tag = cand->tag;
+        a.digest = desc.digest;
+        std::smatch m;
+        std::string tmpl = image.tag_template.empty() ? "{version}" : image.tag_template;
+        std::regex sha_re(template_to_regex(tmpl, true));
+        if (std::regex_match(cand->tag, m, sha_re) && m.size() > 1) a.source_commit = m[1].str();
+        result = a;
+    }
+    std::lock_guard lock(mu_);
+    cache_[image.repository] = Cached{clock_.now(), result, key};
+    return result;
+}
+
+}  // namespace poetryops::controller

@@ -1,0 +1,103 @@
+#include <poetryops/controller/git_port.hpp>
+
+#include <poetryops/util/subprocess.hpp>
+
+namespace poetryops::controller {
+
+GitRepoPort::GitRepoPort(git::RepoCache& cache, RemoteResolver resolver, git::CommitterOptions options)
+    : cache_(cache), resolver_(std::move(resolver)), options_(std::move(options)) {}
+
+GitRepoPort::~GitRepoPort() {
+    // Committers finish their queued requests before the clones go away.
+    std::lock_guard lock(mu_);
+    for (auto& [id, e] : entries_) e.committers.clear();
+}
+
+Result<std::shared_ptr<git::Repo>> GitRepoPort::repo_for(const api::GitOpsSpec& gitops) {
+    POETRYOPS_TRY(git::Remote remote, resolver_(gitops));
+    std::string id = git::remote_identity(remote);
+    {
+        std::lock_guard lock(mu_);
+        if (auto it = entries_.find(id); it != entries_.end()) return it->second.repo;
+    }
+    POETRYOPS_TRY(std::shared_ptr<git::Repo> repo, cache_.open(remote));
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = entries_.try_emplace(id);
+    if (inserted) it->second.repo = repo;
+    return it->second.repo;
+}
+
+Result<std::optional<std::string>> GitRepoPort::read_file(const api::GitOpsSpec& gitops, const std::string& path) {
+    POETRYOPS_TRY(auto repo, repo_for(gitops));
+    return repo->read_file_at_branch(gitops.branch, path);
+}
+
+Result<std::string> GitRepoPort::find_promotion(const api::GitOpsSpec& gitops, const std::string& trailer) {
+    POETRYOPS_TRY(auto repo, repo_for(gitops));
+    POETRYOPS_TRY(auto found, repo->find_commits_by_trailer(gitops.branch, "Poetryops-Promotion", trailer, 500));
+    return found.empty() ? std::string() : found.front().sha;
+}
+
+Result<bool> GitRepoPort::contains(const api::GitOpsSpec& gitops, const std::string& commit,
+                                   const std::string& revision) {
+    if (commit == revision) return true;
+    POETRYOPS_TRY(auto repo, repo_for(gitops));
+    auto ancestor = [&]() -> Result<int> {
+        auto lock = repo->lock();
+        ProcessOptions o;
+        o.inherit_env = false;
+        o.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"GIT_TERMINAL_PROMPT", "0"}, {"GIT_NO_LAZY_FETCH", "1"},
+                 {"GIT_CONFIG_NOSYSTEM", "1"}, {"HOME", "/nonexistent"}};
+        o.timeout = std::chrono::seconds(30);
+        POETRYOPS_TRY(auto r, run_process({"git", "--git-dir", repo->git_dir().string(), "merge-base", "--is-ancestor",
+                                            commit, revision}, o));
+        return r.exit_code;
+    };
+    POETRYOPS_TRY(int rc, ancestor());
+    if (rc == 0) return true;
+    if (rc == 1) return false;
+    // A revision the clone has not seen yet: fetch and ask once more.
+    POETRYOPS_TRY_VOID(repo->fetch(gitops.branch));
+    POETRYOPS_TRY(int rc2, ancestor());
+    return rc2 == 0;
+}
+
+std::future<Result<git::EditOutcome>> GitRepoPort::submit(const api::GitOpsSpec& gitops, git::EditRequest request) {
+    auto repo = repo_for(gitops);
+    if (!repo) {
+        std::promise<Result<git::EditOutcome>> p;
+        p.set_value(repo.error());
+        return p.get_future();
+    }
+    git::Committer* committer = nullptr;
+    {
+        std::lock_guard lock(mu_);
+        std::string id = git::remote_identity((*repo)->remote());
+        Entry& e = entries_[id];
+        auto& c = e.committers[gitops.branch];
+        if (!c) {
+            git::CommitterOptions o = options_;
+            o.branch = gitops.branch;
+            c = std::make_unique<git::Committer>(*repo, o);
+        }
+        committer = c.get();
+    }
+    return committer->submit(std::move(request));
+}
+
+git::CommitterStats GitRepoPort::stats() const {
+    std::lock_guard lock(mu_);
+    git::CommitterStats total;
+    for (const auto& [id, e] : entries_) {
+        for (const auto& [branch, c] : e.committers) {
+            auto s = c->stats();
+            total.batches += s.batches;
+            total.commits += s.commits;
+            total.pushes += s.pushes;
+            total.conflicts += s.conflicts;
+        }
+    }
+    return total;
+}
+
+}  // namespace poetryops::controller

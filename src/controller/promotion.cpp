@@ -1,0 +1,266 @@
+#include <poetryops/controller/promotion.hpp>
+
+#include <poetryops/manifest/edit.hpp>
+#include <poetryops/manifest/read.hpp>
+#include <poetryops/promote/health.hpp>
+
+#include <utility>
+
+namespace poetryops::controller {
+
+namespace {
+
+using promote::HealthObservation;
+using promote::HealthState;
+
+std::string join_path(const std::string& dir, const std::string& file) {
+    std::string d = dir;
+    while (d.size() >= 2 && d.compare(0, 2, "./") == 0) d.erase(0, 2);
+    if (d == ".") d.clear();
+    while (!d.empty() && d.back() == '/') d.pop_back();
+    return d.empty() ? file : d + "/" + file;
+}
+
+manifest::SetImageRequest image_request(const api::PoetryApp& app, const api::EnvironmentSpec& env) {
+    manifest::SetImageRequest r;
+    r.name = environment_image_name(app.spec, env);
+    r.app = app.metadata.name;
+    r.env = env.name;
+    if (env.update.kind == api::UpdateKind::helm) {
+        r.helm_tag_path = env.update.effective_tag_path();
+        r.helm_digest_path = env.update.digest;
+        r.helm_repository_path.clear();
+    }
+    return r;
+}
+
+manifest::Kind manifest_kind(api::UpdateKind kind) {
+    switch (kind) {
+        case api::UpdateKind::kustomize: return manifest::Kind::kustomize;
+        case api::UpdateKind::helm: return manifest::Kind::helm;
+        case api::UpdateKind::manifest: return manifest::Kind::yaml;
+    }
+    return manifest::Kind::auto_detect;
+}
+
+void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const Error* error,
+                  Clock::time_point now) {
+    api::Condition c;
+    c.type = std::string(api::kConditionDegraded);
+    c.observed_generation = app.metadata.generation;
+    if (error) {
+        c.status = std::string(api::kConditionTrue);
+        c.reason = error->reason.empty() ? "DependencyFailed" : error->reason;
+        c.message = error->message;
+    } else {
+        c.status = std::string(api::kConditionFalse);
+        c.reason = std::string(api::kReasonAsExpected);
+        c.message = "registry and GitOps repository reachable";
+    }
+    api::set_condition(status.conditions, std::move(c), now);
+}
+
+}  // namespace
+
+std::string environment_file(const api::EnvironmentSpec& env) {
+    std::string file = env.update.effective_file();
+    if (file.empty()) file = "deployment.yaml";
+    return join_path(env.path, file);
+}
+
+std::string environment_image_name(const api::PoetryAppSpec& spec, const api::EnvironmentSpec& env) {
+    return env.update.image.empty() ? spec.image.repository : env.update.image;
+}
+
+PromotionReconciler::PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts, HealthPort* health,
+                                         const Clock& clock)
+    : gitops_(gitops), artifacts_(artifacts), health_(health), clock_(clock) {}
+
+HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app, const api::EnvironmentSpec& env,
+                                                      const api::EnvironmentStatus* status) {
+    api::HealthKind kind = env.health.kind();
+    if (kind == api::HealthKind::none) return {HealthState::healthy, "health gate: none"};
+    if (!health_) {
+        return {HealthState::unknown, std::string("health gate ") + std::string(api::to_string(kind)) +
+                                          " needs a Kubernetes API (not available in local mode)"};
+    }
+    std::string commit = status ? status->commit : std::string();
+    promote::ContainsCommit contains = [&](const std::string& revision) {
+        if (commit.empty()) return true;  // adopted pin: any synced revision carries it
+        auto r = gitops_.contains(app.spec.gitops, commit, revision);
+        return r && *r;
+    };
+    auto fetch = [&](const char* api_version, const char* resource, const std::string& ns,
+                     const std::string& name) -> std::optional<nlohmann::json> {
+        auto obj = health_->get(api_version, resource, ns.empty() ? app.metadata.namespace_ : ns, name);
+        if (!obj || !*obj) return std::nullopt;
+        return **obj;
+    };
+    switch (kind) {
+        case api::HealthKind::argocd: {
+            auto obj = fetch("argoproj.io/v1alpha1", "applications", env.health.argocd->namespace_,
+                             env.health.argocd->application);
+            if (!obj) return {HealthState::unknown, "Argo CD application " + env.health.argocd->application + " not found"};
+            return promote::argocd_health(*obj, contains);
+        }
+        case api::HealthKind::flux: {
+            auto obj = fetch("kustomize.toolkit.fluxcd.io/v1", "kustomizations", env.health.flux->namespace_,
+                             env.health.flux->kustomization);
+            if (!obj) return {HealthState::unknown, "Flux Kustomization " + env.health.flux->kustomization + " not found"};
+            return promote::flux_health(*obj, contains);
+        }
+        case api::HealthKind::deployment: {
+            auto obj = fetch("apps/v1", "deployments", env.health.deployment->namespace_, env.health.deployment->name);
+            if (!obj) return {HealthState::unknown, "Deployment " + env.health.deployment->name + " not found"};
+            return promote::deployment_health(*obj, app.spec.image.repository, status ? status->digest : "");
+        }
+        case api::HealthKind::none: break;
+    }
+    return {HealthState::unknown, ""};
+}
+
+promote::Observations PromotionReconciler::observe(const api::PoetryApp& app, PromotionOutcome& out) {
+    promote::Observations obs;
+    auto newest = artifacts_.newest(app);
+    if (!newest) {
+        out.error = newest.error();
+        if (out.error->reason.empty()) out.error->reason = "RegistryUnavailable";
+        return obs;
+    }
+    obs.newest = *newest;
+    for (const auto& env : app.spec.environments) {
+        promote::EnvironmentObservation eo;
+        std::string path = environment_file(env);
+        auto text = gitops_.read_file(app.spec.gitops, path);
+        if (!text) {
+            eo.read_ok = false;
+            eo.read_error = text.error().message;
+            if (!out.error) {
+                out.error = text.error();
+                if (out.error->reason.empty()) out.error->reason = "GitOpsUnavailable";
+            }
+            obs.environments[env.name] = std::move(eo);
+            continue;
+        }
+        if (!*text) {
+            eo.read_ok = false;
+            eo.read_error = path + " does not exist on branch " + app.spec.gitops.branch;
+            obs.environments[env.name] = std::move(eo);
+            continue;
+        }
+        auto pinned = manifest::find_pinned_image(**text, image_request(app, env), manifest_kind(env.update.kind));
+        if (!pinned) {
+            eo.read_ok = false;
+            eo.read_error = path + ": " + pinned.error().message;
+            obs.environments[env.name] = std::move(eo);
+            continue;
+        }
+        const api::EnvironmentStatus* st = app.status.find_environment(env.name);
+        if (*pinned) {
+            eo.pinned_image = (*pinned)->image;
+            eo.pinned_tag = (*pinned)->tag;
+            eo.pinned_digest = (*pinned)->digest;
+            bool ours = st && !st->digest.empty() && st->digest == eo.pinned_digest;
+            if (!ours && !eo.pinned_digest.empty()) {
+                auto found = gitops_.find_promotion(app.spec.gitops,
+                                                    promote::promotion_trailer(app, env.name, eo.pinned_digest));
+                if (found) eo.promotion_commit = *found;
+            }
+        }
+        eo.health = observe_health(app, env, st);
+        obs.environments[env.name] = std::move(eo);
+    }
+    return obs;
+}
+
+git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
+                                                   const promote::PromoteAction& action) const {
+    const api::EnvironmentSpec* env = app.spec.find_environment(action.environment);
+    git::EditRequest req;
+    std::string path = environment_file(*env);
+    manifest::SetImageRequest set = image_request(app, *env);
+    set.tag = action.artifact.tag.empty() ? std::nullopt : std::optional(action.artifact.tag);
+    set.digest = action.artifact.digest;
+    api::UpdateKind kind = env->update.kind;
+    std::string image_name = set.name;
+    req.edits.push_back(git::FileEdit{
+        path, [set, kind, path, image_name](std::optional<std::string_view> current)
+                  -> Result<std::optional<std::string>> {
+            if (!current) return fail(Error::Kind::not_found, path + " does not exist", "FileNotFound");
+            Result<manifest::EditResult> r = manifest::EditResult{};
+            if (kind == api::UpdateKind::helm) {
+                std::vector<std::pair<std::string, std::string>> values;
+                std::string tag = set.tag.value_or("");
+                if (!set.helm_digest_path.empty()) {
+                    values = {{set.helm_tag_path, tag}, {set.helm_digest_path, *set.digest}};
+                } else {
+                    values = {{set.helm_tag_path, tag.empty() ? *set.digest : tag + "@" + *set.digest}};
+                }
+                r = manifest::set_values(*current, values);
+            } else {
+                r = manifest::set_image(*current, set, manifest_kind(kind));
+            }
+            if (!r) return fail(r.error().kind, path + ": " + r.error().message, r.error().reason);
+            if (r->matched == 0) {
+                return fail(Error::Kind::not_found, path + ": no image named " + image_name + " to update",
+                            "ImageNotFound");
+            }
+            if (!r->changed()) return std::optional<std::string>{};
+            return std::optional<std::string>(std::move(r->new_text));
+        }});
+    req.message.app = app.metadata.name;
+    req.message.env = action.environment;
+    req.message.version = action.artifact.version;
+    req.message.digest = action.artifact.digest;
+    if (action.kind == api::HistoryKind::rollback) {
+        req.message.subject = "rollback " + app.metadata.name + " in " + action.environment + " to " +
+                              (action.artifact.version.empty() ? action.artifact.digest : action.artifact.version);
+    }
+    req.message.body = action.reason + "\n\nImage: " + action.image;
+    std::string ns = app.metadata.namespace_.empty() ? "default" : app.metadata.namespace_;
+    req.message.trailers.push_back(
+        git::promotion_trailer(ns, app.metadata.name, action.environment, action.artifact.digest));
+    return req;
+}
+
+PromotionOutcome PromotionReconciler::reconcile(const api::PoetryApp& app) {
+    PromotionOutcome out;
+    auto now = clock_.now();
+    promote::Observations obs = observe(app, out);
+    if (out.error && obs.environments.empty()) {
+        // The registry is down: report, promote nothing, retry with backoff.
+        out.status = app.status;
+        set_degraded(out.status, app, &*out.error, now);
+        out.events.push_back(promote::Event{true, out.error->reason, out.error->message});
+        return out;
+    }
+    promote::Plan plan = promote::plan(app, obs, now);
+    out.status = std::move(plan.status);
+    out.events = std::move(plan.events);
+    out.requeue_after = plan.requeue_after;
+
+    // Submit every action before waiting on any, so they share one commit.
+    std::vector<std::future<Result<git::EditOutcome>>> pending;
+    for (const auto& action : plan.actions) pending.push_back(gitops_.submit(app.spec.gitops, edit_request(app, action)));
+    for (std::size_t i = 0; i < plan.actions.size(); ++i) {
+        const auto& action = plan.actions[i];
+        Result<git::EditOutcome> result = pending[i].get();
+        if (!result) {
+            promote::record_failure(out.status, app.spec, action, result.error().message, now);
+            out.events.push_back(promote::Event{true, "CommitFailed", action.environment + ": " + result.error().message});
+            if (!out.error) out.error = result.error();
+            continue;
+        }
+        promote::record_promotion(out.status, app.spec, action, result->commit, now);
+        out.committed.push_back(action);
+        std::string verb = action.kind == api::HistoryKind::rollback ? "rolled back " : "promoted ";
+        out.events.push_back(promote::Event{
+            false, action.kind == api::HistoryKind::rollback ? "RolledBack" : "Promoted",
+            verb + action.environment + " to " + action.image + " in " + result->commit.substr(0, 12) +
+                (result->changed ? "" : " (already in git)")});
+    }
+    set_degraded(out.status, app, out.error ? &*out.error : nullptr, now);
+    return out;
+}
+
+}  // namespace poetryops::controller

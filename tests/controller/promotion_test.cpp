@@ -1,0 +1,226 @@
+#include <poetryops/controller/promotion.hpp>
+
+#include <poetryops/controller/artifact_port.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <regex>
+
+namespace poetryops::controller {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kA = "sha256:" + std::string(64, 'a');
+const std::string kB = "sha256:" + std::string(64, 'b');
+const std::string kRepo = "registry.example.com/acme/billing";
+
+/// An in-memory GitOps repo: files, a linear history of commits with their messages.
+class FakeGitOps final : public GitOpsPort {
+public:
+    std::map<std::string, std::string> files;
+    std::vector<std::pair<std::string, std::string>> commits;  // sha, message
+    bool down = false;
+    int submits = 0;
+
+    Result<std::optional<std::string>> read_file(const api::GitOpsSpec&, const std::string& path) override {
+        if (down) return fail(Error::Kind::transport, "git.example.com: connection refused");
+        auto it = files.find(path);
+        if (it == files.end()) return std::optional<std::string>{};
+        return std::optional<std::string>(it->second);
+    }
+    Result<std::string> find_promotion(const api::GitOpsSpec&, const std::string& trailer) override {
+        for (auto it = commits.rbegin(); it != commits.rend(); ++it) {
+            if (it->second.find("Poetryops-Promotion: " + trailer) != std::string::npos) return it->first;
+        }
+        return std::string();
+    }
+    Result<bool> contains(const api::GitOpsSpec&, const std::string& commit, const std::string& revision) override {
+        return commit == revision;
+    }
+    std::future<Result<git::EditOutcome>> submit(const api::GitOpsSpec&, git::EditRequest request) override {
+        ++submits;
+        std::promise<Result<git::EditOutcome>> p;
+        bool changed = false;
+        for (auto& e : request.edits) {
+            std::optional<std::string_view> cur;
+            if (auto it = files.find(e.path); it != files.end()) cur = it->second;
+            auto r = e.apply(cur);
+            if (!r) {
+                p.set_value(r.error());
+                return p.get_future();
+            }
+            if (*r) {
+                files[e.path] = **r;
+                changed = true;
+            }
+        }
+        git::EditOutcome o;
+        o.changed = changed;
+        if (changed) {
+            std::string msg = git::render_batch_message({&request.message});
+            commits.emplace_back("c" + std::to_string(commits.size() + 1) + std::string(39, '0'), msg);
+        }
+        o.commit = commits.empty() ? "" : commits.back().first;
+        p.set_value(o);
+        return p.get_future();
+    }
+};
+
+class FakeArtifacts final : public ArtifactPort {
+public:
+    std::optional<promote::Artifact> newest_artifact;
+    bool down = false;
+    Result<std::optional<promote::Artifact>> newest(const api::PoetryApp&) override {
+        if (down) return fail(Error::Kind::transport, "registry.example.com: connection refused");
+        return newest_artifact;
+    }
+};
+
+api::PoetryApp make_app() {
+    api::PoetryApp app;
+    app.metadata.name = "billing";
+    app.metadata.namespace_ = "team-a";
+    app.metadata.generation = 1;
+    app.spec.image.repository = kRepo;
+    app.spec.gitops.repo_url = "https://git.example.com/deploy.git";
+    api::EnvironmentSpec dev;
+    dev.name = "dev";
+    dev.path = "envs/dev";
+    api::EnvironmentSpec staging;
+    staging.name = "staging";
+    staging.path = "envs/staging";
+    staging.update.kind = api::UpdateKind::helm;
+    staging.update.digest = "image.digest";
+    app.spec.environments = {dev, staging};
+    return app;
+}
+
+class PromotionReconcilerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        git.files["envs/dev/kustomization.yaml"] =
+            "# dev overlay\nresources:\n- ../../base\nimages:\n- name: " + kRepo + "  # poetryops pins this\n"
+            "  newTag: 0.9.0\n";
+        git.files["envs/staging/values.yaml"] = "replicas: 2\nimage:\n  tag: \"0.9.0\"\n  digest: \"\"\n";
+    }
+    FakeGitOps git;
+    FakeArtifacts artifacts;
+    ManualClock clock;
+    api::PoetryApp app = make_app();
+};
+
+TEST_F(PromotionReconcilerTest, PromotesThroughKustomizeAndHelmWithByteExactEdits) {
+    artifacts.newest_artifact = promote::Artifact{"1.4.2", "1.4.2-ab12cd3", kA, "ab12cd3"};
+    PromotionReconciler r(git, artifacts, nullptr, clock);
+    auto out = r.reconcile(app);
+    ASSERT_FALSE(out.error) << out.error->message;
+    // First sight: both environments adopt what git pins by tag; dev then takes the newest artifact.
+    ASSERT_EQ(out.committed.size(), 1u);
+    EXPECT_EQ(out.committed[0].environment, "dev");
+    EXPECT_EQ(git.files["envs/dev/kustomization.yaml"],
+              "# dev overlay\nresources:\n- ../../base\nimages:\n- name: " + kRepo + "  # poetryops pins this\n"
+              "  newTag: 1.4.2-ab12cd3\n  digest: " + kA + "\n");
+    ASSERT_EQ(git.commits.size(), 1u);
+    EXPECT_NE(git.commits[0].second.find("Poetryops-Promotion: team-a/billing/dev/" + kA), std::string::npos);
+    const auto* dev = out.status.find_environment("dev");
+    EXPECT_EQ(dev->digest, kA);
+    EXPECT_EQ(dev->commit, git.commits[0].first);
+    EXPECT_EQ(dev->phase, api::Phase::healthy);
+
+    // Next reconcile: staging (helm, digest path) takes the same digest.
+    app.status = out.status;
+    clock.advance(1min);
+    out = r.reconcile(app);
+    ASSERT_EQ(out.committed.size(), 1u);
+    EXPECT_EQ(out.committed[0].environment, "staging");
+    EXPECT_EQ(git.files["envs/staging/values.yaml"],
+              "replicas: 2\nimage:\n  tag: \"1.4.2-ab12cd3\"\n  digest: \"" + kA + "\"\n");
+    EXPECT_EQ(out.status.summary, "dev=1.4.2 staging=1.4.2");
+
+    // Steady state: nothing to commit, nothing submitted.
+    app.status = out.status;
+    int before = git.submits;
+    out = r.reconcile(app);
+    EXPECT_TRUE(out.committed.empty());
+    EXPECT_EQ(git.submits, before);
+}
+
+TEST_F(PromotionReconcilerTest, RegistryDownIsDegradedAndPromotesNothing) {
+    artifacts.down = true;
+    PromotionReconciler r(git, artifacts, nullptr, clock);
+    auto out = r.reconcile(app);
+    ASSERT_TRUE(out.error);
+    EXPECT_TRUE(out.committed.empty());
+    EXPECT_EQ(git.submits, 0);
+    const auto* c = api::find_condition(out.status.conditions, "Degraded");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->status, "True");
+    EXPECT_NE(c->message.find("connection refused"), std::string::npos);
+}
+
+TEST_F(PromotionReconcilerTest, CrashAfterPushIsRecoveredFromTheTrailerNotCommittedAgain) {
+    artifacts.newest_artifact = promote::Artifact{"1.4.2", "1.4.2-ab12cd3", kA, "ab12cd3"};
+    PromotionReconciler r(git, artifacts, nullptr, clock);
+    auto first = r.reconcile(app);
+    ASSERT_EQ(git.commits.size(), 1u);
+    // The status write was lost: reconcile from the old status.
+    std::string dev_commit = git.commits[0].first;
+    auto again = r.reconcile(app);
+    for (const auto& a : again.committed) EXPECT_NE(a.environment, "dev");  // dev is not committed again
+    int dev_commits = 0;
+    for (const auto& c : git.commits) {
+        if (c.second.find("team-a/billing/dev/") != std::string::npos) ++dev_commits;
+    }
+    EXPECT_EQ(dev_commits, 1);
+    EXPECT_EQ(again.status.find_environment("dev")->commit, dev_commit);
+    EXPECT_EQ(again.status.find_environment("dev")->digest, kA);
+    EXPECT_TRUE(std::any_of(again.events.begin(), again.events.end(),
+                            [](const promote::Event& e) { return e.reason == "Healthy"; }));
+}
+
+TEST_F(PromotionReconcilerTest, HumanEditIsHeldAndNotOverwritten) {
+    artifacts.newest_artifact = promote::Artifact{"1.4.2", "1.4.2-ab12cd3", kA, "ab12cd3"};
+    PromotionReconciler r(git, artifacts, nullptr, clock);
+    app.status = r.reconcile(app).status;
+    std::string human = "# dev overlay\nresources:\n- ../../base\nimages:\n- name: " + kRepo +
+                        "  # poetryops pins this\n  newTag: hotfix\n  digest: " + kB + "\n";
+    git.files["envs/dev/kustomization.yaml"] = human;
+    artifacts.newest_artifact = promote::Artifact{"1.4.3", "1.4.3-ab12cd4", "sha256:" + std::string(64, 'c'), ""};
+    auto out = r.reconcile(app);
+    EXPECT_TRUE(out.committed.empty());
+    EXPECT_EQ(git.files["envs/dev/kustomization.yaml"], human);
+    EXPECT_TRUE(out.status.find_environment("dev")->held);
+}
+
+TEST_F(PromotionReconcilerTest, MissingImageInTheFileFailsOnlyThatEnvironment) {
+    git.files["envs/dev/kustomization.yaml"] = "resources:\n- ../../base\nimages:\n- name: other/app\n  newTag: '1'\n";
+    artifacts.newest_artifact = promote::Artifact{"1.4.2", "1.4.2-ab12cd3", kA, "ab12cd3"};
+    PromotionReconciler r(git, artifacts, nullptr, clock);
+    auto out = r.reconcile(app);
+    // kustomize adds a missing entry (like `kustomize edit set image`), so dev is pinned.
+    ASSERT_EQ(out.committed.size(), 1u);
+    EXPECT_NE(git.files["envs/dev/kustomization.yaml"].find("name: " + kRepo), std::string::npos);
+}
+
+TEST(TagTemplate, RegexExtractsVersionFromRenderedTags) {
+    std::regex re(tag_template_regex("{version}-{shortSha}"));
+    std::smatch m;
+    std::string tag = "1.4.2-ab12cd3";
+    ASSERT_TRUE(std::regex_match(tag, m, re));
+    EXPECT_EQ(m[1].str(), "1.4.2");
+    tag = "1.4.2rc1-deadbeef12";
+    ASSERT_TRUE(std::regex_match(tag, m, re));
+    EXPECT_EQ(m[1].str(), "1.4.2rc1");
+    tag = "latest";
+    EXPECT_FALSE(std::regex_match(tag, m, re));
+    std::regex plain(tag_template_regex("v{version}"));
+    tag = "v2.0.0";
+    ASSERT_TRUE(std::regex_match(tag, m, plain));
+    EXPECT_EQ(m[1].str(), "2.0.0");
+}
+
+}  // namespace
+}  // namespace poetryops::controller
