@@ -17,7 +17,7 @@ set -euo pipefail
 SUITE=bookworm
 RUNTIME_PKGS=python3
 BUILD_PKGS="python3-venv python3-poetry"
-RECIPE_VERSION=1
+RECIPE_VERSION=2
 IMAGE_PREFIX=localhost/poetryops-test
 CACHE=${POETRYOPS_TEST_CACHE:-/var/cache/poetryops-test}
 
@@ -46,6 +46,20 @@ find_mirror() {
   die "no Debian mirror for $SUITE/main in /etc/apt/sources.list*; set POETRYOPS_DEBIAN_MIRROR"
 }
 
+# Like Debian's "slim" images (and so python:*-slim): no documentation, manual pages or translations, now or in
+# packages installed later in a Dockerfile.
+slim() {
+  mkdir -p "$1/etc/dpkg/dpkg.cfg.d"
+  printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+    'path-exclude /usr/share/man/*' 'path-exclude /usr/share/groff/*' 'path-exclude /usr/share/info/*' \
+    'path-exclude /usr/share/lintian/*' 'path-exclude /usr/share/linda/*' 'path-exclude /usr/share/locale/*' \
+    >"$1/etc/dpkg/dpkg.cfg.d/docker-slim"
+  find "$1/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+  find "$1/usr/share/doc" -mindepth 1 -type d -empty -delete
+  rm -rf "$1"/usr/share/man/* "$1"/usr/share/groff/* "$1"/usr/share/info/* "$1"/usr/share/lintian/* \
+    "$1"/usr/share/linda/* "$1"/usr/share/locale/*
+}
+
 clean_apt() {  # keep the images small: no package lists or downloaded .debs
   rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb "$1"/var/log/apt/*
 }
@@ -57,6 +71,7 @@ make_tarballs() (  # a subshell, so its EXIT trap cleans up on failure too
   echo "base-images.sh: debootstrap $SUITE from $mirror (once; cached under $CACHE)" >&2
   debootstrap --variant=minbase --include="${RUNTIME_PKGS// /,}" "$SUITE" "$work/rootfs" "$mirror" \
     >"$work/debootstrap.log" 2>&1 || { tail -n 20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
+  slim "$work/rootfs"
   clean_apt "$work/rootfs"
   tar --numeric-owner -C "$work/rootfs" -cf "$work/runtime.tar" .
 
@@ -76,6 +91,8 @@ make_tarballs() (  # a subshell, so its EXIT trap cleans up on failure too
   clean_apt "$work/rootfs"
   tar --numeric-owner -C "$work/rootfs" -cf "$work/build.tar" .
 
+  # Tarballs of older recipes are of no further use.
+  find "$CACHE" -maxdepth 1 \( -name 'runtime-*.tar' -o -name 'build-*.tar' \) ! -name "*-$key.tar" -delete
   mv "$work/runtime.tar" "$CACHE/runtime-$key.tar"
   mv "$work/build.tar" "$CACHE/build-$key.tar"
 )
