@@ -94,8 +94,8 @@ Result<PathReport> set_image_in_path(const fs::path& path, const SetImageRequest
         candidates.push_back(path);
     }
 
-    std::vector<Pending> pending;
-    std::map<fs::path, std::size_t> seen;  // real path → index in pending (a file reached twice is edited once)
+    // Every path is checked against the root before any file is read.
+    std::vector<fs::path> reals;
     for (const fs::path& p : candidates) {
         fs::path real = fs::canonical(p, ec);
         if (ec) return file_error(p, Error::make(Error::Kind::not_found, ec.message(), "NotFound"));
@@ -105,6 +105,14 @@ Result<PathReport> set_image_in_path(const fs::path& path, const SetImageRequest
                                                  "; refusing to follow it",
                                              "PathEscape"));
         }
+        reals.push_back(std::move(real));
+    }
+
+    std::vector<Pending> pending;
+    std::map<fs::path, std::size_t> seen;  // real path → index in pending (a file reached twice is edited once)
+    for (std::size_t c = 0; c < candidates.size(); ++c) {
+        const fs::path& p = candidates[c];
+        const fs::path& real = reals[c];
         if (!fs::is_regular_file(real, ec)) {
             report.files.push_back({p, FileOutcome::Status::skipped, {}, {}, "not a regular file"});
             continue;

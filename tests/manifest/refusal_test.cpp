@@ -104,5 +104,29 @@ TEST(Refuse, Utf16IsNotSilentlyMisread) {
     EXPECT_EQ(e.reason, "Encoding");
 }
 
+TEST(Refuse, DeepNestingIsAnErrorNotACrash) {
+    std::string text(100000, '[');
+    Error e = refused(text, req("app:2"));
+    EXPECT_EQ(e.kind, Error::Kind::decode);
+}
+
+TEST(Refuse, TooManyNodes) {
+    Limits small;
+    small.max_nodes = 100;
+    std::string text = "a: [";
+    for (int i = 0; i < 200; ++i) text += "x, ";
+    text += "y]\n";
+    Error e = refused(text, req("app:2"), Kind::auto_detect, small);
+    EXPECT_EQ(e.reason, "TooLarge");
+}
+
+TEST(Refuse, ManyAliasesToASmallAnchorAreFine) {
+    // Shared anchors that do not blow up are ordinary YAML (Helm values do this).
+    std::string text = "x: &x {cpu: 1}\napiVersion: v1\nkind: Pod\nspec:\n  a: *x\n  b: *x\n  containers:\n  - image: app:1\n";
+    auto out = set_image(text, req("app:2"));
+    ASSERT_TRUE(out) << out.error().message;
+    EXPECT_TRUE(out->changed());
+}
+
 }  // namespace
 }  // namespace poetryops::manifest
