@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     if (!issuer.start({.key_file = key, .cert_file = cert, .users = {{"bench", "bench-pw"}}})) return 2;
     auto reg = test::TestRegistry::start({.token = test::TestRegistryOptions::Token{
                                               issuer.realm(), "poetryops-test-registry", "poetryops-test-issuer",
-                                              ca.ca_cert()}});
+                                              ca.ca_cert(), "bench:bench-pw"}});
     if (!reg) return 2;
     auto digest = reg->push_image("bench/app", "1.0.0", "bench", test::TestRegistry::Format::oci);
     if (digest.empty()) return 2;

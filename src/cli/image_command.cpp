@@ -45,7 +45,14 @@ int report(const Error& e) {
     return e.kind == Error::Kind::not_found ? 1 : 2;
 }
 
-int report(std::string_view msg) { return report(Error::make(Error::Kind::invalid, std::string(msg))); }
+// References as the user wrote them: `oci:DIR:TAG@DIGEST` for an image layout.
+std::string display(const registry::Reference& ref) {
+    if (ref.registry != "oci") return ref.str();
+    std::string s = "oci:" + ref.repository;
+    if (!ref.tag.empty()) s += ":" + ref.tag;
+    if (!ref.digest.empty()) s += "@" + ref.digest;
+    return s;
+}
 
 // The backend and the reference in its terms: `oci:DIR[:TAG]`, `--layout DIR`, or a registry.
 struct Target {
@@ -116,7 +123,7 @@ int run_resolve(const ImageArgs& a) {
         }
     }
     if (a.output == "json") {
-        json j = {{"reference", t->ref.str()}, {"digest", out.digest}, {"mediaType", out.media_type},
+        json j = {{"reference", display(t->ref)}, {"digest", out.digest}, {"mediaType", out.media_type},
                   {"size", out.size}};
         if (out.platform) j["platform"] = out.platform->str();
         if (out.digest != d->digest) j["indexDigest"] = d->digest;
@@ -156,7 +163,11 @@ int run_tags(const ImageArgs& a) {
     } else {
         for (const auto& c : chosen) std::cout << c.tag << '\n';
     }
-    return policy && chosen.empty() ? 1 : 0;
+    if (policy && chosen.empty()) {
+        std::cerr << "poetryops: no tag of " << display(t->ref) << " matches the policy\n";
+        return 1;
+    }
+    return 0;
 }
 
 int run_tag(const ImageArgs& a) {
@@ -168,11 +179,11 @@ int run_tag(const ImageArgs& a) {
     target.tag = a.new_tag;
     target.digest = d->digest;
     if (a.output == "json") {
-        std::cout << json{{"source", t->ref.str()}, {"target", target.str()}, {"digest", d->digest},
+        std::cout << json{{"source", display(t->ref)}, {"target", display(target)}, {"digest", d->digest},
                           {"mediaType", d->media_type}}.dump()
                   << '\n';
     } else {
-        std::cout << target.str() << '\n';
+        std::cout << display(target) << '\n';
     }
     return 0;
 }

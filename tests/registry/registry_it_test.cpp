@@ -47,6 +47,10 @@ TEST(RegistryIt, PlainResolveTagsRetagAndIndexes) {
     ASSERT_TRUE(d1) << d1.error().message;
     EXPECT_EQ(d1->digest, oci);
     EXPECT_EQ(d1->media_type, media::oci_manifest);
+    auto m1 = c->get_manifest(ref(*reg, "demo/app:1.0.0"));
+    ASSERT_TRUE(m1) << m1.error().message;
+    EXPECT_EQ(d1->size, static_cast<std::int64_t>(m1->bytes.size()));  // Content-Length of the HEAD
+    EXPECT_EQ(m1->digest, oci);
     auto d2 = c->resolve(ref(*reg, "demo/app:1.1.0"));
     ASSERT_TRUE(d2) << d2.error().message;
     EXPECT_EQ(d2->digest, docker);
@@ -202,7 +206,7 @@ TEST(RegistryIt, TokenAuthWithWarmTokenIsOneRoundTrip) {
     test::TokenIssuer issuer;
     ASSERT_TRUE(issuer.start({.key_file = key, .cert_file = cert, .users = {{"ci", "tok-pw"}}}));
     auto reg = TestRegistry::start({.token = test::TestRegistryOptions::Token{issuer.realm(), "poetryops-test-registry",
-                                                                             "poetryops-test-issuer", ca.ca_cert()}});
+                                                                             "poetryops-test-issuer", ca.ca_cert(), "ci:tok-pw"}});
     ASSERT_TRUE(reg);
     auto digest = reg->push_image("secure/app", "1.0.0", "token", TestRegistry::Format::oci);
     ASSERT_FALSE(digest.empty()) << reg->log();

@@ -83,6 +83,9 @@ std::vector<std::string> TestRegistry::skopeo_dest_flags(const std::string& cred
     } else if (!options_.user.empty()) {
         flags.push_back("--dest-creds");
         flags.push_back(options_.user + ":" + options_.password);
+    } else if (options_.token && !options_.token->push_credentials.empty()) {
+        flags.push_back("--dest-creds");
+        flags.push_back(options_.token->push_credentials);
     }
     return flags;
 }

@@ -25,6 +25,7 @@ struct TestRegistryOptions {
     struct Token {
         std::string realm, service, issuer;
         std::filesystem::path rootcertbundle;
+        std::string push_credentials;  ///< "user:password" skopeo uses to push (the issuer grants anonymous pull only)
     };
     std::optional<Token> token;        ///< token auth when set
 };
