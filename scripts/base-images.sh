@@ -8,6 +8,9 @@
 #   scripts/base-images.sh import --root R --runroot RR
 #       Also imports both into that buildah storage (FROM scratch + ADD rootfs.tar /) and prints
 #       `runtime=IMAGE` and `build=IMAGE` (localhost/poetryops-test/python-{runtime,build}:bookworm).
+#   scripts/base-images.sh lock PROJECT_DIR
+#       Re-locks PROJECT_DIR/poetry.lock with the build image's Poetry (1.3.2), offline, in a throw-away chroot:
+#       how examples/hello/poetry.lock was made (no Poetry needed on the host).
 #
 # The tarballs are cached in ${POETRYOPS_TEST_CACHE:-/var/cache/poetryops-test}, keyed by a hash of the recipe below
 # (mirror, suite, package lists, recipe version), so only the first run pays for debootstrap (~1-2 minutes).
@@ -17,7 +20,7 @@ set -euo pipefail
 SUITE=bookworm
 RUNTIME_PKGS=python3
 BUILD_PKGS="python3-venv python3-poetry"
-RECIPE_VERSION=2
+RECIPE_VERSION=3
 IMAGE_PREFIX=localhost/poetryops-test
 CACHE=${POETRYOPS_TEST_CACHE:-/var/cache/poetryops-test}
 
@@ -54,6 +57,15 @@ slim() {
     'path-exclude /usr/share/man/*' 'path-exclude /usr/share/groff/*' 'path-exclude /usr/share/info/*' \
     'path-exclude /usr/share/lintian/*' 'path-exclude /usr/share/linda/*' 'path-exclude /usr/share/locale/*' \
     >"$1/etc/dpkg/dpkg.cfg.d/docker-slim"
+  # The apt settings of Docker Hub's Debian images: an `apt-get update && apt-get install` in a Dockerfile leaves no
+  # package caches (/var/cache/apt/*.bin would add ~100 MB to that layer) and fetches no translations.
+  printf '%s\n' \
+    'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };' \
+    'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };' \
+    'Dir::Cache::pkgcache "";' 'Dir::Cache::srcpkgcache "";' >"$1/etc/apt/apt.conf.d/docker-clean"
+  echo 'Acquire::Languages "none";' >"$1/etc/apt/apt.conf.d/docker-no-languages"
+  printf '%s\n' 'Acquire::GzipIndexes "true";' 'Acquire::CompressionTypes::Order:: "gz";' \
+    >"$1/etc/apt/apt.conf.d/docker-gzip-indexes"
   find "$1/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
   find "$1/usr/share/doc" -mindepth 1 -type d -empty -delete
   rm -rf "$1"/usr/share/man/* "$1"/usr/share/groff/* "$1"/usr/share/info/* "$1"/usr/share/lintian/* \
@@ -150,7 +162,22 @@ case "$cmd" in
     echo "runtime=$IMAGE_PREFIX/python-runtime:$SUITE"
     echo "build=$IMAGE_PREFIX/python-build:$SUITE"
     ;;
+  lock)
+    project=${1:-}
+    [ -f "$project/pyproject.toml" ] || die "lock needs a project directory with a pyproject.toml"
+    ensure_tarballs
+    tmp=$(mktemp -d)
+    trap 'umount "$tmp/proc" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+    tar -C "$tmp" -xf "$BUILD_TAR"
+    mkdir -p "$tmp/app"
+    cp -a "$project/." "$tmp/app/"
+    rm -rf "$tmp/app/.venv"
+    mount -t proc proc "$tmp/proc"
+    chroot "$tmp" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root sh -c 'cd /app && poetry lock --no-update --no-interaction' >&2
+    cp "$tmp/app/poetry.lock" "$project/poetry.lock"
+    echo "locked $project/poetry.lock" >&2
+    ;;
   *)
-    die "usage: base-images.sh rootfs | import --root DIR --runroot DIR"
+    die "usage: base-images.sh rootfs | import --root DIR --runroot DIR | lock PROJECT_DIR"
     ;;
 esac
