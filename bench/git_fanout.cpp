@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
         else { std::cerr << "unknown flag " << a << "\n"; return 2; }
     }
     sample = std::min(sample, apps);
-    poetryops::log::set_level(poetryops::log::Level::warn);
+    poetryops::log::set_level(std::getenv("POETRYOPS_BENCH_DEBUG") ? poetryops::log::Level::debug
+                                                                   : poetryops::log::Level::warn);
 
     test::BareRepos repos;
     repos.create("gitops.git");

@@ -149,28 +149,12 @@ Result<std::string> Repo::write_commit(const std::string& parent, const std::map
         }
     }
 
-    // 4. Write the objects: one hash-object per type, from files in a private temp dir.
-    TempDir tmp("poetryops-gitobj");
-    for (const std::string type : {"blob", "tree"}) {
-        std::string list;
-        std::vector<std::string> expected;
-        int n = 0;
-        for (const auto& [t, body] : objects_to_write) {
-            if (t != type) continue;
-            auto file = tmp.path() / (type + std::to_string(n++));
-            POETRYOPS_TRY_VOID(write_file_atomic(file, body, 0600));
-            list += file.string() + "\n";
-            expected.push_back(detail::object_id(type, body, hash_size_));
-        }
-        POETRYOPS_TRY(ProcessResult w, runner_->run_ok("write objects to clone of",
-                                                       {"hash-object", "-w", "--no-filters", "-t", type,
-                                                        "--stdin-paths"},
-                                                       list));
-        auto got = str::split_nonempty(w.out, '\n');
-        if (got != expected) {
-            return fail(Error::Kind::internal, "git " + display_url_ + ": object ids written by git differ from ours",
-                        "ObjectIdMismatch");
-        }
+    // 4. Write every new object with one `git index-pack --stdin` (a pack built here; no temp files, no loose objects).
+    std::string pack = detail::build_pack(objects_to_write, hash_size_);
+    POETRYOPS_TRY(ProcessResult w, runner_->run_ok("write objects to clone of", {"index-pack", "--stdin"}, pack));
+    if (w.out.rfind("pack\t", 0) != 0) {
+        return fail(Error::Kind::internal, "git " + display_url_ + ": index-pack did not store the objects",
+                    "GitFailed");
     }
 
     // 5. The commit.

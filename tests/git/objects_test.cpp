@@ -5,6 +5,9 @@
 #include <poetryops/git/edit.hpp>
 #include <poetryops/git/remote.hpp>
 
+#include <poetryops/util/fs.hpp>
+#include <poetryops/util/subprocess.hpp>
+
 #include <gtest/gtest.h>
 
 namespace poetryops::git {
@@ -47,6 +50,32 @@ TEST(GitObjects, ParsesCatFileBatchOutput) {
     EXPECT_TRUE((*r)[1].missing);
     EXPECT_EQ((*r)[2].type, "tree");
     EXPECT_FALSE(detail::parse_batch_output("abc blob 10\nshort\n", 1));
+}
+
+TEST(GitObjects, PacksWeBuildAreAcceptedByGitWithOurIds) {
+    TempDir d("poetryops-pack");
+    auto git = [&](std::vector<std::string> args, std::optional<std::string> in = std::nullopt) {
+        std::vector<std::string> argv = {"git", "--git-dir", (d.path() / "r.git").string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        ProcessOptions o;
+        o.stdin_data = std::move(in);
+        o.env = {{"GIT_CONFIG_NOSYSTEM", "1"}, {"GIT_CONFIG_GLOBAL", "/dev/null"}};
+        return run_process(argv, o).value();
+    };
+    ASSERT_TRUE(git({"init", "-q", "--bare"}).ok());
+    std::string big(200000, 'x');  // more than one stored deflate block
+    std::string blob_id = detail::object_id("blob", big, 20);
+    Tree t;
+    t["big.txt"] = TreeEntry{"100644", blob_id};
+    t["small"] = TreeEntry{"100755", detail::object_id("blob", "hi\n", 20)};
+    std::string tree_body = detail::serialize_tree(t);
+    std::string pack = detail::build_pack({{"blob", big}, {"blob", "hi\n"}, {"tree", tree_body}}, 20);
+    auto r = git({"index-pack", "--stdin"}, pack);
+    ASSERT_TRUE(r.ok()) << r.err;
+    EXPECT_EQ(git({"cat-file", "-p", blob_id}).out, big);
+    auto ls = git({"ls-tree", detail::object_id("tree", tree_body, 20)});
+    EXPECT_EQ(ls.out, "100644 blob " + blob_id + "\tbig.txt\n100755 blob 45b983be36b73c0788dc9cbcb76cbb80fc7bb057\tsmall\n");
+    EXPECT_TRUE(git({"fsck", "--strict"}).ok());
 }
 
 TEST(GitPaths, RefusesEscapesAndOddComponents) {

@@ -121,3 +121,61 @@ Result<std::vector<BatchObject>> parse_batch_output(std::string_view out, std::s
 }
 
 }  // namespace poetryops::git::detail
+
+namespace poetryops::git::detail {
+
+std::string zlib_stored(std::string_view data) {
+    std::string out;
+    out.reserve(data.size() + data.size() / 65535 * 5 + 16);
+    out += static_cast<char>(0x78);
+    out += static_cast<char>(0x01);
+    std::size_t pos = 0;
+    do {
+        std::size_t n = std::min<std::size_t>(65535, data.size() - pos);
+        bool last = pos + n == data.size();
+        out += static_cast<char>(last ? 1 : 0);
+        out += static_cast<char>(n & 0xff);
+        out += static_cast<char>((n >> 8) & 0xff);
+        out += static_cast<char>(~n & 0xff);
+        out += static_cast<char>((~n >> 8) & 0xff);
+        out.append(data.substr(pos, n));
+        pos += n;
+    } while (pos < data.size());
+    std::uint32_t a = 1, b = 0;
+    for (unsigned char c : data) {
+        a = (a + c) % 65521;
+        b = (b + a) % 65521;
+    }
+    std::uint32_t adler = (b << 16) | a;
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((adler >> shift) & 0xff);
+    return out;
+}
+
+std::string build_pack(const std::vector<std::pair<std::string, std::string>>& objects, std::size_t hash_size) {
+    std::string pack = "PACK";
+    auto be32 = [&](std::uint32_t v) {
+        for (int shift = 24; shift >= 0; shift -= 8) pack += static_cast<char>((v >> shift) & 0xff);
+    };
+    be32(2);
+    be32(static_cast<std::uint32_t>(objects.size()));
+    for (const auto& [type, body] : objects) {
+        int code = type == "commit" ? 1 : type == "tree" ? 2 : type == "blob" ? 3 : 4;
+        std::size_t size = body.size();
+        unsigned char byte = static_cast<unsigned char>((code << 4) | (size & 0x0f));
+        size >>= 4;
+        while (size) {
+            pack += static_cast<char>(byte | 0x80);
+            byte = static_cast<unsigned char>(size & 0x7f);
+            size >>= 7;
+        }
+        pack += static_cast<char>(byte);
+        pack += zlib_stored(body);
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(pack.data(), pack.size(), md, &len, hash_size == 20 ? EVP_sha1() : EVP_sha256(), nullptr);
+    pack.append(reinterpret_cast<const char*>(md), len);
+    return pack;
+}
+
+}  // namespace poetryops::git::detail

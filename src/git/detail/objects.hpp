@@ -48,3 +48,15 @@ Result<std::vector<BatchObject>> parse_batch_output(std::string_view out, std::s
 bool is_object_id(std::string_view s);
 
 }  // namespace poetryops::git::detail
+
+namespace poetryops::git::detail {
+
+/// A pack (version 2) holding `objects` (type name, body) undeltified, each zlib stream made of stored blocks (no
+/// compression: git recompresses on its next gc), ready for `git index-pack --stdin`. One process writes every new
+/// object of a commit instead of one loose file each.
+std::string build_pack(const std::vector<std::pair<std::string, std::string>>& objects, std::size_t hash_size);
+
+/// A zlib stream (RFC 1950) of `data` in stored deflate blocks (RFC 1951 BTYPE=00).
+std::string zlib_stored(std::string_view data);
+
+}  // namespace poetryops::git::detail

@@ -127,8 +127,10 @@ Result<ProcessResult> Runner::run(const std::vector<std::string>& args, std::opt
     opts.stdin_data = std::move(input);
     for (const auto& [k, v] : extra_env) opts.env[k] = v;
     ++calls_;
-    POETRYOPS_LOG(debug, "git", {{"repo", display_url_}, {"argv", scrub(format_argv(args))}});
     auto r = run_process(argv, opts);
+    POETRYOPS_LOG(debug, "git", {{"repo", display_url_}, {"argv", scrub(format_argv(args))},
+                                 {"exit", r ? std::to_string(r->exit_code) : std::string("not started")},
+                                 {"ms", r ? std::to_string(r->elapsed.count()) : std::string("0")}});
     if (!r) {
         Error e = std::move(r).error();
         e.message = "cannot run git for " + display_url_ + ": " + scrub(e.message);
