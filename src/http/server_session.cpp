@@ -11,7 +11,7 @@ namespace {
 constexpr std::size_t kDrainLimit = 16u << 20;
 constexpr std::chrono::milliseconds kDrainTime{2000};
 
-Response invoke(const Handler& handler, const Request& request) {
+Response call_safely(const Handler& handler, const Request& request) {
     try {
         return handler(request);
     } catch (const std::exception& e) {
@@ -81,12 +81,35 @@ asio::awaitable<void> Session::drain() {
     }
 }
 
+std::shared_ptr<WorkerCall> Session::start_on_worker(std::function<void()> fn) {
+    auto call = std::make_shared<WorkerCall>(server.io);
+    asio::io_context* io = &server.io;
+    asio::post(*server.workers, [call, io, fn = std::move(fn)] {
+        fn();
+        asio::post(*io, [call] {
+            call->done = true;
+            call->timer.cancel();
+        });
+    });
+    return call;
+}
+
+asio::awaitable<void> Session::wait(std::shared_ptr<WorkerCall> call) {
+    // Both the wait and the completion run on the one I/O thread, so `done` cannot change between check and wait.
+    while (!call->done) {
+        error_code ec;
+        co_await call->timer.async_wait(with_ec(ec));
+    }
+}
+
 asio::awaitable<Response> Session::call_handler(Request request) {
+    auto result = std::make_shared<Response>();
+    auto req = std::make_shared<Request>(std::move(request));
     const Handler* handler = &server.handler;
-    co_return co_await asio::co_spawn(
-        server.workers->get_executor(),
-        [handler, req = std::move(request)]() -> asio::awaitable<Response> { co_return invoke(*handler, req); },
-        asio::use_awaitable);
+    // GCC 12 destroys lambda temporaries inside a co_await full-expression twice: keep them in their own statement.
+    auto call = start_on_worker([result, req, handler] { *result = call_safely(*handler, *req); });
+    co_await wait(call);
+    co_return std::move(*result);
 }
 
 asio::awaitable<void> Session::run() {
@@ -107,7 +130,10 @@ asio::awaitable<void> Session::run() {
         co_await with_stream([&](auto& s) { return bhttp::async_read_header(s, buffer, parser, with_ec(ec)); });
         idle = false;
         if (ec) {
-            if (ec == bhttp::error::header_limit) {
+            if (ec == bhttp::error::body_limit) {  // Content-Length above the limit, seen with the header
+                co_await send_simple(413, "request body larger than " + std::to_string(o.max_body_bytes) + " bytes\n");
+                co_await drain();
+            } else if (ec == bhttp::error::header_limit) {
                 co_await send_simple(431, "request header too large\n");
             } else if (ec == beast::error::timeout && parser.got_some()) {
                 co_await send_simple(408, "request timeout\n");
@@ -204,27 +230,32 @@ asio::awaitable<void> Session::stream_response(Response& resp) {
     writer = w;
     if (server.stopping) w->cancel();
     asio::co_spawn(server.io, monitor(w), asio::detached);
-    auto body = std::move(resp.stream);
-    co_await asio::co_spawn(
-        server.workers->get_executor(),
-        [w, body]() -> asio::awaitable<int> {
-            try {
-                body(*w);
-            } catch (const std::exception& e) {
-                POETRYOPS_LOG(error, "http stream handler threw", {{"error", e.what()}});
-                w->cancel();
-            } catch (...) {
-                w->cancel();
-            }
-            co_return 0;
-        },
-        asio::use_awaitable);
+    auto body = std::make_shared<std::function<void(ResponseWriter&)>>(std::move(resp.stream));
+    auto call = start_on_worker([w, body] {
+        try {
+            (*body)(*w);
+        } catch (const std::exception& e) {
+            POETRYOPS_LOG(error, "http stream handler threw", {{"error", e.what()}});
+            w->cancel();
+        } catch (...) {
+            w->cancel();
+        }
+    });
+    co_await wait(call);
     writer.reset();
     if (!w->cancelled()) {
         lowest().expires_after(server.options.write_timeout);
         co_await with_stream(
             [&](auto& s) { return asio::async_write(s, bhttp::make_chunk_last(), with_ec(ec)); });
     }
+}
+
+asio::awaitable<void> Session::write_chunk(std::shared_ptr<std::string> chunk,
+                                           std::shared_ptr<std::promise<bool>> done) {
+    error_code ec;
+    co_await with_stream(
+        [&](auto& s) { return asio::async_write(s, bhttp::make_chunk(asio::buffer(*chunk)), with_ec(ec)); });
+    done->set_value(!ec);
 }
 
 bool StreamWriter::write(std::string_view data) {
@@ -234,16 +265,7 @@ bool StreamWriter::write(std::string_view data) {
     auto done = std::make_shared<std::promise<bool>>();
     auto result = done->get_future();
     auto session = session_;
-    asio::co_spawn(
-        session->server.io,
-        [session, chunk]() -> asio::awaitable<bool> {
-            error_code ec;
-            co_await session->with_stream([&](auto& s) {
-                return asio::async_write(s, bhttp::make_chunk(asio::buffer(*chunk)), with_ec(ec));
-            });
-            co_return !ec;
-        },
-        [done](std::exception_ptr e, bool ok) { done->set_value(!e && ok); });
+    asio::co_spawn(session->server.io, session->write_chunk(std::move(chunk), done), asio::detached);
     if (result.wait_for(write_timeout_) != std::future_status::ready || !result.get()) {
         cancel();
         return false;

@@ -69,18 +69,19 @@ public:
     std::optional<T> run(Fn fn, std::chrono::milliseconds limit) {
         auto promise = std::make_shared<std::promise<T>>();
         auto future = promise->get_future();
-        detail::asio::co_spawn(
-            io_,
-            [fn = std::move(fn), promise]() mutable -> detail::asio::awaitable<void> {
-                try {
-                    promise->set_value(co_await fn());
-                } catch (const std::exception& e) {
-                    promise->set_value(T(Error::make(Error::Kind::internal, std::string("http client: ") + e.what())));
-                }
-            },
-            detail::asio::detached);
+        // fn() only creates the (lazily started) coroutine here; it runs on the I/O thread.
+        detail::asio::co_spawn(io_, deliver<T>(fn(), promise), detail::asio::detached);
         if (future.wait_for(limit) != std::future_status::ready) return std::nullopt;
         return future.get();
+    }
+
+    template <class T>
+    static detail::asio::awaitable<void> deliver(detail::asio::awaitable<T> op, std::shared_ptr<std::promise<T>> promise) {
+        try {
+            promise->set_value(co_await std::move(op));
+        } catch (const std::exception& e) {
+            promise->set_value(T(Error::make(Error::Kind::internal, std::string("http client: ") + e.what())));
+        }
     }
 
     Error timeout_error(const detail::Connection& conn, std::chrono::milliseconds limit) const;

@@ -170,18 +170,33 @@ asio::awaitable<ExchangeOutcome> exchange(std::shared_ptr<Connection> conn, std:
     if (ec) co_return ExchangeOutcome{fail(step_error(*conn, "sending the request to", ec, timeouts.write))};
     conn->phase = "reading the response from";
     conn->lowest().expires_after(timeouts.read);
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(max_body);
-    parser.header_limit(static_cast<std::uint32_t>(max_header));
-    if (request->method() == bhttp::verb::head) parser.skip(true);
-    co_await conn->with_stream([&](auto& s) { return bhttp::async_read(s, conn->buffer, parser, with_ec(ec)); });
+    // The parser lives on the heap, not in the coroutine frame (see the GCC 12 note in asio.hpp).
+    auto parser = std::make_shared<bhttp::response_parser<bhttp::string_body>>();
+    parser->body_limit(max_body);
+    parser->header_limit(static_cast<std::uint32_t>(max_header));
+    if (request->method() == bhttp::verb::head) parser->skip(true);
+    // Check a declared Content-Length ourselves before reading the body: Beast 1.74's async_read was seen to let a
+    // Content-Length body past body_limit. body_limit still bounds chunked bodies; the size is checked again below.
+    co_await conn->with_stream(
+        [&](auto& s) { return bhttp::async_read_header(s, conn->buffer, *parser, with_ec(ec)); });
+    if (!ec) {
+        auto declared = parser->content_length();
+        if (declared && *declared > max_body && request->method() != bhttp::verb::head) {
+            ec = bhttp::error::body_limit;
+        }
+    }
+    if (!ec && !parser->is_done()) {
+        co_await conn->with_stream(
+            [&](auto& s) { return bhttp::async_read(s, conn->buffer, *parser, with_ec(ec)); });
+    }
+    if (!ec && parser->get().body().size() > max_body) ec = bhttp::error::body_limit;
     conn->lowest().expires_never();
     if (ec) {
         ExchangeOutcome out{fail(step_error(*conn, "reading the response from", ec, timeouts.read))};
-        out.got_response_bytes = parser.got_some();
+        out.got_response_bytes = parser->got_some();
         co_return out;
     }
-    auto& msg = parser.get();
+    auto& msg = parser->get();
     Response resp;
     resp.status = static_cast<int>(msg.result_int());
     resp.reason = std::string(msg.reason());
@@ -189,7 +204,7 @@ asio::awaitable<ExchangeOutcome> exchange(std::shared_ptr<Connection> conn, std:
     resp.body = std::move(msg.body());
     ExchangeOutcome out{std::move(resp)};
     out.got_response_bytes = true;
-    out.reusable = msg.keep_alive() && parser.is_done();
+    out.reusable = msg.keep_alive() && parser->is_done();
     co_return out;
 }
 

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,6 +20,13 @@
 namespace poetryops::http::detail {
 
 class Session;
+
+/// A function running on a worker thread; `timer` is cancelled on the I/O thread when it returned.
+struct WorkerCall {
+    explicit WorkerCall(asio::io_context& io) : timer(io, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+    bool done = false;  ///< I/O thread only
+};
 
 /// ResponseWriter for Response::stream: each write() is handed to the I/O thread and waited for.
 class StreamWriter final : public ResponseWriter {
@@ -98,7 +107,12 @@ private:
     asio::awaitable<void> send_simple(int status, std::string body);
     asio::awaitable<void> drain();
     asio::awaitable<Response> call_handler(Request request);
+    /// Runs `fn` on a worker thread; wait() resumes the calling coroutine on the I/O thread once it returned.
+    std::shared_ptr<WorkerCall> start_on_worker(std::function<void()> fn);
+    asio::awaitable<void> wait(std::shared_ptr<WorkerCall> call);
     asio::awaitable<void> stream_response(Response& response);
+    asio::awaitable<void> write_chunk(std::shared_ptr<std::string> chunk, std::shared_ptr<std::promise<bool>> done);
+    friend class StreamWriter;
     asio::awaitable<void> monitor(std::shared_ptr<StreamWriter> writer);
 };
 
