@@ -50,6 +50,8 @@ Manager::Manager(KubeClient& client, ManagerOptions options)
     : client_(client),
       options_(std::move(options)),
       clock_(options_.clock != nullptr ? *options_.clock : static_cast<const Clock&>(SystemClock::instance())),
+      own_metrics_(options_.metrics == nullptr ? std::make_unique<MetricsRegistry>() : nullptr),
+      metrics_(options_.metrics != nullptr ? options_.metrics : own_metrics_.get()),
       events_(client, options_.events, clock_),
       impl_(std::make_unique<Impl>()) {}
 
@@ -61,7 +63,7 @@ Informer& Manager::add_informer(InformerOptions options) {
 }
 
 Controller& Manager::add_controller(ControllerOptions options, Reconciler& reconciler) {
-    controllers_.push_back(std::make_unique<Controller>(std::move(options), reconciler, metrics_, clock_));
+    controllers_.push_back(std::make_unique<Controller>(std::move(options), reconciler, *metrics_, clock_));
     return *controllers_.back();
 }
 
@@ -116,7 +118,7 @@ Result<void> Manager::start() {
             return http::Response::make(503, "caches not synced: " + unsynced);
         }
         if (path == "/metrics") {
-            return http::Response::make(200, metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
+            return http::Response::make(200, metrics_->render(), "text/plain; version=0.0.4; charset=utf-8");
         }
         return http::Response::make(404, "not found");
     };
@@ -158,7 +160,7 @@ Result<void> Manager::start() {
     le.lease_duration = options_.lease_duration;
     le.renew_deadline = options_.renew_deadline;
     le.retry_period = options_.retry_period;
-    le.metrics = &metrics_;
+    le.metrics = metrics_;
     le.on_started_leading = [this] { start_controllers_when_synced(); };
     le.on_stopped_leading = [this] {
         if (options_.on_lost_leadership) {
@@ -187,6 +189,7 @@ int Manager::run() {
 }
 
 void Manager::stop() {
+    std::lock_guard serial(stop_mu_);
     {
         std::lock_guard lock(mu_);
         if (stopped_) return;

@@ -276,6 +276,8 @@ Result<std::unique_ptr<WatchStream>> RestClient::watch(const ResourceRef& ref, c
     std::string what = "WATCH " + coll.path();
     http::StreamOptions so;
     so.idle_timeout = options.idle_timeout;
+    // A watch runs for minutes; bound it far above anything real instead of relying on 0 = unlimited.
+    so.max_body_bytes = std::size_t(1) << 40;
     auto stream = impl_->http->open(req, so);
     if (!stream) {
         impl_->count("GET", "<error>");

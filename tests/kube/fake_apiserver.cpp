@@ -268,6 +268,8 @@ http::Response FakeApiServer::Impl::watch(const ResourceType& t, const std::stri
                 }
                 current = store.rv_locked();
             }
+            // A fault switched while we waited applies before anything more is sent.
+            if (drop_gen != drop0 || expire_gen != expire0) continue;
             if (!batch.empty() && !w.write(batch)) return;
             auto now = std::chrono::steady_clock::now();
             if (now >= deadline) return;

@@ -2,7 +2,10 @@
 /// The Manager runs informers, controllers, leader election and the probe/metrics endpoints (controller-runtime's
 /// Manager).
 ///
-///   kube::Manager mgr(*client, {.leader_election = true, .leader_election_namespace = "poetryops-system"});
+///   kube::MetricsRegistry registry;
+///   POETRYOPS_TRY(auto client, kube::RestClient::create(cfg, {.metrics = &registry}));
+///   kube::Manager mgr(*client, {.leader_election = true, .leader_election_namespace = "poetryops-system",
+///                               .metrics = &registry});
 ///   auto& apps = mgr.add_informer({.resource = kube::resources::poetryapps()});
 ///   auto& ctl = mgr.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4}, reconciler);
 ///   ctl.watch(apps);
@@ -56,6 +59,9 @@ struct ManagerOptions {
     std::function<void()> on_lost_leadership;
     EventRecorderOptions events;
     const Clock* clock = nullptr;                              ///< null: SystemClock
+    /// The registry served on /metrics; null: the manager owns one. Pass the one given to RestClientOptions so
+    /// rest_client_requests_total shows up too.
+    MetricsRegistry* metrics = nullptr;
 };
 
 /// Thread safety: add_* before start(); stop() from any thread (not from a reconciler or handler).
@@ -70,7 +76,7 @@ public:
     Controller& add_controller(ControllerOptions options, Reconciler& reconciler);
 
     KubeClient& client() { return client_; }
-    MetricsRegistry& metrics() { return metrics_; }
+    MetricsRegistry& metrics() { return *metrics_; }
     EventRecorder& events() { return events_; }
 
     /// Binds the endpoints and starts everything in the background. Fails when an address cannot be bound.
@@ -96,13 +102,15 @@ private:
     KubeClient& client_;
     ManagerOptions options_;
     const Clock& clock_;
-    MetricsRegistry metrics_;
+    std::unique_ptr<MetricsRegistry> own_metrics_;
+    MetricsRegistry* metrics_;
     EventRecorder events_;
     std::vector<std::unique_ptr<Informer>> informers_;
     std::vector<std::unique_ptr<Controller>> controllers_;
     std::unique_ptr<LeaderElector> elector_;
     std::unique_ptr<Impl> impl_;
 
+    std::mutex stop_mu_;  // serialises stop(): run() and a signal thread may both call it
     mutable std::mutex mu_;
     std::condition_variable cv_;
     bool started_ = false;

@@ -1,0 +1,251 @@
+// Watches and informers against the fake API server (and a real one in the envtest lane).
+#include <poetryops/kube/informer.hpp>
+
+#include "kube/kube_fixture.hpp"
+#include "support/support.hpp"
+
+#include <poetryops/kube/status.hpp>
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+namespace poetryops::kube {
+namespace {
+
+using namespace std::chrono_literals;
+using testenv::KubeServerTest;
+
+class WatchIt : public KubeServerTest {};
+
+nlohmann::json cm(const std::string& ns, const std::string& name, const std::string& value) {
+    return {{"apiVersion", "v1"},
+            {"kind", "ConfigMap"},
+            {"metadata", {{"name", name}, {"namespace", ns}, {"labels", {{"app", "w"}}}}},
+            {"data", {{"v", value}}}};
+}
+
+/// Records handler calls.
+struct Recorder {
+    std::mutex mu;
+    std::vector<std::string> log;
+    ResourceEventHandler handler() {
+        return {[this](const nlohmann::json& o) { push("add " + key_of(o)); },
+                [this](const nlohmann::json&, const nlohmann::json& n) {
+                    push("update " + key_of(n) + "=" + n["data"].value("v", ""));
+                },
+                [this](const nlohmann::json& o) { push("delete " + key_of(o)); }};
+    }
+    void push(std::string s) {
+        std::lock_guard lock(mu);
+        log.push_back(std::move(s));
+    }
+    bool saw(const std::string& s) {
+        std::lock_guard lock(mu);
+        return std::find(log.begin(), log.end(), s) != log.end();
+    }
+};
+
+TEST_P(WatchIt, WatchResumesFromTheLastResourceVersion) {
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    std::string ns = fresh_namespace(*client);
+    ResourceRef cms = resources::configmaps().in(ns);
+    ASSERT_TRUE(client->create(cms, cm(ns, "a", "1")));
+    auto list = client->list(cms);
+    ASSERT_TRUE(list);
+    ASSERT_TRUE(client->create(cms, cm(ns, "b", "1")));
+    ASSERT_TRUE(client->patch(cms.named("a"), PatchType::merge, {{"data", {{"v", "2"}}}}));
+
+    WatchOptions wo;
+    wo.resource_version = list->resource_version;
+    wo.timeout_seconds = 30;
+    auto w = client->watch(cms, wo);
+    ASSERT_TRUE(w) << w.error().message;
+    std::vector<std::string> seen;
+    while (seen.size() < 2) {
+        auto ev = (*w)->next();
+        ASSERT_TRUE(ev) << ev.error().message;
+        ASSERT_TRUE(ev->has_value());
+        if ((*ev)->type == WatchEventType::bookmark) continue;
+        seen.push_back(std::string(to_string((*ev)->type)) + " " + (*ev)->object["metadata"]["name"].get<std::string>());
+    }
+    EXPECT_EQ(seen, (std::vector<std::string>{"ADDED b", "MODIFIED a"})) << "only changes after the list, in order";
+}
+
+TEST_P(WatchIt, InformerSyncsAndFollowsChanges) {
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    std::string ns = fresh_namespace(*client);
+    ResourceRef cms = resources::configmaps().in(ns);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(client->create(cms, cm(ns, "c" + std::to_string(i), "0")));
+    auto other = cm(ns, "unlabelled", "0");
+    other["metadata"]["labels"] = {{"app", "other"}};
+    ASSERT_TRUE(client->create(cms, other));
+
+    InformerOptions io;
+    io.resource = cms;
+    io.label_selector = "app=w";
+    io.page_size = 2;
+    io.backoff_base = 20ms;
+    Informer inf(*client, io);
+    Recorder rec;
+    inf.add_handler(rec.handler());
+    inf.start();
+    ASSERT_TRUE(inf.wait_for_sync(20s));
+    EXPECT_EQ(inf.size(), 5u);
+    EXPECT_TRUE(rec.saw("add " + ns + "/c0"));
+    EXPECT_FALSE(rec.saw("add " + ns + "/unlabelled"));
+
+    ASSERT_TRUE(client->patch(cms.named("c1"), PatchType::merge, {{"data", {{"v", "9"}}}}));
+    ASSERT_TRUE(client->remove(cms.named("c2")));
+    ASSERT_TRUE(client->create(cms, cm(ns, "c9", "0")));
+    ASSERT_TRUE(test::wait_until([&] {
+        return rec.saw("update " + ns + "/c1=9") && rec.saw("delete " + ns + "/c2") && rec.saw("add " + ns + "/c9");
+    }));
+    EXPECT_EQ(inf.get(ns + "/c1")->at("data").at("v"), "9");
+    EXPECT_EQ(inf.get(ns + "/c2"), nullptr);
+    EXPECT_EQ(inf.size(), 5u);
+    EXPECT_EQ(inf.lists(), 1u);
+
+    // A handler added late is told about what is already cached.
+    Recorder late;
+    inf.add_handler(late.handler());
+    EXPECT_TRUE(late.saw("add " + ns + "/c9"));
+    inf.stop();
+}
+
+TEST_P(WatchIt, InformerResumesAfterADroppedWatchWithoutRelisting) {
+    if (!fake()) GTEST_SKIP() << "dropping watches needs the fake server";
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    ResourceRef cms = resources::configmaps().in("default");
+    InformerOptions io;
+    io.resource = cms;
+    io.backoff_base = 10ms;
+    Informer inf(*client, io);
+    Recorder rec;
+    inf.add_handler(rec.handler());
+    inf.start();
+    ASSERT_TRUE(inf.wait_for_sync(20s));
+    ASSERT_TRUE(test::wait_until([&] { return fake()->open_watches() == 1; }));
+    fake()->drop_watches();
+    ASSERT_TRUE(client->create(cms, cm("default", "while-dropped", "1")));
+    ASSERT_TRUE(test::wait_until([&] { return rec.saw("add default/while-dropped"); }));
+    EXPECT_GE(inf.watches(), 2u);
+    EXPECT_EQ(inf.lists(), 1u) << "a dropped watch resumes from its resourceVersion";
+}
+
+void expect_relist_after_410(testenv::KubeServerTest& t, fake::FakeApiServer& server, bool as_http,
+                             RestClient& client) {
+    ResourceRef cms = resources::configmaps().in("default");
+    InformerOptions io;
+    io.resource = cms;
+    io.backoff_base = 10ms;
+    Informer inf(client, io);
+    Recorder rec;
+    inf.add_handler(rec.handler());
+    inf.start();
+    ASSERT_TRUE(inf.wait_for_sync(20s));
+    ASSERT_TRUE(test::wait_until([&] { return server.open_watches() == 1; }));
+    // While nobody watches, an object changes and the history is compacted: a resume must fail with 410.
+    server.drop_watches();
+    ASSERT_TRUE(client.create(cms, cm("default", "during-gap", "1")));
+    server.expire_history(as_http);
+    ASSERT_TRUE(test::wait_until([&] { return rec.saw("add default/during-gap"); }));
+    EXPECT_GE(inf.lists(), 2u) << "410 → relist";
+    ASSERT_TRUE(client.create(cms, cm("default", "after-relist", "1")));
+    ASSERT_TRUE(test::wait_until([&] { return rec.saw("add default/after-relist"); }));
+}
+
+TEST_P(WatchIt, GoneAsHttp410Relists) {
+    if (!fake()) GTEST_SKIP() << "expiring history needs the fake server";
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    expect_relist_after_410(*this, *fake(), true, *client);
+}
+
+TEST_P(WatchIt, GoneAsErrorEventInA200StreamRelists) {
+    if (!fake()) GTEST_SKIP() << "expiring history needs the fake server";
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    expect_relist_after_410(*this, *fake(), false, *client);
+}
+
+TEST_P(WatchIt, ErrorEventOnAnOpenWatchIsGone) {
+    if (!fake()) GTEST_SKIP() << "expiring history needs the fake server";
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    auto list = client->list(resources::configmaps().in("default"));
+    ASSERT_TRUE(list);
+    WatchOptions wo;
+    wo.resource_version = list->resource_version;
+    wo.allow_bookmarks = false;
+    auto w = client->watch(resources::configmaps().in("default"), wo);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(test::wait_until([&] { return fake()->open_watches() == 1; }));
+    fake()->expire_history(false);
+    auto ev = (*w)->next();
+    ASSERT_FALSE(ev);
+    EXPECT_TRUE(is_gone(ev.error())) << ev.error().message;
+    EXPECT_NE(ev.error().message.find("too old resource version"), std::string::npos);
+}
+
+TEST_P(WatchIt, GarbageInTheStreamRelistsWithoutCrashing) {
+    if (!fake()) GTEST_SKIP() << "garbage injection needs the fake server";
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    ResourceRef cms = resources::configmaps().in("default");
+    InformerOptions io;
+    io.resource = cms;
+    io.backoff_base = 10ms;
+    Informer inf(*client, io);
+    Recorder rec;
+    inf.add_handler(rec.handler());
+    inf.start();
+    ASSERT_TRUE(inf.wait_for_sync(20s));
+    ASSERT_TRUE(test::wait_until([&] { return fake()->open_watches() == 1; }));
+    fake()->garbage_in_watches();
+    ASSERT_TRUE(test::wait_until([&] { return inf.lists() >= 2; }));
+    ASSERT_TRUE(client->create(cms, cm("default", "after-garbage", "1")));
+    ASSERT_TRUE(test::wait_until([&] { return rec.saw("add default/after-garbage"); }));
+}
+
+TEST_P(WatchIt, IdleTimeoutDetectsASilentConnection) {
+    if (!fake()) GTEST_SKIP() << "needs the fake server's bookmark interval";
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    auto list = client->list(resources::configmaps().in("default"));
+    ASSERT_TRUE(list);
+    WatchOptions wo;
+    wo.resource_version = list->resource_version;
+    wo.allow_bookmarks = false;  // nothing will arrive
+    wo.idle_timeout = 300ms;
+    auto w = client->watch(resources::configmaps().in("default"), wo);
+    ASSERT_TRUE(w);
+    auto start = std::chrono::steady_clock::now();
+    auto ev = (*w)->next();
+    ASSERT_FALSE(ev);
+    EXPECT_EQ(ev.error().kind, Error::Kind::timeout) << ev.error().message;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST_P(WatchIt, BookmarksAdvanceTheResumeVersion) {
+    if (!fake()) GTEST_SKIP() << "relies on the fake server's 200 ms bookmark interval";
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    InformerOptions io;
+    io.resource = resources::configmaps().in("default");
+    Informer inf(*client, io);
+    inf.start();
+    ASSERT_TRUE(inf.wait_for_sync(20s));
+    std::string rv0 = inf.resource_version();
+    // A change in another namespace moves the global version; only a bookmark can tell this watch about it.
+    std::string ns = fresh_namespace(*client);
+    ASSERT_TRUE(test::wait_until([&] { return std::stoll(inf.resource_version()) > std::stoll(rv0); }, 5s));
+}
+
+POETRYOPS_KUBE_SERVERS(WatchIt);
+
+}  // namespace
+}  // namespace poetryops::kube
