@@ -59,6 +59,8 @@ Repo::~Repo() = default;
 RepoLock Repo::lock() { return RepoLock(*this); }
 
 std::size_t Repo::git_calls() const { return runner_->calls(); }
+long long Repo::git_ms() const { return runner_->total_ms(); }
+long long Repo::push_ms() const { return runner_->push_ms(); }
 
 Result<void> Repo::ensure_initialized() {
     auto guard = lock();
@@ -188,16 +190,22 @@ static Result<std::map<std::string, Tree>> load_dirs(const detail::Runner& runne
 }
 
 Result<std::vector<std::string>> Repo::ensure_blobs(const std::vector<std::string>& oids) {
-    if (oids.empty()) return oids;
+    std::vector<std::string> wanted;
+    for (const auto& o : oids) {
+        if (!present_blobs_.count(o)) wanted.push_back(o);
+    }
+    if (wanted.empty()) return oids;
     // Objects already present are found locally and nothing goes over the network; missing ones come in one request
     // (what git's own lazy fetch does, but for all of them at once instead of one round trip each).
     std::string input;
-    for (const auto& o : oids) input += o + "\n";
+    for (const auto& o : wanted) input += o + "\n";
     POETRYOPS_TRY_VOID(runner_->run_ok("fetch files from",
                                        {"-c", "fetch.negotiationAlgorithm=noop", "fetch", "origin", "--no-tags",
                                         "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none",
                                         "--stdin"},
                                        input));
+    if (present_blobs_.size() > 100000) present_blobs_.clear();
+    present_blobs_.insert(wanted.begin(), wanted.end());
     return oids;
 }
 
@@ -234,6 +242,7 @@ Result<std::vector<std::optional<std::string>>> Repo::read_files(const std::stri
     POETRYOPS_TRY(auto objects, detail::parse_batch_output(r.out, oids.size()));
     for (std::size_t k = 0; k < oids.size(); ++k) {
         if (objects[k].missing) {
+            present_blobs_.clear();  // e.g. pruned by gc since we saw it: ask the server again next time
             return fail(Error::Kind::internal,
                         "git " + display_url_ + ": file '" + paths[index[k]] + "' could not be fetched", "MissingBlob");
         }

@@ -86,6 +86,7 @@ Result<std::string> Repo::write_commit(const std::string& parent, const std::map
 
     // 2. Check every path component (no symlinks, no files used as folders) and set the new blobs.
     std::vector<std::pair<std::string, std::string>> objects_to_write;  // (type, body)
+    std::vector<std::string> new_blobs;
     for (const auto& [path, content] : changes) {
         std::string d = parent_dir(path);
         std::vector<std::string> chain;
@@ -130,6 +131,7 @@ Result<std::string> Repo::write_commit(const std::string& parent, const std::map
         }
         std::string oid = detail::object_id("blob", content, hash_size_);
         dir_tree[base_name(path)] = TreeEntry{mode, oid};
+        new_blobs.push_back(oid);
         objects_to_write.emplace_back("blob", content);
     }
 
@@ -156,6 +158,9 @@ Result<std::string> Repo::write_commit(const std::string& parent, const std::map
         return fail(Error::Kind::internal, "git " + display_url_ + ": index-pack did not store the objects",
                     "GitFailed");
     }
+
+    if (present_blobs_.size() > 100000) present_blobs_.clear();
+    present_blobs_.insert(new_blobs.begin(), new_blobs.end());
 
     // 5. The commit.
     std::map<std::string, std::string> env = {{"GIT_AUTHOR_NAME", identity.name},

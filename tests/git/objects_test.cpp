@@ -167,6 +167,9 @@ TEST(GitErrors, ClassifiesGitOutputAndKeepsTheUsefulLines) {
 
     r.err = " ! [rejected]        abc -> main (fetch first)\n";
     EXPECT_EQ(runner.failure("push", r).kind, Error::Kind::conflict);
+    r.err = "remote: error: cannot lock ref 'refs/heads/main': is at 1111 but expected 2222\n"
+            "!\tabc:refs/heads/main\t[remote rejected] (failed to update ref)\n";
+    EXPECT_EQ(runner.failure("push", r).kind, Error::Kind::conflict);  // a lost race, retried
     r.err = "fatal: couldn't find remote ref refs/heads/nope\n";
     EXPECT_EQ(runner.failure("fetch", r).kind, Error::Kind::not_found);
     r.err = "Host key verification failed.\nfatal: Could not read from remote repository.\n";

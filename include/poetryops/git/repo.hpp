@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,10 @@ public:
 
     /// Counts git child processes started for this repo (for tests and benchmarks).
     std::size_t git_calls() const;
+    /// Wall time spent in git child processes so far, all of them and `git push` alone (which includes the server's
+    /// receive-pack work), in ms (for benchmarks).
+    long long git_ms() const;
+    long long push_ms() const;
 
 private:
     friend class RepoCache;
@@ -108,6 +113,8 @@ private:
     int lock_depth_ = 0;
     int lock_fd_ = -1;
     std::size_t hash_size_ = 20;
+    /// Blobs known to be in the clone (fetched or written by this process): no fetch process is needed for them.
+    std::set<std::string> present_blobs_;
 };
 
 /// The cache of clones under one directory. Safe to share between threads, and between processes on the same dir.

@@ -128,6 +128,10 @@ Result<ProcessResult> Runner::run(const std::vector<std::string>& args, std::opt
     for (const auto& [k, v] : extra_env) opts.env[k] = v;
     ++calls_;
     auto r = run_process(argv, opts);
+    if (r) {
+        total_ms_ += r->elapsed.count();
+        if (std::find(args.begin(), args.end(), "push") != args.end()) push_ms_ += r->elapsed.count();
+    }
     POETRYOPS_LOG(debug, "git", {{"repo", display_url_}, {"argv", scrub(format_argv(args))},
                                  {"exit", r ? std::to_string(r->exit_code) : std::string("not started")},
                                  {"ms", r ? std::to_string(r->elapsed.count()) : std::string("0")}});
@@ -212,6 +216,11 @@ Error Runner::failure(std::string_view what, const ProcessResult& r) const {
         e.kind = Error::Kind::not_found;
         e.reason = "BranchNotFound";
         e.terminal = true;
+    } else if (has("cannot lock ref") || has("failed to update ref") || has("incorrect old value provided")) {
+        // The server took the pack but another push moved the branch between its check and its ref update: a race
+        // lost, the same as a non-fast-forward.
+        e.kind = Error::Kind::conflict;
+        e.reason = "NonFastForward";
     } else if (has("[remote rejected]") || has("hook declined") || (has("[rejected]") && has("(hook"))) {
         e.kind = Error::Kind::invalid;
         e.reason = "PushRejected";

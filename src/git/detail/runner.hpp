@@ -44,6 +44,9 @@ public:
     std::string scrub(std::string_view text) const;
 
     std::size_t calls() const { return calls_.load(); }
+    /// Wall time spent in `git push` / in every git call so far, in ms.
+    long long push_ms() const { return push_ms_.load(); }
+    long long total_ms() const { return total_ms_.load(); }
     const std::string& url() const { return display_url_; }
 
 private:
@@ -53,6 +56,7 @@ private:
     ProcessOptions base_;
     std::vector<std::string> config_args_;
     mutable std::atomic<std::size_t> calls_{0};
+    mutable std::atomic<long long> push_ms_{0}, total_ms_{0};
 };
 
 /// The lines of git's stderr/stdout worth showing: "remote:", "fatal:", "error:", rejected refs; else the first lines.
