@@ -354,3 +354,28 @@ TEST(Format, TextAndJson) {
 
 }  // namespace
 }  // namespace poetryops::dockerfile
+
+namespace poetryops::dockerfile {
+namespace {
+
+TEST(Lint, AnyPrefixOfRealFilesParsesOrFailsCleanly) {
+    // Truncated input must give findings or one error line naming file and line, never a crash.
+    std::vector<std::string> inputs = {kGood, "FROM a:1\nRUN <<EOF\nx\nEOF\nCOPY <<-\"A\" /x\n\tA\n"};
+    for (const auto& dir : {"seed000-first", "seed000-final", "seed003"}) {
+        auto text = read_file(test::source_dir() / "tests/dockerfile/testdata" / dir / "Dockerfile");
+        ASSERT_TRUE(text);
+        inputs.push_back(*text);
+    }
+    for (const auto& text : inputs) {
+        for (std::size_t n = 0; n <= text.size(); ++n) {
+            auto r = lint(std::string_view(text).substr(0, n), context());
+            if (!r) {
+                EXPECT_EQ(r.error().message.rfind("Dockerfile:", 0), 0u) << r.error().message;
+                EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace poetryops::dockerfile
