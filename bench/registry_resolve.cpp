@@ -16,7 +16,7 @@
 #include <string>
 
 using namespace poetryops;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
     int resolves = 2000;
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     auto tokens_before = issuer.issued();
     auto conns_before = client->connections_opened();
     auto requests_before = client->requests_sent();
-    auto t0 = Clock::now();
+    auto t0 = Steady::now();
     for (int i = 0; i < resolves; ++i) {
         auto d = client->resolve(ref);
         if (!d || d->digest != digest) {
@@ -61,11 +61,13 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    double secs = std::chrono::duration<double>(Steady::now() - t0).count();
     double round_trips = static_cast<double>(client->requests_sent() - requests_before) / resolves;
+    auto tokens_during = issuer.issued() - tokens_before;
+    auto conns_during = client->connections_opened() - conns_before;
 
     // Outside reference: skopeo inspect, one process (and one fresh token + connection) per call.
-    auto s0 = Clock::now();
+    auto s0 = Steady::now();
     for (int i = 0; i < skopeo_calls; ++i) {
         auto r = run_process({"skopeo", "inspect", "--tls-verify=false", "--creds", "bench:bench-pw", "--format",
                               "{{.Digest}}", "docker://" + reg->host() + "/bench/app:1.0.0"});
@@ -74,7 +76,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    double skopeo_secs = std::chrono::duration<double>(Clock::now() - s0).count();
+    double skopeo_secs = std::chrono::duration<double>(Steady::now() - s0).count();
     double ours = resolves / secs;
     double theirs = skopeo_calls / skopeo_secs;
     nlohmann::json out = {
@@ -83,8 +85,8 @@ int main(int argc, char** argv) {
         {"resolves", resolves},
         {"cold_resolve_round_trips", cold_requests},
         {"round_trips_per_warm_resolve", round_trips},
-        {"token_requests_during_warm_loop", issuer.issued() - tokens_before},
-        {"connections_opened_during_warm_loop", client->connections_opened() - conns_before},
+        {"token_requests_during_warm_loop", tokens_during},
+        {"connections_opened_during_warm_loop", conns_during},
         {"resolves_per_second", ours},
         {"mean_resolve_ms", 1000.0 * secs / resolves},
         {"skopeo_inspect_calls", skopeo_calls},
@@ -93,5 +95,5 @@ int main(int argc, char** argv) {
         {"speedup_vs_skopeo_inspect", ours / theirs},
     };
     std::cout << out.dump(2) << std::endl;
-    return round_trips == 1.0 ? 0 : 1;
+    return round_trips == 1.0 && tokens_during == 0 ? 0 : 1;
 }

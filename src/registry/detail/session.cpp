@@ -68,7 +68,6 @@ Result<http::Client*> Session::client_for(const http::Url& url, const std::strin
     if (auto it = options_.hosts.find(normalize_registry_host(url.host_port())); it != options_.hosts.end()) {
         cfg = &it->second;
     } else {
-        http::Url reg_url;
         if (auto parsed = http::parse_url(base_url(registry)); parsed && parsed->host == url.host) {
             cfg = &host_config(registry);
         }
