@@ -33,7 +33,7 @@ std::string make_event(int i) {
          {{"observedGeneration", 3},
           {"conditions",
            {{{"type", "Ready"}, {"status", "True"}, {"lastTransitionTime", "2026-01-01T00:00:00Z"},
-             {"reason", "Reconciled"}, {"message", "all environments converged"}}}}}}}};
+             {"reason", "Reconciled"}, {"message", "all environments converged"}}}}}}};
     return nlohmann::json{{"type", i % 10 == 0 ? "ADDED" : "MODIFIED"}, {"object", obj}}.dump() + "\n";
 }
 
