@@ -20,8 +20,11 @@ int main(int argc, char** argv) {
 
     poetryops::cli::Context ctx;
     poetryops::cli::add_dockerfile_command(app, ctx);
+    poetryops::cli::add_controller_command(app, ctx);
     poetryops::cli::add_manifest_command(app, ctx);
     poetryops::cli::add_image_command(app, ctx);
+    poetryops::cli::add_run_command(app, ctx);
+    poetryops::cli::add_demo_command(app, ctx);
 
     try {
         app.parse(argc, argv);

@@ -27,9 +27,12 @@ Result<std::shared_ptr<git::Repo>> GitRepoPort::repo_for(const api::GitOpsSpec& 
     return it->second.repo;
 }
 
-Result<std::optional<std::string>> GitRepoPort::read_file(const api::GitOpsSpec& gitops, const std::string& path) {
+Result<GitSnapshot> GitRepoPort::read_files(const api::GitOpsSpec& gitops, const std::vector<std::string>& paths) {
     POETRYOPS_TRY(auto repo, repo_for(gitops));
-    return repo->read_file_at_branch(gitops.branch, path);
+    GitSnapshot snap;
+    POETRYOPS_TRY(snap.commit, repo->fetch(gitops.branch));
+    POETRYOPS_TRY(snap.files, repo->read_files(snap.commit, paths));
+    return snap;
 }
 
 Result<std::string> GitRepoPort::find_promotion(const api::GitOpsSpec& gitops, const std::string& trailer) {

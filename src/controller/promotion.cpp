@@ -128,27 +128,32 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app, Pr
         return obs;
     }
     obs.newest = *newest;
-    for (const auto& env : app.spec.environments) {
-        promote::EnvironmentObservation eo;
-        std::string path = environment_file(env);
-        auto text = gitops_.read_file(app.spec.gitops, path);
-        if (!text) {
+    std::vector<std::string> paths;
+    for (const auto& env : app.spec.environments) paths.push_back(environment_file(env));
+    auto snapshot = gitops_.read_files(app.spec.gitops, paths);
+    if (!snapshot) {
+        out.error = snapshot.error();
+        if (out.error->reason.empty()) out.error->reason = "GitOpsUnavailable";
+        for (const auto& env : app.spec.environments) {
+            promote::EnvironmentObservation eo;
             eo.read_ok = false;
-            eo.read_error = text.error().message;
-            if (!out.error) {
-                out.error = text.error();
-                if (out.error->reason.empty()) out.error->reason = "GitOpsUnavailable";
-            }
+            eo.read_error = snapshot.error().message;
             obs.environments[env.name] = std::move(eo);
-            continue;
         }
-        if (!*text) {
+        return obs;
+    }
+    for (std::size_t i = 0; i < app.spec.environments.size(); ++i) {
+        const auto& env = app.spec.environments[i];
+        const std::string& path = paths[i];
+        promote::EnvironmentObservation eo;
+        const std::optional<std::string>& text = snapshot->files[i];
+        if (!text) {
             eo.read_ok = false;
             eo.read_error = path + " does not exist on branch " + app.spec.gitops.branch;
             obs.environments[env.name] = std::move(eo);
             continue;
         }
-        auto pinned = manifest::find_pinned_image(**text, image_request(app, env), manifest_kind(env.update.kind));
+        auto pinned = manifest::find_pinned_image(*text, image_request(app, env), manifest_kind(env.update.kind));
         if (!pinned) {
             eo.read_ok = false;
             eo.read_error = path + ": " + pinned.error().message;
@@ -164,7 +169,16 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app, Pr
             if (!ours && !eo.pinned_digest.empty()) {
                 auto found = gitops_.find_promotion(app.spec.gitops,
                                                     promote::promotion_trailer(app, env.name, eo.pinned_digest));
-                if (found) eo.promotion_commit = *found;
+                // Only a promotion newer than what status records is ours (a lost status write); an older commit
+                // of the same digest means someone reverted to it.
+                if (found && !found->empty()) {
+                    bool newer = !st || st->commit.empty();
+                    if (!newer && *found != st->commit) {
+                        auto desc = gitops_.contains(app.spec.gitops, st->commit, *found);
+                        newer = desc && *desc;
+                    }
+                    if (newer) eo.promotion_commit = *found;
+                }
             }
         }
         eo.health = observe_health(app, env, st);

@@ -104,7 +104,10 @@ struct EnvPlanner {
     /// Step 1: compare what git pins with what we last pinned; adopt, hold or release.
     void reconcile_git(const EnvironmentSpec& es, EnvironmentStatus& st, const EnvironmentObservation& o) {
         bool pinned = !o.pinned_image.empty();
-        bool ours = pinned && !st.digest.empty() && o.pinned_digest == st.digest;
+        // What poetryops last pinned (or adopted): by digest when it has one, else by tag (an adopted tag-only pin).
+        bool ours = pinned && (!st.digest.empty() ? o.pinned_digest == st.digest
+                                                  : !st.tag.empty() && o.pinned_digest.empty() &&
+                                                        o.pinned_tag == st.tag);
         if (ours) {
             if (st.held) {
                 st.held = false;
@@ -114,14 +117,15 @@ struct EnvPlanner {
             }
             return;
         }
-        if (!pinned && st.digest.empty()) return;  // nothing anywhere yet
+        bool never_pinned = st.digest.empty() && st.tag.empty();
+        if (!pinned && never_pinned) return;  // nothing anywhere yet
         if (pinned && !o.promotion_commit.empty()) {
             // Our own commit whose status write was lost (crash between push and status update).
             adopt(st, app.status, o, o.promotion_commit, "Recovered",
                   "found poetryops' own promotion commit in git", now);
             return;
         }
-        if (pinned && st.digest.empty() && !st.held) {
+        if (pinned && never_pinned && !st.held) {
             adopt(st, app.status, o, "", "Adopted", "took over what git pins: " + o.pinned_image, now);
             event(false, "Adopted", es.name + ": took over what git pins: " + o.pinned_image);
             return;

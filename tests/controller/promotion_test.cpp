@@ -24,12 +24,18 @@ public:
     std::vector<std::pair<std::string, std::string>> commits;  // sha, message
     bool down = false;
     int submits = 0;
+    int fetches = 0;
 
-    Result<std::optional<std::string>> read_file(const api::GitOpsSpec&, const std::string& path) override {
+    Result<GitSnapshot> read_files(const api::GitOpsSpec&, const std::vector<std::string>& paths) override {
         if (down) return fail(Error::Kind::transport, "git.example.com: connection refused");
-        auto it = files.find(path);
-        if (it == files.end()) return std::optional<std::string>{};
-        return std::optional<std::string>(it->second);
+        ++fetches;
+        GitSnapshot snap;
+        snap.commit = commits.empty() ? "root" : commits.back().first;
+        for (const auto& p : paths) {
+            auto it = files.find(p);
+            snap.files.push_back(it == files.end() ? std::nullopt : std::optional<std::string>(it->second));
+        }
+        return snap;
     }
     Result<std::string> find_promotion(const api::GitOpsSpec&, const std::string& trailer) override {
         for (auto it = commits.rbegin(); it != commits.rend(); ++it) {
@@ -38,7 +44,15 @@ public:
         return std::string();
     }
     Result<bool> contains(const api::GitOpsSpec&, const std::string& commit, const std::string& revision) override {
-        return commit == revision;
+        // A linear history: revision contains commit when it comes at or after it.
+        auto index = [&](const std::string& sha) {
+            for (std::size_t i = 0; i < commits.size(); ++i) {
+                if (commits[i].first == sha) return static_cast<int>(i);
+            }
+            return -1;
+        };
+        int c = index(commit), r = index(revision);
+        return c >= 0 && r >= c;
     }
     std::future<Result<git::EditOutcome>> submit(const api::GitOpsSpec&, git::EditRequest request) override {
         ++submits;
@@ -193,6 +207,43 @@ TEST_F(PromotionReconcilerTest, HumanEditIsHeldAndNotOverwritten) {
     EXPECT_TRUE(out.committed.empty());
     EXPECT_EQ(git.files["envs/dev/kustomization.yaml"], human);
     EXPECT_TRUE(out.status.find_environment("dev")->held);
+}
+
+TEST_F(PromotionReconcilerTest, RevertToAnOlderPromotedDigestIsAHoldNotARecovery) {
+    // dev gets A, then B; then a human pins A again. The commit that once promoted A carries our trailer, but it is
+    // older than the commit status records, so this is a human revert: hold, never overwrite.
+    PromotionReconciler r(git, artifacts, nullptr, clock);
+    artifacts.newest_artifact = promote::Artifact{"1.4.2", "1.4.2-ab12cd3", kA, "ab12cd3"};
+    app.status = r.reconcile(app).status;
+    artifacts.newest_artifact = promote::Artifact{"1.4.3", "1.4.3-ab12cd4", kB, "ab12cd4"};
+    app.status = r.reconcile(app).status;
+    ASSERT_EQ(app.status.find_environment("dev")->digest, kB);
+    std::string& dev = git.files["envs/dev/kustomization.yaml"];
+    dev.replace(dev.find(kB), kB.size(), kA);
+    dev.replace(dev.find("1.4.3-ab12cd4"), 13, "1.4.2-ab12cd3");
+    git.commits.emplace_back("human" + std::string(35, '0'), "Revert dev to 1.4.2");
+    std::string human = dev;
+    auto out = r.reconcile(app);
+    const auto* st = out.status.find_environment("dev");
+    EXPECT_TRUE(st->held);
+    EXPECT_EQ(st->phase, api::Phase::held);
+    for (const auto& a : out.committed) EXPECT_NE(a.environment, "dev");
+    EXPECT_EQ(git.files["envs/dev/kustomization.yaml"], human);
+}
+
+TEST_F(PromotionReconcilerTest, OneFetchPerReconcileAndTagOnlyPinsAdoptedOnce) {
+    PromotionReconciler r(git, artifacts, nullptr, clock);
+    auto out = r.reconcile(app);  // no artifact yet: both environments adopt their 0.9.0 tag pins
+    EXPECT_EQ(git.fetches, 1);
+    int adopted = 0;
+    for (const auto& e : out.events) adopted += e.reason == "Adopted";
+    EXPECT_EQ(adopted, 2);
+    app.status = out.status;
+    out = r.reconcile(app);
+    EXPECT_EQ(git.fetches, 2);
+    for (const auto& e : out.events) EXPECT_NE(e.reason, "Adopted") << e.message;
+    EXPECT_FALSE(out.status.find_environment("dev")->held);
+    EXPECT_EQ(out.status.summary, "dev=0.9.0 staging=0.9.0");
 }
 
 TEST_F(PromotionReconcilerTest, MissingImageInTheFileFailsOnlyThatEnvironment) {

@@ -306,6 +306,21 @@ TEST_F(PlanTest, FirstSightAdoptsWhatGitPins) {
     EXPECT_TRUE(has_event(p, "Adopted"));
 }
 
+TEST_F(PlanTest, TagOnlyPinIsAdoptedOnceAndAChangedTagIsAHold) {
+    Observations obs = observe_status(app);
+    obs.environments["prod"].pinned_tag = "1.3.0";
+    obs.environments["prod"].pinned_image = kRepo + ":1.3.0";
+    Plan p = step(app, obs, t0);
+    EXPECT_TRUE(has_event(p, "Adopted"));
+    p = step(app, obs, t0 + 1min);
+    EXPECT_FALSE(has_event(p, "Adopted"));
+    EXPECT_FALSE(app.status.find_environment("prod")->held);
+    obs.environments["prod"].pinned_tag = "1.3.1";
+    obs.environments["prod"].pinned_image = kRepo + ":1.3.1";
+    p = step(app, obs, t0 + 2min);
+    EXPECT_TRUE(app.status.find_environment("prod")->held);
+}
+
 TEST_F(PlanTest, RollbackRepinsFromHistoryRejectsTheBadDigestAndStays) {
     Observations obs = observe_status(app);
     obs.newest = artifact("1.4.2", kA);

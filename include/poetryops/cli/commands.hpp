@@ -20,5 +20,7 @@ void add_dockerfile_command(CLI::App& app, Context& ctx);  ///< poetryops docker
 void add_manifest_command(CLI::App& app, Context& ctx);    ///< poetryops manifest set-image
 void add_image_command(CLI::App& app, Context& ctx);       ///< poetryops image resolve|tags|tag
 void add_controller_command(CLI::App& app, Context& ctx);  ///< poetryops controller
+void add_run_command(CLI::App& app, Context& ctx);         ///< poetryops run (local mode)
+void add_demo_command(CLI::App& app, Context& ctx);        ///< poetryops demo
 
 }  // namespace poetryops::cli

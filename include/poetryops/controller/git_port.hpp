@@ -22,7 +22,7 @@ public:
     GitRepoPort(git::RepoCache& cache, RemoteResolver resolver, git::CommitterOptions options = {});
     ~GitRepoPort() override;
 
-    Result<std::optional<std::string>> read_file(const api::GitOpsSpec& gitops, const std::string& path) override;
+    Result<GitSnapshot> read_files(const api::GitOpsSpec& gitops, const std::vector<std::string>& paths) override;
     Result<std::string> find_promotion(const api::GitOpsSpec& gitops, const std::string& trailer) override;
     Result<bool> contains(const api::GitOpsSpec& gitops, const std::string& commit,
                           const std::string& revision) override;

@@ -12,15 +12,22 @@
 #include <future>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace poetryops::controller {
+
+/// Files of a GitOps branch as of one commit.
+struct GitSnapshot {
+    std::string commit;                             ///< the branch tip they were read at
+    std::vector<std::optional<std::string>> files;  ///< in the order asked; nullopt: no such file
+};
 
 /// An app's GitOps repository (spec.gitops): read, find our own commits, and commit through the shared committer.
 class GitOpsPort {
 public:
     virtual ~GitOpsPort() = default;
-    /// `path` at the tip of the branch (fetched now); nullopt when the file does not exist.
-    virtual Result<std::optional<std::string>> read_file(const api::GitOpsSpec& gitops, const std::string& path) = 0;
+    /// The branch tip (fetched now, once) and `paths` at it; nullopt for a file that does not exist.
+    virtual Result<GitSnapshot> read_files(const api::GitOpsSpec& gitops, const std::vector<std::string>& paths) = 0;
     /// The newest commit on the branch whose `Poetryops-Promotion` trailer equals `trailer` ("" when none).
     virtual Result<std::string> find_promotion(const api::GitOpsSpec& gitops, const std::string& trailer) = 0;
     /// True when `revision` is `commit` or one of its descendants (false for a revision git does not know).

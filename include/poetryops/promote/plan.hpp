@@ -56,7 +56,8 @@ struct EnvironmentObservation {
     std::string pinned_digest;     ///< its digest part ("" when pinned by tag only)
     std::string pinned_tag;        ///< its tag part
     /// The commit that pinned `pinned_digest` when it carries this app's Poetryops-Promotion trailer for this
-    /// environment and digest ("" when no such commit exists: the pin was made by someone else).
+    /// environment and digest and is newer than (a descendant of) the commit status records; "" otherwise: the pin
+    /// was made by someone else (an older promotion commit of the same digest does not count: that is a revert).
     std::string promotion_commit;
     HealthObservation health;
 };

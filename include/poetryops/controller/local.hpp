@@ -1,0 +1,72 @@
+#pragma once
+/// Local mode (`poetryops run`): the promotion reconciler with PoetryApp YAML files as the object store, status kept
+/// as JSON files in a state directory, an OCI image-layout directory or any registry as the image source, and any git
+/// remote (file:// included) as the GitOps repository. For CI pipelines and for trying poetryops without a cluster.
+
+#include <poetryops/api/poetryapp.hpp>
+#include <poetryops/controller/promotion.hpp>
+#include <poetryops/git/committer.hpp>
+#include <poetryops/git/remote.hpp>
+#include <poetryops/registry/client.hpp>
+#include <poetryops/util/clock.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace poetryops::controller {
+
+struct LocalOptions {
+    std::vector<std::filesystem::path> inputs;  ///< PoetryApp YAML files or folders of them (*.yaml, *.yml)
+    std::filesystem::path state_dir;            ///< status/<namespace>.<name>.json and the git clone cache
+    std::filesystem::path layout_dir;           ///< OCI image layout root (one layout per repository path); empty:
+                                                ///< talk to the registries named by spec.image.repository
+    registry::RegistryClientOptions registry;   ///< for real registries
+    git::Remote git;                            ///< credentials, CA, timeouts applied to every spec.gitops.repoURL
+    git::CommitterOptions committer;
+    const Clock* clock = nullptr;               ///< nullptr: the system clock
+    /// Called for every event, in order (the CLI prints them; the demo builds its timeline from them).
+    std::function<void(const api::PoetryApp& app, const promote::Event& event)> on_event;
+};
+
+struct PassResult {
+    std::size_t apps = 0;
+    std::size_t commits = 0;  ///< promotions that reached git in this pass
+    std::vector<std::string> errors;  ///< per-app dependency failures ("team-a/billing: registry …")
+    std::optional<std::chrono::seconds> requeue_after;  ///< the earliest timer among the apps
+};
+
+/// Thread safety: one thread drives a runner.
+class LocalRunner {
+public:
+    static Result<std::unique_ptr<LocalRunner>> create(LocalOptions options);
+    ~LocalRunner();
+
+    /// Loads every input, reconciles each app once, writes changed status files. A file that does not parse or
+    /// validate fails the pass with an error naming the file, line and field; nothing is done for any app then.
+    Result<PassResult> run_pass();
+    /// `--once`: passes until one commits nothing (at most `max_passes`), for CI jobs.
+    Result<PassResult> run_until_settled(int max_passes = 20);
+    /// Passes until `stop` is set: after each, waits for the earliest timer, bounded by `max_wait`.
+    Result<void> run(const std::atomic<bool>& stop, std::chrono::seconds max_wait = std::chrono::seconds(30));
+
+    /// The status last written for "namespace/name" (nullopt when unknown).
+    std::optional<api::PoetryAppStatus> status_of(const std::string& key) const;
+    /// Committer statistics over every GitOps repository.
+    git::CommitterStats commit_stats() const;
+
+private:
+    struct Impl;
+    explicit LocalRunner(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Every PoetryApp in the inputs, decoded and validated (errors name file, line and field). Namespace defaults to
+/// "default" and generation to 1.
+Result<std::vector<api::PoetryApp>> load_local_apps(const std::vector<std::filesystem::path>& inputs);
+
+}  // namespace poetryops::controller

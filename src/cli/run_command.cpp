@@ -1,0 +1,119 @@
+// poetryops run (local mode) and poetryops demo.
+#include <poetryops/cli/commands.hpp>
+#include <poetryops/controller/demo.hpp>
+#include <poetryops/controller/local.hpp>
+#include <poetryops/registry/auth.hpp>
+#include <poetryops/registry/reference.hpp>
+#include <poetryops/util/log.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+namespace poetryops::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_stop_signal(int) { g_stop = true; }
+
+struct RunArgs {
+    std::vector<std::string> inputs;
+    std::string state_dir = ".poetryops";
+    bool once = false;
+    std::string layout_dir;
+    std::vector<std::string> plain_http;
+    std::vector<std::string> ca_files;  // HOST=FILE
+    std::string registry_config;
+    std::string git_username;
+    std::string git_ssh_key;
+    std::string git_known_hosts;
+    std::string git_ca_file;
+};
+
+int run_local(const RunArgs& a) {
+    controller::LocalOptions o;
+    for (const auto& i : a.inputs) o.inputs.emplace_back(i);
+    o.state_dir = a.state_dir;
+    o.layout_dir = a.layout_dir;
+    for (const auto& host : a.plain_http) o.registry.hosts[registry::normalize_registry_host(host)].plain_http = true;
+    for (const auto& hf : a.ca_files) {
+        auto eq = hf.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == hf.size()) {
+            return report_error(Error::make(Error::Kind::invalid, "--ca-file " + hf + ": expected HOST=FILE"));
+        }
+        o.registry.hosts[registry::normalize_registry_host(hf.substr(0, eq))].ca_file = hf.substr(eq + 1);
+    }
+    if (!a.registry_config.empty()) {
+        auto cfg = registry::DockerConfig::load(a.registry_config);
+        if (!cfg) return report_error(cfg.error());
+        o.registry.docker_config = std::move(cfg).value();
+    }
+    o.git.username = a.git_username;
+    // The git password or token never appears in argv: it comes from the environment.
+    if (const char* p = std::getenv("POETRYOPS_GIT_PASSWORD"); p && *p) o.git.password = p;
+    o.git.ssh_key = a.git_ssh_key;
+    o.git.known_hosts = a.git_known_hosts;
+    o.git.ca_file = a.git_ca_file;
+    o.on_event = [](const api::PoetryApp& app, const promote::Event& e) {
+        if (e.warning) {
+            POETRYOPS_LOG(warn, e.message, {{"app", app.key()}, {"reason", e.reason}});
+        } else {
+            POETRYOPS_LOG(info, e.message, {{"app", app.key()}, {"reason", e.reason}});
+        }
+    };
+    auto runner = controller::LocalRunner::create(std::move(o));
+    if (!runner) return report_error(runner.error());
+    if (a.once) {
+        auto r = (*runner)->run_until_settled();
+        if (!r) return report_error(r.error());
+        for (const auto& e : r->errors) std::cerr << "poetryops: " << e << "\n";
+        std::cout << "reconciled " << r->apps << " app(s), " << r->commits << " promotion(s) committed\n";
+        return r->errors.empty() ? 0 : 1;
+    }
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    auto r = (*runner)->run(g_stop);
+    if (!r) return report_error(r.error());
+    return 0;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Context& ctx) {
+    auto args = std::make_shared<RunArgs>();
+    CLI::App* run = app.add_subcommand(
+        "run", "Local mode: reconcile PoetryApp files against a GitOps repo and a registry, without a cluster");
+    run->add_option("-f,--filename", args->inputs, "PoetryApp YAML files or folders")->required();
+    run->add_option("--state", args->state_dir, "Directory for status files and the git cache")->capture_default_str();
+    run->add_flag("--once", args->once, "Reconcile until nothing more can happen now, then exit (for CI jobs)");
+    run->add_option("--registry-layout", args->layout_dir,
+                    "Serve every image repository from this OCI image-layout root (DIR/<repository path>)");
+    run->add_option("--plain-http", args->plain_http, "Registry hosts to reach over plain HTTP");
+    run->add_option("--ca-file", args->ca_files, "HOST=FILE: trust only this CA bundle for that registry");
+    run->add_option("--registry-config", args->registry_config, "Docker config.json with registry credentials");
+    run->add_option("--git-username", args->git_username,
+                    "HTTPS user name for the GitOps repos (password or token from $POETRYOPS_GIT_PASSWORD)");
+    run->add_option("--git-ssh-key", args->git_ssh_key, "Private key for ssh:// GitOps repos");
+    run->add_option("--git-known-hosts", args->git_known_hosts, "known_hosts for ssh:// GitOps repos (enforced)");
+    run->add_option("--git-ca-file", args->git_ca_file, "CA bundle for https:// GitOps repos");
+    run->callback([args, &ctx] { ctx.exit_code = run_local(*args); });
+}
+
+void add_demo_command(CLI::App& app, Context& ctx) {
+    auto workdir = std::make_shared<std::string>();
+    CLI::App* demo = app.add_subcommand("demo", "Promote a sample app dev -> staging -> prod on embedded defaults");
+    demo->add_option("--workdir", *workdir, "Keep the GitOps repo, registry and state here for inspection");
+    demo->callback([workdir, &ctx] {
+        // The timeline is the demo's output; routine log lines would only interleave with it.
+        if (log::level() == log::Level::info) log::set_level(log::Level::warn);
+        controller::DemoOptions o;
+        o.workdir = *workdir;
+        auto r = controller::run_demo(o, std::cout);
+        ctx.exit_code = r ? 0 : report_error(r.error());
+    });
+}
+
+}  // namespace poetryops::cli

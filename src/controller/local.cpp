@@ -1,0 +1,193 @@
+#include <poetryops/controller/local.hpp>
+
+#include <poetryops/api/codec.hpp>
+#include <poetryops/controller/artifact_port.hpp>
+#include <poetryops/controller/git_port.hpp>
+#include <poetryops/registry/layout.hpp>
+#include <poetryops/util/fs.hpp>
+#include <poetryops/util/log.hpp>
+
+#include <algorithm>
+#include <map>
+#include <thread>
+
+namespace poetryops::controller {
+
+namespace fs = std::filesystem;
+
+Result<std::vector<api::PoetryApp>> load_local_apps(const std::vector<fs::path>& inputs) {
+    std::vector<fs::path> files;
+    for (const auto& in : inputs) {
+        std::error_code ec;
+        if (fs::is_directory(in, ec)) {
+            std::vector<fs::path> found;
+            for (auto it = fs::recursive_directory_iterator(in, ec); !ec && it != fs::recursive_directory_iterator();
+                 it.increment(ec)) {
+                auto ext = it->path().extension();
+                if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) found.push_back(it->path());
+            }
+            if (ec) return fail(Error::Kind::internal, in.string() + ": " + ec.message());
+            std::sort(found.begin(), found.end());
+            files.insert(files.end(), found.begin(), found.end());
+        } else if (fs::exists(in, ec)) {
+            files.push_back(in);
+        } else {
+            return fail(Error::Kind::not_found, in.string() + ": no such file or directory");
+        }
+    }
+    std::vector<api::PoetryApp> apps;
+    std::map<std::string, std::string> seen;  // key -> file
+    for (const auto& f : files) {
+        POETRYOPS_TRY(std::string text, read_file(f));
+        POETRYOPS_TRY(auto loaded, api::load_poetryapps_yaml(text, f.string()));
+        for (auto& app : loaded) {
+            if (app.metadata.namespace_.empty()) app.metadata.namespace_ = "default";
+            if (app.metadata.generation == 0) app.metadata.generation = 1;
+            auto [it, inserted] = seen.emplace(app.key(), f.string());
+            if (!inserted) {
+                return fail(Error::Kind::invalid, f.string() + ": PoetryApp " + app.key() + " is also defined in " +
+                                                      it->second);
+            }
+            apps.push_back(std::move(app));
+        }
+    }
+    return apps;
+}
+
+struct LocalRunner::Impl {
+    LocalOptions options;
+    const Clock* clock = nullptr;
+    std::unique_ptr<git::RepoCache> cache;
+    std::unique_ptr<GitRepoPort> gitops;
+    std::shared_ptr<registry::Registry> registry;
+    std::unique_ptr<RegistryArtifactPort> artifacts;
+    std::unique_ptr<PromotionReconciler> reconciler;
+    std::map<std::string, api::PoetryAppStatus> statuses;
+
+    fs::path status_path(const api::PoetryApp& app) const {
+        return options.state_dir / "status" / (app.metadata.namespace_ + "." + app.metadata.name + ".json");
+    }
+
+    void load_status(api::PoetryApp& app) {
+        auto text = read_file(status_path(app));
+        if (!text) return;  // first run
+        auto j = nlohmann::json::parse(*text, nullptr, false);
+        if (j.is_discarded()) {
+            POETRYOPS_LOG(warn, "ignoring unreadable status file", {{"file", status_path(app).string()}});
+            return;
+        }
+        std::vector<api::FieldError> errors;
+        app.status = api::decode_status(j, errors);
+    }
+
+    Result<void> save_status(const api::PoetryApp& app, const api::PoetryAppStatus& status) {
+        std::string text = api::encode_status(status).dump(2) + "\n";
+        auto path = status_path(app);
+        auto old = read_file(path);
+        if (old && *old == text) return ok();
+        return write_file_atomic(path, text);
+    }
+};
+
+LocalRunner::LocalRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LocalRunner::~LocalRunner() = default;
+
+Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
+    if (options.state_dir.empty()) return fail(Error::Kind::invalid, "--state: a state directory is required");
+    std::error_code ec;
+    fs::create_directories(options.state_dir / "status", ec);
+    if (ec) return fail(Error::Kind::internal, "cannot create " + (options.state_dir / "status").string() + ": " +
+                                                   ec.message());
+    auto impl = std::make_unique<Impl>();
+    impl->clock = options.clock ? options.clock : &SystemClock::instance();
+    POETRYOPS_TRY(impl->cache, git::RepoCache::create(options.state_dir / "git-cache"));
+    git::Remote tmpl = options.git;
+    impl->gitops = std::make_unique<GitRepoPort>(
+        *impl->cache,
+        [tmpl](const api::GitOpsSpec& g) -> Result<git::Remote> {
+            git::Remote r = tmpl;
+            r.url = g.repo_url;
+            POETRYOPS_TRY_VOID(git::validate_remote(r));
+            return r;
+        },
+        options.committer);
+    if (!options.layout_dir.empty()) {
+        registry::LayoutOptions lo;
+        lo.repository_subdirs = true;
+        impl->registry = std::make_shared<registry::LayoutRegistry>(options.layout_dir, lo);
+    } else {
+        POETRYOPS_TRY(auto client, registry::RegistryClient::create(options.registry));
+        impl->registry = std::shared_ptr<registry::Registry>(std::move(client));
+    }
+    auto reg = impl->registry;
+    impl->artifacts = std::make_unique<RegistryArtifactPort>(
+        [reg](const api::PoetryApp&) -> Result<std::shared_ptr<registry::Registry>> { return reg; }, *impl->clock);
+    impl->reconciler = std::make_unique<PromotionReconciler>(*impl->gitops, *impl->artifacts, nullptr, *impl->clock);
+    impl->options = std::move(options);
+    return std::unique_ptr<LocalRunner>(new LocalRunner(std::move(impl)));
+}
+
+Result<PassResult> LocalRunner::run_pass() {
+    POETRYOPS_TRY(auto apps, load_local_apps(impl_->options.inputs));
+    PassResult result;
+    for (auto& app : apps) {
+        impl_->load_status(app);
+        // Local mode polls: a tag list is never older than one pass.
+        impl_->artifacts->invalidate(app.spec.image.repository);
+        PromotionOutcome out = impl_->reconciler->reconcile(app);
+        ++result.apps;
+        result.commits += out.committed.size();
+        if (out.error) result.errors.push_back(app.key() + ": " + log::redact(out.error->message));
+        if (out.requeue_after && (!result.requeue_after || *out.requeue_after < *result.requeue_after)) {
+            result.requeue_after = out.requeue_after;
+        }
+        for (const auto& e : out.events) {
+            if (impl_->options.on_event) impl_->options.on_event(app, e);
+        }
+        POETRYOPS_TRY_VOID(impl_->save_status(app, out.status));
+        impl_->statuses[app.key()] = out.status;
+    }
+    return result;
+}
+
+Result<PassResult> LocalRunner::run_until_settled(int max_passes) {
+    PassResult total;
+    for (int i = 0; i < max_passes; ++i) {
+        POETRYOPS_TRY(PassResult pass, run_pass());
+        total.apps = pass.apps;
+        total.commits += pass.commits;
+        total.errors = pass.errors;
+        total.requeue_after = pass.requeue_after;
+        if (pass.commits == 0) break;
+    }
+    return total;
+}
+
+Result<void> LocalRunner::run(const std::atomic<bool>& stop, std::chrono::seconds max_wait) {
+    while (!stop) {
+        auto pass = run_pass();
+        std::chrono::seconds wait = max_wait;
+        if (!pass) {
+            POETRYOPS_LOG(error, pass.error().message);
+        } else {
+            for (const auto& e : pass->errors) POETRYOPS_LOG(warn, e);
+            if (pass->commits > 0) wait = std::chrono::seconds(0);
+            if (pass->requeue_after && *pass->requeue_after < wait) wait = *pass->requeue_after;
+        }
+        auto until = std::chrono::steady_clock::now() + wait;
+        while (!stop && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    return ok();
+}
+
+std::optional<api::PoetryAppStatus> LocalRunner::status_of(const std::string& key) const {
+    auto it = impl_->statuses.find(key);
+    if (it == impl_->statuses.end()) return std::nullopt;
+    return it->second;
+}
+
+git::CommitterStats LocalRunner::commit_stats() const { return impl_->gitops->stats(); }
+
+}  // namespace poetryops::controller
