@@ -1,0 +1,98 @@
+#include <poetryops/controller/app_controller.hpp>
+
+#include <poetryops/kube/config.hpp>
+#include <poetryops/kube/resource.hpp>
+#include <poetryops/util/log.hpp>
+
+#include <algorithm>
+
+namespace poetryops::controller {
+
+Result<std::unique_ptr<AppController>> AppController::create(const AppControllerConfig& config) {
+    kube::ConfigOptions opts;
+    opts.kubeconfig = config.kubeconfig;
+    opts.context = config.context;
+    POETRYOPS_TRY(auto kube_config, kube::load_config(opts));
+    POETRYOPS_LOG(info, "connecting to the API server", {{"config", kube_config.describe()}});
+    auto metrics = std::make_unique<kube::MetricsRegistry>();
+    kube::RestClientOptions client_options;
+    client_options.metrics = metrics.get();
+    POETRYOPS_TRY(auto rest, kube::RestClient::create(kube_config, client_options));
+    std::unique_ptr<kube::KubeClient> client = std::move(rest);
+    POETRYOPS_TRY(auto controller, create(config, std::move(client), kube_config.namespace_));
+    // rest_client_requests_total lives in the client's registry; /metrics renders it with the manager's.
+    kube::MetricsRegistry* raw = metrics.get();
+    controller->manager_->metrics().add_collector([raw] { return raw->render(); });
+    controller->client_metrics_ = std::move(metrics);
+    return controller;
+}
+
+Result<std::unique_ptr<AppController>> AppController::create(const AppControllerConfig& config,
+                                                             std::unique_ptr<kube::KubeClient> client,
+                                                             std::string default_namespace) {
+    if (config.max_concurrent_reconciles < 1 || config.max_concurrent_reconciles > 256) {
+        return fail(Error::Kind::invalid, "--max-concurrent-reconciles must be within 1..256");
+    }
+    for (const auto& ns : config.namespaces) {
+        if (ns.empty()) return fail(Error::Kind::invalid, "--namespace must not be empty");
+    }
+    std::unique_ptr<AppController> c(new AppController());
+    c->client_ = std::move(client);
+
+    kube::ManagerOptions mo;
+    mo.metrics_bind_address = config.metrics_bind_address;
+    mo.health_probe_bind_address = config.health_probe_bind_address;
+    mo.leader_election = config.leader_elect;
+    mo.leader_election_namespace =
+        config.leader_election_namespace.empty() ? default_namespace : config.leader_election_namespace;
+    mo.leader_election_id = "poetryops-controller";
+    mo.events.component = "poetryops-controller";
+    c->manager_ = std::make_unique<kube::Manager>(*c->client_, std::move(mo));
+
+    std::vector<std::string> namespaces = config.namespaces;
+    std::sort(namespaces.begin(), namespaces.end());
+    namespaces.erase(std::unique(namespaces.begin(), namespaces.end()), namespaces.end());
+    if (namespaces.empty()) namespaces.push_back("");  // all namespaces
+    for (const auto& ns : namespaces) {
+        kube::InformerOptions io;
+        io.resource = kube::resources::poetryapps().in(ns);
+        io.resync = config.resync;
+        c->informers_.push_back(&c->manager_->add_informer(std::move(io)));
+    }
+
+    // Keys are "namespace/name"; find the informer watching that namespace (or the all-namespaces one).
+    auto informers = c->informers_;
+    auto lookup = [informers, all = namespaces.front().empty()](const std::string& key) -> kube::Informer::ObjectPtr {
+        if (all) return informers.front()->get(key);
+        std::string ns = key.substr(0, key.find('/'));
+        for (auto* inf : informers) {
+            if (inf->options().resource.namespace_ == ns) return inf->get(key);
+        }
+        return nullptr;
+    };
+    AppReconcilerOptions ro;
+    ro.events = &c->manager_->events();
+    ro.metrics = &c->manager_->metrics();
+    c->reconciler_ = std::make_unique<AppReconciler>(*c->client_, std::move(lookup), SystemClock::instance(), ro);
+
+    kube::ControllerOptions co;
+    co.name = "poetryapp";
+    co.max_concurrent_reconciles = config.max_concurrent_reconciles;
+    c->controller_ = &c->manager_->add_controller(std::move(co), *c->reconciler_);
+    for (auto* inf : c->informers_) c->controller_->watch(*inf);
+    return c;
+}
+
+AppController::~AppController() {
+    if (manager_) manager_->stop();
+}
+
+Result<void> AppController::start() { return manager_->start(); }
+
+int AppController::run() { return manager_->run(); }
+
+void AppController::stop() { manager_->stop(); }
+
+std::uint64_t AppController::reconciles() const { return controller_ ? controller_->reconciles() : 0; }
+
+}  // namespace poetryops::controller
