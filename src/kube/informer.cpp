@@ -157,16 +157,17 @@ bool Informer::relist() {
     return true;
 }
 
-void Informer::apply_event(const WatchEvent& ev) {
-    const std::string& rv = rv_of(ev.object);
+void Informer::apply_event(WatchEvent&& ev) {
     if (ev.type == WatchEventType::bookmark) {
+        const std::string& rv = rv_of(ev.object);
         std::lock_guard lock(mu_);
         if (!rv.empty()) rv_ = rv;
         return;
     }
     std::string key = key_of(ev.object);
     if (key.empty()) return;
-    ObjectPtr now = std::make_shared<const nlohmann::json>(ev.object);
+    ObjectPtr now = std::make_shared<const nlohmann::json>(std::move(ev.object));  // no copy of the object
+    const std::string& rv = rv_of(*now);
     ObjectPtr old;
     {
         std::lock_guard lock(mu_);
@@ -237,7 +238,7 @@ void Informer::watch_once(bool& need_list, bool& backoff) {
             break;
         }
         if (!ev->has_value()) break;  // the server closed the watch (timeoutSeconds): resume at once
-        apply_event(**ev);
+        apply_event(std::move(**ev));
     }
     std::lock_guard lock(state_mu_);
     current_watch_ = nullptr;

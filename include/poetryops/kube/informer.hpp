@@ -92,7 +92,7 @@ private:
     void run();
     bool relist();
     void watch_once(bool& need_list, bool& backoff);
-    void apply_event(const WatchEvent& ev);
+    void apply_event(WatchEvent&& ev);
     bool sleep_for(std::chrono::milliseconds d);
     void resync_loop();
     void dispatch(const std::function<void(const ResourceEventHandler&)>& f);
