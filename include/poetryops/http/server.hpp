@@ -10,8 +10,10 @@
 ///   handler; a request that is not complete within `read_timeout` closes the connection (408 when nothing of it
 ///   was answered yet).
 /// - Keep-alive as the client asks (HTTP/1.1 default on); one request at a time per connection.
-/// - Streamed responses: set Response::stream (see message.hpp); the handler's callback writes chunks until it
-///   returns or the ResponseWriter reports cancelled (client gone, stop()).
+/// - Streamed responses: set Response::stream (see message.hpp); the callback runs on a worker and writes chunks
+///   until it returns or the ResponseWriter reports cancelled (client gone, write timeout, stop()). Each running
+///   stream holds one worker thread: size `worker_threads` for the number of concurrent watches plus a few. The
+///   connection is closed after a streamed response.
 /// - stop(): stops accepting, closes idle connections, lets in-flight handlers finish for up to `stop_grace`,
 ///   cancels streams, then closes everything and joins its threads. The destructor calls stop().
 

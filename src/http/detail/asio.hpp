@@ -19,6 +19,15 @@
 #include <chrono>
 #include <string>
 
+// Coroutine rules for this module (each one a crash or a wrong result seen here with GCC 12 + Boost 1.74):
+// - Never put a lambda with non-trivial captures (or its conversion to std::function) inside a co_await
+//   full-expression: GCC 12 destroys such temporaries twice. Build it in its own statement, then co_await.
+//   Lambdas capturing only references ([&]) are fine, e.g. the with_stream() helpers.
+// - Never hand boost::none to a Beast 1.74 parser's body_limit(): it then refuses every Content-Length body. Use
+//   the maximum value for "unlimited", and check a declared Content-Length against our own limit explicitly.
+// - Don't co_spawn a lambda coroutine onto another executor to run blocking work: post to the worker pool and
+//   resume through a timer on the I/O thread (server_session.cpp, WorkerCall).
+
 namespace poetryops::http::detail {
 
 namespace asio = boost::asio;

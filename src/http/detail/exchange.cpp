@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 
 namespace poetryops::http::detail {
 
@@ -170,7 +171,6 @@ asio::awaitable<ExchangeOutcome> exchange(std::shared_ptr<Connection> conn, std:
     if (ec) co_return ExchangeOutcome{fail(step_error(*conn, "sending the request to", ec, timeouts.write))};
     conn->phase = "reading the response from";
     conn->lowest().expires_after(timeouts.read);
-    // The parser lives on the heap, not in the coroutine frame (see the GCC 12 note in asio.hpp).
     auto parser = std::make_shared<bhttp::response_parser<bhttp::string_body>>();
     parser->body_limit(max_body);
     parser->header_limit(static_cast<std::uint32_t>(max_header));
@@ -215,7 +215,8 @@ asio::awaitable<ExchangeOutcome> exchange_head(std::shared_ptr<Connection> conn,
     if (ec) co_return ExchangeOutcome{fail(step_error(*conn, "sending the request to", ec, timeouts.write))};
     conn->phase = "reading the response from";
     conn->lowest().expires_after(timeouts.read);
-    parser->body_limit(boost::none);
+    // No limit here (Stream enforces its own); not boost::none: Beast 1.74 then refuses any Content-Length body.
+    parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser->header_limit(static_cast<std::uint32_t>(max_header));
     if (request->method() == bhttp::verb::head) parser->skip(true);
     co_await conn->with_stream(
