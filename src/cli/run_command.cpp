@@ -31,6 +31,7 @@ struct RunArgs {
     std::string git_ssh_key;
     std::string git_known_hosts;
     std::string git_ca_file;
+    std::string webhook_address;
 };
 
 int run_local(const RunArgs& a) {
@@ -57,6 +58,10 @@ int run_local(const RunArgs& a) {
     o.git.ssh_key = a.git_ssh_key;
     o.git.known_hosts = a.git_known_hosts;
     o.git.ca_file = a.git_ca_file;
+    o.webhook_address = a.webhook_address;
+    // Webhook credentials never appear in argv either.
+    if (const char* t = std::getenv("POETRYOPS_WEBHOOK_TOKEN"); t && *t) o.webhook.bearer_token = t;
+    if (const char* h = std::getenv("POETRYOPS_WEBHOOK_HMAC_SECRET"); h && *h) o.webhook.hmac_secret = h;
     o.on_event = [](const api::PoetryApp& app, const promote::Event& e) {
         if (e.warning) {
             POETRYOPS_LOG(warn, e.message, {{"app", app.key()}, {"reason", e.reason}});
@@ -99,6 +104,9 @@ void add_run_command(CLI::App& app, Context& ctx) {
     run->add_option("--git-ssh-key", args->git_ssh_key, "Private key for ssh:// GitOps repos");
     run->add_option("--git-known-hosts", args->git_known_hosts, "known_hosts for ssh:// GitOps repos (enforced)");
     run->add_option("--git-ca-file", args->git_ca_file, "CA bundle for https:// GitOps repos");
+    run->add_option("--webhook-bind-address", args->webhook_address,
+                    "Accept registry push webhooks at POST /webhooks/registry on HOST:PORT (token from "
+                    "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET)");
     run->callback([args, &ctx] { ctx.exit_code = run_local(*args); });
 }
 

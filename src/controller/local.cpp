@@ -3,12 +3,17 @@
 #include <poetryops/api/codec.hpp>
 #include <poetryops/controller/artifact_port.hpp>
 #include <poetryops/controller/git_port.hpp>
+#include <poetryops/http/server.hpp>
+#include <poetryops/http/url.hpp>
 #include <poetryops/registry/layout.hpp>
+#include <poetryops/registry/webhook_http.hpp>
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <thread>
 
 namespace poetryops::controller {
@@ -63,6 +68,51 @@ struct LocalRunner::Impl {
     std::unique_ptr<RegistryArtifactPort> artifacts;
     std::unique_ptr<PromotionReconciler> reconciler;
     std::map<std::string, api::PoetryAppStatus> statuses;
+    std::mutex wake_mu;
+    std::condition_variable wake_cv;
+    bool woken = false;
+    std::optional<registry::WebhookHandler> webhook;
+    std::unique_ptr<http::Server> server;
+    std::uint16_t webhook_port = 0;
+
+    void wake() {
+        {
+            std::lock_guard lock(wake_mu);
+            woken = true;
+        }
+        wake_cv.notify_all();
+    }
+
+    Result<void> start_webhooks() {
+        if (options.webhook_address.empty()) return ok();
+        http::ServerOptions so;
+        auto colon = options.webhook_address.rfind(':');
+        if (colon == std::string::npos) {
+            return fail(Error::Kind::invalid, "--webhook-bind-address " + options.webhook_address +
+                                                  ": expected HOST:PORT or :PORT");
+        }
+        std::string host = options.webhook_address.substr(0, colon);
+        so.address = host.empty() ? "0.0.0.0" : host;
+        try {
+            so.port = static_cast<std::uint16_t>(std::stoul(options.webhook_address.substr(colon + 1)));
+        } catch (...) {
+            return fail(Error::Kind::invalid, "--webhook-bind-address " + options.webhook_address + ": bad port");
+        }
+        so.max_body_bytes = options.webhook.max_body_bytes;
+        POETRYOPS_TRY(auto handler, registry::WebhookHandler::create(options.webhook, [this](std::vector<registry::PushEvent> events) {
+            for (const auto& e : events) {
+                POETRYOPS_LOG(info, "registry push", {{"repository", e.registry + "/" + e.repository}, {"tag", e.tag}});
+            }
+            wake();
+        }));
+        webhook.emplace(std::move(handler));
+        server = std::make_unique<http::Server>();
+        POETRYOPS_TRY(webhook_port, server->start(so, [this](const http::Request& r) {
+            if (http::split_target(r.url).first != "/webhooks/registry") return http::Response::make(404, "not found\n");
+            return registry::handle_webhook(*webhook, r);
+        }));
+        return ok();
+    }
 
     fs::path status_path(const api::PoetryApp& app) const {
         return options.state_dir / "status" / (app.metadata.namespace_ + "." + app.metadata.name + ".json");
@@ -90,7 +140,9 @@ struct LocalRunner::Impl {
 };
 
 LocalRunner::LocalRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-LocalRunner::~LocalRunner() = default;
+LocalRunner::~LocalRunner() {
+    if (impl_ && impl_->server) impl_->server->stop();
+}
 
 Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
     if (options.state_dir.empty()) return fail(Error::Kind::invalid, "--state: a state directory is required");
@@ -124,6 +176,7 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
         [reg](const api::PoetryApp&) -> Result<std::shared_ptr<registry::Registry>> { return reg; }, *impl->clock);
     impl->reconciler = std::make_unique<PromotionReconciler>(*impl->gitops, *impl->artifacts, nullptr, *impl->clock);
     impl->options = std::move(options);
+    POETRYOPS_TRY_VOID(impl->start_webhooks());
     return std::unique_ptr<LocalRunner>(new LocalRunner(std::move(impl)));
 }
 
@@ -175,12 +228,19 @@ Result<void> LocalRunner::run(const std::atomic<bool>& stop, std::chrono::second
             if (pass->requeue_after && *pass->requeue_after < wait) wait = *pass->requeue_after;
         }
         auto until = std::chrono::steady_clock::now() + wait;
-        while (!stop && std::chrono::steady_clock::now() < until) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::unique_lock lock(impl_->wake_mu);
+        // Short slices so a stop flag set from a signal handler is seen without a notify.
+        while (!stop && !impl_->woken && std::chrono::steady_clock::now() < until) {
+            impl_->wake_cv.wait_for(lock, std::chrono::milliseconds(100));
         }
+        impl_->woken = false;
     }
     return ok();
 }
+
+void LocalRunner::wake() { impl_->wake(); }
+
+std::uint16_t LocalRunner::webhook_port() const { return impl_->webhook_port; }
 
 std::optional<api::PoetryAppStatus> LocalRunner::status_of(const std::string& key) const {
     auto it = impl_->statuses.find(key);

@@ -63,6 +63,32 @@ TEST(Generate, DefaultsForTheExampleShape) {
     EXPECT_EQ(lint_generated(g), "");
 }
 
+TEST(Generate, PrunesPipSetuptoolsAndWheelAfterTheLastInstallUnlessTheAppNeedsThem) {
+    auto d = must_generate(hello()).dockerfile;
+    // After the project install (Poetry < 1.4 installs through pip) and before the code is compiled.
+    auto install = d.find("poetry install --only main &&");
+    auto prune = d.find("rm -rf /app/.venv/lib/python3*/site-packages/pip ");
+    auto compile = d.rfind("compileall");
+    ASSERT_NE(install, std::string::npos);
+    ASSERT_NE(prune, std::string::npos) << d;
+    EXPECT_LT(install, prune);
+    EXPECT_LT(prune, compile);
+    EXPECT_THAT(d, HasSubstr("site-packages/setuptools "));
+    EXPECT_THAT(d, HasSubstr("site-packages/distutils-precedence.pth"));
+    EXPECT_THAT(d, HasSubstr("/app/.venv/bin/wheel"));
+
+    python::Project needs = hello();
+    needs.groups["main"].push_back("SetupTools");
+    d = must_generate(needs).dockerfile;
+    EXPECT_THAT(d, HasSubstr("site-packages/pip "));
+    EXPECT_THAT(d, Not(HasSubstr("site-packages/setuptools")));
+    EXPECT_THAT(d, Not(HasSubstr("pkg_resources")));
+
+    GenerateOptions uv;
+    uv.installer = Installer::uv;
+    EXPECT_THAT(must_generate(hello(), uv).dockerfile, Not(HasSubstr("rm -rf /app/.venv")));
+}
+
 TEST(Generate, SameInputSameBytes) {
     auto a = must_generate(hello());
     auto p = hello();

@@ -8,6 +8,7 @@
 #include <poetryops/git/committer.hpp>
 #include <poetryops/git/remote.hpp>
 #include <poetryops/registry/client.hpp>
+#include <poetryops/registry/webhook.hpp>
 #include <poetryops/util/clock.hpp>
 
 #include <atomic>
@@ -29,6 +30,11 @@ struct LocalOptions {
     git::Remote git;                            ///< credentials, CA, timeouts applied to every spec.gitops.repoURL
     git::CommitterOptions committer;
     const Clock* clock = nullptr;               ///< nullptr: the system clock
+    /// Registry webhooks: when set ("127.0.0.1:9090", ":9090"), an HTTP server accepts push notifications at
+    /// POST /webhooks/registry (authenticated per `webhook`) and each one wakes run() at once instead of waiting for
+    /// the next poll.
+    std::string webhook_address;
+    registry::WebhookConfig webhook;
     /// Called for every event, in order (the CLI prints them; the demo builds its timeline from them).
     std::function<void(const api::PoetryApp& app, const promote::Event& event)> on_event;
 };
@@ -58,6 +64,10 @@ public:
     std::optional<api::PoetryAppStatus> status_of(const std::string& key) const;
     /// Committer statistics over every GitOps repository.
     git::CommitterStats commit_stats() const;
+    /// Makes run() start its next pass now (a webhook, a signal). Safe from any thread.
+    void wake();
+    /// The bound webhook port (0 when webhooks are off).
+    std::uint16_t webhook_port() const;
 
 private:
     struct Impl;
