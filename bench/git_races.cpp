@@ -134,6 +134,14 @@ int main(int argc, char** argv) {
     });
     for (auto& w : workers) w.join();
     foreign.join();
+    git::CommitterStats sum;
+    for (const auto& c : committers) {
+        auto st = c->stats();
+        sum.batches += st.batches;
+        sum.commits += st.commits;
+        sum.pushes += st.pushes;
+        sum.conflicts += st.conflicts;
+    }
     committers.clear();
 
     // --- verification against the server's repository ---
@@ -176,6 +184,10 @@ int main(int argc, char** argv) {
         {"failed_requests", failures.load()},
         {"failure_samples", failure_samples},
         {"foreign_pushes", foreign_pushes.load()},
+        {"committer_batches", sum.batches},
+        {"committer_commits", sum.commits},
+        {"committer_pushes", sum.pushes},
+        {"committer_push_conflicts_reapplied", sum.conflicts},
         {"ref_updates", updates},
         {"commits_on_branch", std::atoi(total.out.c_str())},
         {"lost_updates", lost},
