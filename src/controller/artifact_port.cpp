@@ -71,6 +71,11 @@ void RegistryArtifactPort::invalidate(const std::string& repository) {
     cache_.erase(repository);
 }
 
+void RegistryArtifactPort::invalidate_matching(const std::function<bool(const std::string&)>& match) {
+    std::lock_guard lock(mu_);
+    std::erase_if(cache_, [&](const auto& kv) { return match(kv.first); });
+}
+
 Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api::PoetryApp& app) {
     const auto& image = app.spec.image;
     POETRYOPS_TRY(registry::VersionPolicy policy, version_policy(image));

@@ -13,8 +13,8 @@ GitRepoPort::~GitRepoPort() {
     for (auto& [id, e] : entries_) e.committers.clear();
 }
 
-Result<std::shared_ptr<git::Repo>> GitRepoPort::repo_for(const api::GitOpsSpec& gitops) {
-    POETRYOPS_TRY(git::Remote remote, resolver_(gitops));
+Result<std::shared_ptr<git::Repo>> GitRepoPort::repo_for(const api::PoetryApp& app) {
+    POETRYOPS_TRY(git::Remote remote, resolver_(app));
     std::string id = git::remote_identity(remote);
     {
         std::lock_guard lock(mu_);
@@ -27,24 +27,27 @@ Result<std::shared_ptr<git::Repo>> GitRepoPort::repo_for(const api::GitOpsSpec& 
     return it->second.repo;
 }
 
-Result<GitSnapshot> GitRepoPort::read_files(const api::GitOpsSpec& gitops, const std::vector<std::string>& paths) {
-    POETRYOPS_TRY(auto repo, repo_for(gitops));
+Result<GitSnapshot> GitRepoPort::read_files(const api::PoetryApp& app, const std::vector<std::string>& paths) {
+    const api::GitOpsSpec& gitops = app.spec.gitops;
+    POETRYOPS_TRY(auto repo, repo_for(app));
     GitSnapshot snap;
     POETRYOPS_TRY(snap.commit, repo->fetch(gitops.branch));
     POETRYOPS_TRY(snap.files, repo->read_files(snap.commit, paths));
     return snap;
 }
 
-Result<std::string> GitRepoPort::find_promotion(const api::GitOpsSpec& gitops, const std::string& trailer) {
-    POETRYOPS_TRY(auto repo, repo_for(gitops));
+Result<std::string> GitRepoPort::find_promotion(const api::PoetryApp& app, const std::string& trailer) {
+    const api::GitOpsSpec& gitops = app.spec.gitops;
+    POETRYOPS_TRY(auto repo, repo_for(app));
     POETRYOPS_TRY(auto found, repo->find_commits_by_trailer(gitops.branch, "Poetryops-Promotion", trailer, 500));
     return found.empty() ? std::string() : found.front().sha;
 }
 
-Result<bool> GitRepoPort::contains(const api::GitOpsSpec& gitops, const std::string& commit,
+Result<bool> GitRepoPort::contains(const api::PoetryApp& app, const std::string& commit,
                                    const std::string& revision) {
     if (commit == revision) return true;
-    POETRYOPS_TRY(auto repo, repo_for(gitops));
+    const api::GitOpsSpec& gitops = app.spec.gitops;
+    POETRYOPS_TRY(auto repo, repo_for(app));
     auto ancestor = [&]() -> Result<int> {
         auto lock = repo->lock();
         ProcessOptions o;
@@ -65,8 +68,9 @@ Result<bool> GitRepoPort::contains(const api::GitOpsSpec& gitops, const std::str
     return rc2 == 0;
 }
 
-std::future<Result<git::EditOutcome>> GitRepoPort::submit(const api::GitOpsSpec& gitops, git::EditRequest request) {
-    auto repo = repo_for(gitops);
+std::future<Result<git::EditOutcome>> GitRepoPort::submit(const api::PoetryApp& app, git::EditRequest request) {
+    const api::GitOpsSpec& gitops = app.spec.gitops;
+    auto repo = repo_for(app);
     if (!repo) {
         std::promise<Result<git::EditOutcome>> p;
         p.set_value(repo.error());

@@ -156,9 +156,9 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
     git::Remote tmpl = options.git;
     impl->gitops = std::make_unique<GitRepoPort>(
         *impl->cache,
-        [tmpl](const api::GitOpsSpec& g) -> Result<git::Remote> {
+        [tmpl](const api::PoetryApp& app) -> Result<git::Remote> {
             git::Remote r = tmpl;
-            r.url = g.repo_url;
+            r.url = app.spec.gitops.repo_url;
             POETRYOPS_TRY_VOID(git::validate_remote(r));
             return r;
         },

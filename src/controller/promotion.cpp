@@ -87,7 +87,7 @@ HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app,
     std::string commit = status ? status->commit : std::string();
     promote::ContainsCommit contains = [&](const std::string& revision) {
         if (commit.empty()) return true;  // adopted pin: any synced revision carries it
-        auto r = gitops_.contains(app.spec.gitops, commit, revision);
+        auto r = gitops_.contains(app, commit, revision);
         return r && *r;
     };
     auto fetch = [&](const char* api_version, const char* resource, const std::string& ns,
@@ -130,7 +130,7 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app, Pr
     obs.newest = *newest;
     std::vector<std::string> paths;
     for (const auto& env : app.spec.environments) paths.push_back(environment_file(env));
-    auto snapshot = gitops_.read_files(app.spec.gitops, paths);
+    auto snapshot = gitops_.read_files(app, paths);
     if (!snapshot) {
         out.error = snapshot.error();
         if (out.error->reason.empty()) out.error->reason = "GitOpsUnavailable";
@@ -167,14 +167,14 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app, Pr
             eo.pinned_digest = (*pinned)->digest;
             bool ours = st && !st->digest.empty() && st->digest == eo.pinned_digest;
             if (!ours && !eo.pinned_digest.empty()) {
-                auto found = gitops_.find_promotion(app.spec.gitops,
+                auto found = gitops_.find_promotion(app,
                                                     promote::promotion_trailer(app, env.name, eo.pinned_digest));
                 // Only a promotion newer than what status records is ours (a lost status write); an older commit
                 // of the same digest means someone reverted to it.
                 if (found && !found->empty()) {
                     bool newer = !st || st->commit.empty();
                     if (!newer && *found != st->commit) {
-                        auto desc = gitops_.contains(app.spec.gitops, st->commit, *found);
+                        auto desc = gitops_.contains(app, st->commit, *found);
                         newer = desc && *desc;
                     }
                     if (newer) eo.promotion_commit = *found;
@@ -255,7 +255,7 @@ PromotionOutcome PromotionReconciler::reconcile(const api::PoetryApp& app) {
 
     // Submit every action before waiting on any, so they share one commit.
     std::vector<std::future<Result<git::EditOutcome>>> pending;
-    for (const auto& action : plan.actions) pending.push_back(gitops_.submit(app.spec.gitops, edit_request(app, action)));
+    for (const auto& action : plan.actions) pending.push_back(gitops_.submit(app, edit_request(app, action)));
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
         const auto& action = plan.actions[i];
         Result<git::EditOutcome> result = pending[i].get();

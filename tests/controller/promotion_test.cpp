@@ -26,7 +26,7 @@ public:
     int submits = 0;
     int fetches = 0;
 
-    Result<GitSnapshot> read_files(const api::GitOpsSpec&, const std::vector<std::string>& paths) override {
+    Result<GitSnapshot> read_files(const api::PoetryApp&, const std::vector<std::string>& paths) override {
         if (down) return fail(Error::Kind::transport, "git.example.com: connection refused");
         ++fetches;
         GitSnapshot snap;
@@ -37,13 +37,13 @@ public:
         }
         return snap;
     }
-    Result<std::string> find_promotion(const api::GitOpsSpec&, const std::string& trailer) override {
+    Result<std::string> find_promotion(const api::PoetryApp&, const std::string& trailer) override {
         for (auto it = commits.rbegin(); it != commits.rend(); ++it) {
             if (it->second.find("Poetryops-Promotion: " + trailer) != std::string::npos) return it->first;
         }
         return std::string();
     }
-    Result<bool> contains(const api::GitOpsSpec&, const std::string& commit, const std::string& revision) override {
+    Result<bool> contains(const api::PoetryApp&, const std::string& commit, const std::string& revision) override {
         // A linear history: revision contains commit when it comes at or after it.
         auto index = [&](const std::string& sha) {
             for (std::size_t i = 0; i < commits.size(); ++i) {
@@ -54,7 +54,7 @@ public:
         int c = index(commit), r = index(revision);
         return c >= 0 && r >= c;
     }
-    std::future<Result<git::EditOutcome>> submit(const api::GitOpsSpec&, git::EditRequest request) override {
+    std::future<Result<git::EditOutcome>> submit(const api::PoetryApp&, git::EditRequest request) override {
         ++submits;
         std::promise<Result<git::EditOutcome>> p;
         bool changed = false;

@@ -31,6 +31,8 @@ public:
     Result<std::optional<promote::Artifact>> newest(const api::PoetryApp& app) override;
     /// Forgets what is cached for `repository` (called when a webhook reports a push).
     void invalidate(const std::string& repository);
+    /// Forgets every cached repository for which `match(repository)` is true.
+    void invalidate_matching(const std::function<bool(const std::string& repository)>& match);
 
 private:
     struct Cached {

@@ -12,9 +12,9 @@
 
 namespace poetryops::controller {
 
-/// Turns spec.gitops (URL, secretRef) into a git::Remote with credentials. In the cluster it reads the Secret; in
-/// local mode it uses the URL and the credentials given on the command line.
-using RemoteResolver = std::function<Result<git::Remote>(const api::GitOpsSpec& gitops)>;
+/// Turns an app's spec.gitops (URL, secretRef in the app's namespace) into a git::Remote with credentials. In the
+/// cluster it reads the Secret (kube_ports.hpp); in local mode it uses the credentials given on the command line.
+using RemoteResolver = std::function<Result<git::Remote>(const api::PoetryApp& app)>;
 
 /// Thread safety: safe.
 class GitRepoPort final : public GitOpsPort {
@@ -22,11 +22,11 @@ public:
     GitRepoPort(git::RepoCache& cache, RemoteResolver resolver, git::CommitterOptions options = {});
     ~GitRepoPort() override;
 
-    Result<GitSnapshot> read_files(const api::GitOpsSpec& gitops, const std::vector<std::string>& paths) override;
-    Result<std::string> find_promotion(const api::GitOpsSpec& gitops, const std::string& trailer) override;
-    Result<bool> contains(const api::GitOpsSpec& gitops, const std::string& commit,
+    Result<GitSnapshot> read_files(const api::PoetryApp& app, const std::vector<std::string>& paths) override;
+    Result<std::string> find_promotion(const api::PoetryApp& app, const std::string& trailer) override;
+    Result<bool> contains(const api::PoetryApp& app, const std::string& commit,
                           const std::string& revision) override;
-    std::future<Result<git::EditOutcome>> submit(const api::GitOpsSpec& gitops, git::EditRequest request) override;
+    std::future<Result<git::EditOutcome>> submit(const api::PoetryApp& app, git::EditRequest request) override;
 
     /// Committer statistics summed over every repository (for benchmarks and the demo).
     git::CommitterStats stats() const;
@@ -36,7 +36,7 @@ private:
         std::shared_ptr<git::Repo> repo;
         std::map<std::string, std::unique_ptr<git::Committer>> committers;  // by branch
     };
-    Result<std::shared_ptr<git::Repo>> repo_for(const api::GitOpsSpec& gitops);
+    Result<std::shared_ptr<git::Repo>> repo_for(const api::PoetryApp& app);
 
     git::RepoCache& cache_;
     RemoteResolver resolver_;

@@ -22,19 +22,20 @@ struct GitSnapshot {
     std::vector<std::optional<std::string>> files;  ///< in the order asked; nullopt: no such file
 };
 
-/// An app's GitOps repository (spec.gitops): read, find our own commits, and commit through the shared committer.
+/// An app's GitOps repository (app.spec.gitops; credentials from its secretRef in the app's namespace): read, find
+/// our own commits, and commit through the shared committer.
 class GitOpsPort {
 public:
     virtual ~GitOpsPort() = default;
     /// The branch tip (fetched now, once) and `paths` at it; nullopt for a file that does not exist.
-    virtual Result<GitSnapshot> read_files(const api::GitOpsSpec& gitops, const std::vector<std::string>& paths) = 0;
+    virtual Result<GitSnapshot> read_files(const api::PoetryApp& app, const std::vector<std::string>& paths) = 0;
     /// The newest commit on the branch whose `Poetryops-Promotion` trailer equals `trailer` ("" when none).
-    virtual Result<std::string> find_promotion(const api::GitOpsSpec& gitops, const std::string& trailer) = 0;
+    virtual Result<std::string> find_promotion(const api::PoetryApp& app, const std::string& trailer) = 0;
     /// True when `revision` is `commit` or one of its descendants (false for a revision git does not know).
-    virtual Result<bool> contains(const api::GitOpsSpec& gitops, const std::string& commit,
+    virtual Result<bool> contains(const api::PoetryApp& app, const std::string& commit,
                                   const std::string& revision) = 0;
     /// Hands an edit request to the committer of (repo, branch); requests of many apps are batched into one commit.
-    virtual std::future<Result<git::EditOutcome>> submit(const api::GitOpsSpec& gitops, git::EditRequest request) = 0;
+    virtual std::future<Result<git::EditOutcome>> submit(const api::PoetryApp& app, git::EditRequest request) = 0;
 };
 
 /// Where artifacts come from: the image repository and its version policy.
