@@ -36,21 +36,21 @@ namespace poetryops::http {
 
 /// Client-side TLS settings. A `_file` and the matching `_pem` are alternatives; `_pem` wins when both are set.
 struct TlsOptions {
-    std::string ca_file;    ///< PEM bundle of trusted CAs (replaces the system trust store)
-    std::string ca_pem;     ///< same, as PEM text (e.g. kubeconfig certificate-authority-data, decoded)
-    std::string cert_file;  ///< client certificate chain (PEM) for mutual TLS, e.g. Kubernetes client-cert auth
-    std::string cert_pem;
-    std::string key_file;   ///< client private key (PEM); required when a client certificate is set
-    std::string key_pem;
+    std::string ca_file{};    ///< PEM bundle of trusted CAs (replaces the system trust store)
+    std::string ca_pem{};     ///< same, as PEM text (e.g. kubeconfig certificate-authority-data, decoded)
+    std::string cert_file{};  ///< client certificate chain (PEM) for mutual TLS, e.g. Kubernetes client-cert auth
+    std::string cert_pem{};
+    std::string key_file{};   ///< client private key (PEM); required when a client certificate is set
+    std::string key_pem{};
     /// Name to send as SNI and to verify instead of the URL's host (kubeconfig `tls-server-name`). Empty: URL host.
-    std::string server_name;
+    std::string server_name{};
     /// Skips certificate and host-name verification. For explicit user opt-in only (kubeconfig
     /// insecure-skip-tls-verify, registry "insecure"); never a default.
     bool insecure_skip_verify = false;
 };
 
 struct ClientOptions {
-    TlsOptions tls;
+    TlsOptions tls{};
     std::chrono::milliseconds connect_timeout{10'000};    ///< name resolution + TCP connect
     std::chrono::milliseconds handshake_timeout{10'000};  ///< TLS handshake
     std::chrono::milliseconds write_timeout{30'000};      ///< sending the whole request

@@ -52,13 +52,13 @@ private:
 /// Server side: `url` is the request target as received ("/apis/x?watch=true"); see split_target()/parse_query().
 struct Request {
     std::string method = "GET";
-    std::string url;
-    Headers headers;
-    std::string body;
+    std::string url{};
+    Headers headers{};
+    std::string body{};
     /// Client: overrides ClientOptions::read_timeout for this request when non-zero.
     std::chrono::milliseconds timeout{0};
     /// Server: the peer's address ("127.0.0.1:53422"), for logs.
-    std::string remote;
+    std::string remote{};
 };
 
 class ResponseWriter;
@@ -66,13 +66,13 @@ class ResponseWriter;
 /// A response.
 struct Response {
     int status = 0;
-    std::string reason;  ///< reason phrase as received; the server fills the standard one when empty
-    Headers headers;
-    std::string body;
+    std::string reason{};  ///< reason phrase as received; the server fills the standard one when empty
+    Headers headers{};
+    std::string body{};
 
     /// Server only: when set, the server sends status and headers with `Transfer-Encoding: chunked` and calls this
     /// on a worker thread to write the body piece by piece (watch streams); `body` is ignored.
-    std::function<void(ResponseWriter&)> stream;
+    std::function<void(ResponseWriter&)> stream{};
 
     /// A response with a body and a Content-Type.
     static Response make(int status, std::string body = {},

@@ -39,13 +39,13 @@ struct ServerOptions {
     std::chrono::milliseconds stop_grace{5'000};      ///< stop(): how long in-flight handlers may still finish
     std::size_t worker_threads = 4;                   ///< handlers running at once (streams each hold one)
     /// TLS: serve HTTPS when a certificate is set (file or PEM text; key likewise).
-    std::string tls_cert_file;
-    std::string tls_cert_pem;
-    std::string tls_key_file;
-    std::string tls_key_pem;
+    std::string tls_cert_file{};
+    std::string tls_cert_pem{};
+    std::string tls_key_file{};
+    std::string tls_key_pem{};
     /// Mutual TLS: when set, clients must present a certificate issued by this CA (file or PEM).
-    std::string client_ca_file;
-    std::string client_ca_pem;
+    std::string client_ca_file{};
+    std::string client_ca_pem{};
 };
 
 using Handler = std::function<Response(const Request&)>;

@@ -16,10 +16,10 @@ namespace poetryops::http {
 
 /// A parsed absolute http(s) URL. Value type.
 struct Url {
-    std::string scheme;      ///< "http" or "https" (lower case)
-    std::string host;        ///< host name (lower case) or IP literal, without the [] of an IPv6 literal
+    std::string scheme{};      ///< "http" or "https" (lower case)
+    std::string host{};        ///< host name (lower case) or IP literal, without the [] of an IPv6 literal
     std::uint16_t port = 0;  ///< explicit port, or 80/443 from the scheme
-    std::string target;      ///< path and query ("/v2/?q=1"), at least "/"; the #fragment is dropped
+    std::string target{};      ///< path and query ("/v2/?q=1"), at least "/"; the #fragment is dropped
 
     bool tls() const { return scheme == "https"; }
     /// True when `host` is an IPv4 or IPv6 literal (no SNI is sent for those).
