@@ -73,6 +73,14 @@ Result<std::unique_ptr<AppController>> AppController::create(const AppController
     AppReconcilerOptions ro;
     ro.events = &c->manager_->events();
     ro.metrics = &c->manager_->metrics();
+    if (config.promotion) {
+        POETRYOPS_TRY(c->promotion_, ClusterPromotion::create(*c->client_, &c->manager_->events(),
+                                                              SystemClock::instance(), *config.promotion));
+        ClusterPromotion* promotion = c->promotion_.get();
+        ro.on_valid = [promotion](const api::PoetryApp& app, api::PoetryAppStatus& status) {
+            return promotion->on_valid(app, status);
+        };
+    }
     c->reconciler_ = std::make_unique<AppReconciler>(*c->client_, std::move(lookup), SystemClock::instance(), ro);
 
     kube::ControllerOptions co;
@@ -87,11 +95,30 @@ AppController::~AppController() {
     if (manager_) manager_->stop();
 }
 
-Result<void> AppController::start() { return manager_->start(); }
+Result<void> AppController::start() {
+    POETRYOPS_TRY_VOID(manager_->start());
+    if (!promotion_) return ok();
+    // A registry push wakes exactly the apps whose image repository it names (level-based: the reconcile re-reads
+    // the registry; the event only says "look now").
+    return promotion_->start_webhooks([this](const std::string& repository) {
+        for (auto* inf : informers_) {
+            for (const auto& obj : inf->list()) {
+                std::string repo = obj->value("/spec/image/repository"_json_pointer, std::string());
+                if (!repository_matches(repo, repository)) continue;
+                std::string ns = obj->value("/metadata/namespace"_json_pointer, std::string());
+                std::string name = obj->value("/metadata/name"_json_pointer, std::string());
+                controller_->enqueue(ns.empty() ? name : ns + "/" + name);
+            }
+        }
+    });
+}
 
 int AppController::run() { return manager_->run(); }
 
-void AppController::stop() { manager_->stop(); }
+void AppController::stop() {
+    if (promotion_) promotion_->stop();
+    manager_->stop();
+}
 
 std::uint64_t AppController::reconciles() const { return controller_ ? controller_->reconciles() : 0; }
 

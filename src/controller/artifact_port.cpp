@@ -93,7 +93,10 @@ Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api:
     POETRYOPS_TRY(auto compiled, registry::CompiledPolicy::compile(policy));
     POETRYOPS_TRY(registry::Reference repo, registry::parse_repository(image.repository));
     POETRYOPS_TRY(auto reg, resolver_(app));
-    POETRYOPS_TRY(auto tags, reg->list_tags(repo));
+    auto listed = reg->list_tags(repo);
+    if (!listed && listed.error().kind != Error::Kind::not_found) return listed.error();
+    // A repository nothing was pushed to yet (NAME_UNKNOWN) has no artifact; that is not a failure.
+    std::vector<std::string> tags = listed ? std::move(listed).value() : std::vector<std::string>{};
     std::optional<promote::Artifact> result;
     if (auto cand = compiled.newest(tags)) {
         registry::Reference ref = repo;

@@ -74,8 +74,12 @@ Result<kube::ReconcileResult> ClusterPromotion::on_valid(const api::PoetryApp& a
             events_->record(ref, e.warning ? kube::EventType::warning : kube::EventType::normal, e.reason, e.message);
         }
     }
-    if (out.error) return *out.error;  // retried with the workqueue's backoff; status already says Degraded
     kube::ReconcileResult r;
+    if (out.error) {
+        // Registry or git down: status says Degraded (and is written); retry with the workqueue's per-item backoff.
+        r.requeue = true;
+        return r;
+    }
     // Fallback polling at the policy's interval; webhooks usually come first.
     auto poll = app.spec.image.policy.poll_interval.value;
     if (poll.count() <= 0) poll = std::chrono::minutes(5);

@@ -4,11 +4,13 @@
 /// flags and calls this; tests and the benchmark run it in-process against the fake API server.
 
 #include <poetryops/controller/app_reconciler.hpp>
+#include <poetryops/controller/cluster_promotion.hpp>
 #include <poetryops/kube/client.hpp>
 #include <poetryops/kube/manager.hpp>
 #include <poetryops/util/result.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,8 @@ struct AppControllerConfig {
     std::string health_probe_bind_address = ":8081"; ///< "0" disables
     int max_concurrent_reconciles = 4;
     std::chrono::milliseconds resync{std::chrono::minutes(10)};  ///< periodic re-validation of every app
+    /// The promotion engine (cluster_promotion.hpp). nullopt: validation and status only.
+    std::optional<ClusterPromotionOptions> promotion;
 };
 
 /// Thread safety: stop() from any thread (e.g. the signal thread); the rest from the owning thread.
@@ -46,6 +50,8 @@ public:
 
     kube::Manager& manager() { return *manager_; }
     AppReconciler& reconciler() { return *reconciler_; }
+    /// The PoetryApp informers (one per --namespace, or one for all namespaces).
+    const std::vector<kube::Informer*>& informers() const { return informers_; }
     /// Reconciles finished so far across the controller's workers.
     std::uint64_t reconciles() const;
 
@@ -55,6 +61,7 @@ private:
     std::unique_ptr<kube::KubeClient> client_;
     std::unique_ptr<kube::Manager> manager_;
     std::vector<kube::Informer*> informers_;
+    std::unique_ptr<ClusterPromotion> promotion_;  // used by reconciler_'s hook; outlives the workers
     std::unique_ptr<AppReconciler> reconciler_;
     kube::Controller* controller_ = nullptr;
 };

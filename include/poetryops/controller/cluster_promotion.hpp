@@ -42,8 +42,8 @@ public:
     ~ClusterPromotion();
 
     /// AppReconciler's ValidAppHook: observes, plans and commits, replaces `status` with the result, records
-    /// events. A dependency failure (registry or git down) is returned as a retryable error after setting
-    /// Degraded=True in `status`.
+    /// events. A dependency failure (registry or git down) sets Degraded=True in `status` and asks for a rate-limited
+    /// requeue (exponential per-item backoff), so the condition is written and the app is retried.
     Result<kube::ReconcileResult> on_valid(const api::PoetryApp& app, api::PoetryAppStatus& status);
 
     /// Starts the webhook receiver (POST /webhooks/registry). For each push, the cached tag list of the repository is
