@@ -95,7 +95,8 @@ Result<kube::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
     // recompute from it on the requeue, so neither its changes nor ours are lost.
     json body = *object;
     json status = body.contains("status") && body["status"].is_object() ? body["status"] : json::object();
-    for (auto& [k, v] : api::encode_status(d.status).items()) status[k] = v;  // unknown status keys are kept
+    const json desired = api::encode_status(d.status);
+    for (auto& [k, v] : desired.items()) status[k] = v;  // unknown status keys are kept
     body["status"] = std::move(status);
     auto ref = kube::resources::poetryapps().in(d.app.metadata.namespace_).named(d.app.metadata.name).sub("status");
     auto written = client_.update_status(ref, body);

@@ -63,11 +63,10 @@ json app(const std::string& name, const std::string& ns, const std::string& repo
                                                 json{{"name", "prod"}, {"path", "envs/prod"}}})}}}};
 }
 
-struct DebugLog { DebugLog() { if (std::getenv("POETRYOPS_TEST_DEBUG")) log::set_level(log::Level::debug); } } debug_log_;
-
 class AppControllerIt : public KubeServerTest {
 protected:
     void SetUp() override {
+        if (std::getenv("POETRYOPS_TEST_DEBUG")) log::set_level(log::Level::debug);
         KubeServerTest::SetUp();
         if (IsSkipped() || HasFatalFailure()) return;
         admin_ = make_client();
@@ -129,7 +128,9 @@ protected:
         EXPECT_TRUE(ok) << "Ready never became " << status << " for generation " << generation << ": " << last.dump()
                     << " (reconciles " << (ctl_ ? ctl_->reconciles() : 0) << ", status PUTs "
                     << (counter_ ? counter_->status_writes.load() : 0) << ", conflicts "
-                    << (ctl_ ? ctl_->reconciler().conflicts() : 0) << ")";
+                    << (ctl_ ? ctl_->reconciler().conflicts() : 0) << ", cached "
+                    << (ctl_ ? ctl_->informers().front()->size() : 0) << ", informer watches "
+                    << (ctl_ ? ctl_->informers().front()->watches() : 0) << ")";
         return last;
     }
 
