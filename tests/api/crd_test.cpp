@@ -205,6 +205,7 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     e.name = "dev";
     e.version = e.tag = e.digest = e.commit = e.reason = e.message = e.held_image = "x";
     e.held = true;
+    e.rejected_digests = {"x"};
     e.since = std::chrono::system_clock::now();
     st.environments.push_back(e);
     HistoryEntry h;
