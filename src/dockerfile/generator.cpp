@@ -337,24 +337,32 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
     steps.clear();
     // Every venv Poetry creates carries pip, setuptools and wheel (about 11 MB, twice that once byte-compiled) that
     // the application never imports. They go after the last `poetry install` (Poetry before 1.4 installs through
-    // pip), unless the project itself depends on them. uv's venvs have none to begin with.
+    // pip), unless the project depends on them: directly, or through a dependency, which the lock shows (Poetry
+    // locks and installs setuptools when, say, a library imports pkg_resources). The lock does not say which group
+    // a package serves (lock 2.0 has no category), so any lock entry keeps the tool. uv's venvs have none at all.
     std::vector<std::string> prune;
     if (!uv) {
         std::set<std::string> needed;
         if (auto it = project.groups.find("main"); it != project.groups.end()) {
             for (const auto& dep : it->second) needed.insert(python::normalize_name(dep));
         }
+        for (const auto& pkg : project.lock.packages) needed.insert(python::normalize_name(pkg.name));
+        // virtualenv also leaves a "<tool>-<version>.virtualenv" marker, and Debian's virtualenv writes extra script
+        // names ("pip-3.11", "wheel3.11", "wheel-3.11"), dead once the package is gone.
         const std::string site = "/app/.venv/lib/python3*/site-packages/";
+        const std::string bin = "/app/.venv/bin/";
         if (!needed.count("pip")) {
-            prune.insert(prune.end(), {site + "pip", site + "pip-*.dist-info", "/app/.venv/bin/pip",
-                                       "/app/.venv/bin/pip3", "/app/.venv/bin/pip3.*"});
+            prune.insert(prune.end(), {site + "pip", site + "pip-*.dist-info", site + "pip-*.virtualenv", bin + "pip",
+                                       bin + "pip3", bin + "pip3.*", bin + "pip-3.*"});
         }
         if (!needed.count("setuptools")) {
-            prune.insert(prune.end(), {site + "setuptools", site + "setuptools-*.dist-info", site + "pkg_resources",
+            prune.insert(prune.end(), {site + "setuptools", site + "setuptools-*.dist-info",
+                                       site + "setuptools-*.virtualenv", site + "pkg_resources",
                                        site + "_distutils_hack", site + "distutils-precedence.pth"});
         }
         if (!needed.count("wheel")) {
-            prune.insert(prune.end(), {site + "wheel", site + "wheel-*.dist-info", "/app/.venv/bin/wheel"});
+            prune.insert(prune.end(), {site + "wheel", site + "wheel-*.dist-info", site + "wheel-*.virtualenv",
+                                       bin + "wheel", bin + "wheel3", bin + "wheel3.*", bin + "wheel-3.*"});
         }
     }
     const std::string prune_step = prune.empty() ? "" : "rm -rf " + str::join(prune, " ");

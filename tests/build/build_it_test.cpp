@@ -1,7 +1,8 @@
 // The real build test: the Dockerfile generated for examples/hello is built with buildah on local Debian base images
 // (Python 3; Poetry from Debian preinstalled in the build image, since PyPI is unreachable), then the image is
-// checked the way a user would: it runs its command, ships neither Poetry nor the dev dependency, runs as a non-root
-// user, and a code-only change rebuilds without reinstalling dependencies.
+// checked the way a user would: it runs its command, ships neither Poetry nor the dev dependency nor the venv's
+// pip/setuptools/wheel, starts Python without stderr noise, runs as a non-root user, and a code-only change rebuilds
+// without reinstalling dependencies.
 #include "build/buildah_store.hpp"
 
 #include <poetryops/dockerfile/generator.hpp>
@@ -184,7 +185,27 @@ TEST(BuildahBuild, GeneratedDockerfileBuildsARunnableNonRootImageWithoutPoetryOr
     ASSERT_TRUE(import_app.has_value());
     EXPECT_TRUE(import_app->ok()) << import_app->err;
 
-    // 5. A code-only change: the dependency layer comes from the cache, the code layers are rebuilt, the new code runs.
+    // 5. pip, setuptools and wheel, which the venv was seeded with and the app does not depend on, are gone, and
+    //    Python still starts cleanly: a leftover distutils-precedence.pth without _distutils_hack would print
+    //    "Error processing line 1 of ...pth" on every start.
+    const auto venv = site.front().parent_path().parent_path().parent_path();
+    for (const std::string tool : {"pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack",
+                                   "distutils-precedence.pth"}) {
+        EXPECT_FALSE(any_starts_with(installed, tool)) << tool << " is still in " << site.front();
+    }
+    // Also the script names Debian's virtualenv adds (pip-3.11, wheel3, wheel3.11): dead without their package.
+    for (const std::string script : {"pip", "wheel"}) {
+        EXPECT_FALSE(any_starts_with(names_in(venv / "bin"), script)) << script << " is still in " << venv / "bin";
+    }
+    auto import_pip = store->run(*ctr, {"python", "-c", "import pip"});
+    ASSERT_TRUE(import_pip.has_value());
+    EXPECT_FALSE(import_pip->ok()) << "pip is importable in the final image";
+    auto quiet_start = store->run(*ctr, {"python", "-c", "import hello"});
+    ASSERT_TRUE(quiet_start.has_value());
+    EXPECT_TRUE(quiet_start->ok()) << quiet_start->err;
+    EXPECT_EQ(quiet_start->err, "") << "Python prints on start-up in the final image";
+
+    // 6. A code-only change: the dependency layer comes from the cache, the code layers are rebuilt, the new code runs.
     std::string main_py = read_file(ctx / "hello" / "main.py").value_or("");
     const std::string old_greeting = "GREETING = \"hello from poetryops\"";
     ASSERT_NE(main_py.find(old_greeting), std::string::npos);

@@ -76,6 +76,10 @@ TEST(Generate, PrunesPipSetuptoolsAndWheelAfterTheLastInstallUnlessTheAppNeedsTh
     EXPECT_THAT(d, HasSubstr("site-packages/setuptools "));
     EXPECT_THAT(d, HasSubstr("site-packages/distutils-precedence.pth"));
     EXPECT_THAT(d, HasSubstr("/app/.venv/bin/wheel"));
+    // Debian's virtualenv adds script names of its own, and virtualenv leaves a marker per seeded tool.
+    EXPECT_THAT(d, HasSubstr("/app/.venv/bin/pip-3.* "));
+    EXPECT_THAT(d, HasSubstr("/app/.venv/bin/wheel3 /app/.venv/bin/wheel3.* /app/.venv/bin/wheel-3.*"));
+    EXPECT_THAT(d, HasSubstr("site-packages/setuptools-*.virtualenv "));
 
     python::Project needs = hello();
     needs.groups["main"].push_back("SetupTools");
@@ -83,6 +87,17 @@ TEST(Generate, PrunesPipSetuptoolsAndWheelAfterTheLastInstallUnlessTheAppNeedsTh
     EXPECT_THAT(d, HasSubstr("site-packages/pip "));
     EXPECT_THAT(d, Not(HasSubstr("site-packages/setuptools")));
     EXPECT_THAT(d, Not(HasSubstr("pkg_resources")));
+
+    // A dependency that needs setuptools at run time (imports pkg_resources): Poetry locks and installs it, so the
+    // lock keeps it even though pyproject.toml never names it.
+    python::Project transitive = hello();
+    transitive.lock.packages = {{"legacy-lib", "1.0", "", ""}, {"setuptools", "68.0.0", "", ""}};
+    d = must_generate(transitive).dockerfile;
+    EXPECT_THAT(d, HasSubstr("site-packages/pip "));
+    EXPECT_THAT(d, HasSubstr("/app/.venv/bin/wheel"));
+    EXPECT_THAT(d, Not(HasSubstr("site-packages/setuptools")));
+    EXPECT_THAT(d, Not(HasSubstr("pkg_resources")));
+    EXPECT_THAT(d, Not(HasSubstr("distutils-precedence.pth")));
 
     GenerateOptions uv;
     uv.installer = Installer::uv;
