@@ -1,9 +1,8 @@
 #include <poetryops/controller/cluster_promotion.hpp>
 
-#include <poetryops/http/server.hpp>
-#include <poetryops/http/url.hpp>
+#include "controller/detail/webhook_listener.hpp"
+
 #include <poetryops/registry/reference.hpp>
-#include <poetryops/registry/webhook_http.hpp>
 #include <poetryops/util/log.hpp>
 
 #include <algorithm>
@@ -93,46 +92,27 @@ Result<kube::ReconcileResult> ClusterPromotion::on_valid(const api::PoetryApp& a
 
 Result<void> ClusterPromotion::start_webhooks(std::function<void(const std::string&)> wake) {
     if (options_.webhook_address.empty()) return ok();
-    auto colon = options_.webhook_address.rfind(':');
-    if (colon == std::string::npos) {
-        return fail(Error::Kind::invalid,
-                    "--webhook-bind-address " + options_.webhook_address + ": expected HOST:PORT or :PORT");
-    }
-    http::ServerOptions so;
-    std::string host = options_.webhook_address.substr(0, colon);
-    so.address = host.empty() ? "0.0.0.0" : host;
-    try {
-        so.port = static_cast<std::uint16_t>(std::stoul(options_.webhook_address.substr(colon + 1)));
-    } catch (...) {
-        return fail(Error::Kind::invalid, "--webhook-bind-address " + options_.webhook_address + ": bad port");
-    }
-    so.max_body_bytes = options_.webhook.max_body_bytes;
     RegistryArtifactPort* artifacts = artifacts_.get();
-    POETRYOPS_TRY(auto handler,
-                  registry::WebhookHandler::create(options_.webhook, [artifacts, wake](std::vector<registry::PushEvent> events) {
-                      for (const auto& e : events) {
-                          std::string repo = e.registry + "/" + e.repository;
-                          POETRYOPS_LOG(info, "registry push", {{"repository", repo}, {"tag", e.tag}, {"digest", e.digest}});
-                          artifacts->invalidate_matching([&](const std::string& app_repo) {
-                              return repository_matches(app_repo, repo);
-                          });
-                          wake(repo);
-                      }
-                  }));
-    webhook_.emplace(std::move(handler));
-    server_ = std::make_unique<http::Server>();
-    auto port = server_->start(so, [this](const http::Request& r) {
-        if (http::split_target(r.url).first != "/webhooks/registry") return http::Response::make(404, "not found\n");
-        return registry::handle_webhook(*webhook_, r);
-    });
-    if (!port) return port.error();
+    POETRYOPS_TRY(webhooks_, detail::WebhookListener::start(
+                                 options_.webhook_address, options_.webhook,
+                                 [artifacts, wake](std::vector<registry::PushEvent> events) {
+                                     for (const auto& e : events) {
+                                         std::string repo = e.registry + "/" + e.repository;
+                                         POETRYOPS_LOG(info, "registry push", {{"repository", repo}, {"tag", e.tag},
+                                                                               {"digest", e.digest}});
+                                         artifacts->invalidate_matching([&](const std::string& app_repo) {
+                                             return repository_matches(app_repo, repo);
+                                         });
+                                         wake(repo);
+                                     }
+                                 }));
     return ok();
 }
 
-std::uint16_t ClusterPromotion::webhook_port() const { return server_ ? server_->port() : 0; }
+std::uint16_t ClusterPromotion::webhook_port() const { return webhooks_ ? webhooks_->port() : 0; }
 
 void ClusterPromotion::stop() {
-    if (server_) server_->stop();
+    if (webhooks_) webhooks_->stop();
 }
 
 }  // namespace poetryops::controller

@@ -3,10 +3,9 @@
 #include <poetryops/api/codec.hpp>
 #include <poetryops/controller/artifact_port.hpp>
 #include <poetryops/controller/git_port.hpp>
-#include <poetryops/http/server.hpp>
-#include <poetryops/http/url.hpp>
 #include <poetryops/registry/layout.hpp>
-#include <poetryops/registry/webhook_http.hpp>
+
+#include "controller/detail/webhook_listener.hpp"
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
 
@@ -71,9 +70,7 @@ struct LocalRunner::Impl {
     std::mutex wake_mu;
     std::condition_variable wake_cv;
     bool woken = false;
-    std::optional<registry::WebhookHandler> webhook;
-    std::unique_ptr<http::Server> server;
-    std::uint16_t webhook_port = 0;
+    std::unique_ptr<detail::WebhookListener> webhooks;
 
     void wake() {
         {
@@ -85,32 +82,16 @@ struct LocalRunner::Impl {
 
     Result<void> start_webhooks() {
         if (options.webhook_address.empty()) return ok();
-        http::ServerOptions so;
-        auto colon = options.webhook_address.rfind(':');
-        if (colon == std::string::npos) {
-            return fail(Error::Kind::invalid, "--webhook-bind-address " + options.webhook_address +
-                                                  ": expected HOST:PORT or :PORT");
-        }
-        std::string host = options.webhook_address.substr(0, colon);
-        so.address = host.empty() ? "0.0.0.0" : host;
-        try {
-            so.port = static_cast<std::uint16_t>(std::stoul(options.webhook_address.substr(colon + 1)));
-        } catch (...) {
-            return fail(Error::Kind::invalid, "--webhook-bind-address " + options.webhook_address + ": bad port");
-        }
-        so.max_body_bytes = options.webhook.max_body_bytes;
-        POETRYOPS_TRY(auto handler, registry::WebhookHandler::create(options.webhook, [this](std::vector<registry::PushEvent> events) {
-            for (const auto& e : events) {
-                POETRYOPS_LOG(info, "registry push", {{"repository", e.registry + "/" + e.repository}, {"tag", e.tag}});
-            }
-            wake();
-        }));
-        webhook.emplace(std::move(handler));
-        server = std::make_unique<http::Server>();
-        POETRYOPS_TRY(webhook_port, server->start(so, [this](const http::Request& r) {
-            if (http::split_target(r.url).first != "/webhooks/registry") return http::Response::make(404, "not found\n");
-            return registry::handle_webhook(*webhook, r);
-        }));
+        POETRYOPS_TRY(webhooks, detail::WebhookListener::start(
+                                    options.webhook_address, options.webhook,
+                                    [this](std::vector<registry::PushEvent> events) {
+                                        for (const auto& e : events) {
+                                            POETRYOPS_LOG(info, "registry push",
+                                                          {{"repository", e.registry + "/" + e.repository},
+                                                           {"tag", e.tag}});
+                                        }
+                                        wake();
+                                    }));
         return ok();
     }
 
@@ -141,7 +122,7 @@ struct LocalRunner::Impl {
 
 LocalRunner::LocalRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LocalRunner::~LocalRunner() {
-    if (impl_ && impl_->server) impl_->server->stop();
+    if (impl_ && impl_->webhooks) impl_->webhooks->stop();
 }
 
 Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
@@ -240,7 +221,7 @@ Result<void> LocalRunner::run(const std::atomic<bool>& stop, std::chrono::second
 
 void LocalRunner::wake() { impl_->wake(); }
 
-std::uint16_t LocalRunner::webhook_port() const { return impl_->webhook_port; }
+std::uint16_t LocalRunner::webhook_port() const { return impl_->webhooks ? impl_->webhooks->port() : 0; }
 
 std::optional<api::PoetryAppStatus> LocalRunner::status_of(const std::string& key) const {
     auto it = impl_->statuses.find(key);

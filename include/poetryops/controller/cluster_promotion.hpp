@@ -20,8 +20,8 @@
 #include <mutex>
 #include <optional>
 
-namespace poetryops::http {
-class Server;
+namespace poetryops::controller::detail {
+class WebhookListener;
 }
 
 namespace poetryops::controller {
@@ -67,8 +67,7 @@ private:
     std::unique_ptr<PromotionReconciler> reconciler_;
     std::mutex registries_mu_;
     std::map<std::string, std::shared_ptr<registry::Registry>> registries_;  // by secret ns/name@resourceVersion
-    std::optional<registry::WebhookHandler> webhook_;
-    std::unique_ptr<http::Server> server_;
+    std::unique_ptr<detail::WebhookListener> webhooks_;
 };
 
 /// True when a PoetryApp's spec.image.repository names the pushed "registry/repository" (docker.io aliases and
