@@ -6,6 +6,7 @@
 #include <poetryops/registry/layout.hpp>
 
 #include "controller/detail/webhook_listener.hpp"
+#include <poetryops/util/backoff.hpp>
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
 
@@ -198,14 +199,23 @@ Result<PassResult> LocalRunner::run_until_settled(int max_passes) {
 }
 
 Result<void> LocalRunner::run(const std::atomic<bool>& stop, std::chrono::seconds max_wait) {
+    // A failed pass (or an app whose registry or repository failed) is retried with backoff, not after max_wait: a
+    // registry answers 404 for a tag it already lists while the push that woke us is still linking it.
+    Backoff retry(std::chrono::milliseconds(100), std::chrono::milliseconds(max_wait));
     while (!stop) {
         auto pass = run_pass();
-        std::chrono::seconds wait = max_wait;
+        std::chrono::milliseconds wait = max_wait;
         if (!pass) {
             POETRYOPS_LOG(error, pass.error().message);
+            wait = retry.next();
         } else {
             for (const auto& e : pass->errors) POETRYOPS_LOG(warn, e);
-            if (pass->commits > 0) wait = std::chrono::seconds(0);
+            if (pass->errors.empty()) {
+                retry.reset();
+            } else {
+                wait = std::min(wait, retry.next());
+            }
+            if (pass->commits > 0) wait = std::chrono::milliseconds(0);
             if (pass->requeue_after && *pass->requeue_after < wait) wait = *pass->requeue_after;
         }
         auto until = std::chrono::steady_clock::now() + wait;
