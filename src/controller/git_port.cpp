@@ -27,11 +27,39 @@ Result<std::shared_ptr<git::Repo>> GitRepoPort::repo_for(const api::PoetryApp& a
     return it->second.repo;
 }
 
+Result<std::string> GitRepoPort::fetch_shared(const std::shared_ptr<git::Repo>& repo, const std::string& branch) {
+    std::shared_ptr<FetchState> st;
+    {
+        std::lock_guard lock(mu_);
+        auto& slot = fetches_[git::remote_identity(repo->remote()) + "\n" + branch];
+        if (!slot) slot = std::make_shared<FetchState>();
+        st = slot;
+    }
+    auto arrived = std::chrono::steady_clock::now();
+    std::unique_lock lk(st->mu);
+    for (;;) {
+        if (st->has_result && st->started >= arrived) return st->result;
+        if (!st->running) break;
+        st->cv.wait(lk);
+    }
+    st->running = true;
+    auto started = std::chrono::steady_clock::now();
+    lk.unlock();
+    auto r = repo->fetch(branch);
+    lk.lock();
+    st->running = false;
+    st->has_result = true;
+    st->started = started;
+    st->result = r;
+    st->cv.notify_all();
+    return r;
+}
+
 Result<GitSnapshot> GitRepoPort::read_files(const api::PoetryApp& app, const std::vector<std::string>& paths) {
     const api::GitOpsSpec& gitops = app.spec.gitops;
     POETRYOPS_TRY(auto repo, repo_for(app));
     GitSnapshot snap;
-    POETRYOPS_TRY(snap.commit, repo->fetch(gitops.branch));
+    POETRYOPS_TRY(snap.commit, fetch_shared(repo, gitops.branch));
     POETRYOPS_TRY(snap.files, repo->read_files(snap.commit, paths));
     return snap;
 }

@@ -11,6 +11,7 @@
 #include <poetryops/util/log.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -165,23 +166,39 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
 Result<PassResult> LocalRunner::run_pass() {
     POETRYOPS_TRY(auto apps, load_local_apps(impl_->options.inputs));
     PassResult result;
-    for (auto& app : apps) {
-        impl_->load_status(app);
-        // Local mode polls: a tag list is never older than one pass.
-        impl_->artifacts->invalidate(app.spec.image.repository);
-        PromotionOutcome out = impl_->reconciler->reconcile(app);
-        ++result.apps;
-        result.commits += out.committed.size();
-        if (out.error) result.errors.push_back(app.key() + ": " + log::redact(out.error->message));
-        if (out.requeue_after && (!result.requeue_after || *out.requeue_after < *result.requeue_after)) {
-            result.requeue_after = out.requeue_after;
+    std::optional<Error> failure;
+    std::mutex mu;
+    std::atomic<std::size_t> next{0};
+    // Apps are independent: reconcile several at once so that their commits to a shared repo batch together.
+    auto work = [&] {
+        for (std::size_t i = next++; i < apps.size(); i = next++) {
+            api::PoetryApp& app = apps[i];
+            impl_->load_status(app);
+            // Local mode polls: a tag list is never older than one pass.
+            impl_->artifacts->invalidate(app.spec.image.repository);
+            PromotionOutcome out = impl_->reconciler->reconcile(app);
+            auto saved = impl_->save_status(app, out.status);
+            std::lock_guard lock(mu);
+            ++result.apps;
+            result.commits += out.committed.size();
+            if (out.error) result.errors.push_back(app.key() + ": " + log::redact(out.error->message));
+            if (out.requeue_after && (!result.requeue_after || *out.requeue_after < *result.requeue_after)) {
+                result.requeue_after = out.requeue_after;
+            }
+            for (const auto& e : out.events) {
+                if (impl_->options.on_event) impl_->options.on_event(app, e);
+            }
+            if (!saved && !failure) failure = saved.error();
+            impl_->statuses[app.key()] = out.status;
         }
-        for (const auto& e : out.events) {
-            if (impl_->options.on_event) impl_->options.on_event(app, e);
-        }
-        POETRYOPS_TRY_VOID(impl_->save_status(app, out.status));
-        impl_->statuses[app.key()] = out.status;
-    }
+    };
+    std::size_t threads = std::min<std::size_t>(apps.size(), std::max(1, impl_->options.concurrency));
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    if (failure) return *failure;
+    std::sort(result.errors.begin(), result.errors.end());
     return result;
 }
 

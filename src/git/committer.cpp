@@ -115,8 +115,12 @@ void Committer::process_group(const std::string& branch, std::vector<Pending*>& 
     for (int attempt = 1; attempt <= options_.max_attempts && !live.empty(); ++attempt) {
         std::optional<RepoLock> guard;
         guard.emplace(repo_->lock());
-        // The tip to build on: the target branch, or for a new side branch the committer's branch.
-        auto tip = repo_->fetch(branch);
+        // The tip to build on: the target branch, or for a new side branch the committer's branch. The first
+        // attempt builds on the tip the clone last saw (callers usually fetched it a moment ago); if the remote
+        // moved since, the push is refused as non-fast-forward and the next attempt fetches and re-applies.
+        Result<std::string> tip = fail(Error::Kind::not_found, "no local tip");
+        if (attempt == 1 && branch == options_.branch) tip = repo_->local_tip(branch);
+        if (!tip) tip = repo_->fetch(branch);
         if (!tip && tip.error().kind == Error::Kind::not_found && branch != options_.branch) {
             tip = repo_->fetch(options_.branch);
         }

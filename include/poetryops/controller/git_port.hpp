@@ -5,6 +5,8 @@
 #include <poetryops/controller/ports.hpp>
 #include <poetryops/git/repo.hpp>
 
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,6 +39,18 @@ private:
         std::map<std::string, std::unique_ptr<git::Committer>> committers;  // by branch
     };
     Result<std::shared_ptr<git::Repo>> repo_for(const api::PoetryApp& app);
+    /// One fetch shared by every caller that arrives while none newer than its arrival has finished: many apps on
+    /// one repo cost one round trip, and each caller still sees the remote as of at least its own arrival.
+    Result<std::string> fetch_shared(const std::shared_ptr<git::Repo>& repo, const std::string& branch);
+    struct FetchState {
+        std::mutex mu;
+        std::condition_variable cv;
+        bool running = false;
+        bool has_result = false;
+        std::chrono::steady_clock::time_point started;  // of the last finished fetch
+        Result<std::string> result = std::string();
+    };
+    std::map<std::string, std::shared_ptr<FetchState>> fetches_;  // by repo identity + branch, under mu_
 
     git::RepoCache& cache_;
     RemoteResolver resolver_;

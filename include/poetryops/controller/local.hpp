@@ -29,13 +29,16 @@ struct LocalOptions {
     registry::RegistryClientOptions registry;   ///< for real registries
     git::Remote git;                            ///< credentials, CA, timeouts applied to every spec.gitops.repoURL
     git::CommitterOptions committer;
+    /// Apps reconciled at once in a pass; their commits to a shared GitOps repo are batched by the committer.
+    int concurrency = 32;
     const Clock* clock = nullptr;               ///< nullptr: the system clock
     /// Registry webhooks: when set ("127.0.0.1:9090", ":9090"), an HTTP server accepts push notifications at
     /// POST /webhooks/registry (authenticated per `webhook`) and each one wakes run() at once instead of waiting for
     /// the next poll.
     std::string webhook_address;
     registry::WebhookConfig webhook;
-    /// Called for every event, in order (the CLI prints them; the demo builds its timeline from them).
+    /// Called for every event, in order per app (calls are serialised; the CLI prints them, the demo builds its
+    /// timeline from them).
     std::function<void(const api::PoetryApp& app, const promote::Event& event)> on_event;
 };
 

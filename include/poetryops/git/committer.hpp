@@ -25,8 +25,10 @@ namespace poetryops::git {
 
 struct CommitterOptions {
     std::string branch = "main";
-    /// How long the first request of a batch waits for others to join it.
-    std::chrono::milliseconds window{200};
+    /// Extra time the first request of a batch waits for others to join it. Batching does not need it: requests
+    /// that arrive while a commit is being pushed join the next one (group commit), so an idle committer starts at
+    /// once and a busy one batches everything that queued meanwhile.
+    std::chrono::milliseconds window{0};
     /// A batch is cut when it reaches this many requests.
     std::size_t max_batch = 2000;
     /// Push attempts per batch (the first one included) before the requests fail with Error::Kind::conflict.
