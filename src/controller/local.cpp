@@ -218,7 +218,7 @@ Result<PassResult> LocalRunner::run_until_settled(int max_passes) {
 Result<void> LocalRunner::run(const std::atomic<bool>& stop, std::chrono::seconds max_wait) {
     // A failed pass (or an app whose registry or repository failed) is retried with backoff, not after max_wait: a
     // registry answers 404 for a tag it already lists while the push that woke us is still linking it.
-    Backoff retry(std::chrono::milliseconds(100), std::chrono::milliseconds(max_wait));
+    Backoff retry(std::chrono::milliseconds(10), std::chrono::milliseconds(max_wait));
     while (!stop) {
         auto pass = run_pass();
         std::chrono::milliseconds wait = max_wait;
