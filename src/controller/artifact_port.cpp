@@ -2,6 +2,7 @@
 
 #include <poetryops/registry/reference.hpp>
 
+#include <algorithm>
 #include <regex>
 
 namespace poetryops::controller {
@@ -47,6 +48,13 @@ std::string template_to_regex(std::string_view tmpl, bool sha_group) {
 
 }  // namespace
 
+bool repository_matches(const std::string& app_repository, const std::string& pushed) {
+    auto a = registry::parse_repository(app_repository);
+    auto b = registry::parse_repository(pushed);
+    if (!a || !b) return app_repository == pushed;
+    return a->registry == b->registry && a->repository == b->repository;
+}
+
 std::string tag_template_regex(std::string_view tag_template) { return template_to_regex(tag_template, false); }
 
 Result<registry::VersionPolicy> version_policy(const api::ImageSpec& image) {
@@ -71,6 +79,12 @@ void RegistryArtifactPort::invalidate(const std::string& repository) {
     cache_.erase(repository);
 }
 
+void RegistryArtifactPort::hint_push(const std::string& pushed, const std::string& tag) {
+    if (tag.empty()) return;
+    std::lock_guard lock(mu_);
+    hints_.emplace_back(pushed, tag);
+}
+
 void RegistryArtifactPort::invalidate_matching(const std::function<bool(const std::string&)>& match) {
     std::lock_guard lock(mu_);
     std::erase_if(cache_, [&](const auto& kv) { return match(kv.first); });
@@ -83,10 +97,14 @@ Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api:
     auto ttl = image.policy.poll_interval.value.count() > 0
                    ? std::chrono::duration_cast<Clock::duration>(image.policy.poll_interval.value)
                    : std::chrono::duration_cast<Clock::duration>(std::chrono::minutes(5));
+    std::vector<std::string> hinted;
     {
         std::lock_guard lock(mu_);
-        if (auto it = cache_.find(image.repository);
-            it != cache_.end() && it->second.policy_key == key && clock_.now() - it->second.at < ttl) {
+        for (const auto& [pushed, tag] : hints_) {
+            if (repository_matches(image.repository, pushed)) hinted.push_back(tag);
+        }
+        if (auto it = cache_.find(image.repository); hinted.empty() && it != cache_.end() &&
+                                                     it->second.policy_key == key && clock_.now() - it->second.at < ttl) {
             return it->second.newest;
         }
     }
@@ -97,6 +115,15 @@ Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api:
     if (!listed && listed.error().kind != Error::Kind::not_found) return listed.error();
     // A repository nothing was pushed to yet (NAME_UNKNOWN) has no artifact; that is not a failure.
     std::vector<std::string> tags = listed ? std::move(listed).value() : std::vector<std::string>{};
+    // A pushed tag the list does not show yet must still resolve before we settle on an older newest.
+    for (const auto& tag : hinted) {
+        if (std::find(tags.begin(), tags.end(), tag) != tags.end()) continue;
+        registry::Reference ref = repo;
+        ref.tag = tag;
+        POETRYOPS_TRY(registry::Descriptor d, reg->resolve(ref));
+        (void)d;
+        tags.push_back(tag);
+    }
     std::optional<promote::Artifact> result;
     if (auto cand = compiled.newest(tags)) {
         registry::Reference ref = repo;
@@ -113,6 +140,10 @@ Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api:
         result = a;
     }
     std::lock_guard lock(mu_);
+    std::erase_if(hints_, [&](const auto& h) {
+        return repository_matches(image.repository, h.first) &&
+               std::find(hinted.begin(), hinted.end(), h.second) != hinted.end();
+    });
     cache_[image.repository] = Cached{clock_.now(), result, key};
     return result;
 }

@@ -9,13 +9,6 @@
 
 namespace poetryops::controller {
 
-bool repository_matches(const std::string& app_repository, const std::string& pushed) {
-    auto a = registry::parse_repository(app_repository);
-    auto b = registry::parse_repository(pushed);
-    if (!a || !b) return app_repository == pushed;
-    return a->registry == b->registry && a->repository == b->repository;
-}
-
 ClusterPromotion::~ClusterPromotion() { stop(); }
 
 Result<std::unique_ptr<ClusterPromotion>> ClusterPromotion::create(kube::KubeClient& client,
@@ -103,6 +96,7 @@ Result<void> ClusterPromotion::start_webhooks(std::function<void(const std::stri
                                          artifacts->invalidate_matching([&](const std::string& app_repo) {
                                              return repository_matches(app_repo, repo);
                                          });
+                                         artifacts->hint_push(repo, e.tag);
                                          wake(repo);
                                      }
                                  }));

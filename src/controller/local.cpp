@@ -88,6 +88,7 @@ struct LocalRunner::Impl {
                                     options.webhook_address, options.webhook,
                                     [this](std::vector<registry::PushEvent> events) {
                                         for (const auto& e : events) {
+                                            artifacts->hint_push(e.registry + "/" + e.repository, e.tag);
                                             POETRYOPS_LOG(info, "registry push",
                                                           {{"repository", e.registry + "/" + e.repository},
                                                            {"tag", e.tag}});

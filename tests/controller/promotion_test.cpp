@@ -275,3 +275,52 @@ TEST(TagTemplate, RegexExtractsVersionFromRenderedTags) {
 
 }  // namespace
 }  // namespace poetryops::controller
+
+namespace poetryops::controller {
+namespace {
+
+/// A registry whose tag list lags behind its manifests (as docker-registry's does right after a push notification).
+class LaggingRegistry final : public registry::Registry {
+public:
+    std::vector<std::string> listed = {"1.0.0"};
+    std::map<std::string, std::string> digests = {{"1.0.0", kA}};
+    Result<registry::Descriptor> resolve(const registry::Reference& ref) override {
+        auto it = digests.find(ref.tag);
+        if (it == digests.end()) return fail(Error::Kind::not_found, "MANIFEST_UNKNOWN " + ref.tag);
+        return registry::Descriptor{it->second, std::string(registry::media::oci_manifest), 2, std::nullopt};
+    }
+    Result<registry::Manifest> get_manifest(const registry::Reference&) override {
+        return fail(Error::Kind::internal, "unused");
+    }
+    Result<std::vector<std::string>> list_tags(const registry::Reference&) override { return listed; }
+    Result<registry::Descriptor> put_manifest(const registry::Reference&, std::string_view, std::string_view,
+                                              std::string_view) override {
+        return fail(Error::Kind::internal, "unused");
+    }
+};
+
+TEST(RegistryArtifactPort, PushedTagIsTriedBeforeTheListShowsItAndNothingStaleIsCached) {
+    auto reg = std::make_shared<LaggingRegistry>();
+    ManualClock clock;
+    RegistryArtifactPort port([reg](const api::PoetryApp&) -> Result<std::shared_ptr<registry::Registry>> { return std::shared_ptr<registry::Registry>(reg); },
+                              clock);
+    api::PoetryApp app = make_app();
+    app.spec.image.tag_template = "{version}";
+    auto first = port.newest(app);
+    ASSERT_TRUE(first && *first);
+    EXPECT_EQ((*first)->tag, "1.0.0");
+
+    // The webhook for 1.1.0 arrives before the registry can even resolve it: an error (retry), not the stale 1.0.0.
+    port.hint_push("registry.example.com/acme/billing", "1.1.0");
+    auto early = port.newest(app);
+    ASSERT_FALSE(early);
+    // Resolvable but not listed yet: it is found anyway.
+    reg->digests["1.1.0"] = kB;
+    auto found = port.newest(app);
+    ASSERT_TRUE(found && *found) << (found ? "" : found.error().message);
+    EXPECT_EQ((*found)->tag, "1.1.0");
+    EXPECT_EQ((*found)->digest, kB);
+}
+
+}  // namespace
+}  // namespace poetryops::controller

@@ -12,11 +12,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace poetryops::controller {
 
 /// The registry serving an app's image repository (credentials from the app's secretRef in the cluster).
 using RegistryResolver = std::function<Result<std::shared_ptr<registry::Registry>>(const api::PoetryApp& app)>;
+
+/// True when a PoetryApp's spec.image.repository names the pushed "registry/repository" (docker.io aliases and
+/// library/ normalised).
+bool repository_matches(const std::string& app_repository, const std::string& pushed);
 
 /// The regex that extracts {version} (capture group 1) from tags rendered with `tag_template`.
 std::string tag_template_regex(std::string_view tag_template);
@@ -33,6 +38,10 @@ public:
     void invalidate(const std::string& repository);
     /// Forgets every cached repository for which `match(repository)` is true.
     void invalidate_matching(const std::function<bool(const std::string& repository)>& match);
+    /// A webhook said `tag` was pushed to `pushed` ("registry/repository"). Registries notify before the tag shows
+    /// in their tag list, so the tag is also tried directly, and nothing is cached for the repository until it
+    /// resolves (until then newest() fails, and the caller retries with backoff).
+    void hint_push(const std::string& pushed, const std::string& tag);
 
 private:
     struct Cached {
@@ -44,6 +53,7 @@ private:
     const Clock& clock_;
     std::mutex mu_;
     std::map<std::string, Cached> cache_;  // by repository
+    std::vector<std::pair<std::string, std::string>> hints_;  // (pushed repository, tag) not yet resolved
 };
 
 }  // namespace poetryops::controller

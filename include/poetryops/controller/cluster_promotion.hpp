@@ -70,8 +70,4 @@ private:
     std::unique_ptr<detail::WebhookListener> webhooks_;
 };
 
-/// True when a PoetryApp's spec.image.repository names the pushed "registry/repository" (docker.io aliases and
-/// library/ normalised).
-bool repository_matches(const std::string& app_repository, const std::string& pushed);
-
 }  // namespace poetryops::controller
