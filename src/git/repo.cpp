@@ -2,6 +2,7 @@
 
 #include "git/detail/objects.hpp"
 #include "git/detail/runner.hpp"
+#include "git/detail/smart_http.hpp"
 
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
@@ -52,7 +53,8 @@ Repo::Repo(Remote remote, std::filesystem::path git_dir, std::filesystem::path l
       git_dir_(std::move(git_dir)),
       lock_path_(std::move(lock_path)),
       private_dir_(std::move(private_dir)),
-      runner_(std::make_unique<detail::Runner>(remote_, git_dir_, private_dir_->path())) {}
+      runner_(std::make_unique<detail::Runner>(remote_, git_dir_, private_dir_->path())),
+      objects_(std::make_unique<detail::ObjectCache>()) {}
 
 Repo::~Repo() = default;
 
@@ -68,6 +70,7 @@ Result<void> Repo::ensure_initialized() {
     if (std::filesystem::exists(git_dir_ / "poetryops-ready", ec)) {
         POETRYOPS_TRY(ProcessResult fmt, runner_->run_ok("inspect clone of", {"rev-parse", "--show-object-format"}));
         hash_size_ = str::trim(fmt.out) == "sha256" ? 32 : 20;
+        start_fast_path();
         return ok();
     }
     // A half-initialised clone (a crash during init) is thrown away and made again.
@@ -89,7 +92,19 @@ Result<void> Repo::ensure_initialized() {
     }
     POETRYOPS_TRY_VOID(write_file_atomic(git_dir_ / "poetryops-ready", "1\n"));
     hash_size_ = 20;
+    start_fast_path();
     return ok();
+}
+
+void Repo::start_fast_path() {
+    if (smart_ || hash_size_ != 20 || !detail::SmartHttp::applies(remote_)) return;
+    auto s = detail::SmartHttp::create(remote_);
+    if (!s) {
+        POETRYOPS_LOG(warn, "in-process git transport unavailable; using git for every fetch and push",
+                      {{"repo", display_url_}, {"error", runner_->scrub(s.error().message)}});
+        return;
+    }
+    smart_ = std::move(s).value();
 }
 
 Result<std::string> Repo::fetch(const std::string& branch) {
@@ -98,6 +113,18 @@ Result<std::string> Repo::fetch(const std::string& branch) {
                     "InvalidBranch");
     }
     auto guard = lock();
+    if (smart_) {
+        // The common case of an event-driven pass: nothing moved since our last fetch or push. One small request
+        // instead of a fetch; when the branch moved (or the server cannot say), git fetches as usual.
+        auto remote_tip = smart_->branch_tip(branch);
+        if (remote_tip && *remote_tip) {
+            auto mine = local_tip(branch);
+            if (mine && *mine == **remote_tip) {
+                ++fast_fetches_;
+                return *mine;
+            }
+        }
+    }
     POETRYOPS_TRY_VOID(runner_->run_ok("fetch branch '" + branch + "' from",
                                        {"fetch", "--no-tags", "--no-write-fetch-head", "--filter=blob:none", "origin",
                                         "+refs/heads/" + branch + ":refs/remotes/origin/" + branch}));
@@ -105,15 +132,53 @@ Result<std::string> Repo::fetch(const std::string& branch) {
 }
 
 Result<std::string> Repo::local_tip(const std::string& branch) {
+    if (!valid_branch_name(branch)) {
+        return fail(Error::Kind::invalid, "git " + display_url_ + ": invalid branch name '" + branch + "'",
+                    "InvalidBranch");
+    }
     auto guard = lock();
-    POETRYOPS_TRY(ProcessResult r, runner_->run({"rev-parse", "-q", "--verify",
-                                                 "refs/remotes/origin/" + branch + "^{commit}"}));
-    std::string sha(str::trim(r.out));
-    if (!r.ok() || !detail::is_object_id(sha)) {
+    // Read in-process (a loose ref wins over packed-refs, as in git): the remote-tracking refs of this clone are only
+    // ever written by fetch, by push and by set_tracking_ref(), all under the repo lock.
+    const std::string ref = "refs/remotes/origin/" + branch;
+    std::string sha;
+    if (auto loose = read_file(git_dir_ / ref); loose) {
+        sha = std::string(str::trim(*loose));
+    } else if (auto packed = read_file(git_dir_ / "packed-refs"); packed) {
+        for (const auto& line : str::split(*packed, '\n')) {
+            std::string_view l = str::trim(line);
+            auto sp = l.find(' ');
+            if (sp != std::string_view::npos && l.substr(sp + 1) == ref) {
+                sha = std::string(l.substr(0, sp));
+                break;
+            }
+        }
+    }
+    if (!detail::is_object_id(sha)) {
         return fail(Error::Kind::not_found, "git " + display_url_ + ": branch '" + branch + "' has not been fetched",
                     "BranchNotFound");
     }
     return sha;
+}
+
+Result<void> Repo::set_tracking_ref(const std::string& branch, const std::string& commit) {
+    auto guard = lock();
+    const std::string ref = "refs/remotes/origin/" + branch;
+    auto path = git_dir_ / ref;
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    // git's protocol: create REF.lock exclusively, write, rename over REF. A leftover lock (a crashed git) is git's
+    // business: let `git update-ref` report it.
+    std::string lock_path = path.string() + ".lock";
+    int fd = ::open(lock_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        std::string line = commit + "\n";
+        bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+        ::close(fd);
+        if (written && ::rename(lock_path.c_str(), path.c_str()) == 0) return ok();
+        ::unlink(lock_path.c_str());
+    }
+    POETRYOPS_TRY_VOID(runner_->run_ok("record pushed commit in clone of", {"update-ref", ref, commit}));
+    return ok();
 }
 
 namespace {
@@ -164,26 +229,53 @@ Result<Resolved> resolve(const std::map<std::string, Tree>& trees, const std::st
 
 }  // namespace
 
-/// Loads the trees of every directory on `paths` at `commit` with one `git cat-file --batch`.
-static Result<std::map<std::string, Tree>> load_dirs(const detail::Runner& runner, const std::string& commit,
-                                                     const std::vector<std::string>& paths, std::size_t hash_size) {
-    std::set<std::string> dirs;
+Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit, const std::vector<std::string>& paths) {
+    std::set<std::string> dirs;  // sorted: a folder comes before everything inside it
     for (const auto& p : paths) {
         for (auto& d : dir_prefixes(p)) dirs.insert(std::move(d));
+    }
+    // From memory when every tree on the way is known (a commit this process wrote or read before).
+    if (auto root = objects_->tree_of(commit)) {
+        std::map<std::string, Tree> trees;
+        bool complete = true;
+        for (const auto& d : dirs) {
+            std::string oid;
+            if (d.empty()) {
+                oid = *root;
+            } else {
+                auto slash = d.rfind('/');
+                std::string parent = slash == std::string::npos ? std::string() : d.substr(0, slash);
+                auto pt = trees.find(parent);
+                if (pt == trees.end()) continue;  // the parent does not exist, so neither does this one
+                auto e = pt->second.find(d.substr(slash == std::string::npos ? 0 : slash + 1));
+                if (e == pt->second.end() || !e->second.is_tree()) continue;
+                oid = e->second.oid;
+            }
+            const std::string* raw = objects_->get(oid);
+            if (!raw) {
+                complete = false;
+                break;
+            }
+            POETRYOPS_TRY(Tree t, detail::parse_tree(*raw, hash_size_));
+            trees.emplace(d, std::move(t));
+        }
+        if (complete) return trees;
     }
     std::vector<std::string> order(dirs.begin(), dirs.end());
     std::string input;
     for (const auto& d : order) input += d.empty() ? commit + "^{tree}\n" : commit + ":" + d + "\n";
-    POETRYOPS_TRY(ProcessResult r, runner.run_ok("read trees of", {"cat-file", "--batch"}, input));
+    POETRYOPS_TRY(ProcessResult r, runner_->run_ok("read trees of", {"cat-file", "--batch"}, input));
     POETRYOPS_TRY(auto objects, detail::parse_batch_output(r.out, order.size()));
     std::map<std::string, Tree> trees;
     for (std::size_t i = 0; i < order.size(); ++i) {
         if (objects[i].missing || objects[i].type != "tree") continue;
-        POETRYOPS_TRY(Tree t, detail::parse_tree(objects[i].content, hash_size));
+        POETRYOPS_TRY(Tree t, detail::parse_tree(objects[i].content, hash_size_));
+        if (order[i].empty()) objects_->put_tree_of(commit, objects[i].oid);
+        objects_->put(objects[i].oid, std::move(objects[i].content));
         trees.emplace(order[i], std::move(t));
     }
     if (!trees.count("")) {
-        return fail(Error::Kind::not_found, "git " + runner.url() + ": commit " + commit + " not found in the clone",
+        return fail(Error::Kind::not_found, "git " + display_url_ + ": commit " + commit + " not found in the clone",
                     "CommitNotFound");
     }
     return trees;
@@ -224,7 +316,7 @@ Result<std::vector<std::optional<std::string>>> Repo::read_files(const std::stri
     std::vector<std::optional<std::string>> out(paths.size());
     if (paths.empty()) return out;
     auto guard = lock();
-    POETRYOPS_TRY(auto trees, load_dirs(*runner_, commit, paths, hash_size_));
+    POETRYOPS_TRY(auto trees, load_dirs(commit, paths));
     std::vector<std::string> oids;
     std::vector<std::size_t> index;
     for (std::size_t i = 0; i < paths.size(); ++i) {
@@ -234,19 +326,32 @@ Result<std::vector<std::optional<std::string>>> Repo::read_files(const std::stri
             index.push_back(i);
         }
     }
-    if (oids.empty()) return out;
-    POETRYOPS_TRY_VOID(ensure_blobs(oids));
-    std::string input;
-    for (const auto& o : oids) input += o + "\n";
-    POETRYOPS_TRY(ProcessResult r, runner_->run_ok("read files of", {"cat-file", "--batch"}, input));
-    POETRYOPS_TRY(auto objects, detail::parse_batch_output(r.out, oids.size()));
+    // Blobs this process already holds (it wrote or read them) need no process at all.
+    std::vector<std::string> wanted;
+    std::vector<std::size_t> wanted_index;
     for (std::size_t k = 0; k < oids.size(); ++k) {
+        if (const std::string* cached = objects_->get(oids[k])) {
+            out[index[k]] = *cached;
+        } else {
+            wanted.push_back(oids[k]);
+            wanted_index.push_back(index[k]);
+        }
+    }
+    if (wanted.empty()) return out;
+    POETRYOPS_TRY_VOID(ensure_blobs(wanted));
+    std::string input;
+    for (const auto& o : wanted) input += o + "\n";
+    POETRYOPS_TRY(ProcessResult r, runner_->run_ok("read files of", {"cat-file", "--batch"}, input));
+    POETRYOPS_TRY(auto objects, detail::parse_batch_output(r.out, wanted.size()));
+    for (std::size_t k = 0; k < wanted.size(); ++k) {
         if (objects[k].missing) {
             present_blobs_.clear();  // e.g. pruned by gc since we saw it: ask the server again next time
             return fail(Error::Kind::internal,
-                        "git " + display_url_ + ": file '" + paths[index[k]] + "' could not be fetched", "MissingBlob");
+                        "git " + display_url_ + ": file '" + paths[wanted_index[k]] + "' could not be fetched",
+                        "MissingBlob");
         }
-        out[index[k]] = std::move(objects[k].content);
+        objects_->put(wanted[k], objects[k].content);
+        out[wanted_index[k]] = std::move(objects[k].content);
     }
     return out;
 }

@@ -3,6 +3,7 @@
 
 #include "git/detail/objects.hpp"
 #include "git/detail/runner.hpp"
+#include "git/detail/smart_http.hpp"
 
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
@@ -53,7 +54,8 @@ Result<std::string> Repo::write_commit(const std::string& parent, const std::map
     }
     auto guard = lock();
 
-    // 1. The trees on the edited paths only (not the whole repository).
+    // 1. The trees on the edited paths only (not the whole repository); from memory when this process wrote or read
+    // them already.
     std::set<std::string> dir_set;
     for (const auto& p : paths) {
         std::string d = parent_dir(p);
@@ -64,25 +66,9 @@ Result<std::string> Repo::write_commit(const std::string& parent, const std::map
         }
     }
     std::vector<std::string> dirs(dir_set.begin(), dir_set.end());
-    std::string input;
-    for (const auto& d : dirs) input += d.empty() ? parent + "^{tree}\n" : parent + ":" + d + "\n";
-    POETRYOPS_TRY(ProcessResult listing, runner_->run_ok("read trees of", {"cat-file", "--batch"}, input));
-    POETRYOPS_TRY(auto objects, detail::parse_batch_output(listing.out, dirs.size()));
-    std::map<std::string, Tree> trees;
+    POETRYOPS_TRY(auto trees, load_dirs(parent, paths));
     std::set<std::string> existing;
-    for (std::size_t i = 0; i < dirs.size(); ++i) {
-        if (objects[i].missing || objects[i].type != "tree") {
-            trees[dirs[i]];
-            continue;
-        }
-        POETRYOPS_TRY(Tree t, detail::parse_tree(objects[i].content, hash_size_));
-        trees[dirs[i]] = std::move(t);
-        existing.insert(dirs[i]);
-    }
-    if (!existing.count("")) {
-        return fail(Error::Kind::not_found, "git " + display_url_ + ": commit " + parent + " not found in the clone",
-                    "CommitNotFound");
-    }
+    for (const auto& [d, t] : trees) existing.insert(d);
 
     // 2. Check every path component (no symlinks, no files used as folders) and set the new blobs.
     std::vector<std::pair<std::string, std::string>> objects_to_write;  // (type, body)
@@ -151,27 +137,31 @@ Result<std::string> Repo::write_commit(const std::string& parent, const std::map
         }
     }
 
-    // 4. Write every new object with one `git index-pack --stdin` (a pack built here; no temp files, no loose objects).
-    std::string pack = detail::build_pack(objects_to_write, hash_size_);
-    POETRYOPS_TRY(ProcessResult w, runner_->run_ok("write objects to clone of", {"index-pack", "--stdin"}, pack));
-    if (w.out.rfind("pack\t", 0) != 0) {
-        return fail(Error::Kind::internal, "git " + display_url_ + ": index-pack did not store the objects",
-                    "GitFailed");
+    // 4. The commit, then every new object as a loose object written here (no git process). The objects are kept
+    // for an in-process push and in the object cache, so the next commit built on this one reads nothing.
+    std::string commit_body = detail::serialize_commit(
+        root_oid, parent, identity.name, identity.email,
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(),
+        message);
+    std::string sha = detail::object_id("commit", commit_body, hash_size_);
+    objects_to_write.emplace_back("commit", std::move(commit_body));
+    for (const auto& [type, body] : objects_to_write) {
+        auto written = detail::write_loose_object(git_dir_, detail::object_id(type, body, hash_size_), type, body);
+        if (!written) {
+            Error e = std::move(written).error();
+            e.message = "git " + display_url_ + ": " + e.message;
+            return fail(std::move(e));
+        }
     }
-
+    for (const auto& [type, body] : objects_to_write) {
+        if (type != "commit") objects_->put(detail::object_id(type, body, hash_size_), body);
+    }
+    objects_->put_tree_of(sha, root_oid);
     if (present_blobs_.size() > 100000) present_blobs_.clear();
     present_blobs_.insert(new_blobs.begin(), new_blobs.end());
-
-    // 5. The commit.
-    std::map<std::string, std::string> env = {{"GIT_AUTHOR_NAME", identity.name},
-                                              {"GIT_AUTHOR_EMAIL", identity.email},
-                                              {"GIT_COMMITTER_NAME", identity.name},
-                                              {"GIT_COMMITTER_EMAIL", identity.email}};
-    POETRYOPS_TRY(ProcessResult c, runner_->run_ok("write commit to clone of",
-                                                   {"commit-tree", root_oid, "-p", parent, "-F", "-"}, message, env));
-    std::string sha(str::trim(c.out));
-    if (!detail::is_object_id(sha)) {
-        return fail(Error::Kind::internal, "git " + display_url_ + ": commit-tree printed no commit id", "GitFailed");
+    if (smart_) {
+        if (unpushed_.size() >= 64) unpushed_.clear();  // commits never pushed (a failed batch) are not kept forever
+        unpushed_[sha] = Unpushed{parent, std::move(objects_to_write)};
     }
     return sha;
 }
@@ -187,14 +177,49 @@ Result<void> Repo::push(const std::string& commit, const std::string& branch) {
                     "InvalidBranch");
     }
     auto guard = lock();
+    if (auto fast = push_fast(commit, branch)) return std::move(*fast);
     // No '+', no --force: the server refuses anything that is not a fast-forward.
     POETRYOPS_TRY(ProcessResult r, runner_->run({"push", "--porcelain", "--no-verify", "origin",
                                                  commit + ":refs/heads/" + branch}));
     if (!r.ok()) return fail(runner_->failure("push to branch '" + branch + "' of", r));
-    POETRYOPS_TRY_VOID(runner_->run_ok("record pushed commit in clone of",
-                                       {"update-ref", "refs/remotes/origin/" + branch, commit}));
+    POETRYOPS_TRY_VOID(set_tracking_ref(branch, commit));
+    unpushed_.erase(commit);
     POETRYOPS_LOG(info, "pushed commit", {{"repo", display_url_}, {"branch", branch}, {"commit", commit}});
     return ok();
+}
+
+std::optional<Result<void>> Repo::push_fast(const std::string& commit, const std::string& branch) {
+    if (!smart_) return std::nullopt;
+    auto it = unpushed_.find(commit);
+    if (it == unpushed_.end()) return std::nullopt;  // not written here: git knows what to send
+    // The server's branch must still be at the parent we built on: we send exactly that as the old value, and
+    // receive-pack refuses the update if the branch moved (never a force push). A branch this clone has not seen is
+    // left to git (creating a branch needs the parent's objects negotiated).
+    auto tracked = local_tip(branch);
+    if (!tracked || *tracked != it->second.parent) return std::nullopt;
+    auto report = smart_->push(it->second.parent, commit, branch, detail::build_pack(it->second.objects, hash_size_));
+    if (!report) {
+        POETRYOPS_LOG(debug, "in-process push not answered; pushing with git",
+                      {{"repo", display_url_}, {"error", runner_->scrub(report.error().message)}});
+        return std::nullopt;
+    }
+    std::string head = "push to branch '" + branch + "' of " + display_url_ + ": ";
+    std::string remote_text;
+    for (const auto& l : report->remote_lines) remote_text += (remote_text.empty() ? "remote: " : "; remote: ") + l;
+    if (!report->ok) {
+        std::string detail = report->reason + (remote_text.empty() ? "" : " (" + remote_text + ")");
+        if (detail::is_stale_ref_reason(report->reason)) {
+            return Result<void>(fail(Error::Kind::conflict, runner_->scrub(head + "rejected: " + detail), "NonFastForward"));
+        }
+        Error e = Error::make(Error::Kind::invalid, runner_->scrub(head + "[remote rejected] " + detail), "PushRejected");
+        e.terminal = true;
+        return Result<void>(fail(std::move(e)));
+    }
+    ++fast_pushes_;
+    if (auto r = set_tracking_ref(branch, commit); !r) return Result<void>(fail(std::move(r).error()));
+    unpushed_.erase(it);
+    POETRYOPS_LOG(info, "pushed commit", {{"repo", display_url_}, {"branch", branch}, {"commit", commit}});
+    return Result<void>(ok());
 }
 
 Result<std::vector<FoundCommit>> Repo::find_commits_by_trailer(const std::string& branch, const std::string& key,

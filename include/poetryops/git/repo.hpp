@@ -10,6 +10,7 @@
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/result.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -23,6 +24,9 @@ namespace poetryops::git {
 
 namespace detail {
 class Runner;
+class SmartHttp;
+class ObjectCache;
+struct TreeEntry;
 }
 
 /// Held while a sequence of operations must not interleave with other users of the same clone: an in-process mutex
@@ -91,6 +95,10 @@ public:
 
     /// Counts git child processes started for this repo (for tests and benchmarks).
     std::size_t git_calls() const;
+    /// Fetches answered by an in-process ref check instead of `git fetch` (the branch had not moved), and pushes sent
+    /// in-process instead of `git push` (HTTP(S) remotes; see docs/git.md "In-process fast path").
+    std::size_t fast_fetches() const { return fast_fetches_; }
+    std::size_t fast_pushes() const { return fast_pushes_; }
     /// Wall time spent in git child processes so far, all of them and `git push` alone (which includes the server's
     /// receive-pack work), in ms (for benchmarks).
     long long git_ms() const;
@@ -102,7 +110,22 @@ private:
     Repo(Remote remote, std::filesystem::path git_dir, std::filesystem::path lock_path,
          std::shared_ptr<TempDir> private_dir);
     Result<void> ensure_initialized();
+    void start_fast_path();
     Result<std::vector<std::string>> ensure_blobs(const std::vector<std::string>& oids);
+    /// The trees of every directory on `paths` at `commit` that exists (key "" is the root): from the object cache
+    /// when it has them all, else with one `git cat-file --batch`.
+    Result<std::map<std::string, std::map<std::string, detail::TreeEntry>>> load_dirs(
+        const std::string& commit, const std::vector<std::string>& paths);
+    /// Points refs/remotes/origin/`branch` at `commit` (in-process, with git's lock-file protocol).
+    Result<void> set_tracking_ref(const std::string& branch, const std::string& commit);
+    /// The in-process push of a commit this Repo wrote; nullopt: not applicable or not answered, use `git push`.
+    std::optional<Result<void>> push_fast(const std::string& commit, const std::string& branch);
+
+    /// The objects of a commit written by write_commit() and not pushed yet (what a push must send).
+    struct Unpushed {
+        std::string parent;
+        std::vector<std::pair<std::string, std::string>> objects;  ///< (type, body), the commit last
+    };
 
     Remote remote_;
     std::string display_url_;
@@ -115,6 +138,10 @@ private:
     std::size_t hash_size_ = 20;
     /// Blobs known to be in the clone (fetched or written by this process): no fetch process is needed for them.
     std::set<std::string> present_blobs_;
+    std::unique_ptr<detail::ObjectCache> objects_;
+    std::unique_ptr<detail::SmartHttp> smart_;  ///< null: not an HTTP(S) remote, or SHA-256
+    std::map<std::string, Unpushed> unpushed_;
+    std::atomic<std::size_t> fast_fetches_{0}, fast_pushes_{0};
 };
 
 /// The cache of clones under one directory. Safe to share between threads, and between processes on the same dir.

@@ -1,6 +1,10 @@
 #include "git/detail/objects.hpp"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cstdlib>
@@ -176,6 +180,106 @@ std::string build_pack(const std::vector<std::pair<std::string, std::string>>& o
     EVP_Digest(pack.data(), pack.size(), md, &len, hash_size == 20 ? EVP_sha1() : EVP_sha256(), nullptr);
     pack.append(reinterpret_cast<const char*>(md), len);
     return pack;
+}
+
+}  // namespace poetryops::git::detail
+
+namespace poetryops::git::detail {
+
+Result<void> write_loose_object(const std::filesystem::path& git_dir, const std::string& oid, std::string_view type,
+                                std::string_view body) {
+    if (!is_object_id(oid)) return fail(Error::Kind::internal, "not an object id: " + oid);
+    auto dir = git_dir / "objects" / oid.substr(0, 2);
+    auto path = dir / oid.substr(2);
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) return ok();
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return fail(Error::Kind::internal, "cannot create " + dir.string() + ": " + ec.message());
+    std::string raw(type);
+    raw += ' ';
+    raw += std::to_string(body.size());
+    raw += '\0';
+    raw.append(body);
+    std::string data = zlib_stored(raw);
+    std::string tmpl = (dir / "tmp_obj_XXXXXX").string();
+    int fd = ::mkstemp(tmpl.data());
+    if (fd < 0) return fail(Error::Kind::internal, "cannot create a temporary object in " + dir.string());
+    std::size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            ::close(fd);
+            ::unlink(tmpl.c_str());
+            return fail(Error::Kind::internal, "cannot write object " + oid + " in " + dir.string());
+        }
+        off += static_cast<std::size_t>(n);
+    }
+    ::fchmod(fd, 0444);
+    ::close(fd);
+    if (::rename(tmpl.c_str(), path.c_str()) != 0) {
+        ::unlink(tmpl.c_str());
+        return fail(Error::Kind::internal, "cannot store object " + oid + " in " + dir.string());
+    }
+    return ok();
+}
+
+namespace {
+
+std::string clean_ident(std::string s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '<' || c == '>' || static_cast<unsigned char>(c) < 0x20) continue;
+        out += c;
+    }
+    auto b = out.find_first_not_of(" .,:;\"\\'");
+    auto e = out.find_last_not_of(" .,:;\"\\'");
+    return b == std::string::npos ? std::string() : out.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+std::string serialize_commit(const std::string& tree, const std::string& parent, std::string name, std::string email,
+                             long long unix_time, std::string message) {
+    name = clean_ident(std::move(name));
+    email = clean_ident(std::move(email));
+    if (name.empty()) name = "poetryops";
+    std::string who = name + " <" + email + "> " + std::to_string(unix_time) + " +0000\n";
+    std::string body = "tree " + tree + "\n";
+    if (!parent.empty()) body += "parent " + parent + "\n";
+    body += "author " + who;
+    body += "committer " + who;
+    body += "\n";
+    if (message.empty() || message.back() != '\n') message += '\n';
+    body += message;
+    return body;
+}
+
+const std::string* ObjectCache::get(const std::string& oid) const {
+    auto it = objects_.find(oid);
+    return it == objects_.end() ? nullptr : &it->second;
+}
+
+void ObjectCache::put(const std::string& oid, std::string content) {
+    if (content.size() > max_bytes_ / 4) return;  // a huge file is not worth evicting everything for
+    if (bytes_ + content.size() > max_bytes_) {
+        objects_.clear();
+        commit_trees_.clear();
+        bytes_ = 0;
+    }
+    auto [it, inserted] = objects_.try_emplace(oid, std::move(content));
+    if (inserted) bytes_ += it->second.size() + oid.size() + 64;
+}
+
+std::optional<std::string> ObjectCache::tree_of(const std::string& commit) const {
+    auto it = commit_trees_.find(commit);
+    if (it == commit_trees_.end()) return std::nullopt;
+    return it->second;
+}
+
+void ObjectCache::put_tree_of(const std::string& commit, const std::string& tree) {
+    if (commit_trees_.size() >= 100000) commit_trees_.clear();
+    commit_trees_[commit] = tree;
 }
 
 }  // namespace poetryops::git::detail

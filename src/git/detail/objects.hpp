@@ -5,6 +5,9 @@
 #include <poetryops/util/result.hpp>
 
 #include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <unordered_map>
 #include <map>
 #include <string>
 #include <string_view>
@@ -58,5 +61,38 @@ std::string build_pack(const std::vector<std::pair<std::string, std::string>>& o
 
 /// A zlib stream (RFC 1950) of `data` in stored deflate blocks (RFC 1951 BTYPE=00).
 std::string zlib_stored(std::string_view data);
+
+}  // namespace poetryops::git::detail
+
+namespace poetryops::git::detail {
+
+/// Writes one loose object (`TYPE SIZE\0BODY` as a stored-deflate zlib stream) under `git_dir`/objects, the way git
+/// does it (a temporary file in the fan-out folder, then rename), unless it is already there. No fsync: git does not
+/// sync loose objects by default either, and the object is only referenced once a ref points at it.
+Result<void> write_loose_object(const std::filesystem::path& git_dir, const std::string& oid, std::string_view type,
+                                std::string_view body);
+
+/// A commit object's body: tree, parent, author and committer with `unix_time` in UTC, a blank line and the message
+/// (ending with a newline). Names and emails lose '<', '>' and control characters (what git's ident code strips).
+std::string serialize_commit(const std::string& tree, const std::string& parent, std::string name, std::string email,
+                             long long unix_time, std::string message);
+
+/// Immutable git objects this process has written or read, by id, up to a byte budget (then it starts over), and the
+/// root tree of commits it knows. Lets a commit built on the previous one read nothing from disk.
+/// Thread safety: none (the Repo lock guards it).
+class ObjectCache {
+public:
+    explicit ObjectCache(std::size_t max_bytes = 16u << 20) : max_bytes_(max_bytes) {}
+    const std::string* get(const std::string& oid) const;
+    void put(const std::string& oid, std::string content);
+    std::optional<std::string> tree_of(const std::string& commit) const;
+    void put_tree_of(const std::string& commit, const std::string& tree);
+    std::size_t bytes() const { return bytes_; }
+
+private:
+    std::size_t max_bytes_, bytes_ = 0;
+    std::unordered_map<std::string, std::string> objects_;
+    std::unordered_map<std::string, std::string> commit_trees_;
+};
 
 }  // namespace poetryops::git::detail
