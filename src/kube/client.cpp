@@ -26,20 +26,29 @@ Result<nlohmann::json> KubeClient::apply(const ResourceRef& ref, const nlohmann:
     return patch(r, PatchType::apply, object, PatchOptions{field_manager, force});
 }
 
-Result<ObjectList> KubeClient::list_all(const ResourceRef& ref, ListOptions options) {
-    ObjectList all;
+Result<std::string> KubeClient::list_pages(const ResourceRef& ref, ListOptions options,
+                                           const std::function<Result<void>(ObjectList& page)>& on_page) {
     for (;;) {
         POETRYOPS_TRY(auto page, list(ref, options));
+        std::string continue_token = page.continue_token;  // on_page may take the page apart
+        std::string resource_version = page.resource_version;
+        POETRYOPS_TRY_VOID(on_page(page));
+        if (continue_token.empty()) return resource_version;
+        options.continue_token = std::move(continue_token);
+    }
+}
+
+Result<ObjectList> KubeClient::list_all(const ResourceRef& ref, ListOptions options) {
+    ObjectList all;
+    POETRYOPS_TRY(all.resource_version, list_pages(ref, std::move(options), [&](ObjectList& page) -> Result<void> {
         if (all.items.empty()) {
             all.items = std::move(page.items);
         } else {
             all.items.reserve(all.items.size() + page.items.size());
             for (auto& item : page.items) all.items.push_back(std::move(item));
         }
-        all.resource_version = page.resource_version;
-        if (page.continue_token.empty()) break;
-        options.continue_token = page.continue_token;
-    }
+        return ok();
+    }));
     return all;
 }
 

@@ -4,6 +4,9 @@
 #include <poetryops/util/backoff.hpp>
 #include <poetryops/util/log.hpp>
 
+#include <algorithm>
+#include <optional>
+
 namespace poetryops::kube {
 namespace {
 
@@ -16,7 +19,38 @@ const std::string& rv_of(const nlohmann::json& o) {
     return rv->get_ref<const std::string&>();
 }
 
+/// The compact form of a cached object. MessagePack measured smallest and fastest to write of nlohmann's binary
+/// formats for a PoetryApp (862 bytes vs 864 CBOR, 1,049 JSON text; encode 6.8 µs vs 10.8 µs CBOR; decoding costs
+/// the same ~14 µs as parsing the text, because building the DOM dominates).
+std::string encode(const nlohmann::json& object) {
+    thread_local std::string scratch;  // grows to the largest object once; the stored copy is exact-size
+    scratch.clear();
+    nlohmann::json::to_msgpack(object, scratch);
+    return std::string(scratch);
+}
+
 }  // namespace
+
+struct Informer::Entry {
+    std::string resource_version;  // beside the bytes: the relist diff compares versions without decoding
+    std::string bytes;             // MessagePack of the transformed object
+    std::vector<std::vector<std::string>> index_values;  // one list per index, in indexes_ order
+
+    std::optional<nlohmann::json> decode() const {
+        try {
+            return nlohmann::json::from_msgpack(bytes);
+        } catch (const std::exception& e) {  // only bad_alloc in practice: the bytes are our own encoding
+            POETRYOPS_LOG(error, "informer cache entry does not decode", {{"error", e.what()}});
+            return std::nullopt;
+        }
+    }
+};
+
+void strip_managed_fields(nlohmann::json& object) {
+    if (!object.is_object()) return;
+    auto md = object.find("metadata");
+    if (md != object.end() && md->is_object()) md->erase("managedFields");
+}
 
 std::string key_of(const nlohmann::json& object) {
     if (!object.is_object()) return {};
@@ -38,11 +72,44 @@ Informer::~Informer() { stop(); }
 
 void Informer::add_handler(ResourceEventHandler handler) {
     std::lock_guard hl(handlers_mu_);
-    std::vector<ObjectPtr> existing = list();
-    if (handler.on_add) {
-        for (const auto& o : existing) handler.on_add(*o);
-    }
+    if (handler.on_add) for_each([&](const nlohmann::json& o) { handler.on_add(o); });
     handlers_.push_back(std::move(handler));
+}
+
+bool Informer::add_index(const std::string& name, IndexFunc index) {
+    {
+        std::lock_guard lock(state_mu_);
+        if (thread_.joinable() || stopping_) return false;
+    }
+    std::lock_guard lock(mu_);
+    for (const auto& i : indexes_) {
+        if (i.name == name) return false;
+    }
+    indexes_.push_back(Index{name, std::move(index), {}});
+    return true;
+}
+
+std::vector<std::string> Informer::index_keys(const std::string& name, const std::string& value) const {
+    std::lock_guard lock(mu_);
+    for (const auto& i : indexes_) {
+        if (i.name != name) continue;
+        auto it = i.keys_by_value.find(value);
+        if (it == i.keys_by_value.end()) return {};
+        return {it->second.begin(), it->second.end()};
+    }
+    return {};
+}
+
+std::vector<std::string> Informer::index_values(const std::string& name) const {
+    std::vector<std::string> out;
+    std::lock_guard lock(mu_);
+    for (const auto& i : indexes_) {
+        if (i.name != name) continue;
+        out.reserve(i.keys_by_value.size());
+        for (const auto& [v, keys] : i.keys_by_value) out.push_back(v);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 void Informer::start() {
@@ -69,16 +136,45 @@ bool Informer::wait_for_sync(std::chrono::milliseconds timeout) const {
 }
 
 Informer::ObjectPtr Informer::get(const std::string& key) const {
+    EntryPtr entry;
+    {
+        std::lock_guard lock(mu_);
+        auto it = store_.find(key);
+        if (it == store_.end()) return nullptr;
+        entry = it->second;
+    }
+    auto object = entry->decode();  // outside the lock: readers do not block the reflector or each other
+    if (!object) return nullptr;
+    return std::make_shared<const nlohmann::json>(std::move(*object));
+}
+
+std::vector<Informer::EntryPtr> Informer::snapshot() const {
     std::lock_guard lock(mu_);
-    auto it = store_.find(key);
-    return it == store_.end() ? nullptr : it->second;
+    std::vector<EntryPtr> out;
+    out.reserve(store_.size());
+    for (const auto& [k, v] : store_) out.push_back(v);
+    return out;
 }
 
 std::vector<Informer::ObjectPtr> Informer::list() const {
-    std::lock_guard lock(mu_);
     std::vector<ObjectPtr> out;
+    for (const auto& e : snapshot()) {
+        if (auto o = e->decode()) out.push_back(std::make_shared<const nlohmann::json>(std::move(*o)));
+    }
+    return out;
+}
+
+void Informer::for_each(const std::function<void(const nlohmann::json& object)>& fn) const {
+    for (const auto& e : snapshot()) {
+        if (auto o = e->decode()) fn(*o);
+    }
+}
+
+std::vector<std::string> Informer::keys() const {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
     out.reserve(store_.size());
-    for (const auto& [k, v] : store_) out.push_back(v);
+    for (const auto& [k, v] : store_) out.push_back(k);
     return out;
 }
 
@@ -100,6 +196,10 @@ bool Informer::sleep_for(std::chrono::milliseconds d) {
 
 void Informer::dispatch(const std::function<void(const ResourceEventHandler&)>& f) {
     std::lock_guard hl(handlers_mu_);
+    call_handlers(f);
+}
+
+void Informer::call_handlers(const std::function<void(const ResourceEventHandler&)>& f) {
     for (const auto& h : handlers_) {
         try {
             f(h);
@@ -110,45 +210,119 @@ void Informer::dispatch(const std::function<void(const ResourceEventHandler&)>& 
     }
 }
 
+void Informer::transform(nlohmann::json& object) const {
+    if (!options_.transform) return;
+    try {
+        options_.transform(object);
+    } catch (const std::exception& e) {
+        POETRYOPS_LOG(error, "informer transform threw; caching the object as it is",
+                      {{"resource", options_.resource.describe()}, {"key", key_of(object)}, {"error", e.what()}});
+    }
+}
+
+Informer::EntryPtr Informer::make_entry(const nlohmann::json& object) const {
+    auto e = std::make_shared<Entry>();
+    e->resource_version = rv_of(object);
+    e->bytes = encode(object);
+    e->index_values.resize(indexes_.size());  // the index list is fixed once the reflector runs
+    for (std::size_t i = 0; i < indexes_.size(); ++i) {
+        try {
+            e->index_values[i] = indexes_[i].fn(object);
+        } catch (const std::exception& ex) {
+            POETRYOPS_LOG(error, "informer index function threw; object not indexed",
+                          {{"index", indexes_[i].name}, {"key", key_of(object)}, {"error", ex.what()}});
+        }
+    }
+    return e;
+}
+
+void Informer::index_add(const std::string& key, const Entry& entry) {
+    for (std::size_t i = 0; i < indexes_.size() && i < entry.index_values.size(); ++i) {
+        for (const auto& v : entry.index_values[i]) indexes_[i].keys_by_value[v].insert(key);
+    }
+}
+
+void Informer::index_remove(const std::string& key, const Entry& entry) {
+    for (std::size_t i = 0; i < indexes_.size() && i < entry.index_values.size(); ++i) {
+        auto& by_value = indexes_[i].keys_by_value;
+        for (const auto& v : entry.index_values[i]) {
+            auto it = by_value.find(v);
+            if (it == by_value.end()) continue;
+            it->second.erase(key);
+            if (it->second.empty()) by_value.erase(it);
+        }
+    }
+}
+
 bool Informer::relist() {
     ListOptions lo;
     lo.label_selector = options_.label_selector;
     lo.field_selector = options_.field_selector;
     lo.limit = options_.page_size;
-    auto r = client_.list_all(options_.resource, lo);
+    // Each page is converted to compact entries before the next is fetched: one page of DOMs at most.
+    Store fresh;
+    auto r = client_.list_pages(options_.resource, lo, [&](ObjectList& page) -> Result<void> {
+        fresh.reserve(fresh.size() + page.items.size());
+        for (auto& item : page.items) {
+            transform(item);
+            std::string key = key_of(item);
+            if (!key.empty()) fresh.insert_or_assign(std::move(key), make_entry(item));
+            item = nlohmann::json();  // free this DOM now, not with the page
+        }
+        return ok();
+    });
     if (!r) {
         POETRYOPS_LOG(warn, "list failed; retrying with backoff",
                       {{"resource", options_.resource.describe()}, {"error", r.error().message}});
         return false;
     }
     ++lists_;
-    std::unordered_map<std::string, ObjectPtr> fresh;
-    fresh.reserve(r->items.size());
-    for (auto& item : r->items) {
-        std::string key = key_of(item);
-        if (key.empty()) continue;
-        fresh.emplace(std::move(key), std::make_shared<const nlohmann::json>(std::move(item)));
-    }
-    std::vector<ObjectPtr> added, deleted;
-    std::vector<std::pair<ObjectPtr, ObjectPtr>> updated;
+    std::vector<EntryPtr> added, deleted;
+    std::vector<std::pair<EntryPtr, EntryPtr>> updated;
     {
         std::lock_guard lock(mu_);
         for (const auto& [k, v] : fresh) {
             auto old = store_.find(k);
             if (old == store_.end()) added.push_back(v);
-            else if (rv_of(*old->second) != rv_of(*v)) updated.emplace_back(old->second, v);
+            else if (old->second->resource_version != v->resource_version) updated.emplace_back(old->second, v);
         }
         for (const auto& [k, v] : store_) {
             if (fresh.find(k) == fresh.end()) deleted.push_back(v);
         }
+        for (auto& i : indexes_) i.keys_by_value.clear();
+        for (const auto& [k, v] : fresh) index_add(k, *v);
         store_ = std::move(fresh);
-        rv_ = r->resource_version;
+        rv_ = std::move(r).value();
     }
-    dispatch([&](const ResourceEventHandler& h) {
-        if (h.on_add) for (const auto& o : added) h.on_add(*o);
-        if (h.on_update) for (const auto& [o, n] : updated) h.on_update(*o, *n);
-        if (h.on_delete) for (const auto& o : deleted) h.on_delete(*o);
-    });
+    // Handlers after the swap, as before; each object is decoded once for all handlers and dropped before the next.
+    {
+        std::lock_guard hl(handlers_mu_);
+        bool any_add = false, any_update = false, any_delete = false;
+        for (const auto& h : handlers_) {
+            any_add = any_add || bool(h.on_add);
+            any_update = any_update || bool(h.on_update);
+            any_delete = any_delete || bool(h.on_delete);
+        }
+        if (any_add) {
+            for (const auto& e : added) {
+                auto o = e->decode();
+                if (o) call_handlers([&](const ResourceEventHandler& h) { if (h.on_add) h.on_add(*o); });
+            }
+        }
+        if (any_update) {
+            for (const auto& [oe, ne] : updated) {
+                auto o = oe->decode();
+                auto n = ne->decode();
+                if (o && n) call_handlers([&](const ResourceEventHandler& h) { if (h.on_update) h.on_update(*o, *n); });
+            }
+        }
+        if (any_delete) {
+            for (const auto& e : deleted) {
+                auto o = e->decode();
+                if (o) call_handlers([&](const ResourceEventHandler& h) { if (h.on_delete) h.on_delete(*o); });
+            }
+        }
+    }
     {
         std::lock_guard lock(state_mu_);
         synced_ = true;
@@ -164,31 +338,42 @@ void Informer::apply_event(WatchEvent&& ev) {
         if (!rv.empty()) rv_ = rv;
         return;
     }
+    transform(ev.object);
     std::string key = key_of(ev.object);
     if (key.empty()) return;
-    ObjectPtr now = std::make_shared<const nlohmann::json>(std::move(ev.object));  // no copy of the object
-    const std::string& rv = rv_of(*now);
-    ObjectPtr old;
+    const nlohmann::json& now = ev.object;  // handlers get the event's DOM: no decode for the new state
+    const std::string& rv = rv_of(now);
+    bool deleted = ev.type == WatchEventType::deleted;
+    EntryPtr entry = deleted ? nullptr : make_entry(now);
+    EntryPtr old;
     {
         std::lock_guard lock(mu_);
         auto it = store_.find(key);
-        if (it != store_.end()) old = it->second;
-        if (ev.type == WatchEventType::deleted) {
+        if (it != store_.end()) {
+            old = it->second;
+            index_remove(key, *old);
+        }
+        if (deleted) {
             if (it != store_.end()) store_.erase(it);
         } else {
-            store_[key] = now;
+            index_add(key, *entry);
+            if (it != store_.end()) it->second = entry;
+            else store_.emplace(key, entry);
         }
         if (!rv.empty()) rv_ = rv;
     }
-    dispatch([&](const ResourceEventHandler& h) {
-        if (ev.type == WatchEventType::deleted) {
-            if (h.on_delete) h.on_delete(*now);
-        } else if (old) {
-            if (h.on_update) h.on_update(*old, *now);
-        } else if (h.on_add) {
-            h.on_add(*now);
-        }
-    });
+    std::lock_guard hl(handlers_mu_);
+    if (deleted) {
+        call_handlers([&](const ResourceEventHandler& h) { if (h.on_delete) h.on_delete(now); });
+    } else if (old) {
+        bool any_update = false;
+        for (const auto& h : handlers_) any_update = any_update || bool(h.on_update);
+        if (!any_update) return;
+        auto o = old->decode();
+        if (o) call_handlers([&](const ResourceEventHandler& h) { if (h.on_update) h.on_update(*o, now); });
+    } else {
+        call_handlers([&](const ResourceEventHandler& h) { if (h.on_add) h.on_add(now); });
+    }
 }
 
 void Informer::watch_once(bool& need_list, bool& backoff) {
@@ -272,10 +457,12 @@ void Informer::run() {
 void Informer::resync_loop() {
     while (sleep_for(options_.resync)) {
         if (!synced_) continue;
-        auto objects = list();
-        dispatch([&](const ResourceEventHandler& h) {
-            if (h.on_update) for (const auto& o : objects) h.on_update(*o, *o);
-        });
+        auto entries = snapshot();
+        std::lock_guard hl(handlers_mu_);
+        for (const auto& e : entries) {
+            auto o = e->decode();
+            if (o) call_handlers([&](const ResourceEventHandler& h) { if (h.on_update) h.on_update(*o, *o); });
+        }
     }
 }
 

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,8 +109,15 @@ public:
     /// Server-side apply of `object` (apiVersion, kind, metadata.name set) as `field_manager`.
     Result<nlohmann::json> apply(const ResourceRef& ref, const nlohmann::json& object, const std::string& field_manager,
                                  bool force = false);
-    /// Every page of a list (following continue tokens); the result's resource_version is the last page's.
+    /// Every page of a list (following continue tokens); the result's resource_version is the last page's. Holds
+    /// every item at once; to consume a large list page by page use list_pages().
     Result<ObjectList> list_all(const ResourceRef& ref, ListOptions options = {});
+    /// Fetches a list one page at a time (`options.limit` per page, following continue tokens) and hands each page to
+    /// `on_page` before the next is requested, so a caller that converts or drops the items holds one page at most.
+    /// `on_page` may move the items out. Stops at the first error (a failed request or `on_page`'s error). Returns
+    /// the last page's resourceVersion (start a watch there).
+    Result<std::string> list_pages(const ResourceRef& ref, ListOptions options,
+                                   const std::function<Result<void>(ObjectList& page)>& on_page);
 };
 
 struct RestClientOptions {

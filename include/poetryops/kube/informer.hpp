@@ -10,6 +10,11 @@
 ///
 /// Handlers are called one at a time (never concurrently), from the reflector thread or the resync timer, after the
 /// cache was updated. They must be quick (enqueue a key) and must not call stop().
+///
+/// Memory: the cache keeps each object compact (MessagePack bytes, after `InformerOptions::transform`, which by
+/// default drops metadata.managedFields), not as a JSON DOM: ~0.9 KiB instead of ~8.7 KiB for a PoetryApp. get()
+/// decodes one object per call; for_each() decodes one object at a time; list() decodes everything at once. The
+/// initial list is consumed page by page (KubeClient::list_pages), so only one page is ever held as DOMs.
 
 #include <poetryops/kube/client.hpp>
 #include <poetryops/util/clock.hpp>
@@ -23,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -32,6 +38,15 @@ namespace poetryops::kube {
 
 /// "namespace/name" (or "name" for cluster-scoped objects) from an object's metadata; "" when it has no name.
 std::string key_of(const nlohmann::json& object);
+
+/// Removes metadata.managedFields (client-go's TransformStripManagedFields). API servers add them for server-side
+/// apply bookkeeping; controllers rarely read them and they are often the largest part of an object.
+void strip_managed_fields(nlohmann::json& object);
+
+/// Rewrites an object before the informer caches it and before handlers see it (client-go's SetTransform).
+using TransformFunc = std::function<void(nlohmann::json& object)>;
+/// The values an object is indexed under (client-go's IndexFunc); empty: not indexed.
+using IndexFunc = std::function<std::vector<std::string>(const nlohmann::json& object)>;
 
 struct ResourceEventHandler {
     std::function<void(const nlohmann::json& object)> on_add;
@@ -52,6 +67,10 @@ struct InformerOptions {
     std::chrono::milliseconds idle_timeout{std::chrono::seconds(150)};  ///< half-open watch detection
     std::chrono::milliseconds backoff_base{800};
     std::chrono::milliseconds backoff_max{std::chrono::seconds(30)};
+    /// Applied to every listed and watched object (also deleted ones) before it is cached and before handlers see
+    /// it. Default: strip_managed_fields. Null: cache objects exactly as the server sent them. An exception thrown
+    /// by the transform is logged and the object is cached as it is at that point.
+    TransformFunc transform = strip_managed_fields;
 };
 
 /// Thread safety: safe. The cache returns immutable shared snapshots.
@@ -76,8 +95,25 @@ public:
     /// Waits until has_synced() or the timeout (real time).
     bool wait_for_sync(std::chrono::milliseconds timeout) const;
 
+    /// Adds a secondary index (client-go's Indexers) so lookups by a field need no decoding of the cache. Only
+    /// before start(); false (and nothing changes) once started or when `name` is taken.
+    bool add_index(const std::string& name, IndexFunc index);
+    /// Keys of the cached objects that `name`'s IndexFunc mapped to `value` (sorted; empty for an unknown index).
+    std::vector<std::string> index_keys(const std::string& name, const std::string& value) const;
+    /// Every value of index `name` that at least one cached object has (sorted).
+    std::vector<std::string> index_values(const std::string& name) const;
+
+    /// The cached object, decoded into a fresh immutable DOM (one decode per call, ~15 µs and ~8 KiB for a
+    /// PoetryApp; the pointer is the caller's to keep); null when absent.
     ObjectPtr get(const std::string& key) const;
+    /// Every cached object decoded at once: n DOMs alive together, ~10x the cache's own memory. Prefer for_each()
+    /// (one DOM at a time), keys() or an index.
     std::vector<ObjectPtr> list() const;
+    /// Calls `fn` for every object cached when the call starts, decoding one at a time. `fn` runs without the cache
+    /// lock (it may call get()); objects changed meanwhile are seen as they were at the start.
+    void for_each(const std::function<void(const nlohmann::json& object)>& fn) const;
+    /// Keys of every cached object (no decoding).
+    std::vector<std::string> keys() const;
     std::size_t size() const;
     /// The resourceVersion the next watch resumes from.
     std::string resource_version() const;
@@ -89,6 +125,15 @@ public:
     const InformerOptions& options() const { return options_; }
 
 private:
+    struct Entry;
+    using EntryPtr = std::shared_ptr<const Entry>;
+    using Store = std::unordered_map<std::string, EntryPtr>;
+    struct Index {
+        std::string name;
+        IndexFunc fn;
+        std::unordered_map<std::string, std::set<std::string>> keys_by_value;  // guarded by mu_
+    };
+
     void run();
     bool relist();
     void watch_once(bool& need_list, bool& backoff);
@@ -96,14 +141,21 @@ private:
     bool sleep_for(std::chrono::milliseconds d);
     void resync_loop();
     void dispatch(const std::function<void(const ResourceEventHandler&)>& f);
+    void call_handlers(const std::function<void(const ResourceEventHandler&)>& f);  // handlers_mu_ held
+    void transform(nlohmann::json& object) const;
+    EntryPtr make_entry(const nlohmann::json& object) const;
+    std::vector<EntryPtr> snapshot() const;
+    void index_add(const std::string& key, const Entry& entry);     // mu_ held
+    void index_remove(const std::string& key, const Entry& entry);  // mu_ held
 
     KubeClient& client_;
     InformerOptions options_;
     const Clock& clock_;
 
-    mutable std::mutex mu_;  // store, rv
-    std::unordered_map<std::string, ObjectPtr> store_;
+    mutable std::mutex mu_;  // store, rv, index contents
+    Store store_;
     std::string rv_;
+    std::vector<Index> indexes_;  // the list is fixed once started
 
     std::mutex handlers_mu_;  // serialises handler calls and the handler list
     std::vector<ResourceEventHandler> handlers_;
