@@ -5,10 +5,10 @@
 // repo's main branch (polled on disk). In the same run, the floor: one `git push` of a one-line change to the same
 // server plus one registry HEAD of a manifest. Prints one JSON object.
 //
-//   bench_promote_latency [--pushes 100] [--floor-samples 20] [--window-ms W]
+//   bench_promote_latency [--pushes 100] [--floor-samples 20] [--window-ms W] [--verbose]
 //
 // --window-ms sets the committer's batching window; without it the committer default is used (what `poetryops run`
-// uses).
+// uses). --verbose logs the runner at debug level on stderr (with timestamps) to see where a slow push spent its time.
 #include <poetryops/controller/local.hpp>
 #include <poetryops/registry/client.hpp>
 #include <poetryops/registry/reference.hpp>
@@ -75,14 +75,20 @@ int count_commits(const fs::path& bare, const std::string& range) {
 
 int main(int argc, char** argv) {
     int pushes = 100, floor_samples = 20, window_ms = -1;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    bool verbose = false;
+    for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        int v = std::atoi(argv[i + 1]);
+        if (a == "--verbose") {
+            verbose = true;
+            continue;
+        }
+        if (i + 1 >= argc) break;
+        int v = std::atoi(argv[++i]);
         if (a == "--pushes") pushes = v;
         else if (a == "--floor-samples") floor_samples = v;
         else if (a == "--window-ms") window_ms = v;
     }
-    log::set_level(log::Level::warn);
+    log::set_level(verbose ? log::Level::debug : log::Level::warn);
     if (!test::require_tools({"git", "lighttpd", "docker-registry", "skopeo", "umoci"})) return 2;
 
     // The GitOps repo on lighttpd + git-http-backend (basic auth).
@@ -107,30 +113,6 @@ int main(int argc, char** argv) {
                                        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
                                        "resources: []\nimages:\n- name: " + image + "\n  newTag: old\n"},
                                       {"floor/notes.txt", "0\n"}});
-
-    // One base image through skopeo (config and layer blobs); each version is a distinct manifest over the same
-    // blobs (an annotation names the version), pushed by API so that t0 is exactly when the PUT returned.
-    if (reg->push_image("bench/app", "base", "bench payload").empty()) return 2;
-    registry::RegistryClientOptions ro;
-    ro.hosts[reg->host()].plain_http = true;
-    auto pusher = registry::RegistryClient::create(ro).value();
-    auto repo_ref = registry::parse_repository(image).value();
-    auto base = pusher->get_manifest(registry::parse_reference(image + ":base").value());
-    if (!base) {
-        std::cerr << "cannot read base manifest: " << base.error().message << "\n";
-        return 2;
-    }
-    nlohmann::json base_manifest = nlohmann::json::parse(base->bytes);
-    auto push_version = [&](const std::string& version) -> std::string {
-        nlohmann::json m = base_manifest;
-        m["annotations"]["org.opencontainers.image.version"] = version;
-        auto d = pusher->put_manifest(repo_ref, version, m.dump(), base->media_type);
-        if (!d) {
-            std::cerr << "push " << version << " failed: " << d.error().message << "\n";
-            return "";
-        }
-        return d->digest;
-    };
 
     // The runner: one PoetryApp, one kustomize environment.
     TempDir work("poetryops-bench-latency");
@@ -171,6 +153,32 @@ int main(int argc, char** argv) {
             if (t.joinable()) t.join();
         }
     } stop_loop{stop, *runner, loop};
+
+    // One base image through skopeo (config and layer blobs), pushed once the runner's webhook listens: docker-registry
+    // delivers notifications in order and backs off on a refused one, so an event sent before the listener was up
+    // would hold back the first measured pushes. Each version is a distinct manifest over the same blobs (an annotation
+    // names the version), pushed by API so that t0 is exactly when the PUT returned.
+    if (reg->push_image("bench/app", "base", "bench payload").empty()) return 2;
+    registry::RegistryClientOptions ro;
+    ro.hosts[reg->host()].plain_http = true;
+    auto pusher = registry::RegistryClient::create(ro).value();
+    auto repo_ref = registry::parse_repository(image).value();
+    auto base = pusher->get_manifest(registry::parse_reference(image + ":base").value());
+    if (!base) {
+        std::cerr << "cannot read base manifest: " << base.error().message << "\n";
+        return 2;
+    }
+    nlohmann::json base_manifest = nlohmann::json::parse(base->bytes);
+    auto push_version = [&](const std::string& version) -> std::string {
+        nlohmann::json m = base_manifest;
+        m["annotations"]["org.opencontainers.image.version"] = version;
+        auto d = pusher->put_manifest(repo_ref, version, m.dump(), base->media_type);
+        if (!d) {
+            std::cerr << "push " << version << " failed: " << d.error().message << "\n";
+            return "";
+        }
+        return d->digest;
+    };
 
     const std::string path = "main:apps/app/kustomization.yaml";
     auto wait_for_digest = [&](const std::string& digest, const std::string& since_tip,
@@ -282,6 +290,7 @@ int main(int argc, char** argv) {
         {"committer_window_ms", window_used.count()},
         {"warmup_ms", warm_ms},
         {"latency", summary(latencies)},
+        {"latencies_ms", latencies},
         {"timeouts", timeouts},
         {"floor", {{"push_plus_head", summary(floor_total)}, {"git_push", summary(floor_push)},
                    {"registry_head", summary(floor_head)}}},

@@ -238,9 +238,12 @@ Result<void> LocalRunner::run(const std::atomic<bool>& stop, std::chrono::second
         }
         auto until = std::chrono::steady_clock::now() + wait;
         std::unique_lock lock(impl_->wake_mu);
-        // Short slices so a stop flag set from a signal handler is seen without a notify.
-        while (!stop && !impl_->woken && std::chrono::steady_clock::now() < until) {
-            impl_->wake_cv.wait_for(lock, std::chrono::milliseconds(100));
+        // Short slices so a stop flag set from a signal handler is seen without a notify; never past `until` (a 10 ms
+        // retry must not become a 100 ms one).
+        for (auto now = std::chrono::steady_clock::now(); !stop && !impl_->woken && now < until;
+             now = std::chrono::steady_clock::now()) {
+            impl_->wake_cv.wait_for(lock, std::min<std::chrono::steady_clock::duration>(until - now,
+                                                                                       std::chrono::milliseconds(100)));
         }
         impl_->woken = false;
     }
