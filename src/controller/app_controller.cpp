@@ -96,18 +96,25 @@ AppController::~AppController() {
 }
 
 Result<void> AppController::start() {
+    // A registry push wakes exactly the apps whose image repository it names (level-based: the reconcile re-reads
+    // the registry; the event only says "look now"). The informers cache compact bytes, not DOMs, so the apps are
+    // found through an index on spec.image.repository (added before the informers start) instead of decoding all.
+    static constexpr const char* repository_index = "spec.image.repository";
+    if (promotion_) {
+        for (auto* inf : informers_) {
+            inf->add_index(repository_index, [](const nlohmann::json& o) {
+                std::string repo = o.value("/spec/image/repository"_json_pointer, std::string());
+                return repo.empty() ? std::vector<std::string>{} : std::vector<std::string>{std::move(repo)};
+            });
+        }
+    }
     POETRYOPS_TRY_VOID(manager_->start());
     if (!promotion_) return ok();
-    // A registry push wakes exactly the apps whose image repository it names (level-based: the reconcile re-reads
-    // the registry; the event only says "look now").
     return promotion_->start_webhooks([this](const std::string& repository) {
         for (auto* inf : informers_) {
-            for (const auto& obj : inf->list()) {
-                std::string repo = obj->value("/spec/image/repository"_json_pointer, std::string());
+            for (const auto& repo : inf->index_values(repository_index)) {
                 if (!repository_matches(repo, repository)) continue;
-                std::string ns = obj->value("/metadata/namespace"_json_pointer, std::string());
-                std::string name = obj->value("/metadata/name"_json_pointer, std::string());
-                controller_->enqueue(ns.empty() ? name : ns + "/" + name);
+                for (const auto& key : inf->index_keys(repository_index, repo)) controller_->enqueue(key);
             }
         }
     });
