@@ -221,6 +221,7 @@ int main(int argc, char** argv) {
         std::string version = "1.0." + std::to_string(i);
         std::string digest = push_version(version);
         auto t0 = Steady::now();
+        POETRYOPS_LOG(debug, "bench: manifest PUT returned", {{"version", version}});
         if (digest.empty()) return 2;
         auto t1 = wait_for_digest(digest, tip, std::chrono::seconds(60));
         if (!t1) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <thread>
 
 namespace poetryops::controller {
 
@@ -115,20 +116,31 @@ Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api:
     if (!listed && listed.error().kind != Error::Kind::not_found) return listed.error();
     // A repository nothing was pushed to yet (NAME_UNKNOWN) has no artifact; that is not a failure.
     std::vector<std::string> tags = listed ? std::move(listed).value() : std::vector<std::string>{};
+    // A tag just pushed can be notified, and even listed, a moment before the registry links it to its manifest
+    // (docker-registry creates the tag's folder, then writes the link). A few short retries (2+4+8+16 ms) are far
+    // cheaper than failing the reconcile and running it again.
+    auto resolve_settling = [&](const registry::Reference& ref) {
+        auto d = reg->resolve(ref);
+        for (int wait_ms = 2; !d && d.error().kind == Error::Kind::not_found && wait_ms <= 16; wait_ms *= 2) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+            d = reg->resolve(ref);
+        }
+        return d;
+    };
     // A pushed tag the list does not show yet must still resolve before we settle on an older newest.
     for (const auto& tag : hinted) {
         if (std::find(tags.begin(), tags.end(), tag) != tags.end()) continue;
         registry::Reference ref = repo;
         ref.tag = tag;
-        POETRYOPS_TRY(registry::Descriptor d, reg->resolve(ref));
-        (void)d;
+        auto d = resolve_settling(ref);
+        if (!d) return d.error();
         tags.push_back(tag);
     }
     std::optional<promote::Artifact> result;
     if (auto cand = compiled.newest(tags)) {
         registry::Reference ref = repo;
         ref.tag = cand->tag;
-        POETRYOPS_TRY(registry::Descriptor desc, reg->resolve(ref));
+        POETRYOPS_TRY(registry::Descriptor desc, resolve_settling(ref));
         promote::Artifact a;
         a.version = cand->version;
         a.tag = cand->tag;

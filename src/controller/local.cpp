@@ -165,6 +165,7 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
 }
 
 Result<PassResult> LocalRunner::run_pass() {
+    POETRYOPS_LOG(debug, "local pass starts");
     POETRYOPS_TRY(auto apps, load_local_apps(impl_->options.inputs));
     PassResult result;
     std::optional<Error> failure;

@@ -289,7 +289,15 @@ std::string redact(std::string_view text) {
 
 void write(Level lvl, std::string_view msg, const Fields& fields) {
     if (lvl < g_level.load() || lvl == Level::off) return;
-    std::string ts = format_rfc3339(SystemClock::instance().now());
+    // RFC 3339 with milliseconds ("…T03:54:00.123Z"): a promotion takes tens of ms, whole seconds hide its steps.
+    auto now = SystemClock::instance().now();
+    std::string ts = format_rfc3339(now);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    if (!ts.empty() && ts.back() == 'Z') {
+        char frac[6];
+        std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms));
+        ts.insert(ts.size() - 1, frac);
+    }
     auto value_of = [](const Field& f) { return sensitive_key(f.first) ? std::string(kRedacted) : redact(f.second); };
     if (g_format.load() == Format::json) {
         nlohmann::json j;

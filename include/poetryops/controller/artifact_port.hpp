@@ -39,8 +39,9 @@ public:
     /// Forgets every cached repository for which `match(repository)` is true.
     void invalidate_matching(const std::function<bool(const std::string& repository)>& match);
     /// A webhook said `tag` was pushed to `pushed` ("registry/repository"). Registries notify before the tag shows
-    /// in their tag list, so the tag is also tried directly, and nothing is cached for the repository until it
-    /// resolves (until then newest() fails, and the caller retries with backoff).
+    /// in their tag list, so the tag is also tried directly (a listed or hinted tag that answers 404 is retried a few
+    /// times over ~30 ms: docker-registry links the tag just after it notifies), and nothing is cached for the repository until it resolves (until then newest()
+    /// fails, and the caller retries with backoff).
     void hint_push(const std::string& pushed, const std::string& tag);
 
 private:
