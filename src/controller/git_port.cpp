@@ -1,7 +1,5 @@
 #include <poetryops/controller/git_port.hpp>
 
-#include <poetryops/util/subprocess.hpp>
-
 namespace poetryops::controller {
 
 GitRepoPort::GitRepoPort(git::RepoCache& cache, RemoteResolver resolver, git::CommitterOptions options)
@@ -76,24 +74,13 @@ Result<bool> GitRepoPort::contains(const api::PoetryApp& app, const std::string&
     if (commit == revision) return true;
     const api::GitOpsSpec& gitops = app.spec.gitops;
     POETRYOPS_TRY(auto repo, repo_for(app));
-    auto ancestor = [&]() -> Result<int> {
-        auto lock = repo->lock();
-        ProcessOptions o;
-        o.inherit_env = false;
-        o.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"GIT_TERMINAL_PROMPT", "0"}, {"GIT_NO_LAZY_FETCH", "1"},
-                 {"GIT_CONFIG_NOSYSTEM", "1"}, {"HOME", "/nonexistent"}};
-        o.timeout = std::chrono::seconds(30);
-        POETRYOPS_TRY(auto r, run_process({"git", "--git-dir", repo->git_dir().string(), "merge-base", "--is-ancestor",
-                                            commit, revision}, o));
-        return r.exit_code;
-    };
-    POETRYOPS_TRY(int rc, ancestor());
-    if (rc == 0) return true;
-    if (rc == 1) return false;
-    // A revision the clone has not seen yet: fetch and ask once more.
+    auto known = repo->is_ancestor(commit, revision);
+    if (known || known.error().kind != Error::Kind::not_found) return known;
+    // A revision the clone has not seen yet (the cluster synced something newer): fetch and ask once more.
     POETRYOPS_TRY_VOID(repo->fetch(gitops.branch));
-    POETRYOPS_TRY(int rc2, ancestor());
-    return rc2 == 0;
+    auto again = repo->is_ancestor(commit, revision);
+    if (!again && again.error().kind == Error::Kind::not_found) return false;
+    return again;
 }
 
 std::future<Result<git::EditOutcome>> GitRepoPort::submit(const api::PoetryApp& app, git::EditRequest request) {

@@ -222,6 +222,22 @@ std::optional<Result<void>> Repo::push_fast(const std::string& commit, const std
     return Result<void>(ok());
 }
 
+Result<bool> Repo::is_ancestor(const std::string& ancestor, const std::string& descendant) {
+    for (const auto* id : {&ancestor, &descendant}) {
+        if (!detail::is_object_id(*id)) {
+            return fail(Error::Kind::invalid, "git " + display_url_ + ": not a commit id: " + *id, "InvalidCommit");
+        }
+    }
+    if (ancestor == descendant) return true;
+    auto guard = lock();
+    POETRYOPS_TRY(ProcessResult r, runner_->run({"merge-base", "--is-ancestor", ancestor, descendant}));
+    if (r.exit_code == 0) return true;
+    if (r.exit_code == 1) return false;
+    // 128: one of the commits is unknown here.
+    return fail(Error::Kind::not_found, "git " + display_url_ + ": commit " + ancestor + " or " + descendant +
+                                            " is not in the clone", "CommitNotFound");
+}
+
 Result<std::vector<FoundCommit>> Repo::find_commits_by_trailer(const std::string& branch, const std::string& key,
                                                                const std::string& value, int max_count) {
     if (key.empty() || key.find_first_of(":,%() \n") != std::string::npos) {

@@ -164,6 +164,23 @@ TEST_F(RepoIt, NonFastForwardIsAConflictAndNothingIsLost) {
     EXPECT_EQ(repos_.tip("gitops.git"), foreign);
 }
 
+TEST_F(RepoIt, TellsWhetherACommitIsInAnotherCommitsHistory) {
+    std::string later = repos_.commit_files("gitops.git", {{"README.md", "later\n"}});
+    ASSERT_TRUE(repo->fetch("main"));
+    auto yes = repo->is_ancestor(base_, later);
+    ASSERT_TRUE(yes) << yes.error().message;
+    EXPECT_TRUE(*yes);
+    auto no = repo->is_ancestor(later, base_);
+    ASSERT_TRUE(no) << no.error().message;
+    EXPECT_FALSE(*no);
+    auto unknown = repo->is_ancestor(base_, std::string(40, 'e'));
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().kind, Error::Kind::not_found) << unknown.error().message;
+    auto bad = repo->is_ancestor(base_, "main");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().kind, Error::Kind::invalid);
+}
+
 TEST_F(RepoIt, TwoCachesOnOneDirectoryShareTheCloneSafely) {
     auto other = RepoCache::create(cache_.path());
     ASSERT_TRUE(other);

@@ -88,6 +88,10 @@ public:
     /// other refusals (a pre-receive hook) are invalid and carry the server's "remote:" lines.
     Result<void> push(const std::string& commit, const std::string& branch);
 
+    /// True when `ancestor` is `descendant` or one of its ancestors, as far as the clone knows. not_found when either
+    /// commit is not in the clone (fetch, then ask again).
+    Result<bool> is_ancestor(const std::string& ancestor, const std::string& descendant);
+
     /// Commits on `branch` (newest first, at most `max_count` walked) carrying trailer `key` with exactly `value`
     /// (empty value: any). Fetches first.
     Result<std::vector<FoundCommit>> find_commits_by_trailer(const std::string& branch, const std::string& key,
