@@ -7,32 +7,6 @@ namespace {
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
-// One path component: [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)*
-bool valid_component(std::string_view c) {
-    if (c.empty() || !is_lower_alnum(c.front()) || !is_lower_alnum(c.back())) {
-        return false;
-    }
-    for (std::size_t i = 0; i < c.size();) {
-        if (is_lower_alnum(c[i])) {
-            ++i;
-            continue;
-        }
-        std::size_t j = i;
-        if (c[i] == '.') {
-            j = i + 1;
-        } else if (c[i] == '_') {
-            j = (i + 1 < c.size() && c[i + 1] == '_') ? i + 2 : i + 1;
-        } else if (c[i] == '-') {
-            while (j < c.size() && c[j] == '-') ++j;
-        } else {
-            return false;
-        }
-        if (j >= c.size() || !is_lower_alnum(c[j])) return false;
-        i = j;
-    }
-    return true;
-}
-
 // host[:port]: DNS labels (letters, digits, '-', '.') or a bracketed IPv6 literal, optional numeric port.
 bool valid_domain(std::string_view d) {
     if (d.empty()) return false;
@@ -73,6 +47,32 @@ Unexpected bad(std::string_view text, std::string_view why) {
 }
 
 }  // namespace
+
+bool valid_path_component(std::string_view c) {
+    if (c.empty() || !is_lower_alnum(c.front()) || !is_lower_alnum(c.back())) {
+        return false;
+    }
+    for (std::size_t i = 0; i < c.size();) {
+        if (is_lower_alnum(c[i])) {
+            ++i;
+            continue;
+        }
+        std::size_t j = i;
+        if (c[i] == '.') {
+            j = i + 1;
+        } else if (c[i] == '_') {
+            j = (i + 1 < c.size() && c[i + 1] == '_') ? i + 2 : i + 1;
+        } else if (c[i] == '-') {
+            while (j < c.size() && c[j] == '-') ++j;
+        } else {
+            return false;
+        }
+        if (j >= c.size() || !is_lower_alnum(c[j])) return false;
+        i = j;
+    }
+    return true;
+}
+
 
 bool is_valid_digest(std::string_view digest) {
     constexpr std::string_view prefix = "sha256:";
@@ -145,7 +145,7 @@ Result<ImageRef> parse_image_ref(std::string_view text) {
     while (true) {
         auto end = rest.find('/', start);
         std::string_view comp = rest.substr(start, end == std::string_view::npos ? rest.npos : end - start);
-        if (!valid_component(comp)) {
+        if (!valid_path_component(comp)) {
             for (char c : comp) {
                 if (std::isupper(static_cast<unsigned char>(c))) {
                     return bad(text, "repository name must be lower-case");

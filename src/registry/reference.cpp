@@ -1,5 +1,7 @@
 #include <poetryops/registry/reference.hpp>
 
+#include <poetryops/manifest/image_ref.hpp>
+
 #include <poetryops/util/strings.hpp>
 
 #include <openssl/evp.h>
@@ -9,33 +11,7 @@
 namespace poetryops::registry {
 namespace {
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
-
-// path-component := [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)*
-bool valid_path_component(std::string_view s) {
-    if (s.empty() || !is_lower_alnum(s.front()) || !is_lower_alnum(s.back())) return false;
-    std::size_t i = 0;
-    while (i < s.size()) {
-        if (is_lower_alnum(s[i])) {
-            ++i;
-            continue;
-        }
-        std::size_t j = i;
-        if (s[i] == '.') {
-            j = i + 1;
-        } else if (s[i] == '_') {
-            j = (i + 1 < s.size() && s[i + 1] == '_') ? i + 2 : i + 1;
-        } else if (s[i] == '-') {
-            while (j < s.size() && s[j] == '-') ++j;
-        } else {
-            return false;
-        }
-        if (j >= s.size() || !is_lower_alnum(s[j])) return false;
-        i = j;
-    }
-    return true;
-}
 
 // domain := host-component ('.' host-component)* [':' port] | '[' ipv6 ']' [':' port]
 bool valid_domain(std::string_view d) {
@@ -98,7 +74,7 @@ Result<Reference> parse_name(std::string_view text, std::string_view whole) {
     }
     if (rest.empty()) return invalid("image reference '" + std::string(whole) + "' has no repository");
     for (const auto& part : str::split(rest, '/')) {
-        if (!valid_path_component(part)) {
+        if (!manifest::valid_path_component(part)) {
             bool upper = false;
             for (char c : part) upper = upper || std::isupper(static_cast<unsigned char>(c));
             return invalid("invalid repository component '" + part + "' in image reference '" +

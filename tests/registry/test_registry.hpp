@@ -19,15 +19,15 @@ namespace poetryops::test {
 struct TestRegistryOptions {
     bool tls = false;                  ///< serve HTTPS with a certificate from `ca` (required then)
     TestCa* ca = nullptr;
-    std::string user, password;        ///< htpasswd auth when user is set
-    std::string notify_url;            ///< notifications endpoint (push webhooks) when set
-    std::string notify_token;          ///< sent as "Authorization: Bearer <token>"
+    std::string user{}, password{};    ///< htpasswd auth when user is set
+    std::string notify_url{};          ///< notifications endpoint (push webhooks) when set
+    std::string notify_token{};        ///< sent as "Authorization: Bearer <token>"
     struct Token {
         std::string realm, service, issuer;
         std::filesystem::path rootcertbundle;
         std::string push_credentials;  ///< "user:password" skopeo uses to push (the issuer grants anonymous pull only)
     };
-    std::optional<Token> token;        ///< token auth when set
+    std::optional<Token> token{};      ///< token auth when set
 };
 
 class TestRegistry {

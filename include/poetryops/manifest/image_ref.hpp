@@ -33,6 +33,10 @@ Result<ImageRef> parse_image_ref(std::string_view text);
 /// Validates a bare image name (no tag, no digest) and returns it parsed.
 Result<ImageRef> parse_image_name(std::string_view text);
 
+/// One repository path component of the OCI distribution grammar: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`. Shared with
+/// the registry module's reference parser.
+bool valid_path_component(std::string_view component);
+
 /// Canonical form of an image name for matching; returns the input unchanged when it is not a valid name.
 std::string normalize_image_name(std::string_view name);
 

@@ -20,9 +20,9 @@ namespace poetryops::registry {
 /// Per-registry settings, keyed by normalised host ("127.0.0.1:5000", "docker.io").
 struct RegistryHostConfig {
     bool plain_http = false;            ///< speak http:// (only when asked; never a fallback)
-    std::string ca_file;                ///< trust only this CA bundle for this registry
+    std::string ca_file{};              ///< trust only this CA bundle for this registry
     bool insecure_skip_verify = false;  ///< explicit opt-in only
-    std::optional<Credentials> credentials;  ///< overrides the Docker config
+    std::optional<Credentials> credentials{};  ///< overrides the Docker config
 };
 
 struct RegistryClientOptions {

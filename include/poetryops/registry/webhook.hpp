@@ -44,8 +44,8 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 bool constant_time_equal(std::string_view a, std::string_view b);
 
 struct WebhookConfig {
-    std::string bearer_token;   ///< accept `Authorization: Bearer <token>` (also the bare token, as Harbor sends it)
-    std::string hmac_secret;    ///< accept `<signature_header>: sha256=<hex HMAC of the body>`
+    std::string bearer_token{};  ///< accept `Authorization: Bearer <token>` (also the bare token, as Harbor sends it)
+    std::string hmac_secret{};   ///< accept `<signature_header>: sha256=<hex HMAC of the body>`
     std::string signature_header = "X-Hub-Signature-256";
     bool allow_unauthenticated = false;  ///< only for tests and loopback demos
     std::size_t max_body_bytes = 1024 * 1024;
