@@ -321,7 +321,7 @@ private:
 
     std::string stamp() const {
         auto mins = std::chrono::duration_cast<std::chrono::minutes>(clock_.now() - start_).count();
-        char buf[16];
+        char buf[48];
         std::snprintf(buf, sizeof buf, "+%02lld:%02lld", static_cast<long long>(mins / 60), static_cast<long long>(mins % 60));
         return buf;
     }

@@ -28,7 +28,9 @@ TEST(CompactJson, EveryScalarKindAndWidthRoundTrips) {
     for (const auto& v : values) {
         json back = round_trip(v);
         EXPECT_EQ(back, v) << v.dump().substr(0, 80);
-        if (v.is_number_float()) EXPECT_EQ(back.get<double>(), v.get<double>()) << "doubles keep every bit";
+        if (v.is_number_float()) {
+            EXPECT_EQ(back.get<double>(), v.get<double>()) << "doubles keep every bit";
+        }
     }
 }
 

@@ -47,9 +47,9 @@ namespace poetryops::kube::fake {
 
 struct FakeApiServerOptions {
     std::string token;                 ///< non-empty: require "Authorization: Bearer <token>"
-    std::string tls_cert_file;         ///< serve HTTPS with this certificate (and key)
-    std::string tls_key_file;
-    std::string ca_file;               ///< put into config()/kubeconfig as the cluster CA
+    std::string tls_cert_file{};         ///< serve HTTPS with this certificate (and key)
+    std::string tls_key_file{};
+    std::string ca_file{};               ///< put into config()/kubeconfig as the cluster CA
     std::size_t history = 10000;       ///< watch events retained; older resourceVersions are "too old" (410)
     std::chrono::milliseconds bookmark_interval{std::chrono::seconds(1)};
     std::size_t worker_threads = 24;   ///< each open watch holds one

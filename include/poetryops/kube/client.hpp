@@ -33,17 +33,17 @@ namespace poetryops::kube {
 class MetricsRegistry;
 
 struct ListOptions {
-    std::string label_selector;
-    std::string field_selector;
+    std::string label_selector{};
+    std::string field_selector{};
     std::int64_t limit = 0;           ///< page size; 0: the server's choice (everything)
-    std::string continue_token;       ///< from the previous page's ObjectList::continue_token
-    std::string resource_version;     ///< "" (most recent, quorum read) or "0" (any cached version)
+    std::string continue_token{};       ///< from the previous page's ObjectList::continue_token
+    std::string resource_version{};     ///< "" (most recent, quorum read) or "0" (any cached version)
 };
 
 struct ObjectList {
     std::vector<nlohmann::json> items;
-    std::string resource_version;     ///< of the list: start a watch here
-    std::string continue_token;       ///< non-empty when more pages follow
+    std::string resource_version{};     ///< of the list: start a watch here
+    std::string continue_token{};       ///< non-empty when more pages follow
 };
 
 enum class PatchType {
@@ -60,13 +60,13 @@ struct PatchOptions {
 
 struct DeleteOptions {
     std::string propagation_policy;   ///< "Foreground", "Background", "Orphan" or "" (server default)
-    std::string precondition_resource_version;
+    std::string precondition_resource_version{};
 };
 
 struct WatchOptions {
-    std::string resource_version;     ///< resume after this version ("" : start with the current state)
-    std::string label_selector;
-    std::string field_selector;
+    std::string resource_version{};     ///< resume after this version ("" : start with the current state)
+    std::string label_selector{};
+    std::string field_selector{};
     int timeout_seconds = 0;          ///< server-side end of the watch; 0: random in [300, 600] (client-go)
     bool allow_bookmarks = true;
     /// No byte for this long → the connection is considered half-open and the watch fails with Kind::timeout.

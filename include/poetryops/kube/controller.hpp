@@ -62,7 +62,7 @@ KeyMapper owner_mapper(std::string owner_kind, std::string owner_group = {});
 struct ControllerOptions {
     std::string name;                          ///< metrics label `controller` and queue name
     int max_concurrent_reconciles = 1;
-    std::unique_ptr<RateLimiter> rate_limiter; ///< null: default_controller_rate_limiter()
+    std::unique_ptr<RateLimiter> rate_limiter{};  ///< null: default_controller_rate_limiter()
 };
 
 /// Thread safety: safe. Created by Manager::add_controller().

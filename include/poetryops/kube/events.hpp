@@ -25,7 +25,7 @@ enum class EventType { normal, warning };
 
 struct EventRecorderOptions {
     std::string component = "poetryops";   ///< source.component and reportingComponent
-    std::string instance;                   ///< reportingInstance (e.g. the pod name); default: host name
+    std::string instance{};                 ///< reportingInstance (e.g. the pod name); default: host name
     std::size_t cache_size = 4096;          ///< distinct events remembered for deduplication (LRU)
 };
 

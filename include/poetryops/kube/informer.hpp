@@ -58,8 +58,8 @@ struct ResourceEventHandler {
 
 struct InformerOptions {
     ResourceRef resource;                      ///< collection; namespace_ empty: all namespaces
-    std::string label_selector;
-    std::string field_selector;
+    std::string label_selector{};
+    std::string field_selector{};
     /// Every `resync`, on_update(o, o) for every cached object (0: never).
     std::chrono::milliseconds resync{0};
     std::int64_t page_size = 500;              ///< list page size (limit/continue)
