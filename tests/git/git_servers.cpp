@@ -125,7 +125,10 @@ HttpGitServer::HttpGitServer(const BareRepos& repos, TestCa& ca, std::string use
     std::filesystem::create_directories(d / "www");
     auto [crt, key] = ca.issue("git-server", {"DNS:localhost", "IP:127.0.0.1"});
     write(d / "tls.pem", slurp(crt) + slurp(key), 0600);
-    auto hash = must_run({"openssl", "passwd", "-apr1", password_});
+    // The password goes through stdin: the secret-scanning test reads every process's argv while other tests run.
+    ProcessOptions hash_opts;
+    hash_opts.stdin_data = password_ + "\n";
+    auto hash = must_run({"openssl", "passwd", "-apr1", "-stdin"}, hash_opts);
     write(d / "htpasswd", user_ + ":" + std::string(hash.out.substr(0, hash.out.find('\n'))) + "\n", 0600);
     http_port_ = free_port();
     https_port_ = free_port();

@@ -29,7 +29,10 @@ std::unique_ptr<TestRegistry> TestRegistry::start(TestRegistryOptions options) {
         fs::copy_file(options.ca->ca_cert(), r->cert_dir() / "ca.crt");
     }
     if (!options.user.empty()) {
-        must_run({"htpasswd", "-Bbc", d + "/htpasswd", options.user, options.password});
+        // -i: the password from stdin, not argv (other tests scan every process's command line for secrets).
+        ProcessOptions po;
+        po.stdin_data = options.password + "\n";
+        must_run({"htpasswd", "-Bci", d + "/htpasswd", options.user}, po);
         yaml += "auth: {htpasswd: {realm: ci, path: " + d + "/htpasswd}}\n";
     } else if (options.token) {
         const auto& t = *options.token;
