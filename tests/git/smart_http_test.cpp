@@ -99,3 +99,26 @@ TEST(ObjectCache, StartsOverWhenTheBudgetIsExceeded) {
 
 }  // namespace
 }  // namespace poetryops::git::detail
+
+namespace poetryops::git::detail {
+namespace {
+
+TEST(SmartHttpApplies, OnlyPlainHttpRemotesWithoutProxyOrUserInTheUrl) {
+    Remote r;
+    r.url = "https://git.example.com/org/gitops.git";
+    EXPECT_TRUE(SmartHttp::applies(r));
+    r.url = "http://127.0.0.1:8080/git/gitops.git";
+    EXPECT_TRUE(SmartHttp::applies(r));
+    r.url = "https://bot@git.example.com/org/gitops.git";
+    EXPECT_FALSE(SmartHttp::applies(r));
+    r.url = "ssh://git@git.example.com/org/gitops.git";
+    EXPECT_FALSE(SmartHttp::applies(r));
+    r.url = "https://git.example.com/org/gitops.git";
+    ::setenv("HTTPS_PROXY", "http://proxy.example.com:3128", 1);
+    EXPECT_FALSE(SmartHttp::applies(r));  // git knows proxies, the in-process client does not
+    ::unsetenv("HTTPS_PROXY");
+    EXPECT_TRUE(SmartHttp::applies(r));
+}
+
+}  // namespace
+}  // namespace poetryops::git::detail

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 namespace poetryops::git::detail {
 
@@ -135,6 +136,12 @@ bool SmartHttp::applies(const Remote& remote) {
     std::string_view url = remote.url;
     bool http = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
     if (!http) return false;
+    // git honours proxy variables (they pass through to it); the in-process client does not speak to proxies, so with
+    // one configured every request goes through git.
+    for (const char* var : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+        const char* v = std::getenv(var);
+        if (v != nullptr && *v != '\0') return false;
+    }
     // A user name in the URL authority: leave the credential handling to git.
     auto authority_end = url.find('/', url.find("//") + 2);
     return url.substr(0, authority_end).find('@') == std::string_view::npos;
@@ -166,6 +173,9 @@ SmartHttp::SmartHttp(Remote remote, std::unique_ptr<http::Client> client)
 SmartHttp::~SmartHttp() = default;
 
 Result<std::string> SmartHttp::post(const std::string& service, const std::string& body, bool protocol_v2) {
+    if (std::chrono::steady_clock::now() < paused_until_) {
+        return fail(Error::Kind::transport, "in-process transport paused after a network error");
+    }
     http::Request req;
     req.method = "POST";
     req.url = base_url_ + "/" + service;
@@ -174,7 +184,16 @@ Result<std::string> SmartHttp::post(const std::string& service, const std::strin
     if (protocol_v2) req.headers.set("Git-Protocol", "version=2");
     if (!authorization_.empty()) req.headers.set("Authorization", authorization_);
     req.body = body;
-    POETRYOPS_TRY(http::Response resp, client_->request(req));
+    auto answered = client_->request(req);
+    if (!answered) {
+        // Unreachable or too slow: git would be too, and its error is the one to show. Stop trying for a while so that
+        // every operation does not pay a connect timeout before git runs.
+        if (answered.error().kind == Error::Kind::transport || answered.error().kind == Error::Kind::timeout) {
+            paused_until_ = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+        }
+        return fail(std::move(answered).error());
+    }
+    http::Response resp = std::move(answered).value();
     if (resp.status != 200) {
         return fail(resp.status == 401 || resp.status == 403 ? Error::Kind::unauthorized : Error::Kind::http,
                     service + " answered HTTP " + std::to_string(resp.status));

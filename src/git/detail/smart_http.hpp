@@ -16,6 +16,7 @@
 #include <poetryops/git/remote.hpp>
 #include <poetryops/util/result.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,7 +50,7 @@ bool is_stale_ref_reason(std::string_view reason);
 
 class SmartHttp {
 public:
-    /// True for http:// and https:// remotes.
+    /// True for http:// and https:// remotes without a user name in the URL, when no proxy variable is set.
     static bool applies(const Remote& remote);
     /// Needs applies(remote). Builds the HTTP client (CA file from the remote).
     static Result<std::unique_ptr<SmartHttp>> create(const Remote& remote);
@@ -75,6 +76,7 @@ private:
     std::string authorization_;
     std::unique_ptr<http::Client> client_;
     bool v2_refused_ = false;  ///< the server did not answer ls-refs: stop asking
+    std::chrono::steady_clock::time_point paused_until_{};  ///< after a network error, git alone for a minute
 };
 
 }  // namespace poetryops::git::detail
