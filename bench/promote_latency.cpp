@@ -1,21 +1,27 @@
 // bench_promote_latency: push-to-promotion latency end to end. A real docker-registry sends push notifications to the
-// webhook of an in-process LocalRunner::run() (its own thread), which promotes the new digest with a commit on a real
+// webhook of the promoter under test, in-process: `--mode local` (default) LocalRunner::run() on its own thread, as
+// `poetryops run` does; `--mode cluster` the AppController of `poetryops controller` (informer, workqueue, promotion
+// engine, webhook) against the in-repo fake API server. It promotes the new digest with a commit on a real
 // git server (lighttpd + git-http-backend, HTTP with basic auth). For each of N pushes (versions 1.0.0, 1.0.1, …, each
 // a distinct manifest): t0 = the manifest PUT returned, t1 = the new digest is in the overlay at the tip of the bare
 // repo's main branch (polled on disk). In the same run, the floor: one `git push` of a one-line change to the same
 // server plus one registry HEAD of a manifest. Prints one JSON object.
 //
-//   bench_promote_latency [--pushes 100] [--floor-samples 20] [--window-ms W] [--verbose]
+//   bench_promote_latency [--mode local|cluster] [--pushes 100] [--floor-samples 20] [--window-ms W] [--verbose]
 //
 // --window-ms sets the committer's batching window; without it the committer default is used (what `poetryops run`
 // uses). --verbose logs the runner at debug level on stderr (with timestamps) to see where a slow push spent its time.
+#include <poetryops/controller/app_controller.hpp>
 #include <poetryops/controller/local.hpp>
+#include <poetryops/kube/client.hpp>
 #include <poetryops/registry/client.hpp>
 #include <poetryops/registry/reference.hpp>
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
+#include <poetryops/util/strings.hpp>
 
 #include "git/git_servers.hpp"
+#include "kube/fake_apiserver.hpp"
 #include "registry/test_registry.hpp"
 
 #include <nlohmann/json.hpp>
@@ -71,11 +77,142 @@ int count_commits(const fs::path& bare, const std::string& range) {
     return r.ok() ? std::atoi(r.out.c_str()) : -1;
 }
 
+
+/// What the promoter under test needs to know.
+struct Setup {
+    std::string image, repo_url, git_user, git_password, registry_host;
+    int webhook_port = 0;
+    std::string webhook_token;
+    int window_ms = -1;
+};
+
+/// A running promoter; the destructor stops it.
+class Promoter {
+public:
+    virtual ~Promoter() = default;
+    /// The committer's counters, when the promoter exposes them.
+    virtual std::optional<git::CommitterStats> stats() = 0;
+};
+
+/// `poetryops run`: LocalRunner::run() on its own thread, PoetryApp YAML files as the object store.
+class LocalPromoter : public Promoter {
+public:
+    explicit LocalPromoter(std::unique_ptr<controller::LocalRunner> runner) : runner_(std::move(runner)) {
+        loop_ = std::thread([this] {
+            auto r = runner_->run(stop_, std::chrono::seconds(30));
+            if (!r) std::cerr << "run: " << r.error().message << "\n";
+        });
+    }
+    ~LocalPromoter() override {
+        stop_ = true;
+        runner_->wake();
+        if (loop_.joinable()) loop_.join();
+    }
+    std::optional<git::CommitterStats> stats() override { return runner_->commit_stats(); }
+
+private:
+    std::unique_ptr<controller::LocalRunner> runner_;
+    std::atomic<bool> stop_{false};
+    std::thread loop_;
+};
+
+std::unique_ptr<Promoter> start_local(const Setup& s, TempDir& work) {
+    fs::create_directories(work.path() / "apps");
+    std::string yaml = "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata: {name: app, namespace: bench}\n"
+                       "spec:\n  image: {repository: \"" + s.image + "\", tagTemplate: \"{version}\"}\n"
+                       "  gitops: {repoURL: \"" + s.repo_url + "\"}\n"
+                       "  environments:\n  - {name: dev, path: apps/app}\n";
+    if (!write_file_atomic(work.path() / "apps/app.yaml", yaml)) return nullptr;
+    controller::LocalOptions lo;
+    lo.inputs = {work.path() / "apps"};
+    lo.state_dir = work.path() / "state";
+    lo.registry.hosts[s.registry_host].plain_http = true;
+    lo.git.username = s.git_user;
+    lo.git.password = s.git_password;
+    if (s.window_ms >= 0) lo.committer.window = std::chrono::milliseconds(s.window_ms);
+    lo.webhook_address = "127.0.0.1:" + std::to_string(s.webhook_port);
+    lo.webhook.bearer_token = s.webhook_token;
+    auto created = controller::LocalRunner::create(lo);
+    if (!created) {
+        std::cerr << "runner: " << created.error().message << "\n";
+        return nullptr;
+    }
+    return std::make_unique<LocalPromoter>(std::move(created).value());
+}
+
+/// `poetryops controller`: the AppController (informer, workqueue, the promotion engine, its webhook) against the
+/// in-repo fake API server; git credentials come from a Secret named by spec.gitops.secretRef, as in a cluster.
+class ClusterPromoter : public Promoter {
+public:
+    ~ClusterPromoter() override {
+        if (ctl) ctl->stop();
+        ctl.reset();
+    }
+    std::optional<git::CommitterStats> stats() override { return std::nullopt; }
+
+    kube::fake::FakeApiServer server;
+    std::unique_ptr<controller::AppController> ctl;
+};
+
+std::unique_ptr<Promoter> start_cluster(const Setup& s, TempDir& work) {
+    auto p = std::make_unique<ClusterPromoter>();
+    if (auto st = p->server.start(); !st) {
+        std::cerr << "fake API server: " << st.error().message << "\n";
+        return nullptr;
+    }
+    auto gvr = kube::resources::poetryapps();
+    p->server.register_type({gvr, "PoetryApp", true});
+    p->server.ensure_namespace("bench");
+    nlohmann::json secret = {{"apiVersion", "v1"}, {"kind", "Secret"},
+                             {"metadata", {{"name", "gitops-push"}, {"namespace", "bench"}}},
+                             {"data", {{"username", str::base64_encode(s.git_user)},
+                                       {"password", str::base64_encode(s.git_password)}}}};
+    nlohmann::json app = {
+        {"apiVersion", "poetryops.io/v1alpha1"}, {"kind", "PoetryApp"},
+        {"metadata", {{"name", "app"}, {"namespace", "bench"}}},
+        {"spec", {{"image", {{"repository", s.image}, {"tagTemplate", "{version}"}}},
+                  {"gitops", {{"repoURL", s.repo_url}, {"secretRef", {{"name", "gitops-push"}}}}},
+                  {"environments", nlohmann::json::array({{{"name", "dev"}, {"path", "apps/app"}}})}}}};
+    for (const auto& [ref, obj] : {std::pair{kube::resources::secrets(), secret}, std::pair{gvr, app}}) {
+        if (auto put = p->server.put(ref, obj); !put) {
+            std::cerr << "fake API server put: " << put.error().message << "\n";
+            return nullptr;
+        }
+    }
+    controller::AppControllerConfig cfg;
+    cfg.namespaces = {"bench"};
+    cfg.metrics_bind_address = "127.0.0.1:0";
+    cfg.health_probe_bind_address = "127.0.0.1:0";
+    controller::ClusterPromotionOptions po;
+    po.cache_dir = work.path() / "cache";
+    po.webhook_address = "127.0.0.1:" + std::to_string(s.webhook_port);
+    po.webhook.bearer_token = s.webhook_token;
+    po.registry.hosts[s.registry_host].plain_http = true;
+    if (s.window_ms >= 0) po.committer.window = std::chrono::milliseconds(s.window_ms);
+    cfg.promotion = po;
+    auto client = kube::RestClient::create(p->server.config());
+    if (!client) {
+        std::cerr << "kube client: " << client.error().message << "\n";
+        return nullptr;
+    }
+    auto ctl = controller::AppController::create(cfg, std::move(client).value(), "bench");
+    if (!ctl) {
+        std::cerr << "controller: " << ctl.error().message << "\n";
+        return nullptr;
+    }
+    p->ctl = std::move(ctl).value();
+    if (auto st = p->ctl->start(); !st) {
+        std::cerr << "controller start: " << st.error().message << "\n";
+        return nullptr;
+    }
+    return p;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
     int pushes = 100, floor_samples = 20, window_ms = -1;
     bool verbose = false;
+    std::string mode = "local";
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--verbose") {
@@ -84,11 +221,19 @@ int main(int argc, char** argv) {
         }
         if (i + 1 >= argc) break;
         int v = std::atoi(argv[++i]);
+        if (a == "--mode") {
+            mode = argv[i];
+            continue;
+        }
         if (a == "--pushes") pushes = v;
         else if (a == "--floor-samples") floor_samples = v;
         else if (a == "--window-ms") window_ms = v;
     }
     log::set_level(verbose ? log::Level::debug : log::Level::warn);
+    if (mode != "local" && mode != "cluster") {
+        std::cerr << "--mode: local or cluster\n";
+        return 2;
+    }
     if (!test::require_tools({"git", "lighttpd", "docker-registry", "skopeo", "umoci"})) return 2;
 
     // The GitOps repo on lighttpd + git-http-backend (basic auth).
@@ -114,45 +259,12 @@ int main(int argc, char** argv) {
                                        "resources: []\nimages:\n- name: " + image + "\n  newTag: old\n"},
                                       {"floor/notes.txt", "0\n"}});
 
-    // The runner: one PoetryApp, one kustomize environment.
+    // The promoter under test: one PoetryApp, one kustomize environment, its webhook on `webhook_port`.
+    Setup setup{image, git_server.http_url("gitops.git"), git_server.user(), git_server.password(), reg->host(),
+                webhook_port, token, window_ms};
     TempDir work("poetryops-bench-latency");
-    fs::create_directories(work.path() / "apps");
-    std::string yaml = "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata: {name: app, namespace: bench}\n"
-                       "spec:\n  image: {repository: \"" + image + "\", tagTemplate: \"{version}\"}\n"
-                       "  gitops: {repoURL: \"" + git_server.http_url("gitops.git") + "\"}\n"
-                       "  environments:\n  - {name: dev, path: apps/app}\n";
-    if (!write_file_atomic(work.path() / "apps/app.yaml", yaml)) return 2;
-    controller::LocalOptions lo;
-    lo.inputs = {work.path() / "apps"};
-    lo.state_dir = work.path() / "state";
-    lo.registry.hosts[reg->host()].plain_http = true;
-    lo.git.username = git_server.user();
-    lo.git.password = git_server.password();
-    if (window_ms >= 0) lo.committer.window = std::chrono::milliseconds(window_ms);
-    std::chrono::milliseconds window_used = lo.committer.window;
-    lo.webhook_address = "127.0.0.1:" + std::to_string(webhook_port);
-    lo.webhook.bearer_token = token;
-    auto created = controller::LocalRunner::create(lo);
-    if (!created) {
-        std::cerr << "runner: " << created.error().message << "\n";
-        return 2;
-    }
-    auto runner = std::move(created).value();
-    std::atomic<bool> stop{false};
-    std::thread loop([&] {
-        auto r = runner->run(stop, std::chrono::seconds(30));
-        if (!r) std::cerr << "run: " << r.error().message << "\n";
-    });
-    struct StopLoop {
-        std::atomic<bool>& stop;
-        controller::LocalRunner& runner;
-        std::thread& t;
-        ~StopLoop() {
-            stop = true;
-            runner.wake();
-            if (t.joinable()) t.join();
-        }
-    } stop_loop{stop, *runner, loop};
+    auto promoter = mode == "cluster" ? start_cluster(setup, work) : start_local(setup, work);
+    if (!promoter) return 2;
 
     // One base image through skopeo (config and layer blobs), pushed once the runner's webhook listens: docker-registry
     // delivers notifications in order and backs off on a refused one, so an event sent before the listener was up
@@ -212,7 +324,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     tip = read_tip(bare);
     std::string first_tip = tip;
-    auto stats_before = runner->commit_stats();
+    auto stats_before = promoter->stats();
 
     std::vector<double> latencies;
     int one_commit_each = 0, timeouts = 0;
@@ -238,11 +350,9 @@ int main(int argc, char** argv) {
     }
     // Anything still to come (a second commit for the last push) would show here.
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-    auto stats_after = runner->commit_stats();
+    auto stats_after = promoter->stats();
     int total_commits = count_commits(bare, first_tip + "..main");
-    stop = true;
-    runner->wake();
-    loop.join();
+    promoter.reset();
 
     // The floor: one git push of a one-line change to the same server, plus one registry HEAD.
     TempDir floor_dir("poetryops-bench-floor");
@@ -288,7 +398,8 @@ int main(int argc, char** argv) {
     nlohmann::json out = {
         {"bench", "promote_latency"},
         {"pushes", pushes},
-        {"committer_window_ms", window_used.count()},
+        {"mode", mode},
+        {"committer_window_ms", window_ms >= 0 ? window_ms : git::CommitterOptions{}.window.count()},
         {"warmup_ms", warm_ms},
         {"latency", summary(latencies)},
         {"latencies_ms", latencies},
@@ -301,10 +412,12 @@ int main(int argc, char** argv) {
         {"target_p99_ratio", 3.0},
         {"targets_met", timeouts == 0 && f50 > 0 && p50 / f50 <= 1.5 && p99 / f99 <= 3.0},
         {"commits_on_remote", total_commits},
-        {"committer", {{"commits", stats_after.commits - stats_before.commits},
-                       {"pushes", stats_after.pushes - stats_before.pushes},
-                       {"batches", stats_after.batches - stats_before.batches},
-                       {"conflicts", stats_after.conflicts - stats_before.conflicts}}},
+        {"committer", stats_before && stats_after
+                          ? nlohmann::json{{"commits", stats_after->commits - stats_before->commits},
+                                           {"pushes", stats_after->pushes - stats_before->pushes},
+                                           {"batches", stats_after->batches - stats_before->batches},
+                                           {"conflicts", stats_after->conflicts - stats_before->conflicts}}
+                          : nlohmann::json("not exposed by the controller")},
         {"pushes_with_exactly_one_commit", one_commit_each},
         {"every_push_one_commit", one_commit_each == pushes && total_commits == pushes},
     };
