@@ -1,5 +1,7 @@
 #include <poetryops/git/repo.hpp>
 
+#include "git/detail/blob_batcher.hpp"
+#include "git/detail/cat_file.hpp"
 #include "git/detail/objects.hpp"
 #include "git/detail/runner.hpp"
 #include "git/detail/smart_http.hpp"
@@ -54,7 +56,9 @@ Repo::Repo(Remote remote, std::filesystem::path git_dir, std::filesystem::path l
       lock_path_(std::move(lock_path)),
       private_dir_(std::move(private_dir)),
       runner_(std::make_unique<detail::Runner>(remote_, git_dir_, private_dir_->path())),
-      objects_(std::make_unique<detail::ObjectCache>()) {}
+      objects_(std::make_unique<detail::ObjectCache>()),
+      cat_file_(std::make_unique<detail::CatFile>(*runner_)),
+      batcher_(std::make_unique<detail::BlobBatcher>()) {}
 
 Repo::~Repo() = default;
 
@@ -230,15 +234,34 @@ Result<Resolved> resolve(const std::map<std::string, Tree>& trees, const std::st
 }  // namespace
 
 Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit, const std::vector<std::string>& paths) {
-    std::set<std::string> dirs;  // sorted: a folder comes before everything inside it
+    // Level by level from the root, each tree by its id: from the object cache (a commit this process wrote or read
+    // before), else one cat-file request per level for all the trees missing at that level. Never "COMMIT:PATH":
+    // when PATH is a symlink git would look for the link's blob, which a partial clone does not hold.
+    std::vector<std::set<std::string>> levels(1, std::set<std::string>{""});
     for (const auto& p : paths) {
-        for (auto& d : dir_prefixes(p)) dirs.insert(std::move(d));
+        auto dirs = dir_prefixes(p);
+        if (levels.size() < dirs.size()) levels.resize(dirs.size());
+        for (std::size_t depth = 1; depth < dirs.size(); ++depth) levels[depth].insert(std::move(dirs[depth]));
     }
-    // From memory when every tree on the way is known (a commit this process wrote or read before).
-    if (auto root = objects_->tree_of(commit)) {
-        std::map<std::string, Tree> trees;
-        bool complete = true;
-        for (const auto& d : dirs) {
+    std::map<std::string, Tree> trees;
+    auto root = objects_->tree_of(commit);
+    if (!root) {
+        std::vector<detail::BatchObject> answer;
+        POETRYOPS_TRY_VOID(cat_file({commit + "^{tree}"}, answer));
+        if (answer.front().missing || answer.front().type != "tree") {
+            return fail(Error::Kind::not_found,
+                        "git " + display_url_ + ": commit " + commit + " not found in the clone", "CommitNotFound");
+        }
+        objects_->put_tree_of(commit, answer.front().oid);
+        POETRYOPS_TRY(Tree t, detail::parse_tree(answer.front().content, hash_size_));
+        objects_->put(answer.front().oid, std::move(answer.front().content));
+        trees.emplace("", std::move(t));
+        root = answer.front().oid;
+    }
+    for (std::size_t depth = 0; depth < levels.size(); ++depth) {
+        std::vector<std::pair<std::string, std::string>> wanted;  // (dir, tree id) not in the cache
+        for (const auto& d : levels[depth]) {
+            if (trees.count(d)) continue;
             std::string oid;
             if (d.empty()) {
                 oid = *root;
@@ -248,35 +271,32 @@ Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit, c
                 auto pt = trees.find(parent);
                 if (pt == trees.end()) continue;  // the parent does not exist, so neither does this one
                 auto e = pt->second.find(d.substr(slash == std::string::npos ? 0 : slash + 1));
-                if (e == pt->second.end() || !e->second.is_tree()) continue;
+                if (e == pt->second.end() || !e->second.is_tree()) continue;  // resolve() judges what it is
                 oid = e->second.oid;
             }
-            const std::string* raw = objects_->get(oid);
-            if (!raw) {
-                complete = false;
-                break;
+            if (const std::string* raw = objects_->get(oid)) {
+                POETRYOPS_TRY(Tree t, detail::parse_tree(*raw, hash_size_));
+                trees.emplace(d, std::move(t));
+            } else {
+                wanted.emplace_back(d, oid);
             }
-            POETRYOPS_TRY(Tree t, detail::parse_tree(*raw, hash_size_));
-            trees.emplace(d, std::move(t));
         }
-        if (complete) return trees;
-    }
-    std::vector<std::string> order(dirs.begin(), dirs.end());
-    std::string input;
-    for (const auto& d : order) input += d.empty() ? commit + "^{tree}\n" : commit + ":" + d + "\n";
-    POETRYOPS_TRY(ProcessResult r, runner_->run_ok("read trees of", {"cat-file", "--batch"}, input));
-    POETRYOPS_TRY(auto objects, detail::parse_batch_output(r.out, order.size()));
-    std::map<std::string, Tree> trees;
-    for (std::size_t i = 0; i < order.size(); ++i) {
-        if (objects[i].missing || objects[i].type != "tree") continue;
-        POETRYOPS_TRY(Tree t, detail::parse_tree(objects[i].content, hash_size_));
-        if (order[i].empty()) objects_->put_tree_of(commit, objects[i].oid);
-        objects_->put(objects[i].oid, std::move(objects[i].content));
-        trees.emplace(order[i], std::move(t));
-    }
-    if (!trees.count("")) {
-        return fail(Error::Kind::not_found, "git " + display_url_ + ": commit " + commit + " not found in the clone",
-                    "CommitNotFound");
+        if (wanted.empty()) continue;
+        std::vector<std::string> names;
+        for (const auto& w : wanted) names.push_back(w.second);
+        std::vector<detail::BatchObject> objects;
+        POETRYOPS_TRY_VOID(cat_file(names, objects));
+        for (std::size_t k = 0; k < wanted.size(); ++k) {
+            if (objects[k].missing || objects[k].type != "tree") {
+                return fail(Error::Kind::internal,
+                            "git " + display_url_ + ": tree of '" + wanted[k].first + "' at " + commit +
+                                " is not in the clone",
+                            "MissingTree");
+            }
+            POETRYOPS_TRY(Tree t, detail::parse_tree(objects[k].content, hash_size_));
+            objects_->put(wanted[k].second, std::move(objects[k].content));
+            trees.emplace(wanted[k].first, std::move(t));
+        }
     }
     return trees;
 }
@@ -301,6 +321,62 @@ Result<std::vector<std::string>> Repo::ensure_blobs(const std::vector<std::strin
     return oids;
 }
 
+Result<void> Repo::cat_file(const std::vector<std::string>& names, std::vector<detail::BatchObject>& answers) {
+    auto guard = lock();
+    auto r = cat_file_->batch(names, answers);
+    // Killed or crashed (or, for a blob id, git refusing to fetch it lazily): ask a fresh process once more, from the
+    // first unanswered name on. A timeout or a git that cannot start is final.
+    if (r || r.error().kind != Error::Kind::internal || answers.size() >= names.size()) return r;
+    POETRYOPS_LOG(debug, "git cat-file exited; starting another",
+                  {{"repo", display_url_}, {"error", r.error().message}});
+    std::vector<std::string> rest(names.begin() + static_cast<std::ptrdiff_t>(answers.size()), names.end());
+    std::vector<detail::BatchObject> more;
+    auto again = cat_file_->batch(rest, more);
+    for (auto& o : more) answers.push_back(std::move(o));
+    return again;
+}
+
+Result<std::vector<std::string>> Repo::read_blobs(const std::vector<std::string>& oids,
+                                                  const std::vector<std::string>& paths) {
+    auto guard = lock();
+    std::vector<std::string> out(oids.size());
+    std::vector<std::size_t> todo;
+    for (std::size_t k = 0; k < oids.size(); ++k) {
+        if (const std::string* cached = objects_->get(oids[k])) {
+            out[k] = *cached;
+        } else {
+            todo.push_back(k);
+        }
+    }
+    auto missing_blob = [&](std::size_t k) {
+        present_blobs_.clear();  // e.g. pruned by gc since we saw it: ask the server again next time
+        return fail(Error::Kind::internal, "git " + display_url_ + ": file '" + paths[k] + "' could not be fetched",
+                    "MissingBlob");
+    };
+    for (int attempt = 0; !todo.empty(); ++attempt) {
+        std::vector<std::string> names;
+        for (auto k : todo) names.push_back(oids[k]);
+        std::vector<detail::BatchObject> answers;
+        auto r = cat_file(names, answers);
+        for (std::size_t a = 0; a < answers.size(); ++a) {
+            std::size_t k = todo[a];
+            if (answers[a].missing || answers[a].type != "blob") return missing_blob(k);
+            objects_->put(oids[k], answers[a].content);
+            out[k] = std::move(answers[a].content);
+        }
+        if (r) break;
+        if (r.error().kind != Error::Kind::internal) return fail(std::move(r).error());
+        todo.erase(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(answers.size()));
+        // Twice in a row git exited at the same blob: it is not in the clone after all. Fetch it once more.
+        if (attempt > 0) return missing_blob(todo.front());
+        for (auto k : todo) present_blobs_.erase(oids[k]);
+        std::vector<std::string> again;
+        for (auto k : todo) again.push_back(oids[k]);
+        POETRYOPS_TRY_VOID(ensure_blobs(again));
+    }
+    return out;
+}
+
 Result<std::vector<std::optional<std::string>>> Repo::read_files(const std::string& commit,
                                                                  const std::vector<std::string>& paths) {
     if (!detail::is_object_id(commit)) {
@@ -315,44 +391,50 @@ Result<std::vector<std::optional<std::string>>> Repo::read_files(const std::stri
     }
     std::vector<std::optional<std::string>> out(paths.size());
     if (paths.empty()) return out;
-    auto guard = lock();
-    POETRYOPS_TRY(auto trees, load_dirs(commit, paths));
-    std::vector<std::string> oids;
+    // Until it knows which blobs it misses, this reader holds back a blob fetch another reader is about to start.
+    detail::BlobBatcher::Reading reading(*batcher_);
+    std::vector<std::string> oids, oid_paths;
     std::vector<std::size_t> index;
-    for (std::size_t i = 0; i < paths.size(); ++i) {
-        POETRYOPS_TRY(Resolved r, resolve(trees, paths[i], display_url_));
-        if (r.entry) {
-            oids.push_back(r.entry->oid);
-            index.push_back(i);
+    std::shared_ptr<detail::BlobBatcher::Batch> batch;
+    {
+        auto guard = lock();
+        // A caller already holding the lock (a committer, read_file_at_branch) cannot wait for another thread's
+        // fetch, which needs the lock: it fetches what it misses itself.
+        const bool nested = lock_depth_ > 1;
+        POETRYOPS_TRY(auto trees, load_dirs(commit, paths));
+        for (std::size_t i = 0; i < paths.size(); ++i) {
+            POETRYOPS_TRY(Resolved r, resolve(trees, paths[i], display_url_));
+            if (r.entry) {
+                oids.push_back(r.entry->oid);
+                oid_paths.push_back(paths[i]);
+                index.push_back(i);
+            }
         }
-    }
-    // Blobs this process already holds (it wrote or read them) need no process at all.
-    std::vector<std::string> wanted;
-    std::vector<std::size_t> wanted_index;
-    for (std::size_t k = 0; k < oids.size(); ++k) {
-        if (const std::string* cached = objects_->get(oids[k])) {
-            out[index[k]] = *cached;
-        } else {
-            wanted.push_back(oids[k]);
-            wanted_index.push_back(index[k]);
+        // Blobs this process already holds (it wrote or read them) or knows to be in the clone need no fetch.
+        std::vector<std::string> missing;
+        for (const auto& o : oids) {
+            if (!objects_->get(o) && !present_blobs_.count(o)) missing.push_back(o);
         }
-    }
-    if (wanted.empty()) return out;
-    POETRYOPS_TRY_VOID(ensure_blobs(wanted));
-    std::string input;
-    for (const auto& o : wanted) input += o + "\n";
-    POETRYOPS_TRY(ProcessResult r, runner_->run_ok("read files of", {"cat-file", "--batch"}, input));
-    POETRYOPS_TRY(auto objects, detail::parse_batch_output(r.out, wanted.size()));
-    for (std::size_t k = 0; k < wanted.size(); ++k) {
-        if (objects[k].missing) {
-            present_blobs_.clear();  // e.g. pruned by gc since we saw it: ask the server again next time
-            return fail(Error::Kind::internal,
-                        "git " + display_url_ + ": file '" + paths[wanted_index[k]] + "' could not be fetched",
-                        "MissingBlob");
+        if (!missing.empty() && nested) {
+            POETRYOPS_TRY_VOID(ensure_blobs(missing));
+            missing.clear();
         }
-        objects_->put(wanted[k], objects[k].content);
-        out[wanted_index[k]] = std::move(objects[k].content);
+        if (missing.empty()) {
+            POETRYOPS_TRY(auto contents, read_blobs(oids, oid_paths));
+            for (std::size_t k = 0; k < oids.size(); ++k) out[index[k]] = std::move(contents[k]);
+            return out;
+        }
+        batch = batcher_->join(missing);
     }
+    reading.done();
+    // One `git fetch --stdin` for every reader that registered by the time the leader holds the lock.
+    POETRYOPS_TRY_VOID(batcher_->wait(batch, [this](const detail::BlobBatcher::Collect& collect) -> Result<void> {
+        auto guard = lock();
+        POETRYOPS_TRY_VOID(ensure_blobs(collect()));
+        return ok();
+    }));
+    POETRYOPS_TRY(auto contents, read_blobs(oids, oid_paths));
+    for (std::size_t k = 0; k < oids.size(); ++k) out[index[k]] = std::move(contents[k]);
     return out;
 }
 

@@ -26,7 +26,10 @@ namespace detail {
 class Runner;
 class SmartHttp;
 class ObjectCache;
+class CatFile;
+class BlobBatcher;
 struct TreeEntry;
+struct BatchObject;
 }
 
 /// Held while a sequence of operations must not interleave with other users of the same clone: an in-process mutex
@@ -116,6 +119,12 @@ private:
     Result<void> ensure_initialized();
     void start_fast_path();
     Result<std::vector<std::string>> ensure_blobs(const std::vector<std::string>& oids);
+    /// The contents of blobs known to be in the clone (`paths` name them in errors), from the object cache or the
+    /// cat-file process; a blob git cannot find after all is fetched once more, then MissingBlob.
+    Result<std::vector<std::string>> read_blobs(const std::vector<std::string>& oids,
+                                                const std::vector<std::string>& paths);
+    /// One request to the cat-file process, retried once on a fresh process when git exited (killed, crashed).
+    Result<void> cat_file(const std::vector<std::string>& names, std::vector<detail::BatchObject>& answers);
     /// The trees of every directory on `paths` at `commit` that exists (key "" is the root): from the object cache
     /// when it has them all, else with one `git cat-file --batch`.
     Result<std::map<std::string, std::map<std::string, detail::TreeEntry>>> load_dirs(
@@ -143,6 +152,8 @@ private:
     /// Blobs known to be in the clone (fetched or written by this process): no fetch process is needed for them.
     std::set<std::string> present_blobs_;
     std::unique_ptr<detail::ObjectCache> objects_;
+    std::unique_ptr<detail::CatFile> cat_file_;      ///< `git cat-file --batch` kept running (started on first read)
+    std::unique_ptr<detail::BlobBatcher> batcher_;  ///< coalesces the blob fetches of concurrent read_files()
     std::unique_ptr<detail::SmartHttp> smart_;  ///< null: not an HTTP(S) remote, or SHA-256
     std::map<std::string, Unpushed> unpushed_;
     std::atomic<std::size_t> fast_fetches_{0}, fast_pushes_{0};

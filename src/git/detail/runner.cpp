@@ -1,5 +1,7 @@
 #include "git/detail/runner.hpp"
 
+#include "git/detail/coprocess.hpp"
+
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
 #include <poetryops/util/strings.hpp>
@@ -141,6 +143,27 @@ Result<ProcessResult> Runner::run(const std::vector<std::string>& args, std::opt
         return fail(std::move(e));
     }
     return r;
+}
+
+Result<std::unique_ptr<Coprocess>> Runner::start(const std::vector<std::string>& args,
+                                                 const std::map<std::string, std::string>& extra_env) const {
+    std::vector<std::string> argv;
+    argv.reserve(args.size() + config_args_.size() + 1);
+    argv.push_back("git");
+    argv.insert(argv.end(), config_args_.begin(), config_args_.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessOptions opts = base_;
+    for (const auto& [k, v] : extra_env) opts.env[k] = v;
+    ++calls_;
+    auto c = Coprocess::start(argv, opts);
+    POETRYOPS_LOG(debug, "git started", {{"repo", display_url_}, {"argv", scrub(format_argv(args))},
+                                         {"pid", c ? std::to_string((*c)->pid()) : std::string("not started")}});
+    if (!c) {
+        Error e = std::move(c).error();
+        e.message = "cannot run git for " + display_url_ + ": " + scrub(e.message);
+        return fail(std::move(e));
+    }
+    return c;
 }
 
 Result<ProcessResult> Runner::run_ok(std::string_view what, const std::vector<std::string>& args,

@@ -10,12 +10,15 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace poetryops::git::detail {
+
+class Coprocess;
 
 /// Writes `dir`/askpass (0700): answers git's "Username for ..." from $POETRYOPS_GIT_USERNAME and anything else from
 /// $POETRYOPS_GIT_PASSWORD, and `dir`/home/.gitconfig (empty), the controlled global config.
@@ -30,6 +33,11 @@ public:
     /// git is an error.
     Result<ProcessResult> run(const std::vector<std::string>& args, std::optional<std::string> input = std::nullopt,
                               const std::map<std::string, std::string>& extra_env = {}) const;
+
+    /// Starts `git <config options> <args>` as a long-lived process with this runner's environment plus `extra_env`
+    /// (counted in calls()); the caller speaks to it through pipes. Fails only when git cannot be started.
+    Result<std::unique_ptr<Coprocess>> start(const std::vector<std::string>& args,
+                                             const std::map<std::string, std::string>& extra_env = {}) const;
 
     /// Runs and turns a non-zero exit into an Error (see failure()).
     Result<ProcessResult> run_ok(std::string_view what, const std::vector<std::string>& args,
@@ -48,6 +56,8 @@ public:
     long long push_ms() const { return push_ms_.load(); }
     long long total_ms() const { return total_ms_.load(); }
     const std::string& url() const { return display_url_; }
+    /// How long one git call may take (the remote's timeout).
+    std::chrono::milliseconds timeout() const { return base_.timeout; }
 
 private:
     Remote remote_;
