@@ -5,7 +5,10 @@
 // webhook would). Reports seconds, commits and pushes, and the promoted count over time (the scaling). Gives up
 // honestly after --time-limit seconds. Prints one JSON object.
 //
-//   bench_promote_burst [--apps 1000] [--time-limit 600] [--window-ms W]
+//   bench_promote_burst [--apps 1000] [--time-limit 600] [--window-ms W] [--git-log FILE]
+//
+// --git-log FILE: debug log lines to FILE (every git process with its duration) and, in the JSON, the git processes
+// started by the warm-up pass and their total ms (opt-in: debug logging costs time).
 #include <poetryops/controller/local.hpp>
 #include <poetryops/registry/layout.hpp>
 #include <poetryops/registry/reference.hpp>
@@ -19,7 +22,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -67,14 +72,35 @@ int promoted_count(const fs::path& bare, const std::string& rev, const std::vect
 
 int main(int argc, char** argv) {
     int apps = 1000, time_limit = 600, window_ms = -1;
+    std::string git_log;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         int v = std::atoi(argv[i + 1]);
         if (a == "--apps") apps = v;
         else if (a == "--time-limit") time_limit = v;
         else if (a == "--window-ms") window_ms = v;
+        else if (a == "--git-log") git_log = argv[i + 1];
     }
     log::set_level(log::Level::error);
+    // With --git-log: count git processes (one-shot "git" lines carry their ms; "git started" is a kept-running one).
+    std::ofstream git_log_file;
+    std::mutex git_log_mu;
+    long long git_processes = 0, git_ms = 0;
+    if (!git_log.empty()) {
+        git_log_file.open(git_log);
+        log::set_format(log::Format::json);
+        log::set_sink([&](std::string_view line) {
+            std::lock_guard lock(git_log_mu);
+            git_log_file << line << "\n";
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            if (j.is_discarded() || !j.contains("msg")) return;
+            if (j["msg"] == "git" || j["msg"] == "git started") ++git_processes;
+            if (j["msg"] == "git" && j.contains("ms") && j["ms"].is_string()) {
+                git_ms += std::atoll(j["ms"].get<std::string>().c_str());
+            }
+        });
+        log::set_level(log::Level::debug);
+    }
     if (!test::require_tools({"git", "lighttpd"})) return 2;
 
     test::TestCa ca;
@@ -123,6 +149,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     double warm_pass_s = seconds_since(w0);
+    long long warm_git_processes = 0, warm_git_ms = 0;
+    {
+        std::lock_guard lock(git_log_mu);
+        warm_git_processes = git_processes;
+        warm_git_ms = git_ms;
+    }
 
     // Every app gets a new image (1.0.0, a distinct manifest per app) in the layout.
     registry::LayoutOptions layout_options;
@@ -210,6 +242,10 @@ int main(int argc, char** argv) {
                        {"conflicts", stats_after.conflicts - stats_before.conflicts}}},
         {"progress", sampled},
     };
+    if (!git_log.empty()) {
+        out["warmup_git"] = {{"processes", warm_git_processes}, {"ms_in_one_shot_processes", warm_git_ms}};
+        log::set_level(log::Level::off);  // the sink refers to this function's locals
+    }
     std::cout << out.dump(2) << std::endl;
     return 0;
 }

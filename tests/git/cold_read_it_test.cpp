@@ -20,7 +20,9 @@ namespace {
 
 using test::BareRepos;
 
-std::string content_of(int i) { return "images:\n- name: app" + std::to_string(i) + "\n  newTag: \"" + std::to_string(i * 7) + "\"\n"; }
+std::string content_of(int i) {
+    return "images:\n- name: app" + std::to_string(i) + "\n  newTag: \"" + std::to_string(i * 7) + "\"\n";
+}
 std::string path_of(int i) { return "apps/app" + std::to_string(i) + "/kustomization.yaml"; }
 
 /// The `git cat-file --batch` processes this test process started (children of ours), by pid; zombies left out.
@@ -123,6 +125,17 @@ TEST_F(ColdReadIt, ConcurrentReadsOfDifferentFilesShareAFewGitProcesses) {
     ASSERT_TRUE(again) << again.error().message;
     for (int i = 0; i < kFiles; ++i) EXPECT_EQ((*again)[i], std::optional<std::string>(content_of(i)));
     EXPECT_EQ(repo->git_calls(), calls_mid);
+}
+
+TEST_F(ColdReadIt, OpeningTheCloneAgainStartsNoGit) {
+    // Every worker of a controller's first pass opens the clone; the first one checked it already.
+    std::size_t before = repo->git_calls();
+    for (int i = 0; i < 5; ++i) {
+        auto again = cache->open(remote);
+        ASSERT_TRUE(again) << again.error().message;
+        EXPECT_EQ(again->get(), repo.get());
+    }
+    EXPECT_EQ(repo->git_calls(), before);
 }
 
 TEST_F(ColdReadIt, AKilledCatFileIsRestartedAndTheReadStillSucceeds) {

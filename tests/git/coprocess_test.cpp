@@ -23,7 +23,9 @@ ProcessOptions clean_env() {
 }
 
 auto lines(std::size_t n) {
-    return [n](std::string_view out) { return static_cast<std::size_t>(std::count(out.begin(), out.end(), '\n')) >= n; };
+    return [n](std::string_view out) {
+        return static_cast<std::size_t>(std::count(out.begin(), out.end(), '\n')) >= n;
+    };
 }
 
 bool gone(int pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }

@@ -149,6 +149,7 @@ private:
     int lock_depth_ = 0;
     int lock_fd_ = -1;
     std::size_t hash_size_ = 20;
+    bool initialized_ = false;  ///< ensure_initialized() succeeded for this handle
     /// Blobs known to be in the clone (fetched or written by this process): no fetch process is needed for them.
     std::set<std::string> present_blobs_;
     std::unique_ptr<detail::ObjectCache> objects_;
