@@ -138,6 +138,19 @@ TEST_F(ColdReadIt, OpeningTheCloneAgainStartsNoGit) {
     EXPECT_EQ(repo->git_calls(), before);
 }
 
+TEST_F(ColdReadIt, TheKeptRunningCatFileHoldsNoSecret) {
+    auto first = repo->read_files(tip_, {path_of(0)});
+    ASSERT_TRUE(first) << first.error().message;
+    auto pids = cat_file_children();
+    ASSERT_EQ(pids.size(), 1u);
+    for (const char* what : {"cmdline", "environ"}) {
+        std::ifstream f("/proc/" + std::to_string(pids[0]) + "/" + what);
+        std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        EXPECT_FALSE(text.empty()) << what;
+        EXPECT_EQ(text.find(server_.password()), std::string::npos) << what;
+    }
+}
+
 TEST_F(ColdReadIt, AKilledCatFileIsRestartedAndTheReadStillSucceeds) {
     auto first = repo->read_files(tip_, {path_of(0)});
     ASSERT_TRUE(first) << first.error().message;

@@ -37,7 +37,10 @@ Result<void> CatFile::batch(const std::vector<std::string>& names, std::vector<B
     if (names.empty()) return ok();
     if (!proc_ || !proc_->usable()) {
         proc_.reset();
-        POETRYOPS_TRY(proc_, runner_.start({"cat-file", "--batch"}, {{"GIT_NO_LAZY_FETCH", "1"}}));
+        // It never talks to the remote, so the long-lived process does not hold the secret in its environment either.
+        POETRYOPS_TRY(proc_, runner_.start({"cat-file", "--batch"}, {{"GIT_NO_LAZY_FETCH", "1"},
+                                                                     {"POETRYOPS_GIT_USERNAME", ""},
+                                                                     {"POETRYOPS_GIT_PASSWORD", ""}}));
         ++starts_;
     }
     std::string input;
