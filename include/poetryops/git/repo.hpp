@@ -125,8 +125,8 @@ private:
                                                 const std::vector<std::string>& paths);
     /// One request to the cat-file process, retried once on a fresh process when git exited (killed, crashed).
     Result<void> cat_file(const std::vector<std::string>& names, std::vector<detail::BatchObject>& answers);
-    /// The trees of every directory on `paths` at `commit` that exists (key "" is the root): from the object cache
-    /// when it has them all, else with one `git cat-file --batch`.
+    /// The trees of every directory on `paths` at `commit` that exists (key "" is the root), level by level by id:
+    /// from the object cache, else one request per level to the cat-file process.
     Result<std::map<std::string, std::map<std::string, detail::TreeEntry>>> load_dirs(
         const std::string& commit, const std::vector<std::string>& paths);
     /// Points refs/remotes/origin/`branch` at `commit` (in-process, with git's lock-file protocol).
