@@ -118,17 +118,24 @@ Runner::Runner(Remote remote, std::filesystem::path git_dir, std::filesystem::pa
     }
 }
 
-Result<ProcessResult> Runner::run(const std::vector<std::string>& args, std::optional<std::string> input,
-                                  const std::map<std::string, std::string>& extra_env) const {
+std::vector<std::string> Runner::command(const std::vector<std::string>& args, ProcessOptions& opts,
+                                         const std::map<std::string, std::string>& extra_env) const {
     std::vector<std::string> argv;
     argv.reserve(args.size() + config_args_.size() + 1);
     argv.push_back("git");
     argv.insert(argv.end(), config_args_.begin(), config_args_.end());
     argv.insert(argv.end(), args.begin(), args.end());
-    ProcessOptions opts = base_;
-    opts.stdin_data = std::move(input);
+    opts = base_;
     for (const auto& [k, v] : extra_env) opts.env[k] = v;
     ++calls_;
+    return argv;
+}
+
+Result<ProcessResult> Runner::run(const std::vector<std::string>& args, std::optional<std::string> input,
+                                  const std::map<std::string, std::string>& extra_env) const {
+    ProcessOptions opts;
+    std::vector<std::string> argv = command(args, opts, extra_env);
+    opts.stdin_data = std::move(input);
     auto r = run_process(argv, opts);
     if (r) {
         total_ms_ += r->elapsed.count();
@@ -147,14 +154,8 @@ Result<ProcessResult> Runner::run(const std::vector<std::string>& args, std::opt
 
 Result<std::unique_ptr<Coprocess>> Runner::start(const std::vector<std::string>& args,
                                                  const std::map<std::string, std::string>& extra_env) const {
-    std::vector<std::string> argv;
-    argv.reserve(args.size() + config_args_.size() + 1);
-    argv.push_back("git");
-    argv.insert(argv.end(), config_args_.begin(), config_args_.end());
-    argv.insert(argv.end(), args.begin(), args.end());
-    ProcessOptions opts = base_;
-    for (const auto& [k, v] : extra_env) opts.env[k] = v;
-    ++calls_;
+    ProcessOptions opts;
+    std::vector<std::string> argv = command(args, opts, extra_env);
     auto c = Coprocess::start(argv, opts);
     POETRYOPS_LOG(debug, "git started", {{"repo", display_url_}, {"argv", scrub(format_argv(args))},
                                          {"pid", c ? std::to_string((*c)->pid()) : std::string("not started")}});

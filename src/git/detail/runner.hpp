@@ -60,6 +60,10 @@ public:
     std::chrono::milliseconds timeout() const { return base_.timeout; }
 
 private:
+    /// argv for `git <config options> <args>` and its options (the clean environment plus `extra_env`); counts a call.
+    std::vector<std::string> command(const std::vector<std::string>& args, ProcessOptions& opts,
+                                     const std::map<std::string, std::string>& extra_env) const;
+
     Remote remote_;
     std::string display_url_;
     std::filesystem::path git_dir_, private_dir_;
