@@ -103,7 +103,7 @@ public:
     /// Every value of index `name` that at least one cached object has (sorted).
     std::vector<std::string> index_values(const std::string& name) const;
 
-    /// The cached object, decoded into a fresh immutable DOM (one decode per call, ~15 µs and ~8 KiB for a
+    /// The cached object, decoded into a fresh immutable DOM (one decode per call, ~8 µs and ~8 KiB for a
     /// PoetryApp; the pointer is the caller's to keep); null when absent.
     ObjectPtr get(const std::string& key) const;
     /// Every cached object decoded at once: n DOMs alive together, ~10x the cache's own memory. Prefer for_each()
