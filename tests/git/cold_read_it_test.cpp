@@ -114,9 +114,12 @@ TEST_F(ColdReadIt, ConcurrentReadsOfDifferentFilesShareAFewGitProcesses) {
     }
     for (auto& th : threads) th.join();
     EXPECT_EQ(wrong.load(), 0) << errors[0];
-    // One git per read (three per read before coalescing): 64. Here one cat-file plus a handful of fetches.
+    // Without coalescing: a fetch per read (64) plus the cat-file; before the kept-running cat-file, three per read.
+    // Coalesced: one cat-file plus a handful of fetches (3-4 on an idle machine, 16 seen under `ctest -j6`, since how
+    // many readers join a batch depends on scheduling). Half the reads is a bound that load cannot break and the
+    // uncoalesced code cannot meet.
     std::size_t calls = repo->git_calls() - calls_before;
-    EXPECT_LE(calls, 12u) << "git processes for " << 2 * kThreads << " reads";
+    EXPECT_LE(calls, static_cast<std::size_t>(kThreads)) << "git processes for " << 2 * kThreads << " reads";
     // Everything is now local: reading them all again starts no git at all.
     std::vector<std::string> all;
     for (int i = 0; i < kFiles; ++i) all.push_back(path_of(i));
