@@ -10,16 +10,7 @@ namespace poetryops::dockerfile::detail {
 
 namespace {
 
-struct Sink {
-    const Analysis& a;
-    const LintContext& ctx;
-    std::vector<Finding>& out;
-    std::vector<NotChecked>& notes;
-
-    void add(int line, const char* rule, std::string message) { out.push_back({ctx.file, line, rule, std::move(message)}); }
-    void note(const char* rule, std::string reason) { notes.push_back({ctx.file, rule, std::move(reason)}); }
-    const Instruction& ins(std::size_t i) const { return a.df.instructions[i]; }
-};
+using Sink = RuleSink;
 
 bool is_install(const ShellCommand& c) {
     if (c.name == "poetry") {

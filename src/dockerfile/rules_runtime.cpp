@@ -11,14 +11,7 @@ namespace poetryops::dockerfile::detail {
 
 namespace {
 
-struct Sink {
-    const Analysis& a;
-    const LintContext& ctx;
-    std::vector<Finding>& out;
-
-    void add(int line, const char* rule, std::string message) { out.push_back({ctx.file, line, rule, std::move(message)}); }
-    const Instruction& ins(std::size_t i) const { return a.df.instructions[i]; }
-};
+using Sink = RuleSink;
 
 std::string upper(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -231,7 +224,7 @@ void copy_not_add(Sink& s) {
 
 void run_rules_part2(const Analysis& a, const LintContext& ctx, std::vector<Finding>& out,
                      std::vector<NotChecked>& notes) {
-    Sink s{a, ctx, out};
+    Sink s{a, ctx, out, notes};
     no_secrets(s);
     env_python(s);
     exec_form(s);

@@ -59,6 +59,18 @@ struct Analysis {
 /// ENV/ARG words as key/value pairs (`ENV A=1 B=2`, legacy `ENV A 1`, `ARG A`).
 std::vector<std::pair<std::string, std::string>> key_values(const Instruction& ins, char escape);
 
+/// Where a rule reports: its findings and its "not judged" notes, with the analysis it reads.
+struct RuleSink {
+    const Analysis& a;
+    const LintContext& ctx;
+    std::vector<Finding>& out;
+    std::vector<NotChecked>& notes;
+
+    void add(int line, const char* rule, std::string message) { out.push_back({ctx.file, line, rule, std::move(message)}); }
+    void note(const char* rule, std::string reason) { notes.push_back({ctx.file, rule, std::move(reason)}); }
+    const Instruction& ins(std::size_t i) const { return a.df.instructions[i]; }
+};
+
 /// Appends the findings of every rule to `out` and the not-judged notes to `notes`.
 void run_rules(const Analysis& a, const LintContext& ctx, std::vector<Finding>& out, std::vector<NotChecked>& notes);
 /// The second half of the rules (rules_runtime.cpp), called by run_rules.
