@@ -163,6 +163,23 @@ asio::awaitable<error_code> write_request(std::shared_ptr<Connection> conn, std:
     co_return ec;
 }
 
+/// A failed read of the response; `got_bytes` tells the caller whether a retry on a fresh connection is safe.
+ExchangeOutcome read_failure(const Connection& conn, const error_code& ec, const Timeouts& timeouts, bool got_bytes) {
+    ExchangeOutcome out{fail(step_error(conn, "reading the response from", ec, timeouts.read))};
+    out.got_response_bytes = got_bytes;
+    return out;
+}
+
+/// Status, reason and headers of a received response (no body).
+template <class Header>
+Response response_head(const Header& header) {
+    Response resp;
+    resp.status = static_cast<int>(header.result_int());
+    resp.reason = std::string(header.reason());
+    resp.headers = to_headers(header);
+    return resp;
+}
+
 }  // namespace
 
 asio::awaitable<ExchangeOutcome> exchange(std::shared_ptr<Connection> conn, std::shared_ptr<BeastRequest> request,
@@ -191,16 +208,9 @@ asio::awaitable<ExchangeOutcome> exchange(std::shared_ptr<Connection> conn, std:
     }
     if (!ec && parser->get().body().size() > max_body) ec = bhttp::error::body_limit;
     conn->lowest().expires_never();
-    if (ec) {
-        ExchangeOutcome out{fail(step_error(*conn, "reading the response from", ec, timeouts.read))};
-        out.got_response_bytes = parser->got_some();
-        co_return out;
-    }
+    if (ec) co_return read_failure(*conn, ec, timeouts, parser->got_some());
     auto& msg = parser->get();
-    Response resp;
-    resp.status = static_cast<int>(msg.result_int());
-    resp.reason = std::string(msg.reason());
-    resp.headers = to_headers(msg.base());
+    Response resp = response_head(msg.base());
     resp.body = std::move(msg.body());
     ExchangeOutcome out{std::move(resp)};
     out.got_response_bytes = true;
@@ -222,17 +232,8 @@ asio::awaitable<ExchangeOutcome> exchange_head(std::shared_ptr<Connection> conn,
     co_await conn->with_stream(
         [&](auto& s) { return bhttp::async_read_header(s, conn->buffer, *parser, with_ec(ec)); });
     conn->lowest().expires_never();
-    if (ec) {
-        ExchangeOutcome out{fail(step_error(*conn, "reading the response from", ec, timeouts.read))};
-        out.got_response_bytes = parser->got_some();
-        co_return out;
-    }
-    auto& msg = parser->get();
-    Response resp;
-    resp.status = static_cast<int>(msg.result_int());
-    resp.reason = std::string(msg.reason());
-    resp.headers = to_headers(msg.base());
-    ExchangeOutcome out{std::move(resp)};
+    if (ec) co_return read_failure(*conn, ec, timeouts, parser->got_some());
+    ExchangeOutcome out{response_head(parser->get().base())};
     out.got_response_bytes = true;
     co_return out;
 }
