@@ -96,6 +96,17 @@ std::string manifest_path(const Reference& ref, std::string_view id) {
 
 std::string pull_scope(const Reference& ref) { return "repository:" + ref.repository + ":pull"; }
 
+/// A GET or HEAD of `ref`'s manifest (by tag or digest), accepting every manifest and index type we read.
+Call manifest_read(const Reference& ref, const char* method) {
+    Call call;
+    call.registry = ref.registry;
+    call.method = method;
+    call.target = manifest_path(ref, ref.identifier());
+    call.headers.set("Accept", std::string(media::manifest_accept));
+    call.scope = pull_scope(ref);
+    return call;
+}
+
 // The media type of manifest bytes: Content-Type when it is a manifest type; a generic JSON type is accepted when
 // the body declares a manifest mediaType itself.
 Result<std::string> manifest_media_type(const http::Response& resp, const std::string& body, std::string_view what) {
@@ -118,12 +129,7 @@ Result<std::string> manifest_media_type(const http::Response& resp, const std::s
 Result<Manifest> RegistryClient::get_manifest(const Reference& ref) {
     POETRYOPS_TRY_VOID(check_repo(ref));
     auto& s = impl_->session;
-    Call call;
-    call.registry = ref.registry;
-    call.method = "GET";
-    call.target = manifest_path(ref, ref.identifier());
-    call.headers.set("Accept", std::string(media::manifest_accept));
-    call.scope = pull_scope(ref);
+    Call call = manifest_read(ref, "GET");
     const std::string what = "manifest " + ref.str();
     auto resp = s.send(call);
     if (!resp) {
@@ -164,12 +170,7 @@ Result<Manifest> RegistryClient::get_manifest(const Reference& ref) {
 Result<Descriptor> RegistryClient::resolve(const Reference& ref) {
     POETRYOPS_TRY_VOID(check_repo(ref));
     auto& s = impl_->session;
-    Call call;
-    call.registry = ref.registry;
-    call.method = "HEAD";
-    call.target = manifest_path(ref, ref.identifier());
-    call.headers.set("Accept", std::string(media::manifest_accept));
-    call.scope = pull_scope(ref);
+    Call call = manifest_read(ref, "HEAD");
     POETRYOPS_TRY(auto resp, s.send(call));
     if (resp.status == 200) {
         auto digest = resp.headers.get_or("Docker-Content-Digest");
