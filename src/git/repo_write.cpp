@@ -72,6 +72,7 @@ Result<std::string> Repo::write_commit(const std::string& parent, const std::map
 
     // 2. Check every path component (no symlinks, no files used as folders) and set the new blobs.
     std::vector<std::pair<std::string, std::string>> objects_to_write;  // (type, body)
+    std::vector<std::string> object_ids;                                // the id of each, same order
     std::vector<std::string> new_blobs;
     for (const auto& [path, content] : changes) {
         std::string d = parent_dir(path);
@@ -119,6 +120,7 @@ Result<std::string> Repo::write_commit(const std::string& parent, const std::map
         dir_tree[base_name(path)] = TreeEntry{mode, oid};
         new_blobs.push_back(oid);
         objects_to_write.emplace_back("blob", content);
+        object_ids.push_back(oid);
     }
 
     // 3. New trees bottom-up: each changed directory, then its parent with the new id.
@@ -130,6 +132,7 @@ Result<std::string> Repo::write_commit(const std::string& parent, const std::map
         std::string body = detail::serialize_tree(trees[d]);
         std::string oid = detail::object_id("tree", body, hash_size_);
         objects_to_write.emplace_back("tree", std::move(body));
+        object_ids.push_back(oid);
         if (d.empty()) {
             root_oid = oid;
         } else {
@@ -145,16 +148,18 @@ Result<std::string> Repo::write_commit(const std::string& parent, const std::map
         message);
     std::string sha = detail::object_id("commit", commit_body, hash_size_);
     objects_to_write.emplace_back("commit", std::move(commit_body));
-    for (const auto& [type, body] : objects_to_write) {
-        auto written = detail::write_loose_object(git_dir_, detail::object_id(type, body, hash_size_), type, body);
+    object_ids.push_back(sha);
+    for (std::size_t i = 0; i < objects_to_write.size(); ++i) {
+        const auto& [type, body] = objects_to_write[i];
+        auto written = detail::write_loose_object(git_dir_, object_ids[i], type, body);
         if (!written) {
             Error e = std::move(written).error();
             e.message = "git " + display_url_ + ": " + e.message;
             return fail(std::move(e));
         }
     }
-    for (const auto& [type, body] : objects_to_write) {
-        if (type != "commit") objects_->put(detail::object_id(type, body, hash_size_), body);
+    for (std::size_t i = 0; i < objects_to_write.size(); ++i) {
+        if (objects_to_write[i].first != "commit") objects_->put(object_ids[i], objects_to_write[i].second);
     }
     objects_->put_tree_of(sha, root_oid);
     if (present_blobs_.size() > 100000) present_blobs_.clear();
