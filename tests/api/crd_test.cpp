@@ -249,12 +249,16 @@ TEST(Crd, CrossFieldRulesAreDeclared) {
         }
         return out;
     };
-    EXPECT_THAT(rules("spec.environments"), testing::Contains(testing::HasSubstr("indexOf(e.promotion.from)")));
+    EXPECT_THAT(rules("spec.environments"), testing::Contains(testing::HasSubstr("e.promotion.from")));
     EXPECT_EQ((*schema_at(root, "spec.environments"))["x-kubernetes-list-type"], "map");
-    EXPECT_THAT(rules("spec.environments[].canary.steps"), testing::Contains(testing::HasSubstr("isSorted()")));
+    EXPECT_THAT(rules("spec.environments[].canary.steps"), testing::Contains(testing::HasSubstr(".weight < s.weight")));
     EXPECT_THAT(rules("spec.environments[].health"), testing::Contains(testing::HasSubstr("has(self.argocd)")));
     EXPECT_THAT(rules("spec"), testing::Contains(testing::HasSubstr("has(self.source)")));
-    // CEL cost estimation needs bounds on every list and string used in rules.
+    // kube-apiserver 1.28 refuses the CRD when a rule's estimated cost is unbounded (tests/api/crd_it_test.cpp applies
+    // it for real): every list and string a rule walks needs a bound, and a list made by map() has none.
+    for (const char* path : {"spec.environments", "spec.environments[].canary.steps"}) {
+        for (const auto& r : rules(path)) EXPECT_EQ(r.find(".map("), std::string::npos) << path << ": " << r;
+    }
     EXPECT_TRUE(schema_at(root, "spec.environments")->contains("maxItems"));
     EXPECT_TRUE(schema_at(root, "spec.environments[].name")->contains("maxLength"));
     EXPECT_TRUE(schema_at(root, "spec.environments[].promotion.from")->contains("maxLength"));
