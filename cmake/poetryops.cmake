@@ -28,11 +28,13 @@ function(poetryops_module name)
   endif()
 endfunction()
 
-# poetryops_tests(NAME [LIBS target...])
+# poetryops_tests(NAME [LIBS target...] [TIMEOUT s] [KUBE])
 # tests/NAME/*_test.cpp    -> test_NAME     (ctest label "unit")
 # tests/NAME/*_it_test.cpp -> test_NAME_it  (ctest label "integration": starts real servers or tools)
+# KUBE: the integration tests talk to the real Kubernetes lane; they require the ctest fixture `kube_cluster`
+# (tests/support/kube), so one API server serves the whole run.
 function(poetryops_tests name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "KUBE" "TIMEOUT" "LIBS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
   endif()
@@ -53,11 +55,15 @@ function(poetryops_tests name)
       set(exe test_${name}_it)
       set(label integration)
     endif()
+    set(extra "")
+    if(ARG_KUBE AND kind STREQUAL "it")
+      set(extra FIXTURES_REQUIRED kube_cluster)
+    endif()
     add_executable(${exe} ${${kind}})
     target_include_directories(${exe} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
     target_link_libraries(${exe} PRIVATE ${ARG_LIBS} poetryops_testsupport GTest::gmock GTest::gtest_main)
     gtest_discover_tests(${exe} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-                         PROPERTIES LABELS ${label} TIMEOUT ${ARG_TIMEOUT}
+                         PROPERTIES LABELS ${label} TIMEOUT ${ARG_TIMEOUT} ${extra}
                          ENVIRONMENT "POETRYOPS_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
   endforeach()
 endfunction()

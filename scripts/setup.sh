@@ -7,7 +7,9 @@ BUILD_PKGS=(cmake g++ ninja-build ccache pkg-config libboost-all-dev nlohmann-js
             libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev git ca-certificates)
 TEST_PKGS=(docker-registry skopeo umoci apache2-utils openssl curl
            lighttpd lighttpd-mod-openssl openssh-server openssh-client
-           prometheus buildah runc debootstrap fuse-overlayfs python3)
+           prometheus buildah runc debootstrap fuse-overlayfs python3
+           etcd-server xz-utils
+           containerd containernetworking-plugins conntrack iptables busybox-static)
 
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--build-only" ] || want+=("${TEST_PKGS[@]}")

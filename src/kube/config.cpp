@@ -270,6 +270,17 @@ Result<KubeConfig> load_config(const ConfigOptions& options) {
 TokenSource::TokenSource(const KubeConfig& config, const Clock& clock, std::chrono::seconds refresh)
     : clock_(clock), token_(config.token), file_(config.token.empty() ? config.token_file : ""), refresh_(refresh) {}
 
+bool TokenSource::reload_after_unauthorized() {
+    std::string before;
+    {
+        std::lock_guard lock(mu_);
+        if (file_.empty()) return false;
+        before = token_;
+        read_at_.reset();
+    }
+    return token() != before;
+}
+
 std::string TokenSource::token() {
     std::lock_guard lock(mu_);
     if (file_.empty()) return token_;

@@ -47,6 +47,12 @@ struct RestClient::Impl {
         req.timeout = options.request_timeout;
         std::string what = method + " " + http::split_target(target).first;
         auto resp = http->request(req);
+        if (resp && resp->status == 401 && tokens->reload_after_unauthorized()) {
+            // The token file holds a newer token (rotated, or re-issued for a re-created ServiceAccount): once more.
+            count(method, "401");
+            authorize(req.headers);
+            resp = http->request(req);
+        }
         if (!resp) {
             count(method, "<error>");
             Error e = std::move(resp).error();
@@ -205,8 +211,19 @@ Result<ObjectList> RestClient::list(const ResourceRef& ref, const ListOptions& o
             out.continue_token = md->value("continue", "");
         }
         if (auto items = j.find("items"); items != j.end() && items->is_array()) {
+            // A real API server leaves apiVersion and kind out of the items of built-in lists (watch events carry
+            // them); fill them in from the list, as client-go's decoder does, so every object has one shape.
+            std::string kind = j.value("kind", "");
+            if (kind.size() > 4 && kind.compare(kind.size() - 4, 4, "List") == 0) kind.resize(kind.size() - 4);
+            std::string api_version = j.value("apiVersion", ref.api_version());
             out.items.reserve(items->size());
-            for (auto& item : *items) out.items.push_back(std::move(item));
+            for (auto& item : *items) {
+                if (item.is_object()) {
+                    if (!item.contains("apiVersion")) item["apiVersion"] = api_version;
+                    if (!item.contains("kind") && !kind.empty()) item["kind"] = kind;
+                }
+                out.items.push_back(std::move(item));
+            }
         }
     } catch (const nlohmann::json::exception& e) {
         return fail(Error::make(Error::Kind::decode, "list " + ref.describe() + ": unexpected list shape: " + e.what(),
@@ -287,6 +304,8 @@ Result<std::unique_ptr<WatchStream>> RestClient::watch(const ResourceRef& ref, c
     }
     int status = (*stream)->response().status;
     impl_->count("GET", std::to_string(status));
+    // A rotated token: the next attempt (the informer retries) reads the file again.
+    if (status == 401) impl_->tokens->reload_after_unauthorized();
     if (status < 200 || status >= 300) {
         std::string body;
         while (body.size() < 64 * 1024) {

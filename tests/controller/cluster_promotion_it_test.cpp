@@ -1,6 +1,7 @@
 // The promotion engine inside `poetryops controller`: a push to a real docker-registry notifies the controller's
 // webhook, which wakes the app at once (its poll interval is 5 minutes) and commits the new digest to a real git
-// repo; status and Events say so. Runs against the fake API server (and a real one in the envtest lane).
+// repo; status and Events say so. Runs against the real Kubernetes lane and the fake API server; on the real one
+// also under a ServiceAccount holding exactly the permissions docs/operations.md lists (RBAC).
 #include <poetryops/controller/app_controller.hpp>
 
 #include <poetryops/api/codec.hpp>
@@ -9,9 +10,16 @@
 #include <support/support.hpp>
 
 #include "kube/kube_fixture.hpp"
+#include "support/kube/cluster.hpp"
 #include "registry/test_registry.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <regex>
+#include <sstream>
 
 using namespace poetryops;
 using nlohmann::json;
@@ -75,6 +83,52 @@ protected:
     std::string dev_file() {
         auto r = run_process({"git", "--git-dir", bare_.string(), "show", "main:envs/dev/kustomization.yaml"});
         return r && r->ok() ? r->out : "";
+    }
+
+    /// Starts the controller with promotion on, talking to the API server through `client`.
+    void start_controller(std::unique_ptr<kube::KubeClient> client) {
+        controller::AppControllerConfig cfg;
+        cfg.namespaces = {ns_};
+        cfg.metrics_bind_address = "127.0.0.1:0";
+        cfg.health_probe_bind_address = "127.0.0.1:0";
+        controller::ClusterPromotionOptions po;
+        po.cache_dir = dir_.path() / "cache";
+        po.webhook_address = "127.0.0.1:" + std::to_string(webhook_port_);
+        po.webhook.bearer_token = "hook-token";
+        po.registry.hosts[registry_->host()].plain_http = true;
+        po.committer.window = std::chrono::milliseconds(20);
+        cfg.promotion = po;
+        auto c = controller::AppController::create(cfg, std::move(client), ns_);
+        ASSERT_TRUE(c) << c.error().message;
+        ctl_ = std::move(*c);
+        ASSERT_TRUE(ctl_->start());
+    }
+
+    json app_object(const std::string& secret_ref = {}) {
+        json gitops = {{"repoURL", "file://" + bare_.string()}};
+        if (!secret_ref.empty()) gitops["secretRef"] = {{"name", secret_ref}};
+        return {{"apiVersion", "poetryops.io/v1alpha1"},
+                {"kind", "PoetryApp"},
+                {"metadata", {{"name", "app"}, {"namespace", ns_}}},
+                {"spec",
+                 {{"image", {{"repository", image()}, {"tagTemplate", "{version}"}, {"policy", {{"pollInterval", "5m"}}}}},
+                  {"gitops", gitops},
+                  {"environments", json::array({json{{"name", "dev"}, {"path", "envs/dev"}}})}}}};
+    }
+
+    /// Waits until `pred` holds for the app object; returns the last object seen.
+    json wait_app(const std::function<bool(const json&)>& pred, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+        json obj;
+        bool ok = test::wait_until(
+            [&] {
+                auto o = admin_->get(kube::resources::poetryapps().in(ns_).named("app"));
+                if (!o) return false;
+                obj = *o;
+                return pred(obj);
+            },
+            timeout);
+        EXPECT_TRUE(ok) << obj.dump();
+        return obj;
     }
 
     TempDir dir_{"poetryops-cluster-promotion"};
@@ -178,6 +232,168 @@ TEST_P(ClusterPromotionIt, ForgedWebhookIsRefusedAndWakesNothing) {
     EXPECT_EQ(r->out, "401");
 }
 
+
+/// What only a real API server does: RBAC.
+class ClusterPromotionRealIt : public ClusterPromotionIt {
+protected:
+    struct Rule {
+        std::string group, resource;
+        std::vector<std::string> verbs;
+    };
+
+    /// The permission table of docs/operations.md ("### Permissions it needs"), parsed: the test fails when the
+    /// docs and the code drift apart. A row's resources take its verb groups (";"-separated) in order, or all of
+    /// them the one group; `poetryapps/status` takes the group of the resource before it.
+    static std::vector<Rule> documented_rules() {
+        auto text = read_file(test::source_dir() / "docs/operations.md");
+        EXPECT_TRUE(text);
+        std::vector<Rule> rules;
+        std::istringstream in(text ? *text : "");
+        bool in_table = false;
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("### Permissions it needs", 0) == 0) { in_table = true; continue; }
+            if (!in_table) continue;
+            if (line.rfind("###", 0) == 0) break;
+            if (line.rfind("| `", 0) != 0) continue;
+            auto cells = std::vector<std::string>();
+            std::size_t pos = 1;
+            while (pos < line.size()) {
+                auto bar = line.find('|', pos);
+                if (bar == std::string::npos) break;
+                cells.push_back(line.substr(pos, bar - pos));
+                pos = bar + 1;
+            }
+            if (cells.size() < 2) continue;
+            std::vector<std::pair<std::string, std::string>> res;  // group, resource
+            std::regex tick("`([^`]+)`");
+            for (std::sregex_iterator it(cells[0].begin(), cells[0].end(), tick), end; it != end; ++it) {
+                std::string name = (*it)[1];
+                auto dot = name.find('.');
+                if (dot == std::string::npos) {
+                    bool sub = name.find('/') != std::string::npos;
+                    res.emplace_back(sub && !res.empty() ? res.back().first : "", name);
+                } else {
+                    res.emplace_back(name.substr(dot + 1), name.substr(0, dot));
+                }
+            }
+            std::vector<std::vector<std::string>> groups;
+            std::istringstream vs(cells[1]);
+            for (std::string g; std::getline(vs, g, ';');) {
+                std::vector<std::string> verbs;
+                std::istringstream gs(g);
+                for (std::string v; std::getline(gs, v, ',');) {
+                    v.erase(0, v.find_first_not_of(' '));
+                    v.erase(v.find_last_not_of(' ') + 1);
+                    if (!v.empty()) verbs.push_back(v);
+                }
+                groups.push_back(verbs);
+            }
+            for (std::size_t i = 0; i < res.size(); ++i) {
+                const auto& verbs = groups.size() == res.size() ? groups[i] : groups.front();
+                rules.push_back({res[i].first, res[i].second, verbs});
+            }
+        }
+        EXPECT_GE(rules.size(), 8u) << "docs/operations.md's permission table did not parse";
+        return rules;
+    }
+
+    /// A ServiceAccount bound to a ClusterRole of `rules`; returns a client authenticated as it.
+    std::unique_ptr<kube::RestClient> service_account_client(const std::vector<Rule>& rules) {
+        const std::string sa = "poetryops";
+        const std::string role = "poetryops-test-" + ns_;
+        json rr = json::array();
+        for (const auto& r : rules) {
+            rr.push_back({{"apiGroups", {r.group}}, {"resources", {r.resource}}, {"verbs", r.verbs}});
+        }
+        kube::ResourceRef sas{"", "v1", "serviceaccounts"};
+        kube::ResourceRef roles{"rbac.authorization.k8s.io", "v1", "clusterroles", true};
+        kube::ResourceRef bindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", true};
+        EXPECT_TRUE(admin_->create(sas.in(ns_), {{"apiVersion", "v1"}, {"kind", "ServiceAccount"},
+                                                 {"metadata", {{"name", sa}}}}));
+        auto cr = admin_->apply(roles.named(role),
+                                {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "ClusterRole"},
+                                 {"metadata", {{"name", role}}}, {"rules", rr}},
+                                "poetryops-tests", true);
+        EXPECT_TRUE(cr) << cr.error().message;
+        auto crb = admin_->apply(
+            bindings.named(role),
+            {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "ClusterRoleBinding"},
+             {"metadata", {{"name", role}}},
+             {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", role}}},
+             {"subjects", {{{"kind", "ServiceAccount"}, {"name", sa}, {"namespace", ns_}}}}},
+            "poetryops-tests", true);
+        EXPECT_TRUE(crb) << crb.error().message;
+        cleanup_.push_back(roles.named(role));
+        cleanup_.push_back(bindings.named(role));
+        auto token = test::kube::request_token(*admin_, ns_, sa);
+        EXPECT_TRUE(token) << token.error().message;
+        if (!token) return nullptr;
+        auto client = kube::RestClient::create(test::kube::config_with_token(*env().cluster(), *token),
+                                               {.request_timeout = std::chrono::seconds(10)});
+        EXPECT_TRUE(client) << client.error().message;
+        return client ? std::move(client).value() : nullptr;
+    }
+
+    void make_git_secret(const std::string& name) {
+        kube::ResourceRef secrets{"", "v1", "secrets"};
+        auto r = admin_->create(secrets.in(ns_), {{"apiVersion", "v1"}, {"kind", "Secret"},
+                                                  {"metadata", {{"name", name}}},
+                                                  {"stringData", {{"username", "ci"}, {"password", "p4ss-w0rd"}}}});
+        ASSERT_TRUE(r) << r.error().message;
+    }
+
+    void TearDown() override {
+        ClusterPromotionIt::TearDown();
+        if (admin_) for (const auto& ref : cleanup_) (void)admin_->remove(ref);
+    }
+
+    std::vector<kube::ResourceRef> cleanup_;
+};
+
+TEST_P(ClusterPromotionRealIt, ControllerWithOnlyTheDocumentedPermissionsPromotes) {
+    auto client = service_account_client(documented_rules());
+    ASSERT_TRUE(client);
+    make_git_secret("deploy-creds");
+    start_controller(std::move(client));
+    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app_object("deploy-creds")));
+    wait_app([](const json& o) { return o.value("/status/summary"_json_pointer, std::string()) == "dev=old"; });
+    std::string digest = registry_->push_image("team/app", "1.0.0", "v1");
+    ASSERT_FALSE(digest.empty());
+    ASSERT_TRUE(test::wait_until([&] { return dev_file().find(digest) != std::string::npos; }, std::chrono::seconds(30)))
+        << dev_file();
+    json obj = wait_app([](const json& o) { return o.value("/status/summary"_json_pointer, std::string()) == "dev=1.0.0"; });
+    EXPECT_EQ(obj.dump().find("forbidden"), std::string::npos) << obj.dump();
+    // Its Events were written under its own identity too.
+    bool promoted = false;
+    ASSERT_TRUE(test::wait_until([&] {
+        auto list = admin_->list(kube::resources::events().in(ns_), {});
+        if (!list) return false;
+        for (const auto& e : list->items) promoted = promoted || e.value("reason", "") == "Promoted";
+        return promoted;
+    }));
+}
+
+TEST_P(ClusterPromotionRealIt, AMissingVerbIsAClearConditionNotACrash) {
+    auto rules = documented_rules();
+    // Take away `get` on Secrets: the app's gitops.secretRef cannot be read.
+    rules.erase(std::remove_if(rules.begin(), rules.end(), [](const Rule& r) { return r.resource == "secrets"; }),
+                rules.end());
+    auto client = service_account_client(rules);
+    ASSERT_TRUE(client);
+    make_git_secret("deploy-creds");
+    start_controller(std::move(client));
+    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app_object("deploy-creds")));
+    json obj = wait_app([](const json& o) {
+        return o.contains("status") && o["status"].dump().find("cannot get resource") != std::string::npos;
+    });
+    std::string status = obj["status"].dump();
+    EXPECT_THAT(status, testing::HasSubstr("spec.gitops.secretRef"));
+    EXPECT_THAT(status, testing::HasSubstr("secrets"));
+    EXPECT_EQ(status.find("p4ss-w0rd"), std::string::npos);
+    EXPECT_GT(ctl_->reconciles(), 0u);
+}
+
 }  // namespace
 
 POETRYOPS_KUBE_SERVERS(ClusterPromotionIt);
+POETRYOPS_KUBE_REAL_ONLY(ClusterPromotionRealIt);

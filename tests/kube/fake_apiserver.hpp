@@ -1,6 +1,13 @@
 #pragma once
-/// A fake Kubernetes API server for tests and benchmarks: HTTP(S) on 127.0.0.1, backed by an in-memory store that
-/// honours the documented API semantics the kube module relies on:
+/// A fake Kubernetes API server, kept ONLY for what a real one cannot be made to do on demand: a watch cut
+/// mid-event, a 410 or a 409 at a chosen moment, a 429/500 storm, a stalled response, garbage in a stream, a token
+/// that stops being accepted. Everything else runs against the real Kubernetes lane (a real kube-apiserver, etcd and
+/// kube-controller-manager: tests/support/kube/cluster.hpp); a test that merely needs "an API server" must not use
+/// this. The fault switches are fail_next(), stall_next(), drop_watches(), expire_history(), garbage_in_watches()
+/// and set_token(). It also serves benchmarks that need a server without etcd's cost as their floor.
+///
+/// HTTP(S) on 127.0.0.1, backed by an in-memory store that honours the documented API semantics the kube module
+/// relies on:
 ///
 /// * one global resourceVersion counter; every write bumps it; a no-op update does not
 /// * PUT with a stale metadata.resourceVersion → 409 Conflict; POST of an existing name → 409 AlreadyExists;
@@ -21,8 +28,9 @@
 /// * built-in resources: namespaces, events, configmaps, secrets, pods, services, serviceaccounts,
 ///   coordination.k8s.io leases, events.k8s.io events, batch jobs (status subresource), apps deployments (status),
 ///   apiextensions.k8s.io customresourcedefinitions. Creating a CRD registers its resources (plural, kind, scope,
-///   status subresource) so CRs work like on a real server. OpenAPI schema validation is *not* done (the envtest
-///   lane covers it against a real API server).
+///   status subresource) so CRs work like on a real server. OpenAPI schema validation is *not* done (the real lane
+///   covers it: tests/api/crd_it_test.cpp).
+/// * list items carry no apiVersion/kind, like a real server's built-in lists (the client fills them in)
 /// * `Status` error bodies with reason, message and code.
 ///
 /// Fault switches let tests break things on purpose: fail the next N requests with 409/429/500, stall responses,

@@ -192,7 +192,11 @@ StoreResult Store::list(const ResourceType& t, const std::string& ns, const Sele
             out["metadata"]["continue"] = str::base64_encode(tok.dump());
             break;
         }
-        items.push_back(*it->second);
+        // Like a real API server's built-in lists: items without apiVersion and kind (the list carries them).
+        nlohmann::json item = *it->second;
+        item.erase("apiVersion");
+        item.erase("kind");
+        items.push_back(std::move(item));
         last = it->first;
     }
     return {200, std::move(out)};

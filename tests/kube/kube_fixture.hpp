@@ -1,14 +1,16 @@
 #pragma once
-/// The envtest-style lane: every kube integration test runs against the in-repo fake API server and, when
-/// POETRYOPS_TEST_KUBE_APISERVER and POETRYOPS_TEST_ETCD name real binaries (like controller-runtime's envtest and
-/// KUBEBUILDER_ASSETS), against a real kube-apiserver + etcd started on loopback with generated certificates
-/// (TestCa), a service-account key and a static token. Without them the real lane is skipped with the reason.
+/// Every kube integration test runs against the real Kubernetes lane (a real kube-apiserver + etcd +
+/// kube-controller-manager shared by the whole ctest run, tests/support/kube/cluster.hpp) and, for the faults a real
+/// server cannot produce on demand, against the in-repo fake API server. Where the lane cannot run (a fresh clone
+/// without ../shared/k8s) the real instances skip with one line saying how to enable it; with
+/// POETRYOPS_REQUIRE_KUBE_LANE=1 (CI) they fail instead.
 ///
 ///   class MyIt : public kube::testenv::KubeServerTest {};
 ///   TEST_P(MyIt, Works) { auto client = make_client(); ... if (!fake()) GTEST_SKIP() << "fault switch"; }
 ///   POETRYOPS_KUBE_SERVERS(MyIt);
 
 #include "kube/fake_apiserver.hpp"
+#include "support/kube/cluster.hpp"
 
 #include <poetryops/kube/client.hpp>
 #include <poetryops/kube/config.hpp>
@@ -32,12 +34,15 @@ public:
     virtual fake::FakeApiServer* fake() { return nullptr; }
     /// A kubeconfig file for this server.
     virtual std::filesystem::path kubeconfig() const = 0;
+    /// The real cluster (identities, CA, its folder); null for the fake.
+    virtual const test::kube::ClusterInfo* cluster() const { return nullptr; }
 };
 
 /// Empty when the real lane can run, else why not.
 std::string real_lane_skip_reason();
 
-/// Starts a server. For `real`, fails with reason "Skip" (message = why) when the lane is not configured.
+/// Starts a server (fake) or connects to the run's cluster (real). For `real`, fails with reason "Skip" (message =
+/// why) when the lane cannot run here and is not required.
 Result<std::unique_ptr<KubeTestEnv>> start_env(ServerKind kind);
 
 /// Base fixture: SetUp starts the server of GetParam() (skipping the real lane when not configured).
@@ -63,4 +68,17 @@ std::string server_kind_name(const ::testing::TestParamInfo<ServerKind>& info);
     INSTANTIATE_TEST_SUITE_P(Servers, Fixture,                                                           \
                              ::testing::Values(::poetryops::kube::testenv::ServerKind::fake,             \
                                                ::poetryops::kube::testenv::ServerKind::real),            \
+                             ::poetryops::kube::testenv::server_kind_name)
+
+/// Faults a real API server cannot be made to produce on demand (a watch cut mid-event, a 410 at a chosen moment, a
+/// 500 storm, a rotated token): the fake only.
+#define POETRYOPS_KUBE_FAKE_ONLY(Fixture)                                                                \
+    INSTANTIATE_TEST_SUITE_P(Servers, Fixture,                                                           \
+                             ::testing::Values(::poetryops::kube::testenv::ServerKind::fake),            \
+                             ::poetryops::kube::testenv::server_kind_name)
+
+/// What only a real API server does (OpenAPI and CEL validation, the watch cache's window, RBAC, controllers).
+#define POETRYOPS_KUBE_REAL_ONLY(Fixture)                                                                \
+    INSTANTIATE_TEST_SUITE_P(Servers, Fixture,                                                           \
+                             ::testing::Values(::poetryops::kube::testenv::ServerKind::real),            \
                              ::poetryops::kube::testenv::server_kind_name)

@@ -92,7 +92,8 @@ class KubeClient {
 public:
     virtual ~KubeClient() = default;
     virtual Result<nlohmann::json> get(const ResourceRef& ref) = 0;
-    /// One page. `ref.namespace_` empty lists across namespaces.
+    /// One page. `ref.namespace_` empty lists across namespaces. Every item carries apiVersion and kind (filled in
+    /// from the list where the server leaves them out, as a real one does for built-in types).
     virtual Result<ObjectList> list(const ResourceRef& ref, const ListOptions& options = {}) = 0;
     /// POST to the collection of `ref` (its name is ignored; the object's metadata.name is used).
     virtual Result<nlohmann::json> create(const ResourceRef& ref, const nlohmann::json& object) = 0;

@@ -85,6 +85,9 @@ public:
                 std::chrono::seconds refresh = std::chrono::seconds(60));
     /// The current token; empty when the config has none.
     std::string token();
+    /// After a 401: re-read the token file now (a rotated or re-issued token must not wait for `refresh`). Returns
+    /// true when that gave a different token, i.e. the request is worth sending again. False without a token file.
+    bool reload_after_unauthorized();
 
 private:
     std::mutex mu_;
