@@ -245,6 +245,36 @@ void Informer::index_remove(const std::string& key, const Entry& entry) {
     }
 }
 
+void Informer::report_failure(std::string_view what, const Error& error) {
+    std::string key = std::string(what) + ": " + error.message;
+    if (key == last_failure_) {
+        ++failures_;
+        POETRYOPS_LOG(debug, std::string(what) + " failed again; retrying with backoff",
+                      {{"resource", options_.resource.describe()}, {"error", error.message},
+                       {"failures", std::to_string(failures_)}});
+        return;
+    }
+    last_failure_ = std::move(key);
+    failures_ = 1;
+    if (is_not_found(error)) {
+        POETRYOPS_LOG(error, std::string(what) + " failed: the API server does not serve " +
+                                 options_.resource.describe() +
+                                 " (is its CustomResourceDefinition installed?); waiting for it, repeats at debug",
+                      {{"resource", options_.resource.describe()}, {"error", error.message}});
+    } else {
+        POETRYOPS_LOG(warn, std::string(what) + " failed; retrying with backoff, repeats at debug",
+                      {{"resource", options_.resource.describe()}, {"error", error.message}});
+    }
+}
+
+void Informer::report_recovery() {
+    if (last_failure_.empty()) return;
+    POETRYOPS_LOG(info, "the API server answers again",
+                  {{"resource", options_.resource.describe()}, {"failures", std::to_string(failures_)}});
+    last_failure_.clear();
+    failures_ = 0;
+}
+
 bool Informer::relist() {
     ListOptions lo;
     lo.label_selector = options_.label_selector;
@@ -263,10 +293,10 @@ bool Informer::relist() {
         return ok();
     });
     if (!r) {
-        POETRYOPS_LOG(warn, "list failed; retrying with backoff",
-                      {{"resource", options_.resource.describe()}, {"error", r.error().message}});
+        report_failure("list", r.error());
         return false;
     }
+    report_recovery();
     ++lists_;
     std::vector<EntryPtr> added, deleted;
     std::vector<std::pair<EntryPtr, EntryPtr>> updated;
@@ -381,12 +411,12 @@ void Informer::watch_once(bool& need_list, bool& backoff) {
                           {{"resource", options_.resource.describe()}, {"resourceVersion", wo.resource_version}});
             need_list = true;
         } else {
-            POETRYOPS_LOG(warn, "watch failed; retrying with backoff",
-                          {{"resource", options_.resource.describe()}, {"error", w.error().message}});
+            report_failure("watch", w.error());
             backoff = true;
         }
         return;
     }
+    report_recovery();
     ++watches_;
     std::unique_ptr<WatchStream> stream = std::move(w).value();
     {

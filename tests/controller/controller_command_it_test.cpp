@@ -1,5 +1,7 @@
-// The real `poetryops controller` binary against the fake API server: bad configuration exits 2 with one line,
-// SIGTERM finishes in-flight work, releases the lease and exits 0.
+// The real `poetryops controller` binary against the real Kubernetes lane: bad configuration exits 2 with one line;
+// SIGTERM finishes in-flight work, releases the lease and exits 0; two processes elect one leader and fail over;
+// and on a cluster of the test's own: a missing CRD is one clear log line and a non-ready /readyz (not a crash
+// loop), and an etcd that dies mid-run is reported and recovered from.
 #include <poetryops/controller/app_controller.hpp>
 
 #include <poetryops/api/codec.hpp>
@@ -7,12 +9,17 @@
 #include <poetryops/util/subprocess.hpp>
 #include <support/support.hpp>
 
-#include "kube/fake_apiserver.hpp"
+#include "support/kube/cluster.hpp"
+#include "support/kube/crds.hpp"
+
+#include <poetryops/kube/client.hpp>
+#include <poetryops/kube/status.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 using namespace poetryops;
 using nlohmann::json;
@@ -55,35 +62,216 @@ TEST(ControllerCommand, BadFlagsExit2) {
     EXPECT_EQ(bind->exit_code, 2) << bind->err;
 }
 
-TEST(ControllerCommand, ReconcilesThenSigtermIsGracefulAndReleasesTheLease) {
-    kube::fake::FakeApiServer server;
-    ASSERT_TRUE(server.start());
-    server.register_type({kube::resources::poetryapps(), "PoetryApp", true});
-    server.ensure_namespace("team-a");
-    ASSERT_TRUE(server.put(kube::resources::poetryapps(), app("billing", "team-a")));
-    TempDir dir("controller-cmd");
-    ASSERT_TRUE(server.write_kubeconfig(dir.path() / "kubeconfig"));
-    int health = test::free_port();
-    auto child = ChildProcess::spawn({binary(), "controller", "--kubeconfig", (dir.path() / "kubeconfig").string(),
-                                      "--namespace", "team-a", "--leader-elect", "--leader-election-namespace",
-                                      "team-a", "--metrics-bind-address", "0", "--health-probe-bind-address",
-                                      "127.0.0.1:" + std::to_string(health), "--no-promotion"},
-                                     {}, (dir.path() / "controller.log").string());
-    ASSERT_TRUE(child) << child.error().message;
-    auto ref = kube::resources::poetryapps().in("team-a").named("billing");
-    bool ready = test::wait_until([&] {
-        auto o = server.get(ref);
-        return o && o->contains("status") && (*o)["status"].value("observedGeneration", 0) == 1;
-    });
-    auto log = read_file(dir.path() / "controller.log");
-    ASSERT_TRUE(ready) << (log ? *log : "");
-    EXPECT_EQ((*server.get(ref))["status"]["conditions"][0]["status"], "True");
-    auto lease_ref = kube::resources::leases().in("team-a").named("poetryops-controller");
-    auto lease = server.get(lease_ref);
+namespace {
+
+namespace tk = test::kube;
+
+/// Runs `poetryops controller` as a child against a cluster; the log goes to a file in `dir`.
+struct ControllerProcess {
+    ChildProcess child;
+    std::filesystem::path log;
+    int health = 0;
+    int metrics = 0;
+
+    static ControllerProcess start(const std::filesystem::path& kubeconfig, const std::filesystem::path& dir,
+                                   const std::string& ns, const std::string& name, bool leader_elect = true) {
+        ControllerProcess p;
+        p.log = dir / (name + ".log");
+        p.health = test::free_port();
+        p.metrics = test::free_port();
+        std::vector<std::string> argv{binary(), "controller", "--kubeconfig", kubeconfig.string(), "--namespace", ns,
+                                      "--metrics-bind-address", "127.0.0.1:" + std::to_string(p.metrics),
+                                      "--health-probe-bind-address", "127.0.0.1:" + std::to_string(p.health),
+                                      "--no-promotion"};
+        if (leader_elect) {
+            argv.insert(argv.end(), {"--leader-elect", "--leader-election-namespace", ns});
+        }
+        auto c = ChildProcess::spawn(argv, {}, p.log.string());
+        EXPECT_TRUE(c) << c.error().message;
+        if (c) p.child = std::move(*c);
+        return p;
+    }
+
+    std::string get(const std::string& path, int port) const {
+        auto r = run_process({"curl", "-s", "-m", "2", "-w", " %{http_code}",
+                              "http://127.0.0.1:" + std::to_string(port) + path});
+        return r && r->exit_code == 0 ? r->out : "";
+    }
+    std::string readyz() const { return get("/readyz", health); }
+    bool leading() const {
+        auto m = get("/metrics", metrics);
+        return m.find("leader_election_master_status{name=\"poetryops-controller\"} 1") != std::string::npos;
+    }
+    std::string log_text() const { return read_file(log).value_or(""); }
+};
+
+class ControllerProcessIt : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto cluster = tk::shared_cluster();
+        if (!cluster && cluster.error().reason == "Skip") GTEST_SKIP() << cluster.error().message;
+        ASSERT_TRUE(cluster) << cluster.error().message;
+        cluster_ = *cluster;
+        connect(cluster_->admin_kubeconfig);
+        auto crds = tk::apply_crds(*admin_, tk::yaml_files(test::source_dir() / "crds"));
+        ASSERT_TRUE(crds) << crds.error().message;
+        ns_ = make_namespace();
+    }
+
+    void connect(const std::filesystem::path& kubeconfig) {
+        kubeconfig_ = kubeconfig;
+        auto cfg = kube::load_kubeconfig(kubeconfig);
+        ASSERT_TRUE(cfg) << cfg.error().message;
+        auto c = kube::RestClient::create(*cfg, {.request_timeout = std::chrono::seconds(5),
+                                                 .connect_timeout = std::chrono::seconds(2)});
+        ASSERT_TRUE(c) << c.error().message;
+        admin_ = std::move(*c);
+    }
+
+    std::string make_namespace() {
+        static int seq = 0;
+        std::string ns = "cp-" + std::to_string(::getpid()) + "-" + std::to_string(++seq);
+        auto r = admin_->create(kube::resources::namespaces(),
+                                {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
+        EXPECT_TRUE(r || kube::is_already_exists(r.error())) << (r ? "" : r.error().message);
+        return ns;
+    }
+
+    kube::ResourceRef ref(const std::string& name) const { return kube::resources::poetryapps().in(ns_).named(name); }
+
+    /// Waits until the app's status has observedGeneration >= `generation` and Ready=True.
+    bool wait_reconciled(const std::string& name, std::int64_t generation, std::chrono::seconds timeout) {
+        return test::wait_until(
+            [&] {
+                auto o = admin_->get(ref(name));
+                return o && o->contains("status") && (*o)["status"].value("observedGeneration", 0) >= generation &&
+                       (*o)["status"]["conditions"][0]["status"] == "True";
+            },
+            timeout);
+    }
+
+    Result<json> bump_spec(const std::string& name) {
+        return admin_->patch(ref(name), kube::PatchType::merge, {{"spec", {{"historyLimit", 7}}}});
+    }
+
+    const tk::ClusterInfo* cluster_ = nullptr;
+    std::filesystem::path kubeconfig_;
+    std::unique_ptr<kube::RestClient> admin_;
+    std::string ns_;
+    TempDir dir_{"controller-process"};
+};
+
+}  // namespace
+
+TEST_F(ControllerProcessIt, ReconcilesThenSigtermIsGracefulAndReleasesTheLease) {
+    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app("billing", ns_)));
+    auto p = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "one");
+    ASSERT_TRUE(wait_reconciled("billing", 1, std::chrono::seconds(30))) << p.log_text();
+    auto lease_ref = kube::resources::leases().in(ns_).named("poetryops-controller");
+    auto lease = admin_->get(lease_ref);
     ASSERT_TRUE(lease);
     EXPECT_NE((*lease)["spec"].value("holderIdentity", ""), "");
-    EXPECT_EQ(child->stop(std::chrono::seconds(20)), 0);  // SIGTERM → graceful → exit 0
-    lease = server.get(lease_ref);
+    EXPECT_EQ(p.child.stop(std::chrono::seconds(20)), 0) << p.log_text();  // SIGTERM → graceful → exit 0
+    lease = admin_->get(lease_ref);
     ASSERT_TRUE(lease);
     EXPECT_EQ((*lease)["spec"].value("holderIdentity", ""), "") << lease->dump();
+}
+
+TEST_F(ControllerProcessIt, TwoProcessesElectOneLeaderAndFailOver) {
+    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app("billing", ns_)));
+    auto a = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "a");
+    ASSERT_TRUE(wait_reconciled("billing", 1, std::chrono::seconds(30))) << a.log_text();
+    auto b = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "b");
+    ASSERT_TRUE(test::wait_until([&] { return a.leading(); }, std::chrono::seconds(10)));
+    auto lease_ref = kube::resources::leases().in(ns_).named("poetryops-controller");
+    auto first = admin_->get(lease_ref);
+    ASSERT_TRUE(first);
+    std::string a_identity = (*first)["spec"].value("holderIdentity", "");
+    // b runs, is healthy, and waits: not leading while a renews.
+    ASSERT_TRUE(test::wait_until([&] { return !b.get("/healthz", b.health).empty(); }, std::chrono::seconds(10)))
+        << b.log_text();
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    EXPECT_FALSE(b.leading()) << b.log_text();
+    // The leader goes (SIGTERM releases the Lease): b takes over and reconciles the next change.
+    auto took_from = std::chrono::steady_clock::now();
+    EXPECT_EQ(a.child.stop(std::chrono::seconds(20)), 0);
+    ASSERT_TRUE(test::wait_until([&] { return b.leading(); }, std::chrono::seconds(30))) << b.log_text();
+    auto takeover = std::chrono::steady_clock::now() - took_from;
+    EXPECT_LT(takeover, std::chrono::seconds(10)) << "a released Lease is taken at the next retry (2 s), not after "
+                                                     "the 15 s lease duration";
+    auto lease = admin_->get(lease_ref);
+    ASSERT_TRUE(lease);
+    EXPECT_NE((*lease)["spec"].value("holderIdentity", ""), "");
+    EXPECT_NE((*lease)["spec"].value("holderIdentity", ""), a_identity);
+    ASSERT_TRUE(bump_spec("billing"));
+    EXPECT_TRUE(wait_reconciled("billing", 2, std::chrono::seconds(30))) << b.log_text();
+}
+
+/// A cluster of the test's own, for faults the shared one must not suffer (no CRD, a dead etcd).
+class ControllerOwnClusterIt : public ControllerProcessIt {
+protected:
+    void SetUp() override {
+        std::string why = tk::lane_skip_reason();
+        if (!why.empty()) {
+            if (tk::lane_required()) FAIL() << why;
+            GTEST_SKIP() << why;
+        }
+        auto started = own_.start(dir_.path() / "cluster", {.controller_manager = false});
+        ASSERT_TRUE(started) << started.error().message;
+        connect(own_.info().admin_kubeconfig);
+        ns_ = make_namespace();
+    }
+    tk::Cluster own_;
+};
+
+TEST_F(ControllerOwnClusterIt, MissingCrdIsOneClearLogLineAndNotReadyUntilItIsInstalled) {
+    auto p = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "nocrd", /*leader_elect=*/false);
+    // It keeps running, says why once, and is not ready.
+    std::this_thread::sleep_for(std::chrono::seconds(6));
+    ASSERT_TRUE(p.child.running()) << p.log_text();
+    EXPECT_THAT(p.readyz(), testing::HasSubstr("503"));
+    std::string log = p.log_text();
+    std::size_t lines = 0;
+    for (std::size_t at = 0; (at = log.find("does not serve poetryapps.poetryops.io", at)) != std::string::npos; ++at) {
+        ++lines;
+    }
+    EXPECT_EQ(lines, 1u) << log;
+    EXPECT_THAT(log, testing::HasSubstr("CustomResourceDefinition"));
+    // Installing the CRD is all it takes.
+    auto crds = tk::apply_crds(*admin_, tk::yaml_files(test::source_dir() / "crds"));
+    ASSERT_TRUE(crds) << crds.error().message;
+    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app("billing", ns_)));
+    EXPECT_TRUE(wait_reconciled("billing", 1, std::chrono::seconds(60))) << p.log_text();
+    EXPECT_THAT(p.readyz(), testing::HasSubstr("200"));
+    EXPECT_EQ(p.child.stop(std::chrono::seconds(20)), 0);
+}
+
+TEST_F(ControllerOwnClusterIt, EtcdDyingMidRunIsReportedAndRecoveredFrom) {
+    auto crds = tk::apply_crds(*admin_, tk::yaml_files(test::source_dir() / "crds"));
+    ASSERT_TRUE(crds) << crds.error().message;
+    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app("billing", ns_)));
+    auto p = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "etcd", /*leader_elect=*/false);
+    ASSERT_TRUE(wait_reconciled("billing", 1, std::chrono::seconds(30))) << p.log_text();
+    ASSERT_TRUE(own_.kill_server("etcd"));
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    EXPECT_TRUE(p.child.running()) << "the controller must not die with etcd\n" << p.log_text();
+    ASSERT_TRUE(own_.restart_server("etcd"));
+    // The API server reconnects to etcd; a change made afterwards is reconciled.
+    ASSERT_TRUE(test::wait_until([&] { return bump_spec("billing").has_value(); }, std::chrono::seconds(60)));
+    EXPECT_TRUE(wait_reconciled("billing", 2, std::chrono::seconds(60))) << p.log_text();
+    EXPECT_TRUE(p.child.running());
+    EXPECT_EQ(p.child.stop(std::chrono::seconds(20)), 0);
+}
+
+TEST_F(ControllerOwnClusterIt, AnApiServerThatIsNotReadyYetIsWaitedFor) {
+    auto crds = tk::apply_crds(*admin_, tk::yaml_files(test::source_dir() / "crds"));
+    ASSERT_TRUE(crds) << crds.error().message;
+    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app("billing", ns_)));
+    ASSERT_TRUE(own_.kill_server("kube-apiserver"));
+    auto p = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "early", /*leader_elect=*/false);
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    ASSERT_TRUE(p.child.running()) << "no API server yet is not a reason to exit\n" << p.log_text();
+    ASSERT_TRUE(own_.restart_server("kube-apiserver"));
+    EXPECT_TRUE(wait_reconciled("billing", 1, std::chrono::seconds(90))) << p.log_text();
+    EXPECT_EQ(p.child.stop(std::chrono::seconds(20)), 0);
 }

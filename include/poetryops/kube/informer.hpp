@@ -137,6 +137,10 @@ private:
     void run();
     bool relist();
     void watch_once(bool& need_list, bool& backoff);
+    /// A failed list or watch: logged once per distinct error (a missing CRD, an API server that is down), repeats at
+    /// debug, so a failure that lasts hours is one line, not one per backoff step.
+    void report_failure(std::string_view what, const Error& error);
+    void report_recovery();
     void apply_event(WatchEvent&& ev);
     bool sleep_for(std::chrono::milliseconds d);
     void resync_loop();
@@ -166,6 +170,8 @@ private:
     WatchStream* current_watch_ = nullptr;
     std::atomic<bool> synced_{false};
     std::atomic<std::uint64_t> lists_{0}, watches_{0};
+    std::string last_failure_;     // informer thread only
+    std::uint64_t failures_ = 0;   // repeats of last_failure_
     std::thread thread_;
     std::thread resync_thread_;
 };
