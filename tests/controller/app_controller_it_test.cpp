@@ -1,4 +1,4 @@
-// `poetryops controller` in-process against the fake API server (and a real kube-apiserver in the envtest lane):
+// `poetryops controller` in-process against the real Kubernetes lane (and the fake API server for faults):
 // informer → workqueue → AppReconciler → status subresource, Events, metrics, probes, leader election.
 #include <poetryops/controller/app_controller.hpp>
 

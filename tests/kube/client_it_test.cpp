@@ -1,7 +1,8 @@
-// REST client against the fake API server (and a real one in the envtest lane).
+// REST client against the real Kubernetes lane, and against the fake API server for injected faults.
 #include <poetryops/kube/client.hpp>
 
 #include "kube/kube_fixture.hpp"
+#include "support/support.hpp"
 
 #include <poetryops/kube/metrics.hpp>
 #include <poetryops/kube/status.hpp>
@@ -16,6 +17,8 @@ using testenv::KubeServerTest;
 class ClientIt : public KubeServerTest {};
 /// Faults a real API server cannot produce on demand: the fake server only.
 class ClientFaultIt : public ClientIt {};
+/// What only a real API server does: field ownership (managedFields) and the garbage collector.
+class ClientRealIt : public ClientIt {};
 
 nlohmann::json configmap(const std::string& ns, const std::string& name, nlohmann::json data) {
     return {{"apiVersion", "v1"},
@@ -259,8 +262,57 @@ TEST_P(ClientIt, WritesIntoAMissingNamespaceAreNotFound) {
     EXPECT_TRUE(is_not_found(r.error())) << r.error().message;
 }
 
+TEST_P(ClientRealIt, ServerSideApplyConflictsBetweenManagersAndForceTakesOwnership) {
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    std::string ns = fresh_namespace(*client);
+    ResourceRef cms = resources::configmaps().in(ns);
+    nlohmann::json mine = {{"apiVersion", "v1"},
+                           {"kind", "ConfigMap"},
+                           {"metadata", {{"name", "owned"}, {"namespace", ns}}},
+                           {"data", {{"image", "a@sha256:1"}}}};
+    ASSERT_TRUE(client->apply(cms.named("owned"), mine, "poetryops", false));
+    nlohmann::json theirs = mine;
+    theirs["data"]["image"] = "b@sha256:2";
+    auto conflict = client->apply(cms.named("owned"), theirs, "someone-else", false);
+    ASSERT_FALSE(conflict) << "a real server refuses to take a field another manager owns";
+    EXPECT_TRUE(is_conflict(conflict.error())) << conflict.error().message;
+    EXPECT_NE(conflict.error().message.find("poetryops"), std::string::npos) << conflict.error().message;
+    auto forced = client->apply(cms.named("owned"), theirs, "someone-else", true);
+    ASSERT_TRUE(forced) << forced.error().message;
+    EXPECT_EQ((*forced)["data"]["image"], "b@sha256:2");
+    // The field changed hands: now poetryops' own apply of the old value conflicts.
+    auto back = client->apply(cms.named("owned"), mine, "poetryops", false);
+    ASSERT_FALSE(back);
+    EXPECT_TRUE(is_conflict(back.error()));
+}
+
+TEST_P(ClientRealIt, OwnedObjectsAreGarbageCollectedWithTheirOwner) {
+    ASSERT_TRUE(env().cluster()->controller_manager) << "the lane's cluster runs kube-controller-manager";
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    std::string ns = fresh_namespace(*client);
+    ResourceRef cms = resources::configmaps().in(ns);
+    auto owner = client->create(cms, configmap(ns, "owner", {{"k", "v"}}));
+    ASSERT_TRUE(owner) << owner.error().message;
+    auto owned = configmap(ns, "owned", {{"k", "v"}});
+    owned["metadata"]["ownerReferences"] = {{{"apiVersion", "v1"},
+                                             {"kind", "ConfigMap"},
+                                             {"name", "owner"},
+                                             {"uid", (*owner)["metadata"]["uid"]},
+                                             {"controller", true},
+                                             {"blockOwnerDeletion", true}}};
+    ASSERT_TRUE(client->create(cms, owned));
+    ASSERT_TRUE(client->remove(cms.named("owner")));
+    EXPECT_TRUE(test::wait_until([&] {
+        auto o = client->get(cms.named("owned"));
+        return !o && is_not_found(o.error());
+    }, std::chrono::seconds(60))) << "kube-controller-manager's garbage collector deletes what the owner owned";
+}
+
 POETRYOPS_KUBE_SERVERS(ClientIt);
 POETRYOPS_KUBE_FAKE_ONLY(ClientFaultIt);
+POETRYOPS_KUBE_REAL_ONLY(ClientRealIt);
 
 }  // namespace
 }  // namespace poetryops::kube

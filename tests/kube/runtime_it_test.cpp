@@ -1,4 +1,4 @@
-// Leader election, events and the manager against the fake API server (and a real one in the envtest lane).
+// Leader election, events and the manager against the real Kubernetes lane and the fake API server.
 #include <poetryops/kube/manager.hpp>
 
 #include "kube/kube_fixture.hpp"

@@ -1,4 +1,4 @@
-// Watches and informers against the fake API server (and a real one in the envtest lane).
+// Watches and informers against the real Kubernetes lane, and against the fake API server for injected faults.
 #include <poetryops/kube/informer.hpp>
 
 #include "kube/kube_fixture.hpp"
