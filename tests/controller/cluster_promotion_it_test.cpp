@@ -11,6 +11,7 @@
 
 #include "kube/kube_fixture.hpp"
 #include "support/kube/cluster.hpp"
+#include "support/kube/crds.hpp"
 #include "registry/test_registry.hpp"
 
 #include <gmock/gmock.h>
@@ -391,6 +392,122 @@ TEST_P(ClusterPromotionRealIt, AMissingVerbIsAClearConditionNotACrash) {
     EXPECT_THAT(status, testing::HasSubstr("secrets"));
     EXPECT_EQ(status.find("p4ss-w0rd"), std::string::npos);
     EXPECT_GT(ctl_->reconciles(), 0u);
+}
+
+TEST_P(ClusterPromotionRealIt, HealthGatesReadRealArgoCdFluxAndDeploymentObjects) {
+    fs::path shared = test::kube::shared_crds_dir(test::source_dir());
+    if (shared.empty()) {
+        if (test::kube::lane_required()) FAIL() << "no ../shared/k8s/crds while POETRYOPS_REQUIRE_KUBE_LANE=1";
+        GTEST_SKIP() << "no ../shared/k8s/crds (set POETRYOPS_SHARED_K8S_CRDS)";
+    }
+    auto installed = test::kube::apply_crds(*admin_, test::kube::yaml_files(shared), std::chrono::seconds(60));
+    ASSERT_TRUE(installed) << installed.error().message;
+    // staging and prod overlays next to dev's.
+    {
+        ProcessOptions o;
+        o.inherit_env = false;
+        o.env = {{"PATH", "/usr/bin:/bin"}, {"HOME", dir_.path().string()}, {"GIT_AUTHOR_NAME", "t"},
+                 {"GIT_AUTHOR_EMAIL", "t@x"}, {"GIT_COMMITTER_NAME", "t"}, {"GIT_COMMITTER_EMAIL", "t@x"}};
+        o.cwd = (dir_.path() / "seed").string();
+        for (const char* env : {"staging", "prod"}) {
+            fs::create_directories(dir_.path() / "seed/envs" / env);
+            ASSERT_TRUE(write_file_atomic(dir_.path() / "seed/envs" / env / "kustomization.yaml",
+                                          "resources: [../../base]\nimages:\n- name: " + image() + "\n  newTag: old\n"));
+        }
+        test::must_run({"git", "add", "-A"}, o);
+        test::must_run({"git", "commit", "-qm", "staging and prod"}, o);
+        test::must_run({"git", "push", "-q", bare_.string(), "main"}, o);
+    }
+    start_controller(make_client());
+    json app = app_object();
+    app["spec"]["image"]["policy"]["pollInterval"] = "1s";  // health changes are noticed by polling
+    app["spec"]["environments"] = json::parse(R"([
+        {"name": "dev", "path": "envs/dev", "health": {"argocd": {"application": "app-dev", "namespace": "NS"}}},
+        {"name": "staging", "path": "envs/staging", "promotion": {"from": "dev"},
+         "health": {"flux": {"kustomization": "app-staging", "namespace": "NS"}}},
+        {"name": "prod", "path": "envs/prod", "promotion": {"from": "staging"}, "health": {"deployment": {"name": "app"}}}
+    ])");
+    app["spec"]["environments"][0]["health"]["argocd"]["namespace"] = ns_;
+    app["spec"]["environments"][1]["health"]["flux"]["namespace"] = ns_;
+    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app));
+    auto file = [&](const std::string& env) {
+        auto r = run_process({"git", "--git-dir", bare_.string(), "show", "main:envs/" + env + "/kustomization.yaml"});
+        return r && r->ok() ? r->out : "";
+    };
+    auto env_status = [&](const json& o, int i) { return o.value("/status/environments"_json_pointer, json::array())[i]; };
+
+    std::string digest = registry_->push_image("team/app", "1.0.0", "v1");
+    ASSERT_FALSE(digest.empty());
+    ASSERT_TRUE(test::wait_until([&] { return file("dev").find(digest) != std::string::npos; }, std::chrono::seconds(30)));
+    // No Application yet: dev is not healthy, staging waits.
+    json obj = wait_app([&](const json& o) {
+        return env_status(o, 0).value("message", "").find("app-dev not found") != std::string::npos;
+    });
+    std::string dev_commit = env_status(obj, 0).value("commit", "");
+    ASSERT_EQ(dev_commit.size(), 40u) << obj.dump();
+    EXPECT_EQ(file("staging").find(digest), std::string::npos);
+
+    // Argo CD synced our commit and reports Healthy (a real Application from Argo CD's own CRD).
+    kube::ResourceRef apps{"argoproj.io", "v1alpha1", "applications"};
+    json application = {
+        {"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Application"},
+        {"metadata", {{"name", "app-dev"}, {"namespace", ns_}}},
+        {"spec", {{"project", "default"},
+                  {"source", {{"repoURL", "file://" + bare_.string()}, {"path", "envs/dev"}, {"targetRevision", "main"}}},
+                  {"destination", {{"server", "https://kubernetes.default.svc"}, {"namespace", ns_}}}}},
+        {"status", {{"sync", {{"status", "Synced"}, {"revision", dev_commit}}}, {"health", {{"status", "Healthy"}}}}}};
+    auto created = admin_->create(apps.in(ns_), application);
+    ASSERT_TRUE(created) << created.error().message;
+    if (!created->contains("status")) {  // a CRD with a status subresource drops status on create
+        application["metadata"]["resourceVersion"] = (*created)["metadata"]["resourceVersion"];
+        ASSERT_TRUE(admin_->update_status(apps.in(ns_).named("app-dev"), application));
+    }
+    ASSERT_TRUE(test::wait_until([&] { return file("staging").find(digest) != std::string::npos; },
+                                 std::chrono::seconds(30)))
+        << admin_->get(kube::resources::poetryapps().in(ns_).named("app"))->dump();
+    obj = wait_app([&](const json& o) { return env_status(o, 1).value("commit", "").size() == 40; });
+    std::string staging_commit = env_status(obj, 1).value("commit", "");
+    EXPECT_EQ(file("prod").find(digest), std::string::npos);
+
+    // Flux applied the staging commit and is Ready (a real Kustomization from Flux's CRD, status subresource).
+    kube::ResourceRef kss{"kustomize.toolkit.fluxcd.io", "v1", "kustomizations"};
+    json ks = {{"apiVersion", "kustomize.toolkit.fluxcd.io/v1"}, {"kind", "Kustomization"},
+               {"metadata", {{"name", "app-staging"}, {"namespace", ns_}}},
+               {"spec", {{"interval", "1m"}, {"path", "./envs/staging"}, {"prune", true},
+                         {"sourceRef", {{"kind", "GitRepository"}, {"name", "deploy"}}}}}};
+    auto ks_created = admin_->create(kss.in(ns_), ks);
+    ASSERT_TRUE(ks_created) << ks_created.error().message;
+    json ks_status = *ks_created;
+    ks_status["status"] = {{"lastAppliedRevision", "main@sha1:" + staging_commit},
+                           {"conditions", {{{"type", "Ready"}, {"status", "True"}, {"reason", "ReconciliationSucceeded"},
+                                            {"message", "Applied revision: main@sha1:" + staging_commit},
+                                            {"lastTransitionTime", "2026-01-01T00:00:00Z"}}}}};
+    auto ks_updated = admin_->update_status(kss.in(ns_).named("app-staging"), ks_status);
+    ASSERT_TRUE(ks_updated) << ks_updated.error().message;
+    ASSERT_TRUE(test::wait_until([&] { return file("prod").find(digest) != std::string::npos; },
+                                 std::chrono::seconds(30)))
+        << admin_->get(kube::resources::poetryapps().in(ns_).named("app"))->dump();
+
+    // prod: a Deployment running the digest; its status comes from kube-controller-manager's deployment controller.
+    // With no node in this lane it has zero replicas, which the controller rolls out at once.
+    kube::ResourceRef deployments{"apps", "v1", "deployments"};
+    json deploy = {{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
+                   {"metadata", {{"name", "app"}, {"namespace", ns_}}},
+                   {"spec", {{"replicas", 0},
+                             {"selector", {{"matchLabels", {{"app", "app"}}}}},
+                             {"template", {{"metadata", {{"labels", {{"app", "app"}}}}},
+                                           {"spec", {{"containers", {{{"name", "app"},
+                                                                     {"image", image() + "@" + digest}}}}}}}}}}};
+    ASSERT_TRUE(admin_->create(deployments.in(ns_), deploy));
+    obj = wait_app(
+        [&](const json& o) {
+            auto e = env_status(o, 2);
+            return e.value("phase", "") == "Healthy" && e.value("digest", "") == digest;
+        },
+        std::chrono::seconds(60));
+    EXPECT_THAT(env_status(obj, 2).value("message", ""), testing::HasSubstr("Deployment app"));
+    EXPECT_EQ(env_status(obj, 0).value("phase", ""), "Healthy") << obj.dump();
+    EXPECT_EQ(env_status(obj, 1).value("phase", ""), "Healthy") << obj.dump();
 }
 
 }  // namespace
