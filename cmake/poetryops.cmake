@@ -28,13 +28,15 @@ function(poetryops_module name)
   endif()
 endfunction()
 
-# poetryops_tests(NAME [LIBS target...] [TIMEOUT s] [KUBE])
+# poetryops_tests(NAME [LIBS target...] [TIMEOUT s] [KUBE] [NODE])
 # tests/NAME/*_test.cpp    -> test_NAME     (ctest label "unit")
 # tests/NAME/*_it_test.cpp -> test_NAME_it  (ctest label "integration": starts real servers or tools)
 # KUBE: the integration tests talk to the real Kubernetes lane; they require the ctest fixture `kube_cluster`
 # (tests/support/kube), so one API server serves the whole run.
+# NODE: they need a node that runs Pods: the ctest fixture `kube_node` (tests/support/kube/node.hpp), which brings
+# the cluster with it.
 function(poetryops_tests name)
-  cmake_parse_arguments(ARG "KUBE" "TIMEOUT" "LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "KUBE;NODE" "TIMEOUT" "LIBS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
   endif()
@@ -58,6 +60,10 @@ function(poetryops_tests name)
     set(extra "")
     if(ARG_KUBE AND kind STREQUAL "it")
       set(extra FIXTURES_REQUIRED kube_cluster)
+    endif()
+    if(ARG_NODE AND kind STREQUAL "it")
+      # kube_node_up itself requires kube_cluster, and kube_node_down runs before kube_cluster_down.
+      set(extra FIXTURES_REQUIRED kube_node)
     endif()
     add_executable(${exe} ${${kind}})
     target_include_directories(${exe} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
