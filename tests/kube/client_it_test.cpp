@@ -2,7 +2,10 @@
 #include <poetryops/kube/client.hpp>
 
 #include "kube/kube_fixture.hpp"
+#include "support/kube/cluster.hpp"
 #include "support/support.hpp"
+
+#include <poetryops/util/fs.hpp>
 
 #include <poetryops/kube/metrics.hpp>
 #include <poetryops/kube/status.hpp>
@@ -308,6 +311,57 @@ TEST_P(ClientRealIt, OwnedObjectsAreGarbageCollectedWithTheirOwner) {
         auto o = client->get(cms.named("owned"));
         return !o && is_not_found(o.error());
     }, std::chrono::seconds(60))) << "kube-controller-manager's garbage collector deletes what the owner owned";
+}
+
+TEST_P(ClientRealIt, ARotatedServiceAccountTokenIsPickedUpAtTheFirst401) {
+    auto admin = make_client();
+    ASSERT_TRUE(admin);
+    std::string ns = fresh_namespace(*admin);
+    ResourceRef sas{"", "v1", "serviceaccounts"};
+    ResourceRef roles{"rbac.authorization.k8s.io", "v1", "roles"};
+    ResourceRef bindings{"rbac.authorization.k8s.io", "v1", "rolebindings"};
+    auto make_sa = [&] {
+        ASSERT_TRUE(admin->create(sas.in(ns), {{"apiVersion", "v1"}, {"kind", "ServiceAccount"},
+                                               {"metadata", {{"name", "ctl"}}}}));
+    };
+    make_sa();
+    ASSERT_TRUE(admin->create(roles.in(ns), {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "Role"},
+                                             {"metadata", {{"name", "read"}}},
+                                             {"rules", {{{"apiGroups", {""}}, {"resources", {"configmaps"}},
+                                                         {"verbs", {"get", "list"}}}}}}));
+    ASSERT_TRUE(admin->create(bindings.in(ns), {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "RoleBinding"},
+                                                {"metadata", {{"name", "read"}}},
+                                                {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"},
+                                                             {"name", "read"}}},
+                                                {"subjects", {{{"kind", "ServiceAccount"}, {"name", "ctl"},
+                                                               {"namespace", ns}}}}}));
+    // The kubelet's projected token file, as in a Pod.
+    TempDir dir("sa-token");
+    auto file = dir.path() / "token";
+    auto first = test::kube::request_token(*admin, ns, "ctl");
+    ASSERT_TRUE(first) << first.error().message;
+    ASSERT_TRUE(write_file_atomic(file, *first, 0600));
+    auto sa_client = RestClient::create(test::kube::config_with_token(*env().cluster(), "", file.string()));
+    ASSERT_TRUE(sa_client) << sa_client.error().message;
+    ASSERT_TRUE((*sa_client)->list(resources::configmaps().in(ns))) << "the first token works";
+    // The ServiceAccount is re-created: every token of the old one is rejected from now on. The file gets a new one.
+    ASSERT_TRUE(admin->remove(sas.in(ns).named("ctl")));
+    ASSERT_TRUE(test::wait_until([&] { return !admin->get(sas.in(ns).named("ctl")); }));
+    make_sa();
+    auto second = test::kube::request_token(*admin, ns, "ctl");
+    ASSERT_TRUE(second) << second.error().message;
+    ASSERT_TRUE(write_file_atomic(file, *second, 0600));
+    // Well within the one-minute re-read period: the 401 itself makes the client read the file again.
+    std::optional<Error> last;
+    bool ok = test::wait_until([&] {
+        auto r = (*sa_client)->list(resources::configmaps().in(ns));
+        if (!r) last = r.error();
+        return r.has_value();
+    }, std::chrono::seconds(15));
+    EXPECT_TRUE(ok) << (last ? last->message : "");
+    if (last) {
+        EXPECT_EQ(last->message.find(*first), std::string::npos) << "a token never appears in an error";
+    }
 }
 
 POETRYOPS_KUBE_SERVERS(ClientIt);
