@@ -13,11 +13,11 @@
 namespace poetryops {
 
 struct ProcessOptions {
-    std::string cwd;                                   ///< empty: inherit
-    std::optional<std::string> stdin_data;             ///< written then closed; nullopt: /dev/null
+    std::string cwd{};                                 ///< empty: inherit
+    std::optional<std::string> stdin_data{};           ///< written then closed; nullopt: /dev/null
     bool inherit_env = true;                           ///< start from this process's environment
-    std::map<std::string, std::string> env;            ///< set (overrides inherited)
-    std::vector<std::string> unset_env;                ///< removed from the inherited environment
+    std::map<std::string, std::string> env{};          ///< set (overrides inherited)
+    std::vector<std::string> unset_env{};              ///< removed from the inherited environment
     std::chrono::milliseconds timeout{std::chrono::minutes(5)};  ///< 0: none
     std::size_t max_output = 16 * 1024 * 1024;         ///< per stream; the rest is discarded, `*_truncated` set
 };
