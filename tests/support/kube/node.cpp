@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -170,6 +171,23 @@ int free_port() {
     }
     ::close(fd);
     return port;
+}
+
+/// One node lane per machine (the kubelet's fixed paths and the cgroup root are shared): an abstract unix socket
+/// bound for the node's lifetime. Nothing on disk, released when its process ends. Returns -1 when it is held.
+int take_machine_lock() {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const char name[] = "poetryops-test-node-lock";
+    std::memcpy(addr.sun_path + 1, name, sizeof name - 1);  // sun_path[0] == '\0': the abstract namespace
+    socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + sizeof name - 1);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 std::string find_program(const std::string& name) {
@@ -826,6 +844,11 @@ std::string node_skip_reason() {
             if (a != "127.0.0.1") return p + "node1 resolves to " + a + " in /etc/hosts (the lane needs 127.0.0.1)";
         }
     }
+    if (int lock = take_machine_lock(); lock < 0) {
+        return p + "another poetryops test node runs on this machine (it holds @poetryops-test-node-lock)";
+    } else {
+        ::close(lock);
+    }
     if (auto others = pids_running("kubelet"); !others.empty()) {
         return p + "another kubelet (pid " + std::to_string(others.front()) +
                ") runs on this machine; the kubelet's fixed paths and cgroups allow one per machine";
@@ -1020,10 +1043,12 @@ Result<void> Node::start(const fs::path& dir, const ClusterInfo& cluster, const 
         }
     }
     if (std::string why = node_skip_reason(); !why.empty()) return fail(Error::Kind::not_found, why);
+    lock_fd_ = take_machine_lock();
+    if (lock_fd_ < 0) return fail(Error::Kind::conflict, "another poetryops test node started on this machine");
     POETRYOPS_TRY_VOID(remove_tree(info_.dir));
     fs::create_directories(info_.dir / "logs", ec);
-    if (ec) return fail(Error::Kind::internal, "cannot create " + info_.dir.string() + ": " + ec.message());
     started_ = true;
+    if (ec) return fail(Error::Kind::internal, "cannot create " + info_.dir.string() + ": " + ec.message());
     const fs::path d = info_.dir;
     info_.containerd_socket = d / "run" / "containerd.sock";
     POETRYOPS_TRY_VOID(save());
@@ -1349,7 +1374,11 @@ Result<void> Node::wait_ready(const ClusterInfo& cluster) {
 }
 
 void Node::stop() {
-    if (!started_) return;
+    if (!started_) {
+        if (lock_fd_ >= 0) ::close(lock_fd_);
+        lock_fd_ = -1;
+        return;
+    }
     started_ = false;
     auto t0 = Clock::now();
     // Peak memory of the node's own processes, before they go.
@@ -1412,6 +1441,8 @@ void Node::stop() {
     info_.stopped = report.problems.empty();
     info_.ready = false;
     (void)save();
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    lock_fd_ = -1;
     progress(options_.progress, "node " + info_.node_name + " stopped in " + secs(seconds_since(t0)));
 }
 

@@ -112,6 +112,7 @@ private:
     std::filesystem::path state_file_;
     std::vector<std::pair<std::string, ChildProcess>> procs_;  // start order; stopped in reverse
     bool started_ = false;
+    int lock_fd_ = -1;  // the machine-wide lock: one node lane at a time (abstract socket, gone with the process)
 };
 
 /// Undoes what `info` records (after a crash too): kills its recorded processes (only while they still run the
