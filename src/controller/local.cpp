@@ -264,9 +264,15 @@ Result<void> LocalRunner::run(const std::atomic<bool>& stop, std::chrono::second
     // A failed pass (or an app whose registry or repository failed) is retried with backoff, not after max_wait: a
     // registry answers 404 for a tag it already lists while the push that woke us is still linking it.
     Backoff retry(std::chrono::milliseconds(10), std::chrono::milliseconds(max_wait));
+    bool first = true;
     while (!stop) {
         auto pass = run_pass();
         std::chrono::milliseconds wait = max_wait;
+        // Bad input at start (a missing file, invalid YAML or spec, an unwritable state dir) is the caller's to fix:
+        // return it now instead of logging it every few seconds forever. Once running, a file that goes bad is
+        // reported and retried, so an editor's half-saved file does not stop the runner.
+        if (!pass && first) return pass.error();
+        first = false;
         if (!pass) {
             POETRYOPS_LOG(error, pass.error().message);
             wait = retry.next();

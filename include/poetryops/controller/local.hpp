@@ -60,7 +60,8 @@ public:
     Result<PassResult> run_pass();
     /// `--once`: passes until one commits nothing (at most `max_passes`), for CI jobs.
     Result<PassResult> run_until_settled(int max_passes = 20);
-    /// Passes until `stop` is set: after each, waits for the earliest timer, bounded by `max_wait`.
+    /// Passes until `stop` is set: after each, waits for the earliest timer, bounded by `max_wait`. A first pass that
+    /// fails (bad input at start) is returned at once; later failed passes are logged and retried with backoff.
     Result<void> run(const std::atomic<bool>& stop, std::chrono::seconds max_wait = std::chrono::seconds(30));
 
     /// The status last written for "namespace/name" (nullopt when unknown).

@@ -76,7 +76,7 @@ struct NodeOptions {
     std::string bridge = "poetrynode0";
     std::string cgroup_root = "poetryops-test-node";
     /// Where start() records its state (pids, host changes); default DIR/node.json.
-    std::filesystem::path state_file;
+    std::filesystem::path state_file{};
     /// Recorded in the state file (the `up` program's supervisor).
     int supervisor_pid = 0;
     /// Progress lines ("containerd up after 0.4 s", "node1 Ready after 14.2 s"); null: silent.
@@ -146,11 +146,11 @@ struct ImageEntry {
 };
 
 struct ImageSpec {
-    std::string repository;                       ///< e.g. localhost/poetryops-test/app
-    std::string tag;                              ///< e.g. v1
-    std::vector<std::vector<ImageEntry>> layers;  ///< bottom first
-    std::vector<std::string> entrypoint;
-    std::vector<std::string> cmd;
+    std::string repository{};                     ///< e.g. localhost/poetryops-test/app
+    std::string tag{};                            ///< e.g. v1
+    std::vector<std::vector<ImageEntry>> layers{};  ///< bottom first
+    std::vector<std::string> entrypoint{};
+    std::vector<std::string> cmd{};
     std::vector<std::string> env = {"PATH=/bin"};
 };
 
