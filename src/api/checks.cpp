@@ -1,6 +1,8 @@
 // Format checks shared by validation, the CLI and the promotion engine.
 #include <poetryops/api/validation.hpp>
 
+#include <poetryops/oci/grammar.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -20,8 +22,10 @@ bool has_space_or_control(std::string_view s) {
                        [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
 }
 
-// host [":" port]; host is a DNS name (any case), an IPv4 address or a bracketed IPv6 address.
-bool is_host_port(std::string_view hp) {
+// A URL authority (git and Prometheus URLs): host [":" port], host a DNS name (any case, "_" tolerated as git does),
+// an IPv4 address or a bracketed IPv6 address with an optional zone. Registry hosts follow the stricter OCI rule
+// (oci::is_valid_host).
+bool is_url_authority(std::string_view hp) {
     if (hp.empty()) return false;
     std::string_view host = hp, port;
     if (hp.front() == '[') {
@@ -61,24 +65,6 @@ bool is_host_port(std::string_view hp) {
         if (port.size() > 5 || !std::all_of(port.begin(), port.end(), is_digit)) return false;
         int p = std::stoi(std::string(port));
         if (p < 1 || p > 65535) return false;
-    }
-    return true;
-}
-
-// distribution/reference path-component: [a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*
-bool is_path_component(std::string_view c) {
-    if (c.empty() || !is_lower_alnum(c.front()) || !is_lower_alnum(c.back())) return false;
-    std::size_t i = 0;
-    while (i < c.size()) {
-        if (is_lower_alnum(c[i])) {
-            ++i;
-            continue;
-        }
-        std::size_t sep_start = i;
-        while (i < c.size() && !is_lower_alnum(c[i])) ++i;
-        std::string_view sep = c.substr(sep_start, i - sep_start);
-        bool dashes = std::all_of(sep.begin(), sep.end(), [](char ch) { return ch == '-'; });
-        if (!(sep == "." || sep == "_" || sep == "__" || dashes)) return false;
     }
     return true;
 }
@@ -139,10 +125,8 @@ std::string check_image_repository(std::string_view repo) {
     std::size_t first_path = 0;
     if (parts.size() > 1) {
         std::string_view d = parts.front();
-        bool is_domain = d.find('.') != std::string_view::npos || d.find(':') != std::string_view::npos ||
-                         d == "localhost" || std::any_of(d.begin(), d.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-        if (is_domain) {
-            if (!is_host_port(d)) return "has an invalid registry host \"" + std::string(d) + "\"";
+        if (oci::looks_like_host(d)) {
+            if (!oci::is_valid_host(d)) return "has an invalid registry host \"" + std::string(d) + "\"";
             first_path = 1;
         }
     }
@@ -150,7 +134,7 @@ std::string check_image_repository(std::string_view repo) {
         std::string_view c = parts[i];
         if (i + 1 == parts.size() && c.find(':') != std::string_view::npos)
             return "must not include a tag (set image.tagTemplate instead)";
-        if (!is_path_component(c)) {
+        if (!oci::is_valid_path_component(c)) {
             return "has an invalid path component \"" + std::string(c) +
                    "\" (lower-case letters, digits and single '.', '_', '__' or '-' separators)";
         }
@@ -172,7 +156,7 @@ std::string check_git_url(std::string_view url) {
         std::string_view userhost = url.substr(0, colon);
         auto at = userhost.find('@');
         std::string_view host = at == std::string_view::npos ? userhost : userhost.substr(at + 1);
-        if (!is_host_port(host) || host.find(':') != std::string_view::npos) return "has an invalid host";
+        if (!is_url_authority(host) || host.find(':') != std::string_view::npos) return "has an invalid host";
         if (colon + 1 >= url.size()) return "has no repository path";
         return "";
     }
@@ -194,7 +178,7 @@ std::string check_git_url(std::string_view url) {
             return "must not contain a password (put credentials in the secretRef Secret)";
         authority = authority.substr(at + 1);
     }
-    if (!is_host_port(authority)) return "has an invalid host";
+    if (!is_url_authority(authority)) return "has an invalid host";
     if (slash == std::string_view::npos || slash + 1 >= rest.size()) return "has no repository path";
     return "";
 }
@@ -213,7 +197,7 @@ std::string check_http_url(std::string_view url) {
     std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
     if (authority.find('@') != std::string_view::npos)
         return "must not contain credentials (they would end up in status and logs)";
-    if (!is_host_port(authority)) return "has an invalid host";
+    if (!is_url_authority(authority)) return "has an invalid host";
     return "";
 }
 
@@ -244,10 +228,10 @@ std::string check_tag_template(std::string_view tmpl) {
         i = close;
     }
     if (!has_version) return "must contain {version} (the promotion engine reads versions back from tags)";
-    if (rendered.size() > 128) return "renders tags longer than 128 characters";
+    if (rendered.size() > oci::kMaxTagLength) return "renders tags longer than 128 characters";
     if (!(is_alnum(rendered.front()) || rendered.front() == '_')) return "must render tags starting with a letter, digit or '_'";
     for (char ch : rendered) {
-        if (!(is_alnum(ch) || ch == '_' || ch == '.' || ch == '-'))
+        if (!oci::is_tag_char(ch))
             return std::string("renders tags with '") + ch + "', which OCI tags do not allow ([A-Za-z0-9_.-])";
     }
     return "";

@@ -2,6 +2,8 @@
 
 #include "manifest/detail/targets.hpp"
 
+#include <poetryops/oci/grammar.hpp>
+
 namespace poetryops::manifest {
 
 using detail::npos;
@@ -58,10 +60,10 @@ Result<EditResult> set_image(std::string_view text, const SetImageRequest& reque
     if (request.name.empty()) return fail(Error::Kind::invalid, "no image name given", "InvalidRequest");
     POETRYOPS_TRY_VOID(parse_image_name(request.name));
     if (request.new_name) POETRYOPS_TRY_VOID(parse_image_name(*request.new_name));
-    if (request.tag && !is_valid_tag(*request.tag)) {
+    if (request.tag && !oci::is_valid_tag(*request.tag)) {
         return fail(Error::Kind::invalid, "invalid tag \"" + *request.tag + "\"", "InvalidImageReference");
     }
-    if (request.digest && !is_valid_digest(*request.digest)) {
+    if (request.digest && !oci::is_valid_digest(*request.digest)) {
         return fail(Error::Kind::invalid, "invalid digest \"" + *request.digest + "\"", "InvalidImageReference");
     }
     POETRYOPS_TRY(detail::Tree tree, detail::parse_tree(text, limits));

@@ -2,6 +2,8 @@
 // (https://peps.python.org/pep-0440/#normalization), the spec's total order, and the OCI tag mapping.
 #include <poetryops/python/version.hpp>
 
+#include <poetryops/oci/grammar.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <limits>
@@ -271,31 +273,6 @@ std::strong_ordering compare(const Version& a, const Version& b) {
     return a.local.size() <=> b.local.size();
 }
 
-namespace {
-bool tag_char(char c) { return is_digit(c) || is_alpha(c) || c == '_' || c == '.' || c == '-'; }
-constexpr std::size_t kMaxTag = 128;
-}  // namespace
-
-bool is_valid_oci_tag(std::string_view text) {
-    if (text.empty() || text.size() > kMaxTag) return false;
-    char first = text.front();
-    if (!(is_digit(first) || is_alpha(first) || first == '_')) return false;
-    return std::all_of(text.begin(), text.end(), tag_char);
-}
-
-std::string sanitize_oci_tag(std::string_view text) {
-    std::string out;
-    out.reserve(std::min(text.size(), kMaxTag));
-    for (char c : text) {
-        if (out.size() == kMaxTag) break;
-        out += tag_char(c) ? c : '-';
-    }
-    // A tag may not start with '.' or '-' (and may not be empty): use '_' there.
-    if (out.empty()) return "_";
-    if (out.front() == '.' || out.front() == '-') out.front() = '_';
-    return out;
-}
-
-std::string oci_tag(const Version& v) { return sanitize_oci_tag(v.str()); }
+std::string oci_tag(const Version& v) { return oci::sanitize_tag(v.str()); }
 
 }  // namespace poetryops::python

@@ -1,5 +1,7 @@
 #include <poetryops/registry/client.hpp>
 
+#include <poetryops/oci/grammar.hpp>
+
 #include "detail/session.hpp"
 
 #include <poetryops/util/strings.hpp>
@@ -156,7 +158,7 @@ Result<Manifest> RegistryClient::get_manifest(const Reference& ref) {
     auto header_digest = resp->headers.get_or("Docker-Content-Digest");
     if (!ref.digest.empty()) POETRYOPS_TRY_VOID(verify_digest(resp->body, ref.digest, what));
     if (!header_digest.empty()) {
-        if (auto valid = validate_digest(header_digest); !valid) {
+        if (auto valid = oci::validate_digest(header_digest); !valid) {
             return fail(Error::Kind::invalid, what + ": registry sent a malformed Docker-Content-Digest: " +
                                                   valid.error().message);
         }
@@ -175,7 +177,7 @@ Result<Descriptor> RegistryClient::resolve(const Reference& ref) {
     if (resp.status == 200) {
         auto digest = resp.headers.get_or("Docker-Content-Digest");
         auto ct = media_type_of(resp.headers.get_or("Content-Type"));
-        if (!digest.empty() && validate_digest(digest) && is_manifest_media_type(ct)) {
+        if (!digest.empty() && oci::validate_digest(digest) && is_manifest_media_type(ct)) {
             if (!ref.digest.empty() && digest != ref.digest) {
                 return fail(Error::Kind::invalid, "manifest " + ref.str() + ": registry reports digest " + digest +
                                                       ", not the one asked for", "DIGEST_MISMATCH");
@@ -255,7 +257,7 @@ Result<std::vector<std::string>> RegistryClient::list_tags(const Reference& repo
 Result<Descriptor> RegistryClient::put_manifest(const Reference& repo, std::string_view tag, std::string_view bytes,
                                                 std::string_view media_type) {
     POETRYOPS_TRY_VOID(check_repo(repo));
-    if (!is_valid_tag(tag)) return fail(Error::Kind::invalid, "invalid tag '" + std::string(tag) + "'");
+    if (!oci::is_valid_tag(tag)) return fail(Error::Kind::invalid, "invalid tag '" + std::string(tag) + "'");
     if (!is_manifest_media_type(media_type)) {
         return fail(Error::Kind::invalid, "media type '" + std::string(media_type) + "' is not a manifest type");
     }

@@ -1,5 +1,7 @@
 #include <poetryops/registry/layout.hpp>
 
+#include <poetryops/oci/grammar.hpp>
+
 #include <poetryops/util/fs.hpp>
 
 #include <nlohmann/json.hpp>
@@ -82,7 +84,7 @@ Result<void> LayoutRegistry::ensure_layout(const fs::path& dir) {
 }
 
 Result<std::string> LayoutRegistry::get_blob(const Reference& repo, std::string_view digest, std::size_t max_bytes) {
-    POETRYOPS_TRY_VOID(validate_digest(digest));
+    POETRYOPS_TRY_VOID(oci::validate_digest(digest));
     auto path = blob_path(layout_dir(repo), digest);
     auto bytes = read_file(path, max_bytes);
     if (!bytes) {
@@ -166,7 +168,7 @@ Result<std::vector<std::string>> LayoutRegistry::list_tags(const Reference& repo
 
 Result<Descriptor> LayoutRegistry::put_manifest(const Reference& repo, std::string_view tag, std::string_view bytes,
                                                 std::string_view media_type) {
-    if (!is_valid_tag(tag)) {
+    if (!oci::is_valid_tag(tag)) {
         return fail(Error::Kind::invalid, "invalid tag '" + std::string(tag) + "'");
     }
     if (!is_manifest_media_type(media_type)) {
@@ -207,11 +209,11 @@ Result<LayoutReference> parse_layout_reference(std::string_view text) {
     out.ref.registry = "oci";
     if (auto at = rest.find('@'); at != std::string_view::npos) {
         out.ref.digest = std::string(rest.substr(at + 1));
-        POETRYOPS_TRY_VOID(validate_digest(out.ref.digest));
+        POETRYOPS_TRY_VOID(oci::validate_digest(out.ref.digest));
         rest = rest.substr(0, at);
     } else if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
         out.ref.tag = std::string(rest.substr(colon + 1));
-        if (!is_valid_tag(out.ref.tag)) {
+        if (!oci::is_valid_tag(out.ref.tag)) {
             return fail(Error::Kind::invalid, "invalid tag '" + out.ref.tag + "' in '" + std::string(text) + "'");
         }
         rest = rest.substr(0, colon);

@@ -1,6 +1,6 @@
 #include <poetryops/registry/reference.hpp>
 
-#include <poetryops/manifest/image_ref.hpp>
+#include <poetryops/oci/grammar.hpp>
 
 #include <poetryops/util/strings.hpp>
 
@@ -11,59 +11,15 @@
 namespace poetryops::registry {
 namespace {
 
-bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
-
-// domain := host-component ('.' host-component)* [':' port] | '[' ipv6 ']' [':' port]
-bool valid_domain(std::string_view d) {
-    if (d.empty()) return false;
-    std::string_view host = d;
-    std::string_view port;
-    if (d.front() == '[') {
-        auto close = d.find(']');
-        if (close == std::string_view::npos) return false;
-        for (char c : d.substr(1, close - 1)) {
-            if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':') return false;
-        }
-        auto rest = d.substr(close + 1);
-        if (!rest.empty()) {
-            if (rest.front() != ':') return false;
-            port = rest.substr(1);
-            if (port.empty()) return false;
-        }
-        host = {};
-    } else if (auto colon = d.rfind(':'); colon != std::string_view::npos) {
-        host = d.substr(0, colon);
-        port = d.substr(colon + 1);
-        if (port.empty()) return false;
-    }
-    for (char c : port) {
-        if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-    }
-    if (d.front() == '[') return true;
-    for (const auto& part : str::split(host, '.')) {
-        if (part.empty() || !is_alnum(part.front()) || !is_alnum(part.back())) return false;
-        for (char c : part) {
-            if (!is_alnum(c) && c != '-') return false;
-        }
-    }
-    return true;
-}
-
-bool looks_like_domain(std::string_view first) {
-    return first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
-           first == "localhost" || (!first.empty() && first.front() == '[') ||
-           first.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string_view::npos;
-}
-
 Error invalid(std::string msg) { return Error::make(Error::Kind::invalid, std::move(msg), "INVALID_REFERENCE"); }
 
 Result<Reference> parse_name(std::string_view text, std::string_view whole) {
     Reference ref;
     std::string_view rest = text;
     auto slash = rest.find('/');
-    if (slash != std::string_view::npos && looks_like_domain(rest.substr(0, slash))) {
+    if (slash != std::string_view::npos && oci::looks_like_host(rest.substr(0, slash))) {
         auto domain = rest.substr(0, slash);
-        if (!valid_domain(domain)) {
+        if (!oci::is_valid_host(domain)) {
             return invalid("invalid registry host '" + std::string(domain) + "' in image reference '" +
                            std::string(whole) + "'");
         }
@@ -74,7 +30,7 @@ Result<Reference> parse_name(std::string_view text, std::string_view whole) {
     }
     if (rest.empty()) return invalid("image reference '" + std::string(whole) + "' has no repository");
     for (const auto& part : str::split(rest, '/')) {
-        if (!manifest::valid_path_component(part)) {
+        if (!oci::is_valid_path_component(part)) {
             bool upper = false;
             for (char c : part) upper = upper || std::isupper(static_cast<unsigned char>(c));
             return invalid("invalid repository component '" + part + "' in image reference '" +
@@ -86,7 +42,7 @@ Result<Reference> parse_name(std::string_view text, std::string_view whole) {
     if (ref.registry == "docker.io" && ref.repository.find('/') == std::string::npos) {
         ref.repository = "library/" + ref.repository;
     }
-    if (ref.name().size() > 255) {
+    if (ref.name().size() > oci::kMaxNameLength) {
         return invalid("image name in '" + std::string(whole).substr(0, 80) + "…' is longer than 255 characters");
     }
     return ref;
@@ -121,40 +77,6 @@ std::string normalize_registry_host(std::string_view host) {
     return h;
 }
 
-bool is_valid_tag(std::string_view tag) {
-    if (tag.empty() || tag.size() > 128) return false;
-    auto word = [](char c) { return is_alnum(c) || c == '_'; };
-    if (!word(tag.front())) return false;
-    for (char c : tag) {
-        if (!word(c) && c != '.' && c != '-') return false;
-    }
-    return true;
-}
-
-Result<void> validate_digest(std::string_view digest) {
-    auto colon = digest.find(':');
-    if (colon == std::string_view::npos) {
-        return invalid("digest '" + std::string(digest) + "' has no algorithm (expected sha256:<64 hex>)");
-    }
-    auto algo = digest.substr(0, colon);
-    auto hex = digest.substr(colon + 1);
-    std::size_t want = 0;
-    if (algo == "sha256") {
-        want = 64;
-    } else if (algo == "sha512") {
-        want = 128;
-    } else {
-        return invalid("unsupported digest algorithm '" + std::string(algo) + "' (expected sha256 or sha512)");
-    }
-    bool good = hex.size() == want;
-    for (char c : hex) good = good && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
-    if (!good) {
-        return invalid("malformed digest '" + std::string(digest) + "': " + std::string(algo) + " needs " +
-                       std::to_string(want) + " lower-case hex characters");
-    }
-    return ok();
-}
-
 std::string compute_digest(std::string_view bytes, std::string_view algorithm) {
     const EVP_MD* md = algorithm == "sha512" ? EVP_sha512() : EVP_sha256();
     unsigned char out[EVP_MAX_MD_SIZE];
@@ -165,7 +87,7 @@ std::string compute_digest(std::string_view bytes, std::string_view algorithm) {
 }
 
 Result<void> verify_digest(std::string_view bytes, std::string_view digest, std::string_view what) {
-    POETRYOPS_TRY_VOID(validate_digest(digest));
+    POETRYOPS_TRY_VOID(oci::validate_digest(digest));
     auto algo = digest.substr(0, digest.find(':'));
     auto actual = compute_digest(bytes, algo);
     if (actual != digest) {
@@ -203,7 +125,7 @@ Result<Reference> parse_reference(std::string_view text) {
     if (auto at = t.find('@'); at != std::string_view::npos) {
         digest = std::string(t.substr(at + 1));
         name = t.substr(0, at);
-        auto checked = validate_digest(digest);
+        auto checked = oci::validate_digest(digest);
         if (!checked) return invalid(checked.error().message + " in image reference '" + std::string(t) + "'");
     }
     auto last_slash = name.rfind('/');
@@ -211,9 +133,9 @@ Result<Reference> parse_reference(std::string_view text) {
     if (colon != std::string_view::npos && (last_slash == std::string_view::npos || colon > last_slash)) {
         tag = std::string(name.substr(colon + 1));
         name = name.substr(0, colon);
-        if (!is_valid_tag(tag)) {
-            return invalid("invalid tag '" + tag + "' in image reference '" + std::string(t) +
-                           "' (allowed: [A-Za-z0-9_][A-Za-z0-9._-]{0,127})");
+        if (!oci::is_valid_tag(tag)) {
+            return invalid("invalid tag '" + tag + "' in image reference '" + std::string(t) + "' (allowed: " +
+                           std::string(oci::kTagGrammar) + ")");
         }
     }
     POETRYOPS_TRY(Reference ref, parse_name(name, t));

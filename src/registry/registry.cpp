@@ -1,5 +1,7 @@
 #include <poetryops/registry/registry.hpp>
 
+#include <poetryops/oci/grammar.hpp>
+
 #include <poetryops/util/strings.hpp>
 
 #include <nlohmann/json.hpp>
@@ -40,7 +42,7 @@ Descriptor Manifest::descriptor() const {
 }
 
 Result<Descriptor> retag(Registry& registry, const Reference& src, std::string_view new_tag) {
-    if (!is_valid_tag(new_tag)) {
+    if (!oci::is_valid_tag(new_tag)) {
         return fail(Error::Kind::invalid, "invalid tag '" + std::string(new_tag) +
                                               "' (allowed: [A-Za-z0-9_][A-Za-z0-9._-]{0,127})");
     }
@@ -73,7 +75,7 @@ Result<std::vector<Descriptor>> index_children(const Manifest& index) {
                 d.platform = Platform{p.value("os", std::string()), p.value("architecture", std::string()),
                                       p.value("variant", std::string())};
             }
-            POETRYOPS_TRY_VOID(validate_digest(d.digest));
+            POETRYOPS_TRY_VOID(oci::validate_digest(d.digest));
             out.push_back(std::move(d));
         }
     } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 #include <poetryops/registry/tag_template.hpp>
 
+#include <poetryops/oci/grammar.hpp>
 #include <poetryops/python/version.hpp>
 
 #include <ctime>
@@ -83,8 +84,8 @@ Result<std::string> render_tag(std::string_view tmpl, const TagValues& values) {
         return ok();
     };
     POETRYOPS_TRY_VOID(scan(tmpl, [&](std::string_view text) { out += text; }, placeholder));
-    auto tag = python::sanitize_oci_tag(out);
-    if (tag.empty() || !python::is_valid_oci_tag(tag)) {
+    auto tag = oci::sanitize_tag(out);
+    if (tag.empty() || !oci::is_valid_tag(tag)) {
         return fail(Error::Kind::invalid, "tag template '" + std::string(tmpl) + "' renders to '" + out +
                                               "', which cannot be made a valid OCI tag");
     }

@@ -1,6 +1,8 @@
 // Mapping of each webhook flavour's JSON to PushEvents.
 #include <poetryops/registry/webhook.hpp>
 
+#include <poetryops/oci/grammar.hpp>
+
 #include <poetryops/registry/reference.hpp>
 #include <poetryops/registry/registry.hpp>
 
@@ -39,11 +41,11 @@ Result<PushEvent> finish(PushEvent e) {
     if (!repo) return fail(Error::Kind::invalid, e.source + " webhook: " + repo.error().message);
     e.registry = normalize_registry_host(e.registry);
     e.repository = repo->repository;
-    if (!e.tag.empty() && !is_valid_tag(e.tag)) {
+    if (!e.tag.empty() && !oci::is_valid_tag(e.tag)) {
         return fail(Error::Kind::invalid, e.source + " webhook: invalid tag '" + e.tag + "'");
     }
     if (!e.digest.empty()) {
-        if (auto d = validate_digest(e.digest); !d) {
+        if (auto d = oci::validate_digest(e.digest); !d) {
             return fail(Error::Kind::invalid, e.source + " webhook: " + d.error().message);
         }
     }

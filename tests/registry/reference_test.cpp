@@ -1,5 +1,7 @@
 #include <poetryops/registry/reference.hpp>
 
+#include <poetryops/oci/grammar.hpp>
+
 #include <gtest/gtest.h>
 
 namespace poetryops::registry {
@@ -71,7 +73,7 @@ TEST(Digest, ComputeAndVerify) {
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().reason, "DIGEST_MISMATCH");
     EXPECT_TRUE(verify_digest("abc", compute_digest("abc", "sha512"), "x"));
-    EXPECT_FALSE(validate_digest("sha256:" + std::string(63, 'a')));
+    EXPECT_FALSE(oci::validate_digest("sha256:" + std::string(63, 'a')));
 }
 
 }  // namespace

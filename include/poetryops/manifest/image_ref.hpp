@@ -33,20 +33,11 @@ Result<ImageRef> parse_image_ref(std::string_view text);
 /// Validates a bare image name (no tag, no digest) and returns it parsed.
 Result<ImageRef> parse_image_name(std::string_view text);
 
-/// One repository path component of the OCI distribution grammar: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`. Shared with
-/// the registry module's reference parser.
-bool valid_path_component(std::string_view component);
-
 /// Canonical form of an image name for matching; returns the input unchanged when it is not a valid name.
 std::string normalize_image_name(std::string_view name);
 
 /// True when both names denote the same repository after normalisation ("nginx" == "docker.io/library/nginx").
 bool same_image_name(std::string_view a, std::string_view b);
 
-/// True for "sha256:" followed by 64 lower-case hex characters.
-bool is_valid_digest(std::string_view digest);
-
-/// True for a valid tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
-bool is_valid_tag(std::string_view tag);
 
 }  // namespace poetryops::manifest

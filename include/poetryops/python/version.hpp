@@ -38,9 +38,5 @@ inline std::strong_ordering operator<=>(const Version& a, const Version& b) { re
 /// separator becomes '-' ("1.0+ubuntu.1" -> "1.0-ubuntu.1"); every other character outside the tag alphabet becomes
 /// '-'; the result is cut to 128 characters. The mapping is documented in docs/python.md.
 std::string oci_tag(const Version& v);
-/// Makes any text a valid OCI tag by the same rules (used for tag templates).
-std::string sanitize_oci_tag(std::string_view text);
-/// True when text matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
-bool is_valid_oci_tag(std::string_view text);
 
 }  // namespace poetryops::python

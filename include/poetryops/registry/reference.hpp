@@ -38,12 +38,6 @@ Result<Reference> parse_repository(std::string_view text);
 /// ("index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/"), scheme and path stripped, lower case.
 std::string normalize_registry_host(std::string_view host);
 
-/// True for a valid tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
-bool is_valid_tag(std::string_view tag);
-
-/// Checks a digest's form: "sha256:" + 64 lower-case hex, or "sha512:" + 128. Error::Kind::invalid otherwise.
-Result<void> validate_digest(std::string_view digest);
-
 /// The digest of bytes with the given algorithm ("sha256" or "sha512"), e.g. "sha256:e3b0…".
 std::string compute_digest(std::string_view bytes, std::string_view algorithm = "sha256");
 

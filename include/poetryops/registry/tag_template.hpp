@@ -21,7 +21,7 @@ struct TagValues {
 /// Checks a template: balanced braces and known placeholders only. Error::Kind::invalid names the bad placeholder.
 Result<void> validate_tag_template(std::string_view tmpl);
 
-/// Renders the template and makes the result a valid OCI tag (python::sanitize_oci_tag). Errors: an unknown
+/// Renders the template and makes the result a valid OCI tag (oci::sanitize_tag). Errors: an unknown
 /// placeholder, a placeholder whose value is empty, or a result that is empty.
 Result<std::string> render_tag(std::string_view tmpl, const TagValues& values);
 
