@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
                     r.message.app = "app" + std::to_string(i);
                     r.message.env = "prod";
                     r.message.version = "2.0.0";
-                    r.message.trailers = {git::promotion_trailer("bench", r.message.app, "prod", "sha256:00")};
+                    r.message.trailers = {{"Poetryops-Promotion", "bench/" + r.message.app + "/prod/sha256:00"}};
                     futures[i] = committer.submit(std::move(r));
                 }
             });

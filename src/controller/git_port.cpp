@@ -1,5 +1,7 @@
 #include <poetryops/controller/git_port.hpp>
 
+#include <poetryops/promote/trailers.hpp>
+
 namespace poetryops::controller {
 
 GitRepoPort::GitRepoPort(git::RepoCache& cache, RemoteResolver resolver, git::CommitterOptions options)
@@ -65,7 +67,7 @@ Result<GitSnapshot> GitRepoPort::read_files(const api::PoetryApp& app, const std
 Result<std::string> GitRepoPort::find_promotion(const api::PoetryApp& app, const std::string& trailer) {
     const api::GitOpsSpec& gitops = app.spec.gitops;
     POETRYOPS_TRY(auto repo, repo_for(app));
-    POETRYOPS_TRY(auto found, repo->find_commits_by_trailer(gitops.branch, "Poetryops-Promotion", trailer, 500));
+    POETRYOPS_TRY(auto found, repo->find_commits_by_trailer(gitops.branch, std::string(promote::kPromotionTrailer), trailer, 500));
     return found.empty() ? std::string() : found.front().sha;
 }
 

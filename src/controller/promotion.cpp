@@ -3,6 +3,7 @@
 #include <poetryops/manifest/edit.hpp>
 #include <poetryops/manifest/read.hpp>
 #include <poetryops/promote/health.hpp>
+#include <poetryops/promote/trailers.hpp>
 
 #include <utility>
 
@@ -168,7 +169,7 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app, Pr
             bool ours = st && !st->digest.empty() && st->digest == eo.pinned_digest;
             if (!ours && !eo.pinned_digest.empty()) {
                 auto found = gitops_.find_promotion(app,
-                                                    promote::promotion_trailer(app, env.name, eo.pinned_digest));
+                                                    promote::promotion_trailer_value(app, env.name, eo.pinned_digest));
                 // Only a promotion newer than what status records is ours (a lost status write); an older commit
                 // of the same digest means someone reverted to it.
                 if (found && !found->empty()) {
@@ -231,9 +232,7 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
                               (action.artifact.version.empty() ? action.artifact.digest : action.artifact.version);
     }
     req.message.body = action.reason + "\n\nImage: " + action.image;
-    std::string ns = app.metadata.namespace_.empty() ? "default" : app.metadata.namespace_;
-    req.message.trailers.push_back(
-        git::promotion_trailer(ns, app.metadata.name, action.environment, action.artifact.digest));
+    req.message.trailers.push_back(promote::promotion_trailer(app, action.environment, action.artifact.digest));
     return req;
 }
 

@@ -15,12 +15,6 @@ FileEdit set_file(std::string path, std::string content) {
     return e;
 }
 
-std::pair<std::string, std::string> promotion_trailer(std::string_view ns, std::string_view app, std::string_view env,
-                                                      std::string_view digest) {
-    return {"Poetryops-Promotion",
-            std::string(ns) + "/" + std::string(app) + "/" + std::string(env) + "/" + std::string(digest)};
-}
-
 namespace {
 
 std::string one_line(std::string_view s) {

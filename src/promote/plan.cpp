@@ -461,9 +461,4 @@ std::string image_reference(const std::string& repository, const Artifact& artif
     return ref;
 }
 
-std::string promotion_trailer(const api::PoetryApp& app, const std::string& environment, const std::string& digest) {
-    std::string ns = app.metadata.namespace_.empty() ? "default" : app.metadata.namespace_;
-    return ns + "/" + app.metadata.name + "/" + environment + "/" + digest;
-}
-
 }  // namespace poetryops::promote

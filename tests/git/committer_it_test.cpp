@@ -38,7 +38,7 @@ EditRequest request(std::vector<FileEdit> edits, std::string app, std::string en
     r.message.env = env;
     r.message.version = "1.0";
     r.message.digest = "sha256:" + std::string(64, 'a');
-    r.message.trailers = {promotion_trailer("ns", app, env, r.message.digest)};
+    r.message.trailers = {{"Poetryops-Promotion", "ns/" + app + "/" + env + "/" + r.message.digest}};
     return r;
 }
 

@@ -127,13 +127,13 @@ TEST(GitMessage, RendersTemplateAndTrailers) {
     m.env = "prod";
     m.version = "1.2.3";
     m.digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    m.trailers = {promotion_trailer("team", "web", "prod", m.digest)};
+    m.trailers = {{"Poetryops-Promotion", "team/web/prod/" + m.digest}};
     std::string one = render_batch_message({&m});
     EXPECT_EQ(one.substr(0, one.find('\n')), "promote web to prod: 1.2.3 (sha256:0123456789ab)");
     EXPECT_NE(one.find("\n\nPoetryops-Promotion: team/web/prod/sha256:0123"), std::string::npos);
     CommitMessage n = m;
     n.app = "api";
-    n.trailers = {promotion_trailer("team", "api", "prod", m.digest)};
+    n.trailers = {{"Poetryops-Promotion", "team/api/prod/" + m.digest}};
     std::string two = render_batch_message({&m, &n});
     EXPECT_EQ(two.substr(0, two.find('\n')), "poetryops: 2 changes");
     EXPECT_NE(two.find("- promote api to prod"), std::string::npos);

@@ -1,4 +1,5 @@
 #include <poetryops/promote/plan.hpp>
+#include <poetryops/promote/trailers.hpp>
 
 #include <gtest/gtest.h>
 
@@ -435,7 +436,8 @@ TEST_F(PlanTest, ReadyConditionAndTrailer) {
     ASSERT_FALSE(p.status.conditions.empty());
     EXPECT_EQ(p.status.conditions[0].type, "Ready");
     EXPECT_EQ(p.status.conditions[0].observed_generation, 3);
-    EXPECT_EQ(promotion_trailer(app, "dev", kA), "team-a/billing/dev/" + kA);
+    EXPECT_EQ(promotion_trailer_value(app, "dev", kA), "team-a/billing/dev/" + kA);
+    EXPECT_EQ(promotion_trailer(app, "dev", kA).first, "Poetryops-Promotion");
     EXPECT_EQ(image_reference(kRepo, Artifact{"", "", kA, ""}), kRepo + "@" + kA);
 }
 

@@ -40,13 +40,10 @@ struct CommitMessage {
     std::string digest;
     std::string subject;
     std::string body;
-    /// Git trailers ("Key: value" lines in the last paragraph), e.g. promotion_trailer(...).
+    /// Git trailers ("Key: value" lines in the last paragraph), e.g. promote::promotion_trailer(...).
     std::vector<std::pair<std::string, std::string>> trailers;
 };
 
-/// The trailer that makes a promotion findable after a crash: {"Poetryops-Promotion", "NS/APP/ENV/DIGEST"}.
-std::pair<std::string, std::string> promotion_trailer(std::string_view ns, std::string_view app, std::string_view env,
-                                                      std::string_view digest);
 
 /// The subject line of one message (explicit subject or the rendered template), one line.
 std::string render_subject(const CommitMessage& message);

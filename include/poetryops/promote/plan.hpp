@@ -104,7 +104,4 @@ void record_failure(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec
 /// `repository:tag@digest` (tag or digest omitted when empty).
 std::string image_reference(const std::string& repository, const Artifact& artifact);
 
-/// The commit trailer value that marks a promotion: `<namespace>/<app>/<env>/<digest>`.
-std::string promotion_trailer(const api::PoetryApp& app, const std::string& environment, const std::string& digest);
-
 }  // namespace poetryops::promote
