@@ -1,5 +1,7 @@
 #include "support/kube/cluster.hpp"
 
+#include "support/kube/harness.hpp"
+
 #include <poetryops/kube/client.hpp>
 #include <poetryops/util/fs.hpp>
 
@@ -25,10 +27,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string env_or(const char* name, const std::string& fallback = {}) {
-    const char* v = std::getenv(name);
-    return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
+using harness::env_or;
+using harness::free_port;
+using harness::openssl;
+using harness::tail_of;
+
 
 fs::path bin_dir() { return env_or("POETRYOPS_TEST_K8S_BIN", POETRYOPS_DEFAULT_K8S_BIN); }
 
@@ -48,20 +51,6 @@ std::string etcd_path() {
     return {};
 }
 
-int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-        socklen_t len = sizeof addr;
-        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
-    }
-    ::close(fd);
-    return port;
-}
 
 double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -73,13 +62,6 @@ void progress(const ClusterOptions& o, const std::string& line) {
     std::fflush(o.progress);
 }
 
-Result<void> openssl(const std::vector<std::string>& args, const fs::path& cwd) {
-    std::vector<std::string> argv{"openssl"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    POETRYOPS_TRY(auto r, run_process(argv, {.cwd = cwd.string(), .timeout = std::chrono::seconds(60)}));
-    if (!r.ok()) return fail(Error::Kind::internal, format_argv(argv) + ": " + r.err);
-    return ok();
-}
 
 /// CA, serving certificate, admin / controller-manager client certificates, service-account keys, a static token for
 /// the unprivileged user. Everything for 127.0.0.1/localhost only, valid for 3 days.
@@ -130,13 +112,6 @@ Result<std::unique_ptr<poetryops::kube::RestClient>> client_for(const ClusterInf
                                                      .connect_timeout = std::chrono::seconds(2)});
 }
 
-std::string tail_of(const fs::path& log) {
-    auto text = read_file(log);
-    if (!text) return "(no log)";
-    std::string t = *text;
-    if (t.size() > 1500) t = "..." + t.substr(t.size() - 1500);
-    return t;
-}
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 // so an interrupted run does not leave a cluster behind. Exit codes: 0 ok (also: lane skipped, one line says why),
 // 1 failure (also: lane missing while POETRYOPS_REQUIRE_KUBE_LANE=1), 2 usage.
 #include "support/kube/cluster.hpp"
+#include "support/kube/harness.hpp"
 
 #include <poetryops/util/fs.hpp>
 
@@ -30,16 +31,13 @@ using namespace poetryops::test::kube;
 
 namespace {
 
+using poetryops::test::kube::harness::alive;
+using poetryops::test::kube::harness::exe_of;
+
 volatile std::sig_atomic_t g_stop = 0;
 void on_term(int) { g_stop = 1; }
 
-bool alive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
-std::string exe_of(int pid) {
-    std::error_code ec;
-    auto p = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
-    return ec ? std::string() : p.string();
-}
 
 [[noreturn]] void supervise(const fs::path& dir, int watch_pid, int ready_fd) {
     ::setsid();

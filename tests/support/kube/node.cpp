@@ -1,5 +1,7 @@
 #include "support/kube/node.hpp"
 
+#include "support/kube/harness.hpp"
+
 #include <poetryops/kube/client.hpp>
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/fs.hpp>
@@ -41,6 +43,13 @@ using poetryops::kube::RestClient;
 
 namespace {
 
+using harness::alive;
+using harness::env_or;
+using harness::exe_of;
+using harness::free_port;
+using harness::openssl;
+using harness::tail_of;
+
 // The kubelet writes these at start (protectKernelDefaults: false), the CNI bridge plugin (isGateway) ip_forward.
 const std::vector<std::string> kSysctls = {"vm.overcommit_memory",     "vm.panic_on_oom",
                                            "kernel.panic",             "kernel.panic_on_oops",
@@ -64,10 +73,6 @@ std::string writer_of(const std::string& path) {
 const char* kPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const char* kImagePrefix = "localhost/poetryops-test/";
 
-std::string env_or(const char* name, const std::string& fallback = {}) {
-    const char* v = std::getenv(name);
-    return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
 
 fs::path bin_dir() { return env_or("POETRYOPS_TEST_K8S_BIN", POETRYOPS_DEFAULT_K8S_BIN); }
 
@@ -85,13 +90,7 @@ void progress(std::FILE* out, const std::string& line) {
     std::fflush(out);
 }
 
-bool alive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
-std::string exe_of(int pid) {
-    std::error_code ec;
-    auto p = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
-    return ec ? std::string() : p.string();
-}
 
 /// Zombies count as gone.
 bool running(int pid) {
@@ -150,28 +149,7 @@ long vm_hwm_kib(int pid) {
     return at == std::string::npos ? 0 : std::atol(text->c_str() + at + 6);
 }
 
-std::string tail_of(const fs::path& log) {
-    auto text = read_file(log);
-    if (!text) return "(no log)";
-    std::string t = *text;
-    if (t.size() > 2000) t = "..." + t.substr(t.size() - 2000);
-    return t;
-}
 
-int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-        socklen_t len = sizeof addr;
-        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
-    }
-    ::close(fd);
-    return port;
-}
 
 /// One node lane per machine (the kubelet's fixed paths and the cgroup root are shared): an abstract unix socket
 /// bound for the node's lifetime. Nothing on disk, released when its process ends. Returns -1 when it is held.
@@ -512,13 +490,6 @@ bool terminate(int pid, bool group, std::chrono::milliseconds grace) {
 
 // ---- PKI and kubeconfigs ----
 
-Result<void> openssl(const std::vector<std::string>& args, const fs::path& cwd) {
-    std::vector<std::string> argv{"openssl"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    POETRYOPS_TRY(auto r, run_process(argv, {.cwd = cwd.string(), .timeout = std::chrono::seconds(60)}));
-    if (!r.ok()) return fail(Error::Kind::internal, format_argv(argv) + ": " + r.err);
-    return ok();
-}
 
 /// An EC key and a certificate signed by the cluster CA.
 Result<void> issue(const fs::path& pki, const fs::path& ca_dir, const std::string& name, const std::string& subject,

@@ -9,6 +9,7 @@
 // stops the node on SIGTERM, when the process that ran `up` (ctest) or the cluster's supervisor is gone, or after 3
 // hours. Exit codes: 0 ok (also: lane skipped, one line says why), 1 failure (also: lane missing while
 // POETRYOPS_REQUIRE_KUBE_LANE=1, or host state that `down` could not restore), 2 usage.
+#include "support/kube/harness.hpp"
 #include "support/kube/node.hpp"
 
 #include <poetryops/util/fs.hpp>
@@ -33,16 +34,13 @@ using namespace poetryops::test::kube;
 
 namespace {
 
+using poetryops::test::kube::harness::alive;
+using poetryops::test::kube::harness::exe_of;
+
 volatile std::sig_atomic_t g_stop = 0;
 void on_term(int) { g_stop = 1; }
 
-bool alive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
-std::string exe_of(int pid) {
-    std::error_code ec;
-    auto p = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
-    return ec ? std::string() : p.string();
-}
 
 fs::path cluster_file(int argc, char** argv) {
     if (argc >= 4) return fs::absolute(argv[3]);
