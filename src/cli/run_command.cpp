@@ -43,7 +43,7 @@ int run_local(const RunArgs& a) {
     for (const auto& hf : a.ca_files) {
         auto eq = hf.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == hf.size()) {
-            return report_error(Error::make(Error::Kind::invalid, "--ca-file " + hf + ": expected HOST=FILE"));
+            return report_error(Error::make(Error::Kind::invalid, "--registry-ca-file " + hf + ": expected HOST=FILE"));
         }
         o.registry.hosts[registry::normalize_registry_host(hf.substr(0, eq))].ca_file = hf.substr(eq + 1);
     }
@@ -97,7 +97,9 @@ void add_run_command(CLI::App& app, Context& ctx) {
     run->add_option("--registry-layout", args->layout_dir,
                     "Serve every image repository from this OCI image-layout root (DIR/<repository path>)");
     run->add_option("--plain-http", args->plain_http, "Registry hosts to reach over plain HTTP");
-    run->add_option("--ca-file", args->ca_files, "HOST=FILE: trust only this CA bundle for that registry");
+    run->add_option("--registry-ca-file", args->ca_files, "HOST=FILE: trust only this CA bundle for that registry");
+    // The spelling of the first releases, kept working but no longer shown (`controller` says --registry-ca-file).
+    run->add_option("--ca-file", args->ca_files, "")->group("");
     run->add_option("--registry-config", args->registry_config, "Docker config.json with registry credentials");
     run->add_option("--git-username", args->git_username,
                     "HTTPS user name for the GitOps repos (password or token from $POETRYOPS_GIT_PASSWORD)");

@@ -57,3 +57,16 @@ TEST(RunCommand, AnInvalidSpecAtStartExits2NamingTheFieldAndLine) {
     EXPECT_THAT(r.err, testing::HasSubstr("spec.environments[0].path"));
     EXPECT_EQ(lines(r.err), 1u) << r.err;
 }
+
+TEST(RunCommand, RegistryCaFileIsSpelledAsInControllerAndTheOldSpellingStillWorks) {
+    TempDir dir("run-cmd");
+    for (const char* flag : {"--registry-ca-file", "--ca-file"}) {
+        auto r = run_poetryops({"run", "-f", dir.path().string(), "--state", (dir.path() / "state").string(), "--once",
+                                flag, "no-equals-sign"});
+        EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.err;
+        EXPECT_THAT(r.err, testing::HasSubstr("--registry-ca-file no-equals-sign: expected HOST=FILE")) << flag;
+    }
+    auto help = run_poetryops({"run", "--help"});
+    EXPECT_THAT(help.out, testing::HasSubstr("--registry-ca-file"));
+    EXPECT_EQ(help.out.find("--ca-file"), std::string::npos) << "the old spelling is hidden";
+}
