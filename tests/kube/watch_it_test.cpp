@@ -19,6 +19,8 @@ using testenv::KubeServerTest;
 class WatchIt : public KubeServerTest {};
 /// Faults a real API server cannot produce on demand: the fake server only.
 class WatchFaultIt : public WatchIt {};
+/// What a real API server does on its own clock (a BOOKMARK about once a minute).
+class WatchRealIt : public WatchIt {};
 
 nlohmann::json cm(const std::string& ns, const std::string& name, const std::string& value) {
     return {{"apiVersion", "v1"},
@@ -244,8 +246,27 @@ TEST_P(WatchFaultIt, BookmarksAdvanceTheResumeVersion) {
     ASSERT_TRUE(test::wait_until([&] { return std::stoll(inf.resource_version()) > std::stoll(rv0); }, 5s));
 }
 
+TEST_P(WatchRealIt, BookmarksFromARealServerAdvanceTheResumeVersion) {
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    std::string ns = fresh_namespace(*client);
+    InformerOptions io;
+    io.resource = resources::configmaps().in(ns);
+    io.label_selector = "poetryops.io/test=bookmarks";  // nothing matches: only a bookmark can move the version
+    Informer inf(*client, io);
+    inf.start();
+    ASSERT_TRUE(inf.wait_for_sync(20s));
+    std::string rv0 = inf.resource_version();
+    fresh_namespace(*client);  // moves the global resourceVersion
+    // kube-apiserver's watch cache sends a BOOKMARK about once a minute.
+    EXPECT_TRUE(test::wait_until([&] { return std::stoll(inf.resource_version()) > std::stoll(rv0); }, 100s))
+        << "no bookmark in 100 s; resourceVersion still " << inf.resource_version();
+    EXPECT_EQ(inf.lists(), 1u) << "a bookmark moves the resume point without a relist";
+}
+
 POETRYOPS_KUBE_SERVERS(WatchIt);
 POETRYOPS_KUBE_FAKE_ONLY(WatchFaultIt);
+POETRYOPS_KUBE_REAL_ONLY(WatchRealIt);
 
 }  // namespace
 }  // namespace poetryops::kube
