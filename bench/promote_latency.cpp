@@ -7,7 +7,7 @@
 // repo's main branch (polled on disk). In the same run, the floor: one `git push` of a one-line change to the same
 // server plus one registry HEAD of a manifest. Prints one JSON object.
 //
-//   bench_promote_latency [--mode local|cluster] [--pushes 100] [--floor-samples 20] [--window-ms W] [--verbose]
+//   bench_promote_latency [--mode local|cluster] [--server fake|real] [--pushes 100] [--floor-samples 20] [--window-ms W] [--verbose]
 //
 // --window-ms sets the committer's batching window; without it the committer default is used (what `poetryops run`
 // uses). --verbose logs the runner at debug level on stderr (with timestamps) to see where a slow push spent its time.
@@ -23,6 +23,10 @@
 #include "git/git_servers.hpp"
 #include "kube/fake_apiserver.hpp"
 #include "registry/test_registry.hpp"
+#include "support/kube/cluster.hpp"
+#include "support/kube/crds.hpp"
+
+#include <support/support.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -84,6 +88,7 @@ struct Setup {
     int webhook_port = 0;
     std::string webhook_token;
     int window_ms = -1;
+    bool real_server = false;  ///< --mode cluster: a real kube-apiserver instead of the fake
 };
 
 /// A running promoter; the destructor stops it.
@@ -141,28 +146,25 @@ std::unique_ptr<Promoter> start_local(const Setup& s, TempDir& work) {
 }
 
 /// `poetryops controller`: the AppController (informer, workqueue, the promotion engine, its webhook) against the
-/// in-repo fake API server; git credentials come from a Secret named by spec.gitops.secretRef, as in a cluster.
+/// in-repo fake API server or a real kube-apiserver; git credentials come from a Secret named by
+/// spec.gitops.secretRef, as in a cluster.
 class ClusterPromoter : public Promoter {
 public:
     ~ClusterPromoter() override {
         if (ctl) ctl->stop();
         ctl.reset();
+        cluster.stop();
     }
     std::optional<git::CommitterStats> stats() override { return std::nullopt; }
 
+    test::kube::Cluster cluster;  // --server real
     kube::fake::FakeApiServer server;
     std::unique_ptr<controller::AppController> ctl;
 };
 
 std::unique_ptr<Promoter> start_cluster(const Setup& s, TempDir& work) {
     auto p = std::make_unique<ClusterPromoter>();
-    if (auto st = p->server.start(); !st) {
-        std::cerr << "fake API server: " << st.error().message << "\n";
-        return nullptr;
-    }
     auto gvr = kube::resources::poetryapps();
-    p->server.register_type({gvr, "PoetryApp", true});
-    p->server.ensure_namespace("bench");
     nlohmann::json secret = {{"apiVersion", "v1"}, {"kind", "Secret"},
                              {"metadata", {{"name", "gitops-push"}, {"namespace", "bench"}}},
                              {"data", {{"username", str::base64_encode(s.git_user)},
@@ -173,10 +175,54 @@ std::unique_ptr<Promoter> start_cluster(const Setup& s, TempDir& work) {
         {"spec", {{"image", {{"repository", s.image}, {"tagTemplate", "{version}"}}},
                   {"gitops", {{"repoURL", s.repo_url}, {"secretRef", {{"name", "gitops-push"}}}}},
                   {"environments", nlohmann::json::array({{{"name", "dev"}, {"path", "apps/app"}}})}}}};
-    for (const auto& [ref, obj] : {std::pair{kube::resources::secrets(), secret}, std::pair{gvr, app}}) {
-        if (auto put = p->server.put(ref, obj); !put) {
-            std::cerr << "fake API server put: " << put.error().message << "\n";
+    kube::KubeConfig config;
+    if (!s.real_server) {
+        if (auto st = p->server.start(); !st) {
+            std::cerr << "fake API server: " << st.error().message << "\n";
             return nullptr;
+        }
+        p->server.register_type({gvr, "PoetryApp", true});
+        p->server.ensure_namespace("bench");
+        for (const auto& [ref, obj] : {std::pair{kube::resources::secrets(), secret}, std::pair{gvr, app}}) {
+            if (auto put = p->server.put(ref, obj); !put) {
+                std::cerr << "fake API server put: " << put.error().message << "\n";
+                return nullptr;
+            }
+        }
+        config = p->server.config();
+    } else {
+        if (auto why = test::kube::lane_skip_reason(); !why.empty()) {
+            std::cerr << "--server real: " << why << "\n";
+            return nullptr;
+        }
+        if (auto st = p->cluster.start(work.path() / "cluster", {.controller_manager = false, .progress = stderr});
+            !st) {
+            std::cerr << "cluster: " << st.error().message << "\n";
+            return nullptr;
+        }
+        auto admin = p->cluster.info().admin();
+        if (!admin) {
+            std::cerr << admin.error().message << "\n";
+            return nullptr;
+        }
+        config = *admin;
+        auto setup = kube::RestClient::create(config);
+        if (!setup) {
+            std::cerr << "kube client: " << setup.error().message << "\n";
+            return nullptr;
+        }
+        if (auto crds = test::kube::apply_crds(**setup, test::kube::yaml_files(test::source_dir() / "crds")); !crds) {
+            std::cerr << "CRD: " << crds.error().message << "\n";
+            return nullptr;
+        }
+        nlohmann::json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "bench"}}}};
+        for (const auto& [ref, obj] : {std::pair{kube::resources::namespaces(), ns},
+                                       std::pair{kube::resources::secrets().in("bench"), secret},
+                                       std::pair{gvr.in("bench"), app}}) {
+            if (auto created = (*setup)->create(ref, obj); !created) {
+                std::cerr << "create " << obj["kind"].get<std::string>() << ": " << created.error().message << "\n";
+                return nullptr;
+            }
         }
     }
     controller::AppControllerConfig cfg;
@@ -190,7 +236,7 @@ std::unique_ptr<Promoter> start_cluster(const Setup& s, TempDir& work) {
     po.registry.hosts[s.registry_host].plain_http = true;
     if (s.window_ms >= 0) po.committer.window = std::chrono::milliseconds(s.window_ms);
     cfg.promotion = po;
-    auto client = kube::RestClient::create(p->server.config());
+    auto client = kube::RestClient::create(config);
     if (!client) {
         std::cerr << "kube client: " << client.error().message << "\n";
         return nullptr;
@@ -212,7 +258,7 @@ std::unique_ptr<Promoter> start_cluster(const Setup& s, TempDir& work) {
 int main(int argc, char** argv) {
     int pushes = 100, floor_samples = 20, window_ms = -1;
     bool verbose = false;
-    std::string mode = "local";
+    std::string mode = "local", server_kind = "fake";
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--verbose") {
@@ -225,6 +271,10 @@ int main(int argc, char** argv) {
             mode = argv[i];
             continue;
         }
+        if (a == "--server") {
+            server_kind = argv[i];
+            continue;
+        }
         if (a == "--pushes") pushes = v;
         else if (a == "--floor-samples") floor_samples = v;
         else if (a == "--window-ms") window_ms = v;
@@ -232,6 +282,14 @@ int main(int argc, char** argv) {
     log::set_level(verbose ? log::Level::debug : log::Level::warn);
     if (mode != "local" && mode != "cluster") {
         std::cerr << "--mode: local or cluster\n";
+        return 2;
+    }
+    if (server_kind != "fake" && server_kind != "real") {
+        std::cerr << "--server: fake or real\n";
+        return 2;
+    }
+    if (server_kind == "real" && mode != "cluster") {
+        std::cerr << "--server real needs --mode cluster\n";
         return 2;
     }
     if (!test::require_tools({"git", "lighttpd", "docker-registry", "skopeo", "umoci"})) return 2;
@@ -261,7 +319,7 @@ int main(int argc, char** argv) {
 
     // The promoter under test: one PoetryApp, one kustomize environment, its webhook on `webhook_port`.
     Setup setup{image, git_server.http_url("gitops.git"), git_server.user(), git_server.password(), reg->host(),
-                webhook_port, token, window_ms};
+                webhook_port, token, window_ms, server_kind == "real"};
     TempDir work("poetryops-bench-latency");
     auto promoter = mode == "cluster" ? start_cluster(setup, work) : start_local(setup, work);
     if (!promoter) return 2;
@@ -399,6 +457,7 @@ int main(int argc, char** argv) {
         {"bench", "promote_latency"},
         {"pushes", pushes},
         {"mode", mode},
+        {"server", mode == "cluster" ? server_kind : "none"},
         {"committer_window_ms", window_ms >= 0 ? window_ms : git::CommitterOptions{}.window.count()},
         {"warmup_ms", warm_ms},
         {"latency", summary(latencies)},
