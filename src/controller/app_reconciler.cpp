@@ -106,8 +106,9 @@ Result<kube::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
             ++conflicts_;
             if (options_.metrics) options_.metrics->inc(kWritesMetric, {{"result", "conflict"}});
             POETRYOPS_LOG(debug, "status write conflict, requeue", {{"app", key}});
-            result.requeue = true;
-            return result;
+            // A rate-limited retry now, not the hook's requeue_after (the poll interval, 5 minutes by default): the
+            // controller prefers requeue_after when both are set, and would drop the retry until then.
+            return kube::ReconcileResult{.requeue_after = std::chrono::milliseconds(0), .requeue = true};
         }
         if (kube::is_not_found(e)) return kube::ReconcileResult{};  // deleted meanwhile
         if (options_.metrics) options_.metrics->inc(kWritesMetric, {{"result", "error"}});

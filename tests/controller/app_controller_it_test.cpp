@@ -245,6 +245,30 @@ TEST_P(AppControllerFaultIt, ConflictOnStatusWriteIsRequeuedAndEventuallyWritten
     EXPECT_TRUE(test::wait_until([&] { return ctl_->reconciler().status_writes() >= 1u; }));
 }
 
+TEST_P(AppControllerFaultIt, AConflictIsRetriedAtOnceEvenWhenThePromotionHookAskedForALaterPoll) {
+    // The promotion engine's hook asks to come back at the poll interval (minutes); a 409 on the status write must
+    // still be retried with the rate limiter's backoff, not after that interval.
+    ASSERT_TRUE(admin_->create(ref(""), app("polled", ns_, "registry.example.com/acme/polled")));
+    auto obj = admin_->get(ref("polled"));
+    ASSERT_TRUE(obj);
+    auto shared = std::make_shared<const json>(*obj);
+    controller::AppReconcilerOptions o;
+    o.on_valid = [](const api::PoetryApp&, api::PoetryAppStatus&) -> Result<kube::ReconcileResult> {
+        return kube::ReconcileResult{.requeue_after = std::chrono::minutes(5)};
+    };
+    controller::AppReconciler r(*admin_, [&](const std::string&) { return shared; }, SystemClock::instance(), o);
+    fake()->fail_next(1, 409, "PUT");
+    auto result = r.reconcile(ns_ + "/polled");
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_TRUE(result->requeue);
+    EXPECT_EQ(result->requeue_after.count(), 0) << "the conflict must not wait for the 5 minute poll";
+    EXPECT_EQ(r.conflicts(), 1u);
+    // Without the conflict the hook's interval stands.
+    auto again = r.reconcile(ns_ + "/polled");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->requeue_after, std::chrono::minutes(5));
+}
+
 TEST_P(AppControllerIt, ProbesAndMetricsAreServed) {
     start_controller();
     ASSERT_TRUE(admin_->create(ref(""), app("seen", ns_, "registry.example.com/acme/seen")));
