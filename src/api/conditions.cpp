@@ -1,6 +1,7 @@
 #include <poetryops/api/conditions.hpp>
 
 #include <algorithm>
+#include <cctype>
 
 namespace poetryops::api {
 
@@ -44,6 +45,29 @@ bool is_condition_true(const std::vector<Condition>& conditions, std::string_vie
 bool remove_condition(std::vector<Condition>& conditions, std::string_view type) {
     auto n = std::erase_if(conditions, [&](const Condition& c) { return c.type == type; });
     return n > 0;
+}
+
+std::string condition_reason(std::string_view reason, std::string_view fallback) {
+    std::string out;
+    bool upper_snake = reason.find('_') != std::string_view::npos ||
+                       std::none_of(reason.begin(), reason.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+    bool word_start = true;
+    for (char c : reason) {
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum) {
+            word_start = true;  // '_', '-', ' ', '.' and anything else separate words and are dropped
+            continue;
+        }
+        if (upper_snake) {
+            out += word_start ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+                              : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        } else {
+            out += word_start ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+        }
+        word_start = false;
+    }
+    if (out.empty() || !(out.front() >= 'A' && out.front() <= 'Z')) return std::string(fallback);
+    return out;
 }
 
 }  // namespace poetryops::api

@@ -1,5 +1,6 @@
 #include <poetryops/controller/promotion.hpp>
 
+#include <poetryops/api/conditions.hpp>
 #include <poetryops/manifest/edit.hpp>
 #include <poetryops/manifest/read.hpp>
 #include <poetryops/promote/health.hpp>
@@ -51,7 +52,7 @@ void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const
     c.observed_generation = app.metadata.generation;
     if (error) {
         c.status = std::string(api::kConditionTrue);
-        c.reason = error->reason.empty() ? "DependencyFailed" : error->reason;
+        c.reason = api::condition_reason(error->reason, "DependencyFailed");
         c.message = error->message;
     } else {
         c.status = std::string(api::kConditionFalse);
@@ -125,7 +126,7 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app, Pr
     auto newest = artifacts_.newest(app);
     if (!newest) {
         out.error = newest.error();
-        if (out.error->reason.empty()) out.error->reason = "RegistryUnavailable";
+        out.error->reason = api::condition_reason(out.error->reason, "RegistryUnavailable");
         return obs;
     }
     obs.newest = *newest;
@@ -134,7 +135,7 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app, Pr
     auto snapshot = gitops_.read_files(app, paths);
     if (!snapshot) {
         out.error = snapshot.error();
-        if (out.error->reason.empty()) out.error->reason = "GitOpsUnavailable";
+        out.error->reason = api::condition_reason(out.error->reason, "GitOpsUnavailable");
         for (const auto& env : app.spec.environments) {
             promote::EnvironmentObservation eo;
             eo.read_ok = false;

@@ -66,3 +66,16 @@ TEST(Conditions, TruncatesHugeMessagesAndSecondPrecision) {
     EXPECT_EQ(conds[0].message.size(), 32768u);
     EXPECT_EQ(conds[0].last_transition_time, std::chrono::system_clock::time_point{} + 1000h + 1s);
 }
+
+TEST(ConditionReason, EveryVocabularyBecomesCamelCase) {
+    using poetryops::api::condition_reason;
+    EXPECT_EQ(condition_reason("MANIFEST_UNKNOWN", "RegistryUnavailable"), "ManifestUnknown");
+    EXPECT_EQ(condition_reason("DIGEST_MISMATCH", "X"), "DigestMismatch");
+    EXPECT_EQ(condition_reason("UNAUTHORIZED", "X"), "Unauthorized");
+    EXPECT_EQ(condition_reason("NotFound", "X"), "NotFound");
+    EXPECT_EQ(condition_reason("PushRejected", "X"), "PushRejected");
+    EXPECT_EQ(condition_reason("", "GitOpsUnavailable"), "GitOpsUnavailable");
+    EXPECT_EQ(condition_reason("__", "DependencyFailed"), "DependencyFailed");
+    EXPECT_EQ(condition_reason("tls handshake", "X"), "TlsHandshake");
+    EXPECT_EQ(condition_reason("429", "TooManyRequests"), "TooManyRequests") << "a reason starts with a letter";
+}

@@ -50,4 +50,9 @@ bool is_condition_true(const std::vector<Condition>& conditions, std::string_vie
 /// Removes the condition of that type; returns true when one was removed.
 bool remove_condition(std::vector<Condition>& conditions, std::string_view type);
 
+/// A condition or Event reason in the API's CamelCase form from an error's machine reason, which may come from another
+/// vocabulary: OCI error codes ("MANIFEST_UNKNOWN" → "ManifestUnknown"), Kubernetes Status reasons ("NotFound", kept),
+/// or nothing (→ `fallback`). Characters a reason may not hold are dropped.
+std::string condition_reason(std::string_view reason, std::string_view fallback);
+
 }  // namespace poetryops::api
