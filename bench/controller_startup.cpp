@@ -12,6 +12,7 @@
 //
 //   bench_controller_startup [--apps 10000] [--namespaces 10] [--workers 8] [--server fake|real] [--binary PATH]
 #include "kube/fake_apiserver.hpp"
+#include <poetryops/controller/resources.hpp>
 #include "support/kube/cluster.hpp"
 #include "support/kube/crds.hpp"
 
@@ -301,7 +302,7 @@ int main(int argc, char** argv) {
         std::cerr << "keeping " << dir.path() << "\n";
     }
     auto kubeconfig = dir.path() / "kubeconfig";
-    auto gvr = kube::resources::poetryapps();
+    auto gvr = controller::poetryapps();
     kube::fake::FakeApiServer server;
     test::kube::Cluster cluster;
     kube::KubeConfig config;

@@ -12,6 +12,7 @@
 // --window-ms sets the committer's batching window; without it the committer default is used (what `poetryops run`
 // uses). --verbose logs the runner at debug level on stderr (with timestamps) to see where a slow push spent its time.
 #include <poetryops/controller/app_controller.hpp>
+#include <poetryops/controller/resources.hpp>
 #include <poetryops/controller/local.hpp>
 #include <poetryops/kube/client.hpp>
 #include <poetryops/registry/client.hpp>
@@ -164,7 +165,7 @@ public:
 
 std::unique_ptr<Promoter> start_cluster(const Setup& s, TempDir& work) {
     auto p = std::make_unique<ClusterPromoter>();
-    auto gvr = kube::resources::poetryapps();
+    auto gvr = controller::poetryapps();
     nlohmann::json secret = {{"apiVersion", "v1"}, {"kind", "Secret"},
                              {"metadata", {{"name", "gitops-push"}, {"namespace", "bench"}}},
                              {"data", {{"username", str::base64_encode(s.git_user)},

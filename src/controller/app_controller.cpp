@@ -1,4 +1,5 @@
 #include <poetryops/controller/app_controller.hpp>
+#include <poetryops/controller/resources.hpp>
 
 #include <poetryops/kube/config.hpp>
 #include <poetryops/kube/resource.hpp>
@@ -55,7 +56,7 @@ Result<std::unique_ptr<AppController>> AppController::create(const AppController
     if (namespaces.empty()) namespaces.push_back("");  // all namespaces
     for (const auto& ns : namespaces) {
         kube::InformerOptions io;
-        io.resource = kube::resources::poetryapps().in(ns);
+        io.resource = controller::poetryapps().in(ns);
         io.resync = config.resync;
         c->informers_.push_back(&c->manager_->add_informer(std::move(io)));
     }

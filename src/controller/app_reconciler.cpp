@@ -1,4 +1,5 @@
 #include <poetryops/controller/app_reconciler.hpp>
+#include <poetryops/controller/resources.hpp>
 
 #include <poetryops/api/codec.hpp>
 #include <poetryops/kube/events.hpp>
@@ -98,7 +99,7 @@ Result<kube::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
     const json desired = api::encode_status(d.status);
     for (auto& [k, v] : desired.items()) status[k] = v;  // unknown status keys are kept
     body["status"] = std::move(status);
-    auto ref = kube::resources::poetryapps().in(d.app.metadata.namespace_).named(d.app.metadata.name).sub("status");
+    auto ref = controller::poetryapps().in(d.app.metadata.namespace_).named(d.app.metadata.name).sub("status");
     auto written = client_.update_status(ref, body);
     if (!written) {
         const Error& e = written.error();

@@ -72,7 +72,6 @@ ResourceRef secrets() { return {"", "v1", "secrets"}; }
 ResourceRef configmaps() { return {"", "v1", "configmaps"}; }
 ResourceRef jobs() { return {"batch", "v1", "jobs"}; }
 ResourceRef crds() { return {"apiextensions.k8s.io", "v1", "customresourcedefinitions", true}; }
-ResourceRef poetryapps() { return {"poetryops.io", "v1alpha1", "poetryapps"}; }
 }  // namespace resources
 
 }  // namespace poetryops::kube

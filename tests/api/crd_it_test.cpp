@@ -3,6 +3,7 @@
 // that the schema or CEL states is enforced by the server — and by poetryops' own validation, which gives the same
 // answer in local mode.
 #include "support/kube/cluster.hpp"
+#include <poetryops/controller/resources.hpp>
 #include "support/kube/crds.hpp"
 #include "support/support.hpp"
 
@@ -47,7 +48,7 @@ protected:
     Result<json> dry_run_create(const json& object, const std::string& ns = "default") {
         json o = object;
         o["metadata"]["namespace"] = ns;
-        auto path = kube::resources::poetryapps().in(ns).path() + "?dryRun=All&fieldValidation=Strict";
+        auto path = controller::poetryapps().in(ns).path() + "?dryRun=All&fieldValidation=Strict";
         POETRYOPS_TRY(auto body, client_->raw("POST", path, o.dump(), "application/json"));
         return json::parse(body);
     }
@@ -86,7 +87,7 @@ TEST_F(CrdIt, EveryCrdInCrdsIsAcceptedAndEstablished) {
     auto names = tk::apply_crds(*client_, tk::yaml_files(test::source_dir() / "crds"));
     ASSERT_TRUE(names) << names.error().message;
     EXPECT_THAT(*names, testing::Contains("poetryapps.poetryops.io"));
-    auto list = client_->list(kube::resources::poetryapps());
+    auto list = client_->list(controller::poetryapps());
     EXPECT_TRUE(list) << list.error().message;
     auto crd = client_->get(kube::resources::crds().named("poetryapps.poetryops.io"));
     ASSERT_TRUE(crd);

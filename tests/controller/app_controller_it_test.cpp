@@ -1,6 +1,7 @@
 // `poetryops controller` in-process against the real Kubernetes lane (and the fake API server for faults):
 // informer → workqueue → AppReconciler → status subresource, Events, metrics, probes, leader election.
 #include <poetryops/controller/app_controller.hpp>
+#include <poetryops/controller/resources.hpp>
 
 #include <poetryops/api/codec.hpp>
 #include <poetryops/kube/status.hpp>
@@ -89,7 +90,7 @@ protected:
         auto created = admin_->create(kube::resources::crds(), docs->front());
         ASSERT_TRUE(created || kube::is_already_exists(created.error())) << created.error().message;
         // A real API server serves the new resource once the CRD is Established.
-        ASSERT_TRUE(test::wait_until([&] { return admin_->list(kube::resources::poetryapps(), {}).has_value(); }));
+        ASSERT_TRUE(test::wait_until([&] { return admin_->list(controller::poetryapps(), {}).has_value(); }));
     }
 
     void start_controller(controller::AppControllerConfig cfg = {}) {
@@ -106,7 +107,7 @@ protected:
         ASSERT_TRUE(started) << started.error().message;
     }
 
-    kube::ResourceRef ref(const std::string& name) { return kube::resources::poetryapps().in(ns_).named(name); }
+    kube::ResourceRef ref(const std::string& name) { return controller::poetryapps().in(ns_).named(name); }
 
     json get(const std::string& name) {
         auto o = admin_->get(ref(name));

@@ -3,6 +3,7 @@
 // repo; status and Events say so. Runs against the real Kubernetes lane and the fake API server; on the real one
 // also under a ServiceAccount holding exactly the permissions docs/operations.md lists (RBAC).
 #include <poetryops/controller/app_controller.hpp>
+#include <poetryops/controller/resources.hpp>
 
 #include <poetryops/api/codec.hpp>
 #include <poetryops/kube/status.hpp>
@@ -46,7 +47,7 @@ protected:
         ASSERT_TRUE(docs);
         auto created = admin_->create(kube::resources::crds(), docs->front());
         ASSERT_TRUE(created || kube::is_already_exists(created.error())) << created.error().message;
-        ASSERT_TRUE(test::wait_until([&] { return admin_->list(kube::resources::poetryapps(), {}).has_value(); }));
+        ASSERT_TRUE(test::wait_until([&] { return admin_->list(controller::poetryapps(), {}).has_value(); }));
         ns_ = fresh_namespace(*admin_);
 
         webhook_port_ = test::free_port();
@@ -122,7 +123,7 @@ protected:
         json obj;
         bool ok = test::wait_until(
             [&] {
-                auto o = admin_->get(kube::resources::poetryapps().in(ns_).named("app"));
+                auto o = admin_->get(controller::poetryapps().in(ns_).named("app"));
                 if (!o) return false;
                 obj = *o;
                 return pred(obj);
@@ -165,13 +166,13 @@ TEST_P(ClusterPromotionIt, RegistryPushWakesTheAppAndTheDigestIsCommitted) {
                  {{"image", {{"repository", image()}, {"tagTemplate", "{version}"}, {"policy", {{"pollInterval", "5m"}}}}},
                   {"gitops", {{"repoURL", "file://" + bare_.string()}}},
                   {"environments", json::array({json{{"name", "dev"}, {"path", "envs/dev"}}})}}}};
-    auto created = admin_->create(kube::resources::poetryapps().in(ns_), app);
+    auto created = admin_->create(controller::poetryapps().in(ns_), app);
     ASSERT_TRUE(created) << created.error().message;
 
     // First reconcile: nothing in the registry; git's tag-only pin is adopted.
     json obj;
     ASSERT_TRUE(test::wait_until([&] {
-        auto o = admin_->get(kube::resources::poetryapps().in(ns_).named("app"));
+        auto o = admin_->get(controller::poetryapps().in(ns_).named("app"));
         if (!o) return false;
         obj = *o;
         return obj.value("/status/summary"_json_pointer, std::string()) == "dev=old";
@@ -190,7 +191,7 @@ TEST_P(ClusterPromotionIt, RegistryPushWakesTheAppAndTheDigestIsCommitted) {
                               digest + "\n");
 
     ASSERT_TRUE(test::wait_until([&] {
-        auto o = admin_->get(kube::resources::poetryapps().in(ns_).named("app"));
+        auto o = admin_->get(controller::poetryapps().in(ns_).named("app"));
         if (!o) return false;
         obj = *o;
         return obj.value("/status/summary"_json_pointer, std::string()) == "dev=1.0.0";
@@ -356,7 +357,7 @@ TEST_P(ClusterPromotionRealIt, ControllerWithOnlyTheDocumentedPermissionsPromote
     ASSERT_TRUE(client);
     make_git_secret("deploy-creds");
     start_controller(std::move(client));
-    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app_object("deploy-creds")));
+    ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app_object("deploy-creds")));
     wait_app([](const json& o) { return o.value("/status/summary"_json_pointer, std::string()) == "dev=old"; });
     std::string digest = registry_->push_image("team/app", "1.0.0", "v1");
     ASSERT_FALSE(digest.empty());
@@ -383,7 +384,7 @@ TEST_P(ClusterPromotionRealIt, AMissingVerbIsAClearConditionNotACrash) {
     ASSERT_TRUE(client);
     make_git_secret("deploy-creds");
     start_controller(std::move(client));
-    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app_object("deploy-creds")));
+    ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app_object("deploy-creds")));
     json obj = wait_app([](const json& o) {
         return o.contains("status") && o["status"].dump().find("cannot get resource") != std::string::npos;
     });
@@ -430,7 +431,7 @@ TEST_P(ClusterPromotionRealIt, HealthGatesReadRealArgoCdFluxAndDeploymentObjects
     ])");
     app["spec"]["environments"][0]["health"]["argocd"]["namespace"] = ns_;
     app["spec"]["environments"][1]["health"]["flux"]["namespace"] = ns_;
-    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app));
+    ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app));
     auto file = [&](const std::string& env) {
         auto r = run_process({"git", "--git-dir", bare_.string(), "show", "main:envs/" + env + "/kustomization.yaml"});
         return r && r->ok() ? r->out : "";
@@ -465,7 +466,7 @@ TEST_P(ClusterPromotionRealIt, HealthGatesReadRealArgoCdFluxAndDeploymentObjects
     }
     ASSERT_TRUE(test::wait_until([&] { return file("staging").find(digest) != std::string::npos; },
                                  std::chrono::seconds(30)))
-        << admin_->get(kube::resources::poetryapps().in(ns_).named("app"))->dump();
+        << admin_->get(controller::poetryapps().in(ns_).named("app"))->dump();
     obj = wait_app([&](const json& o) { return env_status(o, 1).value("commit", "").size() == 40; });
     std::string staging_commit = env_status(obj, 1).value("commit", "");
     EXPECT_EQ(file("prod").find(digest), std::string::npos);
@@ -487,7 +488,7 @@ TEST_P(ClusterPromotionRealIt, HealthGatesReadRealArgoCdFluxAndDeploymentObjects
     ASSERT_TRUE(ks_updated) << ks_updated.error().message;
     ASSERT_TRUE(test::wait_until([&] { return file("prod").find(digest) != std::string::npos; },
                                  std::chrono::seconds(30)))
-        << admin_->get(kube::resources::poetryapps().in(ns_).named("app"))->dump();
+        << admin_->get(controller::poetryapps().in(ns_).named("app"))->dump();
 
     // prod: a Deployment running the digest; its status comes from kube-controller-manager's deployment controller.
     // With no node in this lane it has zero replicas, which the controller rolls out at once.

@@ -3,6 +3,7 @@
 // and on a cluster of the test's own: a missing CRD is one clear log line and a non-ready /readyz (not a crash
 // loop), and an etcd that dies mid-run is reported and recovered from.
 #include <poetryops/controller/app_controller.hpp>
+#include <poetryops/controller/resources.hpp>
 
 #include <poetryops/api/codec.hpp>
 #include <poetryops/util/fs.hpp>
@@ -137,7 +138,7 @@ protected:
         return ns;
     }
 
-    kube::ResourceRef ref(const std::string& name) const { return kube::resources::poetryapps().in(ns_).named(name); }
+    kube::ResourceRef ref(const std::string& name) const { return controller::poetryapps().in(ns_).named(name); }
 
     /// Waits until the app's status has observedGeneration >= `generation` and Ready=True.
     bool wait_reconciled(const std::string& name, std::int64_t generation, std::chrono::seconds timeout) {
@@ -164,7 +165,7 @@ protected:
 }  // namespace
 
 TEST_F(ControllerProcessIt, ReconcilesThenSigtermIsGracefulAndReleasesTheLease) {
-    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app("billing", ns_)));
+    ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app("billing", ns_)));
     auto p = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "one");
     ASSERT_TRUE(wait_reconciled("billing", 1, std::chrono::seconds(30))) << p.log_text();
     auto lease_ref = kube::resources::leases().in(ns_).named("poetryops-controller");
@@ -178,7 +179,7 @@ TEST_F(ControllerProcessIt, ReconcilesThenSigtermIsGracefulAndReleasesTheLease) 
 }
 
 TEST_F(ControllerProcessIt, TwoProcessesElectOneLeaderAndFailOver) {
-    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app("billing", ns_)));
+    ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app("billing", ns_)));
     auto a = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "a");
     ASSERT_TRUE(wait_reconciled("billing", 1, std::chrono::seconds(30))) << a.log_text();
     auto b = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "b");
@@ -240,7 +241,7 @@ TEST_F(ControllerOwnClusterIt, MissingCrdIsOneClearLogLineAndNotReadyUntilItIsIn
     // Installing the CRD is all it takes.
     auto crds = tk::apply_crds(*admin_, tk::yaml_files(test::source_dir() / "crds"));
     ASSERT_TRUE(crds) << crds.error().message;
-    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app("billing", ns_)));
+    ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app("billing", ns_)));
     EXPECT_TRUE(wait_reconciled("billing", 1, std::chrono::seconds(60))) << p.log_text();
     EXPECT_THAT(p.readyz(), testing::HasSubstr("200"));
     EXPECT_EQ(p.child.stop(std::chrono::seconds(20)), 0);
@@ -249,7 +250,7 @@ TEST_F(ControllerOwnClusterIt, MissingCrdIsOneClearLogLineAndNotReadyUntilItIsIn
 TEST_F(ControllerOwnClusterIt, EtcdDyingMidRunIsReportedAndRecoveredFrom) {
     auto crds = tk::apply_crds(*admin_, tk::yaml_files(test::source_dir() / "crds"));
     ASSERT_TRUE(crds) << crds.error().message;
-    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app("billing", ns_)));
+    ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app("billing", ns_)));
     auto p = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "etcd", /*leader_elect=*/false);
     ASSERT_TRUE(wait_reconciled("billing", 1, std::chrono::seconds(30))) << p.log_text();
     ASSERT_TRUE(own_.kill_server("etcd"));
@@ -266,7 +267,7 @@ TEST_F(ControllerOwnClusterIt, EtcdDyingMidRunIsReportedAndRecoveredFrom) {
 TEST_F(ControllerOwnClusterIt, AnApiServerThatIsNotReadyYetIsWaitedFor) {
     auto crds = tk::apply_crds(*admin_, tk::yaml_files(test::source_dir() / "crds"));
     ASSERT_TRUE(crds) << crds.error().message;
-    ASSERT_TRUE(admin_->create(kube::resources::poetryapps().in(ns_), app("billing", ns_)));
+    ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app("billing", ns_)));
     ASSERT_TRUE(own_.kill_server("kube-apiserver"));
     auto p = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "early", /*leader_elect=*/false);
     std::this_thread::sleep_for(std::chrono::seconds(3));

@@ -14,6 +14,9 @@
 namespace poetryops::kube {
 namespace {
 
+/// A custom resource for the informer to list (the kube module knows no PoetryApp).
+ResourceRef widgets() { return {"example.com", "v1", "widgets"}; }
+
 using namespace std::chrono_literals;
 using nlohmann::json;
 
@@ -148,7 +151,7 @@ struct Recorder {
 
 InformerOptions options(std::int64_t page_size = 2) {
     InformerOptions io;
-    io.resource = resources::poetryapps();
+    io.resource = widgets();
     io.page_size = page_size;
     io.backoff_base = 5ms;
     io.backoff_max = 20ms;
@@ -161,7 +164,7 @@ TEST(ListPages, HandsEachPageOverBeforeRequestingTheNext) {
     std::vector<std::string> order;
     ListOptions lo;
     lo.limit = 2;
-    auto rv = c.list_pages(resources::poetryapps(), lo, [&](ObjectList& page) -> Result<void> {
+    auto rv = c.list_pages(widgets(), lo, [&](ObjectList& page) -> Result<void> {
         order.push_back("page of " + std::to_string(page.items.size()) + " after " +
                         std::to_string(c.seen_calls().size()) + " requests");
         page.items.clear();  // the caller may take the page apart
@@ -174,7 +177,7 @@ TEST(ListPages, HandsEachPageOverBeforeRequestingTheNext) {
     EXPECT_EQ(c.seen_calls(), (std::vector<std::string>{"list ", "list 2", "list 4"}));
 
     // list_all (built on it) still returns everything.
-    auto all = c.list_all(resources::poetryapps(), lo);
+    auto all = c.list_all(widgets(), lo);
     ASSERT_TRUE(all);
     EXPECT_EQ(all->items.size(), 5u);
     EXPECT_EQ(all->items[4], c.objects["ns/a4"]);
@@ -186,7 +189,7 @@ TEST(ListPages, StopsAtTheFirstErrorOfARequestOrOfTheCallback) {
     ListOptions lo;
     lo.limit = 2;
     int pages = 0;
-    auto r = c.list_pages(resources::poetryapps(), lo, [&](ObjectList&) -> Result<void> {
+    auto r = c.list_pages(widgets(), lo, [&](ObjectList&) -> Result<void> {
         if (++pages == 2) return fail(Error::make(Error::Kind::invalid, "enough"));
         return ok();
     });
@@ -196,7 +199,7 @@ TEST(ListPages, StopsAtTheFirstErrorOfARequestOrOfTheCallback) {
 
     c.fail_list_page = 1;
     pages = 0;
-    r = c.list_pages(resources::poetryapps(), lo, [&](ObjectList&) -> Result<void> {
+    r = c.list_pages(widgets(), lo, [&](ObjectList&) -> Result<void> {
         ++pages;
         return ok();
     });

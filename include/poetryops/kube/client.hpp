@@ -7,7 +7,7 @@
 ///
 ///   POETRYOPS_TRY(auto cfg, kube::load_config({.kubeconfig = path}));
 ///   POETRYOPS_TRY(auto client, kube::RestClient::create(cfg, {.metrics = &registry}));
-///   auto app = client->get(kube::resources::poetryapps().in("team-a").named("billing"));
+///   auto app = client->get(kube::resources::configmaps().in("team-a").named("billing"));
 ///   if (!app && kube::is_not_found(app.error())) ...
 ///
 /// Errors are mapped from the API's Status (see status.hpp); transport failures keep http's kinds.

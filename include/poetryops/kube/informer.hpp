@@ -2,7 +2,7 @@
 /// Informer: a reflector (list, then watch from the list's resourceVersion, resume on reconnect, relist on
 /// 410/Expired or garbage, backoff with jitter) feeding a cache keyed `namespace/name`, and event handlers.
 ///
-///   kube::Informer apps(client, {.resource = kube::resources::poetryapps()});
+///   kube::Informer apps(client, {.resource = kube::resources::configmaps()});
 ///   apps.add_handler({.on_add = [&](const nlohmann::json& o) { queue.add(kube::key_of(o)); }, ...});
 ///   apps.start();
 ///   apps.wait_for_sync(std::chrono::seconds(30));

@@ -6,7 +6,7 @@
 ///   POETRYOPS_TRY(auto client, kube::RestClient::create(cfg, {.metrics = &registry}));
 ///   kube::Manager mgr(*client, {.leader_election = true, .leader_election_namespace = "poetryops-system",
 ///                               .metrics = &registry});
-///   auto& apps = mgr.add_informer({.resource = kube::resources::poetryapps()});
+///   auto& apps = mgr.add_informer({.resource = kube::resources::configmaps()});
 ///   auto& ctl = mgr.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4}, reconciler);
 ///   ctl.watch(apps);
 ///   kube::ShutdownSignals signals;                 // first thing in main(): blocks SIGTERM/SIGINT in all threads

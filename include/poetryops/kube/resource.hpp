@@ -3,7 +3,7 @@
 ///
 ///   kube::ResourceRef pods{"", "v1", "pods"};
 ///   client.get(pods.in("team-a").named("web-0"));
-///   client.list(kube::resources::poetryapps().in("team-a"), {});   // namespace "" → all namespaces
+///   client.list(kube::resources::configmaps().in("team-a"), {});   // namespace "" → all namespaces
 
 #include <string>
 #include <string_view>
@@ -60,7 +60,6 @@ ResourceRef secrets();
 ResourceRef configmaps();
 ResourceRef jobs();              ///< batch/v1 Jobs
 ResourceRef crds();              ///< apiextensions.k8s.io/v1 CustomResourceDefinitions
-ResourceRef poetryapps();        ///< poetryops.io/v1alpha1 PoetryApps
 }  // namespace resources
 
 }  // namespace poetryops::kube
