@@ -18,7 +18,7 @@
 //     used for both. (c) uses the generated .dockerignore and no poetry.toml.
 //
 // Usage: bench_image_size [--cold-runs N] [--rebuild-runs N]   (root; the first run on a machine bootstraps the bases)
-#include "build/buildah_store.hpp"
+#include "buildah/buildah_store.hpp"
 
 #include <poetryops/dockerfile/generator.hpp>
 #include <poetryops/python/project.hpp>

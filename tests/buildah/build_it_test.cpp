@@ -3,7 +3,7 @@
 // checked the way a user would: it runs its command, ships neither Poetry nor the dev dependency nor the venv's
 // pip/setuptools/wheel, starts Python without stderr noise, runs as a non-root user, and a code-only change rebuilds
 // without reinstalling dependencies.
-#include "build/buildah_store.hpp"
+#include "buildah/buildah_store.hpp"
 
 #include <poetryops/dockerfile/generator.hpp>
 #include <poetryops/python/project.hpp>

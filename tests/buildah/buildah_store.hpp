@@ -4,7 +4,7 @@
 /// from Debian). Builds use `--isolation chroot --layers` with the overlay driver (TEST-INFRA.md). The destructor
 /// removes every container and image it made, unmounts what buildah left mounted under its root, and deletes the dir.
 ///
-/// Header-only so that both tests/build and bench/ can use it without another library target.
+/// Header-only so that both tests/buildah and bench/ can use it without another library target.
 /// Thread safety: unsafe; one store per test.
 
 #include <poetryops/util/fs.hpp>
