@@ -2,6 +2,7 @@
 #include <poetryops/api/validation.hpp>
 
 #include <poetryops/oci/grammar.hpp>
+#include <poetryops/util/strings.hpp>
 
 #include <algorithm>
 #include <array>
@@ -61,12 +62,7 @@ bool is_url_authority(std::string_view hp) {
             start = dot + 1;
         }
     }
-    if (!port.empty()) {
-        if (port.size() > 5 || !std::all_of(port.begin(), port.end(), is_digit)) return false;
-        int p = std::stoi(std::string(port));
-        if (p < 1 || p > 65535) return false;
-    }
-    return true;
+    return port.empty() || str::is_port(port);
 }
 
 }  // namespace

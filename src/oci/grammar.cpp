@@ -1,5 +1,7 @@
 #include <poetryops/oci/grammar.hpp>
 
+#include <poetryops/util/strings.hpp>
+
 #include <algorithm>
 
 namespace poetryops::oci {
@@ -118,12 +120,7 @@ bool is_valid_host(std::string_view hp) {
             start = dot + 1;
         }
     }
-    if (!port.empty()) {
-        if (port.size() > 5 || !std::all_of(port.begin(), port.end(), is_digit)) return false;
-        int p = std::stoi(std::string(port));
-        if (p < 1 || p > 65535) return false;
-    }
-    return true;
+    return port.empty() || str::is_port(port);
 }
 
 bool looks_like_host(std::string_view first) {

@@ -157,4 +157,14 @@ std::string url_encode(std::string_view s) {
     return out;
 }
 
+bool is_port(std::string_view s) {
+    if (s.empty() || s.size() > 5) return false;
+    unsigned value = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    return value >= 1 && value <= 65535;
+}
+
 }  // namespace poetryops::str

@@ -124,3 +124,17 @@ TEST(Files, TempDirRemovesItself) {
 
 }  // namespace
 }  // namespace poetryops
+
+TEST(Strings, IsPort) {
+    using poetryops::str::is_port;
+    EXPECT_TRUE(is_port("1"));
+    EXPECT_TRUE(is_port("5000"));
+    EXPECT_TRUE(is_port("65535"));
+    EXPECT_FALSE(is_port(""));
+    EXPECT_FALSE(is_port("0"));
+    EXPECT_FALSE(is_port("65536"));
+    EXPECT_FALSE(is_port("99999"));
+    EXPECT_FALSE(is_port("123456"));
+    EXPECT_FALSE(is_port("12a"));
+    EXPECT_FALSE(is_port("-1"));
+}

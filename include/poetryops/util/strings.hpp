@@ -24,5 +24,7 @@ bool base64_decode(std::string_view text, std::string& out);
 std::string sha256_hex(std::string_view bytes);
 /// Percent-encodes everything outside RFC 3986 unreserved characters.
 std::string url_encode(std::string_view s);
+/// A TCP port as written in a host:port: decimal digits only, 1..65535.
+bool is_port(std::string_view s);
 
 }  // namespace poetryops::str
