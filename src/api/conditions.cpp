@@ -58,12 +58,8 @@ std::string condition_reason(std::string_view reason, std::string_view fallback)
             word_start = true;  // '_', '-', ' ', '.' and anything else separate words and are dropped
             continue;
         }
-        if (upper_snake) {
-            out += word_start ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
-                              : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        } else {
-            out += word_start ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
-        }
+        auto u = static_cast<unsigned char>(c);
+        out += word_start ? static_cast<char>(std::toupper(u)) : upper_snake ? static_cast<char>(std::tolower(u)) : c;
         word_start = false;
     }
     if (out.empty() || !(out.front() >= 'A' && out.front() <= 'Z')) return std::string(fallback);

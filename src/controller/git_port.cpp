@@ -67,7 +67,8 @@ Result<GitSnapshot> GitRepoPort::read_files(const api::PoetryApp& app, const std
 Result<std::string> GitRepoPort::find_promotion(const api::PoetryApp& app, const std::string& trailer) {
     const api::GitOpsSpec& gitops = app.spec.gitops;
     POETRYOPS_TRY(auto repo, repo_for(app));
-    POETRYOPS_TRY(auto found, repo->find_commits_by_trailer(gitops.branch, std::string(promote::kPromotionTrailer), trailer, 500));
+    POETRYOPS_TRY(auto found, repo->find_commits_by_trailer(gitops.branch, std::string(promote::kPromotionTrailer),
+                                                            trailer, 500));
     return found.empty() ? std::string() : found.front().sha;
 }
 

@@ -56,8 +56,7 @@ Result<ImageRef> parse_image_ref(std::string_view text) {
     auto first_slash = rest.find('/');
     if (first_slash != std::string_view::npos) {
         std::string_view first = rest.substr(0, first_slash);
-        if (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
-            first == "localhost" || first.front() == '[') {
+        if (oci::looks_like_host(first)) {
             ref.domain = std::string(first);
             rest = rest.substr(first_slash + 1);
             if (!oci::is_valid_host(ref.domain)) return bad(text, "invalid registry \"" + ref.domain + "\"");

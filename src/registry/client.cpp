@@ -1,9 +1,8 @@
 #include <poetryops/registry/client.hpp>
 
-#include <poetryops/oci/grammar.hpp>
-
 #include "detail/session.hpp"
 
+#include <poetryops/oci/grammar.hpp>
 #include <poetryops/util/strings.hpp>
 
 #include <nlohmann/json.hpp>

@@ -44,7 +44,6 @@ struct CommitMessage {
     std::vector<std::pair<std::string, std::string>> trailers;
 };
 
-
 /// The subject line of one message (explicit subject or the rendered template), one line.
 std::string render_subject(const CommitMessage& message);
 

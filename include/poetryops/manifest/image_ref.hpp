@@ -39,5 +39,4 @@ std::string normalize_image_name(std::string_view name);
 /// True when both names denote the same repository after normalisation ("nginx" == "docker.io/library/nginx").
 bool same_image_name(std::string_view a, std::string_view b);
 
-
 }  // namespace poetryops::manifest
