@@ -5,6 +5,8 @@
 
 #include <poetryops/util/log.hpp>
 
+#include <future>
+
 namespace poetryops::http {
 
 using namespace detail;
@@ -94,13 +96,23 @@ void Server::stop() {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
     };
-    asio::post(s.io, [&s] {
+    // Each step runs on the I/O thread and is waited for: io.stop() below may drop handlers still queued, and a
+    // dropped acceptor close would leave the port listening until this Server is destroyed.
+    auto on_io = [&s](auto step) {
+        std::promise<void> done;
+        asio::post(s.io, [&] {
+            step();
+            done.set_value();
+        });
+        done.get_future().wait();
+    };
+    on_io([&s] {
         error_code ec;
         s.acceptor->close(ec);
         for (const auto& session : s.sessions) session->request_stop();
     });
     wait_idle(s.options.stop_grace);
-    asio::post(s.io, [&s] {
+    on_io([&s] {
         for (const auto& session : s.sessions) {
             if (session->writer) session->writer->cancel();
             session->close();
