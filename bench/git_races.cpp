@@ -1,7 +1,8 @@
-// bench_git_races: three committers (two sharing one cache directory, one with its own, like three replicas) and a
-// foreign pusher on one branch of a lighttpd + git-http-backend server, for a fixed time. Reports lost updates
-// (acknowledged changes missing from the final tip) and force pushes (reflog entries whose old tip is not an
-// ancestor of the new one; the bare repo keeps core.logAllRefUpdates=always). Targets: 0 and 0.
+// bench_git_races: three committers (two sharing one cache directory, one with its own, like three
+// replicas) and a foreign pusher on one branch of a lighttpd + git-http-backend server, for a fixed
+// time. Reports lost updates (acknowledged changes missing from the final tip) and force pushes
+// (reflog entries whose old tip is not an ancestor of the new one; the bare repo keeps
+// core.logAllRefUpdates=always). Targets: 0 and 0.
 //
 //   bench_git_races [--seconds 60] [--window-ms 200]
 #include <poetryops/git/committer.hpp>
@@ -28,13 +29,16 @@ namespace {
 git::FileEdit set_key(std::string path, std::string key, std::string value) {
     git::FileEdit e;
     e.path = std::move(path);
-    e.apply = [key, value](std::optional<std::string_view> cur) -> Result<std::optional<std::string>> {
+    e.apply = [key,
+               value](std::optional<std::string_view> cur) -> Result<std::optional<std::string>> {
         std::string text = cur ? std::string(*cur) : std::string();
         auto pos = text.find(key + ": ");
         std::string next = pos == std::string::npos
                                ? text + key + ": " + value + "\n"
                                : text.substr(0, pos) + key + ": " + value + "\n" +
-                                     (text.find('\n', pos) == std::string::npos ? "" : text.substr(text.find('\n', pos) + 1));
+                                     (text.find('\n', pos) == std::string::npos
+                                          ? ""
+                                          : text.substr(text.find('\n', pos) + 1));
         if (next == text) return std::optional<std::string>();
         return std::optional<std::string>(next);
     };
@@ -55,14 +59,20 @@ int main(int argc, char** argv) {
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         int v = std::atoi(argv[i + 1]);
-        if (a == "--seconds") seconds = v;
-        else if (a == "--window-ms") window_ms = v;
-        else { std::cerr << "unknown flag " << a << "\n"; return 2; }
+        if (a == "--seconds")
+            seconds = v;
+        else if (a == "--window-ms")
+            window_ms = v;
+        else {
+            std::cerr << "unknown flag " << a << "\n";
+            return 2;
+        }
     }
     poetryops::log::set_level(poetryops::log::Level::error);
     test::BareRepos repos;
     auto bare = repos.create("gitops.git");
-    repos.commit_files("gitops.git", {{"shared/images.txt", "init: 0\n"}, {"foreign/counter.txt", "n: 0\n"}});
+    repos.commit_files("gitops.git",
+                       {{"shared/images.txt", "init: 0\n"}, {"foreign/counter.txt", "n: 0\n"}});
     test::TestCa ca;
     test::HttpGitServer server(repos, ca);
     if (!server.started()) return 1;
@@ -81,12 +91,18 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<git::Committer>> committers;
     for (auto* c : {&cache_a1, &cache_a2, &cache_b}) {
         auto repo = (**c)->open(remote);
-        if (!repo) { std::cerr << repo.error().message << "\n"; return 1; }
+        if (!repo) {
+            std::cerr << repo.error().message << "\n";
+            return 1;
+        }
         committers.push_back(std::make_unique<git::Committer>(*repo, o));
     }
 
-    // Acknowledged state: for every (file, key) the last value a committer was told is in a pushed commit.
-    struct Ack { std::string file, key, value, commit; };
+    // Acknowledged state: for every (file, key) the last value a committer was told is in a pushed
+    // commit.
+    struct Ack {
+        std::string file, key, value, commit;
+    };
     std::mutex ack_mu;
     std::vector<Ack> acks;
     std::atomic<int> failures{0}, unchanged{0};
@@ -100,7 +116,8 @@ int main(int argc, char** argv) {
                 for (int n = 1; Clock::now() < deadline; ++n) {
                     git::EditRequest r;
                     std::string file = "apps/" + me + "/values.yaml";
-                    // Each writer owns one key in a shared file too: concurrent edits of one file must compose.
+                    // Each writer owns one key in a shared file too: concurrent edits of one file
+                    // must compose.
                     r.edits = {set_key(file, "tag", std::to_string(n)),
                                set_key("shared/images.txt", me, std::to_string(n))};
                     r.message.app = me;
@@ -109,7 +126,8 @@ int main(int argc, char** argv) {
                     std::lock_guard<std::mutex> g(ack_mu);
                     if (!out) {
                         ++failures;
-                        if (failure_samples.size() < 5) failure_samples.push_back(out.error().message);
+                        if (failure_samples.size() < 5)
+                            failure_samples.push_back(out.error().message);
                         continue;
                     }
                     if (!out->changed) ++unchanged;
@@ -123,8 +141,9 @@ int main(int argc, char** argv) {
     std::string last_foreign;
     std::thread foreign([&] {
         for (int n = 1; Clock::now() < deadline; ++n) {
-            std::string sha = repos.commit_files("gitops.git", {{"foreign/counter.txt", "n: " + std::to_string(n) + "\n"}},
-                                                 "main", "foreign " + std::to_string(n));
+            std::string sha = repos.commit_files(
+                "gitops.git", {{"foreign/counter.txt", "n: " + std::to_string(n) + "\n"}}, "main",
+                "foreign " + std::to_string(n));
             if (sha.empty()) continue;
             ++foreign_pushes;
             std::lock_guard<std::mutex> g(ack_mu);
@@ -160,7 +179,8 @@ int main(int argc, char** argv) {
     }
     int lost_commits = 0;
     for (const auto& sha : ack_commits) {
-        auto r = test::plain_git({"--git-dir", bare.string(), "merge-base", "--is-ancestor", sha, tip});
+        auto r =
+            test::plain_git({"--git-dir", bare.string(), "merge-base", "--is-ancestor", sha, tip});
         if (!r.ok()) ++lost_commits;
     }
     // Every update of refs/heads/main must be a fast-forward.
@@ -171,14 +191,17 @@ int main(int argc, char** argv) {
         std::string old_sha = line.substr(0, 40), new_sha = line.substr(41, 40);
         ++updates;
         if (old_sha == std::string(40, '0')) continue;
-        auto r = test::plain_git({"--git-dir", bare.string(), "merge-base", "--is-ancestor", old_sha, new_sha});
+        auto r = test::plain_git(
+            {"--git-dir", bare.string(), "merge-base", "--is-ancestor", old_sha, new_sha});
         if (!r.ok()) ++force_pushes;
     }
     auto total = test::plain_git({"--git-dir", bare.string(), "rev-list", "--count", "main"});
     nlohmann::json out = {
         {"bench", "git_races"},
         {"seconds", seconds},
-        {"writers", "3 committers x 2 submitting threads (2 committers share one cache dir) + 1 foreign pusher"},
+        {"writers",
+         "3 committers x 2 submitting threads (2 committers share one cache dir) + 1 foreign "
+         "pusher"},
         {"acknowledged_changes", acks.size()},
         {"unchanged", unchanged.load()},
         {"failed_requests", failures.load()},

@@ -1,23 +1,31 @@
-// bench_image_size: image size and rebuild time of the generated Dockerfile against seed 000's Dockerfiles.
+// bench_image_size: image size and rebuild time of the generated Dockerfile against seed 000's
+// Dockerfiles.
 //
-// Builds examples/hello with buildah, on the same local Debian bookworm base images (scripts/base-images.sh), three
-// ways:
+// Builds examples/hello with buildah, on the same local Debian bookworm base images
+// (scripts/base-images.sh), three ways:
 //   (a) seed 000's first, single-stage Dockerfile;
 //   (b) seed 000's final, multi-stage Dockerfile;
-//   (c) the Dockerfile `poetryops dockerfile generate` writes (--poetry preinstalled, local base images).
-// and prints JSON: the three sizes, b/a and c/a (the seed reports 0.60 for b/a on its project), and c's cold build
-// and code-only rebuild times (target: rebuild/cold <= 0.3).
+//   (c) the Dockerfile `poetryops dockerfile generate` writes (--poetry preinstalled, local base
+//   images).
+// and prints JSON: the three sizes, b/a and c/a (the seed reports 0.60 for b/a on its project), and
+// c's cold build and code-only rebuild times (target: rebuild/cold <= 0.3).
 //
-// Adaptations of the seed's Dockerfiles, needed because this machine reaches neither Docker Hub nor PyPI:
-//   - `FROM python:3.10-slim` + `RUN pip install poetry` (the build side) -> FROM the local build base, which is
-//     Debian's python3 + python3-venv + python3-poetry (1.3.2): the seed's Poetry layer comes with the base instead.
-//   - `FROM python:3.10-slim as base` (the runtime side of (b)) -> FROM the local runtime base (Debian's python3).
+// Adaptations of the seed's Dockerfiles, needed because this machine reaches neither Docker Hub nor
+// PyPI:
+//   - `FROM python:3.10-slim` + `RUN pip install poetry` (the build side) -> FROM the local build
+//   base, which is
+//     Debian's python3 + python3-venv + python3-poetry (1.3.2): the seed's Poetry layer comes with
+//     the base instead.
+//   - `FROM python:3.10-slim as base` (the runtime side of (b)) -> FROM the local runtime base
+//   (Debian's python3).
 //   - `app.main` -> `hello.main` (the example's module).
-//   - The seed's first practice, `poetry config virtualenvs.in-project true --local`, is applied as the poetry.toml
-//     that command writes, in the build context of (a) and (b); the seed's .dockerignore (/.venv /tests /build) is
-//     used for both. (c) uses the generated .dockerignore and no poetry.toml.
+//   - The seed's first practice, `poetry config virtualenvs.in-project true --local`, is applied as
+//   the poetry.toml
+//     that command writes, in the build context of (a) and (b); the seed's .dockerignore (/.venv
+//     /tests /build) is used for both. (c) uses the generated .dockerignore and no poetry.toml.
 //
-// Usage: bench_image_size [--cold-runs N] [--rebuild-runs N]   (root; the first run on a machine bootstraps the bases)
+// Usage: bench_image_size [--cold-runs N] [--rebuild-runs N]   (root; the first run on a machine
+// bootstraps the bases)
 #include "buildah/buildah_store.hpp"
 
 #include <poetryops/dockerfile/generator.hpp>
@@ -90,19 +98,25 @@ double seconds(std::chrono::milliseconds ms) { return static_cast<double>(ms.cou
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
+    return v.empty()
+               ? 0.0
+               : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
 }
 
-double round3(double x) { return static_cast<double>(static_cast<long long>(x * 1000.0 + 0.5)) / 1000.0; }
+double round3(double x) {
+    return static_cast<double>(static_cast<long long>(x * 1000.0 + 0.5)) / 1000.0;
+}
 
 /// Builds and checks that the image prints the example's line; returns the build's wall time.
-double build_checked(const BuildahStore& store, const fs::path& ctx, const std::string& tag, bool no_cache,
-                     const std::string& expect) {
+double build_checked(const BuildahStore& store, const fs::path& ctx, const std::string& tag,
+                     bool no_cache, const std::string& expect) {
     std::vector<std::string> args = {"build", "--isolation", "chroot", "--layers", "-t", tag};
     if (no_cache) args.push_back("--no-cache");
     args.push_back(ctx.string());
     auto r = must(store.buildah(args, std::chrono::minutes(15)), "buildah build " + tag);
-    if (!r.ok()) die("building " + tag + " failed:\n" + r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0) + r.err);
+    if (!r.ok())
+        die("building " + tag + " failed:\n" +
+            r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0) + r.err);
     std::vector<std::string> command = must(store.image_command(tag), "the command of " + tag);
     std::string ctr = must(store.from(tag), "buildah from " + tag);
     auto ran = must(store.run(ctr, command), "buildah run " + tag);
@@ -118,8 +132,10 @@ void change_greeting(const fs::path& ctx, int n) {
     std::string text = must(poetryops::read_file(main_py), "read main.py");
     std::size_t at = text.find("GREETING = \"");
     std::size_t end = text.find('"', at + 12);
-    if (at == std::string::npos || end == std::string::npos) die("no GREETING in " + main_py.string());
-    text.replace(at, end - at + 1, "GREETING = \"hello #" + std::to_string(n) + " from poetryops\"");
+    if (at == std::string::npos || end == std::string::npos)
+        die("no GREETING in " + main_py.string());
+    text.replace(at, end - at + 1,
+                 "GREETING = \"hello #" + std::to_string(n) + " from poetryops\"");
     put(main_py, text);
 }
 
@@ -168,9 +184,11 @@ int main(int argc, char** argv) {
     }
     const std::uint64_t size_c = must(store.image_size(tag_c), "size of (c)");
     for (int i = 0; i < rebuild_runs; ++i) {
-        std::cerr << "bench_image_size: (c) code-only rebuild " << i + 1 << "/" << rebuild_runs << "\n";
+        std::cerr << "bench_image_size: (c) code-only rebuild " << i + 1 << "/" << rebuild_runs
+                  << "\n";
         change_greeting(ctx_c, i + 1);
-        rebuild.push_back(build_checked(store, ctx_c, tag_c, false, "hello #" + std::to_string(i + 1)));
+        rebuild.push_back(
+            build_checked(store, ctx_c, tag_c, false, "hello #" + std::to_string(i + 1)));
     }
 
     fs::path ctx_a = make_ctx("a");
@@ -178,19 +196,25 @@ int main(int argc, char** argv) {
     put(ctx_a / ".dockerignore", kSeedDockerignore);
     put(ctx_a / "poetry.toml", kPoetryToml);
     std::cerr << "bench_image_size: (a) seed single-stage\n";
-    const double build_a = build_checked(store, ctx_a, "localhost/bench/hello:seed-single", true, "hello from poetryops");
-    const std::uint64_t size_a = must(store.image_size("localhost/bench/hello:seed-single"), "size of (a)");
+    const double build_a = build_checked(store, ctx_a, "localhost/bench/hello:seed-single", true,
+                                         "hello from poetryops");
+    const std::uint64_t size_a =
+        must(store.image_size("localhost/bench/hello:seed-single"), "size of (a)");
 
     fs::path ctx_b = make_ctx("b");
     put(ctx_b / "Dockerfile", seed_multi_stage(store.build_image(), store.runtime_image()));
     put(ctx_b / ".dockerignore", kSeedDockerignore);
     put(ctx_b / "poetry.toml", kPoetryToml);
     std::cerr << "bench_image_size: (b) seed multi-stage\n";
-    const double build_b = build_checked(store, ctx_b, "localhost/bench/hello:seed-multi", true, "hello from poetryops");
-    const std::uint64_t size_b = must(store.image_size("localhost/bench/hello:seed-multi"), "size of (b)");
+    const double build_b = build_checked(store, ctx_b, "localhost/bench/hello:seed-multi", true,
+                                         "hello from poetryops");
+    const std::uint64_t size_b =
+        must(store.image_size("localhost/bench/hello:seed-multi"), "size of (b)");
 
-    const std::uint64_t base_build = must(store.image_size(store.build_image()), "size of the build base");
-    const std::uint64_t base_runtime = must(store.image_size(store.runtime_image()), "size of the runtime base");
+    const std::uint64_t base_build =
+        must(store.image_size(store.build_image()), "size of the build base");
+    const std::uint64_t base_runtime =
+        must(store.image_size(store.runtime_image()), "size of the runtime base");
 
     const double b_over_a = static_cast<double>(size_b) / static_cast<double>(size_a);
     const double c_over_a = static_cast<double>(size_c) / static_cast<double>(size_a);
@@ -204,13 +228,20 @@ int main(int argc, char** argv) {
         {"benchmark", "image_size"},
         {"project", "examples/hello"},
         {"bases",
-         {{"build", {{"image", store.build_image()}, {"bytes", base_build}, {"mb", mb(base_build)}}},
-          {"runtime", {{"image", store.runtime_image()}, {"bytes", base_runtime}, {"mb", mb(base_runtime)}}}}},
+         {{"build",
+           {{"image", store.build_image()}, {"bytes", base_build}, {"mb", mb(base_build)}}},
+          {"runtime",
+           {{"image", store.runtime_image()}, {"bytes", base_runtime}, {"mb", mb(base_runtime)}}}}},
         {"images",
-         {{"a_seed_single_stage", {{"bytes", size_a}, {"mb", mb(size_a)}, {"build_s", round3(build_a)}}},
-          {"b_seed_multi_stage", {{"bytes", size_b}, {"mb", mb(size_b)}, {"build_s", round3(build_b)}}},
+         {{"a_seed_single_stage",
+           {{"bytes", size_a}, {"mb", mb(size_a)}, {"build_s", round3(build_a)}}},
+          {"b_seed_multi_stage",
+           {{"bytes", size_b}, {"mb", mb(size_b)}, {"build_s", round3(build_b)}}},
           {"c_generated", {{"bytes", size_c}, {"mb", mb(size_c)}}}}},
-        {"ratios", {{"b_over_a", round3(b_over_a)}, {"c_over_a", round3(c_over_a)}, {"seed_reported_b_over_a", 0.60}}},
+        {"ratios",
+         {{"b_over_a", round3(b_over_a)},
+          {"c_over_a", round3(c_over_a)},
+          {"seed_reported_b_over_a", 0.60}}},
         {"c_build_s",
          {{"cold", rounded(cold)},
           {"cold_median", round3(median(cold))},
@@ -218,7 +249,8 @@ int main(int argc, char** argv) {
           {"rebuild_median", round3(median(rebuild))},
           {"rebuild_over_cold", round3(rebuild_over_cold)}}},
         {"targets",
-         {{"c_over_a_le_b_over_a", c_over_a <= b_over_a}, {"rebuild_over_cold_le_0_3", rebuild_over_cold <= 0.3}}},
+         {{"c_over_a_le_b_over_a", c_over_a <= b_over_a},
+          {"rebuild_over_cold_le_0_3", rebuild_over_cold <= 0.3}}},
     };
     std::cout << out.dump(2) << std::endl;
     return 0;

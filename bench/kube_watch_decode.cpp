@@ -1,6 +1,6 @@
-// Watch-decoder throughput: events/s decoding a watch stream delivered in network-sized pieces, against a baseline
-// of nlohmann::json::parse over the same events already split into lines in one buffer (the decoder's floor: it
-// must parse every event too). Prints JSON.
+// Watch-decoder throughput: events/s decoding a watch stream delivered in network-sized pieces,
+// against a baseline of nlohmann::json::parse over the same events already split into lines in one
+// buffer (the decoder's floor: it must parse every event too). Prints JSON.
 #include <poetryops/kube/watch_decoder.hpp>
 
 #include <chrono>
@@ -23,18 +23,29 @@ std::string make_event(int i) {
           {"generation", 3},
           {"labels", {{"app.kubernetes.io/name", "billing"}, {"team", "a"}}}}},
         {"spec",
-         {{"source", {{"repoURL", "https://git.example.com/acme/billing.git"}, {"ref", "main"}, {"path", "."}}},
-          {"image", {{"repository", "registry.example.com/acme/billing"}, {"tagTemplate", "{version}-{shortSha}"}}},
+         {{"source",
+           {{"repoURL", "https://git.example.com/acme/billing.git"},
+            {"ref", "main"},
+            {"path", "."}}},
+          {"image",
+           {{"repository", "registry.example.com/acme/billing"},
+            {"tagTemplate", "{version}-{shortSha}"}}},
           {"environments",
            {{{"name", "dev"}, {"path", "envs/dev"}},
-            {{"name", "staging"}, {"path", "envs/staging"}, {"promotion", {{"from", "dev"}, {"soak", "10m"}}}},
+            {{"name", "staging"},
+             {"path", "envs/staging"},
+             {"promotion", {{"from", "dev"}, {"soak", "10m"}}}},
             {{"name", "prod"}, {"path", "envs/prod"}, {"promotion", {{"from", "staging"}}}}}}}},
         {"status",
          {{"observedGeneration", 3},
           {"conditions",
-           {{{"type", "Ready"}, {"status", "True"}, {"lastTransitionTime", "2026-01-01T00:00:00Z"},
-             {"reason", "Reconciled"}, {"message", "all environments converged"}}}}}}};
-    return nlohmann::json{{"type", i % 10 == 0 ? "ADDED" : "MODIFIED"}, {"object", obj}}.dump() + "\n";
+           {{{"type", "Ready"},
+             {"status", "True"},
+             {"lastTransitionTime", "2026-01-01T00:00:00Z"},
+             {"reason", "Reconciled"},
+             {"message", "all environments converged"}}}}}}};
+    return nlohmann::json{{"type", i % 10 == 0 ? "ADDED" : "MODIFIED"}, {"object", obj}}.dump() +
+           "\n";
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -94,10 +105,12 @@ int main(int argc, char** argv) {
         }
     }
     double base_eps = events / best_base, dec_eps = events / best_dec;
-    std::printf("{\"bench\":\"kube_watch_decode\",\"events\":%d,\"bytes\":%zu,\"chunks\":%zu,\"rounds\":%d,"
-                "\"decoder_events_per_s\":%.0f,\"decoder_mib_per_s\":%.1f,"
-                "\"baseline_nlohmann_events_per_s\":%.0f,\"ratio_decoder_vs_baseline\":%.3f,\"checksum\":%zu}\n",
-                events, stream.size(), chunks.size(), rounds, dec_eps,
-                stream.size() / best_dec / (1024.0 * 1024.0), base_eps, dec_eps / base_eps, sink % 1000);
+    std::printf(
+        "{\"bench\":\"kube_watch_decode\",\"events\":%d,\"bytes\":%zu,\"chunks\":%zu,\"rounds\":%d,"
+        "\"decoder_events_per_s\":%.0f,\"decoder_mib_per_s\":%.1f,"
+        "\"baseline_nlohmann_events_per_s\":%.0f,\"ratio_decoder_vs_baseline\":%.3f,\"checksum\":%"
+        "zu}\n",
+        events, stream.size(), chunks.size(), rounds, dec_eps,
+        stream.size() / best_dec / (1024.0 * 1024.0), base_eps, dec_eps / base_eps, sink % 1000);
     return 0;
 }

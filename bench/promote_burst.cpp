@@ -1,14 +1,16 @@
-// bench_promote_burst: N apps (default 1,000) share one GitOps repo on a real git server (lighttpd + git-http-backend,
-// HTTP with basic auth), each with its own kustomize overlay apps/appN/kustomization.yaml and its own image repository
-// in one OCI image-layout directory. Every app gets a new image at once; the clock runs from "all images present" until
-// every overlay on the remote pins its app's digest. LocalRunner::run() runs on its own thread and is woken once (as a
-// webhook would). Reports seconds, commits and pushes, and the promoted count over time (the scaling). Gives up
-// honestly after --time-limit seconds. Prints one JSON object.
+// bench_promote_burst: N apps (default 1,000) share one GitOps repo on a real git server (lighttpd
+// + git-http-backend, HTTP with basic auth), each with its own kustomize overlay
+// apps/appN/kustomization.yaml and its own image repository in one OCI image-layout directory.
+// Every app gets a new image at once; the clock runs from "all images present" until every overlay
+// on the remote pins its app's digest. LocalRunner::run() runs on its own thread and is woken once
+// (as a webhook would). Reports seconds, commits and pushes, and the promoted count over time (the
+// scaling). Gives up honestly after --time-limit seconds. Prints one JSON object.
 //
 //   bench_promote_burst [--apps 1000] [--time-limit 600] [--window-ms W] [--git-log FILE]
 //
-// --git-log FILE: debug log lines to FILE (every git process with its duration) and, in the JSON, the git processes
-// started by the warm-up pass and their total ms (opt-in: debug logging costs time).
+// --git-log FILE: debug log lines to FILE (every git process with its duration) and, in the JSON,
+// the git processes started by the warm-up pass and their total ms (opt-in: debug logging costs
+// time).
 #include <poetryops/controller/local.hpp>
 #include <poetryops/registry/layout.hpp>
 #include <poetryops/registry/reference.hpp>
@@ -21,8 +23,8 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <iostream>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -36,15 +38,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double seconds_since(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
+double seconds_since(Steady::time_point t) {
+    return std::chrono::duration<double>(Steady::now() - t).count();
+}
 
 std::string app_image(int i) { return "registry.local/burst/app" + std::to_string(i); }
 std::string app_path(int i) { return "apps/app" + std::to_string(i) + "/kustomization.yaml"; }
 
-/// How many apps' overlays at `rev` of the bare repo pin their digest (one `git cat-file --batch` for all files).
-int promoted_count(const fs::path& bare, const std::string& rev, const std::vector<std::string>& digests) {
+/// How many apps' overlays at `rev` of the bare repo pin their digest (one `git cat-file --batch`
+/// for all files).
+int promoted_count(const fs::path& bare, const std::string& rev,
+                   const std::vector<std::string>& digests) {
     std::string input;
-    for (std::size_t i = 0; i < digests.size(); ++i) input += rev + ":" + app_path(static_cast<int>(i)) + "\n";
+    for (std::size_t i = 0; i < digests.size(); ++i)
+        input += rev + ":" + app_path(static_cast<int>(i)) + "\n";
     auto r = test::plain_git({"--git-dir", bare.string(), "cat-file", "--batch"}, {}, input);
     if (!r.ok()) return -1;
     // Output: "<sha> blob <size>\n<content>\n" per file, in input order.
@@ -76,13 +83,18 @@ int main(int argc, char** argv) {
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         int v = std::atoi(argv[i + 1]);
-        if (a == "--apps") apps = v;
-        else if (a == "--time-limit") time_limit = v;
-        else if (a == "--window-ms") window_ms = v;
-        else if (a == "--git-log") git_log = argv[i + 1];
+        if (a == "--apps")
+            apps = v;
+        else if (a == "--time-limit")
+            time_limit = v;
+        else if (a == "--window-ms")
+            window_ms = v;
+        else if (a == "--git-log")
+            git_log = argv[i + 1];
     }
     log::set_level(log::Level::error);
-    // With --git-log: count git processes (one-shot "git" lines carry their ms; "git started" is a kept-running one).
+    // With --git-log: count git processes (one-shot "git" lines carry their ms; "git started" is a
+    // kept-running one).
     std::ofstream git_log_file;
     std::mutex git_log_mu;
     long long git_processes = 0, git_ms = 0;
@@ -115,12 +127,19 @@ int main(int argc, char** argv) {
     TempDir work("poetryops-bench-burst");
     std::string yaml;
     for (int i = 0; i < apps; ++i) {
-        files[app_path(i)] = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
-                             "images:\n- name: " + app_image(i) + "\n  newTag: old\n";
-        yaml += "---\napiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata: {name: app" + std::to_string(i) +
-                ", namespace: burst}\nspec:\n  image: {repository: " + app_image(i) + ", tagTemplate: \"{version}\"}\n"
-                "  gitops: {repoURL: \"" + git_server.http_url("gitops.git") + "\"}\n"
-                "  environments:\n  - {name: dev, path: apps/app" + std::to_string(i) + "}\n";
+        files[app_path(i)] =
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
+            "images:\n- name: " +
+            app_image(i) + "\n  newTag: old\n";
+        yaml += "---\napiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata: {name: app" +
+                std::to_string(i) +
+                ", namespace: burst}\nspec:\n  image: {repository: " + app_image(i) +
+                ", tagTemplate: \"{version}\"}\n"
+                "  gitops: {repoURL: \"" +
+                git_server.http_url("gitops.git") +
+                "\"}\n"
+                "  environments:\n  - {name: dev, path: apps/app" +
+                std::to_string(i) + "}\n";
     }
     std::string seed_tip = repos.commit_files("gitops.git", files);
     fs::create_directories(work.path() / "apps");
@@ -169,10 +188,13 @@ int main(int argc, char** argv) {
         if (!blob) return 2;
         nlohmann::json m = {{"schemaVersion", 2},
                             {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                            {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                        {"digest", *blob}, {"size", config.size()}}},
+                            {"config",
+                             {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                              {"digest", *blob},
+                              {"size", config.size()}}},
                             {"layers", nlohmann::json::array()}};
-        auto d = layout.put_manifest(repo, "1.0.0", m.dump(), "application/vnd.oci.image.manifest.v1+json");
+        auto d = layout.put_manifest(repo, "1.0.0", m.dump(),
+                                     "application/vnd.oci.image.manifest.v1+json");
         if (!d) {
             std::cerr << "layout push: " << d.error().message << "\n";
             return 2;
@@ -214,7 +236,8 @@ int main(int argc, char** argv) {
     auto stats_after = runner->commit_stats();
     std::string final_tip = repos.tip("gitops.git");
     int final_promoted = promoted_count(bare, final_tip, digests);
-    auto count = test::plain_git({"--git-dir", bare.string(), "rev-list", "--count", seed_tip + ".." + final_tip});
+    auto count = test::plain_git(
+        {"--git-dir", bare.string(), "rev-list", "--count", seed_tip + ".." + final_tip});
     int commits_on_remote = count.ok() ? std::atoi(count.out.c_str()) : -1;
 
     // Keep the progress series short: about 20 points.
@@ -234,16 +257,19 @@ int main(int argc, char** argv) {
         {"time_limit_s", time_limit},
         {"promoted_at_stop", promoted},
         {"promoted_after_last_pass", final_promoted},
-        {"apps_per_second", done_s > 0 ? apps / done_s : promoted / static_cast<double>(time_limit)},
+        {"apps_per_second",
+         done_s > 0 ? apps / done_s : promoted / static_cast<double>(time_limit)},
         {"commits_on_remote", commits_on_remote},
-        {"committer", {{"commits", stats_after.commits - stats_before.commits},
-                       {"pushes", stats_after.pushes - stats_before.pushes},
-                       {"batches", stats_after.batches - stats_before.batches},
-                       {"conflicts", stats_after.conflicts - stats_before.conflicts}}},
+        {"committer",
+         {{"commits", stats_after.commits - stats_before.commits},
+          {"pushes", stats_after.pushes - stats_before.pushes},
+          {"batches", stats_after.batches - stats_before.batches},
+          {"conflicts", stats_after.conflicts - stats_before.conflicts}}},
         {"progress", sampled},
     };
     if (!git_log.empty()) {
-        out["warmup_git"] = {{"processes", warm_git_processes}, {"ms_in_one_shot_processes", warm_git_ms}};
+        out["warmup_git"] = {{"processes", warm_git_processes},
+                             {"ms_in_one_shot_processes", warm_git_ms}};
         log::set_level(log::Level::off);  // the sink refers to this function's locals
     }
     std::cout << out.dump(2) << std::endl;

@@ -1,19 +1,23 @@
-// bench_promote_latency: push-to-promotion latency end to end. A real docker-registry sends push notifications to the
-// webhook of the promoter under test, in-process: `--mode local` (default) LocalRunner::run() on its own thread, as
-// `poetryops run` does; `--mode cluster` the AppController of `poetryops controller` (informer, workqueue, promotion
-// engine, webhook) against the in-repo fake API server. It promotes the new digest with a commit on a real
-// git server (lighttpd + git-http-backend, HTTP with basic auth). For each of N pushes (versions 1.0.0, 1.0.1, …, each
-// a distinct manifest): t0 = the manifest PUT returned, t1 = the new digest is in the overlay at the tip of the bare
-// repo's main branch (polled on disk). In the same run, the floor: one `git push` of a one-line change to the same
-// server plus one registry HEAD of a manifest. Prints one JSON object.
+// bench_promote_latency: push-to-promotion latency end to end. A real docker-registry sends push
+// notifications to the webhook of the promoter under test, in-process: `--mode local` (default)
+// LocalRunner::run() on its own thread, as `poetryops run` does; `--mode cluster` the AppController
+// of `poetryops controller` (informer, workqueue, promotion engine, webhook) against the in-repo
+// fake API server. It promotes the new digest with a commit on a real git server (lighttpd +
+// git-http-backend, HTTP with basic auth). For each of N pushes (versions 1.0.0, 1.0.1, …, each a
+// distinct manifest): t0 = the manifest PUT returned, t1 = the new digest is in the overlay at the
+// tip of the bare repo's main branch (polled on disk). In the same run, the floor: one `git push`
+// of a one-line change to the same server plus one registry HEAD of a manifest. Prints one JSON
+// object.
 //
-//   bench_promote_latency [--mode local|cluster] [--server fake|real] [--pushes 100] [--floor-samples 20] [--window-ms W] [--verbose]
+//   bench_promote_latency [--mode local|cluster] [--server fake|real] [--pushes 100]
+//   [--floor-samples 20] [--window-ms W] [--verbose]
 //
-// --window-ms sets the committer's batching window; without it the committer default is used (what `poetryops run`
-// uses). --verbose logs the runner at debug level on stderr (with timestamps) to see where a slow push spent its time.
+// --window-ms sets the committer's batching window; without it the committer default is used (what
+// `poetryops run` uses). --verbose logs the runner at debug level on stderr (with timestamps) to
+// see where a slow push spent its time.
 #include <poetryops/controller/app_controller.hpp>
-#include <poetryops/controller/resources.hpp>
 #include <poetryops/controller/local.hpp>
+#include <poetryops/controller/resources.hpp>
 #include <poetryops/kube/client.hpp>
 #include <poetryops/registry/client.hpp>
 #include <poetryops/registry/reference.hpp>
@@ -54,18 +58,24 @@ double ms_between(Steady::time_point a, Steady::time_point b) {
 double percentile(std::vector<double> v, double p) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
-    std::size_t rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+    std::size_t rank =
+        static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
     return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
 nlohmann::json summary(const std::vector<double>& v) {
-    return {{"n", v.size()},          {"p50_ms", percentile(v, 50)}, {"p90_ms", percentile(v, 90)},
-            {"p99_ms", percentile(v, 99)}, {"max_ms", v.empty() ? 0 : *std::max_element(v.begin(), v.end())}};
+    return {{"n", v.size()},
+            {"p50_ms", percentile(v, 50)},
+            {"p90_ms", percentile(v, 90)},
+            {"p99_ms", percentile(v, 99)},
+            {"max_ms", v.empty() ? 0 : *std::max_element(v.begin(), v.end())}};
 }
 
-/// The tip of `branch` of a bare repo read from disk (loose ref, else packed-refs). Cheap enough to poll every ms.
+/// The tip of `branch` of a bare repo read from disk (loose ref, else packed-refs). Cheap enough to
+/// poll every ms.
 std::string read_tip(const fs::path& bare, const std::string& branch = "main") {
-    if (auto loose = read_file(bare / "refs/heads" / branch); loose && loose->size() >= 40) return loose->substr(0, 40);
+    if (auto loose = read_file(bare / "refs/heads" / branch); loose && loose->size() >= 40)
+        return loose->substr(0, 40);
     auto packed = read_file(bare / "packed-refs");
     if (!packed) return "";
     auto p = packed->find(" refs/heads/" + branch + "\n");
@@ -81,7 +91,6 @@ int count_commits(const fs::path& bare, const std::string& range) {
     auto r = test::plain_git({"--git-dir", bare.string(), "rev-list", "--count", range});
     return r.ok() ? std::atoi(r.out.c_str()) : -1;
 }
-
 
 /// What the promoter under test needs to know.
 struct Setup {
@@ -103,7 +112,8 @@ public:
 /// `poetryops run`: LocalRunner::run() on its own thread, PoetryApp YAML files as the object store.
 class LocalPromoter : public Promoter {
 public:
-    explicit LocalPromoter(std::unique_ptr<controller::LocalRunner> runner) : runner_(std::move(runner)) {
+    explicit LocalPromoter(std::unique_ptr<controller::LocalRunner> runner)
+        : runner_(std::move(runner)) {
         loop_ = std::thread([this] {
             auto r = runner_->run(stop_, std::chrono::seconds(30));
             if (!r) std::cerr << "run: " << r.error().message << "\n";
@@ -124,10 +134,16 @@ private:
 
 std::unique_ptr<Promoter> start_local(const Setup& s, TempDir& work) {
     fs::create_directories(work.path() / "apps");
-    std::string yaml = "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata: {name: app, namespace: bench}\n"
-                       "spec:\n  image: {repository: \"" + s.image + "\", tagTemplate: \"{version}\"}\n"
-                       "  gitops: {repoURL: \"" + s.repo_url + "\"}\n"
-                       "  environments:\n  - {name: dev, path: apps/app}\n";
+    std::string yaml =
+        "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata: {name: app, namespace: "
+        "bench}\n"
+        "spec:\n  image: {repository: \"" +
+        s.image +
+        "\", tagTemplate: \"{version}\"}\n"
+        "  gitops: {repoURL: \"" +
+        s.repo_url +
+        "\"}\n"
+        "  environments:\n  - {name: dev, path: apps/app}\n";
     if (!write_file_atomic(work.path() / "apps/app.yaml", yaml)) return nullptr;
     controller::LocalOptions lo;
     lo.inputs = {work.path() / "apps"};
@@ -146,9 +162,9 @@ std::unique_ptr<Promoter> start_local(const Setup& s, TempDir& work) {
     return std::make_unique<LocalPromoter>(std::move(created).value());
 }
 
-/// `poetryops controller`: the AppController (informer, workqueue, the promotion engine, its webhook) against the
-/// in-repo fake API server or a real kube-apiserver; git credentials come from a Secret named by
-/// spec.gitops.secretRef, as in a cluster.
+/// `poetryops controller`: the AppController (informer, workqueue, the promotion engine, its
+/// webhook) against the in-repo fake API server or a real kube-apiserver; git credentials come from
+/// a Secret named by spec.gitops.secretRef, as in a cluster.
 class ClusterPromoter : public Promoter {
 public:
     ~ClusterPromoter() override {
@@ -166,16 +182,20 @@ public:
 std::unique_ptr<Promoter> start_cluster(const Setup& s, TempDir& work) {
     auto p = std::make_unique<ClusterPromoter>();
     auto gvr = controller::poetryapps();
-    nlohmann::json secret = {{"apiVersion", "v1"}, {"kind", "Secret"},
+    nlohmann::json secret = {{"apiVersion", "v1"},
+                             {"kind", "Secret"},
                              {"metadata", {{"name", "gitops-push"}, {"namespace", "bench"}}},
-                             {"data", {{"username", str::base64_encode(s.git_user)},
-                                       {"password", str::base64_encode(s.git_password)}}}};
+                             {"data",
+                              {{"username", str::base64_encode(s.git_user)},
+                               {"password", str::base64_encode(s.git_password)}}}};
     nlohmann::json app = {
-        {"apiVersion", "poetryops.io/v1alpha1"}, {"kind", "PoetryApp"},
+        {"apiVersion", "poetryops.io/v1alpha1"},
+        {"kind", "PoetryApp"},
         {"metadata", {{"name", "app"}, {"namespace", "bench"}}},
-        {"spec", {{"image", {{"repository", s.image}, {"tagTemplate", "{version}"}}},
-                  {"gitops", {{"repoURL", s.repo_url}, {"secretRef", {{"name", "gitops-push"}}}}},
-                  {"environments", nlohmann::json::array({{{"name", "dev"}, {"path", "apps/app"}}})}}}};
+        {"spec",
+         {{"image", {{"repository", s.image}, {"tagTemplate", "{version}"}}},
+          {"gitops", {{"repoURL", s.repo_url}, {"secretRef", {{"name", "gitops-push"}}}}},
+          {"environments", nlohmann::json::array({{{"name", "dev"}, {"path", "apps/app"}}})}}}};
     kube::KubeConfig config;
     if (!s.real_server) {
         if (auto st = p->server.start(); !st) {
@@ -184,7 +204,8 @@ std::unique_ptr<Promoter> start_cluster(const Setup& s, TempDir& work) {
         }
         p->server.register_type({gvr, "PoetryApp", true});
         p->server.ensure_namespace("bench");
-        for (const auto& [ref, obj] : {std::pair{kube::resources::secrets(), secret}, std::pair{gvr, app}}) {
+        for (const auto& [ref, obj] :
+             {std::pair{kube::resources::secrets(), secret}, std::pair{gvr, app}}) {
             if (auto put = p->server.put(ref, obj); !put) {
                 std::cerr << "fake API server put: " << put.error().message << "\n";
                 return nullptr;
@@ -196,7 +217,8 @@ std::unique_ptr<Promoter> start_cluster(const Setup& s, TempDir& work) {
             std::cerr << "--server real: " << why << "\n";
             return nullptr;
         }
-        if (auto st = p->cluster.start(work.path() / "cluster", {.controller_manager = false, .progress = stderr});
+        if (auto st = p->cluster.start(work.path() / "cluster",
+                                       {.controller_manager = false, .progress = stderr});
             !st) {
             std::cerr << "cluster: " << st.error().message << "\n";
             return nullptr;
@@ -212,16 +234,20 @@ std::unique_ptr<Promoter> start_cluster(const Setup& s, TempDir& work) {
             std::cerr << "kube client: " << setup.error().message << "\n";
             return nullptr;
         }
-        if (auto crds = test::kube::apply_crds(**setup, test::kube::yaml_files(test::source_dir() / "crds")); !crds) {
+        if (auto crds = test::kube::apply_crds(**setup,
+                                               test::kube::yaml_files(test::source_dir() / "crds"));
+            !crds) {
             std::cerr << "CRD: " << crds.error().message << "\n";
             return nullptr;
         }
-        nlohmann::json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "bench"}}}};
+        nlohmann::json ns = {
+            {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "bench"}}}};
         for (const auto& [ref, obj] : {std::pair{kube::resources::namespaces(), ns},
                                        std::pair{kube::resources::secrets().in("bench"), secret},
                                        std::pair{gvr.in("bench"), app}}) {
             if (auto created = (*setup)->create(ref, obj); !created) {
-                std::cerr << "create " << obj["kind"].get<std::string>() << ": " << created.error().message << "\n";
+                std::cerr << "create " << obj["kind"].get<std::string>() << ": "
+                          << created.error().message << "\n";
                 return nullptr;
             }
         }
@@ -276,9 +302,12 @@ int main(int argc, char** argv) {
             server_kind = argv[i];
             continue;
         }
-        if (a == "--pushes") pushes = v;
-        else if (a == "--floor-samples") floor_samples = v;
-        else if (a == "--window-ms") window_ms = v;
+        if (a == "--pushes")
+            pushes = v;
+        else if (a == "--floor-samples")
+            floor_samples = v;
+        else if (a == "--window-ms")
+            window_ms = v;
     }
     log::set_level(verbose ? log::Level::debug : log::Level::warn);
     if (mode != "local" && mode != "cluster") {
@@ -305,7 +334,8 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    // docker-registry whose notifications go to the runner's webhook (port chosen before either starts).
+    // docker-registry whose notifications go to the runner's webhook (port chosen before either
+    // starts).
     int webhook_port = test::free_port();
     const std::string token = "bench-webhook-token";
     auto reg = test::TestRegistry::start(
@@ -313,22 +343,33 @@ int main(int argc, char** argv) {
          .notify_token = token});
     if (!reg) return 2;
     const std::string image = reg->host() + "/bench/app";
-    repos.commit_files("gitops.git", {{"apps/app/kustomization.yaml",
-                                       "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-                                       "resources: []\nimages:\n- name: " + image + "\n  newTag: old\n"},
-                                      {"floor/notes.txt", "0\n"}});
+    repos.commit_files("gitops.git",
+                       {{"apps/app/kustomization.yaml",
+                         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                         "resources: []\nimages:\n- name: " +
+                             image + "\n  newTag: old\n"},
+                        {"floor/notes.txt", "0\n"}});
 
-    // The promoter under test: one PoetryApp, one kustomize environment, its webhook on `webhook_port`.
-    Setup setup{image, git_server.http_url("gitops.git"), git_server.user(), git_server.password(), reg->host(),
-                webhook_port, token, window_ms, server_kind == "real"};
+    // The promoter under test: one PoetryApp, one kustomize environment, its webhook on
+    // `webhook_port`.
+    Setup setup{image,
+                git_server.http_url("gitops.git"),
+                git_server.user(),
+                git_server.password(),
+                reg->host(),
+                webhook_port,
+                token,
+                window_ms,
+                server_kind == "real"};
     TempDir work("poetryops-bench-latency");
     auto promoter = mode == "cluster" ? start_cluster(setup, work) : start_local(setup, work);
     if (!promoter) return 2;
 
-    // One base image through skopeo (config and layer blobs), pushed once the runner's webhook listens: docker-registry
-    // delivers notifications in order and backs off on a refused one, so an event sent before the listener was up
-    // would hold back the first measured pushes. Each version is a distinct manifest over the same blobs (an annotation
-    // names the version), pushed by API so that t0 is exactly when the PUT returned.
+    // One base image through skopeo (config and layer blobs), pushed once the runner's webhook
+    // listens: docker-registry delivers notifications in order and backs off on a refused one, so
+    // an event sent before the listener was up would hold back the first measured pushes. Each
+    // version is a distinct manifest over the same blobs (an annotation names the version), pushed
+    // by API so that t0 is exactly when the PUT returned.
     if (reg->push_image("bench/app", "base", "bench payload").empty()) return 2;
     registry::RegistryClientOptions ro;
     ro.hosts[reg->host()].plain_http = true;
@@ -360,7 +401,9 @@ int main(int argc, char** argv) {
             std::string tip = read_tip(bare);
             if (!tip.empty() && tip != checked) {
                 auto seen = Steady::now();
-                if (show(bare, tip + ":apps/app/kustomization.yaml").find(digest) != std::string::npos) return seen;
+                if (show(bare, tip + ":apps/app/kustomization.yaml").find(digest) !=
+                    std::string::npos)
+                    return seen;
                 checked = tip;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -416,7 +459,8 @@ int main(int argc, char** argv) {
     // The floor: one git push of a one-line change to the same server, plus one registry HEAD.
     TempDir floor_dir("poetryops-bench-floor");
     std::string auth_url = git_server.http_url("gitops.git");
-    auth_url.insert(auth_url.find("://") + 3, git_server.user() + ":" + git_server.password() + "@");
+    auth_url.insert(auth_url.find("://") + 3,
+                    git_server.user() + ":" + git_server.password() + "@");
     fs::path clone = floor_dir.path() / "clone";
     auto cl = test::plain_git({"clone", "-q", auth_url, clone.string()});
     if (!cl.ok()) {
@@ -427,12 +471,14 @@ int main(int argc, char** argv) {
     ho.hosts[reg->host()].plain_http = true;
     auto head_client = registry::RegistryClient::create(ho).value();
     auto head_ref = registry::parse_reference(image + ":1.0.0").value();
-    if (!head_client->resolve(head_ref)) return 2;  // open the connection once, like the runner's warm client
+    if (!head_client->resolve(head_ref))
+        return 2;  // open the connection once, like the runner's warm client
     std::vector<double> floor_push, floor_head, floor_total;
     for (int i = 0; i < floor_samples; ++i) {
         if (!write_file_atomic(clone / "floor/notes.txt", std::to_string(i + 1) + "\n")) return 2;
-        auto c = test::plain_git({"-C", clone.string(), "-c", "user.name=bench", "-c", "user.email=bench@x", "commit",
-                                  "-qam", "floor " + std::to_string(i)});
+        auto c =
+            test::plain_git({"-C", clone.string(), "-c", "user.name=bench", "-c",
+                             "user.email=bench@x", "commit", "-qam", "floor " + std::to_string(i)});
         if (!c.ok()) {
             std::cerr << "commit failed: " << c.err << "\n";
             return 2;
@@ -459,25 +505,29 @@ int main(int argc, char** argv) {
         {"pushes", pushes},
         {"mode", mode},
         {"server", mode == "cluster" ? server_kind : "none"},
-        {"committer_window_ms", window_ms >= 0 ? window_ms : git::CommitterOptions{}.window.count()},
+        {"committer_window_ms",
+         window_ms >= 0 ? window_ms : git::CommitterOptions{}.window.count()},
         {"warmup_ms", warm_ms},
         {"latency", summary(latencies)},
         {"latencies_ms", latencies},
         {"timeouts", timeouts},
-        {"floor", {{"push_plus_head", summary(floor_total)}, {"git_push", summary(floor_push)},
-                   {"registry_head", summary(floor_head)}}},
+        {"floor",
+         {{"push_plus_head", summary(floor_total)},
+          {"git_push", summary(floor_push)},
+          {"registry_head", summary(floor_head)}}},
         {"ratio_p50", f50 > 0 ? p50 / f50 : 0},
         {"ratio_p99", f99 > 0 ? p99 / f99 : 0},
         {"target_p50_ratio", 1.5},
         {"target_p99_ratio", 3.0},
         {"targets_met", timeouts == 0 && f50 > 0 && p50 / f50 <= 1.5 && p99 / f99 <= 3.0},
         {"commits_on_remote", total_commits},
-        {"committer", stats_before && stats_after
-                          ? nlohmann::json{{"commits", stats_after->commits - stats_before->commits},
-                                           {"pushes", stats_after->pushes - stats_before->pushes},
-                                           {"batches", stats_after->batches - stats_before->batches},
-                                           {"conflicts", stats_after->conflicts - stats_before->conflicts}}
-                          : nlohmann::json("not exposed by the controller")},
+        {"committer",
+         stats_before && stats_after
+             ? nlohmann::json{{"commits", stats_after->commits - stats_before->commits},
+                              {"pushes", stats_after->pushes - stats_before->pushes},
+                              {"batches", stats_after->batches - stats_before->batches},
+                              {"conflicts", stats_after->conflicts - stats_before->conflicts}}
+             : nlohmann::json("not exposed by the controller")},
         {"pushes_with_exactly_one_commit", one_commit_each},
         {"every_push_one_commit", one_commit_each == pushes && total_commits == pushes},
     };

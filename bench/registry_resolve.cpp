@@ -1,6 +1,7 @@
-// bench_registry_resolve: registry round trips per resolve with a warm token (target: exactly 1), resolves per second
-// over one keep-alive connection on loopback, and `skopeo inspect` per call as the outside reference.
-// Runs docker-registry with token auth (a local token issuer) on 127.0.0.1. Prints one JSON object.
+// bench_registry_resolve: registry round trips per resolve with a warm token (target: exactly 1),
+// resolves per second over one keep-alive connection on loopback, and `skopeo inspect` per call as
+// the outside reference. Runs docker-registry with token auth (a local token issuer) on 127.0.0.1.
+// Prints one JSON object.
 //
 //   bench_registry_resolve [--resolves N] [--skopeo-calls M]
 #include <poetryops/registry/client.hpp>
@@ -29,16 +30,19 @@ int main(int argc, char** argv) {
     test::TestCa ca;
     auto [cert, key] = ca.issue("token-signer", {"DNS:token-signer"});
     test::TokenIssuer issuer;
-    if (!issuer.start({.key_file = key, .cert_file = cert, .users = {{"bench", "bench-pw"}}})) return 2;
-    auto reg = test::TestRegistry::start({.token = test::TestRegistryOptions::Token{
-                                              issuer.realm(), "poetryops-test-registry", "poetryops-test-issuer",
-                                              ca.ca_cert(), "bench:bench-pw"}});
+    if (!issuer.start({.key_file = key, .cert_file = cert, .users = {{"bench", "bench-pw"}}}))
+        return 2;
+    auto reg =
+        test::TestRegistry::start({.token = test::TestRegistryOptions::Token{
+                                       issuer.realm(), "poetryops-test-registry",
+                                       "poetryops-test-issuer", ca.ca_cert(), "bench:bench-pw"}});
     if (!reg) return 2;
     auto digest = reg->push_image("bench/app", "1.0.0", "bench", test::TestRegistry::Format::oci);
     if (digest.empty()) return 2;
 
     registry::RegistryClientOptions o;
-    o.hosts[reg->host()] = {.plain_http = true, .credentials = registry::Credentials{"bench", "bench-pw"}};
+    o.hosts[reg->host()] = {.plain_http = true,
+                            .credentials = registry::Credentials{"bench", "bench-pw"}};
     o.requests_per_second = 1e9;  // measure the client, not the budget
     o.burst = 1e9;
     auto client = registry::RegistryClient::create(std::move(o)).value();
@@ -46,7 +50,8 @@ int main(int argc, char** argv) {
 
     auto cold = client->resolve(ref);  // 401 challenge, token, retry
     if (!cold || cold->digest != digest) {
-        std::cerr << "cold resolve failed: " << (cold ? cold->digest : cold.error().message) << "\n";
+        std::cerr << "cold resolve failed: " << (cold ? cold->digest : cold.error().message)
+                  << "\n";
         return 2;
     }
     auto cold_requests = client->requests_sent();
@@ -69,8 +74,9 @@ int main(int argc, char** argv) {
     // Outside reference: skopeo inspect, one process (and one fresh token + connection) per call.
     auto s0 = Steady::now();
     for (int i = 0; i < skopeo_calls; ++i) {
-        auto r = run_process({"skopeo", "inspect", "--tls-verify=false", "--creds", "bench:bench-pw", "--format",
-                              "{{.Digest}}", "docker://" + reg->host() + "/bench/app:1.0.0"});
+        auto r = run_process({"skopeo", "inspect", "--tls-verify=false", "--creds",
+                              "bench:bench-pw", "--format", "{{.Digest}}",
+                              "docker://" + reg->host() + "/bench/app:1.0.0"});
         if (!r || !r->ok() || r->out.find(digest) == std::string::npos) {
             std::cerr << "skopeo inspect failed: " << (r ? r->err : r.error().message) << "\n";
             return 2;

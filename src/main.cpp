@@ -5,17 +5,20 @@
 #include <iostream>
 
 int main(int argc, char** argv) {
-    CLI::App app{"poetryops: build, tag, promote and canary Poetry apps on Kubernetes through GitOps"};
+    CLI::App app{
+        "poetryops: build, tag, promote and canary Poetry apps on Kubernetes through GitOps"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "poetryops 0.1.0");
     std::string log_level = "info";
     std::string log_format = "text";
-    app.add_option("--log-level", log_level, "debug|info|warn|error")->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+    app.add_option("--log-level", log_level, "debug|info|warn|error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
     app.add_option("--log-format", log_format, "text|json")->check(CLI::IsMember({"text", "json"}));
     app.parse_complete_callback([&] {
         poetryops::log::Level lvl;
         if (poetryops::log::parse_level(log_level, lvl)) poetryops::log::set_level(lvl);
-        poetryops::log::set_format(log_format == "json" ? poetryops::log::Format::json : poetryops::log::Format::text);
+        poetryops::log::set_format(log_format == "json" ? poetryops::log::Format::json
+                                                        : poetryops::log::Format::text);
     });
 
     poetryops::cli::Context ctx;

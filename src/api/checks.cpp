@@ -23,9 +23,9 @@ bool has_space_or_control(std::string_view s) {
                        [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
 }
 
-// A URL authority (git and Prometheus URLs): host [":" port], host a DNS name (any case, "_" tolerated as git does),
-// an IPv4 address or a bracketed IPv6 address with an optional zone. Registry hosts follow the stricter OCI rule
-// (oci::is_valid_host).
+// A URL authority (git and Prometheus URLs): host [":" port], host a DNS name (any case, "_"
+// tolerated as git does), an IPv4 address or a bracketed IPv6 address with an optional zone.
+// Registry hosts follow the stricter OCI rule (oci::is_valid_host).
 bool is_url_authority(std::string_view hp) {
     if (hp.empty()) return false;
     std::string_view host = hp, port;
@@ -53,8 +53,11 @@ bool is_url_authority(std::string_view hp) {
         std::size_t start = 0;
         while (start <= host.size()) {
             auto dot = host.find('.', start);
-            std::string_view label = host.substr(start, dot == std::string_view::npos ? host.npos : dot - start);
-            if (label.empty() || label.size() > 63 || !is_alnum(label.front()) || !is_alnum(label.back())) return false;
+            std::string_view label =
+                host.substr(start, dot == std::string_view::npos ? host.npos : dot - start);
+            if (label.empty() || label.size() > 63 || !is_alnum(label.front()) ||
+                !is_alnum(label.back()))
+                return false;
             for (char c : label) {
                 if (!(is_alnum(c) || c == '-' || c == '_')) return false;
             }
@@ -78,9 +81,12 @@ bool is_dns1123_subdomain(std::string_view s) {
     std::size_t start = 0;
     while (true) {
         auto dot = s.find('.', start);
-        std::string_view label = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
-        if (label.empty() || !is_lower_alnum(label.front()) || !is_lower_alnum(label.back())) return false;
-        if (!std::all_of(label.begin(), label.end(), [](char c) { return is_lower_alnum(c) || c == '-'; }))
+        std::string_view label =
+            s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
+        if (label.empty() || !is_lower_alnum(label.front()) || !is_lower_alnum(label.back()))
+            return false;
+        if (!std::all_of(label.begin(), label.end(),
+                         [](char c) { return is_lower_alnum(c) || c == '-'; }))
             return false;
         if (dot == std::string_view::npos) return true;
         start = dot + 1;
@@ -92,12 +98,14 @@ std::string check_repo_path(std::string_view path) {
     if (path.size() > 1024) return "is longer than 1024 characters";
     if (path.front() == '/') return "must be relative to the repository root, not absolute";
     if (path.find('\\') != std::string_view::npos) return "must use '/' as the separator";
-    if (std::any_of(path.begin(), path.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+    if (std::any_of(path.begin(), path.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
         return "must not contain control characters";
     std::size_t start = 0;
     while (start <= path.size()) {
         auto slash = path.find('/', start);
-        std::string_view seg = path.substr(start, slash == std::string_view::npos ? path.npos : slash - start);
+        std::string_view seg =
+            path.substr(start, slash == std::string_view::npos ? path.npos : slash - start);
         if (seg == "..") return "must stay inside the repository (no \"..\" segments)";
         if (seg == ".git") return "must not point into the .git folder";
         if (slash == std::string_view::npos) break;
@@ -109,12 +117,14 @@ std::string check_repo_path(std::string_view path) {
 std::string check_image_repository(std::string_view repo) {
     if (repo.empty()) return "is required";
     if (repo.size() > 255) return "is longer than 255 characters";
-    if (repo.find('@') != std::string_view::npos) return "must not include a digest (poetryops pins digests itself)";
+    if (repo.find('@') != std::string_view::npos)
+        return "must not include a digest (poetryops pins digests itself)";
     std::vector<std::string_view> parts;
     std::size_t start = 0;
     while (true) {
         auto slash = repo.find('/', start);
-        parts.push_back(repo.substr(start, slash == std::string_view::npos ? repo.npos : slash - start));
+        parts.push_back(
+            repo.substr(start, slash == std::string_view::npos ? repo.npos : slash - start));
         if (slash == std::string_view::npos) break;
         start = slash + 1;
     }
@@ -122,7 +132,8 @@ std::string check_image_repository(std::string_view repo) {
     if (parts.size() > 1) {
         std::string_view d = parts.front();
         if (oci::looks_like_host(d)) {
-            if (!oci::is_valid_host(d)) return "has an invalid registry host \"" + std::string(d) + "\"";
+            if (!oci::is_valid_host(d))
+                return "has an invalid registry host \"" + std::string(d) + "\"";
             first_path = 1;
         }
     }
@@ -152,15 +163,18 @@ std::string check_git_url(std::string_view url) {
         std::string_view userhost = url.substr(0, colon);
         auto at = userhost.find('@');
         std::string_view host = at == std::string_view::npos ? userhost : userhost.substr(at + 1);
-        if (!is_url_authority(host) || host.find(':') != std::string_view::npos) return "has an invalid host";
+        if (!is_url_authority(host) || host.find(':') != std::string_view::npos)
+            return "has an invalid host";
         if (colon + 1 >= url.size()) return "has no repository path";
         return "";
     }
     std::string scheme(url.substr(0, scheme_end));
-    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     std::string_view rest = url.substr(scheme_end + 3);
     if (scheme == "file") {
-        if (rest.empty() || rest.front() != '/') return "file URLs must be absolute (file:///path/to/repo.git)";
+        if (rest.empty() || rest.front() != '/')
+            return "file URLs must be absolute (file:///path/to/repo.git)";
         return "";
     }
     if (scheme != "https" && scheme != "http" && scheme != "ssh" && scheme != "git")
@@ -175,7 +189,8 @@ std::string check_git_url(std::string_view url) {
         authority = authority.substr(at + 1);
     }
     if (!is_url_authority(authority)) return "has an invalid host";
-    if (slash == std::string_view::npos || slash + 1 >= rest.size()) return "has no repository path";
+    if (slash == std::string_view::npos || slash + 1 >= rest.size())
+        return "has no repository path";
     return "";
 }
 
@@ -216,19 +231,24 @@ std::string check_tag_template(std::string_view tmpl) {
         auto close = tmpl.find('}', i);
         if (close == std::string_view::npos) return "has a '{' without a matching '}'";
         std::string_view name = tmpl.substr(i + 1, close - i - 1);
-        auto it = std::find_if(placeholders.begin(), placeholders.end(), [&](auto& p) { return p.first == name; });
+        auto it = std::find_if(placeholders.begin(), placeholders.end(),
+                               [&](auto& p) { return p.first == name; });
         if (it == placeholders.end())
-            return "has unknown placeholder {" + std::string(name) + "} (known: {version}, {shortSha}, {sha})";
+            return "has unknown placeholder {" + std::string(name) +
+                   "} (known: {version}, {shortSha}, {sha})";
         has_version = has_version || name == "version";
         rendered += it->second;
         i = close;
     }
-    if (!has_version) return "must contain {version} (the promotion engine reads versions back from tags)";
+    if (!has_version)
+        return "must contain {version} (the promotion engine reads versions back from tags)";
     if (rendered.size() > oci::kMaxTagLength) return "renders tags longer than 128 characters";
-    if (!(is_alnum(rendered.front()) || rendered.front() == '_')) return "must render tags starting with a letter, digit or '_'";
+    if (!(is_alnum(rendered.front()) || rendered.front() == '_'))
+        return "must render tags starting with a letter, digit or '_'";
     for (char ch : rendered) {
         if (!oci::is_tag_char(ch))
-            return std::string("renders tags with '") + ch + "', which OCI tags do not allow ([A-Za-z0-9_.-])";
+            return std::string("renders tags with '") + ch +
+                   "', which OCI tags do not allow ([A-Za-z0-9_.-])";
     }
     return "";
 }
@@ -238,23 +258,30 @@ std::string check_version_specifiers(std::string_view spec) {
     std::size_t start = 0;
     while (start <= spec.size()) {
         auto comma = spec.find(',', start);
-        std::string_view clause = spec.substr(start, comma == std::string_view::npos ? spec.npos : comma - start);
+        std::string_view clause =
+            spec.substr(start, comma == std::string_view::npos ? spec.npos : comma - start);
         while (!clause.empty() && clause.front() == ' ') clause.remove_prefix(1);
         while (!clause.empty() && clause.back() == ' ') clause.remove_suffix(1);
-        static constexpr std::array<std::string_view, 8> ops{"===", "~=", "==", "!=", "<=", ">=", "<", ">"};
-        auto op = std::find_if(ops.begin(), ops.end(), [&](std::string_view o) { return clause.substr(0, o.size()) == o; });
+        static constexpr std::array<std::string_view, 8> ops{
+            "===", "~=", "==", "!=", "<=", ">=", "<", ">"};
+        auto op = std::find_if(ops.begin(), ops.end(),
+                               [&](std::string_view o) { return clause.substr(0, o.size()) == o; });
         if (op == ops.end())
-            return "clause \"" + std::string(clause) + "\" must start with one of ~= == != <= >= < > ===";
+            return "clause \"" + std::string(clause) +
+                   "\" must start with one of ~= == != <= >= < > ===";
         std::string_view v = clause.substr(op->size());
         while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-        if ((*op == "==" || *op == "!=") && v.size() > 2 && v.substr(v.size() - 2) == ".*") v.remove_suffix(2);
+        if ((*op == "==" || *op == "!=") && v.size() > 2 && v.substr(v.size() - 2) == ".*")
+            v.remove_suffix(2);
         if (v.empty()) return "clause \"" + std::string(clause) + "\" has no version";
         if (v.front() == 'v' || v.front() == 'V') v.remove_prefix(1);
         if (v.empty() || !is_digit(v.front()))
-            return "clause \"" + std::string(clause) + "\" has a version that does not start with a digit";
+            return "clause \"" + std::string(clause) +
+                   "\" has a version that does not start with a digit";
         for (char c : v) {
             if (!(is_alnum(c) || c == '.' || c == '!' || c == '+' || c == '-' || c == '_'))
-                return "clause \"" + std::string(clause) + "\" has an invalid character '" + std::string(1, c) + "'";
+                return "clause \"" + std::string(clause) + "\" has an invalid character '" +
+                       std::string(1, c) + "'";
         }
         if (comma == std::string_view::npos) break;
         start = comma + 1;

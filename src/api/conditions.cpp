@@ -9,9 +9,11 @@ namespace {
 constexpr std::size_t kMaxMessage = 32768;
 }
 
-bool set_condition(std::vector<Condition>& conditions, Condition desired, std::chrono::system_clock::time_point now) {
+bool set_condition(std::vector<Condition>& conditions, Condition desired,
+                   std::chrono::system_clock::time_point now) {
     if (desired.message.size() > kMaxMessage) desired.message.resize(kMaxMessage);
-    // Kubernetes stores times with second precision; keep ours the same so a read-back compares equal.
+    // Kubernetes stores times with second precision; keep ours the same so a read-back compares
+    // equal.
     now = std::chrono::time_point_cast<std::chrono::seconds>(now);
     auto it = std::find_if(conditions.begin(), conditions.end(),
                            [&](const Condition& c) { return c.type == desired.type; });
@@ -49,17 +51,21 @@ bool remove_condition(std::vector<Condition>& conditions, std::string_view type)
 
 std::string condition_reason(std::string_view reason, std::string_view fallback) {
     std::string out;
-    bool upper_snake = reason.find('_') != std::string_view::npos ||
-                       std::none_of(reason.begin(), reason.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+    bool upper_snake =
+        reason.find('_') != std::string_view::npos ||
+        std::none_of(reason.begin(), reason.end(), [](char c) { return c >= 'a' && c <= 'z'; });
     bool word_start = true;
     for (char c : reason) {
         bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
         if (!alnum) {
-            word_start = true;  // '_', '-', ' ', '.' and anything else separate words and are dropped
+            // '_', '-', ' ', '.' and anything else separate words and are dropped
+            word_start = true;
             continue;
         }
         auto u = static_cast<unsigned char>(c);
-        out += word_start ? static_cast<char>(std::toupper(u)) : upper_snake ? static_cast<char>(std::tolower(u)) : c;
+        out += word_start    ? static_cast<char>(std::toupper(u))
+               : upper_snake ? static_cast<char>(std::tolower(u))
+                             : c;
         word_start = false;
     }
     if (out.empty() || !(out.front() >= 'A' && out.front() <= 'Z')) return std::string(fallback);

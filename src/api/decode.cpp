@@ -24,7 +24,8 @@ void JsonReader::time(const json& obj, std::string_view key, const std::string& 
 
 namespace {
 
-std::optional<SecretRef> decode_secret_ref(JsonReader& r, const json& parent, const std::string& path) {
+std::optional<SecretRef> decode_secret_ref(JsonReader& r, const json& parent,
+                                           const std::string& path) {
     const json* o = r.object(parent, "secretRef", path);
     if (!o) return std::nullopt;
     SecretRef ref;
@@ -179,17 +180,23 @@ EnvironmentSpec decode_environment(JsonReader& r, const json& o, const std::stri
         r.duration(*pr, "soak", pp, e.promotion.soak);
         r.enumeration(*pr, "approval", pp, e.promotion.approval);
     }
-    if (const json* h = r.object(o, "health", p)) e.health = decode_health(r, *h, JsonReader::child(p, "health"));
-    if (const json* c = r.object(o, "canary", p)) e.canary = decode_canary(r, *c, JsonReader::child(p, "canary"));
+    if (const json* h = r.object(o, "health", p))
+        e.health = decode_health(r, *h, JsonReader::child(p, "health"));
+    if (const json* c = r.object(o, "canary", p))
+        e.canary = decode_canary(r, *c, JsonReader::child(p, "canary"));
     return e;
 }
 
 PoetryAppSpec decode_spec(JsonReader& r, const json& o, const std::string& p) {
     PoetryAppSpec s;
-    if (const json* v = r.object(o, "source", p)) s.source = decode_source(r, *v, JsonReader::child(p, "source"));
-    if (const json* v = r.object(o, "image", p)) s.image = decode_image(r, *v, JsonReader::child(p, "image"));
-    if (const json* v = r.object(o, "build", p)) s.build = decode_build(r, *v, JsonReader::child(p, "build"));
-    if (const json* v = r.object(o, "gitops", p)) s.gitops = decode_gitops(r, *v, JsonReader::child(p, "gitops"));
+    if (const json* v = r.object(o, "source", p))
+        s.source = decode_source(r, *v, JsonReader::child(p, "source"));
+    if (const json* v = r.object(o, "image", p))
+        s.image = decode_image(r, *v, JsonReader::child(p, "image"));
+    if (const json* v = r.object(o, "build", p))
+        s.build = decode_build(r, *v, JsonReader::child(p, "build"));
+    if (const json* v = r.object(o, "gitops", p))
+        s.gitops = decode_gitops(r, *v, JsonReader::child(p, "gitops"));
     if (const json* envs = r.array(o, "environments", p)) {
         std::string ep = JsonReader::child(p, "environments");
         for (std::size_t i = 0; i < envs->size(); ++i) {
@@ -208,8 +215,8 @@ PoetryAppSpec decode_spec(JsonReader& r, const json& o, const std::string& p) {
 }
 
 template <class T, class F>
-void decode_list(JsonReader& r, const json& o, std::string_view key, const std::string& p, std::vector<T>& out,
-                 F&& one) {
+void decode_list(JsonReader& r, const json& o, std::string_view key, const std::string& p,
+                 std::vector<T>& out, F&& one) {
     const json* list = r.array(o, key, p);
     if (!list) return;
     std::string lp = JsonReader::child(p, key);
@@ -303,9 +310,11 @@ PoetryApp decode_poetryapp(const json& object, std::vector<FieldError>& errors) 
     r.string(object, "apiVersion", "", app.api_version);
     r.string(object, "kind", "", app.kind);
     if (app.api_version != kApiVersion) {
-        r.error("apiVersion", "must be \"" + std::string(kApiVersion) + "\", not \"" + app.api_version + "\"");
+        r.error("apiVersion",
+                "must be \"" + std::string(kApiVersion) + "\", not \"" + app.api_version + "\"");
     }
-    if (app.kind != kKind) r.error("kind", "must be \"" + std::string(kKind) + "\", not \"" + app.kind + "\"");
+    if (app.kind != kKind)
+        r.error("kind", "must be \"" + std::string(kKind) + "\", not \"" + app.kind + "\"");
     if (const json* m = r.object(object, "metadata", "")) {
         r.string(*m, "name", "metadata", app.metadata.name);
         r.string(*m, "namespace", "metadata", app.metadata.namespace_);
@@ -320,7 +329,8 @@ PoetryApp decode_poetryapp(const json& object, std::vector<FieldError>& errors) 
     } else {
         r.error("spec", "is required");
     }
-    if (const json* st = r.object(object, "status", "")) app.status = decode_status_impl(r, *st, "status");
+    if (const json* st = r.object(object, "status", ""))
+        app.status = decode_status_impl(r, *st, "status");
     return app;
 }
 
@@ -331,7 +341,8 @@ Result<PoetryApp> load_poetryapp(const json& object) {
     errors.insert(errors.end(), more.begin(), more.end());
     if (!errors.empty()) {
         std::string who = app.metadata.name.empty() ? "PoetryApp" : "PoetryApp " + app.key();
-        return fail(Error::Kind::invalid, who + ": " + join_errors(errors), std::string(kReasonInvalidSpec));
+        return fail(Error::Kind::invalid, who + ": " + join_errors(errors),
+                    std::string(kReasonInvalidSpec));
     }
     return app;
 }

@@ -73,7 +73,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
         if (whole > kMaxNanos / unit) return std::nullopt;
         std::int64_t part = whole * unit;
         if (frac > 0) {
-            // frac/scale * unit without overflow: unit <= 3.6e12, so scale down the fraction first when needed.
+            // frac/scale * unit without overflow: unit <= 3.6e12, so scale down the fraction first
+            // when needed.
             long double f = static_cast<long double>(frac) / static_cast<long double>(scale);
             part += static_cast<std::int64_t>(f * static_cast<long double>(unit));
         }

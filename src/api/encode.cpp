@@ -1,5 +1,5 @@
-// PoetryApp -> JSON. Spec fields are always written (defaults included) so a round trip is exact; optional strings
-// and unset optionals are left out, as Kubernetes' `omitempty` does.
+// PoetryApp -> JSON. Spec fields are always written (defaults included) so a round trip is exact;
+// optional strings and unset optionals are left out, as Kubernetes' `omitempty` does.
 #include <poetryops/api/codec.hpp>
 
 #include <poetryops/util/clock.hpp>
@@ -20,14 +20,19 @@ void put_secret(json& o, const std::optional<SecretRef>& ref) {
     if (ref) o["secretRef"] = json{{"name", ref->name}};
 }
 
-void put_time(json& o, const char* key, const std::optional<std::chrono::system_clock::time_point>& t) {
+void put_time(json& o, const char* key,
+              const std::optional<std::chrono::system_clock::time_point>& t) {
     if (t) o[key] = format_rfc3339(*t);
 }
 
 json encode_health(const HealthSpec& h) {
     json o = json::object();
-    if (h.argocd) o["argocd"] = json{{"application", h.argocd->application}, {"namespace", h.argocd->namespace_}};
-    if (h.flux) o["flux"] = json{{"kustomization", h.flux->kustomization}, {"namespace", h.flux->namespace_}};
+    if (h.argocd)
+        o["argocd"] =
+            json{{"application", h.argocd->application}, {"namespace", h.argocd->namespace_}};
+    if (h.flux)
+        o["flux"] =
+            json{{"kustomization", h.flux->kustomization}, {"namespace", h.flux->namespace_}};
     if (h.deployment) {
         json d{{"name", h.deployment->name}};
         put(d, "namespace", h.deployment->namespace_);
@@ -46,7 +51,8 @@ json encode_canary(const CanarySpec& c) {
     put(t, "file", c.traffic.file);
     o["traffic"] = std::move(t);
     json steps = json::array();
-    for (const auto& s : c.steps) steps.push_back(json{{"weight", s.weight}, {"pause", s.pause.text}});
+    for (const auto& s : c.steps)
+        steps.push_back(json{{"weight", s.weight}, {"pause", s.pause.text}});
     o["steps"] = std::move(steps);
     if (c.analysis) {
         const AnalysisSpec& a = *c.analysis;

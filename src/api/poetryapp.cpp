@@ -71,7 +71,8 @@ std::string make_summary(const PoetryAppSpec& spec, const PoetryAppStatus& statu
 void record_history(PoetryAppStatus& status, HistoryEntry entry, int limit) {
     status.history.insert(status.history.begin(), std::move(entry));
     if (limit < 0) limit = 0;
-    if (status.history.size() > static_cast<std::size_t>(limit)) status.history.resize(static_cast<std::size_t>(limit));
+    if (status.history.size() > static_cast<std::size_t>(limit))
+        status.history.resize(static_cast<std::size_t>(limit));
 }
 
 }  // namespace poetryops::api

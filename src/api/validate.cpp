@@ -1,5 +1,6 @@
-// Semantic validation of a decoded PoetryApp: the rules the CRD's schema and CEL rules state, and a few the API server
-// cannot check (URL, path and template shapes). Every problem carries its field path.
+// Semantic validation of a decoded PoetryApp: the rules the CRD's schema and CEL rules state, and a
+// few the API server cannot check (URL, path and template shapes). Every problem carries its field
+// path.
 #include <poetryops/api/validation.hpp>
 
 #include <algorithm>
@@ -13,7 +14,9 @@ namespace {
 struct Validator {
     std::vector<FieldError> errors;
 
-    void error(std::string path, std::string message) { errors.push_back({std::move(path), std::move(message)}); }
+    void error(std::string path, std::string message) {
+        errors.push_back({std::move(path), std::move(message)});
+    }
     void check(const std::string& path, const std::string& problem) {
         if (!problem.empty()) error(path, problem);
     }
@@ -21,7 +24,8 @@ struct Validator {
     void duration(const std::string& path, Duration& d, std::chrono::milliseconds min) {
         auto v = parse_duration(d.text);
         if (!v) {
-            error(path, "\"" + d.text + "\" is not a duration (examples: \"30s\", \"10m\", \"1h30m\")");
+            error(path,
+                  "\"" + d.text + "\" is not a duration (examples: \"30s\", \"10m\", \"1h30m\")");
             return;
         }
         d.value = *v;
@@ -30,20 +34,22 @@ struct Validator {
 
     void secret_ref(const std::string& path, const std::optional<SecretRef>& ref) {
         if (ref && !is_dns1123_subdomain(ref->name)) {
-            error(path + ".secretRef.name", ref->name.empty() ? "is required" : "\"" + ref->name +
-                                                                                  "\" is not a valid Secret name");
+            error(path + ".secretRef.name",
+                  ref->name.empty() ? "is required"
+                                    : "\"" + ref->name + "\" is not a valid Secret name");
         }
     }
 
     void git_ref(const std::string& path, const std::string& ref) {
         if (ref.empty()) return error(path, "must not be empty");
-        bool bad = ref.size() > 255 || ref.front() == '-' || ref.front() == '/' || ref.back() == '/' ||
-                   ref.back() == '.' || ref == "@" || ref.find("..") != std::string::npos ||
-                   ref.find("@{") != std::string::npos || ref.find("//") != std::string::npos ||
+        bool bad = ref.size() > 255 || ref.front() == '-' || ref.front() == '/' ||
+                   ref.back() == '/' || ref.back() == '.' || ref == "@" ||
+                   ref.find("..") != std::string::npos || ref.find("@{") != std::string::npos ||
+                   ref.find("//") != std::string::npos ||
                    (ref.size() >= 5 && ref.compare(ref.size() - 5, 5, ".lock") == 0);
         for (char c : ref) {
-            if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '~' || c == '^' || c == ':' || c == '?' ||
-                c == '*' || c == '[' || c == '\\')
+            if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '~' || c == '^' ||
+                c == ':' || c == '?' || c == '*' || c == '[' || c == '\\')
                 bad = true;
         }
         if (bad) error(path, "\"" + ref + "\" is not a valid git branch or tag name");
@@ -52,16 +58,19 @@ struct Validator {
     void k8s_name(const std::string& path, const std::string& name, bool label) {
         if (name.empty()) return error(path, "is required");
         if (label ? !is_dns1123_label(name) : !is_dns1123_subdomain(name)) {
-            error(path, "\"" + name + "\" is not a valid " + (label ? "DNS-1123 label" : "Kubernetes name") +
+            error(path, "\"" + name + "\" is not a valid " +
+                            (label ? "DNS-1123 label" : "Kubernetes name") +
                             " (lower-case letters, digits and '-'" + (label ? "" : ", '.'") + ")");
         }
     }
 
     void helm_path(const std::string& path, const std::string& value) {
         if (value.empty()) return;
-        bool ok = value.front() != '.' && value.back() != '.' && value.find("..") == std::string::npos;
+        bool ok =
+            value.front() != '.' && value.back() != '.' && value.find("..") == std::string::npos;
         for (char c : value) {
-            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) ok = false;
+            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+                ok = false;
         }
         if (!ok) error(path, "\"" + value + "\" is not a dotted values path such as \"image.tag\"");
     }
@@ -77,8 +86,9 @@ void Validator::environment(const PoetryAppSpec& spec, EnvironmentSpec& env, std
     if (env.name.empty()) {
         error(p + ".name", "is required");
     } else if (!is_dns1123_label(env.name)) {
-        error(p + ".name", "\"" + env.name + "\" is not a DNS-1123 label (lower-case letters, digits and '-', "
-                                              "at most 63 characters)");
+        error(p + ".name", "\"" + env.name +
+                               "\" is not a DNS-1123 label (lower-case letters, digits and '-', "
+                               "at most 63 characters)");
     } else if (auto [it, fresh] = seen.emplace(env.name, i); !fresh) {
         error(p + ".name", "duplicate environment \"" + env.name + "\" (also spec.environments[" +
                                std::to_string(it->second) + "])");
@@ -110,7 +120,8 @@ void Validator::environment(const PoetryAppSpec& spec, EnvironmentSpec& env, std
     const std::string& from = env.promotion.from;
     if (!from.empty()) {
         if (i == 0) {
-            error(pp + ".from", "must be empty in the first environment (it takes new images directly)");
+            error(pp + ".from",
+                  "must be empty in the first environment (it takes new images directly)");
         } else if (from == env.name) {
             error(pp + ".from", "names the environment itself");
         } else {
@@ -122,10 +133,13 @@ void Validator::environment(const PoetryAppSpec& spec, EnvironmentSpec& env, std
                 }
             }
             if (at < 0) {
-                error(pp + ".from", "names \"" + from + "\", which is not an environment of this app");
+                error(pp + ".from",
+                      "names \"" + from + "\", which is not an environment of this app");
             } else if (static_cast<std::size_t>(at) > i) {
-                error(pp + ".from", "names \"" + from + "\", which is not an earlier environment (list environments "
-                                                        "in promotion order)");
+                error(pp + ".from",
+                      "names \"" + from +
+                          "\", which is not an earlier environment (list environments "
+                          "in promotion order)");
             }
         }
     }
@@ -145,7 +159,8 @@ void Validator::environment(const PoetryAppSpec& spec, EnvironmentSpec& env, std
     }
     if (h.deployment) {
         k8s_name(hp + ".deployment.name", h.deployment->name, false);
-        if (!h.deployment->namespace_.empty()) k8s_name(hp + ".deployment.namespace", h.deployment->namespace_, true);
+        if (!h.deployment->namespace_.empty())
+            k8s_name(hp + ".deployment.namespace", h.deployment->namespace_, true);
     }
     duration(hp + ".timeout", h.timeout, std::chrono::seconds(1));
 
@@ -171,7 +186,8 @@ void Validator::canary(const std::string& cp, CanarySpec& c) {
             error(sp + ".weight", std::to_string(w) + " is outside 1..100");
         } else if (w <= previous) {
             error(sp + ".weight", std::to_string(w) + " is not greater than the previous step's " +
-                                      std::to_string(previous) + " (weights must strictly increase)");
+                                      std::to_string(previous) +
+                                      " (weights must strictly increase)");
         }
         if (w >= 1 && w <= 100) previous = std::max(previous, w);
         duration(sp + ".pause", c.steps[s].pause, std::chrono::milliseconds(0));
@@ -191,23 +207,27 @@ void Validator::canary(const std::string& cp, CanarySpec& c) {
         } else if (!is_dns1123_label(metric.name)) {
             error(mp + ".name", "\"" + metric.name + "\" is not a DNS-1123 label");
         } else if (auto [it, fresh] = names.emplace(metric.name, m); !fresh) {
-            error(mp + ".name", "duplicate metric \"" + metric.name + "\" (also " + ap + ".metrics[" +
-                                    std::to_string(it->second) + "])");
+            error(mp + ".name", "duplicate metric \"" + metric.name + "\" (also " + ap +
+                                    ".metrics[" + std::to_string(it->second) + "])");
         }
         bool builtin = metric.name == "success-rate" || metric.name == "latency-p99-ms";
         if (metric.query.empty() && !builtin && !metric.name.empty())
             error(mp + ".query", "is required for metric \"" + metric.name +
                                      "\" (built-in metrics: success-rate, latency-p99-ms)");
         if (!metric.min && !metric.max) error(mp, "set min, max or both");
-        if (metric.min && metric.max && *metric.min > *metric.max) error(mp + ".min", "is greater than max");
+        if (metric.min && metric.max && *metric.min > *metric.max)
+            error(mp + ".min", "is greater than max");
         if (metric.query.empty() && metric.name == "success-rate") {
-            if (metric.min && (*metric.min < 0 || *metric.min > 1)) error(mp + ".min", "success-rate is a ratio in 0..1");
-            if (metric.max && (*metric.max < 0 || *metric.max > 1)) error(mp + ".max", "success-rate is a ratio in 0..1");
+            if (metric.min && (*metric.min < 0 || *metric.min > 1))
+                error(mp + ".min", "success-rate is a ratio in 0..1");
+            if (metric.max && (*metric.max < 0 || *metric.max > 1))
+                error(mp + ".max", "success-rate is a ratio in 0..1");
         }
     }
     duration(ap + ".interval", a.interval, std::chrono::seconds(1));
     if (a.min_requests < 0) error(ap + ".minRequests", "must not be negative");
-    if (a.failure_limit < 1 || a.failure_limit > 100) error(ap + ".failureLimit", "must be within 1..100");
+    if (a.failure_limit < 1 || a.failure_limit > 100)
+        error(ap + ".failureLimit", "must be within 1..100");
 }
 
 }  // namespace
@@ -238,25 +258,35 @@ std::vector<FieldError> validate_spec(PoetryAppSpec& spec) {
     v.secret_ref("spec.image", spec.image.secret_ref);
     v.check("spec.image.tagTemplate", check_tag_template(spec.image.tag_template));
     v.check("spec.image.policy.versions", check_version_specifiers(spec.image.policy.versions));
-    v.duration("spec.image.policy.pollInterval", spec.image.policy.poll_interval, std::chrono::seconds(1));
+    v.duration("spec.image.policy.pollInterval", spec.image.policy.poll_interval,
+               std::chrono::seconds(1));
     if (spec.build) {
         BuildSpec& b = *spec.build;
-        if (!spec.source) v.error("spec.source", "is required when spec.build is set (what would be built?)");
-        if (b.dockerfile != "generate") v.check("spec.build.dockerfile", check_repo_path(b.dockerfile));
+        if (!spec.source)
+            v.error("spec.source", "is required when spec.build is set (what would be built?)");
+        if (b.dockerfile != "generate")
+            v.check("spec.build.dockerfile", check_repo_path(b.dockerfile));
         if (!b.python.empty()) {
-            bool ok = b.python.size() >= 3 && b.python.size() <= 5 && b.python.compare(0, 2, "3.") == 0 &&
-                      std::all_of(b.python.begin() + 2, b.python.end(), [](char c) { return c >= '0' && c <= '9'; });
-            if (!ok) v.error("spec.build.python", "\"" + b.python + "\" is not a Python 3 minor version such as \"3.12\"");
+            bool ok = b.python.size() >= 3 && b.python.size() <= 5 &&
+                      b.python.compare(0, 2, "3.") == 0 &&
+                      std::all_of(b.python.begin() + 2, b.python.end(),
+                                  [](char c) { return c >= '0' && c <= '9'; });
+            if (!ok)
+                v.error("spec.build.python",
+                        "\"" + b.python + "\" is not a Python 3 minor version such as \"3.12\"");
         }
         if (!b.poetry.empty()) {
             int dots = 0;
             bool ok = b.poetry.front() >= '0' && b.poetry.front() <= '9' && b.poetry.back() != '.';
             for (char c : b.poetry) {
-                if (c == '.') ++dots;
-                else if (c < '0' || c > '9') ok = false;
+                if (c == '.')
+                    ++dots;
+                else if (c < '0' || c > '9')
+                    ok = false;
             }
             if (!ok || dots < 1 || dots > 2)
-                v.error("spec.build.poetry", "\"" + b.poetry + "\" is not a Poetry version such as \"1.8.3\"");
+                v.error("spec.build.poetry",
+                        "\"" + b.poetry + "\" is not a Poetry version such as \"1.8.3\"");
         }
         v.duration("spec.build.timeout", b.timeout, std::chrono::seconds(1));
     }
@@ -264,12 +294,16 @@ std::vector<FieldError> validate_spec(PoetryAppSpec& spec) {
     v.git_ref("spec.gitops.branch", spec.gitops.branch);
     v.secret_ref("spec.gitops", spec.gitops.secret_ref);
 
-    if (spec.environments.empty()) v.error("spec.environments", "must list at least one environment");
-    if (spec.environments.size() > 20) v.error("spec.environments", "must list at most 20 environments");
+    if (spec.environments.empty())
+        v.error("spec.environments", "must list at least one environment");
+    if (spec.environments.size() > 20)
+        v.error("spec.environments", "must list at most 20 environments");
     std::map<std::string, std::size_t> seen;
-    for (std::size_t i = 0; i < spec.environments.size(); ++i) v.environment(spec, spec.environments[i], i, seen);
+    for (std::size_t i = 0; i < spec.environments.size(); ++i)
+        v.environment(spec, spec.environments[i], i, seen);
 
-    if (spec.history_limit < 1 || spec.history_limit > 100) v.error("spec.historyLimit", "must be within 1..100");
+    if (spec.history_limit < 1 || spec.history_limit > 100)
+        v.error("spec.historyLimit", "must be within 1..100");
     return std::move(v.errors);
 }
 
@@ -278,7 +312,8 @@ std::vector<FieldError> validate(PoetryApp& app) {
     if (app.metadata.name.empty()) {
         errors.push_back({"metadata.name", "is required"});
     } else if (!is_dns1123_subdomain(app.metadata.name)) {
-        errors.push_back({"metadata.name", "\"" + app.metadata.name + "\" is not a valid Kubernetes name"});
+        errors.push_back(
+            {"metadata.name", "\"" + app.metadata.name + "\" is not a valid Kubernetes name"});
     }
     auto spec_errors = validate_spec(app.spec);
     errors.insert(errors.end(), spec_errors.begin(), spec_errors.end());

@@ -1,8 +1,8 @@
 // YAML -> JSON with yaml-cpp, keeping a field-path -> line map so errors can point into the file.
 #include <poetryops/api/codec.hpp>
 
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include <charconv>
 #include <cmath>
@@ -24,7 +24,8 @@ struct Converter {
     std::string error;  // first error, "file:line: message"
 
     bool fail_at(const YAML::Node& n, const std::string& msg) {
-        if (error.empty()) error = std::string(file) + ":" + std::to_string(n.Mark().line + 1) + ": " + msg;
+        if (error.empty())
+            error = std::string(file) + ":" + std::to_string(n.Mark().line + 1) + ": " + msg;
         return false;
     }
 
@@ -56,7 +57,8 @@ struct Converter {
             long long n = 0;
             auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
             if (ec == std::errc() && p == digits.data() + digits.size()) return neg ? -n : n;
-            return std::strtod(s.c_str(), nullptr);  // too large for int64: a float, as Go's yaml does
+            return std::strtod(s.c_str(),
+                               nullptr);  // too large for int64: a float, as Go's yaml does
         }
         if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'o')) {
             int base = v[1] == 'x' ? 16 : 8;
@@ -64,10 +66,13 @@ struct Converter {
             auto [p, ec] = std::from_chars(v.data() + 2, v.data() + v.size(), n, base);
             if (ec == std::errc() && p == v.data() + v.size()) return n;
         }
-        if (v == ".inf" || v == ".Inf" || v == ".INF" || v == "+.inf" || v == "+.Inf" || v == "+.INF")
+        if (v == ".inf" || v == ".Inf" || v == ".INF" || v == "+.inf" || v == "+.Inf" ||
+            v == "+.INF")
             return std::numeric_limits<double>::infinity();
-        if (v == "-.inf" || v == "-.Inf" || v == "-.INF") return -std::numeric_limits<double>::infinity();
-        if (v == ".nan" || v == ".NaN" || v == ".NAN") return std::numeric_limits<double>::quiet_NaN();
+        if (v == "-.inf" || v == "-.Inf" || v == "-.INF")
+            return -std::numeric_limits<double>::infinity();
+        if (v == ".nan" || v == ".NaN" || v == ".NAN")
+            return std::numeric_limits<double>::quiet_NaN();
         // [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
         std::size_t i = 0;
         std::string_view f = digits;
@@ -90,7 +95,8 @@ struct Converter {
     }
 
     bool convert(const YAML::Node& n, const std::string& path, int depth, json& out) {
-        if (++nodes > kMaxNodes) return fail_at(n, "document too large (more than 1,000,000 nodes after aliases)");
+        if (++nodes > kMaxNodes)
+            return fail_at(n, "document too large (more than 1,000,000 nodes after aliases)");
         if (depth > kMaxDepth) return fail_at(n, "nested more than 64 levels deep");
         if (lines && !path.empty()) lines->emplace(path, n.Mark().line + 1);
         switch (n.Type()) {
@@ -111,7 +117,8 @@ struct Converter {
                 std::size_t i = 0;
                 for (const auto& item : n) {
                     json v;
-                    if (!convert(item, path + "[" + std::to_string(i) + "]", depth + 1, v)) return false;
+                    if (!convert(item, path + "[" + std::to_string(i) + "]", depth + 1, v))
+                        return false;
                     out.push_back(std::move(v));
                     ++i;
                 }
@@ -120,9 +127,11 @@ struct Converter {
             case YAML::NodeType::Map: {
                 out = json::object();
                 for (const auto& kv : n) {
-                    if (!kv.first.IsScalar()) return fail_at(kv.first, "mapping keys must be scalars");
+                    if (!kv.first.IsScalar())
+                        return fail_at(kv.first, "mapping keys must be scalars");
                     std::string key = kv.first.Scalar();
-                    if (out.contains(key)) return fail_at(kv.first, "duplicate key \"" + key + "\"");
+                    if (out.contains(key))
+                        return fail_at(kv.first, "duplicate key \"" + key + "\"");
                     json v;
                     if (!convert(kv.second, child(path, key), depth + 1, v)) return false;
                     if (lines) (*lines)[child(path, key)] = kv.first.Mark().line + 1;
@@ -143,8 +152,8 @@ Result<std::vector<json>> yaml_to_json(std::string_view text, std::string_view f
     try {
         docs = YAML::LoadAll(std::string(text));
     } catch (const YAML::Exception& e) {
-        return fail(Error::Kind::decode,
-                    std::string(file) + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+        return fail(Error::Kind::decode, std::string(file) + ":" + std::to_string(e.mark.line + 1) +
+                                             ": invalid YAML: " + e.msg);
     } catch (const std::exception& e) {
         return fail(Error::Kind::decode, std::string(file) + ": invalid YAML: " + e.what());
     }
@@ -190,15 +199,18 @@ Result<std::vector<PoetryApp>> load_poetryapps_yaml(std::string_view text, std::
     POETRYOPS_TRY(auto docs, yaml_to_json(text, file, &lines));
     std::vector<PoetryApp> apps;
     std::vector<std::string> problems;
-    auto handle = [&](const json& obj, const std::map<std::string, int>& doc_lines, const std::string& prefix) {
+    auto handle = [&](const json& obj, const std::map<std::string, int>& doc_lines,
+                      const std::string& prefix) {
         if (!obj.is_object() || obj.value("kind", json()) != json(kKind)) return;
         std::vector<FieldError> errors;
         PoetryApp app = decode_poetryapp(obj, errors);
         auto more = validate(app);
         errors.insert(errors.end(), more.begin(), more.end());
         for (const auto& e : errors) {
-            problems.push_back(std::string(file) + ":" + std::to_string(line_of(doc_lines, prefix + e.path)) + ": " +
-                               (app.metadata.name.empty() ? "" : "PoetryApp " + app.metadata.name + ": ") + e.str());
+            problems.push_back(
+                std::string(file) + ":" + std::to_string(line_of(doc_lines, prefix + e.path)) +
+                ": " + (app.metadata.name.empty() ? "" : "PoetryApp " + app.metadata.name + ": ") +
+                e.str());
         }
         if (errors.empty()) apps.push_back(std::move(app));
     };

@@ -1,6 +1,6 @@
 // `poetryops controller`: parses flags and runs controller::AppController until SIGTERM/SIGINT.
-// Exit codes: 0 after a graceful stop, 2 for bad flags or configuration (one line naming the flag or file),
-// 1 when the controller fails at run time (e.g. the lease is lost).
+// Exit codes: 0 after a graceful stop, 2 for bad flags or configuration (one line naming the flag
+// or file), 1 when the controller fails at run time (e.g. the lease is lost).
 #include <poetryops/cli/commands.hpp>
 
 #include <poetryops/controller/app_controller.hpp>
@@ -34,22 +34,30 @@ struct PromotionFlags {
     std::vector<std::string> ca_files;  // HOST=FILE
 };
 
-/// Fills config.promotion from the flags; the webhook secret comes from the environment, never argv.
-std::string apply_promotion_flags(const PromotionFlags& f, controller::AppControllerConfig& config) {
+/// Fills config.promotion from the flags; the webhook secret comes from the environment, never
+/// argv.
+std::string apply_promotion_flags(const PromotionFlags& f,
+                                  controller::AppControllerConfig& config) {
     if (f.disabled) return {};
     controller::ClusterPromotionOptions o;
     o.cache_dir = f.cache_dir;
     o.webhook_address = f.webhook_address;
     if (const char* t = std::getenv("POETRYOPS_WEBHOOK_TOKEN"); t && *t) o.webhook.bearer_token = t;
-    if (const char* h = std::getenv("POETRYOPS_WEBHOOK_HMAC_SECRET"); h && *h) o.webhook.hmac_secret = h;
-    if (!o.webhook_address.empty() && o.webhook.bearer_token.empty() && o.webhook.hmac_secret.empty()) {
-        return "--webhook-bind-address needs $POETRYOPS_WEBHOOK_TOKEN or $POETRYOPS_WEBHOOK_HMAC_SECRET";
+    if (const char* h = std::getenv("POETRYOPS_WEBHOOK_HMAC_SECRET"); h && *h)
+        o.webhook.hmac_secret = h;
+    if (!o.webhook_address.empty() && o.webhook.bearer_token.empty() &&
+        o.webhook.hmac_secret.empty()) {
+        return "--webhook-bind-address needs $POETRYOPS_WEBHOOK_TOKEN or "
+               "$POETRYOPS_WEBHOOK_HMAC_SECRET";
     }
-    for (const auto& host : f.plain_http) o.registry.hosts[registry::normalize_registry_host(host)].plain_http = true;
+    for (const auto& host : f.plain_http)
+        o.registry.hosts[registry::normalize_registry_host(host)].plain_http = true;
     for (const auto& hf : f.ca_files) {
         auto eq = hf.find('=');
-        if (eq == std::string::npos || eq == 0 || eq + 1 == hf.size()) return "--registry-ca-file " + hf + ": expected HOST=FILE";
-        o.registry.hosts[registry::normalize_registry_host(hf.substr(0, eq))].ca_file = hf.substr(eq + 1);
+        if (eq == std::string::npos || eq == 0 || eq + 1 == hf.size())
+            return "--registry-ca-file " + hf + ": expected HOST=FILE";
+        o.registry.hosts[registry::normalize_registry_host(hf.substr(0, eq))].ca_file =
+            hf.substr(eq + 1);
     }
     config.promotion = std::move(o);
     return {};
@@ -86,15 +94,19 @@ int run_controller(const controller::AppControllerConfig& config) {
 void add_controller_command(CLI::App& app, Context& ctx) {
     auto config = std::make_shared<controller::AppControllerConfig>();
     auto promotion = std::make_shared<PromotionFlags>();
-    CLI::App* cmd = app.add_subcommand("controller", "Run the PoetryApp controller against a Kubernetes API server");
+    CLI::App* cmd = app.add_subcommand(
+        "controller", "Run the PoetryApp controller against a Kubernetes API server");
     cmd->add_option("--kubeconfig", config->kubeconfig,
                     "kubeconfig file (default: $KUBECONFIG, in-cluster config, ~/.kube/config)");
     cmd->add_option("--context", config->context, "kubeconfig context (default: current-context)");
-    cmd->add_option("--namespace", config->namespaces, "watch only this namespace (repeatable; default: all)")
+    cmd->add_option("--namespace", config->namespaces,
+                    "watch only this namespace (repeatable; default: all)")
         ->allow_extra_args(false);
-    cmd->add_flag("--leader-elect", config->leader_elect, "elect a leader through a coordination.k8s.io Lease");
+    cmd->add_flag("--leader-elect", config->leader_elect,
+                  "elect a leader through a coordination.k8s.io Lease");
     cmd->add_option("--leader-election-namespace", config->leader_election_namespace,
-                    "namespace of the Lease (default: the kubeconfig context's or service account's namespace)");
+                    "namespace of the Lease (default: the kubeconfig context's or service "
+                    "account's namespace)");
     cmd->add_option("--metrics-bind-address", config->metrics_bind_address,
                     "host:port for /metrics (\"0\" disables)")
         ->capture_default_str();
@@ -105,14 +117,19 @@ void add_controller_command(CLI::App& app, Context& ctx) {
                     "PoetryApps reconciled in parallel")
         ->capture_default_str()
         ->check(CLI::Range(1, 256));
-    cmd->add_flag("--no-promotion", promotion->disabled, "only validate PoetryApps and write their status");
-    cmd->add_option("--cache-dir", promotion->cache_dir, "GitOps clones and files written from Secrets")
+    cmd->add_flag("--no-promotion", promotion->disabled,
+                  "only validate PoetryApps and write their status");
+    cmd->add_option("--cache-dir", promotion->cache_dir,
+                    "GitOps clones and files written from Secrets")
         ->capture_default_str();
-    cmd->add_option("--webhook-bind-address", promotion->webhook_address,
-                    "accept registry push webhooks at POST /webhooks/registry on host:port (token from "
-                    "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET)");
-    cmd->add_option("--plain-http", promotion->plain_http, "registry hosts to reach over plain HTTP");
-    cmd->add_option("--registry-ca-file", promotion->ca_files, "HOST=FILE: trust only this CA for that registry");
+    cmd->add_option(
+        "--webhook-bind-address", promotion->webhook_address,
+        "accept registry push webhooks at POST /webhooks/registry on host:port (token from "
+        "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET)");
+    cmd->add_option("--plain-http", promotion->plain_http,
+                    "registry hosts to reach over plain HTTP");
+    cmd->add_option("--registry-ca-file", promotion->ca_files,
+                    "HOST=FILE: trust only this CA for that registry");
     cmd->callback([config, promotion, &ctx] {
         if (auto err = apply_promotion_flags(*promotion, *config); !err.empty()) {
             ctx.exit_code = config_error(err);

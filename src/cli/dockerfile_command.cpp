@@ -1,5 +1,6 @@
-// `poetryops dockerfile generate|lint`: wiring between the command line, the python project reader and the
-// dockerfile module. Exit codes: 0 success / clean, 1 lint findings, 2 bad input (nothing written).
+// `poetryops dockerfile generate|lint`: wiring between the command line, the python project reader
+// and the dockerfile module. Exit codes: 0 success / clean, 1 lint findings, 2 bad input (nothing
+// written).
 #include <poetryops/cli/commands.hpp>
 
 #include <poetryops/dockerfile/generator.hpp>
@@ -42,25 +43,31 @@ struct GenerateArgs {
     std::string init = "tini";
 };
 
-/// Writes both files or neither: the Dockerfile first, then the .dockerignore; if the second write fails, the
-/// Dockerfile is put back as it was.
+/// Writes both files or neither: the Dockerfile first, then the .dockerignore; if the second write
+/// fails, the Dockerfile is put back as it was.
 Result<void> write_pair(const fs::path& dir, const dockerfile::GeneratedFiles& files) {
     std::error_code ec;
     if (!fs::exists(dir, ec)) {
         fs::create_directories(dir, ec);
-        if (ec) return fail(Error::Kind::invalid, "output dir " + dir.string() + ": cannot create it: " + ec.message());
+        if (ec)
+            return fail(Error::Kind::invalid,
+                        "output dir " + dir.string() + ": cannot create it: " + ec.message());
     }
-    if (!fs::is_directory(dir, ec)) return fail(Error::Kind::invalid, "output dir " + dir.string() + ": not a directory");
+    if (!fs::is_directory(dir, ec))
+        return fail(Error::Kind::invalid, "output dir " + dir.string() + ": not a directory");
     const fs::path dockerfile_path = dir / "Dockerfile";
     const fs::path ignore_path = dir / ".dockerignore";
     std::optional<std::string> previous;
     if (fs::is_regular_file(dockerfile_path, ec)) {
         auto old = read_file(dockerfile_path);
-        if (!old) return fail(Error::Kind::invalid, dockerfile_path.string() + ": cannot read it: " + old.error().message);
+        if (!old)
+            return fail(Error::Kind::invalid,
+                        dockerfile_path.string() + ": cannot read it: " + old.error().message);
         previous = *old;
     }
     if (auto r = write_file_atomic(dockerfile_path, files.dockerfile); !r) {
-        return fail(Error::Kind::invalid, "cannot write " + dockerfile_path.string() + ": " + r.error().message);
+        return fail(Error::Kind::invalid,
+                    "cannot write " + dockerfile_path.string() + ": " + r.error().message);
     }
     if (auto r = write_file_atomic(ignore_path, files.dockerignore); !r) {
         if (previous) {
@@ -68,7 +75,8 @@ Result<void> write_pair(const fs::path& dir, const dockerfile::GeneratedFiles& f
         } else {
             fs::remove(dockerfile_path, ec);
         }
-        return fail(Error::Kind::invalid, "cannot write " + ignore_path.string() + ": " + r.error().message);
+        return fail(Error::Kind::invalid,
+                    "cannot write " + ignore_path.string() + ": " + r.error().message);
     }
     return ok();
 }
@@ -95,13 +103,14 @@ int run_generate(const GenerateArgs& a) {
     if (!files) return bad_input(files.error().message);
     if (a.output == "-") {
         std::cout << files->dockerfile << std::flush;
-        std::cerr << "poetryops: .dockerignore not written (--output -); use --output DIR to get both files\n";
+        std::cerr << "poetryops: .dockerignore not written (--output -); use --output DIR to get "
+                     "both files\n";
         return 0;
     }
     fs::path dir = a.output.empty() ? fs::path(a.project_dir) : fs::path(a.output);
     if (auto r = write_pair(dir, *files); !r) return bad_input(r.error().message);
-    std::cerr << "poetryops: wrote " << (dir / "Dockerfile").string() << " and " << (dir / ".dockerignore").string()
-              << '\n';
+    std::cerr << "poetryops: wrote " << (dir / "Dockerfile").string() << " and "
+              << (dir / ".dockerignore").string() << '\n';
     return 0;
 }
 
@@ -111,14 +120,16 @@ struct LintArgs {
 };
 
 int run_lint(const LintArgs& a) {
-    std::vector<std::string> files = a.files.empty() ? std::vector<std::string>{"Dockerfile"} : a.files;
+    std::vector<std::string> files =
+        a.files.empty() ? std::vector<std::string>{"Dockerfile"} : a.files;
     std::vector<dockerfile::LintOutcome> outcomes;
     for (const auto& f : files) {
         dockerfile::LintOutcome o;
         o.file = f;
         Result<dockerfile::LintReport> r = fail(Error::Kind::internal, "not run");
         if (f == "-") {
-            std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+            std::string text((std::istreambuf_iterator<char>(std::cin)),
+                             std::istreambuf_iterator<char>());
             dockerfile::LintContext ctx;
             ctx.file = "-";
             r = dockerfile::lint(text, ctx);
@@ -147,10 +158,11 @@ int run_lint(const LintArgs& a) {
                 continue;
             }
             std::cout << dockerfile::format_text(o.report->findings);
-            for (const auto& w : o.report->warnings) std::cerr << "poetryops: warning: " << w << '\n';
+            for (const auto& w : o.report->warnings)
+                std::cerr << "poetryops: warning: " << w << '\n';
             for (const auto& n : o.report->not_checked) {
-                std::cerr << "poetryops: note: " << n.file << ": " << n.rule << " not fully checked: " << n.reason
-                          << '\n';
+                std::cerr << "poetryops: note: " << n.file << ": " << n.rule
+                          << " not fully checked: " << n.reason << '\n';
             }
         }
     }
@@ -160,28 +172,44 @@ int run_lint(const LintArgs& a) {
 }  // namespace
 
 void add_dockerfile_command(CLI::App& app, Context& ctx) {
-    auto* cmd = app.add_subcommand("dockerfile", "Generate and lint Dockerfiles for Poetry projects");
+    auto* cmd =
+        app.add_subcommand("dockerfile", "Generate and lint Dockerfiles for Poetry projects");
     cmd->require_subcommand(1);
 
     auto g = std::make_shared<GenerateArgs>();
-    auto* gen = cmd->add_subcommand("generate", "Write a best-practice Dockerfile and .dockerignore for a Poetry project");
+    auto* gen = cmd->add_subcommand(
+        "generate", "Write a best-practice Dockerfile and .dockerignore for a Poetry project");
     gen->add_option("project_dir", g->project_dir, "Poetry project directory (default: .)");
-    gen->add_option("--output,-o", g->output, "Directory to write into (default: the project dir); - prints the Dockerfile");
-    gen->add_option("--python", g->python, "Python X.Y (default: the lowest requires-python allows)");
-    gen->add_option("--build-image", g->build_image, "Build stage base image (default: python:X.Y-slim)");
-    gen->add_option("--runtime-image", g->runtime_image, "Runtime stage base image (default: python:X.Y-slim)");
-    gen->add_option("--poetry", g->poetry, "Poetry version to pin, or 'preinstalled'")->capture_default_str();
-    gen->add_option("--installer", g->installer, "poetry or uv")->check(CLI::IsMember({"poetry", "uv"}))->capture_default_str();
-    gen->add_option("--command", g->command, "The app's command, e.g. \"uvicorn app.main:app --port 8000\"");
+    gen->add_option("--output,-o", g->output,
+                    "Directory to write into (default: the project dir); - prints the Dockerfile");
+    gen->add_option("--python", g->python,
+                    "Python X.Y (default: the lowest requires-python allows)");
+    gen->add_option("--build-image", g->build_image,
+                    "Build stage base image (default: python:X.Y-slim)");
+    gen->add_option("--runtime-image", g->runtime_image,
+                    "Runtime stage base image (default: python:X.Y-slim)");
+    gen->add_option("--poetry", g->poetry, "Poetry version to pin, or 'preinstalled'")
+        ->capture_default_str();
+    gen->add_option("--installer", g->installer, "poetry or uv")
+        ->check(CLI::IsMember({"poetry", "uv"}))
+        ->capture_default_str();
+    gen->add_option("--command", g->command,
+                    "The app's command, e.g. \"uvicorn app.main:app --port 8000\"");
     gen->add_option("--uid", g->uid, "Numeric uid/gid of the runtime user")->capture_default_str();
     gen->add_option("--apt", g->apt, "Extra Debian packages for the runtime stage")->delimiter(',');
-    gen->add_option("--init", g->init, "tini (installed with apt) or none")->check(CLI::IsMember({"tini", "none"}))->capture_default_str();
+    gen->add_option("--init", g->init, "tini (installed with apt) or none")
+        ->check(CLI::IsMember({"tini", "none"}))
+        ->capture_default_str();
     gen->callback([&ctx, g] { ctx.exit_code = run_generate(*g); });
 
     auto l = std::make_shared<LintArgs>();
-    auto* lint = cmd->add_subcommand("lint", "Check Dockerfiles against the rules of docs/dockerfile.md");
-    lint->add_option("files", l->files, "Dockerfiles to check (default: ./Dockerfile; - reads stdin)");
-    lint->add_option("--format", l->format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+    auto* lint =
+        cmd->add_subcommand("lint", "Check Dockerfiles against the rules of docs/dockerfile.md");
+    lint->add_option("files", l->files,
+                     "Dockerfiles to check (default: ./Dockerfile; - reads stdin)");
+    lint->add_option("--format", l->format, "text or json")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
     lint->callback([&ctx, l] { ctx.exit_code = run_lint(*l); });
 }
 

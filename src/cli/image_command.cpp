@@ -1,6 +1,6 @@
-// `poetryops image resolve|tags|tag`: a registry debugging tool in the spirit of crane and skopeo, wiring the
-// command line to the registry module. Exit codes: 0 success, 1 nothing found / nothing matched, 2 bad input,
-// refusal (digest mismatch, bad credentials) or an unreachable registry.
+// `poetryops image resolve|tags|tag`: a registry debugging tool in the spirit of crane and skopeo,
+// wiring the command line to the registry module. Exit codes: 0 success, 1 nothing found / nothing
+// matched, 2 bad input, refusal (digest mismatch, bad credentials) or an unreachable registry.
 #include <poetryops/cli/commands.hpp>
 
 #include <poetryops/registry/client.hpp>
@@ -69,7 +69,8 @@ Result<registry::DockerConfig> load_docker_config(const ImageArgs& a) {
         candidate = fs::path(h) / ".docker" / "config.json";
     }
     std::error_code ec;
-    if (!candidate.empty() && fs::exists(candidate, ec)) return registry::DockerConfig::load(candidate);
+    if (!candidate.empty() && fs::exists(candidate, ec))
+        return registry::DockerConfig::load(candidate);
     return registry::DockerConfig{};
 }
 
@@ -87,8 +88,8 @@ Result<Target> open_target(const ImageArgs& a, const std::string& text, bool rep
         POETRYOPS_TRY(t.ref, registry::parse_reference(text));
     }
     if (!a.layout.empty()) {
-        t.backend = std::make_unique<registry::LayoutRegistry>(a.layout,
-                                                               registry::LayoutOptions{.repository_subdirs = true});
+        t.backend = std::make_unique<registry::LayoutRegistry>(
+            a.layout, registry::LayoutOptions{.repository_subdirs = true});
         return t;
     }
     registry::RegistryClientOptions o;
@@ -123,7 +124,9 @@ int run_resolve(const ImageArgs& a) {
         }
     }
     if (a.output == "json") {
-        json j = {{"reference", display(t->ref)}, {"digest", out.digest}, {"mediaType", out.media_type},
+        json j = {{"reference", display(t->ref)},
+                  {"digest", out.digest},
+                  {"mediaType", out.media_type},
                   {"size", out.size}};
         if (out.platform) j["platform"] = out.platform->str();
         if (out.digest != d->digest) j["indexDigest"] = d->digest;
@@ -179,8 +182,11 @@ int run_tag(const ImageArgs& a) {
     target.tag = a.new_tag;
     target.digest = d->digest;
     if (a.output == "json") {
-        std::cout << json{{"source", display(t->ref)}, {"target", display(target)}, {"digest", d->digest},
-                          {"mediaType", d->media_type}}.dump()
+        std::cout << json{{"source", display(t->ref)},
+                          {"target", display(target)},
+                          {"digest", d->digest},
+                          {"mediaType", d->media_type}}
+                         .dump()
                   << '\n';
     } else {
         std::cout << display(target) << '\n';
@@ -189,37 +195,47 @@ int run_tag(const ImageArgs& a) {
 }
 
 void add_common(CLI::App* sub, ImageArgs& a) {
-    sub->add_flag("--plain-http", a.plain_http, "Talk plain HTTP to the registry (never a fallback)");
-    sub->add_option("--ca-file", a.ca_file, "Trust only this CA bundle (PEM) for the registry")->check(CLI::ExistingFile);
+    sub->add_flag("--plain-http", a.plain_http,
+                  "Talk plain HTTP to the registry (never a fallback)");
+    sub->add_option("--ca-file", a.ca_file, "Trust only this CA bundle (PEM) for the registry")
+        ->check(CLI::ExistingFile);
     sub->add_flag("--insecure", a.insecure, "Skip TLS certificate verification (explicit opt-in)");
-    sub->add_option("--registry-config", a.registry_config,
-                    "Docker config.json / .dockerconfigjson with credentials (default: $DOCKER_CONFIG or "
-                    "~/.docker/config.json when present)");
+    sub->add_option(
+        "--registry-config", a.registry_config,
+        "Docker config.json / .dockerconfigjson with credentials (default: $DOCKER_CONFIG or "
+        "~/.docker/config.json when present)");
     sub->add_option("--output,-o", a.output, "text|json")->check(CLI::IsMember({"text", "json"}));
-    sub->add_option("--layout", a.layout, "Use an OCI image-layout directory (one layout per repository)");
+    sub->add_option("--layout", a.layout,
+                    "Use an OCI image-layout directory (one layout per repository)");
 }
 
 }  // namespace
 
 void add_image_command(CLI::App& app, Context& ctx) {
-    auto* image = app.add_subcommand("image", "Resolve, list and retag images in a registry or an OCI layout");
+    auto* image = app.add_subcommand(
+        "image", "Resolve, list and retag images in a registry or an OCI layout");
     image->require_subcommand(1);
     auto args = std::make_shared<ImageArgs>();
 
-    auto* resolve = image->add_subcommand("resolve", "Print the digest a reference points at (REF or oci:DIR:TAG)");
+    auto* resolve = image->add_subcommand(
+        "resolve", "Print the digest a reference points at (REF or oci:DIR:TAG)");
     resolve->add_option("REF", args->ref, "Image reference")->required();
-    resolve->add_option("--platform", args->platform, "For an index: the child for os/arch[/variant]");
+    resolve->add_option("--platform", args->platform,
+                        "For an index: the child for os/arch[/variant]");
     add_common(resolve, *args);
     resolve->callback([args, &ctx] { ctx.exit_code = run_resolve(*args); });
 
-    auto* tags = image->add_subcommand("tags", "List tags, one per line; optionally filtered by a version policy");
+    auto* tags = image->add_subcommand(
+        "tags", "List tags, one per line; optionally filtered by a version policy");
     tags->add_option("REPO", args->ref, "Repository (no tag)")->required();
-    tags->add_option("--policy", args->policy, "Version policy, e.g. 'semver:^1.2' or 'pep440:~=1.4' (docs/registry.md)");
+    tags->add_option("--policy", args->policy,
+                     "Version policy, e.g. 'semver:^1.2' or 'pep440:~=1.4' (docs/registry.md)");
     tags->add_flag("--newest", args->newest, "Print only the newest matching tag");
     add_common(tags, *args);
     tags->callback([args, &ctx] { ctx.exit_code = run_tags(*args); });
 
-    auto* tag = image->add_subcommand("tag", "Put the manifest REF points at under NEWTAG in the same repository");
+    auto* tag = image->add_subcommand(
+        "tag", "Put the manifest REF points at under NEWTAG in the same repository");
     tag->add_option("REF", args->ref, "Source reference")->required();
     tag->add_option("NEWTAG", args->new_tag, "New tag")->required();
     add_common(tag, *args);

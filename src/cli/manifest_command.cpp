@@ -52,8 +52,9 @@ int run_set_image(const SetImageArgs& a) {
                     std::cout << f.diff;
                 } else {
                     for (const auto& c : f.changes) {
-                        std::cout << p << ":" << c.line << ": " << c.field << ": " << (c.old_value.empty() ? "(none)" : c.old_value)
-                                  << " -> " << (c.new_value.empty() ? "(removed)" : c.new_value) << "\n";
+                        std::cout << p << ":" << c.line << ": " << c.field << ": "
+                                  << (c.old_value.empty() ? "(none)" : c.old_value) << " -> "
+                                  << (c.new_value.empty() ? "(removed)" : c.new_value) << "\n";
                     }
                 }
                 break;
@@ -63,7 +64,8 @@ int run_set_image(const SetImageArgs& a) {
         }
     }
     if (report->matched_files() == 0) {
-        std::cerr << "poetryops: nothing under " << a.path << " matches " << req->name << " (kind " << a.kind << ")\n";
+        std::cerr << "poetryops: nothing under " << a.path << " matches " << req->name << " (kind "
+                  << a.kind << ")\n";
         return 1;
     }
     return 0;
@@ -92,7 +94,8 @@ int run_set_weights(const SetWeightsArgs& a) {
             value = -1;
         }
         if (value < 0 || eq == 0) {
-            return fail_with(Error::make(Error::Kind::invalid, "\"" + w + "\": expected BACKEND=WEIGHT", "InvalidWeight"));
+            return fail_with(Error::make(
+                Error::Kind::invalid, "\"" + w + "\": expected BACKEND=WEIGHT", "InvalidWeight"));
         }
         weights.push_back({w.substr(0, eq), value});
     }
@@ -105,7 +108,8 @@ int run_set_weights(const SetWeightsArgs& a) {
         return fail_with(e);
     }
     if (out->matched == 0) {
-        std::cerr << "poetryops: no " << a.kind << " resource in " << a.path << " has those backends\n";
+        std::cerr << "poetryops: no " << a.kind << " resource in " << a.path
+                  << " has those backends\n";
         return 1;
     }
     if (a.dry_run) {
@@ -117,8 +121,9 @@ int run_set_weights(const SetWeightsArgs& a) {
         if (!w) return fail_with(w.error());
     }
     for (const auto& c : out->changes) {
-        std::cout << a.path << ":" << c.line << ": " << c.field << ": " << (c.old_value.empty() ? "(none)" : c.old_value)
-                  << " -> " << c.new_value << "\n";
+        std::cout << a.path << ":" << c.line << ": " << c.field << ": "
+                  << (c.old_value.empty() ? "(none)" : c.old_value) << " -> " << c.new_value
+                  << "\n";
     }
     if (!out->changed()) std::cerr << a.path << ": unchanged\n";
     return 0;
@@ -127,27 +132,35 @@ int run_set_weights(const SetWeightsArgs& a) {
 }  // namespace
 
 void add_manifest_command(CLI::App& app, Context& ctx) {
-    auto* cmd = app.add_subcommand("manifest", "Edit Kubernetes YAML byte-exactly (images, weights)");
+    auto* cmd =
+        app.add_subcommand("manifest", "Edit Kubernetes YAML byte-exactly (images, weights)");
     cmd->require_subcommand(1);
 
     auto a = std::make_shared<SetImageArgs>();
-    auto* si = cmd->add_subcommand("set-image", "Set an image like `kustomize edit set image`, keeping every other byte");
-    si->add_option("PATH", a->path, "a YAML file or a folder (every *.yaml/*.yml below it)")->required();
-    si->add_option("IMAGE", a->ref, "NAME=NEWNAME[:TAG][@DIGEST] or NAME[:TAG][@DIGEST]")->required();
+    auto* si = cmd->add_subcommand(
+        "set-image", "Set an image like `kustomize edit set image`, keeping every other byte");
+    si->add_option("PATH", a->path, "a YAML file or a folder (every *.yaml/*.yml below it)")
+        ->required();
+    si->add_option("IMAGE", a->ref, "NAME=NEWNAME[:TAG][@DIGEST] or NAME[:TAG][@DIGEST]")
+        ->required();
     si->add_option("--kind", a->kind, "auto|kustomize|helm|yaml|marker")
         ->check(CLI::IsMember({"auto", "kustomize", "helm", "yaml", "marker"}));
     si->add_option("--tag-path", a->tag_path, "Helm values path of the tag (\"\" to skip)");
-    si->add_option("--digest-path", a->digest_path, "Helm values path of the digest (\"\" to skip)");
-    si->add_option("--repository-path", a->repository_path, "Helm values path of the repository (\"\" to skip)");
+    si->add_option("--digest-path", a->digest_path,
+                   "Helm values path of the digest (\"\" to skip)");
+    si->add_option("--repository-path", a->repository_path,
+                   "Helm values path of the repository (\"\" to skip)");
     si->add_option("--app", a->app, "marker app (default: last component of NAME)");
     si->add_option("--env", a->env, "marker environment");
     si->add_option("--policy", a->policy, "Flux image policy NS:NAME to follow");
-    si->add_option("--root", a->root, "files must resolve inside this folder (default: PATH or its folder)");
+    si->add_option("--root", a->root,
+                   "files must resolve inside this folder (default: PATH or its folder)");
     si->add_flag("--dry-run", a->dry_run, "print a unified diff instead of writing");
     si->callback([a, &ctx] { ctx.exit_code = run_set_image(*a); });
 
     auto w = std::make_shared<SetWeightsArgs>();
-    auto* sw = cmd->add_subcommand("set-weights", "Set traffic weights of named backends in one file");
+    auto* sw =
+        cmd->add_subcommand("set-weights", "Set traffic weights of named backends in one file");
     sw->add_option("PATH", w->path, "a YAML file")->required();
     sw->add_option("WEIGHTS", w->weights, "BACKEND=WEIGHT ...")->required();
     sw->add_option("--kind", w->kind, "gateway-api|istio|nginx|smi|traefik")->required();

@@ -15,10 +15,8 @@ int report_error(const Error& error) {
         case Error::Kind::decode:
         case Error::Kind::invalid:
         case Error::Kind::not_found:
-        case Error::Kind::conflict:
-            return 2;
-        default:
-            return 1;
+        case Error::Kind::conflict: return 2;
+        default: return 1;
     }
 }
 

@@ -39,13 +39,16 @@ int run_local(const RunArgs& a) {
     for (const auto& i : a.inputs) o.inputs.emplace_back(i);
     o.state_dir = a.state_dir;
     o.layout_dir = a.layout_dir;
-    for (const auto& host : a.plain_http) o.registry.hosts[registry::normalize_registry_host(host)].plain_http = true;
+    for (const auto& host : a.plain_http)
+        o.registry.hosts[registry::normalize_registry_host(host)].plain_http = true;
     for (const auto& hf : a.ca_files) {
         auto eq = hf.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == hf.size()) {
-            return report_error(Error::make(Error::Kind::invalid, "--registry-ca-file " + hf + ": expected HOST=FILE"));
+            return report_error(Error::make(Error::Kind::invalid,
+                                            "--registry-ca-file " + hf + ": expected HOST=FILE"));
         }
-        o.registry.hosts[registry::normalize_registry_host(hf.substr(0, eq))].ca_file = hf.substr(eq + 1);
+        o.registry.hosts[registry::normalize_registry_host(hf.substr(0, eq))].ca_file =
+            hf.substr(eq + 1);
     }
     if (!a.registry_config.empty()) {
         auto cfg = registry::DockerConfig::load(a.registry_config);
@@ -61,7 +64,8 @@ int run_local(const RunArgs& a) {
     o.webhook_address = a.webhook_address;
     // Webhook credentials never appear in argv either.
     if (const char* t = std::getenv("POETRYOPS_WEBHOOK_TOKEN"); t && *t) o.webhook.bearer_token = t;
-    if (const char* h = std::getenv("POETRYOPS_WEBHOOK_HMAC_SECRET"); h && *h) o.webhook.hmac_secret = h;
+    if (const char* h = std::getenv("POETRYOPS_WEBHOOK_HMAC_SECRET"); h && *h)
+        o.webhook.hmac_secret = h;
     o.on_event = [](const api::PoetryApp& app, const promote::Event& e) {
         if (e.warning) {
             POETRYOPS_LOG(warn, e.message, {{"app", app.key()}, {"reason", e.reason}});
@@ -75,7 +79,8 @@ int run_local(const RunArgs& a) {
         auto r = (*runner)->run_until_settled();
         if (!r) return report_error(r.error());
         for (const auto& e : r->errors) std::cerr << "poetryops: " << e << "\n";
-        std::cout << "reconciled " << r->apps << " app(s), " << r->commits << " promotion(s) committed\n";
+        std::cout << "reconciled " << r->apps << " app(s), " << r->commits
+                  << " promotion(s) committed\n";
         return r->errors.empty() ? 0 : 1;
     }
     std::signal(SIGINT, on_stop_signal);
@@ -89,33 +94,45 @@ int run_local(const RunArgs& a) {
 
 void add_run_command(CLI::App& app, Context& ctx) {
     auto args = std::make_shared<RunArgs>();
-    CLI::App* run = app.add_subcommand(
-        "run", "Local mode: reconcile PoetryApp files against a GitOps repo and a registry, without a cluster");
+    CLI::App* run = app.add_subcommand("run",
+                                       "Local mode: reconcile PoetryApp files against a GitOps "
+                                       "repo and a registry, without a cluster");
     run->add_option("-f,--filename", args->inputs, "PoetryApp YAML files or folders")->required();
-    run->add_option("--state", args->state_dir, "Directory for status files and the git cache")->capture_default_str();
-    run->add_flag("--once", args->once, "Reconcile until nothing more can happen now, then exit (for CI jobs)");
-    run->add_option("--registry-layout", args->layout_dir,
-                    "Serve every image repository from this OCI image-layout root (DIR/<repository path>)");
+    run->add_option("--state", args->state_dir, "Directory for status files and the git cache")
+        ->capture_default_str();
+    run->add_flag("--once", args->once,
+                  "Reconcile until nothing more can happen now, then exit (for CI jobs)");
+    run->add_option(
+        "--registry-layout", args->layout_dir,
+        "Serve every image repository from this OCI image-layout root (DIR/<repository path>)");
     run->add_option("--plain-http", args->plain_http, "Registry hosts to reach over plain HTTP");
-    run->add_option("--registry-ca-file", args->ca_files, "HOST=FILE: trust only this CA bundle for that registry");
-    // The spelling of the first releases, kept working but no longer shown (`controller` says --registry-ca-file).
+    run->add_option("--registry-ca-file", args->ca_files,
+                    "HOST=FILE: trust only this CA bundle for that registry");
+    // The spelling of the first releases, kept working but no longer shown (`controller` says
+    // --registry-ca-file).
     run->add_option("--ca-file", args->ca_files, "")->group("");
-    run->add_option("--registry-config", args->registry_config, "Docker config.json with registry credentials");
-    run->add_option("--git-username", args->git_username,
-                    "HTTPS user name for the GitOps repos (password or token from $POETRYOPS_GIT_PASSWORD)");
+    run->add_option("--registry-config", args->registry_config,
+                    "Docker config.json with registry credentials");
+    run->add_option(
+        "--git-username", args->git_username,
+        "HTTPS user name for the GitOps repos (password or token from $POETRYOPS_GIT_PASSWORD)");
     run->add_option("--git-ssh-key", args->git_ssh_key, "Private key for ssh:// GitOps repos");
-    run->add_option("--git-known-hosts", args->git_known_hosts, "known_hosts for ssh:// GitOps repos (enforced)");
+    run->add_option("--git-known-hosts", args->git_known_hosts,
+                    "known_hosts for ssh:// GitOps repos (enforced)");
     run->add_option("--git-ca-file", args->git_ca_file, "CA bundle for https:// GitOps repos");
-    run->add_option("--webhook-bind-address", args->webhook_address,
-                    "Accept registry push webhooks at POST /webhooks/registry on HOST:PORT (token from "
-                    "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET)");
+    run->add_option(
+        "--webhook-bind-address", args->webhook_address,
+        "Accept registry push webhooks at POST /webhooks/registry on HOST:PORT (token from "
+        "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET)");
     run->callback([args, &ctx] { ctx.exit_code = run_local(*args); });
 }
 
 void add_demo_command(CLI::App& app, Context& ctx) {
     auto workdir = std::make_shared<std::string>();
-    CLI::App* demo = app.add_subcommand("demo", "Promote a sample app dev -> staging -> prod on embedded defaults");
-    demo->add_option("--workdir", *workdir, "Keep the GitOps repo, registry and state here for inspection");
+    CLI::App* demo = app.add_subcommand(
+        "demo", "Promote a sample app dev -> staging -> prod on embedded defaults");
+    demo->add_option("--workdir", *workdir,
+                     "Keep the GitOps repo, registry and state here for inspection");
     demo->callback([workdir, &ctx] {
         // The timeline is the demo's output; routine log lines would only interleave with it.
         if (log::level() == log::Level::info) log::set_level(log::Level::warn);

@@ -21,16 +21,17 @@ Result<std::unique_ptr<AppController>> AppController::create(const AppController
     POETRYOPS_TRY(auto rest, kube::RestClient::create(kube_config, client_options));
     std::unique_ptr<kube::KubeClient> client = std::move(rest);
     POETRYOPS_TRY(auto controller, create(config, std::move(client), kube_config.namespace_));
-    // rest_client_requests_total lives in the client's registry; /metrics renders it with the manager's.
+    // rest_client_requests_total lives in the client's registry; /metrics renders it with the
+    // manager's.
     kube::MetricsRegistry* raw = metrics.get();
     controller->manager_->metrics().add_collector([raw] { return raw->render(); });
     controller->client_metrics_ = std::move(metrics);
     return controller;
 }
 
-Result<std::unique_ptr<AppController>> AppController::create(const AppControllerConfig& config,
-                                                             std::unique_ptr<kube::KubeClient> client,
-                                                             std::string default_namespace) {
+Result<std::unique_ptr<AppController>> AppController::create(
+    const AppControllerConfig& config, std::unique_ptr<kube::KubeClient> client,
+    std::string default_namespace) {
     if (config.max_concurrent_reconciles < 1 || config.max_concurrent_reconciles > 256) {
         return fail(Error::Kind::invalid, "--max-concurrent-reconciles must be within 1..256");
     }
@@ -44,8 +45,9 @@ Result<std::unique_ptr<AppController>> AppController::create(const AppController
     mo.metrics_bind_address = config.metrics_bind_address;
     mo.health_probe_bind_address = config.health_probe_bind_address;
     mo.leader_election = config.leader_elect;
-    mo.leader_election_namespace =
-        config.leader_election_namespace.empty() ? default_namespace : config.leader_election_namespace;
+    mo.leader_election_namespace = config.leader_election_namespace.empty()
+                                       ? default_namespace
+                                       : config.leader_election_namespace;
     mo.leader_election_id = "poetryops-controller";
     mo.events.component = "poetryops-controller";
     c->manager_ = std::make_unique<kube::Manager>(*c->client_, std::move(mo));
@@ -61,9 +63,11 @@ Result<std::unique_ptr<AppController>> AppController::create(const AppController
         c->informers_.push_back(&c->manager_->add_informer(std::move(io)));
     }
 
-    // Keys are "namespace/name"; find the informer watching that namespace (or the all-namespaces one).
+    // Keys are "namespace/name"; find the informer watching that namespace (or the all-namespaces
+    // one).
     auto informers = c->informers_;
-    auto lookup = [informers, all = namespaces.front().empty()](const std::string& key) -> kube::Informer::ObjectPtr {
+    auto lookup = [informers, all = namespaces.front().empty()](
+                      const std::string& key) -> kube::Informer::ObjectPtr {
         if (all) return informers.front()->get(key);
         std::string ns = key.substr(0, key.find('/'));
         for (auto* inf : informers) {
@@ -75,14 +79,16 @@ Result<std::unique_ptr<AppController>> AppController::create(const AppController
     ro.events = &c->manager_->events();
     ro.metrics = &c->manager_->metrics();
     if (config.promotion) {
-        POETRYOPS_TRY(c->promotion_, ClusterPromotion::create(*c->client_, &c->manager_->events(),
-                                                              SystemClock::instance(), *config.promotion));
+        POETRYOPS_TRY(c->promotion_,
+                      ClusterPromotion::create(*c->client_, &c->manager_->events(),
+                                               SystemClock::instance(), *config.promotion));
         ClusterPromotion* promotion = c->promotion_.get();
         ro.on_valid = [promotion](const api::PoetryApp& app, api::PoetryAppStatus& status) {
             return promotion->on_valid(app, status);
         };
     }
-    c->reconciler_ = std::make_unique<AppReconciler>(*c->client_, std::move(lookup), SystemClock::instance(), ro);
+    c->reconciler_ = std::make_unique<AppReconciler>(*c->client_, std::move(lookup),
+                                                     SystemClock::instance(), ro);
 
     kube::ControllerOptions co;
     co.name = "poetryapp";
@@ -97,15 +103,17 @@ AppController::~AppController() {
 }
 
 Result<void> AppController::start() {
-    // A registry push wakes exactly the apps whose image repository it names (level-based: the reconcile re-reads
-    // the registry; the event only says "look now"). The informers cache compact bytes, not DOMs, so the apps are
-    // found through an index on spec.image.repository (added before the informers start) instead of decoding all.
+    // A registry push wakes exactly the apps whose image repository it names (level-based: the
+    // reconcile re-reads the registry; the event only says "look now"). The informers cache compact
+    // bytes, not DOMs, so the apps are found through an index on spec.image.repository (added
+    // before the informers start) instead of decoding all.
     static constexpr const char* repository_index = "spec.image.repository";
     if (promotion_) {
         for (auto* inf : informers_) {
             inf->add_index(repository_index, [](const nlohmann::json& o) {
                 std::string repo = o.value("/spec/image/repository"_json_pointer, std::string());
-                return repo.empty() ? std::vector<std::string>{} : std::vector<std::string>{std::move(repo)};
+                return repo.empty() ? std::vector<std::string>{}
+                                    : std::vector<std::string>{std::move(repo)};
             });
         }
     }
@@ -115,7 +123,8 @@ Result<void> AppController::start() {
         for (auto* inf : informers_) {
             for (const auto& repo : inf->index_values(repository_index)) {
                 if (!repository_matches(repo, repository)) continue;
-                for (const auto& key : inf->index_keys(repository_index, repo)) controller_->enqueue(key);
+                for (const auto& key : inf->index_keys(repository_index, repo))
+                    controller_->enqueue(key);
             }
         }
     });
@@ -128,6 +137,8 @@ void AppController::stop() {
     manager_->stop();
 }
 
-std::uint64_t AppController::reconciles() const { return controller_ ? controller_->reconciles() : 0; }
+std::uint64_t AppController::reconciles() const {
+    return controller_ ? controller_->reconciles() : 0;
+}
 
 }  // namespace poetryops::controller

@@ -25,8 +25,9 @@ json comparable(const api::PoetryAppStatus& status) { return api::encode_status(
 void describe_metrics(kube::MetricsRegistry& metrics) {
     metrics.describe(kWritesMetric, kube::MetricType::counter,
                      "PoetryApp status writes by result (written, conflict, error).");
-    metrics.describe(kInvalidMetric, kube::MetricType::counter,
-                     "Reconciles that found an invalid PoetryApp spec (Ready=False, reason InvalidSpec).");
+    metrics.describe(
+        kInvalidMetric, kube::MetricType::counter,
+        "Reconciles that found an invalid PoetryApp spec (Ready=False, reason InvalidSpec).");
 }
 
 StatusDecision decide_status(const json& object, std::chrono::system_clock::time_point now) {
@@ -35,10 +36,12 @@ StatusDecision decide_status(const json& object, std::chrono::system_clock::time
     auto more = api::validate(d.app);
     d.errors.insert(d.errors.end(), more.begin(), more.end());
 
-    // The stored status as we understand it (decode problems there are ours to overwrite, not the user's).
+    // The stored status as we understand it (decode problems there are ours to overwrite, not the
+    // user's).
     std::vector<api::FieldError> ignored;
     api::PoetryAppStatus stored;
-    if (auto it = object.find("status"); it != object.end() && it->is_object()) stored = api::decode_status(*it, ignored);
+    if (auto it = object.find("status"); it != object.end() && it->is_object())
+        stored = api::decode_status(*it, ignored);
     d.app.status = stored;
 
     const std::int64_t generation = d.app.metadata.generation;
@@ -62,14 +65,16 @@ StatusDecision decide_status(const json& object, std::chrono::system_clock::time
     return d;
 }
 
-AppReconciler::AppReconciler(kube::KubeClient& client, Lookup lookup, const Clock& clock, AppReconcilerOptions options)
+AppReconciler::AppReconciler(kube::KubeClient& client, Lookup lookup, const Clock& clock,
+                             AppReconcilerOptions options)
     : client_(client), lookup_(std::move(lookup)), clock_(clock), options_(std::move(options)) {
     if (options_.metrics) describe_metrics(*options_.metrics);
 }
 
 Result<kube::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
     auto object = lookup_(key);
-    if (!object) return kube::ReconcileResult{};  // deleted: nothing to clean up (no owned objects yet)
+    if (!object)
+        return kube::ReconcileResult{};  // deleted: nothing to clean up (no owned objects yet)
 
     StatusDecision d = decide_status(*object, clock_.now());
     kube::ReconcileResult result;
@@ -77,9 +82,11 @@ Result<kube::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
     if (!valid) {
         if (options_.metrics) options_.metrics->inc(kInvalidMetric);
         if (d.ready_changed) {
-            POETRYOPS_LOG(warn, "invalid PoetryApp spec", {{"app", key}, {"problems", api::join_errors(d.errors)}});
+            POETRYOPS_LOG(warn, "invalid PoetryApp spec",
+                          {{"app", key}, {"problems", api::join_errors(d.errors)}});
             if (options_.events) {
-                options_.events->record(*object, kube::EventType::warning, std::string(api::kReasonInvalidSpec),
+                options_.events->record(*object, kube::EventType::warning,
+                                        std::string(api::kReasonInvalidSpec),
                                         api::join_errors(d.errors));
             }
         }
@@ -92,14 +99,18 @@ Result<kube::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
     }
     if (!d.changed) return result;
 
-    // PUT the status subresource with the resourceVersion we computed from: a newer object answers 409 and we
-    // recompute from it on the requeue, so neither its changes nor ours are lost.
+    // PUT the status subresource with the resourceVersion we computed from: a newer object answers
+    // 409 and we recompute from it on the requeue, so neither its changes nor ours are lost.
     json body = *object;
-    json status = body.contains("status") && body["status"].is_object() ? body["status"] : json::object();
+    json status =
+        body.contains("status") && body["status"].is_object() ? body["status"] : json::object();
     const json desired = api::encode_status(d.status);
     for (auto& [k, v] : desired.items()) status[k] = v;  // unknown status keys are kept
     body["status"] = std::move(status);
-    auto ref = controller::poetryapps().in(d.app.metadata.namespace_).named(d.app.metadata.name).sub("status");
+    auto ref = controller::poetryapps()
+                   .in(d.app.metadata.namespace_)
+                   .named(d.app.metadata.name)
+                   .sub("status");
     auto written = client_.update_status(ref, body);
     if (!written) {
         const Error& e = written.error();
@@ -107,9 +118,11 @@ Result<kube::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
             ++conflicts_;
             if (options_.metrics) options_.metrics->inc(kWritesMetric, {{"result", "conflict"}});
             POETRYOPS_LOG(debug, "status write conflict, requeue", {{"app", key}});
-            // A rate-limited retry now, not the hook's requeue_after (the poll interval, 5 minutes by default): the
-            // controller prefers requeue_after when both are set, and would drop the retry until then.
-            return kube::ReconcileResult{.requeue_after = std::chrono::milliseconds(0), .requeue = true};
+            // A rate-limited retry now, not the hook's requeue_after (the poll interval, 5 minutes
+            // by default): the controller prefers requeue_after when both are set, and would drop
+            // the retry until then.
+            return kube::ReconcileResult{.requeue_after = std::chrono::milliseconds(0),
+                                         .requeue = true};
         }
         if (kube::is_not_found(e)) return kube::ReconcileResult{};  // deleted meanwhile
         if (options_.metrics) options_.metrics->inc(kWritesMetric, {{"result", "error"}});

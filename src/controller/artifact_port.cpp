@@ -19,7 +19,8 @@ std::string regex_escape(std::string_view s) {
     return out;
 }
 
-/// Replaces each placeholder with its pattern; `sha_group` makes {shortSha}/{sha} capturing instead of {version}.
+/// Replaces each placeholder with its pattern; `sha_group` makes {shortSha}/{sha} capturing instead
+/// of {version}.
 std::string template_to_regex(std::string_view tmpl, bool sha_group) {
     std::string out = "^";
     std::size_t i = 0;
@@ -56,7 +57,9 @@ bool repository_matches(const std::string& app_repository, const std::string& pu
     return a->registry == b->registry && a->repository == b->repository;
 }
 
-std::string tag_template_regex(std::string_view tag_template) { return template_to_regex(tag_template, false); }
+std::string tag_template_regex(std::string_view tag_template) {
+    return template_to_regex(tag_template, false);
+}
 
 Result<registry::VersionPolicy> version_policy(const api::ImageSpec& image) {
     registry::VersionPolicy p;
@@ -65,8 +68,9 @@ Result<registry::VersionPolicy> version_policy(const api::ImageSpec& image) {
     p.include_prereleases = image.policy.allow_prerelease;
     std::string tmpl = image.tag_template.empty() ? "{version}" : image.tag_template;
     if (tmpl.find("{version}") == std::string::npos) {
-        return fail(Error::Kind::invalid, "spec.image.tagTemplate: " + tmpl +
-                                              " has no {version}, so tags cannot be ordered by version");
+        return fail(Error::Kind::invalid,
+                    "spec.image.tagTemplate: " + tmpl +
+                        " has no {version}, so tags cannot be ordered by version");
     }
     p.pattern = tag_template_regex(tmpl);
     return p;
@@ -86,7 +90,8 @@ void RegistryArtifactPort::hint_push(const std::string& pushed, const std::strin
     hints_.emplace_back(pushed, tag);
 }
 
-void RegistryArtifactPort::invalidate_matching(const std::function<bool(const std::string&)>& match) {
+void RegistryArtifactPort::invalidate_matching(
+    const std::function<bool(const std::string&)>& match) {
     std::lock_guard lock(mu_);
     std::erase_if(cache_, [&](const auto& kv) { return match(kv.first); });
 }
@@ -94,7 +99,8 @@ void RegistryArtifactPort::invalidate_matching(const std::function<bool(const st
 Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api::PoetryApp& app) {
     const auto& image = app.spec.image;
     POETRYOPS_TRY(registry::VersionPolicy policy, version_policy(image));
-    std::string key = policy.range + "|" + policy.pattern + (policy.include_prereleases ? "|pre" : "");
+    std::string key =
+        policy.range + "|" + policy.pattern + (policy.include_prereleases ? "|pre" : "");
     auto ttl = image.policy.poll_interval.value.count() > 0
                    ? std::chrono::duration_cast<Clock::duration>(image.policy.poll_interval.value)
                    : std::chrono::duration_cast<Clock::duration>(std::chrono::minutes(5));
@@ -105,7 +111,8 @@ Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api:
             if (repository_matches(image.repository, pushed)) hinted.push_back(tag);
         }
         if (auto it = cache_.find(image.repository); hinted.empty() && it != cache_.end() &&
-                                                     it->second.policy_key == key && clock_.now() - it->second.at < ttl) {
+                                                     it->second.policy_key == key &&
+                                                     clock_.now() - it->second.at < ttl) {
             return it->second.newest;
         }
     }
@@ -116,18 +123,20 @@ Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api:
     if (!listed && listed.error().kind != Error::Kind::not_found) return listed.error();
     // A repository nothing was pushed to yet (NAME_UNKNOWN) has no artifact; that is not a failure.
     std::vector<std::string> tags = listed ? std::move(listed).value() : std::vector<std::string>{};
-    // A tag just pushed can be notified, and even listed, a moment before the registry links it to its manifest
-    // (docker-registry creates the tag's folder, then writes the link). A few short retries (2+4+8+16 ms) are far
-    // cheaper than failing the reconcile and running it again.
+    // A tag just pushed can be notified, and even listed, a moment before the registry links it to
+    // its manifest (docker-registry creates the tag's folder, then writes the link). A few short
+    // retries (2+4+8+16 ms) are far cheaper than failing the reconcile and running it again.
     auto resolve_settling = [&](const registry::Reference& ref) {
         auto d = reg->resolve(ref);
-        for (int wait_ms = 2; !d && d.error().kind == Error::Kind::not_found && wait_ms <= 16; wait_ms *= 2) {
+        for (int wait_ms = 2; !d && d.error().kind == Error::Kind::not_found && wait_ms <= 16;
+             wait_ms *= 2) {
             std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
             d = reg->resolve(ref);
         }
         return d;
     };
-    // A pushed tag the list does not show yet must still resolve before we settle on an older newest.
+    // A pushed tag the list does not show yet must still resolve before we settle on an older
+    // newest.
     for (const auto& tag : hinted) {
         if (std::find(tags.begin(), tags.end(), tag) != tags.end()) continue;
         registry::Reference ref = repo;

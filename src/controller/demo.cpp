@@ -28,7 +28,9 @@ constexpr const char* kRepository = "registry.local/demo/hello";
 /// A minimal ustar archive holding one file: the image layer of a demo version.
 std::string tar_one_file(const std::string& name, const std::string& content) {
     std::string header(512, '\0');
-    auto put = [&](std::size_t off, std::size_t len, const std::string& v) { header.replace(off, std::min(len, v.size()), v.substr(0, len)); };
+    auto put = [&](std::size_t off, std::size_t len, const std::string& v) {
+        header.replace(off, std::min(len, v.size()), v.substr(0, len));
+    };
     auto octal = [](std::size_t v, int width) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%0*zo", width - 1, v);
@@ -57,7 +59,8 @@ struct DemoImage {
     std::string version, tag, digest;
 };
 
-/// "Pushes" a version of the sample app into the layout: a layer, a config and an OCI manifest under its tag.
+/// "Pushes" a version of the sample app into the layout: a layer, a config and an OCI manifest
+/// under its tag.
 Result<DemoImage> push_version(registry::LayoutRegistry& reg, const std::string& version) {
     POETRYOPS_TRY(registry::Reference repo, registry::parse_repository(kRepository));
     std::string sha = str::sha256_hex("hello source " + version).substr(0, 7);
@@ -65,33 +68,45 @@ Result<DemoImage> push_version(registry::LayoutRegistry& reg, const std::string&
     POETRYOPS_TRY(std::string layer_digest, reg.put_blob(repo, layer));
     nlohmann::json config = {{"architecture", "amd64"},
                              {"os", "linux"},
-                             {"config", {{"Cmd", {"hello"}}, {"Labels", {{"org.opencontainers.image.version", version},
-                                                                         {"org.opencontainers.image.revision", sha}}}}},
+                             {"config",
+                              {{"Cmd", {"hello"}},
+                               {"Labels",
+                                {{"org.opencontainers.image.version", version},
+                                 {"org.opencontainers.image.revision", sha}}}}},
                              {"rootfs", {{"type", "layers"}, {"diff_ids", {layer_digest}}}}};
     std::string config_bytes = config.dump();
     POETRYOPS_TRY(std::string config_digest, reg.put_blob(repo, config_bytes));
-    nlohmann::json manifest = {
-        {"schemaVersion", 2},
-        {"mediaType", registry::media::oci_manifest},
-        {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", config_digest},
-                    {"size", config_bytes.size()}}},
-        {"layers", {{{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", layer_digest},
-                     {"size", layer.size()}}}}};
+    nlohmann::json manifest = {{"schemaVersion", 2},
+                               {"mediaType", registry::media::oci_manifest},
+                               {"config",
+                                {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                                 {"digest", config_digest},
+                                 {"size", config_bytes.size()}}},
+                               {"layers",
+                                {{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                                  {"digest", layer_digest},
+                                  {"size", layer.size()}}}}};
     DemoImage img{version, version + "-" + sha, ""};
-    POETRYOPS_TRY(registry::Descriptor d, reg.put_manifest(repo, img.tag, manifest.dump(), registry::media::oci_manifest));
+    POETRYOPS_TRY(registry::Descriptor d,
+                  reg.put_manifest(repo, img.tag, manifest.dump(), registry::media::oci_manifest));
     img.digest = d.digest;
     return img;
 }
 
 std::string overlay(const std::string& env) {
-    return "# " + env + " overlay: poetryops pins the image below; everything else is yours\n"
+    return "# " + env +
+           " overlay: poetryops pins the image below; everything else is yours\n"
            "apiVersion: kustomize.config.k8s.io/v1beta1\n"
            "kind: Kustomization\n"
-           "namespace: hello-" + env + "\n"
+           "namespace: hello-" +
+           env +
+           "\n"
            "resources:\n"
            "- ../../base\n"
            "images:\n"
-           "- name: " + std::string(kRepository) + "\n"
+           "- name: " +
+           std::string(kRepository) +
+           "\n"
            "  newTag: 0.9.0\n";
 }
 
@@ -112,7 +127,8 @@ const char* kBaseDeployment =
     "      - name: hello\n"
     "        image: registry.local/demo/hello\n";
 
-std::string app_yaml(const fs::path& gitops, const std::map<std::string, std::string>& annotations) {
+std::string app_yaml(const fs::path& gitops,
+                     const std::map<std::string, std::string>& annotations) {
     std::string a;
     if (!annotations.empty()) {
         a = "  annotations:\n";
@@ -122,13 +138,18 @@ std::string app_yaml(const fs::path& gitops, const std::map<std::string, std::st
            "kind: PoetryApp\n"
            "metadata:\n"
            "  name: hello\n"
-           "  namespace: demo\n" + a +
+           "  namespace: demo\n" +
+           a +
            "spec:\n"
            "  image:\n"
-           "    repository: " + std::string(kRepository) + "\n"
+           "    repository: " +
+           std::string(kRepository) +
+           "\n"
            "    tagTemplate: \"{version}-{shortSha}\"\n"
            "  gitops:\n"
-           "    repoURL: file://" + gitops.string() + "\n"
+           "    repoURL: file://" +
+           gitops.string() +
+           "\n"
            "    branch: main\n"
            "  environments:\n"
            "  - name: dev\n"
@@ -145,18 +166,26 @@ std::string app_yaml(const fs::path& gitops, const std::map<std::string, std::st
 class Git {
 public:
     explicit Git(fs::path home) : home_(std::move(home)) {}
-    Result<std::string> operator()(const std::vector<std::string>& args, const std::string& who = "Alice Admin") {
+    Result<std::string> operator()(const std::vector<std::string>& args,
+                                   const std::string& who = "Alice Admin") {
         std::vector<std::string> argv{"git"};
         argv.insert(argv.end(), args.begin(), args.end());
         ProcessOptions o;
         o.inherit_env = false;
         std::string email = str::to_lower(who.substr(0, who.find(' '))) + "@example.com";
-        o.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", home_.string()}, {"GIT_CONFIG_NOSYSTEM", "1"},
-                 {"GIT_AUTHOR_NAME", who}, {"GIT_AUTHOR_EMAIL", email}, {"GIT_COMMITTER_NAME", who},
-                 {"GIT_COMMITTER_EMAIL", email}, {"GIT_TERMINAL_PROMPT", "0"}};
+        o.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
+                 {"HOME", home_.string()},
+                 {"GIT_CONFIG_NOSYSTEM", "1"},
+                 {"GIT_AUTHOR_NAME", who},
+                 {"GIT_AUTHOR_EMAIL", email},
+                 {"GIT_COMMITTER_NAME", who},
+                 {"GIT_COMMITTER_EMAIL", email},
+                 {"GIT_TERMINAL_PROMPT", "0"}};
         o.timeout = 60s;
         POETRYOPS_TRY(ProcessResult r, run_process(argv, o));
-        if (!r.ok()) return fail(Error::Kind::internal, format_argv(argv) + ": " + std::string(str::trim(r.err)));
+        if (!r.ok())
+            return fail(Error::Kind::internal,
+                        format_argv(argv) + ": " + std::string(str::trim(r.err)));
         return r.out;
     }
 
@@ -183,8 +212,8 @@ public:
         opts.committer.window = 20ms;
         opts.committer.identity = {"poetryops", "poetryops@demo.local"};
         opts.on_event = [this](const api::PoetryApp&, const promote::Event& e) {
-            out_ << "  " << stamp() << (e.warning ? "  ! " : "    ") << std::left << std::setw(22) << e.reason
-                 << e.message << "\n";
+            out_ << "  " << stamp() << (e.warning ? "  ! " : "    ") << std::left << std::setw(22)
+                 << e.reason << e.message << "\n";
         };
         POETRYOPS_TRY(runner_, LocalRunner::create(opts));
 
@@ -193,7 +222,8 @@ public:
         POETRYOPS_TRY_VOID(settle());
 
         clock_.advance(10min);
-        say("10 minutes later dev has soaked: staging gets the same digest; prod waits for an approval");
+        say("10 minutes later dev has soaked: staging gets the same digest; prod waits for an "
+            "approval");
         POETRYOPS_TRY_VOID(settle());
         show("prod");
 
@@ -209,7 +239,8 @@ public:
         say("10 minutes later: staging takes 1.1.0 (prod stays on 1.0.0: nobody approved 1.1.0)");
         POETRYOPS_TRY_VOID(settle());
 
-        say("alice pins staging back to 1.0.0 by hand in git: poetryops holds staging instead of fighting her");
+        say("alice pins staging back to 1.0.0 by hand in git: poetryops holds staging instead of "
+            "fighting her");
         POETRYOPS_TRY_VOID(human_pin("staging", v1));
         POETRYOPS_TRY_VOID(settle());
 
@@ -221,7 +252,8 @@ public:
         POETRYOPS_TRY_VOID(settle());
         show("staging");
 
-        say("alice releases the hold (annotation bound to what she pinned): staging catches up with dev");
+        say("alice releases the hold (annotation bound to what she pinned): staging catches up "
+            "with dev");
         annotations_["poetryops.io/release.staging"] = v1.digest;
         POETRYOPS_TRY_VOID(write_app());
         POETRYOPS_TRY_VOID(settle());
@@ -232,21 +264,26 @@ public:
         POETRYOPS_TRY_VOID(write_app());
         POETRYOPS_TRY_VOID(settle());
 
-        say("prod misbehaves on 1.2.0: roll prod back to 1.0.0 (annotation naming a digest from its history)");
+        say("prod misbehaves on 1.2.0: roll prod back to 1.0.0 (annotation naming a digest from "
+            "its history)");
         annotations_["poetryops.io/rollback.prod"] = v1.digest;
         POETRYOPS_TRY_VOID(write_app());
         POETRYOPS_TRY_VOID(settle());
         (void)v2;
 
         auto status = runner_->status_of("demo/hello");
-        out_ << "\nkubectl get poetryapps would show:  " << (status ? status->summary : "?") << "\n";
+        out_ << "\nkubectl get poetryapps would show:  " << (status ? status->summary : "?")
+             << "\n";
         auto stats = runner_->commit_stats();
         out_ << "poetryops made " << stats.commits << " commits in " << stats.pushes << " pushes\n";
         out_ << "\nThe GitOps repository's log (every decision is a commit):\n";
-        POETRYOPS_TRY(std::string log, git_({"-C", (dir_ / "gitops.git").string(), "log", "--format=  %h %<(10,trunc)%an %s"}));
+        POETRYOPS_TRY(std::string log, git_({"-C", (dir_ / "gitops.git").string(), "log",
+                                             "--format=  %h %<(10,trunc)%an %s"}));
         out_ << log;
-        POETRYOPS_TRY(std::string show_last, git_({"-C", (dir_ / "gitops.git").string(), "show", "--format=", "HEAD"}));
-        out_ << "\nThe last commit's diff (byte-exact: only the pinned lines change):\n" << show_last;
+        POETRYOPS_TRY(std::string show_last,
+                      git_({"-C", (dir_ / "gitops.git").string(), "show", "--format=", "HEAD"}));
+        out_ << "\nThe last commit's diff (byte-exact: only the pinned lines change):\n"
+             << show_last;
         return ok();
     }
 
@@ -254,37 +291,48 @@ private:
     Result<void> setup() {
         std::error_code ec;
         fs::create_directories(dir_ / "apps", ec);
-        for (const char* sub : {"seed/base", "seed/envs/dev", "seed/envs/staging", "seed/envs/prod"}) {
+        for (const char* sub :
+             {"seed/base", "seed/envs/dev", "seed/envs/staging", "seed/envs/prod"}) {
             fs::create_directories(dir_ / sub, ec);
-            if (ec) return fail(Error::Kind::internal, "cannot create " + (dir_ / sub).string() + ": " + ec.message());
+            if (ec)
+                return fail(Error::Kind::internal,
+                            "cannot create " + (dir_ / sub).string() + ": " + ec.message());
         }
-        POETRYOPS_TRY(auto a, git_({"init", "-q", "--bare", "-b", "main", (dir_ / "gitops.git").string()}));
+        POETRYOPS_TRY(auto a,
+                      git_({"init", "-q", "--bare", "-b", "main", (dir_ / "gitops.git").string()}));
         POETRYOPS_TRY(auto b, git_({"init", "-q", "-b", "main", (dir_ / "seed").string()}));
-        POETRYOPS_TRY_VOID(write_file_atomic(dir_ / "seed/base/kustomization.yaml", "resources:\n- deployment.yaml\n"));
+        POETRYOPS_TRY_VOID(write_file_atomic(dir_ / "seed/base/kustomization.yaml",
+                                             "resources:\n- deployment.yaml\n"));
         POETRYOPS_TRY_VOID(write_file_atomic(dir_ / "seed/base/deployment.yaml", kBaseDeployment));
         for (const char* env : {"dev", "staging", "prod"}) {
-            POETRYOPS_TRY_VOID(write_file_atomic(dir_ / "seed/envs" / env / "kustomization.yaml", overlay(env)));
+            POETRYOPS_TRY_VOID(
+                write_file_atomic(dir_ / "seed/envs" / env / "kustomization.yaml", overlay(env)));
         }
         std::string seed = (dir_ / "seed").string();
         POETRYOPS_TRY(auto c, git_({"-C", seed, "add", "-A"}));
         POETRYOPS_TRY(auto d, git_({"-C", seed, "commit", "-q", "-m", "Add the hello overlays"}));
-        POETRYOPS_TRY(auto e, git_({"-C", seed, "push", "-q", (dir_ / "gitops.git").string(), "main"}));
+        POETRYOPS_TRY(auto e,
+                      git_({"-C", seed, "push", "-q", (dir_ / "gitops.git").string(), "main"}));
         (void)a, (void)b, (void)c, (void)d, (void)e;
         out_ << "poetryops demo in " << dir_.string() << "\n"
-             << "  GitOps repo   " << (dir_ / "gitops.git").string() << "  (envs/dev, envs/staging, envs/prod)\n"
-             << "  registry      " << (dir_ / "registry").string() << "  (OCI image layout for " << kRepository << ")\n"
+             << "  GitOps repo   " << (dir_ / "gitops.git").string()
+             << "  (envs/dev, envs/staging, envs/prod)\n"
+             << "  registry      " << (dir_ / "registry").string() << "  (OCI image layout for "
+             << kRepository << ")\n"
              << "  PoetryApp     " << (dir_ / "apps/hello.yaml").string()
              << "  (staging soaks 10m after dev; prod needs an approval)\n";
         return write_app();
     }
 
     Result<void> write_app() {
-        return write_file_atomic(dir_ / "apps/hello.yaml", app_yaml(dir_ / "gitops.git", annotations_));
+        return write_file_atomic(dir_ / "apps/hello.yaml",
+                                 app_yaml(dir_ / "gitops.git", annotations_));
     }
 
     Result<void> human_pin(const std::string& env, const DemoImage& img) {
         std::string seed = (dir_ / "seed").string();
-        POETRYOPS_TRY(auto a, git_({"-C", seed, "pull", "-q", "--ff-only", (dir_ / "gitops.git").string(), "main"}));
+        POETRYOPS_TRY(auto a, git_({"-C", seed, "pull", "-q", "--ff-only",
+                                    (dir_ / "gitops.git").string(), "main"}));
         fs::path file = dir_ / "seed/envs" / env / "kustomization.yaml";
         POETRYOPS_TRY(std::string text, read_file(file));
         auto tag_at = text.find("newTag: ");
@@ -297,8 +345,10 @@ private:
         text.replace(dig_at, dig_end - dig_at, "digest: " + img.digest);
         text.replace(tag_at, tag_end - tag_at, "newTag: " + img.tag);
         POETRYOPS_TRY_VOID(write_file_atomic(file, text));
-        POETRYOPS_TRY(auto b, git_({"-C", seed, "commit", "-q", "-am", "Pin " + env + " to " + img.version + " while we debug"}));
-        POETRYOPS_TRY(auto c, git_({"-C", seed, "push", "-q", (dir_ / "gitops.git").string(), "main"}));
+        POETRYOPS_TRY(auto b, git_({"-C", seed, "commit", "-q", "-am",
+                                    "Pin " + env + " to " + img.version + " while we debug"}));
+        POETRYOPS_TRY(auto c,
+                      git_({"-C", seed, "push", "-q", (dir_ / "gitops.git").string(), "main"}));
         (void)a, (void)b, (void)c;
         return ok();
     }
@@ -315,14 +365,16 @@ private:
         auto status = runner_->status_of("demo/hello");
         if (!status) return;
         if (const auto* st = status->find_environment(env)) {
-            out_ << "  " << stamp() << "    " << std::left << std::setw(22) << ("status of " + env) << st->message << "\n";
+            out_ << "  " << stamp() << "    " << std::left << std::setw(22) << ("status of " + env)
+                 << st->message << "\n";
         }
     }
 
     std::string stamp() const {
         auto mins = std::chrono::duration_cast<std::chrono::minutes>(clock_.now() - start_).count();
         char buf[48];
-        std::snprintf(buf, sizeof buf, "+%02lld:%02lld", static_cast<long long>(mins / 60), static_cast<long long>(mins % 60));
+        std::snprintf(buf, sizeof buf, "+%02lld:%02lld", static_cast<long long>(mins / 60),
+                      static_cast<long long>(mins % 60));
         return buf;
     }
 
@@ -347,7 +399,8 @@ Result<void> run_demo(const DemoOptions& options, std::ostream& out) {
         std::error_code ec;
         fs::create_directories(dir, ec);
         if (!fs::is_empty(dir, ec)) {
-            return fail(Error::Kind::invalid, "--workdir " + dir.string() + " is not empty; give a new or empty folder");
+            return fail(Error::Kind::invalid,
+                        "--workdir " + dir.string() + " is not empty; give a new or empty folder");
         }
         dir = fs::absolute(dir);
     }

@@ -4,7 +4,8 @@
 
 namespace poetryops::controller {
 
-GitRepoPort::GitRepoPort(git::RepoCache& cache, RemoteResolver resolver, git::CommitterOptions options)
+GitRepoPort::GitRepoPort(git::RepoCache& cache, RemoteResolver resolver,
+                         git::CommitterOptions options)
     : cache_(cache), resolver_(std::move(resolver)), options_(std::move(options)) {}
 
 GitRepoPort::~GitRepoPort() {
@@ -27,7 +28,8 @@ Result<std::shared_ptr<git::Repo>> GitRepoPort::repo_for(const api::PoetryApp& a
     return it->second.repo;
 }
 
-Result<std::string> GitRepoPort::fetch_shared(const std::shared_ptr<git::Repo>& repo, const std::string& branch) {
+Result<std::string> GitRepoPort::fetch_shared(const std::shared_ptr<git::Repo>& repo,
+                                              const std::string& branch) {
     std::shared_ptr<FetchState> st;
     {
         std::lock_guard lock(mu_);
@@ -55,7 +57,8 @@ Result<std::string> GitRepoPort::fetch_shared(const std::shared_ptr<git::Repo>& 
     return r;
 }
 
-Result<GitSnapshot> GitRepoPort::read_files(const api::PoetryApp& app, const std::vector<std::string>& paths) {
+Result<GitSnapshot> GitRepoPort::read_files(const api::PoetryApp& app,
+                                            const std::vector<std::string>& paths) {
     const api::GitOpsSpec& gitops = app.spec.gitops;
     POETRYOPS_TRY(auto repo, repo_for(app));
     GitSnapshot snap;
@@ -64,11 +67,13 @@ Result<GitSnapshot> GitRepoPort::read_files(const api::PoetryApp& app, const std
     return snap;
 }
 
-Result<std::string> GitRepoPort::find_promotion(const api::PoetryApp& app, const std::string& trailer) {
+Result<std::string> GitRepoPort::find_promotion(const api::PoetryApp& app,
+                                                const std::string& trailer) {
     const api::GitOpsSpec& gitops = app.spec.gitops;
     POETRYOPS_TRY(auto repo, repo_for(app));
-    POETRYOPS_TRY(auto found, repo->find_commits_by_trailer(gitops.branch, std::string(promote::kPromotionTrailer),
-                                                            trailer, 500));
+    POETRYOPS_TRY(auto found,
+                  repo->find_commits_by_trailer(
+                      gitops.branch, std::string(promote::kPromotionTrailer), trailer, 500));
     return found.empty() ? std::string() : found.front().sha;
 }
 
@@ -79,14 +84,16 @@ Result<bool> GitRepoPort::contains(const api::PoetryApp& app, const std::string&
     POETRYOPS_TRY(auto repo, repo_for(app));
     auto known = repo->is_ancestor(commit, revision);
     if (known || known.error().kind != Error::Kind::not_found) return known;
-    // A revision the clone has not seen yet (the cluster synced something newer): fetch and ask once more.
+    // A revision the clone has not seen yet (the cluster synced something newer): fetch and ask
+    // once more.
     POETRYOPS_TRY_VOID(repo->fetch(gitops.branch));
     auto again = repo->is_ancestor(commit, revision);
     if (!again && again.error().kind == Error::Kind::not_found) return false;
     return again;
 }
 
-std::future<Result<git::EditOutcome>> GitRepoPort::submit(const api::PoetryApp& app, git::EditRequest request) {
+std::future<Result<git::EditOutcome>> GitRepoPort::submit(const api::PoetryApp& app,
+                                                          git::EditRequest request) {
     const api::GitOpsSpec& gitops = app.spec.gitops;
     auto repo = repo_for(app);
     if (!repo) {

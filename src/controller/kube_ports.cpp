@@ -21,8 +21,10 @@ std::optional<std::string> secret_value(const nlohmann::json& secret, const std:
     return out;
 }
 
-Result<std::optional<nlohmann::json>> KubeHealthPort::get(const std::string& api_version, const std::string& resource,
-                                                          const std::string& ns, const std::string& name) {
+Result<std::optional<nlohmann::json>> KubeHealthPort::get(const std::string& api_version,
+                                                          const std::string& resource,
+                                                          const std::string& ns,
+                                                          const std::string& name) {
     std::string group, version = api_version;
     if (auto slash = api_version.find('/'); slash != std::string::npos) {
         group = api_version.substr(0, slash);
@@ -79,7 +81,8 @@ Result<git::Remote> SecretCredentials::git_remote(const api::PoetryApp& app) {
     POETRYOPS_TRY(nlohmann::json s, secret(ns, name, "spec.gitops.secretRef"));
     std::string rv = s.value("/metadata/resourceVersion"_json_pointer, std::string());
     auto missing = [&](const std::string& key) {
-        return fail(Error::Kind::invalid, "spec.gitops.secretRef: Secret " + ns + "/" + name + " has no data key " + key,
+        return fail(Error::Kind::invalid,
+                    "spec.gitops.secretRef: Secret " + ns + "/" + name + " has no data key " + key,
                     "SecretIncomplete");
     };
     if (auto u = secret_value(s, "username")) r.username = *u;
@@ -90,7 +93,8 @@ Result<git::Remote> SecretCredentials::git_remote(const api::PoetryApp& app) {
     }
     auto key = secret_value(s, "ssh-privatekey");
     if (!key) key = secret_value(s, "identity");
-    bool ssh = r.url.rfind("ssh://", 0) == 0 || (r.url.find("://") == std::string::npos && r.url.find('@') != std::string::npos);
+    bool ssh = r.url.rfind("ssh://", 0) == 0 ||
+               (r.url.find("://") == std::string::npos && r.url.find('@') != std::string::npos);
     if (ssh) {
         if (!key) return missing("ssh-privatekey");
         auto kh = secret_value(s, "known_hosts");
@@ -105,7 +109,8 @@ Result<git::Remote> SecretCredentials::git_remote(const api::PoetryApp& app) {
     return r;
 }
 
-Result<std::pair<registry::DockerConfig, std::string>> SecretCredentials::docker_config(const api::PoetryApp& app) {
+Result<std::pair<registry::DockerConfig, std::string>> SecretCredentials::docker_config(
+    const api::PoetryApp& app) {
     if (!app.spec.image.secret_ref) return std::pair<registry::DockerConfig, std::string>{};
     const std::string& ns = app.metadata.namespace_;
     const std::string& name = app.spec.image.secret_ref->name;
@@ -114,10 +119,13 @@ Result<std::pair<registry::DockerConfig, std::string>> SecretCredentials::docker
     auto text = secret_value(s, ".dockerconfigjson");
     if (!text) text = secret_value(s, ".dockercfg");
     if (!text) {
-        return fail(Error::Kind::invalid, "spec.image.secretRef: Secret " + ns + "/" + name +
-                                              " has no .dockerconfigjson or .dockercfg key", "SecretIncomplete");
+        return fail(Error::Kind::invalid,
+                    "spec.image.secretRef: Secret " + ns + "/" + name +
+                        " has no .dockerconfigjson or .dockercfg key",
+                    "SecretIncomplete");
     }
-    POETRYOPS_TRY(registry::DockerConfig cfg, registry::DockerConfig::parse(*text, "Secret " + ns + "/" + name));
+    POETRYOPS_TRY(registry::DockerConfig cfg,
+                  registry::DockerConfig::parse(*text, "Secret " + ns + "/" + name));
     return std::pair<registry::DockerConfig, std::string>{std::move(cfg), rv};
 }
 

@@ -23,7 +23,8 @@ std::string join_path(const std::string& dir, const std::string& file) {
     return d.empty() ? file : d + "/" + file;
 }
 
-manifest::SetImageRequest image_request(const api::PoetryApp& app, const api::EnvironmentSpec& env) {
+manifest::SetImageRequest image_request(const api::PoetryApp& app,
+                                        const api::EnvironmentSpec& env) {
     manifest::SetImageRequest r;
     r.name = environment_image_name(app.spec, env);
     r.app = app.metadata.name;
@@ -70,20 +71,23 @@ std::string environment_file(const api::EnvironmentSpec& env) {
     return join_path(env.path, file);
 }
 
-std::string environment_image_name(const api::PoetryAppSpec& spec, const api::EnvironmentSpec& env) {
+std::string environment_image_name(const api::PoetryAppSpec& spec,
+                                   const api::EnvironmentSpec& env) {
     return env.update.image.empty() ? spec.image.repository : env.update.image;
 }
 
-PromotionReconciler::PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts, HealthPort* health,
-                                         const Clock& clock)
+PromotionReconciler::PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts,
+                                         HealthPort* health, const Clock& clock)
     : gitops_(gitops), artifacts_(artifacts), health_(health), clock_(clock) {}
 
-HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app, const api::EnvironmentSpec& env,
+HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app,
+                                                      const api::EnvironmentSpec& env,
                                                       const api::EnvironmentStatus* status) {
     api::HealthKind kind = env.health.kind();
     if (kind == api::HealthKind::none) return {HealthState::healthy, "health gate: none"};
     if (!health_) {
-        return {HealthState::unknown, std::string("health gate ") + std::string(api::to_string(kind)) +
+        return {HealthState::unknown, std::string("health gate ") +
+                                          std::string(api::to_string(kind)) +
                                           " needs a Kubernetes API (not available in local mode)"};
     }
     std::string commit = status ? status->commit : std::string();
@@ -94,7 +98,8 @@ HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app,
     };
     auto fetch = [&](const char* api_version, const char* resource, const std::string& ns,
                      const std::string& name) -> std::optional<nlohmann::json> {
-        auto obj = health_->get(api_version, resource, ns.empty() ? app.metadata.namespace_ : ns, name);
+        auto obj =
+            health_->get(api_version, resource, ns.empty() ? app.metadata.namespace_ : ns, name);
         if (!obj || !*obj) return std::nullopt;
         return **obj;
     };
@@ -102,26 +107,35 @@ HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app,
         case api::HealthKind::argocd: {
             auto obj = fetch("argoproj.io/v1alpha1", "applications", env.health.argocd->namespace_,
                              env.health.argocd->application);
-            if (!obj) return {HealthState::unknown, "Argo CD application " + env.health.argocd->application + " not found"};
+            if (!obj)
+                return {HealthState::unknown,
+                        "Argo CD application " + env.health.argocd->application + " not found"};
             return promote::argocd_health(*obj, contains);
         }
         case api::HealthKind::flux: {
-            auto obj = fetch("kustomize.toolkit.fluxcd.io/v1", "kustomizations", env.health.flux->namespace_,
-                             env.health.flux->kustomization);
-            if (!obj) return {HealthState::unknown, "Flux Kustomization " + env.health.flux->kustomization + " not found"};
+            auto obj = fetch("kustomize.toolkit.fluxcd.io/v1", "kustomizations",
+                             env.health.flux->namespace_, env.health.flux->kustomization);
+            if (!obj)
+                return {HealthState::unknown,
+                        "Flux Kustomization " + env.health.flux->kustomization + " not found"};
             return promote::flux_health(*obj, contains);
         }
         case api::HealthKind::deployment: {
-            auto obj = fetch("apps/v1", "deployments", env.health.deployment->namespace_, env.health.deployment->name);
-            if (!obj) return {HealthState::unknown, "Deployment " + env.health.deployment->name + " not found"};
-            return promote::deployment_health(*obj, app.spec.image.repository, status ? status->digest : "");
+            auto obj = fetch("apps/v1", "deployments", env.health.deployment->namespace_,
+                             env.health.deployment->name);
+            if (!obj)
+                return {HealthState::unknown,
+                        "Deployment " + env.health.deployment->name + " not found"};
+            return promote::deployment_health(*obj, app.spec.image.repository,
+                                              status ? status->digest : "");
         }
         case api::HealthKind::none: break;
     }
     return {HealthState::unknown, ""};
 }
 
-promote::Observations PromotionReconciler::observe(const api::PoetryApp& app, PromotionOutcome& out) {
+promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
+                                                   PromotionOutcome& out) {
     promote::Observations obs;
     auto newest = artifacts_.newest(app);
     if (!newest) {
@@ -155,7 +169,8 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app, Pr
             obs.environments[env.name] = std::move(eo);
             continue;
         }
-        auto pinned = manifest::find_pinned_image(*text, image_request(app, env), manifest_kind(env.update.kind));
+        auto pinned = manifest::find_pinned_image(*text, image_request(app, env),
+                                                  manifest_kind(env.update.kind));
         if (!pinned) {
             eo.read_ok = false;
             eo.read_error = path + ": " + pinned.error().message;
@@ -169,10 +184,10 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app, Pr
             eo.pinned_digest = (*pinned)->digest;
             bool ours = st && !st->digest.empty() && st->digest == eo.pinned_digest;
             if (!ours && !eo.pinned_digest.empty()) {
-                auto found = gitops_.find_promotion(app,
-                                                    promote::promotion_trailer_value(app, env.name, eo.pinned_digest));
-                // Only a promotion newer than what status records is ours (a lost status write); an older commit
-                // of the same digest means someone reverted to it.
+                auto found = gitops_.find_promotion(
+                    app, promote::promotion_trailer_value(app, env.name, eo.pinned_digest));
+                // Only a promotion newer than what status records is ours (a lost status write); an
+                // older commit of the same digest means someone reverted to it.
                 if (found && !found->empty()) {
                     bool newer = !st || st->commit.empty();
                     if (!newer && *found != st->commit) {
@@ -200,9 +215,11 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
     api::UpdateKind kind = env->update.kind;
     std::string image_name = set.name;
     req.edits.push_back(git::FileEdit{
-        path, [set, kind, path, image_name](std::optional<std::string_view> current)
-                  -> Result<std::optional<std::string>> {
-            if (!current) return fail(Error::Kind::not_found, path + " does not exist", "FileNotFound");
+        path,
+        [set, kind, path, image_name](
+            std::optional<std::string_view> current) -> Result<std::optional<std::string>> {
+            if (!current)
+                return fail(Error::Kind::not_found, path + " does not exist", "FileNotFound");
             Result<manifest::EditResult> r = manifest::EditResult{};
             if (kind == api::UpdateKind::helm) {
                 std::vector<std::pair<std::string, std::string>> values;
@@ -210,7 +227,8 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
                 if (!set.helm_digest_path.empty()) {
                     values = {{set.helm_tag_path, tag}, {set.helm_digest_path, *set.digest}};
                 } else {
-                    values = {{set.helm_tag_path, tag.empty() ? *set.digest : tag + "@" + *set.digest}};
+                    values = {
+                        {set.helm_tag_path, tag.empty() ? *set.digest : tag + "@" + *set.digest}};
                 }
                 r = manifest::set_values(*current, values);
             } else {
@@ -218,7 +236,8 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
             }
             if (!r) return fail(r.error().kind, path + ": " + r.error().message, r.error().reason);
             if (r->matched == 0) {
-                return fail(Error::Kind::not_found, path + ": no image named " + image_name + " to update",
+                return fail(Error::Kind::not_found,
+                            path + ": no image named " + image_name + " to update",
                             "ImageNotFound");
             }
             if (!r->changed()) return std::optional<std::string>{};
@@ -229,11 +248,13 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
     req.message.version = action.artifact.version;
     req.message.digest = action.artifact.digest;
     if (action.kind == api::HistoryKind::rollback) {
-        req.message.subject = "rollback " + app.metadata.name + " in " + action.environment + " to " +
-                              (action.artifact.version.empty() ? action.artifact.digest : action.artifact.version);
+        req.message.subject =
+            "rollback " + app.metadata.name + " in " + action.environment + " to " +
+            (action.artifact.version.empty() ? action.artifact.digest : action.artifact.version);
     }
     req.message.body = action.reason + "\n\nImage: " + action.image;
-    req.message.trailers.push_back(promote::promotion_trailer(app, action.environment, action.artifact.digest));
+    req.message.trailers.push_back(
+        promote::promotion_trailer(app, action.environment, action.artifact.digest));
     return req;
 }
 
@@ -255,13 +276,15 @@ PromotionOutcome PromotionReconciler::reconcile(const api::PoetryApp& app) {
 
     // Submit every action before waiting on any, so they share one commit.
     std::vector<std::future<Result<git::EditOutcome>>> pending;
-    for (const auto& action : plan.actions) pending.push_back(gitops_.submit(app, edit_request(app, action)));
+    for (const auto& action : plan.actions)
+        pending.push_back(gitops_.submit(app, edit_request(app, action)));
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
         const auto& action = plan.actions[i];
         Result<git::EditOutcome> result = pending[i].get();
         if (!result) {
             promote::record_failure(out.status, app.spec, action, result.error().message, now);
-            out.events.push_back(promote::Event{true, "CommitFailed", action.environment + ": " + result.error().message});
+            out.events.push_back(promote::Event{
+                true, "CommitFailed", action.environment + ": " + result.error().message});
             if (!out.error) out.error = result.error();
             continue;
         }
@@ -270,8 +293,8 @@ PromotionOutcome PromotionReconciler::reconcile(const api::PoetryApp& app) {
         std::string verb = action.kind == api::HistoryKind::rollback ? "rolled back " : "promoted ";
         out.events.push_back(promote::Event{
             false, action.kind == api::HistoryKind::rollback ? "RolledBack" : "Promoted",
-            verb + action.environment + " to " + action.image + " in " + result->commit.substr(0, 12) +
-                (result->changed ? "" : " (already in git)")});
+            verb + action.environment + " to " + action.image + " in " +
+                result->commit.substr(0, 12) + (result->changed ? "" : " (already in git)")});
     }
     set_degraded(out.status, app, out.error ? &*out.error : nullptr, now);
     return out;

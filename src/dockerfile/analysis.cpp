@@ -79,16 +79,18 @@ std::string basename(std::string_view p) {
 }
 
 bool is_python_program(std::string_view name) {
-    return name == "python" || (name.substr(0, 7) == "python3" &&
-                                std::all_of(name.begin() + 7, name.end(),
-                                            [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; }));
+    return name == "python" ||
+           (name.substr(0, 7) == "python3" && std::all_of(name.begin() + 7, name.end(), [](char c) {
+                return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+            }));
 }
 
 }  // namespace
 
 std::vector<ShellCommand> shell_commands(std::string_view script, char escape) {
-    static const std::set<std::string> keywords = {"if", "then", "else", "elif", "do", "while", "until",
-                                                   "!",  "{",    "(",    "time", "exec", "sudo", "command"};
+    static const std::set<std::string> keywords = {"if",    "then",  "else", "elif",   "do",
+                                                   "while", "until", "!",    "{",      "(",
+                                                   "time",  "exec",  "sudo", "command"};
     std::vector<ShellCommand> out;
     for (const auto& part : split_script(script)) {
         auto words = split_words(part, escape);
@@ -99,7 +101,8 @@ std::vector<ShellCommand> shell_commands(std::string_view script, char escape) {
                 if (words[i] == "export") {  // `export A=1 B=2` is all assignments
                     for (++i; i < words.size(); ++i) {
                         std::size_t eq = words[i].find('=');
-                        if (eq != std::string::npos) cmd.assignments[words[i].substr(0, eq)] = words[i].substr(eq + 1);
+                        if (eq != std::string::npos)
+                            cmd.assignments[words[i].substr(0, eq)] = words[i].substr(eq + 1);
                     }
                     break;
                 }
@@ -130,7 +133,8 @@ std::vector<ShellCommand> shell_commands(std::string_view script, char escape) {
 bool has_option(const std::vector<std::string>& args, std::string_view flag) {
     for (const auto& a : args) {
         if (a == flag) return true;
-        if (a.size() > flag.size() && a.compare(0, flag.size(), flag) == 0 && a[flag.size()] == '=') return true;
+        if (a.size() > flag.size() && a.compare(0, flag.size(), flag) == 0 && a[flag.size()] == '=')
+            return true;
     }
     return false;
 }
@@ -138,7 +142,8 @@ bool has_option(const std::vector<std::string>& args, std::string_view flag) {
 std::string option_value(const std::vector<std::string>& args, std::string_view flag) {
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == flag && i + 1 < args.size()) return args[i + 1];
-        if (args[i].size() > flag.size() && args[i].compare(0, flag.size(), flag) == 0 && args[i][flag.size()] == '=') {
+        if (args[i].size() > flag.size() && args[i].compare(0, flag.size(), flag) == 0 &&
+            args[i][flag.size()] == '=') {
             return args[i].substr(flag.size() + 1);
         }
     }
@@ -146,8 +151,10 @@ std::string option_value(const std::vector<std::string>& args, std::string_view 
 }
 
 std::string subcommand(const ShellCommand& cmd, std::size_t skip) {
-    // Global options that take a value: poetry -C DIR / --directory DIR / -P DIR; uv --directory / --project.
-    static const std::set<std::string> with_value = {"-C", "--directory", "-P", "--project", "--cache-dir"};
+    // Global options that take a value: poetry -C DIR / --directory DIR / -P DIR; uv --directory /
+    // --project.
+    static const std::set<std::string> with_value = {"-C", "--directory", "-P", "--project",
+                                                     "--cache-dir"};
     std::size_t seen = 0;
     for (std::size_t i = 0; i < cmd.args.size(); ++i) {
         const auto& a = cmd.args[i];
@@ -210,7 +217,8 @@ std::vector<std::pair<std::string, std::string>> key_values(const Instruction& i
     std::vector<std::pair<std::string, std::string>> out;
     auto words = split_words(ins.args, escape);
     if (words.empty()) return out;
-    if (ins.keyword == "ENV" && words[0].find('=') == std::string::npos) {  // legacy `ENV KEY value words`
+    if (ins.keyword == "ENV" &&
+        words[0].find('=') == std::string::npos) {  // legacy `ENV KEY value words`
         std::string rest = words.size() > 1 ? str::join({words.begin() + 1, words.end()}, " ") : "";
         out.emplace_back(words[0], rest);
         return out;
@@ -226,7 +234,8 @@ Analysis::Analysis(const Dockerfile& d) : df(d) {
     commands.resize(df.instructions.size());
     for (std::size_t i = 0; i < df.instructions.size(); ++i) {
         const auto& ins = df.instructions[i];
-        if (ins.keyword == "FROM" && str::to_lower(ins.args).find("python") != std::string::npos) is_python = true;
+        if (ins.keyword == "FROM" && str::to_lower(ins.args).find("python") != std::string::npos)
+            is_python = true;
         if (ins.keyword != "RUN") continue;
         commands[i] = shell_commands(ins.command_text(), df.escape);
         for (const auto& c : commands[i]) {
@@ -242,12 +251,14 @@ Analysis::Analysis(const Dockerfile& d) : df(d) {
         }
     }
     final_stage = static_cast<int>(df.stages.size()) - 1;
-    for (int s = final_stage; s >= 0; s = df.stages[static_cast<std::size_t>(s)].parent) final_chain.push_back(s);
+    for (int s = final_stage; s >= 0; s = df.stages[static_cast<std::size_t>(s)].parent)
+        final_chain.push_back(s);
 }
 
 std::vector<std::size_t> Analysis::chain_instructions(int stage) const {
     std::vector<int> chain;
-    for (int s = stage; s >= 0; s = df.stages[static_cast<std::size_t>(s)].parent) chain.push_back(s);
+    for (int s = stage; s >= 0; s = df.stages[static_cast<std::size_t>(s)].parent)
+        chain.push_back(s);
     std::vector<std::size_t> out;
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
         const auto& st = df.stages[static_cast<std::size_t>(*it)];

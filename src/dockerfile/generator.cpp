@@ -19,7 +19,9 @@ namespace {
 using detail::PathDep;
 using detail::Plan;
 
-Unexpected invalid(std::string msg) { return fail(Error::Kind::invalid, std::move(msg), "InvalidInput"); }
+Unexpected invalid(std::string msg) {
+    return fail(Error::Kind::invalid, std::move(msg), "InvalidInput");
+}
 
 bool safe_path(const std::string& p) {
     static const std::regex re(R"(^[A-Za-z0-9._/-]+$)");
@@ -46,19 +48,23 @@ Result<Plan> make_plan(const python::Project& project) {
         bool inside = !p.is_absolute() && norm != ".." && norm.rfind("../", 0) != 0;
         if (dep.group == "main") {
             if (!inside || norm == ".") {
-                return invalid("pyproject.toml: main-group path dependency '" + dep.name + "' (" + dep.path +
-                               ") is outside the project directory, which is the build context: move it inside the "
+                return invalid("pyproject.toml: main-group path dependency '" + dep.name + "' (" +
+                               dep.path +
+                               ") is outside the project directory, which is the build context: "
+                               "move it inside the "
                                "project or publish it to an index");
             }
             if (!safe_path(norm)) {
-                return invalid("pyproject.toml: path dependency '" + dep.name + "' has a path (" + dep.path +
-                               ") with characters the generator does not quote; use [A-Za-z0-9._/-]");
+                return invalid(
+                    "pyproject.toml: path dependency '" + dep.name + "' has a path (" + dep.path +
+                    ") with characters the generator does not quote; use [A-Za-z0-9._/-]");
             }
             main_paths.insert(norm);
         } else {
             if (!safe_path(norm)) {
-                return invalid("pyproject.toml: path dependency '" + dep.name + "' has a path (" + dep.path +
-                               ") with characters the generator does not quote; use [A-Za-z0-9._/-]");
+                return invalid(
+                    "pyproject.toml: path dependency '" + dep.name + "' has a path (" + dep.path +
+                    ") with characters the generator does not quote; use [A-Za-z0-9._/-]");
             }
             dev_paths.insert(norm);
         }
@@ -73,7 +79,8 @@ Result<Plan> make_plan(const python::Project& project) {
     for (const auto& pkg : project.packages) {
         std::string from = pkg.from;
         while (!from.empty() && from.back() == '/') from.pop_back();
-        std::string top = from.empty() ? pkg.include.substr(0, pkg.include.find('/')) : from.substr(0, from.find('/'));
+        std::string top = from.empty() ? pkg.include.substr(0, pkg.include.find('/'))
+                                       : from.substr(0, from.find('/'));
         if (top.empty() || top == "." || top == ".." || !safe_path(top) ||
             pkg.include.find_first_of("*?[") != std::string::npos) {
             plan.code_known = false;
@@ -86,22 +93,27 @@ Result<Plan> make_plan(const python::Project& project) {
     return plan;
 }
 
-std::string json_array(const std::vector<std::string>& words) { return nlohmann::json(words).dump(); }
+std::string json_array(const std::vector<std::string>& words) {
+    return nlohmann::json(words).dump();
+}
 
 std::string secret_id(const std::string& source) {
     std::string id = "poetry-";
-    for (char c : str::to_lower(source)) id += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '-';
+    for (char c : str::to_lower(source))
+        id += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '-';
     return id;
 }
 
 bool is_public_index(const python::Source& s) {
     std::string url = str::to_lower(s.url);
     return url.empty() || url.find("://pypi.org/") != std::string::npos ||
-           url.find("://files.pythonhosted.org/") != std::string::npos || str::to_lower(s.name) == "pypi";
+           url.find("://files.pythonhosted.org/") != std::string::npos ||
+           str::to_lower(s.name) == "pypi";
 }
 
 /// Joins RUN lines with ` \` continuations, four-space indented after the first.
-std::string run_block(const std::vector<std::string>& mounts, const std::vector<std::string>& steps) {
+std::string run_block(const std::vector<std::string>& mounts,
+                      const std::vector<std::string>& steps) {
     std::vector<std::string> lines;
     std::string first = "RUN";
     for (std::size_t i = 0; i < mounts.size(); ++i) {
@@ -124,7 +136,8 @@ std::string run_block(const std::vector<std::string>& mounts, const std::vector<
         }
     }
     std::string out;
-    for (std::size_t i = 0; i < all.size(); ++i) out += all[i] + (i + 1 < all.size() ? " \\\n" : "\n");
+    for (std::size_t i = 0; i < all.size(); ++i)
+        out += all[i] + (i + 1 < all.size() ? " \\\n" : "\n");
     return out;
 }
 
@@ -133,8 +146,9 @@ std::string run_block(const std::vector<std::string>& mounts, const std::vector<
 std::string poetry_credentials_env(std::string_view source_name) {
     std::string out = "POETRY_HTTP_BASIC_";
     for (char c : source_name) {
-        out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
-                                                            : '_';
+        out += std::isalnum(static_cast<unsigned char>(c))
+                   ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+                   : '_';
     }
     return out;
 }
@@ -152,7 +166,8 @@ Result<std::vector<std::string>> split_command(std::string_view text) {
         } else if (c == '\'' || c == '"') {
             in_word = true;
             std::size_t close = text.find(c, i + 1);
-            if (close == std::string_view::npos) return invalid("--command: unterminated " + std::string(1, c) + " quote");
+            if (close == std::string_view::npos)
+                return invalid("--command: unterminated " + std::string(1, c) + " quote");
             cur += text.substr(i + 1, close - i - 1);
             i = close;
         } else if (c == '\\' && i + 1 < text.size()) {
@@ -177,30 +192,37 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
     if (python.empty()) python = project.minimum_python();
     if (python.empty()) python = kDefaultPython;
     if (!std::regex_match(python, python_re)) {
-        return invalid(opt.python.empty() ? "pyproject.toml: requires-python gives Python '" + python +
-                                                "', which is not 3.X; pass --python X.Y"
-                                          : "--python: '" + python + "' is not a Python version like 3.12");
+        return invalid(opt.python.empty()
+                           ? "pyproject.toml: requires-python gives Python '" + python +
+                                 "', which is not 3.X; pass --python X.Y"
+                           : "--python: '" + python + "' is not a Python version like 3.12");
     }
     const std::string default_image = "python:" + python + "-slim";
     const std::string build_image = opt.build_image.empty() ? default_image : opt.build_image;
     const std::string runtime_image = opt.runtime_image.empty() ? default_image : opt.runtime_image;
-    for (const auto& [name, ref] : {std::pair{"--build-image", build_image}, {"--runtime-image", runtime_image}}) {
-        if (!std::regex_match(ref, image_re)) return invalid(std::string(name) + ": '" + ref + "' is not an image reference");
+    for (const auto& [name, ref] :
+         {std::pair{"--build-image", build_image}, {"--runtime-image", runtime_image}}) {
+        if (!std::regex_match(ref, image_re))
+            return invalid(std::string(name) + ": '" + ref + "' is not an image reference");
     }
     const bool preinstalled = opt.poetry == "preinstalled";
     if (!preinstalled && !std::regex_match(opt.poetry, poetry_re)) {
-        return invalid("--poetry: '" + opt.poetry + "' is neither a Poetry version (e.g. 2.2.1) nor 'preinstalled'");
+        return invalid("--poetry: '" + opt.poetry +
+                       "' is neither a Poetry version (e.g. 2.2.1) nor 'preinstalled'");
     }
     const auto poetry_mm = preinstalled ? std::pair{0, 0} : major_minor(opt.poetry);
     if (!preinstalled && poetry_mm < std::pair{1, 2}) {
-        return invalid("--poetry: " + opt.poetry + " predates `poetry install --only main` (Poetry 1.2); use 1.2 or later");
+        return invalid("--poetry: " + opt.poetry +
+                       " predates `poetry install --only main` (Poetry 1.2); use 1.2 or later");
     }
     if (opt.uid <= 0 || opt.uid > 2147483646) {
-        return invalid("--uid: " + std::to_string(opt.uid) + " is not a non-root user id (1..2147483646)");
+        return invalid("--uid: " + std::to_string(opt.uid) +
+                       " is not a non-root user id (1..2147483646)");
     }
     std::set<std::string> apt;
     for (const auto& p : opt.apt_packages) {
-        if (!std::regex_match(p, apt_re)) return invalid("--apt: '" + p + "' is not a Debian package name");
+        if (!std::regex_match(p, apt_re))
+            return invalid("--apt: '" + p + "' is not a Debian package name");
         apt.insert(p);
     }
     if (opt.init == Init::tini) apt.insert("tini");
@@ -215,7 +237,8 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
               [](const auto* a, const auto* b) { return a->name < b->name; });
     const bool uv = opt.installer == Installer::uv;
     if (uv && !private_sources.empty()) {
-        return invalid("--installer uv: the project declares private source '" + private_sources.front()->name +
+        return invalid("--installer uv: the project declares private source '" +
+                       private_sources.front()->name +
                        "', which the uv path does not authenticate yet; use --installer poetry");
     }
 
@@ -223,9 +246,11 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
     if (command.empty()) {
         if (!project.scripts.empty()) {
             command = {project.scripts.front().name};
-        } else if (!project.packages.empty() && project.packages.front().include.find_first_of("*?[") == std::string::npos) {
+        } else if (!project.packages.empty() &&
+                   project.packages.front().include.find_first_of("*?[") == std::string::npos) {
             std::string module = project.packages.front().include;
-            if (module.size() > 3 && module.compare(module.size() - 3, 3, ".py") == 0) module.resize(module.size() - 3);
+            if (module.size() > 3 && module.compare(module.size() - 3, 3, ".py") == 0)
+                module.resize(module.size() - 3);
             std::replace(module.begin(), module.end(), '/', '.');
             command = {"python", "-m", module};
         } else {
@@ -234,14 +259,17 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
     }
 
     const std::string uid = std::to_string(opt.uid) + ":" + std::to_string(opt.uid);
-    // Poetry < 1.4 (poetry-core < 1.5) refuses to load a pyproject whose path dependencies are missing, even in
-    // groups it will not install; give it stand-ins for the dev-only ones, which are not in the build context.
-    const bool needs_stubs = (preinstalled || poetry_mm < std::pair{1, 4}) && !plan.dev_path_deps.empty();
+    // Poetry < 1.4 (poetry-core < 1.5) refuses to load a pyproject whose path dependencies are
+    // missing, even in groups it will not install; give it stand-ins for the dev-only ones, which
+    // are not in the build context.
+    const bool needs_stubs =
+        (preinstalled || poetry_mm < std::pair{1, 4}) && !plan.dev_path_deps.empty();
     std::string stubs;
     if (needs_stubs) {
         std::vector<std::string> dirs;
         for (const auto& d : plan.dev_path_deps) dirs.push_back(d.path);
-        stubs = "for d in " + str::join(dirs, " ") + "; do [ -e \"$d\" ] || { mkdir -p \"$d\" && touch \"$d/setup.py\"; }; done";
+        stubs = "for d in " + str::join(dirs, " ") +
+                "; do [ -e \"$d\" ] || { mkdir -p \"$d\" && touch \"$d/setup.py\"; }; done";
     }
     std::vector<std::string> secret_mounts;
     std::vector<std::string> secret_steps;
@@ -250,28 +278,35 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
         std::string file = "/run/secrets/" + id;
         std::string env = poetry_credentials_env(s->name);
         secret_mounts.push_back("--mount=type=secret,id=" + id);
-        secret_steps.push_back("if [ -s " + file + " ]; then export " + env + "_USERNAME=\"$(cut -d: -f1 " + file +
-                               ")\" " + env + "_PASSWORD=\"$(cut -d: -f2- " + file + ")\"; fi");
+        secret_steps.push_back("if [ -s " + file + " ]; then export " + env +
+                               "_USERNAME=\"$(cut -d: -f1 " + file + ")\" " + env +
+                               "_PASSWORD=\"$(cut -d: -f2- " + file + ")\"; fi");
     }
-    const std::string compile = "/app/.venv/bin/python -m compileall -q --invalidation-mode unchecked-hash";
+    const std::string compile =
+        "/app/.venv/bin/python -m compileall -q --invalidation-mode unchecked-hash";
     std::vector<std::string> code_targets;
     if (plan.code_known) {
         code_targets = plan.code_dirs;
         for (const auto& d : plan.main_path_deps) code_targets.push_back(d.path);
     }
-    const std::string compile_code =
-        plan.code_known ? compile + " " + str::join(code_targets, " ") : compile + " -x '/[.]venv/' .";
+    const std::string compile_code = plan.code_known ? compile + " " + str::join(code_targets, " ")
+                                                     : compile + " -x '/[.]venv/' .";
 
     std::string df;
     auto line = [&](const std::string& s) { df += s + "\n"; };
     std::string display = project.normalized_name.empty() ? project.name : project.normalized_name;
-    display.erase(std::remove_if(display.begin(), display.end(), [](char c) { return c < 0x20 || c == 0x7f; }),
+    display.erase(std::remove_if(display.begin(), display.end(),
+                                 [](char c) { return c < 0x20 || c == 0x7f; }),
                   display.end());
     line("# syntax=docker/dockerfile:1");
-    line("# Generated by `poetryops dockerfile generate` for " + display + ": regenerate rather than edit.");
-    line("# Why each line is here (rule ids, checked by `poetryops dockerfile lint`): docs/dockerfile.md");
+    line("# Generated by `poetryops dockerfile generate` for " + display +
+         ": regenerate rather than edit.");
+    line(
+        "# Why each line is here (rule ids, checked by `poetryops dockerfile lint`): "
+        "docs/dockerfile.md");
     line("");
-    line("# ---- build: " + std::string(uv ? "Poetry exports the lock, uv installs it" : "Poetry installs") +
+    line("# ---- build: " +
+         std::string(uv ? "Poetry exports the lock, uv installs it" : "Poetry installs") +
          " into /app/.venv; none of the tools reach the final image (multi-stage)");
     line("FROM " + build_image + " AS build");
     line("ENV PYTHONUNBUFFERED=1 \\");
@@ -292,23 +327,32 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
         std::string reqs = "\"poetry==" + opt.poetry + "\"";
         std::string links = "ln -s /opt/poetry/bin/poetry";
         if (uv) {
-            if (poetry_mm >= std::pair{2, 0}) reqs += std::string(" \"poetry-plugin-export==") + kDefaultExportPluginVersion + "\"";
+            if (poetry_mm >= std::pair{2, 0})
+                reqs +=
+                    std::string(" \"poetry-plugin-export==") + kDefaultExportPluginVersion + "\"";
             reqs += std::string(" \"uv==") + kDefaultUvVersion + "\"";
             links += " /opt/poetry/bin/uv";
         }
-        line("# pin-poetry: a pinned Poetry in its own venv (not the system Python's site-packages)");
-        df += run_block({pip_cache}, {"python3 -m venv /opt/poetry", "/opt/poetry/bin/pip install " + reqs,
-                                      links + " /usr/local/bin/"});
+        line(
+            "# pin-poetry: a pinned Poetry in its own venv (not the system Python's "
+            "site-packages)");
+        df += run_block({pip_cache},
+                        {"python3 -m venv /opt/poetry", "/opt/poetry/bin/pip install " + reqs,
+                         links + " /usr/local/bin/"});
     } else {
-        line("# pin-poetry: Poetry comes preinstalled with the build image (--poetry preinstalled)");
+        line(
+            "# pin-poetry: Poetry comes preinstalled with the build image (--poetry preinstalled)");
         if (uv) {
             df += run_block({pip_cache}, {"python3 -m venv /opt/uv",
-                                          std::string("/opt/uv/bin/pip install \"uv==") + kDefaultUvVersion + "\"",
+                                          std::string("/opt/uv/bin/pip install \"uv==") +
+                                              kDefaultUvVersion + "\"",
                                           "ln -s /opt/uv/bin/uv /usr/local/bin/"});
         }
     }
     line("WORKDIR /app");
-    line("# lock-first: only what decides the dependency set, so a code change reuses the next layer");
+    line(
+        "# lock-first: only what decides the dependency set, so a code change reuses the next "
+        "layer");
     line("COPY pyproject.toml poetry.lock ./");
     for (const auto& d : plan.main_path_deps) line("COPY " + d.path + " ./" + d.path);
 
@@ -322,47 +366,58 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
     if (needs_stubs) steps.push_back(stubs);
     steps.insert(steps.end(), secret_steps.begin(), secret_steps.end());
     if (uv) {
-        steps.push_back("poetry export --only main --format requirements.txt --output /tmp/requirements.txt");
+        steps.push_back(
+            "poetry export --only main --format requirements.txt --output /tmp/requirements.txt");
         steps.push_back("uv venv --python python3 /app/.venv");
-        steps.push_back("uv pip install --python /app/.venv/bin/python --no-deps --requirement /tmp/requirements.txt");
+        steps.push_back(
+            "uv pip install --python /app/.venv/bin/python --no-deps --requirement "
+            "/tmp/requirements.txt");
     } else {
         steps.push_back("poetry install --only main --no-root");
     }
-    // Dependencies are compiled leniently (as pip does: some packages ship files that are not valid Python 3).
+    // Dependencies are compiled leniently (as pip does: some packages ship files that are not valid
+    // Python 3).
     steps.push_back("{ " + compile + " /app/.venv/lib || true; }");
-    if (!secret_mounts.empty()) line("# no-secrets: index credentials come from build secrets, read inside the RUN only");
+    if (!secret_mounts.empty())
+        line("# no-secrets: index credentials come from build secrets, read inside the RUN only");
     df += run_block(mounts, steps);
 
     line("COPY . .");
     steps.clear();
-    // Every venv Poetry creates carries pip, setuptools and wheel (about 11 MB, twice that once byte-compiled) that
-    // the application never imports. They go after the last `poetry install` (Poetry before 1.4 installs through
-    // pip), unless the project depends on them: directly, or through a dependency, which the lock shows (Poetry
-    // locks and installs setuptools when, say, a library imports pkg_resources). The lock does not say which group
-    // a package serves (lock 2.0 has no category), so any lock entry keeps the tool. uv's venvs have none at all.
+    // Every venv Poetry creates carries pip, setuptools and wheel (about 11 MB, twice that once
+    // byte-compiled) that the application never imports. They go after the last `poetry install`
+    // (Poetry before 1.4 installs through pip), unless the project depends on them: directly, or
+    // through a dependency, which the lock shows (Poetry locks and installs setuptools when, say, a
+    // library imports pkg_resources). The lock does not say which group a package serves (lock 2.0
+    // has no category), so any lock entry keeps the tool. uv's venvs have none at all.
     std::vector<std::string> prune;
     if (!uv) {
         std::set<std::string> needed;
         if (auto it = project.groups.find("main"); it != project.groups.end()) {
             for (const auto& dep : it->second) needed.insert(python::normalize_name(dep));
         }
-        for (const auto& pkg : project.lock.packages) needed.insert(python::normalize_name(pkg.name));
-        // virtualenv also leaves a "<tool>-<version>.virtualenv" marker, and Debian's virtualenv writes extra script
-        // names ("pip-3.11", "wheel3.11", "wheel-3.11"), dead once the package is gone.
+        for (const auto& pkg : project.lock.packages)
+            needed.insert(python::normalize_name(pkg.name));
+        // virtualenv also leaves a "<tool>-<version>.virtualenv" marker, and Debian's virtualenv
+        // writes extra script names ("pip-3.11", "wheel3.11", "wheel-3.11"), dead once the package
+        // is gone.
         const std::string site = "/app/.venv/lib/python3*/site-packages/";
         const std::string bin = "/app/.venv/bin/";
         if (!needed.count("pip")) {
-            prune.insert(prune.end(), {site + "pip", site + "pip-*.dist-info", site + "pip-*.virtualenv", bin + "pip",
-                                       bin + "pip3", bin + "pip3.*", bin + "pip-3.*"});
+            prune.insert(prune.end(),
+                         {site + "pip", site + "pip-*.dist-info", site + "pip-*.virtualenv",
+                          bin + "pip", bin + "pip3", bin + "pip3.*", bin + "pip-3.*"});
         }
         if (!needed.count("setuptools")) {
-            prune.insert(prune.end(), {site + "setuptools", site + "setuptools-*.dist-info",
-                                       site + "setuptools-*.virtualenv", site + "pkg_resources",
-                                       site + "_distutils_hack", site + "distutils-precedence.pth"});
+            prune.insert(prune.end(),
+                         {site + "setuptools", site + "setuptools-*.dist-info",
+                          site + "setuptools-*.virtualenv", site + "pkg_resources",
+                          site + "_distutils_hack", site + "distutils-precedence.pth"});
         }
         if (!needed.count("wheel")) {
-            prune.insert(prune.end(), {site + "wheel", site + "wheel-*.dist-info", site + "wheel-*.virtualenv",
-                                       bin + "wheel", bin + "wheel3", bin + "wheel3.*", bin + "wheel-3.*"});
+            prune.insert(prune.end(),
+                         {site + "wheel", site + "wheel-*.dist-info", site + "wheel-*.virtualenv",
+                          bin + "wheel", bin + "wheel3", bin + "wheel3.*", bin + "wheel-3.*"});
         }
     }
     const std::string prune_step = prune.empty() ? "" : "rm -rf " + str::join(prune, " ");
@@ -407,7 +462,9 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
     if (opt.init == Init::tini) {
         line("ENTRYPOINT [\"tini\", \"--\"]");
     } else {
-        line("# poetryops: ignore=exec-form -- no init in the image (--init none): run with `docker run --init`, or");
+        line(
+            "# poetryops: ignore=exec-form -- no init in the image (--init none): run with `docker "
+            "run --init`, or");
         line("# give the pod shareProcessNamespace: true so that the pause container is PID 1");
     }
     line("CMD " + json_array(command));

@@ -18,20 +18,27 @@ namespace poetryops::dockerfile {
 const std::vector<RuleInfo>& rules() {
     static const std::vector<RuleInfo> all = {
         {"venv-in-project", "Poetry creates the venv in the project (/app/.venv)"},
-        {"dockerignore", "a .dockerignore keeps .venv, .git, caches and env files out of the context"},
+        {"dockerignore",
+         "a .dockerignore keeps .venv, .git, caches and env files out of the context"},
         {"no-dev-deps", "install only the main dependency group"},
         {"venv-on-path", "the venv is on PATH; CMD/ENTRYPOINT never use `poetry run`"},
-        {"multi-stage", "Poetry stays in a build stage; the final stage gets the venv and the code"},
+        {"multi-stage",
+         "Poetry stays in a build stage; the final stage gets the venv and the code"},
         {"pin-poetry", "Poetry installed at a pinned version, POETRY_NO_INTERACTION=1"},
-        {"lock-first", "copy pyproject.toml + poetry.lock, install with --no-root, then copy the code"},
-        {"cache-mounts", "package installs use BuildKit cache mounts (with # syntax=docker/dockerfile:1)"},
+        {"lock-first",
+         "copy pyproject.toml + poetry.lock, install with --no-root, then copy the code"},
+        {"cache-mounts",
+         "package installs use BuildKit cache mounts (with # syntax=docker/dockerfile:1)"},
         {"non-root", "a numeric non-root USER; files copied with --chown"},
         {"pin-base", "base images pinned (tag, digest when known); same Python in every stage"},
-        {"no-secrets", "no credentials in ARG/ENV, URLs or copied files; use RUN --mount=type=secret"},
-        {"env-python", "PYTHONUNBUFFERED=1, PYTHONDONTWRITEBYTECODE=1, bytecode compiled at build time"},
+        {"no-secrets",
+         "no credentials in ARG/ENV, URLs or copied files; use RUN --mount=type=secret"},
+        {"env-python",
+         "PYTHONUNBUFFERED=1, PYTHONDONTWRITEBYTECODE=1, bytecode compiled at build time"},
         {"exec-form", "exec-form CMD/ENTRYPOINT and an init (tini) as PID 1"},
         {"no-healthcheck", "no HEALTHCHECK (Kubernetes uses probes)"},
-        {"apt-hygiene", "apt-get install --no-install-recommends and rm -rf /var/lib/apt/lists/* in the same RUN"},
+        {"apt-hygiene",
+         "apt-get install --no-install-recommends and rm -rf /var/lib/apt/lists/* in the same RUN"},
         {"copy-not-add", "COPY rather than ADD for local files; absolute WORKDIR"},
     };
     return all;
@@ -48,7 +55,8 @@ namespace {
 
 /// Rule ids named by a `poetryops: ignore=a,b` comment; empty when the comment is something else.
 std::vector<std::string> ignore_ids(const std::string& comment) {
-    static const std::regex re(R"(^poetryops:\s*ignore\s*=\s*([A-Za-z0-9_,\s-]+?)(\s+--.*|\s+\(.*|\s*$))");
+    static const std::regex re(
+        R"(^poetryops:\s*ignore\s*=\s*([A-Za-z0-9_,\s-]+?)(\s+--.*|\s+\(.*|\s*$))");
     std::smatch m;
     if (!std::regex_match(comment, m, re)) return {};
     return str::split_nonempty(m[1].str(), ',');
@@ -62,8 +70,8 @@ Result<LintReport> lint(std::string_view text, const LintContext& context) {
     LintReport report;
     detail::run_rules(analysis, context, report.findings, report.not_checked);
 
-    // Ignore comments: the comment block right before an instruction covers that instruction's lines; the block
-    // before the first instruction covers the whole file.
+    // Ignore comments: the comment block right before an instruction covers that instruction's
+    // lines; the block before the first instruction covers the whole file.
     std::map<int, std::string> comment_at;
     for (const auto& c : df.comments) comment_at[c.line] = c.text;
     std::set<std::string> file_wide;
@@ -93,11 +101,13 @@ Result<LintReport> lint(std::string_view text, const LintContext& context) {
         }
         return false;
     };
-    report.findings.erase(std::remove_if(report.findings.begin(), report.findings.end(), suppressed),
-                          report.findings.end());
-    std::stable_sort(report.findings.begin(), report.findings.end(), [](const Finding& a, const Finding& b) {
-        return a.line != b.line ? a.line < b.line : a.rule < b.rule;
-    });
+    report.findings.erase(
+        std::remove_if(report.findings.begin(), report.findings.end(), suppressed),
+        report.findings.end());
+    std::stable_sort(report.findings.begin(), report.findings.end(),
+                     [](const Finding& a, const Finding& b) {
+                         return a.line != b.line ? a.line < b.line : a.rule < b.rule;
+                     });
     return report;
 }
 
@@ -113,10 +123,13 @@ Result<LintReport> lint_file(const std::filesystem::path& path) {
     LintContext ctx;
     ctx.file = path.string();
     ctx.dockerignore_known = true;
-    // BuildKit reads <Dockerfile>.dockerignore next to the Dockerfile first, then .dockerignore in the context; the
-    // linter assumes the context is the Dockerfile's folder (as `docker build .` next to it).
-    std::filesystem::path dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-    for (const auto& candidate : {std::filesystem::path(path.string() + ".dockerignore"), dir / ".dockerignore"}) {
+    // BuildKit reads <Dockerfile>.dockerignore next to the Dockerfile first, then .dockerignore in
+    // the context; the linter assumes the context is the Dockerfile's folder (as `docker build .`
+    // next to it).
+    std::filesystem::path dir =
+        path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+    for (const auto& candidate :
+         {std::filesystem::path(path.string() + ".dockerignore"), dir / ".dockerignore"}) {
         if (std::filesystem::is_regular_file(candidate, ec)) {
             auto ignore = read_file(candidate, 1024 * 1024);
             if (!ignore) return fail(ignore.error());
@@ -156,10 +169,12 @@ std::string format_json(const std::vector<LintOutcome>& outcomes) {
         }
         for (const auto& f : o.report->findings) {
             ++findings;
-            doc["findings"].push_back({{"file", f.file}, {"line", f.line}, {"rule", f.rule}, {"message", f.message}});
+            doc["findings"].push_back(
+                {{"file", f.file}, {"line", f.line}, {"rule", f.rule}, {"message", f.message}});
         }
         for (const auto& n : o.report->not_checked) {
-            doc["not_checked"].push_back({{"file", n.file}, {"rule", n.rule}, {"reason", n.reason}});
+            doc["not_checked"].push_back(
+                {{"file", n.file}, {"rule", n.rule}, {"reason", n.reason}});
         }
         for (const auto& w : o.report->warnings) doc["warnings"].push_back(w);
     }

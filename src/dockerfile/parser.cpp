@@ -1,4 +1,5 @@
-// Dockerfile parser: directives, comments, continuations, heredocs, flags, exec/shell forms, stages.
+// Dockerfile parser: directives, comments, continuations, heredocs, flags, exec/shell forms,
+// stages.
 #include <poetryops/dockerfile/parser.hpp>
 
 #include <poetryops/util/strings.hpp>
@@ -13,11 +14,13 @@ namespace poetryops::dockerfile {
 
 namespace {
 
-const std::set<std::string> kInstructions = {"ADD",  "ARG",    "CMD",         "COPY",  "ENTRYPOINT", "ENV",
-                                             "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD",
-                                             "RUN",  "SHELL",  "STOPSIGNAL",  "USER",  "VOLUME",     "WORKDIR"};
+const std::set<std::string> kInstructions = {
+    "ADD",    "ARG",   "CMD",         "COPY",  "ENTRYPOINT", "ENV",
+    "EXPOSE", "FROM",  "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD",
+    "RUN",    "SHELL", "STOPSIGNAL",  "USER",  "VOLUME",     "WORKDIR"};
 const std::set<std::string> kFlagInstructions = {"FROM", "RUN", "COPY", "ADD", "HEALTHCHECK"};
-const std::set<std::string> kJsonInstructions = {"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"};
+const std::set<std::string> kJsonInstructions = {"RUN",  "CMD", "ENTRYPOINT", "SHELL",
+                                                 "COPY", "ADD", "VOLUME"};
 const std::set<std::string> kHeredocInstructions = {"RUN", "COPY", "ADD"};
 
 std::string_view ltrim(std::string_view s) {
@@ -50,7 +53,8 @@ std::vector<std::string_view> split_lines(std::string_view text) {
 }
 
 Unexpected error_at(const std::string& file, int line, const std::string& problem) {
-    return fail(Error::Kind::decode, file + ":" + std::to_string(line) + ": " + problem, "DockerfileSyntax");
+    return fail(Error::Kind::decode, file + ":" + std::to_string(line) + ": " + problem,
+                "DockerfileSyntax");
 }
 
 /// `# name=value` at the top of the file; returns false when the line is not a directive.
@@ -107,8 +111,8 @@ std::vector<HeredocMarker> find_heredocs(std::string_view s) {
             ++j;
         }
         std::size_t k = j;
-        while (k < s.size() && (std::isalnum(static_cast<unsigned char>(s[k])) || s[k] == '_' || s[k] == '-' ||
-                                s[k] == '.')) {
+        while (k < s.size() && (std::isalnum(static_cast<unsigned char>(s[k])) || s[k] == '_' ||
+                                s[k] == '-' || s[k] == '.')) {
             ++k;
         }
         if (k == j) continue;
@@ -197,7 +201,9 @@ int Dockerfile::find_stage(std::string_view ref, int before) const {
         if (s.index >= before) break;
         if (!s.name.empty() && s.name == r) return s.index;
     }
-    if (!r.empty() && std::all_of(r.begin(), r.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (!r.empty() && std::all_of(r.begin(), r.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c));
+        })) {
         int n = std::stoi(r.size() > 6 ? std::string("999999") : r);
         if (n < before) return n;
     }
@@ -215,10 +221,12 @@ Result<Dockerfile> parse(std::string_view text, const std::string& file) {
     for (; i < n; ++i) {
         std::string name, value;
         if (!parse_directive(lines[i], name, value) || !known.count(name)) break;
-        if (df.directives.count(name)) return error_at(file, i + 1, "parser directive '" + name + "' given twice");
+        if (df.directives.count(name))
+            return error_at(file, i + 1, "parser directive '" + name + "' given twice");
         if (name == "escape") {
             if (value != "\\" && value != "`") {
-                return error_at(file, i + 1, "invalid escape directive '" + value + "' (use \\ or `)");
+                return error_at(file, i + 1,
+                                "invalid escape directive '" + value + "' (use \\ or `)");
             }
             df.escape = value[0];
         }
@@ -269,7 +277,8 @@ Result<Dockerfile> parse(std::string_view text, const std::string& file) {
         std::transform(ins.keyword.begin(), ins.keyword.end(), ins.keyword.begin(),
                        [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
         if (!kInstructions.count(ins.keyword)) {
-            return error_at(file, ins.line, "unknown instruction '" + std::string(rest.substr(0, kw_end)) + "'");
+            return error_at(file, ins.line,
+                            "unknown instruction '" + std::string(rest.substr(0, kw_end)) + "'");
         }
         rest = ltrim(rest.substr(kw_end));
         if (kFlagInstructions.count(ins.keyword)) ins.flags = take_flags(rest);
@@ -295,8 +304,9 @@ Result<Dockerfile> parse(std::string_view text, const std::string& file) {
                     h.body += '\n';
                 }
                 if (!closed) {
-                    return error_at(file, ins.line, "heredoc <<" + m.delimiter + " is never closed (no line '" +
-                                                        m.delimiter + "' follows)");
+                    return error_at(file, ins.line,
+                                    "heredoc <<" + m.delimiter + " is never closed (no line '" +
+                                        m.delimiter + "' follows)");
                 }
                 ins.heredocs.push_back(std::move(h));
             }
@@ -304,14 +314,16 @@ Result<Dockerfile> parse(std::string_view text, const std::string& file) {
         ins.end_line = i;
         detect_exec_form(ins);
 
-        if ((ins.keyword == "COPY" || ins.keyword == "ADD") && !ins.exec_form && split_words(ins.args).size() < 2) {
+        if ((ins.keyword == "COPY" || ins.keyword == "ADD") && !ins.exec_form &&
+            split_words(ins.args).size() < 2) {
             return error_at(file, ins.line, ins.keyword + " needs a source and a destination");
         }
 
         if (ins.keyword == "FROM") {
             auto words = split_words(ins.args, df.escape);
             if (!(words.size() == 1 || (words.size() == 3 && str::iequals(words[1], "as")))) {
-                return error_at(file, ins.line, "FROM expects 'IMAGE [AS NAME]', got '" + ins.args + "'");
+                return error_at(file, ins.line,
+                                "FROM expects 'IMAGE [AS NAME]', got '" + ins.args + "'");
             }
             Stage st;
             st.index = static_cast<int>(df.stages.size());
@@ -325,7 +337,8 @@ Result<Dockerfile> parse(std::string_view text, const std::string& file) {
             df.stages.push_back(st);
         } else if (df.stages.empty()) {
             if (ins.keyword != "ARG") {
-                return error_at(file, ins.line, ins.keyword + " before the first FROM (only ARG may come first)");
+                return error_at(file, ins.line,
+                                ins.keyword + " before the first FROM (only ARG may come first)");
             }
             for (const auto& w : split_words(ins.args, df.escape)) {
                 std::size_t eq = w.find('=');
@@ -337,7 +350,8 @@ Result<Dockerfile> parse(std::string_view text, const std::string& file) {
         df.instructions.push_back(std::move(ins));
     }
     if (df.stages.empty()) {
-        return fail(Error::Kind::decode, file + ":" + std::to_string(std::max(n, 1)) + ": no FROM instruction",
+        return fail(Error::Kind::decode,
+                    file + ":" + std::to_string(std::max(n, 1)) + ": no FROM instruction",
                     "DockerfileSyntax");
     }
     return df;

@@ -43,16 +43,21 @@ CommitterStats Committer::stats() const {
 std::future<Result<EditOutcome>> Committer::submit(EditRequest request) {
     Pending p{std::move(request), {}};
     auto future = p.promise.get_future();
-    const std::string& branch = p.request.target_branch.empty() ? options_.branch : p.request.target_branch;
+    const std::string& branch =
+        p.request.target_branch.empty() ? options_.branch : p.request.target_branch;
     Result<void> check = ok();
     if (!valid_branch_name(branch)) {
-        check = fail(Error::Kind::invalid, "git " + repo_->url() + ": invalid branch name '" + branch + "'",
-                     "InvalidBranch");
+        check =
+            fail(Error::Kind::invalid,
+                 "git " + repo_->url() + ": invalid branch name '" + branch + "'", "InvalidBranch");
     }
     for (const auto& e : p.request.edits) {
         if (!check) break;
-        if (auto v = validate_repo_path(e.path); !v) check = with_context(std::move(v).error(), "git " + repo_->url() + ": ");
-        else if (!e.apply) check = fail(Error::Kind::invalid, "git " + repo_->url() + ": edit of '" + e.path + "' has no function");
+        if (auto v = validate_repo_path(e.path); !v)
+            check = with_context(std::move(v).error(), "git " + repo_->url() + ": ");
+        else if (!e.apply)
+            check = fail(Error::Kind::invalid,
+                         "git " + repo_->url() + ": edit of '" + e.path + "' has no function");
     }
     if (!check) {
         p.promise.set_value(fail(std::move(check).error()));
@@ -74,7 +79,8 @@ void Committer::run() {
             cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping and drained
             auto deadline = std::chrono::steady_clock::now() + options_.window;
-            cv_.wait_until(lk, deadline, [&] { return stopping_ || queue_.size() >= options_.max_batch; });
+            cv_.wait_until(lk, deadline,
+                           [&] { return stopping_ || queue_.size() >= options_.max_batch; });
             while (!queue_.empty() && batch.size() < options_.max_batch) {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
@@ -88,7 +94,8 @@ void Committer::run() {
 void Committer::process_batch(std::vector<Pending>& batch) {
     std::map<std::string, std::vector<Pending*>> groups;
     for (auto& p : batch) {
-        groups[p.request.target_branch.empty() ? options_.branch : p.request.target_branch].push_back(&p);
+        groups[p.request.target_branch.empty() ? options_.branch : p.request.target_branch]
+            .push_back(&p);
     }
     for (auto& [branch, group] : groups) {
         try {
@@ -97,7 +104,8 @@ void Committer::process_batch(std::vector<Pending>& batch) {
             // Nothing may escape the worker thread: whoever is still waiting learns about it.
             for (auto* p : group) {
                 try {
-                    p->promise.set_value(fail(Error::Kind::internal, "git " + repo_->url() + ": " + ex.what()));
+                    p->promise.set_value(
+                        fail(Error::Kind::internal, "git " + repo_->url() + ": " + ex.what()));
                 } catch (const std::future_error&) {
                 }
             }
@@ -115,9 +123,10 @@ void Committer::process_group(const std::string& branch, std::vector<Pending*>& 
     for (int attempt = 1; attempt <= options_.max_attempts && !live.empty(); ++attempt) {
         std::optional<RepoLock> guard;
         guard.emplace(repo_->lock());
-        // The tip to build on: the target branch, or for a new side branch the committer's branch. The first
-        // attempt builds on the tip the clone last saw (callers usually fetched it a moment ago); if the remote
-        // moved since, the push is refused as non-fast-forward and the next attempt fetches and re-applies.
+        // The tip to build on: the target branch, or for a new side branch the committer's branch.
+        // The first attempt builds on the tip the clone last saw (callers usually fetched it a
+        // moment ago); if the remote moved since, the push is refused as non-fast-forward and the
+        // next attempt fetches and re-applies.
         Result<std::string> tip = fail(Error::Kind::not_found, "no local tip");
         if (attempt == 1 && branch == options_.branch) tip = repo_->local_tip(branch);
         if (!tip) tip = repo_->fetch(branch);
@@ -126,7 +135,8 @@ void Committer::process_group(const std::string& branch, std::vector<Pending*>& 
         }
         if (!tip) return fail_all(tip.error());
 
-        // Current content of every path, attributing a refused path (symlink, not a file) to its requests only.
+        // Current content of every path, attributing a refused path (symlink, not a file) to its
+        // requests only.
         std::vector<std::string> paths;
         {
             std::set<std::string> seen;
@@ -176,7 +186,8 @@ void Committer::process_group(const std::string& branch, std::vector<Pending*>& 
                     r = fail(Error::Kind::internal, std::string("edit failed: ") + ex.what());
                 }
                 if (!r) {
-                    error = with_context(std::move(r).error(), "git " + repo_->url() + ": path '" + e.path + "': ");
+                    error = with_context(std::move(r).error(),
+                                         "git " + repo_->url() + ": path '" + e.path + "': ");
                     break;
                 }
                 if (*r && (!cur || **r != *cur)) {
@@ -204,7 +215,8 @@ void Committer::process_group(const std::string& branch, std::vector<Pending*>& 
         }
         std::vector<const CommitMessage*> messages;
         for (auto* p : changed) messages.push_back(&p->request.message);
-        auto sha = repo_->write_commit(*tip, changes, render_batch_message(messages), options_.identity);
+        auto sha =
+            repo_->write_commit(*tip, changes, render_batch_message(messages), options_.identity);
         if (!sha) return fail_all(sha.error());
         auto pushed = repo_->push(*sha, branch);
         {
@@ -214,13 +226,16 @@ void Committer::process_group(const std::string& branch, std::vector<Pending*>& 
             if (!pushed && pushed.error().kind == Error::Kind::conflict) ++stats_.conflicts;
         }
         if (pushed) {
-            for (auto* p : changed) p->promise.set_value(EditOutcome{true, *sha, branch, attempt, changed.size()});
-            for (auto* p : unchanged) p->promise.set_value(EditOutcome{false, *sha, branch, attempt, 0});
+            for (auto* p : changed)
+                p->promise.set_value(EditOutcome{true, *sha, branch, attempt, changed.size()});
+            for (auto* p : unchanged)
+                p->promise.set_value(EditOutcome{false, *sha, branch, attempt, 0});
             return;
         }
         if (pushed.error().kind != Error::Kind::conflict) return fail_all(pushed.error());
-        POETRYOPS_LOG(info, "push raced another writer; re-applying edits on the new tip",
-                      {{"repo", repo_->url()}, {"branch", branch}, {"attempt", std::to_string(attempt)}});
+        POETRYOPS_LOG(
+            info, "push raced another writer; re-applying edits on the new tip",
+            {{"repo", repo_->url()}, {"branch", branch}, {"attempt", std::to_string(attempt)}});
         if (attempt < options_.max_attempts) {
             guard.reset();  // not held while sleeping
             std::this_thread::sleep_for(backoff.next());
@@ -228,7 +243,8 @@ void Committer::process_group(const std::string& branch, std::vector<Pending*>& 
     }
     if (!live.empty()) {
         Error e = Error::make(Error::Kind::conflict,
-                              "git " + repo_->url() + ": branch '" + branch + "' kept moving; gave up after " +
+                              "git " + repo_->url() + ": branch '" + branch +
+                                  "' kept moving; gave up after " +
                                   std::to_string(options_.max_attempts) + " push attempts",
                               "NonFastForward");
         fail_all(e);

@@ -7,8 +7,8 @@ namespace poetryops::git {
 FileEdit set_file(std::string path, std::string content) {
     FileEdit e;
     e.path = std::move(path);
-    e.apply = [content = std::move(content)](std::optional<std::string_view> current)
-        -> Result<std::optional<std::string>> {
+    e.apply = [content = std::move(content)](
+                  std::optional<std::string_view> current) -> Result<std::optional<std::string>> {
         if (current && *current == content) return std::optional<std::string>{};
         return std::optional<std::string>{content};
     };
@@ -42,7 +42,9 @@ std::string render_subject(const CommitMessage& m) {
     if (!m.version.empty() || !m.digest.empty()) {
         s += ":";
         if (!m.version.empty()) s += " " + m.version;
-        if (!m.digest.empty()) s += (m.version.empty() ? " " : " (") + short_digest(m.digest) + (m.version.empty() ? "" : ")");
+        if (!m.digest.empty())
+            s += (m.version.empty() ? " " : " (") + short_digest(m.digest) +
+                 (m.version.empty() ? "" : ")");
     }
     return one_line(s);
 }
@@ -74,11 +76,13 @@ Result<void> validate_repo_path(std::string_view path) {
     auto bad = [&](std::string_view why) {
         std::string shown;
         for (char c : path) shown += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
-        return fail(Error::Kind::invalid, "path '" + shown + "': " + std::string(why), "InvalidPath");
+        return fail(Error::Kind::invalid, "path '" + shown + "': " + std::string(why),
+                    "InvalidPath");
     };
     if (path.empty()) return bad("empty path");
     if (path.size() > 4096) return bad("path too long");
-    if (path.front() == '/') return bad("absolute paths are refused (paths are relative to the repository root)");
+    if (path.front() == '/')
+        return bad("absolute paths are refused (paths are relative to the repository root)");
     for (char c : path) {
         auto u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7f) return bad("control characters are refused");

@@ -14,7 +14,8 @@ std::pair<std::size_t, std::size_t> userinfo_span(std::string_view url) {
     std::size_t end_auth = url.find_first_of("/?#", start);
     if (end_auth == std::string_view::npos) end_auth = url.size();
     auto at = url.rfind('@', end_auth);
-    if (at == std::string_view::npos || at < start) return {std::string_view::npos, std::string_view::npos};
+    if (at == std::string_view::npos || at < start)
+        return {std::string_view::npos, std::string_view::npos};
     return {start, at};
 }
 
@@ -27,31 +28,37 @@ std::string display_url(std::string_view url) {
     if (start == std::string_view::npos) return std::string(url);
     std::string_view info = url.substr(start, end - start);
     auto colon = info.find(':');
-    if (colon == std::string_view::npos) return std::string(url);  // a user name alone is not a secret
+    if (colon == std::string_view::npos)
+        return std::string(url);  // a user name alone is not a secret
     return std::string(url.substr(0, start)) + std::string(info.substr(0, colon)) + ":[REDACTED]" +
            std::string(url.substr(end));
 }
 
 Result<void> validate_remote(const Remote& remote) {
     const std::string shown = display_url(remote.url);
-    if (remote.url.empty()) return fail(Error::Kind::invalid, "git remote: the URL is empty", "InvalidRemote");
+    if (remote.url.empty())
+        return fail(Error::Kind::invalid, "git remote: the URL is empty", "InvalidRemote");
     for (char c : remote.url) {
         if (static_cast<unsigned char>(c) < 0x20 || c == ' ') {
-            return fail(Error::Kind::invalid, "git remote " + shown + ": the URL contains spaces or control characters",
+            return fail(Error::Kind::invalid,
+                        "git remote " + shown + ": the URL contains spaces or control characters",
                         "InvalidRemote");
         }
     }
     auto [start, end] = userinfo_span(remote.url);
     if (start != std::string_view::npos &&
-        std::string_view(remote.url).substr(start, end - start).find(':') != std::string_view::npos) {
+        std::string_view(remote.url).substr(start, end - start).find(':') !=
+            std::string_view::npos) {
         return fail(Error::Kind::invalid,
-                    "git remote " + shown + ": a password in the URL is refused; give it as the remote's password",
+                    "git remote " + shown +
+                        ": a password in the URL is refused; give it as the remote's password",
                     "SecretInUrl");
     }
     std::string_view u = remote.url;
-    bool ssh = starts_with(u, "ssh://") || starts_with(u, "git+ssh://") || starts_with(u, "ssh+git://");
-    bool known = ssh || starts_with(u, "https://") || starts_with(u, "http://") || starts_with(u, "git://") ||
-                 starts_with(u, "file://") || starts_with(u, "/");
+    bool ssh =
+        starts_with(u, "ssh://") || starts_with(u, "git+ssh://") || starts_with(u, "ssh+git://");
+    bool known = ssh || starts_with(u, "https://") || starts_with(u, "http://") ||
+                 starts_with(u, "git://") || starts_with(u, "file://") || starts_with(u, "/");
     if (!known) {
         auto colon = u.find(':');
         auto slash = u.find('/');
@@ -60,43 +67,51 @@ Result<void> validate_remote(const Remote& remote) {
             ssh = true;  // scp-like user@host:path
         } else {
             return fail(Error::Kind::invalid,
-                        "git remote " + shown + ": unsupported URL (use https://, http://, ssh://, git:// or file://)",
+                        "git remote " + shown +
+                            ": unsupported URL (use https://, http://, ssh://, git:// or file://)",
                         "InvalidRemote");
         }
     }
     auto helper = u.find("::");
     if (helper != std::string_view::npos && helper < u.find("://") && !starts_with(u, "/")) {
         // "transport::address" would select a remote helper program.
-        return fail(Error::Kind::invalid, "git remote " + shown + ": remote-helper URLs (x::y) are refused",
+        return fail(Error::Kind::invalid,
+                    "git remote " + shown + ": remote-helper URLs (x::y) are refused",
                     "InvalidRemote");
     }
     if (ssh) {
         if (remote.known_hosts.empty()) {
             return fail(Error::Kind::invalid,
-                        "git remote " + shown + ": ssh needs a known_hosts file (host keys are always verified)",
+                        "git remote " + shown +
+                            ": ssh needs a known_hosts file (host keys are always verified)",
                         "MissingKnownHosts");
         }
         std::error_code ec;
         if (!std::filesystem::is_regular_file(remote.known_hosts, ec)) {
             return fail(Error::Kind::invalid,
-                        "git remote " + shown + ": known_hosts file " + remote.known_hosts.string() + " not found",
+                        "git remote " + shown + ": known_hosts file " +
+                            remote.known_hosts.string() + " not found",
                         "MissingKnownHosts");
         }
         if (!remote.ssh_key.empty() && !std::filesystem::is_regular_file(remote.ssh_key, ec)) {
-            return fail(Error::Kind::invalid,
-                        "git remote " + shown + ": ssh key file " + remote.ssh_key.string() + " not found",
-                        "MissingSshKey");
+            return fail(
+                Error::Kind::invalid,
+                "git remote " + shown + ": ssh key file " + remote.ssh_key.string() + " not found",
+                "MissingSshKey");
         }
     }
     if (!remote.ca_file.empty()) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(remote.ca_file, ec)) {
-            return fail(Error::Kind::invalid,
-                        "git remote " + shown + ": CA file " + remote.ca_file.string() + " not found", "MissingCa");
+            return fail(
+                Error::Kind::invalid,
+                "git remote " + shown + ": CA file " + remote.ca_file.string() + " not found",
+                "MissingCa");
         }
     }
     if (remote.timeout.count() <= 0) {
-        return fail(Error::Kind::invalid, "git remote " + shown + ": the timeout must be positive", "InvalidRemote");
+        return fail(Error::Kind::invalid, "git remote " + shown + ": the timeout must be positive",
+                    "InvalidRemote");
     }
     return ok();
 }
@@ -107,8 +122,8 @@ std::string remote_identity(const Remote& remote) {
 }
 
 bool valid_branch_name(std::string_view name) {
-    if (name.empty() || name.size() > 200 || name.front() == '/' || name.back() == '/' || name.back() == '.' ||
-        name.front() == '-' || name == "@" || name == "HEAD") {
+    if (name.empty() || name.size() > 200 || name.front() == '/' || name.back() == '/' ||
+        name.back() == '.' || name.front() == '-' || name == "@" || name == "HEAD") {
         return false;
     }
     if (name.find("..") != std::string_view::npos || name.find("//") != std::string_view::npos ||
@@ -117,8 +132,8 @@ bool valid_branch_name(std::string_view name) {
     }
     for (char c : name) {
         auto u = static_cast<unsigned char>(c);
-        if (u < 0x21 || u == 0x7f || c == '~' || c == '^' || c == ':' || c == '?' || c == '*' || c == '[' ||
-            c == '\\') {
+        if (u < 0x21 || u == 0x7f || c == '~' || c == '^' || c == ':' || c == '?' || c == '*' ||
+            c == '[' || c == '\\') {
             return false;
         }
     }

@@ -71,12 +71,14 @@ long long Repo::push_ms() const { return runner_->push_ms(); }
 
 Result<void> Repo::ensure_initialized() {
     auto guard = lock();
-    // RepoCache::open() calls this for every caller; once is enough for one handle (a controller's first pass opens
-    // the clone from every worker at once, and each check used to start git under the lock).
+    // RepoCache::open() calls this for every caller; once is enough for one handle (a controller's
+    // first pass opens the clone from every worker at once, and each check used to start git under
+    // the lock).
     if (initialized_) return ok();
     std::error_code ec;
     if (std::filesystem::exists(git_dir_ / "poetryops-ready", ec)) {
-        POETRYOPS_TRY(ProcessResult fmt, runner_->run_ok("inspect clone of", {"rev-parse", "--show-object-format"}));
+        POETRYOPS_TRY(ProcessResult fmt,
+                      runner_->run_ok("inspect clone of", {"rev-parse", "--show-object-format"}));
         hash_size_ = str::trim(fmt.out) == "sha256" ? 32 : 20;
         start_fast_path();
         initialized_ = true;
@@ -85,8 +87,8 @@ Result<void> Repo::ensure_initialized() {
     // A half-initialised clone (a crash during init) is thrown away and made again.
     std::filesystem::remove_all(git_dir_, ec);
     detail::Runner init(remote_, {}, private_dir_->path());
-    POETRYOPS_TRY_VOID(init.run_ok("create clone of", {"-c", "init.defaultBranch=main", "init", "--bare", "-q",
-                                                       git_dir_.string()}));
+    POETRYOPS_TRY_VOID(init.run_ok("create clone of", {"-c", "init.defaultBranch=main", "init",
+                                                       "--bare", "-q", git_dir_.string()}));
     const std::vector<std::pair<std::string, std::string>> settings = {
         {"core.repositoryformatversion", "1"},
         {"extensions.partialClone", "origin"},
@@ -110,7 +112,8 @@ void Repo::start_fast_path() {
     if (smart_ || hash_size_ != 20 || !detail::SmartHttp::applies(remote_)) return;
     auto s = detail::SmartHttp::create(remote_);
     if (!s) {
-        POETRYOPS_LOG(warn, "in-process git transport unavailable; using git for every fetch and push",
+        POETRYOPS_LOG(warn,
+                      "in-process git transport unavailable; using git for every fetch and push",
                       {{"repo", display_url_}, {"error", runner_->scrub(s.error().message)}});
         return;
     }
@@ -119,18 +122,21 @@ void Repo::start_fast_path() {
 
 Result<std::string> Repo::fetch(const std::string& branch) {
     if (!valid_branch_name(branch)) {
-        return fail(Error::Kind::invalid, "git " + display_url_ + ": invalid branch name '" + branch + "'",
+        return fail(Error::Kind::invalid,
+                    "git " + display_url_ + ": invalid branch name '" + branch + "'",
                     "InvalidBranch");
     }
     auto guard = lock();
     if (smart_) {
-        // The common case of an event-driven pass: nothing moved since our last fetch or push. One small request
-        // instead of a fetch; when the branch moved (or the server cannot say), git fetches as usual. (Asked under the
-        // lock: asked before it, the answer often predates a push of ours and costs a needless fetch — measured.)
+        // The common case of an event-driven pass: nothing moved since our last fetch or push. One
+        // small request instead of a fetch; when the branch moved (or the server cannot say), git
+        // fetches as usual. (Asked under the lock: asked before it, the answer often predates a
+        // push of ours and costs a needless fetch — measured.)
         auto t0 = std::chrono::steady_clock::now();
         auto remote_tip = smart_->branch_tip(branch);
         POETRYOPS_LOG(debug, "git ref check",
-                      {{"repo", display_url_}, {"branch", branch},
+                      {{"repo", display_url_},
+                       {"branch", branch},
                        {"ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  std::chrono::steady_clock::now() - t0)
                                                  .count())}});
@@ -142,20 +148,23 @@ Result<std::string> Repo::fetch(const std::string& branch) {
             }
         }
     }
-    POETRYOPS_TRY_VOID(runner_->run_ok("fetch branch '" + branch + "' from",
-                                       {"fetch", "--no-tags", "--no-write-fetch-head", "--filter=blob:none", "origin",
-                                        "+refs/heads/" + branch + ":refs/remotes/origin/" + branch}));
+    POETRYOPS_TRY_VOID(
+        runner_->run_ok("fetch branch '" + branch + "' from",
+                        {"fetch", "--no-tags", "--no-write-fetch-head", "--filter=blob:none",
+                         "origin", "+refs/heads/" + branch + ":refs/remotes/origin/" + branch}));
     return local_tip(branch);
 }
 
 Result<std::string> Repo::local_tip(const std::string& branch) {
     if (!valid_branch_name(branch)) {
-        return fail(Error::Kind::invalid, "git " + display_url_ + ": invalid branch name '" + branch + "'",
+        return fail(Error::Kind::invalid,
+                    "git " + display_url_ + ": invalid branch name '" + branch + "'",
                     "InvalidBranch");
     }
     auto guard = lock();
-    // Read in-process (a loose ref wins over packed-refs, as in git): the remote-tracking refs of this clone are only
-    // ever written by fetch, by push and by set_tracking_ref(), all under the repo lock.
+    // Read in-process (a loose ref wins over packed-refs, as in git): the remote-tracking refs of
+    // this clone are only ever written by fetch, by push and by set_tracking_ref(), all under the
+    // repo lock.
     const std::string ref = "refs/remotes/origin/" + branch;
     std::string sha;
     if (auto loose = read_file(git_dir_ / ref); loose) {
@@ -171,7 +180,8 @@ Result<std::string> Repo::local_tip(const std::string& branch) {
         }
     }
     if (!detail::is_object_id(sha)) {
-        return fail(Error::Kind::not_found, "git " + display_url_ + ": branch '" + branch + "' has not been fetched",
+        return fail(Error::Kind::not_found,
+                    "git " + display_url_ + ": branch '" + branch + "' has not been fetched",
                     "BranchNotFound");
     }
     return sha;
@@ -183,8 +193,8 @@ Result<void> Repo::set_tracking_ref(const std::string& branch, const std::string
     auto path = git_dir_ / ref;
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
-    // git's protocol: create REF.lock exclusively, write, rename over REF. A leftover lock (a crashed git) is git's
-    // business: let `git update-ref` report it.
+    // git's protocol: create REF.lock exclusively, write, rename over REF. A leftover lock (a
+    // crashed git) is git's business: let `git update-ref` report it.
     std::string lock_path = path.string() + ".lock";
     int fd = ::open(lock_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
@@ -194,16 +204,17 @@ Result<void> Repo::set_tracking_ref(const std::string& branch, const std::string
         if (written && ::rename(lock_path.c_str(), path.c_str()) == 0) return ok();
         ::unlink(lock_path.c_str());
     }
-    POETRYOPS_TRY_VOID(runner_->run_ok("record pushed commit in clone of", {"update-ref", ref, commit}));
+    POETRYOPS_TRY_VOID(
+        runner_->run_ok("record pushed commit in clone of", {"update-ref", ref, commit}));
     return ok();
 }
 
 namespace {
 
 struct Resolved {
-    std::vector<std::string> dirs;  ///< "" (root), "a", "a/b" for "a/b/c"
-    std::string name;               ///< "c"
-    std::optional<TreeEntry> entry; ///< the file's entry when it exists
+    std::vector<std::string> dirs;   ///< "" (root), "a", "a/b" for "a/b/c"
+    std::string name;                ///< "c"
+    std::optional<TreeEntry> entry;  ///< the file's entry when it exists
 };
 
 std::vector<std::string> dir_prefixes(const std::string& path) {
@@ -214,25 +225,29 @@ std::vector<std::string> dir_prefixes(const std::string& path) {
     return dirs;
 }
 
-/// Walks `path` through the loaded trees: refuses symlinks and non-directories on the way, and a final entry that is
-/// not a regular file.
-Result<Resolved> resolve(const std::map<std::string, Tree>& trees, const std::string& path, const std::string& repo) {
+/// Walks `path` through the loaded trees: refuses symlinks and non-directories on the way, and a
+/// final entry that is not a regular file.
+Result<Resolved> resolve(const std::map<std::string, Tree>& trees, const std::string& path,
+                         const std::string& repo) {
     Resolved r;
     r.dirs = dir_prefixes(path);
     r.name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
     auto bad = [&](const std::string& what) {
-        return fail(Error::Kind::invalid, "git " + repo + ": path '" + path + "': " + what, "InvalidPath");
+        return fail(Error::Kind::invalid, "git " + repo + ": path '" + path + "': " + what,
+                    "InvalidPath");
     };
     for (std::size_t i = 0; i < r.dirs.size(); ++i) {
         auto t = trees.find(r.dirs[i]);
-        if (t == trees.end()) return r;  // this directory does not exist yet: a new file in new folders
+        if (t == trees.end())
+            return r;  // this directory does not exist yet: a new file in new folders
         std::string child = i + 1 < r.dirs.size() ? r.dirs[i + 1] : path;
         std::string child_name = child.substr(r.dirs[i].empty() ? 0 : r.dirs[i].size() + 1);
         auto e = t->second.find(child_name);
         if (e == t->second.end()) return r;
         bool last = i + 1 == r.dirs.size();
         if (e->second.is_symlink()) {
-            return bad("'" + child + "' is a symbolic link; paths through or to symlinks are refused");
+            return bad("'" + child +
+                       "' is a symbolic link; paths through or to symlinks are refused");
         }
         if (e->second.is_gitlink()) return bad("'" + child + "' is a submodule");
         if (!last && !e->second.is_tree()) return bad("'" + child + "' is a file, not a directory");
@@ -246,15 +261,18 @@ Result<Resolved> resolve(const std::map<std::string, Tree>& trees, const std::st
 
 }  // namespace
 
-Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit, const std::vector<std::string>& paths) {
-    // Level by level from the root, each tree by its id: from the object cache (a commit this process wrote or read
-    // before), else one cat-file request per level for all the trees missing at that level. Never "COMMIT:PATH":
-    // when PATH is a symlink git would look for the link's blob, which a partial clone does not hold.
+Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit,
+                                                    const std::vector<std::string>& paths) {
+    // Level by level from the root, each tree by its id: from the object cache (a commit this
+    // process wrote or read before), else one cat-file request per level for all the trees missing
+    // at that level. Never "COMMIT:PATH": when PATH is a symlink git would look for the link's
+    // blob, which a partial clone does not hold.
     std::vector<std::set<std::string>> levels(1, std::set<std::string>{""});
     for (const auto& p : paths) {
         auto dirs = dir_prefixes(p);
         if (levels.size() < dirs.size()) levels.resize(dirs.size());
-        for (std::size_t depth = 1; depth < dirs.size(); ++depth) levels[depth].insert(std::move(dirs[depth]));
+        for (std::size_t depth = 1; depth < dirs.size(); ++depth)
+            levels[depth].insert(std::move(dirs[depth]));
     }
     std::map<std::string, Tree> trees;
     auto root = objects_->tree_of(commit);
@@ -263,7 +281,8 @@ Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit, c
         POETRYOPS_TRY_VOID(cat_file({commit + "^{tree}"}, answer));
         if (answer.front().missing || answer.front().type != "tree") {
             return fail(Error::Kind::not_found,
-                        "git " + display_url_ + ": commit " + commit + " not found in the clone", "CommitNotFound");
+                        "git " + display_url_ + ": commit " + commit + " not found in the clone",
+                        "CommitNotFound");
         }
         objects_->put_tree_of(commit, answer.front().oid);
         POETRYOPS_TRY(Tree t, detail::parse_tree(answer.front().content, hash_size_));
@@ -280,11 +299,14 @@ Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit, c
                 oid = *root;
             } else {
                 auto slash = d.rfind('/');
-                std::string parent = slash == std::string::npos ? std::string() : d.substr(0, slash);
+                std::string parent =
+                    slash == std::string::npos ? std::string() : d.substr(0, slash);
                 auto pt = trees.find(parent);
-                if (pt == trees.end()) continue;  // the parent does not exist, so neither does this one
+                if (pt == trees.end())
+                    continue;  // the parent does not exist, so neither does this one
                 auto e = pt->second.find(d.substr(slash == std::string::npos ? 0 : slash + 1));
-                if (e == pt->second.end() || !e->second.is_tree()) continue;  // resolve() judges what it is
+                if (e == pt->second.end() || !e->second.is_tree())
+                    continue;  // resolve() judges what it is
                 oid = e->second.oid;
             }
             if (const std::string* raw = objects_->get(oid)) {
@@ -302,8 +324,8 @@ Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit, c
         for (std::size_t k = 0; k < wanted.size(); ++k) {
             if (objects[k].missing || objects[k].type != "tree") {
                 return fail(Error::Kind::internal,
-                            "git " + display_url_ + ": tree of '" + wanted[k].first + "' at " + commit +
-                                " is not in the clone",
+                            "git " + display_url_ + ": tree of '" + wanted[k].first + "' at " +
+                                commit + " is not in the clone",
                             "MissingTree");
             }
             POETRYOPS_TRY(Tree t, detail::parse_tree(objects[k].content, hash_size_));
@@ -320,29 +342,32 @@ Result<std::vector<std::string>> Repo::ensure_blobs(const std::vector<std::strin
         if (!present_blobs_.count(o)) wanted.push_back(o);
     }
     if (wanted.empty()) return oids;
-    // Objects already present are found locally and nothing goes over the network; missing ones come in one request
-    // (what git's own lazy fetch does, but for all of them at once instead of one round trip each).
+    // Objects already present are found locally and nothing goes over the network; missing ones
+    // come in one request (what git's own lazy fetch does, but for all of them at once instead of
+    // one round trip each).
     std::string input;
     for (const auto& o : wanted) input += o + "\n";
-    POETRYOPS_TRY_VOID(runner_->run_ok("fetch files from",
-                                       {"-c", "fetch.negotiationAlgorithm=noop", "fetch", "origin", "--no-tags",
-                                        "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none",
-                                        "--stdin"},
-                                       input));
+    POETRYOPS_TRY_VOID(runner_->run_ok(
+        "fetch files from",
+        {"-c", "fetch.negotiationAlgorithm=noop", "fetch", "origin", "--no-tags",
+         "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin"},
+        input));
     if (present_blobs_.size() > 100000) present_blobs_.clear();
     present_blobs_.insert(wanted.begin(), wanted.end());
     return oids;
 }
 
-Result<void> Repo::cat_file(const std::vector<std::string>& names, std::vector<detail::BatchObject>& answers) {
+Result<void> Repo::cat_file(const std::vector<std::string>& names,
+                            std::vector<detail::BatchObject>& answers) {
     auto guard = lock();
     auto r = cat_file_->batch(names, answers);
-    // Killed or crashed (or, for a blob id, git refusing to fetch it lazily): ask a fresh process once more, from the
-    // first unanswered name on. A timeout or a git that cannot start is final.
+    // Killed or crashed (or, for a blob id, git refusing to fetch it lazily): ask a fresh process
+    // once more, from the first unanswered name on. A timeout or a git that cannot start is final.
     if (r || r.error().kind != Error::Kind::internal || answers.size() >= names.size()) return r;
     POETRYOPS_LOG(debug, "git cat-file exited; starting another",
                   {{"repo", display_url_}, {"error", r.error().message}});
-    std::vector<std::string> rest(names.begin() + static_cast<std::ptrdiff_t>(answers.size()), names.end());
+    std::vector<std::string> rest(names.begin() + static_cast<std::ptrdiff_t>(answers.size()),
+                                  names.end());
     std::vector<detail::BatchObject> more;
     auto again = cat_file_->batch(rest, more);
     for (auto& o : more) answers.push_back(std::move(o));
@@ -362,8 +387,10 @@ Result<std::vector<std::string>> Repo::read_blobs(const std::vector<std::string>
         }
     }
     auto missing_blob = [&](std::size_t k) {
-        present_blobs_.clear();  // e.g. pruned by gc since we saw it: ask the server again next time
-        return fail(Error::Kind::internal, "git " + display_url_ + ": file '" + paths[k] + "' could not be fetched",
+        present_blobs_
+            .clear();  // e.g. pruned by gc since we saw it: ask the server again next time
+        return fail(Error::Kind::internal,
+                    "git " + display_url_ + ": file '" + paths[k] + "' could not be fetched",
                     "MissingBlob");
     };
     for (int attempt = 0; !todo.empty(); ++attempt) {
@@ -380,7 +407,8 @@ Result<std::vector<std::string>> Repo::read_blobs(const std::vector<std::string>
         if (r) break;
         if (r.error().kind != Error::Kind::internal) return fail(std::move(r).error());
         todo.erase(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(answers.size()));
-        // Twice in a row git exited at the same blob: it is not in the clone after all. Fetch it once more.
+        // Twice in a row git exited at the same blob: it is not in the clone after all. Fetch it
+        // once more.
         if (attempt > 0) return missing_blob(todo.front());
         for (auto k : todo) present_blobs_.erase(oids[k]);
         std::vector<std::string> again;
@@ -390,10 +418,11 @@ Result<std::vector<std::string>> Repo::read_blobs(const std::vector<std::string>
     return out;
 }
 
-Result<std::vector<std::optional<std::string>>> Repo::read_files(const std::string& commit,
-                                                                 const std::vector<std::string>& paths) {
+Result<std::vector<std::optional<std::string>>> Repo::read_files(
+    const std::string& commit, const std::vector<std::string>& paths) {
     if (!detail::is_object_id(commit)) {
-        return fail(Error::Kind::invalid, "git " + display_url_ + ": not a commit id: " + commit, "InvalidCommit");
+        return fail(Error::Kind::invalid, "git " + display_url_ + ": not a commit id: " + commit,
+                    "InvalidCommit");
     }
     for (const auto& p : paths) {
         if (auto v = validate_repo_path(p); !v) {
@@ -404,15 +433,16 @@ Result<std::vector<std::optional<std::string>>> Repo::read_files(const std::stri
     }
     std::vector<std::optional<std::string>> out(paths.size());
     if (paths.empty()) return out;
-    // Until it knows which blobs it misses, this reader holds back a blob fetch another reader is about to start.
+    // Until it knows which blobs it misses, this reader holds back a blob fetch another reader is
+    // about to start.
     detail::BlobBatcher::Reading reading(*batcher_);
     std::vector<std::string> oids, oid_paths;
     std::vector<std::size_t> index;
     std::shared_ptr<detail::BlobBatcher::Batch> batch;
     {
         auto guard = lock();
-        // A caller already holding the lock (a committer, read_file_at_branch) cannot wait for another thread's
-        // fetch, which needs the lock: it fetches what it misses itself.
+        // A caller already holding the lock (a committer, read_file_at_branch) cannot wait for
+        // another thread's fetch, which needs the lock: it fetches what it misses itself.
         const bool nested = lock_depth_ > 1;
         POETRYOPS_TRY(auto trees, load_dirs(commit, paths));
         for (std::size_t i = 0; i < paths.size(); ++i) {
@@ -423,7 +453,8 @@ Result<std::vector<std::optional<std::string>>> Repo::read_files(const std::stri
                 index.push_back(i);
             }
         }
-        // Blobs this process already holds (it wrote or read them) or knows to be in the clone need no fetch.
+        // Blobs this process already holds (it wrote or read them) or knows to be in the clone need
+        // no fetch.
         std::vector<std::string> missing;
         for (const auto& o : oids) {
             if (!objects_->get(o) && !present_blobs_.count(o)) missing.push_back(o);
@@ -440,18 +471,21 @@ Result<std::vector<std::optional<std::string>>> Repo::read_files(const std::stri
         batch = batcher_->join(missing);
     }
     reading.done();
-    // One `git fetch --stdin` for every reader that registered by the time the leader holds the lock.
-    POETRYOPS_TRY_VOID(batcher_->wait(batch, [this](const detail::BlobBatcher::Collect& collect) -> Result<void> {
-        auto guard = lock();
-        POETRYOPS_TRY_VOID(ensure_blobs(collect()));
-        return ok();
-    }));
+    // One `git fetch --stdin` for every reader that registered by the time the leader holds the
+    // lock.
+    POETRYOPS_TRY_VOID(
+        batcher_->wait(batch, [this](const detail::BlobBatcher::Collect& collect) -> Result<void> {
+            auto guard = lock();
+            POETRYOPS_TRY_VOID(ensure_blobs(collect()));
+            return ok();
+        }));
     POETRYOPS_TRY(auto contents, read_blobs(oids, oid_paths));
     for (std::size_t k = 0; k < oids.size(); ++k) out[index[k]] = std::move(contents[k]);
     return out;
 }
 
-Result<std::optional<std::string>> Repo::read_file_at_branch(const std::string& branch, const std::string& path) {
+Result<std::optional<std::string>> Repo::read_file_at_branch(const std::string& branch,
+                                                             const std::string& path) {
     auto guard = lock();
     POETRYOPS_TRY(std::string tip, fetch(branch));
     POETRYOPS_TRY(auto files, read_files(tip, {path}));

@@ -13,7 +13,9 @@ using namespace detail;
 namespace {
 
 /// "GET https://host:port/path" — no query string (it may carry tokens).
-std::string context_of(const Request& req, const Url& url) { return req.method + " " + url.origin() + url.path(); }
+std::string context_of(const Request& req, const Url& url) {
+    return req.method + " " + url.origin() + url.path();
+}
 
 Error with_context(Error e, const std::string& context) {
     e.message = context + ": " + e.message;
@@ -23,8 +25,8 @@ Error with_context(Error e, const std::string& context) {
 }  // namespace
 
 bool is_idempotent(std::string_view method) {
-    return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" || method == "OPTIONS" ||
-           method == "TRACE";
+    return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
+           method == "OPTIONS" || method == "TRACE";
 }
 
 Client::Impl::Impl(ClientOptions opts, std::shared_ptr<ssl::context> tls)
@@ -37,7 +39,8 @@ Client::Impl::Impl(ClientOptions opts, std::shared_ptr<ssl::context> tls)
                 return;
             } catch (const std::exception& e) {
                 // Handlers do not throw by design; if one does, log and keep the I/O thread alive.
-                POETRYOPS_LOG(error, "http client I/O thread caught an exception", {{"error", e.what()}});
+                POETRYOPS_LOG(error, "http client I/O thread caught an exception",
+                              {{"error", e.what()}});
             }
         }
     });
@@ -53,7 +56,8 @@ void Client::Impl::shutdown() {
     if (thread_.joinable()) thread_.join();
 }
 
-Result<std::shared_ptr<Connection>> Client::Impl::acquire(const Url& url, bool allow_reuse, bool& reused) {
+Result<std::shared_ptr<Connection>> Client::Impl::acquire(const Url& url, bool allow_reuse,
+                                                          bool& reused) {
     reused = false;
     if (stopped) return fail(Error::Kind::internal, "http client is shut down", "Shutdown");
     std::string key = url.scheme + "://" + url.host_port();
@@ -83,12 +87,15 @@ Result<std::shared_ptr<Connection>> Client::Impl::acquire(const Url& url, bool a
     }
     auto conn = std::make_shared<Connection>(io_, url.tls() ? tls_context.get() : nullptr, url);
     ++opened;
-    Timeouts t{options.connect_timeout, options.handshake_timeout, options.write_timeout, options.read_timeout};
+    Timeouts t{options.connect_timeout, options.handshake_timeout, options.write_timeout,
+               options.read_timeout};
     bool insecure = options.tls.insecure_skip_verify;
     std::string server_name = options.tls.server_name;
     auto limit = options.connect_timeout + options.handshake_timeout + kWaitSlack;
-    auto r = run<Result<void>>([conn, t, insecure, server_name] { return detail::connect(conn, t, insecure, server_name); },
-                               limit);
+    auto r =
+        run<Result<void>>([conn, t, insecure,
+                           server_name] { return detail::connect(conn, t, insecure, server_name); },
+                          limit);
     if (!r) {
         conn->abandoned = true;
         discard(conn);
@@ -142,8 +149,8 @@ void Client::Impl::close_idle() {
 
 Error Client::Impl::timeout_error(const Connection& conn, std::chrono::milliseconds limit) const {
     return Error::make(Error::Kind::timeout,
-                       std::string(conn.phase.load()) + " " + conn.url.host_port() + " timed out after " +
-                           format_duration(limit),
+                       std::string(conn.phase.load()) + " " + conn.url.host_port() +
+                           " timed out after " + format_duration(limit),
                        "Timeout");
 }
 
@@ -175,7 +182,9 @@ Result<Response> Client::request(const Request& req) {
         if (!conn_r) return fail(with_context(std::move(conn_r).error(), context));
         auto conn = std::move(conn_r).value();
         auto out = impl_->run<ExchangeOutcome>(
-            [conn, breq, t, max_body, max_header] { return exchange(conn, breq, t, max_body, max_header); },
+            [conn, breq, t, max_body, max_header] {
+                return exchange(conn, breq, t, max_body, max_header);
+            },
             t.write + t.read + kWaitSlack);
         if (!out) {
             conn->abandoned = true;

@@ -9,7 +9,9 @@ namespace poetryops::http {
 
 Headers::Headers(std::initializer_list<Field> fields) : fields_(fields) {}
 
-void Headers::add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
+void Headers::add(std::string name, std::string value) {
+    fields_.emplace_back(std::move(name), std::move(value));
+}
 
 void Headers::set(std::string name, std::string value) {
     remove(name);
@@ -73,7 +75,8 @@ Error status_error(const Response& response, std::string_view context) {
     if (!snippet.empty()) msg += ": " + log::redact(snippet);
     Error e = Error::make(kind, std::move(msg), std::string(reason_phrase(response.status)));
     e.http_status = response.status;
-    e.terminal = response.status >= 400 && response.status < 500 && response.status != 408 && response.status != 429;
+    e.terminal = response.status >= 400 && response.status < 500 && response.status != 408 &&
+                 response.status != 429;
     return e;
 }
 

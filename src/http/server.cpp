@@ -28,7 +28,8 @@ asio::awaitable<void> Server::Impl::accept_loop() {
         auto session = std::make_shared<Session>(*this, std::move(socket));
         sessions.insert(session);
         ++active;
-        asio::co_spawn(io, [session] { return session->run(); }, asio::detached);
+        asio::co_spawn(
+            io, [session] { return session->run(); }, asio::detached);
     }
 }
 
@@ -43,12 +44,14 @@ Server::~Server() { stop(); }
 
 Result<std::uint16_t> Server::start(ServerOptions options, Handler handler) {
     auto& s = *impl_;
-    if (s.started) return fail(Error::Kind::internal, "http server already started", "AlreadyStarted");
+    if (s.started)
+        return fail(Error::Kind::internal, "http server already started", "AlreadyStarted");
     if (!handler) return fail(Error::Kind::invalid, "http server needs a handler", "NoHandler");
     error_code ec;
     auto address = asio::ip::make_address(options.address, ec);
     if (ec) {
-        return fail(Error::Kind::invalid, "http server: \"" + options.address + "\" is not an IP address to listen on",
+        return fail(Error::Kind::invalid,
+                    "http server: \"" + options.address + "\" is not an IP address to listen on",
                     "BadAddress");
     }
     if (!options.tls_cert_file.empty() || !options.tls_cert_pem.empty()) {
@@ -63,21 +66,26 @@ Result<std::uint16_t> Server::start(ServerOptions options, Handler handler) {
     if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor->bind(endpoint, ec);
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return fail(Error::Kind::transport, "http server cannot listen on " + where + ": " + ec.message(), "Listen");
+    if (ec)
+        return fail(Error::Kind::transport,
+                    "http server cannot listen on " + where + ": " + ec.message(), "Listen");
     s.port = acceptor->local_endpoint().port();
     s.acceptor = std::move(acceptor);
     s.options = std::move(options);
     s.handler = std::move(handler);
-    s.workers = std::make_unique<asio::thread_pool>(std::max<std::size_t>(1, s.options.worker_threads));
+    s.workers =
+        std::make_unique<asio::thread_pool>(std::max<std::size_t>(1, s.options.worker_threads));
     s.work.emplace(s.io.get_executor());
-    asio::co_spawn(s.io, [impl = impl_.get()] { return impl->accept_loop(); }, asio::detached);
+    asio::co_spawn(
+        s.io, [impl = impl_.get()] { return impl->accept_loop(); }, asio::detached);
     s.io_thread = std::thread([impl = impl_.get()] {
         for (;;) {
             try {
                 impl->io.run();
                 return;
             } catch (const std::exception& e) {
-                POETRYOPS_LOG(error, "http server I/O thread caught an exception", {{"error", e.what()}});
+                POETRYOPS_LOG(error, "http server I/O thread caught an exception",
+                              {{"error", e.what()}});
             }
         }
     });
@@ -96,8 +104,9 @@ void Server::stop() {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
     };
-    // Each step runs on the I/O thread and is waited for: io.stop() below may drop handlers still queued, and a
-    // dropped acceptor close would leave the port listening until this Server is destroyed.
+    // Each step runs on the I/O thread and is waited for: io.stop() below may drop handlers still
+    // queued, and a dropped acceptor close would leave the port listening until this Server is
+    // destroyed.
     auto on_io = [&s](auto step) {
         std::promise<void> done;
         asio::post(s.io, [&] {
@@ -131,8 +140,8 @@ std::uint16_t Server::port() const { return impl_->port; }
 std::string Server::base_url() const {
     const auto& o = impl_->options;
     bool v6 = o.address.find(':') != std::string::npos;
-    return std::string(impl_->tls ? "https" : "http") + "://" + (v6 ? "[" + o.address + "]" : o.address) + ":" +
-           std::to_string(impl_->port);
+    return std::string(impl_->tls ? "https" : "http") + "://" +
+           (v6 ? "[" + o.address + "]" : o.address) + ":" + std::to_string(impl_->port);
 }
 
 std::uint64_t Server::connections_accepted() const { return impl_->accepted.load(); }

@@ -15,7 +15,8 @@ Response call_safely(const Handler& handler, const Request& request) {
     try {
         return handler(request);
     } catch (const std::exception& e) {
-        POETRYOPS_LOG(error, "http handler threw", {{"method", request.method}, {"error", e.what()}});
+        POETRYOPS_LOG(error, "http handler threw",
+                      {{"method", request.method}, {"error", e.what()}});
     } catch (...) {
         POETRYOPS_LOG(error, "http handler threw a non-exception", {{"method", request.method}});
     }
@@ -32,8 +33,9 @@ Session::Session(Server::Impl& srv, tcp::socket socket) : server(srv) {
     error_code ec;
     auto ep = socket.remote_endpoint(ec);
     if (!ec) {
-        remote = ep.address().is_v6() ? "[" + ep.address().to_string() + "]:" + std::to_string(ep.port())
-                                      : ep.address().to_string() + ":" + std::to_string(ep.port());
+        remote = ep.address().is_v6()
+                     ? "[" + ep.address().to_string() + "]:" + std::to_string(ep.port())
+                     : ep.address().to_string() + ":" + std::to_string(ep.port());
     }
     socket.set_option(tcp::no_delay(true), ec);
     if (srv.tls) {
@@ -67,8 +69,8 @@ asio::awaitable<void> Session::send_simple(int status, std::string body) {
 }
 
 asio::awaitable<void> Session::drain() {
-    // Read (and drop) what the client is still sending so that it can finish its write and read our answer,
-    // instead of seeing a reset. Bounded in bytes and time.
+    // Read (and drop) what the client is still sending so that it can finish its write and read our
+    // answer, instead of seeing a reset. Bounded in bytes and time.
     std::vector<char> buf(16 * 1024);
     std::size_t total = 0;
     lowest().expires_after(kDrainTime);
@@ -95,7 +97,8 @@ std::shared_ptr<WorkerCall> Session::start_on_worker(std::function<void()> fn) {
 }
 
 asio::awaitable<void> Session::wait(std::shared_ptr<WorkerCall> call) {
-    // Both the wait and the completion run on the one I/O thread, so `done` cannot change between check and wait.
+    // Both the wait and the completion run on the one I/O thread, so `done` cannot change between
+    // check and wait.
     while (!call->done) {
         error_code ec;
         co_await call->timer.async_wait(with_ec(ec));
@@ -106,7 +109,8 @@ asio::awaitable<Response> Session::call_handler(Request request) {
     auto result = std::make_shared<Response>();
     auto req = std::make_shared<Request>(std::move(request));
     const Handler* handler = &server.handler;
-    // GCC 12 destroys lambda temporaries inside a co_await full-expression twice: keep them in their own statement.
+    // GCC 12 destroys lambda temporaries inside a co_await full-expression twice: keep them in
+    // their own statement.
     auto call = start_on_worker([result, req, handler] { *result = call_safely(*handler, *req); });
     co_await wait(call);
     co_return std::move(*result);
@@ -119,7 +123,9 @@ asio::awaitable<void> Session::run() {
     if (tls) {
         lowest().expires_after(o.read_timeout);
         co_await tls->async_handshake(ssl::stream_base::server, with_ec(ec));
-        if (ec) POETRYOPS_LOG(debug, "TLS handshake failed", {{"peer", remote}, {"error", describe(ec)}});
+        if (ec)
+            POETRYOPS_LOG(debug, "TLS handshake failed",
+                          {{"peer", remote}, {"error", describe(ec)}});
     }
     while (!ec && !server.stopping) {
         idle = true;
@@ -127,11 +133,14 @@ asio::awaitable<void> Session::run() {
         parser.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
         parser.body_limit(o.max_body_bytes);
         lowest().expires_after(o.read_timeout);
-        co_await with_stream([&](auto& s) { return bhttp::async_read_header(s, buffer, parser, with_ec(ec)); });
+        co_await with_stream(
+            [&](auto& s) { return bhttp::async_read_header(s, buffer, parser, with_ec(ec)); });
         idle = false;
         if (ec) {
-            if (ec == bhttp::error::body_limit) {  // Content-Length above the limit, seen with the header
-                co_await send_simple(413, "request body larger than " + std::to_string(o.max_body_bytes) + " bytes\n");
+            if (ec ==
+                bhttp::error::body_limit) {  // Content-Length above the limit, seen with the header
+                co_await send_simple(413, "request body larger than " +
+                                              std::to_string(o.max_body_bytes) + " bytes\n");
                 co_await drain();
             } else if (ec == bhttp::error::header_limit) {
                 co_await send_simple(431, "request header too large\n");
@@ -142,20 +151,24 @@ asio::awaitable<void> Session::run() {
         }
         auto declared = parser.content_length();
         if (declared && *declared > o.max_body_bytes) {
-            co_await send_simple(413, "request body larger than " + std::to_string(o.max_body_bytes) + " bytes\n");
+            co_await send_simple(
+                413, "request body larger than " + std::to_string(o.max_body_bytes) + " bytes\n");
             co_await drain();
             break;
         }
         if (bhttp::token_list(parser.get()[bhttp::field::expect]).exists("100-continue")) {
             static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-            co_await with_stream(
-                [&](auto& s) { return asio::async_write(s, asio::buffer(kContinue), with_ec(ec)); });
+            co_await with_stream([&](auto& s) {
+                return asio::async_write(s, asio::buffer(kContinue), with_ec(ec));
+            });
             if (ec) break;
         }
-        co_await with_stream([&](auto& s) { return bhttp::async_read(s, buffer, parser, with_ec(ec)); });
+        co_await with_stream(
+            [&](auto& s) { return bhttp::async_read(s, buffer, parser, with_ec(ec)); });
         if (ec) {
             if (ec == bhttp::error::body_limit) {
-                co_await send_simple(413, "request body larger than " + std::to_string(o.max_body_bytes) + " bytes\n");
+                co_await send_simple(413, "request body larger than " +
+                                              std::to_string(o.max_body_bytes) + " bytes\n");
                 co_await drain();
             } else if (ec == beast::error::timeout) {
                 co_await send_simple(408, "request timeout\n");
@@ -204,10 +217,12 @@ asio::awaitable<void> Session::run() {
 }
 
 asio::awaitable<void> Session::monitor(std::shared_ptr<StreamWriter> w) {
-    // A client of a streamed response sends nothing more; any completion (EOF, reset, data) ends the stream.
+    // A client of a streamed response sends nothing more; any completion (EOF, reset, data) ends
+    // the stream.
     char byte = 0;
     error_code ec;
-    co_await with_stream([&](auto& s) { return s.async_read_some(asio::buffer(&byte, 1), with_ec(ec)); });
+    co_await with_stream(
+        [&](auto& s) { return s.async_read_some(asio::buffer(&byte, 1), with_ec(ec)); });
     w->cancel();
 }
 
@@ -224,7 +239,8 @@ asio::awaitable<void> Session::stream_response(Response& resp) {
     lowest().expires_after(server.options.write_timeout);
     co_await with_stream([&](auto& s) { return bhttp::async_write_header(s, sr, with_ec(ec)); });
     if (ec) co_return;
-    // From here on the worker bounds each write itself: the stream's timer would also cut the monitor read.
+    // From here on the worker bounds each write itself: the stream's timer would also cut the
+    // monitor read.
     lowest().expires_never();
     auto w = std::make_shared<StreamWriter>(shared_from_this(), server.options.write_timeout);
     writer = w;
@@ -253,8 +269,9 @@ asio::awaitable<void> Session::stream_response(Response& resp) {
 asio::awaitable<void> Session::write_chunk(std::shared_ptr<std::string> chunk,
                                            std::shared_ptr<std::promise<bool>> done) {
     error_code ec;
-    co_await with_stream(
-        [&](auto& s) { return asio::async_write(s, bhttp::make_chunk(asio::buffer(*chunk)), with_ec(ec)); });
+    co_await with_stream([&](auto& s) {
+        return asio::async_write(s, bhttp::make_chunk(asio::buffer(*chunk)), with_ec(ec));
+    });
     done->set_value(!ec);
 }
 
@@ -265,7 +282,8 @@ bool StreamWriter::write(std::string_view data) {
     auto done = std::make_shared<std::promise<bool>>();
     auto result = done->get_future();
     auto session = session_;
-    asio::co_spawn(session->server.io, session->write_chunk(std::move(chunk), done), asio::detached);
+    asio::co_spawn(session->server.io, session->write_chunk(std::move(chunk), done),
+                   asio::detached);
     if (result.wait_for(write_timeout_) != std::future_status::ready || !result.get()) {
         cancel();
         return false;

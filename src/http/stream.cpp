@@ -14,8 +14,10 @@ namespace {
 
 constexpr std::size_t kReadBuffer = 64 * 1024;
 
-/// Reads until at least one body byte arrived or the body ended ("" then). The idle deadline is re-armed per call.
-asio::awaitable<Result<std::string>> read_step(std::shared_ptr<Connection> conn, std::shared_ptr<StreamParser> parser,
+/// Reads until at least one body byte arrived or the body ended ("" then). The idle deadline is
+/// re-armed per call.
+asio::awaitable<Result<std::string>> read_step(std::shared_ptr<Connection> conn,
+                                               std::shared_ptr<StreamParser> parser,
                                                std::chrono::milliseconds idle) {
     std::string out;
     if (parser->is_done()) co_return out;
@@ -60,7 +62,8 @@ public:
     std::mutex mu;  // guards conn against cancel() racing the end of the stream
 
     Error cancelled_error() const {
-        return Error::make(Error::Kind::transport, "stream from " + conn_name + " was cancelled", "Cancelled");
+        return Error::make(Error::Kind::transport, "stream from " + conn_name + " was cancelled",
+                           "Cancelled");
     }
     std::string conn_name;
 
@@ -120,8 +123,8 @@ Result<std::size_t> Stream::read_some(std::string& out) {
     }
     auto parser = s.parser;
     auto idle = s.idle;
-    auto r = s.client->run<Result<std::string>>([conn, parser, idle] { return read_step(conn, parser, idle); },
-                                                idle + kWaitSlack);
+    auto r = s.client->run<Result<std::string>>(
+        [conn, parser, idle] { return read_step(conn, parser, idle); }, idle + kWaitSlack);
     if (!r) {
         conn->abandoned = true;
         s.finish(false);
@@ -172,7 +175,9 @@ Result<std::unique_ptr<Stream>> Client::open(const Request& req, StreamOptions s
         auto conn = std::move(conn_r).value();
         auto parser = std::make_shared<StreamParser>();
         auto out = impl_->run<ExchangeOutcome>(
-            [conn, breq, parser, t, max_header] { return exchange_head(conn, breq, parser, t, max_header); },
+            [conn, breq, parser, t, max_header] {
+                return exchange_head(conn, breq, parser, t, max_header);
+            },
             t.write + t.read + kWaitSlack);
         if (!out) {
             conn->abandoned = true;
@@ -183,7 +188,8 @@ Result<std::unique_ptr<Stream>> Client::open(const Request& req, StreamOptions s
         }
         if (!out->response) {
             impl_->discard(std::move(conn));
-            if (attempt == 0 && reused && !out->got_response_bytes && is_idempotent(req.method)) continue;
+            if (attempt == 0 && reused && !out->got_response_bytes && is_idempotent(req.method))
+                continue;
             Error e = std::move(out->response).error();
             e.message = context + ": " + e.message;
             return fail(std::move(e));
@@ -194,13 +200,15 @@ Result<std::unique_ptr<Stream>> Client::open(const Request& req, StreamOptions s
         impl->conn = std::move(conn);
         impl->parser = std::move(parser);
         impl->response = std::move(out->response).value();
-        impl->idle = stream_options.idle_timeout.count() > 0 ? stream_options.idle_timeout : o.read_timeout;
+        impl->idle =
+            stream_options.idle_timeout.count() > 0 ? stream_options.idle_timeout : o.read_timeout;
         impl->max_body = stream_options.max_body_bytes;
         return std::make_unique<Stream>(std::move(impl));
     }
 }
 
-Result<Response> Client::stream(const Request& req, const std::function<bool(std::string_view)>& on_data,
+Result<Response> Client::stream(const Request& req,
+                                const std::function<bool(std::string_view)>& on_data,
                                 StreamOptions options) {
     POETRYOPS_TRY(auto s, open(req, options));
     std::string buf;

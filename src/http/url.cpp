@@ -34,7 +34,8 @@ bool has_scheme(std::string_view ref) {
     for (std::size_t i = 1; i < ref.size(); ++i) {
         char c = ref[i];
         if (c == ':') return true;
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return false;
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.')
+            return false;
     }
     return false;
 }
@@ -102,40 +103,48 @@ std::string Url::query() const { return split_target(target).second; }
 Result<Url> parse_url(std::string_view text) {
     auto sep = text.find("://");
     if (sep == std::string_view::npos) {
-        return fail(Error::Kind::invalid, "invalid URL: expected an absolute http:// or https:// URL", "InvalidURL");
+        return fail(Error::Kind::invalid,
+                    "invalid URL: expected an absolute http:// or https:// URL", "InvalidURL");
     }
     Url url;
     url.scheme = lower(text.substr(0, sep));
     if (url.scheme != "http" && url.scheme != "https") {
-        return fail(Error::Kind::invalid, "invalid URL: unsupported scheme \"" + url.scheme + "\" (http or https)",
+        return fail(Error::Kind::invalid,
+                    "invalid URL: unsupported scheme \"" + url.scheme + "\" (http or https)",
                     "InvalidURL");
     }
     std::string_view rest = text.substr(sep + 3);
     auto auth_end = rest.find_first_of("/?#");
     std::string_view authority = rest.substr(0, auth_end);
-    std::string_view tail = auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);
+    std::string_view tail =
+        auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);
     if (authority.find('@') != std::string_view::npos) {
         // Never echo the authority: it holds a user name and probably a password.
         return fail(Error::Kind::invalid,
-                    "invalid " + url.scheme + " URL: user information (user:password@) is not allowed; pass credentials "
-                    "separately",
+                    "invalid " + url.scheme +
+                        " URL: user information (user:password@) is not allowed; pass credentials "
+                        "separately",
                     "InvalidURL");
     }
     std::string_view port_text;
     if (!authority.empty() && authority[0] == '[') {
         auto close = authority.find(']');
         if (close == std::string_view::npos) {
-            return fail(Error::Kind::invalid, "invalid URL: unterminated IPv6 literal in \"" + std::string(authority) + "\"",
-                        "InvalidURL");
+            return fail(
+                Error::Kind::invalid,
+                "invalid URL: unterminated IPv6 literal in \"" + std::string(authority) + "\"",
+                "InvalidURL");
         }
         url.host = lower(authority.substr(1, close - 1));
         if (!is_ipv6(url.host)) {
-            return fail(Error::Kind::invalid, "invalid URL: bad IPv6 literal \"" + url.host + "\"", "InvalidURL");
+            return fail(Error::Kind::invalid, "invalid URL: bad IPv6 literal \"" + url.host + "\"",
+                        "InvalidURL");
         }
         std::string_view after = authority.substr(close + 1);
         if (!after.empty()) {
             if (after[0] != ':') {
-                return fail(Error::Kind::invalid, "invalid URL: unexpected \"" + std::string(after) + "\" after host",
+                return fail(Error::Kind::invalid,
+                            "invalid URL: unexpected \"" + std::string(after) + "\" after host",
                             "InvalidURL");
             }
             port_text = after.substr(1);
@@ -148,10 +157,12 @@ Result<Url> parse_url(std::string_view text) {
             port_text = authority.substr(colon + 1);
             if (port_text.empty()) port_text = "-";
         }
-        if (host.empty()) return fail(Error::Kind::invalid, "invalid URL: missing host", "InvalidURL");
+        if (host.empty())
+            return fail(Error::Kind::invalid, "invalid URL: missing host", "InvalidURL");
         for (char c : host) {
             if (!valid_host_char(c)) {
-                return fail(Error::Kind::invalid, "invalid URL: bad character in host \"" + std::string(host) + "\"",
+                return fail(Error::Kind::invalid,
+                            "invalid URL: bad character in host \"" + std::string(host) + "\"",
                             "InvalidURL");
             }
         }
@@ -159,10 +170,14 @@ Result<Url> parse_url(std::string_view text) {
     }
     if (!port_text.empty()) {
         unsigned value = 0;
-        auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-        if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || value == 0 || value > 65535) {
-            return fail(Error::Kind::invalid, "invalid URL: bad port \"" + std::string(port_text) + "\" for host " + url.host,
-                        "InvalidURL");
+        auto [ptr, ec] =
+            std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+        if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || value == 0 ||
+            value > 65535) {
+            return fail(
+                Error::Kind::invalid,
+                "invalid URL: bad port \"" + std::string(port_text) + "\" for host " + url.host,
+                "InvalidURL");
         }
         url.port = static_cast<std::uint16_t>(value);
     } else {
@@ -172,8 +187,10 @@ Result<Url> parse_url(std::string_view text) {
     if (hash != std::string_view::npos) tail = tail.substr(0, hash);
     for (char c : tail) {
         if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
-            return fail(Error::Kind::invalid, "invalid URL: whitespace or control character in the path of " + url.origin(),
-                        "InvalidURL");
+            return fail(
+                Error::Kind::invalid,
+                "invalid URL: whitespace or control character in the path of " + url.origin(),
+                "InvalidURL");
         }
     }
     url.target = std::string(tail);
@@ -198,19 +215,22 @@ Result<Url> resolve_redirect(const Url& base, std::string_view location) {
     }
     auto q = ref.find('?');
     std::string ref_path(ref.substr(0, q));
-    std::string ref_query = q == std::string_view::npos ? std::string{} : std::string(ref.substr(q));
+    std::string ref_query =
+        q == std::string_view::npos ? std::string{} : std::string(ref.substr(q));
     std::string merged;
     if (ref_path[0] == '/') {
         merged = ref_path;
     } else {
         auto slash = base_path.rfind('/');
-        merged = (slash == std::string::npos ? std::string("/") : base_path.substr(0, slash + 1)) + ref_path;
+        merged = (slash == std::string::npos ? std::string("/") : base_path.substr(0, slash + 1)) +
+                 ref_path;
     }
     std::string path = remove_dot_segments(merged);
     if (path.empty() || path[0] != '/') path.insert(0, "/");
     for (char c : path + ref_query) {
         if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
-            return fail(Error::Kind::invalid, "invalid redirect Location from " + base.origin() + ": control character",
+            return fail(Error::Kind::invalid,
+                        "invalid redirect Location from " + base.origin() + ": control character",
                         "InvalidURL");
         }
     }
@@ -246,7 +266,8 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view qu
             if (eq == std::string_view::npos) {
                 out.emplace_back(percent_decode(part, true), std::string{});
             } else {
-                out.emplace_back(percent_decode(part.substr(0, eq), true), percent_decode(part.substr(eq + 1), true));
+                out.emplace_back(percent_decode(part.substr(0, eq), true),
+                                 percent_decode(part.substr(eq + 1), true));
             }
         }
         pos = amp + 1;

@@ -13,7 +13,8 @@ const char* content_type(PatchType type) {
     return "application/json";
 }
 
-Result<nlohmann::json> KubeClient::update_status(const ResourceRef& ref, const nlohmann::json& object) {
+Result<nlohmann::json> KubeClient::update_status(const ResourceRef& ref,
+                                                 const nlohmann::json& object) {
     return update(ref.sub("status"), object);
 }
 
@@ -26,8 +27,9 @@ Result<nlohmann::json> KubeClient::apply(const ResourceRef& ref, const nlohmann:
     return patch(r, PatchType::apply, object, PatchOptions{field_manager, force});
 }
 
-Result<std::string> KubeClient::list_pages(const ResourceRef& ref, ListOptions options,
-                                           const std::function<Result<void>(ObjectList& page)>& on_page) {
+Result<std::string> KubeClient::list_pages(
+    const ResourceRef& ref, ListOptions options,
+    const std::function<Result<void>(ObjectList& page)>& on_page) {
     for (;;) {
         POETRYOPS_TRY(auto page, list(ref, options));
         std::string continue_token = page.continue_token;  // on_page may take the page apart
@@ -40,15 +42,16 @@ Result<std::string> KubeClient::list_pages(const ResourceRef& ref, ListOptions o
 
 Result<ObjectList> KubeClient::list_all(const ResourceRef& ref, ListOptions options) {
     ObjectList all;
-    POETRYOPS_TRY(all.resource_version, list_pages(ref, std::move(options), [&](ObjectList& page) -> Result<void> {
-        if (all.items.empty()) {
-            all.items = std::move(page.items);
-        } else {
-            all.items.reserve(all.items.size() + page.items.size());
-            for (auto& item : page.items) all.items.push_back(std::move(item));
-        }
-        return ok();
-    }));
+    POETRYOPS_TRY(all.resource_version,
+                  list_pages(ref, std::move(options), [&](ObjectList& page) -> Result<void> {
+                      if (all.items.empty()) {
+                          all.items = std::move(page.items);
+                      } else {
+                          all.items.reserve(all.items.size() + page.items.size());
+                          for (auto& item : page.items) all.items.push_back(std::move(item));
+                      }
+                      return ok();
+                  }));
     return all;
 }
 

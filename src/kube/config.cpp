@@ -15,7 +15,8 @@ namespace {
 struct Ctx {
     std::string origin;
     std::filesystem::path base_dir;
-    Error err(std::string_view field, std::string_view what, Error::Kind kind = Error::Kind::invalid) const {
+    Error err(std::string_view field, std::string_view what,
+              Error::Kind kind = Error::Kind::invalid) const {
         std::string msg = "kubeconfig " + origin + ": ";
         if (!field.empty()) msg += std::string(field) + ": ";
         msg += what;
@@ -36,7 +37,8 @@ bool boolean(const YAML::Node& n, const char* key) {
 }
 
 /// Finds `name` in a list of {name, <inner>} entries; returns the inner map, nullopt when absent.
-std::optional<YAML::Node> find_named(const YAML::Node& list, const std::string& name, const char* inner) {
+std::optional<YAML::Node> find_named(const YAML::Node& list, const std::string& name,
+                                     const char* inner) {
     if (!list || !list.IsSequence()) return std::nullopt;
     for (const auto& item : list) {
         if (item.IsMap() && scalar(item, "name") == name) {
@@ -61,7 +63,8 @@ Result<std::string> data_or_file(const Ctx& ctx, const YAML::Node& node, const s
     std::string data = scalar(node, (field + "-data").c_str());
     if (!data.empty()) {
         std::string out;
-        if (!str::base64_decode(data, out)) return fail(ctx.err(prefix + field + "-data", "is not valid base64"));
+        if (!str::base64_decode(data, out))
+            return fail(ctx.err(prefix + field + "-data", "is not valid base64"));
         return out;
     }
     std::string file = scalar(node, field.c_str());
@@ -70,7 +73,8 @@ Result<std::string> data_or_file(const Ctx& ctx, const YAML::Node& node, const s
     if (p.is_relative()) p = ctx.base_dir / p;
     auto content = read_file(p, 1024 * 1024);
     if (!content) {
-        return fail(ctx.err(prefix + field, "cannot read " + p.string() + ": " + content.error().message,
+        return fail(ctx.err(prefix + field,
+                            "cannot read " + p.string() + ": " + content.error().message,
                             Error::Kind::not_found));
     }
     return std::move(content).value();
@@ -80,10 +84,10 @@ Result<std::string> data_or_file(const Ctx& ctx, const YAML::Node& node, const s
 
 std::string KubeConfig::describe() const {
     std::string auth = !client_cert_pem.empty() ? "client certificate"
-                       : !token.empty()          ? "bearer token"
-                       : !token_file.empty()     ? "token file " + token_file
-                       : !username.empty()       ? "basic auth"
-                                                 : "anonymous";
+                       : !token.empty()         ? "bearer token"
+                       : !token_file.empty()    ? "token file " + token_file
+                       : !username.empty()      ? "basic auth"
+                                                : "anonymous";
     std::string d = server + " from " + source + ", " + auth;
     if (insecure_skip_tls_verify) d += ", TLS verification DISABLED";
     return d;
@@ -98,27 +102,32 @@ EnvLookup process_env() {
 }
 
 Result<KubeConfig> parse_kubeconfig(std::string_view yaml_text, std::string_view origin,
-                                    const std::filesystem::path& base_dir, std::string_view context) {
+                                    const std::filesystem::path& base_dir,
+                                    std::string_view context) {
     Ctx ctx{std::string(origin), base_dir};
     YAML::Node root;
     try {
         root = YAML::Load(std::string(yaml_text));
     } catch (const YAML::Exception& e) {
-        return fail(ctx.err("", "not valid YAML: line " + std::to_string(e.mark.line + 1) + ": " + e.msg,
-                            Error::Kind::decode));
+        return fail(
+            ctx.err("", "not valid YAML: line " + std::to_string(e.mark.line + 1) + ": " + e.msg,
+                    Error::Kind::decode));
     }
     try {
-        if (!root || !root.IsMap()) return fail(ctx.err("", "not a kubeconfig (expected a YAML mapping)"));
+        if (!root || !root.IsMap())
+            return fail(ctx.err("", "not a kubeconfig (expected a YAML mapping)"));
         KubeConfig cfg;
         cfg.context = context.empty() ? scalar(root, "current-context") : std::string(context);
         if (cfg.context.empty()) {
-            return fail(ctx.err("current-context", "is not set and no --context was given (contexts: " +
-                                                       names_of(root["contexts"]) + ")"));
+            return fail(
+                ctx.err("current-context", "is not set and no --context was given (contexts: " +
+                                               names_of(root["contexts"]) + ")"));
         }
         auto found_context = find_named(root["contexts"], cfg.context, "context");
         if (!found_context) {
-            return fail(ctx.err("contexts", "context \"" + cfg.context + "\" not found (available: " +
-                                                names_of(root["contexts"]) + ")"));
+            return fail(ctx.err(
+                "contexts", "context \"" + cfg.context +
+                                "\" not found (available: " + names_of(root["contexts"]) + ")"));
         }
         YAML::Node c = *found_context;
         std::string cluster_name = scalar(c, "cluster");
@@ -129,16 +138,18 @@ Result<KubeConfig> parse_kubeconfig(std::string_view yaml_text, std::string_view
 
         auto found_cluster = find_named(root["clusters"], cluster_name, "cluster");
         if (!found_cluster) {
-            return fail(ctx.err(cprefix + "cluster", "names cluster \"" + cluster_name +
-                                                         "\" which is not in clusters (available: " +
-                                                         names_of(root["clusters"]) + ")"));
+            return fail(ctx.err(
+                cprefix + "cluster",
+                "names cluster \"" + cluster_name +
+                    "\" which is not in clusters (available: " + names_of(root["clusters"]) + ")"));
         }
         YAML::Node cl = *found_cluster;
         std::string clprefix = "clusters[" + cluster_name + "].cluster.";
         cfg.server = scalar(cl, "server");
         if (cfg.server.empty()) return fail(ctx.err(clprefix + "server", "is missing"));
         if (cfg.server.rfind("https://", 0) != 0 && cfg.server.rfind("http://", 0) != 0) {
-            return fail(ctx.err(clprefix + "server", "must be an http:// or https:// URL, got \"" + cfg.server + "\""));
+            return fail(ctx.err(clprefix + "server",
+                                "must be an http:// or https:// URL, got \"" + cfg.server + "\""));
         }
         while (!cfg.server.empty() && cfg.server.back() == '/') cfg.server.pop_back();
         POETRYOPS_TRY(cfg.ca_pem, data_or_file(ctx, cl, clprefix, "certificate-authority"));
@@ -158,16 +169,21 @@ Result<KubeConfig> parse_kubeconfig(std::string_view yaml_text, std::string_view
             }
             YAML::Node u = *found_user;
             std::string uprefix = "users[" + user_name + "].user.";
-            if (u["exec"]) return fail(ctx.err(uprefix + "exec", "exec credential plugins are not supported; use a "
-                                                                  "token, tokenFile or client certificate"));
-            if (u["auth-provider"]) return fail(ctx.err(uprefix + "auth-provider", "auth providers are not supported"));
+            if (u["exec"])
+                return fail(ctx.err(uprefix + "exec",
+                                    "exec credential plugins are not supported; use a "
+                                    "token, tokenFile or client certificate"));
+            if (u["auth-provider"])
+                return fail(ctx.err(uprefix + "auth-provider", "auth providers are not supported"));
             POETRYOPS_TRY(cfg.client_cert_pem, data_or_file(ctx, u, uprefix, "client-certificate"));
             POETRYOPS_TRY(cfg.client_key_pem, data_or_file(ctx, u, uprefix, "client-key"));
             if (!cfg.client_cert_pem.empty() && cfg.client_key_pem.empty()) {
-                return fail(ctx.err(uprefix + "client-key", "is missing (client-certificate is set)"));
+                return fail(
+                    ctx.err(uprefix + "client-key", "is missing (client-certificate is set)"));
             }
             if (cfg.client_cert_pem.empty() && !cfg.client_key_pem.empty()) {
-                return fail(ctx.err(uprefix + "client-certificate", "is missing (client-key is set)"));
+                return fail(
+                    ctx.err(uprefix + "client-certificate", "is missing (client-key is set)"));
             }
             cfg.token = scalar(u, "token");
             std::string token_file = scalar(u, "tokenFile");
@@ -176,7 +192,8 @@ Result<KubeConfig> parse_kubeconfig(std::string_view yaml_text, std::string_view
                 if (p.is_relative()) p = base_dir / p;
                 auto t = read_file(p, 64 * 1024);
                 if (!t) {
-                    return fail(ctx.err(uprefix + "tokenFile", "cannot read " + p.string() + ": " + t.error().message,
+                    return fail(ctx.err(uprefix + "tokenFile",
+                                        "cannot read " + p.string() + ": " + t.error().message,
                                         Error::Kind::not_found));
                 }
                 cfg.token_file = p.string();
@@ -186,23 +203,28 @@ Result<KubeConfig> parse_kubeconfig(std::string_view yaml_text, std::string_view
         }
         cfg.source = "kubeconfig " + ctx.origin + " (context " + cfg.context + ")";
         if (cfg.insecure_skip_tls_verify) {
-            POETRYOPS_LOG(warn, "TLS VERIFICATION IS DISABLED for the Kubernetes API: insecure-skip-tls-verify is "
-                                "set; anyone on the network path can impersonate the API server and read the "
-                                "credentials",
-                          {{"server", cfg.server}, {"source", cfg.source}});
+            POETRYOPS_LOG(
+                warn,
+                "TLS VERIFICATION IS DISABLED for the Kubernetes API: insecure-skip-tls-verify is "
+                "set; anyone on the network path can impersonate the API server and read the "
+                "credentials",
+                {{"server", cfg.server}, {"source", cfg.source}});
         }
         return cfg;
     } catch (const YAML::Exception& e) {
-        return fail(ctx.err("", "unexpected structure: line " + std::to_string(e.mark.line + 1) + ": " + e.msg,
-                            Error::Kind::decode));
+        return fail(ctx.err(
+            "", "unexpected structure: line " + std::to_string(e.mark.line + 1) + ": " + e.msg,
+            Error::Kind::decode));
     }
 }
 
 Result<KubeConfig> load_kubeconfig(const std::filesystem::path& path, std::string_view context) {
     auto text = read_file(path, 16 * 1024 * 1024);
     if (!text) {
-        return fail(Error::make(text.error().kind, "kubeconfig " + path.string() + ": cannot read: " +
-                                                       text.error().message, "BadKubeconfig"));
+        return fail(
+            Error::make(text.error().kind,
+                        "kubeconfig " + path.string() + ": cannot read: " + text.error().message,
+                        "BadKubeconfig"));
     }
     return parse_kubeconfig(*text, path.string(), path.parent_path(), context);
 }
@@ -211,10 +233,11 @@ Result<KubeConfig> load_in_cluster(const EnvLookup& env, const InClusterPaths& p
     auto host = env("KUBERNETES_SERVICE_HOST");
     auto port = env("KUBERNETES_SERVICE_PORT");
     if (!host || host->empty() || !port || port->empty()) {
-        return fail(Error::make(Error::Kind::invalid,
-                                "in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set "
-                                "(not running in a pod?)",
-                                "NotInCluster"));
+        return fail(Error::make(
+            Error::Kind::invalid,
+            "in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set "
+            "(not running in a pod?)",
+            "NotInCluster"));
     }
     KubeConfig cfg;
     std::string h = *host;
@@ -222,15 +245,17 @@ Result<KubeConfig> load_in_cluster(const EnvLookup& env, const InClusterPaths& p
     cfg.server = "https://" + h + ":" + *port;
     auto token = read_file(paths.token, 64 * 1024);
     if (!token) {
-        return fail(Error::make(Error::Kind::not_found, "in-cluster config: cannot read the service-account token " +
-                                                            paths.token.string() + ": " + token.error().message,
+        return fail(Error::make(Error::Kind::not_found,
+                                "in-cluster config: cannot read the service-account token " +
+                                    paths.token.string() + ": " + token.error().message,
                                 "NotInCluster"));
     }
     cfg.token_file = paths.token.string();
     auto ca = read_file(paths.ca, 1024 * 1024);
     if (!ca) {
-        return fail(Error::make(Error::Kind::not_found, "in-cluster config: cannot read the cluster CA " +
-                                                            paths.ca.string() + ": " + ca.error().message,
+        return fail(Error::make(Error::Kind::not_found,
+                                "in-cluster config: cannot read the cluster CA " +
+                                    paths.ca.string() + ": " + ca.error().message,
                                 "NotInCluster"));
     }
     cfg.ca_pem = std::move(ca).value();
@@ -249,10 +274,12 @@ Result<KubeConfig> load_config(const ConfigOptions& options) {
             std::error_code ec;
             if (std::filesystem::exists(p, ec)) return load_kubeconfig(p, options.context);
         }
-        return fail(Error::make(Error::Kind::not_found, "KUBECONFIG=" + *kc + ": none of its files exists",
+        return fail(Error::make(Error::Kind::not_found,
+                                "KUBECONFIG=" + *kc + ": none of its files exists",
                                 "BadKubeconfig"));
     }
-    if (auto host = options.env("KUBERNETES_SERVICE_HOST"); host && !host->empty() && options.context.empty()) {
+    if (auto host = options.env("KUBERNETES_SERVICE_HOST");
+        host && !host->empty() && options.context.empty()) {
         return load_in_cluster(options.env, options.in_cluster);
     }
     auto home = options.env("HOME");
@@ -261,14 +288,18 @@ Result<KubeConfig> load_config(const ConfigOptions& options) {
         std::error_code ec;
         if (std::filesystem::exists(p, ec)) return load_kubeconfig(p, options.context);
     }
-    return fail(Error::make(Error::Kind::not_found,
-                            "no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, run in a pod, or create "
-                            "~/.kube/config",
-                            "NoKubeconfig"));
+    return fail(Error::make(
+        Error::Kind::not_found,
+        "no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, run in a pod, or create "
+        "~/.kube/config",
+        "NoKubeconfig"));
 }
 
 TokenSource::TokenSource(const KubeConfig& config, const Clock& clock, std::chrono::seconds refresh)
-    : clock_(clock), token_(config.token), file_(config.token.empty() ? config.token_file : ""), refresh_(refresh) {}
+    : clock_(clock),
+      token_(config.token),
+      file_(config.token.empty() ? config.token_file : ""),
+      refresh_(refresh) {}
 
 bool TokenSource::reload_after_unauthorized() {
     std::string before;

@@ -14,7 +14,9 @@ KeyMapper owner_mapper(std::string owner_kind, std::string owner_group) {
         if (refs == md->end() || !refs->is_array()) return keys;
         std::string ns = md->value("namespace", "");
         for (const auto& ref : *refs) {
-            if (!ref.is_object() || !ref.value("controller", false) || ref.value("kind", "") != kind) continue;
+            if (!ref.is_object() || !ref.value("controller", false) ||
+                ref.value("kind", "") != kind)
+                continue;
             if (!group.empty()) {
                 std::string av = ref.value("apiVersion", "");
                 auto slash = av.find('/');
@@ -51,7 +53,8 @@ Controller::Controller(ControllerOptions options, Reconciler& reconciler, Metric
                       "Maximum number of concurrent reconciles per controller");
     Labels l{{"controller", name_}};
     for (const char* result : {"success", "error", "requeue", "requeue_after"}) {
-        metrics_.inc("controller_runtime_reconcile_total", {{"controller", name_}, {"result", result}}, 0);
+        metrics_.inc("controller_runtime_reconcile_total",
+                     {{"controller", name_}, {"result", result}}, 0);
     }
     metrics_.inc("controller_runtime_reconcile_errors_total", l, 0);
     metrics_.inc("controller_runtime_terminal_reconcile_errors_total", l, 0);
@@ -74,8 +77,10 @@ void Controller::watch(Informer& informer, KeyMapper map) {
     auto enqueue_all = [this, map](const nlohmann::json& o) {
         for (const auto& k : map(o)) queue_.add(k);
     };
-    informer.add_handler({enqueue_all, [enqueue_all](const nlohmann::json&, const nlohmann::json& n) { enqueue_all(n); },
-                          enqueue_all});
+    informer.add_handler(
+        {enqueue_all,
+         [enqueue_all](const nlohmann::json&, const nlohmann::json& n) { enqueue_all(n); },
+         enqueue_all});
 }
 
 void Controller::start() {
@@ -122,7 +127,9 @@ void Controller::reconcile_one(const std::string& key) {
             } else {
                 queue_.add_rate_limited(key);
                 POETRYOPS_LOG(warn, "reconcile failed; retrying with backoff",
-                              {{"controller", name_}, {"key", key}, {"error", r.error().message},
+                              {{"controller", name_},
+                               {"key", key},
+                               {"error", r.error().message},
                                {"retries", std::to_string(queue_.num_requeues(key))}});
             }
         } else if (r->requeue_after.count() > 0) {
@@ -150,7 +157,8 @@ void Controller::reconcile_one(const std::string& key) {
         POETRYOPS_LOG(error, "reconcile threw a non-standard exception; retrying with backoff",
                       {{"controller", name_}, {"key", key}});
     }
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics_.observe("controller_runtime_reconcile_time_seconds", l, seconds);
     metrics_.inc("controller_runtime_reconcile_total", {{"controller", name_}, {"result", result}});
     metrics_.add("controller_runtime_active_workers", l, -1);

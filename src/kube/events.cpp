@@ -80,8 +80,9 @@ bool EventRecorder::create(const nlohmann::json& object, EventType type, const s
     };
     auto r = client_.create(resources::events().in(ns), ev);
     if (!r) {
-        POETRYOPS_LOG(warn, "could not record an event",
-                      {{"object", key_string(object)}, {"reason", reason}, {"error", r.error().message}});
+        POETRYOPS_LOG(
+            warn, "could not record an event",
+            {{"object", key_string(object)}, {"reason", reason}, {"error", r.error().message}});
         return false;
     }
     entry.event_name = name;
@@ -107,16 +108,19 @@ void EventRecorder::record(const nlohmann::json& object, EventType type, const s
     if (it != cache_.end()) {
         Entry& e = it->second;
         lru_.splice(lru_.begin(), lru_, e.lru);
-        nlohmann::json patch = {{"count", e.count + 1}, {"lastTimestamp", format_rfc3339(clock_.now())}};
-        auto r = client_.patch(resources::events().in(e.event_namespace).named(e.event_name), PatchType::merge, patch);
+        nlohmann::json patch = {{"count", e.count + 1},
+                                {"lastTimestamp", format_rfc3339(clock_.now())}};
+        auto r = client_.patch(resources::events().in(e.event_namespace).named(e.event_name),
+                               PatchType::merge, patch);
         if (r) {
             ++e.count;
             ++patched_;
             return;
         }
         if (!is_not_found(r.error())) {
-            POETRYOPS_LOG(warn, "could not update an event",
-                          {{"object", key_string(object)}, {"reason", reason}, {"error", r.error().message}});
+            POETRYOPS_LOG(
+                warn, "could not update an event",
+                {{"object", key_string(object)}, {"reason", reason}, {"error", r.error().message}});
             return;
         }
         // The Event expired (events have a TTL): start a new one.

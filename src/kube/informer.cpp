@@ -24,15 +24,19 @@ const std::string& rv_of(const nlohmann::json& o) {
 }  // namespace
 
 struct Informer::Entry {
-    std::string resource_version;  // beside the bytes: the relist diff compares versions without decoding
-    // MessagePack of the transformed object. Measured for a PoetryApp: 862 bytes (CBOR 864, JSON text 1,049, the
-    // DOM ~8.4 KiB); encode 4–7 µs (CBOR 11 µs); decode 8 µs with detail::decode_compact (nlohmann's 15 µs).
+    // beside the bytes: the relist diff compares versions without decoding
+    std::string resource_version;
+    // MessagePack of the transformed object. Measured for a PoetryApp: 862 bytes (CBOR 864, JSON
+    // text 1,049, the DOM ~8.4 KiB); encode 4–7 µs (CBOR 11 µs); decode 8 µs with
+    // detail::decode_compact (nlohmann's 15 µs).
     std::string bytes;
     std::vector<std::vector<std::string>> index_values;  // one list per index, in indexes_ order
 
     std::optional<nlohmann::json> decode() const {
         auto o = detail::decode_compact(bytes);
-        if (!o) POETRYOPS_LOG(error, "informer cache entry does not decode", {{"bytes", std::to_string(bytes.size())}});
+        if (!o)
+            POETRYOPS_LOG(error, "informer cache entry does not decode",
+                          {{"bytes", std::to_string(bytes.size())}});
         return o;
     }
 };
@@ -80,7 +84,8 @@ bool Informer::add_index(const std::string& name, IndexFunc index) {
     return true;
 }
 
-std::vector<std::string> Informer::index_keys(const std::string& name, const std::string& value) const {
+std::vector<std::string> Informer::index_keys(const std::string& name,
+                                              const std::string& value) const {
     std::lock_guard lock(mu_);
     for (const auto& i : indexes_) {
         if (i.name != name) continue;
@@ -123,7 +128,8 @@ void Informer::stop() {
 
 bool Informer::wait_for_sync(std::chrono::milliseconds timeout) const {
     std::unique_lock lock(state_mu_);
-    return cv_.wait_for(lock, timeout, [&] { return synced_.load() || stopping_; }) && synced_.load();
+    return cv_.wait_for(lock, timeout, [&] { return synced_.load() || stopping_; }) &&
+           synced_.load();
 }
 
 Informer::ObjectPtr Informer::get(const std::string& key) const {
@@ -134,7 +140,8 @@ Informer::ObjectPtr Informer::get(const std::string& key) const {
         if (it == store_.end()) return nullptr;
         entry = it->second;
     }
-    auto object = entry->decode();  // outside the lock: readers do not block the reflector or each other
+    // outside the lock: readers do not block the reflector or each other
+    auto object = entry->decode();
     if (!object) return nullptr;
     return std::make_shared<const nlohmann::json>(std::move(*object));
 }
@@ -150,7 +157,8 @@ std::vector<Informer::EntryPtr> Informer::snapshot() const {
 std::vector<Informer::ObjectPtr> Informer::list() const {
     std::vector<ObjectPtr> out;
     for (const auto& e : snapshot()) {
-        if (auto o = e->decode()) out.push_back(std::make_shared<const nlohmann::json>(std::move(*o)));
+        if (auto o = e->decode())
+            out.push_back(std::make_shared<const nlohmann::json>(std::move(*o)));
     }
     return out;
 }
@@ -195,8 +203,8 @@ void Informer::call_handlers(const std::function<void(const ResourceEventHandler
         try {
             f(h);
         } catch (const std::exception& e) {
-            POETRYOPS_LOG(error, "informer event handler threw", {{"resource", options_.resource.describe()},
-                                                                   {"error", e.what()}});
+            POETRYOPS_LOG(error, "informer event handler threw",
+                          {{"resource", options_.resource.describe()}, {"error", e.what()}});
         }
     }
 }
@@ -207,7 +215,9 @@ void Informer::transform(nlohmann::json& object) const {
         options_.transform(object);
     } catch (const std::exception& e) {
         POETRYOPS_LOG(error, "informer transform threw; caching the object as it is",
-                      {{"resource", options_.resource.describe()}, {"key", key_of(object)}, {"error", e.what()}});
+                      {{"resource", options_.resource.describe()},
+                       {"key", key_of(object)},
+                       {"error", e.what()}});
     }
 }
 
@@ -220,8 +230,9 @@ Informer::EntryPtr Informer::make_entry(const nlohmann::json& object) const {
         try {
             e->index_values[i] = indexes_[i].fn(object);
         } catch (const std::exception& ex) {
-            POETRYOPS_LOG(error, "informer index function threw; object not indexed",
-                          {{"index", indexes_[i].name}, {"key", key_of(object)}, {"error", ex.what()}});
+            POETRYOPS_LOG(
+                error, "informer index function threw; object not indexed",
+                {{"index", indexes_[i].name}, {"key", key_of(object)}, {"error", ex.what()}});
         }
     }
     return e;
@@ -250,17 +261,20 @@ void Informer::report_failure(std::string_view what, const Error& error) {
     if (key == last_failure_) {
         ++failures_;
         POETRYOPS_LOG(debug, std::string(what) + " failed again; retrying with backoff",
-                      {{"resource", options_.resource.describe()}, {"error", error.message},
+                      {{"resource", options_.resource.describe()},
+                       {"error", error.message},
                        {"failures", std::to_string(failures_)}});
         return;
     }
     last_failure_ = std::move(key);
     failures_ = 1;
     if (is_not_found(error)) {
-        POETRYOPS_LOG(error, std::string(what) + " failed: the API server does not serve " +
-                                 options_.resource.describe() +
-                                 " (is its CustomResourceDefinition installed?); waiting for it, repeats at debug",
-                      {{"resource", options_.resource.describe()}, {"error", error.message}});
+        POETRYOPS_LOG(
+            error,
+            std::string(what) + " failed: the API server does not serve " +
+                options_.resource.describe() +
+                " (is its CustomResourceDefinition installed?); waiting for it, repeats at debug",
+            {{"resource", options_.resource.describe()}, {"error", error.message}});
     } else {
         POETRYOPS_LOG(warn, std::string(what) + " failed; retrying with backoff, repeats at debug",
                       {{"resource", options_.resource.describe()}, {"error", error.message}});
@@ -269,8 +283,9 @@ void Informer::report_failure(std::string_view what, const Error& error) {
 
 void Informer::report_recovery() {
     if (last_failure_.empty()) return;
-    POETRYOPS_LOG(info, "the API server answers again",
-                  {{"resource", options_.resource.describe()}, {"failures", std::to_string(failures_)}});
+    POETRYOPS_LOG(
+        info, "the API server answers again",
+        {{"resource", options_.resource.describe()}, {"failures", std::to_string(failures_)}});
     last_failure_.clear();
     failures_ = 0;
 }
@@ -280,7 +295,8 @@ bool Informer::relist() {
     lo.label_selector = options_.label_selector;
     lo.field_selector = options_.field_selector;
     lo.limit = options_.page_size;
-    // Each page is converted to compact entries before the next is fetched: one page of DOMs at most.
+    // Each page is converted to compact entries before the next is fetched: one page of DOMs at
+    // most.
     Store fresh;
     auto r = client_.list_pages(options_.resource, lo, [&](ObjectList& page) -> Result<void> {
         fresh.reserve(fresh.size() + page.items.size());
@@ -304,8 +320,10 @@ bool Informer::relist() {
         std::lock_guard lock(mu_);
         for (const auto& [k, v] : fresh) {
             auto old = store_.find(k);
-            if (old == store_.end()) added.push_back(v);
-            else if (old->second->resource_version != v->resource_version) updated.emplace_back(old->second, v);
+            if (old == store_.end())
+                added.push_back(v);
+            else if (old->second->resource_version != v->resource_version)
+                updated.emplace_back(old->second, v);
         }
         for (const auto& [k, v] : store_) {
             if (fresh.find(k) == fresh.end()) deleted.push_back(v);
@@ -315,7 +333,8 @@ bool Informer::relist() {
         store_ = std::move(fresh);
         rv_ = std::move(r).value();
     }
-    // Handlers after the swap, as before; each object is decoded once for all handlers and dropped before the next.
+    // Handlers after the swap, as before; each object is decoded once for all handlers and dropped
+    // before the next.
     {
         std::lock_guard hl(handlers_mu_);
         bool any_add = false, any_update = false, any_delete = false;
@@ -327,20 +346,29 @@ bool Informer::relist() {
         if (any_add) {
             for (const auto& e : added) {
                 auto o = e->decode();
-                if (o) call_handlers([&](const ResourceEventHandler& h) { if (h.on_add) h.on_add(*o); });
+                if (o)
+                    call_handlers([&](const ResourceEventHandler& h) {
+                        if (h.on_add) h.on_add(*o);
+                    });
             }
         }
         if (any_update) {
             for (const auto& [oe, ne] : updated) {
                 auto o = oe->decode();
                 auto n = ne->decode();
-                if (o && n) call_handlers([&](const ResourceEventHandler& h) { if (h.on_update) h.on_update(*o, *n); });
+                if (o && n)
+                    call_handlers([&](const ResourceEventHandler& h) {
+                        if (h.on_update) h.on_update(*o, *n);
+                    });
             }
         }
         if (any_delete) {
             for (const auto& e : deleted) {
                 auto o = e->decode();
-                if (o) call_handlers([&](const ResourceEventHandler& h) { if (h.on_delete) h.on_delete(*o); });
+                if (o)
+                    call_handlers([&](const ResourceEventHandler& h) {
+                        if (h.on_delete) h.on_delete(*o);
+                    });
             }
         }
     }
@@ -362,7 +390,8 @@ void Informer::apply_event(WatchEvent&& ev) {
     transform(ev.object);
     std::string key = key_of(ev.object);
     if (key.empty()) return;
-    const nlohmann::json& now = ev.object;  // handlers get the event's DOM: no decode for the new state
+    // handlers get the event's DOM: no decode for the new state
+    const nlohmann::json& now = ev.object;
     const std::string& rv = rv_of(now);
     bool deleted = ev.type == WatchEventType::deleted;
     EntryPtr entry = deleted ? nullptr : make_entry(now);
@@ -378,22 +407,31 @@ void Informer::apply_event(WatchEvent&& ev) {
             if (it != store_.end()) store_.erase(it);
         } else {
             index_add(key, *entry);
-            if (it != store_.end()) it->second = entry;
-            else store_.emplace(key, entry);
+            if (it != store_.end())
+                it->second = entry;
+            else
+                store_.emplace(key, entry);
         }
         if (!rv.empty()) rv_ = rv;
     }
     std::lock_guard hl(handlers_mu_);
     if (deleted) {
-        call_handlers([&](const ResourceEventHandler& h) { if (h.on_delete) h.on_delete(now); });
+        call_handlers([&](const ResourceEventHandler& h) {
+            if (h.on_delete) h.on_delete(now);
+        });
     } else if (old) {
         bool any_update = false;
         for (const auto& h : handlers_) any_update = any_update || bool(h.on_update);
         if (!any_update) return;
         auto o = old->decode();
-        if (o) call_handlers([&](const ResourceEventHandler& h) { if (h.on_update) h.on_update(*o, now); });
+        if (o)
+            call_handlers([&](const ResourceEventHandler& h) {
+                if (h.on_update) h.on_update(*o, now);
+            });
     } else {
-        call_handlers([&](const ResourceEventHandler& h) { if (h.on_add) h.on_add(now); });
+        call_handlers([&](const ResourceEventHandler& h) {
+            if (h.on_add) h.on_add(now);
+        });
     }
 }
 
@@ -408,7 +446,8 @@ void Informer::watch_once(bool& need_list, bool& backoff) {
     if (!w) {
         if (is_gone(w.error())) {
             POETRYOPS_LOG(info, "watch resourceVersion expired; relisting",
-                          {{"resource", options_.resource.describe()}, {"resourceVersion", wo.resource_version}});
+                          {{"resource", options_.resource.describe()},
+                           {"resourceVersion", wo.resource_version}});
             need_list = true;
         } else {
             report_failure("watch", w.error());
@@ -429,7 +468,8 @@ void Informer::watch_once(bool& need_list, bool& backoff) {
         if (!ev) {
             const Error& e = ev.error();
             if (is_gone(e)) {
-                POETRYOPS_LOG(info, "watch expired (410); relisting", {{"resource", options_.resource.describe()}});
+                POETRYOPS_LOG(info, "watch expired (410); relisting",
+                              {{"resource", options_.resource.describe()}});
                 need_list = true;
             } else if (e.kind == Error::Kind::decode) {
                 POETRYOPS_LOG(warn, "garbage in the watch stream; relisting",
@@ -443,7 +483,8 @@ void Informer::watch_once(bool& need_list, bool& backoff) {
             }
             break;
         }
-        if (!ev->has_value()) break;  // the server closed the watch (timeoutSeconds): resume at once
+        // the server closed the watch (timeoutSeconds): resume at once
+        if (!ev->has_value()) break;
         apply_event(std::move(**ev));
     }
     std::lock_guard lock(state_mu_);
@@ -482,7 +523,10 @@ void Informer::resync_loop() {
         std::lock_guard hl(handlers_mu_);
         for (const auto& e : entries) {
             auto o = e->decode();
-            if (o) call_handlers([&](const ResourceEventHandler& h) { if (h.on_update) h.on_update(*o, *o); });
+            if (o)
+                call_handlers([&](const ResourceEventHandler& h) {
+                    if (h.on_update) h.on_update(*o, *o);
+                });
         }
     }
 }

@@ -11,7 +11,8 @@ namespace {
 
 Error bad(std::string_view text, std::string_view what) {
     return Error::make(Error::Kind::invalid,
-                       "label selector \"" + std::string(text) + "\": " + std::string(what), "InvalidSelector");
+                       "label selector \"" + std::string(text) + "\": " + std::string(what),
+                       "InvalidSelector");
 }
 
 /// Splits on commas outside parentheses.
@@ -36,7 +37,8 @@ std::vector<std::string> split_top(std::string_view s) {
 bool valid_key(std::string_view k) {
     if (k.empty() || k.size() > 316) return false;
     return std::all_of(k.begin(), k.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/';
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+               c == '/';
     });
 }
 
@@ -66,10 +68,12 @@ Result<LabelSelector> LabelSelector::parse(std::string_view text) {
             r.values.emplace_back(str::trim(std::string_view(part).substr(p3 + 1)));
         } else if (auto open = part.find('('); open != std::string::npos) {
             auto close = part.rfind(')');
-            if (close == std::string::npos || close < open) return fail(bad(text, "unbalanced parentheses"));
+            if (close == std::string::npos || close < open)
+                return fail(bad(text, "unbalanced parentheses"));
             auto head = str::split_nonempty(part.substr(0, open), ' ');
             if (head.size() != 2 || (head[1] != "in" && head[1] != "notin")) {
-                return fail(bad(text, "expected \"<key> in (...)\" or \"<key> notin (...)\" in \"" + part + "\""));
+                return fail(bad(text, "expected \"<key> in (...)\" or \"<key> notin (...)\" in \"" +
+                                          part + "\""));
             }
             r.key = head[0];
             r.op = head[1] == "in" ? Op::in : Op::not_in;
@@ -103,10 +107,14 @@ bool LabelSelector::matches(const std::map<std::string, std::string>& labels) co
                 if (has && it->second == r.values[0]) return false;
                 break;
             case Op::in:
-                if (!has || std::find(r.values.begin(), r.values.end(), it->second) == r.values.end()) return false;
+                if (!has ||
+                    std::find(r.values.begin(), r.values.end(), it->second) == r.values.end())
+                    return false;
                 break;
             case Op::not_in:
-                if (has && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end()) return false;
+                if (has &&
+                    std::find(r.values.begin(), r.values.end(), it->second) != r.values.end())
+                    return false;
                 break;
         }
     }

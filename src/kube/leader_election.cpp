@@ -16,7 +16,8 @@ namespace {
 /// metav1.MicroTime: RFC 3339 with exactly six fraction digits.
 std::string micro_time(Clock::time_point t) {
     std::string s = format_rfc3339(t);  // "...:SSZ"
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1000000;
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() %
+              1000000;
     if (us < 0) us += 1000000;
     char frac[16];
     std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(us));
@@ -44,9 +45,10 @@ LeaderElector::LeaderElector(KubeClient& client, LeaderElectionConfig config, co
     : client_(client), config_(std::move(config)), clock_(clock) {
     ref_ = resources::leases().in(config_.lease_namespace).named(config_.lease_name);
     if (config_.metrics != nullptr) {
-        config_.metrics->describe("leader_election_master_status", MetricType::gauge,
-                                  "Gauge of if the reporting system is master of the relevant lease, 0 indicates "
-                                  "backup, 1 indicates master. 'name' is the string used to identify the lease.");
+        config_.metrics->describe(
+            "leader_election_master_status", MetricType::gauge,
+            "Gauge of if the reporting system is master of the relevant lease, 0 indicates "
+            "backup, 1 indicates master. 'name' is the string used to identify the lease.");
         config_.metrics->set("leader_election_master_status", {{"name", config_.lease_name}}, 0);
     }
 }
@@ -54,7 +56,8 @@ LeaderElector::LeaderElector(KubeClient& client, LeaderElectionConfig config, co
 void LeaderElector::set_leader(bool leading) {
     leader_ = leading;
     if (config_.metrics != nullptr) {
-        config_.metrics->set("leader_election_master_status", {{"name", config_.lease_name}}, leading ? 1 : 0);
+        config_.metrics->set("leader_election_master_status", {{"name", config_.lease_name}},
+                             leading ? 1 : 0);
     }
 }
 
@@ -65,14 +68,17 @@ std::string LeaderElector::observed_holder() const {
 
 nlohmann::json LeaderElector::lease_spec(bool new_holder, const nlohmann::json* old_spec) const {
     auto now = micro_time(clock_.now());
-    nlohmann::json spec = old_spec != nullptr && old_spec->is_object() ? *old_spec : nlohmann::json::object();
+    nlohmann::json spec =
+        old_spec != nullptr && old_spec->is_object() ? *old_spec : nlohmann::json::object();
     spec["holderIdentity"] = config_.identity;
-    spec["leaseDurationSeconds"] =
-        std::max<long long>(1, std::chrono::duration_cast<std::chrono::seconds>(config_.lease_duration).count());
+    spec["leaseDurationSeconds"] = std::max<long long>(
+        1, std::chrono::duration_cast<std::chrono::seconds>(config_.lease_duration).count());
     spec["renewTime"] = now;
     if (new_holder || !spec.contains("acquireTime")) {
         spec["acquireTime"] = now;
-        if (new_holder) spec["leaseTransitions"] = spec.value("leaseTransitions", 0) + (old_spec != nullptr ? 1 : 0);
+        if (new_holder)
+            spec["leaseTransitions"] =
+                spec.value("leaseTransitions", 0) + (old_spec != nullptr ? 1 : 0);
     }
     return spec;
 }
@@ -86,10 +92,11 @@ bool LeaderElector::try_acquire_or_renew() {
                           {{"lease", ref_.describe()}, {"error", current.error().message}});
             return false;
         }
-        nlohmann::json lease = {{"apiVersion", "coordination.k8s.io/v1"},
-                                {"kind", "Lease"},
-                                {"metadata", {{"name", config_.lease_name}, {"namespace", config_.lease_namespace}}},
-                                {"spec", lease_spec(true, nullptr)}};
+        nlohmann::json lease = {
+            {"apiVersion", "coordination.k8s.io/v1"},
+            {"kind", "Lease"},
+            {"metadata", {{"name", config_.lease_name}, {"namespace", config_.lease_namespace}}},
+            {"spec", lease_spec(true, nullptr)}};
         auto created = client_.create(ref_, lease);
         if (!created) return false;
         std::lock_guard lock(mu_);
@@ -101,7 +108,9 @@ bool LeaderElector::try_acquire_or_renew() {
         return true;
     }
     nlohmann::json lease = std::move(current).value();
-    nlohmann::json spec = lease.contains("spec") && lease["spec"].is_object() ? lease["spec"] : nlohmann::json::object();
+    nlohmann::json spec = lease.contains("spec") && lease["spec"].is_object()
+                              ? lease["spec"]
+                              : nlohmann::json::object();
     std::string holder = str_field(spec, "holderIdentity");
     bool holder_changed = false;
     std::chrono::milliseconds duration = config_.lease_duration;
@@ -113,7 +122,8 @@ bool LeaderElector::try_acquire_or_renew() {
             holder_changed = holder != observed_holder_;
             observed_holder_ = holder;
         }
-        if (auto it = spec.find("leaseDurationSeconds"); it != spec.end() && it->is_number_integer()) {
+        if (auto it = spec.find("leaseDurationSeconds");
+            it != spec.end() && it->is_number_integer()) {
             duration = std::chrono::seconds(it->get<long long>());
         }
         if (!holder.empty() && holder != config_.identity && now < observed_at_ + duration) {
@@ -158,7 +168,8 @@ void LeaderElector::run() {
     std::mt19937 rng{std::random_device{}()};
     std::uniform_real_distribution<double> jitter(1.0, 1.2);
     auto retry = [&] {
-        return std::chrono::milliseconds(static_cast<long long>(config_.retry_period.count() * jitter(rng)));
+        return std::chrono::milliseconds(
+            static_cast<long long>(config_.retry_period.count() * jitter(rng)));
     };
     while (!try_acquire_or_renew()) {
         if (!sleep_for(retry())) return;
@@ -191,7 +202,8 @@ void LeaderElector::run() {
 Result<void> LeaderElector::release() {
     if (!leader_) return ok();
     POETRYOPS_TRY(auto lease, client_.get(ref_));
-    if (str_field(lease.value("spec", nlohmann::json::object()), "holderIdentity") != config_.identity) {
+    if (str_field(lease.value("spec", nlohmann::json::object()), "holderIdentity") !=
+        config_.identity) {
         set_leader(false);
         return ok();
     }

@@ -19,13 +19,16 @@ struct Manager::Impl {
 namespace {
 
 /// ":8080" → {"0.0.0.0", 8080}; "127.0.0.1:0" → {"127.0.0.1", 0}; "[::1]:9" → {"::1", 9}.
-Result<std::pair<std::string, std::uint16_t>> parse_bind(const std::string& addr, const char* flag) {
+Result<std::pair<std::string, std::uint16_t>> parse_bind(const std::string& addr,
+                                                         const char* flag) {
     auto colon = addr.rfind(':');
     if (colon == std::string::npos) {
-        return fail(Error::make(Error::Kind::invalid, std::string(flag) + " \"" + addr + "\": expected host:port"));
+        return fail(Error::make(Error::Kind::invalid,
+                                std::string(flag) + " \"" + addr + "\": expected host:port"));
     }
     std::string host = addr.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
     if (host.empty()) host = "0.0.0.0";
     if (host == "localhost") host = "127.0.0.1";
     int port = -1;
@@ -37,7 +40,8 @@ Result<std::pair<std::string, std::uint16_t>> parse_bind(const std::string& addr
         port = -1;
     }
     if (port < 0 || port > 65535) {
-        return fail(Error::make(Error::Kind::invalid, std::string(flag) + " \"" + addr + "\": bad port"));
+        return fail(
+            Error::make(Error::Kind::invalid, std::string(flag) + " \"" + addr + "\": bad port"));
     }
     return std::make_pair(host, static_cast<std::uint16_t>(port));
 }
@@ -49,7 +53,8 @@ bool disabled(const std::string& addr) { return addr.empty() || addr == "0"; }
 Manager::Manager(KubeClient& client, ManagerOptions options)
     : client_(client),
       options_(std::move(options)),
-      clock_(options_.clock != nullptr ? *options_.clock : static_cast<const Clock&>(SystemClock::instance())),
+      clock_(options_.clock != nullptr ? *options_.clock
+                                       : static_cast<const Clock&>(SystemClock::instance())),
       own_metrics_(options_.metrics == nullptr ? std::make_unique<MetricsRegistry>() : nullptr),
       metrics_(options_.metrics != nullptr ? options_.metrics : own_metrics_.get()),
       events_(client, options_.events, clock_),
@@ -63,7 +68,8 @@ Informer& Manager::add_informer(InformerOptions options) {
 }
 
 Controller& Manager::add_controller(ControllerOptions options, Reconciler& reconciler) {
-    controllers_.push_back(std::make_unique<Controller>(std::move(options), reconciler, *metrics_, clock_));
+    controllers_.push_back(
+        std::make_unique<Controller>(std::move(options), reconciler, *metrics_, clock_));
     return *controllers_.back();
 }
 
@@ -79,7 +85,9 @@ bool Manager::controllers_started() const {
     return controllers_started_;
 }
 
-bool Manager::is_leader() const { return !options_.leader_election || (elector_ && elector_->is_leader()); }
+bool Manager::is_leader() const {
+    return !options_.leader_election || (elector_ && elector_->is_leader());
+}
 
 std::uint16_t Manager::metrics_port() const { return impl_->metrics_port; }
 std::uint16_t Manager::health_port() const { return impl_->health_port; }
@@ -97,7 +105,8 @@ void Manager::start_controllers_when_synced() {
     if (stopping_ || controllers_started_) return;
     for (auto& c : controllers_) c->start();
     controllers_started_ = true;
-    POETRYOPS_LOG(info, "caches synced; controllers started", {{"controllers", std::to_string(controllers_.size())}});
+    POETRYOPS_LOG(info, "caches synced; controllers started",
+                  {{"controllers", std::to_string(controllers_.size())}});
 }
 
 Result<void> Manager::start() {
@@ -112,17 +121,20 @@ Result<void> Manager::start() {
         if (path == "/readyz") {
             std::string unsynced;
             for (const auto& i : informers_) {
-                if (!i->has_synced()) unsynced += (unsynced.empty() ? "" : ", ") + i->options().resource.describe();
+                if (!i->has_synced())
+                    unsynced += (unsynced.empty() ? "" : ", ") + i->options().resource.describe();
             }
             if (unsynced.empty()) return http::Response::make(200, "ok");
             return http::Response::make(503, "caches not synced: " + unsynced);
         }
         if (path == "/metrics") {
-            return http::Response::make(200, metrics_->render(), "text/plain; version=0.0.4; charset=utf-8");
+            return http::Response::make(200, metrics_->render(),
+                                        "text/plain; version=0.0.4; charset=utf-8");
         }
         return http::Response::make(404, "not found");
     };
-    auto serve = [&](const std::string& addr, const char* flag, std::uint16_t& port_out) -> Result<void> {
+    auto serve = [&](const std::string& addr, const char* flag,
+                     std::uint16_t& port_out) -> Result<void> {
         if (disabled(addr)) return ok();
         POETRYOPS_TRY(auto hp, parse_bind(addr, flag));
         auto server = std::make_unique<http::Server>();
@@ -141,12 +153,16 @@ Result<void> Manager::start() {
         impl_->servers.push_back(std::move(server));
         return ok();
     };
-    if (options_.metrics_bind_address == options_.health_probe_bind_address && !disabled(options_.metrics_bind_address)) {
-        POETRYOPS_TRY_VOID(serve(options_.metrics_bind_address, "--metrics-bind-address", impl_->metrics_port));
+    if (options_.metrics_bind_address == options_.health_probe_bind_address &&
+        !disabled(options_.metrics_bind_address)) {
+        POETRYOPS_TRY_VOID(
+            serve(options_.metrics_bind_address, "--metrics-bind-address", impl_->metrics_port));
         impl_->health_port = impl_->metrics_port;
     } else {
-        POETRYOPS_TRY_VOID(serve(options_.metrics_bind_address, "--metrics-bind-address", impl_->metrics_port));
-        POETRYOPS_TRY_VOID(serve(options_.health_probe_bind_address, "--health-probe-bind-address", impl_->health_port));
+        POETRYOPS_TRY_VOID(
+            serve(options_.metrics_bind_address, "--metrics-bind-address", impl_->metrics_port));
+        POETRYOPS_TRY_VOID(serve(options_.health_probe_bind_address, "--health-probe-bind-address",
+                                 impl_->health_port));
     }
     for (auto& i : informers_) i->start();
     if (!options_.leader_election) {
@@ -156,7 +172,8 @@ Result<void> Manager::start() {
     LeaderElectionConfig le;
     le.lease_namespace = options_.leader_election_namespace;
     le.lease_name = options_.leader_election_id;
-    le.identity = options_.leader_identity.empty() ? default_leader_identity() : options_.leader_identity;
+    le.identity =
+        options_.leader_identity.empty() ? default_leader_identity() : options_.leader_identity;
     le.lease_duration = options_.lease_duration;
     le.renew_deadline = options_.renew_deadline;
     le.retry_period = options_.retry_period;
@@ -167,7 +184,8 @@ Result<void> Manager::start() {
             options_.on_lost_leadership();
             return;
         }
-        POETRYOPS_LOG(error, "lost the leader-election lease; exiting so that another replica leads");
+        POETRYOPS_LOG(error,
+                      "lost the leader-election lease; exiting so that another replica leads");
         std::_Exit(1);
     };
     elector_ = std::make_unique<LeaderElector>(client_, std::move(le), clock_);
@@ -232,7 +250,8 @@ ShutdownSignals::ShutdownSignals() {
 
 ShutdownSignals::~ShutdownSignals() {
     int expected = 0;
-    if (received_.compare_exchange_strong(expected, -1)) pthread_kill(thread_.native_handle(), SIGTERM);
+    if (received_.compare_exchange_strong(expected, -1))
+        pthread_kill(thread_.native_handle(), SIGTERM);
     thread_.join();
 }
 

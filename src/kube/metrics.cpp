@@ -45,7 +45,8 @@ std::string format_number(double v) {
     return buf;
 }
 
-std::string render_labels(const Labels& labels, const std::pair<std::string, std::string>* extra = nullptr) {
+std::string render_labels(const Labels& labels,
+                          const std::pair<std::string, std::string>* extra = nullptr) {
     if (labels.empty() && extra == nullptr) return {};
     std::string out = "{";
     bool first = true;
@@ -74,9 +75,12 @@ const char* type_name(MetricType t) {
 std::string escape_help(std::string_view h) {
     std::string out;
     for (char c : h) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
     return out;
 }
@@ -86,18 +90,23 @@ std::string escape_help(std::string_view h) {
 std::vector<double> default_buckets() { return {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}; }
 
 std::vector<double> reconcile_time_buckets() {
-    return {0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0,
-            1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60};
+    return {0.005, 0.01, 0.025, 0.05, 0.1,  0.15, 0.2,  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
+            0.7,   0.8,  0.9,   1.0,  1.25, 1.5,  1.75, 2.0,  2.5, 3.0,  3.5, 4.0,  4.5, 5,
+            6,     7,    8,     9,    10,   15,   20,   25,   30,  40,   50,  60};
 }
 
 std::string escape_label_value(std::string_view v) {
     std::string out;
     out.reserve(v.size());
     for (char c : v) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '"') out += "\\\"";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
     return out;
 }
@@ -161,7 +170,8 @@ double MetricsRegistry::value(const std::string& name, const Labels& labels) con
     if (f == families_.end()) return 0;
     auto s = f->second->series.find(canonical(labels));
     if (s == f->second->series.end()) return 0;
-    return f->second->type == MetricType::histogram ? static_cast<double>(s->second.count) : s->second.value;
+    return f->second->type == MetricType::histogram ? static_cast<double>(s->second.count)
+                                                    : s->second.value;
 }
 
 double MetricsRegistry::total(const std::string& name) const {
@@ -198,12 +208,15 @@ std::string MetricsRegistry::render() const {
                 for (std::size_t i = 0; i < f->buckets.size(); ++i) {
                     cumulative += i < s.bucket_counts.size() ? s.bucket_counts[i] : 0;
                     std::pair<std::string, std::string> le{"le", format_number(f->buckets[i])};
-                    out += name + "_bucket" + render_labels(labels, &le) + " " + std::to_string(cumulative) + "\n";
+                    out += name + "_bucket" + render_labels(labels, &le) + " " +
+                           std::to_string(cumulative) + "\n";
                 }
                 std::pair<std::string, std::string> inf{"le", "+Inf"};
-                out += name + "_bucket" + render_labels(labels, &inf) + " " + std::to_string(s.count) + "\n";
+                out += name + "_bucket" + render_labels(labels, &inf) + " " +
+                       std::to_string(s.count) + "\n";
                 out += name + "_sum" + render_labels(labels) + " " + format_number(s.sum) + "\n";
-                out += name + "_count" + render_labels(labels) + " " + std::to_string(s.count) + "\n";
+                out +=
+                    name + "_count" + render_labels(labels) + " " + std::to_string(s.count) + "\n";
             }
         }
     }

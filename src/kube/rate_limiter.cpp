@@ -5,7 +5,8 @@
 
 namespace poetryops::kube {
 
-ItemExponentialRateLimiter::ItemExponentialRateLimiter(duration base, duration max) : base_(base), max_(max) {}
+ItemExponentialRateLimiter::ItemExponentialRateLimiter(duration base, duration max)
+    : base_(base), max_(max) {}
 
 RateLimiter::duration ItemExponentialRateLimiter::when(const std::string& item) {
     std::lock_guard lock(mu_);
@@ -38,7 +39,8 @@ RateLimiter::duration BucketRateLimiter::when(const std::string&) {
         tokens_ = std::min(burst_, tokens_ + elapsed * qps_);
         last_ = now;
     }
-    // Reserve one token; a negative balance is a debt paid back at qps_ (golang.org/x/time/rate's Reserve).
+    // Reserve one token; a negative balance is a debt paid back at qps_ (golang.org/x/time/rate's
+    // Reserve).
     tokens_ -= 1;
     if (tokens_ >= 0) return duration::zero();
     return std::chrono::duration_cast<duration>(std::chrono::duration<double>(-tokens_ / qps_));
@@ -65,7 +67,8 @@ int MaxOfRateLimiter::num_requeues(const std::string& item) {
 
 std::unique_ptr<RateLimiter> default_controller_rate_limiter(const Clock& clock) {
     std::vector<std::unique_ptr<RateLimiter>> v;
-    v.push_back(std::make_unique<ItemExponentialRateLimiter>(std::chrono::milliseconds(5), std::chrono::seconds(1000)));
+    v.push_back(std::make_unique<ItemExponentialRateLimiter>(std::chrono::milliseconds(5),
+                                                             std::chrono::seconds(1000)));
     v.push_back(std::make_unique<BucketRateLimiter>(10.0, 100, clock));
     return std::make_unique<MaxOfRateLimiter>(std::move(v));
 }

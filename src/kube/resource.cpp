@@ -30,7 +30,9 @@ ResourceRef ResourceRef::collection() const {
     return r;
 }
 
-std::string ResourceRef::api_version() const { return group.empty() ? version : group + "/" + version; }
+std::string ResourceRef::api_version() const {
+    return group.empty() ? version : group + "/" + version;
+}
 
 std::string ResourceRef::path() const {
     std::string p = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;

@@ -21,7 +21,8 @@ struct RestClient::Impl {
 
     void count(const std::string& method, const std::string& code) {
         if (options.metrics != nullptr) {
-            options.metrics->inc("rest_client_requests_total", {{"code", code}, {"method", method}, {"host", host}});
+            options.metrics->inc("rest_client_requests_total",
+                                 {{"code", code}, {"method", method}, {"host", host}});
         }
     }
 
@@ -30,13 +31,14 @@ struct RestClient::Impl {
         if (!token.empty()) {
             h.set("Authorization", "Bearer " + token);
         } else if (!config.username.empty()) {
-            h.set("Authorization", "Basic " + str::base64_encode(config.username + ":" + config.password));
+            h.set("Authorization",
+                  "Basic " + str::base64_encode(config.username + ":" + config.password));
         }
     }
 
     /// Sends one request; 2xx → body, otherwise the mapped Status error.
-    Result<std::string> send(const std::string& method, const std::string& target, const std::string& body,
-                             const std::string& ctype) {
+    Result<std::string> send(const std::string& method, const std::string& target,
+                             const std::string& body, const std::string& ctype) {
         http::Request req;
         req.method = method;
         req.url = config.server + target;
@@ -48,7 +50,8 @@ struct RestClient::Impl {
         std::string what = method + " " + http::split_target(target).first;
         auto resp = http->request(req);
         if (resp && resp->status == 401 && tokens->reload_after_unauthorized()) {
-            // The token file holds a newer token (rotated, or re-issued for a re-created ServiceAccount): once more.
+            // The token file holds a newer token (rotated, or re-issued for a re-created
+            // ServiceAccount): once more.
             count(method, "401");
             authorize(req.headers);
             resp = http->request(req);
@@ -64,14 +67,15 @@ struct RestClient::Impl {
         return fail(status_error(resp->status, resp->body, what));
     }
 
-    Result<nlohmann::json> send_json(const std::string& method, const std::string& target, const std::string& body,
-                                     const std::string& ctype) {
+    Result<nlohmann::json> send_json(const std::string& method, const std::string& target,
+                                     const std::string& body, const std::string& ctype) {
         POETRYOPS_TRY(auto text, send(method, target, body, ctype));
         auto j = nlohmann::json::parse(text, nullptr, false);
         if (j.is_discarded()) {
-            return fail(Error::make(Error::Kind::decode,
-                                    method + " " + http::split_target(target).first + ": response is not JSON",
-                                    "BadResponse"));
+            return fail(Error::make(
+                Error::Kind::decode,
+                method + " " + http::split_target(target).first + ": response is not JSON",
+                "BadResponse"));
         }
         return j;
     }
@@ -112,7 +116,8 @@ public:
             if (!pending_.empty()) {
                 WatchEvent ev = std::move(pending_.front());
                 pending_.pop_front();
-                if (ev.type == WatchEventType::error) return fail(status_object_error(ev.object.dump(), what_));
+                if (ev.type == WatchEventType::error)
+                    return fail(status_object_error(ev.object.dump(), what_));
                 return std::optional<WatchEvent>(std::move(ev));
             }
             // Events decoded before a failure are delivered first, then the failure.
@@ -129,8 +134,10 @@ public:
             if (*n == 0) {
                 ended_ = true;
                 if (auto r = decoder_.finish(sink); !r) {
-                    // A connection cut mid-event is a dropped connection, not garbage: resume, do not relist.
-                    deferred_ = Error::make(Error::Kind::transport, what_ + ": " + r.error().message, r.error().reason);
+                    // A connection cut mid-event is a dropped connection, not garbage: resume, do
+                    // not relist.
+                    deferred_ = Error::make(Error::Kind::transport,
+                                            what_ + ": " + r.error().message, r.error().reason);
                 }
                 continue;
             }
@@ -161,9 +168,12 @@ RestClient::~RestClient() = default;
 
 const KubeConfig& RestClient::config() const { return impl_->config; }
 
-Result<std::unique_ptr<RestClient>> RestClient::create(const KubeConfig& config, RestClientOptions options) {
+Result<std::unique_ptr<RestClient>> RestClient::create(const KubeConfig& config,
+                                                       RestClientOptions options) {
     auto url = http::parse_url(config.server);
-    if (!url) return fail(Error::make(Error::Kind::invalid, "Kubernetes server " + url.error().message, "BadServer"));
+    if (!url)
+        return fail(Error::make(Error::Kind::invalid, "Kubernetes server " + url.error().message,
+                                "BadServer"));
     http::ClientOptions ho;
     ho.tls.ca_pem = config.ca_pem;
     ho.tls.cert_pem = config.client_cert_pem;
@@ -177,7 +187,8 @@ Result<std::unique_ptr<RestClient>> RestClient::create(const KubeConfig& config,
     auto client = http::Client::create(ho);
     if (!client) {
         Error e = std::move(client).error();
-        e.message = "Kubernetes client for " + config.server + " (" + config.source + "): " + e.message;
+        e.message =
+            "Kubernetes client for " + config.server + " (" + config.source + "): " + e.message;
         return fail(std::move(e));
     }
     auto impl = std::make_unique<Impl>();
@@ -185,16 +196,20 @@ Result<std::unique_ptr<RestClient>> RestClient::create(const KubeConfig& config,
     impl->options = options;
     impl->http = std::move(client).value();
     impl->tokens = std::make_unique<TokenSource>(
-        config, options.clock != nullptr ? *options.clock : static_cast<const Clock&>(SystemClock::instance()));
+        config, options.clock != nullptr ? *options.clock
+                                         : static_cast<const Clock&>(SystemClock::instance()));
     impl->host = url->authority();
     if (options.metrics != nullptr) {
-        options.metrics->describe("rest_client_requests_total", MetricType::counter,
-                                  "Number of HTTP requests, partitioned by status code, method, and host.");
+        options.metrics->describe(
+            "rest_client_requests_total", MetricType::counter,
+            "Number of HTTP requests, partitioned by status code, method, and host.");
     }
     return std::unique_ptr<RestClient>(new RestClient(std::move(impl)));
 }
 
-Result<nlohmann::json> RestClient::get(const ResourceRef& ref) { return impl_->send_json("GET", ref.path(), {}, {}); }
+Result<nlohmann::json> RestClient::get(const ResourceRef& ref) {
+    return impl_->send_json("GET", ref.path(), {}, {});
+}
 
 Result<ObjectList> RestClient::list(const ResourceRef& ref, const ListOptions& options) {
     std::string q;
@@ -203,7 +218,8 @@ Result<ObjectList> RestClient::list(const ResourceRef& ref, const ListOptions& o
     if (options.limit > 0) add_param(q, "limit", std::to_string(options.limit));
     add_param(q, "continue", options.continue_token);
     add_param(q, "resourceVersion", options.resource_version);
-    POETRYOPS_TRY(auto j, impl_->send_json("GET", ref.collection().in(ref.namespace_).path() + q, {}, {}));
+    POETRYOPS_TRY(auto j,
+                  impl_->send_json("GET", ref.collection().in(ref.namespace_).path() + q, {}, {}));
     ObjectList out;
     try {
         if (auto md = j.find("metadata"); md != j.end() && md->is_object()) {
@@ -211,10 +227,12 @@ Result<ObjectList> RestClient::list(const ResourceRef& ref, const ListOptions& o
             out.continue_token = md->value("continue", "");
         }
         if (auto items = j.find("items"); items != j.end() && items->is_array()) {
-            // A real API server leaves apiVersion and kind out of the items of built-in lists (watch events carry
-            // them); fill them in from the list, as client-go's decoder does, so every object has one shape.
+            // A real API server leaves apiVersion and kind out of the items of built-in lists
+            // (watch events carry them); fill them in from the list, as client-go's decoder does,
+            // so every object has one shape.
             std::string kind = j.value("kind", "");
-            if (kind.size() > 4 && kind.compare(kind.size() - 4, 4, "List") == 0) kind.resize(kind.size() - 4);
+            if (kind.size() > 4 && kind.compare(kind.size() - 4, 4, "List") == 0)
+                kind.resize(kind.size() - 4);
             std::string api_version = j.value("apiVersion", ref.api_version());
             out.items.reserve(items->size());
             for (auto& item : *items) {
@@ -226,7 +244,8 @@ Result<ObjectList> RestClient::list(const ResourceRef& ref, const ListOptions& o
             }
         }
     } catch (const nlohmann::json::exception& e) {
-        return fail(Error::make(Error::Kind::decode, "list " + ref.describe() + ": unexpected list shape: " + e.what(),
+        return fail(Error::make(Error::Kind::decode,
+                                "list " + ref.describe() + ": unexpected list shape: " + e.what(),
                                 "BadResponse"));
     }
     return out;
@@ -242,18 +261,21 @@ Result<nlohmann::json> RestClient::create(const ResourceRef& ref, const nlohmann
 Result<nlohmann::json> RestClient::update(const ResourceRef& ref, const nlohmann::json& object) {
     ResourceRef r = ref;
     r.name = object_name(ref, object);
-    if (r.name.empty()) return fail(Error::make(Error::Kind::invalid, "update " + ref.describe() + ": no name"));
+    if (r.name.empty())
+        return fail(Error::make(Error::Kind::invalid, "update " + ref.describe() + ": no name"));
     return impl_->send_json("PUT", r.path(), object.dump(), "application/json");
 }
 
-Result<nlohmann::json> RestClient::patch(const ResourceRef& ref, PatchType type, const nlohmann::json& patch,
-                                         const PatchOptions& options) {
+Result<nlohmann::json> RestClient::patch(const ResourceRef& ref, PatchType type,
+                                         const nlohmann::json& patch, const PatchOptions& options) {
     ResourceRef r = ref;
     r.name = object_name(ref, patch);
-    if (r.name.empty()) return fail(Error::make(Error::Kind::invalid, "patch " + ref.describe() + ": no name"));
+    if (r.name.empty())
+        return fail(Error::make(Error::Kind::invalid, "patch " + ref.describe() + ": no name"));
     std::string q;
     if (type == PatchType::apply && options.field_manager.empty()) {
-        return fail(Error::make(Error::Kind::invalid, "apply " + ref.describe() + ": a field manager is required"));
+        return fail(Error::make(Error::Kind::invalid,
+                                "apply " + ref.describe() + ": a field manager is required"));
     }
     add_param(q, "fieldManager", options.field_manager);
     if (type == PatchType::apply && options.force) add_param(q, "force", "true");
@@ -273,7 +295,8 @@ Result<void> RestClient::remove(const ResourceRef& ref, const DeleteOptions& opt
     return ok();
 }
 
-Result<std::unique_ptr<WatchStream>> RestClient::watch(const ResourceRef& ref, const WatchOptions& options) {
+Result<std::unique_ptr<WatchStream>> RestClient::watch(const ResourceRef& ref,
+                                                       const WatchOptions& options) {
     std::string q = "?watch=true";
     if (options.allow_bookmarks) q += "&allowWatchBookmarks=true";
     int timeout = options.timeout_seconds > 0 ? options.timeout_seconds : random_watch_timeout();
@@ -293,7 +316,8 @@ Result<std::unique_ptr<WatchStream>> RestClient::watch(const ResourceRef& ref, c
     std::string what = "WATCH " + coll.path();
     http::StreamOptions so;
     so.idle_timeout = options.idle_timeout;
-    // A watch runs for minutes; bound it far above anything real instead of relying on 0 = unlimited.
+    // A watch runs for minutes; bound it far above anything real instead of relying on 0 =
+    // unlimited.
     so.max_body_bytes = std::size_t(1) << 40;
     auto stream = impl_->http->open(req, so);
     if (!stream) {

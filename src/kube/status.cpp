@@ -51,8 +51,10 @@ Error build(int code, std::string reason, std::string server_message, std::strin
     msg += ": " + std::to_string(code) + " " + reason;
     if (!server_message.empty()) msg += ": " + server_message;
     if (code == 401) {
-        msg += " (the API server rejected the credentials: the token may be expired or revoked, or the client "
-               "certificate is not trusted)";
+        msg +=
+            " (the API server rejected the credentials: the token may be expired or revoked, or "
+            "the client "
+            "certificate is not trusted)";
     }
     e.message = log::redact(msg);
     return e;
@@ -62,9 +64,12 @@ Error build(int code, std::string reason, std::string server_message, std::strin
 bool read_status(const nlohmann::json& j, int& code, std::string& reason, std::string& message) {
     if (!j.is_object()) return false;
     auto kind = j.find("kind");
-    if (kind == j.end() || !kind->is_string() || kind->get_ref<const std::string&>() != "Status") return false;
-    if (auto it = j.find("reason"); it != j.end() && it->is_string()) reason = it->get<std::string>();
-    if (auto it = j.find("message"); it != j.end() && it->is_string()) message = it->get<std::string>();
+    if (kind == j.end() || !kind->is_string() || kind->get_ref<const std::string&>() != "Status")
+        return false;
+    if (auto it = j.find("reason"); it != j.end() && it->is_string())
+        reason = it->get<std::string>();
+    if (auto it = j.find("message"); it != j.end() && it->is_string())
+        message = it->get<std::string>();
     if (auto it = j.find("code"); it != j.end() && it->is_number_integer()) code = it->get<int>();
     return true;
 }
@@ -93,7 +98,8 @@ Error status_object_error(const std::string& status_json_text, std::string_view 
     std::string reason, message;
     int code = 500;
     if (!read_status(j, code, reason, message)) {
-        return Error::make(Error::Kind::decode, std::string(request) + ": watch ERROR event without a Status object",
+        return Error::make(Error::Kind::decode,
+                           std::string(request) + ": watch ERROR event without a Status object",
                            "BadWatchEvent");
     }
     return build(code, reason, message, request);
@@ -101,11 +107,15 @@ Error status_object_error(const std::string& status_json_text, std::string_view 
 
 bool is_not_found(const Error& e) { return e.kind == Error::Kind::not_found; }
 bool is_already_exists(const Error& e) { return e.reason == "AlreadyExists"; }
-bool is_conflict(const Error& e) { return e.kind == Error::Kind::conflict && e.reason != "AlreadyExists"; }
+bool is_conflict(const Error& e) {
+    return e.kind == Error::Kind::conflict && e.reason != "AlreadyExists";
+}
 bool is_gone(const Error& e) { return e.kind == Error::Kind::gone; }
 bool is_invalid(const Error& e) { return e.kind == Error::Kind::invalid; }
 bool is_forbidden(const Error& e) { return e.reason == "Forbidden" || e.http_status == 403; }
 bool is_unauthorized(const Error& e) { return e.reason == "Unauthorized" || e.http_status == 401; }
-bool is_too_many_requests(const Error& e) { return e.reason == "TooManyRequests" || e.http_status == 429; }
+bool is_too_many_requests(const Error& e) {
+    return e.reason == "TooManyRequests" || e.http_status == 429;
+}
 
 }  // namespace poetryops::kube

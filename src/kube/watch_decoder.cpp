@@ -17,12 +17,18 @@ bool blank(std::string_view s) {
 }
 
 bool parse_type(std::string_view s, WatchEventType& out) {
-    if (s == "ADDED") out = WatchEventType::added;
-    else if (s == "MODIFIED") out = WatchEventType::modified;
-    else if (s == "DELETED") out = WatchEventType::deleted;
-    else if (s == "BOOKMARK") out = WatchEventType::bookmark;
-    else if (s == "ERROR") out = WatchEventType::error;
-    else return false;
+    if (s == "ADDED")
+        out = WatchEventType::added;
+    else if (s == "MODIFIED")
+        out = WatchEventType::modified;
+    else if (s == "DELETED")
+        out = WatchEventType::deleted;
+    else if (s == "BOOKMARK")
+        out = WatchEventType::bookmark;
+    else if (s == "ERROR")
+        out = WatchEventType::error;
+    else
+        return false;
     return true;
 }
 
@@ -42,14 +48,17 @@ const char* to_string(WatchEventType t) {
 Result<WatchEvent> decode_watch_event(std::string_view line) {
     auto j = nlohmann::json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) {
-        return fail(bad_event("an event is not valid JSON (" + std::to_string(line.size()) + " bytes)"));
+        return fail(
+            bad_event("an event is not valid JSON (" + std::to_string(line.size()) + " bytes)"));
     }
     if (!j.is_object()) return fail(bad_event("an event is not a JSON object"));
     auto type = j.find("type");
-    if (type == j.end() || !type->is_string()) return fail(bad_event("an event has no \"type\" string"));
+    if (type == j.end() || !type->is_string())
+        return fail(bad_event("an event has no \"type\" string"));
     WatchEvent ev;
     if (!parse_type(type->get_ref<const std::string&>(), ev.type)) {
-        return fail(bad_event("unknown event type \"" + type->get<std::string>().substr(0, 40) + "\""));
+        return fail(
+            bad_event("unknown event type \"" + type->get<std::string>().substr(0, 40) + "\""));
     }
     auto obj = j.find("object");
     if (obj == j.end() || !obj->is_object()) return fail(bad_event("an event has no \"object\""));
@@ -57,7 +66,8 @@ Result<WatchEvent> decode_watch_event(std::string_view line) {
     return ev;
 }
 
-Result<void> WatchDecoder::decode_line(std::string_view line, const std::function<void(WatchEvent&&)>& on_event) {
+Result<void> WatchDecoder::decode_line(std::string_view line,
+                                       const std::function<void(WatchEvent&&)>& on_event) {
     if (blank(line)) return ok();
     auto ev = decode_watch_event(line);
     if (!ev) {
@@ -69,7 +79,8 @@ Result<void> WatchDecoder::decode_line(std::string_view line, const std::functio
     return ok();
 }
 
-Result<void> WatchDecoder::feed(std::string_view bytes, const std::function<void(WatchEvent&&)>& on_event) {
+Result<void> WatchDecoder::feed(std::string_view bytes,
+                                const std::function<void(WatchEvent&&)>& on_event) {
     if (failed_) return fail(bad_event("decoder already failed; relist"));
     std::size_t pos = 0;
     if (!partial_.empty()) {
@@ -78,7 +89,8 @@ Result<void> WatchDecoder::feed(std::string_view bytes, const std::function<void
         if (nl == nullptr) {
             if (partial_.size() + bytes.size() > max_event_bytes_) {
                 failed_ = true;
-                return fail(bad_event("an event exceeds " + std::to_string(max_event_bytes_) + " bytes"));
+                return fail(
+                    bad_event("an event exceeds " + std::to_string(max_event_bytes_) + " bytes"));
             }
             partial_.append(bytes);
             return ok();
@@ -100,7 +112,8 @@ Result<void> WatchDecoder::feed(std::string_view bytes, const std::function<void
     if (pos < bytes.size()) {
         if (bytes.size() - pos > max_event_bytes_) {
             failed_ = true;
-            return fail(bad_event("an event exceeds " + std::to_string(max_event_bytes_) + " bytes"));
+            return fail(
+                bad_event("an event exceeds " + std::to_string(max_event_bytes_) + " bytes"));
         }
         partial_.assign(bytes.substr(pos));
     }
@@ -113,11 +126,13 @@ Result<void> WatchDecoder::finish(const std::function<void(WatchEvent&&)>& on_ev
         partial_.clear();
         return ok();
     }
-    // The server always ends an event with a newline; a complete object without one is still accepted.
+    // The server always ends an event with a newline; a complete object without one is still
+    // accepted.
     auto ev = decode_watch_event(partial_);
     partial_.clear();
     if (!ev) {
-        return fail(Error::make(Error::Kind::decode, "watch stream ended inside an event (connection dropped)",
+        return fail(Error::make(Error::Kind::decode,
+                                "watch stream ended inside an event (connection dropped)",
                                 "TruncatedWatchEvent"));
     }
     ++events_;

@@ -4,8 +4,8 @@
 
 namespace poetryops::kube {
 namespace {
-// While keys wait for a time on the clock, get() re-checks at least this often: the clock may be a ManualClock
-// that tests move without notifying us.
+// While keys wait for a time on the clock, get() re-checks at least this often: the clock may be a
+// ManualClock that tests move without notifying us.
 constexpr auto kMaxWaitSlice = std::chrono::milliseconds(50);
 }  // namespace
 
@@ -17,7 +17,8 @@ WorkQueue::WorkQueue(std::string name, const Clock& clock, std::unique_ptr<RateL
       metrics_(metrics) {
     if (metrics_ != nullptr) {
         metrics_->describe("workqueue_depth", MetricType::gauge, "Current depth of workqueue");
-        metrics_->describe("workqueue_adds_total", MetricType::counter, "Total number of adds handled by workqueue");
+        metrics_->describe("workqueue_adds_total", MetricType::counter,
+                           "Total number of adds handled by workqueue");
         metrics_->describe("workqueue_retries_total", MetricType::counter,
                            "Total number of retries handled by workqueue");
         metrics_->set("workqueue_depth", {{"name", name_}}, 0);
@@ -29,7 +30,8 @@ WorkQueue::WorkQueue(std::string name, const Clock& clock, std::unique_ptr<RateL
 WorkQueue::~WorkQueue() { shut_down(); }
 
 void WorkQueue::publish_depth_locked() {
-    if (metrics_ != nullptr) metrics_->set("workqueue_depth", {{"name", name_}}, static_cast<double>(queue_.size()));
+    if (metrics_ != nullptr)
+        metrics_->set("workqueue_depth", {{"name", name_}}, static_cast<double>(queue_.size()));
 }
 
 void WorkQueue::add_locked(const std::string& key) {
@@ -57,7 +59,8 @@ void WorkQueue::add_after(const std::string& key, duration delay) {
     }
     auto ready = clock_.steady_now() + delay;
     auto it = waiting_.find(key);
-    if (it != waiting_.end() && it->second <= ready) return;  // an earlier add_after already covers it
+    if (it != waiting_.end() && it->second <= ready)
+        return;  // an earlier add_after already covers it
     waiting_[key] = ready;
     waiting_heap_.push(Waiting{ready, seq_++, key});
     cv_.notify_all();  // a sleeping get() may need to wake earlier
@@ -80,7 +83,8 @@ void WorkQueue::promote_due_locked() {
         Waiting w = waiting_heap_.top();
         waiting_heap_.pop();
         auto it = waiting_.find(w.key);
-        if (it == waiting_.end() || it->second != w.ready) continue;  // superseded by an earlier time
+        if (it == waiting_.end() || it->second != w.ready)
+            continue;  // superseded by an earlier time
         waiting_.erase(it);
         add_locked(w.key);
     }
@@ -123,7 +127,8 @@ std::optional<std::string> WorkQueue::get_for(std::chrono::milliseconds timeout)
         if (now >= deadline) return std::nullopt;
         duration slice = deadline - now;
         if (!waiting_heap_.empty()) {
-            slice = std::min<duration>({slice, waiting_heap_.top().ready - clock_.steady_now(), kMaxWaitSlice});
+            slice = std::min<duration>(
+                {slice, waiting_heap_.top().ready - clock_.steady_now(), kMaxWaitSlice});
         }
         if (slice > duration::zero()) cv_.wait_for(lock, slice);
     }

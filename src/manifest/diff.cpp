@@ -41,7 +41,9 @@ std::string unified_diff(std::string_view before, std::string_view after, std::s
     std::size_t pre = 0;
     while (pre < a.size() && pre < b.size() && a[pre] == b[pre]) ++pre;
     std::size_t suf = 0;
-    while (suf < a.size() - pre && suf < b.size() - pre && a[a.size() - 1 - suf] == b[b.size() - 1 - suf]) ++suf;
+    while (suf < a.size() - pre && suf < b.size() - pre &&
+           a[a.size() - 1 - suf] == b[b.size() - 1 - suf])
+        ++suf;
     std::size_t n = a.size() - pre - suf, m = b.size() - pre - suf;
     // The middle: an LCS table when small (edits touch few lines), else one replaced block.
     std::vector<Edit> edits;
@@ -50,7 +52,8 @@ std::string unified_diff(std::string_view before, std::string_view after, std::s
         std::vector<std::vector<unsigned>> L(n + 1, std::vector<unsigned>(m + 1, 0));
         for (std::size_t i = n; i-- > 0;) {
             for (std::size_t j = m; j-- > 0;) {
-                L[i][j] = a[pre + i] == b[pre + j] ? L[i + 1][j + 1] + 1 : std::max(L[i + 1][j], L[i][j + 1]);
+                L[i][j] = a[pre + i] == b[pre + j] ? L[i + 1][j + 1] + 1
+                                                   : std::max(L[i + 1][j], L[i][j + 1]);
             }
         }
         std::size_t i = 0, j = 0;
@@ -59,7 +62,8 @@ std::string unified_diff(std::string_view before, std::string_view after, std::s
                 edits.push_back({Op::keep, a[pre + i], pre + i, pre + j});
                 ++i, ++j;
             } else if (i < n && (j == m || L[i + 1][j] >= L[i][j + 1])) {
-                edits.push_back({Op::del, a[pre + i], pre + i, pre + j});  // deletions first, as diff -u does
+                edits.push_back(
+                    {Op::del, a[pre + i], pre + i, pre + j});  // deletions first, as diff -u does
                 ++i;
             } else {
                 edits.push_back({Op::add, b[pre + j], pre + i, pre + j});
@@ -68,7 +72,8 @@ std::string unified_diff(std::string_view before, std::string_view after, std::s
         }
     } else {
         for (std::size_t i = 0; i < n; ++i) edits.push_back({Op::del, a[pre + i], pre + i, pre});
-        for (std::size_t j = 0; j < m; ++j) edits.push_back({Op::add, b[pre + j], pre + n, pre + j});
+        for (std::size_t j = 0; j < m; ++j)
+            edits.push_back({Op::add, b[pre + j], pre + n, pre + j});
     }
     for (std::size_t k = 0; k < suf; ++k) {
         edits.push_back({Op::keep, a[a.size() - suf + k], a.size() - suf + k, b.size() - suf + k});
@@ -81,7 +86,8 @@ std::string unified_diff(std::string_view before, std::string_view after, std::s
             ++k;
             continue;
         }
-        // A hunk: from ctx lines before this change to ctx lines after the last change within 2*ctx of the next.
+        // A hunk: from ctx lines before this change to ctx lines after the last change within 2*ctx
+        // of the next.
         std::size_t start = k >= ctx ? k - ctx : 0;
         std::size_t end = k;
         while (true) {
@@ -101,11 +107,16 @@ std::string unified_diff(std::string_view before, std::string_view after, std::s
             if (edits[x].op != Op::add) ++a_count;
             if (edits[x].op != Op::del) ++b_count;
         }
-        std::size_t a_start = edits[start].a + (a_count ? 1 : 0), b_start = edits[start].b + (b_count ? 1 : 0);
-        out += "@@ -" + std::to_string(a_start) + "," + std::to_string(a_count) + " +" + std::to_string(b_start) +
-               "," + std::to_string(b_count) + " @@\n";
+        std::size_t a_start = edits[start].a + (a_count ? 1 : 0),
+                    b_start = edits[start].b + (b_count ? 1 : 0);
+        out += "@@ -" + std::to_string(a_start) + "," + std::to_string(a_count) + " +" +
+               std::to_string(b_start) + "," + std::to_string(b_count) + " @@\n";
         for (std::size_t x = start; x < end; ++x) {
-            emit_line(out, edits[x].op == Op::keep ? ' ' : edits[x].op == Op::del ? '-' : '+', edits[x].line);
+            emit_line(out,
+                      edits[x].op == Op::keep  ? ' '
+                      : edits[x].op == Op::del ? '-'
+                                               : '+',
+                      edits[x].line);
         }
         k = end;
     }

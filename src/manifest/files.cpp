@@ -39,13 +39,15 @@ struct Pending {
 
 std::size_t PathReport::matched_files() const {
     return std::count_if(files.begin(), files.end(), [](const FileOutcome& f) {
-        return f.status == FileOutcome::Status::changed || f.status == FileOutcome::Status::unchanged;
+        return f.status == FileOutcome::Status::changed ||
+               f.status == FileOutcome::Status::unchanged;
     });
 }
 
 std::size_t PathReport::changed_files() const {
-    return std::count_if(files.begin(), files.end(),
-                         [](const FileOutcome& f) { return f.status == FileOutcome::Status::changed; });
+    return std::count_if(files.begin(), files.end(), [](const FileOutcome& f) {
+        return f.status == FileOutcome::Status::changed;
+    });
 }
 
 Result<PathReport> set_image_in_path(const fs::path& path, const SetImageRequest& request,
@@ -67,8 +69,8 @@ Result<PathReport> set_image_in_path(const fs::path& path, const SetImageRequest
     if (folder) {
         fs::path real_dir = fs::canonical(path, ec);
         if (ec || !inside(root, real_dir)) {
-            return fail(Error::Kind::invalid, path.string() + ": folder resolves outside " + root.string(),
-                        "PathEscape");
+            return fail(Error::Kind::invalid,
+                        path.string() + ": folder resolves outside " + root.string(), "PathEscape");
         }
         fs::recursive_directory_iterator it(path, fs::directory_options::none, ec), end;
         if (ec) return fail(Error::Kind::internal, path.string() + ": " + ec.message(), "Io");
@@ -77,12 +79,14 @@ Result<PathReport> set_image_in_path(const fs::path& path, const SetImageRequest
             const fs::path& p = it->path();
             std::string fname = p.filename().string();
             if (it->is_symlink(ec) && it->is_directory(ec)) {
-                report.files.push_back({p, FileOutcome::Status::skipped, {}, {}, "symlinked folder not followed"});
+                report.files.push_back(
+                    {p, FileOutcome::Status::skipped, {}, {}, "symlinked folder not followed"});
                 continue;
             }
             if (it->is_directory(ec)) {
                 if (!fname.empty() && fname[0] == '.') {
-                    report.files.push_back({p, FileOutcome::Status::skipped, {}, {}, "hidden folder"});
+                    report.files.push_back(
+                        {p, FileOutcome::Status::skipped, {}, {}, "hidden folder"});
                     it.disable_recursion_pending();
                 }
                 continue;
@@ -101,15 +105,16 @@ Result<PathReport> set_image_in_path(const fs::path& path, const SetImageRequest
         if (ec) return file_error(p, Error::make(Error::Kind::not_found, ec.message(), "NotFound"));
         if (!inside(root, real)) {
             return file_error(p, Error::make(Error::Kind::invalid,
-                                             "resolves to " + real.string() + ", outside " + root.string() +
-                                                 "; refusing to follow it",
+                                             "resolves to " + real.string() + ", outside " +
+                                                 root.string() + "; refusing to follow it",
                                              "PathEscape"));
         }
         reals.push_back(std::move(real));
     }
 
     std::vector<Pending> pending;
-    std::map<fs::path, std::size_t> seen;  // real path → index in pending (a file reached twice is edited once)
+    // real path → index in pending (a file reached twice is edited once)
+    std::map<fs::path, std::size_t> seen;
     for (std::size_t c = 0; c < candidates.size(); ++c) {
         const fs::path& p = candidates[c];
         const fs::path& real = reals[c];
@@ -118,8 +123,11 @@ Result<PathReport> set_image_in_path(const fs::path& path, const SetImageRequest
             continue;
         }
         if (seen.count(real) != 0) {
-            report.files.push_back({p, FileOutcome::Status::skipped, {}, {}, "same file as " +
-                                                                                 pending[seen[real]].outcome.path.string()});
+            report.files.push_back({p,
+                                    FileOutcome::Status::skipped,
+                                    {},
+                                    {},
+                                    "same file as " + pending[seen[real]].outcome.path.string()});
             continue;
         }
         auto text = read_file(real, options.limits.max_bytes);
@@ -129,9 +137,9 @@ Result<PathReport> set_image_in_path(const fs::path& path, const SetImageRequest
         Pending pd;
         pd.outcome.path = p;
         pd.real = real;
-        pd.outcome.status = edit->matched == 0   ? FileOutcome::Status::no_match
-                            : edit->changed()    ? FileOutcome::Status::changed
-                                                 : FileOutcome::Status::unchanged;
+        pd.outcome.status = edit->matched == 0 ? FileOutcome::Status::no_match
+                            : edit->changed()  ? FileOutcome::Status::changed
+                                               : FileOutcome::Status::unchanged;
         pd.outcome.changes = edit->changes;
         if (edit->changed()) {
             // Diff names relative to the root, like git's a/ and b/ paths.

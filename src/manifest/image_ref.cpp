@@ -8,7 +8,8 @@ namespace poetryops::manifest {
 namespace {
 
 Unexpected bad(std::string_view text, std::string_view why) {
-    return fail(Error::Kind::invalid, "image reference \"" + std::string(text) + "\": " + std::string(why),
+    return fail(Error::Kind::invalid,
+                "image reference \"" + std::string(text) + "\": " + std::string(why),
                 "InvalidImageReference");
 }
 
@@ -17,9 +18,10 @@ Unexpected bad(std::string_view text, std::string_view why) {
 std::string ImageRef::name() const { return domain.empty() ? path : domain + "/" + path; }
 
 std::string ImageRef::normalized_name() const {
-    std::string d = domain.empty() || domain == "index.docker.io" || domain == "registry-1.docker.io"
-                        ? std::string("docker.io")
-                        : domain;
+    std::string d =
+        domain.empty() || domain == "index.docker.io" || domain == "registry-1.docker.io"
+            ? std::string("docker.io")
+            : domain;
     std::string p = path;
     if (d == "docker.io" && p.find('/') == std::string::npos) p = "library/" + p;
     return d + "/" + p;
@@ -42,14 +44,16 @@ Result<ImageRef> parse_image_ref(std::string_view text) {
         rest = rest.substr(0, at);
         if (auto d = oci::validate_digest(ref.digest); !d) return bad(text, d.error().message);
     }
-    // A tag is after the last ':' that follows the last '/'; a ':' before that belongs to a registry port.
+    // A tag is after the last ':' that follows the last '/'; a ':' before that belongs to a
+    // registry port.
     auto slash = rest.rfind('/');
     auto colon = rest.rfind(':');
     if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
         ref.tag = std::string(rest.substr(colon + 1));
         rest = rest.substr(0, colon);
         if (!oci::is_valid_tag(ref.tag)) {
-            return bad(text, "invalid tag \"" + ref.tag + "\" (allowed: " + std::string(oci::kTagGrammar) + ")");
+            return bad(text, "invalid tag \"" + ref.tag +
+                                 "\" (allowed: " + std::string(oci::kTagGrammar) + ")");
         }
     }
     if (rest.empty()) return bad(text, "missing repository name");
@@ -59,14 +63,16 @@ Result<ImageRef> parse_image_ref(std::string_view text) {
         if (oci::looks_like_host(first)) {
             ref.domain = std::string(first);
             rest = rest.substr(first_slash + 1);
-            if (!oci::is_valid_host(ref.domain)) return bad(text, "invalid registry \"" + ref.domain + "\"");
+            if (!oci::is_valid_host(ref.domain))
+                return bad(text, "invalid registry \"" + ref.domain + "\"");
         }
     }
     if (rest.empty()) return bad(text, "missing repository path");
     std::size_t start = 0;
     while (true) {
         auto end = rest.find('/', start);
-        std::string_view comp = rest.substr(start, end == std::string_view::npos ? rest.npos : end - start);
+        std::string_view comp =
+            rest.substr(start, end == std::string_view::npos ? rest.npos : end - start);
         if (!oci::is_valid_path_component(comp)) {
             for (char c : comp) {
                 if (std::isupper(static_cast<unsigned char>(c))) {
@@ -85,7 +91,8 @@ Result<ImageRef> parse_image_ref(std::string_view text) {
 
 Result<ImageRef> parse_image_name(std::string_view text) {
     POETRYOPS_TRY(ImageRef ref, parse_image_ref(text));
-    if (!ref.tag.empty() || !ref.digest.empty()) return bad(text, "expected a name without tag or digest");
+    if (!ref.tag.empty() || !ref.digest.empty())
+        return bad(text, "expected a name without tag or digest");
     return ref;
 }
 

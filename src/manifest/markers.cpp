@@ -29,10 +29,14 @@ std::string_view trim(std::string_view s) {
 bool take_part(std::vector<std::string_view>& parts, Part& part) {
     if (parts.size() < 2) return true;
     std::string_view last = parts.back();
-    if (last == "tag") part = Part::tag;
-    else if (last == "name") part = Part::name;
-    else if (last == "digest") part = Part::digest;
-    else return true;
+    if (last == "tag")
+        part = Part::tag;
+    else if (last == "name")
+        part = Part::name;
+    else if (last == "digest")
+        part = Part::digest;
+    else
+        return true;
     parts.pop_back();
     return true;
 }
@@ -78,8 +82,10 @@ bool parse_marker(std::string_view comment, Marker& m) {
 
 std::vector<Marker> find_markers(std::string_view text, const Tree& t) {
     std::vector<Marker> out;
-    for (std::string_view needle : {std::string_view("poetryops:"), std::string_view("$imagepolicy")}) {
-        for (std::size_t p = text.find(needle); p != std::string_view::npos; p = text.find(needle, p + 1)) {
+    for (std::string_view needle :
+         {std::string_view("poetryops:"), std::string_view("$imagepolicy")}) {
+        for (std::size_t p = text.find(needle); p != std::string_view::npos;
+             p = text.find(needle, p + 1)) {
             std::size_t ls = text.rfind('\n', p);
             ls = ls == std::string_view::npos ? 0 : ls + 1;
             std::size_t hash = text.rfind('#', p);
@@ -88,19 +94,24 @@ std::vector<Marker> find_markers(std::string_view text, const Tree& t) {
             if (hash == ls || (text[hash - 1] != ' ' && text[hash - 1] != '\t')) continue;
             if (trim(text.substr(ls, hash - ls)).empty()) continue;
             std::size_t le = text.find('\n', p);
-            std::string_view comment = text.substr(hash, (le == std::string_view::npos ? text.size() : le) - hash);
+            std::string_view comment =
+                text.substr(hash, (le == std::string_view::npos ? text.size() : le) - hash);
             if (!comment.empty() && comment.back() == '\r') comment.remove_suffix(1);
             Marker m;
             if (!parse_marker(comment, m)) continue;
             m.hash = hash;
-            m.line = static_cast<int>(std::upper_bound(t.line_starts.begin(), t.line_starts.end(), hash) -
-                                      t.line_starts.begin()) - 1;
+            m.line = static_cast<int>(
+                         std::upper_bound(t.line_starts.begin(), t.line_starts.end(), hash) -
+                         t.line_starts.begin()) -
+                     1;
             m.text = std::string(trim(comment));
             out.push_back(std::move(m));
         }
     }
-    std::sort(out.begin(), out.end(), [](const Marker& a, const Marker& b) { return a.hash < b.hash; });
-    out.erase(std::unique(out.begin(), out.end(), [](const Marker& a, const Marker& b) { return a.hash == b.hash; }),
+    std::sort(out.begin(), out.end(),
+              [](const Marker& a, const Marker& b) { return a.hash < b.hash; });
+    out.erase(std::unique(out.begin(), out.end(),
+                          [](const Marker& a, const Marker& b) { return a.hash == b.hash; }),
               out.end());
     return out;
 }
@@ -136,7 +147,8 @@ Result<void> apply_markers(Session& s, const SetImageRequest& req) {
         if (it != on_line.end() && n.kind == NodeKind::scalar && !is_value(t, i)) {
             // A key whose value is empty: the value's mark may sit on a later line.
             std::size_t v = t.get(n.parent, n.value);
-            if (v != npos && t.at(v).kind == NodeKind::null && t.at(v).line != n.line) it->second.push_back(v);
+            if (v != npos && t.at(v).kind == NodeKind::null && t.at(v).line != n.line)
+                it->second.push_back(v);
             continue;
         }
         if (it != on_line.end() && is_value(t, i)) it->second.push_back(i);
@@ -152,23 +164,27 @@ Result<void> apply_markers(Session& s, const SetImageRequest& req) {
         }
         std::string where = "line " + std::to_string(m.line + 1) + ": marker " + m.text + ": ";
         if (cands.empty()) {
-            return fail(Error::Kind::invalid, where + "no value on the marked line", "MarkerTarget");
+            return fail(Error::Kind::invalid, where + "no value on the marked line",
+                        "MarkerTarget");
         }
         std::size_t target = cands.back();
         std::size_t scalars = std::count_if(cands.begin(), cands.end(), [&](std::size_t i) {
             return t.at(i).kind == NodeKind::scalar || t.at(i).kind == NodeKind::alias;
         });
         if (scalars > 1) {
-            return fail(Error::Kind::invalid, where + "ambiguous: the line holds " + std::to_string(scalars) +
-                                                  " values; put the marker on a line with one value",
+            return fail(Error::Kind::invalid,
+                        where + "ambiguous: the line holds " + std::to_string(scalars) +
+                            " values; put the marker on a line with one value",
                         "Ambiguous");
         }
         const Node& n = t.at(target);
         if (n.kind == NodeKind::map || n.kind == NodeKind::seq) {
-            return fail(Error::Kind::invalid, where + "the marked value is not a scalar", "MarkerTarget");
+            return fail(Error::Kind::invalid, where + "the marked value is not a scalar",
+                        "MarkerTarget");
         }
         s.count_match();
-        std::string field = "marker(" + (m.flux ? m.policy : m.app + (m.env.empty() ? "" : ":" + m.env)) + ")";
+        std::string field =
+            "marker(" + (m.flux ? m.policy : m.app + (m.env.empty() ? "" : ":" + m.env)) + ")";
         std::string current = n.kind == NodeKind::scalar ? n.value : "";
         switch (m.part) {
             case Part::ref: {
@@ -177,7 +193,9 @@ Result<void> apply_markers(Session& s, const SetImageRequest& req) {
                     POETRYOPS_TRY(base, parse_image_name(req.name));
                 } else {
                     auto parsed = parse_image_ref(current);
-                    if (!parsed) return fail(Error::Kind::invalid, where + parsed.error().message, "MarkerTarget");
+                    if (!parsed)
+                        return fail(Error::Kind::invalid, where + parsed.error().message,
+                                    "MarkerTarget");
                     base = *parsed;
                 }
                 POETRYOPS_TRY_VOID(s.set_scalar(target, compose_ref(base, req), field));

@@ -33,7 +33,8 @@ PinnedImage from_ref(const std::string& text, int line) {
     return p;
 }
 
-std::optional<PinnedImage> read_kustomize(const std::vector<YAML::Node>& docs, const SetImageRequest& req) {
+std::optional<PinnedImage> read_kustomize(const std::vector<YAML::Node>& docs,
+                                          const SetImageRequest& req) {
     for (const auto& doc : docs) {
         if (!doc.IsMap() || !doc["images"] || !doc["images"].IsSequence()) continue;
         for (const auto& entry : doc["images"]) {
@@ -55,15 +56,18 @@ std::optional<PinnedImage> read_kustomize(const std::vector<YAML::Node>& docs, c
     return std::nullopt;
 }
 
-void for_each_container_image(const YAML::Node& node, const std::function<bool(const YAML::Node&)>& visit) {
-    // Containers sit under pod templates at various depths (Deployment, CronJob's jobTemplate, Pod, Rollout):
-    // walk maps and sequences and visit every `containers`/`initContainers` entry's `image`.
+void for_each_container_image(const YAML::Node& node,
+                              const std::function<bool(const YAML::Node&)>& visit) {
+    // Containers sit under pod templates at various depths (Deployment, CronJob's jobTemplate, Pod,
+    // Rollout): walk maps and sequences and visit every `containers`/`initContainers` entry's
+    // `image`.
     if (node.IsMap()) {
         for (const auto& kv : node) {
             std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
             if ((key == "containers" || key == "initContainers") && kv.second.IsSequence()) {
                 for (const auto& c : kv.second) {
-                    if (c.IsMap() && c["image"] && c["image"].IsScalar() && !visit(c["image"])) return;
+                    if (c.IsMap() && c["image"] && c["image"].IsScalar() && !visit(c["image"]))
+                        return;
                 }
             } else {
                 for_each_container_image(kv.second, visit);
@@ -74,7 +78,8 @@ void for_each_container_image(const YAML::Node& node, const std::function<bool(c
     }
 }
 
-std::optional<PinnedImage> read_workloads(const std::vector<YAML::Node>& docs, const SetImageRequest& req) {
+std::optional<PinnedImage> read_workloads(const std::vector<YAML::Node>& docs,
+                                          const SetImageRequest& req) {
     std::optional<PinnedImage> found;
     for (const auto& doc : docs) {
         if (!doc.IsMap() || !doc["kind"]) continue;
@@ -90,7 +95,8 @@ std::optional<PinnedImage> read_workloads(const std::vector<YAML::Node>& docs, c
 }
 
 YAML::Node at_path(const YAML::Node& root, const std::string& path) {
-    // yaml-cpp nodes are references: `cur = child` would overwrite the parent's value, so rebind with reset().
+    // yaml-cpp nodes are references: `cur = child` would overwrite the parent's value, so rebind
+    // with reset().
     YAML::Node cur;
     cur.reset(root);
     for (const auto& part : str::split(path, '.')) {
@@ -116,7 +122,8 @@ YAML::Node at_path(const YAML::Node& root, const std::string& path) {
     return cur;
 }
 
-std::optional<PinnedImage> read_helm(const std::vector<YAML::Node>& docs, const SetImageRequest& req) {
+std::optional<PinnedImage> read_helm(const std::vector<YAML::Node>& docs,
+                                     const SetImageRequest& req) {
     if (docs.empty() || !docs.front().IsMap()) return std::nullopt;
     const YAML::Node& root = docs.front();
     YAML::Node tag = at_path(root, req.helm_tag_path);
@@ -134,7 +141,8 @@ std::optional<PinnedImage> read_helm(const std::vector<YAML::Node>& docs, const 
     }
     if (!req.helm_digest_path.empty()) {
         YAML::Node digest = at_path(root, req.helm_digest_path);
-        if (digest.IsDefined() && digest.IsScalar() && !digest.Scalar().empty()) p.digest = digest.Scalar();
+        if (digest.IsDefined() && digest.IsScalar() && !digest.Scalar().empty())
+            p.digest = digest.Scalar();
     }
     p.image = has_repo ? repo.Scalar() : req.name;
     if (!p.tag.empty()) p.image += ":" + p.tag;
@@ -144,17 +152,21 @@ std::optional<PinnedImage> read_helm(const std::vector<YAML::Node>& docs, const 
 
 }  // namespace
 
-Result<std::optional<PinnedImage>> find_pinned_image(std::string_view text, const SetImageRequest& request,
-                                                     Kind kind, const Limits& limits) {
+Result<std::optional<PinnedImage>> find_pinned_image(std::string_view text,
+                                                     const SetImageRequest& request, Kind kind,
+                                                     const Limits& limits) {
     if (text.size() > limits.max_bytes) {
-        return fail(Error::Kind::invalid, "document of " + std::to_string(text.size()) + " bytes is over the limit of " +
-                                              std::to_string(limits.max_bytes), "TooLarge");
+        return fail(Error::Kind::invalid,
+                    "document of " + std::to_string(text.size()) + " bytes is over the limit of " +
+                        std::to_string(limits.max_bytes),
+                    "TooLarge");
     }
     std::vector<YAML::Node> docs;
     try {
         docs = YAML::LoadAll(std::string(text));
     } catch (const YAML::Exception& e) {
-        return fail(Error::Kind::decode, "line " + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg,
+        return fail(Error::Kind::decode,
+                    "line " + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg,
                     "InvalidYAML");
     }
     try {
@@ -170,7 +182,8 @@ Result<std::optional<PinnedImage>> find_pinned_image(std::string_view text, cons
             }
         }
     } catch (const YAML::Exception& e) {
-        return fail(Error::Kind::decode, "line " + std::to_string(e.mark.line + 1) + ": " + e.msg, "InvalidYAML");
+        return fail(Error::Kind::decode, "line " + std::to_string(e.mark.line + 1) + ": " + e.msg,
+                    "InvalidYAML");
     }
     return std::optional<PinnedImage>{};
 }

@@ -15,7 +15,8 @@ Result<Kind> parse_kind(std::string_view text) {
     if (text == "yaml") return Kind::yaml;
     if (text == "marker") return Kind::marker;
     return fail(Error::Kind::invalid,
-                "unknown kind \"" + std::string(text) + "\" (expected auto, kustomize, helm, yaml or marker)",
+                "unknown kind \"" + std::string(text) +
+                    "\" (expected auto, kustomize, helm, yaml or marker)",
                 "InvalidKind");
 }
 
@@ -49,7 +50,8 @@ Result<SetImageRequest> parse_set_image_arg(std::string_view arg) {
     if (!ref.digest.empty()) req.digest = ref.digest;
     if (!req.new_name && !req.tag && !req.digest) {
         return fail(Error::Kind::invalid,
-                    "\"" + std::string(arg) + "\": nothing to set (give NAME=NEWNAME, a :TAG or an @DIGEST)",
+                    "\"" + std::string(arg) +
+                        "\": nothing to set (give NAME=NEWNAME, a :TAG or an @DIGEST)",
                     "InvalidImageReference");
     }
     return req;
@@ -57,14 +59,17 @@ Result<SetImageRequest> parse_set_image_arg(std::string_view arg) {
 
 Result<EditResult> set_image(std::string_view text, const SetImageRequest& request, Kind kind,
                              const Limits& limits) {
-    if (request.name.empty()) return fail(Error::Kind::invalid, "no image name given", "InvalidRequest");
+    if (request.name.empty())
+        return fail(Error::Kind::invalid, "no image name given", "InvalidRequest");
     POETRYOPS_TRY_VOID(parse_image_name(request.name));
     if (request.new_name) POETRYOPS_TRY_VOID(parse_image_name(*request.new_name));
     if (request.tag && !oci::is_valid_tag(*request.tag)) {
-        return fail(Error::Kind::invalid, "invalid tag \"" + *request.tag + "\"", "InvalidImageReference");
+        return fail(Error::Kind::invalid, "invalid tag \"" + *request.tag + "\"",
+                    "InvalidImageReference");
     }
     if (request.digest && !oci::is_valid_digest(*request.digest)) {
-        return fail(Error::Kind::invalid, "invalid digest \"" + *request.digest + "\"", "InvalidImageReference");
+        return fail(Error::Kind::invalid, "invalid digest \"" + *request.digest + "\"",
+                    "InvalidImageReference");
     }
     POETRYOPS_TRY(detail::Tree tree, detail::parse_tree(text, limits));
     detail::Session s(text, std::move(tree));
@@ -84,14 +89,16 @@ Result<EditResult> set_image(std::string_view text, const SetImageRequest& reque
             }
             if (kustomization) POETRYOPS_TRY_VOID(detail::apply_kustomize(s, request));
             if (objects) POETRYOPS_TRY_VOID(detail::apply_workloads(s, request));
-            if (!kustomization && !objects) POETRYOPS_TRY_VOID(detail::apply_helm(s, request, true));
+            if (!kustomization && !objects)
+                POETRYOPS_TRY_VOID(detail::apply_helm(s, request, true));
             break;
         }
     }
     return s.finish();
 }
 
-Result<EditResult> set_values(std::string_view text, const std::vector<std::pair<std::string, std::string>>& values,
+Result<EditResult> set_values(std::string_view text,
+                              const std::vector<std::pair<std::string, std::string>>& values,
                               const Limits& limits) {
     POETRYOPS_TRY(detail::Tree tree, detail::parse_tree(text, limits));
     detail::Session s(text, std::move(tree));
@@ -103,7 +110,8 @@ Result<EditResult> set_values(std::string_view text, const std::vector<std::pair
             if (n == npos) continue;
             if (found != npos) {
                 return fail(Error::Kind::invalid,
-                            detail::at_line(s.tree(), n) + path + " is set in more than one document (also line " +
+                            detail::at_line(s.tree(), n) + path +
+                                " is set in more than one document (also line " +
                                 std::to_string(s.tree().line_of(found)) + "); refusing to guess",
                             "Ambiguous");
             }

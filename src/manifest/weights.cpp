@@ -50,7 +50,8 @@ std::vector<Backend> backends_of(const Tree& t, std::size_t root, TrafficKind ki
                 for (std::size_t b = 0; b < refs.size(); ++b) {
                     std::size_t e = deref(t, refs[b]);
                     add(e, t.get(e, "name"),
-                        "spec.rules[" + std::to_string(r) + "].backendRefs[" + std::to_string(b) + "]");
+                        "spec.rules[" + std::to_string(r) + "].backendRefs[" + std::to_string(b) +
+                            "]");
                 }
             }
             break;
@@ -64,7 +65,8 @@ std::vector<Backend> backends_of(const Tree& t, std::size_t root, TrafficKind ki
                     std::size_t dest = deref(t, t.get(e, "destination"));
                     std::size_t by = t.get(dest, "subset");
                     if (by == npos) by = t.get(dest, "host");
-                    add(e, by, "spec.http[" + std::to_string(h) + "].route[" + std::to_string(r) + "]");
+                    add(e, by,
+                        "spec.http[" + std::to_string(h) + "].route[" + std::to_string(r) + "]");
                 }
             }
             break;
@@ -101,8 +103,10 @@ const char* kind_name(TrafficKind k) {
     return "?";
 }
 
-// Sets or inserts `weight` in backend map `entry` (name_value's key is where an inserted weight goes after).
-Result<void> put_weight(Session& s, std::size_t entry, std::size_t name_value, int weight, const std::string& field) {
+// Sets or inserts `weight` in backend map `entry` (name_value's key is where an inserted weight
+// goes after).
+Result<void> put_weight(Session& s, std::size_t entry, std::size_t name_value, int weight,
+                        const std::string& field) {
     const Tree& t = s.tree();
     std::size_t w = t.get(entry, "weight");
     std::string value = std::to_string(weight);
@@ -114,13 +118,14 @@ Result<void> put_weight(Session& s, std::size_t entry, std::size_t name_value, i
         name_key = dest == npos ? npos : s.key_of(dest);
     }
     if (name_key == npos) {
-        return fail(Error::Kind::invalid, detail::at_line(t, entry) + field + ": cannot place a weight key",
-                    "Locate");
+        return fail(Error::Kind::invalid,
+                    detail::at_line(t, entry) + field + ": cannot place a weight key", "Locate");
     }
     return s.add_key_after(entry, name_key, "weight", value, field + ".weight", false);
 }
 
-Result<void> nginx_weights(Session& s, std::size_t root, const std::vector<BackendWeight>& weights) {
+Result<void> nginx_weights(Session& s, std::size_t root,
+                           const std::vector<BackendWeight>& weights) {
     const Tree& t = s.tree();
     std::size_t meta = deref(t, t.get(root, "metadata"));
     std::string name = t.get_string(meta, "name");
@@ -135,8 +140,8 @@ Result<void> nginx_weights(Session& s, std::size_t root, const std::vector<Backe
             POETRYOPS_TRY_VOID(s.set_scalar(w, std::to_string(bw.weight), field, true));
         } else {
             std::size_t canary = t.get(ann, std::string(kCanary));
-            POETRYOPS_TRY_VOID(s.add_key_after(ann, s.key_of(canary), kCanaryWeight, std::to_string(bw.weight),
-                                               field, true));
+            POETRYOPS_TRY_VOID(s.add_key_after(ann, s.key_of(canary), kCanaryWeight,
+                                               std::to_string(bw.weight), field, true));
         }
     }
     return ok();
@@ -151,16 +156,18 @@ Result<TrafficKind> parse_traffic_kind(std::string_view text) {
     if (text == "smi") return TrafficKind::smi;
     if (text == "traefik") return TrafficKind::traefik;
     return fail(Error::Kind::invalid,
-                "unknown traffic kind \"" + std::string(text) + "\" (expected gateway-api, istio, nginx, smi, traefik)",
+                "unknown traffic kind \"" + std::string(text) +
+                    "\" (expected gateway-api, istio, nginx, smi, traefik)",
                 "InvalidKind");
 }
 
-Result<EditResult> set_weights(std::string_view text, TrafficKind kind, const std::vector<BackendWeight>& weights,
-                               std::string_view resource, const Limits& limits) {
+Result<EditResult> set_weights(std::string_view text, TrafficKind kind,
+                               const std::vector<BackendWeight>& weights, std::string_view resource,
+                               const Limits& limits) {
     for (const auto& bw : weights) {
         if (bw.weight < 0 || bw.weight > 1000000) {
-            return fail(Error::Kind::invalid, "weight of " + bw.name + " must be between 0 and 1000000",
-                        "InvalidWeight");
+            return fail(Error::Kind::invalid,
+                        "weight of " + bw.name + " must be between 0 and 1000000", "InvalidWeight");
         }
     }
     POETRYOPS_TRY(Tree tree, detail::parse_tree(text, limits));
@@ -189,8 +196,8 @@ Result<EditResult> set_weights(std::string_view text, TrafficKind kind, const st
         for (const auto& bw : weights) {
             if (found.count(bw.name) == 0) {
                 return fail(Error::Kind::not_found,
-                            detail::at_line(t, d.root) + kind_name(kind) + " " + rname + ": no backend named " +
-                                bw.name,
+                            detail::at_line(t, d.root) + kind_name(kind) + " " + rname +
+                                ": no backend named " + bw.name,
                             "MissingBackend");
             }
         }

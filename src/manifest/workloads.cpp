@@ -7,8 +7,9 @@ namespace {
 // Where the pod spec lives for each workload kind.
 const char* pod_spec_path(std::string_view kind) {
     if (kind == "Pod") return "spec";
-    if (kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet" || kind == "ReplicaSet" ||
-        kind == "Job" || kind == "Rollout" || kind == "ReplicationController" || kind == "PodTemplate") {
+    if (kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet" ||
+        kind == "ReplicaSet" || kind == "Job" || kind == "Rollout" ||
+        kind == "ReplicationController" || kind == "PodTemplate") {
         return kind == "PodTemplate" ? "template.spec" : "spec.template.spec";
     }
     if (kind == "CronJob") return "spec.jobTemplate.spec.template.spec";
@@ -22,7 +23,8 @@ std::size_t deref(const Tree& t, std::size_t i) {
 }  // namespace
 
 bool names_request(const SetImageRequest& req, std::string_view name) {
-    return same_image_name(name, req.name) || (req.new_name && same_image_name(name, *req.new_name));
+    return same_image_name(name, req.name) ||
+           (req.new_name && same_image_name(name, *req.new_name));
 }
 
 std::string compose_ref(const ImageRef& current, const SetImageRequest& req) {
@@ -44,8 +46,11 @@ std::string compose_ref(const ImageRef& current, const SetImageRequest& req) {
 bool is_kustomization(const Tree& t, std::size_t root) {
     std::string kind = t.get_string(root, "kind");
     std::string api = t.get_string(root, "apiVersion");
-    if (kind == "Kustomization" || kind == "Component" || api.rfind("kustomize.config.k8s.io/", 0) == 0) return true;
-    // kind is optional in kustomization.yaml: a kind-less document with kustomize's own top-level keys.
+    if (kind == "Kustomization" || kind == "Component" ||
+        api.rfind("kustomize.config.k8s.io/", 0) == 0)
+        return true;
+    // kind is optional in kustomization.yaml: a kind-less document with kustomize's own top-level
+    // keys.
     if (!kind.empty() || t.at(root).kind != NodeKind::map) return false;
     for (const char* key : {"resources", "bases", "components", "images"}) {
         std::size_t v = t.get(root, key);
@@ -53,7 +58,8 @@ bool is_kustomization(const Tree& t, std::size_t root) {
             if (std::string_view(key) != "images") return true;
             std::size_t first = t.at(v).children.empty() ? npos : t.at(v).children[0];
             if (first != npos && t.get(first, "name") != npos &&
-                (t.get(first, "newTag") != npos || t.get(first, "newName") != npos || t.get(first, "digest") != npos)) {
+                (t.get(first, "newTag") != npos || t.get(first, "newName") != npos ||
+                 t.get(first, "digest") != npos)) {
                 return true;
             }
         }
@@ -85,7 +91,8 @@ Result<void> apply_workloads(Session& s, const SetImageRequest& req) {
                 if (shown == npos || t.at(shown).kind != NodeKind::scalar) continue;
                 auto ref = parse_image_ref(t.at(shown).value);
                 if (!ref || !names_request(req, ref->name())) continue;
-                std::string field = std::string(spec_path) + "." + list_key + "[" + std::to_string(idx) + "].image";
+                std::string field =
+                    std::string(spec_path) + "." + list_key + "[" + std::to_string(idx) + "].image";
                 s.count_match();
                 POETRYOPS_TRY_VOID(s.set_scalar(img, compose_ref(*ref, req), field));
             }
@@ -98,15 +105,18 @@ Result<void> apply_helm(Session& s, const SetImageRequest& req, bool require_rep
     const Tree& t = s.tree();
     for (const auto& d : t.docs) {
         if (d.root == npos || t.at(d.root).kind != NodeKind::map) continue;
-        std::size_t repo = req.helm_repository_path.empty() ? npos : t.path(d.root, req.helm_repository_path);
+        std::size_t repo =
+            req.helm_repository_path.empty() ? npos : t.path(d.root, req.helm_repository_path);
         std::size_t tag = req.helm_tag_path.empty() ? npos : t.path(d.root, req.helm_tag_path);
-        std::size_t digest = req.helm_digest_path.empty() ? npos : t.path(d.root, req.helm_digest_path);
+        std::size_t digest =
+            req.helm_digest_path.empty() ? npos : t.path(d.root, req.helm_digest_path);
         if (repo != npos) {
             std::size_t shown = deref(t, repo);
             if (t.at(shown).kind != NodeKind::scalar) continue;
             std::string name = t.at(shown).value;
             // Charts that split the registry out: image.registry + image.repository.
-            std::string parent_path = req.helm_repository_path.substr(0, req.helm_repository_path.rfind('.'));
+            std::string parent_path =
+                req.helm_repository_path.substr(0, req.helm_repository_path.rfind('.'));
             bool matches = names_request(req, name);
             if (!matches && req.helm_repository_path.find('.') != std::string::npos) {
                 std::size_t registry = t.path(d.root, parent_path + ".registry");
@@ -129,7 +139,8 @@ Result<void> apply_helm(Session& s, const SetImageRequest& req, bool require_rep
         if (req.tag) {
             if (tag == npos) {
                 return fail(Error::Kind::not_found,
-                            "Helm values path " + req.helm_tag_path + " not found (set --tag-path)", "MissingPath");
+                            "Helm values path " + req.helm_tag_path + " not found (set --tag-path)",
+                            "MissingPath");
             }
             POETRYOPS_TRY_VOID(s.set_scalar(tag, *req.tag, req.helm_tag_path));
         }
@@ -137,7 +148,8 @@ Result<void> apply_helm(Session& s, const SetImageRequest& req, bool require_rep
             if (digest == npos) {
                 return fail(Error::Kind::not_found,
                             "Helm values path " + req.helm_digest_path +
-                                " not found (set --digest-path to the chart's digest value, or to \"\" to pin by tag "
+                                " not found (set --digest-path to the chart's digest value, or to "
+                                "\"\" to pin by tag "
                                 "only)",
                             "MissingPath");
             }

@@ -12,7 +12,9 @@ bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || is_digit(c); }
 bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
 bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
-Unexpected invalid(std::string msg) { return fail(Error::Kind::invalid, std::move(msg), "InvalidDigest"); }
+Unexpected invalid(std::string msg) {
+    return fail(Error::Kind::invalid, std::move(msg), "InvalidDigest");
+}
 
 }  // namespace
 
@@ -39,7 +41,8 @@ std::string sanitize_tag(std::string_view text) {
 Result<void> validate_digest(std::string_view digest) {
     auto colon = digest.find(':');
     if (colon == std::string_view::npos) {
-        return invalid("digest '" + std::string(digest) + "' has no algorithm (expected sha256:<64 hex>)");
+        return invalid("digest '" + std::string(digest) +
+                       "' has no algorithm (expected sha256:<64 hex>)");
     }
     auto algo = digest.substr(0, colon);
     auto hex = digest.substr(colon + 1);
@@ -49,13 +52,15 @@ Result<void> validate_digest(std::string_view digest) {
     } else if (algo == "sha512") {
         want = 128;
     } else {
-        return invalid("unsupported digest algorithm '" + std::string(algo) + "' (expected sha256 or sha512)");
+        return invalid("unsupported digest algorithm '" + std::string(algo) +
+                       "' (expected sha256 or sha512)");
     }
-    bool good = hex.size() == want &&
-                std::all_of(hex.begin(), hex.end(), [](char c) { return is_digit(c) || (c >= 'a' && c <= 'f'); });
+    bool good = hex.size() == want && std::all_of(hex.begin(), hex.end(), [](char c) {
+                    return is_digit(c) || (c >= 'a' && c <= 'f');
+                });
     if (!good) {
-        return invalid("malformed digest '" + std::string(digest) + "': " + std::string(algo) + " needs " +
-                       std::to_string(want) + " lower-case hex characters");
+        return invalid("malformed digest '" + std::string(digest) + "': " + std::string(algo) +
+                       " needs " + std::to_string(want) + " lower-case hex characters");
     }
     return ok();
 }
@@ -92,7 +97,8 @@ bool is_valid_host(std::string_view hp) {
         auto close = hp.find(']');
         if (close == std::string_view::npos || close < 3) return false;  // at least "[::]"
         auto literal = hp.substr(1, close - 1);
-        if (!std::all_of(literal.begin(), literal.end(), [](char c) { return is_hex(c) || c == ':' || c == '.'; }) ||
+        if (!std::all_of(literal.begin(), literal.end(),
+                         [](char c) { return is_hex(c) || c == ':' || c == '.'; }) ||
             literal.find(':') == std::string_view::npos) {
             return false;
         }
@@ -113,9 +119,14 @@ bool is_valid_host(std::string_view hp) {
         std::size_t start = 0;
         for (;;) {
             auto dot = host.find('.', start);
-            auto label = host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-            if (label.empty() || label.size() > 63 || !is_alnum(label.front()) || !is_alnum(label.back())) return false;
-            if (!std::all_of(label.begin(), label.end(), [](char c) { return is_alnum(c) || c == '-'; })) return false;
+            auto label = host.substr(
+                start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+            if (label.empty() || label.size() > 63 || !is_alnum(label.front()) ||
+                !is_alnum(label.back()))
+                return false;
+            if (!std::all_of(label.begin(), label.end(),
+                             [](char c) { return is_alnum(c) || c == '-'; }))
+                return false;
             if (dot == std::string_view::npos) break;
             start = dot + 1;
         }

@@ -35,7 +35,8 @@ std::int64_t int_at(const json& j, const json::json_pointer& p, std::int64_t fal
 HealthObservation argocd_health(const json& app, const ContainsCommit& contains) {
     std::string name = str_at(app, "/metadata/name"_json_pointer);
     std::vector<std::string> revisions;
-    if (auto r = str_at(app, "/status/sync/revision"_json_pointer); !r.empty()) revisions.push_back(r);
+    if (auto r = str_at(app, "/status/sync/revision"_json_pointer); !r.empty())
+        revisions.push_back(r);
     auto multi = "/status/sync/revisions"_json_pointer;
     if (app.contains(multi) && app.at(multi).is_array()) {
         for (const auto& r : app.at(multi)) {
@@ -50,15 +51,17 @@ HealthObservation argocd_health(const json& app, const ContainsCommit& contains)
     if (!ours) {
         return {HealthState::unknown,
                 prefix + (revisions.empty() ? std::string("no synced revision yet")
-                                            : "synced to " + short_sha(revisions.front()) + ", not yet our commit")};
+                                            : "synced to " + short_sha(revisions.front()) +
+                                                  ", not yet our commit")};
     }
     if (health == "Degraded") {
         std::string msg = str_at(app, "/status/health/message"_json_pointer);
         return {HealthState::degraded, prefix + "Degraded" + (msg.empty() ? "" : ": " + msg)};
     }
-    if (sync == "Synced" && health == "Healthy") return {HealthState::healthy, prefix + "Synced and Healthy"};
-    return {HealthState::progressing,
-            prefix + (sync.empty() ? "Unknown" : sync) + "/" + (health.empty() ? "Unknown" : health)};
+    if (sync == "Synced" && health == "Healthy")
+        return {HealthState::healthy, prefix + "Synced and Healthy"};
+    return {HealthState::progressing, prefix + (sync.empty() ? "Unknown" : sync) + "/" +
+                                          (health.empty() ? "Unknown" : health)};
 }
 
 std::string flux_revision_commit(const std::string& revision) {
@@ -76,22 +79,25 @@ HealthObservation flux_health(const json& ks, const ContainsCommit& contains) {
     std::string applied = str_at(ks, "/status/lastAppliedRevision"_json_pointer);
     std::string commit = flux_revision_commit(applied);
     if (commit.empty() || !contains(commit)) {
-        return {HealthState::unknown, prefix + (applied.empty() ? std::string("nothing applied yet")
-                                                                : "applied " + applied + ", not yet our commit")};
+        return {HealthState::unknown,
+                prefix + (applied.empty() ? std::string("nothing applied yet")
+                                          : "applied " + applied + ", not yet our commit")};
     }
     const json* ready = find_condition(ks, "Ready");
     std::string status = ready ? ready->value("status", "") : "";
     std::string reason = ready ? ready->value("reason", "") : "";
     std::string message = ready ? ready->value("message", "") : "";
     if (status == "True") return {HealthState::healthy, prefix + "Ready"};
-    if (status == "False" &&
-        (reason == "HealthCheckFailed" || reason == "ReconciliationFailed" || reason == "BuildFailed")) {
+    if (status == "False" && (reason == "HealthCheckFailed" || reason == "ReconciliationFailed" ||
+                              reason == "BuildFailed")) {
         return {HealthState::degraded, prefix + reason + (message.empty() ? "" : ": " + message)};
     }
-    return {HealthState::progressing, prefix + (reason.empty() ? std::string("not Ready yet") : reason)};
+    return {HealthState::progressing,
+            prefix + (reason.empty() ? std::string("not Ready yet") : reason)};
 }
 
-HealthObservation deployment_health(const json& d, const std::string& repository, const std::string& digest) {
+HealthObservation deployment_health(const json& d, const std::string& repository,
+                                    const std::string& digest) {
     std::string name = str_at(d, "/metadata/name"_json_pointer);
     std::string prefix = "Deployment " + name + ": ";
     auto containers = "/spec/template/spec/containers"_json_pointer;
@@ -103,11 +109,13 @@ HealthObservation deployment_health(const json& d, const std::string& repository
             // Drop a tag (a ':' after the last '/'), keep a registry port.
             auto slash = repo.rfind('/');
             auto colon = repo.rfind(':');
-            if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) repo.resize(colon);
+            if (colon != std::string::npos && (slash == std::string::npos || colon > slash))
+                repo.resize(colon);
             if (repo != repository) continue;
             ++matching;
             if (image.find("@" + digest) == std::string::npos) {
-                return {HealthState::unknown, prefix + "container " + c.value("name", "") + " runs " + image};
+                return {HealthState::unknown,
+                        prefix + "container " + c.value("name", "") + " runs " + image};
             }
         }
     }
@@ -119,17 +127,22 @@ HealthObservation deployment_health(const json& d, const std::string& repository
     std::int64_t ready = int_at(d, "/status/readyReplicas"_json_pointer, 0);
     std::int64_t available = int_at(d, "/status/availableReplicas"_json_pointer, 0);
     std::int64_t total = int_at(d, "/status/replicas"_json_pointer, 0);
-    if (observed < generation) return {HealthState::progressing, prefix + "new generation not observed yet"};
+    if (observed < generation)
+        return {HealthState::progressing, prefix + "new generation not observed yet"};
     if (const json* p = find_condition(d, "Progressing");
-        p && p->value("status", "") == "False" && p->value("reason", "") == "ProgressDeadlineExceeded") {
-        return {HealthState::degraded, prefix + "ProgressDeadlineExceeded: " + p->value("message", "")};
+        p && p->value("status", "") == "False" &&
+        p->value("reason", "") == "ProgressDeadlineExceeded") {
+        return {HealthState::degraded,
+                prefix + "ProgressDeadlineExceeded: " + p->value("message", "")};
     }
     if (updated == desired && ready == desired && available == desired && total == desired) {
-        return {HealthState::healthy, prefix + std::to_string(desired) + "/" + std::to_string(desired) +
+        return {HealthState::healthy, prefix + std::to_string(desired) + "/" +
+                                          std::to_string(desired) +
                                           " replicas updated and available"};
     }
-    return {HealthState::progressing, prefix + std::to_string(updated) + " updated, " + std::to_string(available) +
-                                          " available of " + std::to_string(desired)};
+    return {HealthState::progressing, prefix + std::to_string(updated) + " updated, " +
+                                          std::to_string(available) + " available of " +
+                                          std::to_string(desired)};
 }
 
 }  // namespace poetryops::promote

@@ -36,11 +36,13 @@ std::string format_wait(std::chrono::seconds s) {
     auto m = std::chrono::duration_cast<std::chrono::minutes>(s);
     auto rest = s - m;
     if (m.count() == 0) return std::to_string(rest.count()) + "s";
-    return std::to_string(m.count()) + "m" + (rest.count() ? std::to_string(rest.count()) + "s" : "");
+    return std::to_string(m.count()) + "m" +
+           (rest.count() ? std::to_string(rest.count()) + "s" : "");
 }
 
 /// Sets the phase; `since` moves only when the phase changes.
-void set_phase(EnvironmentStatus& st, Phase phase, std::string reason, std::string message, TimePoint now) {
+void set_phase(EnvironmentStatus& st, Phase phase, std::string reason, std::string message,
+               TimePoint now) {
     if (st.phase != phase || !st.since) st.since = now;
     st.phase = phase;
     st.reason = std::move(reason);
@@ -56,15 +58,18 @@ void reject(EnvironmentStatus& st, const std::string& digest) {
 }
 
 bool is_rejected(const EnvironmentStatus& st, const std::string& digest) {
-    return std::find(st.rejected_digests.begin(), st.rejected_digests.end(), digest) != st.rejected_digests.end();
+    return std::find(st.rejected_digests.begin(), st.rejected_digests.end(), digest) !=
+           st.rejected_digests.end();
 }
 
 std::string annotation(const api::PoetryApp& app, std::string_view prefix, const std::string& env) {
     auto it = app.metadata.annotations.find(std::string(prefix) + env);
-    return it == app.metadata.annotations.end() ? std::string() : std::string(str::trim(it->second));
+    return it == app.metadata.annotations.end() ? std::string()
+                                                : std::string(str::trim(it->second));
 }
 
-/// What the history knows of a digest (newest entry first), for versions of adopted pins and rollback targets.
+/// What the history knows of a digest (newest entry first), for versions of adopted pins and
+/// rollback targets.
 const api::HistoryEntry* history_of(const api::PoetryAppStatus& status, const std::string& digest,
                                     const std::string& env = {}) {
     for (const auto& h : status.history) {
@@ -74,12 +79,14 @@ const api::HistoryEntry* history_of(const api::PoetryAppStatus& status, const st
 }
 
 /// Takes what git pins as the environment's state (first sight, crash recovery, released hold).
-void adopt(EnvironmentStatus& st, const api::PoetryAppStatus& status, const EnvironmentObservation& o,
-           const std::string& commit, std::string reason, std::string message, TimePoint now) {
+void adopt(EnvironmentStatus& st, const api::PoetryAppStatus& status,
+           const EnvironmentObservation& o, const std::string& commit, std::string reason,
+           std::string message, TimePoint now) {
     st.digest = o.pinned_digest;
     st.tag = o.pinned_tag;
     st.commit = commit;
-    const api::HistoryEntry* h = o.pinned_digest.empty() ? nullptr : history_of(status, o.pinned_digest);
+    const api::HistoryEntry* h =
+        o.pinned_digest.empty() ? nullptr : history_of(status, o.pinned_digest);
     st.version = h ? h->version : o.pinned_tag;
     st.held = false;
     st.held_image.clear();
@@ -102,9 +109,11 @@ struct EnvPlanner {
     }
 
     /// Step 1: compare what git pins with what we last pinned; adopt, hold or release.
-    void reconcile_git(const EnvironmentSpec& es, EnvironmentStatus& st, const EnvironmentObservation& o) {
+    void reconcile_git(const EnvironmentSpec& es, EnvironmentStatus& st,
+                       const EnvironmentObservation& o) {
         bool pinned = !o.pinned_image.empty();
-        // What poetryops last pinned (or adopted): by digest when it has one, else by tag (an adopted tag-only pin).
+        // What poetryops last pinned (or adopted): by digest when it has one, else by tag (an
+        // adopted tag-only pin).
         bool ours = pinned && (!st.digest.empty() ? o.pinned_digest == st.digest
                                                   : !st.tag.empty() && o.pinned_digest.empty() &&
                                                         o.pinned_tag == st.tag);
@@ -112,8 +121,10 @@ struct EnvPlanner {
             if (st.held) {
                 st.held = false;
                 st.held_image.clear();
-                set_phase(st, Phase::syncing, "HoldCleared", "git pins what poetryops pinned again", now);
-                event(false, "HoldCleared", es.name + ": git pins " + describe(st.version, st.digest) + " again");
+                set_phase(st, Phase::syncing, "HoldCleared", "git pins what poetryops pinned again",
+                          now);
+                event(false, "HoldCleared",
+                      es.name + ": git pins " + describe(st.version, st.digest) + " again");
             }
             return;
         }
@@ -126,7 +137,8 @@ struct EnvPlanner {
             return;
         }
         if (pinned && never_pinned && !st.held) {
-            adopt(st, app.status, o, "", "Adopted", "took over what git pins: " + o.pinned_image, now);
+            adopt(st, app.status, o, "", "Adopted", "took over what git pins: " + o.pinned_image,
+                  now);
             event(false, "Adopted", es.name + ": took over what git pins: " + o.pinned_image);
             return;
         }
@@ -134,7 +146,8 @@ struct EnvPlanner {
         std::string release = annotation(app, api::kReleaseAnnotationPrefix, es.name);
         if (pinned && !release.empty() &&
             (release == o.pinned_digest || release == o.pinned_image || release == o.pinned_tag)) {
-            adopt(st, app.status, o, "", "HoldReleased", "hold released; now tracking " + o.pinned_image, now);
+            adopt(st, app.status, o, "", "HoldReleased",
+                  "hold released; now tracking " + o.pinned_image, now);
             event(false, "HoldReleased", es.name + ": hold released; tracking " + o.pinned_image);
             return;
         }
@@ -142,17 +155,19 @@ struct EnvPlanner {
         bool new_hold = !st.held || st.held_image != what;
         st.held = true;
         st.held_image = what;
-        std::string message = "git pins " + what + " instead of " + describe(st.version, st.digest) +
-                              ", changed outside poetryops; not overwritten. Release with annotation " +
-                              std::string(api::kReleaseAnnotationPrefix) + es.name + "=" +
-                              (o.pinned_digest.empty() ? (pinned ? o.pinned_image : std::string("<digest>"))
-                                                       : o.pinned_digest);
+        std::string message =
+            "git pins " + what + " instead of " + describe(st.version, st.digest) +
+            ", changed outside poetryops; not overwritten. Release with annotation " +
+            std::string(api::kReleaseAnnotationPrefix) + es.name + "=" +
+            (o.pinned_digest.empty() ? (pinned ? o.pinned_image : std::string("<digest>"))
+                                     : o.pinned_digest);
         set_phase(st, Phase::held, pinned ? "ChangedInGit" : "RemovedFromGit", message, now);
         if (new_hold) event(true, "Held", es.name + ": " + message);
     }
 
     /// Step 2: health of the digest we pinned moves Syncing -> Healthy or Failed.
-    void reconcile_health(const EnvironmentSpec& es, EnvironmentStatus& st, const EnvironmentObservation& o) {
+    void reconcile_health(const EnvironmentSpec& es, EnvironmentStatus& st,
+                          const EnvironmentObservation& o) {
         if (st.held || st.digest.empty()) return;
         HealthKind kind = es.health.kind();
         auto state = kind == HealthKind::none ? HealthState::healthy : o.health.state;
@@ -161,29 +176,36 @@ struct EnvPlanner {
             case Phase::promoting:
             case Phase::syncing: {
                 if (state == HealthState::healthy) {
-                    set_phase(st, Phase::healthy, "Healthy",
-                              kind == HealthKind::none ? "pushed (health gate: none)" : o.health.message, now);
-                    event(false, "Healthy", es.name + " runs " + describe(st.version, st.digest) + " and is healthy");
+                    set_phase(
+                        st, Phase::healthy, "Healthy",
+                        kind == HealthKind::none ? "pushed (health gate: none)" : o.health.message,
+                        now);
+                    event(false, "Healthy",
+                          es.name + " runs " + describe(st.version, st.digest) + " and is healthy");
                     return;
                 }
                 auto timeout = duration_of(es.health.timeout);
                 auto waited = st.since ? now - *st.since : std::chrono::system_clock::duration(0);
                 if (state == HealthState::degraded || (timeout.count() > 0 && waited >= timeout)) {
-                    std::string why = state == HealthState::degraded
-                                          ? o.health.message
-                                          : "not healthy within " + api::format_duration(timeout) +
-                                                (o.health.message.empty() ? "" : ": " + o.health.message);
+                    std::string why =
+                        state == HealthState::degraded
+                            ? o.health.message
+                            : "not healthy within " + api::format_duration(timeout) +
+                                  (o.health.message.empty() ? "" : ": " + o.health.message);
                     reject(st, st.digest);
                     set_phase(st, Phase::failed, "HealthCheckFailed", why, now);
                     event(true, "HealthCheckFailed",
-                          es.name + ": " + describe(st.version, st.digest) + " failed its health gate: " + why);
+                          es.name + ": " + describe(st.version, st.digest) +
+                              " failed its health gate: " + why);
                     return;
                 }
                 st.phase = Phase::syncing;
                 st.reason = "Syncing";
-                st.message = o.health.message.empty() ? "waiting for the health gate" : o.health.message;
+                st.message =
+                    o.health.message.empty() ? "waiting for the health gate" : o.health.message;
                 if (timeout.count() > 0) {
-                    requeue(std::chrono::duration_cast<std::chrono::milliseconds>(timeout - waited));
+                    requeue(
+                        std::chrono::duration_cast<std::chrono::milliseconds>(timeout - waited));
                 }
                 return;
             }
@@ -201,15 +223,15 @@ struct EnvPlanner {
         }
     }
 
-    /// Step 3: a rollback annotation pins a digest from this environment's history. Returns true when it applies
-    /// (the environment then takes no automatic promotion).
+    /// Step 3: a rollback annotation pins a digest from this environment's history. Returns true
+    /// when it applies (the environment then takes no automatic promotion).
     bool reconcile_rollback(const EnvironmentSpec& es, EnvironmentStatus& st) {
         std::string target = annotation(app, api::kRollbackAnnotationPrefix, es.name);
         if (target.empty()) return false;
         const api::HistoryEntry* h = history_of(app.status, target, es.name);
         if (!h) {
-            std::string msg = "ignored " + std::string(api::kRollbackAnnotationPrefix) + es.name + "=" + target +
-                              ": that digest never ran in " + es.name;
+            std::string msg = "ignored " + std::string(api::kRollbackAnnotationPrefix) + es.name +
+                              "=" + target + ": that digest never ran in " + es.name;
             event(true, "UnknownRollbackDigest", msg);
             if (!st.held) st.message = msg;
             return false;
@@ -228,7 +250,8 @@ struct EnvPlanner {
         a.kind = api::HistoryKind::rollback;
         a.artifact = Artifact{h->version, h->tag, h->digest, ""};
         a.image = image_reference(app.spec.image.repository, a.artifact);
-        a.reason = "rollback requested by annotation " + std::string(api::kRollbackAnnotationPrefix) + es.name;
+        a.reason = "rollback requested by annotation " +
+                   std::string(api::kRollbackAnnotationPrefix) + es.name;
         if (app.spec.suspend) {
             st.message = "suspended: rollback to " + describe(h->version, target) + " not applied";
             return true;
@@ -236,7 +259,8 @@ struct EnvPlanner {
         reject(st, st.digest);
         st.held = false;
         st.held_image.clear();
-        set_phase(st, Phase::promoting, "RollingBack", "rolling back to " + describe(h->version, target), now);
+        set_phase(st, Phase::promoting, "RollingBack",
+                  "rolling back to " + describe(h->version, target), now);
         plan.actions.push_back(std::move(a));
         return true;
     }
@@ -266,14 +290,17 @@ struct EnvPlanner {
         auto chain = upstream_chain(index);
         if (!app.spec.upstream_of(index)) {
             if (!obs.newest) {
-                if (st.digest.empty()) set_phase(st, Phase::pending, "NoArtifact", "no eligible image yet", now);
+                if (st.digest.empty())
+                    set_phase(st, Phase::pending, "NoArtifact", "no eligible image yet", now);
                 return;
             }
             candidate = obs.newest;
         } else {
             const EnvironmentStatus* up = chain.empty() ? nullptr : chain.front();
             if (!up || up->digest.empty()) {
-                if (st.digest.empty()) set_phase(st, Phase::pending, "WaitingForUpstream", "upstream runs nothing yet", now);
+                if (st.digest.empty())
+                    set_phase(st, Phase::pending, "WaitingForUpstream", "upstream runs nothing yet",
+                              now);
                 return;
             }
             if (up->digest == st.digest) return;
@@ -286,43 +313,50 @@ struct EnvPlanner {
             };
             if (up->held) return wait("UpstreamHeld", up->name + " is held");
             if (up->phase != Phase::healthy || !up->since) {
-                return wait("WaitingForUpstream",
-                            "waiting for " + up->name + " to be healthy with " + describe(up->version, up->digest));
+                return wait("WaitingForUpstream", "waiting for " + up->name +
+                                                      " to be healthy with " +
+                                                      describe(up->version, up->digest));
             }
             auto soak = duration_of(es.promotion.soak);
             auto soaked = now - *up->since;
             if (soaked < soak) {
                 auto left = std::chrono::duration_cast<std::chrono::milliseconds>(soak - soaked);
                 requeue(left);
-                return wait("Soaking", up->name + " soaking " + describe(up->version, up->digest) + ": " +
-                                           format_wait(std::chrono::duration_cast<std::chrono::seconds>(left)) +
-                                           " left");
+                return wait(
+                    "Soaking",
+                    up->name + " soaking " + describe(up->version, up->digest) + ": " +
+                        format_wait(std::chrono::duration_cast<std::chrono::seconds>(left)) +
+                        " left");
             }
             candidate = Artifact{up->version, up->tag, up->digest, ""};
         }
         if (candidate->digest == st.digest) return;
         if (is_rejected(st, candidate->digest)) {
-            st.message = describe(candidate->version, candidate->digest) + " was rejected in " + es.name +
-                         "; waiting for a newer image";
+            st.message = describe(candidate->version, candidate->digest) + " was rejected in " +
+                         es.name + "; waiting for a newer image";
             return;
         }
         for (const EnvironmentStatus* u : chain) {
             if (is_rejected(*u, candidate->digest)) {
-                st.message = describe(candidate->version, candidate->digest) + " was rejected in " + u->name;
+                st.message =
+                    describe(candidate->version, candidate->digest) + " was rejected in " + u->name;
                 return;
             }
         }
-        bool needs_approval = es.promotion.approval == api::Approval::required || !es.promotion.auto_promote;
+        bool needs_approval =
+            es.promotion.approval == api::Approval::required || !es.promotion.auto_promote;
         if (needs_approval) {
             std::string approved = annotation(app, api::kApproveAnnotationPrefix, es.name);
             if (approved != candidate->digest) {
                 if (!approved.empty() && approved != st.digest) {
                     event(true, "ApprovalIgnored",
-                          "ignored " + std::string(api::kApproveAnnotationPrefix) + es.name + "=" + approved +
-                              ": the candidate for " + es.name + " is " + candidate->digest);
+                          "ignored " + std::string(api::kApproveAnnotationPrefix) + es.name + "=" +
+                              approved + ": the candidate for " + es.name + " is " +
+                              candidate->digest);
                 }
-                std::string msg = "waiting for approval of " + describe(candidate->version, candidate->digest) +
-                                  ": annotate " + std::string(api::kApproveAnnotationPrefix) + es.name + "=" +
+                std::string msg = "waiting for approval of " +
+                                  describe(candidate->version, candidate->digest) + ": annotate " +
+                                  std::string(api::kApproveAnnotationPrefix) + es.name + "=" +
                                   candidate->digest;
                 if (st.digest.empty()) {
                     set_phase(st, Phase::pending, "WaitingForApproval", msg, now);
@@ -333,7 +367,8 @@ struct EnvPlanner {
             }
         }
         if (app.spec.suspend) {
-            st.message = "suspended: would promote " + describe(candidate->version, candidate->digest);
+            st.message =
+                "suspended: would promote " + describe(candidate->version, candidate->digest);
             return;
         }
         PromoteAction a;
@@ -344,8 +379,8 @@ struct EnvPlanner {
         auto up = app.spec.upstream_of(index);
         a.reason = up ? "promoted from " + *up + (needs_approval ? " (approved)" : "")
                       : "newest eligible image" + std::string(needs_approval ? " (approved)" : "");
-        set_phase(st, Phase::promoting, "Promoting", "promoting " + describe(candidate->version, candidate->digest),
-                  now);
+        set_phase(st, Phase::promoting, "Promoting",
+                  "promoting " + describe(candidate->version, candidate->digest), now);
         plan.actions.push_back(std::move(a));
     }
 };
@@ -393,7 +428,8 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
         const EnvironmentSpec& es = app.spec.environments[i];
         EnvironmentStatus& st = p.status.environments[i];
         auto it = observations.environments.find(es.name);
-        if (it == observations.environments.end()) continue;  // not observed this time: leave as it was
+        if (it == observations.environments.end())
+            continue;  // not observed this time: leave as it was
         const EnvironmentObservation& o = it->second;
         if (!o.read_ok) {
             st.message = "cannot read the GitOps repo: " + o.read_error;
@@ -409,8 +445,8 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
     return p;
 }
 
-void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec, const PromoteAction& action,
-                      const std::string& commit, TimePoint now) {
+void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec,
+                      const PromoteAction& action, const std::string& commit, TimePoint now) {
     EnvironmentStatus* st = status.find_environment(action.environment);
     const EnvironmentSpec* es = spec.find_environment(action.environment);
     if (!st || !es) return;
@@ -423,12 +459,12 @@ void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& sp
     bool rollback = action.kind == api::HistoryKind::rollback;
     std::string what = describe(action.artifact.version, action.artifact.digest);
     if (es->health.kind() == HealthKind::none) {
-        set_phase(*st, Phase::healthy, rollback ? "RolledBack" : "Promoted", (rollback ? "rolled back to " : "runs ") +
-                  what + " (health gate: none)", now);
+        set_phase(*st, Phase::healthy, rollback ? "RolledBack" : "Promoted",
+                  (rollback ? "rolled back to " : "runs ") + what + " (health gate: none)", now);
         st->since = now;
     } else {
-        set_phase(*st, Phase::syncing, "Syncing", "committed " + commit.substr(0, 12) + "; waiting for the health gate",
-                  now);
+        set_phase(*st, Phase::syncing, "Syncing",
+                  "committed " + commit.substr(0, 12) + "; waiting for the health gate", now);
         st->since = now;
     }
     api::HistoryEntry h;
@@ -444,13 +480,15 @@ void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& sp
     status.summary = api::make_summary(spec, status);
 }
 
-void record_failure(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec, const PromoteAction& action,
-                    const std::string& message, TimePoint now) {
+void record_failure(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec,
+                    const PromoteAction& action, const std::string& message, TimePoint now) {
     EnvironmentStatus* st = status.find_environment(action.environment);
     if (!st) return;
     Phase back = st->digest.empty() ? Phase::pending : Phase::syncing;
     set_phase(*st, back, "CommitFailed",
-              "could not commit " + describe(action.artifact.version, action.artifact.digest) + ": " + message, now);
+              "could not commit " + describe(action.artifact.version, action.artifact.digest) +
+                  ": " + message,
+              now);
     status.summary = api::make_summary(spec, status);
 }
 

@@ -2,12 +2,15 @@
 
 namespace poetryops::promote {
 
-std::string promotion_trailer_value(const api::PoetryApp& app, std::string_view environment, std::string_view digest) {
+std::string promotion_trailer_value(const api::PoetryApp& app, std::string_view environment,
+                                    std::string_view digest) {
     std::string ns = app.metadata.namespace_.empty() ? "default" : app.metadata.namespace_;
-    return ns + "/" + app.metadata.name + "/" + std::string(environment) + "/" + std::string(digest);
+    return ns + "/" + app.metadata.name + "/" + std::string(environment) + "/" +
+           std::string(digest);
 }
 
-std::pair<std::string, std::string> promotion_trailer(const api::PoetryApp& app, std::string_view environment,
+std::pair<std::string, std::string> promotion_trailer(const api::PoetryApp& app,
+                                                      std::string_view environment,
                                                       std::string_view digest) {
     return {std::string(kPromotionTrailer), promotion_trailer_value(app, environment, digest)};
 }

@@ -1,4 +1,5 @@
-// poetry.lock reading, and load_project(): pyproject.toml + poetry.lock + the checks that they belong together.
+// poetry.lock reading, and load_project(): pyproject.toml + poetry.lock + the checks that they
+// belong together.
 #include <poetryops/python/project.hpp>
 
 #include "python/detail/toml_read.hpp"
@@ -22,8 +23,8 @@ bool is_file(const std::filesystem::path& p) {
     return std::filesystem::is_regular_file(p, ec);
 }
 
-/// Poetry's package discovery when `packages` is not given: NAME/, src/NAME/, NAME.py or src/NAME.py, where NAME is
-/// the normalised project name with '-' -> '_'.
+/// Poetry's package discovery when `packages` is not given: NAME/, src/NAME/, NAME.py or
+/// src/NAME.py, where NAME is the normalised project name with '-' -> '_'.
 Result<void> infer_packages(Project& p, const std::string& file) {
     const std::string mod = module_name(p.name);
     for (const char* from : {"", "src"}) {
@@ -34,7 +35,8 @@ Result<void> infer_packages(Project& p, const std::string& file) {
         }
     }
     return fail(Error::Kind::invalid,
-                file + ": no package found for \"" + p.name + "\": expected " + mod + "/, src/" + mod + "/ or " + mod +
+                file + ": no package found for \"" + p.name + "\": expected " + mod + "/, src/" +
+                    mod + "/ or " + mod +
                     ".py next to pyproject.toml (or list them in tool.poetry.packages)",
                 "NoPackage");
 }
@@ -51,8 +53,8 @@ Result<void> check_lock_matches(const Project& p, const std::string& lock_file) 
         for (const std::string& dep : deps) {
             if (!find(dep)) {
                 return fail(Error::Kind::invalid,
-                            lock_file + ": does not match pyproject.toml: dependency \"" + dep + "\" (group " + group +
-                                ") is not locked; run `poetry lock`",
+                            lock_file + ": does not match pyproject.toml: dependency \"" + dep +
+                                "\" (group " + group + ") is not locked; run `poetry lock`",
                             "LockMismatch");
             }
         }
@@ -61,7 +63,8 @@ Result<void> check_lock_matches(const Project& p, const std::string& lock_file) 
         const LockedPackage* pkg = find(d.name);
         if (!pkg || (pkg->source_type != "directory" && pkg->source_type != "file")) {
             return fail(Error::Kind::invalid,
-                        lock_file + ": does not match pyproject.toml: path dependency \"" + d.name + "\" (" + d.path +
+                        lock_file + ": does not match pyproject.toml: path dependency \"" + d.name +
+                            "\" (" + d.path +
                             ") is not locked as a directory package; run `poetry lock`",
                         "LockMismatch");
         }
@@ -78,7 +81,8 @@ Result<Lock> parse_lock(std::string_view text, const std::string& file) {
     const toml::table* meta = top.table("metadata");
     if (top.failed()) return top.error();
     if (!meta) {
-        return fail(Error::Kind::invalid, file + ": no [metadata] table: not a Poetry lock file", "NotPoetryLock");
+        return fail(Error::Kind::invalid, file + ": no [metadata] table: not a Poetry lock file",
+                    "NotPoetryLock");
     }
     FieldReader m(file, meta, "metadata");
     lock.lock_version = m.string("lock-version").value_or("");
@@ -86,7 +90,8 @@ Result<Lock> parse_lock(std::string_view text, const std::string& file) {
     lock.python_versions = m.string("python-versions").value_or("");
     if (m.failed()) return m.error();
     if (lock.content_hash.empty()) {
-        return fail(Error::Kind::invalid, detail::where(file, meta) + ": metadata.content-hash is missing",
+        return fail(Error::Kind::invalid,
+                    detail::where(file, meta) + ": metadata.content-hash is missing",
                     "NotPoetryLock");
     }
     if (const toml::array* packages = top.array("package")) {
@@ -108,7 +113,8 @@ Result<Lock> parse_lock(std::string_view text, const std::string& file) {
             }
             if (r.failed()) return r.error();
             if (pkg.name.empty() || pkg.version.empty()) {
-                return fail(Error::Kind::invalid, detail::where(file, t) + ": a [[package]] has no name or version",
+                return fail(Error::Kind::invalid,
+                            detail::where(file, t) + ": a [[package]] has no name or version",
                             "InvalidLock");
             }
             lock.packages.push_back(std::move(pkg));
@@ -123,7 +129,8 @@ Result<Project> load_project(const std::filesystem::path& dir) {
     const std::filesystem::path lockfile = dir / "poetry.lock";
     if (!is_file(pyproject)) {
         return fail(Error::Kind::not_found,
-                    pyproject.string() + ": not found (is " + dir.string() + " a Poetry project directory?)",
+                    pyproject.string() + ": not found (is " + dir.string() +
+                        " a Poetry project directory?)",
                     "NoPyproject");
     }
     POETRYOPS_TRY(std::string text, read_file(pyproject, 4 * 1024 * 1024));
@@ -136,14 +143,14 @@ Result<Project> load_project(const std::filesystem::path& dir) {
         std::error_code ec;
         if (!std::filesystem::exists(dir / d.path, ec)) {
             return fail(Error::Kind::not_found,
-                        pyproject.string() + ": path dependency \"" + d.name + "\" (group " + d.group + ") points to " +
-                            d.path + ", which does not exist",
+                        pyproject.string() + ": path dependency \"" + d.name + "\" (group " +
+                            d.group + ") points to " + d.path + ", which does not exist",
                         "NoPathDependency");
         }
     }
     if (!is_file(lockfile)) {
-        return fail(Error::Kind::not_found, lockfile.string() + ": not found; run `poetry lock` and commit it",
-                    "NoLock");
+        return fail(Error::Kind::not_found,
+                    lockfile.string() + ": not found; run `poetry lock` and commit it", "NoLock");
     }
     POETRYOPS_TRY(std::string lock_text, read_file(lockfile, 64 * 1024 * 1024));
     POETRYOPS_TRY(p.lock, parse_lock(lock_text, lockfile.string()));

@@ -1,4 +1,5 @@
-// Project helpers: name normalisation, groups, and the lowest Python a requires-python constraint allows.
+// Project helpers: name normalisation, groups, and the lowest Python a requires-python constraint
+// allows.
 #include <poetryops/python/project.hpp>
 
 #include <algorithm>
@@ -52,8 +53,8 @@ std::optional<MajorMinor> lower_bound(std::string_view c) {
     std::string_view ver = c.substr(i);
     while (!ver.empty() && ver.front() == ' ') ver.remove_prefix(1);
     if (op == "<" || op == "<=" || op == "!=" || ver.empty() || ver == "*") return std::nullopt;
-    if (!(op.empty() || op == "^" || op == "~" || op == "~=" || op == ">=" || op == ">" || op == "==" ||
-          op == "===")) {
+    if (!(op.empty() || op == "^" || op == "~" || op == "~=" || op == ">=" || op == ">" ||
+          op == "==" || op == "===")) {
         return std::nullopt;
     }
     MajorMinor mm;
@@ -61,7 +62,8 @@ std::optional<MajorMinor> lower_bound(std::string_view c) {
     auto number = [&](long long& out) {
         std::size_t start = pos;
         long long v = 0;
-        while (pos < ver.size() && std::isdigit(static_cast<unsigned char>(ver[pos])) && v < 1000000) {
+        while (pos < ver.size() && std::isdigit(static_cast<unsigned char>(ver[pos])) &&
+               v < 1000000) {
             v = v * 10 + (ver[pos++] - '0');
         }
         out = v;
@@ -83,8 +85,8 @@ std::string Project::minimum_python() const {
     while (true) {
         std::size_t bar = rest.find("||");
         std::string_view alt = rest.substr(0, bar);
-        // Within one alternative, constraints are joined by ',' (PEP 440) or spaces (Poetry): all must hold, so the
-        // highest lower bound counts.
+        // Within one alternative, constraints are joined by ',' (PEP 440) or spaces (Poetry): all
+        // must hold, so the highest lower bound counts.
         std::optional<MajorMinor> alt_low;
         std::string token;
         auto flush = [&] {
@@ -96,7 +98,8 @@ std::string Project::minimum_python() const {
             char ch = alt[i];
             if (ch == ',' || ch == ' ' || ch == '\t') {
                 // "> = 3.11" style spaces between operator and version stay within the token.
-                bool op_only = !token.empty() && token.find_first_not_of("^~=><!") == std::string::npos;
+                bool op_only =
+                    !token.empty() && token.find_first_not_of("^~=><!") == std::string::npos;
                 if (op_only && ch != ',') continue;
                 flush();
             } else {

@@ -1,4 +1,5 @@
-// pyproject.toml: Poetry 1 ([tool.poetry]) and Poetry 2 / PEP 621 ([project] with [tool.poetry] extras).
+// pyproject.toml: Poetry 1 ([tool.poetry]) and Poetry 2 / PEP 621 ([project] with [tool.poetry]
+// extras).
 #include <poetryops/python/project.hpp>
 
 #include "python/detail/toml_read.hpp"
@@ -15,10 +16,11 @@ void add_unique(std::vector<std::string>& v, const std::string& s) {
     if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
 }
 
-/// Records a dependency (and a path dependency when the spec has `path`). Poetry's forms: "^1.2", {version = ...},
-/// {path = "../lib", develop = true}, {git = ...}, or an array of such tables with markers.
-void add_poetry_dependency(FieldReader& r, const std::string& name, const toml::node& spec, const std::string& group,
-                           Project& p) {
+/// Records a dependency (and a path dependency when the spec has `path`). Poetry's forms: "^1.2",
+/// {version = ...}, {path = "../lib", develop = true}, {git = ...}, or an array of such tables with
+/// markers.
+void add_poetry_dependency(FieldReader& r, const std::string& name, const toml::node& spec,
+                           const std::string& group, Project& p) {
     add_unique(p.groups[group], name);
     auto record_path = [&](const toml::table& t) {
         const toml::node* path_node = t.get("path");
@@ -61,9 +63,11 @@ void add_poetry_dependency(FieldReader& r, const std::string& name, const toml::
     r.invalid(&spec, r.field(name) + " must be a version string, a table or an array of tables");
 }
 
-/// Reads a [tool.poetry...dependencies] table into `group`; "python" becomes requires_python (main group only).
-void read_poetry_dependencies(const std::string& file, const toml::table* deps, const std::string& path,
-                              const std::string& group, Project& p, std::optional<Error>& err) {
+/// Reads a [tool.poetry...dependencies] table into `group`; "python" becomes requires_python (main
+/// group only).
+void read_poetry_dependencies(const std::string& file, const toml::table* deps,
+                              const std::string& path, const std::string& group, Project& p,
+                              std::optional<Error>& err) {
     if (!deps) return;
     FieldReader r(file, deps, path);
     p.groups.try_emplace(group);
@@ -73,7 +77,8 @@ void read_poetry_dependencies(const std::string& file, const toml::table* deps, 
             if (group == "main" && p.requires_python.empty()) {
                 if (auto s = value.as_string()) {
                     p.requires_python = s->get();
-                } else if (auto t = value.as_table(); t && t->get("version") && t->get("version")->is_string()) {
+                } else if (auto t = value.as_table();
+                           t && t->get("version") && t->get("version")->is_string()) {
                     p.requires_python = t->get("version")->as_string()->get();
                 }
             }
@@ -84,19 +89,21 @@ void read_poetry_dependencies(const std::string& file, const toml::table* deps, 
     if (r.failed() && !err) err = r.error();
 }
 
-/// The distribution name at the start of a PEP 508 requirement: "requests[socks] (>=2) ; python_version<'3.12'".
+/// The distribution name at the start of a PEP 508 requirement: "requests[socks] (>=2) ;
+/// python_version<'3.12'".
 std::string pep508_name(std::string_view req) {
     std::size_t i = 0;
     while (i < req.size() && std::isspace(static_cast<unsigned char>(req[i]))) ++i;
     std::size_t start = i;
-    while (i < req.size() && (std::isalnum(static_cast<unsigned char>(req[i])) || req[i] == '-' || req[i] == '_' ||
-                              req[i] == '.')) {
+    while (i < req.size() && (std::isalnum(static_cast<unsigned char>(req[i])) || req[i] == '-' ||
+                              req[i] == '_' || req[i] == '.')) {
         ++i;
     }
     return std::string(req.substr(start, i - start));
 }
 
-/// "name @ file:///${PROJECT_ROOT}/../lib" -> "../lib"; "" when the requirement is not a local file URL.
+/// "name @ file:///${PROJECT_ROOT}/../lib" -> "../lib"; "" when the requirement is not a local file
+/// URL.
 std::string pep508_file_path(std::string_view req) {
     std::size_t at = req.find('@');
     if (at == std::string_view::npos) return {};
@@ -113,18 +120,21 @@ std::string pep508_file_path(std::string_view req) {
     return std::string(url);
 }
 
-std::optional<Script> parse_script(FieldReader& r, const std::string& name, const toml::node& value) {
+std::optional<Script> parse_script(FieldReader& r, const std::string& name,
+                                   const toml::node& value) {
     std::string ref;
     if (auto s = value.as_string()) {
         ref = s->get();
     } else if (auto t = value.as_table()) {
-        // Poetry's table form: {reference = "pkg.mod:fn", type = "console"} (type "file" scripts are not modules),
-        // and the older {callable = "pkg.mod:fn"}.
+        // Poetry's table form: {reference = "pkg.mod:fn", type = "console"} (type "file" scripts
+        // are not modules), and the older {callable = "pkg.mod:fn"}.
         const toml::node* type = t->get("type");
         if (type && type->is_string() && type->as_string()->get() != "console") return std::nullopt;
         const toml::node* refn = t->get("reference") ? t->get("reference") : t->get("callable");
         if (!refn || !refn->is_string()) {
-            r.invalid(&value, r.field(name) + " must be \"module:function\" or {reference = \"module:function\"}");
+            r.invalid(&value,
+                      r.field(name) +
+                          " must be \"module:function\" or {reference = \"module:function\"}");
             return std::nullopt;
         }
         ref = refn->as_string()->get();
@@ -143,13 +153,14 @@ std::optional<Script> parse_script(FieldReader& r, const std::string& name, cons
     return Script{name, ref.substr(0, colon), ref.substr(colon + 1)};
 }
 
-void read_scripts(const std::string& file, const toml::table* scripts, const std::string& path, Project& p,
-                  std::optional<Error>& err) {
+void read_scripts(const std::string& file, const toml::table* scripts, const std::string& path,
+                  Project& p, std::optional<Error>& err) {
     if (!scripts) return;
     FieldReader r(file, scripts, path);
     for (auto&& [key, value] : *scripts) {
         std::string name(key.str());
-        bool seen = std::any_of(p.scripts.begin(), p.scripts.end(), [&](const Script& s) { return s.name == name; });
+        bool seen = std::any_of(p.scripts.begin(), p.scripts.end(),
+                                [&](const Script& s) { return s.name == name; });
         if (seen) continue;
         if (auto s = parse_script(r, name, value)) p.scripts.push_back(std::move(*s));
     }
@@ -163,7 +174,8 @@ void read_packages(FieldReader& poetry, Project& p) {
         auto t = el.as_table();
         const toml::node* inc = t ? t->get("include") : nullptr;
         if (!inc || !inc->is_string()) {
-            poetry.invalid(&el, poetry.field("packages") + " entries must be tables with include = \"name\"");
+            poetry.invalid(
+                &el, poetry.field("packages") + " entries must be tables with include = \"name\"");
             return;
         }
         PackageInclude pkg;
@@ -191,15 +203,18 @@ void read_sources(FieldReader& poetry, Project& p) {
         Source s;
         auto str = [&](const char* key) -> std::string {
             const toml::node* n = t->get(key);
-            if (n && !n->is_string()) poetry.invalid(n, poetry.field("source") + "." + key + " must be a string");
+            if (n && !n->is_string())
+                poetry.invalid(n, poetry.field("source") + "." + key + " must be a string");
             return n && n->is_string() ? n->as_string()->get() : std::string();
         };
         s.name = str("name");
         s.url = str("url");
         s.priority = str("priority");
         if (s.priority.empty()) {  // Poetry < 1.5 flags
-            if (const toml::node* d = t->get("default"); d && d->value_or(false)) s.priority = "default";
-            if (const toml::node* d = t->get("secondary"); d && d->value_or(false)) s.priority = "secondary";
+            if (const toml::node* d = t->get("default"); d && d->value_or(false))
+                s.priority = "default";
+            if (const toml::node* d = t->get("secondary"); d && d->value_or(false))
+                s.priority = "secondary";
         }
         if (s.name.empty()) poetry.invalid(&el, poetry.field("source") + " entry has no name");
         p.sources.push_back(std::move(s));
@@ -225,12 +240,15 @@ Result<Project> parse_pyproject(std::string_view text, const std::string& file) 
         backend = bs.string("build-backend").value_or("");
     }
     if (!poetry_tbl && !project_tbl) {
-        return fail(Error::Kind::invalid, file + ": not a Poetry project: no [tool.poetry] or [project] table",
+        return fail(Error::Kind::invalid,
+                    file + ": not a Poetry project: no [tool.poetry] or [project] table",
                     "NotPoetry");
     }
     if (!poetry_tbl && backend.find("poetry") == std::string::npos) {
         return fail(Error::Kind::invalid,
-                    file + ": not a Poetry project: [project] without [tool.poetry], and the build backend is " +
+                    file +
+                        ": not a Poetry project: [project] without [tool.poetry], and the build "
+                        "backend is " +
                         (backend.empty() ? std::string("not set") : "\"" + backend + "\""),
                     "NotPoetry");
     }
@@ -246,7 +264,8 @@ Result<Project> parse_pyproject(std::string_view text, const std::string& file) 
     if (project_tbl) {
         p.name = pep.string("name").value_or("");
         auto dynamic = pep.strings("dynamic").value_or(std::vector<std::string>{});
-        bool dynamic_version = std::find(dynamic.begin(), dynamic.end(), "version") != dynamic.end();
+        bool dynamic_version =
+            std::find(dynamic.begin(), dynamic.end(), "version") != dynamic.end();
         if (auto v = pep.string("version")) {
             p.version_text = *v;
             version_node = pep.node("version");
@@ -261,7 +280,8 @@ Result<Project> parse_pyproject(std::string_view text, const std::string& file) 
             for (std::size_t i = 0; i < deps->size(); ++i) {
                 std::string name = pep508_name((*deps)[i]);
                 if (name.empty()) {
-                    pep.invalid(arr->get(i), "project.dependencies: \"" + (*deps)[i] + "\" is not a PEP 508 requirement");
+                    pep.invalid(arr->get(i), "project.dependencies: \"" + (*deps)[i] +
+                                                 "\" is not a PEP 508 requirement");
                     break;
                 }
                 add_unique(p.groups["main"], name);
@@ -278,8 +298,10 @@ Result<Project> parse_pyproject(std::string_view text, const std::string& file) 
             p.version_text = poetry.string("version").value_or("");
             version_node = poetry.node("version");
         }
-        read_poetry_dependencies(file, poetry.table("dependencies"), "tool.poetry.dependencies", "main", p, err);
-        read_poetry_dependencies(file, poetry.table("dev-dependencies"), "tool.poetry.dev-dependencies", "dev", p, err);
+        read_poetry_dependencies(file, poetry.table("dependencies"), "tool.poetry.dependencies",
+                                 "main", p, err);
+        read_poetry_dependencies(file, poetry.table("dev-dependencies"),
+                                 "tool.poetry.dev-dependencies", "dev", p, err);
         if (const toml::table* groups = poetry.table("group")) {
             for (auto&& [key, value] : *groups) {
                 std::string group(key.str());
@@ -290,7 +312,8 @@ Result<Project> parse_pyproject(std::string_view text, const std::string& file) 
                     break;
                 }
                 FieldReader gr(file, gt, path);
-                read_poetry_dependencies(file, gr.table("dependencies"), path + ".dependencies", group, p, err);
+                read_poetry_dependencies(file, gr.table("dependencies"), path + ".dependencies",
+                                         group, p, err);
                 p.groups.try_emplace(group);
                 if (gr.failed() && !err) err = gr.error();
             }
@@ -307,7 +330,8 @@ Result<Project> parse_pyproject(std::string_view text, const std::string& file) 
             if (auto arr = value.as_array()) {
                 for (const toml::node& el : *arr) {
                     if (auto s = el.as_string()) {
-                        if (std::string name = pep508_name(s->get()); !name.empty()) add_unique(p.groups[group], name);
+                        if (std::string name = pep508_name(s->get()); !name.empty())
+                            add_unique(p.groups[group], name);
                     }
                 }
             }
@@ -321,24 +345,27 @@ Result<Project> parse_pyproject(std::string_view text, const std::string& file) 
     p.normalized_name = normalize_name(p.name);
     if (p.name.empty() && p.package_mode) {
         return fail(Error::Kind::invalid,
-                    detail::where(file, project_tbl ? project_tbl : poetry_tbl) + ": no project name (set " +
+                    detail::where(file, project_tbl ? project_tbl : poetry_tbl) +
+                        ": no project name (set " +
                         (project_tbl ? "project.name" : "tool.poetry.name") + ")",
                     "NoName");
     }
     if (p.version_text.empty()) {
         if (p.package_mode) {
-            return fail(Error::Kind::invalid,
-                        detail::where(file, project_tbl ? project_tbl : poetry_tbl) + ": no version (set " +
-                            (project_tbl ? "project.version, or add \"version\" to project.dynamic and set "
-                                           "tool.poetry.version"
-                                         : "tool.poetry.version") +
-                            ")",
-                        "NoVersion");
+            return fail(
+                Error::Kind::invalid,
+                detail::where(file, project_tbl ? project_tbl : poetry_tbl) + ": no version (set " +
+                    (project_tbl ? "project.version, or add \"version\" to project.dynamic and set "
+                                   "tool.poetry.version"
+                                 : "tool.poetry.version") +
+                    ")",
+                "NoVersion");
         }
     } else {
         auto v = parse_version(p.version_text);
         if (!v) {
-            return fail(Error::Kind::invalid, detail::where(file, version_node) + ": " + v.error().message,
+            return fail(Error::Kind::invalid,
+                        detail::where(file, version_node) + ": " + v.error().message,
                         "InvalidVersion");
         }
         p.version = std::move(v).value();

@@ -12,13 +12,15 @@ Result<toml::table> parse_toml(std::string_view text, const std::string& file) {
         std::string what(e.description());
         std::replace(what.begin(), what.end(), '\n', ' ');  // one line, whatever toml++ says
         return fail(Error::Kind::decode,
-                    file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " + what,
+                    file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                        ": " + what,
                     "MalformedToml");
     }
 }
 
 std::string where(const std::string& file, const toml::node* node) {
-    if (node && node->source().begin.line > 0) return file + ":" + std::to_string(node->source().begin.line);
+    if (node && node->source().begin.line > 0)
+        return file + ":" + std::to_string(node->source().begin.line);
     return file;
 }
 
@@ -26,11 +28,14 @@ std::string FieldReader::field(std::string_view key) const {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
 }
 
-const toml::node* FieldReader::node(std::string_view key) const { return table_ ? table_->get(key) : nullptr; }
+const toml::node* FieldReader::node(std::string_view key) const {
+    return table_ ? table_->get(key) : nullptr;
+}
 
 void FieldReader::invalid(const toml::node* at, const std::string& what) {
     if (error_) return;
-    error_ = Error::make(Error::Kind::invalid, where(file_, at ? at : table_) + ": " + what, "InvalidProject");
+    error_ = Error::make(Error::Kind::invalid, where(file_, at ? at : table_) + ": " + what,
+                         "InvalidProject");
 }
 
 void FieldReader::wrong_type(std::string_view key, const char* expected) {

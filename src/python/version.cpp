@@ -1,5 +1,6 @@
 // PEP 440 versions: a hand-written parser for the spec's grammar including its normalisation rules
-// (https://peps.python.org/pep-0440/#normalization), the spec's total order, and the OCI tag mapping.
+// (https://peps.python.org/pep-0440/#normalization), the spec's total order, and the OCI tag
+// mapping.
 #include <poetryops/python/version.hpp>
 
 #include <poetryops/oci/grammar.hpp>
@@ -21,7 +22,9 @@ class Cursor {
 public:
     explicit Cursor(std::string_view s) : s_(s) {}
     bool done() const { return pos_ >= s_.size(); }
-    char peek(std::size_t ahead = 0) const { return pos_ + ahead < s_.size() ? s_[pos_ + ahead] : '\0'; }
+    char peek(std::size_t ahead = 0) const {
+        return pos_ + ahead < s_.size() ? s_[pos_ + ahead] : '\0';
+    }
     std::size_t pos() const { return pos_; }
     void reset(std::size_t p) { pos_ = p; }
     void skip() { ++pos_; }
@@ -73,7 +76,8 @@ bool is_post_word(const std::string& w) { return w == "post" || w == "rev" || w 
 
 Unexpected bad(std::string_view text, std::string_view why) {
     return fail(Error::Kind::invalid,
-                "invalid PEP 440 version \"" + std::string(text) + "\": " + std::string(why), "InvalidVersion");
+                "invalid PEP 440 version \"" + std::string(text) + "\": " + std::string(why),
+                "InvalidVersion");
 }
 
 std::string strip_zeros(const std::string& seg) {
@@ -96,12 +100,15 @@ Result<Version> parse_version(std::string_view text) {
 
     // Epoch "N!" or the first release component.
     long long n = 0;
-    if (!c.number(n)) return bad(text, c.overflow ? "number too large" : "must start with a release number");
+    if (!c.number(n))
+        return bad(text, c.overflow ? "number too large" : "must start with a release number");
     if (c.peek() == '!') {
         c.skip();
         if (n > std::numeric_limits<int>::max()) return bad(text, "epoch too large");
         v.epoch = static_cast<int>(n);
-        if (!c.number(n)) return bad(text, c.overflow ? "number too large" : "expected a release number after '!'");
+        if (!c.number(n))
+            return bad(text,
+                       c.overflow ? "number too large" : "expected a release number after '!'");
     }
     v.release.push_back(n);
     while (c.peek() == '.' && is_digit(c.peek(1))) {
@@ -174,7 +181,8 @@ Result<Version> parse_version(std::string_view text) {
             } else if (is_digit(ch) || is_alpha(ch)) {
                 seg += lower(ch);
             } else {
-                return bad(text, std::string("unexpected character '") + ch + "' in the local version");
+                return bad(text,
+                           std::string("unexpected character '") + ch + "' in the local version");
             }
             c.skip();
         }
@@ -213,8 +221,8 @@ std::string Version::str() const {
 
 namespace {
 
-// Sort keys as in the spec's reference implementation (packaging's _cmpkey): sentinel "below everything" and "above
-// everything" values encoded as -inf/+inf flags next to the payload.
+// Sort keys as in the spec's reference implementation (packaging's _cmpkey): sentinel "below
+// everything" and "above everything" values encoded as -inf/+inf flags next to the payload.
 struct Bound {
     int rank;     ///< -1: negative infinity, 0: value, +1: positive infinity
     char letter;  ///< pre-release letter, compared before the number
@@ -231,10 +239,13 @@ Bound pre_key(const Version& v) {
 Bound post_key(const Version& v) { return v.post ? Bound{0, 0, *v.post} : Bound{-1, 0, 0}; }
 Bound dev_key(const Version& v) { return v.dev ? Bound{0, 0, *v.dev} : Bound{1, 0, 0}; }
 
-bool all_digits(const std::string& s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_digit); }
+bool all_digits(const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), is_digit);
+}
 
-// Local segments: numeric segments compare numerically and sort after alphanumeric ones; alphanumeric segments compare
-// lexicographically; a version with more segments sorts after one that is its prefix.
+// Local segments: numeric segments compare numerically and sort after alphanumeric ones;
+// alphanumeric segments compare lexicographically; a version with more segments sorts after one
+// that is its prefix.
 std::strong_ordering compare_local_segment(const std::string& a, const std::string& b) {
     bool an = all_digits(a), bn = all_digits(b);
     if (an && bn) {

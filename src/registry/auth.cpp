@@ -17,18 +17,22 @@ Result<DockerConfig> DockerConfig::parse(std::string_view json_text, std::string
         // The parser's message quotes the input, which holds secrets: say where, not what.
         return fail(Error::Kind::decode, std::string(origin) + ": not valid JSON");
     }
-    if (!j.is_object()) return fail(Error::Kind::decode, std::string(origin) + ": expected a JSON object");
+    if (!j.is_object())
+        return fail(Error::Kind::decode, std::string(origin) + ": expected a JSON object");
     const nlohmann::json* auths = &j;
     const bool legacy = !j.contains("auths");
     if (!legacy) {
-        if (!j["auths"].is_object()) return fail(Error::Kind::decode, std::string(origin) + ": 'auths' is not an object");
+        if (!j["auths"].is_object())
+            return fail(Error::Kind::decode, std::string(origin) + ": 'auths' is not an object");
         auths = &j["auths"];
     } else if (j.contains("credsStore") || j.contains("credHelpers") || j.empty()) {
         return cfg;  // nothing inline
     }
     for (const auto& [host, entry] : auths->items()) {
         auto where = std::string(origin) + ": entry for '" + host + "'";
-        if (legacy && (!entry.is_object() || (!entry.contains("auth") && !entry.contains("username")))) continue;
+        if (legacy &&
+            (!entry.is_object() || (!entry.contains("auth") && !entry.contains("username"))))
+            continue;
         if (!entry.is_object()) return fail(Error::Kind::decode, where + " is not an object");
         Credentials c;
         auto get = [&](const char* key) {
@@ -37,10 +41,12 @@ Result<DockerConfig> DockerConfig::parse(std::string_view json_text, std::string
         };
         if (auto encoded = get("auth"); !encoded.empty()) {
             std::string decoded;
-            if (!str::base64_decode(encoded, decoded)) return fail(Error::Kind::decode, where + ": 'auth' is not base64");
+            if (!str::base64_decode(encoded, decoded))
+                return fail(Error::Kind::decode, where + ": 'auth' is not base64");
             auto colon = decoded.find(':');
             if (colon == std::string::npos) {
-                return fail(Error::Kind::decode, where + ": 'auth' does not decode to user:password");
+                return fail(Error::Kind::decode,
+                            where + ": 'auth' does not decode to user:password");
             }
             c.username = decoded.substr(0, colon);
             c.password = decoded.substr(colon + 1);
@@ -48,7 +54,8 @@ Result<DockerConfig> DockerConfig::parse(std::string_view json_text, std::string
             c.username = get("username");
             c.password = get("password");
         }
-        if (c.empty()) continue;  // e.g. only an identitytoken (not supported) or credsStore-managed
+        // e.g. only an identitytoken (not supported) or credsStore-managed
+        if (c.empty()) continue;
         cfg.set(host, std::move(c));
     }
     return cfg;
@@ -77,7 +84,8 @@ std::string Challenge::param(std::string_view key) const {
 namespace {
 
 bool is_tchar(char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~/").find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~/").find(c) != std::string_view::npos;
 }
 
 struct Cursor {
@@ -141,7 +149,7 @@ std::vector<Challenge> parse_www_authenticate(std::string_view header) {
                 break;
             }
             if (!c.param_follows()) {
-                if (first && (c.peek() == '=' || c.end() || c.peek() == ',' )) {
+                if (first && (c.peek() == '=' || c.end() || c.peek() == ',')) {
                     // token68 (e.g. "Negotiate abc=="): take trailing '=' padding too
                     while (c.peek() == '=') ++c.i;
                     ch.params["token68"] = name;
@@ -182,19 +190,25 @@ Result<BearerToken> parse_token_response(std::string_view body, const Clock& clo
         if (t.token.empty() && j.contains("access_token") && j["access_token"].is_string()) {
             t.token = j["access_token"].get<std::string>();
         }
-        if (j.contains("expires_in") && j["expires_in"].is_number()) expires_in = j["expires_in"].get<long long>();
-        if (j.contains("issued_at") && j["issued_at"].is_string()) issued_at = j["issued_at"].get<std::string>();
+        if (j.contains("expires_in") && j["expires_in"].is_number())
+            expires_in = j["expires_in"].get<long long>();
+        if (j.contains("issued_at") && j["issued_at"].is_string())
+            issued_at = j["issued_at"].get<std::string>();
     } catch (const std::exception&) {
-        return fail(Error::Kind::decode, "token endpoint answered with something that is not a JSON object");
+        return fail(Error::Kind::decode,
+                    "token endpoint answered with something that is not a JSON object");
     }
-    if (t.token.empty()) return fail(Error::Kind::decode, "token endpoint response has neither 'token' nor 'access_token'");
+    if (t.token.empty())
+        return fail(Error::Kind::decode,
+                    "token endpoint response has neither 'token' nor 'access_token'");
     if (expires_in < 60) expires_in = 60;  // the spec's minimum
     auto now = clock.now();
     Clock::time_point start = now;
     Clock::time_point issued;
-    // Trust issued_at only when it is close to our clock (a skewed server must not make tokens look expired/eternal).
-    if (!issued_at.empty() && parse_rfc3339(issued_at, issued) && issued <= now + std::chrono::minutes(5) &&
-        issued >= now - std::chrono::hours(1)) {
+    // Trust issued_at only when it is close to our clock (a skewed server must not make tokens look
+    // expired/eternal).
+    if (!issued_at.empty() && parse_rfc3339(issued_at, issued) &&
+        issued <= now + std::chrono::minutes(5) && issued >= now - std::chrono::hours(1)) {
         start = std::min(issued, now);
     }
     t.expires = start + std::chrono::seconds(expires_in);
@@ -205,7 +219,8 @@ std::optional<std::string> TokenCache::get(const std::string& key) const {
     std::lock_guard lock(mu_);
     auto it = tokens_.find(key);
     if (it == tokens_.end()) return std::nullopt;
-    // Renew a little before expiry so a token does not run out between our check and the registry's.
+    // Renew a little before expiry so a token does not run out between our check and the
+    // registry's.
     if (clock_.now() + std::chrono::seconds(5) >= it->second.expires) return std::nullopt;
     return it->second.token;
 }

@@ -16,13 +16,15 @@ namespace {
 
 fs::path blob_path(const fs::path& dir, std::string_view digest) {
     auto colon = digest.find(':');
-    return dir / "blobs" / std::string(digest.substr(0, colon)) / std::string(digest.substr(colon + 1));
+    return dir / "blobs" / std::string(digest.substr(0, colon)) /
+           std::string(digest.substr(colon + 1));
 }
 
 Result<json> read_index(const fs::path& dir) {
     std::error_code ec;
     if (!fs::exists(dir / "oci-layout", ec)) {
-        return fail(Error::Kind::not_found, dir.string() + " is not an OCI image layout (no oci-layout file)");
+        return fail(Error::Kind::not_found,
+                    dir.string() + " is not an OCI image layout (no oci-layout file)");
     }
     POETRYOPS_TRY(std::string text, read_file(dir / "index.json", 16 * 1024 * 1024));
     try {
@@ -37,7 +39,8 @@ Result<json> read_index(const fs::path& dir) {
         }
         return j;
     } catch (const std::exception& e) {
-        return fail(Error::Kind::decode, (dir / "index.json").string() + ": malformed: " + e.what());
+        return fail(Error::Kind::decode,
+                    (dir / "index.json").string() + ": malformed: " + e.what());
     }
 }
 
@@ -48,11 +51,13 @@ std::string ref_name(const json& entry) {
     return it != a.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// The media type a manifest declares in its own bytes, or what its shape says when it omits mediaType (OCI allows).
+// The media type a manifest declares in its own bytes, or what its shape says when it omits
+// mediaType (OCI allows).
 std::string sniff_media_type(std::string_view bytes) {
     try {
         auto j = json::parse(bytes);
-        if (j.contains("mediaType") && j["mediaType"].is_string()) return j["mediaType"].get<std::string>();
+        if (j.contains("mediaType") && j["mediaType"].is_string())
+            return j["mediaType"].get<std::string>();
         if (j.contains("manifests")) return std::string(media::oci_index);
         if (j.contains("layers")) return std::string(media::oci_manifest);
     } catch (const std::exception&) {
@@ -72,25 +77,32 @@ fs::path LayoutRegistry::layout_dir(const Reference& repo) const {
 Result<void> LayoutRegistry::ensure_layout(const fs::path& dir) {
     std::error_code ec;
     fs::create_directories(dir / "blobs" / "sha256", ec);
-    if (ec) return fail(Error::Kind::internal, "cannot create " + (dir / "blobs").string() + ": " + ec.message());
+    if (ec)
+        return fail(Error::Kind::internal,
+                    "cannot create " + (dir / "blobs").string() + ": " + ec.message());
     if (!fs::exists(dir / "oci-layout", ec)) {
-        POETRYOPS_TRY_VOID(write_file_atomic(dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})"));
+        POETRYOPS_TRY_VOID(
+            write_file_atomic(dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})"));
     }
     if (!fs::exists(dir / "index.json", ec)) {
-        json index = {{"schemaVersion", 2}, {"mediaType", media::oci_index}, {"manifests", json::array()}};
+        json index = {
+            {"schemaVersion", 2}, {"mediaType", media::oci_index}, {"manifests", json::array()}};
         POETRYOPS_TRY_VOID(write_file_atomic(dir / "index.json", index.dump()));
     }
     return ok();
 }
 
-Result<std::string> LayoutRegistry::get_blob(const Reference& repo, std::string_view digest, std::size_t max_bytes) {
+Result<std::string> LayoutRegistry::get_blob(const Reference& repo, std::string_view digest,
+                                             std::size_t max_bytes) {
     POETRYOPS_TRY_VOID(oci::validate_digest(digest));
     auto path = blob_path(layout_dir(repo), digest);
     auto bytes = read_file(path, max_bytes);
     if (!bytes) {
         if (bytes.error().kind == Error::Kind::not_found) {
-            return fail(Error::Kind::not_found, "blob " + std::string(digest) + " not found in " +
-                                                    layout_dir(repo).string(), "BLOB_UNKNOWN");
+            return fail(
+                Error::Kind::not_found,
+                "blob " + std::string(digest) + " not found in " + layout_dir(repo).string(),
+                "BLOB_UNKNOWN");
         }
         return fail(std::move(bytes).error());
     }
@@ -104,7 +116,8 @@ Result<std::string> LayoutRegistry::put_blob(const Reference& repo, std::string_
     POETRYOPS_TRY_VOID(ensure_layout(dir));
     auto digest = compute_digest(bytes);
     auto path = blob_path(dir, digest);
-    if (auto existing = read_file(path, bytes.size() + 1); existing && *existing == bytes) return digest;
+    if (auto existing = read_file(path, bytes.size() + 1); existing && *existing == bytes)
+        return digest;
     POETRYOPS_TRY_VOID(write_file_atomic(path, bytes, 0444));
     return digest;
 }
@@ -123,18 +136,21 @@ Result<Manifest> LayoutRegistry::get_manifest(const Reference& ref) {
             }
         }
         if (digest.empty()) {
-            return fail(Error::Kind::not_found, "tag '" + tag + "' not found in image layout " + dir.string(),
+            return fail(Error::Kind::not_found,
+                        "tag '" + tag + "' not found in image layout " + dir.string(),
                         "MANIFEST_UNKNOWN");
         }
     } else {
         for (const auto& m : index["manifests"]) {
-            if (m["digest"] == digest && m.contains("mediaType")) media_type = m.value("mediaType", std::string());
+            if (m["digest"] == digest && m.contains("mediaType"))
+                media_type = m.value("mediaType", std::string());
         }
     }
     auto bytes = get_blob(ref, digest, options_.max_manifest_bytes);
     if (!bytes) {
         auto e = std::move(bytes).error();
-        if (e.kind == Error::Kind::invalid && e.reason.empty() && e.message.find("larger") != std::string::npos) {
+        if (e.kind == Error::Kind::invalid && e.reason.empty() &&
+            e.message.find("larger") != std::string::npos) {
             e.message = "manifest " + digest + " in " + dir.string() + " is larger than " +
                         std::to_string(options_.max_manifest_bytes) + " bytes";
         }
@@ -145,8 +161,9 @@ Result<Manifest> LayoutRegistry::get_manifest(const Reference& ref) {
     m.digest = digest;
     m.media_type = media_type.empty() ? sniff_media_type(m.bytes) : media_type;
     if (!is_manifest_media_type(m.media_type)) {
-        return fail(Error::Kind::invalid, "blob " + digest + " in " + dir.string() + " is not a manifest (media type '" +
-                                              m.media_type + "')");
+        return fail(Error::Kind::invalid, "blob " + digest + " in " + dir.string() +
+                                              " is not a manifest (media type '" + m.media_type +
+                                              "')");
     }
     return m;
 }
@@ -161,21 +178,25 @@ Result<std::vector<std::string>> LayoutRegistry::list_tags(const Reference& repo
     std::vector<std::string> tags;
     for (const auto& m : index["manifests"]) {
         auto name = ref_name(m);
-        if (!name.empty() && std::find(tags.begin(), tags.end(), name) == tags.end()) tags.push_back(name);
+        if (!name.empty() && std::find(tags.begin(), tags.end(), name) == tags.end())
+            tags.push_back(name);
     }
     return tags;
 }
 
-Result<Descriptor> LayoutRegistry::put_manifest(const Reference& repo, std::string_view tag, std::string_view bytes,
+Result<Descriptor> LayoutRegistry::put_manifest(const Reference& repo, std::string_view tag,
+                                                std::string_view bytes,
                                                 std::string_view media_type) {
     if (!oci::is_valid_tag(tag)) {
         return fail(Error::Kind::invalid, "invalid tag '" + std::string(tag) + "'");
     }
     if (!is_manifest_media_type(media_type)) {
-        return fail(Error::Kind::invalid, "media type '" + std::string(media_type) + "' is not a manifest type");
+        return fail(Error::Kind::invalid,
+                    "media type '" + std::string(media_type) + "' is not a manifest type");
     }
     if (bytes.size() > options_.max_manifest_bytes) {
-        return fail(Error::Kind::invalid, "manifest of " + std::to_string(bytes.size()) + " bytes exceeds the limit");
+        return fail(Error::Kind::invalid,
+                    "manifest of " + std::to_string(bytes.size()) + " bytes exceeds the limit");
     }
     POETRYOPS_TRY(std::string digest, put_blob(repo, bytes));
     auto dir = layout_dir(repo);
@@ -202,7 +223,8 @@ bool is_layout_reference(std::string_view text) { return text.substr(0, 4) == "o
 
 Result<LayoutReference> parse_layout_reference(std::string_view text) {
     if (!is_layout_reference(text)) {
-        return fail(Error::Kind::invalid, "'" + std::string(text) + "' is not an oci:DIR[:TAG] reference");
+        return fail(Error::Kind::invalid,
+                    "'" + std::string(text) + "' is not an oci:DIR[:TAG] reference");
     }
     auto rest = text.substr(4);
     LayoutReference out;
@@ -214,11 +236,13 @@ Result<LayoutReference> parse_layout_reference(std::string_view text) {
     } else if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
         out.ref.tag = std::string(rest.substr(colon + 1));
         if (!oci::is_valid_tag(out.ref.tag)) {
-            return fail(Error::Kind::invalid, "invalid tag '" + out.ref.tag + "' in '" + std::string(text) + "'");
+            return fail(Error::Kind::invalid,
+                        "invalid tag '" + out.ref.tag + "' in '" + std::string(text) + "'");
         }
         rest = rest.substr(0, colon);
     }
-    if (rest.empty()) return fail(Error::Kind::invalid, "'" + std::string(text) + "' names no directory");
+    if (rest.empty())
+        return fail(Error::Kind::invalid, "'" + std::string(text) + "' names no directory");
     out.dir = fs::path(std::string(rest));
     out.ref.repository = out.dir.string();
     return out;

@@ -1,4 +1,5 @@
-// PEP 440 "Version specifiers" on top of python::Version (parsing and ordering live in the python module).
+// PEP 440 "Version specifiers" on top of python::Version (parsing and ordering live in the python
+// module).
 #include <poetryops/registry/policy.hpp>
 
 #include <poetryops/python/version.hpp>
@@ -52,7 +53,8 @@ bool spec_matches(const Spec& s, const Version& v, std::string_view raw) {
         case Op::ge: return public_of(v) >= s.version;
         case Op::lt:
             if (!(public_of(v) < s.version)) return false;
-            return s.version.is_prerelease() || !v.is_prerelease() || base_of(v) != base_of(s.version);
+            return s.version.is_prerelease() || !v.is_prerelease() ||
+                   base_of(v) != base_of(s.version);
         case Op::gt:
             if (!(public_of(v) > s.version)) return false;
             if (!s.version.post && v.post && base_of(v) == base_of(s.version)) return false;
@@ -82,8 +84,9 @@ Result<Pep440Specifiers> Pep440Specifiers::parse(std::string_view text) {
     Pep440Specifiers out;
     for (const auto& clause : str::split_nonempty(text, ',')) {
         static const std::pair<std::string_view, Op> ops[] = {
-            {"===", Op::arbitrary}, {"~=", Op::compatible}, {"==", Op::equal}, {"!=", Op::not_equal},
-            {"<=", Op::le},         {">=", Op::ge},         {"<", Op::lt},     {">", Op::gt}};
+            {"===", Op::arbitrary}, {"~=", Op::compatible}, {"==", Op::equal},
+            {"!=", Op::not_equal},  {"<=", Op::le},         {">=", Op::ge},
+            {"<", Op::lt},          {">", Op::gt}};
         Spec spec;
         std::string_view rest;
         bool found = false;
@@ -96,10 +99,12 @@ Result<Pep440Specifiers> Pep440Specifiers::parse(std::string_view text) {
             }
         }
         if (!found) {
-            return fail(Error::Kind::invalid, "PEP 440 specifier '" + clause +
-                                                  "' has no operator (~=, ==, !=, <=, >=, <, >, ===)");
+            return fail(Error::Kind::invalid,
+                        "PEP 440 specifier '" + clause +
+                            "' has no operator (~=, ==, !=, <=, >=, <, >, ===)");
         }
-        if (rest.empty()) return fail(Error::Kind::invalid, "PEP 440 specifier '" + clause + "' has no version");
+        if (rest.empty())
+            return fail(Error::Kind::invalid, "PEP 440 specifier '" + clause + "' has no version");
         if (spec.op == Op::arbitrary) {
             spec.text = std::string(rest);
             out.impl_->specs.push_back(std::move(spec));
@@ -107,24 +112,33 @@ Result<Pep440Specifiers> Pep440Specifiers::parse(std::string_view text) {
         }
         if (rest.size() > 2 && rest.substr(rest.size() - 2) == ".*") {
             if (spec.op != Op::equal && spec.op != Op::not_equal) {
-                return fail(Error::Kind::invalid, "PEP 440 specifier '" + clause + "': '.*' is only allowed with == and !=");
+                return fail(Error::Kind::invalid, "PEP 440 specifier '" + clause +
+                                                      "': '.*' is only allowed with == and !=");
             }
             spec.wildcard = true;
             rest = rest.substr(0, rest.size() - 2);
         }
         auto v = python::parse_version(rest);
-        if (!v) return fail(Error::Kind::invalid, "PEP 440 specifier '" + clause + "': " + v.error().message);
+        if (!v)
+            return fail(Error::Kind::invalid,
+                        "PEP 440 specifier '" + clause + "': " + v.error().message);
         spec.version = std::move(v).value();
-        if (spec.wildcard && (spec.version.pre || spec.version.post || spec.version.dev || !spec.version.local.empty())) {
-            return fail(Error::Kind::invalid, "PEP 440 specifier '" + clause + "': a '.*' prefix must be a release");
+        if (spec.wildcard && (spec.version.pre || spec.version.post || spec.version.dev ||
+                              !spec.version.local.empty())) {
+            return fail(Error::Kind::invalid,
+                        "PEP 440 specifier '" + clause + "': a '.*' prefix must be a release");
         }
         if (spec.op == Op::compatible && spec.version.release.size() < 2) {
-            return fail(Error::Kind::invalid, "PEP 440 specifier '" + clause + "': ~= needs at least two release numbers");
+            return fail(Error::Kind::invalid, "PEP 440 specifier '" + clause +
+                                                  "': ~= needs at least two release numbers");
         }
         if (!spec.version.local.empty() && spec.op != Op::equal && spec.op != Op::not_equal) {
-            return fail(Error::Kind::invalid, "PEP 440 specifier '" + clause + "': a local version is only allowed with == and !=");
+            return fail(Error::Kind::invalid,
+                        "PEP 440 specifier '" + clause +
+                            "': a local version is only allowed with == and !=");
         }
-        if (spec.op != Op::not_equal && spec.version.is_prerelease()) out.impl_->names_prerelease = true;
+        if (spec.op != Op::not_equal && spec.version.is_prerelease())
+            out.impl_->names_prerelease = true;
         out.impl_->specs.push_back(std::move(spec));
     }
     return out;

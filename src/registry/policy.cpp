@@ -22,7 +22,8 @@ int natural_compare(std::string_view a, std::string_view b) {
             while (ei < a.size() && digit(a[ei])) ++ei;
             while (ej < b.size() && digit(b[ej])) ++ej;
             if (ei - si != ej - sj) return ei - si < ej - sj ? -1 : 1;
-            if (int c = a.substr(si, ei - si).compare(b.substr(sj, ej - sj)); c != 0) return c < 0 ? -1 : 1;
+            if (int c = a.substr(si, ei - si).compare(b.substr(sj, ej - sj)); c != 0)
+                return c < 0 ? -1 : 1;
             i = ei;
             j = ej;
         } else {
@@ -43,16 +44,19 @@ Result<VersionPolicy> VersionPolicy::parse(std::string_view spec) {
     while (!rest.empty()) {
         if (rest.substr(0, 6) == "regex:") {
             p.pattern = std::string(rest.substr(6));
-            if (p.pattern.empty()) return fail(Error::Kind::invalid, "policy clause 'regex:' has no pattern");
+            if (p.pattern.empty())
+                return fail(Error::Kind::invalid, "policy clause 'regex:' has no pattern");
             break;
         }
         auto semi = rest.find(';');
         auto clause = str::trim(rest.substr(0, semi));
-        rest = semi == std::string_view::npos ? std::string_view() : str::trim(rest.substr(semi + 1));
+        rest =
+            semi == std::string_view::npos ? std::string_view() : str::trim(rest.substr(semi + 1));
         if (clause.empty()) continue;
         auto set_scheme = [&](VersionScheme s, std::string_view range) -> Result<void> {
             if (scheme_set) {
-                return fail(Error::Kind::invalid, "policy '" + std::string(spec) + "' names more than one version scheme");
+                return fail(Error::Kind::invalid, "policy '" + std::string(spec) +
+                                                      "' names more than one version scheme");
             }
             scheme_set = true;
             p.scheme = s;
@@ -69,12 +73,15 @@ Result<VersionPolicy> VersionPolicy::parse(std::string_view spec) {
             p.include_prereleases = true;
         } else if (clause.find(':') != std::string_view::npos &&
                    clause.find_first_of("<>=~^!") > clause.find(':')) {
-            return fail(Error::Kind::invalid, "unknown policy clause '" + std::string(clause) +
-                                                  "' (expected semver:, pep440:, natural, prerelease, regex:)");
+            return fail(Error::Kind::invalid,
+                        "unknown policy clause '" + std::string(clause) +
+                            "' (expected semver:, pep440:, natural, prerelease, regex:)");
         } else {
-            bool pep = clause.find("~=") != std::string_view::npos || clause.find("==") != std::string_view::npos ||
+            bool pep = clause.find("~=") != std::string_view::npos ||
+                       clause.find("==") != std::string_view::npos ||
                        clause.find("!=") != std::string_view::npos;
-            POETRYOPS_TRY_VOID(set_scheme(pep ? VersionScheme::pep440 : VersionScheme::semver, clause));
+            POETRYOPS_TRY_VOID(
+                set_scheme(pep ? VersionScheme::pep440 : VersionScheme::semver, clause));
         }
     }
     if (p.scheme == VersionScheme::natural && !p.range.empty()) {
@@ -102,16 +109,20 @@ Result<CompiledPolicy> CompiledPolicy::compile(const VersionPolicy& policy) {
         try {
             c.impl_->re.emplace(policy.pattern, std::regex::ECMAScript);
         } catch (const std::regex_error& e) {
-            return fail(Error::Kind::invalid, "invalid policy regex '" + policy.pattern + "': " + e.what());
+            return fail(Error::Kind::invalid,
+                        "invalid policy regex '" + policy.pattern + "': " + e.what());
         }
         if (c.impl_->re->mark_count() > 1) {
-            return fail(Error::Kind::invalid, "policy regex '" + policy.pattern +
-                                                  "' has more than one capture group; use (?:…) for grouping");
+            return fail(Error::Kind::invalid,
+                        "policy regex '" + policy.pattern +
+                            "' has more than one capture group; use (?:…) for grouping");
         }
     }
     if (policy.scheme == VersionScheme::semver) {
         auto r = SemverRange::parse(policy.range.empty() ? "*" : policy.range);
-        if (!r) return fail(Error::Kind::invalid, "invalid semver range '" + policy.range + "': " + r.error().message);
+        if (!r)
+            return fail(Error::Kind::invalid,
+                        "invalid semver range '" + policy.range + "': " + r.error().message);
         c.impl_->semver.emplace(std::move(r).value());
     } else if (policy.scheme == VersionScheme::pep440 && !policy.range.empty()) {
         POETRYOPS_TRY(auto specs, Pep440Specifiers::parse(policy.range));
@@ -124,7 +135,8 @@ std::optional<std::string> CompiledPolicy::accept(std::string_view tag) const {
     std::string version(tag);
     if (impl_->re) {
         std::cmatch m;
-        if (!std::regex_search(tag.data(), tag.data() + tag.size(), m, *impl_->re)) return std::nullopt;
+        if (!std::regex_search(tag.data(), tag.data() + tag.size(), m, *impl_->re))
+            return std::nullopt;
         version = m.size() > 1 ? m[1].str() : m[0].str();
         if (version.empty()) return std::nullopt;
     }
@@ -161,7 +173,8 @@ std::vector<Candidate> CompiledPolicy::select(const std::vector<std::string>& ta
             auto r = compare(*parse_semver(a.version), *parse_semver(b.version));
             c = r < 0 ? -1 : (r > 0 ? 1 : 0);
         } else if (scheme == VersionScheme::pep440) {
-            auto r = python::compare(*python::parse_version(a.version), *python::parse_version(b.version));
+            auto r = python::compare(*python::parse_version(a.version),
+                                     *python::parse_version(b.version));
             c = r < 0 ? -1 : (r > 0 ? 1 : 0);
         } else {
             c = natural_compare(a.version, b.version);

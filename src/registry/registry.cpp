@@ -13,7 +13,9 @@ bool is_manifest_media_type(std::string_view t) {
            t == media::docker_manifest_list;
 }
 
-bool is_index_media_type(std::string_view t) { return t == media::oci_index || t == media::docker_manifest_list; }
+bool is_index_media_type(std::string_view t) {
+    return t == media::oci_index || t == media::docker_manifest_list;
+}
 
 std::string Platform::str() const {
     std::string s = os + "/" + architecture;
@@ -26,8 +28,8 @@ Result<Platform> parse_platform(std::string_view text) {
     bool ok_parts = parts.size() == 2 || parts.size() == 3;
     for (const auto& p : parts) ok_parts = ok_parts && !p.empty();
     if (!ok_parts) {
-        return fail(Error::Kind::invalid,
-                    "invalid platform '" + std::string(text) + "' (expected os/arch or os/arch/variant)");
+        return fail(Error::Kind::invalid, "invalid platform '" + std::string(text) +
+                                              "' (expected os/arch or os/arch/variant)");
     }
     Platform p{parts[0], parts[1], parts.size() == 3 ? parts[2] : ""};
     return p;
@@ -49,8 +51,9 @@ Result<Descriptor> retag(Registry& registry, const Reference& src, std::string_v
     POETRYOPS_TRY(Manifest m, registry.get_manifest(src));
     POETRYOPS_TRY(Descriptor d, registry.put_manifest(src, new_tag, m.bytes, m.media_type));
     if (d.digest != m.digest) {
-        return fail(Error::Kind::internal, "retag of " + src.str() + " as '" + std::string(new_tag) +
-                                               "' stored digest " + d.digest + ", expected " + m.digest);
+        return fail(Error::Kind::internal, "retag of " + src.str() + " as '" +
+                                               std::string(new_tag) + "' stored digest " +
+                                               d.digest + ", expected " + m.digest);
     }
     return d;
 }
@@ -72,8 +75,9 @@ Result<std::vector<Descriptor>> index_children(const Manifest& index) {
             d.size = m.value("size", std::int64_t{-1});
             if (m.contains("platform") && m["platform"].is_object()) {
                 const auto& p = m["platform"];
-                d.platform = Platform{p.value("os", std::string()), p.value("architecture", std::string()),
-                                      p.value("variant", std::string())};
+                d.platform =
+                    Platform{p.value("os", std::string()), p.value("architecture", std::string()),
+                             p.value("variant", std::string())};
             }
             POETRYOPS_TRY_VOID(oci::validate_digest(d.digest));
             out.push_back(std::move(d));
@@ -95,9 +99,10 @@ Result<Descriptor> select_platform(const Manifest& index, const Platform& platfo
             return c;
         }
     }
-    return fail(Error::Kind::not_found, "index " + index.digest + " has no manifest for platform " +
-                                            platform.str() + " (available: " +
-                                            (seen.empty() ? std::string("none") : str::join(seen, ", ")) + ")");
+    return fail(Error::Kind::not_found,
+                "index " + index.digest + " has no manifest for platform " + platform.str() +
+                    " (available: " + (seen.empty() ? std::string("none") : str::join(seen, ", ")) +
+                    ")");
 }
 
 }  // namespace poetryops::registry

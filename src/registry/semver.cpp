@@ -32,15 +32,17 @@ bool valid_identifier(std::string_view s, bool numeric_leading_zero_check) {
 }
 
 Error bad(std::string_view text, std::string_view why) {
-    return Error::make(Error::Kind::invalid, "invalid semantic version '" + std::string(text) + "': " +
-                                                 std::string(why));
+    return Error::make(Error::Kind::invalid,
+                       "invalid semantic version '" + std::string(text) + "': " + std::string(why));
 }
 
 // A version with wildcards: nullopt components are 'x'.
 struct Partial {
     std::optional<std::uint64_t> major, minor, patch;
     std::vector<std::string> pre;
-    SemVer floor() const { return SemVer{major.value_or(0), minor.value_or(0), patch.value_or(0), pre, {}}; }
+    SemVer floor() const {
+        return SemVer{major.value_or(0), minor.value_or(0), patch.value_or(0), pre, {}};
+    }
 };
 
 Result<Partial> parse_partial(std::string_view text, std::string_view whole) {
@@ -65,13 +67,15 @@ Result<Partial> parse_partial(std::string_view text, std::string_view whole) {
             continue;
         }
         std::uint64_t n = 0;
-        if (wild || !parse_number(parts[i], n)) return bad(whole, "'" + parts[i] + "' is not a version number");
+        if (wild || !parse_number(parts[i], n))
+            return bad(whole, "'" + parts[i] + "' is not a version number");
         *slots[i] = n;
     }
     if (!pre.empty()) {
         if (!p.patch) return bad(whole, "a pre-release needs major.minor.patch");
         for (const auto& id : str::split(pre, '.')) {
-            if (!valid_identifier(id, true)) return bad(whole, "bad pre-release identifier '" + id + "'");
+            if (!valid_identifier(id, true))
+                return bad(whole, "bad pre-release identifier '" + id + "'");
             p.pre.push_back(id);
         }
     }
@@ -132,17 +136,19 @@ Result<std::vector<Comparator>> desugar(std::string_view token, std::string_view
     }
     if (op == ">") {
         if (full) return std::vector<Comparator>{cmp(Op::gt, p.floor())};
-        if (!p.major) return std::vector<Comparator>{cmp(Op::lt, version(0, 0, 0, true))};  // matches nothing
+        if (!p.major)
+            return std::vector<Comparator>{cmp(Op::lt, version(0, 0, 0, true))};  // matches nothing
         return std::vector<Comparator>{cmp(Op::ge, next_after(p))};
     }
     if (op == ">=") return std::vector<Comparator>{cmp(Op::ge, p.floor())};
     if (op == "<") {
         if (!p.major) return std::vector<Comparator>{cmp(Op::lt, version(0, 0, 0, true))};
-        return std::vector<Comparator>{cmp(Op::lt, full ? p.floor() : [&] {
-                                           SemVer v = p.floor();
-                                           v.prerelease = {"0"};
-                                           return v;
-                                       }())};
+        return std::vector<Comparator>{cmp(
+            Op::lt, full ? p.floor() : [&] {
+                SemVer v = p.floor();
+                v.prerelease = {"0"};
+                return v;
+            }())};
     }
     // "<="
     if (full) return std::vector<Comparator>{cmp(Op::le, p.floor())};
@@ -175,7 +181,8 @@ std::strong_ordering compare_identifiers(const std::string& a, const std::string
 }  // namespace
 
 std::string SemVer::str() const {
-    std::string s = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+    std::string s =
+        std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
     if (!prerelease.empty()) s += "-" + str::join(prerelease, ".");
     if (!build.empty()) s += "+" + build;
     return s;
@@ -188,7 +195,8 @@ Result<SemVer> parse_semver(std::string_view text, bool loose) {
     if (auto plus = s.find('+'); plus != std::string_view::npos) {
         build = std::string(s.substr(plus + 1));
         for (const auto& id : str::split(build, '.')) {
-            if (!valid_identifier(id, false)) return bad(text, "bad build metadata '" + build + "'");
+            if (!valid_identifier(id, false))
+                return bad(text, "bad build metadata '" + build + "'");
         }
         s = s.substr(0, plus);
     }
@@ -201,12 +209,14 @@ Result<SemVer> parse_semver(std::string_view text, bool loose) {
     SemVer v;
     std::uint64_t* slots[] = {&v.major, &v.minor, &v.patch};
     for (std::size_t i = 0; i < parts.size(); ++i) {
-        if (!parse_number(parts[i], *slots[i])) return bad(text, "'" + parts[i] + "' is not a version number");
+        if (!parse_number(parts[i], *slots[i]))
+            return bad(text, "'" + parts[i] + "' is not a version number");
     }
     if (dash != std::string_view::npos) {
         if (parts.size() != 3) return bad(text, "a pre-release needs MAJOR.MINOR.PATCH");
         for (const auto& id : str::split(s.substr(dash + 1), '.')) {
-            if (!valid_identifier(id, true)) return bad(text, "bad pre-release identifier '" + id + "'");
+            if (!valid_identifier(id, true))
+                return bad(text, "bad pre-release identifier '" + id + "'");
             v.prerelease.push_back(id);
         }
     }
@@ -235,7 +245,8 @@ Result<SemverRange> SemverRange::parse(std::string_view text) {
     std::vector<std::string> alternatives;
     while (true) {
         auto bar = rest.find("||", pos);
-        alternatives.push_back(rest.substr(pos, bar == std::string::npos ? std::string::npos : bar - pos));
+        alternatives.push_back(
+            rest.substr(pos, bar == std::string::npos ? std::string::npos : bar - pos));
         if (bar == std::string::npos) break;
         pos = bar + 2;
     }
@@ -283,8 +294,8 @@ bool SemverRange::matches(const SemVer& v, bool include_prerelease) const {
         if (!all) continue;
         if (!v.is_prerelease() || include_prerelease) return true;
         for (const auto& c : set) {
-            // A comparator that names a real pre-release of this very version lets its pre-releases in; the
-            // synthetic "-0" bounds of ^ ~ and x-ranges do not.
+            // A comparator that names a real pre-release of this very version lets its pre-releases
+            // in; the synthetic "-0" bounds of ^ ~ and x-ranges do not.
             bool synthetic = c.version.prerelease.size() == 1 && c.version.prerelease[0] == "0";
             if (!synthetic && c.version.is_prerelease() && c.version.major == v.major &&
                 c.version.minor == v.minor && c.version.patch == v.patch) {

@@ -8,7 +8,8 @@
 namespace poetryops::registry {
 namespace {
 
-constexpr std::string_view known[] = {"version", "shortSha", "sha", "branch", "buildNumber", "timestamp"};
+constexpr std::string_view known[] = {"version", "shortSha",    "sha",
+                                      "branch",  "buildNumber", "timestamp"};
 
 std::string format_timestamp(Clock::time_point t) {
     std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -30,20 +31,24 @@ Result<void> scan(std::string_view tmpl, Text on_text, Placeholder on_placeholde
             break;
         }
         if (tmpl[open] == '}') {
-            return fail(Error::Kind::invalid, "tag template '" + std::string(tmpl) + "' has an unmatched '}'");
+            return fail(Error::Kind::invalid,
+                        "tag template '" + std::string(tmpl) + "' has an unmatched '}'");
         }
         on_text(tmpl.substr(i, open - i));
         auto close = tmpl.find('}', open);
         if (close == std::string_view::npos) {
-            return fail(Error::Kind::invalid, "tag template '" + std::string(tmpl) + "' has an unclosed '{'");
+            return fail(Error::Kind::invalid,
+                        "tag template '" + std::string(tmpl) + "' has an unclosed '{'");
         }
         auto name = tmpl.substr(open + 1, close - open - 1);
         bool ok_name = false;
         for (auto k : known) ok_name = ok_name || k == name;
         if (!ok_name) {
-            return fail(Error::Kind::invalid,
-                        "tag template '" + std::string(tmpl) + "' uses unknown placeholder {" + std::string(name) +
-                            "} (known: {version} {shortSha} {sha} {branch} {buildNumber} {timestamp})");
+            return fail(
+                Error::Kind::invalid,
+                "tag template '" + std::string(tmpl) + "' uses unknown placeholder {" +
+                    std::string(name) +
+                    "} (known: {version} {shortSha} {sha} {branch} {buildNumber} {timestamp})");
         }
         POETRYOPS_TRY_VOID(on_placeholder(name));
         i = close + 1;
@@ -55,7 +60,8 @@ Result<void> scan(std::string_view tmpl, Text on_text, Placeholder on_placeholde
 
 Result<void> validate_tag_template(std::string_view tmpl) {
     if (tmpl.empty()) return fail(Error::Kind::invalid, "empty tag template");
-    return scan(tmpl, [](std::string_view) {}, [](std::string_view) { return ok(); });
+    return scan(
+        tmpl, [](std::string_view) {}, [](std::string_view) { return ok(); });
 }
 
 Result<std::string> render_tag(std::string_view tmpl, const TagValues& values) {
@@ -77,17 +83,18 @@ Result<std::string> render_tag(std::string_view tmpl, const TagValues& values) {
             if (values.timestamp != Clock::time_point{}) v = format_timestamp(values.timestamp);
         }
         if (v.empty()) {
-            return fail(Error::Kind::invalid, "tag template '" + std::string(tmpl) + "': no value for {" +
-                                                  std::string(name) + "}");
+            return fail(Error::Kind::invalid, "tag template '" + std::string(tmpl) +
+                                                  "': no value for {" + std::string(name) + "}");
         }
         out += v;
         return ok();
     };
-    POETRYOPS_TRY_VOID(scan(tmpl, [&](std::string_view text) { out += text; }, placeholder));
+    POETRYOPS_TRY_VOID(scan(
+        tmpl, [&](std::string_view text) { out += text; }, placeholder));
     auto tag = oci::sanitize_tag(out);
     if (tag.empty() || !oci::is_valid_tag(tag)) {
-        return fail(Error::Kind::invalid, "tag template '" + std::string(tmpl) + "' renders to '" + out +
-                                              "', which cannot be made a valid OCI tag");
+        return fail(Error::Kind::invalid, "tag template '" + std::string(tmpl) + "' renders to '" +
+                                              out + "', which cannot be made a valid OCI tag");
     }
     return tag;
 }

@@ -3,18 +3,18 @@
 #include <poetryops/util/log.hpp>
 #include <poetryops/util/strings.hpp>
 
-#include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <nlohmann/json.hpp>
 
 namespace poetryops::registry {
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), out, &len);
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
     return str::hex(std::string_view(reinterpret_cast<const char*>(out), len));
 }
 
@@ -31,16 +31,20 @@ std::string WebhookRequest::header(std::string_view name) const {
 }
 
 Result<WebhookHandler> WebhookHandler::create(WebhookConfig config, Sink sink) {
-    if (config.bearer_token.empty() && config.hmac_secret.empty() && !config.allow_unauthenticated) {
-        return fail(Error::Kind::invalid,
-                    "webhook receiver needs a bearer token or an HMAC secret (or allow_unauthenticated)");
+    if (config.bearer_token.empty() && config.hmac_secret.empty() &&
+        !config.allow_unauthenticated) {
+        return fail(
+            Error::Kind::invalid,
+            "webhook receiver needs a bearer token or an HMAC secret (or allow_unauthenticated)");
     }
     if (!sink) return fail(Error::Kind::invalid, "webhook receiver has no event sink");
     return WebhookHandler(std::move(config), std::move(sink));
 }
 
 bool WebhookHandler::authenticated(const WebhookRequest& request) const {
-    if (config_.allow_unauthenticated && config_.bearer_token.empty() && config_.hmac_secret.empty()) return true;
+    if (config_.allow_unauthenticated && config_.bearer_token.empty() &&
+        config_.hmac_secret.empty())
+        return true;
     if (!config_.bearer_token.empty()) {
         auto auth = std::string(str::trim(request.header("Authorization")));
         std::string_view presented = auth;
@@ -65,10 +69,12 @@ WebhookResponse WebhookHandler::handle(const WebhookRequest& request) const {
     };
     if (request.method != "POST") return error(405, "webhooks must be POSTed");
     if (request.body.size() > config_.max_body_bytes) {
-        return error(413, "webhook body of " + std::to_string(request.body.size()) + " bytes exceeds the limit of " +
+        return error(413, "webhook body of " + std::to_string(request.body.size()) +
+                              " bytes exceeds the limit of " +
                               std::to_string(config_.max_body_bytes));
     }
-    // Authenticate before looking at the body: an unauthenticated caller learns nothing about parsing.
+    // Authenticate before looking at the body: an unauthenticated caller learns nothing about
+    // parsing.
     if (!authenticated(request)) {
         POETRYOPS_LOG(warn, "webhook rejected: bad or missing credentials");
         return error(401, "bad or missing webhook credentials");

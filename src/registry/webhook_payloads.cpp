@@ -28,14 +28,16 @@ const json& obj_at(const json& j, std::string_view key) {
 
 // "http://127.0.0.1:5000/v2/…" or "harbor.example.com/library/app:1" -> the host part.
 std::string host_of(std::string_view url) {
-    if (auto scheme = url.find("://"); scheme != std::string_view::npos) url = url.substr(scheme + 3);
+    if (auto scheme = url.find("://"); scheme != std::string_view::npos)
+        url = url.substr(scheme + 3);
     return normalize_registry_host(url.substr(0, url.find('/')));
 }
 
 // Validates and normalises an event; the whole payload is refused when one push is malformed.
 Result<PushEvent> finish(PushEvent e) {
     if (e.registry.empty()) {
-        return fail(Error::Kind::invalid, e.source + " webhook: push event for '" + e.repository + "' names no registry");
+        return fail(Error::Kind::invalid,
+                    e.source + " webhook: push event for '" + e.repository + "' names no registry");
     }
     auto repo = parse_repository(e.registry + "/" + e.repository);
     if (!repo) return fail(Error::Kind::invalid, e.source + " webhook: " + repo.error().message);
@@ -50,7 +52,8 @@ Result<PushEvent> finish(PushEvent e) {
         }
     }
     if (e.tag.empty() && e.digest.empty()) {
-        return fail(Error::Kind::invalid, e.source + " webhook: push event for '" + e.repository + "' has neither tag nor digest");
+        return fail(Error::Kind::invalid, e.source + " webhook: push event for '" + e.repository +
+                                              "' has neither tag nor digest");
     }
     return e;
 }
@@ -58,9 +61,11 @@ Result<PushEvent> finish(PushEvent e) {
 Result<std::vector<PushEvent>> from_distribution(const json& j) {
     std::vector<PushEvent> out;
     const auto& events = j.at("events");
-    if (!events.is_array()) return fail(Error::Kind::decode, "distribution webhook: 'events' is not an array");
+    if (!events.is_array())
+        return fail(Error::Kind::decode, "distribution webhook: 'events' is not an array");
     for (const auto& ev : events) {
-        if (str_at(ev, "action") != "push") continue;  // pull events come from every HEAD/GET of a manifest
+        if (str_at(ev, "action") != "push")
+            continue;  // pull events come from every HEAD/GET of a manifest
         const auto& target = obj_at(ev, "target");
         auto media_type = str_at(target, "mediaType");
         if (!is_manifest_media_type(media_type)) continue;  // layer and config blob pushes
@@ -84,17 +89,20 @@ Result<std::vector<PushEvent>> from_docker_hub(const json& j) {
     e.registry = "docker.io";
     e.repository = str_at(obj_at(j, "repository"), "repo_name");
     e.tag = str_at(obj_at(j, "push_data"), "tag");
-    if (e.repository.empty()) return fail(Error::Kind::decode, "Docker Hub webhook: repository.repo_name is missing");
+    if (e.repository.empty())
+        return fail(Error::Kind::decode, "Docker Hub webhook: repository.repo_name is missing");
     POETRYOPS_TRY(auto done, finish(std::move(e)));
     return std::vector<PushEvent>{std::move(done)};
 }
 
 Result<std::vector<PushEvent>> from_github(const json& j) {
     auto action = str_at(j, "action");
-    const json& pkg = j.contains("registry_package") ? obj_at(j, "registry_package") : obj_at(j, "package");
+    const json& pkg =
+        j.contains("registry_package") ? obj_at(j, "registry_package") : obj_at(j, "package");
     auto type = pkg.is_object() ? str_at(pkg, "package_type") : std::string();
     for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if ((action != "published" && action != "updated") || (type != "container" && type != "docker")) {
+    if ((action != "published" && action != "updated") ||
+        (type != "container" && type != "docker")) {
         return std::vector<PushEvent>{};
     }
     const auto& version = obj_at(pkg, "package_version");
@@ -113,7 +121,8 @@ Result<std::vector<PushEvent>> from_github(const json& j) {
     e.repository = owner + "/" + name;
     e.tag = str_at(tag, "name");
     e.digest = str_at(tag, "digest");
-    if (e.digest.empty() && str_at(version, "version").rfind("sha256:", 0) == 0) e.digest = str_at(version, "version");
+    if (e.digest.empty() && str_at(version, "version").rfind("sha256:", 0) == 0)
+        e.digest = str_at(version, "version");
     if (auto url = str_at(version, "package_url"); !url.empty()) e.registry = host_of(url);
     POETRYOPS_TRY(auto done, finish(std::move(e)));
     return std::vector<PushEvent>{std::move(done)};
@@ -124,7 +133,8 @@ Result<std::vector<PushEvent>> from_harbor(const json& j) {
     const auto& data = obj_at(j, "event_data");
     auto repo = str_at(obj_at(data, "repository"), "repo_full_name");
     if (!data.contains("resources") || !data["resources"].is_array() || repo.empty()) {
-        return fail(Error::Kind::decode, "Harbor webhook: event_data.resources or repository.repo_full_name is missing");
+        return fail(Error::Kind::decode,
+                    "Harbor webhook: event_data.resources or repository.repo_full_name is missing");
     }
     std::vector<PushEvent> out;
     for (const auto& r : data["resources"]) {
@@ -143,12 +153,15 @@ Result<std::vector<PushEvent>> from_harbor(const json& j) {
 Result<std::vector<PushEvent>> from_quay(const json& j) {
     auto docker_url = str_at(j, "docker_url");
     auto repo = str_at(j, "repository");
-    if (docker_url.empty() || repo.empty() || !j.contains("updated_tags") || !j["updated_tags"].is_array()) {
-        return fail(Error::Kind::decode, "Quay webhook: docker_url, repository or updated_tags is missing");
+    if (docker_url.empty() || repo.empty() || !j.contains("updated_tags") ||
+        !j["updated_tags"].is_array()) {
+        return fail(Error::Kind::decode,
+                    "Quay webhook: docker_url, repository or updated_tags is missing");
     }
     std::vector<PushEvent> out;
     for (const auto& t : j["updated_tags"]) {
-        if (!t.is_string()) return fail(Error::Kind::decode, "Quay webhook: updated_tags holds a non-string");
+        if (!t.is_string())
+            return fail(Error::Kind::decode, "Quay webhook: updated_tags holds a non-string");
         PushEvent e;
         e.source = "quay";
         e.registry = host_of(docker_url);
@@ -220,10 +233,12 @@ Result<std::vector<PushEvent>> parse_webhook(std::string_view body, WebhookForma
             }
             case WebhookFormat::auto_detect: break;
         }
-        return fail(Error::Kind::decode, "webhook payload is of no known form (distribution, Docker Hub, GitHub, "
-                                         "Harbor, Quay, CloudEvents)");
+        return fail(Error::Kind::decode,
+                    "webhook payload is of no known form (distribution, Docker Hub, GitHub, "
+                    "Harbor, Quay, CloudEvents)");
     } catch (const json::exception& e) {
-        return fail(Error::Kind::decode, std::string("webhook payload is not valid JSON: ") + e.what());
+        return fail(Error::Kind::decode,
+                    std::string("webhook payload is not valid JSON: ") + e.what());
     }
 }
 

@@ -42,8 +42,8 @@ std::string format_rfc3339(Clock::time_point t) {
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec);
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     return buf;
 }
 
@@ -59,9 +59,9 @@ bool parse_rfc3339(std::string_view s, Clock::time_point& out) {
         return true;
     };
     int y, mo, d, h, mi, se;
-    if (!digits(0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' || !digits(8, 2, d) ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) || s[13] != ':' || !digits(14, 2, mi) ||
-        s[16] != ':' || !digits(17, 2, se))
+    if (!digits(0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(5, 2, mo) || s[7] != '-' ||
+        !digits(8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, h) ||
+        s[13] != ':' || !digits(14, 2, mi) || s[16] != ':' || !digits(17, 2, se))
         return false;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return false;
     std::size_t pos = 19;
@@ -84,18 +84,21 @@ bool parse_rfc3339(std::string_view s, Clock::time_point& out) {
         ++pos;
     } else if (s[pos] == '+' || s[pos] == '-') {
         int oh, om;
-        if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, om)) return false;
+        if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+            !digits(pos + 4, 2, om))
+            return false;
         offset_min = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
         pos += 6;
     } else {
         return false;
     }
     if (pos != s.size()) return false;
-    std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
+    std::chrono::year_month_day ymd{std::chrono::year{y},
+                                    std::chrono::month{static_cast<unsigned>(mo)},
                                     std::chrono::day{static_cast<unsigned>(d)}};
     if (!ymd.ok()) return false;
-    auto tp = std::chrono::sys_days{ymd} + std::chrono::hours(h) + std::chrono::minutes(mi) + std::chrono::seconds(se) -
-              std::chrono::minutes(offset_min);
+    auto tp = std::chrono::sys_days{ymd} + std::chrono::hours(h) + std::chrono::minutes(mi) +
+              std::chrono::seconds(se) - std::chrono::minutes(offset_min);
     out = std::chrono::time_point_cast<Clock::duration>(tp + frac);
     return true;
 }

@@ -34,13 +34,14 @@ Result<std::string> read_file(const fs::path& path, std::size_t max_bytes) {
             if (errno == EINTR) continue;
             int e = errno;
             ::close(fd);
-            return fail(Error::Kind::internal, path.string() + ": read failed: " + std::strerror(e));
+            return fail(Error::Kind::internal,
+                        path.string() + ": read failed: " + std::strerror(e));
         }
         if (n == 0) break;
         if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
             ::close(fd);
-            return fail(Error::Kind::invalid,
-                        path.string() + ": larger than the limit of " + std::to_string(max_bytes) + " bytes");
+            return fail(Error::Kind::invalid, path.string() + ": larger than the limit of " +
+                                                  std::to_string(max_bytes) + " bytes");
         }
         out.append(buf, static_cast<std::size_t>(n));
     }
@@ -57,12 +58,14 @@ Result<void> write_file_atomic(const fs::path& path, std::string_view data, unsi
     int fd = ::mkstemp(tmpl.data());
     if (fd < 0) {
         int e = errno;
-        return fail(Error::Kind::internal, "cannot write " + path.string() + ": " + std::strerror(e));
+        return fail(Error::Kind::internal,
+                    "cannot write " + path.string() + ": " + std::strerror(e));
     }
     auto cleanup_fail = [&](const char* what, int e) -> Result<void> {
         ::close(fd);
         ::unlink(tmpl.c_str());
-        return fail(Error::Kind::internal, "cannot write " + path.string() + ": " + what + ": " + std::strerror(e));
+        return fail(Error::Kind::internal,
+                    "cannot write " + path.string() + ": " + what + ": " + std::strerror(e));
     };
     std::size_t off = 0;
     while (off < data.size()) {
@@ -78,12 +81,14 @@ Result<void> write_file_atomic(const fs::path& path, std::string_view data, unsi
     if (::close(fd) != 0) {
         int e = errno;
         ::unlink(tmpl.c_str());
-        return fail(Error::Kind::internal, "cannot write " + path.string() + ": close: " + std::strerror(e));
+        return fail(Error::Kind::internal,
+                    "cannot write " + path.string() + ": close: " + std::strerror(e));
     }
     if (::rename(tmpl.c_str(), path.c_str()) != 0) {
         int e = errno;
         ::unlink(tmpl.c_str());
-        return fail(Error::Kind::internal, "cannot write " + path.string() + ": rename: " + std::strerror(e));
+        return fail(Error::Kind::internal,
+                    "cannot write " + path.string() + ": rename: " + std::strerror(e));
     }
     return ok();
 }
@@ -93,7 +98,8 @@ TempDir::TempDir(std::string_view prefix) {
     fs::path root = base && *base ? fs::path(base) : fs::path("/tmp");
     std::string tmpl = (root / (std::string(prefix) + "-XXXXXX")).string();
     if (::mkdtemp(tmpl.data()) == nullptr) {
-        // Fall back to a random name; a failing temp dir is an environment problem the caller will see on first use.
+        // Fall back to a random name; a failing temp dir is an environment problem the caller will
+        // see on first use.
         std::random_device rd;
         tmpl = (root / (std::string(prefix) + "-" + std::to_string(rd()))).string();
         fs::create_directories(tmpl);

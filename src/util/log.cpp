@@ -34,7 +34,8 @@ constexpr std::string_view kRedacted = "[REDACTED]";
 bool ends_with_ci(std::string_view s, std::string_view suffix) {
     if (s.size() < suffix.size()) return false;
     for (std::size_t i = 0; i < suffix.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(s[s.size() - suffix.size() + i])) != suffix[i]) return false;
+        if (std::tolower(static_cast<unsigned char>(s[s.size() - suffix.size() + i])) != suffix[i])
+            return false;
     }
     return true;
 }
@@ -42,16 +43,19 @@ bool ends_with_ci(std::string_view s, std::string_view suffix) {
 bool iequal(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
     }
     return true;
 }
 
 /// Keys whose values are secrets whatever they look like.
 bool sensitive_key(std::string_view key) {
-    static constexpr std::string_view suffixes[] = {"password", "passwd", "secret", "token", "apikey", "api_key",
-                                                    "api-key", "access_key", "secret_key", "private_key", "credential",
-                                                    "credentials", "key-data", "key_data", "passphrase"};
+    static constexpr std::string_view suffixes[] = {
+        "password",   "passwd",      "secret",     "token",      "apikey",
+        "api_key",    "api-key",     "access_key", "secret_key", "private_key",
+        "credential", "credentials", "key-data",   "key_data",   "passphrase"};
     for (auto s : suffixes) {
         if (ends_with_ci(key, s)) return true;
     }
@@ -61,7 +65,8 @@ bool sensitive_key(std::string_view key) {
 
 bool token_char(char c) {
     unsigned char u = static_cast<unsigned char>(c);
-    return std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
+    return std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~' || c == '+' ||
+           c == '/' || c == '=';
 }
 
 bool key_char(char c) {
@@ -107,8 +112,8 @@ std::string redact_userinfo(std::string_view in) {
         std::size_t at = std::string_view::npos;
         while (i < in.size()) {
             char c = in[i];
-            if (c == '/' || c == '?' || c == '#' || std::isspace(static_cast<unsigned char>(c)) || c == '"' ||
-                c == '\'')
+            if (c == '/' || c == '?' || c == '#' || std::isspace(static_cast<unsigned char>(c)) ||
+                c == '"' || c == '\'')
                 break;
             if (c == '@') at = i;
             ++i;
@@ -189,9 +194,9 @@ std::string redact_pairs(std::string_view in) {
             while (ve < in.size() && in[ve] != '\n' && in[ve] != '\r') ++ve;
         } else {
             ve = vs;
-            while (ve < in.size() && !std::isspace(static_cast<unsigned char>(in[ve])) && in[ve] != ',' &&
-                   in[ve] != ';' && in[ve] != '&' && in[ve] != '"' && in[ve] != '\'' && in[ve] != '}' &&
-                   in[ve] != ')' && in[ve] != ']')
+            while (ve < in.size() && !std::isspace(static_cast<unsigned char>(in[ve])) &&
+                   in[ve] != ',' && in[ve] != ';' && in[ve] != '&' && in[ve] != '"' &&
+                   in[ve] != '\'' && in[ve] != '}' && in[ve] != ')' && in[ve] != ']')
                 ++ve;
         }
         if (ve == vs) continue;
@@ -204,8 +209,9 @@ std::string redact_pairs(std::string_view in) {
 
 /// JWTs and well-known token formats, anywhere.
 std::string redact_tokens(std::string_view in) {
-    static constexpr std::string_view prefixes[] = {"ghp_", "gho_", "ghs_", "ghu_", "ghr_", "github_pat_", "glpat-",
-                                                    "xoxb-", "xoxp-", "xoxa-", "sk_live_", "AKIA", "ASIA", "eyJ"};
+    static constexpr std::string_view prefixes[] = {
+        "ghp_",  "gho_",  "ghs_",  "ghu_",     "ghr_", "github_pat_", "glpat-",
+        "xoxb-", "xoxp-", "xoxa-", "sk_live_", "AKIA", "ASIA",        "eyJ"};
     std::string out;
     std::size_t i = 0;
     while (i < in.size()) {
@@ -289,16 +295,21 @@ std::string redact(std::string_view text) {
 
 void write(Level lvl, std::string_view msg, const Fields& fields) {
     if (lvl < g_level.load() || lvl == Level::off) return;
-    // RFC 3339 with milliseconds ("…T03:54:00.123Z"): a promotion takes tens of ms, whole seconds hide its steps.
+    // RFC 3339 with milliseconds ("…T03:54:00.123Z"): a promotion takes tens of ms, whole seconds
+    // hide its steps.
     auto now = SystemClock::instance().now();
     std::string ts = format_rfc3339(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     if (!ts.empty() && ts.back() == 'Z') {
         char frac[6];
         std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms));
         ts.insert(ts.size() - 1, frac);
     }
-    auto value_of = [](const Field& f) { return sensitive_key(f.first) ? std::string(kRedacted) : redact(f.second); };
+    auto value_of = [](const Field& f) {
+        return sensitive_key(f.first) ? std::string(kRedacted) : redact(f.second);
+    };
     if (g_format.load() == Format::json) {
         nlohmann::json j;
         j["ts"] = ts;
@@ -321,7 +332,8 @@ void write(Level lvl, std::string_view msg, const Fields& fields) {
         line += f.first;
         line += '=';
         if (needs_quotes(v)) {
-            line += nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+            line +=
+                nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         } else {
             line += v;
         }

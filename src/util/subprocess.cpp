@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
-#include <tuple>
 #include <thread>
+#include <tuple>
 
 extern char** environ;
 
@@ -24,19 +24,21 @@ using Clock = std::chrono::steady_clock;
 
 void ignore_sigpipe_once() {
     static std::once_flag once;
-    // Writing to a child's stdin after it exited must be an EPIPE error, not the death of this process.
+    // Writing to a child's stdin after it exited must be an EPIPE error, not the death of this
+    // process.
     std::call_once(once, [] { ::signal(SIGPIPE, SIG_IGN); });
 }
 
-/// Everything the child needs, built before fork() so the child only calls async-signal-safe functions.
+/// Everything the child needs, built before fork() so the child only calls async-signal-safe
+/// functions.
 struct ExecPlan {
     std::string program;
     std::vector<std::string> argv_store, env_store;
     std::vector<char*> argv, envp;
 };
 
-std::string lookup_path(const std::string& name, const std::map<std::string, std::string>& env_override,
-                        bool inherit) {
+std::string lookup_path(const std::string& name,
+                        const std::map<std::string, std::string>& env_override, bool inherit) {
     if (name.find('/') != std::string::npos) return name;
     std::string path;
     if (auto it = env_override.find("PATH"); it != env_override.end()) {
@@ -60,11 +62,13 @@ std::string lookup_path(const std::string& name, const std::map<std::string, std
 }
 
 Result<ExecPlan> make_plan(const std::vector<std::string>& argv, const ProcessOptions& o) {
-    if (argv.empty() || argv[0].empty()) return fail(Error::Kind::invalid, "run_process: empty argv");
+    if (argv.empty() || argv[0].empty())
+        return fail(Error::Kind::invalid, "run_process: empty argv");
     ExecPlan plan;
     plan.program = lookup_path(argv[0], o.env, o.inherit_env);
     if (plan.program.empty()) {
-        return fail(Error::Kind::not_found, "cannot run " + argv[0] + ": not found in PATH", "ExecutableNotFound");
+        return fail(Error::Kind::not_found, "cannot run " + argv[0] + ": not found in PATH",
+                    "ExecutableNotFound");
     }
     plan.argv_store = argv;
     std::map<std::string, std::string> env;
@@ -86,8 +90,10 @@ Result<ExecPlan> make_plan(const std::vector<std::string>& argv, const ProcessOp
     return plan;
 }
 
-/// In the child after fork(): own process group, default signals, fds 0-2 set up, everything else closed.
-[[noreturn]] void exec_child(const ExecPlan& plan, const std::string& cwd, int in_fd, int out_fd, int err_fd) {
+/// In the child after fork(): own process group, default signals, fds 0-2 set up, everything else
+/// closed.
+[[noreturn]] void exec_child(const ExecPlan& plan, const std::string& cwd, int in_fd, int out_fd,
+                             int err_fd) {
     ::setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
@@ -123,7 +129,8 @@ void decode_status(int status, ProcessResult& r) {
 
 }  // namespace
 
-Result<ProcessResult> run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
+Result<ProcessResult> run_process(const std::vector<std::string>& argv,
+                                  const ProcessOptions& options) {
     ignore_sigpipe_once();
     POETRYOPS_TRY(ExecPlan plan, make_plan(argv, options));
     int in_pipe[2] = {-1, -1}, out_pipe[2], err_pipe[2];
@@ -138,12 +145,16 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
     pid_t pid = ::fork();
     if (pid < 0) {
         int e = errno;
-        for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], devnull})
+        for (int fd :
+             {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], devnull})
             if (fd >= 0) ::close(fd);
         return fail(Error::Kind::internal, std::string("fork: ") + std::strerror(e));
     }
-    if (pid == 0) exec_child(plan, options.cwd, options.stdin_data ? in_pipe[0] : devnull, out_pipe[1], err_pipe[1]);
-    ::setpgid(pid, pid);  // also in the parent, so kill(-pid) works even before the child ran setpgid
+    if (pid == 0)
+        exec_child(plan, options.cwd, options.stdin_data ? in_pipe[0] : devnull, out_pipe[1],
+                   err_pipe[1]);
+    ::setpgid(pid,
+              pid);  // also in the parent, so kill(-pid) works even before the child ran setpgid
 
     if (in_pipe[0] >= 0) ::close(in_pipe[0]);
     if (devnull >= 0) ::close(devnull);
@@ -164,7 +175,8 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
     bool exited = false;
     int status = 0;
     std::optional<Clock::time_point> exited_at;
-    auto deadline = options.timeout.count() > 0 ? std::optional(start + options.timeout) : std::nullopt;
+    auto deadline =
+        options.timeout.count() > 0 ? std::optional(start + options.timeout) : std::nullopt;
     char buf[65536];
 
     auto append = [&](std::string& dst, bool& truncated, const char* data, std::size_t n) {
@@ -230,7 +242,8 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
             }
         }
         for (auto [idx, fdp, dst, trunc] :
-             {std::tuple{idx_out, &out_fd, &r.out, &r.out_truncated}, std::tuple{idx_err, &err_fd, &r.err, &r.err_truncated}}) {
+             {std::tuple{idx_out, &out_fd, &r.out, &r.out_truncated},
+              std::tuple{idx_err, &err_fd, &r.err, &r.err_truncated}}) {
             if (idx < 0 || !(fds[idx].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             ssize_t n = ::read(*fdp, buf, sizeof buf);
             if (n > 0) {
@@ -272,7 +285,8 @@ ChildProcess::~ChildProcess() {
     if (pid_ > 0) stop();
 }
 
-Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv, const ProcessOptions& options,
+Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
+                                         const ProcessOptions& options,
                                          const std::string& log_path) {
     ignore_sigpipe_once();
     POETRYOPS_TRY(ExecPlan plan, make_plan(argv, options));
@@ -283,7 +297,8 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv, c
         if (log_fd < 0) {
             int e = errno;
             ::close(devnull);
-            return fail(Error::Kind::internal, "cannot open log " + log_path + ": " + std::strerror(e));
+            return fail(Error::Kind::internal,
+                        "cannot open log " + log_path + ": " + std::strerror(e));
         }
     }
     pid_t pid = ::fork();
@@ -342,8 +357,10 @@ std::string format_argv(const std::vector<std::string>& argv) {
     for (std::size_t i = 0; i < argv.size(); ++i) {
         if (i) out += ' ';
         const std::string& a = argv[i];
-        bool plain = !a.empty() && a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-                                                       "-_./:=@,+%") == std::string::npos;
+        bool plain =
+            !a.empty() && a.find_first_not_of(
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                              "-_./:=@,+%") == std::string::npos;
         if (plain) {
             out += a;
         } else {

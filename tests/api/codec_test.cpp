@@ -106,20 +106,24 @@ TEST(Codec, StatusRoundTripsAndSummary) {
 }
 
 TEST(Codec, WrongTypesReportedWithPaths) {
-    json j = json::parse(R"({"apiVersion": "poetryops.io/v1", "kind": "PoetryApp", "metadata": {"name": "x"},
+    json j = json::parse(
+        R"({"apiVersion": "poetryops.io/v1", "kind": "PoetryApp", "metadata": {"name": "x"},
         "spec": {"image": "registry/x", "gitops": {"repoURL": "file:///g"}, "historyLimit": "ten",
                  "environments": [{"name": "dev", "path": "d", "promotion": {"auto": "yes"}}, 7]}})");
     std::vector<FieldError> errors;
     decode_poetryapp(j, errors);
     std::vector<std::string> paths;
     for (const auto& e : errors) paths.push_back(e.path);
-    EXPECT_THAT(paths, testing::UnorderedElementsAre("apiVersion", "spec.image", "spec.environments[0].promotion.auto",
+    EXPECT_THAT(paths, testing::UnorderedElementsAre("apiVersion", "spec.image",
+                                                     "spec.environments[0].promotion.auto",
                                                      "spec.environments[1]", "spec.historyLimit"));
 }
 
 TEST(Codec, YamlScalarsFollowTheCoreSchema) {
-    auto docs = yaml_to_json("a: 1\nb: '1'\nc: true\nd: \"true\"\ne: ~\nf: 1.5\ng: 0x1F\nh: 1.4.2\ni: yes\nj: -3\n"
-                             "k: 1e3\nl:\n", "t.yaml");
+    auto docs = yaml_to_json(
+        "a: 1\nb: '1'\nc: true\nd: \"true\"\ne: ~\nf: 1.5\ng: 0x1F\nh: 1.4.2\ni: yes\nj: -3\n"
+        "k: 1e3\nl:\n",
+        "t.yaml");
     ASSERT_TRUE(docs) << docs.error().message;
     const json& d = docs->front();
     EXPECT_EQ(d["a"], 1);
@@ -166,7 +170,8 @@ spec:
     auto r = load_poetryapps_yaml(text, "apps.yaml");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().message,
-              "apps.yaml:25: PoetryApp second: spec.environments[1].promotion.from: names \"qa\", which is not an "
+              "apps.yaml:25: PoetryApp second: spec.environments[1].promotion.from: names \"qa\", "
+              "which is not an "
               "environment of this app");
 }
 

@@ -77,5 +77,6 @@ TEST(ConditionReason, EveryVocabularyBecomesCamelCase) {
     EXPECT_EQ(condition_reason("", "GitOpsUnavailable"), "GitOpsUnavailable");
     EXPECT_EQ(condition_reason("__", "DependencyFailed"), "DependencyFailed");
     EXPECT_EQ(condition_reason("tls handshake", "X"), "TlsHandshake");
-    EXPECT_EQ(condition_reason("429", "TooManyRequests"), "TooManyRequests") << "a reason starts with a letter";
+    EXPECT_EQ(condition_reason("429", "TooManyRequests"), "TooManyRequests")
+        << "a reason starts with a letter";
 }

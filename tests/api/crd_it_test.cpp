@@ -1,9 +1,9 @@
-// The CRD against a real kube-apiserver (the run's cluster, tests/support/kube): every CRD in crds/ is accepted and
-// Established, every example is accepted, the server's defaults are poetryops' own, and every rule of docs/api.md
-// that the schema or CEL states is enforced by the server — and by poetryops' own validation, which gives the same
-// answer in local mode.
-#include "support/kube/cluster.hpp"
+// The CRD against a real kube-apiserver (the run's cluster, tests/support/kube): every CRD in crds/
+// is accepted and Established, every example is accepted, the server's defaults are poetryops' own,
+// and every rule of docs/api.md that the schema or CEL states is enforced by the server — and by
+// poetryops' own validation, which gives the same answer in local mode.
 #include <poetryops/controller/resources.hpp>
+#include "support/kube/cluster.hpp"
 #include "support/kube/crds.hpp"
 #include "support/support.hpp"
 
@@ -44,7 +44,8 @@ protected:
         ASSERT_TRUE(names) << names.error().message;
     }
 
-    /// A server-side dry-run create of a PoetryApp in `ns`: the object as the server would store it, or its refusal.
+    /// A server-side dry-run create of a PoetryApp in `ns`: the object as the server would store
+    /// it, or its refusal.
     Result<json> dry_run_create(const json& object, const std::string& ns = "default") {
         json o = object;
         o["metadata"]["namespace"] = ns;
@@ -83,7 +84,8 @@ json base_app() {
 }  // namespace
 
 TEST_F(CrdIt, EveryCrdInCrdsIsAcceptedAndEstablished) {
-    // SetUp applied them; a second apply is a no-op, not a conflict, and the PoetryApp resource is served.
+    // SetUp applied them; a second apply is a no-op, not a conflict, and the PoetryApp resource is
+    // served.
     auto names = tk::apply_crds(*client_, tk::yaml_files(test::source_dir() / "crds"));
     ASSERT_TRUE(names) << names.error().message;
     EXPECT_THAT(*names, testing::Contains("poetryapps.poetryops.io"));
@@ -97,12 +99,14 @@ TEST_F(CrdIt, EveryCrdInCrdsIsAcceptedAndEstablished) {
 TEST_F(CrdIt, ThirdPartyCrdsTheGatesReadInstall) {
     fs::path dir = tk::shared_crds_dir(test::source_dir());
     if (dir.empty()) {
-        if (tk::lane_required()) FAIL() << "no ../shared/k8s/crds while POETRYOPS_REQUIRE_KUBE_LANE=1";
+        if (tk::lane_required())
+            FAIL() << "no ../shared/k8s/crds while POETRYOPS_REQUIRE_KUBE_LANE=1";
         GTEST_SKIP() << "no ../shared/k8s/crds (set POETRYOPS_SHARED_K8S_CRDS)";
     }
     auto names = tk::apply_crds(*client_, tk::yaml_files(dir), std::chrono::seconds(60));
     ASSERT_TRUE(names) << names.error().message;
-    EXPECT_THAT(*names, testing::IsSupersetOf({"applications.argoproj.io", "kustomizations.kustomize.toolkit.fluxcd.io",
+    EXPECT_THAT(*names, testing::IsSupersetOf({"applications.argoproj.io",
+                                               "kustomizations.kustomize.toolkit.fluxcd.io",
                                                "httproutes.gateway.networking.k8s.io"}));
 }
 
@@ -122,7 +126,8 @@ TEST_F(CrdIt, EveryExampleIsAcceptedWithTheServerDefaultsPoetryopsApplies) {
             auto app = api::load_poetryapp(doc);
             ASSERT_TRUE(app) << file << ": " << app.error().message;
             EXPECT_EQ((*stored)["spec"], api::encode_spec(app->spec))
-                << file << "\nserver: " << (*stored)["spec"].dump() << "\nours:   " << api::encode_spec(app->spec).dump();
+                << file << "\nserver: " << (*stored)["spec"].dump()
+                << "\nours:   " << api::encode_spec(app->spec).dump();
             ++count;
         }
     }
@@ -142,7 +147,8 @@ TEST_F(CrdIt, SparseSpecGetsTheSameDefaultsFromTheServerAndFromPoetryops) {
     auto app = api::load_poetryapp(o);
     ASSERT_TRUE(app) << app.error().message;
     EXPECT_EQ((*stored)["spec"], api::encode_spec(app->spec))
-        << "server: " << (*stored)["spec"].dump() << "\nours:   " << api::encode_spec(app->spec).dump();
+        << "server: " << (*stored)["spec"].dump()
+        << "\nours:   " << api::encode_spec(app->spec).dump();
 }
 
 struct RuleCase {
@@ -153,16 +159,25 @@ struct RuleCase {
 
 TEST_F(CrdIt, EveryRuleIsEnforcedByTheServerAndByPoetryops) {
     const RuleCase cases[] = {
-        {"first environment with promotion.from", [](json& s) { s["environments"][0]["promotion"] = {{"from", "prod"}}; },
+        {"first environment with promotion.from",
+         [](json& s) {
+             s["environments"][0]["promotion"] = {{"from", "prod"}};
+         },
          "the first environment cannot have promotion.from"},
         {"promotion.from names a later environment",
-         [](json& s) { s["environments"][1]["promotion"]["from"] = "prod"; }, "promotion.from must name an earlier environment"},
-        {"promotion.from names itself", [](json& s) { s["environments"][1]["promotion"]["from"] = "staging"; },
+         [](json& s) { s["environments"][1]["promotion"]["from"] = "prod"; },
          "promotion.from must name an earlier environment"},
-        {"promotion.from names no environment", [](json& s) { s["environments"][2]["promotion"]["from"] = "qa"; },
+        {"promotion.from names itself",
+         [](json& s) { s["environments"][1]["promotion"]["from"] = "staging"; },
+         "promotion.from must name an earlier environment"},
+        {"promotion.from names no environment",
+         [](json& s) { s["environments"][2]["promotion"]["from"] = "qa"; },
          "promotion.from must name an earlier environment"},
         {"weights decrease",
-         [](json& s) { s["environments"][2]["canary"]["steps"] = json::parse(R"([{"weight": 50}, {"weight": 10}])"); },
+         [](json& s) {
+             s["environments"][2]["canary"]["steps"] =
+                 json::parse(R"([{"weight": 50}, {"weight": 10}])");
+         },
          "canary step weights must strictly increase"},
         {"weights repeat (identical steps)",
          [](json& s) {
@@ -172,39 +187,56 @@ TEST_F(CrdIt, EveryRuleIsEnforcedByTheServerAndByPoetryops) {
          "canary step weights must strictly increase"},
         {"weights repeat (different pauses)",
          [](json& s) {
-             s["environments"][2]["canary"]["steps"] =
-                 json::parse(R"([{"weight": 10, "pause": "1m"}, {"weight": 20}, {"weight": 20, "pause": "2m"}])");
+             s["environments"][2]["canary"]["steps"] = json::parse(
+                 R"([{"weight": 10, "pause": "1m"}, {"weight": 20}, {"weight": 20, "pause": "2m"}])");
          },
          "canary step weights must strictly increase"},
-        {"weight above 100", [](json& s) { s["environments"][2]["canary"]["steps"][1]["weight"] = 101; },
+        {"weight above 100",
+         [](json& s) { s["environments"][2]["canary"]["steps"][1]["weight"] = 101; },
          "should be less than or equal to 100"},
         {"two health gates",
          [](json& s) {
-             s["environments"][0]["health"] = {{"argocd", {{"application", "a"}}}, {"flux", {{"kustomization", "k"}}}};
+             s["environments"][0]["health"] = {{"argocd", {{"application", "a"}}},
+                                               {"flux", {{"kustomization", "k"}}}};
          },
          "set at most one of argocd, flux and deployment"},
-        {"update.tag without helm", [](json& s) { s["environments"][0]["update"] = {{"kind", "kustomize"}, {"tag", "image.tag"}}; },
+        {"update.tag without helm",
+         [](json& s) {
+             s["environments"][0]["update"] = {{"kind", "kustomize"}, {"tag", "image.tag"}};
+         },
          "update.tag and update.digest are only used with kind helm"},
         {"update.container without manifest",
-         [](json& s) { s["environments"][0]["update"] = {{"kind", "helm"}, {"container", "web"}}; },
+         [](json& s) {
+             s["environments"][0]["update"] = {{"kind", "helm"}, {"container", "web"}};
+         },
          "update.container is only used with kind manifest"},
-        {"stable equals canary", [](json& s) { s["environments"][2]["canary"]["traffic"]["canary"] = "web-stable"; },
+        {"stable equals canary",
+         [](json& s) { s["environments"][2]["canary"]["traffic"]["canary"] = "web-stable"; },
          "traffic.canary must differ from traffic.stable"},
         {"custom metric without query",
-         [](json& s) { s["environments"][2]["canary"]["analysis"]["metrics"][0]["name"] = "errors"; },
+         [](json& s) {
+             s["environments"][2]["canary"]["analysis"]["metrics"][0]["name"] = "errors";
+         },
          "query is required unless name is a built-in metric"},
         {"metric without bounds",
-         [](json& s) { s["environments"][2]["canary"]["analysis"]["metrics"][0].erase("min"); }, "set min, max or both"},
-        {"min above max", [](json& s) { s["environments"][2]["canary"]["analysis"]["metrics"][0]["max"] = 0.5; },
+         [](json& s) { s["environments"][2]["canary"]["analysis"]["metrics"][0].erase("min"); },
+         "set min, max or both"},
+        {"min above max",
+         [](json& s) { s["environments"][2]["canary"]["analysis"]["metrics"][0]["max"] = 0.5; },
          "min must not be greater than max"},
         {"build without source", [](json& s) { s["build"] = json::object(); },
          "spec.source is required when spec.build is set"},
-        {"duplicate environment names", [](json& s) { s["environments"][1]["name"] = "dev"; s["environments"][1].erase("promotion"); },
+        {"duplicate environment names",
+         [](json& s) {
+             s["environments"][1]["name"] = "dev";
+             s["environments"][1].erase("promotion");
+         },
          "Duplicate value"},
-        {"environment name not a DNS label", [](json& s) { s["environments"][0]["name"] = "Dev_1"; },
-         "should match"},
+        {"environment name not a DNS label",
+         [](json& s) { s["environments"][0]["name"] = "Dev_1"; }, "should match"},
         {"absolute path", [](json& s) { s["environments"][0]["path"] = "/etc"; }, "should match"},
-        {"no environments", [](json& s) { s["environments"] = json::array(); }, "should have at least 1 items"},
+        {"no environments", [](json& s) { s["environments"] = json::array(); },
+         "should have at least 1 items"},
     };
     // The base is valid for both.
     {
@@ -222,7 +254,8 @@ TEST_F(CrdIt, EveryRuleIsEnforcedByTheServerAndByPoetryops) {
         EXPECT_EQ(stored.error().http_status, 422) << stored.error().message;
         EXPECT_THAT(stored.error().message, testing::HasSubstr(c.server_says));
         auto ours = api::load_poetryapp(o);
-        EXPECT_FALSE(ours) << c.name << ": poetryops' own validation accepted what the server refuses";
+        EXPECT_FALSE(ours) << c.name
+                           << ": poetryops' own validation accepted what the server refuses";
     }
 }
 
@@ -230,8 +263,8 @@ TEST_F(CrdIt, FanOutAndIncreasingWeightsAreAccepted) {
     json o = base_app();
     // Two environments promoted from the same upstream, and a long increasing ladder.
     o["spec"]["environments"][2]["promotion"]["from"] = "dev";
-    o["spec"]["environments"][2]["canary"]["steps"] =
-        json::parse(R"([{"weight": 1}, {"weight": 5}, {"weight": 25}, {"weight": 50}, {"weight": 99}])");
+    o["spec"]["environments"][2]["canary"]["steps"] = json::parse(
+        R"([{"weight": 1}, {"weight": 5}, {"weight": 25}, {"weight": 50}, {"weight": 99}])");
     auto stored = dry_run_create(o);
     ASSERT_TRUE(stored) << stored.error().message;
     EXPECT_TRUE(api::load_poetryapp(o));

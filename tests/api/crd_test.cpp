@@ -1,4 +1,5 @@
-// The CRD and the C++ API must agree: structure, enums, defaults, patterns, and every field we write.
+// The CRD and the C++ API must agree: structure, enums, defaults, patterns, and every field we
+// write.
 #include <poetryops/api/codec.hpp>
 
 #include <poetryops/util/fs.hpp>
@@ -19,7 +20,8 @@ namespace fs = std::filesystem;
 namespace {
 
 json load_crd() {
-    auto text = poetryops::read_file(poetryops::test::source_dir() / "crds/poetryops.io_poetryapps.yaml");
+    auto text =
+        poetryops::read_file(poetryops::test::source_dir() / "crds/poetryops.io_poetryapps.yaml");
     EXPECT_TRUE(text) << text.error().message;
     auto docs = yaml_to_json(*text, "poetryops.io_poetryapps.yaml");
     EXPECT_TRUE(docs) << docs.error().message;
@@ -27,7 +29,9 @@ json load_crd() {
     return docs->front();
 }
 
-const json& schema_root(const json& crd) { return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]; }
+const json& schema_root(const json& crd) {
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+}
 
 // The schema node at a dotted path ("spec.environments[].promotion.approval").
 const json* schema_at(const json& root, const std::string& path) {
@@ -35,7 +39,8 @@ const json* schema_at(const json& root, const std::string& path) {
     std::size_t start = 0;
     while (start < path.size()) {
         auto dot = path.find('.', start);
-        std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        std::string part =
+            path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         bool item = part.size() > 2 && part.compare(part.size() - 2, 2, "[]") == 0;
         if (item) part.resize(part.size() - 2);
         if (!node->contains("properties") || !(*node)["properties"].contains(part)) return nullptr;
@@ -61,23 +66,26 @@ void check_structural(const json& node, const std::string& path, bool need_descr
             check_structural(v, path.empty() ? k : path + "." + k, need_description);
         }
         if (node.contains("required")) {
-            for (const auto& r : node["required"]) EXPECT_TRUE(node["properties"].contains(r)) << path << "." << r;
+            for (const auto& r : node["required"])
+                EXPECT_TRUE(node["properties"].contains(r)) << path << "." << r;
         }
     } else if (type == "array") {
         ASSERT_TRUE(node.contains("items")) << path << " is an array without items";
         if (node.value("x-kubernetes-list-type", "") == "map") {
             for (const auto& key : node["x-kubernetes-list-map-keys"]) {
-                EXPECT_THAT(node["items"]["required"], testing::Contains(key)) << path << " map key " << key;
+                EXPECT_THAT(node["items"]["required"], testing::Contains(key))
+                    << path << " map key " << key;
             }
         }
         check_structural(node["items"], path + "[]", need_description);
     }
 }
 
-// Applies the schema's defaults the way the API server does: for each object present, missing properties with a
-// default get it; then recurse into present values.
+// Applies the schema's defaults the way the API server does: for each object present, missing
+// properties with a default get it; then recurse into present values.
 void apply_schema_defaults(const json& schema, json& value) {
-    if (schema.value("type", "") == "object" && value.is_object() && schema.contains("properties")) {
+    if (schema.value("type", "") == "object" && value.is_object() &&
+        schema.contains("properties")) {
         for (auto& [k, prop] : schema["properties"].items()) {
             if (!value.contains(k) && prop.contains("default")) value[k] = prop["default"];
             if (value.contains(k)) apply_schema_defaults(prop, value[k]);
@@ -87,12 +95,14 @@ void apply_schema_defaults(const json& schema, json& value) {
     }
 }
 
-// Every key of `value` must be declared in the schema, or the API server would prune it (lost data).
+// Every key of `value` must be declared in the schema, or the API server would prune it (lost
+// data).
 void check_declared(const json& schema, const json& value, const std::string& path) {
     if (value.is_object()) {
         ASSERT_TRUE(schema.contains("properties")) << path;
         for (auto& [k, v] : value.items()) {
-            ASSERT_TRUE(schema["properties"].contains(k)) << path << "." << k << " is not in the CRD schema";
+            ASSERT_TRUE(schema["properties"].contains(k))
+                << path << "." << k << " is not in the CRD schema";
             check_declared(schema["properties"][k], v, path + "." + k);
         }
     } else if (value.is_array()) {
@@ -114,7 +124,8 @@ std::vector<std::string> schema_enum(const json& root, const std::string& path) 
 }
 
 PoetryApp maximal_app() {
-    auto text = poetryops::read_file(poetryops::test::source_dir() / "examples/poetryapps/billing.yaml");
+    auto text =
+        poetryops::read_file(poetryops::test::source_dir() / "examples/poetryapps/billing.yaml");
     auto apps = load_poetryapps_yaml(*text, "billing.yaml");
     EXPECT_TRUE(apps) << apps.error().message;
     return apps->front();
@@ -134,7 +145,8 @@ TEST(Crd, IsStructuralAndDescribed) {
     EXPECT_EQ(v["name"], kVersion);
     EXPECT_TRUE(v["subresources"].contains("status"));
     std::set<std::string> columns;
-    for (const auto& c : v["additionalPrinterColumns"]) columns.insert(c["name"].get<std::string>());
+    for (const auto& c : v["additionalPrinterColumns"])
+        columns.insert(c["name"].get<std::string>());
     EXPECT_THAT(columns, testing::IsSupersetOf({"Summary", "Ready", "Age"}));
     const json& root = schema_root(crd);
     check_structural(root, "", false);
@@ -181,11 +193,15 @@ TEST(Crd, DefaultsMatchTheCode) {
     json by_server = sparse;
     apply_schema_defaults(root["properties"]["spec"], by_server);
 
-    json object{{"apiVersion", kApiVersion}, {"kind", kKind}, {"metadata", {{"name", "a"}}}, {"spec", sparse}};
+    json object{{"apiVersion", kApiVersion},
+                {"kind", kKind},
+                {"metadata", {{"name", "a"}}},
+                {"spec", sparse}};
     auto app = load_poetryapp(object);
     ASSERT_TRUE(app) << app.error().message;
     json by_code = encode_spec(app->spec);
-    EXPECT_EQ(by_code, by_server) << "code:   " << by_code.dump() << "\nserver: " << by_server.dump();
+    EXPECT_EQ(by_code, by_server) << "code:   " << by_code.dump()
+                                  << "\nserver: " << by_server.dump();
 }
 
 TEST(Crd, EverythingWeWriteIsDeclared) {
@@ -217,23 +233,28 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     json status = encode_status(st);
     check_declared(root["properties"]["status"], status, "status");
     // And the reverse: every status field in the CRD is one the code writes (no stale schema).
-    for (auto& [k, v] : root["properties"]["status"]["properties"].items()) EXPECT_TRUE(status.contains(k)) << k;
-    for (auto& [k, v] : root["properties"]["status"]["properties"]["environments"]["items"]["properties"].items())
+    for (auto& [k, v] : root["properties"]["status"]["properties"].items())
+        EXPECT_TRUE(status.contains(k)) << k;
+    for (auto& [k, v] :
+         root["properties"]["status"]["properties"]["environments"]["items"]["properties"].items())
         EXPECT_TRUE(status["environments"][0].contains(k)) << k;
 }
 
 TEST(Crd, PatternsAgreeWithTheValidator) {
     const json crd = load_crd();
     const json& root = schema_root(crd);
-    std::regex duration((*schema_at(root, "spec.environments[].promotion.soak"))["pattern"].get<std::string>());
-    for (const char* s : {"0", "0s", "30s", "10m", "1h30m", "1.5h", "250ms", ".5s", "10", "1d", "-5m", "1h 30m", "m", ""}) {
+    std::regex duration(
+        (*schema_at(root, "spec.environments[].promotion.soak"))["pattern"].get<std::string>());
+    for (const char* s : {"0", "0s", "30s", "10m", "1h30m", "1.5h", "250ms", ".5s", "10", "1d",
+                          "-5m", "1h 30m", "m", ""}) {
         EXPECT_EQ(std::regex_match(s, duration), parse_duration(s).has_value()) << s;
     }
     std::regex label((*schema_at(root, "spec.environments[].name"))["pattern"].get<std::string>());
     for (const char* s : {"dev", "prod-eu-1", "Dev", "-dev", "dev-", "a.b", "a_b", "9"}) {
         EXPECT_EQ(std::regex_match(s, label), is_dns1123_label(s)) << s;
     }
-    std::regex relative((*schema_at(root, "spec.environments[].path"))["pattern"].get<std::string>());
+    std::regex relative(
+        (*schema_at(root, "spec.environments[].path"))["pattern"].get<std::string>());
     EXPECT_FALSE(std::regex_search("/etc", relative));
     EXPECT_TRUE(std::regex_search("envs/dev", relative));
 }
@@ -249,15 +270,20 @@ TEST(Crd, CrossFieldRulesAreDeclared) {
         }
         return out;
     };
-    EXPECT_THAT(rules("spec.environments"), testing::Contains(testing::HasSubstr("e.promotion.from")));
+    EXPECT_THAT(rules("spec.environments"),
+                testing::Contains(testing::HasSubstr("e.promotion.from")));
     EXPECT_EQ((*schema_at(root, "spec.environments"))["x-kubernetes-list-type"], "map");
-    EXPECT_THAT(rules("spec.environments[].canary.steps"), testing::Contains(testing::HasSubstr(".weight < s.weight")));
-    EXPECT_THAT(rules("spec.environments[].health"), testing::Contains(testing::HasSubstr("has(self.argocd)")));
+    EXPECT_THAT(rules("spec.environments[].canary.steps"),
+                testing::Contains(testing::HasSubstr(".weight < s.weight")));
+    EXPECT_THAT(rules("spec.environments[].health"),
+                testing::Contains(testing::HasSubstr("has(self.argocd)")));
     EXPECT_THAT(rules("spec"), testing::Contains(testing::HasSubstr("has(self.source)")));
-    // kube-apiserver 1.28 refuses the CRD when a rule's estimated cost is unbounded (tests/api/crd_it_test.cpp applies
-    // it for real): every list and string a rule walks needs a bound, and a list made by map() has none.
+    // kube-apiserver 1.28 refuses the CRD when a rule's estimated cost is unbounded
+    // (tests/api/crd_it_test.cpp applies it for real): every list and string a rule walks needs a
+    // bound, and a list made by map() has none.
     for (const char* path : {"spec.environments", "spec.environments[].canary.steps"}) {
-        for (const auto& r : rules(path)) EXPECT_EQ(r.find(".map("), std::string::npos) << path << ": " << r;
+        for (const auto& r : rules(path))
+            EXPECT_EQ(r.find(".map("), std::string::npos) << path << ": " << r;
     }
     EXPECT_TRUE(schema_at(root, "spec.environments")->contains("maxItems"));
     EXPECT_TRUE(schema_at(root, "spec.environments[].name")->contains("maxLength"));
@@ -267,7 +293,8 @@ TEST(Crd, CrossFieldRulesAreDeclared) {
 
 TEST(Examples, AllValidateThroughTheSameCode) {
     int count = 0;
-    for (const auto& entry : fs::directory_iterator(poetryops::test::source_dir() / "examples/poetryapps")) {
+    for (const auto& entry :
+         fs::directory_iterator(poetryops::test::source_dir() / "examples/poetryapps")) {
         if (entry.path().extension() != ".yaml") continue;
         auto text = poetryops::read_file(entry.path());
         ASSERT_TRUE(text);
@@ -281,7 +308,8 @@ TEST(Examples, AllValidateThroughTheSameCode) {
 
 TEST(Examples, InvalidTestdataFailsWithExpectedPaths) {
     int files = 0;
-    for (const auto& entry : fs::directory_iterator(poetryops::test::source_dir() / "tests/api/testdata")) {
+    for (const auto& entry :
+         fs::directory_iterator(poetryops::test::source_dir() / "tests/api/testdata")) {
         if (entry.path().filename().string().rfind("invalid-", 0) != 0) continue;
         ++files;
         auto text = poetryops::read_file(entry.path());
@@ -299,7 +327,8 @@ TEST(Examples, InvalidTestdataFailsWithExpectedPaths) {
         errors.insert(errors.end(), more.begin(), more.end());
         std::vector<std::string> paths;
         for (const auto& e : errors) paths.push_back(e.path);
-        EXPECT_THAT(paths, testing::UnorderedElementsAreArray(expected)) << entry.path() << ": " << join_errors(errors, 20);
+        EXPECT_THAT(paths, testing::UnorderedElementsAreArray(expected))
+            << entry.path() << ": " << join_errors(errors, 20);
         auto loaded = load_poetryapps_yaml(*text, entry.path().filename().string());
         EXPECT_FALSE(loaded) << entry.path();
     }

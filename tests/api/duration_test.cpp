@@ -22,8 +22,8 @@ TEST(Duration, ParsesGoStyleDurations) {
 }
 
 TEST(Duration, RejectsMalformedInput) {
-    for (const char* bad : {"", "10", "m", "1d", "-5m", "1h 30m", "5 m", "1.m.s", "h1", "10mins", "1e3s",
-                            "99999999999999999999h"}) {
+    for (const char* bad : {"", "10", "m", "1d", "-5m", "1h 30m", "5 m", "1.m.s", "h1", "10mins",
+                            "1e3s", "99999999999999999999h"}) {
         EXPECT_FALSE(parse_duration(bad).has_value()) << bad;
     }
 }
@@ -37,7 +37,8 @@ TEST(Duration, FormatsShortestExactForm) {
     EXPECT_EQ(format_duration(3605s), "1h5s");
     EXPECT_EQ(format_duration(1500ms), "1.5s");
     EXPECT_EQ(format_duration(61050ms), "1m1.05s");
-    for (auto d : {250ms, 1500ms, 61050ms, std::chrono::milliseconds(90min), std::chrono::milliseconds(3605s)}) {
+    for (auto d : {250ms, 1500ms, 61050ms, std::chrono::milliseconds(90min),
+                   std::chrono::milliseconds(3605s)}) {
         EXPECT_EQ(parse_duration(format_duration(d)), d);
     }
 }

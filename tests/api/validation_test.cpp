@@ -66,15 +66,18 @@ TEST(Validation, PromotionFromMustNameAnEarlierEnvironment) {
     json j = base_app();
     j["spec"]["environments"][1]["promotion"]["from"] = "prod";
     EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.environments[1].promotion.from"));
-    EXPECT_THAT(message_for(j, "spec.environments[1].promotion.from"), testing::HasSubstr("not an earlier"));
+    EXPECT_THAT(message_for(j, "spec.environments[1].promotion.from"),
+                testing::HasSubstr("not an earlier"));
 
     j = base_app();
     j["spec"]["environments"][1]["promotion"]["from"] = "qa";
-    EXPECT_THAT(message_for(j, "spec.environments[1].promotion.from"), testing::HasSubstr("\"qa\""));
+    EXPECT_THAT(message_for(j, "spec.environments[1].promotion.from"),
+                testing::HasSubstr("\"qa\""));
 
     j = base_app();
     j["spec"]["environments"][2]["promotion"]["from"] = "prod";
-    EXPECT_THAT(message_for(j, "spec.environments[2].promotion.from"), testing::HasSubstr("itself"));
+    EXPECT_THAT(message_for(j, "spec.environments[2].promotion.from"),
+                testing::HasSubstr("itself"));
 
     j = base_app();
     j["spec"]["environments"][0]["promotion"] = {{"from", "staging"}};
@@ -86,7 +89,8 @@ TEST(Validation, EnvironmentNamesUniqueDnsLabels) {
     j["spec"]["environments"][2]["name"] = "dev";
     j["spec"]["environments"][2]["promotion"]["from"] = "staging";
     EXPECT_THAT(paths_of(j), testing::Contains("spec.environments[2].name"));
-    EXPECT_THAT(message_for(j, "spec.environments[2].name"), testing::HasSubstr("spec.environments[0]"));
+    EXPECT_THAT(message_for(j, "spec.environments[2].name"),
+                testing::HasSubstr("spec.environments[0]"));
 
     j = base_app();
     j["spec"]["environments"][0]["name"] = "Dev_1";
@@ -100,10 +104,12 @@ TEST(Validation, CanaryWeightsStrictlyIncreasingWithin1To100) {
     j["spec"]["environments"][2]["canary"]["steps"][1]["weight"] = 5;
     EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.environments[2].canary.steps[1].weight"));
     j["spec"]["environments"][2]["canary"]["steps"][1]["weight"] = 0;
-    EXPECT_THAT(message_for(j, "spec.environments[2].canary.steps[1].weight"), testing::HasSubstr("1..100"));
+    EXPECT_THAT(message_for(j, "spec.environments[2].canary.steps[1].weight"),
+                testing::HasSubstr("1..100"));
     j["spec"]["environments"][2]["canary"]["steps"][1]["weight"] = 101;
     EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.environments[2].canary.steps[1].weight"));
-    j["spec"]["environments"][2]["canary"]["steps"] = json::parse(R"([{"weight": 50}, {"weight": 100}])");
+    j["spec"]["environments"][2]["canary"]["steps"] =
+        json::parse(R"([{"weight": 50}, {"weight": 100}])");
     EXPECT_TRUE(paths_of(j).empty());
 }
 
@@ -116,7 +122,8 @@ TEST(Validation, DurationsMustParse) {
     EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.environments[2].canary.steps[0].pause"));
     j = base_app();
     j["spec"]["image"]["policy"] = {{"pollInterval", "0s"}};
-    EXPECT_THAT(message_for(j, "spec.image.policy.pollInterval"), testing::HasSubstr("at least 1s"));
+    EXPECT_THAT(message_for(j, "spec.image.policy.pollInterval"),
+                testing::HasSubstr("at least 1s"));
     j = base_app();
     j["spec"]["environments"][1]["promotion"]["soak"] = 10;  // a number, not a duration string
     EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.environments[1].promotion.soak"));
@@ -139,12 +146,14 @@ TEST(Validation, PathsStayInsideTheRepository) {
 }
 
 TEST(Validation, ImageRepositoryIsAReference) {
-    for (const char* ok : {"registry.example.com/acme/billing", "localhost:5000/demo/hello", "ghcr.io/a/b-c_d.e",
-                           "billing", "acme/billing", "[::1]:5000/x", "127.0.0.1:5000/a__b/c---d"}) {
+    for (const char* ok :
+         {"registry.example.com/acme/billing", "localhost:5000/demo/hello", "ghcr.io/a/b-c_d.e",
+          "billing", "acme/billing", "[::1]:5000/x", "127.0.0.1:5000/a__b/c---d"}) {
         EXPECT_EQ(check_image_repository(ok), "") << ok;
     }
-    for (const char* bad : {"", "Registry.example.com/Acme", "acme/billing:1.0", "acme/billing@sha256:abc",
-                            "acme//billing", "-acme/x", "host:99999/x", "acme/bil ling"}) {
+    for (const char* bad :
+         {"", "Registry.example.com/Acme", "acme/billing:1.0", "acme/billing@sha256:abc",
+          "acme//billing", "-acme/x", "host:99999/x", "acme/bil ling"}) {
         EXPECT_NE(check_image_repository(bad), "") << bad;
     }
     json j = base_app();
@@ -153,12 +162,14 @@ TEST(Validation, ImageRepositoryIsAReference) {
 }
 
 TEST(Validation, UrlsParseAndCarryNoPasswords) {
-    for (const char* ok : {"https://git.example.com/a/b.git", "ssh://git@host:2222/a.git", "git@github.com:a/b.git",
-                           "file:///srv/git/x.git", "http://127.0.0.1:8080/git/r.git"}) {
+    for (const char* ok :
+         {"https://git.example.com/a/b.git", "ssh://git@host:2222/a.git", "git@github.com:a/b.git",
+          "file:///srv/git/x.git", "http://127.0.0.1:8080/git/r.git"}) {
         EXPECT_EQ(check_git_url(ok), "") << ok;
     }
-    for (const char* bad : {"", "not a url", "ftp://host/x", "https://", "https://host", "/srv/git/x.git",
-                            "file://relative", "https://user:hunter2@host/x.git"}) {
+    for (const char* bad :
+         {"", "not a url", "ftp://host/x", "https://", "https://host", "/srv/git/x.git",
+          "file://relative", "https://user:hunter2@host/x.git"}) {
         EXPECT_NE(check_git_url(bad), "") << bad;
     }
     json j = base_app();
@@ -169,14 +180,16 @@ TEST(Validation, UrlsParseAndCarryNoPasswords) {
 
     j = base_app();
     j["spec"]["environments"][2]["canary"]["analysis"]["prometheus"]["address"] = "prometheus:9090";
-    EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.environments[2].canary.analysis.prometheus.address"));
+    EXPECT_THAT(paths_of(j),
+                testing::ElementsAre("spec.environments[2].canary.analysis.prometheus.address"));
 }
 
 TEST(Validation, EnumsReportAllowedValues) {
     json j = base_app();
     j["spec"]["build"]["engine"] = "docker";
     EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.build.engine"));
-    EXPECT_THAT(message_for(j, "spec.build.engine"), testing::HasSubstr("\"buildkit\", \"kaniko\", \"buildah\""));
+    EXPECT_THAT(message_for(j, "spec.build.engine"),
+                testing::HasSubstr("\"buildkit\", \"kaniko\", \"buildah\""));
     j = base_app();
     j["spec"]["environments"][2]["promotion"]["approval"] = "Required";
     EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.environments[2].promotion.approval"));
@@ -184,7 +197,8 @@ TEST(Validation, EnumsReportAllowedValues) {
 
 TEST(Validation, HealthAtMostOneGateAndCrossFieldRules) {
     json j = base_app();
-    j["spec"]["environments"][1]["health"] = json::parse(R"({"argocd": {"application": "a"}, "flux": {"kustomization": "b"}})");
+    j["spec"]["environments"][1]["health"] =
+        json::parse(R"({"argocd": {"application": "a"}, "flux": {"kustomization": "b"}})");
     EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.environments[1].health"));
 
     j = base_app();
@@ -198,15 +212,17 @@ TEST(Validation, HealthAtMostOneGateAndCrossFieldRules) {
     j = base_app();
     j["spec"]["environments"][2]["canary"]["analysis"]["metrics"] =
         json::parse(R"([{"name": "error-budget", "max": 1}, {"name": "success-rate"}])");
-    EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.environments[2].canary.analysis.metrics[0].query",
-                                                  "spec.environments[2].canary.analysis.metrics[1]"));
+    EXPECT_THAT(paths_of(j),
+                testing::ElementsAre("spec.environments[2].canary.analysis.metrics[0].query",
+                                     "spec.environments[2].canary.analysis.metrics[1]"));
 }
 
 TEST(Validation, TagTemplateAndVersionSpecifiers) {
     EXPECT_EQ(check_tag_template("{version}-{shortSha}"), "");
     EXPECT_EQ(check_tag_template("v{version}"), "");
     EXPECT_THAT(check_tag_template("{shortSha}"), testing::HasSubstr("{version}"));
-    EXPECT_THAT(check_tag_template("{version}-{branch}"), testing::HasSubstr("unknown placeholder"));
+    EXPECT_THAT(check_tag_template("{version}-{branch}"),
+                testing::HasSubstr("unknown placeholder"));
     EXPECT_THAT(check_tag_template("{version}+{sha}"), testing::HasSubstr("'+'"));
     EXPECT_THAT(check_tag_template("{version"), testing::HasSubstr("matching"));
     EXPECT_EQ(check_version_specifiers(">=1.4,<2"), "");
@@ -221,11 +237,13 @@ TEST(Validation, ReportsEveryProblemNotJustTheFirst) {
     j["spec"]["image"]["repository"] = "";
     j["spec"]["gitops"]["branch"] = "bad..branch";
     j["spec"]["historyLimit"] = 0;
-    EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.image.repository", "spec.gitops.branch", "spec.historyLimit"));
+    EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.image.repository", "spec.gitops.branch",
+                                                  "spec.historyLimit"));
     auto r = load_poetryapp(j);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().reason, "InvalidSpec");
-    EXPECT_THAT(r.error().message, testing::StartsWith("PoetryApp team-a/billing: spec.image.repository: "));
+    EXPECT_THAT(r.error().message,
+                testing::StartsWith("PoetryApp team-a/billing: spec.image.repository: "));
 }
 
 TEST(Validation, DnsHelpers) {

@@ -1,5 +1,6 @@
-// Module layering (docs/architecture.md): a module includes only itself and the modules listed before it in
-// CMakeLists.txt's POETRYOPS_MODULES; the I/O modules know nothing of PoetryApps. Reads the tree as text.
+// Module layering (docs/architecture.md): a module includes only itself and the modules listed
+// before it in CMakeLists.txt's POETRYOPS_MODULES; the I/O modules know nothing of PoetryApps.
+// Reads the tree as text.
 #include <poetryops/util/fs.hpp>
 #include <support/support.hpp>
 
@@ -40,7 +41,8 @@ std::vector<std::pair<std::string, std::string>> includes_of(const std::string& 
             for (std::string line; std::getline(lines, line);) {
                 std::smatch m;
                 if (std::regex_search(line, m, inc) || std::regex_search(line, m, local)) {
-                    out.emplace_back(fs::relative(e.path(), poetryops::test::source_dir()).string(), m[1]);
+                    out.emplace_back(fs::relative(e.path(), poetryops::test::source_dir()).string(),
+                                     m[1]);
                 }
             }
         }
@@ -61,8 +63,9 @@ TEST(Layering, AModuleIncludesOnlyModulesBelowIt) {
             ++checked;
             auto it = rank.find(included);
             if (it == rank.end()) continue;  // "detail/..." and other local folders
-            EXPECT_LE(it->second, rank[module]) << file << " (module " << module << ") includes " << included
-                                                << ", which is listed after it in POETRYOPS_MODULES";
+            EXPECT_LE(it->second, rank[module])
+                << file << " (module " << module << ") includes " << included
+                << ", which is listed after it in POETRYOPS_MODULES";
         }
     }
     EXPECT_GT(checked, 100) << "the scan found too few includes to mean anything";
@@ -70,8 +73,9 @@ TEST(Layering, AModuleIncludesOnlyModulesBelowIt) {
 
 TEST(Layering, IoModulesKnowNothingOfPoetryApps) {
     for (const char* module : {"util", "oci", "http", "git", "registry", "kube", "manifest"}) {
-        for (const fs::path& root : {poetryops::test::source_dir() / "src" / module,
-                                     poetryops::test::source_dir() / "include/poetryops" / module}) {
+        for (const fs::path& root :
+             {poetryops::test::source_dir() / "src" / module,
+              poetryops::test::source_dir() / "include/poetryops" / module}) {
             std::error_code ec;
             if (!fs::exists(root, ec)) continue;
             for (const auto& e : fs::recursive_directory_iterator(root)) {
@@ -86,8 +90,8 @@ TEST(Layering, IoModulesKnowNothingOfPoetryApps) {
                     line = line.substr(0, line.find("//"));
                     for (const char* word : {"PoetryApp", "poetryapps", "Poetryops-Promotion"}) {
                         EXPECT_EQ(line.find(word), std::string::npos)
-                            << fs::relative(e.path(), poetryops::test::source_dir()).string() << ":" << n
-                            << " names " << word << " in code";
+                            << fs::relative(e.path(), poetryops::test::source_dir()).string() << ":"
+                            << n << " names " << word << " in code";
                     }
                 }
             }

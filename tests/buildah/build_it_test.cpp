@@ -1,8 +1,9 @@
-// The real build test: the Dockerfile generated for examples/hello is built with buildah on local Debian base images
-// (Python 3; Poetry from Debian preinstalled in the build image, since PyPI is unreachable), then the image is
-// checked the way a user would: it runs its command, ships neither Poetry nor the dev dependency nor the venv's
-// pip/setuptools/wheel, starts Python without stderr noise, runs as a non-root user, and a code-only change rebuilds
-// without reinstalling dependencies.
+// The real build test: the Dockerfile generated for examples/hello is built with buildah on local
+// Debian base images (Python 3; Poetry from Debian preinstalled in the build image, since PyPI is
+// unreachable), then the image is checked the way a user would: it runs its command, ships neither
+// Poetry nor the dev dependency nor the venv's pip/setuptools/wheel, starts Python without stderr
+// noise, runs as a non-root user, and a code-only change rebuilds without reinstalling
+// dependencies.
 #include "buildah/buildah_store.hpp"
 
 #include <poetryops/dockerfile/generator.hpp>
@@ -25,7 +26,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string tail(const std::string& s, std::size_t n = 3000) { return s.size() > n ? s.substr(s.size() - n) : s; }
+std::string tail(const std::string& s, std::size_t n = 3000) {
+    return s.size() > n ? s.substr(s.size() - n) : s;
+}
 
 bool is_poetry_name(const std::string& name) {
     return name == "poetry" || name.rfind("poetry-", 0) == 0 || name.rfind("poetry_", 0) == 0;
@@ -35,7 +38,8 @@ bool is_poetry_name(const std::string& name) {
 std::vector<fs::path> find_poetry(const fs::path& rootfs) {
     std::vector<fs::path> found;
     std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(rootfs, fs::directory_options::skip_permission_denied, ec);
+    for (auto it = fs::recursive_directory_iterator(
+             rootfs, fs::directory_options::skip_permission_denied, ec);
          it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (ec) break;
         const std::string name = it->path().filename().string();
@@ -52,12 +56,13 @@ std::vector<fs::path> find_poetry(const fs::path& rootfs) {
 std::vector<fs::path> venv_site_packages(const fs::path& rootfs) {
     std::vector<fs::path> out;
     std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(rootfs / "app", ec); it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(rootfs / "app", ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (ec) break;
         if (it->path().filename() != "pyvenv.cfg") continue;
         for (const auto& lib : fs::directory_iterator(it->path().parent_path() / "lib", ec)) {
-            if (fs::is_directory(lib.path() / "site-packages")) out.push_back(lib.path() / "site-packages");
+            if (fs::is_directory(lib.path() / "site-packages"))
+                out.push_back(lib.path() / "site-packages");
         }
     }
     return out;
@@ -66,7 +71,8 @@ std::vector<fs::path> venv_site_packages(const fs::path& rootfs) {
 std::vector<std::string> names_in(const fs::path& dir) {
     std::vector<std::string> names;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec)) names.push_back(e.path().filename().string());
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        names.push_back(e.path().filename().string());
     return names;
 }
 
@@ -113,13 +119,15 @@ TEST(BuildahBuild, GeneratedDockerfileBuildsARunnableNonRootImageWithoutPoetryOr
     const std::string image = "localhost/poetryops-test/hello:it";
     auto first = store->build(ctx, image);
     ASSERT_TRUE(first.has_value()) << first.error().message;
-    ASSERT_TRUE(first->process.ok()) << "Dockerfile:\n" << files->dockerfile << "\nbuild output:\n"
+    ASSERT_TRUE(first->process.ok()) << "Dockerfile:\n"
+                                     << files->dockerfile << "\nbuild output:\n"
                                      << tail(first->process.out) << tail(first->process.err);
 
-    // The dependency step of the first build in a fresh store cannot come from the cache; this also proves that the
-    // step parser sees the steps the rebuild check below relies on.
+    // The dependency step of the first build in a fresh store cannot come from the cache; this also
+    // proves that the step parser sees the steps the rebuild check below relies on.
     const BuildStep* deps_first = find_step(first->steps, "--no-root");
-    ASSERT_NE(deps_first, nullptr) << "no dependency-install step in the build output:\n" << tail(first->process.out);
+    ASSERT_NE(deps_first, nullptr) << "no dependency-install step in the build output:\n"
+                                   << tail(first->process.out);
     EXPECT_FALSE(deps_first->cached);
 
     // The image configuration: a non-root numeric user and an exec-form command.
@@ -137,7 +145,8 @@ TEST(BuildahBuild, GeneratedDockerfileBuildsARunnableNonRootImageWithoutPoetryOr
     auto ctr = store->from(image);
     ASSERT_TRUE(ctr.has_value()) << ctr.error().message;
 
-    // 1. It runs its command (ENTRYPOINT + CMD, as the configured user) and prints the expected line.
+    // 1. It runs its command (ENTRYPOINT + CMD, as the configured user) and prints the expected
+    // line.
     auto ran = store->run(*ctr, command);
     ASSERT_TRUE(ran.has_value()) << ran.error().message;
     EXPECT_TRUE(ran->ok()) << ran->err;
@@ -161,9 +170,11 @@ TEST(BuildahBuild, GeneratedDockerfileBuildsARunnableNonRootImageWithoutPoetryOr
     auto rootfs = store->mount(*ctr);
     ASSERT_TRUE(rootfs.has_value()) << rootfs.error().message;
     const auto poetry_files = find_poetry(*rootfs);
-    EXPECT_TRUE(poetry_files.empty()) << "Poetry in the final image, e.g. /" << poetry_files.front().string();
+    EXPECT_TRUE(poetry_files.empty())
+        << "Poetry in the final image, e.g. /" << poetry_files.front().string();
     {
-        // The same scan does find Poetry in the build image, so an empty result above means something.
+        // The same scan does find Poetry in the build image, so an empty result above means
+        // something.
         auto build_ctr = store->from(store->build_image());
         ASSERT_TRUE(build_ctr.has_value()) << build_ctr.error().message;
         auto build_root = store->mount(*build_ctr);
@@ -171,31 +182,38 @@ TEST(BuildahBuild, GeneratedDockerfileBuildsARunnableNonRootImageWithoutPoetryOr
         EXPECT_FALSE(find_poetry(*build_root).empty()) << "the scan for Poetry cannot see Poetry";
     }
 
-    // 4. The venv has the project but not the dev-only path dependency, whose sources are not in the image either.
+    // 4. The venv has the project but not the dev-only path dependency, whose sources are not in
+    // the image either.
     const auto site = venv_site_packages(*rootfs);
     ASSERT_EQ(site.size(), 1u) << "expected one venv under /app";
     const auto installed = names_in(site.front());
-    EXPECT_TRUE(any_starts_with(installed, "hello")) << "the project is not installed in " << site.front();
-    EXPECT_FALSE(any_starts_with(installed, "devtool")) << "the dev dependency is installed in " << site.front();
+    EXPECT_TRUE(any_starts_with(installed, "hello"))
+        << "the project is not installed in " << site.front();
+    EXPECT_FALSE(any_starts_with(installed, "devtool"))
+        << "the dev dependency is installed in " << site.front();
     EXPECT_FALSE(fs::exists(*rootfs / "app" / "libs" / "devtool" / "devtool"));
     auto import_dev = store->run(*ctr, {"python", "-c", "import devtool"});
     ASSERT_TRUE(import_dev.has_value());
     EXPECT_FALSE(import_dev->ok()) << "devtool is importable in the final image";
-    auto import_app = store->run(*ctr, {"python", "-c", "import hello.main; print(hello.main.message())"});
+    auto import_app =
+        store->run(*ctr, {"python", "-c", "import hello.main; print(hello.main.message())"});
     ASSERT_TRUE(import_app.has_value());
     EXPECT_TRUE(import_app->ok()) << import_app->err;
 
-    // 5. pip, setuptools and wheel, which the venv was seeded with and the app does not depend on, are gone, and
-    //    Python still starts cleanly: a leftover distutils-precedence.pth without _distutils_hack would print
-    //    "Error processing line 1 of ...pth" on every start.
+    // 5. pip, setuptools and wheel, which the venv was seeded with and the app does not depend on,
+    // are gone, and
+    //    Python still starts cleanly: a leftover distutils-precedence.pth without _distutils_hack
+    //    would print "Error processing line 1 of ...pth" on every start.
     const auto venv = site.front().parent_path().parent_path().parent_path();
     for (const std::string tool : {"pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack",
                                    "distutils-precedence.pth"}) {
         EXPECT_FALSE(any_starts_with(installed, tool)) << tool << " is still in " << site.front();
     }
-    // Also the script names Debian's virtualenv adds (pip-3.11, wheel3, wheel3.11): dead without their package.
+    // Also the script names Debian's virtualenv adds (pip-3.11, wheel3, wheel3.11): dead without
+    // their package.
     for (const std::string script : {"pip", "wheel"}) {
-        EXPECT_FALSE(any_starts_with(names_in(venv / "bin"), script)) << script << " is still in " << venv / "bin";
+        EXPECT_FALSE(any_starts_with(names_in(venv / "bin"), script))
+            << script << " is still in " << venv / "bin";
     }
     auto import_pip = store->run(*ctr, {"python", "-c", "import pip"});
     ASSERT_TRUE(import_pip.has_value());
@@ -205,19 +223,22 @@ TEST(BuildahBuild, GeneratedDockerfileBuildsARunnableNonRootImageWithoutPoetryOr
     EXPECT_TRUE(quiet_start->ok()) << quiet_start->err;
     EXPECT_EQ(quiet_start->err, "") << "Python prints on start-up in the final image";
 
-    // 6. A code-only change: the dependency layer comes from the cache, the code layers are rebuilt, the new code runs.
+    // 6. A code-only change: the dependency layer comes from the cache, the code layers are
+    // rebuilt, the new code runs.
     std::string main_py = read_file(ctx / "hello" / "main.py").value_or("");
     const std::string old_greeting = "GREETING = \"hello from poetryops\"";
     ASSERT_NE(main_py.find(old_greeting), std::string::npos);
-    main_py.replace(main_py.find(old_greeting), old_greeting.size(), "GREETING = \"hello again from poetryops\"");
+    main_py.replace(main_py.find(old_greeting), old_greeting.size(),
+                    "GREETING = \"hello again from poetryops\"");
     write(ctx / "hello" / "main.py", main_py);
     auto second = store->build(ctx, image);
     ASSERT_TRUE(second.has_value()) << second.error().message;
     ASSERT_TRUE(second->process.ok()) << tail(second->process.out) << tail(second->process.err);
     const BuildStep* deps_again = find_step(second->steps, "--no-root");
     ASSERT_NE(deps_again, nullptr) << tail(second->process.out);
-    EXPECT_TRUE(deps_again->cached) << "the dependency layer was rebuilt after a code-only change:\n"
-                                    << tail(second->process.out);
+    EXPECT_TRUE(deps_again->cached)
+        << "the dependency layer was rebuilt after a code-only change:\n"
+        << tail(second->process.out);
     const BuildStep* copy_code = find_step(second->steps, "COPY . .");
     ASSERT_NE(copy_code, nullptr) << tail(second->process.out);
     EXPECT_FALSE(copy_code->cached) << "the changed code was not copied again";
@@ -226,7 +247,8 @@ TEST(BuildahBuild, GeneratedDockerfileBuildsARunnableNonRootImageWithoutPoetryOr
     ASSERT_TRUE(ctr2.has_value()) << ctr2.error().message;
     auto ran2 = store->run(*ctr2, command);
     ASSERT_TRUE(ran2.has_value()) << ran2.error().message;
-    EXPECT_NE(ran2->out.find("hello again from poetryops 0.1.0"), std::string::npos) << ran2->out << ran2->err;
+    EXPECT_NE(ran2->out.find("hello again from poetryops 0.1.0"), std::string::npos)
+        << ran2->out << ran2->err;
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 #pragma once
-/// A private buildah image store for tests and benchmarks: a temp dir holding buildah's --root and --runroot, with the
-/// local Debian bookworm base images of scripts/base-images.sh imported (Python 3; the build image also has Poetry
-/// from Debian). Builds use `--isolation chroot --layers` with the overlay driver (TEST-INFRA.md). The destructor
-/// removes every container and image it made, unmounts what buildah left mounted under its root, and deletes the dir.
+/// A private buildah image store for tests and benchmarks: a temp dir holding buildah's --root and
+/// --runroot, with the local Debian bookworm base images of scripts/base-images.sh imported (Python
+/// 3; the build image also has Poetry from Debian). Builds use `--isolation chroot --layers` with
+/// the overlay driver (TEST-INFRA.md). The destructor removes every container and image it made,
+/// unmounts what buildah left mounted under its root, and deletes the dir.
 ///
 /// Header-only so that both tests/buildah and bench/ can use it without another library target.
 /// Thread safety: unsafe; one store per test.
@@ -27,7 +28,8 @@
 
 namespace poetryops::test {
 
-/// One step of a `buildah build` as printed ("STEP 5/17: RUN ..."), and whether buildah reused its cached layer.
+/// One step of a `buildah build` as printed ("STEP 5/17: RUN ..."), and whether buildah reused its
+/// cached layer.
 struct BuildStep {
     std::string instruction;  ///< the text after "STEP N/M: "
     bool cached = false;      ///< buildah printed "--> Using cache" for it
@@ -38,8 +40,9 @@ struct BuildOutcome {
     std::vector<BuildStep> steps;
 };
 
-/// Splits buildah's build output into steps. buildah 1.28 prints "STEP 3/12: COPY ..." (after "[1/2] " in multi-stage
-/// builds) before each instruction, and "--> Using cache <id>" right after it when the layer is reused.
+/// Splits buildah's build output into steps. buildah 1.28 prints "STEP 3/12: COPY ..." (after
+/// "[1/2] " in multi-stage builds) before each instruction, and "--> Using cache <id>" right after
+/// it when the layer is reused.
 inline std::vector<BuildStep> parse_build_steps(const std::string& output) {
     std::vector<BuildStep> steps;
     std::istringstream in(output);
@@ -48,11 +51,13 @@ inline std::vector<BuildStep> parse_build_steps(const std::string& output) {
         // Multi-stage builds prefix the stage: "[1/2] STEP 5/7: RUN ...".
         if (line.size() > 2 && line[0] == '[') {
             std::size_t close = line.find("] ");
-            if (close != std::string::npos && line.compare(close + 2, 5, "STEP ") == 0) line = line.substr(close + 2);
+            if (close != std::string::npos && line.compare(close + 2, 5, "STEP ") == 0)
+                line = line.substr(close + 2);
         }
         if (line.rfind("STEP ", 0) == 0) {
             std::size_t colon = line.find(": ");
-            steps.push_back(BuildStep{colon == std::string::npos ? line : line.substr(colon + 2), false});
+            steps.push_back(
+                BuildStep{colon == std::string::npos ? line : line.substr(colon + 2), false});
         } else if (!steps.empty() && line.find("Using cache") != std::string::npos) {
             steps.back().cached = true;
         }
@@ -62,16 +67,22 @@ inline std::vector<BuildStep> parse_build_steps(const std::string& output) {
 
 class BuildahStore {
 public:
-    /// Makes the store and imports the base images (the first run on a machine runs debootstrap: ~1-2 minutes).
+    /// Makes the store and imports the base images (the first run on a machine runs debootstrap:
+    /// ~1-2 minutes).
     static Result<BuildahStore> create(const std::filesystem::path& source_dir) {
         BuildahStore store(source_dir);
-        std::vector<std::string> argv = {(source_dir / "scripts" / "base-images.sh").string(), "import", "--root",
-                                         store.root().string(), "--runroot", store.runroot().string()};
+        std::vector<std::string> argv = {(source_dir / "scripts" / "base-images.sh").string(),
+                                         "import",
+                                         "--root",
+                                         store.root().string(),
+                                         "--runroot",
+                                         store.runroot().string()};
         ProcessOptions opts;
         opts.timeout = std::chrono::minutes(20);
         POETRYOPS_TRY(ProcessResult r, run_process(argv, opts));
         if (!r.ok()) {
-            return fail(Error::Kind::internal, "base-images.sh import failed (exit " + std::to_string(r.exit_code) +
+            return fail(Error::Kind::internal, "base-images.sh import failed (exit " +
+                                                   std::to_string(r.exit_code) +
                                                    "): " + r.err.substr(0, 2000));
         }
         std::istringstream out(r.out);
@@ -81,7 +92,8 @@ public:
             if (line.rfind("build=", 0) == 0) store.build_image_ = line.substr(6);
         }
         if (store.runtime_image_.empty() || store.build_image_.empty()) {
-            return fail(Error::Kind::internal, "base-images.sh import printed no image names: " + r.out);
+            return fail(Error::Kind::internal,
+                        "base-images.sh import printed no image names: " + r.out);
         }
         return store;
     }
@@ -113,20 +125,23 @@ public:
 
     /// `buildah --root R --runroot RR --storage-driver overlay ARGS...`
     std::vector<std::string> argv(const std::vector<std::string>& args) const {
-        std::vector<std::string> v = {"buildah", "--root", root().string(), "--runroot", runroot().string(),
-                                      "--storage-driver", "overlay"};
+        std::vector<std::string> v = {"buildah",   "--root",           root().string(),
+                                      "--runroot", runroot().string(), "--storage-driver",
+                                      "overlay"};
         v.insert(v.end(), args.begin(), args.end());
         return v;
     }
 
-    Result<ProcessResult> buildah(const std::vector<std::string>& args,
-                                  std::chrono::milliseconds timeout = std::chrono::minutes(5)) const {
+    Result<ProcessResult> buildah(
+        const std::vector<std::string>& args,
+        std::chrono::milliseconds timeout = std::chrono::minutes(5)) const {
         ProcessOptions opts;
         opts.timeout = timeout;
         return run_process(argv(args), opts);
     }
 
-    /// `buildah build --isolation chroot --layers -f DOCKERFILE -t TAG CONTEXT`; the steps say which layers were reused.
+    /// `buildah build --isolation chroot --layers -f DOCKERFILE -t TAG CONTEXT`; the steps say
+    /// which layers were reused.
     Result<BuildOutcome> build(const std::filesystem::path& context, const std::string& tag,
                                const std::filesystem::path& dockerfile = {}) const {
         std::vector<std::string> args = {"build", "--isolation", "chroot", "--layers", "-t", tag};
@@ -153,7 +168,8 @@ public:
     }
 
     /// Runs argv in a container as the user the image configures (buildah run's default).
-    Result<ProcessResult> run(const std::string& container, const std::vector<std::string>& command) const {
+    Result<ProcessResult> run(const std::string& container,
+                              const std::vector<std::string>& command) const {
         std::vector<std::string> args = {"run", "--isolation", "chroot", container, "--"};
         args.insert(args.end(), command.begin(), command.end());
         return buildah(args, std::chrono::minutes(2));
@@ -162,7 +178,8 @@ public:
     /// The container's root filesystem on the host (buildah mount).
     Result<std::filesystem::path> mount(const std::string& container) const {
         POETRYOPS_TRY(ProcessResult r, buildah({"mount", container}));
-        if (!r.ok()) return fail(Error::Kind::internal, "buildah mount " + container + ": " + r.err);
+        if (!r.ok())
+            return fail(Error::Kind::internal, "buildah mount " + container + ": " + r.err);
         std::string path = r.out;
         while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
         return std::filesystem::path(path);
@@ -170,19 +187,22 @@ public:
 
     /// `buildah inspect --type image --format FORMAT IMAGE`, trimmed.
     Result<std::string> inspect(const std::string& image, const std::string& format) const {
-        POETRYOPS_TRY(ProcessResult r, buildah({"inspect", "--type", "image", "--format", format, image}));
+        POETRYOPS_TRY(ProcessResult r,
+                      buildah({"inspect", "--type", "image", "--format", format, image}));
         if (!r.ok()) return fail(Error::Kind::internal, "buildah inspect " + image + ": " + r.err);
         std::string s = r.out;
         while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
         return s;
     }
 
-    /// The image's runtime configuration (the OCI config's "config": User, Entrypoint, Cmd, Env, WorkingDir).
+    /// The image's runtime configuration (the OCI config's "config": User, Entrypoint, Cmd, Env,
+    /// WorkingDir).
     Result<nlohmann::json> image_config(const std::string& image) const {
         POETRYOPS_TRY(std::string text, inspect(image, "{{.Config}}"));
         auto doc = nlohmann::json::parse(text, nullptr, false);
         if (doc.is_discarded() || !doc.contains("config") || !doc["config"].is_object()) {
-            return fail(Error::Kind::decode, "buildah inspect " + image + ": no config in " + text.substr(0, 200));
+            return fail(Error::Kind::decode,
+                        "buildah inspect " + image + ": no config in " + text.substr(0, 200));
         }
         return doc["config"];
     }
@@ -201,13 +221,14 @@ public:
         return command;
     }
 
-    /// The image's size in bytes: the sum of its (uncompressed) layers as the manifest lists them, which is what
-    /// `docker images` shows.
+    /// The image's size in bytes: the sum of its (uncompressed) layers as the manifest lists them,
+    /// which is what `docker images` shows.
     Result<std::uint64_t> image_size(const std::string& image) const {
         POETRYOPS_TRY(std::string manifest, inspect(image, "{{.Manifest}}"));
         const auto doc = nlohmann::json::parse(manifest, nullptr, false);
         if (doc.is_discarded() || !doc.contains("layers") || !doc["layers"].is_array()) {
-            return fail(Error::Kind::decode, "buildah inspect " + image + ": no layers in the manifest");
+            return fail(Error::Kind::decode,
+                        "buildah inspect " + image + ": no layers in the manifest");
         }
         std::uint64_t total = 0;
         for (const auto& layer : doc["layers"]) total += layer.value("size", std::uint64_t{0});
@@ -221,7 +242,8 @@ private:
         (void)source_dir;
     }
 
-    /// Detaches every mount below `dir` (buildah's overlay driver leaves its home and working mounts behind).
+    /// Detaches every mount below `dir` (buildah's overlay driver leaves its home and working
+    /// mounts behind).
     static void unmount_under(const std::filesystem::path& dir) {
         std::ifstream mounts("/proc/self/mountinfo");
         std::vector<std::string> targets;
@@ -234,7 +256,8 @@ private:
             if (target.rfind(prefix, 0) == 0) targets.push_back(target);
         }
         // Deepest first.
-        std::sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+        std::sort(targets.begin(), targets.end(),
+                  [](const auto& a, const auto& b) { return a.size() > b.size(); });
         for (const std::string& t : targets) ::umount2(t.c_str(), MNT_DETACH);
     }
 

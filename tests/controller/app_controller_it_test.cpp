@@ -1,5 +1,6 @@
-// `poetryops controller` in-process against the real Kubernetes lane (and the fake API server for faults):
-// informer → workqueue → AppReconciler → status subresource, Events, metrics, probes, leader election.
+// `poetryops controller` in-process against the real Kubernetes lane (and the fake API server for
+// faults): informer → workqueue → AppReconciler → status subresource, Events, metrics, probes,
+// leader election.
 #include <poetryops/controller/app_controller.hpp>
 #include <poetryops/controller/resources.hpp>
 
@@ -17,8 +18,8 @@
 #include <atomic>
 
 using namespace poetryops;
-using nlohmann::json;
 using kube::testenv::KubeServerTest;
+using nlohmann::json;
 
 namespace {
 
@@ -27,10 +28,13 @@ class CountingClient final : public kube::KubeClient {
 public:
     explicit CountingClient(std::unique_ptr<kube::KubeClient> inner) : inner_(std::move(inner)) {}
     Result<json> get(const kube::ResourceRef& ref) override { return inner_->get(ref); }
-    Result<kube::ObjectList> list(const kube::ResourceRef& ref, const kube::ListOptions& o) override {
+    Result<kube::ObjectList> list(const kube::ResourceRef& ref,
+                                  const kube::ListOptions& o) override {
         return inner_->list(ref, o);
     }
-    Result<json> create(const kube::ResourceRef& ref, const json& object) override { return inner_->create(ref, object); }
+    Result<json> create(const kube::ResourceRef& ref, const json& object) override {
+        return inner_->create(ref, object);
+    }
     Result<json> update(const kube::ResourceRef& ref, const json& object) override {
         if (ref.subresource == "status") ++status_writes;
         return inner_->update(ref, object);
@@ -90,7 +94,8 @@ protected:
         auto created = admin_->create(kube::resources::crds(), docs->front());
         ASSERT_TRUE(created || kube::is_already_exists(created.error())) << created.error().message;
         // A real API server serves the new resource once the CRD is Established.
-        ASSERT_TRUE(test::wait_until([&] { return admin_->list(controller::poetryapps(), {}).has_value(); }));
+        ASSERT_TRUE(test::wait_until(
+            [&] { return admin_->list(controller::poetryapps(), {}).has_value(); }));
     }
 
     void start_controller(controller::AppControllerConfig cfg = {}) {
@@ -107,7 +112,9 @@ protected:
         ASSERT_TRUE(started) << started.error().message;
     }
 
-    kube::ResourceRef ref(const std::string& name) { return controller::poetryapps().in(ns_).named(name); }
+    kube::ResourceRef ref(const std::string& name) {
+        return controller::poetryapps().in(ns_).named(name);
+    }
 
     json get(const std::string& name) {
         auto o = admin_->get(ref(name));
@@ -126,12 +133,13 @@ protected:
             return c && c->status == status && c->observed_generation == generation &&
                    st.observed_generation == generation;
         });
-        EXPECT_TRUE(ok) << "Ready never became " << status << " for generation " << generation << ": " << last.dump()
-                    << " (reconciles " << (ctl_ ? ctl_->reconciles() : 0) << ", status PUTs "
-                    << (counter_ ? counter_->status_writes.load() : 0) << ", conflicts "
-                    << (ctl_ ? ctl_->reconciler().conflicts() : 0) << ", cached "
-                    << (ctl_ ? ctl_->informers().front()->size() : 0) << ", informer watches "
-                    << (ctl_ ? ctl_->informers().front()->watches() : 0) << ")";
+        EXPECT_TRUE(ok) << "Ready never became " << status << " for generation " << generation
+                        << ": " << last.dump() << " (reconciles " << (ctl_ ? ctl_->reconciles() : 0)
+                        << ", status PUTs " << (counter_ ? counter_->status_writes.load() : 0)
+                        << ", conflicts " << (ctl_ ? ctl_->reconciler().conflicts() : 0)
+                        << ", cached " << (ctl_ ? ctl_->informers().front()->size() : 0)
+                        << ", informer watches "
+                        << (ctl_ ? ctl_->informers().front()->watches() : 0) << ")";
         return last;
     }
 
@@ -173,8 +181,10 @@ TEST_P(AppControllerIt, ValidAppBecomesReadyWithObservedGeneration) {
 
 TEST_P(AppControllerIt, InvalidAppGetsFieldPathAndOneEventAndNothingElse) {
     start_controller();
-    // A tag in the repository: the CRD schema admits it, our validation does not (works on a real server too).
-    ASSERT_TRUE(admin_->create(ref(""), app("broken", ns_, "registry.example.com/acme/broken:latest")));
+    // A tag in the repository: the CRD schema admits it, our validation does not (works on a real
+    // server too).
+    ASSERT_TRUE(
+        admin_->create(ref(""), app("broken", ns_, "registry.example.com/acme/broken:latest")));
     json obj = wait_ready("broken", "False", 1);
     const json& cond = obj["status"]["conditions"][0];
     EXPECT_EQ(cond["reason"], "InvalidSpec");
@@ -205,15 +215,19 @@ TEST_P(AppControllerIt, SpecChangesBumpGenerationAndStatusFollows) {
     start_controller();
     ASSERT_TRUE(admin_->create(ref(""), app("shop", ns_, "registry.example.com/acme/shop")));
     wait_ready("shop", "True", 1);
-    // Make it invalid: promotion.from naming a later environment is caught by the CRD's CEL rule on a real server,
-    // so use a path outside the repository, which only our validation catches.
-    ASSERT_TRUE(admin_->patch(ref("shop"), kube::PatchType::json,
-                              json::parse(R"([{"op": "replace", "path": "/spec/environments/1/path", "value": "../prod"}])")));
+    // Make it invalid: promotion.from naming a later environment is caught by the CRD's CEL rule on
+    // a real server, so use a path outside the repository, which only our validation catches.
+    ASSERT_TRUE(admin_->patch(
+        ref("shop"), kube::PatchType::json,
+        json::parse(
+            R"([{"op": "replace", "path": "/spec/environments/1/path", "value": "../prod"}])")));
     json bad = wait_ready("shop", "False", 2);
     EXPECT_THAT(bad["status"]["conditions"][0]["message"].get<std::string>(),
                 testing::StartsWith("spec.environments[1].path: "));
-    ASSERT_TRUE(admin_->patch(ref("shop"), kube::PatchType::json,
-                              json::parse(R"([{"op": "replace", "path": "/spec/environments/1/path", "value": "envs/prod"}])")));
+    ASSERT_TRUE(admin_->patch(
+        ref("shop"), kube::PatchType::json,
+        json::parse(
+            R"([{"op": "replace", "path": "/spec/environments/1/path", "value": "envs/prod"}])")));
     json good = wait_ready("shop", "True", 3);
     EXPECT_EQ(good["status"]["conditions"][0]["message"], "spec is valid");
 }
@@ -222,14 +236,16 @@ TEST_P(AppControllerIt, UnchangedStatusIsNotWrittenAgain) {
     start_controller();
     ASSERT_TRUE(admin_->create(ref(""), app("quiet", ns_, "registry.example.com/acme/quiet")));
     json first = wait_ready("quiet", "True", 1);
-    // Our own status write comes back as a watch event and is reconciled once more: wait for that to settle.
+    // Our own status write comes back as a watch event and is reconciled once more: wait for that
+    // to settle.
     ASSERT_TRUE(test::wait_until([&] { return ctl_->reconciles() >= 2; }));
     int writes = counter_->status_writes.load();
     EXPECT_EQ(writes, 1);
     for (int i = 0; i < 3; ++i) {
         auto before = ctl_->reconciles();
-        ASSERT_TRUE(admin_->patch(ref("quiet"), kube::PatchType::merge,
-                                  json{{"metadata", {{"labels", {{"round", std::to_string(i)}}}}}}));
+        ASSERT_TRUE(
+            admin_->patch(ref("quiet"), kube::PatchType::merge,
+                          json{{"metadata", {{"labels", {{"round", std::to_string(i)}}}}}}));
         wait_reconciles(before);
     }
     EXPECT_EQ(counter_->status_writes.load(), writes);
@@ -247,8 +263,8 @@ TEST_P(AppControllerFaultIt, ConflictOnStatusWriteIsRequeuedAndEventuallyWritten
 }
 
 TEST_P(AppControllerFaultIt, AConflictIsRetriedAtOnceEvenWhenThePromotionHookAskedForALaterPoll) {
-    // The promotion engine's hook asks to come back at the poll interval (minutes); a 409 on the status write must
-    // still be retried with the rate limiter's backoff, not after that interval.
+    // The promotion engine's hook asks to come back at the poll interval (minutes); a 409 on the
+    // status write must still be retried with the rate limiter's backoff, not after that interval.
     ASSERT_TRUE(admin_->create(ref(""), app("polled", ns_, "registry.example.com/acme/polled")));
     auto obj = admin_->get(ref("polled"));
     ASSERT_TRUE(obj);
@@ -257,12 +273,14 @@ TEST_P(AppControllerFaultIt, AConflictIsRetriedAtOnceEvenWhenThePromotionHookAsk
     o.on_valid = [](const api::PoetryApp&, api::PoetryAppStatus&) -> Result<kube::ReconcileResult> {
         return kube::ReconcileResult{.requeue_after = std::chrono::minutes(5)};
     };
-    controller::AppReconciler r(*admin_, [&](const std::string&) { return shared; }, SystemClock::instance(), o);
+    controller::AppReconciler r(
+        *admin_, [&](const std::string&) { return shared; }, SystemClock::instance(), o);
     fake()->fail_next(1, 409, "PUT");
     auto result = r.reconcile(ns_ + "/polled");
     ASSERT_TRUE(result) << result.error().message;
     EXPECT_TRUE(result->requeue);
-    EXPECT_EQ(result->requeue_after.count(), 0) << "the conflict must not wait for the 5 minute poll";
+    EXPECT_EQ(result->requeue_after.count(), 0)
+        << "the conflict must not wait for the 5 minute poll";
     EXPECT_EQ(r.conflicts(), 1u);
     // Without the conflict the hook's interval stands.
     auto again = r.reconcile(ns_ + "/polled");
@@ -275,12 +293,15 @@ TEST_P(AppControllerIt, ProbesAndMetricsAreServed) {
     ASSERT_TRUE(admin_->create(ref(""), app("seen", ns_, "registry.example.com/acme/seen")));
     wait_ready("seen", "True", 1);
     auto port = ctl_->manager().health_port();
-    auto readyz = test::must_run({"curl", "-sf", "http://127.0.0.1:" + std::to_string(port) + "/readyz"});
+    auto readyz =
+        test::must_run({"curl", "-sf", "http://127.0.0.1:" + std::to_string(port) + "/readyz"});
     EXPECT_TRUE(readyz.ok()) << readyz.err;
     auto metrics = test::must_run(
-        {"curl", "-sf", "http://127.0.0.1:" + std::to_string(ctl_->manager().metrics_port()) + "/metrics"});
+        {"curl", "-sf",
+         "http://127.0.0.1:" + std::to_string(ctl_->manager().metrics_port()) + "/metrics"});
     EXPECT_THAT(metrics.out, testing::HasSubstr("controller_runtime_reconcile_total"));
-    EXPECT_THAT(metrics.out, testing::HasSubstr("poetryops_status_writes_total{result=\"written\"}"));
+    EXPECT_THAT(metrics.out,
+                testing::HasSubstr("poetryops_status_writes_total{result=\"written\"}"));
 }
 
 TEST_P(AppControllerIt, LeaderElectionHoldsAndReleasesTheLease) {

@@ -97,5 +97,6 @@ TEST(DecideStatus, SecretsInInvalidValuesAreRedacted) {
     obj["spec"]["environments"][0]["name"] = "token=ghp_abcdefghijklmnopqrstuvwxyz0123456789";
     auto d = controller::decide_status(obj, t0);
     ASSERT_FALSE(d.errors.empty());
-    EXPECT_THAT(d.status.conditions[0].message, testing::Not(testing::HasSubstr("ghp_abcdefghijklmnopqrstuvwxyz")));
+    EXPECT_THAT(d.status.conditions[0].message,
+                testing::Not(testing::HasSubstr("ghp_abcdefghijklmnopqrstuvwxyz")));
 }

@@ -1,7 +1,8 @@
-// The promotion engine inside `poetryops controller`: a push to a real docker-registry notifies the controller's
-// webhook, which wakes the app at once (its poll interval is 5 minutes) and commits the new digest to a real git
-// repo; status and Events say so. Runs against the real Kubernetes lane and the fake API server; on the real one
-// also under a ServiceAccount holding exactly the permissions docs/operations.md lists (RBAC).
+// The promotion engine inside `poetryops controller`: a push to a real docker-registry notifies the
+// controller's webhook, which wakes the app at once (its poll interval is 5 minutes) and commits
+// the new digest to a real git repo; status and Events say so. Runs against the real Kubernetes
+// lane and the fake API server; on the real one also under a ServiceAccount holding exactly the
+// permissions docs/operations.md lists (RBAC).
 #include <poetryops/controller/app_controller.hpp>
 #include <poetryops/controller/resources.hpp>
 
@@ -11,9 +12,9 @@
 #include <support/support.hpp>
 
 #include "kube/kube_fixture.hpp"
+#include "registry/test_registry.hpp"
 #include "support/kube/cluster.hpp"
 #include "support/kube/crds.hpp"
-#include "registry/test_registry.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -24,8 +25,8 @@
 #include <sstream>
 
 using namespace poetryops;
-using nlohmann::json;
 using kube::testenv::KubeServerTest;
+using nlohmann::json;
 using test::TestRegistry;
 using test::TestRegistryOptions;
 
@@ -47,7 +48,8 @@ protected:
         ASSERT_TRUE(docs);
         auto created = admin_->create(kube::resources::crds(), docs->front());
         ASSERT_TRUE(created || kube::is_already_exists(created.error())) << created.error().message;
-        ASSERT_TRUE(test::wait_until([&] { return admin_->list(controller::poetryapps(), {}).has_value(); }));
+        ASSERT_TRUE(test::wait_until(
+            [&] { return admin_->list(controller::poetryapps(), {}).has_value(); }));
         ns_ = fresh_namespace(*admin_);
 
         webhook_port_ = test::free_port();
@@ -59,13 +61,15 @@ protected:
 
         ProcessOptions o;
         o.inherit_env = false;
-        o.env = {{"PATH", "/usr/bin:/bin"}, {"HOME", dir_.path().string()}, {"GIT_AUTHOR_NAME", "t"},
-                 {"GIT_AUTHOR_EMAIL", "t@x"}, {"GIT_COMMITTER_NAME", "t"}, {"GIT_COMMITTER_EMAIL", "t@x"}};
+        o.env = {{"PATH", "/usr/bin:/bin"},   {"HOME", dir_.path().string()},
+                 {"GIT_AUTHOR_NAME", "t"},    {"GIT_AUTHOR_EMAIL", "t@x"},
+                 {"GIT_COMMITTER_NAME", "t"}, {"GIT_COMMITTER_EMAIL", "t@x"}};
         bare_ = dir_.path() / "deploy.git";
         test::must_run({"git", "init", "-q", "--bare", "-b", "main", bare_.string()}, o);
         fs::create_directories(dir_.path() / "seed/envs/dev");
-        ASSERT_TRUE(write_file_atomic(dir_.path() / "seed/envs/dev/kustomization.yaml",
-                                      "resources: [../../base]\nimages:\n- name: " + image() + "\n  newTag: old\n"));
+        ASSERT_TRUE(write_file_atomic(
+            dir_.path() / "seed/envs/dev/kustomization.yaml",
+            "resources: [../../base]\nimages:\n- name: " + image() + "\n  newTag: old\n"));
         o.cwd = (dir_.path() / "seed").string();
         test::must_run({"git", "init", "-q", "-b", "main"}, o);
         test::must_run({"git", "add", "-A"}, o);
@@ -83,7 +87,8 @@ protected:
     std::string image() const { return registry_->host() + "/team/app"; }
 
     std::string dev_file() {
-        auto r = run_process({"git", "--git-dir", bare_.string(), "show", "main:envs/dev/kustomization.yaml"});
+        auto r = run_process(
+            {"git", "--git-dir", bare_.string(), "show", "main:envs/dev/kustomization.yaml"});
         return r && r->ok() ? r->out : "";
     }
 
@@ -113,13 +118,17 @@ protected:
                 {"kind", "PoetryApp"},
                 {"metadata", {{"name", "app"}, {"namespace", ns_}}},
                 {"spec",
-                 {{"image", {{"repository", image()}, {"tagTemplate", "{version}"}, {"policy", {{"pollInterval", "5m"}}}}},
+                 {{"image",
+                   {{"repository", image()},
+                    {"tagTemplate", "{version}"},
+                    {"policy", {{"pollInterval", "5m"}}}}},
                   {"gitops", gitops},
                   {"environments", json::array({json{{"name", "dev"}, {"path", "envs/dev"}}})}}}};
     }
 
     /// Waits until `pred` holds for the app object; returns the last object seen.
-    json wait_app(const std::function<bool(const json&)>& pred, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    json wait_app(const std::function<bool(const json&)>& pred,
+                  std::chrono::seconds timeout = std::chrono::seconds(20)) {
         json obj;
         bool ok = test::wait_until(
             [&] {
@@ -163,7 +172,10 @@ TEST_P(ClusterPromotionIt, RegistryPushWakesTheAppAndTheDigestIsCommitted) {
                 {"kind", "PoetryApp"},
                 {"metadata", {{"name", "app"}, {"namespace", ns_}}},
                 {"spec",
-                 {{"image", {{"repository", image()}, {"tagTemplate", "{version}"}, {"policy", {{"pollInterval", "5m"}}}}},
+                 {{"image",
+                   {{"repository", image()},
+                    {"tagTemplate", "{version}"},
+                    {"policy", {{"pollInterval", "5m"}}}}},
                   {"gitops", {{"repoURL", "file://" + bare_.string()}}},
                   {"environments", json::array({json{{"name", "dev"}, {"path", "envs/dev"}}})}}}};
     auto created = admin_->create(controller::poetryapps().in(ns_), app);
@@ -178,17 +190,19 @@ TEST_P(ClusterPromotionIt, RegistryPushWakesTheAppAndTheDigestIsCommitted) {
         return obj.value("/status/summary"_json_pointer, std::string()) == "dev=old";
     })) << obj.dump();
 
-    // A push: the registry notifies the webhook, the app is reconciled long before its 5 minute poll.
+    // A push: the registry notifies the webhook, the app is reconciled long before its 5 minute
+    // poll.
     auto start = std::chrono::steady_clock::now();
     std::string digest = registry_->push_image("team/app", "1.0.0", "v1");
     ASSERT_FALSE(digest.empty());
     ASSERT_TRUE(test::wait_until([&] { return dev_file().find(digest) != std::string::npos; },
                                  std::chrono::seconds(30)))
-        << dev_file() << "\nregistry log:\n" << registry_->log();
+        << dev_file() << "\nregistry log:\n"
+        << registry_->log();
     auto took = std::chrono::steady_clock::now() - start;
     EXPECT_LT(took, std::chrono::seconds(30));
-    EXPECT_EQ(dev_file(), "resources: [../../base]\nimages:\n- name: " + image() + "\n  newTag: 1.0.0\n  digest: " +
-                              digest + "\n");
+    EXPECT_EQ(dev_file(), "resources: [../../base]\nimages:\n- name: " + image() +
+                              "\n  newTag: 1.0.0\n  digest: " + digest + "\n");
 
     ASSERT_TRUE(test::wait_until([&] {
         auto o = admin_->get(controller::poetryapps().in(ns_).named("app"));
@@ -207,7 +221,8 @@ TEST_P(ClusterPromotionIt, RegistryPushWakesTheAppAndTheDigestIsCommitted) {
     ASSERT_TRUE(test::wait_until([&] {
         auto list = admin_->list(kube::resources::events().in(ns_), {});
         if (!list) return false;
-        for (const auto& e : list->items) promoted_event = promoted_event || e.value("reason", "") == "Promoted";
+        for (const auto& e : list->items)
+            promoted_event = promoted_event || e.value("reason", "") == "Promoted";
         return promoted_event;
     }));
 }
@@ -226,14 +241,14 @@ TEST_P(ClusterPromotionIt, ForgedWebhookIsRefusedAndWakesNothing) {
     ASSERT_TRUE(c) << c.error().message;
     ctl_ = std::move(*c);
     ASSERT_TRUE(ctl_->start());
-    auto r = run_process({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H",
-                          "Content-Type: application/vnd.docker.distribution.events.v1+json", "-H",
-                          "Authorization: Bearer wrong", "--data", "{\"events\":[]}",
-                          "http://127.0.0.1:" + std::to_string(webhook_port_) + "/webhooks/registry"});
+    auto r =
+        run_process({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H",
+                     "Content-Type: application/vnd.docker.distribution.events.v1+json", "-H",
+                     "Authorization: Bearer wrong", "--data", "{\"events\":[]}",
+                     "http://127.0.0.1:" + std::to_string(webhook_port_) + "/webhooks/registry"});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->out, "401");
 }
-
 
 /// What only a real API server does: RBAC.
 class ClusterPromotionRealIt : public ClusterPromotionIt {
@@ -243,9 +258,10 @@ protected:
         std::vector<std::string> verbs;
     };
 
-    /// The permission table of docs/operations.md ("### Permissions it needs"), parsed: the test fails when the
-    /// docs and the code drift apart. A row's resources take its verb groups (";"-separated) in order, or all of
-    /// them the one group; `poetryapps/status` takes the group of the resource before it.
+    /// The permission table of docs/operations.md ("### Permissions it needs"), parsed: the test
+    /// fails when the docs and the code drift apart. A row's resources take its verb groups
+    /// (";"-separated) in order, or all of them the one group; `poetryapps/status` takes the group
+    /// of the resource before it.
     static std::vector<Rule> documented_rules() {
         auto text = read_file(test::source_dir() / "docs/operations.md");
         EXPECT_TRUE(text);
@@ -253,7 +269,10 @@ protected:
         std::istringstream in(text ? *text : "");
         bool in_table = false;
         for (std::string line; std::getline(in, line);) {
-            if (line.rfind("### Permissions it needs", 0) == 0) { in_table = true; continue; }
+            if (line.rfind("### Permissions it needs", 0) == 0) {
+                in_table = true;
+                continue;
+            }
             if (!in_table) continue;
             if (line.rfind("###", 0) == 0) break;
             if (line.rfind("| `", 0) != 0) continue;
@@ -268,7 +287,8 @@ protected:
             if (cells.size() < 2) continue;
             std::vector<std::pair<std::string, std::string>> res;  // group, resource
             std::regex tick("`([^`]+)`");
-            for (std::sregex_iterator it(cells[0].begin(), cells[0].end(), tick), end; it != end; ++it) {
+            for (std::sregex_iterator it(cells[0].begin(), cells[0].end(), tick), end; it != end;
+                 ++it) {
                 std::string name = (*it)[1];
                 auto dot = name.find('.');
                 if (dot == std::string::npos) {
@@ -305,23 +325,29 @@ protected:
         const std::string role = "poetryops-test-" + ns_;
         json rr = json::array();
         for (const auto& r : rules) {
-            rr.push_back({{"apiGroups", {r.group}}, {"resources", {r.resource}}, {"verbs", r.verbs}});
+            rr.push_back(
+                {{"apiGroups", {r.group}}, {"resources", {r.resource}}, {"verbs", r.verbs}});
         }
         kube::ResourceRef sas{"", "v1", "serviceaccounts"};
         kube::ResourceRef roles{"rbac.authorization.k8s.io", "v1", "clusterroles", true};
         kube::ResourceRef bindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", true};
-        EXPECT_TRUE(admin_->create(sas.in(ns_), {{"apiVersion", "v1"}, {"kind", "ServiceAccount"},
-                                                 {"metadata", {{"name", sa}}}}));
+        EXPECT_TRUE(admin_->create(
+            sas.in(ns_),
+            {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", sa}}}}));
         auto cr = admin_->apply(roles.named(role),
-                                {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "ClusterRole"},
-                                 {"metadata", {{"name", role}}}, {"rules", rr}},
+                                {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                                 {"kind", "ClusterRole"},
+                                 {"metadata", {{"name", role}}},
+                                 {"rules", rr}},
                                 "poetryops-tests", true);
         EXPECT_TRUE(cr) << cr.error().message;
         auto crb = admin_->apply(
             bindings.named(role),
-            {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "ClusterRoleBinding"},
+            {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+             {"kind", "ClusterRoleBinding"},
              {"metadata", {{"name", role}}},
-             {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", role}}},
+             {"roleRef",
+              {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", role}}},
              {"subjects", {{{"kind", "ServiceAccount"}, {"name", sa}, {"namespace", ns_}}}}},
             "poetryops-tests", true);
         EXPECT_TRUE(crb) << crb.error().message;
@@ -330,23 +356,27 @@ protected:
         auto token = test::kube::request_token(*admin_, ns_, sa);
         EXPECT_TRUE(token) << token.error().message;
         if (!token) return nullptr;
-        auto client = kube::RestClient::create(test::kube::config_with_token(*env().cluster(), *token),
-                                               {.request_timeout = std::chrono::seconds(10)});
+        auto client =
+            kube::RestClient::create(test::kube::config_with_token(*env().cluster(), *token),
+                                     {.request_timeout = std::chrono::seconds(10)});
         EXPECT_TRUE(client) << client.error().message;
         return client ? std::move(client).value() : nullptr;
     }
 
     void make_git_secret(const std::string& name) {
         kube::ResourceRef secrets{"", "v1", "secrets"};
-        auto r = admin_->create(secrets.in(ns_), {{"apiVersion", "v1"}, {"kind", "Secret"},
-                                                  {"metadata", {{"name", name}}},
-                                                  {"stringData", {{"username", "ci"}, {"password", "p4ss-w0rd"}}}});
+        auto r = admin_->create(secrets.in(ns_),
+                                {{"apiVersion", "v1"},
+                                 {"kind", "Secret"},
+                                 {"metadata", {{"name", name}}},
+                                 {"stringData", {{"username", "ci"}, {"password", "p4ss-w0rd"}}}});
         ASSERT_TRUE(r) << r.error().message;
     }
 
     void TearDown() override {
         ClusterPromotionIt::TearDown();
-        if (admin_) for (const auto& ref : cleanup_) (void)admin_->remove(ref);
+        if (admin_)
+            for (const auto& ref : cleanup_) (void)admin_->remove(ref);
     }
 
     std::vector<kube::ResourceRef> cleanup_;
@@ -358,19 +388,25 @@ TEST_P(ClusterPromotionRealIt, ControllerWithOnlyTheDocumentedPermissionsPromote
     make_git_secret("deploy-creds");
     start_controller(std::move(client));
     ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app_object("deploy-creds")));
-    wait_app([](const json& o) { return o.value("/status/summary"_json_pointer, std::string()) == "dev=old"; });
+    wait_app([](const json& o) {
+        return o.value("/status/summary"_json_pointer, std::string()) == "dev=old";
+    });
     std::string digest = registry_->push_image("team/app", "1.0.0", "v1");
     ASSERT_FALSE(digest.empty());
-    ASSERT_TRUE(test::wait_until([&] { return dev_file().find(digest) != std::string::npos; }, std::chrono::seconds(30)))
+    ASSERT_TRUE(test::wait_until([&] { return dev_file().find(digest) != std::string::npos; },
+                                 std::chrono::seconds(30)))
         << dev_file();
-    json obj = wait_app([](const json& o) { return o.value("/status/summary"_json_pointer, std::string()) == "dev=1.0.0"; });
+    json obj = wait_app([](const json& o) {
+        return o.value("/status/summary"_json_pointer, std::string()) == "dev=1.0.0";
+    });
     EXPECT_EQ(obj.dump().find("forbidden"), std::string::npos) << obj.dump();
     // Its Events were written under its own identity too.
     bool promoted = false;
     ASSERT_TRUE(test::wait_until([&] {
         auto list = admin_->list(kube::resources::events().in(ns_), {});
         if (!list) return false;
-        for (const auto& e : list->items) promoted = promoted || e.value("reason", "") == "Promoted";
+        for (const auto& e : list->items)
+            promoted = promoted || e.value("reason", "") == "Promoted";
         return promoted;
     }));
 }
@@ -378,7 +414,8 @@ TEST_P(ClusterPromotionRealIt, ControllerWithOnlyTheDocumentedPermissionsPromote
 TEST_P(ClusterPromotionRealIt, AMissingVerbIsAClearConditionNotACrash) {
     auto rules = documented_rules();
     // Take away `get` on Secrets: the app's gitops.secretRef cannot be read.
-    rules.erase(std::remove_if(rules.begin(), rules.end(), [](const Rule& r) { return r.resource == "secrets"; }),
+    rules.erase(std::remove_if(rules.begin(), rules.end(),
+                               [](const Rule& r) { return r.resource == "secrets"; }),
                 rules.end());
     auto client = service_account_client(rules);
     ASSERT_TRUE(client);
@@ -386,35 +423,41 @@ TEST_P(ClusterPromotionRealIt, AMissingVerbIsAClearConditionNotACrash) {
     start_controller(std::move(client));
     ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app_object("deploy-creds")));
     json obj = wait_app([](const json& o) {
-        return o.contains("status") && o["status"].dump().find("cannot get resource") != std::string::npos;
+        return o.contains("status") &&
+               o["status"].dump().find("cannot get resource") != std::string::npos;
     });
     std::string status = obj["status"].dump();
     EXPECT_THAT(status, testing::HasSubstr("spec.gitops.secretRef"));
     EXPECT_THAT(status, testing::HasSubstr("secrets"));
     EXPECT_EQ(status.find("p4ss-w0rd"), std::string::npos);
-    // Still reconciling (the counter moves once the reconcile that wrote this status returns), not crashed.
+    // Still reconciling (the counter moves once the reconcile that wrote this status returns), not
+    // crashed.
     EXPECT_TRUE(test::wait_until([&] { return ctl_->reconciles() > 0; }, std::chrono::seconds(10)));
 }
 
 TEST_P(ClusterPromotionRealIt, HealthGatesReadRealArgoCdFluxAndDeploymentObjects) {
     fs::path shared = test::kube::shared_crds_dir(test::source_dir());
     if (shared.empty()) {
-        if (test::kube::lane_required()) FAIL() << "no ../shared/k8s/crds while POETRYOPS_REQUIRE_KUBE_LANE=1";
+        if (test::kube::lane_required())
+            FAIL() << "no ../shared/k8s/crds while POETRYOPS_REQUIRE_KUBE_LANE=1";
         GTEST_SKIP() << "no ../shared/k8s/crds (set POETRYOPS_SHARED_K8S_CRDS)";
     }
-    auto installed = test::kube::apply_crds(*admin_, test::kube::yaml_files(shared), std::chrono::seconds(60));
+    auto installed =
+        test::kube::apply_crds(*admin_, test::kube::yaml_files(shared), std::chrono::seconds(60));
     ASSERT_TRUE(installed) << installed.error().message;
     // staging and prod overlays next to dev's.
     {
         ProcessOptions o;
         o.inherit_env = false;
-        o.env = {{"PATH", "/usr/bin:/bin"}, {"HOME", dir_.path().string()}, {"GIT_AUTHOR_NAME", "t"},
-                 {"GIT_AUTHOR_EMAIL", "t@x"}, {"GIT_COMMITTER_NAME", "t"}, {"GIT_COMMITTER_EMAIL", "t@x"}};
+        o.env = {{"PATH", "/usr/bin:/bin"},   {"HOME", dir_.path().string()},
+                 {"GIT_AUTHOR_NAME", "t"},    {"GIT_AUTHOR_EMAIL", "t@x"},
+                 {"GIT_COMMITTER_NAME", "t"}, {"GIT_COMMITTER_EMAIL", "t@x"}};
         o.cwd = (dir_.path() / "seed").string();
         for (const char* env : {"staging", "prod"}) {
             fs::create_directories(dir_.path() / "seed/envs" / env);
-            ASSERT_TRUE(write_file_atomic(dir_.path() / "seed/envs" / env / "kustomization.yaml",
-                                          "resources: [../../base]\nimages:\n- name: " + image() + "\n  newTag: old\n"));
+            ASSERT_TRUE(write_file_atomic(
+                dir_.path() / "seed/envs" / env / "kustomization.yaml",
+                "resources: [../../base]\nimages:\n- name: " + image() + "\n  newTag: old\n"));
         }
         test::must_run({"git", "add", "-A"}, o);
         test::must_run({"git", "commit", "-qm", "staging and prod"}, o);
@@ -433,14 +476,18 @@ TEST_P(ClusterPromotionRealIt, HealthGatesReadRealArgoCdFluxAndDeploymentObjects
     app["spec"]["environments"][1]["health"]["flux"]["namespace"] = ns_;
     ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app));
     auto file = [&](const std::string& env) {
-        auto r = run_process({"git", "--git-dir", bare_.string(), "show", "main:envs/" + env + "/kustomization.yaml"});
+        auto r = run_process({"git", "--git-dir", bare_.string(), "show",
+                              "main:envs/" + env + "/kustomization.yaml"});
         return r && r->ok() ? r->out : "";
     };
-    auto env_status = [&](const json& o, int i) { return o.value("/status/environments"_json_pointer, json::array())[i]; };
+    auto env_status = [&](const json& o, int i) {
+        return o.value("/status/environments"_json_pointer, json::array())[i];
+    };
 
     std::string digest = registry_->push_image("team/app", "1.0.0", "v1");
     ASSERT_FALSE(digest.empty());
-    ASSERT_TRUE(test::wait_until([&] { return file("dev").find(digest) != std::string::npos; }, std::chrono::seconds(30)));
+    ASSERT_TRUE(test::wait_until([&] { return file("dev").find(digest) != std::string::npos; },
+                                 std::chrono::seconds(30)));
     // No Application yet: dev is not healthy, staging waits.
     json obj = wait_app([&](const json& o) {
         return env_status(o, 0).value("message", "").find("app-dev not found") != std::string::npos;
@@ -452,12 +499,19 @@ TEST_P(ClusterPromotionRealIt, HealthGatesReadRealArgoCdFluxAndDeploymentObjects
     // Argo CD synced our commit and reports Healthy (a real Application from Argo CD's own CRD).
     kube::ResourceRef apps{"argoproj.io", "v1alpha1", "applications"};
     json application = {
-        {"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Application"},
+        {"apiVersion", "argoproj.io/v1alpha1"},
+        {"kind", "Application"},
         {"metadata", {{"name", "app-dev"}, {"namespace", ns_}}},
-        {"spec", {{"project", "default"},
-                  {"source", {{"repoURL", "file://" + bare_.string()}, {"path", "envs/dev"}, {"targetRevision", "main"}}},
-                  {"destination", {{"server", "https://kubernetes.default.svc"}, {"namespace", ns_}}}}},
-        {"status", {{"sync", {{"status", "Synced"}, {"revision", dev_commit}}}, {"health", {{"status", "Healthy"}}}}}};
+        {"spec",
+         {{"project", "default"},
+          {"source",
+           {{"repoURL", "file://" + bare_.string()},
+            {"path", "envs/dev"},
+            {"targetRevision", "main"}}},
+          {"destination", {{"server", "https://kubernetes.default.svc"}, {"namespace", ns_}}}}},
+        {"status",
+         {{"sync", {{"status", "Synced"}, {"revision", dev_commit}}},
+          {"health", {{"status", "Healthy"}}}}}};
     auto created = admin_->create(apps.in(ns_), application);
     ASSERT_TRUE(created) << created.error().message;
     if (!created->contains("status")) {  // a CRD with a status subresource drops status on create
@@ -467,39 +521,52 @@ TEST_P(ClusterPromotionRealIt, HealthGatesReadRealArgoCdFluxAndDeploymentObjects
     ASSERT_TRUE(test::wait_until([&] { return file("staging").find(digest) != std::string::npos; },
                                  std::chrono::seconds(30)))
         << admin_->get(controller::poetryapps().in(ns_).named("app"))->dump();
-    obj = wait_app([&](const json& o) { return env_status(o, 1).value("commit", "").size() == 40; });
+    obj =
+        wait_app([&](const json& o) { return env_status(o, 1).value("commit", "").size() == 40; });
     std::string staging_commit = env_status(obj, 1).value("commit", "");
     EXPECT_EQ(file("prod").find(digest), std::string::npos);
 
-    // Flux applied the staging commit and is Ready (a real Kustomization from Flux's CRD, status subresource).
+    // Flux applied the staging commit and is Ready (a real Kustomization from Flux's CRD, status
+    // subresource).
     kube::ResourceRef kss{"kustomize.toolkit.fluxcd.io", "v1", "kustomizations"};
-    json ks = {{"apiVersion", "kustomize.toolkit.fluxcd.io/v1"}, {"kind", "Kustomization"},
+    json ks = {{"apiVersion", "kustomize.toolkit.fluxcd.io/v1"},
+               {"kind", "Kustomization"},
                {"metadata", {{"name", "app-staging"}, {"namespace", ns_}}},
-               {"spec", {{"interval", "1m"}, {"path", "./envs/staging"}, {"prune", true},
-                         {"sourceRef", {{"kind", "GitRepository"}, {"name", "deploy"}}}}}};
+               {"spec",
+                {{"interval", "1m"},
+                 {"path", "./envs/staging"},
+                 {"prune", true},
+                 {"sourceRef", {{"kind", "GitRepository"}, {"name", "deploy"}}}}}};
     auto ks_created = admin_->create(kss.in(ns_), ks);
     ASSERT_TRUE(ks_created) << ks_created.error().message;
     json ks_status = *ks_created;
     ks_status["status"] = {{"lastAppliedRevision", "main@sha1:" + staging_commit},
-                           {"conditions", {{{"type", "Ready"}, {"status", "True"}, {"reason", "ReconciliationSucceeded"},
-                                            {"message", "Applied revision: main@sha1:" + staging_commit},
-                                            {"lastTransitionTime", "2026-01-01T00:00:00Z"}}}}};
+                           {"conditions",
+                            {{{"type", "Ready"},
+                              {"status", "True"},
+                              {"reason", "ReconciliationSucceeded"},
+                              {"message", "Applied revision: main@sha1:" + staging_commit},
+                              {"lastTransitionTime", "2026-01-01T00:00:00Z"}}}}};
     auto ks_updated = admin_->update_status(kss.in(ns_).named("app-staging"), ks_status);
     ASSERT_TRUE(ks_updated) << ks_updated.error().message;
     ASSERT_TRUE(test::wait_until([&] { return file("prod").find(digest) != std::string::npos; },
                                  std::chrono::seconds(30)))
         << admin_->get(controller::poetryapps().in(ns_).named("app"))->dump();
 
-    // prod: a Deployment running the digest; its status comes from kube-controller-manager's deployment controller.
-    // With no node in this lane it has zero replicas, which the controller rolls out at once.
+    // prod: a Deployment running the digest; its status comes from kube-controller-manager's
+    // deployment controller. With no node in this lane it has zero replicas, which the controller
+    // rolls out at once.
     kube::ResourceRef deployments{"apps", "v1", "deployments"};
-    json deploy = {{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
-                   {"metadata", {{"name", "app"}, {"namespace", ns_}}},
-                   {"spec", {{"replicas", 0},
-                             {"selector", {{"matchLabels", {{"app", "app"}}}}},
-                             {"template", {{"metadata", {{"labels", {{"app", "app"}}}}},
-                                           {"spec", {{"containers", {{{"name", "app"},
-                                                                     {"image", image() + "@" + digest}}}}}}}}}}};
+    json deploy = {
+        {"apiVersion", "apps/v1"},
+        {"kind", "Deployment"},
+        {"metadata", {{"name", "app"}, {"namespace", ns_}}},
+        {"spec",
+         {{"replicas", 0},
+          {"selector", {{"matchLabels", {{"app", "app"}}}}},
+          {"template",
+           {{"metadata", {{"labels", {{"app", "app"}}}}},
+            {"spec", {{"containers", {{{"name", "app"}, {"image", image() + "@" + digest}}}}}}}}}}};
     ASSERT_TRUE(admin_->create(deployments.in(ns_), deploy));
     obj = wait_app(
         [&](const json& o) {

@@ -1,7 +1,8 @@
-// The real `poetryops controller` binary against the real Kubernetes lane: bad configuration exits 2 with one line;
-// SIGTERM finishes in-flight work, releases the lease and exits 0; two processes elect one leader and fail over;
-// and on a cluster of the test's own: a missing CRD is one clear log line and a non-ready /readyz (not a crash
-// loop), and an etcd that dies mid-run is reported and recovered from.
+// The real `poetryops controller` binary against the real Kubernetes lane: bad configuration exits
+// 2 with one line; SIGTERM finishes in-flight work, releases the lease and exits 0; two processes
+// elect one leader and fail over; and on a cluster of the test's own: a missing CRD is one clear
+// log line and a non-ready /readyz (not a crash loop), and an etcd that dies mid-run is reported
+// and recovered from.
 #include <poetryops/controller/app_controller.hpp>
 #include <poetryops/controller/resources.hpp>
 
@@ -29,7 +30,11 @@ namespace {
 
 std::string binary() {
     // <build>/tests/controller/test_controller_it → <build>/poetryops
-    return (std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() / "poetryops")
+    return (std::filesystem::read_symlink("/proc/self/exe")
+                .parent_path()
+                .parent_path()
+                .parent_path() /
+            "poetryops")
         .string();
 }
 
@@ -58,7 +63,8 @@ TEST(ControllerCommand, BadFlagsExit2) {
     auto r = run_process({binary(), "controller", "--max-concurrent-reconciles", "0"});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->exit_code, 2);
-    auto bind = run_process({binary(), "controller", "--kubeconfig", "/dev/null", "--metrics-bind-address", "nope"});
+    auto bind = run_process(
+        {binary(), "controller", "--kubeconfig", "/dev/null", "--metrics-bind-address", "nope"});
     ASSERT_TRUE(bind);
     EXPECT_EQ(bind->exit_code, 2) << bind->err;
 }
@@ -74,15 +80,23 @@ struct ControllerProcess {
     int health = 0;
     int metrics = 0;
 
-    static ControllerProcess start(const std::filesystem::path& kubeconfig, const std::filesystem::path& dir,
-                                   const std::string& ns, const std::string& name, bool leader_elect = true) {
+    static ControllerProcess start(const std::filesystem::path& kubeconfig,
+                                   const std::filesystem::path& dir, const std::string& ns,
+                                   const std::string& name, bool leader_elect = true) {
         ControllerProcess p;
         p.log = dir / (name + ".log");
         p.health = test::free_port();
         p.metrics = test::free_port();
-        std::vector<std::string> argv{binary(), "controller", "--kubeconfig", kubeconfig.string(), "--namespace", ns,
-                                      "--metrics-bind-address", "127.0.0.1:" + std::to_string(p.metrics),
-                                      "--health-probe-bind-address", "127.0.0.1:" + std::to_string(p.health),
+        std::vector<std::string> argv{binary(),
+                                      "controller",
+                                      "--kubeconfig",
+                                      kubeconfig.string(),
+                                      "--namespace",
+                                      ns,
+                                      "--metrics-bind-address",
+                                      "127.0.0.1:" + std::to_string(p.metrics),
+                                      "--health-probe-bind-address",
+                                      "127.0.0.1:" + std::to_string(p.health),
                                       "--no-promotion"};
         if (leader_elect) {
             argv.insert(argv.end(), {"--leader-elect", "--leader-election-namespace", ns});
@@ -101,7 +115,8 @@ struct ControllerProcess {
     std::string readyz() const { return get("/readyz", health); }
     bool leading() const {
         auto m = get("/metrics", metrics);
-        return m.find("leader_election_master_status{name=\"poetryops-controller\"} 1") != std::string::npos;
+        return m.find("leader_election_master_status{name=\"poetryops-controller\"} 1") !=
+               std::string::npos;
     }
     std::string log_text() const { return read_file(log).value_or(""); }
 };
@@ -132,20 +147,25 @@ protected:
     std::string make_namespace() {
         static int seq = 0;
         std::string ns = "cp-" + std::to_string(::getpid()) + "-" + std::to_string(++seq);
-        auto r = admin_->create(kube::resources::namespaces(),
-                                {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
+        auto r = admin_->create(
+            kube::resources::namespaces(),
+            {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
         EXPECT_TRUE(r || kube::is_already_exists(r.error())) << (r ? "" : r.error().message);
         return ns;
     }
 
-    kube::ResourceRef ref(const std::string& name) const { return controller::poetryapps().in(ns_).named(name); }
+    kube::ResourceRef ref(const std::string& name) const {
+        return controller::poetryapps().in(ns_).named(name);
+    }
 
     /// Waits until the app's status has observedGeneration >= `generation` and Ready=True.
-    bool wait_reconciled(const std::string& name, std::int64_t generation, std::chrono::seconds timeout) {
+    bool wait_reconciled(const std::string& name, std::int64_t generation,
+                         std::chrono::seconds timeout) {
         return test::wait_until(
             [&] {
                 auto o = admin_->get(ref(name));
-                return o && o->contains("status") && (*o)["status"].value("observedGeneration", 0) >= generation &&
+                return o && o->contains("status") &&
+                       (*o)["status"].value("observedGeneration", 0) >= generation &&
                        (*o)["status"]["conditions"][0]["status"] == "True";
             },
             timeout);
@@ -172,7 +192,8 @@ TEST_F(ControllerProcessIt, ReconcilesThenSigtermIsGracefulAndReleasesTheLease) 
     auto lease = admin_->get(lease_ref);
     ASSERT_TRUE(lease);
     EXPECT_NE((*lease)["spec"].value("holderIdentity", ""), "");
-    EXPECT_EQ(p.child.stop(std::chrono::seconds(20)), 0) << p.log_text();  // SIGTERM → graceful → exit 0
+    EXPECT_EQ(p.child.stop(std::chrono::seconds(20)), 0)
+        << p.log_text();  // SIGTERM → graceful → exit 0
     lease = admin_->get(lease_ref);
     ASSERT_TRUE(lease);
     EXPECT_EQ((*lease)["spec"].value("holderIdentity", ""), "") << lease->dump();
@@ -189,17 +210,20 @@ TEST_F(ControllerProcessIt, TwoProcessesElectOneLeaderAndFailOver) {
     ASSERT_TRUE(first);
     std::string a_identity = (*first)["spec"].value("holderIdentity", "");
     // b runs, is healthy, and waits: not leading while a renews.
-    ASSERT_TRUE(test::wait_until([&] { return !b.get("/healthz", b.health).empty(); }, std::chrono::seconds(10)))
+    ASSERT_TRUE(test::wait_until([&] { return !b.get("/healthz", b.health).empty(); },
+                                 std::chrono::seconds(10)))
         << b.log_text();
     std::this_thread::sleep_for(std::chrono::seconds(3));
     EXPECT_FALSE(b.leading()) << b.log_text();
     // The leader goes (SIGTERM releases the Lease): b takes over and reconciles the next change.
     auto took_from = std::chrono::steady_clock::now();
     EXPECT_EQ(a.child.stop(std::chrono::seconds(20)), 0);
-    ASSERT_TRUE(test::wait_until([&] { return b.leading(); }, std::chrono::seconds(30))) << b.log_text();
+    ASSERT_TRUE(test::wait_until([&] { return b.leading(); }, std::chrono::seconds(30)))
+        << b.log_text();
     auto takeover = std::chrono::steady_clock::now() - took_from;
-    EXPECT_LT(takeover, std::chrono::seconds(10)) << "a released Lease is taken at the next retry (2 s), not after "
-                                                     "the 15 s lease duration";
+    EXPECT_LT(takeover, std::chrono::seconds(10))
+        << "a released Lease is taken at the next retry (2 s), not after "
+           "the 15 s lease duration";
     auto lease = admin_->get(lease_ref);
     ASSERT_TRUE(lease);
     EXPECT_NE((*lease)["spec"].value("holderIdentity", ""), "");
@@ -226,14 +250,16 @@ protected:
 };
 
 TEST_F(ControllerOwnClusterIt, MissingCrdIsOneClearLogLineAndNotReadyUntilItIsInstalled) {
-    auto p = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "nocrd", /*leader_elect=*/false);
+    auto p =
+        ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "nocrd", /*leader_elect=*/false);
     // It keeps running, says why once, and is not ready.
     std::this_thread::sleep_for(std::chrono::seconds(6));
     ASSERT_TRUE(p.child.running()) << p.log_text();
     EXPECT_THAT(p.readyz(), testing::HasSubstr("503"));
     std::string log = p.log_text();
     std::size_t lines = 0;
-    for (std::size_t at = 0; (at = log.find("does not serve poetryapps.poetryops.io", at)) != std::string::npos; ++at) {
+    for (std::size_t at = 0;
+         (at = log.find("does not serve poetryapps.poetryops.io", at)) != std::string::npos; ++at) {
         ++lines;
     }
     EXPECT_EQ(lines, 1u) << log;
@@ -251,14 +277,16 @@ TEST_F(ControllerOwnClusterIt, EtcdDyingMidRunIsReportedAndRecoveredFrom) {
     auto crds = tk::apply_crds(*admin_, tk::yaml_files(test::source_dir() / "crds"));
     ASSERT_TRUE(crds) << crds.error().message;
     ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app("billing", ns_)));
-    auto p = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "etcd", /*leader_elect=*/false);
+    auto p =
+        ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "etcd", /*leader_elect=*/false);
     ASSERT_TRUE(wait_reconciled("billing", 1, std::chrono::seconds(30))) << p.log_text();
     ASSERT_TRUE(own_.kill_server("etcd"));
     std::this_thread::sleep_for(std::chrono::seconds(5));
     EXPECT_TRUE(p.child.running()) << "the controller must not die with etcd\n" << p.log_text();
     ASSERT_TRUE(own_.restart_server("etcd"));
     // The API server reconnects to etcd; a change made afterwards is reconciled.
-    ASSERT_TRUE(test::wait_until([&] { return bump_spec("billing").has_value(); }, std::chrono::seconds(60)));
+    ASSERT_TRUE(test::wait_until([&] { return bump_spec("billing").has_value(); },
+                                 std::chrono::seconds(60)));
     EXPECT_TRUE(wait_reconciled("billing", 2, std::chrono::seconds(60))) << p.log_text();
     EXPECT_TRUE(p.child.running());
     EXPECT_EQ(p.child.stop(std::chrono::seconds(20)), 0);
@@ -269,7 +297,8 @@ TEST_F(ControllerOwnClusterIt, AnApiServerThatIsNotReadyYetIsWaitedFor) {
     ASSERT_TRUE(crds) << crds.error().message;
     ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app("billing", ns_)));
     ASSERT_TRUE(own_.kill_server("kube-apiserver"));
-    auto p = ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "early", /*leader_elect=*/false);
+    auto p =
+        ControllerProcess::start(kubeconfig_, dir_.path(), ns_, "early", /*leader_elect=*/false);
     std::this_thread::sleep_for(std::chrono::seconds(3));
     ASSERT_TRUE(p.child.running()) << "no API server yet is not a reason to exit\n" << p.log_text();
     ASSERT_TRUE(own_.restart_server("kube-apiserver"));

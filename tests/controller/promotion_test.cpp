@@ -26,24 +26,28 @@ public:
     int submits = 0;
     int fetches = 0;
 
-    Result<GitSnapshot> read_files(const api::PoetryApp&, const std::vector<std::string>& paths) override {
+    Result<GitSnapshot> read_files(const api::PoetryApp&,
+                                   const std::vector<std::string>& paths) override {
         if (down) return fail(Error::Kind::transport, "git.example.com: connection refused");
         ++fetches;
         GitSnapshot snap;
         snap.commit = commits.empty() ? "root" : commits.back().first;
         for (const auto& p : paths) {
             auto it = files.find(p);
-            snap.files.push_back(it == files.end() ? std::nullopt : std::optional<std::string>(it->second));
+            snap.files.push_back(it == files.end() ? std::nullopt
+                                                   : std::optional<std::string>(it->second));
         }
         return snap;
     }
     Result<std::string> find_promotion(const api::PoetryApp&, const std::string& trailer) override {
         for (auto it = commits.rbegin(); it != commits.rend(); ++it) {
-            if (it->second.find("Poetryops-Promotion: " + trailer) != std::string::npos) return it->first;
+            if (it->second.find("Poetryops-Promotion: " + trailer) != std::string::npos)
+                return it->first;
         }
         return std::string();
     }
-    Result<bool> contains(const api::PoetryApp&, const std::string& commit, const std::string& revision) override {
+    Result<bool> contains(const api::PoetryApp&, const std::string& commit,
+                          const std::string& revision) override {
         // A linear history: revision contains commit when it comes at or after it.
         auto index = [&](const std::string& sha) {
             for (std::size_t i = 0; i < commits.size(); ++i) {
@@ -54,7 +58,8 @@ public:
         int c = index(commit), r = index(revision);
         return c >= 0 && r >= c;
     }
-    std::future<Result<git::EditOutcome>> submit(const api::PoetryApp&, git::EditRequest request) override {
+    std::future<Result<git::EditOutcome>> submit(const api::PoetryApp&,
+                                                 git::EditRequest request) override {
         ++submits;
         std::promise<Result<git::EditOutcome>> p;
         bool changed = false;
@@ -75,7 +80,8 @@ public:
         o.changed = changed;
         if (changed) {
             std::string msg = git::render_batch_message({&request.message});
-            commits.emplace_back("c" + std::to_string(commits.size() + 1) + std::string(39, '0'), msg);
+            commits.emplace_back("c" + std::to_string(commits.size() + 1) + std::string(39, '0'),
+                                 msg);
         }
         o.commit = commits.empty() ? "" : commits.back().first;
         p.set_value(o);
@@ -116,9 +122,11 @@ class PromotionReconcilerTest : public ::testing::Test {
 protected:
     void SetUp() override {
         git.files["envs/dev/kustomization.yaml"] =
-            "# dev overlay\nresources:\n- ../../base\nimages:\n- name: " + kRepo + "  # poetryops pins this\n"
+            "# dev overlay\nresources:\n- ../../base\nimages:\n- name: " + kRepo +
+            "  # poetryops pins this\n"
             "  newTag: 0.9.0\n";
-        git.files["envs/staging/values.yaml"] = "replicas: 2\nimage:\n  tag: \"0.9.0\"\n  digest: \"\"\n";
+        git.files["envs/staging/values.yaml"] =
+            "replicas: 2\nimage:\n  tag: \"0.9.0\"\n  digest: \"\"\n";
     }
     FakeGitOps git;
     FakeArtifacts artifacts;
@@ -131,14 +139,18 @@ TEST_F(PromotionReconcilerTest, PromotesThroughKustomizeAndHelmWithByteExactEdit
     PromotionReconciler r(git, artifacts, nullptr, clock);
     auto out = r.reconcile(app);
     ASSERT_FALSE(out.error) << out.error->message;
-    // First sight: both environments adopt what git pins by tag; dev then takes the newest artifact.
+    // First sight: both environments adopt what git pins by tag; dev then takes the newest
+    // artifact.
     ASSERT_EQ(out.committed.size(), 1u);
     EXPECT_EQ(out.committed[0].environment, "dev");
     EXPECT_EQ(git.files["envs/dev/kustomization.yaml"],
-              "# dev overlay\nresources:\n- ../../base\nimages:\n- name: " + kRepo + "  # poetryops pins this\n"
-              "  newTag: 1.4.2-ab12cd3\n  digest: " + kA + "\n");
+              "# dev overlay\nresources:\n- ../../base\nimages:\n- name: " + kRepo +
+                  "  # poetryops pins this\n"
+                  "  newTag: 1.4.2-ab12cd3\n  digest: " +
+                  kA + "\n");
     ASSERT_EQ(git.commits.size(), 1u);
-    EXPECT_NE(git.commits[0].second.find("Poetryops-Promotion: team-a/billing/dev/" + kA), std::string::npos);
+    EXPECT_NE(git.commits[0].second.find("Poetryops-Promotion: team-a/billing/dev/" + kA),
+              std::string::npos);
     const auto* dev = out.status.find_environment("dev");
     EXPECT_EQ(dev->digest, kA);
     EXPECT_EQ(dev->commit, git.commits[0].first);
@@ -183,7 +195,8 @@ TEST_F(PromotionReconcilerTest, CrashAfterPushIsRecoveredFromTheTrailerNotCommit
     // The status write was lost: reconcile from the old status.
     std::string dev_commit = git.commits[0].first;
     auto again = r.reconcile(app);
-    for (const auto& a : again.committed) EXPECT_NE(a.environment, "dev");  // dev is not committed again
+    for (const auto& a : again.committed)
+        EXPECT_NE(a.environment, "dev");  // dev is not committed again
     int dev_commits = 0;
     for (const auto& c : git.commits) {
         if (c.second.find("team-a/billing/dev/") != std::string::npos) ++dev_commits;
@@ -202,7 +215,8 @@ TEST_F(PromotionReconcilerTest, HumanEditIsHeldAndNotOverwritten) {
     std::string human = "# dev overlay\nresources:\n- ../../base\nimages:\n- name: " + kRepo +
                         "  # poetryops pins this\n  newTag: hotfix\n  digest: " + kB + "\n";
     git.files["envs/dev/kustomization.yaml"] = human;
-    artifacts.newest_artifact = promote::Artifact{"1.4.3", "1.4.3-ab12cd4", "sha256:" + std::string(64, 'c'), ""};
+    artifacts.newest_artifact =
+        promote::Artifact{"1.4.3", "1.4.3-ab12cd4", "sha256:" + std::string(64, 'c'), ""};
     auto out = r.reconcile(app);
     EXPECT_TRUE(out.committed.empty());
     EXPECT_EQ(git.files["envs/dev/kustomization.yaml"], human);
@@ -210,8 +224,9 @@ TEST_F(PromotionReconcilerTest, HumanEditIsHeldAndNotOverwritten) {
 }
 
 TEST_F(PromotionReconcilerTest, RevertToAnOlderPromotedDigestIsAHoldNotARecovery) {
-    // dev gets A, then B; then a human pins A again. The commit that once promoted A carries our trailer, but it is
-    // older than the commit status records, so this is a human revert: hold, never overwrite.
+    // dev gets A, then B; then a human pins A again. The commit that once promoted A carries our
+    // trailer, but it is older than the commit status records, so this is a human revert: hold,
+    // never overwrite.
     PromotionReconciler r(git, artifacts, nullptr, clock);
     artifacts.newest_artifact = promote::Artifact{"1.4.2", "1.4.2-ab12cd3", kA, "ab12cd3"};
     app.status = r.reconcile(app).status;
@@ -247,7 +262,8 @@ TEST_F(PromotionReconcilerTest, OneFetchPerReconcileAndTagOnlyPinsAdoptedOnce) {
 }
 
 TEST_F(PromotionReconcilerTest, MissingImageInTheFileFailsOnlyThatEnvironment) {
-    git.files["envs/dev/kustomization.yaml"] = "resources:\n- ../../base\nimages:\n- name: other/app\n  newTag: '1'\n";
+    git.files["envs/dev/kustomization.yaml"] =
+        "resources:\n- ../../base\nimages:\n- name: other/app\n  newTag: '1'\n";
     artifacts.newest_artifact = promote::Artifact{"1.4.2", "1.4.2-ab12cd3", kA, "ab12cd3"};
     PromotionReconciler r(git, artifacts, nullptr, clock);
     auto out = r.reconcile(app);
@@ -279,7 +295,8 @@ TEST(TagTemplate, RegexExtractsVersionFromRenderedTags) {
 namespace poetryops::controller {
 namespace {
 
-/// A registry whose tag list lags behind its manifests (as docker-registry's does right after a push notification).
+/// A registry whose tag list lags behind its manifests (as docker-registry's does right after a
+/// push notification).
 class LaggingRegistry final : public registry::Registry {
 public:
     std::vector<std::string> listed = {"1.0.0"};
@@ -287,14 +304,17 @@ public:
     Result<registry::Descriptor> resolve(const registry::Reference& ref) override {
         auto it = digests.find(ref.tag);
         if (it == digests.end()) return fail(Error::Kind::not_found, "MANIFEST_UNKNOWN " + ref.tag);
-        return registry::Descriptor{it->second, std::string(registry::media::oci_manifest), 2, std::nullopt};
+        return registry::Descriptor{it->second, std::string(registry::media::oci_manifest), 2,
+                                    std::nullopt};
     }
     Result<registry::Manifest> get_manifest(const registry::Reference&) override {
         return fail(Error::Kind::internal, "unused");
     }
-    Result<std::vector<std::string>> list_tags(const registry::Reference&) override { return listed; }
-    Result<registry::Descriptor> put_manifest(const registry::Reference&, std::string_view, std::string_view,
-                                              std::string_view) override {
+    Result<std::vector<std::string>> list_tags(const registry::Reference&) override {
+        return listed;
+    }
+    Result<registry::Descriptor> put_manifest(const registry::Reference&, std::string_view,
+                                              std::string_view, std::string_view) override {
         return fail(Error::Kind::internal, "unused");
     }
 };
@@ -302,15 +322,19 @@ public:
 TEST(RegistryArtifactPort, PushedTagIsTriedBeforeTheListShowsItAndNothingStaleIsCached) {
     auto reg = std::make_shared<LaggingRegistry>();
     ManualClock clock;
-    RegistryArtifactPort port([reg](const api::PoetryApp&) -> Result<std::shared_ptr<registry::Registry>> { return std::shared_ptr<registry::Registry>(reg); },
-                              clock);
+    RegistryArtifactPort port(
+        [reg](const api::PoetryApp&) -> Result<std::shared_ptr<registry::Registry>> {
+            return std::shared_ptr<registry::Registry>(reg);
+        },
+        clock);
     api::PoetryApp app = make_app();
     app.spec.image.tag_template = "{version}";
     auto first = port.newest(app);
     ASSERT_TRUE(first && *first);
     EXPECT_EQ((*first)->tag, "1.0.0");
 
-    // The webhook for 1.1.0 arrives before the registry can even resolve it: an error (retry), not the stale 1.0.0.
+    // The webhook for 1.1.0 arrives before the registry can even resolve it: an error (retry), not
+    // the stale 1.0.0.
     port.hint_push("registry.example.com/acme/billing", "1.1.0");
     auto early = port.newest(app);
     ASSERT_FALSE(early);

@@ -1,5 +1,5 @@
-// `poetryops run` (local mode) as a user starts it: bad input at start is exit 2 with one line, at once — not the same
-// error logged every few seconds forever.
+// `poetryops run` (local mode) as a user starts it: bad input at start is exit 2 with one line, at
+// once — not the same error logged every few seconds forever.
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/subprocess.hpp>
 #include <support/support.hpp>
@@ -15,7 +15,11 @@ using namespace poetryops;
 namespace {
 
 std::string binary() {
-    return (std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() / "poetryops")
+    return (std::filesystem::read_symlink("/proc/self/exe")
+                .parent_path()
+                .parent_path()
+                .parent_path() /
+            "poetryops")
         .string();
 }
 
@@ -29,13 +33,16 @@ ProcessResult run_poetryops(const std::vector<std::string>& args) {
     return r ? *r : ProcessResult{};
 }
 
-std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+std::size_t lines(const std::string& s) {
+    return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 }  // namespace
 
 TEST(RunCommand, AMissingInputAtStartExits2AtOnceWithOneLine) {
     TempDir dir("run-cmd");
-    auto r = run_poetryops({"run", "-f", "/nonexistent/apps.yaml", "--state", (dir.path() / "state").string()});
+    auto r = run_poetryops(
+        {"run", "-f", "/nonexistent/apps.yaml", "--state", (dir.path() / "state").string()});
     EXPECT_FALSE(r.timed_out) << "it must not keep retrying: " << r.err;
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_THAT(r.err, testing::HasSubstr("/nonexistent/apps.yaml"));
@@ -46,11 +53,14 @@ TEST(RunCommand, AMissingInputAtStartExits2AtOnceWithOneLine) {
 TEST(RunCommand, AnInvalidSpecAtStartExits2NamingTheFieldAndLine) {
     TempDir dir("run-cmd");
     auto file = dir.path() / "apps.yaml";
-    ASSERT_TRUE(write_file_atomic(file, "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata:\n  name: a\n"
-                                        "spec:\n  image: {repository: registry.example.com/a}\n"
-                                        "  gitops: {repoURL: 'https://git.example.com/d.git'}\n"
-                                        "  environments:\n  - {name: dev, path: ../outside}\n"));
-    auto r = run_poetryops({"run", "-f", file.string(), "--state", (dir.path() / "state").string()});
+    ASSERT_TRUE(write_file_atomic(
+        file,
+        "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata:\n  name: a\n"
+        "spec:\n  image: {repository: registry.example.com/a}\n"
+        "  gitops: {repoURL: 'https://git.example.com/d.git'}\n"
+        "  environments:\n  - {name: dev, path: ../outside}\n"));
+    auto r =
+        run_poetryops({"run", "-f", file.string(), "--state", (dir.path() / "state").string()});
     EXPECT_FALSE(r.timed_out) << r.err;
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_THAT(r.err, testing::HasSubstr("apps.yaml:9"));
@@ -61,10 +71,12 @@ TEST(RunCommand, AnInvalidSpecAtStartExits2NamingTheFieldAndLine) {
 TEST(RunCommand, RegistryCaFileIsSpelledAsInControllerAndTheOldSpellingStillWorks) {
     TempDir dir("run-cmd");
     for (const char* flag : {"--registry-ca-file", "--ca-file"}) {
-        auto r = run_poetryops({"run", "-f", dir.path().string(), "--state", (dir.path() / "state").string(), "--once",
-                                flag, "no-equals-sign"});
+        auto r = run_poetryops({"run", "-f", dir.path().string(), "--state",
+                                (dir.path() / "state").string(), "--once", flag, "no-equals-sign"});
         EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.err;
-        EXPECT_THAT(r.err, testing::HasSubstr("--registry-ca-file no-equals-sign: expected HOST=FILE")) << flag;
+        EXPECT_THAT(r.err,
+                    testing::HasSubstr("--registry-ca-file no-equals-sign: expected HOST=FILE"))
+            << flag;
     }
     auto help = run_poetryops({"run", "--help"});
     EXPECT_THAT(help.out, testing::HasSubstr("--registry-ca-file"));

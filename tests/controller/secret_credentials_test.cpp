@@ -1,6 +1,7 @@
-// Credentials from Secrets (controller/kube_ports): what each Secret shape gives, and that every refusal names the
-// Secret and the key without a secret value. The Kubernetes API is a map of Secrets behind the KubeClient seam: this
-// tests parsing, not a server (the real lane reads real Secrets in cluster_promotion_it_test.cpp).
+// Credentials from Secrets (controller/kube_ports): what each Secret shape gives, and that every
+// refusal names the Secret and the key without a secret value. The Kubernetes API is a map of
+// Secrets behind the KubeClient seam: this tests parsing, not a server (the real lane reads real
+// Secrets in cluster_promotion_it_test.cpp).
 #include <poetryops/controller/kube_ports.hpp>
 
 #include <poetryops/api/codec.hpp>
@@ -28,41 +29,57 @@ public:
     Result<json> get(const kube::ResourceRef& ref) override {
         auto it = secrets.find(ref.namespace_ + "/" + ref.name);
         if (it == secrets.end()) {
-            return fail(Error::make(Error::Kind::not_found, "secrets \"" + ref.name + "\" not found", "NotFound"));
+            return fail(Error::make(Error::Kind::not_found,
+                                    "secrets \"" + ref.name + "\" not found", "NotFound"));
         }
         return it->second;
     }
-    Result<kube::ObjectList> list(const kube::ResourceRef&, const kube::ListOptions&) override { return unsupported(); }
-    Result<json> create(const kube::ResourceRef&, const json&) override { return unsupported(); }
-    Result<json> update(const kube::ResourceRef&, const json&) override { return unsupported(); }
-    Result<json> patch(const kube::ResourceRef&, kube::PatchType, const json&, const kube::PatchOptions&) override {
+    Result<kube::ObjectList> list(const kube::ResourceRef&, const kube::ListOptions&) override {
         return unsupported();
     }
-    Result<void> remove(const kube::ResourceRef&, const kube::DeleteOptions&) override { return unsupported(); }
-    Result<std::unique_ptr<kube::WatchStream>> watch(const kube::ResourceRef&, const kube::WatchOptions&) override {
+    Result<json> create(const kube::ResourceRef&, const json&) override { return unsupported(); }
+    Result<json> update(const kube::ResourceRef&, const json&) override { return unsupported(); }
+    Result<json> patch(const kube::ResourceRef&, kube::PatchType, const json&,
+                       const kube::PatchOptions&) override {
+        return unsupported();
+    }
+    Result<void> remove(const kube::ResourceRef&, const kube::DeleteOptions&) override {
+        return unsupported();
+    }
+    Result<std::unique_ptr<kube::WatchStream>> watch(const kube::ResourceRef&,
+                                                     const kube::WatchOptions&) override {
         return unsupported();
     }
 
 private:
-    static Unexpected unsupported() { return fail(Error::Kind::internal, "not used by SecretCredentials"); }
+    static Unexpected unsupported() {
+        return fail(Error::Kind::internal, "not used by SecretCredentials");
+    }
 };
 
-json secret(const std::string& name, const std::map<std::string, std::string>& data, const std::string& rv = "7") {
+json secret(const std::string& name, const std::map<std::string, std::string>& data,
+            const std::string& rv = "7") {
     json d = json::object();
     for (const auto& [k, v] : data) d[k] = str::base64_encode(v);
-    return {{"apiVersion", "v1"}, {"kind", "Secret"},
-            {"metadata", {{"name", name}, {"namespace", "team-a"}, {"resourceVersion", rv}}}, {"data", d}};
+    return {{"apiVersion", "v1"},
+            {"kind", "Secret"},
+            {"metadata", {{"name", name}, {"namespace", "team-a"}, {"resourceVersion", rv}}},
+            {"data", d}};
 }
 
-api::PoetryApp app(const std::string& gitops_url, const std::string& git_secret, const std::string& image_secret = {}) {
+api::PoetryApp app(const std::string& gitops_url, const std::string& git_secret,
+                   const std::string& image_secret = {}) {
     json gitops = {{"repoURL", gitops_url}};
     if (!git_secret.empty()) gitops["secretRef"] = {{"name", git_secret}};
     json image = {{"repository", "registry.example.com/acme/billing"}};
     if (!image_secret.empty()) image["secretRef"] = {{"name", image_secret}};
-    json o = {{"apiVersion", "poetryops.io/v1alpha1"}, {"kind", "PoetryApp"},
+    json o = {{"apiVersion", "poetryops.io/v1alpha1"},
+              {"kind", "PoetryApp"},
               {"metadata", {{"name", "billing"}, {"namespace", "team-a"}}},
-              {"spec", {{"image", image}, {"gitops", gitops},
-                        {"environments", json::array({{{"name", "dev"}, {"path", "envs/dev"}}})}}}};
+              {"spec",
+               {{"image", image},
+                {"gitops", gitops},
+                {"environments", json::array({{{"name", "dev"}, {"path", "envs/dev"}}})}}}};
     auto a = api::load_poetryapp(o);
     EXPECT_TRUE(a) << a.error().message;
     return a ? *a : api::PoetryApp{};
@@ -106,8 +123,9 @@ TEST_F(SecretCredentialsTest, NoSecretRefMeansNoCredentials) {
 }
 
 TEST_F(SecretCredentialsTest, SshKeyAndKnownHostsAreWrittenPrivately) {
-    api_.secrets["team-a/ssh"] = secret("ssh", {{"ssh-privatekey", "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n"},
-                                                {"known_hosts", "git.example.com ssh-ed25519 AAAA\n"}});
+    api_.secrets["team-a/ssh"] =
+        secret("ssh", {{"ssh-privatekey", "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n"},
+                       {"known_hosts", "git.example.com ssh-ed25519 AAAA\n"}});
     auto r = creds_.git_remote(app("ssh://git@git.example.com/acme/deploy.git", "ssh"));
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(read_file(r->ssh_key).value_or(""), "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n");
@@ -126,7 +144,9 @@ TEST_F(SecretCredentialsTest, SshWithoutKnownHostsIsRefusedNamingTheKeyNotTheVal
     auto r = creds_.git_remote(app("ssh://git@git.example.com/acme/deploy.git", "ssh"));
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().reason, "SecretIncomplete");
-    EXPECT_THAT(r.error().message, testing::HasSubstr("spec.gitops.secretRef: Secret team-a/ssh has no data key known_hosts"));
+    EXPECT_THAT(
+        r.error().message,
+        testing::HasSubstr("spec.gitops.secretRef: Secret team-a/ssh has no data key known_hosts"));
     EXPECT_EQ(r.error().message.find("PRIVATE-KEY-MATERIAL"), std::string::npos);
     api_.secrets["team-a/nokey"] = secret("nokey", {{"known_hosts", "KH"}});
     auto k = creds_.git_remote(app("ssh://git@git.example.com/acme/deploy.git", "nokey"));
@@ -135,7 +155,8 @@ TEST_F(SecretCredentialsTest, SshWithoutKnownHostsIsRefusedNamingTheKeyNotTheVal
 }
 
 TEST_F(SecretCredentialsTest, CaCertBecomesTheRemotesCaFile) {
-    api_.secrets["team-a/ca"] = secret("ca", {{"username", "u"}, {"password", "p"}, {"ca.crt", "-----BEGIN CERT-----\n"}});
+    api_.secrets["team-a/ca"] =
+        secret("ca", {{"username", "u"}, {"password", "p"}, {"ca.crt", "-----BEGIN CERT-----\n"}});
     auto r = creds_.git_remote(app("https://git.example.com/acme/deploy.git", "ca"));
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(read_file(r->ca_file).value_or(""), "-----BEGIN CERT-----\n");
@@ -145,14 +166,16 @@ TEST_F(SecretCredentialsTest, AMissingSecretNamesTheFieldAndTheSecret) {
     auto r = creds_.git_remote(app("https://git.example.com/acme/deploy.git", "absent"));
     ASSERT_FALSE(r);
     EXPECT_TRUE(kube::is_not_found(r.error())) << r.error().message;
-    EXPECT_THAT(r.error().message, testing::StartsWith("spec.gitops.secretRef: Secret team-a/absent: "));
+    EXPECT_THAT(r.error().message,
+                testing::StartsWith("spec.gitops.secretRef: Secret team-a/absent: "));
 }
 
 TEST_F(SecretCredentialsTest, DockerConfigJsonAndLegacyDockercfg) {
     std::string auth = str::base64_encode("robot:pw");
-    api_.secrets["team-a/reg"] = secret("reg", {{".dockerconfigjson",
-                                                 R"({"auths":{"registry.example.com":{"auth":")" + auth + R"("}}})"}},
-                                        "42");
+    api_.secrets["team-a/reg"] = secret(
+        "reg",
+        {{".dockerconfigjson", R"({"auths":{"registry.example.com":{"auth":")" + auth + R"("}}})"}},
+        "42");
     auto d = creds_.docker_config(app("https://git.example.com/d.git", "", "reg"));
     ASSERT_TRUE(d) << d.error().message;
     EXPECT_EQ(d->second, "42") << "the Secret's resourceVersion, to cache clients per version";
@@ -161,7 +184,8 @@ TEST_F(SecretCredentialsTest, DockerConfigJsonAndLegacyDockercfg) {
     EXPECT_EQ(c->username, "robot");
     EXPECT_EQ(c->password, "pw");
 
-    api_.secrets["team-a/legacy"] = secret("legacy", {{".dockercfg", R"({"registry.example.com":{"auth":")" + auth + R"("}})"}});
+    api_.secrets["team-a/legacy"] = secret(
+        "legacy", {{".dockercfg", R"({"registry.example.com":{"auth":")" + auth + R"("}})"}});
     auto l = creds_.docker_config(app("https://git.example.com/d.git", "", "legacy"));
     ASSERT_TRUE(l) << l.error().message;
     EXPECT_TRUE(l->first.find("registry.example.com"));
@@ -171,8 +195,11 @@ TEST_F(SecretCredentialsTest, ABadDockerSecretIsRefusedWithoutEchoingIt) {
     api_.secrets["team-a/empty"] = secret("empty", {{"username", "u"}});
     auto e = creds_.docker_config(app("https://git.example.com/d.git", "", "empty"));
     ASSERT_FALSE(e);
-    EXPECT_THAT(e.error().message, testing::HasSubstr("Secret team-a/empty has no .dockerconfigjson or .dockercfg key"));
-    api_.secrets["team-a/garbage"] = secret("garbage", {{".dockerconfigjson", "{not json TOPSECRET"}});
+    EXPECT_THAT(
+        e.error().message,
+        testing::HasSubstr("Secret team-a/empty has no .dockerconfigjson or .dockercfg key"));
+    api_.secrets["team-a/garbage"] =
+        secret("garbage", {{".dockerconfigjson", "{not json TOPSECRET"}});
     auto g = creds_.docker_config(app("https://git.example.com/d.git", "", "garbage"));
     ASSERT_FALSE(g);
     EXPECT_THAT(g.error().message, testing::HasSubstr("Secret team-a/garbage"));

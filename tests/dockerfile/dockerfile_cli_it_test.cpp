@@ -1,4 +1,5 @@
-// `poetryops dockerfile generate|lint` run as a user would: the built binary, real files, exit codes.
+// `poetryops dockerfile generate|lint` run as a user would: the built binary, real files, exit
+// codes.
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/subprocess.hpp>
 
@@ -17,7 +18,8 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-ProcessResult run(std::vector<std::string> args, const std::string& cwd = {}, std::optional<std::string> in = {}) {
+ProcessResult run(std::vector<std::string> args, const std::string& cwd = {},
+                  std::optional<std::string> in = {}) {
     std::vector<std::string> argv{POETRYOPS_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
     ProcessOptions o;
@@ -52,7 +54,8 @@ TEST(DockerfileCli, GenerateWritesBothFilesDeterministicallyAndTheyLintClean) {
     EXPECT_THAT(first, HasSubstr("CMD [\"hello\"]"));
     EXPECT_THAT(slurp(project / ".dockerignore"), HasSubstr("libs/devtool"));
     // Same input, same bytes; `-` prints the same Dockerfile.
-    auto again = run({"dockerfile", "generate", project.string(), "--output", (tmp.path() / "out").string()});
+    auto again = run(
+        {"dockerfile", "generate", project.string(), "--output", (tmp.path() / "out").string()});
     ASSERT_EQ(again.exit_code, 0) << again.err;
     EXPECT_EQ(slurp(tmp.path() / "out/Dockerfile"), first);
     auto printed = run({"dockerfile", "generate", project.string(), "--output", "-"});
@@ -66,16 +69,19 @@ TEST(DockerfileCli, GenerateWritesBothFilesDeterministicallyAndTheyLintClean) {
 TEST(DockerfileCli, GenerateOptionsReachTheFile) {
     TempDir tmp;
     fs::path project = copy_example(tmp);
-    auto r = run({"dockerfile", "generate", project.string(), "-o", "-", "--python", "3.13", "--poetry",
-                  "preinstalled", "--uid", "4242", "--apt", "libpq5,curl", "--command", "hello --port 'eighty eight'",
-                  "--runtime-image", "debian:bookworm-slim", "--installer", "poetry"});
+    auto r = run({"dockerfile", "generate", project.string(), "-o", "-", "--python", "3.13",
+                  "--poetry", "preinstalled", "--uid", "4242", "--apt", "libpq5,curl", "--command",
+                  "hello --port 'eighty eight'", "--runtime-image", "debian:bookworm-slim",
+                  "--installer", "poetry"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_THAT(r.out, HasSubstr("FROM python:3.13-slim AS build\n"));
     EXPECT_THAT(r.out, HasSubstr("FROM debian:bookworm-slim AS runtime\n"));
     EXPECT_THAT(r.out, HasSubstr("USER 4242:4242\n"));
     EXPECT_THAT(r.out, HasSubstr("--no-install-recommends curl libpq5 tini"));
     EXPECT_THAT(r.out, HasSubstr("CMD [\"hello\",\"--port\",\"eighty eight\"]\n"));
-    EXPECT_THAT(r.out, HasSubstr("mkdir -p \"$d\""));  // Poetry of unknown age: stand-in for the dev path dep
+    EXPECT_THAT(
+        r.out,
+        HasSubstr("mkdir -p \"$d\""));  // Poetry of unknown age: stand-in for the dev path dep
 }
 
 TEST(DockerfileCli, MissingPyprojectIsExit2AndWritesNothing) {
@@ -90,7 +96,8 @@ TEST(DockerfileCli, MissingPyprojectIsExit2AndWritesNothing) {
 TEST(DockerfileCli, MalformedPyprojectNamesFileAndLine) {
     TempDir tmp;
     fs::path project = copy_example(tmp);
-    write_file_atomic(project / "pyproject.toml", "[tool.poetry]\nname = \"hello\"\nversion = \n").value();
+    write_file_atomic(project / "pyproject.toml", "[tool.poetry]\nname = \"hello\"\nversion = \n")
+        .value();
     auto r = run({"dockerfile", "generate", project.string()});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_THAT(r.err, HasSubstr("pyproject.toml"));
@@ -115,13 +122,15 @@ TEST(DockerfileCli, UnwritableOutputLeavesEverythingUntouched) {
     fs::path project = copy_example(tmp);
     // An output "dir" below a regular file cannot be created, even by root.
     write_file_atomic(tmp.path() / "plainfile", "x").value();
-    auto r = run({"dockerfile", "generate", project.string(), "--output", (tmp.path() / "plainfile/sub").string()});
+    auto r = run({"dockerfile", "generate", project.string(), "--output",
+                  (tmp.path() / "plainfile/sub").string()});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_THAT(r.err, HasSubstr("plainfile/sub"));
     EXPECT_EQ(lines(r.err), 1) << r.err;
     EXPECT_EQ(slurp(tmp.path() / "plainfile"), "x");
 
-    // Dockerfile cannot be replaced (a directory sits there): the existing .dockerignore is untouched.
+    // Dockerfile cannot be replaced (a directory sits there): the existing .dockerignore is
+    // untouched.
     fs::path out1 = tmp.path() / "out1";
     fs::create_directories(out1 / "Dockerfile");
     write_file_atomic(out1 / ".dockerignore", "mine\n").value();
@@ -137,7 +146,8 @@ TEST(DockerfileCli, UnwritableOutputLeavesEverythingUntouched) {
     EXPECT_THAT(r2.err, HasSubstr(".dockerignore"));
     EXPECT_EQ(slurp(out2 / "Dockerfile"), "FROM old:1\n");
     for (const auto& e : fs::directory_iterator(out2)) {
-        EXPECT_TRUE(e.path().filename() == "Dockerfile" || e.path().filename() == ".dockerignore") << e.path();
+        EXPECT_TRUE(e.path().filename() == "Dockerfile" || e.path().filename() == ".dockerignore")
+            << e.path();
     }
 }
 
@@ -171,7 +181,8 @@ TEST(DockerfileCli, LintBadInputIsExit2) {
 }
 
 TEST(DockerfileCli, LintStdinSaysWhatItCannotCheck) {
-    auto r = run({"dockerfile", "lint", "-"}, {}, std::string("FROM python:3.12-slim\nCOPY . /app\nUSER 1:1\n"));
+    auto r = run({"dockerfile", "lint", "-"}, {},
+                 std::string("FROM python:3.12-slim\nCOPY . /app\nUSER 1:1\n"));
     EXPECT_EQ(r.exit_code, 1);  // env-python and non-root --chown findings
     EXPECT_THAT(r.out, HasSubstr("-:2: non-root:"));
     EXPECT_THAT(r.err, HasSubstr("dockerignore not fully checked"));

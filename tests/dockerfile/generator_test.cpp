@@ -20,7 +20,8 @@ python::Project hello() {
     p.packages = {{"hello", "src"}};
     p.scripts = {{"hello", "hello.main", "run"}};
     p.groups = {{"main", {"greetlib"}}, {"dev", {"devtools"}}};
-    p.path_dependencies = {{"greetlib", "libs/greetlib", "main", false}, {"devtools", "../devtools", "dev", true}};
+    p.path_dependencies = {{"greetlib", "libs/greetlib", "main", false},
+                           {"devtools", "../devtools", "dev", true}};
     p.requires_python = ">=3.11,<4.0";
     return p;
 }
@@ -45,15 +46,20 @@ TEST(Generate, DefaultsForTheExampleShape) {
     auto g = must_generate(hello());
     const auto& d = g.dockerfile;
     EXPECT_THAT(d, HasSubstr("# syntax=docker/dockerfile:1\n"));
-    EXPECT_THAT(d, HasSubstr("FROM python:3.11-slim AS build\n"));  // lowest Python requires-python allows
+    EXPECT_THAT(
+        d, HasSubstr("FROM python:3.11-slim AS build\n"));  // lowest Python requires-python allows
     EXPECT_THAT(d, HasSubstr("FROM python:3.11-slim AS runtime\n"));
-    EXPECT_THAT(d, HasSubstr("/opt/poetry/bin/pip install \"poetry==" + std::string(kDefaultPoetryVersion) + "\""));
-    EXPECT_THAT(d, HasSubstr("COPY pyproject.toml poetry.lock ./\nCOPY libs/greetlib ./libs/greetlib\n"));
+    EXPECT_THAT(d, HasSubstr("/opt/poetry/bin/pip install \"poetry==" +
+                             std::string(kDefaultPoetryVersion) + "\""));
+    EXPECT_THAT(
+        d, HasSubstr("COPY pyproject.toml poetry.lock ./\nCOPY libs/greetlib ./libs/greetlib\n"));
     EXPECT_THAT(d, HasSubstr("poetry install --only main --no-root"));
     EXPECT_THAT(d, HasSubstr("--invalidation-mode unchecked-hash"));
     EXPECT_THAT(d, HasSubstr("COPY --from=build --chown=10001:10001 /app/.venv /app/.venv\n"));
     EXPECT_THAT(d, HasSubstr("COPY --from=build --chown=10001:10001 /app/src /app/src\n"));
-    EXPECT_THAT(d, HasSubstr("COPY --from=build --chown=10001:10001 /app/libs/greetlib /app/libs/greetlib\n"));
+    EXPECT_THAT(
+        d,
+        HasSubstr("COPY --from=build --chown=10001:10001 /app/libs/greetlib /app/libs/greetlib\n"));
     EXPECT_THAT(d, HasSubstr("apt-get install -y --no-install-recommends tini"));
     EXPECT_THAT(d, HasSubstr("USER 10001:10001\nENTRYPOINT [\"tini\", \"--\"]\nCMD [\"hello\"]\n"));
     // Pinned Poetry >= 1.4 tolerates the missing dev path dependency: no stand-ins.
@@ -65,7 +71,8 @@ TEST(Generate, DefaultsForTheExampleShape) {
 
 TEST(Generate, PrunesPipSetuptoolsAndWheelAfterTheLastInstallUnlessTheAppNeedsThem) {
     auto d = must_generate(hello()).dockerfile;
-    // After the project install (Poetry < 1.4 installs through pip) and before the code is compiled.
+    // After the project install (Poetry < 1.4 installs through pip) and before the code is
+    // compiled.
     auto install = d.find("poetry install --only main &&");
     auto prune = d.find("rm -rf /app/.venv/lib/python3*/site-packages/pip ");
     auto compile = d.rfind("compileall");
@@ -76,9 +83,11 @@ TEST(Generate, PrunesPipSetuptoolsAndWheelAfterTheLastInstallUnlessTheAppNeedsTh
     EXPECT_THAT(d, HasSubstr("site-packages/setuptools "));
     EXPECT_THAT(d, HasSubstr("site-packages/distutils-precedence.pth"));
     EXPECT_THAT(d, HasSubstr("/app/.venv/bin/wheel"));
-    // Debian's virtualenv adds script names of its own, and virtualenv leaves a marker per seeded tool.
+    // Debian's virtualenv adds script names of its own, and virtualenv leaves a marker per seeded
+    // tool.
     EXPECT_THAT(d, HasSubstr("/app/.venv/bin/pip-3.* "));
-    EXPECT_THAT(d, HasSubstr("/app/.venv/bin/wheel3 /app/.venv/bin/wheel3.* /app/.venv/bin/wheel-3.*"));
+    EXPECT_THAT(
+        d, HasSubstr("/app/.venv/bin/wheel3 /app/.venv/bin/wheel3.* /app/.venv/bin/wheel-3.*"));
     EXPECT_THAT(d, HasSubstr("site-packages/setuptools-*.virtualenv "));
 
     python::Project needs = hello();
@@ -88,8 +97,8 @@ TEST(Generate, PrunesPipSetuptoolsAndWheelAfterTheLastInstallUnlessTheAppNeedsTh
     EXPECT_THAT(d, Not(HasSubstr("site-packages/setuptools")));
     EXPECT_THAT(d, Not(HasSubstr("pkg_resources")));
 
-    // A dependency that needs setuptools at run time (imports pkg_resources): Poetry locks and installs it, so the
-    // lock keeps it even though pyproject.toml never names it.
+    // A dependency that needs setuptools at run time (imports pkg_resources): Poetry locks and
+    // installs it, so the lock keeps it even though pyproject.toml never names it.
     python::Project transitive = hello();
     transitive.lock.packages = {{"legacy-lib", "1.0", "", ""}, {"setuptools", "68.0.0", "", ""}};
     d = must_generate(transitive).dockerfile;
@@ -126,10 +135,12 @@ TEST(Generate, LintsCleanForManyOptionCombinations) {
                 o.installer = installer;
                 o.poetry = poetry;
                 o.init = init;
-                o.apt_packages = init == Init::none ? std::vector<std::string>{} : std::vector<std::string>{"libpq5"};
+                o.apt_packages = init == Init::none ? std::vector<std::string>{}
+                                                    : std::vector<std::string>{"libpq5"};
                 auto g = must_generate(hello(), o);
-                EXPECT_EQ(lint_generated(g), "") << poetry << " uv=" << (installer == Installer::uv) << "\n"
-                                                 << g.dockerfile;
+                EXPECT_EQ(lint_generated(g), "")
+                    << poetry << " uv=" << (installer == Installer::uv) << "\n"
+                    << g.dockerfile;
             }
         }
     }
@@ -140,8 +151,10 @@ TEST(Generate, OldOrPreinstalledPoetryGetsStandInsForDevPathDeps) {
         GenerateOptions o;
         o.poetry = poetry;
         auto g = must_generate(hello(), o);
-        EXPECT_THAT(g.dockerfile, HasSubstr("for d in ../devtools; do [ -e \"$d\" ] || { mkdir -p \"$d\" && touch "
-                                            "\"$d/setup.py\"; }; done"))
+        EXPECT_THAT(
+            g.dockerfile,
+            HasSubstr("for d in ../devtools; do [ -e \"$d\" ] || { mkdir -p \"$d\" && touch "
+                      "\"$d/setup.py\"; }; done"))
             << poetry;
     }
     GenerateOptions pre;
@@ -172,7 +185,8 @@ TEST(Generate, Options) {
     EXPECT_THAT(g.dockerfile, HasSubstr("--chown=4242:4242"));
     EXPECT_THAT(g.dockerfile, HasSubstr("USER 4242:4242\n"));
     EXPECT_THAT(g.dockerfile, HasSubstr("apt-get install -y --no-install-recommends libpq5 tini"));
-    EXPECT_THAT(g.dockerfile, HasSubstr("CMD [\"uvicorn\",\"hello.app:app\",\"--host\",\"0.0.0.0\"]\n"));
+    EXPECT_THAT(g.dockerfile,
+                HasSubstr("CMD [\"uvicorn\",\"hello.app:app\",\"--host\",\"0.0.0.0\"]\n"));
     EXPECT_EQ(lint_generated(g), "");
 }
 
@@ -199,7 +213,8 @@ TEST(Generate, DefaultCommandFallsBackToPythonM) {
 TEST(Generate, PythonVersionSources) {
     auto p = hello();
     p.requires_python = "";
-    EXPECT_THAT(must_generate(p).dockerfile, HasSubstr(std::string("FROM python:") + kDefaultPython + "-slim AS build"));
+    EXPECT_THAT(must_generate(p).dockerfile,
+                HasSubstr(std::string("FROM python:") + kDefaultPython + "-slim AS build"));
     GenerateOptions o;
     o.python = "3.x";
     auto r = generate(hello(), o);
@@ -214,8 +229,10 @@ TEST(Generate, RejectsBadOptions) {
     };
     std::vector<Case> cases = {
         {[](GenerateOptions& o) { o.uid = 0; }, "--uid: 0 is not a non-root user id"},
-        {[](GenerateOptions& o) { o.apt_packages = {"curl; rm -rf /"}; }, "--apt: 'curl; rm -rf /'"},
-        {[](GenerateOptions& o) { o.build_image = "python:3.12 AS x"; }, "--build-image: 'python:3.12 AS x'"},
+        {[](GenerateOptions& o) { o.apt_packages = {"curl; rm -rf /"}; },
+         "--apt: 'curl; rm -rf /'"},
+        {[](GenerateOptions& o) { o.build_image = "python:3.12 AS x"; },
+         "--build-image: 'python:3.12 AS x'"},
         {[](GenerateOptions& o) { o.poetry = "latest"; }, "--poetry: 'latest'"},
         {[](GenerateOptions& o) { o.poetry = "1.1.15"; }, "predates"},
     };
@@ -234,16 +251,19 @@ TEST(Generate, MainPathDependencyOutsideTheContextIsRefused) {
     p.path_dependencies[0].path = "../greetlib";
     auto r = generate(p, {});
     ASSERT_FALSE(r);
-    EXPECT_THAT(r.error().message, HasSubstr("main-group path dependency 'greetlib' (../greetlib) is outside"));
+    EXPECT_THAT(r.error().message,
+                HasSubstr("main-group path dependency 'greetlib' (../greetlib) is outside"));
 }
 
 TEST(Generate, PrivateSourcesUseSecretMountsNeverArgOrEnv) {
     auto p = hello();
-    p.sources = {{"corp-index", "https://pypi.corp.example/simple", "primary"}, {"PyPI", "", "supplemental"}};
+    p.sources = {{"corp-index", "https://pypi.corp.example/simple", "primary"},
+                 {"PyPI", "", "supplemental"}};
     auto g = must_generate(p);
     EXPECT_THAT(g.dockerfile, HasSubstr("--mount=type=secret,id=poetry-corp-index"));
-    EXPECT_THAT(g.dockerfile, HasSubstr("export POETRY_HTTP_BASIC_CORP_INDEX_USERNAME=\"$(cut -d: -f1 "
-                                        "/run/secrets/poetry-corp-index)\""));
+    EXPECT_THAT(g.dockerfile,
+                HasSubstr("export POETRY_HTTP_BASIC_CORP_INDEX_USERNAME=\"$(cut -d: -f1 "
+                          "/run/secrets/poetry-corp-index)\""));
     EXPECT_THAT(g.dockerfile, Not(HasSubstr("ARG ")));
     EXPECT_THAT(g.dockerfile, Not(HasSubstr("secret,id=poetry-pypi")));
     EXPECT_EQ(lint_generated(g), "");
@@ -260,7 +280,8 @@ TEST(Generate, UvInstaller) {
     auto g = must_generate(hello(), o);
     EXPECT_THAT(g.dockerfile, HasSubstr("\"poetry-plugin-export=="));
     EXPECT_THAT(g.dockerfile, HasSubstr("poetry export --only main --format requirements.txt"));
-    EXPECT_THAT(g.dockerfile, HasSubstr("uv pip install --python /app/.venv/bin/python --no-deps --requirement"));
+    EXPECT_THAT(g.dockerfile,
+                HasSubstr("uv pip install --python /app/.venv/bin/python --no-deps --requirement"));
     EXPECT_THAT(g.dockerfile, HasSubstr("--no-deps --editable ."));
     o.poetry = "1.8.3";  // export is bundled before Poetry 2
     EXPECT_THAT(must_generate(hello(), o).dockerfile, Not(HasSubstr("poetry-plugin-export")));
@@ -282,8 +303,9 @@ TEST(Generate, NonPackageModeAndUnknownLayoutCopyTheWholeApp) {
 
 TEST(Generate, Dockerignore) {
     auto g = must_generate(hello());
-    for (const char* entry : {"\n.git\n", "\n**/.venv\n", "\n**/__pycache__\n", "\ntests\n", "\nDockerfile*\n",
-                              "\n**/.env\n", "\n**/.mypy_cache\n", "\n**/.pytest_cache\n", "\nbuild\n", "\ndist\n"}) {
+    for (const char* entry :
+         {"\n.git\n", "\n**/.venv\n", "\n**/__pycache__\n", "\ntests\n", "\nDockerfile*\n",
+          "\n**/.env\n", "\n**/.mypy_cache\n", "\n**/.pytest_cache\n", "\nbuild\n", "\ndist\n"}) {
         EXPECT_THAT(g.dockerignore, HasSubstr(entry));
     }
     auto p = hello();
@@ -292,11 +314,14 @@ TEST(Generate, Dockerignore) {
 }
 
 TEST(SplitCommand, Quoting) {
-    EXPECT_EQ(*split_command("uvicorn 'a b' \"c d\" e\\ f"), (std::vector<std::string>{"uvicorn", "a b", "c d", "e f"}));
+    EXPECT_EQ(*split_command("uvicorn 'a b' \"c d\" e\\ f"),
+              (std::vector<std::string>{"uvicorn", "a b", "c d", "e f"}));
     EXPECT_FALSE(split_command("a 'b"));
 }
 
-TEST(Credentials, EnvName) { EXPECT_EQ(poetry_credentials_env("my-repo.x"), "POETRY_HTTP_BASIC_MY_REPO_X"); }
+TEST(Credentials, EnvName) {
+    EXPECT_EQ(poetry_credentials_env("my-repo.x"), "POETRY_HTTP_BASIC_MY_REPO_X");
+}
 
 }  // namespace
 }  // namespace poetryops::dockerfile

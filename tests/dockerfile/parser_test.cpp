@@ -12,7 +12,8 @@ Dockerfile must_parse(std::string_view text) {
 }
 
 TEST(Parser, DirectivesOnlyAtTheTop) {
-    auto df = must_parse("# syntax=docker/dockerfile:1\n# escape=`\nFROM x:1\n# check=skip=all\nRUN a\n");
+    auto df =
+        must_parse("# syntax=docker/dockerfile:1\n# escape=`\nFROM x:1\n# check=skip=all\nRUN a\n");
     EXPECT_EQ(df.directives.at("syntax"), "docker/dockerfile:1");
     EXPECT_EQ(df.syntax_line, 1);
     EXPECT_EQ(df.escape, '`');
@@ -37,7 +38,9 @@ TEST(Parser, RejectsBadEscapeAndDuplicateDirective) {
 }
 
 TEST(Parser, ContinuationsJoinAndSkipCommentsAndBlankLines) {
-    auto df = must_parse("FROM a:1\nRUN apt-get update && \\\n# a comment inside\n\n    apt-get install -y x\nUSER 1\n");
+    auto df = must_parse(
+        "FROM a:1\nRUN apt-get update && \\\n# a comment inside\n\n    apt-get install -y x\nUSER "
+        "1\n");
     ASSERT_EQ(df.instructions.size(), 3u);
     const auto& run = df.instructions[1];
     EXPECT_EQ(run.line, 2);
@@ -137,12 +140,13 @@ TEST(Parser, Errors) {
         const char* text;
         const char* expect;
     };
-    for (const Case& c : {Case{"FROM a:1\nFROOM b\n", "D:2: unknown instruction 'FROOM'"},
-                          Case{"RUN x\nFROM a:1\n", "D:1: RUN before the first FROM"},
-                          Case{"# only a comment\n", "no FROM instruction"},
-                          Case{"FROM a:1 AS\n", "D:1: FROM expects"},
-                          Case{"FROM a:1\nCOPY onlyone\n", "D:2: COPY needs a source and a destination"},
-                          Case{"FROM a:1\nRUN\n", "D:2: RUN has no arguments"}}) {
+    for (const Case& c :
+         {Case{"FROM a:1\nFROOM b\n", "D:2: unknown instruction 'FROOM'"},
+          Case{"RUN x\nFROM a:1\n", "D:1: RUN before the first FROM"},
+          Case{"# only a comment\n", "no FROM instruction"},
+          Case{"FROM a:1 AS\n", "D:1: FROM expects"},
+          Case{"FROM a:1\nCOPY onlyone\n", "D:2: COPY needs a source and a destination"},
+          Case{"FROM a:1\nRUN\n", "D:2: RUN has no arguments"}}) {
         auto r = parse(c.text, "D");
         ASSERT_FALSE(r) << c.text;
         EXPECT_NE(r.error().message.find(c.expect), std::string::npos) << r.error().message;

@@ -1,5 +1,5 @@
-// Cold reads of a shared clone: the kept-running `git cat-file --batch` and the coalesced blob fetches of concurrent
-// readers (docs/git.md "Reading files").
+// Cold reads of a shared clone: the kept-running `git cat-file --batch` and the coalesced blob
+// fetches of concurrent readers (docs/git.md "Reading files").
 #include <poetryops/git/repo.hpp>
 
 #include "git/git_servers.hpp"
@@ -21,11 +21,13 @@ namespace {
 using test::BareRepos;
 
 std::string content_of(int i) {
-    return "images:\n- name: app" + std::to_string(i) + "\n  newTag: \"" + std::to_string(i * 7) + "\"\n";
+    return "images:\n- name: app" + std::to_string(i) + "\n  newTag: \"" + std::to_string(i * 7) +
+           "\"\n";
 }
 std::string path_of(int i) { return "apps/app" + std::to_string(i) + "/kustomization.yaml"; }
 
-/// The `git cat-file --batch` processes this test process started (children of ours), by pid; zombies left out.
+/// The `git cat-file --batch` processes this test process started (children of ours), by pid;
+/// zombies left out.
 std::vector<int> cat_file_children() {
     std::vector<int> pids;
     for (const auto& e : std::filesystem::directory_iterator("/proc")) {
@@ -43,7 +45,8 @@ std::vector<int> cat_file_children() {
         if (ppid != ::getpid() || state == 'Z') continue;
         std::ifstream cmd(e.path() / "cmdline");
         std::string argv((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-        if (argv.find(std::string("cat-file\0--batch", 16)) != std::string::npos) pids.push_back(std::stoi(name));
+        if (argv.find(std::string("cat-file\0--batch", 16)) != std::string::npos)
+            pids.push_back(std::stoi(name));
     }
     return pids;
 }
@@ -91,7 +94,8 @@ protected:
 };
 
 TEST_F(ColdReadIt, ConcurrentReadsOfDifferentFilesShareAFewGitProcesses) {
-    // 32 readers at once, 2 files each, on a clone that holds no blob yet (a controller's first pass).
+    // 32 readers at once, 2 files each, on a clone that holds no blob yet (a controller's first
+    // pass).
     constexpr int kThreads = 32;
     std::size_t calls_before = repo->git_calls();
     std::latch start(kThreads);
@@ -114,19 +118,22 @@ TEST_F(ColdReadIt, ConcurrentReadsOfDifferentFilesShareAFewGitProcesses) {
     }
     for (auto& th : threads) th.join();
     EXPECT_EQ(wrong.load(), 0) << errors[0];
-    // Without coalescing: a fetch per read (64) plus the cat-file; before the kept-running cat-file, three per read.
-    // Coalesced: one cat-file plus a handful of fetches (3-4 on an idle machine, 16 seen under `ctest -j6`, since how
-    // many readers join a batch depends on scheduling). Half the reads is a bound that load cannot break and the
-    // uncoalesced code cannot meet.
+    // Without coalescing: a fetch per read (64) plus the cat-file; before the kept-running
+    // cat-file, three per read. Coalesced: one cat-file plus a handful of fetches (3-4 on an idle
+    // machine, 16 seen under `ctest -j6`, since how many readers join a batch depends on
+    // scheduling). Half the reads is a bound that load cannot break and the uncoalesced code cannot
+    // meet.
     std::size_t calls = repo->git_calls() - calls_before;
-    EXPECT_LE(calls, static_cast<std::size_t>(kThreads)) << "git processes for " << 2 * kThreads << " reads";
+    EXPECT_LE(calls, static_cast<std::size_t>(kThreads))
+        << "git processes for " << 2 * kThreads << " reads";
     // Everything is now local: reading them all again starts no git at all.
     std::vector<std::string> all;
     for (int i = 0; i < kFiles; ++i) all.push_back(path_of(i));
     std::size_t calls_mid = repo->git_calls();
     auto again = repo->read_files(tip_, all);
     ASSERT_TRUE(again) << again.error().message;
-    for (int i = 0; i < kFiles; ++i) EXPECT_EQ((*again)[i], std::optional<std::string>(content_of(i)));
+    for (int i = 0; i < kFiles; ++i)
+        EXPECT_EQ((*again)[i], std::optional<std::string>(content_of(i)));
     EXPECT_EQ(repo->git_calls(), calls_mid);
 }
 
@@ -160,7 +167,8 @@ TEST_F(ColdReadIt, AKilledCatFileIsRestartedAndTheReadStillSucceeds) {
     auto pids = cat_file_children();
     ASSERT_EQ(pids.size(), 1u);
     ASSERT_EQ(::kill(pids[0], SIGKILL), 0);
-    ASSERT_TRUE(test::wait_until([&] { return is_gone_or_zombie(pids[0]); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(
+        test::wait_until([&] { return is_gone_or_zombie(pids[0]); }, std::chrono::seconds(5)));
     // A file in another folder: its tree and its blob both need git.
     auto second = repo->read_files(tip_, {path_of(1), "README.md"});
     ASSERT_TRUE(second) << second.error().message;
@@ -176,9 +184,10 @@ TEST_F(ColdReadIt, AFileAddedAfterTheCatFileStartedIsFetchedAndRead) {
     ASSERT_TRUE(first) << first.error().message;
     auto pids = cat_file_children();
     ASSERT_EQ(pids.size(), 1u);
-    // Someone else pushes a new file; our fetch brings the commit and trees, the read fetches the blob into a new
-    // pack that the running cat-file has never seen.
-    std::string tip2 = repos_.commit_files("gitops.git", {{"apps/new/values.yaml", "fresh: true\n"}}, "main", "new");
+    // Someone else pushes a new file; our fetch brings the commit and trees, the read fetches the
+    // blob into a new pack that the running cat-file has never seen.
+    std::string tip2 = repos_.commit_files(
+        "gitops.git", {{"apps/new/values.yaml", "fresh: true\n"}}, "main", "new");
     auto fetched = repo->fetch("main");
     ASSERT_TRUE(fetched) << fetched.error().message;
     ASSERT_EQ(*fetched, tip2);
@@ -193,7 +202,8 @@ TEST_F(ColdReadIt, AFileAddedAfterTheCatFileStartedIsFetchedAndRead) {
 TEST_F(ColdReadIt, ReadsThroughSymlinksAreStillRefusedAndKeepTheCatFileAlive) {
     TempDir t("poetryops-sym");
     auto w = t.path() / "w";
-    ASSERT_TRUE(test::plain_git({"clone", "-q", repos_.path("gitops.git").string(), w.string()}).ok());
+    ASSERT_TRUE(
+        test::plain_git({"clone", "-q", repos_.path("gitops.git").string(), w.string()}).ok());
     std::filesystem::create_directory_symlink("/etc", w / "outside");
     std::filesystem::create_symlink("README.md", w / "link.md");
     std::filesystem::create_directory_symlink("app3", w / "apps" / "alias");
@@ -205,7 +215,8 @@ TEST_F(ColdReadIt, ReadsThroughSymlinksAreStillRefusedAndKeepTheCatFileAlive) {
     auto warm = repo->read_files(*tip, {"README.md"});
     ASSERT_TRUE(warm) << warm.error().message;
     auto pids = cat_file_children();
-    for (const std::string path : {"outside/passwd", "link.md", "apps/alias/kustomization.yaml", "README.md/x"}) {
+    for (const std::string path :
+         {"outside/passwd", "link.md", "apps/alias/kustomization.yaml", "README.md/x"}) {
         auto read = repo->read_files(*tip, {path});
         ASSERT_FALSE(read) << path;
         EXPECT_EQ(read.error().kind, Error::Kind::invalid) << read.error().message;
@@ -243,7 +254,8 @@ TEST_F(ColdReadIt, ASharedFetchThatFailsFailsEveryReaderWithTheRepoUrl) {
     auto warm = repo->read_files(tip_, {"README.md"});
     ASSERT_TRUE(warm) << warm.error().message;
     ASSERT_EQ(::kill(server_.pid(), SIGKILL), 0);
-    ASSERT_TRUE(test::wait_until([&] { return !test::port_open(server_.http_port()); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(test::wait_until([&] { return !test::port_open(server_.http_port()); },
+                                 std::chrono::seconds(5)));
     constexpr int kThreads = 8;
     std::size_t calls_before = repo->git_calls();
     std::latch start(kThreads);

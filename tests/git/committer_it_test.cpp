@@ -14,17 +14,20 @@ using test::BareRepos;
 using test::GitDaemonServer;
 using test::plain_git;
 
-/// An idempotent edit of a "key: value" line file (stands in for the YAML editor, which is another module).
+/// An idempotent edit of a "key: value" line file (stands in for the YAML editor, which is another
+/// module).
 FileEdit set_key(std::string path, std::string key, std::string value) {
     FileEdit e;
     e.path = std::move(path);
-    e.apply = [key, value](std::optional<std::string_view> cur) -> Result<std::optional<std::string>> {
+    e.apply = [key,
+               value](std::optional<std::string_view> cur) -> Result<std::optional<std::string>> {
         std::string text = cur ? std::string(*cur) : std::string();
         std::string line = key + ": " + value + "\n";
         auto pos = text.find(key + ": ");
         if (pos == std::string::npos) return std::optional<std::string>(text + line);
         auto end = text.find('\n', pos);
-        std::string next = text.substr(0, pos) + line + (end == std::string::npos ? "" : text.substr(end + 1));
+        std::string next =
+            text.substr(0, pos) + line + (end == std::string::npos ? "" : text.substr(end + 1));
         if (next == text) return std::optional<std::string>();
         return std::optional<std::string>(next);
     };
@@ -38,7 +41,8 @@ EditRequest request(std::vector<FileEdit> edits, std::string app, std::string en
     r.message.env = env;
     r.message.version = "1.0";
     r.message.digest = "sha256:" + std::string(64, 'a');
-    r.message.trailers = {{"Poetryops-Promotion", "ns/" + app + "/" + env + "/" + r.message.digest}};
+    r.message.trailers = {
+        {"Poetryops-Promotion", "ns/" + app + "/" + env + "/" + r.message.digest}};
     return r;
 }
 
@@ -47,7 +51,8 @@ protected:
     void SetUp() override {
         repos.create("gitops.git");
         std::map<std::string, std::string> files;
-        for (int i = 0; i < 30; ++i) files["apps/app" + std::to_string(i) + "/values.yaml"] = "tag: old\n";
+        for (int i = 0; i < 30; ++i)
+            files["apps/app" + std::to_string(i) + "/values.yaml"] = "tag: old\n";
         files["shared/images.txt"] = "web: 1\napi: 1\n";
         base = repos.commit_files("gitops.git", files);
         ASSERT_TRUE(daemon.started());
@@ -90,7 +95,8 @@ TEST_F(CommitterIt, ConcurrentRequestsBecomeOneCommitAndOnePush) {
     for (int i = 0; i < 20; ++i) {
         threads.emplace_back([&, i] {
             auto app = "app" + std::to_string(i);
-            futures[i] = committer.submit(request({set_key("apps/" + app + "/values.yaml", "tag", "v" + std::to_string(i))}, app));
+            futures[i] = committer.submit(request(
+                {set_key("apps/" + app + "/values.yaml", "tag", "v" + std::to_string(i))}, app));
         });
     }
     for (auto& t : threads) t.join();
@@ -107,10 +113,12 @@ TEST_F(CommitterIt, ConcurrentRequestsBecomeOneCommitAndOnePush) {
     EXPECT_EQ(repos.tip("gitops.git"), sha);
     EXPECT_EQ(committer.stats().pushes, 1u);
     EXPECT_EQ(repos.show("gitops.git", "main:apps/app7/values.yaml"), "tag: v7\n");
-    auto msg = plain_git({"--git-dir", repos.path("gitops.git").string(), "log", "-1", "--format=%B"}).out;
+    auto msg =
+        plain_git({"--git-dir", repos.path("gitops.git").string(), "log", "-1", "--format=%B"}).out;
     EXPECT_NE(msg.find("poetryops: 20 changes"), std::string::npos);
     EXPECT_NE(msg.find("Poetryops-Promotion: ns/app13/prod/sha256:"), std::string::npos);
-    auto found = repo->find_commits_by_trailer("main", "Poetryops-Promotion", "ns/app13/prod/sha256:" + std::string(64, 'a'));
+    auto found = repo->find_commits_by_trailer("main", "Poetryops-Promotion",
+                                               "ns/app13/prod/sha256:" + std::string(64, 'a'));
     ASSERT_TRUE(found);
     ASSERT_EQ(found->size(), 1u);
     EXPECT_EQ(found->front().sha, sha);
@@ -118,7 +126,8 @@ TEST_F(CommitterIt, ConcurrentRequestsBecomeOneCommitAndOnePush) {
 
 TEST_F(CommitterIt, NoOpRequestIsUnchangedAndCommitsNothing) {
     Committer committer(repo, options(std::chrono::milliseconds(20)));
-    auto r = committer.submit(request({set_key("apps/app1/values.yaml", "tag", "old")}, "app1")).get();
+    auto r =
+        committer.submit(request({set_key("apps/app1/values.yaml", "tag", "old")}, "app1")).get();
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_FALSE(r->changed);
     EXPECT_EQ(r->commit, base);
@@ -138,12 +147,15 @@ TEST_F(CommitterIt, ABadEditFailsOnlyItsOwnRequester) {
     throws.apply = [](std::optional<std::string_view>) -> Result<std::optional<std::string>> {
         throw std::runtime_error("boom");
     };
-    auto good1 = committer.submit(request({set_key("apps/app1/values.yaml", "tag", "new")}, "app1"));
+    auto good1 =
+        committer.submit(request({set_key("apps/app1/values.yaml", "tag", "new")}, "app1"));
     // The bad request's first edit succeeds and must be rolled back with it.
-    auto bad = committer.submit(request({set_key("apps/app3/values.yaml", "tag", "half"), broken}, "app2"));
+    auto bad = committer.submit(
+        request({set_key("apps/app3/values.yaml", "tag", "half"), broken}, "app2"));
     auto bad2 = committer.submit(request({throws}, "app4"));
     auto escape = committer.submit(request({set_key("../outside", "tag", "x")}, "app5"));
-    auto good2 = committer.submit(request({set_key("apps/app6/values.yaml", "tag", "new")}, "app6"));
+    auto good2 =
+        committer.submit(request({set_key("apps/app6/values.yaml", "tag", "new")}, "app6"));
     auto r1 = good1.get(), rb = bad.get(), rb2 = bad2.get(), re = escape.get(), r2 = good2.get();
     ASSERT_TRUE(r1) << r1.error().message;
     ASSERT_TRUE(r2) << r2.error().message;
@@ -178,10 +190,12 @@ TEST_F(CommitterIt, ForeignPushDuringABatchIsPreservedAndEditsAreReapplied) {
     FileEdit racing = set_key("shared/images.txt", "web", "9");
     auto inner = racing.apply;
     racing.apply = [&, inner](std::optional<std::string_view> cur) {
-        // First time only: someone else pushes to the same file and another one while we build our commit.
+        // First time only: someone else pushes to the same file and another one while we build our
+        // commit.
         if (calls++ == 0) {
-            foreign = repos.commit_files("gitops.git", {{"shared/images.txt", "web: 1\napi: 7\n"},
-                                                        {"apps/app0/values.yaml", "tag: human\n"}},
+            foreign = repos.commit_files("gitops.git",
+                                         {{"shared/images.txt", "web: 1\napi: 7\n"},
+                                          {"apps/app0/values.yaml", "tag: human\n"}},
                                          "main", "a human edit");
         }
         return inner(cur);
@@ -195,7 +209,8 @@ TEST_F(CommitterIt, ForeignPushDuringABatchIsPreservedAndEditsAreReapplied) {
     // Our change on top of theirs, theirs intact, a fast-forward (foreign is an ancestor).
     EXPECT_EQ(repos.show("gitops.git", "main:shared/images.txt"), "web: 9\napi: 7\n");
     EXPECT_EQ(repos.show("gitops.git", "main:apps/app0/values.yaml"), "tag: human\n");
-    auto anc = plain_git({"--git-dir", repos.path("gitops.git").string(), "merge-base", "--is-ancestor", foreign, "main"});
+    auto anc = plain_git({"--git-dir", repos.path("gitops.git").string(), "merge-base",
+                          "--is-ancestor", foreign, "main"});
     EXPECT_TRUE(anc.ok());
     EXPECT_EQ(commits_since(base), 2);
 }
@@ -228,7 +243,8 @@ TEST_F(CommitterIt, PreReceiveHookRefusalIsSurfacedToEveryRequester) {
         ASSERT_FALSE(r);
         EXPECT_EQ(r.error().kind, Error::Kind::invalid);
         EXPECT_EQ(r.error().reason, "PushRejected");
-        EXPECT_NE(r.error().message.find("policy: production images must be signed"), std::string::npos)
+        EXPECT_NE(r.error().message.find("policy: production images must be signed"),
+                  std::string::npos)
             << r.error().message;
     }
     EXPECT_EQ(repos.tip("gitops.git"), base);
@@ -239,7 +255,8 @@ TEST_F(CommitterIt, MissingBranchFailsWithAClearError) {
     auto o = options(std::chrono::milliseconds(10));
     o.branch = "release";
     Committer committer(repo, o);
-    auto r = committer.submit(request({set_key("apps/app1/values.yaml", "tag", "x")}, "app1")).get();
+    auto r =
+        committer.submit(request({set_key("apps/app1/values.yaml", "tag", "x")}, "app1")).get();
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, Error::Kind::not_found);
     EXPECT_NE(r.error().message.find("release"), std::string::npos);

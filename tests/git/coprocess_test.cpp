@@ -69,7 +69,8 @@ TEST(Coprocess, NoAnswerInTimeIsATimeoutAndTheProcessIsKilled) {
 }
 
 TEST(Coprocess, AProcessThatExitsIsAnErrorWithItsLastWords) {
-    auto c = Coprocess::start({"sh", "-c", "read x; echo partial; echo 'fatal: gave up' >&2; exit 3"}, clean_env());
+    auto c = Coprocess::start(
+        {"sh", "-c", "read x; echo partial; echo 'fatal: gave up' >&2; exit 3"}, clean_env());
     ASSERT_TRUE(c) << c.error().message;
     std::string out;
     auto r = (*c)->exchange("a\nb\n", out, lines(2), 5s);

@@ -1,5 +1,6 @@
-// The in-process smart-HTTP fast path of Repo (ls-refs instead of `git fetch` when nothing moved, receive-pack instead
-// of `git push`, commits built from the object cache) against a real git-http-backend behind lighttpd.
+// The in-process smart-HTTP fast path of Repo (ls-refs instead of `git fetch` when nothing moved,
+// receive-pack instead of `git push`, commits built from the object cache) against a real
+// git-http-backend behind lighttpd.
 #include <poetryops/git/repo.hpp>
 
 #include "git/git_servers.hpp"
@@ -16,8 +17,9 @@ protected:
     void SetUp() override {
         repos.create("gitops.git");
         // The server checks every object we send as strictly as git's own fsck.
-        ASSERT_TRUE(test::plain_git({"--git-dir", repos.path("gitops.git").string(), "config", "receive.fsckObjects",
-                                     "true"}).ok());
+        ASSERT_TRUE(test::plain_git({"--git-dir", repos.path("gitops.git").string(), "config",
+                                     "receive.fsckObjects", "true"})
+                        .ok());
         base = repos.commit_files("gitops.git", {{"apps/web/values.yaml", "tag: old\n"},
                                                  {"apps/api/values.yaml", "tag: a\n"},
                                                  {"README.md", "x\n"}});
@@ -37,8 +39,8 @@ protected:
 
     /// Writes tag: VALUE into apps/web/values.yaml on top of `parent`.
     Result<std::string> commit_tag(const std::string& parent, const std::string& value) {
-        return repo->write_commit(parent, {{"apps/web/values.yaml", "tag: " + value + "\n"}}, "promote web to " + value,
-                                  Identity{});
+        return repo->write_commit(parent, {{"apps/web/values.yaml", "tag: " + value + "\n"}},
+                                  "promote web to " + value, Identity{});
     }
 
     BareRepos repos;
@@ -80,14 +82,19 @@ TEST_F(FastPathIt, PushesInProcessAndTheServerAcceptsEveryObject) {
     EXPECT_EQ(repo->fast_pushes(), 1u);
     EXPECT_EQ(repos.tip("gitops.git"), *sha);
     EXPECT_EQ(repos.show("gitops.git", "main:apps/web/values.yaml"), "tag: new\n");
-    EXPECT_EQ(repos.show("gitops.git", "main:apps/api/values.yaml"), "tag: a\n");  // untouched siblings kept
+    EXPECT_EQ(repos.show("gitops.git", "main:apps/api/values.yaml"),
+              "tag: a\n");  // untouched siblings kept
     auto log = test::plain_git({"--git-dir", repos.path("gitops.git").string(), "log", "-1",
                                 "--format=%an <%ae>|%cn|%s|%P", "main"});
-    EXPECT_EQ(log.out, "poetryops <poetryops@localhost>|poetryops|promote web to new|" + base + "\n");
-    auto fsck = test::plain_git({"--git-dir", repos.path("gitops.git").string(), "fsck", "--strict"});
+    EXPECT_EQ(log.out,
+              "poetryops <poetryops@localhost>|poetryops|promote web to new|" + base + "\n");
+    auto fsck =
+        test::plain_git({"--git-dir", repos.path("gitops.git").string(), "fsck", "--strict"});
     EXPECT_TRUE(fsck.ok()) << fsck.err;
-    // The objects written into the local clone are valid too, and the clone knows where the branch is now.
-    auto local = test::plain_git({"--git-dir", repo->git_dir().string(), "cat-file", "-p", *sha + ":apps/web/values.yaml"});
+    // The objects written into the local clone are valid too, and the clone knows where the branch
+    // is now.
+    auto local = test::plain_git(
+        {"--git-dir", repo->git_dir().string(), "cat-file", "-p", *sha + ":apps/web/values.yaml"});
     EXPECT_EQ(local.out, "tag: new\n");
     auto tip = repo->local_tip("main");
     ASSERT_TRUE(tip);
@@ -99,7 +106,8 @@ TEST_F(FastPathIt, AFollowUpPromotionReadsWritesAndPushesWithoutAnyGitProcess) {
     auto first = commit_tag(base, "1");
     ASSERT_TRUE(first && repo->push(*first, "main"));
     std::size_t calls = repo->git_calls();
-    // What the promotion loop does for the next version: check the branch, read the file, commit, push.
+    // What the promotion loop does for the next version: check the branch, read the file, commit,
+    // push.
     auto tip = repo->fetch("main");
     ASSERT_TRUE(tip) << tip.error().message;
     EXPECT_EQ(*tip, *first);
@@ -117,7 +125,8 @@ TEST_F(FastPathIt, AForeignPushMeanwhileIsAConflictAndIsNeverOverwritten) {
     ASSERT_TRUE(repo->fetch("main"));
     auto mine = commit_tag(base, "mine");
     ASSERT_TRUE(mine);
-    std::string foreign = repos.commit_files("gitops.git", {{"apps/web/values.yaml", "tag: human\n"}});
+    std::string foreign =
+        repos.commit_files("gitops.git", {{"apps/web/values.yaml", "tag: human\n"}});
     std::size_t calls = repo->git_calls();
     auto pushed = repo->push(*mine, "main");
     ASSERT_FALSE(pushed);
@@ -146,7 +155,8 @@ TEST_F(FastPathIt, AHookRefusalIsPushRejectedWithTheServersMessage) {
     EXPECT_EQ(repo->git_calls(), calls);  // answered in-process
     EXPECT_EQ(pushed.error().kind, Error::Kind::invalid) << pushed.error().message;
     EXPECT_EQ(pushed.error().reason, "PushRejected");
-    EXPECT_NE(pushed.error().message.find("policy: production images must be signed"), std::string::npos)
+    EXPECT_NE(pushed.error().message.find("policy: production images must be signed"),
+              std::string::npos)
         << pushed.error().message;
     EXPECT_NE(pushed.error().message.find(server.http_url("gitops.git")), std::string::npos);
     EXPECT_EQ(repos.tip("gitops.git"), base);

@@ -69,19 +69,22 @@ TEST(GitObjects, PacksWeBuildAreAcceptedByGitWithOurIds) {
     t["big.txt"] = TreeEntry{"100644", blob_id};
     t["small"] = TreeEntry{"100755", detail::object_id("blob", "hi\n", 20)};
     std::string tree_body = detail::serialize_tree(t);
-    std::string pack = detail::build_pack({{"blob", big}, {"blob", "hi\n"}, {"tree", tree_body}}, 20);
+    std::string pack =
+        detail::build_pack({{"blob", big}, {"blob", "hi\n"}, {"tree", tree_body}}, 20);
     auto r = git({"index-pack", "--stdin"}, pack);
     ASSERT_TRUE(r.ok()) << r.err;
     EXPECT_EQ(git({"cat-file", "-p", blob_id}).out, big);
     auto ls = git({"ls-tree", detail::object_id("tree", tree_body, 20)});
-    EXPECT_EQ(ls.out, "100644 blob " + blob_id + "\tbig.txt\n100755 blob 45b983be36b73c0788dc9cbcb76cbb80fc7bb057\tsmall\n");
+    EXPECT_EQ(ls.out,
+              "100644 blob " + blob_id +
+                  "\tbig.txt\n100755 blob 45b983be36b73c0788dc9cbcb76cbb80fc7bb057\tsmall\n");
     EXPECT_TRUE(git({"fsck", "--strict"}).ok());
 }
 
 TEST(GitPaths, RefusesEscapesAndOddComponents) {
     EXPECT_TRUE(validate_repo_path("apps/web/kustomization.yaml"));
-    for (const char* bad : {"", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", ".git/config", "a/.GIT/x",
-                            "a\\b", "a\nb", "a/"}) {
+    for (const char* bad : {"", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", ".git/config",
+                            "a/.GIT/x", "a\\b", "a\nb", "a/"}) {
         auto r = validate_repo_path(bad);
         EXPECT_FALSE(r) << bad;
         if (!r) {
@@ -92,7 +95,8 @@ TEST(GitPaths, RefusesEscapesAndOddComponents) {
 }
 
 TEST(GitRemote, DisplayUrlHidesPasswordsAndValidationRefusesThem) {
-    EXPECT_EQ(display_url("https://bob:hunter2@git.example.com/r.git"), "https://bob:[REDACTED]@git.example.com/r.git");
+    EXPECT_EQ(display_url("https://bob:hunter2@git.example.com/r.git"),
+              "https://bob:[REDACTED]@git.example.com/r.git");
     EXPECT_EQ(display_url("ssh://git@host/r.git"), "ssh://git@host/r.git");
     Remote r;
     r.url = "https://bob:hunter2@git.example.com/r.git";
@@ -108,7 +112,8 @@ TEST(GitRemote, DisplayUrlHidesPasswordsAndValidationRefusesThem) {
     EXPECT_TRUE(validate_remote(r));
     Remote other = r;
     other.password = "different";
-    EXPECT_EQ(remote_identity(r), remote_identity(other));  // the secret is not part of the cache key
+    EXPECT_EQ(remote_identity(r),
+              remote_identity(other));  // the secret is not part of the cache key
     other.username = "alice";
     EXPECT_NE(remote_identity(r), remote_identity(other));
 }
@@ -116,7 +121,8 @@ TEST(GitRemote, DisplayUrlHidesPasswordsAndValidationRefusesThem) {
 TEST(GitRemote, BranchNames) {
     EXPECT_TRUE(valid_branch_name("main"));
     EXPECT_TRUE(valid_branch_name("poetryops/web/prod"));
-    for (const char* bad : {"", "-x", "a..b", "a b", "a:b", "x.lock", "a/.b", "HEAD", "a~1", "/a", "a/"}) {
+    for (const char* bad :
+         {"", "-x", "a..b", "a b", "a:b", "x.lock", "a/.b", "HEAD", "a~1", "/a", "a/"}) {
         EXPECT_FALSE(valid_branch_name(bad)) << bad;
     }
 }
@@ -151,13 +157,17 @@ TEST(GitErrors, ClassifiesGitOutputAndKeepsTheUsefulLines) {
     detail::Runner runner(remote, "/nonexistent", "/nonexistent");
     ProcessResult r;
     r.exit_code = 1;
-    r.err = "remote: Hook says: images must be pinned by digest\nremote: \nTo https://git.example.com/r.git\n"
-            " ! [remote rejected] abc -> main (pre-receive hook declined)\nerror: failed to push some refs\n"
-            "hint: something\n";
+    r.err =
+        "remote: Hook says: images must be pinned by digest\nremote: \nTo "
+        "https://git.example.com/r.git\n"
+        " ! [remote rejected] abc -> main (pre-receive hook declined)\nerror: failed to push some "
+        "refs\n"
+        "hint: something\n";
     auto e = runner.failure("push to", r);
     EXPECT_EQ(e.kind, Error::Kind::invalid);
     EXPECT_EQ(e.reason, "PushRejected");
-    EXPECT_NE(e.message.find("remote: Hook says: images must be pinned by digest"), std::string::npos);
+    EXPECT_NE(e.message.find("remote: Hook says: images must be pinned by digest"),
+              std::string::npos);
     EXPECT_EQ(e.message.find("hint:"), std::string::npos);
 
     r.err = "fatal: Authentication failed for 'https://git.example.com/r.git/' tok-very-secret\n";
@@ -167,14 +177,16 @@ TEST(GitErrors, ClassifiesGitOutputAndKeepsTheUsefulLines) {
 
     r.err = " ! [rejected]        abc -> main (fetch first)\n";
     EXPECT_EQ(runner.failure("push", r).kind, Error::Kind::conflict);
-    r.err = "remote: error: cannot lock ref 'refs/heads/main': is at 1111 but expected 2222\n"
-            "!\tabc:refs/heads/main\t[remote rejected] (failed to update ref)\n";
+    r.err =
+        "remote: error: cannot lock ref 'refs/heads/main': is at 1111 but expected 2222\n"
+        "!\tabc:refs/heads/main\t[remote rejected] (failed to update ref)\n";
     EXPECT_EQ(runner.failure("push", r).kind, Error::Kind::conflict);  // a lost race, retried
     r.err = "fatal: couldn't find remote ref refs/heads/nope\n";
     EXPECT_EQ(runner.failure("fetch", r).kind, Error::Kind::not_found);
     r.err = "Host key verification failed.\nfatal: Could not read from remote repository.\n";
     EXPECT_EQ(runner.failure("fetch", r).reason, "HostKeyVerificationFailed");
-    r.err = "fatal: unable to access 'x': Failed to connect to 127.0.0.1 port 1: Connection refused\n";
+    r.err =
+        "fatal: unable to access 'x': Failed to connect to 127.0.0.1 port 1: Connection refused\n";
     EXPECT_EQ(runner.failure("fetch", r).kind, Error::Kind::transport);
     r.timed_out = true;
     EXPECT_EQ(runner.failure("fetch", r).kind, Error::Kind::timeout);

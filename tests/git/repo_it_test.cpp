@@ -14,7 +14,8 @@ class RepoIt : public ::testing::Test {
 protected:
     void SetUp() override {
         repos_.create("gitops.git");
-        base_ = repos_.commit_files("gitops.git", {{"apps/web/kustomization.yaml", "images:\n- name: web\n  newTag: \"1\"\n"},
+        base_ = repos_.commit_files("gitops.git", {{"apps/web/kustomization.yaml",
+                                                    "images:\n- name: web\n  newTag: \"1\"\n"},
                                                    {"apps/api/values.yaml", "image:\n  tag: a\n"},
                                                    {"README.md", "hello\n"}});
         ASSERT_TRUE(daemon_.started());
@@ -43,14 +44,17 @@ TEST_F(RepoIt, FetchReadsTipAndFilesWithoutDownloadingOtherBlobs) {
     EXPECT_EQ(*tip, base_);
     // Partial clone: no blob is local before it is read.
     auto blobs = [&] {
-        auto r = test::plain_git({"--git-dir", repo->git_dir().string(), "cat-file", "--batch-all-objects",
-                                  "--batch-check=%(objecttype)"});
+        auto r = test::plain_git({"--git-dir", repo->git_dir().string(), "cat-file",
+                                  "--batch-all-objects", "--batch-check=%(objecttype)"});
         int n = 0;
-        for (std::size_t p = r.out.find("blob\n"); p != std::string::npos; p = r.out.find("blob\n", p + 1)) ++n;
+        for (std::size_t p = r.out.find("blob\n"); p != std::string::npos;
+             p = r.out.find("blob\n", p + 1))
+            ++n;
         return n;
     };
     EXPECT_EQ(blobs(), 0);
-    auto files = repo->read_files(*tip, {"apps/api/values.yaml", "apps/nope.yaml", "nope/deeper/x"});
+    auto files =
+        repo->read_files(*tip, {"apps/api/values.yaml", "apps/nope.yaml", "nope/deeper/x"});
     ASSERT_TRUE(files) << files.error().message;
     EXPECT_EQ((*files)[0], std::optional<std::string>("image:\n  tag: a\n"));
     EXPECT_FALSE((*files)[1]);
@@ -61,30 +65,37 @@ TEST_F(RepoIt, FetchReadsTipAndFilesWithoutDownloadingOtherBlobs) {
 TEST_F(RepoIt, WritesACommitWithPlumbingAndPushesIt) {
     auto tip = repo->fetch("main");
     ASSERT_TRUE(tip);
-    auto sha = repo->write_commit(*tip,
-                                  {{"apps/web/kustomization.yaml", "images:\n- name: web\n  newTag: \"2\"\n"},
-                                   {"apps/new/deep/file.yaml", "x: 1\n"}},
-                                  "promote web\n\nPoetryops-Promotion: ns/web/prod/sha256:aa\n", Identity{"Bot", "bot@x"});
+    auto sha = repo->write_commit(
+        *tip,
+        {{"apps/web/kustomization.yaml", "images:\n- name: web\n  newTag: \"2\"\n"},
+         {"apps/new/deep/file.yaml", "x: 1\n"}},
+        "promote web\n\nPoetryops-Promotion: ns/web/prod/sha256:aa\n", Identity{"Bot", "bot@x"});
     ASSERT_TRUE(sha) << sha.error().message;
     auto pushed = repo->push(*sha, "main");
     ASSERT_TRUE(pushed) << pushed.error().message;
     EXPECT_EQ(repos_.tip("gitops.git"), *sha);
-    EXPECT_EQ(repos_.show("gitops.git", "main:apps/web/kustomization.yaml"), "images:\n- name: web\n  newTag: \"2\"\n");
+    EXPECT_EQ(repos_.show("gitops.git", "main:apps/web/kustomization.yaml"),
+              "images:\n- name: web\n  newTag: \"2\"\n");
     EXPECT_EQ(repos_.show("gitops.git", "main:apps/new/deep/file.yaml"), "x: 1\n");
     EXPECT_EQ(repos_.show("gitops.git", "main:README.md"), "hello\n");  // untouched files kept
-    auto fsck = test::plain_git({"--git-dir", repos_.path("gitops.git").string(), "fsck", "--strict"});
+    auto fsck =
+        test::plain_git({"--git-dir", repos_.path("gitops.git").string(), "fsck", "--strict"});
     EXPECT_TRUE(fsck.ok()) << fsck.err;
-    auto author = test::plain_git({"--git-dir", repos_.path("gitops.git").string(), "log", "-1", "--format=%an <%ae>"});
+    auto author = test::plain_git(
+        {"--git-dir", repos_.path("gitops.git").string(), "log", "-1", "--format=%an <%ae>"});
     EXPECT_EQ(author.out, "Bot <bot@x>\n");
     // The diff is exactly the two files.
-    auto diff = test::plain_git({"--git-dir", repos_.path("gitops.git").string(), "diff", "--name-only", base_, *sha});
+    auto diff = test::plain_git(
+        {"--git-dir", repos_.path("gitops.git").string(), "diff", "--name-only", base_, *sha});
     EXPECT_EQ(diff.out, "apps/new/deep/file.yaml\napps/web/kustomization.yaml\n");
 
-    auto found = repo->find_commits_by_trailer("main", "Poetryops-Promotion", "ns/web/prod/sha256:aa");
+    auto found =
+        repo->find_commits_by_trailer("main", "Poetryops-Promotion", "ns/web/prod/sha256:aa");
     ASSERT_TRUE(found) << found.error().message;
     ASSERT_EQ(found->size(), 1u);
     EXPECT_EQ(found->front().sha, *sha);
-    auto none = repo->find_commits_by_trailer("main", "Poetryops-Promotion", "ns/web/prod/sha256:bb");
+    auto none =
+        repo->find_commits_by_trailer("main", "Poetryops-Promotion", "ns/web/prod/sha256:bb");
     ASSERT_TRUE(none);
     EXPECT_TRUE(none->empty());
 
@@ -95,7 +106,8 @@ TEST_F(RepoIt, WritesACommitWithPlumbingAndPushesIt) {
 
 TEST_F(RepoIt, KeepsTheExecutableBit) {
     auto w = repos_.commit_files("gitops.git", {{"bin/run.sh", "#!/bin/sh\n"}});
-    test::plain_git({"--git-dir", repos_.path("gitops.git").string(), "update-index"});  // no-op, bare
+    test::plain_git(
+        {"--git-dir", repos_.path("gitops.git").string(), "update-index"});  // no-op, bare
     // Make it executable with a foreign clone.
     TempDir t("poetryops-exec");
     test::plain_git({"clone", "-q", repos_.path("gitops.git").string(), (t.path() / "w").string()});
@@ -104,9 +116,11 @@ TEST_F(RepoIt, KeepsTheExecutableBit) {
     ASSERT_TRUE(test::plain_git({"push", "-q", "origin", "HEAD:main"}, t.path() / "w").ok());
     auto tip = repo->fetch("main");
     ASSERT_TRUE(tip);
-    auto sha = repo->write_commit(*tip, {{"bin/run.sh", "#!/bin/sh\necho hi\n"}}, "edit\n", Identity{});
+    auto sha =
+        repo->write_commit(*tip, {{"bin/run.sh", "#!/bin/sh\necho hi\n"}}, "edit\n", Identity{});
     ASSERT_TRUE(sha) << sha.error().message;
-    auto ls = test::plain_git({"--git-dir", repo->git_dir().string(), "ls-tree", *sha, "bin/run.sh"});
+    auto ls =
+        test::plain_git({"--git-dir", repo->git_dir().string(), "ls-tree", *sha, "bin/run.sh"});
     EXPECT_EQ(ls.out.substr(0, 6), "100755");
 }
 
@@ -125,7 +139,8 @@ TEST_F(RepoIt, RefusesPathsThroughSymlinksAndNonDirectories) {
         auto sha = repo->write_commit(*tip, {{path, "pwned\n"}}, "evil\n", Identity{});
         ASSERT_FALSE(sha) << path;
         EXPECT_EQ(sha.error().kind, Error::Kind::invalid) << path;
-        EXPECT_NE(sha.error().message.find(path.substr(0, path.find('/'))), std::string::npos) << sha.error().message;
+        EXPECT_NE(sha.error().message.find(path.substr(0, path.find('/'))), std::string::npos)
+            << sha.error().message;
         auto read = repo->read_files(*tip, {path});
         EXPECT_FALSE(read) << path;
     }
@@ -156,7 +171,8 @@ TEST_F(RepoIt, NonFastForwardIsAConflictAndNothingIsLost) {
     auto tip = repo->fetch("main");
     ASSERT_TRUE(tip);
     auto foreign = repos_.commit_files("gitops.git", {{"README.md", "foreign\n"}});
-    auto sha = repo->write_commit(*tip, {{"apps/api/values.yaml", "image:\n  tag: b\n"}}, "mine\n", Identity{});
+    auto sha = repo->write_commit(*tip, {{"apps/api/values.yaml", "image:\n  tag: b\n"}}, "mine\n",
+                                  Identity{});
     ASSERT_TRUE(sha);
     auto pushed = repo->push(*sha, "main");
     ASSERT_FALSE(pushed);

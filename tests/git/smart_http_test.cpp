@@ -7,7 +7,9 @@
 namespace poetryops::git::detail {
 namespace {
 
-std::string band(char b, std::string_view payload) { return pkt_line(std::string(1, b) + std::string(payload)); }
+std::string band(char b, std::string_view payload) {
+    return pkt_line(std::string(1, b) + std::string(payload));
+}
 
 TEST(PktLine, FramesAndParsesIncludingSpecialPackets) {
     EXPECT_EQ(pkt_line("a\n"), "0006a\n");
@@ -38,7 +40,8 @@ TEST(PushResponse, AcceptedUpdateInsideSideBand) {
 }
 
 TEST(PushResponse, HookRefusalCarriesTheRemoteLines) {
-    std::string status = pkt_line("unpack ok\n") + pkt_line("ng refs/heads/main pre-receive hook declined\n") + "0000";
+    std::string status = pkt_line("unpack ok\n") +
+                         pkt_line("ng refs/heads/main pre-receive hook declined\n") + "0000";
     std::string body = band('\2', "policy: images must be signed\n") + band('\1', status) + "0000";
     auto r = parse_push_response(body, "refs/heads/main");
     ASSERT_TRUE(r) << r.error().message;
@@ -50,16 +53,19 @@ TEST(PushResponse, HookRefusalCarriesTheRemoteLines) {
 }
 
 TEST(PushResponse, LostCompareAndSwapIsAStaleRef) {
-    std::string body = pkt_line("unpack ok\n") + pkt_line("ng refs/heads/main failed to update ref\n") + "0000";
+    std::string body =
+        pkt_line("unpack ok\n") + pkt_line("ng refs/heads/main failed to update ref\n") + "0000";
     auto r = parse_push_response(body, "refs/heads/main");  // without side-band
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_FALSE(r->ok);
     EXPECT_TRUE(is_stale_ref_reason(r->reason));
-    EXPECT_TRUE(is_stale_ref_reason("cannot lock ref 'refs/heads/main': is at 1234 but expected 5678"));
+    EXPECT_TRUE(
+        is_stale_ref_reason("cannot lock ref 'refs/heads/main': is at 1234 but expected 5678"));
 }
 
 TEST(PushResponse, UnpackFailureIsNotOkEvenIfTheRefLineSaysOk) {
-    std::string body = pkt_line("unpack index-pack abnormal exit\n") + pkt_line("ok refs/heads/main\n") + "0000";
+    std::string body =
+        pkt_line("unpack index-pack abnormal exit\n") + pkt_line("ok refs/heads/main\n") + "0000";
     auto r = parse_push_response(body, "refs/heads/main");
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_FALSE(r->ok);
@@ -68,18 +74,21 @@ TEST(PushResponse, UnpackFailureIsNotOkEvenIfTheRefLineSaysOk) {
 TEST(PushResponse, AnswerWithoutOurRefIsAnError) {
     auto r = parse_push_response(pkt_line("unpack ok\n") + "0000", "refs/heads/main");
     ASSERT_FALSE(r);
-    auto fatal = parse_push_response(band('\3', "fatal: out of space\n") + "0000", "refs/heads/main");
+    auto fatal =
+        parse_push_response(band('\3', "fatal: out of space\n") + "0000", "refs/heads/main");
     ASSERT_TRUE(fatal) << fatal.error().message;
     EXPECT_FALSE(fatal->ok);
     EXPECT_EQ(fatal->reason, "fatal: out of space");
 }
 
 TEST(CommitObject, SerialisesLikeGitAndStripsBadIdentCharacters) {
-    std::string body = serialize_commit(std::string(40, 'a'), std::string(40, 'b'), "Po<e>try\nops", "<bot@x>", 1700000000,
-                                        "subject\n\nbody");
-    EXPECT_EQ(body, "tree " + std::string(40, 'a') + "\nparent " + std::string(40, 'b') +
-                        "\nauthor Poetryops <bot@x> 1700000000 +0000\ncommitter Poetryops <bot@x> 1700000000 "
-                        "+0000\n\nsubject\n\nbody\n");
+    std::string body = serialize_commit(std::string(40, 'a'), std::string(40, 'b'), "Po<e>try\nops",
+                                        "<bot@x>", 1700000000, "subject\n\nbody");
+    EXPECT_EQ(
+        body,
+        "tree " + std::string(40, 'a') + "\nparent " + std::string(40, 'b') +
+            "\nauthor Poetryops <bot@x> 1700000000 +0000\ncommitter Poetryops <bot@x> 1700000000 "
+            "+0000\n\nsubject\n\nbody\n");
 }
 
 TEST(ObjectCache, StartsOverWhenTheBudgetIsExceeded) {

@@ -28,7 +28,8 @@ std::string read_proc(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return out;
     char buf[4096];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+        out.append(buf, static_cast<std::size_t>(n));
     ::close(fd);
     return out;
 }
@@ -37,7 +38,8 @@ class TransportIt : public ::testing::Test {
 protected:
     void SetUp() override {
         repos.create("gitops.git");
-        base = repos.commit_files("gitops.git", {{"apps/web/values.yaml", "tag: old\n"}, {"README.md", "x\n"}});
+        base = repos.commit_files("gitops.git",
+                                  {{"apps/web/values.yaml", "tag: old\n"}, {"README.md", "x\n"}});
         auto c = RepoCache::create(cache_dir.path());
         ASSERT_TRUE(c) << c.error().message;
         cache = std::move(c).value();
@@ -87,7 +89,8 @@ TEST_F(HttpTransportIt, CommitsOverHttpWithBasicAuth) {
 
 TEST_F(HttpTransportIt, CommitsOverHttpsWithTheGivenCaWhateverTheEnvironmentSays) {
     ASSERT_TRUE(server.started());
-    // This machine exports GIT_SSL_CAINFO; a wrong one must not matter when the remote names its CA.
+    // This machine exports GIT_SSL_CAINFO; a wrong one must not matter when the remote names its
+    // CA.
     const char* old = std::getenv("GIT_SSL_CAINFO");
     std::string saved = old ? old : "";
     ::setenv("GIT_SSL_CAINFO", "/nonexistent/ca.pem", 1);
@@ -95,7 +98,10 @@ TEST_F(HttpTransportIt, CommitsOverHttpsWithTheGivenCaWhateverTheEnvironmentSays
     remote.url = server.https_url("gitops.git");
     remote.ca_file = ca.ca_cert();
     auto r = promote(remote, "https");
-    if (old) ::setenv("GIT_SSL_CAINFO", saved.c_str(), 1); else ::unsetenv("GIT_SSL_CAINFO");
+    if (old)
+        ::setenv("GIT_SSL_CAINFO", saved.c_str(), 1);
+    else
+        ::unsetenv("GIT_SSL_CAINFO");
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(repos.show("gitops.git", "main:apps/web/values.yaml"), "tag: https\n");
 }
@@ -117,9 +123,11 @@ TEST_F(HttpTransportIt, WrongPasswordIsAClearErrorWithoutTheSecret) {
     auto start = std::chrono::steady_clock::now();
     auto r = promote(remote, "x");
     ASSERT_FALSE(r);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));  // no prompt, no hang
+    EXPECT_LT(std::chrono::steady_clock::now() - start,
+              std::chrono::seconds(15));  // no prompt, no hang
     EXPECT_EQ(r.error().kind, Error::Kind::unauthorized) << r.error().message;
-    EXPECT_NE(r.error().message.find(server.http_url("gitops.git")), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find(server.http_url("gitops.git")), std::string::npos)
+        << r.error().message;
     EXPECT_EQ(r.error().message.find("wrong-Pa55word-xyz"), std::string::npos);
     remote.password.clear();  // no credentials at all: refused, not prompted
     auto r2 = promote(remote, "x");
@@ -156,7 +164,9 @@ TEST_F(HttpTransportIt, SecretsNeverAppearInArgvLogsOrTheCache) {
     }
     stop = true;
     watcher.join();
-    log::set_sink([](std::string_view line) { std::fprintf(stderr, "%.*s\n", int(line.size()), line.data()); });
+    log::set_sink([](std::string_view line) {
+        std::fprintf(stderr, "%.*s\n", int(line.size()), line.data());
+    });
     log::set_level(log::Level::info);
     EXPECT_GT(seen_git.load(), 0);  // the watcher did see git processes
     EXPECT_TRUE(leaks.empty()) << leaks.front();
@@ -248,7 +258,8 @@ TEST_F(SshTransportIt, UnknownOrChangedHostKeyIsRefused) {
 TEST_F(SshTransportIt, AKeyTheServerDoesNotKnowIsUnauthorized) {
     ASSERT_TRUE(server.started());
     TempDir d("poetryops-key");
-    test::must_run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", (d.path() / "k").string()});
+    test::must_run(
+        {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", (d.path() / "k").string()});
     Remote remote = ssh_remote();
     remote.ssh_key = d.path() / "k";
     auto r = promote(remote, "x");

@@ -1,4 +1,5 @@
-// Client against the module's own Server over plain HTTP: requests, keep-alive, limits, timeouts, errors.
+// Client against the module's own Server over plain HTTP: requests, keep-alive, limits, timeouts,
+// errors.
 #include <poetryops/http/client.hpp>
 
 #include <poetryops/http/server.hpp>
@@ -43,10 +44,11 @@ TEST(HttpClientServer, GetAndPost) {
     EXPECT_EQ(get->body, "GET /healthz?x=1 ");
     EXPECT_EQ(get->headers.get_or("content-type"), "text/plain; charset=utf-8");
 
-    auto post = client->request({.method = "POST",
-                                 .url = server.base_url() + "/hook",
-                                 .headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer t"}},
-                                 .body = "{\"a\":1}"});
+    auto post = client->request(
+        {.method = "POST",
+         .url = server.base_url() + "/hook",
+         .headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer t"}},
+         .body = "{\"a\":1}"});
     ASSERT_TRUE(post) << post.error().message;
     EXPECT_EQ(post->body, "POST /hook {\"a\":1}");
     EXPECT_EQ(post->headers.get_or("x-seen-auth"), "Bearer t");
@@ -56,7 +58,8 @@ TEST(HttpClientServer, GetAndPost) {
 
 TEST(HttpClientServer, HeadHasNoBodyButLength) {
     Server server;
-    ASSERT_TRUE(server.start({}, [](const Request&) { return Response::make(200, "twelve bytes"); }));
+    ASSERT_TRUE(
+        server.start({}, [](const Request&) { return Response::make(200, "twelve bytes"); }));
     auto client = make_client();
     auto r = client->request({.method = "HEAD", .url = server.base_url() + "/"});
     ASSERT_TRUE(r) << r.error().message;
@@ -87,7 +90,8 @@ TEST(HttpClientServer, ConnectionCloseIsNotReused) {
     ASSERT_TRUE(server.start({}, echo));
     auto client = make_client();
     for (int i = 0; i < 3; ++i) {
-        auto r = client->request({.url = server.base_url() + "/", .headers = {{"Connection", "close"}}});
+        auto r =
+            client->request({.url = server.base_url() + "/", .headers = {{"Connection", "close"}}});
         ASSERT_TRUE(r) << r.error().message;
     }
     EXPECT_EQ(server.connections_accepted(), 3u);
@@ -101,7 +105,8 @@ TEST(HttpClientServer, IdleConnectionClosedByServerIsReplaced) {
     auto client = make_client();
     ASSERT_TRUE(client->request({.url = server.base_url() + "/a"}));
     ASSERT_TRUE(test::wait_until([&] { return server.connections_accepted() == 1; }, 2s));
-    std::this_thread::sleep_for(600ms);  // let the server's idle timeout pass (the behaviour under test)
+    std::this_thread::sleep_for(
+        600ms);  // let the server's idle timeout pass (the behaviour under test)
     auto r = client->request({.method = "DELETE", .url = server.base_url() + "/b"});
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->body, "DELETE /b ");
@@ -141,7 +146,8 @@ TEST(HttpClientServer, RedirectIsReturnedNotFollowed) {
         return Response::make(200, "new");
     }));
     auto client = make_client();
-    auto r = client->request({.url = server.base_url() + "/old", .headers = {{"Authorization", "Bearer x"}}});
+    auto r = client->request(
+        {.url = server.base_url() + "/old", .headers = {{"Authorization", "Bearer x"}}});
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->status, 302);
     EXPECT_EQ(server.requests_handled(), 1u);
@@ -193,7 +199,8 @@ TEST(HttpClientServer, OversizeRequestBodyGets413WithoutCallingHandler) {
         return Response::make(200, std::to_string(r.body.size()));
     }));
     auto client = make_client();
-    auto small = client->request({.method = "POST", .url = server.base_url() + "/hook", .body = std::string(1000, 'a')});
+    auto small = client->request(
+        {.method = "POST", .url = server.base_url() + "/hook", .body = std::string(1000, 'a')});
     ASSERT_TRUE(small) << small.error().message;
     EXPECT_EQ(small->body, "1000");
     auto big = client->request(
@@ -205,7 +212,8 @@ TEST(HttpClientServer, OversizeRequestBodyGets413WithoutCallingHandler) {
 
 TEST(HttpClientServer, HandlerExceptionBecomes500) {
     Server server;
-    ASSERT_TRUE(server.start({}, [](const Request&) -> Response { throw std::runtime_error("boom"); }));
+    ASSERT_TRUE(
+        server.start({}, [](const Request&) -> Response { throw std::runtime_error("boom"); }));
     auto client = make_client();
     auto r = client->request({.url = server.base_url() + "/"});
     ASSERT_TRUE(r) << r.error().message;
@@ -227,9 +235,11 @@ TEST(HttpClientServer, StalledServerTimesOutWithinTheConfiguredTime) {
     auto elapsed = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, Error::Kind::timeout);
-    EXPECT_NE(r.error().message.find("127.0.0.1:" + std::to_string(stall.port())), std::string::npos)
+    EXPECT_NE(r.error().message.find("127.0.0.1:" + std::to_string(stall.port())),
+              std::string::npos)
         << r.error().message;
-    EXPECT_NE(r.error().message.find("reading the response"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("reading the response"), std::string::npos)
+        << r.error().message;
     EXPECT_EQ(r.error().message.find("supersecret"), std::string::npos) << r.error().message;
     EXPECT_GE(elapsed, 290ms);
     EXPECT_LT(elapsed, 2s);
@@ -239,7 +249,8 @@ TEST(HttpClientServer, PerRequestTimeoutOverridesDefault) {
     test::StallServer stall;
     auto client = make_client();  // default read timeout: 60 s
     auto start = std::chrono::steady_clock::now();
-    auto r = client->request({.url = "http://127.0.0.1:" + std::to_string(stall.port()) + "/", .timeout = 200ms});
+    auto r = client->request(
+        {.url = "http://127.0.0.1:" + std::to_string(stall.port()) + "/", .timeout = 200ms});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, Error::Kind::timeout);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
@@ -252,14 +263,16 @@ TEST(HttpClientServer, ConnectionRefusedIsTransportError) {
                               .headers = {{"Authorization", "Basic dXNlcjpwYXNzd29yZA=="}}});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, Error::Kind::transport);
-    EXPECT_NE(r.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos)
+        << r.error().message;
     EXPECT_NE(r.error().message.find("refused"), std::string::npos) << r.error().message;
     EXPECT_EQ(r.error().message.find("dXNlcjpwYXNzd29yZA"), std::string::npos);
 }
 
 TEST(HttpClientServer, RejectsHeaderInjectionAndBadUrls) {
     auto client = make_client();
-    auto r = client->request({.url = "http://127.0.0.1:1/", .headers = {{"X-A", "v\r\nInjected: 1"}}});
+    auto r =
+        client->request({.url = "http://127.0.0.1:1/", .headers = {{"X-A", "v\r\nInjected: 1"}}});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, Error::Kind::invalid);
     auto u = client->request({.url = "http://user:pw@127.0.0.1:1/"});

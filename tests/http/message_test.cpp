@@ -36,7 +36,8 @@ TEST(StatusError, MapsKindsAndTerminal) {
     EXPECT_FALSE(make(503).terminal);
     Error e = make(404);
     EXPECT_EQ(e.http_status, 404);
-    EXPECT_NE(e.message.find("GET https://h/x: HTTP 404 Not Found"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("GET https://h/x: HTTP 404 Not Found"), std::string::npos)
+        << e.message;
     EXPECT_NE(e.message.find("nope"), std::string::npos);
 }
 

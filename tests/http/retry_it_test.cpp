@@ -1,5 +1,5 @@
-// Keep-alive reuse failures: a reused connection that the server drops is retried once on a fresh connection,
-// for idempotent methods only.
+// Keep-alive reuse failures: a reused connection that the server drops is retried once on a fresh
+// connection, for idempotent methods only.
 #include <poetryops/http/client.hpp>
 
 #include <gtest/gtest.h>
@@ -17,8 +17,9 @@
 namespace poetryops::http {
 namespace {
 
-/// A raw HTTP/1.1 server: on each connection it answers the first request with keep-alive and then reads the
-/// second request and closes without answering (what a server does when its idle timeout races a new request).
+/// A raw HTTP/1.1 server: on each connection it answers the first request with keep-alive and then
+/// reads the second request and closes without answering (what a server does when its idle timeout
+/// races a new request).
 class DroppingServer {
 public:
     DroppingServer() {
@@ -98,7 +99,8 @@ TEST(HttpRetry, IdempotentRequestIsRetriedOnceOnAFreshConnection) {
     auto first = client->request({.url = url});
     ASSERT_TRUE(first) << first.error().message;
     EXPECT_EQ(first->body, "ok");
-    auto second = client->request({.method = "PUT", .url = url, .body = "x"});  // reused conn dropped → retry
+    // reused conn dropped → retry
+    auto second = client->request({.method = "PUT", .url = url, .body = "x"});
     ASSERT_TRUE(second) << second.error().message;
     EXPECT_EQ(second->body, "ok");
     EXPECT_EQ(server.accepted(), 2);

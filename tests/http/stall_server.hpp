@@ -1,6 +1,7 @@
 #pragma once
-// A TCP listener on 127.0.0.1 that never accepts: the kernel completes connections into the backlog, so a client's
-// connect succeeds but nothing is ever answered (the "server that stalls" of the timeout tests).
+// A TCP listener on 127.0.0.1 that never accepts: the kernel completes connections into the
+// backlog, so a client's connect succeeds but nothing is ever answered (the "server that stalls" of
+// the timeout tests).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,7 +22,8 @@ public:
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         addr.sin_port = 0;
         socklen_t len = sizeof addr;
-        if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 16) != 0 ||
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+            ::listen(fd_, 16) != 0 ||
             ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
             ::close(fd_);
             throw std::runtime_error("bind/listen failed");

@@ -40,7 +40,9 @@ private:
     int step_ = 0;
 };
 
-std::unique_ptr<Client> make_client(ClientOptions o = {}) { return Client::create(std::move(o)).value(); }
+std::unique_ptr<Client> make_client(ClientOptions o = {}) {
+    return Client::create(std::move(o)).value();
+}
 
 TEST(HttpStream, ChunkedBodyArrivesInPieces) {
     Gate gate;
@@ -89,7 +91,8 @@ TEST(HttpStream, IdleTimeoutIsReArmedPerRead) {
     ASSERT_TRUE(server.start({}, [](const Request&) {
         Response r = Response::make(200);
         r.stream = [](ResponseWriter& w) {
-            // Events every 150 ms for 900 ms: longer than the idle timeout in total, never idle that long.
+            // Events every 150 ms for 900 ms: longer than the idle timeout in total, never idle
+            // that long.
             for (int i = 0; i < 6 && !w.wait_cancelled(150ms); ++i) w.write("tick\n");
             w.wait_cancelled(30s);  // then silence
         };
@@ -107,7 +110,8 @@ TEST(HttpStream, IdleTimeoutIsReArmedPerRead) {
     auto silent = (*s)->read_some(got);
     ASSERT_FALSE(silent);
     EXPECT_EQ(silent.error().kind, Error::Kind::timeout);
-    EXPECT_NE(silent.error().message.find("127.0.0.1:" + std::to_string(server.port())), std::string::npos)
+    EXPECT_NE(silent.error().message.find("127.0.0.1:" + std::to_string(server.port())),
+              std::string::npos)
         << silent.error().message;
     EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
@@ -139,7 +143,8 @@ TEST(HttpStream, CancelFromAnotherThreadEndsReadAndServerSeesDisconnect) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().reason, "Cancelled");
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-    EXPECT_TRUE(test::wait_until([&] { return handler_done.load(); }, 5s));  // server noticed the client left
+    EXPECT_TRUE(test::wait_until([&] { return handler_done.load(); },
+                                 5s));  // server noticed the client left
 }
 
 TEST(HttpStream, StopCutsLongStreams) {
@@ -183,13 +188,14 @@ TEST(HttpStream, ByteLimitAndCallbackHelper) {
     ASSERT_TRUE(head) << head.error().message;
     EXPECT_EQ(head->status, 200);
     EXPECT_EQ(all.size(), 10000u);
-    auto limited = client->stream({.url = server.base_url() + "/"}, [](std::string_view) { return true; },
-                                  {.max_body_bytes = 4000});
+    auto limited = client->stream({.url = server.base_url() + "/"},
+                                  [](std::string_view) { return true; }, {.max_body_bytes = 4000});
     ASSERT_FALSE(limited);
     EXPECT_EQ(limited.error().kind, Error::Kind::invalid);
     // Stopping early from the callback is not an error.
     int calls = 0;
-    auto early = client->stream({.url = server.base_url() + "/"}, [&](std::string_view) { return ++calls < 1; });
+    auto early = client->stream({.url = server.base_url() + "/"},
+                                [&](std::string_view) { return ++calls < 1; });
     ASSERT_TRUE(early);
     EXPECT_EQ(calls, 1);
 }

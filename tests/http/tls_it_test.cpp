@@ -1,4 +1,5 @@
-// Client and Server over TLS with a test CA: verification of chain and host name, SNI, client certificates.
+// Client and Server over TLS with a test CA: verification of chain and host name, SNI, client
+// certificates.
 #include <poetryops/http/client.hpp>
 
 #include <poetryops/http/server.hpp>
@@ -88,7 +89,8 @@ TEST_F(Tls, WrongHostCertificateIsRefused) {
         auto r = c->request({.url = "https://" + host + ":" + std::to_string(*port) + "/"});
         ASSERT_FALSE(r) << host;
         EXPECT_EQ(r.error().kind, Error::Kind::transport);
-        EXPECT_NE(r.error().message.find("not valid for " + host), std::string::npos) << r.error().message;
+        EXPECT_NE(r.error().message.find("not valid for " + host), std::string::npos)
+            << r.error().message;
     }
     EXPECT_EQ(server.requests_handled(), 0u);
 }
@@ -115,7 +117,8 @@ TEST_F(Tls, UntrustedCaIsRefused) {
     auto r = client(o)->request({.url = server.base_url() + "/"});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, Error::Kind::transport);
-    EXPECT_NE(r.error().message.find("certificate verify failed"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("certificate verify failed"), std::string::npos)
+        << r.error().message;
     EXPECT_EQ(server.requests_handled(), 0u);
 }
 
@@ -170,8 +173,9 @@ TEST_F(Tls, StalledHandshakeTimesOut) {
     auto r = client(o)->request({.url = "https://127.0.0.1:" + std::to_string(stall.port()) + "/"});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, Error::Kind::timeout);
-    EXPECT_NE(r.error().message.find("TLS handshake with 127.0.0.1:" + std::to_string(stall.port())),
-              std::string::npos)
+    EXPECT_NE(
+        r.error().message.find("TLS handshake with 127.0.0.1:" + std::to_string(stall.port())),
+        std::string::npos)
         << r.error().message;
     EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
@@ -206,7 +210,8 @@ TEST_F(Tls, BadTlsMaterialIsReportedByName) {
     o.tls.ca_file = "/nonexistent/ca.crt";
     auto c = Client::create(o);
     ASSERT_FALSE(c);
-    EXPECT_NE(c.error().message.find("/nonexistent/ca.crt"), std::string::npos) << c.error().message;
+    EXPECT_NE(c.error().message.find("/nonexistent/ca.crt"), std::string::npos)
+        << c.error().message;
     ClientOptions k;
     k.tls.cert_file = cert_.string();
     auto nokey = Client::create(k);

@@ -121,7 +121,8 @@ TEST(RedirectStatus, Known) {
 }
 
 TEST(Query, SplitAndDecode) {
-    auto [path, query] = split_target("/apis/x/y?watch=true&resourceVersion=12&labelSelector=a%3Db+c");
+    auto [path, query] =
+        split_target("/apis/x/y?watch=true&resourceVersion=12&labelSelector=a%3Db+c");
     EXPECT_EQ(path, "/apis/x/y");
     auto params = parse_query(query);
     ASSERT_EQ(params.size(), 3u);

@@ -1,4 +1,5 @@
-// REST client against the real Kubernetes lane, and against the fake API server for injected faults.
+// REST client against the real Kubernetes lane, and against the fake API server for injected
+// faults.
 #include <poetryops/kube/client.hpp>
 
 #include "kube/kube_fixture.hpp"
@@ -76,8 +77,12 @@ TEST_P(ClientIt, CreateGetUpdateDeleteWithConflicts) {
 
     auto url = env().config().server;
     std::string host = url.substr(url.find("://") + 3);
-    EXPECT_GE(metrics.value("rest_client_requests_total", {{"code", "201"}, {"method", "POST"}, {"host", host}}), 1);
-    EXPECT_GE(metrics.value("rest_client_requests_total", {{"code", "409"}, {"method", "PUT"}, {"host", host}}), 1);
+    EXPECT_GE(metrics.value("rest_client_requests_total",
+                            {{"code", "201"}, {"method", "POST"}, {"host", host}}),
+              1);
+    EXPECT_GE(metrics.value("rest_client_requests_total",
+                            {{"code", "409"}, {"method", "PUT"}, {"host", host}}),
+              1);
 }
 
 TEST_P(ClientIt, PatchesKeepUnknownFieldsAndApplyNeedsAFieldManager) {
@@ -89,14 +94,16 @@ TEST_P(ClientIt, PatchesKeepUnknownFieldsAndApplyNeedsAFieldManager) {
     base["metadata"]["annotations"] = {{"someone.else/owns", "this"}};
     ASSERT_TRUE(client->create(cms, base));
 
-    auto merged = client->patch(cms.named("p"), PatchType::merge, {{"data", {{"x", "2"}, {"y", "new"}}}});
+    auto merged =
+        client->patch(cms.named("p"), PatchType::merge, {{"data", {{"x", "2"}, {"y", "new"}}}});
     ASSERT_TRUE(merged) << merged.error().message;
     EXPECT_EQ((*merged)["data"]["keep"], "me");
     EXPECT_EQ((*merged)["data"]["x"], "2");
     EXPECT_EQ((*merged)["metadata"]["annotations"]["someone.else/owns"], "this");
 
-    nlohmann::json ops = nlohmann::json::array({{{"op", "replace"}, {"path", "/data/x"}, {"value", "3"}},
-                                                {{"op", "remove"}, {"path", "/data/y"}}});
+    nlohmann::json ops =
+        nlohmann::json::array({{{"op", "replace"}, {"path", "/data/x"}, {"value", "3"}},
+                               {{"op", "remove"}, {"path", "/data/y"}}});
     auto jp = client->patch(cms.named("p"), PatchType::json, ops);
     ASSERT_TRUE(jp) << jp.error().message;
     EXPECT_EQ((*jp)["data"]["x"], "3");
@@ -137,7 +144,8 @@ TEST_P(ClientIt, ListPaginatesWithLimitAndContinueAndFiltersByLabel) {
     auto all = client->list_all(cms, lo);
     ASSERT_TRUE(all) << all.error().message;
     std::set<std::string> names;
-    // A real cluster's kube-controller-manager also publishes kube-root-ca.crt into every namespace: count ours.
+    // A real cluster's kube-controller-manager also publishes kube-root-ca.crt into every
+    // namespace: count ours.
     for (const auto& o : all->items) {
         std::string name = o["metadata"]["name"];
         if (name.rfind("cm-", 0) == 0) names.insert(name);
@@ -162,10 +170,12 @@ TEST_P(ClientFaultIt, ExpiredTokenGivesAClear401) {
     ASSERT_FALSE(r);
     EXPECT_TRUE(is_unauthorized(r.error()));
     EXPECT_EQ(r.error().http_status, 401);
-    EXPECT_NE(r.error().message.find("GET /api/v1/namespaces/default: 401 Unauthorized"), std::string::npos)
+    EXPECT_NE(r.error().message.find("GET /api/v1/namespaces/default: 401 Unauthorized"),
+              std::string::npos)
         << r.error().message;
     EXPECT_NE(r.error().message.find("token may be expired"), std::string::npos);
-    EXPECT_EQ(r.error().message.find("poetryops-test-token"), std::string::npos) << "never leak the token";
+    EXPECT_EQ(r.error().message.find("poetryops-test-token"), std::string::npos)
+        << "never leak the token";
 }
 
 TEST_P(ClientFaultIt, InjectedFailuresMapToErrors) {
@@ -201,7 +211,11 @@ TEST_P(ClientIt, StatusSubresourceAndGenerationOnACustomResource) {
         {"spec",
          {{"group", "test.poetryops.io"},
           {"scope", "Namespaced"},
-          {"names", {{"plural", "widgets"}, {"singular", "widget"}, {"kind", "Widget"}, {"listKind", "WidgetList"}}},
+          {"names",
+           {{"plural", "widgets"},
+            {"singular", "widget"},
+            {"kind", "Widget"},
+            {"listKind", "WidgetList"}}},
           {"versions",
            {{{"name", "v1"},
              {"served", true},
@@ -239,7 +253,8 @@ TEST_P(ClientIt, StatusSubresourceAndGenerationOnACustomResource) {
     EXPECT_EQ((*s1)["spec"]["size"], 1);
     EXPECT_EQ((*s1)["metadata"]["generation"], 1) << "status writes do not bump generation";
 
-    auto meta = client->patch(widgets.named("w"), PatchType::merge, {{"metadata", {{"labels", {{"l", "1"}}}}}});
+    auto meta = client->patch(widgets.named("w"), PatchType::merge,
+                              {{"metadata", {{"labels", {{"l", "1"}}}}}});
     ASSERT_TRUE(meta);
     EXPECT_EQ((*meta)["metadata"]["generation"], 1) << "metadata writes do not bump generation";
 
@@ -260,7 +275,8 @@ TEST_P(ClientIt, StatusSubresourceAndGenerationOnACustomResource) {
 TEST_P(ClientIt, WritesIntoAMissingNamespaceAreNotFound) {
     auto client = make_client();
     ASSERT_TRUE(client);
-    auto r = client->create(resources::configmaps().in("no-such-ns-x"), configmap("no-such-ns-x", "c", {}));
+    auto r = client->create(resources::configmaps().in("no-such-ns-x"),
+                            configmap("no-such-ns-x", "c", {}));
     ASSERT_FALSE(r);
     EXPECT_TRUE(is_not_found(r.error())) << r.error().message;
 }
@@ -280,7 +296,8 @@ TEST_P(ClientRealIt, ServerSideApplyConflictsBetweenManagersAndForceTakesOwnersh
     auto conflict = client->apply(cms.named("owned"), theirs, "someone-else", false);
     ASSERT_FALSE(conflict) << "a real server refuses to take a field another manager owns";
     EXPECT_TRUE(is_conflict(conflict.error())) << conflict.error().message;
-    EXPECT_NE(conflict.error().message.find("poetryops"), std::string::npos) << conflict.error().message;
+    EXPECT_NE(conflict.error().message.find("poetryops"), std::string::npos)
+        << conflict.error().message;
     auto forced = client->apply(cms.named("owned"), theirs, "someone-else", true);
     ASSERT_TRUE(forced) << forced.error().message;
     EXPECT_EQ((*forced)["data"]["image"], "b@sha256:2");
@@ -291,7 +308,8 @@ TEST_P(ClientRealIt, ServerSideApplyConflictsBetweenManagersAndForceTakesOwnersh
 }
 
 TEST_P(ClientRealIt, OwnedObjectsAreGarbageCollectedWithTheirOwner) {
-    ASSERT_TRUE(env().cluster()->controller_manager) << "the lane's cluster runs kube-controller-manager";
+    ASSERT_TRUE(env().cluster()->controller_manager)
+        << "the lane's cluster runs kube-controller-manager";
     auto client = make_client();
     ASSERT_TRUE(client);
     std::string ns = fresh_namespace(*client);
@@ -307,10 +325,13 @@ TEST_P(ClientRealIt, OwnedObjectsAreGarbageCollectedWithTheirOwner) {
                                              {"blockOwnerDeletion", true}}};
     ASSERT_TRUE(client->create(cms, owned));
     ASSERT_TRUE(client->remove(cms.named("owner")));
-    EXPECT_TRUE(test::wait_until([&] {
-        auto o = client->get(cms.named("owned"));
-        return !o && is_not_found(o.error());
-    }, std::chrono::seconds(60))) << "kube-controller-manager's garbage collector deletes what the owner owned";
+    EXPECT_TRUE(test::wait_until(
+        [&] {
+            auto o = client->get(cms.named("owned"));
+            return !o && is_not_found(o.error());
+        },
+        std::chrono::seconds(60)))
+        << "kube-controller-manager's garbage collector deletes what the owner owned";
 }
 
 TEST_P(ClientRealIt, ARotatedServiceAccountTokenIsPickedUpAtTheFirst401) {
@@ -321,46 +342,58 @@ TEST_P(ClientRealIt, ARotatedServiceAccountTokenIsPickedUpAtTheFirst401) {
     ResourceRef roles{"rbac.authorization.k8s.io", "v1", "roles"};
     ResourceRef bindings{"rbac.authorization.k8s.io", "v1", "rolebindings"};
     auto make_sa = [&] {
-        ASSERT_TRUE(admin->create(sas.in(ns), {{"apiVersion", "v1"}, {"kind", "ServiceAccount"},
-                                               {"metadata", {{"name", "ctl"}}}}));
+        ASSERT_TRUE(admin->create(
+            sas.in(ns),
+            {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "ctl"}}}}));
     };
     make_sa();
-    ASSERT_TRUE(admin->create(roles.in(ns), {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "Role"},
-                                             {"metadata", {{"name", "read"}}},
-                                             {"rules", {{{"apiGroups", {""}}, {"resources", {"configmaps"}},
-                                                         {"verbs", {"get", "list"}}}}}}));
-    ASSERT_TRUE(admin->create(bindings.in(ns), {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "RoleBinding"},
-                                                {"metadata", {{"name", "read"}}},
-                                                {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"},
-                                                             {"name", "read"}}},
-                                                {"subjects", {{{"kind", "ServiceAccount"}, {"name", "ctl"},
-                                                               {"namespace", ns}}}}}));
+    ASSERT_TRUE(admin->create(
+        roles.in(ns),
+        {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+         {"kind", "Role"},
+         {"metadata", {{"name", "read"}}},
+         {"rules",
+          {{{"apiGroups", {""}}, {"resources", {"configmaps"}}, {"verbs", {"get", "list"}}}}}}));
+    ASSERT_TRUE(admin->create(
+        bindings.in(ns),
+        {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+         {"kind", "RoleBinding"},
+         {"metadata", {{"name", "read"}}},
+         {"roleRef",
+          {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", "read"}}},
+         {"subjects", {{{"kind", "ServiceAccount"}, {"name", "ctl"}, {"namespace", ns}}}}}));
     // The kubelet's projected token file, as in a Pod.
     TempDir dir("sa-token");
     auto file = dir.path() / "token";
     auto first = test::kube::request_token(*admin, ns, "ctl");
     ASSERT_TRUE(first) << first.error().message;
     ASSERT_TRUE(write_file_atomic(file, *first, 0600));
-    auto sa_client = RestClient::create(test::kube::config_with_token(*env().cluster(), "", file.string()));
+    auto sa_client =
+        RestClient::create(test::kube::config_with_token(*env().cluster(), "", file.string()));
     ASSERT_TRUE(sa_client) << sa_client.error().message;
     ASSERT_TRUE((*sa_client)->list(resources::configmaps().in(ns))) << "the first token works";
-    // The ServiceAccount is re-created: every token of the old one is rejected from now on. The file gets a new one.
+    // The ServiceAccount is re-created: every token of the old one is rejected from now on. The
+    // file gets a new one.
     ASSERT_TRUE(admin->remove(sas.in(ns).named("ctl")));
     ASSERT_TRUE(test::wait_until([&] { return !admin->get(sas.in(ns).named("ctl")); }));
     make_sa();
     auto second = test::kube::request_token(*admin, ns, "ctl");
     ASSERT_TRUE(second) << second.error().message;
     ASSERT_TRUE(write_file_atomic(file, *second, 0600));
-    // Well within the one-minute re-read period: the 401 itself makes the client read the file again.
+    // Well within the one-minute re-read period: the 401 itself makes the client read the file
+    // again.
     std::optional<Error> last;
-    bool ok = test::wait_until([&] {
-        auto r = (*sa_client)->list(resources::configmaps().in(ns));
-        if (!r) last = r.error();
-        return r.has_value();
-    }, std::chrono::seconds(15));
+    bool ok = test::wait_until(
+        [&] {
+            auto r = (*sa_client)->list(resources::configmaps().in(ns));
+            if (!r) last = r.error();
+            return r.has_value();
+        },
+        std::chrono::seconds(15));
     EXPECT_TRUE(ok) << (last ? last->message : "");
     if (last) {
-        EXPECT_EQ(last->message.find(*first), std::string::npos) << "a token never appears in an error";
+        EXPECT_EQ(last->message.find(*first), std::string::npos)
+            << "a token never appears in an error";
     }
 }
 

@@ -1,5 +1,6 @@
-// The informer cache's compact codec: every JSON value round-trips exactly, through the fast decoder and through the
-// fallback for MessagePack types it leaves to nlohmann; broken input is nullopt, never an exception.
+// The informer cache's compact codec: every JSON value round-trips exactly, through the fast
+// decoder and through the fallback for MessagePack types it leaves to nlohmann; broken input is
+// nullopt, never an exception.
 #include "kube/detail/compact_json.hpp"
 
 #include <gtest/gtest.h>
@@ -19,11 +20,41 @@ json round_trip(const json& j) {
 }
 
 TEST(CompactJson, EveryScalarKindAndWidthRoundTrips) {
-    std::vector<json> values{nullptr, true, false, 0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295ULL,
-                             4294967296ULL, std::numeric_limits<std::uint64_t>::max(), -1, -32, -33, -128, -129,
-                             -32768, -32769, -2147483648LL, -2147483649LL, std::numeric_limits<std::int64_t>::min(),
-                             0.5, -2.25, 0.1, 1e300, std::numeric_limits<double>::lowest(), "", "größe ✓",
-                             std::string(31, 'a'), std::string(32, 'b'), std::string(255, 'c'), std::string(256, 'd'),
+    std::vector<json> values{nullptr,
+                             true,
+                             false,
+                             0,
+                             1,
+                             127,
+                             128,
+                             255,
+                             256,
+                             65535,
+                             65536,
+                             4294967295ULL,
+                             4294967296ULL,
+                             std::numeric_limits<std::uint64_t>::max(),
+                             -1,
+                             -32,
+                             -33,
+                             -128,
+                             -129,
+                             -32768,
+                             -32769,
+                             -2147483648LL,
+                             -2147483649LL,
+                             std::numeric_limits<std::int64_t>::min(),
+                             0.5,
+                             -2.25,
+                             0.1,
+                             1e300,
+                             std::numeric_limits<double>::lowest(),
+                             "",
+                             "größe ✓",
+                             std::string(31, 'a'),
+                             std::string(32, 'b'),
+                             std::string(255, 'c'),
+                             std::string(256, 'd'),
                              std::string(70000, 'e')};
     for (const auto& v : values) {
         json back = round_trip(v);
@@ -40,12 +71,13 @@ TEST(CompactJson, ContainersOfEverySizeClassRoundTrip) {
         big_object["k" + std::to_string(i)] = i;
         big_array.push_back(i % 3 == 0 ? json(i) : json("s" + std::to_string(i)));
     }
-    json nested = {{"metadata", {{"name", "a"}, {"labels", json::object()}, {"managedFields", json::array()}}},
-                   {"spec", {{"list", json::array({1, "two", nullptr, json::array({json::object()})})}}}};
+    json nested = {
+        {"metadata", {{"name", "a"}, {"labels", json::object()}, {"managedFields", json::array()}}},
+        {"spec", {{"list", json::array({1, "two", nullptr, json::array({json::object()})})}}}};
     json sixteen = json::object();
     for (int i = 0; i < 16; ++i) sixteen[std::string(1, static_cast<char>('a' + i))] = i;
-    for (const json& v : {json::object(), json::array(), sixteen, json(json::array({1, 2, 3})), nested, big_object,
-                          big_array}) {
+    for (const json& v : {json::object(), json::array(), sixteen, json(json::array({1, 2, 3})),
+                          nested, big_object, big_array}) {
         EXPECT_EQ(round_trip(v), v) << v.dump().substr(0, 80);
     }
 }
@@ -58,7 +90,8 @@ TEST(CompactJson, BinaryValuesFallBackToTheCompleteDecoder) {
 TEST(CompactJson, BrokenInputIsNulloptNotAnException) {
     auto bytes = encode_compact(json{{"name", "app"}, {"list", {1, 2, 3}}});
     for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
-        EXPECT_FALSE(decode_compact(std::string_view(bytes).substr(0, cut))) << "truncated at " << cut;
+        EXPECT_FALSE(decode_compact(std::string_view(bytes).substr(0, cut)))
+            << "truncated at " << cut;
     }
     EXPECT_FALSE(decode_compact(bytes + "x")) << "trailing bytes";
     EXPECT_FALSE(decode_compact("\xc1")) << "0xc1 is never used";

@@ -41,7 +41,8 @@ public:
     }
 
     http::Response handle(const http::Request& req);
-    http::Response watch(const ResourceType& t, const std::string& ns, const std::map<std::string, std::string>& q);
+    http::Response watch(const ResourceType& t, const std::string& ns,
+                         const std::map<std::string, std::string>& q);
 };
 
 namespace {
@@ -73,7 +74,9 @@ std::string bookmark_line(const ResourceType& t, std::int64_t rv) {
 }
 
 std::string error_line(int code, const std::string& reason, const std::string& message) {
-    return nlohmann::json{{"type", "ERROR"}, {"object", status_body(code, reason, message)}}.dump() + "\n";
+    return nlohmann::json{{"type", "ERROR"}, {"object", status_body(code, reason, message)}}
+               .dump() +
+           "\n";
 }
 
 }  // namespace
@@ -102,10 +105,12 @@ http::Response FakeApiServer::Impl::handle(const http::Request& req) {
             return error(code, reason_for(code), "injected failure (fake API server fault switch)");
         }
     }
-    if (path == "/healthz" || path == "/readyz" || path == "/livez") return http::Response::make(200, "ok");
+    if (path == "/healthz" || path == "/readyz" || path == "/livez")
+        return http::Response::make(200, "ok");
     if (path == "/version") {
-        return http::Response::make(200, R"({"major":"1","minor":"30","gitVersion":"v1.30.0-poetryops-fake"})",
-                                    "application/json");
+        return http::Response::make(
+            200, R"({"major":"1","minor":"30","gitVersion":"v1.30.0-poetryops-fake"})",
+            "application/json");
     }
     auto seg = str::split_nonempty(path, '/');
     for (auto& s : seg) s = http::percent_decode(s);
@@ -123,18 +128,20 @@ http::Response FakeApiServer::Impl::handle(const http::Request& req) {
     }
     std::vector<std::string> rest(seg.begin() + static_cast<long>(i), seg.end());
     std::string ns, plural, name, sub;
-    if (rest.size() >= 3 && rest[0] == "namespaces" && !(rest.size() == 3 && (rest[2] == "status" ||
-                                                                               rest[2] == "finalize"))) {
+    if (rest.size() >= 3 && rest[0] == "namespaces" &&
+        !(rest.size() == 3 && (rest[2] == "status" || rest[2] == "finalize"))) {
         ns = rest[1];
         plural = rest[2];
         if (rest.size() >= 4) name = rest[3];
         if (rest.size() >= 5) sub = rest[4];
-        if (rest.size() > 5) return error(404, "NotFound", "the server could not find the requested resource");
+        if (rest.size() > 5)
+            return error(404, "NotFound", "the server could not find the requested resource");
     } else if (!rest.empty()) {
         plural = rest[0];
         if (rest.size() >= 2) name = rest[1];
         if (rest.size() >= 3) sub = rest[2];
-        if (rest.size() > 3) return error(404, "NotFound", "the server could not find the requested resource");
+        if (rest.size() > 3)
+            return error(404, "NotFound", "the server could not find the requested resource");
     } else {
         return error(404, "NotFound", "the server could not find the requested resource");
     }
@@ -174,8 +181,8 @@ http::Response FakeApiServer::Impl::handle(const http::Request& req) {
     if (m == "PATCH" && !name.empty()) {
         bool force = q["force"] == "true";
         (void)force;  // no field ownership is tracked, so there is nothing to force
-        return json_response(store.patch(*type, ns, name, req.headers.get_or("Content-Type"), req.body,
-                                         q["fieldManager"], status_only));
+        return json_response(store.patch(*type, ns, name, req.headers.get_or("Content-Type"),
+                                         req.body, q["fieldManager"], status_only));
     }
     if (m == "DELETE" && !name.empty()) {
         std::string precondition;
@@ -184,7 +191,8 @@ http::Response FakeApiServer::Impl::handle(const http::Request& req) {
         }
         return json_response(store.remove(*type, ns, name, precondition));
     }
-    return error(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    return error(405, "MethodNotAllowed",
+                 "the server does not allow this method on the requested resource");
 }
 
 http::Response FakeApiServer::Impl::watch(const ResourceType& t, const std::string& ns,
@@ -221,8 +229,8 @@ http::Response FakeApiServer::Impl::watch(const ResourceType& t, const std::stri
     std::uint64_t drop0 = drop_gen, expire0 = expire_gen, garbage0 = garbage_gen;
     auto interval = options.bookmark_interval;
     std::string key = Store::type_key(t);
-    r.stream = [this, t, ns, sel, from, initial, bookmarks, timeout, drop0, expire0, garbage0, interval,
-                key](http::ResponseWriter& w) mutable {
+    r.stream = [this, t, ns, sel, from, initial, bookmarks, timeout, drop0, expire0, garbage0,
+                interval, key](http::ResponseWriter& w) mutable {
         ++open_watches;
         struct Guard {
             std::atomic<int>& n;
@@ -238,7 +246,8 @@ http::Response FakeApiServer::Impl::watch(const ResourceType& t, const std::stri
                 std::lock_guard lock(store.mu());
                 cursor = store.rv_locked();
                 for (const auto& o : store.snapshot_locked(key, ns)) {
-                    if (sel.matches(*o)) batch += nlohmann::json{{"type", "ADDED"}, {"object", *o}}.dump() + "\n";
+                    if (sel.matches(*o))
+                        batch += nlohmann::json{{"type", "ADDED"}, {"object", *o}}.dump() + "\n";
                 }
             }
             if (!batch.empty() && !w.write(batch)) return;
@@ -246,12 +255,14 @@ http::Response FakeApiServer::Impl::watch(const ResourceType& t, const std::stri
         while (!w.cancelled()) {
             if (drop_gen != drop0) return;
             if (expire_gen != expire0) {
-                w.write(error_line(410, "Expired", "too old resource version: " + std::to_string(cursor)));
+                w.write(error_line(410, "Expired",
+                                   "too old resource version: " + std::to_string(cursor)));
                 return;
             }
             if (garbage_gen != garbage_seen) {
                 garbage_seen = garbage_gen;
-                if (!w.write("{\"type\":\"MODIFIED\",\"object\":{\"oops\" this is not json\n")) return;
+                if (!w.write("{\"type\":\"MODIFIED\",\"object\":{\"oops\" this is not json\n"))
+                    return;
             }
             std::string batch;
             std::int64_t current;
@@ -303,7 +314,8 @@ Result<void> FakeApiServer::start(FakeApiServerOptions options) {
     so.stop_grace = std::chrono::milliseconds(500);
     so.tls_cert_file = options.tls_cert_file;
     so.tls_key_file = options.tls_key_file;
-    auto port = impl_->server.start(so, [this](const http::Request& req) { return impl_->handle(req); });
+    auto port =
+        impl_->server.start(so, [this](const http::Request& req) { return impl_->handle(req); });
     if (!port) return fail(std::move(port).error());
     impl_->started = true;
     return ok();
@@ -338,24 +350,30 @@ Result<void> FakeApiServer::write_kubeconfig(const std::filesystem::path& path) 
     KubeConfig c = config();
     std::string y = "apiVersion: v1\nkind: Config\ncurrent-context: fake\n";
     y += "clusters:\n- name: fake\n  cluster:\n    server: " + c.server + "\n";
-    if (!impl_->options.ca_file.empty()) y += "    certificate-authority: " + impl_->options.ca_file + "\n";
+    if (!impl_->options.ca_file.empty())
+        y += "    certificate-authority: " + impl_->options.ca_file + "\n";
     y += "users:\n- name: fake\n  user:\n";
     y += c.token.empty() ? "    {}\n" : "    token: " + c.token + "\n";
-    y += "contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\n";
+    y += "contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: "
+         "default\n";
     return write_file_atomic(path, y, 0600);
 }
 
-void FakeApiServer::register_type(ResourceType type) { impl_->store.register_type(std::move(type)); }
+void FakeApiServer::register_type(ResourceType type) {
+    impl_->store.register_type(std::move(type));
+}
 
 void FakeApiServer::ensure_namespace(const std::string& name) {
     auto t = *impl_->store.find_type("", "namespaces");
-    (void)impl_->store.create(t, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
+    (void)impl_->store.create(
+        t, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
 }
 
 Result<nlohmann::json> FakeApiServer::put(const ResourceRef& gvr, const nlohmann::json& object) {
     auto t = impl_->store.find_type(gvr.group, gvr.resource);
     if (!t) return fail(Error::make(Error::Kind::not_found, "unknown resource " + gvr.describe()));
-    std::string ns = t->gvr.cluster_scoped ? "" : object["metadata"].value("namespace", gvr.namespace_);
+    std::string ns =
+        t->gvr.cluster_scoped ? "" : object["metadata"].value("namespace", gvr.namespace_);
     std::string name = object["metadata"].value("name", "");
     StoreResult r = impl_->store.update(*t, ns, name, object, false);
     if (r.status == 404) r = impl_->store.create(*t, ns, object);

@@ -1,5 +1,5 @@
-// The informer's compact cache against an API server: after a paged list, watch adds/updates/deletes and a relist,
-// every cached object equals what the server returns for it.
+// The informer's compact cache against an API server: after a paged list, watch
+// adds/updates/deletes and a relist, every cached object equals what the server returns for it.
 #include <poetryops/kube/informer.hpp>
 
 #include "kube/kube_fixture.hpp"
@@ -11,20 +11,26 @@ namespace poetryops::kube {
 namespace {
 
 using namespace std::chrono_literals;
-using testenv::KubeServerTest;
 using nlohmann::json;
+using testenv::KubeServerTest;
 
 class InformerCacheIt : public KubeServerTest {};
 
 json cm(const std::string& ns, const std::string& name, int i) {
-    return {{"apiVersion", "v1"},
-            {"kind", "ConfigMap"},
-            {"metadata", {{"name", name}, {"namespace", ns}, {"labels", {{"app", "cache"}}},
-                          {"annotations", {{"note", "ünïcode ✓ " + std::to_string(i)}}}}},
-            {"data", {{"v", std::to_string(i)}, {"text", std::string(static_cast<std::size_t>(50 + i), 'x')}}}};
+    return {
+        {"apiVersion", "v1"},
+        {"kind", "ConfigMap"},
+        {"metadata",
+         {{"name", name},
+          {"namespace", ns},
+          {"labels", {{"app", "cache"}}},
+          {"annotations", {{"note", "ünïcode ✓ " + std::to_string(i)}}}}},
+        {"data",
+         {{"v", std::to_string(i)}, {"text", std::string(static_cast<std::size_t>(50 + i), 'x')}}}};
 }
 
-/// Every object the server lists equals the informer's copy (managedFields aside: the default transform drops them).
+/// Every object the server lists equals the informer's copy (managedFields aside: the default
+/// transform drops them).
 void expect_cache_matches_server(RestClient& client, const ResourceRef& ref, Informer& inf) {
     auto listed = client.list_all(ref, ListOptions{.label_selector = "app=cache"});
     ASSERT_TRUE(listed) << listed.error().message;
@@ -42,7 +48,8 @@ TEST_P(InformerCacheIt, CacheEqualsTheServerAfterListWatchAndRelist) {
     ASSERT_TRUE(client);
     std::string ns = fresh_namespace(*client);
     ResourceRef cms = resources::configmaps().in(ns);
-    for (int i = 0; i < 12; ++i) ASSERT_TRUE(client->create(cms, cm(ns, "c" + std::to_string(i), i)));
+    for (int i = 0; i < 12; ++i)
+        ASSERT_TRUE(client->create(cms, cm(ns, "c" + std::to_string(i), i)));
 
     InformerOptions io;
     io.resource = cms;
@@ -59,14 +66,16 @@ TEST_P(InformerCacheIt, CacheEqualsTheServerAfterListWatchAndRelist) {
     ASSERT_TRUE(client->create(cms, cm(ns, "late", 99)));
     ASSERT_TRUE(test::wait_until([&] {
         auto c3 = inf.get(ns + "/c3");
-        return c3 && c3->at("data").at("v") == "changed" && !inf.get(ns + "/c4") && inf.get(ns + "/late");
+        return c3 && c3->at("data").at("v") == "changed" && !inf.get(ns + "/c4") &&
+               inf.get(ns + "/late");
     }));
     expect_cache_matches_server(*client, cms, inf);
 
     if (!fake()) return;  // expiring history needs the fake server
     ASSERT_TRUE(test::wait_until([&] { return fake()->open_watches() == 1; }));
     fake()->drop_watches();
-    ASSERT_TRUE(client->patch(cms.named("c5"), PatchType::merge, {{"data", {{"v", "during-gap"}}}}));
+    ASSERT_TRUE(
+        client->patch(cms.named("c5"), PatchType::merge, {{"data", {{"v", "during-gap"}}}}));
     ASSERT_TRUE(client->remove(cms.named("c6")));
     fake()->expire_history(true);
     ASSERT_TRUE(test::wait_until([&] { return inf.lists() >= 2 && !inf.get(ns + "/c6"); }));

@@ -1,5 +1,6 @@
-// Informer cache and KubeClient::list_pages against a scripted in-process KubeClient (no server): paging one page at a
-// time, the compact cache round trip, transforms, relist diff semantics, for_each/resync/add_handler delivery, indexes.
+// Informer cache and KubeClient::list_pages against a scripted in-process KubeClient (no server):
+// paging one page at a time, the compact cache round trip, transforms, relist diff semantics,
+// for_each/resync/add_handler delivery, indexes.
 #include <poetryops/kube/informer.hpp>
 
 #include "support/support.hpp"
@@ -20,7 +21,8 @@ ResourceRef widgets() { return {"example.com", "v1", "widgets"}; }
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-json app(const std::string& ns, const std::string& name, const std::string& rv, const std::string& repo = "r") {
+json app(const std::string& ns, const std::string& name, const std::string& rv,
+         const std::string& repo = "r") {
     return {{"apiVersion", "poetryops.io/v1alpha1"},
             {"kind", "PoetryApp"},
             {"metadata",
@@ -28,10 +30,18 @@ json app(const std::string& ns, const std::string& name, const std::string& rv, 
               {"namespace", ns},
               {"resourceVersion", rv},
               {"labels", {{"team", ns}}},
-              {"managedFields",
-               json::array({{{"manager", "kubectl"}, {"operation", "Apply"}, {"fieldsV1", {{"f:spec", json::object()}}}}})}}},
-            {"spec", {{"image", {{"repository", repo}}}, {"replicas", 3}, {"ratio", 0.5}, {"on", true}, {"nil", nullptr},
-                      {"unicode", "größe ✓"}, {"big", 1099511627776}, {"neg", -7}}}};
+              {"managedFields", json::array({{{"manager", "kubectl"},
+                                              {"operation", "Apply"},
+                                              {"fieldsV1", {{"f:spec", json::object()}}}}})}}},
+            {"spec",
+             {{"image", {{"repository", repo}}},
+              {"replicas", 3},
+              {"ratio", 0.5},
+              {"on", true},
+              {"nil", nullptr},
+              {"unicode", "größe ✓"},
+              {"big", 1099511627776},
+              {"neg", -7}}}};
 }
 
 json stripped(json o) {
@@ -46,16 +56,18 @@ public:
     std::condition_variable cv;
     std::map<std::string, json> objects;  // key → object, listed in key order
     std::string list_rv = "100";
-    std::vector<std::string> calls;       // "list <continue>" per page request, "watch <rv>"
+    std::vector<std::string> calls;  // "list <continue>" per page request, "watch <rv>"
     std::deque<Result<std::optional<WatchEvent>>> events;
-    int fail_list_page = -1;              // page index whose request fails (once)
+    int fail_list_page = -1;  // page index whose request fails (once)
 
     void push(Result<std::optional<WatchEvent>> ev) {
         std::lock_guard lock(mu);
         events.push_back(std::move(ev));
         cv.notify_all();
     }
-    void push_event(WatchEventType type, json object) { push(std::optional<WatchEvent>(WatchEvent{type, std::move(object)})); }
+    void push_event(WatchEventType type, json object) {
+        push(std::optional<WatchEvent>(WatchEvent{type, std::move(object)}));
+    }
     std::vector<std::string> seen_calls() {
         std::lock_guard lock(mu);
         return calls;
@@ -73,7 +85,8 @@ public:
         out.resource_version = list_rv;
         std::size_t i = 0;
         for (const auto& [k, v] : objects) {
-            if (i >= start && (options.limit <= 0 || out.items.size() < static_cast<std::size_t>(options.limit))) {
+            if (i >= start && (options.limit <= 0 ||
+                               out.items.size() < static_cast<std::size_t>(options.limit))) {
                 out.items.push_back(v);
             }
             ++i;
@@ -89,7 +102,8 @@ public:
         Result<std::optional<WatchEvent>> next() override {
             std::unique_lock lock(c_.mu);
             c_.cv.wait(lock, [&] { return cancelled_ || !c_.events.empty(); });
-            if (cancelled_) return fail(Error::make(Error::Kind::transport, "cancelled", "Cancelled"));
+            if (cancelled_)
+                return fail(Error::make(Error::Kind::transport, "cancelled", "Cancelled"));
             auto ev = std::move(c_.events.front());
             c_.events.pop_front();
             return ev;
@@ -105,7 +119,8 @@ public:
         bool cancelled_ = false;
     };
 
-    Result<std::unique_ptr<WatchStream>> watch(const ResourceRef&, const WatchOptions& options) override {
+    Result<std::unique_ptr<WatchStream>> watch(const ResourceRef&,
+                                               const WatchOptions& options) override {
         {
             std::lock_guard lock(mu);
             calls.push_back("watch " + options.resource_version);
@@ -113,9 +128,15 @@ public:
         return std::unique_ptr<WatchStream>(std::make_unique<Stream>(*this));
     }
 
-    Result<json> get(const ResourceRef&) override { return fail(Error::make(Error::Kind::internal, "unused")); }
-    Result<json> create(const ResourceRef&, const json&) override { return fail(Error::make(Error::Kind::internal, "unused")); }
-    Result<json> update(const ResourceRef&, const json&) override { return fail(Error::make(Error::Kind::internal, "unused")); }
+    Result<json> get(const ResourceRef&) override {
+        return fail(Error::make(Error::Kind::internal, "unused"));
+    }
+    Result<json> create(const ResourceRef&, const json&) override {
+        return fail(Error::make(Error::Kind::internal, "unused"));
+    }
+    Result<json> update(const ResourceRef&, const json&) override {
+        return fail(Error::make(Error::Kind::internal, "unused"));
+    }
     Result<json> patch(const ResourceRef&, PatchType, const json&, const PatchOptions&) override {
         return fail(Error::make(Error::Kind::internal, "unused"));
     }
@@ -131,7 +152,9 @@ struct Recorder {
     std::vector<std::string> log;
     ResourceEventHandler handler() {
         return {[this](const json& o) { push("add " + key_of(o) + "@" + rv(o)); },
-                [this](const json& o, const json& n) { push("update " + key_of(n) + "@" + rv(o) + "->" + rv(n)); },
+                [this](const json& o, const json& n) {
+                    push("update " + key_of(n) + "@" + rv(o) + "->" + rv(n));
+                },
                 [this](const json& o) { push("delete " + key_of(o) + "@" + rv(o)); }};
     }
     static std::string rv(const json& o) { return o["metadata"].value("resourceVersion", ""); }
@@ -160,7 +183,8 @@ InformerOptions options(std::int64_t page_size = 2) {
 
 TEST(ListPages, HandsEachPageOverBeforeRequestingTheNext) {
     ScriptedClient c;
-    for (int i = 0; i < 5; ++i) c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
+    for (int i = 0; i < 5; ++i)
+        c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
     std::vector<std::string> order;
     ListOptions lo;
     lo.limit = 2;
@@ -172,8 +196,9 @@ TEST(ListPages, HandsEachPageOverBeforeRequestingTheNext) {
     });
     ASSERT_TRUE(rv) << rv.error().message;
     EXPECT_EQ(*rv, "100");
-    EXPECT_EQ(order, (std::vector<std::string>{"page of 2 after 1 requests", "page of 2 after 2 requests",
-                                               "page of 1 after 3 requests"}));
+    EXPECT_EQ(order,
+              (std::vector<std::string>{"page of 2 after 1 requests", "page of 2 after 2 requests",
+                                        "page of 1 after 3 requests"}));
     EXPECT_EQ(c.seen_calls(), (std::vector<std::string>{"list ", "list 2", "list 4"}));
 
     // list_all (built on it) still returns everything.
@@ -185,7 +210,8 @@ TEST(ListPages, HandsEachPageOverBeforeRequestingTheNext) {
 
 TEST(ListPages, StopsAtTheFirstErrorOfARequestOrOfTheCallback) {
     ScriptedClient c;
-    for (int i = 0; i < 6; ++i) c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
+    for (int i = 0; i < 6; ++i)
+        c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
     ListOptions lo;
     lo.limit = 2;
     int pages = 0;
@@ -210,7 +236,8 @@ TEST(ListPages, StopsAtTheFirstErrorOfARequestOrOfTheCallback) {
 
 TEST(Informer, CachesWhatTheServerHoldsWithoutManagedFieldsByDefault) {
     ScriptedClient c;
-    for (int i = 0; i < 5; ++i) c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
+    for (int i = 0; i < 5; ++i)
+        c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
     Informer inf(c, options());
     Recorder rec;
     inf.add_handler(rec.handler());
@@ -221,7 +248,8 @@ TEST(Informer, CachesWhatTheServerHoldsWithoutManagedFieldsByDefault) {
     for (const auto& [k, v] : c.objects) {
         auto got = inf.get(k);
         ASSERT_TRUE(got) << k;
-        EXPECT_EQ(*got, stripped(v)) << "every field and type survives the compact cache: " << got->dump();
+        EXPECT_EQ(*got, stripped(v))
+            << "every field and type survives the compact cache: " << got->dump();
         EXPECT_FALSE(got->at("metadata").contains("managedFields"));
     }
     EXPECT_EQ(inf.get("ns/missing"), nullptr);
@@ -239,7 +267,8 @@ TEST(Informer, CachesWhatTheServerHoldsWithoutManagedFieldsByDefault) {
     c.push_event(WatchEventType::modified, changed);
     c.push_event(WatchEventType::deleted, app("ns", "a2", "103"));
     ASSERT_TRUE(test::wait_until([&] { return rec.count() == 3; }));
-    EXPECT_EQ(rec.take(), (std::vector<std::string>{"add ns/new@101", "update ns/a1@1->102", "delete ns/a2@103"}));
+    EXPECT_EQ(rec.take(), (std::vector<std::string>{"add ns/new@101", "update ns/a1@1->102",
+                                                    "delete ns/a2@103"}));
     EXPECT_EQ(*inf.get("ns/a1"), stripped(changed));
     EXPECT_EQ(*inf.get("ns/new"), stripped(app("ns", "new", "101")));
     EXPECT_EQ(inf.get("ns/a2"), nullptr);
@@ -272,7 +301,8 @@ TEST(Informer, ACustomTransformAppliesToListedAndWatchedObjects) {
         ASSERT_TRUE(o);
         EXPECT_FALSE(o->contains("spec"));
         EXPECT_EQ(o->at("metadata").at("annotations").at("seen"), "yes");
-        EXPECT_TRUE(o->at("metadata").contains("managedFields")) << "a custom transform replaces the default";
+        EXPECT_TRUE(o->at("metadata").contains("managedFields"))
+            << "a custom transform replaces the default";
     }
     std::lock_guard lock(mu);
     ASSERT_EQ(handled.size(), 2u);
@@ -303,9 +333,11 @@ TEST(Informer, RelistDiffsByResourceVersionAndCallsHandlersAfterTheSwap) {
     h.on_add = [&, on_add](const json& o) {
         on_add(o);
         std::lock_guard lock(mu);
-        // The store is swapped before handlers run: a deleted object is already absent, a new one present.
-        cache_during_handlers.push_back(std::string(inf.get("ns/gone") ? "gone-present" : "gone-absent") + "," +
-                                        (inf.get(key_of(o)) ? "self-present" : "self-absent"));
+        // The store is swapped before handlers run: a deleted object is already absent, a new one
+        // present.
+        cache_during_handlers.push_back(
+            std::string(inf.get("ns/gone") ? "gone-present" : "gone-absent") + "," +
+            (inf.get(key_of(o)) ? "self-present" : "self-absent"));
     };
     inf.add_handler(h);
     inf.start();
@@ -321,7 +353,8 @@ TEST(Informer, RelistDiffsByResourceVersionAndCallsHandlersAfterTheSwap) {
     }
     c.push(fail(Error::make(Error::Kind::gone, "too old resource version", "Expired")));
     ASSERT_TRUE(test::wait_until([&] { return rec.count() == 3; }));
-    EXPECT_EQ(rec.take(), (std::vector<std::string>{"add ns/added@21", "update ns/change@2->20", "delete ns/gone@3"}));
+    EXPECT_EQ(rec.take(), (std::vector<std::string>{"add ns/added@21", "update ns/change@2->20",
+                                                    "delete ns/gone@3"}));
     EXPECT_EQ(inf.lists(), 2u);
     EXPECT_EQ(inf.resource_version(), "200");
     EXPECT_EQ(inf.size(), 3u);
@@ -334,7 +367,8 @@ TEST(Informer, RelistDiffsByResourceVersionAndCallsHandlersAfterTheSwap) {
 
 TEST(Informer, ForEachResyncAndLateHandlersDeliverEveryObject) {
     ScriptedClient c;
-    for (int i = 0; i < 50; ++i) c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
+    for (int i = 0; i < 50; ++i)
+        c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
     auto io = options(7);
     io.resync = 50ms;
     Informer inf(c, io);
@@ -409,7 +443,8 @@ TEST(Informer, IndexFollowsAddsUpdatesDeletesAndRelists) {
 
 TEST(Informer, AFailedPageRetriesTheWholeList) {
     ScriptedClient c;
-    for (int i = 0; i < 4; ++i) c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
+    for (int i = 0; i < 4; ++i)
+        c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
     c.fail_list_page = 1;
     Informer inf(c, options());
     inf.start();

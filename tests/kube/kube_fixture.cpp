@@ -1,7 +1,7 @@
 #include "kube/kube_fixture.hpp"
 
-#include "support/support.hpp"
 #include "support/kube/cluster.hpp"
+#include "support/support.hpp"
 
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/fs.hpp>
@@ -21,7 +21,8 @@ const char* kToken = "poetryops-test-token";
 class FakeEnv final : public KubeTestEnv {
 public:
     Result<void> start() {
-        POETRYOPS_TRY_VOID(server_.start({.token = kToken, .bookmark_interval = std::chrono::milliseconds(200)}));
+        POETRYOPS_TRY_VOID(
+            server_.start({.token = kToken, .bookmark_interval = std::chrono::milliseconds(200)}));
         POETRYOPS_TRY_VOID(server_.write_kubeconfig(dir_.path() / "kubeconfig"));
         return ok();
     }
@@ -37,7 +38,8 @@ private:
 /// The run's real cluster (tests/support/kube/cluster.hpp): shared, so nothing is stopped here.
 class RealEnv final : public KubeTestEnv {
 public:
-    explicit RealEnv(const test::kube::ClusterInfo& info, KubeConfig config) : info_(info), config_(std::move(config)) {}
+    explicit RealEnv(const test::kube::ClusterInfo& info, KubeConfig config)
+        : info_(info), config_(std::move(config)) {}
     KubeConfig config() const override { return config_; }
     std::filesystem::path kubeconfig() const override { return info_.admin_kubeconfig; }
     const test::kube::ClusterInfo* cluster() const override { return &info_; }
@@ -84,10 +86,13 @@ std::string KubeServerTest::fresh_namespace(RestClient& client) {
     // Unique across the run's processes (pids are reused within a run, so add the clock).
     static std::atomic<int> seq{0};
     auto now = std::chrono::steady_clock::now().time_since_epoch();
-    std::string name = "t" + std::to_string(::getpid()) + "-" +
-                       std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count() % 1000000007) +
-                       "-" + std::to_string(++seq);
-    nlohmann::json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
+    std::string name =
+        "t" + std::to_string(::getpid()) + "-" +
+        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count() %
+                       1000000007) +
+        "-" + std::to_string(++seq);
+    nlohmann::json ns = {
+        {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
     auto r = client.create(resources::namespaces(), ns);
     EXPECT_TRUE(r || is_already_exists(r.error())) << (r ? "" : r.error().message);
     return name;

@@ -7,10 +7,12 @@ namespace poetryops::kube {
 namespace {
 
 TEST(LabelSelector, ParsesAndMatchesEveryOperator) {
-    auto s = LabelSelector::parse("app=web, tier!=db,env in (dev, prod),!legacy,canary,zone notin (x)");
+    auto s =
+        LabelSelector::parse("app=web, tier!=db,env in (dev, prod),!legacy,canary,zone notin (x)");
     ASSERT_TRUE(s) << s.error().message;
     EXPECT_EQ(s->requirements().size(), 6u);
-    std::map<std::string, std::string> ok = {{"app", "web"}, {"tier", "fe"}, {"env", "dev"}, {"canary", ""}};
+    std::map<std::string, std::string> ok = {
+        {"app", "web"}, {"tier", "fe"}, {"env", "dev"}, {"canary", ""}};
     EXPECT_TRUE(s->matches(ok));
     auto bad = ok;
     bad["env"] = "staging";
@@ -24,7 +26,8 @@ TEST(LabelSelector, ParsesAndMatchesEveryOperator) {
     bad = ok;
     bad["zone"] = "x";
     EXPECT_FALSE(s->matches(bad));
-    nlohmann::json obj = {{"metadata", {{"labels", {{"app", "web"}, {"env", "prod"}, {"canary", "y"}}}}}};
+    nlohmann::json obj = {
+        {"metadata", {{"labels", {{"app", "web"}, {"env", "prod"}, {"canary", "y"}}}}}};
     EXPECT_TRUE(s->matches(obj));
 }
 

@@ -27,7 +27,8 @@ public:
         std::lock_guard lock(mu_);
         std::string name = o["metadata"]["name"];
         if (objects_.count(name) != 0) {
-            return fail(status_error(409, R"({"kind":"Status","reason":"AlreadyExists","code":409})", "POST"));
+            return fail(status_error(
+                409, R"({"kind":"Status","reason":"AlreadyExists","code":409})", "POST"));
         }
         auto obj = o;
         obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
@@ -42,7 +43,8 @@ public:
         auto it = objects_.find(name);
         if (it == objects_.end()) return fail(status_error(404, "", "PUT"));
         if (it->second["metadata"]["resourceVersion"] != o["metadata"]["resourceVersion"]) {
-            return fail(status_error(409, R"({"kind":"Status","reason":"Conflict","code":409})", "PUT"));
+            return fail(
+                status_error(409, R"({"kind":"Status","reason":"Conflict","code":409})", "PUT"));
         }
         auto obj = o;
         obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
@@ -50,8 +52,11 @@ public:
         ++writes;
         return obj;
     }
-    Result<ObjectList> list(const ResourceRef&, const ListOptions&) override { return ObjectList{}; }
-    Result<nlohmann::json> patch(const ResourceRef&, PatchType, const nlohmann::json&, const PatchOptions&) override {
+    Result<ObjectList> list(const ResourceRef&, const ListOptions&) override {
+        return ObjectList{};
+    }
+    Result<nlohmann::json> patch(const ResourceRef&, PatchType, const nlohmann::json&,
+                                 const PatchOptions&) override {
         return fail(Error::make(Error::Kind::internal, "unused"));
     }
     Result<void> remove(const ResourceRef&, const DeleteOptions&) override { return ok(); }
@@ -93,7 +98,8 @@ TEST(LeaderElection, FirstCandidateCreatesTheLeaseSecondWaitsForExpiryOnItsOwnCl
     auto lease = api.lease("poetryops");
     EXPECT_EQ(lease["spec"]["holderIdentity"], "a");
     EXPECT_EQ(lease["spec"]["leaseDurationSeconds"], 15);
-    EXPECT_EQ(lease["spec"]["renewTime"].get<std::string>().size(), std::string("2026-01-01T00:00:00.000000Z").size());
+    EXPECT_EQ(lease["spec"]["renewTime"].get<std::string>().size(),
+              std::string("2026-01-01T00:00:00.000000Z").size());
 
     EXPECT_FALSE(b.try_acquire_or_renew());
     EXPECT_EQ(b.observed_holder(), "a");

@@ -24,11 +24,15 @@ TEST(Metrics, RendersCountersGaugesAndHistogramsInTextFormat) {
     EXPECT_NE(text.find("workqueue_depth{name=\"a\\\"b\"} 3\n"), std::string::npos) << text;
     EXPECT_NE(text.find("t_seconds_bucket{controller=\"c\",le=\"0.1\"} 1\n"), std::string::npos)
         << text;
-    EXPECT_NE(text.find("t_seconds_bucket{controller=\"c\",le=\"1\"} 2\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("t_seconds_bucket{controller=\"c\",le=\"+Inf\"} 3\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("t_seconds_bucket{controller=\"c\",le=\"1\"} 2\n"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("t_seconds_bucket{controller=\"c\",le=\"+Inf\"} 3\n"), std::string::npos)
+        << text;
     EXPECT_NE(text.find("t_seconds_sum{controller=\"c\"} 5.55\n"), std::string::npos) << text;
     EXPECT_NE(text.find("t_seconds_count{controller=\"c\"} 3\n"), std::string::npos) << text;
-    EXPECT_EQ(m.value("rest_client_requests_total", {{"host", "h:1"}, {"method", "GET"}, {"code", "200"}}), 3);
+    EXPECT_EQ(m.value("rest_client_requests_total",
+                      {{"host", "h:1"}, {"method", "GET"}, {"code", "200"}}),
+              3);
     EXPECT_EQ(m.total("t_seconds"), 3);
 }
 

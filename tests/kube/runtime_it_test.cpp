@@ -47,14 +47,16 @@ TEST_P(RuntimeIt, SecondCandidateTakesOverWhenTheLeaderStopsRenewing) {
     std::thread ta([&] { a.run(); });
     ASSERT_TRUE(test::wait_until([&] { return a_leads.load(); }, 10s));
     std::thread tb([&] { b.run(); });
-    std::this_thread::sleep_for(600ms);  // several retry periods: b must keep waiting while a renews
+    std::this_thread::sleep_for(
+        600ms);  // several retry periods: b must keep waiting while a renews
     EXPECT_FALSE(b_leads.load()) << "b must not lead while a renews";
     EXPECT_EQ(b.observed_holder(), "candidate-a");
 
     // a stops renewing without releasing (a crashed leader): simulate by failing its renewals.
     auto started = std::chrono::steady_clock::now();
     if (fake()) {
-        fake()->fail_next(1000, 500, "PUT");  // all lease updates fail, including b's first attempts
+        fake()->fail_next(1000, 500,
+                          "PUT");  // all lease updates fail, including b's first attempts
         ASSERT_TRUE(test::wait_until([&] { return a_lost.load(); }, 10s));
         fake()->fail_next(0, 500);
     } else {
@@ -85,7 +87,8 @@ TEST_P(RuntimeIt, RepeatedEventsAreCountedNotDuplicated) {
     auto created = client->create(resources::configmaps().in(ns), obj);
     ASSERT_TRUE(created);
     EventRecorder rec(*client, {.component = "poetryops-test"});
-    for (int i = 0; i < 3; ++i) rec.record(*created, EventType::warning, "InvalidSpec", "spec.x: bad (token=abc123)");
+    for (int i = 0; i < 3; ++i)
+        rec.record(*created, EventType::warning, "InvalidSpec", "spec.x: bad (token=abc123)");
     rec.record(*created, EventType::normal, "Reconciled", "all good");
     EXPECT_EQ(rec.created(), 2u);
     EXPECT_EQ(rec.patched(), 2u);
@@ -97,7 +100,8 @@ TEST_P(RuntimeIt, RepeatedEventsAreCountedNotDuplicated) {
         if (e["reason"] == "InvalidSpec") {
             EXPECT_EQ(e["count"], 3);
             EXPECT_EQ(e["type"], "Warning");
-            EXPECT_EQ(e["message"].get<std::string>().find("abc123"), std::string::npos) << "messages are redacted";
+            EXPECT_EQ(e["message"].get<std::string>().find("abc123"), std::string::npos)
+                << "messages are redacted";
         } else {
             EXPECT_EQ(e["count"], 1);
         }
@@ -140,7 +144,8 @@ public:
 std::string http_get(int port, const std::string& path, int* status) {
     auto c = http::Client::create();
     if (!c) return {};
-    auto r = (*c)->request({.method = "GET", .url = "http://127.0.0.1:" + std::to_string(port) + path});
+    auto r =
+        (*c)->request({.method = "GET", .url = "http://127.0.0.1:" + std::to_string(port) + path});
     if (!r) return {};
     *status = r->status;
     return r->body;
@@ -175,8 +180,8 @@ TEST_P(RuntimeIt, ManagerReconcilesServesProbesAndMetricsAndStopsCleanly) {
     ASSERT_TRUE(test::wait_until([&] { return mgr.controllers_started(); }, 20s));
     EXPECT_TRUE(mgr.is_leader());
     ASSERT_TRUE(test::wait_until([&] {
-        return rec.count(ns + "/good-1") >= 1 && rec.count(ns + "/good-2") >= 1 && rec.count(ns + "/bad-1") >= 1 &&
-               rec.count(ns + "/boom-1") >= 2;
+        return rec.count(ns + "/good-1") >= 1 && rec.count(ns + "/good-2") >= 1 &&
+               rec.count(ns + "/bad-1") >= 1 && rec.count(ns + "/boom-1") >= 2;
     }));
     std::this_thread::sleep_for(200ms);
     EXPECT_EQ(rec.count(ns + "/bad-1"), 1) << "terminal errors are not retried";
@@ -195,14 +200,18 @@ TEST_P(RuntimeIt, ManagerReconcilesServesProbesAndMetricsAndStopsCleanly) {
     for (const char* needle :
          {"controller_runtime_reconcile_total{controller=\"configmaps\",result=\"success\"}",
           "controller_runtime_reconcile_total{controller=\"configmaps\",result=\"error\"}",
-          "controller_runtime_reconcile_time_seconds_bucket{controller=\"configmaps\",le=\"0.025\"}",
+          "controller_runtime_reconcile_time_seconds_bucket{controller=\"configmaps\",le=\"0."
+          "025\"}",
           "controller_runtime_reconcile_panics_total{controller=\"configmaps\"}",
-          "controller_runtime_reconcile_errors_total{controller=\"configmaps\"}", "workqueue_depth{name=\"configmaps\"}",
-          "workqueue_adds_total{name=\"configmaps\"}", "workqueue_retries_total{name=\"configmaps\"}",
+          "controller_runtime_reconcile_errors_total{controller=\"configmaps\"}",
+          "workqueue_depth{name=\"configmaps\"}", "workqueue_adds_total{name=\"configmaps\"}",
+          "workqueue_retries_total{name=\"configmaps\"}",
           "leader_election_master_status{name=\"poetryops-controller\"} 1"}) {
         EXPECT_NE(metrics.find(needle), std::string::npos) << needle << "\n" << metrics;
     }
-    EXPECT_GE(mgr.metrics().value("controller_runtime_reconcile_panics_total", {{"controller", "configmaps"}}), 2);
+    EXPECT_GE(mgr.metrics().value("controller_runtime_reconcile_panics_total",
+                                  {{"controller", "configmaps"}}),
+              2);
 
     // Graceful stop (what SIGTERM triggers): in-flight reconciles finish, the lease is released.
     rec.slow = 300ms;

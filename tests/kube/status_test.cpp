@@ -6,8 +6,8 @@ namespace poetryops::kube {
 namespace {
 
 std::string status(int code, const std::string& reason, const std::string& message) {
-    return R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":")" + message + R"(","reason":")" +
-           reason + R"(","code":)" + std::to_string(code) + "}";
+    return R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":")" + message +
+           R"(","reason":")" + reason + R"(","code":)" + std::to_string(code) + "}";
 }
 
 TEST(StatusError, MapsReasonsToKindsAndKeepsTheServerMessage) {
@@ -30,7 +30,8 @@ TEST(StatusError, MapsReasonsToKindsAndKeepsTheServerMessage) {
         {429, "TooManyRequests", Error::Kind::http, is_too_many_requests, false},
     };
     for (const auto& c : cases) {
-        Error e = status_error(c.code, status(c.code, c.reason, "the server says why"), "GET /api/v1/x");
+        Error e =
+            status_error(c.code, status(c.code, c.reason, "the server says why"), "GET /api/v1/x");
         EXPECT_EQ(e.kind, c.kind) << c.reason;
         EXPECT_TRUE(c.pred(e)) << c.reason;
         EXPECT_EQ(e.reason, c.reason);
@@ -54,12 +55,14 @@ TEST(StatusError, NonStatusBodiesStillMapByCode) {
 }
 
 TEST(StatusError, UnauthorizedExplainsLikelyCauses) {
-    Error e = status_error(401, status(401, "Unauthorized", "Unauthorized"), "GET /api/v1/namespaces");
+    Error e =
+        status_error(401, status(401, "Unauthorized", "Unauthorized"), "GET /api/v1/namespaces");
     EXPECT_NE(e.message.find("token may be expired"), std::string::npos) << e.message;
 }
 
 TEST(StatusError, WatchErrorEventCarriesTheCode) {
-    Error e = status_object_error(status(410, "Expired", "too old resource version: 5 (9)"), "WATCH /x");
+    Error e =
+        status_object_error(status(410, "Expired", "too old resource version: 5 (9)"), "WATCH /x");
     EXPECT_TRUE(is_gone(e));
     EXPECT_NE(e.message.find("too old resource version"), std::string::npos);
     EXPECT_EQ(status_object_error("{}", "WATCH /x").kind, Error::Kind::decode);

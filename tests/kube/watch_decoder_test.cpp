@@ -10,18 +10,27 @@ namespace {
 
 std::string sample_stream() {
     std::string s;
-    s += R"({"type":"ADDED","object":{"kind":"PoetryApp","metadata":{"name":"a","resourceVersion":"10"},"spec":{"x":"caf\u00e9 {\"}"}}})" "\n";
-    s += R"({"type":"MODIFIED","object":{"metadata":{"name":"a","resourceVersion":"11"},"note":"line\nbreak escaped"}})" "\n";
+    s +=
+        R"({"type":"ADDED","object":{"kind":"PoetryApp","metadata":{"name":"a","resourceVersion":"10"},"spec":{"x":"caf\u00e9 {\"}"}}})"
+        "\n";
+    s +=
+        R"({"type":"MODIFIED","object":{"metadata":{"name":"a","resourceVersion":"11"},"note":"line\nbreak escaped"}})"
+        "\n";
     s += "\r\n";  // blank keep-alive line
-    s += R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"12"}}})" "\r\n";
-    s += R"({"type":"DELETED","object":{"metadata":{"name":"a","resourceVersion":"13"}}})" "\n";
-    s += R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old"}})" "\n";
+    s += R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"12"}}})"
+         "\r\n";
+    s += R"({"type":"DELETED","object":{"metadata":{"name":"a","resourceVersion":"13"}}})"
+         "\n";
+    s +=
+        R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old"}})"
+        "\n";
     return s;
 }
 
 std::vector<std::string> summarize(const std::vector<WatchEvent>& events) {
     std::vector<std::string> out;
-    for (const auto& e : events) out.push_back(std::string(to_string(e.type)) + ":" + e.object.dump());
+    for (const auto& e : events)
+        out.push_back(std::string(to_string(e.type)) + ":" + e.object.dump());
     return out;
 }
 
@@ -62,7 +71,9 @@ TEST(WatchDecoder, SameEventsWhereverTheStreamIsSplit) {
     // One byte at a time.
     WatchDecoder dec;
     std::vector<WatchEvent> got;
-    for (char c : stream) ASSERT_TRUE(dec.feed(std::string_view(&c, 1), [&](WatchEvent&& e) { got.push_back(std::move(e)); }));
+    for (char c : stream)
+        ASSERT_TRUE(dec.feed(std::string_view(&c, 1),
+                             [&](WatchEvent&& e) { got.push_back(std::move(e)); }));
     EXPECT_EQ(summarize(got), expected);
 }
 
@@ -70,15 +81,21 @@ TEST(WatchDecoder, GarbageFailsAfterDeliveringEarlierEventsAndStaysFailed) {
     WatchDecoder dec;
     std::vector<WatchEvent> got;
     auto sink = [&](WatchEvent&& e) { got.push_back(std::move(e)); };
-    std::string s = R"({"type":"ADDED","object":{"metadata":{"name":"a"}}})" "\n" "<html>502 Bad Gateway</html>\n";
+    std::string s = R"({"type":"ADDED","object":{"metadata":{"name":"a"}}})"
+                    "\n"
+                    "<html>502 Bad Gateway</html>\n";
     auto r = dec.feed(s, sink);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, Error::Kind::decode);
     EXPECT_EQ(r.error().reason, "BadWatchEvent");
     EXPECT_EQ(got.size(), 1u);
-    EXPECT_FALSE(dec.feed(R"({"type":"ADDED","object":{}})" "\n", sink));
+    EXPECT_FALSE(dec.feed(R"({"type":"ADDED","object":{}})"
+                          "\n",
+                          sink));
     dec.reset();
-    EXPECT_TRUE(dec.feed(R"({"type":"ADDED","object":{}})" "\n", sink));
+    EXPECT_TRUE(dec.feed(R"({"type":"ADDED","object":{}})"
+                         "\n",
+                         sink));
     EXPECT_EQ(got.size(), 2u);
 }
 

@@ -1,4 +1,5 @@
-// Watches and informers against the real Kubernetes lane, and against the fake API server for injected faults.
+// Watches and informers against the real Kubernetes lane, and against the fake API server for
+// injected faults.
 #include <poetryops/kube/informer.hpp>
 
 #include "kube/kube_fixture.hpp"
@@ -72,9 +73,11 @@ TEST_P(WatchIt, WatchResumesFromTheLastResourceVersion) {
         ASSERT_TRUE(ev) << ev.error().message;
         ASSERT_TRUE(ev->has_value());
         if ((*ev)->type == WatchEventType::bookmark) continue;
-        seen.push_back(std::string(to_string((*ev)->type)) + " " + (*ev)->object["metadata"]["name"].get<std::string>());
+        seen.push_back(std::string(to_string((*ev)->type)) + " " +
+                       (*ev)->object["metadata"]["name"].get<std::string>());
     }
-    EXPECT_EQ(seen, (std::vector<std::string>{"ADDED b", "MODIFIED a"})) << "only changes after the list, in order";
+    EXPECT_EQ(seen, (std::vector<std::string>{"ADDED b", "MODIFIED a"}))
+        << "only changes after the list, in order";
 }
 
 TEST_P(WatchIt, InformerSyncsAndFollowsChanges) {
@@ -82,7 +85,8 @@ TEST_P(WatchIt, InformerSyncsAndFollowsChanges) {
     ASSERT_TRUE(client);
     std::string ns = fresh_namespace(*client);
     ResourceRef cms = resources::configmaps().in(ns);
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(client->create(cms, cm(ns, "c" + std::to_string(i), "0")));
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(client->create(cms, cm(ns, "c" + std::to_string(i), "0")));
     auto other = cm(ns, "unlabelled", "0");
     other["metadata"]["labels"] = {{"app", "other"}};
     ASSERT_TRUE(client->create(cms, other));
@@ -105,7 +109,8 @@ TEST_P(WatchIt, InformerSyncsAndFollowsChanges) {
     ASSERT_TRUE(client->remove(cms.named("c2")));
     ASSERT_TRUE(client->create(cms, cm(ns, "c9", "0")));
     ASSERT_TRUE(test::wait_until([&] {
-        return rec.saw("update " + ns + "/c1=9") && rec.saw("delete " + ns + "/c2") && rec.saw("add " + ns + "/c9");
+        return rec.saw("update " + ns + "/c1=9") && rec.saw("delete " + ns + "/c2") &&
+               rec.saw("add " + ns + "/c9");
     }));
     EXPECT_EQ(inf.get(ns + "/c1")->at("data").at("v"), "9");
     EXPECT_EQ(inf.get(ns + "/c2"), nullptr);
@@ -151,7 +156,8 @@ void expect_relist_after_410(testenv::KubeServerTest& t, fake::FakeApiServer& se
     inf.start();
     ASSERT_TRUE(inf.wait_for_sync(20s));
     ASSERT_TRUE(test::wait_until([&] { return server.open_watches() == 1; }));
-    // While nobody watches, an object changes and the history is compacted: a resume must fail with 410.
+    // While nobody watches, an object changes and the history is compacted: a resume must fail with
+    // 410.
     server.drop_watches();
     ASSERT_TRUE(client.create(cms, cm("default", "during-gap", "1")));
     server.expire_history(as_http);
@@ -213,8 +219,9 @@ TEST_P(WatchFaultIt, GarbageInTheStreamRelistsWithoutCrashing) {
 TEST_P(WatchIt, IdleTimeoutDetectsASilentConnection) {
     auto client = make_client();
     ASSERT_TRUE(client);
-    // A namespace of its own and a selector nothing matches: on the shared real cluster other tests write ConfigMaps
-    // into "default", and kube-controller-manager publishes kube-root-ca.crt into every new namespace.
+    // A namespace of its own and a selector nothing matches: on the shared real cluster other tests
+    // write ConfigMaps into "default", and kube-controller-manager publishes kube-root-ca.crt into
+    // every new namespace.
     std::string ns = fresh_namespace(*client);
     auto list = client->list(resources::configmaps().in(ns));
     ASSERT_TRUE(list);
@@ -241,9 +248,11 @@ TEST_P(WatchFaultIt, BookmarksAdvanceTheResumeVersion) {
     inf.start();
     ASSERT_TRUE(inf.wait_for_sync(20s));
     std::string rv0 = inf.resource_version();
-    // A change in another namespace moves the global version; only a bookmark can tell this watch about it.
+    // A change in another namespace moves the global version; only a bookmark can tell this watch
+    // about it.
     std::string ns = fresh_namespace(*client);
-    ASSERT_TRUE(test::wait_until([&] { return std::stoll(inf.resource_version()) > std::stoll(rv0); }, 5s));
+    ASSERT_TRUE(
+        test::wait_until([&] { return std::stoll(inf.resource_version()) > std::stoll(rv0); }, 5s));
 }
 
 TEST_P(WatchRealIt, BookmarksFromARealServerAdvanceTheResumeVersion) {
@@ -252,14 +261,16 @@ TEST_P(WatchRealIt, BookmarksFromARealServerAdvanceTheResumeVersion) {
     std::string ns = fresh_namespace(*client);
     InformerOptions io;
     io.resource = resources::configmaps().in(ns);
-    io.label_selector = "poetryops.io/test=bookmarks";  // nothing matches: only a bookmark can move the version
+    // nothing matches: only a bookmark can move the version
+    io.label_selector = "poetryops.io/test=bookmarks";
     Informer inf(*client, io);
     inf.start();
     ASSERT_TRUE(inf.wait_for_sync(20s));
     std::string rv0 = inf.resource_version();
     fresh_namespace(*client);  // moves the global resourceVersion
     // kube-apiserver's watch cache sends a BOOKMARK about once a minute.
-    EXPECT_TRUE(test::wait_until([&] { return std::stoll(inf.resource_version()) > std::stoll(rv0); }, 100s))
+    EXPECT_TRUE(test::wait_until(
+        [&] { return std::stoll(inf.resource_version()) > std::stoll(rv0); }, 100s))
         << "no bookmark in 100 s; resourceVersion still " << inf.resource_version();
     EXPECT_EQ(inf.lists(), 1u) << "a bookmark moves the resume point without a relist";
 }

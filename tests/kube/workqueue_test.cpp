@@ -13,7 +13,8 @@ namespace {
 using namespace std::chrono_literals;
 
 std::unique_ptr<RateLimiter> fast_limiter() {
-    return std::make_unique<ItemExponentialRateLimiter>(std::chrono::milliseconds(5), std::chrono::seconds(1000));
+    return std::make_unique<ItemExponentialRateLimiter>(std::chrono::milliseconds(5),
+                                                        std::chrono::seconds(1000));
 }
 
 TEST(WorkQueue, DeduplicatesKeysNotYetTaken) {
@@ -54,7 +55,8 @@ TEST(WorkQueue, NeverProcessesOneKeyConcurrently) {
             while (auto k = q.get()) {
                 int now = ++in_flight;
                 int prev = max_in_flight.load();
-                while (now > prev && !max_in_flight.compare_exchange_weak(prev, now)) {}
+                while (now > prev && !max_in_flight.compare_exchange_weak(prev, now)) {
+                }
                 std::this_thread::sleep_for(1ms);
                 --in_flight;
                 ++processed;
@@ -67,7 +69,8 @@ TEST(WorkQueue, NeverProcessesOneKeyConcurrently) {
         std::this_thread::sleep_for(100us);
     }
     ASSERT_TRUE([&] {
-        for (int i = 0; i < 200 && (q.len() > 0 || q.processing() > 0); ++i) std::this_thread::sleep_for(5ms);
+        for (int i = 0; i < 200 && (q.len() > 0 || q.processing() > 0); ++i)
+            std::this_thread::sleep_for(5ms);
         return q.len() == 0 && q.processing() == 0;
     }());
     q.shut_down();
@@ -80,8 +83,8 @@ TEST(WorkQueue, AddAfterWaitsForTheClockAndEarliestTimeWins) {
     ManualClock clock;
     WorkQueue q("t", clock, fast_limiter());
     q.add_after("a", 10s);
-    q.add_after("a", 3s);  // earlier: wins
-    q.add_after("a", 20s); // later: ignored
+    q.add_after("a", 3s);   // earlier: wins
+    q.add_after("a", 20s);  // later: ignored
     EXPECT_EQ(q.len(), 0u);
     EXPECT_EQ(q.waiting(), 1u);
     clock.advance(2s);
@@ -172,7 +175,8 @@ TEST(RateLimiter, ItemExponentialDoublesFrom5msAndCapsAt1000s) {
 TEST(RateLimiter, TokenBucketAllowsBurstThenTenPerSecond) {
     ManualClock clock;
     BucketRateLimiter l(10, 100, clock);
-    for (int i = 0; i < 100; ++i) ASSERT_EQ(l.when("k" + std::to_string(i)), RateLimiter::duration::zero()) << i;
+    for (int i = 0; i < 100; ++i)
+        ASSERT_EQ(l.when("k" + std::to_string(i)), RateLimiter::duration::zero()) << i;
     EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(l.when("x")).count(), 100);
     EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(l.when("y")).count(), 200);
     clock.advance(std::chrono::seconds(1));  // 10 tokens refill, 2 were owed
@@ -182,7 +186,7 @@ TEST(RateLimiter, TokenBucketAllowsBurstThenTenPerSecond) {
 TEST(RateLimiter, DefaultControllerLimiterTakesTheLongerDelay) {
     ManualClock clock;
     auto l = default_controller_rate_limiter(clock);
-    EXPECT_EQ(l->when("a"), std::chrono::milliseconds(5));  // bucket: 0, item: 5 ms
+    EXPECT_EQ(l->when("a"), std::chrono::milliseconds(5));                 // bucket: 0, item: 5 ms
     for (int i = 0; i < 120; ++i) (void)l->when("k" + std::to_string(i));  // drain the bucket
     auto d = l->when("fresh");
     EXPECT_GT(d, std::chrono::milliseconds(1000)) << "bucket debt dominates the 5 ms item delay";

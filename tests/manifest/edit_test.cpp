@@ -55,7 +55,8 @@ TEST(Preserve, OnlyTheImageScalarsChangeKeepingTheirQuotes) {
     auto out = set_image(kDeployment, req("registry.example.com/acme/billing:1.1"));
     ASSERT_TRUE(out) << out.error().message;
     std::string want = replace(kDeployment, "billing:1.0   # same", "billing:1.1   # same");
-    want = replace(want, "\"registry.example.com/acme/billing:1.0\"", "\"registry.example.com/acme/billing:1.1\"");
+    want = replace(want, "\"registry.example.com/acme/billing:1.0\"",
+                   "\"registry.example.com/acme/billing:1.1\"");
     EXPECT_EQ(out->new_text, want);
     ASSERT_EQ(out->changes.size(), 2u);
     EXPECT_EQ(out->changes[0].line, 16);
@@ -72,7 +73,8 @@ TEST(Preserve, SingleQuotedStaysSingleQuoted) {
 
 TEST(Preserve, CrlfBomAndMissingFinalNewline) {
     std::string text =
-        "\xEF\xBB\xBF# c\r\napiVersion: v1\r\nkind: Pod\r\nmetadata: {name: p}\r\nspec:\r\n  containers:\r\n"
+        "\xEF\xBB\xBF# c\r\napiVersion: v1\r\nkind: Pod\r\nmetadata: {name: p}\r\nspec:\r\n  "
+        "containers:\r\n"
         "  - name: a\r\n    image: app:1   # keep\r\n\r\n  - name: b\r\n    image: other:2";
     std::string want = replace(text, "app:1   #", "app:2   #");
     EXPECT_EQ(edit(text, req("app:2")), want);
@@ -80,11 +82,17 @@ TEST(Preserve, CrlfBomAndMissingFinalNewline) {
 }
 
 TEST(Preserve, MultiDocumentWithMarkersAndBomPositionsStayExact) {
-    // A BOM and CRLF in a multi-document stream: yaml-cpp's byte positions drift here, its line/column do not.
-    std::string doc = "apiVersion: batch/v1\r\nkind: CronJob\r\nmetadata:\r\n  name: n\r\nspec:\r\n  jobTemplate:\r\n"
-                      "    spec:\r\n      template:\r\n        spec:\r\n          containers:\r\n"
-                      "          - image: app:1\r\n";
-    std::string text = "\xEF\xBB\xBF" "a: \"x\"\r\n---\r\n" + doc + "...\r\n--- \r\n# between\r\n" + doc;
+    // A BOM and CRLF in a multi-document stream: yaml-cpp's byte positions drift here, its
+    // line/column do not.
+    std::string doc =
+        "apiVersion: batch/v1\r\nkind: CronJob\r\nmetadata:\r\n  name: n\r\nspec:\r\n  "
+        "jobTemplate:\r\n"
+        "    spec:\r\n      template:\r\n        spec:\r\n          containers:\r\n"
+        "          - image: app:1\r\n";
+    std::string text =
+        "\xEF\xBB\xBF"
+        "a: \"x\"\r\n---\r\n" +
+        doc + "...\r\n--- \r\n# between\r\n" + doc;
     std::string want = text;
     for (std::size_t p = want.find("app:1"); p != std::string::npos; p = want.find("app:1", p)) {
         want.replace(p, 5, "app:2");
@@ -103,11 +111,13 @@ TEST(Preserve, AnchorsElsewhereFlowStyleAndDocumentMarkersSurvive) {
         "kind: StatefulSet\n"
         "spec: {template: {spec: {containers: [{name: a, image: app:1}], resources: *d}}}\n"
         "...\n";
-    EXPECT_EQ(edit(text, req("app@" + kNew)), replace(text, "image: app:1}", "image: app@" + kNew + "}"));
+    EXPECT_EQ(edit(text, req("app@" + kNew)),
+              replace(text, "image: app:1}", "image: app@" + kNew + "}"));
 }
 
 TEST(Preserve, NothingToChangeLeavesTextIdenticalAndCountsTheMatch) {
-    std::string text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: app:2@" + kNew + "\n";
+    std::string text =
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: app:2@" + kNew + "\n";
     auto out = set_image(text, req("app:2@" + kNew));
     ASSERT_TRUE(out);
     EXPECT_FALSE(out->changed());
@@ -126,22 +136,28 @@ TEST(Preserve, PlainValuesThatWouldReadAsNumbersGetQuoted) {
 }
 
 TEST(Workloads, EveryKindAndDockerHubNormalisation) {
-    for (std::string kind : {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Rollout"}) {
+    for (std::string kind :
+         {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Rollout"}) {
         std::string text = "apiVersion: x/v1\nkind: " + kind +
-                           "\nspec:\n  template:\n    spec:\n      containers:\n      - image: docker.io/library/nginx:1.25\n";
+                           "\nspec:\n  template:\n    spec:\n      containers:\n      - image: "
+                           "docker.io/library/nginx:1.25\n";
         EXPECT_EQ(edit(text, req("nginx:1.26")), replace(text, "nginx:1.25", "nginx:1.26")) << kind;
     }
-    std::string svc = "apiVersion: v1\nkind: Service\nspec:\n  template:\n    spec:\n      containers:\n      - image: nginx:1\n";
+    std::string svc =
+        "apiVersion: v1\nkind: Service\nspec:\n  template:\n    spec:\n      containers:\n      - "
+        "image: nginx:1\n";
     auto out = set_image(svc, req("nginx:2"));
     ASSERT_TRUE(out);
     EXPECT_EQ(out->matched, 0u);  // not a workload
 }
 
 TEST(Workloads, TagOrDigestAloneReplacesBothRenameKeepsThem) {
-    std::string text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: app:1@" + kOld + "\n";
+    std::string text =
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: app:1@" + kOld + "\n";
     EXPECT_EQ(edit(text, req("app:2")), replace(text, "app:1@" + kOld, "app:2"));
     EXPECT_EQ(edit(text, req("app@" + kNew)), replace(text, "app:1@" + kOld, "app@" + kNew));
-    EXPECT_EQ(edit(text, req("app=ghcr.io/acme/app")), replace(text, "app:1@", "ghcr.io/acme/app:1@"));
+    EXPECT_EQ(edit(text, req("app=ghcr.io/acme/app")),
+              replace(text, "app:1@", "ghcr.io/acme/app:1@"));
     // Renamed already: matching by the new name keeps the edit idempotent.
     std::string renamed = edit(text, req("app=ghcr.io/acme/app:3"));
     auto again = set_image(renamed, req("app=ghcr.io/acme/app:3"));
@@ -152,8 +168,10 @@ TEST(Workloads, TagOrDigestAloneReplacesBothRenameKeepsThem) {
 
 TEST(Kustomize, UpdatesEntryAddsMissingKeysAndDropsStaleDigest) {
     std::string text =
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deploy.yaml\n"
-        "images:\n  - name: app   # ours\n    newTag: \"1.0\"\n    digest: " + kOld + "\n  - name: other\n    newTag: x\n";
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - "
+        "deploy.yaml\n"
+        "images:\n  - name: app   # ours\n    newTag: \"1.0\"\n    digest: " +
+        kOld + "\n  - name: other\n    newTag: x\n";
     std::string want = replace(text, "newTag: \"1.0\"", "newTag: \"1.1\"");
     want = replace(want, "    digest: " + kOld + "\n", "");
     EXPECT_EQ(edit(text, req("app:1.1")), want);
@@ -163,23 +181,28 @@ TEST(Kustomize, UpdatesEntryAddsMissingKeysAndDropsStaleDigest) {
     // newName added after the entry's last key, at the entry's indentation.
     std::string only_name = "kind: Kustomization\nimages:\n- name: app\nresources: [a.yaml]\n";
     EXPECT_EQ(edit(only_name, req("app=ghcr.io/x/app:3")),
-              "kind: Kustomization\nimages:\n- name: app\n  newName: ghcr.io/x/app\n  newTag: \"3\"\nresources: [a.yaml]\n");
+              "kind: Kustomization\nimages:\n- name: app\n  newName: ghcr.io/x/app\n  newTag: "
+              "\"3\"\nresources: [a.yaml]\n");
 }
 
 TEST(Kustomize, AddsEntryAndImagesKeyInTheFilesStyle) {
-    std::string indented = "kind: Kustomization\nresources:\n  - a.yaml\nimages:\n  - name: other\n    newTag: x\n";
+    std::string indented =
+        "kind: Kustomization\nresources:\n  - a.yaml\nimages:\n  - name: other\n    newTag: x\n";
     EXPECT_EQ(edit(indented, req("app:1")), indented + "  - name: app\n    newTag: \"1\"\n");
     std::string no_images = "kind: Kustomization\r\nresources:\r\n  - a.yaml";
     EXPECT_EQ(edit(no_images, req("app:v2@" + kNew)),
               no_images + "\r\nimages:\r\n  - name: app\r\n    newTag: v2\r\n    digest: " + kNew);
     std::string flow = "kind: Kustomization\nimages: []\n";
-    EXPECT_EQ(edit(flow, req("app:v2")), "kind: Kustomization\nimages: [{name: app, newTag: v2}]\n");
+    EXPECT_EQ(edit(flow, req("app:v2")),
+              "kind: Kustomization\nimages: [{name: app, newTag: v2}]\n");
     std::string flow2 = "kind: Kustomization\nimages: [{name: b, newTag: c}]  # x\n";
-    EXPECT_EQ(edit(flow2, req("app:v2")),
-              "kind: Kustomization\nimages: [{name: b, newTag: c}, {name: app, newTag: v2}]  # x\n");
+    EXPECT_EQ(
+        edit(flow2, req("app:v2")),
+        "kind: Kustomization\nimages: [{name: b, newTag: c}, {name: app, newTag: v2}]  # x\n");
     std::string empty = "kind: Kustomization\nimages:   # none yet\nresources: []\n";
-    EXPECT_EQ(edit(empty, req("app:v2")),
-              "kind: Kustomization\nimages:   # none yet\n- name: app\n  newTag: v2\nresources: []\n");
+    EXPECT_EQ(
+        edit(empty, req("app:v2")),
+        "kind: Kustomization\nimages:   # none yet\n- name: app\n  newTag: v2\nresources: []\n");
 }
 
 TEST(Kustomize, KindlessKustomizationIsDetected) {
@@ -188,9 +211,11 @@ TEST(Kustomize, KindlessKustomizationIsDetected) {
 }
 
 TEST(Helm, DottedPathsListIndexAndRepository) {
-    std::string text = "image:\n  repository: ghcr.io/acme/app  # repo\n  tag: v1\n  digest: \"\"\nother: 1\n";
+    std::string text =
+        "image:\n  repository: ghcr.io/acme/app  # repo\n  tag: v1\n  digest: \"\"\nother: 1\n";
     EXPECT_EQ(edit(text, req("ghcr.io/acme/app:v2@" + kNew)),
-              "image:\n  repository: ghcr.io/acme/app  # repo\n  tag: v2\n  digest: \"" + kNew + "\"\nother: 1\n");
+              "image:\n  repository: ghcr.io/acme/app  # repo\n  tag: v2\n  digest: \"" + kNew +
+                  "\"\nother: 1\n");
     // auto mode only edits values whose repository names the image.
     auto other = set_image(text, req("ghcr.io/acme/zzz:v2"));
     ASSERT_TRUE(other);
@@ -199,7 +224,8 @@ TEST(Helm, DottedPathsListIndexAndRepository) {
     r.helm_tag_path = "containers.0.tag";
     r.helm_repository_path = "containers.0.repository";
     r.helm_digest_path = "";
-    std::string list = "containers:\n- repository: ghcr.io/acme/app\n  tag: v1\n- repository: x\n  tag: v1\n";
+    std::string list =
+        "containers:\n- repository: ghcr.io/acme/app\n  tag: v1\n- repository: x\n  tag: v1\n";
     EXPECT_EQ(edit(list, r, Kind::helm), replace(list, "app\n  tag: v1", "app\n  tag: v3"));
     auto values = set_values("a:\n  b: [x, {c: old}]\n", {{"a.b.1.c", "new"}});
     ASSERT_TRUE(values) << values.error().message;
@@ -211,8 +237,9 @@ TEST(Helm, DottedPathsListIndexAndRepository) {
 
 TEST(Helm, SplitRegistryAndEmptyValues) {
     std::string text = "image:\n  registry: ghcr.io\n  repository: acme/app\n  tag:\n  digest: ~\n";
-    EXPECT_EQ(edit(text, req("ghcr.io/acme/app:v2@" + kNew)),
-              "image:\n  registry: ghcr.io\n  repository: acme/app\n  tag: v2\n  digest: " + kNew + "\n");
+    EXPECT_EQ(
+        edit(text, req("ghcr.io/acme/app:v2@" + kNew)),
+        "image:\n  registry: ghcr.io\n  repository: acme/app\n  tag: v2\n  digest: " + kNew + "\n");
 }
 
 TEST(Markers, PoetryopsMarkerWithEnvAndPart) {
@@ -227,12 +254,14 @@ TEST(Markers, PoetryopsMarkerWithEnvAndPart) {
               "  tag: \"1.1\"  # poetryops: billing:prod:tag\n"
               "  other: ghcr.io/acme/billing:1.0\n");
     r.env = "dev";  // the prod marker is not dev's
-    EXPECT_EQ(edit(text, r, Kind::marker), replace(text, "billing:1.0 # poetryops", "billing:1.1 # poetryops"));
+    EXPECT_EQ(edit(text, r, Kind::marker),
+              replace(text, "billing:1.0 # poetryops", "billing:1.1 # poetryops"));
 }
 
 TEST(Markers, FluxImagePolicyMarkers) {
     std::string text =
-        "spec:\n  values:\n    image:\n      repository: ghcr.io/acme/billing # {\"$imagepolicy\": \"flux-system:billing:name\"}\n"
+        "spec:\n  values:\n    image:\n      repository: ghcr.io/acme/billing # {\"$imagepolicy\": "
+        "\"flux-system:billing:name\"}\n"
         "      tag: 1.0.0 # {\"$imagepolicy\": \"flux-system:billing:tag\"}\n"
         "    full: ghcr.io/acme/billing:1.0.0 # {\"$imagepolicy\": \"flux-system:billing\"}\n";
     SetImageRequest r = req("ghcr.io/acme/billing:1.0.1");

@@ -11,7 +11,8 @@ namespace poetryops::manifest {
 namespace {
 namespace fs = std::filesystem;
 
-const std::string kPod = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: app:1  # main\n";
+const std::string kPod =
+    "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: app:1  # main\n";
 
 std::string slurp(const fs::path& p) { return *read_file(p); }
 
@@ -26,19 +27,22 @@ TEST(Files, WalksYamlFilesAndReportsEachOutcome) {
     TempDir dir;
     put(dir.path() / "a.yaml", kPod);
     put(dir.path() / "sub" / "b.yml", kPod);
-    put(dir.path() / "sub" / "c.yaml", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: app:2\n");
+    put(dir.path() / "sub" / "c.yaml",
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: app:2\n");
     put(dir.path() / "notes.txt", "image: app:1\n");
     put(dir.path() / ".git" / "x.yaml", kPod);
     auto r = set_image_in_path(dir.path(), req("app:2"));
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->changed_files(), 2u);
     EXPECT_EQ(r->matched_files(), 3u);
-    EXPECT_EQ(slurp(dir.path() / "a.yaml"), "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: app:2  # main\n");
+    EXPECT_EQ(slurp(dir.path() / "a.yaml"),
+              "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: app:2  # main\n");
     EXPECT_EQ(slurp(dir.path() / "notes.txt"), "image: app:1\n");
     EXPECT_EQ(slurp(dir.path() / ".git" / "x.yaml"), kPod);
     bool reported_hidden = false;
     for (const auto& f : r->files) {
-        reported_hidden = reported_hidden || (f.status == FileOutcome::Status::skipped && f.reason == "hidden folder");
+        reported_hidden = reported_hidden ||
+                          (f.status == FileOutcome::Status::skipped && f.reason == "hidden folder");
     }
     EXPECT_TRUE(reported_hidden);
 }
@@ -53,7 +57,8 @@ TEST(Files, DryRunWritesNothingAndDiffsOneLine) {
     EXPECT_EQ(slurp(dir.path() / "a.yaml"), kPod);
     ASSERT_EQ(r->files.size(), 1u);
     const std::string& d = r->files[0].diff;
-    EXPECT_NE(d.find("@@ -2,4 +2,4 @@\n kind: Pod\n spec:\n   containers:\n-  - image: app:1  # main\n+  - image: app:2  # main\n"),
+    EXPECT_NE(d.find("@@ -2,4 +2,4 @@\n kind: Pod\n spec:\n   containers:\n-  - image: app:1  # "
+                     "main\n+  - image: app:2  # main\n"),
               std::string::npos)
         << d;
 }
@@ -83,7 +88,8 @@ TEST(Files, SymlinkOutsideTheRootIsRefused) {
     // A `..` path that leaves the given root.
     PathOptions o;
     o.root = dir.path();
-    auto up = set_image_in_path(dir.path() / ".." / outside.path().filename() / "secret.yaml", req("app:2"), o);
+    auto up = set_image_in_path(dir.path() / ".." / outside.path().filename() / "secret.yaml",
+                                req("app:2"), o);
     ASSERT_FALSE(up);
     EXPECT_EQ(up.error().reason, "PathEscape");
 }
@@ -107,7 +113,9 @@ TEST(Files, MissingPathIsNotFound) {
 
 TEST(Diff, MarksAMissingFinalNewline) {
     std::string d = unified_diff("a\nb", "a\nc", "f.yaml");
-    EXPECT_EQ(d, "--- a/f.yaml\n+++ b/f.yaml\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n");
+    EXPECT_EQ(d,
+              "--- a/f.yaml\n+++ b/f.yaml\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of "
+              "file\n+c\n\\ No newline at end of file\n");
     EXPECT_EQ(unified_diff("same\n", "same\n", "f"), "");
 }
 

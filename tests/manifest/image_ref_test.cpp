@@ -37,7 +37,8 @@ TEST(ImageRef, RegistryPortIsNotATag) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->domain, "localhost:5000");
     EXPECT_EQ(r->tag, "");
-    auto first = parse_image_ref("acme/app:2");  // "acme" has no dot or port: a Docker Hub namespace
+    // "acme" has no dot or port: a Docker Hub namespace
+    auto first = parse_image_ref("acme/app:2");
     ASSERT_TRUE(first);
     EXPECT_EQ(first->domain, "");
     EXPECT_EQ(first->path, "acme/app");
@@ -57,7 +58,7 @@ TEST(ImageRef, RejectsInvalidReferencesWithAReason) {
     auto upper = parse_image_ref("Acme/App:1");
     ASSERT_FALSE(upper);
     EXPECT_NE(upper.error().message.find("lower-case"), std::string::npos);
-    EXPECT_FALSE(parse_image_ref("app@sha256:abc"));                       // short digest
+    EXPECT_FALSE(parse_image_ref("app@sha256:abc"));                      // short digest
     EXPECT_FALSE(parse_image_ref("app@sha256:" + std::string(64, 'A')));  // upper-case hex
     EXPECT_FALSE(parse_image_ref("app:"));
     EXPECT_FALSE(parse_image_ref("app:-bad"));
@@ -70,10 +71,12 @@ TEST(ImageRef, RejectsInvalidReferencesWithAReason) {
 
 TEST(ImageRef, DigestsAndTagsFollowTheOneOciGrammar) {
     EXPECT_TRUE(parse_image_ref("app@" + std::string(kDigest)));
-    EXPECT_TRUE(parse_image_ref("app@sha512:" + std::string(128, 'a')));  // as the registry accepts them
+    EXPECT_TRUE(
+        parse_image_ref("app@sha512:" + std::string(128, 'a')));  // as the registry accepts them
     auto short512 = parse_image_ref("app@sha512:" + std::string(64, 'a'));
     ASSERT_FALSE(short512);
-    EXPECT_NE(short512.error().message.find("sha512 needs 128"), std::string::npos) << short512.error().message;
+    EXPECT_NE(short512.error().message.find("sha512 needs 128"), std::string::npos)
+        << short512.error().message;
     EXPECT_TRUE(parse_image_ref("app:v1.2.3-rc.1_b"));
     EXPECT_FALSE(parse_image_ref("app:" + std::string(129, 'a')));
     EXPECT_FALSE(parse_image_ref("app:.x"));

@@ -37,27 +37,36 @@ protected:
 };
 
 TEST_F(ManifestCli, SetImageChangesThenReportsUnchangedWithExitZero) {
-    auto first = run({"manifest", "set-image", (dir.path() / "envs").string(), "ghcr.io/acme/billing:1.1.0@" + kDigest});
+    auto first = run({"manifest", "set-image", (dir.path() / "envs").string(),
+                      "ghcr.io/acme/billing:1.1.0@" + kDigest});
     EXPECT_EQ(first.exit_code, 0) << first.err;
-    EXPECT_EQ(text(), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\n# images below\nimages:\n"
-                      "- name: ghcr.io/acme/billing\n  newTag: 1.1.0\n  digest: " + kDigest + "\n");
-    EXPECT_NE(first.out.find("kustomization.yaml:7: images[0].newTag: 1.0.0 -> 1.1.0"), std::string::npos)
+    EXPECT_EQ(text(),
+              "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\n# images "
+              "below\nimages:\n"
+              "- name: ghcr.io/acme/billing\n  newTag: 1.1.0\n  digest: " +
+                  kDigest + "\n");
+    EXPECT_NE(first.out.find("kustomization.yaml:7: images[0].newTag: 1.0.0 -> 1.1.0"),
+              std::string::npos)
         << first.out;
-    auto second = run({"manifest", "set-image", (dir.path() / "envs").string(), "ghcr.io/acme/billing:1.1.0@" + kDigest});
+    auto second = run({"manifest", "set-image", (dir.path() / "envs").string(),
+                       "ghcr.io/acme/billing:1.1.0@" + kDigest});
     EXPECT_EQ(second.exit_code, 0);
     EXPECT_NE(second.err.find("unchanged"), std::string::npos) << second.err;
 }
 
 TEST_F(ManifestCli, DryRunPrintsADiffAndWritesNothing) {
-    auto r = run({"manifest", "set-image", "--dry-run", file().string(), "ghcr.io/acme/billing:2.0.0"});
+    auto r =
+        run({"manifest", "set-image", "--dry-run", file().string(), "ghcr.io/acme/billing:2.0.0"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("-  newTag: 1.0.0\n+  newTag: 2.0.0\n"), std::string::npos) << r.out;
     EXPECT_EQ(text(), kKustomization);
 }
 
 TEST_F(ManifestCli, NothingMatchedExitsOne) {
-    ASSERT_TRUE(write_file_atomic(file(), "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: other:1\n"));
-    auto r = run({"manifest", "set-image", "--kind", "yaml", file().string(), "ghcr.io/acme/billing:2"});
+    ASSERT_TRUE(write_file_atomic(
+        file(), "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: other:1\n"));
+    auto r =
+        run({"manifest", "set-image", "--kind", "yaml", file().string(), "ghcr.io/acme/billing:2"});
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_NE(r.err.find("nothing under"), std::string::npos);
 }
@@ -80,7 +89,8 @@ TEST_F(ManifestCli, RefusalsExitTwoNamingFileAndLine) {
     TempDir outside;
     ASSERT_TRUE(write_file_atomic(outside.path() / "x.yaml", kKustomization));
     fs::create_symlink(outside.path() / "x.yaml", dir.path() / "envs" / "escape.yaml");
-    auto escape = run({"manifest", "set-image", (dir.path() / "envs").string(), "ghcr.io/acme/billing:9"});
+    auto escape =
+        run({"manifest", "set-image", (dir.path() / "envs").string(), "ghcr.io/acme/billing:9"});
     EXPECT_EQ(escape.exit_code, 2);
     EXPECT_NE(escape.err.find("escape.yaml"), std::string::npos) << escape.err;
     EXPECT_EQ(*read_file(outside.path() / "x.yaml"), kKustomization);
@@ -88,20 +98,28 @@ TEST_F(ManifestCli, RefusalsExitTwoNamingFileAndLine) {
 
 TEST_F(ManifestCli, HelmPathsAndWeights) {
     fs::path values = dir.path() / "values.yaml";
-    ASSERT_TRUE(write_file_atomic(values, "app:\n  image:\n    repo: ghcr.io/acme/billing\n    version: \"1\"\n"));
-    auto r = run({"manifest", "set-image", "--kind", "helm", "--tag-path", "app.image.version", "--digest-path", "",
-                  "--repository-path", "app.image.repo", values.string(), "ghcr.io/acme/billing:2"});
+    ASSERT_TRUE(write_file_atomic(
+        values, "app:\n  image:\n    repo: ghcr.io/acme/billing\n    version: \"1\"\n"));
+    auto r = run({"manifest", "set-image", "--kind", "helm", "--tag-path", "app.image.version",
+                  "--digest-path", "", "--repository-path", "app.image.repo", values.string(),
+                  "ghcr.io/acme/billing:2"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(*read_file(values), "app:\n  image:\n    repo: ghcr.io/acme/billing\n    version: \"2\"\n");
+    EXPECT_EQ(*read_file(values),
+              "app:\n  image:\n    repo: ghcr.io/acme/billing\n    version: \"2\"\n");
 
     fs::path route = dir.path() / "route.yaml";
-    ASSERT_TRUE(write_file_atomic(route, "kind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - backendRefs:\n"
-                                         "    - {name: stable, weight: 100}\n    - {name: canary, weight: 0}\n"));
-    auto w = run({"manifest", "set-weights", "--kind", "gateway-api", route.string(), "stable=95", "canary=5"});
+    ASSERT_TRUE(write_file_atomic(
+        route,
+        "kind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - backendRefs:\n"
+        "    - {name: stable, weight: 100}\n    - {name: canary, weight: 0}\n"));
+    auto w = run({"manifest", "set-weights", "--kind", "gateway-api", route.string(), "stable=95",
+                  "canary=5"});
     EXPECT_EQ(w.exit_code, 0) << w.err;
-    EXPECT_EQ(*read_file(route), "kind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - backendRefs:\n"
-                                 "    - {name: stable, weight: 95}\n    - {name: canary, weight: 5}\n");
-    auto bad = run({"manifest", "set-weights", "--kind", "gateway-api", route.string(), "stable=x"});
+    EXPECT_EQ(*read_file(route),
+              "kind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - backendRefs:\n"
+              "    - {name: stable, weight: 95}\n    - {name: canary, weight: 5}\n");
+    auto bad =
+        run({"manifest", "set-weights", "--kind", "gateway-api", route.string(), "stable=x"});
     EXPECT_EQ(bad.exit_code, 2);
 }
 

@@ -14,8 +14,10 @@ SetImageRequest req(const std::string& name) {
 }
 
 TEST(FindPinnedImage, KustomizeEntryWithNewNameTagAndDigest) {
-    std::string text = "resources: [deploy.yaml]\nimages:\n- name: other\n  newTag: '1'\n- name: acme/billing\n"
-                       "  newName: reg.example.com/acme/billing\n  newTag: 1.4.2\n  digest: " + kDigest + "\n";
+    std::string text =
+        "resources: [deploy.yaml]\nimages:\n- name: other\n  newTag: '1'\n- name: acme/billing\n"
+        "  newName: reg.example.com/acme/billing\n  newTag: 1.4.2\n  digest: " +
+        kDigest + "\n";
     auto p = find_pinned_image(text, req("acme/billing"), Kind::kustomize);
     ASSERT_TRUE(p);
     ASSERT_TRUE(*p);
@@ -29,10 +31,13 @@ TEST(FindPinnedImage, KustomizeEntryWithNewNameTagAndDigest) {
 }
 
 TEST(FindPinnedImage, WorkloadContainersAcrossDocumentsAndCronJobs) {
-    std::string text = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: batch/v1\nkind: CronJob\n"
-                       "spec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n"
-                       "          - name: sidecar\n            image: envoy:1.30\n          - name: app\n"
-                       "            image: localhost:5000/acme/billing:1.4.2@" + kDigest + "\n";
+    std::string text =
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: batch/v1\nkind: "
+        "CronJob\n"
+        "spec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n"
+        "          - name: sidecar\n            image: envoy:1.30\n          - name: app\n"
+        "            image: localhost:5000/acme/billing:1.4.2@" +
+        kDigest + "\n";
     auto p = find_pinned_image(text, req("localhost:5000/acme/billing"), Kind::yaml);
     ASSERT_TRUE(p);
     ASSERT_TRUE(*p);
@@ -42,7 +47,8 @@ TEST(FindPinnedImage, WorkloadContainersAcrossDocumentsAndCronJobs) {
 }
 
 TEST(FindPinnedImage, HelmValuesTagDigestAndRepository) {
-    std::string text = "image:\n  repository: reg/acme/billing\n  tag: \"1.4.2\"\n  digest: " + kDigest + "\n";
+    std::string text =
+        "image:\n  repository: reg/acme/billing\n  tag: \"1.4.2\"\n  digest: " + kDigest + "\n";
     auto p = find_pinned_image(text, req("reg/acme/billing"), Kind::helm);
     ASSERT_TRUE(p);
     ASSERT_TRUE(*p);

@@ -40,15 +40,18 @@ TEST(Refuse, AnchoredNodeReferencedElsewhere) {
     EXPECT_EQ(e.reason, "Alias");
     EXPECT_NE(e.message.find("&c"), std::string::npos) << e.message;
     // An anchor nobody references is an ordinary node.
-    std::string unused = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - &c {name: a, image: app:1}\n";
+    std::string unused =
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - &c {name: a, image: app:1}\n";
     auto out = set_image(unused, req("app:2"));
     ASSERT_TRUE(out) << out.error().message;
     EXPECT_TRUE(out->changed());
 }
 
 TEST(Refuse, AmbiguousKustomizeEntries) {
-    std::string text = "kind: Kustomization\nimages:\n- name: nginx\n  newTag: a\n- name: docker.io/library/nginx\n"
-                       "  newTag: b\n";
+    std::string text =
+        "kind: Kustomization\nimages:\n- name: nginx\n  newTag: a\n- name: "
+        "docker.io/library/nginx\n"
+        "  newTag: b\n";
     Error e = refused(text, req("nginx:c"));
     EXPECT_EQ(e.reason, "Ambiguous");
     EXPECT_NE(e.message.find("lines 3, 5"), std::string::npos) << e.message;
@@ -61,7 +64,8 @@ TEST(Refuse, AmbiguousMarkerLine) {
 }
 
 TEST(Refuse, BlockScalarTarget) {
-    std::string text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: >-\n      app:1\n";
+    std::string text =
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: >-\n      app:1\n";
     Error e = refused(text, req("app:2"));
     EXPECT_EQ(e.reason, "BlockScalar");
     EXPECT_NE(e.message.find("line 5"), std::string::npos) << e.message;
@@ -99,7 +103,11 @@ TEST(Refuse, BadRequestValues) {
 }
 
 TEST(Refuse, Utf16IsNotSilentlyMisread) {
-    std::string text("\xFF\xFE" "a\0:\0 \0" "1\0", 10);
+    std::string text(
+        "\xFF\xFE"
+        "a\0:\0 \0"
+        "1\0",
+        10);
     Error e = refused(text, req("app:2"));
     EXPECT_EQ(e.reason, "Encoding");
 }
@@ -122,7 +130,9 @@ TEST(Refuse, TooManyNodes) {
 
 TEST(Refuse, ManyAliasesToASmallAnchorAreFine) {
     // Shared anchors that do not blow up are ordinary YAML (Helm values do this).
-    std::string text = "x: &x {cpu: 1}\napiVersion: v1\nkind: Pod\nspec:\n  a: *x\n  b: *x\n  containers:\n  - image: app:1\n";
+    std::string text =
+        "x: &x {cpu: 1}\napiVersion: v1\nkind: Pod\nspec:\n  a: *x\n  b: *x\n  containers:\n  - "
+        "image: app:1\n";
     auto out = set_image(text, req("app:2"));
     ASSERT_TRUE(out) << out.error().message;
     EXPECT_TRUE(out->changed());

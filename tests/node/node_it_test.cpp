@@ -1,5 +1,6 @@
-// The node lane: Pods that really run on node1 (containerd + runc + kubelet, tests/support/kube/node.hpp), read back
-// through our RestClient. Skips with the lane's reason where no node can run (POETRYOPS_REQUIRE_KUBE_LANE=1: fails).
+// The node lane: Pods that really run on node1 (containerd + runc + kubelet,
+// tests/support/kube/node.hpp), read back through our RestClient. Skips with the lane's reason
+// where no node can run (POETRYOPS_REQUIRE_KUBE_LANE=1: fails).
 #include "support/kube/cluster.hpp"
 #include "support/kube/node.hpp"
 
@@ -33,7 +34,9 @@ const ResourceRef kPods{"", "v1", "pods"};
 const ResourceRef kJobs{"batch", "v1", "jobs"};
 const ResourceRef kDeployments{"apps", "v1", "deployments"};
 
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 const char* name_of(HealthState s) {
     switch (s) {
@@ -71,17 +74,25 @@ protected:
         client_ = std::move(client).value();
         ns_ = "node-" + std::to_string(::getpid()) + "-" +
               std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000);
-        auto created = client_->create(poetryops::kube::resources::namespaces(),
-                                       {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}});
+        auto created = client_->create(
+            poetryops::kube::resources::namespaces(),
+            {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}});
         ASSERT_TRUE(created) << created.error().message;
-        // Pods are admitted once the namespace's default ServiceAccount exists (kube-controller-manager makes it).
-        ASSERT_TRUE(poll([&] { return bool(client_->get(ResourceRef("", "v1", "serviceaccounts").in(ns_).named("default"))); },
-                         std::chrono::seconds(60)))
+        // Pods are admitted once the namespace's default ServiceAccount exists
+        // (kube-controller-manager makes it).
+        ASSERT_TRUE(poll(
+            [&] {
+                return bool(client_->get(
+                    ResourceRef("", "v1", "serviceaccounts").in(ns_).named("default")));
+            },
+            std::chrono::seconds(60)))
             << "no default ServiceAccount in " << ns_;
     }
     void TearDown() override {
-        // The kubelet tears the Pods down in the background; kube_node_down deletes whatever is left.
-        if (client_ && !ns_.empty()) (void)client_->remove(poetryops::kube::resources::namespaces().named(ns_));
+        // The kubelet tears the Pods down in the background; kube_node_down deletes whatever is
+        // left.
+        if (client_ && !ns_.empty())
+            (void)client_->remove(poetryops::kube::resources::namespaces().named(ns_));
     }
 
     std::vector<json> pods(const std::string& selector) {
@@ -109,16 +120,18 @@ protected:
 
 TEST_F(NodeLane, JobRunsToCompletionAndItsTerminationMessageIsReadBack) {
     auto t0 = Clock::now();
-    const std::string token = "t" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-    json container = {{"name", "main"},
-                      {"image", node_->busybox_image},
-                      {"imagePullPolicy", "Never"},
-                      {"env", json::array({{{"name", "TOKEN"}, {"value", token}}})},
-                      // Written by the container, read by the kubelet when it exits, published in the Pod status.
-                      {"terminationMessagePath", "/tmp/poetryops-result"},
-                      {"command", json::array({"sh", "-c",
-                                               "printf 'token=%s uid=%s' \"$TOKEN\" \"$(id -u)\" "
-                                               "> /tmp/poetryops-result"})}};
+    const std::string token =
+        "t" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+    json container = {
+        {"name", "main"},
+        {"image", node_->busybox_image},
+        {"imagePullPolicy", "Never"},
+        {"env", json::array({{{"name", "TOKEN"}, {"value", token}}})},
+        // Written by the container, read by the kubelet when it exits, published in the Pod status.
+        {"terminationMessagePath", "/tmp/poetryops-result"},
+        {"command", json::array({"sh", "-c",
+                                 "printf 'token=%s uid=%s' \"$TOKEN\" \"$(id -u)\" "
+                                 "> /tmp/poetryops-result"})}};
     json job = {{"apiVersion", "batch/v1"},
                 {"kind", "Job"},
                 {"metadata", {{"name", "report"}, {"namespace", ns_}}},
@@ -138,7 +151,8 @@ TEST_F(NodeLane, JobRunsToCompletionAndItsTerminationMessageIsReadBack) {
             auto j = client_->get(kJobs.in(ns_).named("report"));
             if (!j) return false;
             for (const auto& c : j->value("/status/conditions"_json_pointer, json::array())) {
-                if (c.value("status", "") == "True" && (c.value("type", "") == "Complete" || c.value("type", "") == "Failed")) {
+                if (c.value("status", "") == "True" &&
+                    (c.value("type", "") == "Complete" || c.value("type", "") == "Failed")) {
                     state = c.value("type", "");
                     return true;
                 }
@@ -146,7 +160,8 @@ TEST_F(NodeLane, JobRunsToCompletionAndItsTerminationMessageIsReadBack) {
             return false;
         },
         std::chrono::seconds(120));
-    ASSERT_TRUE(finished) << "Job not finished in 120 s; its Pods:" << describe_pods("job-name=report");
+    ASSERT_TRUE(finished) << "Job not finished in 120 s; its Pods:"
+                          << describe_pods("job-name=report");
     ASSERT_EQ(state, "Complete") << describe_pods("job-name=report");
     const double completed = since(t0);
 
@@ -155,12 +170,13 @@ TEST_F(NodeLane, JobRunsToCompletionAndItsTerminationMessageIsReadBack) {
     const json& pod = list.front();
     EXPECT_EQ(pod.value("/spec/nodeName"_json_pointer, std::string()), node_->node_name);
     EXPECT_EQ(pod.value("/status/phase"_json_pointer, std::string()), "Succeeded");
-    const json terminated = pod.value("/status/containerStatuses/0/state/terminated"_json_pointer, json::object());
+    const json terminated =
+        pod.value("/status/containerStatuses/0/state/terminated"_json_pointer, json::object());
     EXPECT_EQ(terminated.value("exitCode", -1), 0) << terminated.dump();
     EXPECT_EQ(terminated.value("reason", ""), "Completed") << terminated.dump();
     EXPECT_EQ(terminated.value("message", ""), "token=" + token + " uid=0") << terminated.dump();
-    std::printf("[ timing ] Job created -> Complete in %.1f s; Pod %s ran on %s (Pod IP %s)\n", completed,
-                pod.value("/metadata/name"_json_pointer, std::string()).c_str(),
+    std::printf("[ timing ] Job created -> Complete in %.1f s; Pod %s ran on %s (Pod IP %s)\n",
+                completed, pod.value("/metadata/name"_json_pointer, std::string()).c_str(),
                 pod.value("/spec/nodeName"_json_pointer, std::string()).c_str(),
                 pod.value("/status/podIP"_json_pointer, std::string("-")).c_str());
 }
@@ -175,9 +191,13 @@ TEST_F(NodeLane, DeploymentPinnedByDigestRollsOutToASecondDigestAndTheHealthGate
         return std::vector<ImageEntry>{{"version", ImageEntry::Type::file, v + "\n", 0644}};
     };
     TempDir tmp("poetryops-node-images");
-    auto built = write_image_archive({{.repository = repo, .tag = "v1", .layers = {*busybox, version_layer("v1")},
+    auto built = write_image_archive({{.repository = repo,
+                                       .tag = "v1",
+                                       .layers = {*busybox, version_layer("v1")},
                                        .cmd = {"/bin/sh"}},
-                                      {.repository = repo, .tag = "v2", .layers = {*busybox, version_layer("v2")},
+                                      {.repository = repo,
+                                       .tag = "v2",
+                                       .layers = {*busybox, version_layer("v2")},
                                        .cmd = {"/bin/sh"}}},
                                      tmp.path() / "app.tar");
     ASSERT_TRUE(built) << built.error().message;
@@ -185,8 +205,8 @@ TEST_F(NodeLane, DeploymentPinnedByDigestRollsOutToASecondDigestAndTheHealthGate
     ASSERT_TRUE(imported) << imported.error().message;
     const BuiltImage v1 = (*built)[0], v2 = (*built)[1];
     ASSERT_NE(v1.digest, v2.digest);
-    std::printf("[ timing ] two images built and imported in %.1f s: %s, %s\n", since(t0), v1.by_digest().c_str(),
-                v2.by_digest().c_str());
+    std::printf("[ timing ] two images built and imported in %.1f s: %s, %s\n", since(t0),
+                v1.by_digest().c_str(), v2.by_digest().c_str());
 
     json deployment = {
         {"apiVersion", "apps/v1"},
@@ -199,14 +219,17 @@ TEST_F(NodeLane, DeploymentPinnedByDigestRollsOutToASecondDigestAndTheHealthGate
            {{"metadata", {{"labels", {{"app", "app"}}}}},
             {"spec",
              {{"terminationGracePeriodSeconds", 1},
-              {"containers", json::array({{{"name", "app"},
-                                           {"image", v1.by_digest()},
-                                           {"imagePullPolicy", "Never"},
-                                           {"command", json::array({"sh", "-c", "cat /version; exec sleep 3600"})}}})}}}}}}}};
+              {"containers",
+               json::array({{{"name", "app"},
+                             {"image", v1.by_digest()},
+                             {"imagePullPolicy", "Never"},
+                             {"command", json::array({"sh", "-c",
+                                                      "cat /version; exec sleep 3600"})}}})}}}}}}}};
     auto t1 = Clock::now();
     auto created = client_->create(kDeployments.in(ns_), deployment);
     ASSERT_TRUE(created) << created.error().message;
-    EXPECT_EQ(promote::deployment_health(*created, repo, v1.digest).state, HealthState::progressing);
+    EXPECT_EQ(promote::deployment_health(*created, repo, v1.digest).state,
+              HealthState::progressing);
 
     const ResourceRef app = kDeployments.in(ns_).named("app");
     json current;
@@ -222,28 +245,37 @@ TEST_F(NodeLane, DeploymentPinnedByDigestRollsOutToASecondDigestAndTheHealthGate
     // The gate of the second digest does not take the first one's rollout for its own.
     EXPECT_EQ(promote::deployment_health(current, repo, v2.digest).state, HealthState::unknown);
 
-    // Every running Pod of the Deployment runs `digest` (the container's imageID, as containerd reports it).
+    // Every running Pod of the Deployment runs `digest` (the container's imageID, as containerd
+    // reports it).
     auto pods_run = [&](const BuiltImage& image, std::string& seen) {
         auto list = pods("app=app");
         seen.clear();
         int matching = 0;
         for (const auto& p : list) {
-            std::string id = p.value("/status/containerStatuses/0/imageID"_json_pointer, std::string());
-            seen += " " + p.value("/metadata/name"_json_pointer, std::string()) + "=" + (id.empty() ? "-" : id);
+            std::string id =
+                p.value("/status/containerStatuses/0/imageID"_json_pointer, std::string());
+            seen += " " + p.value("/metadata/name"_json_pointer, std::string()) + "=" +
+                    (id.empty() ? "-" : id);
             if (id == image.by_digest()) ++matching;
         }
         return list.size() == 2 && matching == 2;
     };
     std::string seen;
-    ASSERT_TRUE(poll([&] { return pods_run(v1, seen); }, std::chrono::seconds(30))) << "Pods:" << seen;
+    ASSERT_TRUE(poll([&] { return pods_run(v1, seen); }, std::chrono::seconds(30)))
+        << "Pods:" << seen;
 
     // Change to the second digest: the API server's answer is a new generation not yet observed.
     auto t2 = Clock::now();
-    json patch = {{"spec", {{"template", {{"spec", {{"containers", json::array({{{"name", "app"}, {"image", v2.by_digest()}}})}}}}}}}};
+    json patch = {
+        {"spec",
+         {{"template",
+           {{"spec",
+             {{"containers", json::array({{{"name", "app"}, {"image", v2.by_digest()}}})}}}}}}}};
     auto patched = client_->patch(app, poetryops::kube::PatchType::strategic, patch);
     ASSERT_TRUE(patched) << patched.error().message;
     auto during = promote::deployment_health(*patched, repo, v2.digest);
-    EXPECT_EQ(during.state, HealthState::progressing) << name_of(during.state) << ": " << during.message;
+    EXPECT_EQ(during.state, HealthState::progressing)
+        << name_of(during.state) << ": " << during.message;
 
     ASSERT_TRUE(poll([&] { return healthy_at(v2.digest); }, std::chrono::seconds(120)))
         << promote::deployment_health(current, repo, v2.digest).message << describe_pods("app=app");
@@ -252,10 +284,12 @@ TEST_F(NodeLane, DeploymentPinnedByDigestRollsOutToASecondDigestAndTheHealthGate
     EXPECT_EQ(after.state, HealthState::healthy) << after.message;
     EXPECT_EQ(promote::deployment_health(current, repo, v1.digest).state, HealthState::unknown);
     // The old Pods go (grace period 1 s); the two left run the second digest.
-    EXPECT_TRUE(poll([&] { return pods_run(v2, seen); }, std::chrono::seconds(60))) << "Pods:" << seen;
-    std::printf("[ timing ] Deployment Healthy at %s in %.1f s; rolled to %s, Healthy in %.1f s (%s)\n",
-                v1.digest.substr(0, 19).c_str(), first_rollout, v2.digest.substr(0, 19).c_str(), second_rollout,
-                after.message.c_str());
+    EXPECT_TRUE(poll([&] { return pods_run(v2, seen); }, std::chrono::seconds(60)))
+        << "Pods:" << seen;
+    std::printf(
+        "[ timing ] Deployment Healthy at %s in %.1f s; rolled to %s, Healthy in %.1f s (%s)\n",
+        v1.digest.substr(0, 19).c_str(), first_rollout, v2.digest.substr(0, 19).c_str(),
+        second_rollout, after.message.c_str());
     std::printf("[ timing ] Pods:%s\n", seen.c_str());
 }
 

@@ -64,15 +64,18 @@ TEST(PathComponent, Separators) {
 }
 
 TEST(Host, NamesAddressesAndPorts) {
-    for (const char* h : {"localhost", "localhost:5000", "registry.example.com", "Registry.Example.COM:443",
-                          "127.0.0.1:5000", "[::1]", "[::1]:5000", "[fe80::1]:443", "a-b.c"}) {
+    for (const char* h :
+         {"localhost", "localhost:5000", "registry.example.com", "Registry.Example.COM:443",
+          "127.0.0.1:5000", "[::1]", "[::1]:5000", "[fe80::1]:443", "a-b.c"}) {
         EXPECT_TRUE(is_valid_host(h)) << h;
     }
-    for (const char* h : {"", ":5000", "host:", "host:0", "host:65536", "host:12a", "-host", "host-", "a..b", "a_b",
-                          "[zz::1]", "[::1", "[]", "[::1]x", "host:5000:1"}) {
+    for (const char* h :
+         {"", ":5000", "host:", "host:0", "host:65536", "host:12a", "-host", "host-", "a..b", "a_b",
+          "[zz::1]", "[::1", "[]", "[::1]x", "host:5000:1"}) {
         EXPECT_FALSE(is_valid_host(h)) << h;
     }
-    EXPECT_FALSE(is_valid_host(std::string(64, 'a') + ".com")) << "a label has at most 63 characters";
+    EXPECT_FALSE(is_valid_host(std::string(64, 'a') + ".com"))
+        << "a label has at most 63 characters";
 }
 
 TEST(Host, WhatLooksLikeARegistry) {

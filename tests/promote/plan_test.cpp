@@ -20,7 +20,8 @@ Artifact artifact(const std::string& version, const std::string& digest) {
     return Artifact{version, version + "-ab12cd3", digest, "ab12cd3"};
 }
 
-/// dev (first, health none) -> staging (soak 10m, argocd gate, health timeout 15m) -> prod (approval required).
+/// dev (first, health none) -> staging (soak 10m, argocd gate, health timeout 15m) -> prod
+/// (approval required).
 api::PoetryApp make_app() {
     api::PoetryApp app;
     app.metadata.name = "billing";
@@ -69,14 +70,17 @@ const PromoteAction* action_for(const Plan& p, const std::string& env) {
 }
 
 bool has_event(const Plan& p, const std::string& reason) {
-    return std::any_of(p.events.begin(), p.events.end(), [&](const Event& e) { return e.reason == reason; });
+    return std::any_of(p.events.begin(), p.events.end(),
+                       [&](const Event& e) { return e.reason == reason; });
 }
 
 /// Runs one reconcile: plan, then "commit" every action (commit sha = "c-<env>-<n>").
 Plan step(api::PoetryApp& app, Observations obs, TimePoint now) {
     static int n = 0;
     Plan p = plan(app, obs, now);
-    for (const auto& a : p.actions) record_promotion(p.status, app.spec, a, "c-" + a.environment + "-" + std::to_string(++n), now);
+    for (const auto& a : p.actions)
+        record_promotion(p.status, app.spec, a, "c-" + a.environment + "-" + std::to_string(++n),
+                         now);
     app.status = p.status;
     return p;
 }
@@ -220,7 +224,8 @@ TEST_F(PlanTest, HealthTimeoutFailsTheEnvironment) {
     EXPECT_LE(*p.requeue_after, 5min + 1s);
     step(app, obs, t0 + 25min);
     EXPECT_EQ(app.status.find_environment("staging")->phase, Phase::failed);
-    EXPECT_NE(app.status.find_environment("staging")->message.find("not healthy within 15m"), std::string::npos);
+    EXPECT_NE(app.status.find_environment("staging")->message.find("not healthy within 15m"),
+              std::string::npos);
 }
 
 TEST_F(PlanTest, HumanEditInGitIsAHoldNeverOverwritten) {
@@ -256,7 +261,8 @@ TEST_F(PlanTest, HumanEditInGitIsAHoldNeverOverwritten) {
     p = plan(app, obs, t0 + 32min);
     EXPECT_TRUE(has_event(p, "HoldReleased"));
     EXPECT_FALSE(p.status.environments[0].held);
-    // Released means "poetryops drives dev again": the newest image (B) replaces the human's pin at once.
+    // Released means "poetryops drives dev again": the newest image (B) replaces the human's pin at
+    // once.
     const PromoteAction* a = action_for(p, "dev");
     ASSERT_NE(a, nullptr);
     EXPECT_EQ(a->artifact.digest, kB);

@@ -92,7 +92,9 @@ const std::vector<std::string>& group(const Project& p, const std::string& g) {
     return it == p.groups.end() ? empty : it->second;
 }
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 TEST(Pyproject, ReadsPoetry1) {
     auto r = parse_pyproject(kPoetry1, "pyproject.toml");
@@ -188,8 +190,9 @@ package-mode = true
 }
 
 TEST(Pyproject, NonPackageModeNeedsNoVersion) {
-    auto r = parse_pyproject("[tool.poetry]\npackage-mode = false\n[tool.poetry.dependencies]\npython = \"3.12.*\"\n",
-                             "pyproject.toml");
+    auto r = parse_pyproject(
+        "[tool.poetry]\npackage-mode = false\n[tool.poetry.dependencies]\npython = \"3.12.*\"\n",
+        "pyproject.toml");
     ASSERT_TRUE(r.has_value()) << r.error().message;
     EXPECT_FALSE(r->package_mode);
     EXPECT_EQ(r->version_text, "");
@@ -205,43 +208,66 @@ struct BadCase {
 
 TEST(Pyproject, BadInputGivesOneLineNamingFileLineAndProblem) {
     const std::vector<BadCase> cases = {
-        {"malformed", "[tool.poetry]\nname = \"x\"\nversion = \n", Error::Kind::decode, "app/pyproject.toml:3:"},
-        {"unclosed table", "[tool.poetry\nname = 1\n", Error::Kind::decode, "app/pyproject.toml:1:"},
-        {"no tables", "[tool.black]\nline-length = 100\n", Error::Kind::invalid, "not a Poetry project"},
-        {"hatch", "[project]\nname = \"x\"\nversion = \"1\"\n[build-system]\nbuild-backend = \"hatchling.build\"\n",
+        {"malformed", "[tool.poetry]\nname = \"x\"\nversion = \n", Error::Kind::decode,
+         "app/pyproject.toml:3:"},
+        {"unclosed table", "[tool.poetry\nname = 1\n", Error::Kind::decode,
+         "app/pyproject.toml:1:"},
+        {"no tables", "[tool.black]\nline-length = 100\n", Error::Kind::invalid,
+         "not a Poetry project"},
+        {"hatch",
+         "[project]\nname = \"x\"\nversion = \"1\"\n[build-system]\nbuild-backend = "
+         "\"hatchling.build\"\n",
          Error::Kind::invalid, "build backend is \"hatchling.build\""},
-        {"no version", "[tool.poetry]\nname = \"x\"\n", Error::Kind::invalid, "app/pyproject.toml:1: no version"},
-        {"pep621 no version", "[project]\nname = \"x\"\n[tool.poetry]\nversion = \"1.0\"\n", Error::Kind::invalid,
-         "no version (set project.version"},
-        {"bad version", "[tool.poetry]\nname = \"x\"\n\nversion = \"1.0-banana\"\n", Error::Kind::invalid,
-         "app/pyproject.toml:4: invalid PEP 440 version \"1.0-banana\""},
+        {"no version", "[tool.poetry]\nname = \"x\"\n", Error::Kind::invalid,
+         "app/pyproject.toml:1: no version"},
+        {"pep621 no version", "[project]\nname = \"x\"\n[tool.poetry]\nversion = \"1.0\"\n",
+         Error::Kind::invalid, "no version (set project.version"},
+        {"bad version", "[tool.poetry]\nname = \"x\"\n\nversion = \"1.0-banana\"\n",
+         Error::Kind::invalid, "app/pyproject.toml:4: invalid PEP 440 version \"1.0-banana\""},
         {"no name", "[tool.poetry]\nversion = \"1.0\"\n", Error::Kind::invalid, "no project name"},
         {"name type", "[tool.poetry]\nname = 3\nversion = \"1.0\"\n", Error::Kind::invalid,
          "app/pyproject.toml:2: tool.poetry.name must be a string"},
-        {"script", "[tool.poetry]\nname = \"x\"\nversion = \"1\"\n[tool.poetry.scripts]\nx = \"nocolon\"\n",
-         Error::Kind::invalid, "app/pyproject.toml:5: tool.poetry.scripts.x = \"nocolon\" must look like"},
-        {"packages", "[tool.poetry]\nname = \"x\"\nversion = \"1\"\npackages = [\"x\"]\n", Error::Kind::invalid,
-         "tool.poetry.packages entries must be tables"},
-        {"dep type", "[tool.poetry]\nname = \"x\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfoo = 3\n",
+        {"script",
+         "[tool.poetry]\nname = \"x\"\nversion = \"1\"\n[tool.poetry.scripts]\nx = \"nocolon\"\n",
+         Error::Kind::invalid,
+         "app/pyproject.toml:5: tool.poetry.scripts.x = \"nocolon\" must look like"},
+        {"packages", "[tool.poetry]\nname = \"x\"\nversion = \"1\"\npackages = [\"x\"]\n",
+         Error::Kind::invalid, "tool.poetry.packages entries must be tables"},
+        {"dep type",
+         "[tool.poetry]\nname = \"x\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfoo = 3\n",
          Error::Kind::invalid, "app/pyproject.toml:5: tool.poetry.dependencies.foo must be"},
-        {"pep508", "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = [\">=1\"]\n[tool.poetry]\n",
+        {"pep508",
+         "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = [\">=1\"]\n[tool.poetry]\n",
          Error::Kind::invalid, "\">=1\" is not a PEP 508 requirement"},
     };
     for (const BadCase& c : cases) {
         auto r = parse_pyproject(c.text, "app/pyproject.toml");
         ASSERT_FALSE(r.has_value()) << c.name;
         EXPECT_EQ(r.error().kind, c.kind) << c.name << ": " << r.error().message;
-        EXPECT_NE(r.error().message.find(c.expect), std::string::npos) << c.name << ": " << r.error().message;
+        EXPECT_NE(r.error().message.find(c.expect), std::string::npos)
+            << c.name << ": " << r.error().message;
         EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << c.name << ": one line";
     }
 }
 
 TEST(Pyproject, MinimumPythonUnderstandsConstraintForms) {
     const std::vector<std::pair<const char*, const char*>> cases = {
-        {"^3.11", "3.11"},           {"~3.10", "3.10"},        {"~=3.9", "3.9"},         {">=3.8,<4.0", "3.8"},
-        {">=3.8, <4", "3.8"},        {">= 3.10 <4", "3.10"},   {"3.12.*", "3.12"},       {"==3.11.4", "3.11"},
-        {">=3.9,!=3.10.*", "3.9"},   {"^3", "3.0"},            {">3.11", "3.11"},        {"<3.13", ""},
-        {"*", ""},                   {"", ""},                 {"^3.9 || ^3.11", "3.9"}, {"^3.12 || <3", ""},
+        {"^3.11", "3.11"},
+        {"~3.10", "3.10"},
+        {"~=3.9", "3.9"},
+        {">=3.8,<4.0", "3.8"},
+        {">=3.8, <4", "3.8"},
+        {">= 3.10 <4", "3.10"},
+        {"3.12.*", "3.12"},
+        {"==3.11.4", "3.11"},
+        {">=3.9,!=3.10.*", "3.9"},
+        {"^3", "3.0"},
+        {">3.11", "3.11"},
+        {"<3.13", ""},
+        {"*", ""},
+        {"", ""},
+        {"^3.9 || ^3.11", "3.9"},
+        {"^3.12 || <3", ""},
         {">=3.7,>=3.10", "3.10"},
     };
     for (const auto& [constraint, want] : cases) {

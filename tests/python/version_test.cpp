@@ -84,14 +84,32 @@ TEST(Version, NormalisesTheSpellingsOfPep440) {
 }
 
 TEST(Version, RejectsTextThatIsNotPep440) {
-    for (const char* bad : {"", "   ", "abc", "v", "1.0+", "1.0+abc..1", "1.0-", "1.0 beta", "1..0", "1.0+ab_",
-                            "1.0+\xc3\xa1", "1.0.", "1!", "!1.0", "1.0a1b2", "1.0-dev-x", "1.0.post1.post2",
-                            "1.0/2", "99999999999999999999999", "1.0+local space"}) {
+    for (const char* bad : {"",
+                            "   ",
+                            "abc",
+                            "v",
+                            "1.0+",
+                            "1.0+abc..1",
+                            "1.0-",
+                            "1.0 beta",
+                            "1..0",
+                            "1.0+ab_",
+                            "1.0+\xc3\xa1",
+                            "1.0.",
+                            "1!",
+                            "!1.0",
+                            "1.0a1b2",
+                            "1.0-dev-x",
+                            "1.0.post1.post2",
+                            "1.0/2",
+                            "99999999999999999999999",
+                            "1.0+local space"}) {
         auto v = parse_version(bad);
         EXPECT_FALSE(v.has_value()) << "accepted: \"" << bad << "\"";
         if (!v) {
             EXPECT_EQ(v.error().kind, Error::Kind::invalid);
-            EXPECT_NE(v.error().message.find("invalid PEP 440 version"), std::string::npos) << v.error().message;
+            EXPECT_NE(v.error().message.find("invalid PEP 440 version"), std::string::npos)
+                << v.error().message;
         }
     }
 }
@@ -103,13 +121,30 @@ TEST(Version, ErrorNamesTheOffendingText) {
     EXPECT_NE(v.error().message.find("banana"), std::string::npos);
 }
 
-// PEP 440's own example of a strictly increasing sequence ("Summary of permitted suffixes and relative ordering").
+// PEP 440's own example of a strictly increasing sequence ("Summary of permitted suffixes and
+// relative ordering").
 TEST(Version, OrdersThePep440ExampleSequence) {
     const std::vector<const char*> ordered = {
-        "1.dev0",         "1.0.dev456",      "1.0a1",          "1.0a2.dev456",  "1.0a12.dev456", "1.0a12",
-        "1.0b1.dev456",   "1.0b2",           "1.0b2.post345.dev456",            "1.0b2.post345", "1.0rc1.dev456",
-        "1.0rc1",         "1.0",             "1.0+abc.5",      "1.0+abc.7",     "1.0+5",         "1.0.post456.dev34",
-        "1.0.post456",    "1.0.15",          "1.1.dev1",
+        "1.dev0",
+        "1.0.dev456",
+        "1.0a1",
+        "1.0a2.dev456",
+        "1.0a12.dev456",
+        "1.0a12",
+        "1.0b1.dev456",
+        "1.0b2",
+        "1.0b2.post345.dev456",
+        "1.0b2.post345",
+        "1.0rc1.dev456",
+        "1.0rc1",
+        "1.0",
+        "1.0+abc.5",
+        "1.0+abc.7",
+        "1.0+5",
+        "1.0.post456.dev34",
+        "1.0.post456",
+        "1.0.15",
+        "1.1.dev1",
     };
     for (std::size_t i = 0; i < ordered.size(); ++i) {
         for (std::size_t j = 0; j < ordered.size(); ++j) {
@@ -141,9 +176,9 @@ TEST(Version, ComparesEqualAcrossSpellingsAndTrailingZeros) {
     EXPECT_LT(ver("1.9"), ver("1.10"));
     EXPECT_LT(ver("1.0rc1"), ver("1.0"));
     EXPECT_LT(ver("1.0a9"), ver("1.0b1"));
-    EXPECT_LT(ver("1.0+abc"), ver("1.0+abc.1"));   // a prefix sorts first
-    EXPECT_LT(ver("1.0+zzz"), ver("1.0+1"));       // numeric local segments sort after alphanumeric ones
-    EXPECT_LT(ver("1.0+9"), ver("1.0+10"));        // and compare numerically
+    EXPECT_LT(ver("1.0+abc"), ver("1.0+abc.1"));  // a prefix sorts first
+    EXPECT_LT(ver("1.0+zzz"), ver("1.0+1"));  // numeric local segments sort after alphanumeric ones
+    EXPECT_LT(ver("1.0+9"), ver("1.0+10"));   // and compare numerically
     EXPECT_LT(ver("1.0.post1"), ver("1.0.1"));
 }
 

@@ -9,12 +9,14 @@ namespace {
 
 TEST(DockerConfig, AuthFieldAndUsernamePasswordWithHubAliases) {
     auto cfg = DockerConfig::parse(R"({"auths":{
-        "https://index.docker.io/v1/":{"auth":")" + str::base64_encode("hubuser:hub:pass") + R"("},
+        "https://index.docker.io/v1/":{"auth":")" +
+                                   str::base64_encode("hubuser:hub:pass") + R"("},
         "127.0.0.1:5000":{"username":"u","password":"p"},
         "ghcr.io":{"identitytoken":"x"}},
         "credsStore":"desktop"})");
     ASSERT_TRUE(cfg) << cfg.error().message;
-    for (auto host : {"docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/"}) {
+    for (auto host :
+         {"docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/"}) {
         auto c = cfg->find(host);
         ASSERT_TRUE(c) << host;
         EXPECT_EQ(c->username, "hubuser");
@@ -26,18 +28,21 @@ TEST(DockerConfig, AuthFieldAndUsernamePasswordWithHubAliases) {
 }
 
 TEST(DockerConfig, LegacyDockercfgForm) {
-    auto cfg = DockerConfig::parse(R"({"registry.example.com":{"auth":")" + str::base64_encode("a:b") + R"(","email":"x"}})");
+    auto cfg = DockerConfig::parse(R"({"registry.example.com":{"auth":")" +
+                                   str::base64_encode("a:b") + R"(","email":"x"}})");
     ASSERT_TRUE(cfg) << cfg.error().message;
     EXPECT_EQ(cfg->find("registry.example.com")->username, "a");
 }
 
 TEST(DockerConfig, ErrorsNameTheEntryButNeverTheSecret) {
-    auto bad = DockerConfig::parse(R"({"auths":{"r.io":{"auth":"!!notbase64-s3cr3t"}}})", "regcred");
+    auto bad =
+        DockerConfig::parse(R"({"auths":{"r.io":{"auth":"!!notbase64-s3cr3t"}}})", "regcred");
     ASSERT_FALSE(bad);
     EXPECT_NE(bad.error().message.find("r.io"), std::string::npos);
     EXPECT_NE(bad.error().message.find("regcred"), std::string::npos);
     EXPECT_EQ(bad.error().message.find("s3cr3t"), std::string::npos);
-    auto nocolon = DockerConfig::parse(R"({"auths":{"r.io":{"auth":")" + str::base64_encode("s3cr3t") + R"("}}})");
+    auto nocolon = DockerConfig::parse(R"({"auths":{"r.io":{"auth":")" +
+                                       str::base64_encode("s3cr3t") + R"("}}})");
     ASSERT_FALSE(nocolon);
     EXPECT_EQ(nocolon.error().message.find("s3cr3t"), std::string::npos);
     auto garbage = DockerConfig::parse(R"({"auths":{"r.io":{"password":"s3cr3t")");
@@ -78,7 +83,8 @@ TEST(TokenResponse, TokenOrAccessTokenAndExpiry) {
     ASSERT_TRUE(t);
     EXPECT_EQ(t->token, "abc");
     EXPECT_EQ(t->expires, clock.now() + std::chrono::seconds(300));
-    auto issued = parse_token_response(R"({"token":"x","expires_in":300,"issued_at":"2025-12-31T23:59:00Z"})", clock);
+    auto issued = parse_token_response(
+        R"({"token":"x","expires_in":300,"issued_at":"2025-12-31T23:59:00Z"})", clock);
     EXPECT_EQ(issued->expires, clock.now() + std::chrono::seconds(240));
     auto short_lived = parse_token_response(R"({"token":"x","expires_in":5})", clock);
     EXPECT_EQ(short_lived->expires, clock.now() + std::chrono::seconds(60));

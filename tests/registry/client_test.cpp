@@ -71,11 +71,15 @@ std::unique_ptr<RegistryClient> make_client(RegistryClientOptions o) {
     return RegistryClient::create(std::move(o)).value();
 }
 
-Reference ref_of(const Fake& f, const std::string& rest) { return *parse_reference(f.host() + "/" + rest); }
+Reference ref_of(const Fake& f, const std::string& rest) {
+    return *parse_reference(f.host() + "/" + rest);
+}
 
 TEST(RegistryClient, ResolveIsOneHeadWithTheFullAcceptList) {
     auto digest = compute_digest(kManifest);
-    Fake f([&](const http::Request& r) { return manifest_response(kManifest, digest, r.method == "HEAD"); });
+    Fake f([&](const http::Request& r) {
+        return manifest_response(kManifest, digest, r.method == "HEAD");
+    });
     Harness s;
     auto c = make_client(s.options({f.host()}));
     auto d = c->resolve(ref_of(f, "demo/app:1.0"));
@@ -87,14 +91,17 @@ TEST(RegistryClient, ResolveIsOneHeadWithTheFullAcceptList) {
     EXPECT_EQ(req.method, "HEAD");
     EXPECT_EQ(req.url, "/v2/demo/app/manifests/1.0");
     auto accept = req.headers.get_or("Accept");
-    for (auto t : {media::oci_manifest, media::oci_index, media::docker_manifest, media::docker_manifest_list}) {
+    for (auto t : {media::oci_manifest, media::oci_index, media::docker_manifest,
+                   media::docker_manifest_list}) {
         EXPECT_NE(accept.find(t), std::string::npos) << t;
     }
     EXPECT_EQ(c->requests_sent(), 1u);
 }
 
 TEST(RegistryClient, HeadWithoutDigestFallsBackToGetAndHashes) {
-    Fake f([&](const http::Request& r) { return manifest_response(kManifest, "", r.method == "HEAD"); });
+    Fake f([&](const http::Request& r) {
+        return manifest_response(kManifest, "", r.method == "HEAD");
+    });
     Harness s;
     auto c = make_client(s.options({f.host()}));
     auto d = c->resolve(ref_of(f, "demo/app:1.0"));
@@ -105,7 +112,9 @@ TEST(RegistryClient, HeadWithoutDigestFallsBackToGetAndHashes) {
 
 TEST(RegistryClient, DigestMismatchIsRefused) {
     auto wrong = compute_digest("something else");
-    Fake f([&](const http::Request& r) { return manifest_response(kManifest, wrong, r.method == "HEAD"); });
+    Fake f([&](const http::Request& r) {
+        return manifest_response(kManifest, wrong, r.method == "HEAD");
+    });
     Harness s;
     auto c = make_client(s.options({f.host()}));
     auto m = c->get_manifest(ref_of(f, "demo/app:1.0"));
@@ -153,8 +162,9 @@ TEST(RegistryClient, NotFoundAndUnauthorizedAreTyped) {
             resp.headers.set("WWW-Authenticate", "Basic realm=\"x\"");
             return resp;
         }
-        return http::Response::make(404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})",
-                                    "application/json");
+        return http::Response::make(
+            404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})",
+            "application/json");
     });
     Harness s;
     auto c = make_client(s.options({f.host()}));
@@ -174,8 +184,9 @@ TEST(RegistryClient, RedirectLoopsAndHopLimits) {
     Fake f([&](const http::Request& r) {
         auto resp = http::Response::make(307);
         if (r.url.rfind("/v2/loop/", 0) == 0) {
-            resp.headers.set("Location", r.url.find("/a") != std::string::npos ? "/v2/loop/app/manifests/b"
-                                                                               : "/v2/loop/app/manifests/a");
+            resp.headers.set("Location", r.url.find("/a") != std::string::npos
+                                             ? "/v2/loop/app/manifests/b"
+                                             : "/v2/loop/app/manifests/a");
         } else {
             static std::atomic<int> n{0};
             resp.headers.set("Location", "/hop/" + std::to_string(++n));
@@ -202,9 +213,11 @@ TEST(RegistryClient, CredentialsDoNotFollowARedirectToAnotherHost) {
             return resp;
         }
         auto resp = http::Response::make(r.url.find("same") != std::string::npos ? 302 : 307);
-        resp.headers.set("Location", r.url.find("same") != std::string::npos ? std::string("/v2/demo/app/manifests/x")
-                                                                              : storage.url() + "/blob?sig=1");
-        if (r.url.find("/x") != std::string::npos) return http::Response::make(200, kManifest, kOci);
+        resp.headers.set("Location", r.url.find("same") != std::string::npos
+                                         ? std::string("/v2/demo/app/manifests/x")
+                                         : storage.url() + "/blob?sig=1");
+        if (r.url.find("/x") != std::string::npos)
+            return http::Response::make(200, kManifest, kOci);
         return resp;
     });
     Harness s;
@@ -273,14 +286,16 @@ TEST(RegistryClient, BearerTokenFlowCachesPerScopeUntilExpiry) {
             for (auto& [k, v] : q) {
                 if (k == "scope") scope = v;
             }
-            return http::Response::make(200, R"({"access_token":"tok:)" + scope + R"(","expires_in":120})",
-                                        "application/json");
+            return http::Response::make(
+                200, R"({"access_token":"tok:)" + scope + R"(","expires_in":120})",
+                "application/json");
         }
         auto auth = r.headers.get_or("Authorization");
         if (auth.rfind("Bearer tok:repository:", 0) != 0) {
             auto resp = http::Response::make(401);
-            resp.headers.set("WWW-Authenticate", "Bearer realm=\"" + realm +
-                                                     "\",service=\"fake\",scope=\"repository:demo/app:pull,push\"");
+            resp.headers.set("WWW-Authenticate",
+                             "Bearer realm=\"" + realm +
+                                 "\",service=\"fake\",scope=\"repository:demo/app:pull,push\"");
             return resp;
         }
         if (r.method == "PUT") {
@@ -307,7 +322,8 @@ TEST(RegistryClient, BearerTokenFlowCachesPerScopeUntilExpiry) {
     ASSERT_TRUE(c->resolve(ref));
     EXPECT_EQ(c->requests_sent() - before, 1u);
     EXPECT_EQ(tokens.load(), 1);
-    // Another scope (push): the token service is known, so the token is fetched up front (no 401 round trip).
+    // Another scope (push): the token service is known, so the token is fetched up front (no 401
+    // round trip).
     before = c->requests_sent();
     auto put = c->put_manifest(ref, "2", kManifest, kOci);
     ASSERT_TRUE(put) << put.error().message;
@@ -323,14 +339,17 @@ TEST(RegistryClient, BearerTokenFlowCachesPerScopeUntilExpiry) {
 TEST(RegistryClient, TagsFollowLinkPaginationAndSurviveRegistriesIgnoringN) {
     Fake paged([&](const http::Request& r) {
         if (r.url.find("last=b") != std::string::npos) {
-            return http::Response::make(200, R"({"name":"demo/app","tags":["c"]})", "application/json");
+            return http::Response::make(200, R"({"name":"demo/app","tags":["c"]})",
+                                        "application/json");
         }
-        auto resp = http::Response::make(200, R"({"name":"demo/app","tags":["a","b"]})", "application/json");
+        auto resp = http::Response::make(200, R"({"name":"demo/app","tags":["a","b"]})",
+                                         "application/json");
         resp.headers.set("Link", "</v2/demo/app/tags/list?last=b&n=2>; rel=\"next\"");
         return resp;
     });
     Fake ignoring([&](const http::Request&) {
-        auto resp = http::Response::make(200, R"({"name":"demo/app","tags":["x","y"]})", "application/json");
+        auto resp = http::Response::make(200, R"({"name":"demo/app","tags":["x","y"]})",
+                                         "application/json");
         resp.headers.set("Link", "</v2/demo/app/tags/list?last=y&n=1000>; rel=\"next\"");
         return resp;
     });
@@ -347,7 +366,9 @@ TEST(RegistryClient, TagsFollowLinkPaginationAndSurviveRegistriesIgnoringN) {
 
 TEST(RegistryClient, RequestBudgetPerRegistry) {
     auto digest = compute_digest(kManifest);
-    Fake f([&](const http::Request& r) { return manifest_response(kManifest, digest, r.method == "HEAD"); });
+    Fake f([&](const http::Request& r) {
+        return manifest_response(kManifest, digest, r.method == "HEAD");
+    });
     Harness s;
     auto o = s.options({f.host()});
     o.requests_per_second = 2;
@@ -382,7 +403,8 @@ TEST(RetryAfter, SecondsAndDates) {
 }
 
 TEST(LinkHeader, NextOnly) {
-    EXPECT_EQ(parse_link_next(R"(</v2/a/tags/list?last=x&n=2>; rel="next")"), "/v2/a/tags/list?last=x&n=2");
+    EXPECT_EQ(parse_link_next(R"(</v2/a/tags/list?last=x&n=2>; rel="next")"),
+              "/v2/a/tags/list?last=x&n=2");
     EXPECT_EQ(parse_link_next(R"(</p>; rel="prev", </n>; rel=next)"), "/n");
     EXPECT_EQ(parse_link_next("garbage<"), "");
 }

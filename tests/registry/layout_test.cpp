@@ -13,7 +13,9 @@ const std::string kManifest =
     R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:)" +
     std::string(64, 'c') + R"(","size":2},"layers":[]})";
 
-Reference repo(const char* name = "demo/app") { return *parse_repository(std::string("localhost/") + name); }
+Reference repo(const char* name = "demo/app") {
+    return *parse_repository(std::string("localhost/") + name);
+}
 
 TEST(Layout, PutResolveListAndRetag) {
     TempDir dir;
@@ -53,7 +55,8 @@ TEST(Layout, TamperedBlobIsRefused) {
     auto put = reg.put_manifest(repo(), "1.0.0", kManifest, media::oci_manifest);
     ASSERT_TRUE(put);
     auto blob = dir.path() / "blobs" / "sha256" / put->digest.substr(7);
-    std::filesystem::permissions(blob, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+    std::filesystem::permissions(blob, std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::add);
     ASSERT_TRUE(write_file_atomic(blob, kManifest + "\n"));
     auto ref = repo();
     ref.tag = "1.0.0";

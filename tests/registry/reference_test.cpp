@@ -40,9 +40,10 @@ TEST(Reference, RejectsUpperCaseRepository) {
 }
 
 TEST(Reference, RejectsBadDigestsAndTags) {
-    for (const std::string& bad : std::vector<std::string>{"app@sha256:abc", "app@sha256:" + std::string(64, 'A'), "app@md5:" + std::string(32, 'a'),
-                            "app:-bad", "app:" + std::string(129, 'a'), "app:", "", "https://ghcr.io/a/b",
-                            "ghcr.io/a//b", "ghcr.io/a/b-", "bad host!/a"}) {
+    for (const std::string& bad : std::vector<std::string>{
+             "app@sha256:abc", "app@sha256:" + std::string(64, 'A'),
+             "app@md5:" + std::string(32, 'a'), "app:-bad", "app:" + std::string(129, 'a'),
+             "app:", "", "https://ghcr.io/a/b", "ghcr.io/a//b", "ghcr.io/a/b-", "bad host!/a"}) {
         auto r = parse_reference(bad);
         EXPECT_FALSE(r) << bad;
         if (!r) {
@@ -67,8 +68,10 @@ TEST(Reference, RegistryHostNormalisation) {
 }
 
 TEST(Digest, ComputeAndVerify) {
-    EXPECT_EQ(compute_digest(""), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    EXPECT_TRUE(verify_digest("", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "x"));
+    EXPECT_EQ(compute_digest(""),
+              "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_TRUE(verify_digest(
+        "", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "x"));
     auto bad = verify_digest("tampered", compute_digest("original"), "blob");
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().reason, "DIGEST_MISMATCH");

@@ -1,4 +1,5 @@
-// Against a real docker-registry (distribution 2.8): plain, htpasswd + TLS, notifications, token auth.
+// Against a real docker-registry (distribution 2.8): plain, htpasswd + TLS, notifications, token
+// auth.
 #include <poetryops/registry/client.hpp>
 
 #include "registry/test_registry.hpp"
@@ -19,7 +20,8 @@ namespace {
 
 using test::TestRegistry;
 
-std::unique_ptr<RegistryClient> client_for(const TestRegistry& reg, RegistryHostConfig host = {.plain_http = true}) {
+std::unique_ptr<RegistryClient> client_for(const TestRegistry& reg,
+                                           RegistryHostConfig host = {.plain_http = true}) {
     RegistryClientOptions o;
     o.hosts[reg.host()] = host;
     o.timeout = std::chrono::seconds(10);
@@ -103,8 +105,10 @@ TEST(RegistryIt, PlainResolveTagsRetagAndIndexes) {
     auto blob = std::filesystem::path(layout) / "blobs" / "sha256" / oci.substr(7);
     auto bytes = read_file(blob);
     ASSERT_TRUE(bytes);
-    std::filesystem::permissions(blob, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
-    ASSERT_TRUE(write_file_atomic(blob, str::replace_all(*bytes, "\"schemaVersion\"", "\"schemaVersion\" ")));
+    std::filesystem::permissions(blob, std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::add);
+    ASSERT_TRUE(write_file_atomic(
+        blob, str::replace_all(*bytes, "\"schemaVersion\"", "\"schemaVersion\" ")));
     auto tampered = lr.resolve(lref);
     ASSERT_FALSE(tampered);
     EXPECT_EQ(tampered.error().reason, "DIGEST_MISMATCH");
@@ -122,7 +126,8 @@ TEST(RegistryIt, HtpasswdOverTls) {
     ASSERT_FALSE(denied);
     EXPECT_EQ(denied.error().kind, Error::Kind::unauthorized);
 
-    RegistryHostConfig wrong{.ca_file = ca.ca_cert().string(), .credentials = Credentials{"ci", "nope"}};
+    RegistryHostConfig wrong{.ca_file = ca.ca_cert().string(),
+                             .credentials = Credentials{"ci", "nope"}};
     auto bad = client_for(*reg, wrong)->resolve(ref(*reg, "team/api:2.0.0"));
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().kind, Error::Kind::unauthorized);
@@ -152,15 +157,18 @@ TEST(RegistryIt, HtpasswdOverTls) {
 TEST(RegistryIt, PushNotificationsReachTheWebhookPullsDoNot) {
     std::mutex mu;
     std::vector<PushEvent> events;
-    auto handler = WebhookHandler::create({.bearer_token = "hook-token"}, [&](std::vector<PushEvent> ev) {
-        std::lock_guard lock(mu);
-        events.insert(events.end(), ev.begin(), ev.end());
-    });
+    auto handler =
+        WebhookHandler::create({.bearer_token = "hook-token"}, [&](std::vector<PushEvent> ev) {
+            std::lock_guard lock(mu);
+            events.insert(events.end(), ev.begin(), ev.end());
+        });
     ASSERT_TRUE(handler);
     http::Server hook;
-    auto port = hook.start({.port = 0}, [&](const http::Request& r) { return handle_webhook(*handler, r); });
+    auto port = hook.start({.port = 0},
+                           [&](const http::Request& r) { return handle_webhook(*handler, r); });
     ASSERT_TRUE(port) << port.error().message;
-    auto reg = TestRegistry::start({.notify_url = hook.base_url() + "/webhooks/registry", .notify_token = "hook-token"});
+    auto reg = TestRegistry::start(
+        {.notify_url = hook.base_url() + "/webhooks/registry", .notify_token = "hook-token"});
     ASSERT_TRUE(reg);
 
     auto digest = reg->push_image("demo/hooked", "3.0.0", "hook");
@@ -169,7 +177,8 @@ TEST(RegistryIt, PushNotificationsReachTheWebhookPullsDoNot) {
         std::lock_guard lock(mu);
         return events.size();
     };
-    ASSERT_TRUE(test::wait_until([&] { return count() >= 1; }, std::chrono::seconds(15))) << reg->log();
+    ASSERT_TRUE(test::wait_until([&] { return count() >= 1; }, std::chrono::seconds(15)))
+        << reg->log();
     {
         std::lock_guard lock(mu);
         ASSERT_EQ(events.size(), 1u);  // layer and config blob pushes are not events
@@ -182,7 +191,8 @@ TEST(RegistryIt, PushNotificationsReachTheWebhookPullsDoNot) {
     // A HEAD makes the registry send a pull event: delivered to us, accepted, and ignored.
     auto handled = hook.requests_handled();
     ASSERT_TRUE(client_for(*reg)->resolve(ref(*reg, "demo/hooked:3.0.0")));
-    ASSERT_TRUE(test::wait_until([&] { return hook.requests_handled() > handled; }, std::chrono::seconds(15)));
+    ASSERT_TRUE(test::wait_until([&] { return hook.requests_handled() > handled; },
+                                 std::chrono::seconds(15)));
     EXPECT_EQ(count(), 1u);
 
     // A forged delivery without the token: 401, nothing queued.
@@ -205,8 +215,9 @@ TEST(RegistryIt, TokenAuthWithWarmTokenIsOneRoundTrip) {
     auto [cert, key] = ca.issue("token-signer", {"DNS:token-signer"});
     test::TokenIssuer issuer;
     ASSERT_TRUE(issuer.start({.key_file = key, .cert_file = cert, .users = {{"ci", "tok-pw"}}}));
-    auto reg = TestRegistry::start({.token = test::TestRegistryOptions::Token{issuer.realm(), "poetryops-test-registry",
-                                                                             "poetryops-test-issuer", ca.ca_cert(), "ci:tok-pw"}});
+    auto reg = TestRegistry::start({.token = test::TestRegistryOptions::Token{
+                                        issuer.realm(), "poetryops-test-registry",
+                                        "poetryops-test-issuer", ca.ca_cert(), "ci:tok-pw"}});
     ASSERT_TRUE(reg);
     auto digest = reg->push_image("secure/app", "1.0.0", "token", TestRegistry::Format::oci);
     ASSERT_FALSE(digest.empty()) << reg->log();

@@ -19,7 +19,8 @@ TagValues values() {
 
 TEST(TagTemplate, RendersEveryPlaceholder) {
     EXPECT_EQ(*render_tag("{version}-{shortSha}", values()), "1.4.2-local.7-ab12cd3");
-    EXPECT_EQ(*render_tag("{branch}-{buildNumber}-{timestamp}", values()), "feature-Login-57-20260304050607");
+    EXPECT_EQ(*render_tag("{branch}-{buildNumber}-{timestamp}", values()),
+              "feature-Login-57-20260304050607");
     EXPECT_EQ(*render_tag("sha-{sha}", values()), "sha-ab12cd34ef567890ab12cd34ef567890ab12cd34");
 }
 
@@ -43,7 +44,9 @@ TEST(TagTemplate, ResultIsAlwaysAValidTag) {
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_TRUE(r->size() <= 128);
     EXPECT_NE(r->front(), '-');
-    for (char c : *r) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-') << *r;
+    for (char c : *r)
+        EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')
+            << *r;
     v.branch = std::string(300, 'x');
     EXPECT_EQ(render_tag("{branch}", v)->size(), 128u);
 }

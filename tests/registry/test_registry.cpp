@@ -16,8 +16,9 @@ std::unique_ptr<TestRegistry> TestRegistry::start(TestRegistryOptions options) {
     r->port_ = free_port();
     auto d = r->dir_.path().string();
     fs::create_directories(r->cert_dir());
-    std::string yaml = "version: 0.1\nlog: {level: info}\nstorage: {filesystem: {rootdirectory: " + d +
-                       "/data}, delete: {enabled: true}}\n";
+    std::string yaml =
+        "version: 0.1\nlog: {level: info}\nstorage: {filesystem: {rootdirectory: " + d +
+        "/data}, delete: {enabled: true}}\n";
     yaml += "http:\n  addr: 127.0.0.1:" + std::to_string(r->port_) + "\n  secret: ci\n";
     if (options.tls) {
         if (!options.ca) {
@@ -29,28 +30,35 @@ std::unique_ptr<TestRegistry> TestRegistry::start(TestRegistryOptions options) {
         fs::copy_file(options.ca->ca_cert(), r->cert_dir() / "ca.crt");
     }
     if (!options.user.empty()) {
-        // -i: the password from stdin, not argv (other tests scan every process's command line for secrets).
+        // -i: the password from stdin, not argv (other tests scan every process's command line for
+        // secrets).
         ProcessOptions po;
         po.stdin_data = options.password + "\n";
         must_run({"htpasswd", "-Bci", d + "/htpasswd", options.user}, po);
         yaml += "auth: {htpasswd: {realm: ci, path: " + d + "/htpasswd}}\n";
     } else if (options.token) {
         const auto& t = *options.token;
-        yaml += "auth: {token: {realm: \"" + t.realm + "\", service: " + t.service + ", issuer: " + t.issuer +
-                ", rootcertbundle: " + t.rootcertbundle.string() + "}}\n";
+        yaml += "auth: {token: {realm: \"" + t.realm + "\", service: " + t.service +
+                ", issuer: " + t.issuer + ", rootcertbundle: " + t.rootcertbundle.string() + "}}\n";
     }
     if (!options.notify_url.empty()) {
-        yaml += "notifications:\n  events: {includereferences: true}\n  endpoints:\n"
-                "    - name: poetryops\n      url: \"" + options.notify_url + "\"\n"
-                "      headers: {Authorization: [\"Bearer " + options.notify_token + "\"]}\n"
-                "      timeout: 2s\n      threshold: 3\n      backoff: 1s\n"
-                "      ignoredmediatypes: [application/octet-stream]\n";
+        yaml +=
+            "notifications:\n  events: {includereferences: true}\n  endpoints:\n"
+            "    - name: poetryops\n      url: \"" +
+            options.notify_url +
+            "\"\n"
+            "      headers: {Authorization: [\"Bearer " +
+            options.notify_token +
+            "\"]}\n"
+            "      timeout: 2s\n      threshold: 3\n      backoff: 1s\n"
+            "      ignoredmediatypes: [application/octet-stream]\n";
     }
     if (!write_file_atomic(r->dir_.path() / "config.yml", yaml)) {
         ADD_FAILURE() << "TestRegistry: cannot write config";
         return nullptr;
     }
-    auto child = ChildProcess::spawn({"docker-registry", "serve", d + "/config.yml"}, {}, d + "/registry.log");
+    auto child = ChildProcess::spawn({"docker-registry", "serve", d + "/config.yml"}, {},
+                                     d + "/registry.log");
     if (!child) {
         ADD_FAILURE() << "TestRegistry: " << child.error().message;
         return nullptr;
@@ -93,22 +101,25 @@ std::vector<std::string> TestRegistry::skopeo_dest_flags(const std::string& cred
     return flags;
 }
 
-std::string TestRegistry::build_layout(const std::string& name, const std::string& content, const std::string& arch) {
+std::string TestRegistry::build_layout(const std::string& name, const std::string& content,
+                                       const std::string& arch) {
     auto layout = (dir_.path() / "layouts" / name).string();
     auto file = (dir_.path() / "layouts" / (name + ".txt")).string();
     fs::create_directories(dir_.path() / "layouts");
     if (!fs::exists(layout)) must_run({"umoci", "init", "--layout", layout});
     if (!write_file_atomic(file, content)) ADD_FAILURE() << "cannot write " << file;
     must_run({"umoci", "new", "--image", layout + ":" + arch});
-    must_run({"umoci", "config", "--image", layout + ":" + arch, "--architecture", arch, "--os", "linux"});
+    must_run({"umoci", "config", "--image", layout + ":" + arch, "--architecture", arch, "--os",
+              "linux"});
     must_run({"umoci", "insert", "--image", layout + ":" + arch, file, "/content.txt"});
     return layout;
 }
 
-std::string TestRegistry::copy_to_registry(const std::string& src, const std::string& repo, const std::string& tag,
-                                           std::vector<std::string> extra) {
+std::string TestRegistry::copy_to_registry(const std::string& src, const std::string& repo,
+                                           const std::string& tag, std::vector<std::string> extra) {
     auto digest_file = (dir_.path() / "digest").string();
-    std::vector<std::string> argv = {"skopeo", "--insecure-policy", "copy", "--quiet", "--digestfile", digest_file};
+    std::vector<std::string> argv = {"skopeo",  "--insecure-policy", "copy",
+                                     "--quiet", "--digestfile",      digest_file};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto flags = skopeo_dest_flags();
     argv.insert(argv.end(), flags.begin(), flags.end());
@@ -120,8 +131,8 @@ std::string TestRegistry::copy_to_registry(const std::string& src, const std::st
     return digest ? std::string(str::trim(*digest)) : std::string();
 }
 
-std::string TestRegistry::push_image(const std::string& repo, const std::string& tag, const std::string& content,
-                                     Format format) {
+std::string TestRegistry::push_image(const std::string& repo, const std::string& tag,
+                                     const std::string& content, Format format) {
     static int n = 0;
     auto layout = build_layout("img" + std::to_string(++n), content);
     std::vector<std::string> extra;
@@ -139,7 +150,8 @@ std::string TestRegistry::push_index(const std::string& repo, const std::string&
     registry::Reference any;
     any.registry = "oci";
     any.repository = layout;
-    nlohmann::json index = {{"schemaVersion", 2}, {"mediaType", registry::media::oci_index},
+    nlohmann::json index = {{"schemaVersion", 2},
+                            {"mediaType", registry::media::oci_index},
                             {"manifests", nlohmann::json::array()}};
     for (std::string arch : {"amd64", "arm64"}) {
         auto ref = any;
@@ -149,7 +161,8 @@ std::string TestRegistry::push_index(const std::string& repo, const std::string&
             ADD_FAILURE() << m.error().message;
             return {};
         }
-        index["manifests"].push_back({{"mediaType", m->media_type}, {"digest", m->digest},
+        index["manifests"].push_back({{"mediaType", m->media_type},
+                                      {"digest", m->digest},
                                       {"size", m->bytes.size()},
                                       {"platform", {{"architecture", arch}, {"os", "linux"}}}});
     }

@@ -5,10 +5,10 @@
 #include <poetryops/util/strings.hpp>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -29,13 +29,14 @@ std::string base64url(std::string_view bytes) {
 std::string rs256_sign(const std::filesystem::path& key_file, std::string_view data) {
     std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(key_file.c_str(), "r"), &std::fclose);
     if (!f) return {};
-    std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key(PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr),
-                                                       &EVP_PKEY_free);
+    std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key(
+        PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
     if (!key) return {};
     std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
     std::size_t len = 0;
     if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
-        EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
+        EVP_DigestSign(ctx.get(), nullptr, &len,
+                       reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
         return {};
     }
     std::string sig(len, '\0');
@@ -52,7 +53,8 @@ namespace {
 std::string cert_der_base64(const std::filesystem::path& cert_file) {
     std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(cert_file.c_str(), "r"), &std::fclose);
     if (!f) return {};
-    std::unique_ptr<X509, void (*)(X509*)> cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr), &X509_free);
+    std::unique_ptr<X509, void (*)(X509*)> cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr),
+                                                &X509_free);
     if (!cert) return {};
     unsigned char* der = nullptr;
     int len = i2d_X509(cert.get(), &der);
@@ -95,10 +97,12 @@ http::Response TokenIssuer::handle(const http::Request& request) {
             auto colon = decoded.find(':');
             auto user = decoded.substr(0, colon);
             auto it = options_.users.find(user);
-            if (colon == std::string::npos || it == options_.users.end() || it->second != decoded.substr(colon + 1)) {
+            if (colon == std::string::npos || it == options_.users.end() ||
+                it->second != decoded.substr(colon + 1)) {
                 ++refused_;
-                return http::Response::make(401, R"({"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]})",
-                                            "application/json");
+                return http::Response::make(
+                    401, R"({"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]})",
+                    "application/json");
             }
             authenticated = true;
             subject = user;
@@ -118,21 +122,25 @@ http::Response TokenIssuer::handle(const http::Request& request) {
         for (const auto& a : str::split_nonempty(s.substr(last + 1), ',')) {
             if (a == "pull" || authenticated) actions.push_back(a);
         }
-        access.push_back({{"type", s.substr(0, first)}, {"name", s.substr(first + 1, last - first - 1)},
+        access.push_back({{"type", s.substr(0, first)},
+                          {"name", s.substr(first + 1, last - first - 1)},
                           {"actions", actions}});
     }
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
                    .count();
     static std::atomic<int> serial{0};
     nlohmann::json header = {{"typ", "JWT"}, {"alg", "RS256"}, {"x5c", {cert_der_b64_}}};
-    nlohmann::json claims = {{"iss", options_.issuer}, {"sub", subject},   {"aud", options_.service},
-                             {"exp", now + options_.expires_in},       {"nbf", now - 10}, {"iat", now},
-                             {"jti", std::to_string(++serial)},        {"access", access}};
+    nlohmann::json claims = {
+        {"iss", options_.issuer},           {"sub", subject},  {"aud", options_.service},
+        {"exp", now + options_.expires_in}, {"nbf", now - 10}, {"iat", now},
+        {"jti", std::to_string(++serial)},  {"access", access}};
     auto signing_input = base64url(header.dump()) + "." + base64url(claims.dump());
     auto sig = rs256_sign(options_.key_file, signing_input);
     if (sig.empty()) return http::Response::make(500, "signing failed");
     ++issued_;
-    nlohmann::json body = {{"token", signing_input + "." + sig}, {"expires_in", options_.expires_in}};
+    nlohmann::json body = {{"token", signing_input + "." + sig},
+                           {"expires_in", options_.expires_in}};
     return http::Response::make(200, body.dump(), "application/json");
 }
 

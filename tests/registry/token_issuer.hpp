@@ -1,7 +1,7 @@
 #pragma once
-// A small token service for docker-registry's `auth: token:` mode, on the project's http::Server: answers
-// GET /token?service=S&scope=repository:R:A,B with a JWT (RS256, x5c header) signed by a certificate the registry
-// trusts through `rootcertbundle`.
+// A small token service for docker-registry's `auth: token:` mode, on the project's http::Server:
+// answers GET /token?service=S&scope=repository:R:A,B with a JWT (RS256, x5c header) signed by a
+// certificate the registry trusts through `rootcertbundle`.
 
 #include <poetryops/http/server.hpp>
 
@@ -15,15 +15,16 @@ namespace poetryops::test {
 struct TokenIssuerOptions {
     std::string issuer = "poetryops-test-issuer";
     std::string service = "poetryops-test-registry";
-    std::filesystem::path key_file;   // RSA private key (PEM)
-    std::filesystem::path cert_file;  // its certificate (PEM), sent in x5c
+    std::filesystem::path key_file;            // RSA private key (PEM)
+    std::filesystem::path cert_file;           // its certificate (PEM), sent in x5c
     std::map<std::string, std::string> users;  // user -> password; anonymous gets pull only
     int expires_in = 300;
 };
 
 class TokenIssuer {
 public:
-    /// Starts on 127.0.0.1 with a free port; returns false (and adds a test failure) when it cannot.
+    /// Starts on 127.0.0.1 with a free port; returns false (and adds a test failure) when it
+    /// cannot.
     bool start(TokenIssuerOptions options);
     void stop() { server_.stop(); }
     std::string realm() const { return server_.base_url() + "/token"; }

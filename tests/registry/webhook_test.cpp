@@ -10,12 +10,14 @@ const std::string D = "sha256:" + std::string(64, 'b');
 std::string distribution_body(const std::string& action, const std::string& media_type) {
     return R"({"events":[{"id":"1","timestamp":"2026-01-01T00:00:00Z","action":")" + action +
            R"(","target":{"mediaType":")" + media_type + R"(","size":528,"digest":")" + D +
-           R"(","length":528,"repository":"demo/app","url":"http://127.0.0.1:5000/v2/demo/app/manifests/)" + D +
+           R"(","length":528,"repository":"demo/app","url":"http://127.0.0.1:5000/v2/demo/app/manifests/)" +
+           D +
            R"(","tag":"1.0.0"},"request":{"id":"r","addr":"127.0.0.1:1","host":"127.0.0.1:5000","method":"PUT"}}]})";
 }
 
 TEST(WebhookPayload, DistributionPushOfAManifest) {
-    auto ev = parse_webhook(distribution_body("push", "application/vnd.oci.image.manifest.v1+json"));
+    auto ev =
+        parse_webhook(distribution_body("push", "application/vnd.oci.image.manifest.v1+json"));
     ASSERT_TRUE(ev) << ev.error().message;
     ASSERT_EQ(ev->size(), 1u);
     EXPECT_EQ((*ev)[0], (PushEvent{"127.0.0.1:5000", "demo/app", "1.0.0", D,
@@ -23,12 +25,17 @@ TEST(WebhookPayload, DistributionPushOfAManifest) {
 }
 
 TEST(WebhookPayload, DistributionPullsAndBlobPushesAreIgnored) {
-    EXPECT_TRUE(parse_webhook(distribution_body("pull", "application/vnd.oci.image.manifest.v1+json"))->empty());
-    EXPECT_TRUE(parse_webhook(distribution_body("push", "application/vnd.oci.image.layer.v1.tar+gzip"))->empty());
+    EXPECT_TRUE(
+        parse_webhook(distribution_body("pull", "application/vnd.oci.image.manifest.v1+json"))
+            ->empty());
+    EXPECT_TRUE(
+        parse_webhook(distribution_body("push", "application/vnd.oci.image.layer.v1.tar+gzip"))
+            ->empty());
 }
 
 TEST(WebhookPayload, DockerHub) {
-    auto ev = parse_webhook(R"({"callback_url":"https://x","push_data":{"pushed_at":1,"pusher":"u","tag":"1.2.0"},
+    auto ev = parse_webhook(
+        R"({"callback_url":"https://x","push_data":{"pushed_at":1,"pusher":"u","tag":"1.2.0"},
         "repository":{"repo_name":"acme/billing","namespace":"acme","name":"billing"}})");
     ASSERT_TRUE(ev) << ev.error().message;
     ASSERT_EQ(ev->size(), 1u);
@@ -39,26 +46,32 @@ TEST(WebhookPayload, DockerHub) {
 }
 
 TEST(WebhookPayload, GitHubPackages) {
-    auto ev = parse_webhook(R"({"action":"published","registry_package":{"name":"Billing","package_type":"CONTAINER",
-        "owner":{"login":"Acme"},"package_version":{"version":")" + D + R"(","container_metadata":{"tag":{"name":"1.0","digest":")" + D + R"("}},
+    auto ev = parse_webhook(
+        R"({"action":"published","registry_package":{"name":"Billing","package_type":"CONTAINER",
+        "owner":{"login":"Acme"},"package_version":{"version":")" +
+        D + R"(","container_metadata":{"tag":{"name":"1.0","digest":")" + D + R"("}},
         "package_url":"ghcr.io/acme/billing:1.0"}}})");
     ASSERT_TRUE(ev) << ev.error().message;
     ASSERT_EQ(ev->size(), 1u);
     EXPECT_EQ((*ev)[0], (PushEvent{"ghcr.io", "acme/billing", "1.0", D, "", "github"}));
-    auto npm = parse_webhook(R"({"action":"published","package":{"name":"x","package_type":"npm","owner":{"login":"a"}}})");
+    auto npm = parse_webhook(
+        R"({"action":"published","package":{"name":"x","package_type":"npm","owner":{"login":"a"}}})");
     ASSERT_TRUE(npm);
     EXPECT_TRUE(npm->empty());
 }
 
 TEST(WebhookPayload, HarborAndQuay) {
-    auto h = parse_webhook(R"({"type":"PUSH_ARTIFACT","occur_at":1,"operator":"admin","event_data":{"resources":[
-        {"digest":")" + D + R"(","tag":"2.0.0","resource_url":"harbor.example.com/library/app:2.0.0"}],
+    auto h = parse_webhook(
+        R"({"type":"PUSH_ARTIFACT","occur_at":1,"operator":"admin","event_data":{"resources":[
+        {"digest":")" +
+        D + R"(","tag":"2.0.0","resource_url":"harbor.example.com/library/app:2.0.0"}],
         "repository":{"name":"app","namespace":"library","repo_full_name":"library/app"}}})");
     ASSERT_TRUE(h) << h.error().message;
     ASSERT_EQ(h->size(), 1u);
     EXPECT_EQ((*h)[0], (PushEvent{"harbor.example.com", "library/app", "2.0.0", D, "", "harbor"}));
     EXPECT_TRUE(parse_webhook(R"({"type":"DELETE_ARTIFACT","event_data":{}})")->empty());
-    auto q = parse_webhook(R"({"repository":"ns/repo","namespace":"ns","name":"repo","docker_url":"quay.io/ns/repo",
+    auto q = parse_webhook(
+        R"({"repository":"ns/repo","namespace":"ns","name":"repo","docker_url":"quay.io/ns/repo",
         "updated_tags":["a","b"]})");
     ASSERT_TRUE(q) << q.error().message;
     ASSERT_EQ(q->size(), 2u);
@@ -67,12 +80,16 @@ TEST(WebhookPayload, HarborAndQuay) {
 }
 
 TEST(WebhookPayload, CloudEvents) {
-    auto ev = parse_webhook(R"({"specversion":"1.0","type":"io.poetryops.image.pushed","source":"ci","id":"1",
-        "data":{"image":"registry.example.com/acme/app:1.0@)" + D + R"("}})");
+    auto ev = parse_webhook(
+        R"({"specversion":"1.0","type":"io.poetryops.image.pushed","source":"ci","id":"1",
+        "data":{"image":"registry.example.com/acme/app:1.0@)" +
+        D + R"("}})");
     ASSERT_TRUE(ev) << ev.error().message;
     ASSERT_EQ(ev->size(), 1u);
-    EXPECT_EQ((*ev)[0], (PushEvent{"registry.example.com", "acme/app", "1.0", D, "", "cloudevents"}));
-    auto batch = parse_webhook(R"([{"specversion":"1.0","type":"io.poetryops.image.pushed","id":"1","source":"s",
+    EXPECT_EQ((*ev)[0],
+              (PushEvent{"registry.example.com", "acme/app", "1.0", D, "", "cloudevents"}));
+    auto batch = parse_webhook(
+        R"([{"specversion":"1.0","type":"io.poetryops.image.pushed","id":"1","source":"s",
         "data":{"registry":"r.io","repository":"a/b","tag":"x"}},{"specversion":"1.0","type":"other","id":"2","source":"s"}])");
     ASSERT_TRUE(batch);
     EXPECT_EQ(batch->size(), 1u);
@@ -82,11 +99,13 @@ TEST(WebhookPayload, MalformedPayloadsAreErrors) {
     EXPECT_EQ(parse_webhook("{not json").error().kind, Error::Kind::decode);
     EXPECT_EQ(parse_webhook(R"({"events":)").error().kind, Error::Kind::decode);
     EXPECT_EQ(parse_webhook(R"({"hello":"world"})").error().kind, Error::Kind::decode);
-    auto bad_digest = parse_webhook(R"({"specversion":"1.0","type":"io.poetryops.image.pushed","id":"1","source":"s",
+    auto bad_digest = parse_webhook(
+        R"({"specversion":"1.0","type":"io.poetryops.image.pushed","id":"1","source":"s",
         "data":{"registry":"r.io","repository":"a/b","tag":"x","digest":"sha256:nothex"}})");
     ASSERT_FALSE(bad_digest);
     EXPECT_EQ(bad_digest.error().kind, Error::Kind::invalid);
-    EXPECT_FALSE(parse_webhook(R"({"specversion":"1.0","type":"io.poetryops.image.pushed","id":"1","source":"s",
+    EXPECT_FALSE(parse_webhook(
+        R"({"specversion":"1.0","type":"io.poetryops.image.pushed","id":"1","source":"s",
         "data":{"registry":"r.io","repository":"UPPER/case","tag":"x"}})"));
 }
 
@@ -164,7 +183,8 @@ TEST(WebhookHandler, LimitsAndMalformedBodies) {
 
 TEST(WebhookHandler, RefusesToRunWithoutAuthentication) {
     EXPECT_FALSE(WebhookHandler::create(WebhookConfig{}, [](std::vector<PushEvent>) {}));
-    EXPECT_TRUE(WebhookHandler::create(WebhookConfig{.allow_unauthenticated = true}, [](std::vector<PushEvent>) {}));
+    EXPECT_TRUE(WebhookHandler::create(WebhookConfig{.allow_unauthenticated = true},
+                                       [](std::vector<PushEvent>) {}));
 }
 
 }  // namespace

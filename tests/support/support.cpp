@@ -22,7 +22,8 @@ int free_port() {
     int port = 0;
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
         socklen_t len = sizeof addr;
-        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+            port = ntohs(addr.sin_port);
     }
     ::close(fd);
     return port;
@@ -73,8 +74,9 @@ ProcessResult must_run(const std::vector<std::string>& argv, const ProcessOption
         return {};
     }
     if (!r->ok()) {
-        ADD_FAILURE() << format_argv(argv) << " exited " << r->exit_code << (r->timed_out ? " (timed out)" : "")
-                      << "\nstdout: " << r->out << "\nstderr: " << r->err;
+        ADD_FAILURE() << format_argv(argv) << " exited " << r->exit_code
+                      << (r->timed_out ? " (timed out)" : "") << "\nstdout: " << r->out
+                      << "\nstderr: " << r->err;
     }
     return std::move(r).value();
 }
@@ -83,24 +85,27 @@ TestCa::TestCa() : dir_("poetryops-ca") {
     auto d = dir_.path().string();
     must_run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3", "-subj",
               "/CN=poetryops test CA", "-keyout", d + "/ca.key", "-out", d + "/ca.crt", "-addext",
-              "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
+              "basicConstraints=critical,CA:TRUE", "-addext",
+              "keyUsage=critical,keyCertSign,cRLSign"});
 }
 
-std::pair<std::filesystem::path, std::filesystem::path> TestCa::issue(const std::string& name,
-                                                                      const std::vector<std::string>& sans) {
+std::pair<std::filesystem::path, std::filesystem::path> TestCa::issue(
+    const std::string& name, const std::vector<std::string>& sans) {
     auto d = dir_.path().string();
-    std::string key = d + "/" + name + ".key", csr = d + "/" + name + ".csr", crt = d + "/" + name + ".crt",
-                ext = d + "/" + name + ".ext";
+    std::string key = d + "/" + name + ".key", csr = d + "/" + name + ".csr",
+                crt = d + "/" + name + ".crt", ext = d + "/" + name + ".ext";
     std::string san_list;
     for (const auto& s : sans) san_list += (san_list.empty() ? "" : ",") + s;
     std::string cn = sans.empty() ? name : sans.front().substr(sans.front().find(':') + 1);
-    auto w = write_file_atomic(ext, "subjectAltName=" + san_list +
-                                        "\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
-                                        "extendedKeyUsage=serverAuth,clientAuth\n");
+    auto w = write_file_atomic(
+        ext, "subjectAltName=" + san_list +
+                 "\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+                 "extendedKeyUsage=serverAuth,clientAuth\n");
     if (!w) ADD_FAILURE() << w.error().message;
-    must_run({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + cn, "-keyout", key, "-out", csr});
-    must_run({"openssl", "x509", "-req", "-in", csr, "-CA", d + "/ca.crt", "-CAkey", d + "/ca.key", "-CAcreateserial",
-              "-days", "3", "-extfile", ext, "-out", crt});
+    must_run({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + cn, "-keyout",
+              key, "-out", csr});
+    must_run({"openssl", "x509", "-req", "-in", csr, "-CA", d + "/ca.crt", "-CAkey", d + "/ca.key",
+              "-CAcreateserial", "-days", "3", "-extfile", ext, "-out", crt});
     return {crt, key};
 }
 

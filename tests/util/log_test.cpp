@@ -27,21 +27,27 @@ TEST(Redact, UrlUserinfo) {
 
 TEST(Redact, SensitivePairs) {
     EXPECT_EQ(redact("password=hunter2 user=bob"), "password=[REDACTED] user=bob");
-    EXPECT_EQ(redact(R"({"username":"bob","password":"hun\"ter2"})"), R"({"username":"bob","password":"[REDACTED]"})");
+    EXPECT_EQ(redact(R"({"username":"bob","password":"hun\"ter2"})"),
+              R"({"username":"bob","password":"[REDACTED]"})");
     EXPECT_EQ(redact("api_token: s3cr3t"), "api_token: [REDACTED]");
     EXPECT_EQ(redact(R"({"auth":"Ym9iOmh1bnRlcjI="})"), R"({"auth":"[REDACTED]"})");
     EXPECT_EQ(redact("client-key-data: LS0tLS1CRUdJTg=="), "client-key-data: [REDACTED]");
     // Keys that only contain a sensitive word stay.
-    EXPECT_EQ(redact("tokenFile=/var/run/token author=alice"), "tokenFile=/var/run/token author=alice");
+    EXPECT_EQ(redact("tokenFile=/var/run/token author=alice"),
+              "tokenFile=/var/run/token author=alice");
 }
 
 TEST(Redact, PrivateKeysJwtsAndKnownTokens) {
-    std::string pem = "key:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----\nend";
+    std::string pem =
+        "key:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE "
+        "KEY-----\nend";
     EXPECT_EQ(redact(pem), "key:\n[REDACTED PRIVATE KEY]\nend");
     EXPECT_EQ(redact("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"),
               "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----");
-    EXPECT_EQ(redact("-----BEGIN RSA PRIVATE KEY-----\nMIIEow (truncated"), "[REDACTED PRIVATE KEY]");
-    EXPECT_EQ(redact("token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl here"), "token [REDACTED] here");
+    EXPECT_EQ(redact("-----BEGIN RSA PRIVATE KEY-----\nMIIEow (truncated"),
+              "[REDACTED PRIVATE KEY]");
+    EXPECT_EQ(redact("token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl here"),
+              "token [REDACTED] here");
     EXPECT_EQ(redact("using ghp_abcdefghijklmnopqrstuvwxyz0123456789"), "using [REDACTED]");
     EXPECT_EQ(redact("key AKIAIOSFODNN7EXAMPLE ok"), "key [REDACTED] ok");
 }
@@ -58,7 +64,8 @@ TEST(Log, TextAndJsonLinesAreRedactedAndLevelled) {
     set_sink(nullptr);
     set_format(Format::text);
     ASSERT_EQ(lines.size(), 2u);
-    EXPECT_NE(lines[0].find(" INFO push https://[REDACTED]@h/x password=[REDACTED] repo=\"a b\""), std::string::npos)
+    EXPECT_NE(lines[0].find(" INFO push https://[REDACTED]@h/x password=[REDACTED] repo=\"a b\""),
+              std::string::npos)
         << lines[0];
     EXPECT_EQ(lines[0].find("hunter2"), std::string::npos);
     auto j = nlohmann::json::parse(lines[1]);

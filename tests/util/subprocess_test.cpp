@@ -35,7 +35,8 @@ TEST(RunProcess, EnvironmentControl) {
     ProcessOptions o;
     o.env["POETRYOPS_TEST_SET"] = "set";
     o.unset_env = {"POETRYOPS_TEST_INHERITED"};
-    auto r = run_process({"sh", "-c", "echo ${POETRYOPS_TEST_SET}-${POETRYOPS_TEST_INHERITED:-unset}"}, o);
+    auto r = run_process(
+        {"sh", "-c", "echo ${POETRYOPS_TEST_SET}-${POETRYOPS_TEST_INHERITED:-unset}"}, o);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->out, "set-unset\n");
     ProcessOptions clean;
@@ -105,8 +106,8 @@ TEST(ChildProcess, StopKillsServerAndItsChildren) {
             if (close == std::string::npos) continue;
             char state = 0;
             int ppid = 0, pgrp = 0;
-            if (std::sscanf(stat->c_str() + close + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == pid &&
-                state != 'Z')
+            if (std::sscanf(stat->c_str() + close + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 &&
+                pgrp == pid && state != 'Z')
                 return true;
         }
         return false;

@@ -46,8 +46,10 @@ TEST(Strings, Base64RoundTripAndRejectsGarbage) {
 }
 
 TEST(Strings, Sha256AndHelpers) {
-    EXPECT_EQ(str::sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    EXPECT_EQ(str::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(str::sha256_hex(""),
+              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(str::sha256_hex("abc"),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     EXPECT_EQ(str::split("a,,b", ','), (std::vector<std::string>{"a", "", "b"}));
     EXPECT_EQ(str::split_nonempty(" a , ,b ", ','), (std::vector<std::string>{"a", "b"}));
     EXPECT_EQ(str::url_encode("a b/c"), "a%20b%2Fc");

@@ -1,10 +1,13 @@
 #pragma once
-/// Kubernetes-style status conditions (metav1.Condition) and the helper that keeps `lastTransitionTime` honest.
+/// Kubernetes-style status conditions (metav1.Condition) and the helper that keeps
+/// `lastTransitionTime` honest.
 ///
 /// poetryops' condition types (docs/api.md "Conditions"):
-///   Ready     True when the spec is valid and every environment runs what it should; False with reason InvalidSpec
+///   Ready     True when the spec is valid and every environment runs what it should; False with
+///   reason InvalidSpec
 ///             (message: the field path and the problem), or a reason from the promotion engine.
-///   Degraded  True when a dependency (registry, git, health source) fails and the controller is retrying.
+///   Degraded  True when a dependency (registry, git, health source) fails and the controller is
+///   retrying.
 
 #include <chrono>
 #include <cstdint>
@@ -26,20 +29,22 @@ inline constexpr std::string_view kConditionFalse = "False";
 inline constexpr std::string_view kConditionUnknown = "Unknown";
 
 struct Condition {
-    std::string type;                 ///< CamelCase, e.g. "Ready"
-    std::string status;               ///< "True", "False" or "Unknown"
+    std::string type;    ///< CamelCase, e.g. "Ready"
+    std::string status;  ///< "True", "False" or "Unknown"
     std::int64_t observed_generation = 0;
     std::chrono::system_clock::time_point last_transition_time{};
-    std::string reason;               ///< CamelCase, e.g. "InvalidSpec"
-    std::string message;              ///< one human line (at most 32768 bytes, as metav1.Condition allows)
+    std::string reason;   ///< CamelCase, e.g. "InvalidSpec"
+    std::string message;  ///< one human line (at most 32768 bytes, as metav1.Condition allows)
 
     bool operator==(const Condition&) const = default;
 };
 
-/// Sets (adds or updates) the condition of `desired.type`. `lastTransitionTime` becomes `now` only when the
-/// condition is new or its status flips; otherwise the old transition time is kept while reason, message and
-/// observedGeneration are updated. The message is cut to 32768 bytes. Returns true when anything changed.
-bool set_condition(std::vector<Condition>& conditions, Condition desired, std::chrono::system_clock::time_point now);
+/// Sets (adds or updates) the condition of `desired.type`. `lastTransitionTime` becomes `now` only
+/// when the condition is new or its status flips; otherwise the old transition time is kept while
+/// reason, message and observedGeneration are updated. The message is cut to 32768 bytes. Returns
+/// true when anything changed.
+bool set_condition(std::vector<Condition>& conditions, Condition desired,
+                   std::chrono::system_clock::time_point now);
 
 /// The condition of that type, or nullptr.
 const Condition* find_condition(const std::vector<Condition>& conditions, std::string_view type);
@@ -50,9 +55,10 @@ bool is_condition_true(const std::vector<Condition>& conditions, std::string_vie
 /// Removes the condition of that type; returns true when one was removed.
 bool remove_condition(std::vector<Condition>& conditions, std::string_view type);
 
-/// A condition or Event reason in the API's CamelCase form from an error's machine reason, which may come from another
-/// vocabulary: OCI error codes ("MANIFEST_UNKNOWN" → "ManifestUnknown"), Kubernetes Status reasons ("NotFound", kept),
-/// or nothing (→ `fallback`). Characters a reason may not hold are dropped.
+/// A condition or Event reason in the API's CamelCase form from an error's machine reason, which
+/// may come from another vocabulary: OCI error codes ("MANIFEST_UNKNOWN" → "ManifestUnknown"),
+/// Kubernetes Status reasons ("NotFound", kept), or nothing (→ `fallback`). Characters a reason may
+/// not hold are dropped.
 std::string condition_reason(std::string_view reason, std::string_view fallback);
 
 }  // namespace poetryops::api

@@ -1,5 +1,6 @@
 #pragma once
-/// The PoetryApp enums and their wire spellings. The CRD's `enum:` lists must equal enum_names<E>() (tested).
+/// The PoetryApp enums and their wire spellings. The CRD's `enum:` lists must equal enum_names<E>()
+/// (tested).
 
 #include <array>
 #include <optional>
@@ -9,11 +10,13 @@ namespace poetryops::api {
 
 /// build.engine
 enum class BuildEngine { buildkit, kaniko, buildah };
-/// environments[].update.kind: kustomize `images:`, Helm values paths, or `image:` fields of plain manifests.
+/// environments[].update.kind: kustomize `images:`, Helm values paths, or `image:` fields of plain
+/// manifests.
 enum class UpdateKind { kustomize, helm, manifest };
 /// environments[].promotion.approval
 enum class Approval { none, required };
-/// environments[].health: which gate decides an environment is healthy (derived from which member is set).
+/// environments[].health: which gate decides an environment is healthy (derived from which member
+/// is set).
 enum class HealthKind { none, argocd, flux, deployment };
 /// environments[].canary.traffic.kind
 enum class TrafficKind { gateway_api, istio, nginx, smi, traefik };
@@ -44,7 +47,8 @@ struct EnumNames<HealthKind> {
 };
 template <>
 struct EnumNames<TrafficKind> {
-    static constexpr std::array<std::string_view, 5> values{"gateway-api", "istio", "nginx", "smi", "traefik"};
+    static constexpr std::array<std::string_view, 5> values{"gateway-api", "istio", "nginx", "smi",
+                                                            "traefik"};
 };
 template <>
 struct EnumNames<CanaryMode> {

@@ -1,7 +1,8 @@
 #pragma once
-/// The typed `poetryops.io/v1alpha1` `PoetryApp`: spec (what the user asks for) and status (what the controller
-/// observed and did). Every field is documented in docs/api.md; the CRD is crds/poetryops.io_poetryapps.yaml.
-/// Defaults written in the member initialisers are exactly the CRD's `default:` values (a test compares them).
+/// The typed `poetryops.io/v1alpha1` `PoetryApp`: spec (what the user asks for) and status (what
+/// the controller observed and did). Every field is documented in docs/api.md; the CRD is
+/// crds/poetryops.io_poetryapps.yaml. Defaults written in the member initialisers are exactly the
+/// CRD's `default:` values (a test compares them).
 
 #include <poetryops/api/conditions.hpp>
 #include <poetryops/api/duration.hpp>
@@ -23,7 +24,8 @@ inline constexpr std::string_view kApiVersion = "poetryops.io/v1alpha1";
 inline constexpr std::string_view kKind = "PoetryApp";
 inline constexpr std::string_view kPlural = "poetryapps";
 /// Annotation prefixes the promotion engine reads: `poetryops.io/approve.<env>: sha256:…`,
-/// `poetryops.io/rollback.<env>: sha256:…`, `poetryops.io/release.<env>: "<anything>"` (releases a hold).
+/// `poetryops.io/rollback.<env>: sha256:…`, `poetryops.io/release.<env>: "<anything>"` (releases a
+/// hold).
 inline constexpr std::string_view kApproveAnnotationPrefix = "poetryops.io/approve.";
 inline constexpr std::string_view kRollbackAnnotationPrefix = "poetryops.io/rollback.";
 inline constexpr std::string_view kReleaseAnnotationPrefix = "poetryops.io/release.";
@@ -35,32 +37,33 @@ struct SecretRef {
 
 /// Where the Poetry project's source lives (needed only when `build` is set).
 struct SourceSpec {
-    std::string repo_url;                  ///< repoURL: https://, http://, ssh://, scp-like git@host:path, file://
-    std::string ref = "main";              ///< branch (or tag) to follow
-    std::string path = ".";                ///< the project folder inside the repo (holds pyproject.toml)
-    std::optional<SecretRef> secret_ref;   ///< git credentials
-    Duration poll_interval{"5m"};          ///< fallback polling when no webhook arrives
+    std::string repo_url;  ///< repoURL: https://, http://, ssh://, scp-like git@host:path, file://
+    std::string ref = "main";  ///< branch (or tag) to follow
+    std::string path = ".";    ///< the project folder inside the repo (holds pyproject.toml)
+    std::optional<SecretRef> secret_ref;  ///< git credentials
+    Duration poll_interval{"5m"};         ///< fallback polling when no webhook arrives
 };
 
 /// Which images of the repository are eligible for the first environment.
 struct ImagePolicy {
-    std::string versions;                  ///< PEP 440 specifier set, e.g. ">=1.4,<2"; empty: any version
-    bool allow_prerelease = false;         ///< admit a1/b1/rc1/dev versions
-    Duration poll_interval{"5m"};          ///< fallback registry polling when no webhook arrives
+    std::string versions;           ///< PEP 440 specifier set, e.g. ">=1.4,<2"; empty: any version
+    bool allow_prerelease = false;  ///< admit a1/b1/rc1/dev versions
+    Duration poll_interval{"5m"};   ///< fallback registry polling when no webhook arrives
 };
 
 struct ImageSpec {
-    std::string repository;                         ///< e.g. registry.example.com/acme/billing (no tag, no digest)
-    std::optional<SecretRef> secret_ref;            ///< registry credentials (a dockerconfigjson Secret)
-    std::string tag_template = "{version}-{shortSha}";  ///< placeholders: {version} {shortSha} {sha} {ref}
+    std::string repository;  ///< e.g. registry.example.com/acme/billing (no tag, no digest)
+    std::optional<SecretRef> secret_ref;  ///< registry credentials (a dockerconfigjson Secret)
+    /// placeholders: {version} {shortSha} {sha} {ref}
+    std::string tag_template = "{version}-{shortSha}";
     ImagePolicy policy;
 };
 
 struct BuildSpec {
     BuildEngine engine = BuildEngine::buildkit;
-    std::string dockerfile = "generate";   ///< "generate" or a path relative to source.path
-    std::string python;                    ///< "3.12"; empty: the lowest version pyproject allows
-    std::string poetry;                    ///< "1.8.3"; empty: the generator's pinned default
+    std::string dockerfile = "generate";  ///< "generate" or a path relative to source.path
+    std::string python;                   ///< "3.12"; empty: the lowest version pyproject allows
+    std::string poetry;                   ///< "1.8.3"; empty: the generator's pinned default
     Duration timeout{"30m"};
 };
 
@@ -73,11 +76,15 @@ struct GitOpsSpec {
 /// How the pinned image is written into an environment's folder.
 struct UpdateSpec {
     UpdateKind kind = UpdateKind::kustomize;
-    std::string file;    ///< empty: kustomization.yaml (kustomize), values.yaml (helm), every *.yaml (manifest)
-    std::string image;   ///< kustomize `images[].name` / container image to match; empty: image.repository
-    std::string tag;     ///< helm: dotted values path of the tag; empty: "image.tag"
-    std::string digest;  ///< helm: dotted values path of the digest; empty: the digest goes into the tag value
-    std::string container;  ///< manifest: only containers with this name; empty: any container running the image
+    std::string file;  ///< empty: kustomization.yaml (kustomize), values.yaml (helm), every *.yaml
+                       ///< (manifest)
+    /// kustomize `images[].name` / container image to match; empty: image.repository
+    std::string image;
+    std::string tag;        ///< helm: dotted values path of the tag; empty: "image.tag"
+    std::string digest;     ///< helm: dotted values path of the digest; empty: the digest goes into
+                            ///< the tag value
+    std::string container;  ///< manifest: only containers with this name; empty: any container
+                            ///< running the image
 
     /// The file to edit, with the per-kind default applied.
     std::string effective_file() const;
@@ -86,10 +93,11 @@ struct UpdateSpec {
 };
 
 struct PromotionSpec {
-    std::string from;                     ///< upstream environment; empty: the environment listed before
-    bool auto_promote = true;             ///< `auto`: promote without a user action once gates pass
-    Duration soak{"0s"};                  ///< how long `from` must have been healthy with the digest
-    Approval approval = Approval::none;   ///< `required`: wait for `poetryops.io/approve.<env>: <digest>`
+    std::string from;          ///< upstream environment; empty: the environment listed before
+    bool auto_promote = true;  ///< `auto`: promote without a user action once gates pass
+    Duration soak{"0s"};       ///< how long `from` must have been healthy with the digest
+    /// `required`: wait for `poetryops.io/approve.<env>: <digest>`
+    Approval approval = Approval::none;
 };
 
 struct ArgoCdHealth {
@@ -110,29 +118,32 @@ struct HealthSpec {
     std::optional<ArgoCdHealth> argocd;
     std::optional<FluxHealth> flux;
     std::optional<DeploymentHealth> deployment;
-    Duration timeout{"15m"};  ///< not healthy within this after the push: the environment becomes Failed
+    Duration timeout{
+        "15m"};  ///< not healthy within this after the push: the environment becomes Failed
 
     HealthKind kind() const;
 };
 
 struct TrafficSpec {
     TrafficKind kind = TrafficKind::gateway_api;
-    std::string route;   ///< HTTPRoute / VirtualService / Ingress / TrafficSplit / TraefikService name
+    /// HTTPRoute / VirtualService / Ingress / TrafficSplit / TraefikService name
+    std::string route;
     std::string stable;  ///< stable Service
     std::string canary;  ///< canary Service
-    std::string file;    ///< git mode: file in the environment folder holding the route; empty: searched
+    /// git mode: file in the environment folder holding the route; empty: searched
+    std::string file;
 };
 
 struct CanaryStep {
-    int weight = 0;           ///< percent of traffic to the canary, 1..100, strictly increasing
-    Duration pause{"1m"};     ///< time at this weight before the next step
+    int weight = 0;        ///< percent of traffic to the canary, 1..100, strictly increasing
+    Duration pause{"1m"};  ///< time at this weight before the next step
 };
 
 struct MetricSpec {
-    std::string name;                ///< built-in (success-rate, latency-p99-ms) or any name with a query
-    std::string query;               ///< PromQL; empty: the built-in query of `name`
-    std::optional<double> min;       ///< fails when the value is below
-    std::optional<double> max;       ///< fails when the value is above
+    std::string name;   ///< built-in (success-rate, latency-p99-ms) or any name with a query
+    std::string query;  ///< PromQL; empty: the built-in query of `name`
+    std::optional<double> min;  ///< fails when the value is below
+    std::optional<double> max;  ///< fails when the value is above
 };
 
 struct PrometheusSpec {
@@ -153,7 +164,9 @@ struct CanarySpec {
     std::vector<CanaryStep> steps = default_canary_steps();
     std::optional<AnalysisSpec> analysis;
 
-    static std::vector<CanaryStep> default_canary_steps() { return {{10, Duration("5m")}, {50, Duration("5m")}}; }
+    static std::vector<CanaryStep> default_canary_steps() {
+        return {{10, Duration("5m")}, {50, Duration("5m")}};
+    }
 };
 
 struct EnvironmentSpec {
@@ -171,10 +184,11 @@ struct PoetryAppSpec {
     std::optional<BuildSpec> build;  ///< absent: track images built elsewhere
     GitOpsSpec gitops;
     std::vector<EnvironmentSpec> environments;
-    int history_limit = 10;   ///< promotions kept in status.history
-    bool suspend = false;     ///< true: observe and report, never act
+    int history_limit = 10;  ///< promotions kept in status.history
+    bool suspend = false;    ///< true: observe and report, never act
 
-    /// The upstream environment of environments[i]: promotion.from, else the one listed before; nullopt for the first.
+    /// The upstream environment of environments[i]: promotion.from, else the one listed before;
+    /// nullopt for the first.
     std::optional<std::string> upstream_of(std::size_t i) const;
     const EnvironmentSpec* find_environment(std::string_view name) const;
 };
@@ -182,18 +196,19 @@ struct PoetryAppSpec {
 /// What one environment runs and where it is in its pipeline.
 struct EnvironmentStatus {
     std::string name;
-    std::string version;   ///< PEP 440 version of the artifact running there
+    std::string version;  ///< PEP 440 version of the artifact running there
     std::string tag;
-    std::string digest;    ///< sha256:…
-    std::string commit;    ///< GitOps commit that pinned it
+    std::string digest;  ///< sha256:…
+    std::string commit;  ///< GitOps commit that pinned it
     Phase phase = Phase::pending;
     std::optional<std::chrono::system_clock::time_point> since;  ///< when phase last changed
-    std::string reason;    ///< CamelCase machine reason for the phase
-    std::string message;   ///< one human line
-    bool held = false;     ///< someone else changed the pinned image in git
+    std::string reason;      ///< CamelCase machine reason for the phase
+    std::string message;     ///< one human line
+    bool held = false;       ///< someone else changed the pinned image in git
     std::string held_image;  ///< what git pins while held
-    /// Digests that failed their health gate or were rolled back here, newest first (at most 20). The promotion
-    /// engine never promotes these into this environment or any environment downstream of it.
+    /// Digests that failed their health gate or were rolled back here, newest first (at most 20).
+    /// The promotion engine never promotes these into this environment or any environment
+    /// downstream of it.
     std::vector<std::string> rejected_digests;
 };
 
@@ -221,9 +236,9 @@ struct PoetryAppStatus {
     std::int64_t observed_generation = 0;
     std::vector<Condition> conditions;
     std::vector<EnvironmentStatus> environments;
-    std::vector<HistoryEntry> history;   ///< newest first, at most spec.historyLimit
+    std::vector<HistoryEntry> history;  ///< newest first, at most spec.historyLimit
     std::optional<ArtifactStatus> latest;
-    std::string summary;                 ///< printer column: "dev=1.4.2 staging=1.4.1 prod=1.3.0"
+    std::string summary;  ///< printer column: "dev=1.4.2 staging=1.4.1 prod=1.3.0"
 
     EnvironmentStatus* find_environment(std::string_view name);
     const EnvironmentStatus* find_environment(std::string_view name) const;
@@ -251,8 +266,9 @@ struct PoetryApp {
     std::string key() const;
 };
 
-/// The printer-column summary: each spec environment in order as name=version ("-" when nothing runs there),
-/// suffixed "(held)" or "(failed)" for those phases. Environments only in status are left out.
+/// The printer-column summary: each spec environment in order as name=version ("-" when nothing
+/// runs there), suffixed "(held)" or "(failed)" for those phases. Environments only in status are
+/// left out.
 std::string make_summary(const PoetryAppSpec& spec, const PoetryAppStatus& status);
 
 /// Prepends `entry` to status.history and trims it to `limit` entries.

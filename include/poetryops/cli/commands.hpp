@@ -1,6 +1,7 @@
 #pragma once
-/// The `poetryops` subcommands. Each add_* function registers one subcommand tree on the root app; its callback stores
-/// the process exit code in Context (0 success, 1 "found something" / "nothing matched", 2 bad input or refusal).
+/// The `poetryops` subcommands. Each add_* function registers one subcommand tree on the root app;
+/// its callback stores the process exit code in Context (0 success, 1 "found something" / "nothing
+/// matched", 2 bad input or refusal).
 
 #include <poetryops/util/result.hpp>
 
@@ -12,8 +13,8 @@ struct Context {
     int exit_code = 0;
 };
 
-/// Prints `poetryops: <message>` (redacted, one line) to stderr and returns the exit code for the error:
-/// 2 for bad input or refusal (decode, invalid, not_found, conflict), 1 for everything else.
+/// Prints `poetryops: <message>` (redacted, one line) to stderr and returns the exit code for the
+/// error: 2 for bad input or refusal (decode, invalid, not_found, conflict), 1 for everything else.
 int report_error(const poetryops::Error& error);
 
 void add_dockerfile_command(CLI::App& app, Context& ctx);  ///< poetryops dockerfile generate|lint

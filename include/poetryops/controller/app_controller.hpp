@@ -1,7 +1,8 @@
 #pragma once
-/// `poetryops controller` as an object: kube config → REST client → Manager (informers on poetryapps, one per
-/// namespace or one for all, leader election, /healthz /readyz /metrics) → the AppReconciler. The CLI only parses
-/// flags and calls this; tests and the benchmark run it in-process against the fake API server.
+/// `poetryops controller` as an object: kube config → REST client → Manager (informers on
+/// poetryapps, one per namespace or one for all, leader election, /healthz /readyz /metrics) → the
+/// AppReconciler. The CLI only parses flags and calls this; tests and the benchmark run it
+/// in-process against the fake API server.
 
 #include <poetryops/controller/app_reconciler.hpp>
 #include <poetryops/controller/cluster_promotion.hpp>
@@ -17,15 +18,17 @@
 namespace poetryops::controller {
 
 struct AppControllerConfig {
-    std::string kubeconfig;                          ///< --kubeconfig; empty: $KUBECONFIG, in-cluster, ~/.kube/config
-    std::string context;                             ///< --context
-    std::vector<std::string> namespaces;             ///< --namespace (repeatable); empty: all namespaces
-    bool leader_elect = false;                       ///< --leader-elect
-    std::string leader_election_namespace;           ///< empty: the kubeconfig context's / service account's namespace
-    std::string metrics_bind_address = ":8080";      ///< "0" disables
-    std::string health_probe_bind_address = ":8081"; ///< "0" disables
+    std::string kubeconfig;  ///< --kubeconfig; empty: $KUBECONFIG, in-cluster, ~/.kube/config
+    std::string context;     ///< --context
+    std::vector<std::string> namespaces;    ///< --namespace (repeatable); empty: all namespaces
+    bool leader_elect = false;              ///< --leader-elect
+    std::string leader_election_namespace;  ///< empty: the kubeconfig context's / service account's
+                                            ///< namespace
+    std::string metrics_bind_address = ":8080";       ///< "0" disables
+    std::string health_probe_bind_address = ":8081";  ///< "0" disables
     int max_concurrent_reconciles = 4;
-    std::chrono::milliseconds resync{std::chrono::minutes(10)};  ///< periodic re-validation of every app
+    std::chrono::milliseconds resync{
+        std::chrono::minutes(10)};  ///< periodic re-validation of every app
     /// The promotion engine (cluster_promotion.hpp). nullopt: validation and status only.
     std::optional<ClusterPromotionOptions> promotion;
 };
@@ -33,7 +36,8 @@ struct AppControllerConfig {
 /// Thread safety: stop() from any thread (e.g. the signal thread); the rest from the owning thread.
 class AppController {
 public:
-    /// Loads the kube config and builds everything; binds nothing yet. Errors name the flag or file at fault.
+    /// Loads the kube config and builds everything; binds nothing yet. Errors name the flag or file
+    /// at fault.
     static Result<std::unique_ptr<AppController>> create(const AppControllerConfig& config);
     /// Same, with an existing client (tests, the benchmark).
     static Result<std::unique_ptr<AppController>> create(const AppControllerConfig& config,
@@ -57,11 +61,13 @@ public:
 
 private:
     AppController() = default;
-    std::unique_ptr<kube::MetricsRegistry> client_metrics_;  // outlives client_, which reports into it
+    // outlives client_, which reports into it
+    std::unique_ptr<kube::MetricsRegistry> client_metrics_;
     std::unique_ptr<kube::KubeClient> client_;
     std::unique_ptr<kube::Manager> manager_;
     std::vector<kube::Informer*> informers_;
-    std::unique_ptr<ClusterPromotion> promotion_;  // used by reconciler_'s hook; outlives the workers
+    // used by reconciler_'s hook; outlives the workers
+    std::unique_ptr<ClusterPromotion> promotion_;
     std::unique_ptr<AppReconciler> reconciler_;
     kube::Controller* controller_ = nullptr;
 };

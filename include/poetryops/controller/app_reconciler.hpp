@@ -1,12 +1,15 @@
 #pragma once
-/// The PoetryApp status reconciler run by `poetryops controller`: it validates each PoetryApp and writes its status
-/// (`Ready` with reason `InvalidSpec` and the field path, or `SpecValid`; `observedGeneration`; the printer summary)
-/// only when that status changed, through the status subresource with optimistic concurrency. An invalid spec also
-/// gets a Warning Event (deduplicated by the recorder, and emitted only when the condition changes). Nothing else is
-/// done for an invalid app. The promotion engine plugs in through `ValidAppHook`.
+/// The PoetryApp status reconciler run by `poetryops controller`: it validates each PoetryApp and
+/// writes its status
+/// (`Ready` with reason `InvalidSpec` and the field path, or `SpecValid`; `observedGeneration`; the
+/// printer summary) only when that status changed, through the status subresource with optimistic
+/// concurrency. An invalid spec also gets a Warning Event (deduplicated by the recorder, and
+/// emitted only when the condition changes). Nothing else is done for an invalid app. The promotion
+/// engine plugs in through `ValidAppHook`.
 ///
-/// Seams: a KubeClient (RestClient in the binary, the fake API server in tests), a cache lookup (the informer's),
-/// a Clock for condition times, and an optional EventRecorder and MetricsRegistry.
+/// Seams: a KubeClient (RestClient in the binary, the fake API server in tests), a cache lookup
+/// (the informer's), a Clock for condition times, and an optional EventRecorder and
+/// MetricsRegistry.
 
 #include <poetryops/api/poetryapp.hpp>
 #include <poetryops/api/validation.hpp>
@@ -32,38 +35,44 @@ namespace poetryops::controller {
 
 /// The status a PoetryApp object should have after validation, computed without I/O.
 struct StatusDecision {
-    api::PoetryApp app;                    ///< decoded (defaults applied; durations parsed when valid)
-    std::vector<api::FieldError> errors;   ///< empty when the spec is valid
-    api::PoetryAppStatus status;           ///< desired status (the stored one with Ready/observedGeneration/summary set)
-    bool changed = false;                  ///< desired status differs from the stored one
-    bool ready_changed = false;            ///< the Ready condition itself changed (status, reason or message)
+    api::PoetryApp app;  ///< decoded (defaults applied; durations parsed when valid)
+    std::vector<api::FieldError> errors;  ///< empty when the spec is valid
+    /// desired status (the stored one with Ready/observedGeneration/summary set)
+    api::PoetryAppStatus status;
+    bool changed = false;        ///< desired status differs from the stored one
+    bool ready_changed = false;  ///< the Ready condition itself changed (status, reason or message)
 };
 
-/// Validates `object` and computes its desired status at time `now`. Other conditions and the promotion fields of
-/// the stored status are kept as they are.
-StatusDecision decide_status(const nlohmann::json& object, std::chrono::system_clock::time_point now);
+/// Validates `object` and computes its desired status at time `now`. Other conditions and the
+/// promotion fields of the stored status are kept as they are.
+StatusDecision decide_status(const nlohmann::json& object,
+                             std::chrono::system_clock::time_point now);
 
-/// Called for each valid app after validation; may update `status` (the promotion engine) and ask for a requeue.
-using ValidAppHook =
-    std::function<Result<kube::ReconcileResult>(const api::PoetryApp& app, api::PoetryAppStatus& status)>;
+/// Called for each valid app after validation; may update `status` (the promotion engine) and ask
+/// for a requeue.
+using ValidAppHook = std::function<Result<kube::ReconcileResult>(const api::PoetryApp& app,
+                                                                 api::PoetryAppStatus& status)>;
 
 struct AppReconcilerOptions {
-    kube::EventRecorder* events = nullptr;    ///< null: no Events
-    kube::MetricsRegistry* metrics = nullptr; ///< null: no metrics
-    ValidAppHook on_valid;                    ///< empty: validation only
+    kube::EventRecorder* events = nullptr;     ///< null: no Events
+    kube::MetricsRegistry* metrics = nullptr;  ///< null: no metrics
+    ValidAppHook on_valid;                     ///< empty: validation only
 };
 
-/// Thread safety: reconcile() may run concurrently for different keys (the controller never runs one key twice).
+/// Thread safety: reconcile() may run concurrently for different keys (the controller never runs
+/// one key twice).
 class AppReconciler final : public kube::Reconciler {
 public:
-    /// The current object for a key ("ns/name"), null when it no longer exists (usually Informer::get).
+    /// The current object for a key ("ns/name"), null when it no longer exists (usually
+    /// Informer::get).
     using Lookup = std::function<std::shared_ptr<const nlohmann::json>(const std::string& key)>;
 
-    AppReconciler(kube::KubeClient& client, Lookup lookup, const Clock& clock, AppReconcilerOptions options = {});
+    AppReconciler(kube::KubeClient& client, Lookup lookup, const Clock& clock,
+                  AppReconcilerOptions options = {});
 
-    /// Validates the app and writes its status when it changed. A 409 on the status write asks for a rate-limited
-    /// requeue (the next attempt recomputes from the newer object, so no status is lost); other API errors are
-    /// returned as retryable errors.
+    /// Validates the app and writes its status when it changed. A 409 on the status write asks for
+    /// a rate-limited requeue (the next attempt recomputes from the newer object, so no status is
+    /// lost); other API errors are returned as retryable errors.
     Result<kube::ReconcileResult> reconcile(const std::string& key) override;
 
     /// Status writes that succeeded / hit a 409.
@@ -79,7 +88,8 @@ private:
     std::atomic<std::uint64_t> conflicts_{0};
 };
 
-/// Declares the reconciler's metrics (poetryops_status_writes_total{result}, poetryops_invalid_specs_total).
+/// Declares the reconciler's metrics (poetryops_status_writes_total{result},
+/// poetryops_invalid_specs_total).
 void describe_metrics(kube::MetricsRegistry& metrics);
 
 }  // namespace poetryops::controller

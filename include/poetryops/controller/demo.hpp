@@ -1,8 +1,9 @@
 #pragma once
-/// `poetryops demo`: a self-contained run of local mode on embedded defaults. It creates a bare GitOps repo with
-/// dev/staging/prod kustomize overlays, an OCI image-layout registry receiving successive versions of a sample app,
-/// and a PoetryApp; then walks a scripted timeline (promotions, a soak on a simulated clock, an approval, a human edit
-/// that becomes a hold and its release, a rollback) and prints what went where and why, and the GitOps log.
+/// `poetryops demo`: a self-contained run of local mode on embedded defaults. It creates a bare
+/// GitOps repo with dev/staging/prod kustomize overlays, an OCI image-layout registry receiving
+/// successive versions of a sample app, and a PoetryApp; then walks a scripted timeline
+/// (promotions, a soak on a simulated clock, an approval, a human edit that becomes a hold and its
+/// release, a rollback) and prints what went where and why, and the GitOps log.
 
 #include <poetryops/util/result.hpp>
 
@@ -12,8 +13,9 @@
 namespace poetryops::controller {
 
 struct DemoOptions {
-    /// Where to create the repos; empty: a temporary directory removed at the end. When given, everything stays there
-    /// for inspection (`git -C DIR/gitops.git log`, DIR/state/status/*.json).
+    /// Where to create the repos; empty: a temporary directory removed at the end. When given,
+    /// everything stays there for inspection (`git -C DIR/gitops.git log`,
+    /// DIR/state/status/*.json).
     std::filesystem::path workdir;
 };
 

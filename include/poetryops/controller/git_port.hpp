@@ -1,6 +1,6 @@
 #pragma once
-/// GitOpsPort over the git module: one partial clone per (URL, credentials) in a RepoCache and one Committer per
-/// (clone, branch), shared by every app that writes to the same repository.
+/// GitOpsPort over the git module: one partial clone per (URL, credentials) in a RepoCache and one
+/// Committer per (clone, branch), shared by every app that writes to the same repository.
 
 #include <poetryops/controller/ports.hpp>
 #include <poetryops/git/repo.hpp>
@@ -14,8 +14,9 @@
 
 namespace poetryops::controller {
 
-/// Turns an app's spec.gitops (URL, secretRef in the app's namespace) into a git::Remote with credentials. In the
-/// cluster it reads the Secret (kube_ports.hpp); in local mode it uses the credentials given on the command line.
+/// Turns an app's spec.gitops (URL, secretRef in the app's namespace) into a git::Remote with
+/// credentials. In the cluster it reads the Secret (kube_ports.hpp); in local mode it uses the
+/// credentials given on the command line.
 using RemoteResolver = std::function<Result<git::Remote>(const api::PoetryApp& app)>;
 
 /// Thread safety: safe.
@@ -24,11 +25,14 @@ public:
     GitRepoPort(git::RepoCache& cache, RemoteResolver resolver, git::CommitterOptions options = {});
     ~GitRepoPort() override;
 
-    Result<GitSnapshot> read_files(const api::PoetryApp& app, const std::vector<std::string>& paths) override;
-    Result<std::string> find_promotion(const api::PoetryApp& app, const std::string& trailer) override;
+    Result<GitSnapshot> read_files(const api::PoetryApp& app,
+                                   const std::vector<std::string>& paths) override;
+    Result<std::string> find_promotion(const api::PoetryApp& app,
+                                       const std::string& trailer) override;
     Result<bool> contains(const api::PoetryApp& app, const std::string& commit,
                           const std::string& revision) override;
-    std::future<Result<git::EditOutcome>> submit(const api::PoetryApp& app, git::EditRequest request) override;
+    std::future<Result<git::EditOutcome>> submit(const api::PoetryApp& app,
+                                                 git::EditRequest request) override;
 
     /// Committer statistics summed over every repository (for benchmarks and the demo).
     git::CommitterStats stats() const;
@@ -39,9 +43,11 @@ private:
         std::map<std::string, std::unique_ptr<git::Committer>> committers;  // by branch
     };
     Result<std::shared_ptr<git::Repo>> repo_for(const api::PoetryApp& app);
-    /// One fetch shared by every caller that arrives while none newer than its arrival has finished: many apps on
-    /// one repo cost one round trip, and each caller still sees the remote as of at least its own arrival.
-    Result<std::string> fetch_shared(const std::shared_ptr<git::Repo>& repo, const std::string& branch);
+    /// One fetch shared by every caller that arrives while none newer than its arrival has
+    /// finished: many apps on one repo cost one round trip, and each caller still sees the remote
+    /// as of at least its own arrival.
+    Result<std::string> fetch_shared(const std::shared_ptr<git::Repo>& repo,
+                                     const std::string& branch);
     struct FetchState {
         std::mutex mu;
         std::condition_variable cv;
@@ -50,7 +56,8 @@ private:
         std::chrono::steady_clock::time_point started;  // of the last finished fetch
         Result<std::string> result = std::string();
     };
-    std::map<std::string, std::shared_ptr<FetchState>> fetches_;  // by repo identity + branch, under mu_
+    // by repo identity + branch, under mu_
+    std::map<std::string, std::shared_ptr<FetchState>> fetches_;
 
     git::RepoCache& cache_;
     RemoteResolver resolver_;

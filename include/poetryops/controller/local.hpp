@@ -1,7 +1,8 @@
 #pragma once
-/// Local mode (`poetryops run`): the promotion reconciler with PoetryApp YAML files as the object store, status kept
-/// as JSON files in a state directory, an OCI image-layout directory or any registry as the image source, and any git
-/// remote (file:// included) as the GitOps repository. For CI pipelines and for trying poetryops without a cluster.
+/// Local mode (`poetryops run`): the promotion reconciler with PoetryApp YAML files as the object
+/// store, status kept as JSON files in a state directory, an OCI image-layout directory or any
+/// registry as the image source, and any git remote (file:// included) as the GitOps repository.
+/// For CI pipelines and for trying poetryops without a cluster.
 
 #include <poetryops/api/poetryapp.hpp>
 #include <poetryops/controller/promotion.hpp>
@@ -22,30 +23,34 @@
 namespace poetryops::controller {
 
 struct LocalOptions {
-    std::vector<std::filesystem::path> inputs;  ///< PoetryApp YAML files or folders of them (*.yaml, *.yml)
-    std::filesystem::path state_dir;            ///< status/<namespace>.<name>.json and the git clone cache
-    std::filesystem::path layout_dir;           ///< OCI image layout root (one layout per repository path); empty:
-                                                ///< talk to the registries named by spec.image.repository
-    registry::RegistryClientOptions registry;   ///< for real registries
-    git::Remote git;                            ///< credentials, CA, timeouts applied to every spec.gitops.repoURL
+    /// PoetryApp YAML files or folders of them (*.yaml, *.yml)
+    std::vector<std::filesystem::path> inputs;
+    std::filesystem::path state_dir;  ///< status/<namespace>.<name>.json and the git clone cache
+    /// OCI image layout root (one layout per repository path); empty:
+    std::filesystem::path layout_dir;
+    ///< talk to the registries named by spec.image.repository
+    registry::RegistryClientOptions registry;  ///< for real registries
+    git::Remote git;  ///< credentials, CA, timeouts applied to every spec.gitops.repoURL
     git::CommitterOptions committer;
-    /// Apps reconciled at once in a pass; their commits to a shared GitOps repo are batched by the committer.
+    /// Apps reconciled at once in a pass; their commits to a shared GitOps repo are batched by the
+    /// committer.
     int concurrency = 32;
-    const Clock* clock = nullptr;               ///< nullptr: the system clock
-    /// Registry webhooks: when set ("127.0.0.1:9090", ":9090"), an HTTP server accepts push notifications at
-    /// POST /webhooks/registry (authenticated per `webhook`) and each one wakes run() at once instead of waiting for
-    /// the next poll.
+    const Clock* clock = nullptr;  ///< nullptr: the system clock
+    /// Registry webhooks: when set ("127.0.0.1:9090", ":9090"), an HTTP server accepts push
+    /// notifications at POST /webhooks/registry (authenticated per `webhook`) and each one wakes
+    /// run() at once instead of waiting for the next poll.
     std::string webhook_address;
     registry::WebhookConfig webhook;
-    /// Called for every event, in order per app (calls are serialised; the CLI prints them, the demo builds its
-    /// timeline from them).
+    /// Called for every event, in order per app (calls are serialised; the CLI prints them, the
+    /// demo builds its timeline from them).
     std::function<void(const api::PoetryApp& app, const promote::Event& event)> on_event;
 };
 
 struct PassResult {
     std::size_t apps = 0;
     std::size_t commits = 0;  ///< promotions that reached git in this pass
-    std::vector<std::string> errors;  ///< per-app dependency failures ("team-a/billing: registry …")
+    /// per-app dependency failures ("team-a/billing: registry …")
+    std::vector<std::string> errors;
     std::optional<std::chrono::seconds> requeue_after;  ///< the earliest timer among the apps
 };
 
@@ -55,14 +60,17 @@ public:
     static Result<std::unique_ptr<LocalRunner>> create(LocalOptions options);
     ~LocalRunner();
 
-    /// Loads every input, reconciles each app once, writes changed status files. A file that does not parse or
-    /// validate fails the pass with an error naming the file, line and field; nothing is done for any app then.
+    /// Loads every input, reconciles each app once, writes changed status files. A file that does
+    /// not parse or validate fails the pass with an error naming the file, line and field; nothing
+    /// is done for any app then.
     Result<PassResult> run_pass();
     /// `--once`: passes until one commits nothing (at most `max_passes`), for CI jobs.
     Result<PassResult> run_until_settled(int max_passes = 20);
-    /// Passes until `stop` is set: after each, waits for the earliest timer, bounded by `max_wait`. A first pass that
-    /// fails (bad input at start) is returned at once; later failed passes are logged and retried with backoff.
-    Result<void> run(const std::atomic<bool>& stop, std::chrono::seconds max_wait = std::chrono::seconds(30));
+    /// Passes until `stop` is set: after each, waits for the earliest timer, bounded by `max_wait`.
+    /// A first pass that fails (bad input at start) is returned at once; later failed passes are
+    /// logged and retried with backoff.
+    Result<void> run(const std::atomic<bool>& stop,
+                     std::chrono::seconds max_wait = std::chrono::seconds(30));
 
     /// The status last written for "namespace/name" (nullopt when unknown).
     std::optional<api::PoetryAppStatus> status_of(const std::string& key) const;
@@ -79,8 +87,9 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-/// Every PoetryApp in the inputs, decoded and validated (errors name file, line and field). Namespace defaults to
-/// "default" and generation to 1.
-Result<std::vector<api::PoetryApp>> load_local_apps(const std::vector<std::filesystem::path>& inputs);
+/// Every PoetryApp in the inputs, decoded and validated (errors name file, line and field).
+/// Namespace defaults to "default" and generation to 1.
+Result<std::vector<api::PoetryApp>> load_local_apps(
+    const std::vector<std::filesystem::path>& inputs);
 
 }  // namespace poetryops::controller

@@ -1,6 +1,7 @@
 #pragma once
-/// The seams the promotion reconciler acts through. Real implementations: git_port.hpp (git module),
-/// artifact_port.hpp (registry module); in the cluster a kube-backed HealthPort; fakes in tests.
+/// The seams the promotion reconciler acts through. Real implementations: git_port.hpp (git
+/// module), artifact_port.hpp (registry module); in the cluster a kube-backed HealthPort; fakes in
+/// tests.
 
 #include <poetryops/api/poetryapp.hpp>
 #include <poetryops/git/committer.hpp>
@@ -22,27 +23,35 @@ struct GitSnapshot {
     std::vector<std::optional<std::string>> files;  ///< in the order asked; nullopt: no such file
 };
 
-/// An app's GitOps repository (app.spec.gitops; credentials from its secretRef in the app's namespace): read, find
-/// our own commits, and commit through the shared committer.
+/// An app's GitOps repository (app.spec.gitops; credentials from its secretRef in the app's
+/// namespace): read, find our own commits, and commit through the shared committer.
 class GitOpsPort {
 public:
     virtual ~GitOpsPort() = default;
-    /// The branch tip (fetched now, once) and `paths` at it; nullopt for a file that does not exist.
-    virtual Result<GitSnapshot> read_files(const api::PoetryApp& app, const std::vector<std::string>& paths) = 0;
-    /// The newest commit on the branch whose `Poetryops-Promotion` trailer equals `trailer` ("" when none).
-    virtual Result<std::string> find_promotion(const api::PoetryApp& app, const std::string& trailer) = 0;
-    /// True when `revision` is `commit` or one of its descendants (false for a revision git does not know).
+    /// The branch tip (fetched now, once) and `paths` at it; nullopt for a file that does not
+    /// exist.
+    virtual Result<GitSnapshot> read_files(const api::PoetryApp& app,
+                                           const std::vector<std::string>& paths) = 0;
+    /// The newest commit on the branch whose `Poetryops-Promotion` trailer equals `trailer` (""
+    /// when none).
+    virtual Result<std::string> find_promotion(const api::PoetryApp& app,
+                                               const std::string& trailer) = 0;
+    /// True when `revision` is `commit` or one of its descendants (false for a revision git does
+    /// not know).
     virtual Result<bool> contains(const api::PoetryApp& app, const std::string& commit,
                                   const std::string& revision) = 0;
-    /// Hands an edit request to the committer of (repo, branch); requests of many apps are batched into one commit.
-    virtual std::future<Result<git::EditOutcome>> submit(const api::PoetryApp& app, git::EditRequest request) = 0;
+    /// Hands an edit request to the committer of (repo, branch); requests of many apps are batched
+    /// into one commit.
+    virtual std::future<Result<git::EditOutcome>> submit(const api::PoetryApp& app,
+                                                         git::EditRequest request) = 0;
 };
 
 /// Where artifacts come from: the image repository and its version policy.
 class ArtifactPort {
 public:
     virtual ~ArtifactPort() = default;
-    /// The newest image of app.spec.image that the policy admits, with its digest; nullopt when there is none.
+    /// The newest image of app.spec.image that the policy admits, with its digest; nullopt when
+    /// there is none.
     virtual Result<std::optional<promote::Artifact>> newest(const api::PoetryApp& app) = 0;
 };
 
@@ -50,10 +59,12 @@ public:
 class HealthPort {
 public:
     virtual ~HealthPort() = default;
-    /// The object, or nullopt when it does not exist. `api_version` like "argoproj.io/v1alpha1", `resource` the
-    /// plural ("applications").
-    virtual Result<std::optional<nlohmann::json>> get(const std::string& api_version, const std::string& resource,
-                                                      const std::string& ns, const std::string& name) = 0;
+    /// The object, or nullopt when it does not exist. `api_version` like "argoproj.io/v1alpha1",
+    /// `resource` the plural ("applications").
+    virtual Result<std::optional<nlohmann::json>> get(const std::string& api_version,
+                                                      const std::string& resource,
+                                                      const std::string& ns,
+                                                      const std::string& name) = 0;
 };
 
 }  // namespace poetryops::controller

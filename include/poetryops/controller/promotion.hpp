@@ -1,6 +1,7 @@
 #pragma once
-/// The promotion reconciler: observe (registry, git, health) → plan (promote::plan, pure) → act (commit through the
-/// committer) → the status to write. Runtime-agnostic: the in-cluster controller and local mode both call it.
+/// The promotion reconciler: observe (registry, git, health) → plan (promote::plan, pure) → act
+/// (commit through the committer) → the status to write. Runtime-agnostic: the in-cluster
+/// controller and local mode both call it.
 
 #include <poetryops/controller/ports.hpp>
 #include <poetryops/util/clock.hpp>
@@ -12,27 +13,31 @@
 namespace poetryops::controller {
 
 struct PromotionOutcome {
-    api::PoetryAppStatus status;              ///< write it when it differs from what is stored
+    api::PoetryAppStatus status;  ///< write it when it differs from what is stored
     std::vector<promote::Event> events;
     std::vector<promote::PromoteAction> committed;  ///< promotions that reached git this time
     std::optional<std::chrono::seconds> requeue_after;
-    /// A dependency (registry, git) failed: status carries Degraded=True, nothing was promoted; retry with backoff.
+    /// A dependency (registry, git) failed: status carries Degraded=True, nothing was promoted;
+    /// retry with backoff.
     std::optional<Error> error;
 };
 
 /// Thread safety: reconcile() may run concurrently for different apps (ports must be thread-safe).
 class PromotionReconciler {
 public:
-    PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts, HealthPort* health, const Clock& clock);
+    PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts, HealthPort* health,
+                        const Clock& clock);
 
     /// Reconciles one app whose spec has passed validation (api::validate). Never throws.
     PromotionOutcome reconcile(const api::PoetryApp& app);
 
 private:
     promote::Observations observe(const api::PoetryApp& app, PromotionOutcome& out);
-    promote::HealthObservation observe_health(const api::PoetryApp& app, const api::EnvironmentSpec& env,
+    promote::HealthObservation observe_health(const api::PoetryApp& app,
+                                              const api::EnvironmentSpec& env,
                                               const api::EnvironmentStatus* status);
-    git::EditRequest edit_request(const api::PoetryApp& app, const promote::PromoteAction& action) const;
+    git::EditRequest edit_request(const api::PoetryApp& app,
+                                  const promote::PromoteAction& action) const;
 
     GitOpsPort& gitops_;
     ArtifactPort& artifacts_;
@@ -40,10 +45,12 @@ private:
     const Clock& clock_;
 };
 
-/// The file of an environment that holds the pin: path + "/" + update.effective_file() (normalised, no "./").
+/// The file of an environment that holds the pin: path + "/" + update.effective_file() (normalised,
+/// no "./").
 std::string environment_file(const api::EnvironmentSpec& env);
 
-/// The image name the environment's manifests use for the app: update.image, else spec.image.repository.
+/// The image name the environment's manifests use for the app: update.image, else
+/// spec.image.repository.
 std::string environment_image_name(const api::PoetryAppSpec& spec, const api::EnvironmentSpec& env);
 
 }  // namespace poetryops::controller

@@ -1,6 +1,7 @@
 #pragma once
-/// The PoetryApp resource as the Kubernetes client addresses it. Its home is here, where the API types meet the
-/// Kubernetes client: `kube` knows no PoetryApp, and `api` knows no Kubernetes client.
+/// The PoetryApp resource as the Kubernetes client addresses it. Its home is here, where the API
+/// types meet the Kubernetes client: `kube` knows no PoetryApp, and `api` knows no Kubernetes
+/// client.
 ///
 ///   client.get(controller::poetryapps().in("team-a").named("billing"));
 

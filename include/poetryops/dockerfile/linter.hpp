@@ -1,7 +1,8 @@
 #pragma once
-/// The Dockerfile linter: checks the rules of docs/dockerfile.md (ids such as `multi-stage`, `lock-first`) and
-/// reports `FILE:LINE: RULE-ID: message`. Suppress with `# poetryops: ignore=RULE-ID[,RULE-ID]` on the line(s) right
-/// before an instruction, or in the comment block before the first instruction for the whole file.
+/// The Dockerfile linter: checks the rules of docs/dockerfile.md (ids such as `multi-stage`,
+/// `lock-first`) and reports `FILE:LINE: RULE-ID: message`. Suppress with `# poetryops:
+/// ignore=RULE-ID[,RULE-ID]` on the line(s) right before an instruction, or in the comment block
+/// before the first instruction for the whole file.
 
 #include <poetryops/dockerfile/parser.hpp>
 #include <poetryops/util/result.hpp>
@@ -40,26 +41,30 @@ struct NotChecked {
 };
 
 struct LintReport {
-    std::vector<Finding> findings;       ///< sorted by line, then rule
+    std::vector<Finding> findings;  ///< sorted by line, then rule
     std::vector<NotChecked> not_checked;
-    std::vector<std::string> warnings;   ///< e.g. an ignore comment naming an unknown rule
+    std::vector<std::string> warnings;  ///< e.g. an ignore comment naming an unknown rule
 };
 
 /// What the linter sees besides the Dockerfile itself.
 struct LintContext {
-    std::string file = "Dockerfile";            ///< name used in findings
-    /// The .dockerignore that applies (text), or nullopt when there is none. Unset `dockerignore_known` means
-    /// the caller cannot tell (stdin): the dockerignore rule is then reported as not checked.
+    std::string file = "Dockerfile";  ///< name used in findings
+    /// The .dockerignore that applies (text), or nullopt when there is none. Unset
+    /// `dockerignore_known` means the caller cannot tell (stdin): the dockerignore rule is then
+    /// reported as not checked.
     std::optional<std::string> dockerignore;
     bool dockerignore_known = false;
-    std::optional<std::string> poetry_toml;     ///< poetry.toml next to the Dockerfile (virtualenvs.in-project)
+    /// poetry.toml next to the Dockerfile (virtualenvs.in-project)
+    std::optional<std::string> poetry_toml;
 };
 
-/// Lints Dockerfile text. Fails (Error::Kind::decode, "FILE:LINE: problem") only when the text does not parse.
+/// Lints Dockerfile text. Fails (Error::Kind::decode, "FILE:LINE: problem") only when the text does
+/// not parse.
 Result<LintReport> lint(std::string_view text, const LintContext& context);
 
-/// Reads `path` and the files next to it that the build would use: `<path>.dockerignore` (BuildKit's per-Dockerfile
-/// ignore file) or else `.dockerignore` in the same folder, and `poetry.toml`. Missing `path`: Error::Kind::not_found.
+/// Reads `path` and the files next to it that the build would use: `<path>.dockerignore`
+/// (BuildKit's per-Dockerfile ignore file) or else `.dockerignore` in the same folder, and
+/// `poetry.toml`. Missing `path`: Error::Kind::not_found.
 Result<LintReport> lint_file(const std::filesystem::path& path);
 
 /// `FILE:LINE: RULE-ID: message` lines, one per finding.
@@ -72,7 +77,8 @@ struct LintOutcome {
     std::string error;                 ///< the one-line error otherwise
 };
 
-/// The documented JSON document: {"version":1,"findings":[...],"not_checked":[...],"errors":[...],"summary":{...}}.
+/// The documented JSON document:
+/// {"version":1,"findings":[...],"not_checked":[...],"errors":[...],"summary":{...}}.
 std::string format_json(const std::vector<LintOutcome>& outcomes);
 
 }  // namespace poetryops::dockerfile

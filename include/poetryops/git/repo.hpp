@@ -1,9 +1,11 @@
 #pragma once
-/// A cache of partial bare clones (one per remote URL and credential identity) and the worktree-less operations on
-/// one of them: fetch a branch, read files, write a commit with plumbing, push without force, find commits by trailer.
+/// A cache of partial bare clones (one per remote URL and credential identity) and the
+/// worktree-less operations on one of them: fetch a branch, read files, write a commit with
+/// plumbing, push without force, find commits by trailer.
 ///
-/// Cost: a commit reads only the trees on the edited paths and the blobs being edited (fetched on demand from the
-/// promisor remote), so it is O(depth x directory size) and does not grow with the number of files in the repo.
+/// Cost: a commit reads only the trees on the edited paths and the blobs being edited (fetched on
+/// demand from the promisor remote), so it is O(depth x directory size) and does not grow with the
+/// number of files in the repo.
 
 #include <poetryops/git/edit.hpp>
 #include <poetryops/git/remote.hpp>
@@ -30,10 +32,11 @@ class CatFile;
 class BlobBatcher;
 struct TreeEntry;
 struct BatchObject;
-}
+}  // namespace detail
 
-/// Held while a sequence of operations must not interleave with other users of the same clone: an in-process mutex
-/// plus an flock(2) on a lock file next to the clone (other processes sharing the cache dir).
+/// Held while a sequence of operations must not interleave with other users of the same clone: an
+/// in-process mutex plus an flock(2) on a lock file next to the clone (other processes sharing the
+/// cache dir).
 class RepoLock {
 public:
     RepoLock(RepoLock&&) noexcept;
@@ -53,9 +56,8 @@ struct FoundCommit {
     std::string trailer_value;
 };
 
-/// A partial bare clone of one remote. Every method takes the repo lock itself (re-entrantly), so callers that need
-/// several steps to be atomic hold lock() around them.
-/// Thread safety: safe.
+/// A partial bare clone of one remote. Every method takes the repo lock itself (re-entrantly), so
+/// callers that need several steps to be atomic hold lock() around them. Thread safety: safe.
 class Repo {
 public:
     ~Repo();
@@ -69,45 +71,52 @@ public:
 
     RepoLock lock();
 
-    /// Fetches `branch` (blobs stay on the server until needed) and returns its tip. not_found when the branch does not
-    /// exist on the remote.
+    /// Fetches `branch` (blobs stay on the server until needed) and returns its tip. not_found when
+    /// the branch does not exist on the remote.
     Result<std::string> fetch(const std::string& branch);
     /// The tip of `branch` as last fetched or pushed; not_found when never fetched.
     Result<std::string> local_tip(const std::string& branch);
 
-    /// Reads files at `commit`: nullopt for a missing file. invalid for a bad path, a path through a symlink or a
-    /// non-directory, or a path that names a directory or a symlink.
-    Result<std::vector<std::optional<std::string>>> read_files(const std::string& commit,
-                                                               const std::vector<std::string>& paths);
-    /// Fetches `branch` and reads one file at its tip (so the engine can tell a human edit from its own).
-    Result<std::optional<std::string>> read_file_at_branch(const std::string& branch, const std::string& path);
+    /// Reads files at `commit`: nullopt for a missing file. invalid for a bad path, a path through
+    /// a symlink or a non-directory, or a path that names a directory or a symlink.
+    Result<std::vector<std::optional<std::string>>> read_files(
+        const std::string& commit, const std::vector<std::string>& paths);
+    /// Fetches `branch` and reads one file at its tip (so the engine can tell a human edit from its
+    /// own).
+    Result<std::optional<std::string>> read_file_at_branch(const std::string& branch,
+                                                           const std::string& path);
 
-    /// Writes a commit whose tree is `parent`'s with `changes` (path → new content) applied, without a working tree or
-    /// a full index. Returns the new commit sha.
-    Result<std::string> write_commit(const std::string& parent, const std::map<std::string, std::string>& changes,
+    /// Writes a commit whose tree is `parent`'s with `changes` (path → new content) applied,
+    /// without a working tree or a full index. Returns the new commit sha.
+    Result<std::string> write_commit(const std::string& parent,
+                                     const std::map<std::string, std::string>& changes,
                                      const std::string& message, const Identity& identity);
 
-    /// Pushes `commit` to refs/heads/`branch`, never forced. conflict when the remote moved on (non-fast-forward);
-    /// other refusals (a pre-receive hook) are invalid and carry the server's "remote:" lines.
+    /// Pushes `commit` to refs/heads/`branch`, never forced. conflict when the remote moved on
+    /// (non-fast-forward); other refusals (a pre-receive hook) are invalid and carry the server's
+    /// "remote:" lines.
     Result<void> push(const std::string& commit, const std::string& branch);
 
-    /// True when `ancestor` is `descendant` or one of its ancestors, as far as the clone knows. not_found when either
-    /// commit is not in the clone (fetch, then ask again).
+    /// True when `ancestor` is `descendant` or one of its ancestors, as far as the clone knows.
+    /// not_found when either commit is not in the clone (fetch, then ask again).
     Result<bool> is_ancestor(const std::string& ancestor, const std::string& descendant);
 
-    /// Commits on `branch` (newest first, at most `max_count` walked) carrying trailer `key` with exactly `value`
-    /// (empty value: any). Fetches first.
-    Result<std::vector<FoundCommit>> find_commits_by_trailer(const std::string& branch, const std::string& key,
-                                                             const std::string& value, int max_count = 500);
+    /// Commits on `branch` (newest first, at most `max_count` walked) carrying trailer `key` with
+    /// exactly `value` (empty value: any). Fetches first.
+    Result<std::vector<FoundCommit>> find_commits_by_trailer(const std::string& branch,
+                                                             const std::string& key,
+                                                             const std::string& value,
+                                                             int max_count = 500);
 
     /// Counts git child processes started for this repo (for tests and benchmarks).
     std::size_t git_calls() const;
-    /// Fetches answered by an in-process ref check instead of `git fetch` (the branch had not moved), and pushes sent
-    /// in-process instead of `git push` (HTTP(S) remotes; see docs/git.md "In-process fast path").
+    /// Fetches answered by an in-process ref check instead of `git fetch` (the branch had not
+    /// moved), and pushes sent in-process instead of `git push` (HTTP(S) remotes; see docs/git.md
+    /// "In-process fast path").
     std::size_t fast_fetches() const { return fast_fetches_; }
     std::size_t fast_pushes() const { return fast_pushes_; }
-    /// Wall time spent in git child processes so far, all of them and `git push` alone (which includes the server's
-    /// receive-pack work), in ms (for benchmarks).
+    /// Wall time spent in git child processes so far, all of them and `git push` alone (which
+    /// includes the server's receive-pack work), in ms (for benchmarks).
     long long git_ms() const;
     long long push_ms() const;
 
@@ -119,55 +128,68 @@ private:
     Result<void> ensure_initialized();
     void start_fast_path();
     Result<std::vector<std::string>> ensure_blobs(const std::vector<std::string>& oids);
-    /// The contents of blobs known to be in the clone (`paths` name them in errors), from the object cache or the
-    /// cat-file process; a blob git cannot find after all is fetched once more, then MissingBlob.
+    /// The contents of blobs known to be in the clone (`paths` name them in errors), from the
+    /// object cache or the cat-file process; a blob git cannot find after all is fetched once more,
+    /// then MissingBlob.
     Result<std::vector<std::string>> read_blobs(const std::vector<std::string>& oids,
                                                 const std::vector<std::string>& paths);
-    /// One request to the cat-file process, retried once on a fresh process when git exited (killed, crashed).
-    Result<void> cat_file(const std::vector<std::string>& names, std::vector<detail::BatchObject>& answers);
-    /// The trees of every directory on `paths` at `commit` that exists (key "" is the root), level by level by id:
-    /// from the object cache, else one request per level to the cat-file process.
+    /// One request to the cat-file process, retried once on a fresh process when git exited
+    /// (killed, crashed).
+    Result<void> cat_file(const std::vector<std::string>& names,
+                          std::vector<detail::BatchObject>& answers);
+    /// The trees of every directory on `paths` at `commit` that exists (key "" is the root), level
+    /// by level by id: from the object cache, else one request per level to the cat-file process.
     Result<std::map<std::string, std::map<std::string, detail::TreeEntry>>> load_dirs(
         const std::string& commit, const std::vector<std::string>& paths);
     /// Points refs/remotes/origin/`branch` at `commit` (in-process, with git's lock-file protocol).
     Result<void> set_tracking_ref(const std::string& branch, const std::string& commit);
-    /// The in-process push of a commit this Repo wrote; nullopt: not applicable or not answered, use `git push`.
+    /// The in-process push of a commit this Repo wrote; nullopt: not applicable or not answered,
+    /// use `git push`.
     std::optional<Result<void>> push_fast(const std::string& commit, const std::string& branch);
 
-    /// The objects of a commit written by write_commit() and not pushed yet (what a push must send).
+    /// The objects of a commit written by write_commit() and not pushed yet (what a push must
+    /// send).
     struct Unpushed {
         std::string parent;
-        std::vector<std::pair<std::string, std::string>> objects;  ///< (type, body), the commit last
+        /// (type, body), the commit last
+        std::vector<std::pair<std::string, std::string>> objects;
     };
 
     Remote remote_;
     std::string display_url_;
     std::filesystem::path git_dir_, lock_path_;
-    std::shared_ptr<TempDir> private_dir_;  // askpass helper and empty config; outlives the cache while a Repo lives
+    // askpass helper and empty config; outlives the cache while a Repo lives
+    std::shared_ptr<TempDir> private_dir_;
     std::unique_ptr<detail::Runner> runner_;
     std::recursive_mutex mu_;
     int lock_depth_ = 0;
     int lock_fd_ = -1;
     std::size_t hash_size_ = 20;
     bool initialized_ = false;  ///< ensure_initialized() succeeded for this handle
-    /// Blobs known to be in the clone (fetched or written by this process): no fetch process is needed for them.
+    /// Blobs known to be in the clone (fetched or written by this process): no fetch process is
+    /// needed for them.
     std::set<std::string> present_blobs_;
     std::unique_ptr<detail::ObjectCache> objects_;
-    std::unique_ptr<detail::CatFile> cat_file_;      ///< `git cat-file --batch` kept running (started on first read)
-    std::unique_ptr<detail::BlobBatcher> batcher_;  ///< coalesces the blob fetches of concurrent read_files()
+    /// `git cat-file --batch` kept running (started on first read)
+    std::unique_ptr<detail::CatFile> cat_file_;
+    /// coalesces the blob fetches of concurrent read_files()
+    std::unique_ptr<detail::BlobBatcher> batcher_;
     std::unique_ptr<detail::SmartHttp> smart_;  ///< null: not an HTTP(S) remote, or SHA-256
     std::map<std::string, Unpushed> unpushed_;
     std::atomic<std::size_t> fast_fetches_{0}, fast_pushes_{0};
 };
 
-/// The cache of clones under one directory. Safe to share between threads, and between processes on the same dir.
+/// The cache of clones under one directory. Safe to share between threads, and between processes on
+/// the same dir.
 class RepoCache {
 public:
-    /// `dir` is created when missing. A private 0700 temp dir holds the askpass helper and an empty git config.
+    /// `dir` is created when missing. A private 0700 temp dir holds the askpass helper and an empty
+    /// git config.
     static Result<std::unique_ptr<RepoCache>> create(std::filesystem::path dir);
     ~RepoCache();
 
-    /// The clone for this remote (created and initialised on first use; the first fetch is the cold clone).
+    /// The clone for this remote (created and initialised on first use; the first fetch is the cold
+    /// clone).
     Result<std::shared_ptr<Repo>> open(const Remote& remote);
 
 private:

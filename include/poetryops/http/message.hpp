@@ -1,5 +1,6 @@
 #pragma once
-/// HTTP messages as plain values, shared by the Client and the Server. No Beast/Asio in this header.
+/// HTTP messages as plain values, shared by the Client and the Server. No Beast/Asio in this
+/// header.
 
 #include <poetryops/util/result.hpp>
 
@@ -15,7 +16,8 @@
 
 namespace poetryops::http {
 
-/// Header fields in order; names compare case-insensitively. Repeated names are kept (e.g. Set-Cookie, Link).
+/// Header fields in order; names compare case-insensitively. Repeated names are kept (e.g.
+/// Set-Cookie, Link).
 class Headers {
 public:
     using Field = std::pair<std::string, std::string>;
@@ -48,8 +50,9 @@ private:
 };
 
 /// A request.
-/// Client side: `url` is an absolute http(s) URL; Host, User-Agent and Content-Length are filled in.
-/// Server side: `url` is the request target as received ("/apis/x?watch=true"); see split_target()/parse_query().
+/// Client side: `url` is an absolute http(s) URL; Host, User-Agent and Content-Length are filled
+/// in. Server side: `url` is the request target as received ("/apis/x?watch=true"); see
+/// split_target()/parse_query().
 struct Request {
     std::string method = "GET";
     std::string url{};
@@ -66,12 +69,14 @@ class ResponseWriter;
 /// A response.
 struct Response {
     int status = 0;
-    std::string reason{};  ///< reason phrase as received; the server fills the standard one when empty
+    /// reason phrase as received; the server fills the standard one when empty
+    std::string reason{};
     Headers headers{};
     std::string body{};
 
-    /// Server only: when set, the server sends status and headers with `Transfer-Encoding: chunked` and calls this
-    /// on a worker thread to write the body piece by piece (watch streams); `body` is ignored.
+    /// Server only: when set, the server sends status and headers with `Transfer-Encoding: chunked`
+    /// and calls this on a worker thread to write the body piece by piece (watch streams); `body`
+    /// is ignored.
     std::function<void(ResponseWriter&)> stream{};
 
     /// A response with a body and a Content-Type.
@@ -80,22 +85,26 @@ struct Response {
 };
 
 /// Writes a streamed (chunked) response body from a server handler.
-/// Thread safety: used by the one worker thread running the Response::stream callback; `cancelled()` is safe anywhere.
+/// Thread safety: used by the one worker thread running the Response::stream callback;
+/// `cancelled()` is safe anywhere.
 class ResponseWriter {
 public:
     virtual ~ResponseWriter() = default;
-    /// Sends one chunk and waits until it has been handed to the socket (bounded by the server's write timeout).
-    /// Returns false when the client has gone, the write timed out or the server is stopping: return promptly then.
+    /// Sends one chunk and waits until it has been handed to the socket (bounded by the server's
+    /// write timeout). Returns false when the client has gone, the write timed out or the server is
+    /// stopping: return promptly then.
     virtual bool write(std::string_view data) = 0;
     /// True once the client disconnected, a write failed or Server::stop() began.
     virtual bool cancelled() const = 0;
-    /// Sleeps up to `d`, waking early on cancellation. Returns cancelled(). Use between events of a long watch.
+    /// Sleeps up to `d`, waking early on cancellation. Returns cancelled(). Use between events of a
+    /// long watch.
     virtual bool wait_cancelled(std::chrono::milliseconds d) = 0;
 };
 
-/// Maps a non-success response to an Error: 401/403 → unauthorized, 404 → not_found, 409 → conflict, 410 → gone,
-/// other → http; `terminal` for 4xx other than 408 and 429. `context` names what was asked ("GET https://h/v2/"),
-/// the message includes the status and up to 200 bytes of the body (redacted). Never includes request headers.
+/// Maps a non-success response to an Error: 401/403 → unauthorized, 404 → not_found, 409 →
+/// conflict, 410 → gone, other → http; `terminal` for 4xx other than 408 and 429. `context` names
+/// what was asked ("GET https://h/v2/"), the message includes the status and up to 200 bytes of the
+/// body (redacted). Never includes request headers.
 Error status_error(const Response& response, std::string_view context);
 
 /// Standard reason phrase for a status code ("Not Found"); "Unknown" when none.

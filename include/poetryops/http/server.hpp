@@ -1,20 +1,26 @@
 #pragma once
-/// A small HTTP/1.1 server (plain or TLS) for probes, metrics, webhooks and test fakes (e.g. a fake Kubernetes API).
+/// A small HTTP/1.1 server (plain or TLS) for probes, metrics, webhooks and test fakes (e.g. a fake
+/// Kubernetes API).
 ///
 ///   http::Server server;
-///   auto port = server.start({.port = 0}, [](const http::Request& r) { return http::Response::make(200, "ok"); });
+///   auto port = server.start({.port = 0}, [](const http::Request& r) { return
+///   http::Response::make(200, "ok"); });
 ///   ... server.port() ...; server.stop();
 ///
-/// - Handlers run on a pool of worker threads, never on the I/O thread; an exception from a handler becomes a 500.
-/// - A request body larger than `max_body_bytes` is answered 413 and the connection closed, without calling the
-///   handler; a request that is not complete within `read_timeout` closes the connection (408 when nothing of it
-///   was answered yet).
+/// - Handlers run on a pool of worker threads, never on the I/O thread; an exception from a handler
+/// becomes a 500.
+/// - A request body larger than `max_body_bytes` is answered 413 and the connection closed, without
+/// calling the
+///   handler; a request that is not complete within `read_timeout` closes the connection (408 when
+///   nothing of it was answered yet).
 /// - Keep-alive as the client asks (HTTP/1.1 default on); one request at a time per connection.
-/// - Streamed responses: set Response::stream (see message.hpp); the callback runs on a worker and writes chunks
-///   until it returns or the ResponseWriter reports cancelled (client gone, write timeout, stop()). Each running
-///   stream holds one worker thread: size `worker_threads` for the number of concurrent watches plus a few. The
-///   connection is closed after a streamed response.
-/// - stop(): stops accepting, closes idle connections, lets in-flight handlers finish for up to `stop_grace`,
+/// - Streamed responses: set Response::stream (see message.hpp); the callback runs on a worker and
+/// writes chunks
+///   until it returns or the ResponseWriter reports cancelled (client gone, write timeout, stop()).
+///   Each running stream holds one worker thread: size `worker_threads` for the number of
+///   concurrent watches plus a few. The connection is closed after a streamed response.
+/// - stop(): stops accepting, closes idle connections, lets in-flight handlers finish for up to
+/// `stop_grace`,
 ///   cancels streams, then closes everything and joins its threads. The destructor calls stop().
 
 #include <poetryops/http/message.hpp>
@@ -31,13 +37,16 @@ namespace poetryops::http {
 
 struct ServerOptions {
     std::string address = "127.0.0.1";  ///< IPv4 or IPv6 literal to bind
-    std::uint16_t port = 0;              ///< 0: any free port; see Server::port()
+    std::uint16_t port = 0;             ///< 0: any free port; see Server::port()
     std::size_t max_body_bytes = 8u << 20;
     std::size_t max_header_bytes = 64u << 10;
-    std::chrono::milliseconds read_timeout{30'000};   ///< to receive one whole request; also the keep-alive idle limit
-    std::chrono::milliseconds write_timeout{30'000};  ///< per write (a response, or one chunk of a stream)
-    std::chrono::milliseconds stop_grace{5'000};      ///< stop(): how long in-flight handlers may still finish
-    std::size_t worker_threads = 4;                   ///< handlers running at once (streams each hold one)
+    std::chrono::milliseconds read_timeout{
+        30'000};  ///< to receive one whole request; also the keep-alive idle limit
+    std::chrono::milliseconds write_timeout{
+        30'000};  ///< per write (a response, or one chunk of a stream)
+    std::chrono::milliseconds stop_grace{
+        5'000};                      ///< stop(): how long in-flight handlers may still finish
+    std::size_t worker_threads = 4;  ///< handlers running at once (streams each hold one)
     /// TLS: serve HTTPS when a certificate is set (file or PEM text; key likewise).
     std::string tls_cert_file{};
     std::string tls_cert_pem{};
@@ -50,7 +59,8 @@ struct ServerOptions {
 
 using Handler = std::function<Response(const Request&)>;
 
-/// Thread safety: start()/stop() from one owning thread; port() and connections_accepted() anywhere.
+/// Thread safety: start()/stop() from one owning thread; port() and connections_accepted()
+/// anywhere.
 class Server {
 public:
     Server();
@@ -58,8 +68,9 @@ public:
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    /// Binds, listens and starts serving. Returns the bound port. Fails (Kind::invalid or transport) when the address
-    /// cannot be bound or the TLS material does not load; the message names the address or file.
+    /// Binds, listens and starts serving. Returns the bound port. Fails (Kind::invalid or
+    /// transport) when the address cannot be bound or the TLS material does not load; the message
+    /// names the address or file.
     Result<std::uint16_t> start(ServerOptions options, Handler handler);
     /// Graceful stop (see above). Idempotent.
     void stop();

@@ -1,8 +1,9 @@
 #pragma once
 /// URLs for the HTTP client: parsing (with IPv6 literals), redirect resolution and origin checks.
 ///
-/// Only absolute `http` and `https` URLs are accepted. URLs with user information (`user:pass@host`) are rejected:
-/// credentials travel in headers, never in URLs, and a rejected URL is never echoed back (it may hold a password).
+/// Only absolute `http` and `https` URLs are accepted. URLs with user information
+/// (`user:pass@host`) are rejected: credentials travel in headers, never in URLs, and a rejected
+/// URL is never echoed back (it may hold a password).
 
 #include <poetryops/util/result.hpp>
 
@@ -16,10 +17,11 @@ namespace poetryops::http {
 
 /// A parsed absolute http(s) URL. Value type.
 struct Url {
-    std::string scheme{};      ///< "http" or "https" (lower case)
-    std::string host{};        ///< host name (lower case) or IP literal, without the [] of an IPv6 literal
+    std::string scheme{};  ///< "http" or "https" (lower case)
+    /// host name (lower case) or IP literal, without the [] of an IPv6 literal
+    std::string host{};
     std::uint16_t port = 0;  ///< explicit port, or 80/443 from the scheme
-    std::string target{};      ///< path and query ("/v2/?q=1"), at least "/"; the #fragment is dropped
+    std::string target{};  ///< path and query ("/v2/?q=1"), at least "/"; the #fragment is dropped
 
     bool tls() const { return scheme == "https"; }
     /// True when `host` is an IPv4 or IPv6 literal (no SNI is sent for those).
@@ -38,14 +40,16 @@ struct Url {
     std::string query() const;
 };
 
-/// Parses an absolute http(s) URL. Errors (Kind::invalid) never contain user information from the input.
+/// Parses an absolute http(s) URL. Errors (Kind::invalid) never contain user information from the
+/// input.
 Result<Url> parse_url(std::string_view text);
 
-/// Resolves a `Location` header against the URL that answered (RFC 3986 §5.2: absolute URLs, "//host/x",
+/// Resolves a `Location` header against the URL that answered (RFC 3986 §5.2: absolute URLs,
+/// "//host/x",
 /// "/abs/path", "rel/path", "?query"). Returns the absolute target URL.
 ///
-/// Redirects are never followed by the Client: the caller decides. When following one, drop `Authorization`
-/// (and any other credential header) unless `same_origin(from, to)`.
+/// Redirects are never followed by the Client: the caller decides. When following one, drop
+/// `Authorization` (and any other credential header) unless `same_origin(from, to)`.
 Result<Url> resolve_redirect(const Url& base, std::string_view location);
 
 /// Scheme, host and port all equal.

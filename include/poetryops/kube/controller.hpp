@@ -1,26 +1,28 @@
 #pragma once
-/// A controller: a workqueue of keys, N workers, and a Reconciler (controller-runtime's model). Level-based: the
-/// reconciler receives only a key and re-reads the world (usually from an Informer's cache).
+/// A controller: a workqueue of keys, N workers, and a Reconciler (controller-runtime's model).
+/// Level-based: the reconciler receives only a key and re-reads the world (usually from an
+/// Informer's cache).
 ///
 ///   class AppReconciler : public kube::Reconciler {
 ///       Result<kube::ReconcileResult> reconcile(const std::string& key) override { ... }
 ///   };
-///   auto& c = manager.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4}, reconciler);
-///   c.watch(apps_informer);                                    // the object's own key
-///   c.watch(jobs_informer, kube::owner_mapper("PoetryApp"));   // the controlling owner's key
+///   auto& c = manager.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4},
+///   reconciler); c.watch(apps_informer);                                    // the object's own
+///   key c.watch(jobs_informer, kube::owner_mapper("PoetryApp"));   // the controlling owner's key
 ///
 /// Outcome of one reconcile → what the queue does:
-/// * success, no requeue               → forget (backoff reset)                     result="success"
-/// * requeue_after > 0                 → forget, add_after(requeue_after)           result="requeue_after"
-/// * requeue == true                   → add_rate_limited                           result="requeue"
+/// * success, no requeue               → forget (backoff reset) result="success"
+/// * requeue_after > 0                 → forget, add_after(requeue_after) result="requeue_after"
+/// * requeue == true                   → add_rate_limited result="requeue"
 /// * Error with terminal == false      → add_rate_limited                           result="error"
 /// * Error with terminal == true       → forget, no retry                           result="error"
 /// * an exception                      → caught, counted (panics), add_rate_limited result="error"
 ///
-/// Metrics: controller_runtime_reconcile_total{controller,result}, controller_runtime_reconcile_errors_total,
-/// controller_runtime_terminal_reconcile_errors_total, controller_runtime_reconcile_panics_total,
-/// controller_runtime_reconcile_time_seconds (histogram), controller_runtime_active_workers,
-/// controller_runtime_max_concurrent_reconciles, and the queue's workqueue_* series.
+/// Metrics: controller_runtime_reconcile_total{controller,result},
+/// controller_runtime_reconcile_errors_total, controller_runtime_terminal_reconcile_errors_total,
+/// controller_runtime_reconcile_panics_total, controller_runtime_reconcile_time_seconds
+/// (histogram), controller_runtime_active_workers, controller_runtime_max_concurrent_reconciles,
+/// and the queue's workqueue_* series.
 
 #include <poetryops/kube/informer.hpp>
 #include <poetryops/kube/workqueue.hpp>
@@ -44,7 +46,8 @@ struct ReconcileResult {
     bool requeue = false;                        ///< requeue with the rate limiter's backoff
 };
 
-/// Thread safety: reconcile() is called from several workers at once, but never twice concurrently for one key.
+/// Thread safety: reconcile() is called from several workers at once, but never twice concurrently
+/// for one key.
 class Reconciler {
 public:
     virtual ~Reconciler() = default;
@@ -55,12 +58,13 @@ public:
 /// Maps an object from a watched informer to the keys to reconcile.
 using KeyMapper = std::function<std::vector<std::string>(const nlohmann::json& object)>;
 
-/// The key of the object's controlling owner (ownerReferences[controller=true]) when its kind is `owner_kind`
-/// (and its apiVersion's group is `owner_group`, when given), in the object's namespace.
+/// The key of the object's controlling owner (ownerReferences[controller=true]) when its kind is
+/// `owner_kind` (and its apiVersion's group is `owner_group`, when given), in the object's
+/// namespace.
 KeyMapper owner_mapper(std::string owner_kind, std::string owner_group = {});
 
 struct ControllerOptions {
-    std::string name;                          ///< metrics label `controller` and queue name
+    std::string name;  ///< metrics label `controller` and queue name
     int max_concurrent_reconciles = 1;
     std::unique_ptr<RateLimiter> rate_limiter{};  ///< null: default_controller_rate_limiter()
 };

@@ -1,10 +1,11 @@
 #pragma once
-/// Kubernetes Events (core/v1) for what the controller decides, deduplicated like client-go's EventCorrelator:
-/// the same object + type + reason + message within the cache's lifetime patches the existing Event's `count` and
-/// `lastTimestamp` instead of creating a new one.
+/// Kubernetes Events (core/v1) for what the controller decides, deduplicated like client-go's
+/// EventCorrelator: the same object + type + reason + message within the cache's lifetime patches
+/// the existing Event's `count` and `lastTimestamp` instead of creating a new one.
 ///
 ///   kube::EventRecorder events(client, {.component = "poetryops"});
-///   events.record(app, kube::EventType::warning, "InvalidSpec", "spec.environments[1].promotion.from: ...");
+///   events.record(app, kube::EventType::warning, "InvalidSpec",
+///   "spec.environments[1].promotion.from: ...");
 ///
 /// Recording never fails the caller: API errors are logged (an Event is advisory).
 
@@ -24,18 +25,21 @@ namespace poetryops::kube {
 enum class EventType { normal, warning };
 
 struct EventRecorderOptions {
-    std::string component = "poetryops";   ///< source.component and reportingComponent
-    std::string instance{};                 ///< reportingInstance (e.g. the pod name); default: host name
-    std::size_t cache_size = 4096;          ///< distinct events remembered for deduplication (LRU)
+    std::string component = "poetryops";  ///< source.component and reportingComponent
+    std::string instance{};         ///< reportingInstance (e.g. the pod name); default: host name
+    std::size_t cache_size = 4096;  ///< distinct events remembered for deduplication (LRU)
 };
 
 /// Thread safety: safe.
 class EventRecorder {
 public:
-    EventRecorder(KubeClient& client, EventRecorderOptions options = {}, const Clock& clock = SystemClock::instance());
+    EventRecorder(KubeClient& client, EventRecorderOptions options = {},
+                  const Clock& clock = SystemClock::instance());
 
-    /// Records an event about `object` (any object with apiVersion, kind and metadata). The message is redacted.
-    void record(const nlohmann::json& object, EventType type, const std::string& reason, const std::string& message);
+    /// Records an event about `object` (any object with apiVersion, kind and metadata). The message
+    /// is redacted.
+    void record(const nlohmann::json& object, EventType type, const std::string& reason,
+                const std::string& message);
 
     /// Events created / patched so far (for tests and metrics).
     std::uint64_t created() const;
@@ -50,8 +54,8 @@ private:
     };
 
     static std::string key_string(const nlohmann::json& object);
-    bool create(const nlohmann::json& object, EventType type, const std::string& reason, const std::string& message,
-                Entry& entry);
+    bool create(const nlohmann::json& object, EventType type, const std::string& reason,
+                const std::string& message, Entry& entry);
 
     KubeClient& client_;
     EventRecorderOptions options_;

@@ -1,5 +1,6 @@
 #pragma once
-/// Label selectors (the `labelSelector` query parameter): `app=web,tier!=db,env in (dev,prod),!legacy,canary`.
+/// Label selectors (the `labelSelector` query parameter): `app=web,tier!=db,env in
+/// (dev,prod),!legacy,canary`.
 
 #include <poetryops/util/result.hpp>
 

@@ -1,16 +1,19 @@
 #pragma once
 /// Leader election on a `coordination.k8s.io/v1` Lease, with client-go's rules:
 ///
-/// * A candidate takes the lease when it is free (no holder) or its holder has not renewed for leaseDuration
-///   *as observed on our clock* (we time how long the record stays unchanged; remote timestamps are never compared
-///   with ours, so clock skew does not matter).
-/// * The leader renews every retryPeriod; when no renewal succeeded for renewDeadline it has lost the lease
+/// * A candidate takes the lease when it is free (no holder) or its holder has not renewed for
+/// leaseDuration
+///   *as observed on our clock* (we time how long the record stays unchanged; remote timestamps are
+///   never compared with ours, so clock skew does not matter).
+/// * The leader renews every retryPeriod; when no renewal succeeded for renewDeadline it has lost
+/// the lease
 ///   (on_stopped_leading: the manager's default exits the process).
-/// * Every write carries the resourceVersion read, so two candidates cannot both win (409 for the loser).
+/// * Every write carries the resourceVersion read, so two candidates cannot both win (409 for the
+/// loser).
 /// * release(): clears holderIdentity so a successor need not wait out the lease.
 ///
-/// Defaults: 15 s lease, 10 s renew deadline, 2 s retry period (controller-runtime's). The state machine is
-/// try_acquire_or_renew(), driven by run() or by tests with a ManualClock.
+/// Defaults: 15 s lease, 10 s renew deadline, 2 s retry period (controller-runtime's). The state
+/// machine is try_acquire_or_renew(), driven by run() or by tests with a ManualClock.
 
 #include <poetryops/kube/client.hpp>
 #include <poetryops/util/clock.hpp>
@@ -30,26 +33,29 @@ class MetricsRegistry;
 struct LeaderElectionConfig {
     std::string lease_namespace;
     std::string lease_name;
-    std::string identity;   ///< unique per candidate, e.g. "<hostname>_<random>"
+    std::string identity;  ///< unique per candidate, e.g. "<hostname>_<random>"
     std::chrono::milliseconds lease_duration{std::chrono::seconds(15)};
     std::chrono::milliseconds renew_deadline{std::chrono::seconds(10)};
     std::chrono::milliseconds retry_period{std::chrono::seconds(2)};
     std::function<void()> on_started_leading;
-    std::function<void()> on_stopped_leading;   ///< only after leading; not called by release()
+    std::function<void()> on_stopped_leading;  ///< only after leading; not called by release()
     std::function<void(const std::string& identity)> on_new_leader;
-    MetricsRegistry* metrics = nullptr;          ///< leader_election_master_status{name}
+    MetricsRegistry* metrics = nullptr;  ///< leader_election_master_status{name}
 };
 
 /// Thread safety: run() on one thread; stop(), release() and the observers from any thread.
 class LeaderElector {
 public:
-    LeaderElector(KubeClient& client, LeaderElectionConfig config, const Clock& clock = SystemClock::instance());
+    LeaderElector(KubeClient& client, LeaderElectionConfig config,
+                  const Clock& clock = SystemClock::instance());
 
-    /// One attempt: read the lease and acquire or renew it. Returns true when we hold it afterwards.
+    /// One attempt: read the lease and acquire or renew it. Returns true when we hold it
+    /// afterwards.
     bool try_acquire_or_renew();
 
-    /// Blocks: acquire (retrying every retry_period with jitter), call on_started_leading, renew until the lease
-    /// is lost (on_stopped_leading) or stop() is called (then release()). Returns when done.
+    /// Blocks: acquire (retrying every retry_period with jitter), call on_started_leading, renew
+    /// until the lease is lost (on_stopped_leading) or stop() is called (then release()). Returns
+    /// when done.
     void run();
     /// Makes run() return (releasing the lease if held). Safe from any thread.
     void stop();

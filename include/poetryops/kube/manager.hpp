@@ -1,27 +1,28 @@
 #pragma once
-/// The Manager runs informers, controllers, leader election and the probe/metrics endpoints (controller-runtime's
-/// Manager).
+/// The Manager runs informers, controllers, leader election and the probe/metrics endpoints
+/// (controller-runtime's Manager).
 ///
 ///   kube::MetricsRegistry registry;
 ///   POETRYOPS_TRY(auto client, kube::RestClient::create(cfg, {.metrics = &registry}));
-///   kube::Manager mgr(*client, {.leader_election = true, .leader_election_namespace = "poetryops-system",
+///   kube::Manager mgr(*client, {.leader_election = true, .leader_election_namespace =
+///   "poetryops-system",
 ///                               .metrics = &registry});
 ///   auto& apps = mgr.add_informer({.resource = kube::resources::configmaps()});
-///   auto& ctl = mgr.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4}, reconciler);
-///   ctl.watch(apps);
-///   kube::ShutdownSignals signals;                 // first thing in main(): blocks SIGTERM/SIGINT in all threads
-///   signals.on_signal([&] { mgr.stop(); });
-///   return mgr.run();                              // 0 after a clean stop
+///   auto& ctl = mgr.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4},
+///   reconciler); ctl.watch(apps); kube::ShutdownSignals signals;                 // first thing in
+///   main(): blocks SIGTERM/SIGINT in all threads signals.on_signal([&] { mgr.stop(); }); return
+///   mgr.run();                              // 0 after a clean stop
 ///
-/// Start: bind the endpoints, start every informer; then (after winning the lease, when leader election is on)
-/// wait until every cache has synced and start the controllers' workers.
-/// Stop (stop(), e.g. on SIGTERM): stop taking work, let in-flight reconciles finish, release the lease, stop the
-/// informers and the endpoints; run() returns 0.
-/// Losing the lease calls `on_lost_leadership`; the default logs and exits the process with status 1 (another
-/// replica is leading; Kubernetes restarts us as a candidate).
+/// Start: bind the endpoints, start every informer; then (after winning the lease, when leader
+/// election is on) wait until every cache has synced and start the controllers' workers. Stop
+/// (stop(), e.g. on SIGTERM): stop taking work, let in-flight reconciles finish, release the lease,
+/// stop the informers and the endpoints; run() returns 0. Losing the lease calls
+/// `on_lost_leadership`; the default logs and exits the process with status 1 (another replica is
+/// leading; Kubernetes restarts us as a candidate).
 ///
-/// Endpoints (each bound server answers all three paths): GET /healthz → 200 "ok"; GET /readyz → 200 once every
-/// informer has synced, else 503 naming the unsynced ones; GET /metrics → Prometheus text.
+/// Endpoints (each bound server answers all three paths): GET /healthz → 200 "ok"; GET /readyz →
+/// 200 once every informer has synced, else 503 naming the unsynced ones; GET /metrics → Prometheus
+/// text.
 
 #include <poetryops/kube/client.hpp>
 #include <poetryops/kube/controller.hpp>
@@ -45,22 +46,23 @@
 namespace poetryops::kube {
 
 struct ManagerOptions {
-    /// "host:port", ":port" (all interfaces), or "0"/"" to disable. Port 0 picks a free port (see metrics_port()).
+    /// "host:port", ":port" (all interfaces), or "0"/"" to disable. Port 0 picks a free port (see
+    /// metrics_port()).
     std::string metrics_bind_address = ":8080";
     std::string health_probe_bind_address = ":8081";
     bool leader_election = false;
     std::string leader_election_namespace = "default";
-    std::string leader_election_id = "poetryops-controller";   ///< the Lease's name
-    std::string leader_identity;                               ///< empty: default_leader_identity()
+    std::string leader_election_id = "poetryops-controller";  ///< the Lease's name
+    std::string leader_identity;                              ///< empty: default_leader_identity()
     std::chrono::milliseconds lease_duration{std::chrono::seconds(15)};
     std::chrono::milliseconds renew_deadline{std::chrono::seconds(10)};
     std::chrono::milliseconds retry_period{std::chrono::seconds(2)};
     /// Called (on the election thread) when the lease is lost. Empty: log and std::_Exit(1).
     std::function<void()> on_lost_leadership;
     EventRecorderOptions events;
-    const Clock* clock = nullptr;                              ///< null: SystemClock
-    /// The registry served on /metrics; null: the manager owns one. Pass the one given to RestClientOptions so
-    /// rest_client_requests_total shows up too.
+    const Clock* clock = nullptr;  ///< null: SystemClock
+    /// The registry served on /metrics; null: the manager owns one. Pass the one given to
+    /// RestClientOptions so rest_client_requests_total shows up too.
     MetricsRegistry* metrics = nullptr;
 };
 
@@ -79,9 +81,11 @@ public:
     MetricsRegistry& metrics() { return *metrics_; }
     EventRecorder& events() { return events_; }
 
-    /// Binds the endpoints and starts everything in the background. Fails when an address cannot be bound.
+    /// Binds the endpoints and starts everything in the background. Fails when an address cannot be
+    /// bound.
     Result<void> start();
-    /// start() (unless started), then blocks until stop(); returns the process exit code (0 after a clean stop).
+    /// start() (unless started), then blocks until stop(); returns the process exit code (0 after a
+    /// clean stop).
     int run();
     /// Graceful stop; idempotent; returns when everything has stopped.
     void stop();
@@ -121,9 +125,10 @@ private:
     std::thread starter_thread_;
 };
 
-/// SIGTERM/SIGINT handling without async-signal hazards: the constructor blocks both signals in the calling thread
-/// (construct it first in main(), before any thread starts, so every thread inherits the mask); a dedicated thread
-/// waits for them with sigwait() and runs the callback. The destructor stops that thread.
+/// SIGTERM/SIGINT handling without async-signal hazards: the constructor blocks both signals in the
+/// calling thread (construct it first in main(), before any thread starts, so every thread inherits
+/// the mask); a dedicated thread waits for them with sigwait() and runs the callback. The
+/// destructor stops that thread.
 class ShutdownSignals {
 public:
     ShutdownSignals();

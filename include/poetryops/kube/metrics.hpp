@@ -1,12 +1,13 @@
 #pragma once
-/// A small Prometheus metrics registry: counters, gauges and histograms with labels, rendered in the Prometheus text
-/// exposition format (version 0.0.4) for `/metrics`.
+/// A small Prometheus metrics registry: counters, gauges and histograms with labels, rendered in
+/// the Prometheus text exposition format (version 0.0.4) for `/metrics`.
 ///
-///   registry.describe("poetryops_builds_total", kube::MetricType::counter, "Image builds started.");
-///   registry.inc("poetryops_builds_total", {{"app", "team-a/billing"}});
+///   registry.describe("poetryops_builds_total", kube::MetricType::counter, "Image builds
+///   started."); registry.inc("poetryops_builds_total", {{"app", "team-a/billing"}});
 ///
-/// The controller runtime registers controller-runtime's names (controller_runtime_reconcile_total, workqueue_depth,
-/// rest_client_requests_total, leader_election_master_status, ...); poetryops' own metrics go in the same registry.
+/// The controller runtime registers controller-runtime's names (controller_runtime_reconcile_total,
+/// workqueue_depth, rest_client_requests_total, leader_election_master_status, ...); poetryops' own
+/// metrics go in the same registry.
 
 #include <functional>
 #include <map>
@@ -31,10 +32,12 @@ public:
     MetricsRegistry(const MetricsRegistry&) = delete;
     MetricsRegistry& operator=(const MetricsRegistry&) = delete;
 
-    /// Declares a family with its HELP text (idempotent; the first declaration wins). Histograms take their upper
-    /// bucket bounds (ascending; +Inf is implicit); empty means Prometheus' default buckets. Using a name that was
-    /// never declared declares it on the fly with the type the operation implies and an empty HELP.
-    void describe(const std::string& name, MetricType type, const std::string& help, std::vector<double> buckets = {});
+    /// Declares a family with its HELP text (idempotent; the first declaration wins). Histograms
+    /// take their upper bucket bounds (ascending; +Inf is implicit); empty means Prometheus'
+    /// default buckets. Using a name that was never declared declares it on the fly with the type
+    /// the operation implies and an empty HELP.
+    void describe(const std::string& name, MetricType type, const std::string& help,
+                  std::vector<double> buckets = {});
 
     /// Counter += v (v >= 0).
     void inc(const std::string& name, const Labels& labels = {}, double v = 1);
@@ -45,7 +48,8 @@ public:
     /// Histogram observation.
     void observe(const std::string& name, const Labels& labels, double v);
 
-    /// Current value of a counter or gauge series (0 when absent); for a histogram, its observation count.
+    /// Current value of a counter or gauge series (0 when absent); for a histogram, its observation
+    /// count.
     double value(const std::string& name, const Labels& labels = {}) const;
     /// Sum over every series of a counter or gauge family (histograms: total observation count).
     double total(const std::string& name) const;

@@ -1,8 +1,9 @@
 #pragma once
-/// Workqueue rate limiters, after client-go's `workqueue` package: how long an item waits before it is retried.
+/// Workqueue rate limiters, after client-go's `workqueue` package: how long an item waits before it
+/// is retried.
 ///
-/// default_controller_rate_limiter() is controller-runtime's default: the maximum of a per-item exponential backoff
-/// (5 ms doubling to 1000 s) and a global token bucket (10 qps, burst 100).
+/// default_controller_rate_limiter() is controller-runtime's default: the maximum of a per-item
+/// exponential backoff (5 ms doubling to 1000 s) and a global token bucket (10 qps, burst 100).
 
 #include <poetryops/util/clock.hpp>
 
@@ -43,8 +44,9 @@ private:
     duration base_, max_;
 };
 
-/// A global token bucket (`qps` tokens per second, at most `burst`), shared by all items. Each when() reserves a
-/// token; when the bucket is empty the reservation lies in the future and the delay says when.
+/// A global token bucket (`qps` tokens per second, at most `burst`), shared by all items. Each
+/// when() reserves a token; when the bucket is empty the reservation lies in the future and the
+/// delay says when.
 class BucketRateLimiter final : public RateLimiter {
 public:
     BucketRateLimiter(double qps, int burst, const Clock& clock);

@@ -1,9 +1,11 @@
 #pragma once
-/// Resource addressing: (group, version, resource plural, namespace, name[, subresource]) → REST path.
+/// Resource addressing: (group, version, resource plural, namespace, name[, subresource]) → REST
+/// path.
 ///
 ///   kube::ResourceRef pods{"", "v1", "pods"};
 ///   client.get(pods.in("team-a").named("web-0"));
-///   client.list(kube::resources::configmaps().in("team-a"), {});   // namespace "" → all namespaces
+///   client.list(kube::resources::configmaps().in("team-a"), {});   // namespace "" → all
+///   namespaces
 
 #include <string>
 #include <string_view>
@@ -11,13 +13,16 @@
 
 namespace poetryops::kube {
 
-/// Names a collection or one object. The core group is "" (paths under /api/v1); everything else is under
-/// /apis/<group>/<version>. Cluster-scoped resources (namespaces, CRDs) leave `namespace_` empty and set
-/// `cluster_scoped`. Value type.
+/// Names a collection or one object. The core group is "" (paths under /api/v1); everything else is
+/// under /apis/<group>/<version>. Cluster-scoped resources (namespaces, CRDs) leave `namespace_`
+/// empty and set `cluster_scoped`. Value type.
 struct ResourceRef {
     ResourceRef() = default;
-    ResourceRef(std::string group_, std::string version_, std::string resource_, bool cluster_scoped_ = false)
-        : group(std::move(group_)), version(std::move(version_)), resource(std::move(resource_)),
+    ResourceRef(std::string group_, std::string version_, std::string resource_,
+                bool cluster_scoped_ = false)
+        : group(std::move(group_)),
+          version(std::move(version_)),
+          resource(std::move(resource_)),
           cluster_scoped(cluster_scoped_) {}
 
     std::string group;        ///< "" for the core group, e.g. "apps", "poetryops.io"
@@ -45,7 +50,8 @@ struct ResourceRef {
 struct ObjectKey {
     std::string namespace_;
     std::string name;
-    /// "namespace/name", or "name" when the namespace is empty (cluster-scoped): the cache and workqueue key.
+    /// "namespace/name", or "name" when the namespace is empty (cluster-scoped): the cache and
+    /// workqueue key.
     std::string str() const;
     /// Parses "ns/name" or "name".
     static ObjectKey parse(std::string_view key);
@@ -54,12 +60,12 @@ struct ObjectKey {
 /// Well-known resources.
 namespace resources {
 ResourceRef namespaces();
-ResourceRef events();            ///< core/v1 Events
-ResourceRef leases();            ///< coordination.k8s.io/v1 Leases
+ResourceRef events();  ///< core/v1 Events
+ResourceRef leases();  ///< coordination.k8s.io/v1 Leases
 ResourceRef secrets();
 ResourceRef configmaps();
-ResourceRef jobs();              ///< batch/v1 Jobs
-ResourceRef crds();              ///< apiextensions.k8s.io/v1 CustomResourceDefinitions
+ResourceRef jobs();  ///< batch/v1 Jobs
+ResourceRef crds();  ///< apiextensions.k8s.io/v1 CustomResourceDefinitions
 }  // namespace resources
 
 }  // namespace poetryops::kube

@@ -1,8 +1,9 @@
 #pragma once
 /// API `Status` errors → poetryops Error.
 ///
-/// A failed Kubernetes request returns a `Status` object (`{"kind":"Status","reason":"NotFound","code":404,...}`).
-/// status_error() maps it onto `Error{kind, http_status, reason = Status.reason, message}`:
+/// A failed Kubernetes request returns a `Status` object
+/// (`{"kind":"Status","reason":"NotFound","code":404,...}`). status_error() maps it onto
+/// `Error{kind, http_status, reason = Status.reason, message}`:
 ///
 /// | Status.reason / code          | Error::Kind    | terminal |
 /// |-------------------------------|----------------|----------|
@@ -18,8 +19,8 @@
 /// | anything else                 | http           | no       |
 ///
 /// The message names the request and carries the server's message, e.g.
-/// `GET /api/v1/namespaces/a/pods/x: 404 NotFound: pods "x" not found`. Use the is_* predicates rather than
-/// comparing kinds, since several reasons share a kind.
+/// `GET /api/v1/namespaces/a/pods/x: 404 NotFound: pods "x" not found`. Use the is_* predicates
+/// rather than comparing kinds, since several reasons share a kind.
 
 #include <poetryops/util/result.hpp>
 
@@ -28,8 +29,9 @@
 
 namespace poetryops::kube {
 
-/// Builds the Error for a non-2xx response. `body` may be a Status JSON object or anything else (proxies answer
-/// with HTML); `request` is "METHOD path" for the message. Never includes request bodies or headers.
+/// Builds the Error for a non-2xx response. `body` may be a Status JSON object or anything else
+/// (proxies answer with HTML); `request` is "METHOD path" for the message. Never includes request
+/// bodies or headers.
 Error status_error(int http_status, std::string_view body, std::string_view request);
 
 /// Builds the Error for a Status object that arrived inside a watch stream (an ERROR event).

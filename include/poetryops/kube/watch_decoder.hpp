@@ -1,9 +1,10 @@
 #pragma once
 /// The watch stream decoder: bytes in, events out.
 ///
-/// A Kubernetes watch response is a stream of JSON objects `{"type":"ADDED","object":{...}}`, one per line. The HTTP
-/// layer hands us body bytes in whatever pieces the network produced; WatchDecoder buffers only an incomplete trailing
-/// event, so the events it yields do not depend on where the pieces were split.
+/// A Kubernetes watch response is a stream of JSON objects `{"type":"ADDED","object":{...}}`, one
+/// per line. The HTTP layer hands us body bytes in whatever pieces the network produced;
+/// WatchDecoder buffers only an incomplete trailing event, so the events it yields do not depend on
+/// where the pieces were split.
 ///
 ///   kube::WatchDecoder dec;
 ///   auto r = dec.feed(chunk, [&](kube::WatchEvent&& ev) { ... });
@@ -34,17 +35,19 @@ struct WatchEvent {
 /// Incremental decoder. Thread safety: unsafe (one stream, one decoder).
 class WatchDecoder {
 public:
-    /// `max_event_bytes` bounds the buffer for one event: a stream that never sends a newline is garbage, not a
-    /// reason to use unbounded memory.
-    explicit WatchDecoder(std::size_t max_event_bytes = 32 * 1024 * 1024) : max_event_bytes_(max_event_bytes) {}
+    /// `max_event_bytes` bounds the buffer for one event: a stream that never sends a newline is
+    /// garbage, not a reason to use unbounded memory.
+    explicit WatchDecoder(std::size_t max_event_bytes = 32 * 1024 * 1024)
+        : max_event_bytes_(max_event_bytes) {}
 
-    /// Decodes every complete event in `buffered + bytes`, calling `on_event` for each in order. On malformed input
-    /// returns Error::Kind::decode (reason "BadWatchEvent") naming the problem; events before it were delivered,
-    /// and every later call fails until reset().
+    /// Decodes every complete event in `buffered + bytes`, calling `on_event` for each in order. On
+    /// malformed input returns Error::Kind::decode (reason "BadWatchEvent") naming the problem;
+    /// events before it were delivered, and every later call fails until reset().
     Result<void> feed(std::string_view bytes, const std::function<void(WatchEvent&&)>& on_event);
 
-    /// Call at the end of the stream: delivers a final event that lacked its newline, and fails (decode, reason
-    /// "TruncatedWatchEvent") when an incomplete event is buffered, which means the connection dropped mid-event.
+    /// Call at the end of the stream: delivers a final event that lacked its newline, and fails
+    /// (decode, reason "TruncatedWatchEvent") when an incomplete event is buffered, which means the
+    /// connection dropped mid-event.
     Result<void> finish(const std::function<void(WatchEvent&&)>& on_event);
 
     void reset();
@@ -54,7 +57,8 @@ public:
     std::size_t events() const { return events_; }
 
 private:
-    Result<void> decode_line(std::string_view line, const std::function<void(WatchEvent&&)>& on_event);
+    Result<void> decode_line(std::string_view line,
+                             const std::function<void(WatchEvent&&)>& on_event);
 
     std::string partial_;
     std::size_t max_event_bytes_;

@@ -2,10 +2,14 @@
 /// The controller workqueue, with client-go's semantics (`workqueue.RateLimitingInterface`):
 ///
 /// * Deduplication: a key added many times before it is taken is processed once.
-/// * Processing set: a key taken by get() is not handed out again until done(); re-adds in between are remembered
-///   and the key is queued again at done(), so one key is never reconciled twice at once and no change is lost.
-/// * add_after(): delayed adds (the earliest pending time wins); add_rate_limited(): a delay from the RateLimiter
-///   (by default max(per-item 5 ms·2ⁿ ≤ 1000 s, 10 qps token bucket with burst 100)); forget() resets the backoff.
+/// * Processing set: a key taken by get() is not handed out again until done(); re-adds in between
+/// are remembered
+///   and the key is queued again at done(), so one key is never reconciled twice at once and no
+///   change is lost.
+/// * add_after(): delayed adds (the earliest pending time wins); add_rate_limited(): a delay from
+/// the RateLimiter
+///   (by default max(per-item 5 ms·2ⁿ ≤ 1000 s, 10 qps token bucket with burst 100)); forget()
+///   resets the backoff.
 /// * shut_down(): get() returns nullopt from then on (in-flight keys can still be done()).
 ///
 /// Metrics (when a registry is given): workqueue_depth{name}, workqueue_adds_total{name},
@@ -40,7 +44,8 @@ public:
 
     /// `limiter` null: default_controller_rate_limiter(clock). `metrics` may be null.
     explicit WorkQueue(std::string name, const Clock& clock = SystemClock::instance(),
-                       std::unique_ptr<RateLimiter> limiter = nullptr, MetricsRegistry* metrics = nullptr);
+                       std::unique_ptr<RateLimiter> limiter = nullptr,
+                       MetricsRegistry* metrics = nullptr);
     ~WorkQueue();
     WorkQueue(const WorkQueue&) = delete;
     WorkQueue& operator=(const WorkQueue&) = delete;
@@ -54,7 +59,8 @@ public:
     void forget(const std::string& key);
     int num_requeues(const std::string& key);
 
-    /// Blocks until a key is ready or the queue shuts down (nullopt). The caller must call done(key).
+    /// Blocks until a key is ready or the queue shuts down (nullopt). The caller must call
+    /// done(key).
     std::optional<std::string> get();
     /// Like get() but gives up after `timeout` of real time.
     std::optional<std::string> get_for(std::chrono::milliseconds timeout);
@@ -77,7 +83,9 @@ private:
         std::chrono::steady_clock::time_point ready;
         std::uint64_t seq;
         std::string key;
-        bool operator>(const Waiting& o) const { return ready != o.ready ? ready > o.ready : seq > o.seq; }
+        bool operator>(const Waiting& o) const {
+            return ready != o.ready ? ready > o.ready : seq > o.seq;
+        }
     };
 
     void add_locked(const std::string& key);

@@ -1,10 +1,11 @@
 #pragma once
 /// Byte-exact YAML edits: the pure core (text in, text out, no I/O).
 ///
-/// Every edit locates its target scalar through yaml-cpp's marks and splices only that scalar's bytes; everything
-/// else (comments, blank lines, indentation, quoting elsewhere, flow style, block scalars, anchors, `---`/`...`, CRLF,
-/// a BOM, a missing final newline) stays byte-identical. When nothing needs to change, new_text == the input and
-/// changes is empty. Expected failures come back as errors whose message starts with "line N" where a line is known.
+/// Every edit locates its target scalar through yaml-cpp's marks and splices only that scalar's
+/// bytes; everything else (comments, blank lines, indentation, quoting elsewhere, flow style, block
+/// scalars, anchors, `---`/`...`, CRLF, a BOM, a missing final newline) stays byte-identical. When
+/// nothing needs to change, new_text == the input and changes is empty. Expected failures come back
+/// as errors whose message starts with "line N" where a line is known.
 ///
 /// Thread safety: all functions are pure and may run concurrently.
 
@@ -21,15 +22,17 @@ namespace poetryops::manifest {
 
 /// Guards against hostile or accidental huge input.
 struct Limits {
-    std::size_t max_bytes = 16 * 1024 * 1024;        ///< larger documents are refused (reason "TooLarge")
-    std::size_t max_nodes = 4 * 1024 * 1024;         ///< YAML nodes per text
-    std::uint64_t max_expanded_nodes = 1000 * 1000;  ///< nodes of one document with aliases expanded ("AliasBomb")
+    std::size_t max_bytes = 16 * 1024 * 1024;  ///< larger documents are refused (reason "TooLarge")
+    std::size_t max_nodes = 4 * 1024 * 1024;   ///< YAML nodes per text
+    /// nodes of one document with aliases expanded ("AliasBomb")
+    std::uint64_t max_expanded_nodes = 1000 * 1000;
 };
 
 /// One edited scalar.
 struct Change {
     int line = 0;           ///< 1-based line of the edited scalar in the input
-    std::string field;      ///< what was edited, e.g. "images[0].newTag", "spec.template.spec.containers[1].image"
+    std::string field;      ///< what was edited, e.g. "images[0].newTag",
+                            ///< "spec.template.spec.containers[1].image"
     std::string old_value;  ///< decoded value before ("" when the field was added)
     std::string new_value;  ///< decoded value after ("" when the field was removed)
 };
@@ -44,12 +47,15 @@ struct EditResult {
 
 /// Where a set-image request is applied.
 enum class Kind {
-    auto_detect,  ///< kustomization documents → kustomize; workload documents → yaml; markers always; Helm values
-                  ///< when the file holds no Kubernetes objects and its repository path names the image
-    kustomize,    ///< `images:` entries of a Kustomization (an entry, and `images:`, are added when missing)
+    auto_detect,  ///< kustomization documents → kustomize; workload documents → yaml; markers
+                  ///< always; Helm values when the file holds no Kubernetes objects and its
+                  ///< repository path names the image
+    kustomize,    ///< `images:` entries of a Kustomization (an entry, and `images:`, are added when
+                  ///< missing)
     helm,         ///< dotted paths in a Helm values file
     yaml,         ///< containers[].image / initContainers[].image of workloads
-    marker,       ///< lines marked `# poetryops: APP[:ENV][:tag|:name|:digest]` or Flux `{"$imagepolicy": ...}`
+    marker,       ///< lines marked `# poetryops: APP[:ENV][:tag|:name|:digest]` or Flux
+                  ///< `{"$imagepolicy": ...}`
 };
 
 /// Parses "auto|kustomize|helm|yaml|marker".
@@ -57,43 +63,49 @@ Result<Kind> parse_kind(std::string_view text);
 const char* to_string(Kind kind);
 
 /// What to set. Mirrors `kustomize edit set image NAME=NEWNAME[:TAG][@DIGEST]`.
-/// When tag and/or digest are given, the result holds exactly those (a stale digest or tag is removed); when neither
-/// is given (a rename), existing tags and digests are kept.
+/// When tag and/or digest are given, the result holds exactly those (a stale digest or tag is
+/// removed); when neither is given (a rename), existing tags and digests are kept.
 struct SetImageRequest {
-    std::string name;                     ///< image name to match (no tag/digest), e.g. "registry.example.com/acme/billing"
+    /// image name to match (no tag/digest), e.g. "registry.example.com/acme/billing"
+    std::string name;
     std::optional<std::string> new_name;  ///< replacement name, when renaming
     std::optional<std::string> tag;
-    std::optional<std::string> digest;    ///< "sha256:<64 hex>"
+    std::optional<std::string> digest;  ///< "sha256:<64 hex>"
 
     std::string helm_tag_path = "image.tag";
     std::string helm_digest_path = "image.digest";
     std::string helm_repository_path = "image.repository";
 
-    std::string app;     ///< marker app; empty → the last path component of `name`
-    std::string env;     ///< marker environment; a marker naming an env matches only that env
-    std::string policy;  ///< Flux image policy "NS:NAME"; empty → any policy whose NAME equals the app
+    std::string app;  ///< marker app; empty → the last path component of `name`
+    std::string env;  ///< marker environment; a marker naming an env matches only that env
+    /// Flux image policy "NS:NAME"; empty → any policy whose NAME equals the app
+    std::string policy;
 };
 
 /// Parses the CLI form "NAME=NEWNAME[:TAG][@DIGEST]" or "NAME[:TAG][@DIGEST]" (validated).
 Result<SetImageRequest> parse_set_image_arg(std::string_view arg);
 
-/// Sets an image in a YAML text. Errors: decode (invalid YAML), invalid (refusals: alias targets, ambiguity, limits,
-/// block-scalar targets), each with the line and reason. matched == 0 means nothing in the text names the image.
-Result<EditResult> set_image(std::string_view text, const SetImageRequest& request, Kind kind = Kind::auto_detect,
-                             const Limits& limits = {});
+/// Sets an image in a YAML text. Errors: decode (invalid YAML), invalid (refusals: alias targets,
+/// ambiguity, limits, block-scalar targets), each with the line and reason. matched == 0 means
+/// nothing in the text names the image.
+Result<EditResult> set_image(std::string_view text, const SetImageRequest& request,
+                             Kind kind = Kind::auto_detect, const Limits& limits = {});
 
-/// Sets Helm values at dotted paths ("image.tag", "containers.0.image"): each path must exist and hold a scalar
-/// (or be null). Values are written as strings (quoted when plain style would read them as a number or bool).
-Result<EditResult> set_values(std::string_view text, const std::vector<std::pair<std::string, std::string>>& values,
+/// Sets Helm values at dotted paths ("image.tag", "containers.0.image"): each path must exist and
+/// hold a scalar (or be null). Values are written as strings (quoted when plain style would read
+/// them as a number or bool).
+Result<EditResult> set_values(std::string_view text,
+                              const std::vector<std::pair<std::string, std::string>>& values,
                               const Limits& limits = {});
 
 /// Traffic-weight resources.
 enum class TrafficKind {
     gateway_api,  ///< HTTPRoute spec.rules[].backendRefs[] (by name)
-    istio,        ///< VirtualService spec.http[].route[] (by destination.subset, else destination.host)
-    nginx,        ///< Ingress with canary: "true": nginx.ingress.kubernetes.io/canary-weight (by Ingress name)
-    smi,          ///< TrafficSplit spec.backends[] (by service)
-    traefik,      ///< TraefikService spec.weighted.services[] (by name)
+    istio,  ///< VirtualService spec.http[].route[] (by destination.subset, else destination.host)
+    nginx,  ///< Ingress with canary: "true": nginx.ingress.kubernetes.io/canary-weight (by Ingress
+            ///< name)
+    smi,    ///< TrafficSplit spec.backends[] (by service)
+    traefik,  ///< TraefikService spec.weighted.services[] (by name)
 };
 
 /// Parses "gateway-api|istio|nginx|smi|traefik".
@@ -105,9 +117,11 @@ struct BackendWeight {
     int weight = 0;
 };
 
-/// Sets the weights of named backends in every resource of `kind` (optionally only the one named `resource`).
-/// A `weight:` key is inserted when absent. Every named backend must be found in each matching resource.
-Result<EditResult> set_weights(std::string_view text, TrafficKind kind, const std::vector<BackendWeight>& weights,
+/// Sets the weights of named backends in every resource of `kind` (optionally only the one named
+/// `resource`). A `weight:` key is inserted when absent. Every named backend must be found in each
+/// matching resource.
+Result<EditResult> set_weights(std::string_view text, TrafficKind kind,
+                               const std::vector<BackendWeight>& weights,
                                std::string_view resource = {}, const Limits& limits = {});
 
 }  // namespace poetryops::manifest

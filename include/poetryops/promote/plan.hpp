@@ -1,18 +1,24 @@
 #pragma once
-/// The promotion engine: a pure function from (spec, status, observations, now) to the next actions, the status the
-/// controller should write, and the events to emit. No I/O: the reconciler observes, calls plan(), acts on the
-/// actions, then records what happened with record_promotion().
+/// The promotion engine: a pure function from (spec, status, observations, now) to the next
+/// actions, the status the controller should write, and the events to emit. No I/O: the reconciler
+/// observes, calls plan(), acts on the actions, then records what happened with record_promotion().
 ///
 /// Rules (docs/promotion.md):
 /// - the first environment takes the newest eligible artifact (tag + digest);
-/// - environment N takes exactly the digest environment N-1 runs, once N-1 is Healthy and has soaked for `soak`;
-/// - a digest that failed or was rolled back in an environment is never promoted there or downstream again;
-/// - `approval: required` (or `auto: false`) waits for `poetryops.io/approve.<env>: <digest>` naming that digest;
-/// - a pinned image changed in git by someone else is a hold: reported, never overwritten, until released with
-///   `poetryops.io/release.<env>: <the held digest or image>` or overridden by a rollback annotation;
-/// - `poetryops.io/rollback.<env>: <digest>` re-pins a digest from that environment's history and keeps the
-///   environment there (no automatic promotion into it) while the annotation stays; the digest it replaced is
-///   rejected.
+/// - environment N takes exactly the digest environment N-1 runs, once N-1 is Healthy and has
+/// soaked for `soak`;
+/// - a digest that failed or was rolled back in an environment is never promoted there or
+/// downstream again;
+/// - `approval: required` (or `auto: false`) waits for `poetryops.io/approve.<env>: <digest>`
+/// naming that digest;
+/// - a pinned image changed in git by someone else is a hold: reported, never overwritten, until
+/// released with
+///   `poetryops.io/release.<env>: <the held digest or image>` or overridden by a rollback
+///   annotation;
+/// - `poetryops.io/rollback.<env>: <digest>` re-pins a digest from that environment's history and
+/// keeps the
+///   environment there (no automatic promotion into it) while the annotation stays; the digest it
+///   replaced is rejected.
 
 #include <poetryops/api/poetryapp.hpp>
 
@@ -49,21 +55,22 @@ struct HealthObservation {
 
 /// What the reconciler read for one environment.
 struct EnvironmentObservation {
-    bool read_ok = true;           ///< false: git could not be read; the environment is left as it is
+    bool read_ok = true;  ///< false: git could not be read; the environment is left as it is
     std::string read_error;
     /// The image reference the environment's manifests pin now, as written (empty: nothing found).
     std::string pinned_image;
-    std::string pinned_digest;     ///< its digest part ("" when pinned by tag only)
-    std::string pinned_tag;        ///< its tag part
-    /// The commit that pinned `pinned_digest` when it carries this app's Poetryops-Promotion trailer for this
-    /// environment and digest and is newer than (a descendant of) the commit status records; "" otherwise: the pin
-    /// was made by someone else (an older promotion commit of the same digest does not count: that is a revert).
+    std::string pinned_digest;  ///< its digest part ("" when pinned by tag only)
+    std::string pinned_tag;     ///< its tag part
+    /// The commit that pinned `pinned_digest` when it carries this app's Poetryops-Promotion
+    /// trailer for this environment and digest and is newer than (a descendant of) the commit
+    /// status records; "" otherwise: the pin was made by someone else (an older promotion commit of
+    /// the same digest does not count: that is a revert).
     std::string promotion_commit;
     HealthObservation health;
 };
 
 struct Observations {
-    std::optional<Artifact> newest;                        ///< newest eligible artifact of the image policy
+    std::optional<Artifact> newest;  ///< newest eligible artifact of the image policy
     std::map<std::string, EnvironmentObservation> environments;  ///< by environment name
 };
 
@@ -77,29 +84,34 @@ struct PromoteAction {
 
 struct Event {
     bool warning = false;
-    std::string reason;   ///< CamelCase
+    std::string reason;  ///< CamelCase
     std::string message;
 };
 
 struct Plan {
-    std::vector<PromoteAction> actions;     ///< in environment order; commit each, then record_promotion()
-    api::PoetryAppStatus status;            ///< the status to write once the actions are done (or failed)
+    /// in environment order; commit each, then record_promotion()
+    std::vector<PromoteAction> actions;
+    api::PoetryAppStatus status;  ///< the status to write once the actions are done (or failed)
     std::vector<Event> events;
-    std::optional<std::chrono::seconds> requeue_after;  ///< when a timer (soak, health timeout) expires
+    /// when a timer (soak, health timeout) expires
+    std::optional<std::chrono::seconds> requeue_after;
 };
 
-/// Computes the next step. `app.status` is the last written status; the returned status carries phases, holds,
-/// rejections and messages for every spec environment (in spec order) and the summary.
+/// Computes the next step. `app.status` is the last written status; the returned status carries
+/// phases, holds, rejections and messages for every spec environment (in spec order) and the
+/// summary.
 Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint now);
 
-/// Records a committed promotion (or one found already in git) in `status`: the environment's version, tag, digest,
-/// commit, phase Syncing (Healthy at once for health `none`), since `now`, and a history entry.
-void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec, const PromoteAction& action,
-                      const std::string& commit, TimePoint now);
+/// Records a committed promotion (or one found already in git) in `status`: the environment's
+/// version, tag, digest, commit, phase Syncing (Healthy at once for health `none`), since `now`,
+/// and a history entry.
+void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec,
+                      const PromoteAction& action, const std::string& commit, TimePoint now);
 
-/// Records a promotion that could not be committed: the environment keeps what it runs and says why.
-void record_failure(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec, const PromoteAction& action,
-                    const std::string& message, TimePoint now);
+/// Records a promotion that could not be committed: the environment keeps what it runs and says
+/// why.
+void record_failure(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec,
+                    const PromoteAction& action, const std::string& message, TimePoint now);
 
 /// `repository:tag@digest` (tag or digest omitted when empty).
 std::string image_reference(const std::string& repository, const Artifact& artifact);

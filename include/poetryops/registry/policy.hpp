@@ -1,14 +1,18 @@
 #pragma once
-/// Version policies: which tags of a repository are candidates, how they are ordered, and which is newest.
+/// Version policies: which tags of a repository are candidates, how they are ordered, and which is
+/// newest.
 ///
 /// Spec syntax (CLI `--policy`, docs/registry.md): clauses separated by ';'
 ///   `semver:RANGE`      node-semver range, e.g. `semver:^1.2 || ~2.0.1`
 ///   `pep440:SPECIFIERS` PEP 440 specifier set, e.g. `pep440:~=1.4,!=1.4.3`
 ///   `natural`           order by numbers inside the text (timestamps, build numbers), no range
 ///   `prerelease`        let pre-releases match
-///   `regex:PATTERN`     filter tags by PATTERN (ECMAScript, searched); capture group 1, when present, is the version
-///                       that the range and ordering see. Must be the last clause: the rest of the spec is the pattern.
-/// A spec without `kind:` is a PEP 440 specifier set when it uses `~=`, `==`, `!=` or `===`, else a semver range.
+///   `regex:PATTERN`     filter tags by PATTERN (ECMAScript, searched); capture group 1, when
+///   present, is the version
+///                       that the range and ordering see. Must be the last clause: the rest of the
+///                       spec is the pattern.
+/// A spec without `kind:` is a PEP 440 specifier set when it uses `~=`, `==`, `!=` or `===`, else a
+/// semver range.
 
 #include <poetryops/util/result.hpp>
 
@@ -39,10 +43,12 @@ struct Candidate {
     std::string version;
 };
 
-/// A policy compiled once (regex and range parsed) and applied to many tag lists. Thread safety: const methods safe.
+/// A policy compiled once (regex and range parsed) and applied to many tag lists. Thread safety:
+/// const methods safe.
 class CompiledPolicy {
 public:
-    /// Validates everything up front: a bad range, specifier or regex is Error::Kind::invalid here, not later.
+    /// Validates everything up front: a bad range, specifier or regex is Error::Kind::invalid here,
+    /// not later.
     static Result<CompiledPolicy> compile(const VersionPolicy& policy);
     CompiledPolicy(CompiledPolicy&&) noexcept;
     CompiledPolicy& operator=(CompiledPolicy&&) noexcept;
@@ -61,12 +67,14 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-/// A PEP 440 specifier set (`~=`, `==` incl. `.*`, `!=` incl. `.*`, `<=`, `>=`, `<`, `>`, `===`), comma-separated.
+/// A PEP 440 specifier set (`~=`, `==` incl. `.*`, `!=` incl. `.*`, `<=`, `>=`, `<`, `>`, `===`),
+/// comma-separated.
 class Pep440Specifiers {
 public:
     static Result<Pep440Specifiers> parse(std::string_view text);
-    /// Whether `version` (PEP 440 text) is in the set. Pre-releases match only with `include_prereleases` or when a
-    /// specifier names a pre-release. Unparseable versions never match.
+    /// Whether `version` (PEP 440 text) is in the set. Pre-releases match only with
+    /// `include_prereleases` or when a specifier names a pre-release. Unparseable versions never
+    /// match.
     bool matches(std::string_view version, bool include_prereleases = false) const;
     Pep440Specifiers(Pep440Specifiers&&) noexcept;
     Pep440Specifiers& operator=(Pep440Specifiers&&) noexcept;

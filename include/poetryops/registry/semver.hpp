@@ -1,6 +1,7 @@
 #pragma once
-/// Semantic versions (semver.org 2.0, read loosely the way image tags are written: "v1.2.3", "1.2") and node-semver
-/// style ranges: comparisons, `^`, `~`, x-ranges (`1.x`, `1.2.*`, `*`), hyphen ranges, `||`; space or comma means AND.
+/// Semantic versions (semver.org 2.0, read loosely the way image tags are written: "v1.2.3", "1.2")
+/// and node-semver style ranges: comparisons, `^`, `~`, x-ranges (`1.x`, `1.2.*`, `*`), hyphen
+/// ranges, `||`; space or comma means AND.
 
 #include <poetryops/util/result.hpp>
 
@@ -34,8 +35,9 @@ class SemverRange {
 public:
     /// Parses a range; Error::Kind::invalid names the offending comparator.
     static Result<SemverRange> parse(std::string_view text);
-    /// Whether v satisfies the range. A pre-release matches only when `include_prerelease`, or when a comparator of the
-    /// matching set names a pre-release of the same major.minor.patch (node-semver's rule).
+    /// Whether v satisfies the range. A pre-release matches only when `include_prerelease`, or when
+    /// a comparator of the matching set names a pre-release of the same major.minor.patch
+    /// (node-semver's rule).
     bool matches(const SemVer& v, bool include_prerelease = false) const;
     const std::string& text() const { return text_; }
 

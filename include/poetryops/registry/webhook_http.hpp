@@ -1,5 +1,6 @@
 #pragma once
-/// Glue between WebhookHandler and the http::Server: route a request to the handler and answer with its response.
+/// Glue between WebhookHandler and the http::Server: route a request to the handler and answer with
+/// its response.
 
 #include <poetryops/http/message.hpp>
 #include <poetryops/registry/webhook.hpp>

@@ -1,6 +1,6 @@
 #pragma once
-/// Exponential backoff with full jitter ("Exponential Backoff And Jitter", AWS architecture blog): the n-th delay is
-/// uniform in [base*2^n / 2, base*2^n], capped at `max`.
+/// Exponential backoff with full jitter ("Exponential Backoff And Jitter", AWS architecture blog):
+/// the n-th delay is uniform in [base*2^n / 2, base*2^n], capped at `max`.
 
 #include <chrono>
 #include <cstdint>
@@ -10,7 +10,8 @@ namespace poetryops {
 
 class Backoff {
 public:
-    Backoff(std::chrono::milliseconds base, std::chrono::milliseconds max, std::uint64_t seed = std::random_device{}())
+    Backoff(std::chrono::milliseconds base, std::chrono::milliseconds max,
+            std::uint64_t seed = std::random_device{}())
         : base_(base), max_(max), rng_(seed) {}
     /// The next delay; grows with each call until reset().
     std::chrono::milliseconds next();

@@ -21,7 +21,9 @@ public:
 class SystemClock final : public Clock {
 public:
     time_point now() const override { return std::chrono::system_clock::now(); }
-    std::chrono::steady_clock::time_point steady_now() const override { return std::chrono::steady_clock::now(); }
+    std::chrono::steady_clock::time_point steady_now() const override {
+        return std::chrono::steady_clock::now();
+    }
     static SystemClock& instance();
 };
 
@@ -40,7 +42,8 @@ private:
     std::chrono::steady_clock::time_point steady_;
 };
 
-/// RFC 3339 UTC with seconds, e.g. "2026-01-01T00:00:00Z" (the form Kubernetes uses in metav1.Time).
+/// RFC 3339 UTC with seconds, e.g. "2026-01-01T00:00:00Z" (the form Kubernetes uses in
+/// metav1.Time).
 std::string format_rfc3339(Clock::time_point t);
 /// Parses RFC 3339 ("Z" or "+hh:mm", optional fraction). Returns false on malformed input.
 bool parse_rfc3339(std::string_view s, Clock::time_point& out);

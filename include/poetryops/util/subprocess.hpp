@@ -1,6 +1,6 @@
 #pragma once
-/// Runs a program: argv only (never a shell), optional stdin, environment control, a timeout that kills the whole
-/// process group, stdout/stderr captured up to a size limit.
+/// Runs a program: argv only (never a shell), optional stdin, environment control, a timeout that
+/// kills the whole process group, stdout/stderr captured up to a size limit.
 
 #include <poetryops/util/result.hpp>
 
@@ -13,19 +13,20 @@
 namespace poetryops {
 
 struct ProcessOptions {
-    std::string cwd{};                                 ///< empty: inherit
-    std::optional<std::string> stdin_data{};           ///< written then closed; nullopt: /dev/null
-    bool inherit_env = true;                           ///< start from this process's environment
-    std::map<std::string, std::string> env{};          ///< set (overrides inherited)
-    std::vector<std::string> unset_env{};              ///< removed from the inherited environment
+    std::string cwd{};                         ///< empty: inherit
+    std::optional<std::string> stdin_data{};   ///< written then closed; nullopt: /dev/null
+    bool inherit_env = true;                   ///< start from this process's environment
+    std::map<std::string, std::string> env{};  ///< set (overrides inherited)
+    std::vector<std::string> unset_env{};      ///< removed from the inherited environment
     std::chrono::milliseconds timeout{std::chrono::minutes(5)};  ///< 0: none
-    std::size_t max_output = 16 * 1024 * 1024;         ///< per stream; the rest is discarded, `*_truncated` set
+    /// per stream; the rest is discarded, `*_truncated` set
+    std::size_t max_output = 16 * 1024 * 1024;
 };
 
 struct ProcessResult {
-    int exit_code = -1;        ///< exit status, or -1 when killed by a signal
-    int signal = 0;            ///< the signal that ended it, 0 if it exited
-    bool timed_out = false;    ///< killed because the timeout passed
+    int exit_code = -1;      ///< exit status, or -1 when killed by a signal
+    int signal = 0;          ///< the signal that ended it, 0 if it exited
+    bool timed_out = false;  ///< killed because the timeout passed
     std::string out;
     std::string err;
     bool out_truncated = false;
@@ -34,12 +35,14 @@ struct ProcessResult {
     bool ok() const { return exit_code == 0 && !timed_out; }
 };
 
-/// Runs argv[0] (searched in PATH when it has no '/'). Fails (Error::Kind::internal, not_found) only when the process
-/// cannot be started; a non-zero exit or a timeout is reported in ProcessResult.
-/// Thread safety: safe; each call owns its child.
-Result<ProcessResult> run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+/// Runs argv[0] (searched in PATH when it has no '/'). Fails (Error::Kind::internal, not_found)
+/// only when the process cannot be started; a non-zero exit or a timeout is reported in
+/// ProcessResult. Thread safety: safe; each call owns its child.
+Result<ProcessResult> run_process(const std::vector<std::string>& argv,
+                                  const ProcessOptions& options = {});
 
-/// A started background process (a test server). Its destructor kills its process group and reaps it.
+/// A started background process (a test server). Its destructor kills its process group and reaps
+/// it.
 class ChildProcess {
 public:
     ChildProcess() = default;
@@ -49,8 +52,10 @@ public:
     ChildProcess& operator=(const ChildProcess&) = delete;
     ~ChildProcess();
 
-    /// Starts argv in its own process group; stdout and stderr go to `log_path` (appended) or /dev/null when empty.
-    static Result<ChildProcess> spawn(const std::vector<std::string>& argv, const ProcessOptions& options = {},
+    /// Starts argv in its own process group; stdout and stderr go to `log_path` (appended) or
+    /// /dev/null when empty.
+    static Result<ChildProcess> spawn(const std::vector<std::string>& argv,
+                                      const ProcessOptions& options = {},
                                       const std::string& log_path = {});
     int pid() const { return pid_; }
     bool running();

@@ -1,5 +1,6 @@
 #pragma once
-// Reads typed fields out of nlohmann::json with field paths; type problems become FieldErrors, never exceptions.
+// Reads typed fields out of nlohmann::json with field paths; type problems become FieldErrors,
+// never exceptions.
 
 #include <poetryops/api/duration.hpp>
 #include <poetryops/api/enums.hpp>
@@ -25,9 +26,13 @@ public:
     static std::string child(const std::string& path, std::string_view key) {
         return path.empty() ? std::string(key) : path + "." + std::string(key);
     }
-    static std::string index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+    static std::string index(const std::string& path, std::size_t i) {
+        return path + "[" + std::to_string(i) + "]";
+    }
 
-    void error(std::string path, std::string message) { errors_.push_back({std::move(path), std::move(message)}); }
+    void error(std::string path, std::string message) {
+        errors_.push_back({std::move(path), std::move(message)});
+    }
 
     /// The member, or nullptr when absent or null.
     static const json* member(const json& obj, std::string_view key) {
@@ -104,7 +109,8 @@ public:
         error(child(path, key), "must be an integer, not " + type_name(*v));
     }
 
-    void number(const json& obj, std::string_view key, const std::string& path, std::optional<double>& out) {
+    void number(const json& obj, std::string_view key, const std::string& path,
+                std::optional<double>& out) {
         const json* v = member(obj, key);
         if (!v) return;
         if (!v->is_number()) {
@@ -118,8 +124,9 @@ public:
         const json* v = member(obj, key);
         if (!v) return;
         if (!v->is_string()) {
-            error(child(path, key), "must be a duration string such as \"30s\", \"10m\" or \"1h30m\", not " +
-                                        type_name(*v));
+            error(child(path, key),
+                  "must be a duration string such as \"30s\", \"10m\" or \"1h30m\", not " +
+                      type_name(*v));
             return;
         }
         out = Duration(v->get<std::string>());

@@ -1,5 +1,6 @@
 #pragma once
-// The registry webhook receiver shared by local mode and the in-cluster controller: an HTTP server on
+// The registry webhook receiver shared by local mode and the in-cluster controller: an HTTP server
+// on
 // --webhook-bind-address answering POST /webhooks/registry through registry::WebhookHandler.
 
 #include <poetryops/http/server.hpp>
@@ -13,8 +14,10 @@ namespace poetryops::controller::detail {
 
 class WebhookListener {
 public:
-    /// Binds `address` ("host:port" or ":port" for all interfaces). Errors name the flag and what is wrong.
-    static Result<std::unique_ptr<WebhookListener>> start(const std::string& address, registry::WebhookConfig config,
+    /// Binds `address` ("host:port" or ":port" for all interfaces). Errors name the flag and what
+    /// is wrong.
+    static Result<std::unique_ptr<WebhookListener>> start(const std::string& address,
+                                                          registry::WebhookConfig config,
                                                           registry::WebhookHandler::Sink sink);
     ~WebhookListener() { stop(); }
     std::uint16_t port() const { return server_.port(); }

@@ -1,6 +1,6 @@
 #pragma once
-// Private: what the lint rules need to know about a parsed Dockerfile — the simple shell commands each RUN executes,
-// the ENV each stage sees, stage ancestry — computed once.
+// Private: what the lint rules need to know about a parsed Dockerfile — the simple shell commands
+// each RUN executes, the ENV each stage sees, stage ancestry — computed once.
 
 #include <poetryops/dockerfile/linter.hpp>
 #include <poetryops/dockerfile/parser.hpp>
@@ -14,12 +14,13 @@ namespace poetryops::dockerfile::detail {
 
 /// One simple command of a shell script: `FOO=1 /opt/poetry/bin/poetry install --no-root`.
 struct ShellCommand {
-    std::string name;                      ///< program basename ("poetry"); `python -m X` becomes X
-    std::vector<std::string> args;         ///< after the program
+    std::string name;               ///< program basename ("poetry"); `python -m X` becomes X
+    std::vector<std::string> args;  ///< after the program
     std::map<std::string, std::string> assignments;  ///< leading NAME=value words
 };
 
-/// Splits a script on `&&`, `||`, `;`, `|`, `&` and newlines (outside quotes and `$(...)`) into simple commands.
+/// Splits a script on `&&`, `||`, `;`, `|`, `&` and newlines (outside quotes and `$(...)`) into
+/// simple commands.
 std::vector<ShellCommand> shell_commands(std::string_view script, char escape);
 
 /// True when the argument list contains `flag` as a word or as `flag=...`.
@@ -49,7 +50,8 @@ struct Analysis {
 
     explicit Analysis(const Dockerfile& d);
 
-    /// ENV (and ARG defaults) in effect in `stage` just before instruction `before` (inherited from parent stages).
+    /// ENV (and ARG defaults) in effect in `stage` just before instruction `before` (inherited from
+    /// parent stages).
     std::map<std::string, std::string> env_at(int stage, std::size_t before) const;
     /// Instructions of the stage and its ancestors, ancestors first (indices into df.instructions).
     std::vector<std::size_t> chain_instructions(int stage) const;
@@ -66,13 +68,18 @@ struct RuleSink {
     std::vector<Finding>& out;
     std::vector<NotChecked>& notes;
 
-    void add(int line, const char* rule, std::string message) { out.push_back({ctx.file, line, rule, std::move(message)}); }
-    void note(const char* rule, std::string reason) { notes.push_back({ctx.file, rule, std::move(reason)}); }
+    void add(int line, const char* rule, std::string message) {
+        out.push_back({ctx.file, line, rule, std::move(message)});
+    }
+    void note(const char* rule, std::string reason) {
+        notes.push_back({ctx.file, rule, std::move(reason)});
+    }
     const Instruction& ins(std::size_t i) const { return a.df.instructions[i]; }
 };
 
 /// Appends the findings of every rule to `out` and the not-judged notes to `notes`.
-void run_rules(const Analysis& a, const LintContext& ctx, std::vector<Finding>& out, std::vector<NotChecked>& notes);
+void run_rules(const Analysis& a, const LintContext& ctx, std::vector<Finding>& out,
+               std::vector<NotChecked>& notes);
 /// The second half of the rules (rules_runtime.cpp), called by run_rules.
 void run_rules_part2(const Analysis& a, const LintContext& ctx, std::vector<Finding>& out,
                      std::vector<NotChecked>& notes);

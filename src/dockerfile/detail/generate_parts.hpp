@@ -8,7 +8,8 @@
 
 namespace poetryops::dockerfile::detail {
 
-/// A main- or dev-group path dependency, normalised relative to the project dir ("lib", "../tools").
+/// A main- or dev-group path dependency, normalised relative to the project dir ("lib",
+/// "../tools").
 struct PathDep {
     std::string path;
     bool inside = true;  ///< inside the project dir (the build context)
@@ -17,9 +18,11 @@ struct PathDep {
 /// The project facts the Dockerfile and the .dockerignore are made from, validated.
 struct Plan {
     std::vector<PathDep> main_path_deps;  ///< sorted; all inside the context
-    std::vector<PathDep> dev_path_deps;   ///< sorted; only-dev (a path dep in main is not listed here)
-    std::vector<std::string> code_dirs;   ///< top-level dirs/files of the project's packages (sorted), e.g. "src"
-    bool code_known = true;               ///< false: copy all of /app (globbed or no packages)
+    /// sorted; only-dev (a path dep in main is not listed here)
+    std::vector<PathDep> dev_path_deps;
+    /// top-level dirs/files of the project's packages (sorted), e.g. "src"
+    std::vector<std::string> code_dirs;
+    bool code_known = true;  ///< false: copy all of /app (globbed or no packages)
 };
 
 /// The .dockerignore text for a plan.

@@ -41,8 +41,8 @@ Result<void> BlobBatcher::wait(const std::shared_ptr<Batch>& batch, const Fetch&
         if (!fetching_ && open_ == batch) break;
         cv_.wait(lk);
     }
-    // The leader. Only a leader closes a batch and only one runs at a time, so `batch` stays the open one until
-    // collect() below.
+    // The leader. Only a leader closes a batch and only one runs at a time, so `batch` stays the
+    // open one until collect() below.
     fetching_ = true;
     ++fetches_;
     cv_.wait_until(lk, std::chrono::steady_clock::now() + gather_, [&] { return readers_ == 0; });
@@ -57,10 +57,12 @@ Result<void> BlobBatcher::wait(const std::shared_ptr<Batch>& batch, const Fetch&
         auto r = fetch(collect);
         if (!r) error = std::move(r).error();
     } catch (const std::exception& e) {
-        error = Error::make(Error::Kind::internal, std::string("blob fetch: ") + e.what(), "FetchFailed");
+        error = Error::make(Error::Kind::internal, std::string("blob fetch: ") + e.what(),
+                            "FetchFailed");
     }
     lk.lock();
-    if (open_ == batch) open_.reset();  // fetch() failed before collecting: its members get the error all the same
+    if (open_ == batch)
+        open_.reset();  // fetch() failed before collecting: its members get the error all the same
     batch->done = true;
     batch->error = error;
     fetching_ = false;

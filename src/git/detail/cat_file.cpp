@@ -8,7 +8,8 @@
 
 namespace poetryops::git::detail {
 
-void count_batch_answers(std::string_view out, std::size_t& pos, std::size_t& count, std::size_t want) {
+void count_batch_answers(std::string_view out, std::size_t& pos, std::size_t& count,
+                         std::size_t want) {
     while (count < want) {
         auto nl = out.find('\n', pos);
         if (nl == std::string_view::npos) return;
@@ -19,7 +20,8 @@ void count_batch_answers(std::string_view out, std::size_t& pos, std::size_t& co
         if (!no_body) {
             auto sp = header.rfind(' ');
             if (sp == std::string_view::npos) return;  // malformed: parse_batch_output() reports it
-            std::size_t size = std::strtoull(std::string(header.substr(sp + 1)).c_str(), nullptr, 10);
+            std::size_t size =
+                std::strtoull(std::string(header.substr(sp + 1)).c_str(), nullptr, 10);
             next = nl + 1 + size + 1;
             if (next > out.size()) return;
         }
@@ -32,15 +34,18 @@ CatFile::CatFile(const Runner& runner) : runner_(runner) {}
 
 CatFile::~CatFile() = default;
 
-Result<void> CatFile::batch(const std::vector<std::string>& names, std::vector<BatchObject>& answers) {
+Result<void> CatFile::batch(const std::vector<std::string>& names,
+                            std::vector<BatchObject>& answers) {
     answers.clear();
     if (names.empty()) return ok();
     if (!proc_ || !proc_->usable()) {
         proc_.reset();
-        // It never talks to the remote, so the long-lived process does not hold the secret in its environment either.
-        POETRYOPS_TRY(proc_, runner_.start({"cat-file", "--batch"}, {{"GIT_NO_LAZY_FETCH", "1"},
-                                                                     {"POETRYOPS_GIT_USERNAME", ""},
-                                                                     {"POETRYOPS_GIT_PASSWORD", ""}}));
+        // It never talks to the remote, so the long-lived process does not hold the secret in its
+        // environment either.
+        POETRYOPS_TRY(proc_,
+                      runner_.start({"cat-file", "--batch"}, {{"GIT_NO_LAZY_FETCH", "1"},
+                                                              {"POETRYOPS_GIT_USERNAME", ""},
+                                                              {"POETRYOPS_GIT_PASSWORD", ""}}));
         ++starts_;
     }
     std::string input;
@@ -68,8 +73,9 @@ Result<void> CatFile::batch(const std::vector<std::string>& names, std::vector<B
     int pid = proc_->pid();
     proc_.reset();
     Error e = std::move(r).error();
-    e.message = runner_.scrub("read objects of " + runner_.url() + ": git cat-file (pid " + std::to_string(pid) +
-                              ") " + e.message + (said == "git gave no output" ? "" : ": " + said));
+    e.message = runner_.scrub("read objects of " + runner_.url() + ": git cat-file (pid " +
+                              std::to_string(pid) + ") " + e.message +
+                              (said == "git gave no output" ? "" : ": " + said));
     return fail(std::move(e));
 }
 

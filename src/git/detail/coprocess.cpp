@@ -24,7 +24,8 @@ using Clock = std::chrono::steady_clock;
 
 void ignore_sigpipe_once() {
     static std::once_flag once;
-    // Writing to a child that died must be EPIPE, not the death of this process (util's run_process does the same).
+    // Writing to a child that died must be EPIPE, not the death of this process (util's run_process
+    // does the same).
     std::call_once(once, [] { ::signal(SIGPIPE, SIG_IGN); });
 }
 
@@ -53,22 +54,25 @@ Result<std::unique_ptr<Coprocess>> Coprocess::start(const std::vector<std::strin
                                                     const ProcessOptions& options) {
     ignore_sigpipe_once();
     if (argv.empty() || argv[0].empty()) return fail(Error::Kind::invalid, "coprocess: empty argv");
-    // Everything the child needs is built before fork(): after it, the child only calls async-signal-safe functions.
+    // Everything the child needs is built before fork(): after it, the child only calls
+    // async-signal-safe functions.
     std::map<std::string, std::string> env;
     if (options.inherit_env) {
         for (char** e = environ; e && *e; ++e) {
             std::string_view kv(*e);
             auto eq = kv.find('=');
-            if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+            if (eq != std::string_view::npos)
+                env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
         }
     }
     for (const auto& name : options.unset_env) env.erase(name);
     for (const auto& [k, v] : options.env) env[k] = v;
     auto path_it = env.find("PATH");
-    std::string program =
-        lookup_path(argv[0], path_it != env.end() ? path_it->second : "/usr/local/bin:/usr/bin:/bin");
+    std::string program = lookup_path(
+        argv[0], path_it != env.end() ? path_it->second : "/usr/local/bin:/usr/bin:/bin");
     if (program.empty()) {
-        return fail(Error::Kind::not_found, "cannot run " + argv[0] + ": not found in PATH", "ExecutableNotFound");
+        return fail(Error::Kind::not_found, "cannot run " + argv[0] + ": not found in PATH",
+                    "ExecutableNotFound");
     }
     std::vector<std::string> argv_store = argv, env_store;
     for (const auto& [k, v] : env) env_store.push_back(k + "=" + v);
@@ -85,7 +89,8 @@ Result<std::unique_ptr<Coprocess>> Coprocess::start(const std::vector<std::strin
             close_fd(p[1]);
         }
     };
-    if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
+        ::pipe2(err_pipe, O_CLOEXEC) != 0) {
         int e = errno;
         close_all();
         return fail(Error::Kind::internal, std::string("pipe: ") + std::strerror(e));
@@ -125,7 +130,8 @@ Result<std::unique_ptr<Coprocess>> Coprocess::start(const std::vector<std::strin
     c->in_fd_ = in_pipe[1];
     c->out_fd_ = out_pipe[0];
     c->err_fd_ = err_pipe[0];
-    for (int fd : {c->in_fd_, c->out_fd_, c->err_fd_}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    for (int fd : {c->in_fd_, c->out_fd_, c->err_fd_})
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
     return c;
 }
 
@@ -194,9 +200,11 @@ Result<void> Coprocess::exchange(std::string_view input, std::string& out,
             idx_err = static_cast<int>(n);
             fds[n++] = {err_fd_, POLLIN, 0};
         }
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
         int pr = ::poll(fds, n, static_cast<int>(std::min<long long>(left, 1000)));
-        if (pr < 0 && errno != EINTR) return broken(Error::Kind::internal, std::string("poll: ") + strerror(errno));
+        if (pr < 0 && errno != EINTR)
+            return broken(Error::Kind::internal, std::string("poll: ") + strerror(errno));
         if (pr <= 0) continue;
         if (idx_in >= 0 && (fds[idx_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t w = ::write(in_fd_, input.data() + in_off, input.size() - in_off);

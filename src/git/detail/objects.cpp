@@ -29,7 +29,8 @@ std::string from_hex(std::string_view hex) {
     std::string out;
     out.reserve(hex.size() / 2);
     auto val = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(val(hex[i]) * 16 + val(hex[i + 1]));
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+        out += static_cast<char>(val(hex[i]) * 16 + val(hex[i + 1]));
     return out;
 }
 
@@ -37,7 +38,8 @@ std::string from_hex(std::string_view hex) {
 
 bool is_object_id(std::string_view s) {
     if (s.size() != 40 && s.size() != 64) return false;
-    return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 Result<Tree> parse_tree(std::string_view raw, std::size_t hash_size) {
@@ -45,7 +47,8 @@ Result<Tree> parse_tree(std::string_view raw, std::size_t hash_size) {
     std::size_t i = 0;
     while (i < raw.size()) {
         auto sp = raw.find(' ', i);
-        if (sp == std::string_view::npos) return fail(Error::Kind::decode, "malformed tree object (mode)");
+        if (sp == std::string_view::npos)
+            return fail(Error::Kind::decode, "malformed tree object (mode)");
         auto nul = raw.find('\0', sp + 1);
         if (nul == std::string_view::npos || nul + 1 + hash_size > raw.size()) {
             return fail(Error::Kind::decode, "malformed tree object (name)");
@@ -63,7 +66,8 @@ std::string serialize_tree(const Tree& tree) {
     std::vector<std::pair<std::string, const TreeEntry*>> order;
     order.reserve(tree.size());
     for (const auto& [name, e] : tree) order.emplace_back(e.is_tree() ? name + "/" : name, &e);
-    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(order.begin(), order.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     std::string out;
     for (const auto& [key, e] : order) {
         std::string_view name = key;
@@ -97,7 +101,8 @@ Result<std::vector<BatchObject>> parse_batch_output(std::string_view out, std::s
     std::size_t i = 0;
     while (objects.size() < count) {
         auto nl = out.find('\n', i);
-        if (nl == std::string_view::npos) return fail(Error::Kind::decode, "truncated cat-file output");
+        if (nl == std::string_view::npos)
+            return fail(Error::Kind::decode, "truncated cat-file output");
         std::string_view header = out.substr(i, nl - i);
         BatchObject o;
         if (header.size() >= 8 && header.substr(header.size() - 8) == " missing") {
@@ -110,12 +115,15 @@ Result<std::vector<BatchObject>> parse_batch_output(std::string_view out, std::s
             auto sp1 = header.find(' ');
             auto sp2 = header.rfind(' ');
             if (sp1 == std::string_view::npos || sp2 == sp1) {
-                return fail(Error::Kind::decode, "unexpected cat-file output: " + std::string(header.substr(0, 120)));
+                return fail(Error::Kind::decode,
+                            "unexpected cat-file output: " + std::string(header.substr(0, 120)));
             }
             o.oid = std::string(header.substr(0, sp1));
             o.type = std::string(header.substr(sp1 + 1, sp2 - sp1 - 1));
-            std::size_t size = std::strtoull(std::string(header.substr(sp2 + 1)).c_str(), nullptr, 10);
-            if (nl + 1 + size + 1 > out.size()) return fail(Error::Kind::decode, "truncated cat-file object");
+            std::size_t size =
+                std::strtoull(std::string(header.substr(sp2 + 1)).c_str(), nullptr, 10);
+            if (nl + 1 + size + 1 > out.size())
+                return fail(Error::Kind::decode, "truncated cat-file object");
             o.content = std::string(out.substr(nl + 1, size));
             i = nl + 1 + size + 1;
         }
@@ -155,7 +163,8 @@ std::string zlib_stored(std::string_view data) {
     return out;
 }
 
-std::string build_pack(const std::vector<std::pair<std::string, std::string>>& objects, std::size_t hash_size) {
+std::string build_pack(const std::vector<std::pair<std::string, std::string>>& objects,
+                       std::size_t hash_size) {
     std::string pack = "PACK";
     auto be32 = [&](std::uint32_t v) {
         for (int shift = 24; shift >= 0; shift -= 8) pack += static_cast<char>((v >> shift) & 0xff);
@@ -177,7 +186,8 @@ std::string build_pack(const std::vector<std::pair<std::string, std::string>>& o
     }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_Digest(pack.data(), pack.size(), md, &len, hash_size == 20 ? EVP_sha1() : EVP_sha256(), nullptr);
+    EVP_Digest(pack.data(), pack.size(), md, &len, hash_size == 20 ? EVP_sha1() : EVP_sha256(),
+               nullptr);
     pack.append(reinterpret_cast<const char*>(md), len);
     return pack;
 }
@@ -186,15 +196,16 @@ std::string build_pack(const std::vector<std::pair<std::string, std::string>>& o
 
 namespace poetryops::git::detail {
 
-Result<void> write_loose_object(const std::filesystem::path& git_dir, const std::string& oid, std::string_view type,
-                                std::string_view body) {
+Result<void> write_loose_object(const std::filesystem::path& git_dir, const std::string& oid,
+                                std::string_view type, std::string_view body) {
     if (!is_object_id(oid)) return fail(Error::Kind::internal, "not an object id: " + oid);
     auto dir = git_dir / "objects" / oid.substr(0, 2);
     auto path = dir / oid.substr(2);
     std::error_code ec;
     if (std::filesystem::exists(path, ec)) return ok();
     std::filesystem::create_directories(dir, ec);
-    if (ec) return fail(Error::Kind::internal, "cannot create " + dir.string() + ": " + ec.message());
+    if (ec)
+        return fail(Error::Kind::internal, "cannot create " + dir.string() + ": " + ec.message());
     std::string raw(type);
     raw += ' ';
     raw += std::to_string(body.size());
@@ -203,7 +214,8 @@ Result<void> write_loose_object(const std::filesystem::path& git_dir, const std:
     std::string data = zlib_stored(raw);
     std::string tmpl = (dir / "tmp_obj_XXXXXX").string();
     int fd = ::mkstemp(tmpl.data());
-    if (fd < 0) return fail(Error::Kind::internal, "cannot create a temporary object in " + dir.string());
+    if (fd < 0)
+        return fail(Error::Kind::internal, "cannot create a temporary object in " + dir.string());
     std::size_t off = 0;
     while (off < data.size()) {
         ssize_t n = ::write(fd, data.data() + off, data.size() - off);
@@ -211,7 +223,8 @@ Result<void> write_loose_object(const std::filesystem::path& git_dir, const std:
         if (n <= 0) {
             ::close(fd);
             ::unlink(tmpl.c_str());
-            return fail(Error::Kind::internal, "cannot write object " + oid + " in " + dir.string());
+            return fail(Error::Kind::internal,
+                        "cannot write object " + oid + " in " + dir.string());
         }
         off += static_cast<std::size_t>(n);
     }
@@ -239,8 +252,8 @@ std::string clean_ident(std::string s) {
 
 }  // namespace
 
-std::string serialize_commit(const std::string& tree, const std::string& parent, std::string name, std::string email,
-                             long long unix_time, std::string message) {
+std::string serialize_commit(const std::string& tree, const std::string& parent, std::string name,
+                             std::string email, long long unix_time, std::string message) {
     name = clean_ident(std::move(name));
     email = clean_ident(std::move(email));
     if (name.empty()) name = "poetryops";
@@ -261,7 +274,8 @@ const std::string* ObjectCache::get(const std::string& oid) const {
 }
 
 void ObjectCache::put(const std::string& oid, std::string content) {
-    if (content.size() > max_bytes_ / 4) return;  // a huge file is not worth evicting everything for
+    // a huge file is not worth evicting everything for
+    if (content.size() > max_bytes_ / 4) return;
     if (bytes_ + content.size() > max_bytes_) {
         objects_.clear();
         commit_trees_.clear();

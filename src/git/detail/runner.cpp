@@ -24,7 +24,9 @@ constexpr std::string_view kAskpass =
     "esac\n";
 
 bool is_ssh_url(std::string_view url) {
-    if (url.rfind("ssh://", 0) == 0 || url.rfind("git+ssh://", 0) == 0 || url.rfind("ssh+git://", 0) == 0) return true;
+    if (url.rfind("ssh://", 0) == 0 || url.rfind("git+ssh://", 0) == 0 ||
+        url.rfind("ssh+git://", 0) == 0)
+        return true;
     // scp-like user@host:path (no scheme, a ':' before any '/').
     if (url.find("://") != std::string_view::npos || url.empty() || url[0] == '/') return false;
     auto colon = url.find(':');
@@ -32,14 +34,18 @@ bool is_ssh_url(std::string_view url) {
     return colon != std::string_view::npos && (slash == std::string_view::npos || colon < slash);
 }
 
-bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
+bool contains(std::string_view hay, std::string_view needle) {
+    return hay.find(needle) != std::string_view::npos;
+}
 
 }  // namespace
 
 Result<void> write_private_files(const std::filesystem::path& dir) {
     std::error_code ec;
     std::filesystem::create_directories(dir / "home", ec);
-    if (ec) return fail(Error::Kind::internal, "cannot create " + (dir / "home").string() + ": " + ec.message());
+    if (ec)
+        return fail(Error::Kind::internal,
+                    "cannot create " + (dir / "home").string() + ": " + ec.message());
     ::chmod(dir.c_str(), 0700);
     POETRYOPS_TRY_VOID(write_file_atomic(dir / "askpass", kAskpass, 0700));
     ::chmod((dir / "askpass").c_str(), 0700);
@@ -71,8 +77,8 @@ Runner::Runner(Remote remote, std::filesystem::path git_dir, std::filesystem::pa
     const char* path = std::getenv("PATH");
     env["PATH"] = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
     // Proxies are part of how a cluster reaches its git server; pass them through, nothing else.
-    for (const char* name : {"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-                             "all_proxy", "ALL_PROXY", "TMPDIR"}) {
+    for (const char* name : {"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                             "NO_PROXY", "all_proxy", "ALL_PROXY", "TMPDIR"}) {
         if (const char* v = std::getenv(name)) env[name] = v;
     }
     env["HOME"] = (private_dir_ / "home").string();
@@ -87,7 +93,8 @@ Runner::Runner(Remote remote, std::filesystem::path git_dir, std::filesystem::pa
     if (!git_dir_.empty()) env["GIT_DIR"] = git_dir_.string();
     if (!remote_.ca_file.empty()) env["GIT_SSL_CAINFO"] = remote_.ca_file.string();
     if (!remote_.password.empty()) {
-        env["POETRYOPS_GIT_USERNAME"] = remote_.username.empty() ? "x-access-token" : remote_.username;
+        env["POETRYOPS_GIT_USERNAME"] =
+            remote_.username.empty() ? "x-access-token" : remote_.username;
         env["POETRYOPS_GIT_PASSWORD"] = remote_.password;
     } else {
         // No secret: an unexpected 401 must fail at once, not prompt for one.
@@ -96,12 +103,15 @@ Runner::Runner(Remote remote, std::filesystem::path git_dir, std::filesystem::pa
     }
     auto connect_s = std::to_string(std::max<long long>(1, remote_.connect_timeout.count()));
     if (is_ssh_url(remote_.url)) {
-        std::string cmd = "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes"
-                          " -o GlobalKnownHostsFile=/dev/null -o PasswordAuthentication=no"
-                          " -o KbdInteractiveAuthentication=no -o ServerAliveInterval=10 -o ServerAliveCountMax=3"
-                          " -o ConnectTimeout=" + connect_s;
+        std::string cmd =
+            "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes"
+            " -o GlobalKnownHostsFile=/dev/null -o PasswordAuthentication=no"
+            " -o KbdInteractiveAuthentication=no -o ServerAliveInterval=10 -o ServerAliveCountMax=3"
+            " -o ConnectTimeout=" +
+            connect_s;
         cmd += " -o UserKnownHostsFile=" + shell_quote(remote_.known_hosts.string());
-        if (!remote_.ssh_key.empty()) cmd += " -o IdentitiesOnly=yes -i " + shell_quote(remote_.ssh_key.string());
+        if (!remote_.ssh_key.empty())
+            cmd += " -o IdentitiesOnly=yes -i " + shell_quote(remote_.ssh_key.string());
         env["GIT_SSH_COMMAND"] = cmd;
         env["GIT_SSH_VARIANT"] = "ssh";
     }
@@ -118,8 +128,9 @@ Runner::Runner(Remote remote, std::filesystem::path git_dir, std::filesystem::pa
     }
 }
 
-std::vector<std::string> Runner::command(const std::vector<std::string>& args, ProcessOptions& opts,
-                                         const std::map<std::string, std::string>& extra_env) const {
+std::vector<std::string> Runner::command(
+    const std::vector<std::string>& args, ProcessOptions& opts,
+    const std::map<std::string, std::string>& extra_env) const {
     std::vector<std::string> argv;
     argv.reserve(args.size() + config_args_.size() + 1);
     argv.push_back("git");
@@ -131,7 +142,8 @@ std::vector<std::string> Runner::command(const std::vector<std::string>& args, P
     return argv;
 }
 
-Result<ProcessResult> Runner::run(const std::vector<std::string>& args, std::optional<std::string> input,
+Result<ProcessResult> Runner::run(const std::vector<std::string>& args,
+                                  std::optional<std::string> input,
                                   const std::map<std::string, std::string>& extra_env) const {
     ProcessOptions opts;
     std::vector<std::string> argv = command(args, opts, extra_env);
@@ -139,11 +151,14 @@ Result<ProcessResult> Runner::run(const std::vector<std::string>& args, std::opt
     auto r = run_process(argv, opts);
     if (r) {
         total_ms_ += r->elapsed.count();
-        if (std::find(args.begin(), args.end(), "push") != args.end()) push_ms_ += r->elapsed.count();
+        if (std::find(args.begin(), args.end(), "push") != args.end())
+            push_ms_ += r->elapsed.count();
     }
-    POETRYOPS_LOG(debug, "git", {{"repo", display_url_}, {"argv", scrub(format_argv(args))},
-                                 {"exit", r ? std::to_string(r->exit_code) : std::string("not started")},
-                                 {"ms", r ? std::to_string(r->elapsed.count()) : std::string("0")}});
+    POETRYOPS_LOG(debug, "git",
+                  {{"repo", display_url_},
+                   {"argv", scrub(format_argv(args))},
+                   {"exit", r ? std::to_string(r->exit_code) : std::string("not started")},
+                   {"ms", r ? std::to_string(r->elapsed.count()) : std::string("0")}});
     if (!r) {
         Error e = std::move(r).error();
         e.message = "cannot run git for " + display_url_ + ": " + scrub(e.message);
@@ -152,13 +167,16 @@ Result<ProcessResult> Runner::run(const std::vector<std::string>& args, std::opt
     return r;
 }
 
-Result<std::unique_ptr<Coprocess>> Runner::start(const std::vector<std::string>& args,
-                                                 const std::map<std::string, std::string>& extra_env) const {
+Result<std::unique_ptr<Coprocess>> Runner::start(
+    const std::vector<std::string>& args,
+    const std::map<std::string, std::string>& extra_env) const {
     ProcessOptions opts;
     std::vector<std::string> argv = command(args, opts, extra_env);
     auto c = Coprocess::start(argv, opts);
-    POETRYOPS_LOG(debug, "git started", {{"repo", display_url_}, {"argv", scrub(format_argv(args))},
-                                         {"pid", c ? std::to_string((*c)->pid()) : std::string("not started")}});
+    POETRYOPS_LOG(debug, "git started",
+                  {{"repo", display_url_},
+                   {"argv", scrub(format_argv(args))},
+                   {"pid", c ? std::to_string((*c)->pid()) : std::string("not started")}});
     if (!c) {
         Error e = std::move(c).error();
         e.message = "cannot run git for " + display_url_ + ": " + scrub(e.message);
@@ -183,11 +201,13 @@ std::string useful_lines(std::string_view err, std::string_view out) {
             std::string line = raw;
             if (auto cr = line.rfind('\r'); cr != std::string::npos) line = line.substr(cr + 1);
             std::string t(str::trim(line));
-            if (t.empty() || t.rfind("hint:", 0) == 0 || t == "Done" || t.rfind("To ", 0) == 0) continue;
+            if (t.empty() || t.rfind("hint:", 0) == 0 || t == "Done" || t.rfind("To ", 0) == 0)
+                continue;
             all.push_back(t);
             if (t.rfind("remote:", 0) == 0 && str::trim(t.substr(7)).empty()) continue;
-            if (t.rfind("remote:", 0) == 0 || t.rfind("fatal:", 0) == 0 || t.rfind("error:", 0) == 0 ||
-                contains(t, "[rejected]") || contains(t, "[remote rejected]") || t.rfind("ERROR", 0) == 0 ||
+            if (t.rfind("remote:", 0) == 0 || t.rfind("fatal:", 0) == 0 ||
+                t.rfind("error:", 0) == 0 || contains(t, "[rejected]") ||
+                contains(t, "[remote rejected]") || t.rfind("ERROR", 0) == 0 ||
                 contains(t, "Permission denied") || contains(t, "Host key verification failed")) {
                 if (std::find(keep.begin(), keep.end(), t) == keep.end()) keep.push_back(t);
             }
@@ -205,7 +225,8 @@ std::string useful_lines(std::string_view err, std::string_view out) {
 
 std::string Runner::scrub(std::string_view text) const {
     std::string s = log::redact(text);
-    if (remote_.password.size() >= 3) s = str::replace_all(std::move(s), remote_.password, "[REDACTED]");
+    if (remote_.password.size() >= 3)
+        s = str::replace_all(std::move(s), remote_.password, "[REDACTED]");
     return s;
 }
 
@@ -215,19 +236,21 @@ Error Runner::failure(std::string_view what, const ProcessResult& r) const {
     if (r.timed_out) {
         e.kind = Error::Kind::timeout;
         e.reason = "Timeout";
-        e.message = head + ": git did not finish within " + std::to_string(remote_.timeout.count()) + " ms";
+        e.message =
+            head + ": git did not finish within " + std::to_string(remote_.timeout.count()) + " ms";
         return e;
     }
     std::string all = str::to_lower(r.err + "\n" + r.out);
     auto has = [&](std::string_view s) { return contains(all, s); };
-    if (has("authentication failed") || has("could not read username") || has("could not read password") ||
-        has("permission denied (publickey") || has("invalid username or password") || has("returned error: 401") ||
+    if (has("authentication failed") || has("could not read username") ||
+        has("could not read password") || has("permission denied (publickey") ||
+        has("invalid username or password") || has("returned error: 401") ||
         has("returned error: 403") || has("the requested url returned error: 401")) {
         e.kind = Error::Kind::unauthorized;
         e.reason = "AuthenticationFailed";
         e.terminal = true;
-    } else if (has("host key verification failed") || has("remote host identification has changed") ||
-               has("no matching host key")) {
+    } else if (has("host key verification failed") ||
+               has("remote host identification has changed") || has("no matching host key")) {
         e.kind = Error::Kind::transport;
         e.reason = "HostKeyVerificationFailed";
         e.terminal = true;
@@ -240,16 +263,19 @@ Error Runner::failure(std::string_view what, const ProcessResult& r) const {
         e.kind = Error::Kind::not_found;
         e.reason = "BranchNotFound";
         e.terminal = true;
-    } else if (has("cannot lock ref") || has("failed to update ref") || has("incorrect old value provided")) {
-        // The server took the pack but another push moved the branch between its check and its ref update: a race
-        // lost, the same as a non-fast-forward.
+    } else if (has("cannot lock ref") || has("failed to update ref") ||
+               has("incorrect old value provided")) {
+        // The server took the pack but another push moved the branch between its check and its ref
+        // update: a race lost, the same as a non-fast-forward.
         e.kind = Error::Kind::conflict;
         e.reason = "NonFastForward";
-    } else if (has("[remote rejected]") || has("hook declined") || (has("[rejected]") && has("(hook"))) {
+    } else if (has("[remote rejected]") || has("hook declined") ||
+               (has("[rejected]") && has("(hook"))) {
         e.kind = Error::Kind::invalid;
         e.reason = "PushRejected";
         e.terminal = true;
-    } else if (has("[rejected]") || has("non-fast-forward") || has("fetch first") || has("stale info")) {
+    } else if (has("[rejected]") || has("non-fast-forward") || has("fetch first") ||
+               has("stale info")) {
         e.kind = Error::Kind::conflict;
         e.reason = "NonFastForward";
     } else if (has("repository not found") || has("does not appear to be a git repository") ||
@@ -262,8 +288,9 @@ Error Runner::failure(std::string_view what, const ProcessResult& r) const {
         e.reason = "Timeout";
     } else if (has("connection refused") || has("could not resolve") || has("failed to connect") ||
                has("unable to connect") || has("timed out") || has("couldn't connect") ||
-               has("connection reset") || has("hung up") || has("early eof") || has("no route to host") ||
-               has("network is unreachable") || has("connection closed")) {
+               has("connection reset") || has("hung up") || has("early eof") ||
+               has("no route to host") || has("network is unreachable") ||
+               has("connection closed")) {
         e.kind = Error::Kind::transport;
         e.reason = "Unreachable";
     } else {

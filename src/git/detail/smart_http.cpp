@@ -66,7 +66,8 @@ Result<std::vector<std::string>> parse_pkt_lines(std::string_view data) {
             pos += 4;
             continue;
         }
-        if (data.size() - pos < static_cast<std::size_t>(len)) return fail(Error::Kind::decode, "truncated pkt-line");
+        if (data.size() - pos < static_cast<std::size_t>(len))
+            return fail(Error::Kind::decode, "truncated pkt-line");
         out.emplace_back(data.substr(pos + 4, static_cast<std::size_t>(len) - 4));
         pos += static_cast<std::size_t>(len);
     }
@@ -77,8 +78,9 @@ Result<PushReport> parse_push_response(std::string_view body, const std::string&
     POETRYOPS_TRY(auto packets, parse_pkt_lines(body));
     PushReport report;
     std::string status_data;  // report-status, possibly split across band-1 packets
-    bool sideband = !packets.empty() && !packets.front().empty() &&
-                    (packets.front()[0] == '\1' || packets.front()[0] == '\2' || packets.front()[0] == '\3');
+    bool sideband =
+        !packets.empty() && !packets.front().empty() &&
+        (packets.front()[0] == '\1' || packets.front()[0] == '\2' || packets.front()[0] == '\3');
     if (sideband) {
         for (const auto& p : packets) {
             if (p.empty()) continue;
@@ -88,9 +90,12 @@ Result<PushReport> parse_push_response(std::string_view body, const std::string&
                 case '\2': append_lines(payload, report.remote_lines); break;
                 case '\3':
                     append_lines(payload, report.remote_lines);
-                    report.reason = report.remote_lines.empty() ? "remote error" : report.remote_lines.back();
+                    report.reason =
+                        report.remote_lines.empty() ? "remote error" : report.remote_lines.back();
                     return report;
-                default: return fail(Error::Kind::decode, "unknown side-band " + std::to_string(int(p[0])));
+                default:
+                    return fail(Error::Kind::decode,
+                                "unknown side-band " + std::to_string(int(p[0])));
             }
         }
         POETRYOPS_TRY(packets, parse_pkt_lines(status_data));
@@ -122,11 +127,12 @@ Result<PushReport> parse_push_response(std::string_view body, const std::string&
 }
 
 bool is_stale_ref_reason(std::string_view reason) {
-    // receive-pack's words when the ref is not at the old value we sent (compare-and-swap lost), or when our parent
-    // is not an ancestor of what is there now.
-    for (std::string_view needle : {"stale info", "failed to lock", "cannot lock ref", "fetch first", "non-fast-forward",
-                                    "failed to update ref", "incorrect old value", "reference already exists",
-                                    "missing necessary objects"}) {
+    // receive-pack's words when the ref is not at the old value we sent (compare-and-swap lost), or
+    // when our parent is not an ancestor of what is there now.
+    for (std::string_view needle :
+         {"stale info", "failed to lock", "cannot lock ref", "fetch first", "non-fast-forward",
+          "failed to update ref", "incorrect old value", "reference already exists",
+          "missing necessary objects"}) {
         if (reason.find(needle) != std::string_view::npos) return true;
     }
     return false;
@@ -136,9 +142,10 @@ bool SmartHttp::applies(const Remote& remote) {
     std::string_view url = remote.url;
     bool http = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
     if (!http) return false;
-    // git honours proxy variables (they pass through to it); the in-process client does not speak to proxies, so with
-    // one configured every request goes through git.
-    for (const char* var : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+    // git honours proxy variables (they pass through to it); the in-process client does not speak
+    // to proxies, so with one configured every request goes through git.
+    for (const char* var :
+         {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
         const char* v = std::getenv(var);
         if (v != nullptr && *v != '\0') return false;
     }
@@ -150,7 +157,8 @@ bool SmartHttp::applies(const Remote& remote) {
 Result<std::unique_ptr<SmartHttp>> SmartHttp::create(const Remote& remote) {
     http::ClientOptions o;
     o.tls.ca_file = remote.ca_file.string();
-    o.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(remote.connect_timeout);
+    o.connect_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(remote.connect_timeout);
     o.handshake_timeout = o.connect_timeout;
     o.write_timeout = remote.timeout;
     o.read_timeout = remote.timeout;
@@ -172,7 +180,8 @@ SmartHttp::SmartHttp(Remote remote, std::unique_ptr<http::Client> client)
 
 SmartHttp::~SmartHttp() = default;
 
-Result<std::string> SmartHttp::post(const std::string& service, const std::string& body, bool protocol_v2) {
+Result<std::string> SmartHttp::post(const std::string& service, const std::string& body,
+                                    bool protocol_v2) {
     if (std::chrono::steady_clock::now() < paused_until_) {
         return fail(Error::Kind::transport, "in-process transport paused after a network error");
     }
@@ -186,16 +195,18 @@ Result<std::string> SmartHttp::post(const std::string& service, const std::strin
     req.body = body;
     auto answered = client_->request(req);
     if (!answered) {
-        // Unreachable or too slow: git would be too, and its error is the one to show. Stop trying for a while so that
-        // every operation does not pay a connect timeout before git runs.
-        if (answered.error().kind == Error::Kind::transport || answered.error().kind == Error::Kind::timeout) {
+        // Unreachable or too slow: git would be too, and its error is the one to show. Stop trying
+        // for a while so that every operation does not pay a connect timeout before git runs.
+        if (answered.error().kind == Error::Kind::transport ||
+            answered.error().kind == Error::Kind::timeout) {
             paused_until_ = std::chrono::steady_clock::now() + std::chrono::minutes(1);
         }
         return fail(std::move(answered).error());
     }
     http::Response resp = std::move(answered).value();
     if (resp.status != 200) {
-        return fail(resp.status == 401 || resp.status == 403 ? Error::Kind::unauthorized : Error::Kind::http,
+        return fail(resp.status == 401 || resp.status == 403 ? Error::Kind::unauthorized
+                                                             : Error::Kind::http,
                     service + " answered HTTP " + std::to_string(resp.status));
     }
     auto type = resp.headers.get_or("Content-Type");
@@ -206,10 +217,12 @@ Result<std::string> SmartHttp::post(const std::string& service, const std::strin
 }
 
 Result<std::optional<std::string>> SmartHttp::branch_tip(const std::string& branch) {
-    if (v2_refused_) return fail(Error::Kind::invalid, "server does not speak protocol v2 ls-refs", "Unsupported");
+    if (v2_refused_)
+        return fail(Error::Kind::invalid, "server does not speak protocol v2 ls-refs",
+                    "Unsupported");
     const std::string ref = "refs/heads/" + branch;
-    std::string body = pkt_line("command=ls-refs\n") + pkt_line(std::string(kAgent) + "\n") + "0001" +
-                       pkt_line("ref-prefix " + ref + "\n") + "0000";
+    std::string body = pkt_line("command=ls-refs\n") + pkt_line(std::string(kAgent) + "\n") +
+                       "0001" + pkt_line("ref-prefix " + ref + "\n") + "0000";
     POETRYOPS_TRY(std::string out, post("git-upload-pack", body, true));
     auto lines = parse_pkt_lines(out);
     if (!lines) {
@@ -229,7 +242,8 @@ Result<std::optional<std::string>> SmartHttp::branch_tip(const std::string& bran
             v2_refused_ = true;  // an ERR line or a v0 answer: this server does not do ls-refs
             return fail(Error::Kind::invalid, "unexpected ls-refs answer", "Unsupported");
         }
-        // ref-prefix is a prefix match ("main" also lists "main-2"); attributes (symref-target:, peeled:) may follow.
+        // ref-prefix is a prefix match ("main" also lists "main-2"); attributes (symref-target:,
+        // peeled:) may follow.
         std::string name = line.substr(sp + 1, line.find(' ', sp + 1) == std::string::npos
                                                    ? std::string::npos
                                                    : line.find(' ', sp + 1) - sp - 1);
@@ -239,8 +253,8 @@ Result<std::optional<std::string>> SmartHttp::branch_tip(const std::string& bran
     return tip;
 }
 
-Result<PushReport> SmartHttp::push(const std::string& old_oid, const std::string& new_oid, const std::string& branch,
-                                   const std::string& pack) {
+Result<PushReport> SmartHttp::push(const std::string& old_oid, const std::string& new_oid,
+                                   const std::string& branch, const std::string& pack) {
     const std::string ref = "refs/heads/" + branch;
     std::string command = old_oid + " " + new_oid + " " + ref;
     command += '\0';

@@ -1,5 +1,6 @@
 #pragma once
-// Private to the http module: Boost.Asio/Beast includes, aliases and small helpers shared by client and server.
+// Private to the http module: Boost.Asio/Beast includes, aliases and small helpers shared by client
+// and server.
 
 #include <poetryops/http/message.hpp>
 #include <poetryops/util/result.hpp>
@@ -19,13 +20,18 @@
 #include <chrono>
 #include <string>
 
-// Coroutine rules for this module (each one a crash or a wrong result seen here with GCC 12 + Boost 1.74):
-// - Never put a lambda with non-trivial captures (or its conversion to std::function) inside a co_await
-//   full-expression: GCC 12 destroys such temporaries twice. Build it in its own statement, then co_await.
-//   Lambdas capturing only references ([&]) are fine, e.g. the with_stream() helpers.
-// - Never hand boost::none to a Beast 1.74 parser's body_limit(): it then refuses every Content-Length body. Use
-//   the maximum value for "unlimited", and check a declared Content-Length against our own limit explicitly.
-// - Don't co_spawn a lambda coroutine onto another executor to run blocking work: post to the worker pool and
+// Coroutine rules for this module (each one a crash or a wrong result seen here with GCC 12 +
+// Boost 1.74):
+// - Never put a lambda with non-trivial captures (or its conversion to std::function) inside a
+// co_await
+//   full-expression: GCC 12 destroys such temporaries twice. Build it in its own statement, then
+//   co_await. Lambdas capturing only references ([&]) are fine, e.g. the with_stream() helpers.
+// - Never hand boost::none to a Beast 1.74 parser's body_limit(): it then refuses every
+// Content-Length body. Use
+//   the maximum value for "unlimited", and check a declared Content-Length against our own limit
+//   explicitly.
+// - Don't co_spawn a lambda coroutine onto another executor to run blocking work: post to the
+// worker pool and
 //   resume through a timer on the I/O thread (server_session.cpp, WorkerCall).
 
 namespace poetryops::http::detail {
@@ -49,7 +55,8 @@ inline beast::string_view bsv(std::string_view s) { return beast::string_view(s.
 /// "1500 ms" / "10 s" for messages.
 std::string format_duration(std::chrono::milliseconds d);
 
-/// Human-readable error text; for TLS errors includes OpenSSL's reason ("certificate verify failed").
+/// Human-readable error text; for TLS errors includes OpenSSL's reason ("certificate verify
+/// failed").
 std::string describe(const error_code& ec);
 
 /// Copies fields from a Beast message header into Headers (in order).

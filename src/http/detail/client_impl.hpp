@@ -18,25 +18,26 @@
 
 namespace poetryops::http::detail {
 
-/// One HTTP/1.1 connection (plain or TLS). Its stream is only touched on the client's I/O thread, except while it
-/// sits idle in the pool (no operation pending).
+/// One HTTP/1.1 connection (plain or TLS). Its stream is only touched on the client's I/O thread,
+/// except while it sits idle in the pool (no operation pending).
 struct Connection {
     Connection(asio::io_context& io, ssl::context* tls_context, const Url& url);
 
-    Url url;                 ///< scheme/host/port this connection talks to (target unused)
-    std::string key;         ///< pool key: scheme://host:port
+    Url url;          ///< scheme/host/port this connection talks to (target unused)
+    std::string key;  ///< pool key: scheme://host:port
     std::unique_ptr<PlainStream> plain;
     std::unique_ptr<TlsStream> tls;
     beast::flat_buffer buffer;
     std::shared_ptr<std::string> tls_failure = std::make_shared<std::string>();
     std::chrono::steady_clock::time_point idle_since{};
     std::atomic<const char*> phase{"connect"};  ///< for timeout messages
-    std::atomic<bool> abandoned{false};         ///< the caller gave up waiting: stop at the next step
+    std::atomic<bool> abandoned{false};  ///< the caller gave up waiting: stop at the next step
 
     PlainStream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
     /// Closes socket and timers. I/O thread only (or when no operation is pending).
     void close();
-    /// True when the peer already closed or sent unexpected bytes (non-blocking peek). Idle connections only.
+    /// True when the peer already closed or sent unexpected bytes (non-blocking peek). Idle
+    /// connections only.
     bool unusable();
 
     template <class F>
@@ -56,15 +57,17 @@ public:
     void shutdown();
 
     /// A pooled (reused = true) or newly connected connection for `url`.
-    Result<std::shared_ptr<detail::Connection>> acquire(const Url& url, bool allow_reuse, bool& reused);
+    Result<std::shared_ptr<detail::Connection>> acquire(const Url& url, bool allow_reuse,
+                                                        bool& reused);
     /// Puts a connection whose last exchange ended cleanly with keep-alive back into the pool.
     void release(std::shared_ptr<detail::Connection> conn);
     /// Closes a connection on the I/O thread.
     void discard(std::shared_ptr<detail::Connection> conn);
     void close_idle();
 
-    /// Runs `fn` (returning awaitable<T>) on the I/O thread and waits at most `limit` for its result.
-    /// nullopt when the wait timed out (the coroutine keeps running until its own deadlines end it).
+    /// Runs `fn` (returning awaitable<T>) on the I/O thread and waits at most `limit` for its
+    /// result. nullopt when the wait timed out (the coroutine keeps running until its own deadlines
+    /// end it).
     template <class T, class Fn>
     std::optional<T> run(Fn fn, std::chrono::milliseconds limit) {
         auto promise = std::make_shared<std::promise<T>>();
@@ -76,11 +79,13 @@ public:
     }
 
     template <class T>
-    static detail::asio::awaitable<void> deliver(detail::asio::awaitable<T> op, std::shared_ptr<std::promise<T>> promise) {
+    static detail::asio::awaitable<void> deliver(detail::asio::awaitable<T> op,
+                                                 std::shared_ptr<std::promise<T>> promise) {
         try {
             promise->set_value(co_await std::move(op));
         } catch (const std::exception& e) {
-            promise->set_value(T(Error::make(Error::Kind::internal, std::string("http client: ") + e.what())));
+            promise->set_value(
+                T(Error::make(Error::Kind::internal, std::string("http client: ") + e.what())));
         }
     }
 
@@ -99,7 +104,8 @@ private:
     std::map<std::string, std::vector<std::shared_ptr<detail::Connection>>> idle_;
 };
 
-/// Slack added to a caller's wait beyond the operation's own deadline, so the I/O thread's timer normally wins.
+/// Slack added to a caller's wait beyond the operation's own deadline, so the I/O thread's timer
+/// normally wins.
 inline constexpr std::chrono::milliseconds kWaitSlack{2000};
 
 }  // namespace poetryops::http

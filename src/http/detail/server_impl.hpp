@@ -67,7 +67,7 @@ public:
     std::atomic<bool> stopping{false};
     std::atomic<std::uint64_t> accepted{0};
     std::atomic<std::uint64_t> handled{0};
-    std::atomic<std::size_t> active{0};            ///< sessions not yet finished
+    std::atomic<std::size_t> active{0};                   ///< sessions not yet finished
     std::set<std::shared_ptr<detail::Session>> sessions;  ///< I/O thread only
 
     detail::asio::awaitable<void> accept_loop();
@@ -79,14 +79,16 @@ public:
 
 namespace poetryops::http::detail {
 
-/// One accepted connection: reads requests one at a time, runs the handler on a worker, writes the response.
+/// One accepted connection: reads requests one at a time, runs the handler on a worker, writes the
+/// response.
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(Server::Impl& server, tcp::socket socket);
     asio::awaitable<void> run();
     /// Closes the socket (cancelling pending operations). I/O thread only.
     void close();
-    /// Asks the session to end: closes it when it is idle between requests, cancels a stream. I/O thread only.
+    /// Asks the session to end: closes it when it is idle between requests, cancels a stream. I/O
+    /// thread only.
     void request_stop();
 
     Server::Impl& server;
@@ -94,8 +96,8 @@ public:
     std::unique_ptr<TlsStream> tls;
     beast::flat_buffer buffer;
     std::string remote;
-    bool idle = true;                       ///< waiting for the next request (I/O thread)
-    std::shared_ptr<StreamWriter> writer;   ///< set while a streamed response runs (I/O thread)
+    bool idle = true;                      ///< waiting for the next request (I/O thread)
+    std::shared_ptr<StreamWriter> writer;  ///< set while a streamed response runs (I/O thread)
 
     PlainStream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
     template <class F>
@@ -107,11 +109,13 @@ private:
     asio::awaitable<void> send_simple(int status, std::string body);
     asio::awaitable<void> drain();
     asio::awaitable<Response> call_handler(Request request);
-    /// Runs `fn` on a worker thread; wait() resumes the calling coroutine on the I/O thread once it returned.
+    /// Runs `fn` on a worker thread; wait() resumes the calling coroutine on the I/O thread once it
+    /// returned.
     std::shared_ptr<WorkerCall> start_on_worker(std::function<void()> fn);
     asio::awaitable<void> wait(std::shared_ptr<WorkerCall> call);
     asio::awaitable<void> stream_response(Response& response);
-    asio::awaitable<void> write_chunk(std::shared_ptr<std::string> chunk, std::shared_ptr<std::promise<bool>> done);
+    asio::awaitable<void> write_chunk(std::shared_ptr<std::string> chunk,
+                                      std::shared_ptr<std::promise<bool>> done);
     friend class StreamWriter;
     asio::awaitable<void> monitor(std::shared_ptr<StreamWriter> writer);
 };

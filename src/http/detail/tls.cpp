@@ -1,9 +1,9 @@
 #include "http/detail/tls.hpp"
 
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <boost/asio/ssl/host_name_verification.hpp>
 
 namespace poetryops::http::detail {
 namespace {
@@ -12,7 +12,8 @@ Error tls_error(const std::string& what, const error_code& ec) {
     return Error::make(Error::Kind::invalid, "TLS: " + what + ": " + describe(ec), "TLSConfig");
 }
 
-Result<void> load_ca(ssl::context& ctx, const std::string& pem, const std::string& file, const char* what) {
+Result<void> load_ca(ssl::context& ctx, const std::string& pem, const std::string& file,
+                     const char* what) {
     error_code ec;
     if (!pem.empty()) {
         ctx.add_certificate_authority(asio::buffer(pem), ec);
@@ -24,29 +25,41 @@ Result<void> load_ca(ssl::context& ctx, const std::string& pem, const std::strin
     return ok();
 }
 
-Result<void> load_cert_and_key(ssl::context& ctx, const std::string& cert_pem, const std::string& cert_file,
-                               const std::string& key_pem, const std::string& key_file, const char* what) {
+Result<void> load_cert_and_key(ssl::context& ctx, const std::string& cert_pem,
+                               const std::string& cert_file, const std::string& key_pem,
+                               const std::string& key_file, const char* what) {
     error_code ec;
     if (!cert_pem.empty()) {
         ctx.use_certificate_chain(asio::buffer(cert_pem), ec);
-        if (ec) return fail(tls_error(std::string("cannot load ") + what + " certificate from PEM data", ec));
+        if (ec)
+            return fail(
+                tls_error(std::string("cannot load ") + what + " certificate from PEM data", ec));
     } else {
         ctx.use_certificate_chain_file(cert_file, ec);
-        if (ec) return fail(tls_error(std::string("cannot load ") + what + " certificate file " + cert_file, ec));
+        if (ec)
+            return fail(tls_error(
+                std::string("cannot load ") + what + " certificate file " + cert_file, ec));
     }
     if (key_pem.empty() && key_file.empty()) {
-        return fail(Error::Kind::invalid, std::string("TLS: a ") + what + " certificate needs a private key", "TLSConfig");
+        return fail(Error::Kind::invalid,
+                    std::string("TLS: a ") + what + " certificate needs a private key",
+                    "TLSConfig");
     }
     if (!key_pem.empty()) {
         ctx.use_private_key(asio::buffer(key_pem), ssl::context::pem, ec);
-        if (ec) return fail(tls_error(std::string("cannot load ") + what + " private key from PEM data", ec));
+        if (ec)
+            return fail(
+                tls_error(std::string("cannot load ") + what + " private key from PEM data", ec));
     } else {
         ctx.use_private_key_file(key_file, ssl::context::pem, ec);
-        if (ec) return fail(tls_error(std::string("cannot load ") + what + " private key file " + key_file, ec));
+        if (ec)
+            return fail(tls_error(
+                std::string("cannot load ") + what + " private key file " + key_file, ec));
     }
     if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
         ERR_clear_error();
-        return fail(Error::Kind::invalid, std::string("TLS: the ") + what + " private key does not match its certificate",
+        return fail(Error::Kind::invalid,
+                    std::string("TLS: the ") + what + " private key does not match its certificate",
                     "TLSConfig");
     }
     return ok();
@@ -56,22 +69,24 @@ Result<void> load_cert_and_key(ssl::context& ctx, const std::string& cert_pem, c
 
 Result<std::shared_ptr<ssl::context>> make_client_context(const TlsOptions& options) {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                     ssl::context::no_compression);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_compression);
     SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
     if (!options.ca_pem.empty() || !options.ca_file.empty()) {
         POETRYOPS_TRY_VOID(load_ca(*ctx, options.ca_pem, options.ca_file, "CA"));
     } else {
-        // OpenSSL's defaults: SSL_CERT_FILE / SSL_CERT_DIR when set in the environment, else the system store.
+        // OpenSSL's defaults: SSL_CERT_FILE / SSL_CERT_DIR when set in the environment, else the
+        // system store.
         error_code ec;
         ctx->set_default_verify_paths(ec);
         if (ec) return fail(tls_error("cannot load the system trust store", ec));
     }
     if (!options.cert_pem.empty() || !options.cert_file.empty()) {
-        POETRYOPS_TRY_VOID(load_cert_and_key(*ctx, options.cert_pem, options.cert_file, options.key_pem,
-                                             options.key_file, "client"));
+        POETRYOPS_TRY_VOID(load_cert_and_key(*ctx, options.cert_pem, options.cert_file,
+                                             options.key_pem, options.key_file, "client"));
     } else if (!options.key_pem.empty() || !options.key_file.empty()) {
-        return fail(Error::Kind::invalid, "TLS: a client key was given without a client certificate", "TLSConfig");
+        return fail(Error::Kind::invalid,
+                    "TLS: a client key was given without a client certificate", "TLSConfig");
     }
     ctx->set_verify_mode(options.insecure_skip_verify ? ssl::verify_none : ssl::verify_peer);
     return ctx;
@@ -79,13 +94,15 @@ Result<std::shared_ptr<ssl::context>> make_client_context(const TlsOptions& opti
 
 Result<std::shared_ptr<ssl::context>> make_server_context(const ServerOptions& options) {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                     ssl::context::no_compression | ssl::context::single_dh_use);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_compression |
+                     ssl::context::single_dh_use);
     SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-    POETRYOPS_TRY_VOID(load_cert_and_key(*ctx, options.tls_cert_pem, options.tls_cert_file, options.tls_key_pem,
-                                         options.tls_key_file, "server"));
+    POETRYOPS_TRY_VOID(load_cert_and_key(*ctx, options.tls_cert_pem, options.tls_cert_file,
+                                         options.tls_key_pem, options.tls_key_file, "server"));
     if (!options.client_ca_pem.empty() || !options.client_ca_file.empty()) {
-        POETRYOPS_TRY_VOID(load_ca(*ctx, options.client_ca_pem, options.client_ca_file, "client CA"));
+        POETRYOPS_TRY_VOID(
+            load_ca(*ctx, options.client_ca_pem, options.client_ca_file, "client CA"));
         ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
     } else {
         ctx->set_verify_mode(ssl::verify_none);
@@ -98,7 +115,8 @@ bool PeerVerifier::operator()(bool preverified, ssl::verify_context& ctx) const 
     if (!preverified) {
         int err = X509_STORE_CTX_get_error(store);
         if (failure_ && failure_->empty()) {
-            *failure_ = std::string("certificate verify failed: ") + X509_verify_cert_error_string(err);
+            *failure_ =
+                std::string("certificate verify failed: ") + X509_verify_cert_error_string(err);
         }
         return false;
     }
@@ -110,8 +128,8 @@ bool PeerVerifier::operator()(bool preverified, ssl::verify_context& ctx) const 
     return matches;
 }
 
-bool prepare_client_stream(TlsStream& stream, const std::string& host, bool is_ip_literal, bool insecure,
-                           const std::shared_ptr<std::string>& failure) {
+bool prepare_client_stream(TlsStream& stream, const std::string& host, bool is_ip_literal,
+                           bool insecure, const std::shared_ptr<std::string>& failure) {
     if (!is_ip_literal && SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()) != 1) {
         ERR_clear_error();
         *failure = "cannot set TLS server name " + host;
@@ -140,7 +158,8 @@ std::string describe(const error_code& ec) {
         if (reason != nullptr) return reason;
         return msg.empty() ? std::string(buf) : msg;
     }
-    if (ec == asio::ssl::error::stream_truncated) return "TLS stream truncated (peer closed without close_notify)";
+    if (ec == asio::ssl::error::stream_truncated)
+        return "TLS stream truncated (peer closed without close_notify)";
     return ec.message();
 }
 

@@ -11,8 +11,9 @@ using nlohmann::json;
 
 struct Unsupported {};  // a MessagePack type the fast path leaves to nlohmann (binary, ext)
 
-/// Recursive-descent MessagePack reader producing nlohmann::json. Bounds-checked; throws std::out_of_range on a
-/// truncated input, std::invalid_argument on a byte that is no MessagePack type, Unsupported for bin/ext.
+/// Recursive-descent MessagePack reader producing nlohmann::json. Bounds-checked; throws
+/// std::out_of_range on a truncated input, std::invalid_argument on a byte that is no MessagePack
+/// type, Unsupported for bin/ext.
 class FastReader {
 public:
     FastReader(const std::uint8_t* p, const std::uint8_t* end) : p_(p), end_(end) {}
@@ -55,9 +56,17 @@ public:
             case 0xdd: return array(be(4));
             case 0xde: return object(be(2));
             case 0xdf: return object(be(4));
-            case 0xc4: case 0xc5: case 0xc6:                       // bin
-            case 0xc7: case 0xc8: case 0xc9:                       // ext
-            case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:  // fixext
+            case 0xc4:
+            case 0xc5:
+            case 0xc6:  // bin
+            case 0xc7:
+            case 0xc8:
+            case 0xc9:  // ext
+            case 0xd4:
+            case 0xd5:
+            case 0xd6:
+            case 0xd7:
+            case 0xd8:  // fixext
                 throw Unsupported{};
             default: throw std::invalid_argument("not a MessagePack type byte");
         }
@@ -67,7 +76,8 @@ public:
 
 private:
     const std::uint8_t* take(std::uint64_t n) {
-        if (n > static_cast<std::uint64_t>(end_ - p_)) throw std::out_of_range("truncated MessagePack");
+        if (n > static_cast<std::uint64_t>(end_ - p_))
+            throw std::out_of_range("truncated MessagePack");
         const std::uint8_t* at = p_;
         p_ += n;
         return at;
@@ -83,7 +93,8 @@ private:
         return json(std::string(reinterpret_cast<const char*>(b), static_cast<std::size_t>(n)));
     }
     json array(std::uint64_t n) {
-        if (n > static_cast<std::uint64_t>(end_ - p_)) throw std::out_of_range("truncated MessagePack");  // ≥1 byte each
+        if (n > static_cast<std::uint64_t>(end_ - p_))
+            throw std::out_of_range("truncated MessagePack");  // ≥1 byte each
         json j(json::value_t::array);
         auto& a = j.get_ref<json::array_t&>();
         a.reserve(static_cast<std::size_t>(n));
@@ -95,9 +106,10 @@ private:
         auto& m = j.get_ref<json::object_t&>();
         for (std::uint64_t i = 0; i < n; ++i) {
             json key = value();
-            if (!key.is_string()) throw std::invalid_argument("MessagePack map key is not a string");
-            // nlohmann writes keys in order, so each goes at the end; a duplicate keeps the last value, as parsing
-            // JSON text does.
+            if (!key.is_string())
+                throw std::invalid_argument("MessagePack map key is not a string");
+            // nlohmann writes keys in order, so each goes at the end; a duplicate keeps the last
+            // value, as parsing JSON text does.
             m.insert_or_assign(m.end(), std::move(key.get_ref<std::string&>()), value());
         }
         return j;
@@ -110,7 +122,8 @@ private:
 }  // namespace
 
 std::string encode_compact(const nlohmann::json& object) {
-    thread_local std::string scratch;  // grows to the largest object once; the returned copy is exact-size
+    // grows to the largest object once; the returned copy is exact-size
+    thread_local std::string scratch;
     scratch.clear();
     nlohmann::json::to_msgpack(object, scratch);
     return std::string(scratch);

@@ -1,8 +1,9 @@
 #pragma once
-/// The informer cache's compact form of a JSON object: MessagePack bytes (nlohmann's encoder), read back by a small
-/// decoder that builds the DOM directly (about twice as fast as nlohmann::json::from_msgpack, whose generic SAX path
-/// costs more than building the DOM itself). Anything the fast decoder does not know (binary, ext) falls back to
-/// nlohmann's decoder, so every encoding round-trips.
+/// The informer cache's compact form of a JSON object: MessagePack bytes (nlohmann's encoder), read
+/// back by a small decoder that builds the DOM directly (about twice as fast as
+/// nlohmann::json::from_msgpack, whose generic SAX path costs more than building the DOM itself).
+/// Anything the fast decoder does not know (binary, ext) falls back to nlohmann's decoder, so every
+/// encoding round-trips.
 
 #include <nlohmann/json.hpp>
 

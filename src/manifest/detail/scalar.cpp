@@ -43,7 +43,8 @@ bool decode_double(std::string_view raw, std::string& out) {
             case '0': out += '\0'; break;
             case 'a': out += '\a'; break;
             case 'b': out += '\b'; break;
-            case 't': case '\t': out += '\t'; break;
+            case 't':
+            case '\t': out += '\t'; break;
             case 'n': out += '\n'; break;
             case 'v': out += '\v'; break;
             case 'f': out += '\f'; break;
@@ -69,9 +70,10 @@ bool decode_double(std::string_view raw, std::string& out) {
                 if (i + k >= raw.size()) return false;
                 char h = raw[i + k];
                 if (!std::isxdigit(static_cast<unsigned char>(h))) return false;
-                cp = cp * 16 + static_cast<std::uint32_t>(std::isdigit(static_cast<unsigned char>(h))
-                                                              ? h - '0'
-                                                              : (std::tolower(h) - 'a' + 10));
+                cp =
+                    cp * 16 + static_cast<std::uint32_t>(std::isdigit(static_cast<unsigned char>(h))
+                                                             ? h - '0'
+                                                             : (std::tolower(h) - 'a' + 10));
             }
             append_utf8(out, cp);
             i += hex_len;
@@ -93,7 +95,8 @@ bool plain_safe(std::string_view v, bool in_flow) {
     for (std::size_t i = 0; i < v.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(v[i]);
         if (c < 0x20 || c == 0x7F) return false;
-        if (v[i] == ':' && (i + 1 == v.size() || is_ws(v[i + 1]) || (in_flow && is_flow_indicator(v[i + 1])))) {
+        if (v[i] == ':' &&
+            (i + 1 == v.size() || is_ws(v[i + 1]) || (in_flow && is_flow_indicator(v[i + 1])))) {
             return false;
         }
         if (v[i] == '#' && i > 0 && is_ws(v[i - 1])) return false;
@@ -132,7 +135,7 @@ bool all_digits(std::string_view s, int base) {
     if (s.empty()) return false;
     for (char c : s) {
         if (c == '_') continue;
-        int d = std::isdigit(static_cast<unsigned char>(c))   ? c - '0'
+        int d = std::isdigit(static_cast<unsigned char>(c))    ? c - '0'
                 : std::isxdigit(static_cast<unsigned char>(c)) ? std::tolower(c) - 'a' + 10
                                                                : 99;
         if (d >= base) return false;
@@ -145,8 +148,8 @@ bool all_digits(std::string_view s, int base) {
 bool resolves_non_string(std::string_view v) {
     std::string l;
     for (char c : v) l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    static const char* words[] = {"", "~", "null", "true", "false", "yes", "no", "on", "off", "y", "n",
-                                  ".inf", "-.inf", "+.inf", ".nan"};
+    static const char* words[] = {"",    "~", "null", "true", "false", "yes",   "no",  "on",
+                                  "off", "y", "n",    ".inf", "-.inf", "+.inf", ".nan"};
     for (const char* w : words) {
         if (l == w) return true;
     }
@@ -156,7 +159,8 @@ bool resolves_non_string(std::string_view v) {
     if (s.size() > 2 && s[0] == '0' && s[1] == 'x') return all_digits(s.substr(2), 16);
     if (s.size() > 2 && s[0] == '0' && s[1] == 'o') return all_digits(s.substr(2), 8);
     if (s.size() > 2 && s[0] == '0' && s[1] == 'b') return all_digits(s.substr(2), 2);
-    // Decimal integers, floats with optional exponent, YAML 1.1 sexagesimal (1:30) and '_' separators.
+    // Decimal integers, floats with optional exponent, YAML 1.1 sexagesimal (1:30) and '_'
+    // separators.
     bool digit = false, dot = false, exp = false;
     for (std::size_t i = 0; i < s.size(); ++i) {
         char c = s[i];
@@ -207,25 +211,29 @@ Result<ScalarSpan> locate_scalar(std::string_view text, const Tree& tree, std::s
         return fail(Error::Kind::internal, where + "cannot locate the scalar's bytes", "Locate");
     }
     std::size_t b = skip_properties(text, n.offset, n.in_flow);
-    if (b >= text.size()) return fail(Error::Kind::internal, where + "cannot locate the scalar's bytes", "Locate");
+    if (b >= text.size())
+        return fail(Error::Kind::internal, where + "cannot locate the scalar's bytes", "Locate");
     ScalarSpan span;
     span.begin = b;
     std::string decoded;
     char c = text[b];
     if (c == '|' || c == '>') {
-        return fail(Error::Kind::invalid, where + "the value is a block scalar (" + std::string(1, c) +
-                                              "); refusing to rewrite it",
+        return fail(Error::Kind::invalid,
+                    where + "the value is a block scalar (" + std::string(1, c) +
+                        "); refusing to rewrite it",
                     "BlockScalar");
     }
     if (c == '"') {
         std::size_t e = b + 1;
         while (e < text.size() && text[e] != '"') {
             if (is_break(text[e])) {
-                return fail(Error::Kind::invalid, where + "multi-line quoted values are not edited", "MultiLine");
+                return fail(Error::Kind::invalid, where + "multi-line quoted values are not edited",
+                            "MultiLine");
             }
             e += text[e] == '\\' ? 2 : 1;
         }
-        if (e >= text.size()) return fail(Error::Kind::internal, where + "unterminated quoted scalar", "Locate");
+        if (e >= text.size())
+            return fail(Error::Kind::internal, where + "unterminated quoted scalar", "Locate");
         span.end = e + 1;
         span.style = ScalarStyle::double_quoted;
         if (!decode_double(text.substr(b + 1, e - b - 1), decoded)) decoded = "\x01undecodable";
@@ -233,7 +241,8 @@ Result<ScalarSpan> locate_scalar(std::string_view text, const Tree& tree, std::s
         std::size_t e = b + 1;
         while (e < text.size()) {
             if (is_break(text[e])) {
-                return fail(Error::Kind::invalid, where + "multi-line quoted values are not edited", "MultiLine");
+                return fail(Error::Kind::invalid, where + "multi-line quoted values are not edited",
+                            "MultiLine");
             }
             if (text[e] == '\'') {
                 if (e + 1 < text.size() && text[e + 1] == '\'') {
@@ -245,7 +254,8 @@ Result<ScalarSpan> locate_scalar(std::string_view text, const Tree& tree, std::s
             }
             decoded += text[e++];
         }
-        if (e >= text.size()) return fail(Error::Kind::internal, where + "unterminated quoted scalar", "Locate");
+        if (e >= text.size())
+            return fail(Error::Kind::internal, where + "unterminated quoted scalar", "Locate");
         span.end = e + 1;
         span.style = ScalarStyle::single_quoted;
     } else {
@@ -266,9 +276,10 @@ Result<ScalarSpan> locate_scalar(std::string_view text, const Tree& tree, std::s
         decoded = std::string(text.substr(b, e - b));
     }
     if (decoded != n.value) {
-        return fail(Error::Kind::invalid,
-                    where + "the value spans several lines or uses a form that cannot be edited in place",
-                    "MultiLine");
+        return fail(
+            Error::Kind::invalid,
+            where + "the value spans several lines or uses a form that cannot be edited in place",
+            "MultiLine");
     }
     return span;
 }
@@ -295,8 +306,7 @@ std::string encode_scalar(std::string_view value, ScalarStyle style, bool in_flo
             }
             return double_quote(value);
         case ScalarStyle::double_quoted:
-        case ScalarStyle::block:
-            break;
+        case ScalarStyle::block: break;
     }
     return double_quote(value);
 }

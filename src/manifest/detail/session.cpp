@@ -11,7 +11,8 @@ bool null_word_at(std::string_view text, std::size_t pos, std::size_t& len) {
     for (std::string_view w : {"~", "null", "Null", "NULL"}) {
         if (text.substr(pos, w.size()) == w) {
             std::size_t e = pos + w.size();
-            if (e >= text.size() || std::string_view(" \t\r\n,]}#").find(text[e]) != std::string_view::npos) {
+            if (e >= text.size() ||
+                std::string_view(" \t\r\n,]}#").find(text[e]) != std::string_view::npos) {
                 len = w.size();
                 return true;
             }
@@ -22,7 +23,9 @@ bool null_word_at(std::string_view text, std::size_t pos, std::size_t& len) {
 
 }  // namespace
 
-std::string at_line(const Tree& tree, std::size_t i) { return "line " + std::to_string(tree.line_of(i)) + ": "; }
+std::string at_line(const Tree& tree, std::size_t i) {
+    return "line " + std::to_string(tree.line_of(i)) + ": ";
+}
 
 std::size_t Session::line_end(std::size_t pos) const {
     std::size_t nlpos = text_.find('\n', pos);
@@ -53,8 +56,9 @@ std::size_t Session::node_end(std::size_t i) const {
         }
         case NodeKind::alias: {
             std::size_t e = n.offset + 1;
-            while (e < text_.size() && !is_ws(text_[e]) && text_[e] != '\r' && text_[e] != '\n' &&
-                   !(n.in_flow && std::string_view(",]}").find(text_[e]) != std::string_view::npos)) {
+            while (
+                e < text_.size() && !is_ws(text_[e]) && text_[e] != '\r' && text_[e] != '\n' &&
+                !(n.in_flow && std::string_view(",]}").find(text_[e]) != std::string_view::npos)) {
                 ++e;
             }
             return e;
@@ -89,37 +93,45 @@ std::size_t Session::node_end(std::size_t i) const {
     return npos;
 }
 
-Result<void> Session::set_scalar(std::size_t i, std::string_view value, const std::string& field, bool as_string) {
+Result<void> Session::set_scalar(std::size_t i, std::string_view value, const std::string& field,
+                                 bool as_string) {
     if (edited_.count(i) != 0) return ok();
     std::string problem = tree_.sharing_problem(i);
-    if (!problem.empty()) return fail(Error::Kind::invalid, at_line(tree_, i) + field + ": " + problem, "Alias");
+    if (!problem.empty())
+        return fail(Error::Kind::invalid, at_line(tree_, i) + field + ": " + problem, "Alias");
     const Node& n = tree_.at(i);
     if (n.kind == NodeKind::null) {
         edited_.insert(i);
         if (value.empty()) return ok();
         std::size_t b = skip_properties(text_, n.offset, n.in_flow), len = 0;
         if (b < text_.size() && null_word_at(text_, b, len)) {
-            splices_.push_back({b, b + len, encode_scalar(value, ScalarStyle::plain, n.in_flow, as_string),
+            splices_.push_back({b, b + len,
+                                encode_scalar(value, ScalarStyle::plain, n.in_flow, as_string),
                                 splices_.size()});
         } else {
             std::size_t k = key_of(i);
-            if (k == npos) return fail(Error::Kind::invalid, at_line(tree_, i) + field + ": empty value", "Empty");
+            if (k == npos)
+                return fail(Error::Kind::invalid, at_line(tree_, i) + field + ": empty value",
+                            "Empty");
             POETRYOPS_TRY(ScalarSpan ks, locate_scalar(text_, tree_, k));
             std::size_t colon = ks.end;
             while (colon < text_.size() && is_ws(text_[colon])) ++colon;
             if (colon >= text_.size() || text_[colon] != ':') {
-                return fail(Error::Kind::invalid, at_line(tree_, k) + field + ": cannot find the ':' after the key",
+                return fail(Error::Kind::invalid,
+                            at_line(tree_, k) + field + ": cannot find the ':' after the key",
                             "Locate");
             }
-            splices_.push_back({colon + 1, colon + 1,
-                                " " + encode_scalar(value, ScalarStyle::plain, n.in_flow, as_string),
-                                splices_.size()});
+            splices_.push_back(
+                {colon + 1, colon + 1,
+                 " " + encode_scalar(value, ScalarStyle::plain, n.in_flow, as_string),
+                 splices_.size()});
         }
         changes_.push_back(Change{tree_.line_of(i), field, "", std::string(value)});
         return ok();
     }
     if (n.kind != NodeKind::scalar) {
-        return fail(Error::Kind::invalid, at_line(tree_, i) + field + ": expected a scalar value", "NotScalar");
+        return fail(Error::Kind::invalid, at_line(tree_, i) + field + ": expected a scalar value",
+                    "NotScalar");
     }
     edited_.insert(i);
     if (n.value == value) return ok();
@@ -130,8 +142,8 @@ Result<void> Session::set_scalar(std::size_t i, std::string_view value, const st
         e.message = at_line(tree_, i) + field + ": " + e.message.substr(e.message.find(": ") + 2);
         return fail(std::move(e));
     }
-    splices_.push_back({span->begin, span->end, encode_scalar(value, span->style, n.in_flow, as_string),
-                        splices_.size()});
+    splices_.push_back({span->begin, span->end,
+                        encode_scalar(value, span->style, n.in_flow, as_string), splices_.size()});
     changes_.push_back(Change{tree_.line_of(i), field, n.value, std::string(value)});
     return ok();
 }
@@ -148,9 +160,11 @@ Result<void> Session::remove_key(std::size_t map, std::string_view key, const st
     if (vn.kind == NodeKind::null || (vn.kind == NodeKind::scalar && vn.value.empty())) return ok();
     std::size_t k = key_of(v);
     std::string problem = tree_.sharing_problem(v);
-    if (!problem.empty()) return fail(Error::Kind::invalid, at_line(tree_, v) + field + ": " + problem, "Alias");
+    if (!problem.empty())
+        return fail(Error::Kind::invalid, at_line(tree_, v) + field + ": " + problem, "Alias");
     if (vn.kind != NodeKind::scalar) {
-        return fail(Error::Kind::invalid, at_line(tree_, v) + field + ": expected a scalar value", "NotScalar");
+        return fail(Error::Kind::invalid, at_line(tree_, v) + field + ": expected a scalar value",
+                    "NotScalar");
     }
     auto ks = locate_scalar(text_, tree_, k);
     auto vs = locate_scalar(text_, tree_, v);
@@ -158,8 +172,9 @@ Result<void> Session::remove_key(std::size_t map, std::string_view key, const st
         if (!tree_.at(map).flow) {
             std::size_t ls = tree_.line_offset(tree_.at(k).line);
             std::size_t le = line_end(vs->end);
-            bool alone = std::all_of(text_.begin() + ls, text_.begin() + ks->begin, is_ws) &&
-                         text_.substr(ks->end, vs->begin - ks->end).find('\n') == std::string_view::npos;
+            bool alone =
+                std::all_of(text_.begin() + ls, text_.begin() + ks->begin, is_ws) &&
+                text_.substr(ks->end, vs->begin - ks->end).find('\n') == std::string_view::npos;
             std::string_view tail = text_.substr(vs->end, le - vs->end);
             auto t = tail.find_first_not_of(" \t");
             alone = alone && (t == std::string_view::npos || tail[t] == '#');
@@ -174,7 +189,8 @@ Result<void> Session::remove_key(std::size_t map, std::string_view key, const st
             }
         } else {
             std::size_t b = ks->begin;
-            while (b > 0 && (is_ws(text_[b - 1]) || text_[b - 1] == '\n' || text_[b - 1] == '\r')) --b;
+            while (b > 0 && (is_ws(text_[b - 1]) || text_[b - 1] == '\n' || text_[b - 1] == '\r'))
+                --b;
             if (b > 0 && text_[b - 1] == ',') {
                 edited_.insert(v);
                 splices_.push_back({b - 1, vs->end, "", splices_.size()});
@@ -193,12 +209,14 @@ Result<void> Session::remove_key(std::size_t map, std::string_view key, const st
             }
         }
     }
-    // The pair cannot be cut out cleanly (e.g. it opens a "- " item): an empty value means the same to kustomize.
+    // The pair cannot be cut out cleanly (e.g. it opens a "- " item): an empty value means the same
+    // to kustomize.
     return set_scalar(v, "", field);
 }
 
 Result<void> Session::add_key_after(std::size_t map, std::size_t after_key, std::string_view key,
-                                    std::string_view value, const std::string& field, bool as_string) {
+                                    std::string_view value, const std::string& field,
+                                    bool as_string) {
     const auto& ch = tree_.at(map).children;
     auto it = std::find(ch.begin(), ch.end(), after_key);
     if (it == ch.end() || it + 1 == ch.end()) {
@@ -207,7 +225,8 @@ Result<void> Session::add_key_after(std::size_t map, std::size_t after_key, std:
     std::size_t end = node_end(*(it + 1));
     if (end == npos) {
         return fail(Error::Kind::invalid,
-                    at_line(tree_, after_key) + "cannot add " + field + " after a value that is not a plain line",
+                    at_line(tree_, after_key) + "cannot add " + field +
+                        " after a value that is not a plain line",
                     "Locate");
     }
     const Node& mk = tree_.at(after_key);
@@ -235,7 +254,8 @@ Result<EditResult> Session::finish() const {
     r.new_text.reserve(text_.size() + 256);
     for (const Splice& sp : s) {
         if (sp.begin < pos) {
-            return fail(Error::Kind::invalid, "overlapping edits (two targets share bytes)", "Conflict");
+            return fail(Error::Kind::invalid, "overlapping edits (two targets share bytes)",
+                        "Conflict");
         }
         r.new_text.append(text_.substr(pos, sp.begin - pos));
         r.new_text.append(sp.bytes);

@@ -19,7 +19,8 @@ bool is_k8s_object(const Tree& tree, std::size_t root);
 
 /// Kustomize `images:` entries; adds the entry (and `images:`) when missing.
 Result<void> apply_kustomize(Session& s, const SetImageRequest& req);
-/// Helm values paths. `require_repository`: only when the repository path names the image (auto mode).
+/// Helm values paths. `require_repository`: only when the repository path names the image (auto
+/// mode).
 Result<void> apply_helm(Session& s, const SetImageRequest& req, bool require_repository);
 /// containers[].image / initContainers[].image of workloads in every document.
 Result<void> apply_workloads(Session& s, const SetImageRequest& req);

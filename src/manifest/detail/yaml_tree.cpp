@@ -41,18 +41,23 @@ public:
         t_.docs.push_back(Document{npos, mark.line});
     }
     void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { add(NodeKind::null, mark, "", anchor); }
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+        add(NodeKind::null, mark, "", anchor);
+    }
     void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
         std::size_t i = add(NodeKind::alias, mark, "", 0);
         auto it = doc_anchors_.find(anchor);
         if (it == doc_anchors_.end()) {
-            throw LimitExceeded{"line " + std::to_string(mark.line + 1) + ": alias to an unknown anchor", "InvalidYAML"};
+            throw LimitExceeded{
+                "line " + std::to_string(mark.line + 1) + ": alias to an unknown anchor",
+                "InvalidYAML"};
         }
         Anchor& a = t_.anchors[it->second];
         a.uses++;
         t_.nodes[i].alias_of = it->second;
         // An alias to a node still open (recursive) expands without end.
-        std::uint64_t size = done(a.node) ? t_.nodes[a.node].expanded : std::numeric_limits<std::uint64_t>::max();
+        std::uint64_t size =
+            done(a.node) ? t_.nodes[a.node].expanded : std::numeric_limits<std::uint64_t>::max();
         t_.nodes[i].expanded = size;
         close(i);
     }
@@ -72,17 +77,22 @@ public:
         open(NodeKind::map, mark, tag, anchor, style == YAML::EmitterStyle::Flow);
     }
     void OnMapEnd() override { pop(); }
-    void OnAnchor(const YAML::Mark&, const std::string& name) override { pending_anchor_name_ = name; }
+    void OnAnchor(const YAML::Mark&, const std::string& name) override {
+        pending_anchor_name_ = name;
+    }
 
 private:
     std::size_t offset_of(const YAML::Mark& m) const {
         if (m.line < 0 || static_cast<std::size_t>(m.line) >= t_.line_starts.size()) return npos;
-        return t_.line_starts[m.line] + static_cast<std::size_t>(m.column) + (m.line == 0 ? t_.bom : 0);
+        return t_.line_starts[m.line] + static_cast<std::size_t>(m.column) +
+               (m.line == 0 ? t_.bom : 0);
     }
 
-    std::size_t add(NodeKind kind, const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor) {
+    std::size_t add(NodeKind kind, const YAML::Mark& mark, const std::string& tag,
+                    YAML::anchor_t anchor) {
         if (t_.nodes.size() >= limits_.max_nodes) {
-            throw LimitExceeded{"more than " + std::to_string(limits_.max_nodes) + " YAML nodes", "TooLarge"};
+            throw LimitExceeded{"more than " + std::to_string(limits_.max_nodes) + " YAML nodes",
+                                "TooLarge"};
         }
         Node n;
         n.kind = kind;
@@ -91,7 +101,8 @@ private:
         n.offset = offset_of(mark);
         n.tag = tag;
         n.doc = t_.docs.empty() ? 0 : t_.docs.size() - 1;
-        n.in_flow = !stack_.empty() && (t_.nodes[stack_.back()].flow || t_.nodes[stack_.back()].in_flow);
+        n.in_flow =
+            !stack_.empty() && (t_.nodes[stack_.back()].flow || t_.nodes[stack_.back()].in_flow);
         if (!stack_.empty()) {
             n.parent = stack_.back();
         }
@@ -111,7 +122,8 @@ private:
         return i;
     }
 
-    void open(NodeKind kind, const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, bool flow) {
+    void open(NodeKind kind, const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+              bool flow) {
         std::size_t i = add(kind, mark, tag, anchor);
         t_.nodes[i].flow = flow;
         t_.nodes[i].expanded = 0;  // accumulated from children; marks "still open" until closed
@@ -128,7 +140,8 @@ private:
 
     bool done(std::size_t i) const { return i < closed_.size() ? closed_[i] : true; }
 
-    // Called when node i is complete: adds its expanded size to its parent and checks the document's budget.
+    // Called when node i is complete: adds its expanded size to its parent and checks the
+    // document's budget.
     void close(std::size_t i) {
         if (closed_.size() < t_.nodes.size()) closed_.resize(t_.nodes.size(), false);
         closed_[i] = true;
@@ -136,10 +149,10 @@ private:
         if (p != npos) {
             t_.nodes[p].expanded = sat_add(t_.nodes[p].expanded, t_.nodes[i].expanded);
             if (t_.nodes[p].expanded > limits_.max_expanded_nodes) {
-                throw LimitExceeded{"line " + std::to_string(t_.nodes[i].line + 1) +
-                                        ": alias expansion past " + std::to_string(limits_.max_expanded_nodes) +
-                                        " nodes (YAML bomb?)",
-                                    "AliasBomb"};
+                throw LimitExceeded{
+                    "line " + std::to_string(t_.nodes[i].line + 1) + ": alias expansion past " +
+                        std::to_string(limits_.max_expanded_nodes) + " nodes (YAML bomb?)",
+                    "AliasBomb"};
             }
         }
     }
@@ -156,7 +169,8 @@ private:
 
 std::size_t Tree::line_offset(int line) const {
     if (line < 0) return 0;
-    if (static_cast<std::size_t>(line) >= line_starts.size()) return line_starts.empty() ? 0 : line_starts.back();
+    if (static_cast<std::size_t>(line) >= line_starts.size())
+        return line_starts.empty() ? 0 : line_starts.back();
     return line_starts[line];
 }
 
@@ -180,13 +194,16 @@ std::size_t Tree::path(std::size_t from, std::string_view dotted) const {
     std::size_t start = 0;
     while (cur != npos && start <= dotted.size()) {
         auto dot = dotted.find('.', start);
-        std::string_view part = dotted.substr(start, dot == std::string_view::npos ? dotted.npos : dot - start);
-        if (nodes[cur].kind == NodeKind::alias) cur = anchors[nodes[cur].alias_of].node;  // read through aliases
+        std::string_view part =
+            dotted.substr(start, dot == std::string_view::npos ? dotted.npos : dot - start);
+        if (nodes[cur].kind == NodeKind::alias)
+            cur = anchors[nodes[cur].alias_of].node;  // read through aliases
         const Node& n = nodes[cur];
         if (n.kind == NodeKind::seq) {
             std::size_t idx = 0;
             auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), idx);
-            if (ec != std::errc() || p != part.data() + part.size() || idx >= n.children.size()) return npos;
+            if (ec != std::errc() || p != part.data() + part.size() || idx >= n.children.size())
+                return npos;
             cur = n.children[idx];
         } else {
             cur = get(cur, part);
@@ -206,7 +223,8 @@ std::string Tree::sharing_problem(std::size_t i) const {
         const Node& n = nodes[cur];
         if (n.anchor != 0 && anchors[n.anchor].uses > 0) {
             return "the value is inside the anchored node &" + anchors[n.anchor].name + " (line " +
-                   std::to_string(n.line + 1) + ") that is referenced by " + std::to_string(anchors[n.anchor].uses) +
+                   std::to_string(n.line + 1) + ") that is referenced by " +
+                   std::to_string(anchors[n.anchor].uses) +
                    " alias(es); editing it would change those places too";
         }
     }
@@ -216,16 +234,18 @@ std::string Tree::sharing_problem(std::size_t i) const {
 Result<Tree> parse_tree(std::string_view text, const Limits& limits) {
     if (text.size() > limits.max_bytes) {
         return fail(Error::Kind::invalid,
-                    "document of " + std::to_string(text.size()) + " bytes is larger than the limit of " +
-                        std::to_string(limits.max_bytes) + " bytes",
+                    "document of " + std::to_string(text.size()) +
+                        " bytes is larger than the limit of " + std::to_string(limits.max_bytes) +
+                        " bytes",
                     "TooLarge");
     }
     Tree t;
     if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") {
         t.bom = 3;
-    } else if (text.size() >= 2 && (text.substr(0, 2) == "\xFE\xFF" || text.substr(0, 2) == "\xFF\xFE" ||
-                                    (text[0] == '\0'))) {
-        return fail(Error::Kind::decode, "line 1: only UTF-8 YAML is supported (found a UTF-16/32 encoding)",
+    } else if (text.size() >= 2 && (text.substr(0, 2) == "\xFE\xFF" ||
+                                    text.substr(0, 2) == "\xFF\xFE" || (text[0] == '\0'))) {
+        return fail(Error::Kind::decode,
+                    "line 1: only UTF-8 YAML is supported (found a UTF-16/32 encoding)",
                     "Encoding");
     }
     t.line_starts.push_back(0);
@@ -241,8 +261,8 @@ Result<Tree> parse_tree(std::string_view text, const Limits& limits) {
         }
     } catch (const YAML::Exception& e) {
         return fail(Error::Kind::decode,
-                    "line " + std::to_string(e.mark.line + 1) + ", column " + std::to_string(e.mark.column + 1) +
-                        ": invalid YAML: " + e.msg,
+                    "line " + std::to_string(e.mark.line + 1) + ", column " +
+                        std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg,
                     "InvalidYAML");
     } catch (const LimitExceeded& e) {
         return fail(Error::Kind::invalid, e.message, e.reason);

@@ -1,6 +1,7 @@
 #pragma once
-/// toml++ at the decode boundary: parse exceptions become Error::Kind::decode with `file:line:col: message`, and
-/// typed field readers report `file:line: field: problem` for values of the wrong type.
+/// toml++ at the decode boundary: parse exceptions become Error::Kind::decode with `file:line:col:
+/// message`, and typed field readers report `file:line: field: problem` for values of the wrong
+/// type.
 
 #include <poetryops/util/result.hpp>
 
@@ -20,7 +21,8 @@ Result<toml::table> parse_toml(std::string_view text, const std::string& file);
 std::string where(const std::string& file, const toml::node* node);
 
 /// Reads typed fields of one table and remembers the first type error, so call sites stay linear:
-///   FieldReader r(file, tbl, "tool.poetry"); auto name = r.string("name"); ... if (r.failed()) return r.error();
+///   FieldReader r(file, tbl, "tool.poetry"); auto name = r.string("name"); ... if (r.failed())
+///   return r.error();
 class FieldReader {
 public:
     FieldReader(const std::string& file, const toml::table* table, std::string path)

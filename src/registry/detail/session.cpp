@@ -62,10 +62,12 @@ std::uint64_t Session::connections() const {
 }
 
 Result<http::Client*> Session::client_for(const http::Url& url, const std::string& registry) {
-    // TLS settings: the registry's own when the URL is on the registry's host (any port: token realms often are),
-    // those of another configured registry on that host:port, else the defaults (system trust store).
+    // TLS settings: the registry's own when the URL is on the registry's host (any port: token
+    // realms often are), those of another configured registry on that host:port, else the defaults
+    // (system trust store).
     const RegistryHostConfig* cfg = &default_host_;
-    if (auto it = options_.hosts.find(normalize_registry_host(url.host_port())); it != options_.hosts.end()) {
+    if (auto it = options_.hosts.find(normalize_registry_host(url.host_port()));
+        it != options_.hosts.end()) {
         cfg = &it->second;
     } else {
         if (auto parsed = http::parse_url(base_url(registry)); parsed && parsed->host == url.host) {
@@ -79,7 +81,8 @@ Result<http::Client*> Session::client_for(const http::Url& url, const std::strin
         http::ClientOptions o;
         o.tls.ca_file = cfg->ca_file;
         o.tls.insecure_skip_verify = cfg->insecure_skip_verify;
-        o.connect_timeout = o.handshake_timeout = o.write_timeout = o.read_timeout = options_.timeout;
+        o.connect_timeout = o.handshake_timeout = o.write_timeout = o.read_timeout =
+            options_.timeout;
         o.max_response_bytes = std::max(options_.max_response_bytes, options_.max_manifest_bytes);
         auto c = http::Client::create(o);
         if (!c) {
@@ -117,8 +120,9 @@ Result<http::Response> Session::round_trip(http::Request req, const std::string&
         auto waited = std::chrono::milliseconds(0);
         for (auto wait = budget.try_take(); wait.count() > 0; wait = budget.try_take()) {
             if (waited + wait > options_.max_budget_wait) {
-                return fail(Error::Kind::timeout, "request budget for registry " + registry + " exhausted (" +
-                                                      std::to_string(options_.requests_per_second) + " requests/s)",
+                return fail(Error::Kind::timeout,
+                            "request budget for registry " + registry + " exhausted (" +
+                                std::to_string(options_.requests_per_second) + " requests/s)",
                             "RateLimited");
             }
             sleep(wait);
@@ -129,8 +133,10 @@ Result<http::Response> Session::round_trip(http::Request req, const std::string&
         const bool last = attempt >= options_.max_attempts;
         if (!resp) {
             auto kind = resp.error().kind;
-            if (!last && idempotent && (kind == Error::Kind::transport || kind == Error::Kind::timeout)) {
-                POETRYOPS_LOG(debug, "registry request failed, retrying", {{"error", resp.error().message}});
+            if (!last && idempotent &&
+                (kind == Error::Kind::transport || kind == Error::Kind::timeout)) {
+                POETRYOPS_LOG(debug, "registry request failed, retrying",
+                              {{"error", resp.error().message}});
                 sleep(backoff.next());
                 continue;
             }
@@ -141,14 +147,16 @@ Result<http::Response> Session::round_trip(http::Request req, const std::string&
             auto retry_after = parse_retry_after(resp->headers.get_or("Retry-After"), clock_.now());
             if (retry_after && *retry_after > options_.max_retry_after) {
                 Error e = registry_error(*resp, req.method + " " + url.origin() + url.path());
-                e.message += " (Retry-After " + std::to_string(retry_after->count() / 1000) + " s is too long)";
+                e.message += " (Retry-After " + std::to_string(retry_after->count() / 1000) +
+                             " s is too long)";
                 return fail(std::move(e));
             }
             if (last) return resp;
             sleep(retry_after ? *retry_after : backoff.next());
             continue;
         }
-        if (!last && idempotent && (status == 500 || status == 502 || status == 503 || status == 504)) {
+        if (!last && idempotent &&
+            (status == 500 || status == 502 || status == 503 || status == 504)) {
             sleep(backoff.next());
             continue;
         }
@@ -164,20 +172,25 @@ Result<http::Response> Session::follow(http::Request req, const std::string& reg
         POETRYOPS_TRY(auto from, http::parse_url(req.url));
         auto location = resp.headers.get("Location");
         if (!location) {
-            return fail(Error::Kind::http, req.method + " " + from.origin() + from.path() + ": redirect " +
-                                               std::to_string(resp.status) + " without a Location header");
+            return fail(Error::Kind::http, req.method + " " + from.origin() + from.path() +
+                                               ": redirect " + std::to_string(resp.status) +
+                                               " without a Location header");
         }
         POETRYOPS_TRY(auto to, http::resolve_redirect(from, *location));
         if (from.tls() && !to.tls()) {
-            return fail(Error::Kind::invalid, "registry " + registry + " redirected from https to plain http (" +
+            return fail(Error::Kind::invalid, "registry " + registry +
+                                                  " redirected from https to plain http (" +
                                                   to.host_port() + "); refusing the downgrade");
         }
         if (!visited.insert(to.str()).second) {
-            return fail(Error::Kind::invalid, "redirect loop at " + to.origin() + to.path() + " (registry " +
-                                                  registry + ")", "RedirectLoop");
+            return fail(
+                Error::Kind::invalid,
+                "redirect loop at " + to.origin() + to.path() + " (registry " + registry + ")",
+                "RedirectLoop");
         }
         if (hop + 1 > options_.max_redirects) {
-            return fail(Error::Kind::invalid, "more than " + std::to_string(options_.max_redirects) +
+            return fail(Error::Kind::invalid, "more than " +
+                                                  std::to_string(options_.max_redirects) +
                                                   " redirects for " + from.origin() + from.path());
         }
         if (!http::same_origin(from, to)) {
@@ -207,8 +220,10 @@ std::optional<std::string> Session::cached_authorization(const Call& call) {
         state = it->second;
     }
     if (!state.realm.empty()) {
-        if (auto token = tokens_.get(token_key(call.registry, call.scope))) return "Bearer " + *token;
-        // A known token service: fetch the token for this scope up front and save the 401 round trip.
+        if (auto token = tokens_.get(token_key(call.registry, call.scope)))
+            return "Bearer " + *token;
+        // A known token service: fetch the token for this scope up front and save the 401 round
+        // trip.
         auto token = fetch_token(call.registry, state.realm, state.service, call.scope);
         if (token) return "Bearer " + *token;
         return std::nullopt;
@@ -225,8 +240,9 @@ Result<std::string> Session::fetch_token(const std::string& registry, const std:
                                          const std::string& service, const std::string& scope) {
     auto realm_url = http::parse_url(realm);
     if (!realm_url) {
-        return fail(Error::Kind::invalid, "registry " + registry + " names an invalid token realm: " +
-                                              realm_url.error().message);
+        return fail(
+            Error::Kind::invalid,
+            "registry " + registry + " names an invalid token realm: " + realm_url.error().message);
     }
     std::string target = realm_url->target;
     target += target.find('?') == std::string::npos ? "?" : "&";
@@ -236,12 +252,15 @@ Result<std::string> Session::fetch_token(const std::string& registry, const std:
     req.method = "GET";
     req.url = realm_url->origin() + target;
     auto creds = credentials(registry);
-    if (creds) req.headers.set("Authorization", "Basic " + str::base64_encode(creds->username + ":" + creds->password));
+    if (creds)
+        req.headers.set("Authorization",
+                        "Basic " + str::base64_encode(creds->username + ":" + creds->password));
     POETRYOPS_TRY(auto resp, follow(std::move(req), registry));
     if (resp.status != 200) {
-        Error e = registry_error(resp, "token request to " + realm_url->origin() + realm_url->path());
-        e.message += creds ? " (credentials for " + registry + " refused)" : " (anonymous; no credentials for " +
-                                                                                registry + ")";
+        Error e =
+            registry_error(resp, "token request to " + realm_url->origin() + realm_url->path());
+        e.message += creds ? " (credentials for " + registry + " refused)"
+                           : " (anonymous; no credentials for " + registry + ")";
         return fail(std::move(e));
     }
     POETRYOPS_TRY(auto token, parse_token_response(resp.body, clock_));
@@ -271,10 +290,12 @@ Result<http::Response> Session::send(const Call& call) {
     if (!bearer.scheme.empty() && !bearer.param("realm").empty()) {
         {
             std::lock_guard lock(mu_);
-            hosts_[call.registry] = HostState{bearer.param("realm"), bearer.param("service"), false};
+            hosts_[call.registry] =
+                HostState{bearer.param("realm"), bearer.param("service"), false};
         }
         auto scope = call.scope.empty() ? bearer.param("scope") : call.scope;
-        POETRYOPS_TRY(auto token, fetch_token(call.registry, bearer.param("realm"), bearer.param("service"), scope));
+        POETRYOPS_TRY(auto token, fetch_token(call.registry, bearer.param("realm"),
+                                              bearer.param("service"), scope));
         req.headers.set("Authorization", "Bearer " + token);
     } else if (!basic.scheme.empty()) {
         auto creds = credentials(call.registry);
@@ -283,7 +304,8 @@ Result<http::Response> Session::send(const Call& call) {
             std::lock_guard lock(mu_);
             hosts_[call.registry] = HostState{{}, {}, true};
         }
-        req.headers.set("Authorization", "Basic " + str::base64_encode(creds->username + ":" + creds->password));
+        req.headers.set("Authorization",
+                        "Basic " + str::base64_encode(creds->username + ":" + creds->password));
     } else {
         return resp;
     }

@@ -1,7 +1,7 @@
 #pragma once
-// The transport under RegistryClient: per-registry HTTP clients (TLS settings per host), authentication
-// (basic, bearer-token challenge with a token cache), redirects followed by hand, retries on 429/5xx and the request
-// budget. Operations (resolve, tags, …) are in client.cpp.
+// The transport under RegistryClient: per-registry HTTP clients (TLS settings per host),
+// authentication (basic, bearer-token challenge with a token cache), redirects followed by hand,
+// retries on 429/5xx and the request budget. Operations (resolve, tags, …) are in client.cpp.
 
 #include <poetryops/http/client.hpp>
 #include <poetryops/http/url.hpp>
@@ -21,11 +21,12 @@ namespace poetryops::registry::detail {
 struct Call {
     std::string registry;  ///< normalised host, the key for configuration and credentials
     std::string method = "GET";
-    std::string target;    ///< "/v2/…" (path and query) on the registry
-    std::string url;       ///< absolute URL instead of target (pagination links); same origin as the registry
+    std::string target;  ///< "/v2/…" (path and query) on the registry
+    /// absolute URL instead of target (pagination links); same origin as the registry
+    std::string url;
     http::Headers headers;
     std::string body;
-    std::string scope;     ///< token scope, e.g. "repository:demo/app:pull"
+    std::string scope;  ///< token scope, e.g. "repository:demo/app:pull"
 };
 
 class Session {
@@ -70,7 +71,8 @@ private:
     std::atomic<std::uint64_t> requests_{0};
 };
 
-/// An Error for a registry response, with the distribution error code (MANIFEST_UNKNOWN…) as reason.
+/// An Error for a registry response, with the distribution error code (MANIFEST_UNKNOWN…) as
+/// reason.
 Error registry_error(const http::Response& response, std::string_view context);
 
 /// The media type of a Content-Type value (parameters dropped, lower case).

@@ -1,17 +1,19 @@
 #pragma once
-/// The real Kubernetes lane: etcd + kube-apiserver + kube-controller-manager (v1.28.7 from ../shared/k8s, etcd from
-/// Debian) started on free loopback ports in one directory, with PKI made at start by openssl.
+/// The real Kubernetes lane: etcd + kube-apiserver + kube-controller-manager (v1.28.7 from
+/// ../shared/k8s, etcd from Debian) started on free loopback ports in one directory, with PKI made
+/// at start by openssl.
 ///
-/// One cluster serves a whole ctest run: the fixture test `kube_cluster_up` runs `poetryops-test-cluster up DIR`,
-/// which starts a small supervisor that owns the servers and writes DIR/cluster.json once /readyz answers; every test
-/// of a kube-facing binary reads that file (POETRYOPS_TEST_KUBE_CLUSTER) and uses its own namespaces; the fixture test
-/// `kube_cluster_down` stops exactly the processes the supervisor started. A test binary run by hand, outside ctest,
+/// One cluster serves a whole ctest run: the fixture test `kube_cluster_up` runs
+/// `poetryops-test-cluster up DIR`, which starts a small supervisor that owns the servers and
+/// writes DIR/cluster.json once /readyz answers; every test of a kube-facing binary reads that file
+/// (POETRYOPS_TEST_KUBE_CLUSTER) and uses its own namespaces; the fixture test `kube_cluster_down`
+/// stops exactly the processes the supervisor started. A test binary run by hand, outside ctest,
 /// starts a cluster of its own for its process instead (shared_cluster()).
 ///
 /// Where the binaries are: POETRYOPS_TEST_K8S_BIN (scripts/test.sh unpacks ../shared/k8s/bin, or
-/// POETRYOPS_K8S_BIN_DIR, into build/k8s-bin and ctest points here); etcd from PATH or POETRYOPS_TEST_ETCD. Without
-/// them the lane is skipped with lane_skip_reason(), unless POETRYOPS_REQUIRE_KUBE_LANE=1 (CI), where a missing lane
-/// is a failure.
+/// POETRYOPS_K8S_BIN_DIR, into build/k8s-bin and ctest points here); etcd from PATH or
+/// POETRYOPS_TEST_ETCD. Without them the lane is skipped with lane_skip_reason(), unless
+/// POETRYOPS_REQUIRE_KUBE_LANE=1 (CI), where a missing lane is a failure.
 
 #include <poetryops/kube/client.hpp>
 #include <poetryops/kube/config.hpp>
@@ -27,16 +29,18 @@ namespace poetryops::test::kube {
 
 /// What a running cluster offers its tests (DIR/cluster.json).
 struct ClusterInfo {
-    std::string server;                       ///< https://127.0.0.1:PORT
-    std::filesystem::path dir;                ///< the cluster's folder: pki/, logs, kubeconfigs
-    std::filesystem::path ca_cert;            ///< the cluster CA (signs the serving and client certificates)
-    std::filesystem::path admin_kubeconfig;   ///< system:masters through a client certificate
-    std::filesystem::path user_kubeconfig;    ///< an unprivileged user (static token, no groups): RBAC tests
-    std::string user_name;                    ///< that user's name, for RoleBindings
-    std::filesystem::path sa_signing_key;     ///< service-account signing key (TokenRequest works)
-    bool controller_manager = false;          ///< GC, Job/Deployment controllers and default ServiceAccounts run
-    int supervisor_pid = 0;                   ///< 0 when the cluster belongs to this process
-    std::vector<int> pids;                    ///< every server process started, for `down`
+    std::string server;             ///< https://127.0.0.1:PORT
+    std::filesystem::path dir;      ///< the cluster's folder: pki/, logs, kubeconfigs
+    std::filesystem::path ca_cert;  ///< the cluster CA (signs the serving and client certificates)
+    std::filesystem::path admin_kubeconfig;  ///< system:masters through a client certificate
+    /// an unprivileged user (static token, no groups): RBAC tests
+    std::filesystem::path user_kubeconfig;
+    std::string user_name;                 ///< that user's name, for RoleBindings
+    std::filesystem::path sa_signing_key;  ///< service-account signing key (TokenRequest works)
+    /// GC, Job/Deployment controllers and default ServiceAccounts run
+    bool controller_manager = false;
+    int supervisor_pid = 0;  ///< 0 when the cluster belongs to this process
+    std::vector<int> pids;   ///< every server process started, for `down`
 
     /// The admin identity as a KubeConfig (reads the kubeconfig file).
     Result<poetryops::kube::KubeConfig> admin() const;
@@ -55,7 +59,8 @@ struct ClusterOptions {
     std::FILE* progress = nullptr;
 };
 
-/// A cluster this process owns; the destructor stops what start() started (also after a failed start).
+/// A cluster this process owns; the destructor stops what start() started (also after a failed
+/// start).
 class Cluster {
 public:
     Cluster() = default;
@@ -63,13 +68,15 @@ public:
     Cluster& operator=(const Cluster&) = delete;
     ~Cluster() { stop(); }
 
-    /// Starts the servers in `dir` (created; its previous content is removed) and waits until they are ready.
+    /// Starts the servers in `dir` (created; its previous content is removed) and waits until they
+    /// are ready.
     Result<void> start(const std::filesystem::path& dir, const ClusterOptions& options = {});
     void stop();
     const ClusterInfo& info() const { return info_; }
 
     /// Fault injection on a cluster of one's own: kill one server ("etcd", "kube-apiserver",
-    /// "kube-controller-manager") with SIGKILL, and start it again with the same arguments and data.
+    /// "kube-controller-manager") with SIGKILL, and start it again with the same arguments and
+    /// data.
     Result<void> kill_server(const std::string& name);
     Result<void> restart_server(const std::string& name);
 
@@ -92,16 +99,17 @@ Result<void> write_info(const ClusterInfo& info, const std::filesystem::path& fi
 Result<ClusterInfo> read_info(const std::filesystem::path& file);
 
 /// A bound token for a ServiceAccount through the TokenRequest API (like `kubectl create token`).
-Result<std::string> request_token(poetryops::kube::RestClient& admin, const std::string& ns, const std::string& sa,
-                                  int expiration_seconds = 3600);
+Result<std::string> request_token(poetryops::kube::RestClient& admin, const std::string& ns,
+                                  const std::string& sa, int expiration_seconds = 3600);
 
-/// A KubeConfig for the cluster that authenticates with `token` (or, when `token_file` is set, re-reads that file).
+/// A KubeConfig for the cluster that authenticates with `token` (or, when `token_file` is set,
+/// re-reads that file).
 poetryops::kube::KubeConfig config_with_token(const ClusterInfo& info, const std::string& token,
                                               const std::string& token_file = {});
 
-/// The cluster for this test process: the one named by POETRYOPS_TEST_KUBE_CLUSTER when that file exists (ctest's
-/// fixture), else one started for this process and stopped at exit. Fails with reason "Skip" and
-/// lane_skip_reason() when the lane cannot run (and is not required).
+/// The cluster for this test process: the one named by POETRYOPS_TEST_KUBE_CLUSTER when that file
+/// exists (ctest's fixture), else one started for this process and stopped at exit. Fails with
+/// reason "Skip" and lane_skip_reason() when the lane cannot run (and is not required).
 Result<const ClusterInfo*> shared_cluster();
 
 }  // namespace poetryops::test::kube

@@ -1,12 +1,15 @@
-// poetryops-test-cluster: the ctest fixture of the real Kubernetes lane (tests/support/kube/cluster.hpp).
+// poetryops-test-cluster: the ctest fixture of the real Kubernetes lane
+// (tests/support/kube/cluster.hpp).
 //
 //   poetryops-test-cluster up DIR     # starts a supervisor that owns etcd, kube-apiserver and
-//                                     # kube-controller-manager; returns once DIR/cluster.json is written
+//                                     # kube-controller-manager; returns once DIR/cluster.json is
+//                                     written
 //   poetryops-test-cluster down DIR   # stops the supervisor, which stops exactly what it started
 //
-// The supervisor stops its servers on SIGTERM, when the process that ran `up` (ctest) is gone, or after 3 hours,
-// so an interrupted run does not leave a cluster behind. Exit codes: 0 ok (also: lane skipped, one line says why),
-// 1 failure (also: lane missing while POETRYOPS_REQUIRE_KUBE_LANE=1), 2 usage.
+// The supervisor stops its servers on SIGTERM, when the process that ran `up` (ctest) is gone, or
+// after 3 hours, so an interrupted run does not leave a cluster behind. Exit codes: 0 ok (also:
+// lane skipped, one line says why), 1 failure (also: lane missing while
+// POETRYOPS_REQUIRE_KUBE_LANE=1), 2 usage.
 #include "support/kube/cluster.hpp"
 #include "support/kube/harness.hpp"
 
@@ -37,11 +40,10 @@ using poetryops::test::kube::harness::exe_of;
 volatile std::sig_atomic_t g_stop = 0;
 void on_term(int) { g_stop = 1; }
 
-
-
 [[noreturn]] void supervise(const fs::path& dir, int watch_pid, int ready_fd) {
     ::setsid();
-    int log = ::open((dir / "supervisor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int log =
+        ::open((dir / "supervisor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull >= 0) ::dup2(devnull, 0);
     if (log >= 0) {
@@ -60,7 +62,8 @@ void on_term(int) { g_stop = 1; }
     Cluster cluster;
     // Progress goes to the log and, line by line, to `up` (which prints it for ctest's output).
     FILE* progress = ready_fd >= 0 ? ::fdopen(::dup(ready_fd), "w") : nullptr;
-    auto started = cluster.start(dir / "cluster", {.controller_manager = true, .progress = progress});
+    auto started =
+        cluster.start(dir / "cluster", {.controller_manager = true, .progress = progress});
     if (!started) {
         report("FAILED " + started.error().message);
         cluster.stop();
@@ -81,8 +84,10 @@ void on_term(int) { g_stop = 1; }
     while (!g_stop && alive(watch_pid) && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
-    std::fprintf(stderr, "supervisor: stopping (%s)\n",
-                 g_stop ? "asked to" : (alive(watch_pid) ? "3 hours passed" : "the process that started it is gone"));
+    std::fprintf(
+        stderr, "supervisor: stopping (%s)\n",
+        g_stop ? "asked to"
+               : (alive(watch_pid) ? "3 hours passed" : "the process that started it is gone"));
     cluster.stop();
     std::error_code ec;
     fs::remove(dir / "cluster.json", ec);
@@ -101,9 +106,11 @@ int up(const fs::path& dir) {
     }
     std::error_code ec;
     if (fs::exists(dir / "cluster.json", ec)) {
-        // A previous run's supervisor: stop it first (it is ours only if it runs this very program).
+        // A previous run's supervisor: stop it first (it is ours only if it runs this very
+        // program).
         auto old = read_info(dir / "cluster.json");
-        if (old && alive(old->supervisor_pid) && exe_of(old->supervisor_pid) == exe_of(::getpid())) {
+        if (old && alive(old->supervisor_pid) &&
+            exe_of(old->supervisor_pid) == exe_of(::getpid())) {
             ::kill(old->supervisor_pid, SIGTERM);
             for (int i = 0; i < 200 && alive(old->supervisor_pid); ++i) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -151,7 +158,8 @@ int up(const fs::path& dir) {
     }
     ::close(fds[0]);
     if (!ready) {
-        std::printf("the real Kubernetes lane did not start; see %s\n", (dir / "supervisor.log").c_str());
+        std::printf("the real Kubernetes lane did not start; see %s\n",
+                    (dir / "supervisor.log").c_str());
         return 1;
     }
     return 0;
@@ -167,9 +175,11 @@ int down(const fs::path& dir) {
     int sup = info->supervisor_pid;
     if (alive(sup) && exe_of(sup) == exe_of(::getpid())) {
         ::kill(sup, SIGTERM);
-        for (int i = 0; i < 300 && alive(sup); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (int i = 0; i < 300 && alive(sup); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    // Whatever survived (a supervisor killed hard): the servers it recorded, if they still run their binaries.
+    // Whatever survived (a supervisor killed hard): the servers it recorded, if they still run
+    // their binaries.
     int left = 0;
     for (int pid : info->pids) {
         std::string exe = exe_of(pid);
@@ -181,8 +191,10 @@ int down(const fs::path& dir) {
         }
     }
     fs::remove(dir / "cluster.json", ec);
-    std::printf("kube lane: cluster in %s stopped%s\n", dir.c_str(),
-                left ? (" (" + std::to_string(left) + " server(s) killed after the supervisor)").c_str() : "");
+    std::printf(
+        "kube lane: cluster in %s stopped%s\n", dir.c_str(),
+        left ? (" (" + std::to_string(left) + " server(s) killed after the supervisor)").c_str()
+             : "");
     return 0;
 }
 

@@ -23,7 +23,8 @@ bool established(const nlohmann::json& crd) {
 
 }  // namespace
 
-Result<std::vector<std::string>> apply_crds(k::KubeClient& client, const std::vector<fs::path>& files,
+Result<std::vector<std::string>> apply_crds(k::KubeClient& client,
+                                            const std::vector<fs::path>& files,
                                             std::chrono::seconds timeout) {
     std::vector<std::string> names;
     for (const auto& file : files) {
@@ -34,11 +35,13 @@ Result<std::vector<std::string>> apply_crds(k::KubeClient& client, const std::ve
             std::string name = doc["metadata"].value("name", "");
             doc["metadata"].erase("creationTimestamp");
             doc.erase("status");
-            auto applied = client.apply(k::resources::crds().named(name), doc, "poetryops-tests", true);
+            auto applied =
+                client.apply(k::resources::crds().named(name), doc, "poetryops-tests", true);
             if (!applied) {
-                return fail(Error::make(applied.error().kind,
-                                        file.string() + ": CRD " + name + " refused: " + applied.error().message,
-                                        applied.error().reason));
+                return fail(Error::make(
+                    applied.error().kind,
+                    file.string() + ": CRD " + name + " refused: " + applied.error().message,
+                    applied.error().reason));
             }
             names.push_back(name);
         }
@@ -62,7 +65,8 @@ std::vector<fs::path> yaml_files(const fs::path& dir) {
     std::vector<fs::path> out;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir, ec)) {
-        if (e.path().extension() == ".yaml" || e.path().extension() == ".yml") out.push_back(e.path());
+        if (e.path().extension() == ".yaml" || e.path().extension() == ".yml")
+            out.push_back(e.path());
     }
     std::sort(out.begin(), out.end());
     return out;

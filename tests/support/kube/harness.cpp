@@ -29,7 +29,8 @@ int free_port() {
     int port = 0;
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
         socklen_t len = sizeof addr;
-        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+            port = ntohs(addr.sin_port);
     }
     ::close(fd);
     return port;
@@ -46,7 +47,8 @@ std::string tail_of(const std::filesystem::path& log, std::size_t max) {
 Result<void> openssl(const std::vector<std::string>& args, const std::filesystem::path& cwd) {
     std::vector<std::string> argv{"openssl"};
     argv.insert(argv.end(), args.begin(), args.end());
-    POETRYOPS_TRY(auto r, run_process(argv, {.cwd = cwd.string(), .timeout = std::chrono::seconds(60)}));
+    POETRYOPS_TRY(auto r,
+                  run_process(argv, {.cwd = cwd.string(), .timeout = std::chrono::seconds(60)}));
     if (!r.ok()) return fail(Error::Kind::internal, format_argv(argv) + ": " + r.err);
     return ok();
 }

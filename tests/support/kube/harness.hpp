@@ -1,6 +1,6 @@
 #pragma once
-/// Small helpers shared by the real-cluster harness (cluster.cpp, node.cpp and their supervisors): no gtest, so the
-/// supervisor programs can use them too.
+/// Small helpers shared by the real-cluster harness (cluster.cpp, node.cpp and their supervisors):
+/// no gtest, so the supervisor programs can use them too.
 
 #include <poetryops/util/result.hpp>
 
@@ -21,7 +21,8 @@ std::string tail_of(const std::filesystem::path& log, std::size_t max = 2000);
 Result<void> openssl(const std::vector<std::string>& args, const std::filesystem::path& cwd);
 /// Seconds since `t0` as "1.2 s".
 std::string secs_since(std::chrono::steady_clock::time_point t0);
-/// Whether a process exists (zombies included), and which executable it runs ("" when gone or unreadable).
+/// Whether a process exists (zombies included), and which executable it runs ("" when gone or
+/// unreadable).
 bool alive(int pid);
 std::string exe_of(int pid);
 

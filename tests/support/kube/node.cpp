@@ -15,15 +15,15 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstddef>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -50,19 +50,21 @@ using harness::free_port;
 using harness::openssl;
 using harness::tail_of;
 
-// The kubelet writes these at start (protectKernelDefaults: false), the CNI bridge plugin (isGateway) ip_forward.
-const std::vector<std::string> kSysctls = {"vm.overcommit_memory",     "vm.panic_on_oom",
-                                           "kernel.panic",             "kernel.panic_on_oops",
-                                           "kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes",
-                                           "net.ipv4.ip_forward"};
-// Paths the kubelet (v1.28) and containerd (1.6) use whatever their configuration says: Pod logs, the device-plugin
-// socket, the shims' sockets (/run/containerd/s) and libcni's result cache (/var/lib/cni). Each with the program
-// that writes there.
-const std::vector<std::pair<std::string, std::string>> kFixedPaths = {{"/var/log/pods", "kubelet"},
-                                                                      {"/var/log/containers", "kubelet"},
-                                                                      {"/var/lib/kubelet", "kubelet"},
-                                                                      {"/run/containerd", "containerd"},
-                                                                      {"/var/lib/cni", "containerd"}};
+// The kubelet writes these at start (protectKernelDefaults: false), the CNI bridge plugin
+// (isGateway) ip_forward.
+const std::vector<std::string> kSysctls = {
+    "vm.overcommit_memory", "vm.panic_on_oom",          "kernel.panic",
+    "kernel.panic_on_oops", "kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes",
+    "net.ipv4.ip_forward"};
+// Paths the kubelet (v1.28) and containerd (1.6) use whatever their configuration says: Pod logs,
+// the device-plugin socket, the shims' sockets (/run/containerd/s) and libcni's result cache
+// (/var/lib/cni). Each with the program that writes there.
+const std::vector<std::pair<std::string, std::string>> kFixedPaths = {
+    {"/var/log/pods", "kubelet"},
+    {"/var/log/containers", "kubelet"},
+    {"/var/lib/kubelet", "kubelet"},
+    {"/run/containerd", "containerd"},
+    {"/var/lib/cni", "containerd"}};
 
 std::string writer_of(const std::string& path) {
     for (const auto& [p, w] : kFixedPaths) {
@@ -73,10 +75,11 @@ std::string writer_of(const std::string& path) {
 const char* kPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const char* kImagePrefix = "localhost/poetryops-test/";
 
-
 fs::path bin_dir() { return env_or("POETRYOPS_TEST_K8S_BIN", POETRYOPS_DEFAULT_K8S_BIN); }
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 std::string secs(double s) {
     char buf[32];
@@ -89,8 +92,6 @@ void progress(std::FILE* out, const std::string& line) {
     std::fprintf(out, "kube node: %s\n", line.c_str());
     std::fflush(out);
 }
-
-
 
 /// Zombies count as gone.
 bool running(int pid) {
@@ -123,7 +124,8 @@ std::vector<int> all_pids() {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator("/proc", ec)) {
         const std::string n = e.path().filename().string();
-        if (!n.empty() && std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (!n.empty() &&
+            std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
             pids.push_back(std::atoi(n.c_str()));
         }
     }
@@ -149,17 +151,17 @@ long vm_hwm_kib(int pid) {
     return at == std::string::npos ? 0 : std::atol(text->c_str() + at + 6);
 }
 
-
-
-/// One node lane per machine (the kubelet's fixed paths and the cgroup root are shared): an abstract unix socket
-/// bound for the node's lifetime. Nothing on disk, released when its process ends. Returns -1 when it is held.
+/// One node lane per machine (the kubelet's fixed paths and the cgroup root are shared): an
+/// abstract unix socket bound for the node's lifetime. Nothing on disk, released when its process
+/// ends. Returns -1 when it is held.
 int take_machine_lock() {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     const char name[] = "poetryops-test-node-lock";
-    std::memcpy(addr.sun_path + 1, name, sizeof name - 1);  // sun_path[0] == '\0': the abstract namespace
+    std::memcpy(addr.sun_path + 1, name,
+                sizeof name - 1);  // sun_path[0] == '\0': the abstract namespace
     socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + sizeof name - 1);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
         ::close(fd);
@@ -177,7 +179,9 @@ std::string find_program(const std::string& name) {
 
 // ---- sysctls ----
 
-fs::path sysctl_path(const std::string& name) { return fs::path("/proc/sys") / str::replace_all(name, ".", "/"); }
+fs::path sysctl_path(const std::string& name) {
+    return fs::path("/proc/sys") / str::replace_all(name, ".", "/");
+}
 
 std::optional<std::string> read_sysctl(const std::string& name) {
     auto v = read_file(sysctl_path(name), 4096);
@@ -266,9 +270,11 @@ std::string unescape_mount(const std::string& s) {
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '\\' && i + 3 < s.size()) {
             bool octal = true;
-            for (std::size_t k = 1; k <= 3; ++k) octal = octal && s[i + k] >= '0' && s[i + k] <= '7';
+            for (std::size_t k = 1; k <= 3; ++k)
+                octal = octal && s[i + k] >= '0' && s[i + k] <= '7';
             if (octal) {
-                out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+                out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
+                                         (s[i + 3] - '0'));
                 i += 3;
                 continue;
             }
@@ -317,7 +323,8 @@ std::vector<std::string> mounts_under(const fs::path& dir) {
     for (const auto& m : mount_table()) {
         if (m.point == base || m.point.rfind(base + "/", 0) == 0) out.push_back(m.point);
     }
-    std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    std::sort(out.begin(), out.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }
@@ -341,11 +348,12 @@ Result<void> remove_tree(const fs::path& dir) {
     if (!fs::exists(dir, ec)) return ok();
     int n = 0;
     if (std::size_t left = unmount_under(dir, n); left > 0) {
-        return fail(Error::Kind::internal, std::to_string(left) + " mount(s) still under " + dir.string() +
-                                               ": not removing it");
+        return fail(Error::Kind::internal, std::to_string(left) + " mount(s) still under " +
+                                               dir.string() + ": not removing it");
     }
     fs::remove_all(dir, ec);
-    if (ec) return fail(Error::Kind::internal, "cannot remove " + dir.string() + ": " + ec.message());
+    if (ec)
+        return fail(Error::Kind::internal, "cannot remove " + dir.string() + ": " + ec.message());
     return ok();
 }
 
@@ -368,8 +376,8 @@ std::vector<int> cgroup_procs(const std::string& root) {
         fs::path top = h / root;
         if (!fs::is_directory(top, ec)) continue;
         std::vector<fs::path> dirs{top};
-        for (auto it = fs::recursive_directory_iterator(top, ec); !ec && it != fs::recursive_directory_iterator();
-             it.increment(ec)) {
+        for (auto it = fs::recursive_directory_iterator(top, ec);
+             !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
             if (it->is_directory(ec)) dirs.push_back(it->path());
         }
         for (const auto& d : dirs) {
@@ -383,7 +391,8 @@ std::vector<int> cgroup_procs(const std::string& root) {
     return {pids.begin(), pids.end()};
 }
 
-/// Removes the cgroup subtree `root` in every hierarchy (deepest first). Returns the directories left.
+/// Removes the cgroup subtree `root` in every hierarchy (deepest first). Returns the directories
+/// left.
 std::vector<std::string> remove_cgroups(const std::string& root) {
     std::vector<std::string> left;
     for (const auto& h : cgroup_hierarchies()) {
@@ -391,12 +400,13 @@ std::vector<std::string> remove_cgroups(const std::string& root) {
         fs::path top = h / root;
         if (!fs::is_directory(top, ec)) continue;
         std::vector<fs::path> dirs{top};
-        for (auto it = fs::recursive_directory_iterator(top, ec); !ec && it != fs::recursive_directory_iterator();
-             it.increment(ec)) {
+        for (auto it = fs::recursive_directory_iterator(top, ec);
+             !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
             if (it->is_directory(ec)) dirs.push_back(it->path());
         }
-        std::sort(dirs.begin(), dirs.end(),
-                  [](const fs::path& a, const fs::path& b) { return a.string().size() > b.string().size(); });
+        std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
+            return a.string().size() > b.string().size();
+        });
         for (const auto& d : dirs) {
             for (int i = 0; i < 20 && ::rmdir(d.c_str()) != 0 && errno == EBUSY; ++i) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -411,7 +421,8 @@ Result<void> create_cgroups(const std::string& root) {
     for (const auto& h : cgroup_hierarchies()) {
         fs::path d = h / root;
         if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) {
-            return fail(Error::Kind::internal, "cannot create cgroup " + d.string() + ": " + std::strerror(errno));
+            return fail(Error::Kind::internal,
+                        "cannot create cgroup " + d.string() + ": " + std::strerror(errno));
         }
         // A new cpuset starts with no CPUs and no memory nodes: give it its parent's.
         for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
@@ -474,46 +485,55 @@ std::vector<int> shims_of(const fs::path& socket) {
     return out;
 }
 
-/// SIGTERM, wait up to `grace`, then SIGKILL; `group`: the pid leads a process group. Returns whether it is gone.
+/// SIGTERM, wait up to `grace`, then SIGKILL; `group`: the pid leads a process group. Returns
+/// whether it is gone.
 bool terminate(int pid, bool group, std::chrono::milliseconds grace) {
     if (!running(pid)) return true;
     ::kill(group ? -pid : pid, SIGTERM);
     auto deadline = Clock::now() + grace;
-    while (running(pid) && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (running(pid) && Clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (running(pid)) {
         if (group) ::kill(-pid, SIGKILL);
         ::kill(pid, SIGKILL);
-        for (int i = 0; i < 100 && running(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        for (int i = 0; i < 100 && running(pid); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return !running(pid);
 }
 
 // ---- PKI and kubeconfigs ----
 
-
 /// An EC key and a certificate signed by the cluster CA.
-Result<void> issue(const fs::path& pki, const fs::path& ca_dir, const std::string& name, const std::string& subject,
-                   const std::string& ext) {
+Result<void> issue(const fs::path& pki, const fs::path& ca_dir, const std::string& name,
+                   const std::string& subject, const std::string& ext) {
     POETRYOPS_TRY_VOID(write_file_atomic(pki / (name + ".ext"), ext));
-    POETRYOPS_TRY_VOID(openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                                "-keyout", name + ".key", "-out", name + ".csr", "-subj", subject},
-                               pki));
-    return openssl({"x509", "-req", "-in", name + ".csr", "-CA", (ca_dir / "ca.crt").string(), "-CAkey",
-                    (ca_dir / "ca.key").string(), "-CAcreateserial", "-CAserial", "ca.srl", "-days", "3", "-sha256",
-                    "-extfile", name + ".ext", "-out", name + ".crt"},
-                   pki);
+    POETRYOPS_TRY_VOID(
+        openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                 "-nodes", "-keyout", name + ".key", "-out", name + ".csr", "-subj", subject},
+                pki));
+    return openssl(
+        {"x509", "-req", "-in", name + ".csr", "-CA", (ca_dir / "ca.crt").string(), "-CAkey",
+         (ca_dir / "ca.key").string(), "-CAcreateserial", "-CAserial", "ca.srl", "-days", "3",
+         "-sha256", "-extfile", name + ".ext", "-out", name + ".crt"},
+        pki);
 }
 
-std::string kubeconfig(const std::string& server, const fs::path& ca, const fs::path& cert, const fs::path& key) {
-    return "apiVersion: v1\nkind: Config\ncurrent-context: node\nclusters:\n- name: test\n  cluster:\n    server: " +
-           server + "\n    certificate-authority: " + ca.string() + "\nusers:\n- name: node\n  user:\n" +
-           "    client-certificate: " + cert.string() + "\n    client-key: " + key.string() +
+std::string kubeconfig(const std::string& server, const fs::path& ca, const fs::path& cert,
+                       const fs::path& key) {
+    return "apiVersion: v1\nkind: Config\ncurrent-context: node\nclusters:\n- name: test\n  "
+           "cluster:\n    server: " +
+           server + "\n    certificate-authority: " + ca.string() +
+           "\nusers:\n- name: node\n  user:\n" + "    client-certificate: " + cert.string() +
+           "\n    client-key: " + key.string() +
            "\ncontexts:\n- name: node\n  context:\n    cluster: test\n    user: node\n";
 }
 
-Result<std::unique_ptr<RestClient>> admin_client(const fs::path& admin_kubeconfig, std::chrono::milliseconds timeout) {
+Result<std::unique_ptr<RestClient>> admin_client(const fs::path& admin_kubeconfig,
+                                                 std::chrono::milliseconds timeout) {
     POETRYOPS_TRY(auto cfg, poetryops::kube::load_kubeconfig(admin_kubeconfig));
-    return RestClient::create(cfg, {.request_timeout = timeout, .connect_timeout = std::chrono::seconds(2)});
+    return RestClient::create(
+        cfg, {.request_timeout = timeout, .connect_timeout = std::chrono::seconds(2)});
 }
 
 // ---- images: tar, OCI layout ----
@@ -532,7 +552,8 @@ public:
         std::string prefix;
         if (name.size() > 100) {  // ustar: split at a '/' into prefix (155) and name (100)
             auto cut = name.rfind('/', name.size() - 2);
-            while (cut != std::string::npos && name.size() - cut - 1 > 100) cut = name.rfind('/', cut - 1);
+            while (cut != std::string::npos && name.size() - cut - 1 > 100)
+                cut = name.rfind('/', cut - 1);
             if (cut != std::string::npos && cut <= 155) {
                 prefix = name.substr(0, cut);
                 name = name.substr(cut + 1);
@@ -546,7 +567,8 @@ public:
         octal(h + 124, 12, file ? e.content.size() : 0);
         octal(h + 136, 12, 0);
         h[156] = file ? '0' : e.type == ImageEntry::Type::dir ? '5' : '2';
-        if (e.type == ImageEntry::Type::symlink) std::memcpy(h + 157, e.content.data(), std::min<std::size_t>(e.content.size(), 100));
+        if (e.type == ImageEntry::Type::symlink)
+            std::memcpy(h + 157, e.content.data(), std::min<std::size_t>(e.content.size(), 100));
         std::memcpy(h + 257, "ustar", 6);
         std::memcpy(h + 263, "00", 2);
         std::memcpy(h + 265, "root", 4);
@@ -583,7 +605,8 @@ std::string go_arch() {
     return m;
 }
 
-const char* kPauseSource = R"(/* poetryops node lane: the Pod sandbox's process. Sleeps; exits 0 on TERM/INT; reaps orphans. */
+const char* kPauseSource =
+    R"(/* poetryops node lane: the Pod sandbox's process. Sleeps; exits 0 on TERM/INT; reaps orphans. */
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -606,8 +629,8 @@ Result<std::vector<ImageEntry>> pause_layer(const fs::path& work) {
     std::error_code ec;
     fs::create_directories(work, ec);
     POETRYOPS_TRY_VOID(write_file_atomic(work / "pause.c", kPauseSource));
-    std::vector<std::string> cc{"cc", "-Os", "-static", "-s", "-o", (work / "pause").string(),
-                                (work / "pause.c").string()};
+    std::vector<std::string> cc{
+        "cc", "-Os", "-static", "-s", "-o", (work / "pause").string(), (work / "pause.c").string()};
     POETRYOPS_TRY(auto r, run_process(cc, {.timeout = std::chrono::seconds(120)}));
     if (!r.ok()) return fail(Error::Kind::internal, format_argv(cc) + ": " + r.err);
     POETRYOPS_TRY(auto bin, read_file(work / "pause"));
@@ -620,11 +643,13 @@ Result<std::vector<ImageEntry>> pause_layer(const fs::path& work) {
 
 Result<std::vector<ImageEntry>> busybox_layer() {
     POETRYOPS_TRY(auto bin, read_file("/bin/busybox"));
-    POETRYOPS_TRY(auto list, run_process({"/bin/busybox", "--list"}, {.timeout = std::chrono::seconds(10)}));
+    POETRYOPS_TRY(auto list,
+                  run_process({"/bin/busybox", "--list"}, {.timeout = std::chrono::seconds(10)}));
     if (!list.ok()) return fail(Error::Kind::internal, "/bin/busybox --list: " + list.err);
     std::vector<ImageEntry> e;
     using T = ImageEntry::Type;
-    for (const char* d : {"bin", "etc", "root", "dev", "proc", "sys"}) e.push_back({d, T::dir, "", 0755});
+    for (const char* d : {"bin", "etc", "root", "dev", "proc", "sys"})
+        e.push_back({d, T::dir, "", 0755});
     e.push_back({"tmp", T::dir, "", 01777});
     e.push_back({"bin/busybox", T::file, std::move(bin), 0755});
     for (const auto& applet : str::split_nonempty(list.out, '\n')) {
@@ -632,13 +657,15 @@ Result<std::vector<ImageEntry>> busybox_layer() {
             e.push_back({"bin/" + applet, T::symlink, "busybox", 0777});
         }
     }
-    e.push_back({"etc/passwd", T::file, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    e.push_back({"etc/passwd", T::file,
+                 "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
                  0644});
     e.push_back({"etc/group", T::file, "root:x:0:\nnogroup:x:65534:\n", 0644});
     return e;
 }
 
-Result<std::vector<BuiltImage>> write_image_archive(const std::vector<ImageSpec>& images, const fs::path& archive) {
+Result<std::vector<BuiltImage>> write_image_archive(const std::vector<ImageSpec>& images,
+                                                    const fs::path& archive) {
     std::map<std::string, std::string> blobs;  // digest → bytes
     json manifests = json::array();
     std::vector<BuiltImage> built;
@@ -705,8 +732,9 @@ Result<std::vector<BuiltImage>> write_image_archive(const std::vector<ImageSpec>
 }
 
 Result<void> import_images(const NodeInfo& node, const fs::path& archive) {
-    std::vector<std::string> argv{"ctr", "--address", node.containerd_socket.string(), "-n", "k8s.io",
-                                  "images", "import", archive.string()};
+    std::vector<std::string> argv{"ctr",    "--address",     node.containerd_socket.string(),
+                                  "-n",     "k8s.io",        "images",
+                                  "import", archive.string()};
     POETRYOPS_TRY(auto r, run_process(argv, {.timeout = std::chrono::seconds(180)}));
     if (!r.ok()) return fail(Error::Kind::internal, format_argv(argv) + ": " + r.err + r.out);
     return ok();
@@ -747,7 +775,8 @@ Result<void> write_node_info(const NodeInfo& i, const fs::path& file) {
 Result<NodeInfo> read_node_info(const fs::path& file) {
     POETRYOPS_TRY(auto text, read_file(file));
     json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return fail(Error::Kind::decode, file.string() + ": not a node file");
+    if (j.is_discarded() || !j.is_object())
+        return fail(Error::Kind::decode, file.string() + ": not a node file");
     NodeInfo i;
     try {
         i.node_name = j.value("nodeName", "node1");
@@ -764,7 +793,8 @@ Result<NodeInfo> read_node_info(const fs::path& file) {
         i.ready = j.value("ready", false);
         i.stopped = j.value("stopped", false);
         i.supervisor_pid = j.value("supervisorPid", 0);
-        for (const auto& p : j.value("pids", json::array())) i.pids.emplace_back(p.value("exe", ""), p.value("pid", 0));
+        for (const auto& p : j.value("pids", json::array()))
+            i.pids.emplace_back(p.value("exe", ""), p.value("pid", 0));
         const json h = j.value("hostChanges", json::object());
         i.changes.sysctls = h.value("sysctls", std::map<std::string, std::string>{});
         i.changes.hosts_line = h.value("hostsLine", "");
@@ -790,39 +820,52 @@ std::string node_skip_reason() {
     std::error_code ec;
     for (const char* b : {"kubelet", "kube-scheduler"}) {
         if (!fs::exists(bin_dir() / b, ec)) {
-            return p + "no " + b + " in " + bin_dir().string() + " (scripts/kube-lane.sh unpacks it beside "
-                       "kube-apiserver)";
+            return p + "no " + b + " in " + bin_dir().string() +
+                   " (scripts/kube-lane.sh unpacks it beside "
+                   "kube-apiserver)";
         }
     }
-    if (::geteuid() != 0) return p + "not root (containerd, runc, mounts, cgroups and /etc/hosts need root)";
-    for (const char* prog : {"containerd", "containerd-shim-runc-v2", "runc", "ctr", "ip", "cc", "openssl"}) {
+    if (::geteuid() != 0)
+        return p + "not root (containerd, runc, mounts, cgroups and /etc/hosts need root)";
+    for (const char* prog :
+         {"containerd", "containerd-shim-runc-v2", "runc", "ctr", "ip", "cc", "openssl"}) {
         if (find_program(prog).empty()) {
-            return p + std::string("no ") + prog + " on PATH (scripts/setup.sh installs containerd, runc, "
-                                                   "containernetworking-plugins, iproute2, gcc)";
+            return p + std::string("no ") + prog +
+                   " on PATH (scripts/setup.sh installs containerd, runc, "
+                   "containernetworking-plugins, iproute2, gcc)";
         }
     }
-    for (const char* f : {"/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"}) {
-        if (::access(f, X_OK) != 0) return p + "no " + f + " (apt-get install containernetworking-plugins)";
+    for (const char* f :
+         {"/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"}) {
+        if (::access(f, X_OK) != 0)
+            return p + "no " + f + " (apt-get install containernetworking-plugins)";
     }
-    if (::access("/bin/busybox", X_OK) != 0) return p + "no /bin/busybox (apt-get install busybox-static)";
+    if (::access("/bin/busybox", X_OK) != 0)
+        return p + "no /bin/busybox (apt-get install busybox-static)";
     if (!fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes", ec)) {
-        return p + "no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory (the lane runs the kubelet with cgroup "
-                   "v1 + cgroupfs)";
+        return p +
+               "no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory (the lane runs the kubelet "
+               "with cgroup "
+               "v1 + cgroupfs)";
     }
     if (::access(kHosts.c_str(), W_OK) != 0) return p + "/etc/hosts is not writable";
     if (auto hosts = read_file(kHosts)) {
         for (const auto& a : hosts_addresses(*hosts, "node1")) {
-            if (a != "127.0.0.1") return p + "node1 resolves to " + a + " in /etc/hosts (the lane needs 127.0.0.1)";
+            if (a != "127.0.0.1")
+                return p + "node1 resolves to " + a + " in /etc/hosts (the lane needs 127.0.0.1)";
         }
     }
     if (int lock = take_machine_lock(); lock < 0) {
-        return p + "another poetryops test node runs on this machine (it holds @poetryops-test-node-lock)";
+        return p +
+               "another poetryops test node runs on this machine (it holds "
+               "@poetryops-test-node-lock)";
     } else {
         ::close(lock);
     }
     if (auto others = pids_running("kubelet"); !others.empty()) {
         return p + "another kubelet (pid " + std::to_string(others.front()) +
-               ") runs on this machine; the kubelet's fixed paths and cgroups allow one per machine";
+               ") runs on this machine; the kubelet's fixed paths and cgroups allow one per "
+               "machine";
     }
     return {};
 }
@@ -832,20 +875,23 @@ std::string node_skip_reason() {
 UndoReport undo_node(NodeInfo& info) {
     UndoReport r;
     std::set<int> ours;
-    // 1. The processes it started, while they still run the binary recorded for them (last started first).
+    // 1. The processes it started, while they still run the binary recorded for them (last started
+    // first).
     for (auto it = info.pids.rbegin(); it != info.pids.rend(); ++it) {
         const auto& [exe, pid] = *it;
         if (!running(pid)) continue;
         if (exe_of(pid) != exe) continue;
         ours.insert(pid);
         if (terminate(pid, true, std::chrono::seconds(10))) {
-            r.done.push_back("stopped " + fs::path(exe).filename().string() + " (pid " + std::to_string(pid) + ")");
+            r.done.push_back("stopped " + fs::path(exe).filename().string() + " (pid " +
+                             std::to_string(pid) + ")");
         } else {
             r.problems.push_back(exe + " (pid " + std::to_string(pid) + ") survived SIGKILL");
         }
     }
     info.pids.clear();
-    // 2. Its containerd's shims and every process of its Pods (they all live in its cgroup subtree).
+    // 2. Its containerd's shims and every process of its Pods (they all live in its cgroup
+    // subtree).
     if (!info.containerd_socket.empty()) {
         for (int pid : shims_of(info.containerd_socket)) {
             ::kill(pid, SIGKILL);
@@ -862,7 +908,9 @@ UndoReport undo_node(NodeInfo& info) {
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-        if (killed > 0) r.done.push_back("killed " + std::to_string(killed) + " Pod process(es) left in its cgroups");
+        if (killed > 0)
+            r.done.push_back("killed " + std::to_string(killed) +
+                             " Pod process(es) left in its cgroups");
         if (auto left = cgroup_procs(info.changes.cgroup_root); !left.empty()) {
             r.problems.push_back(std::to_string(left.size()) + " process(es) still in cgroup " +
                                  info.changes.cgroup_root);
@@ -877,17 +925,23 @@ UndoReport undo_node(NodeInfo& info) {
     if (!info.dir.empty()) {
         int n = 0;
         std::size_t left = unmount_under(info.dir, n);
-        if (n > 0) r.done.push_back("unmounted " + std::to_string(n) + " mount(s) under " + info.dir.string());
-        if (left > 0) r.problems.push_back(std::to_string(left) + " mount(s) left under " + info.dir.string());
+        if (n > 0)
+            r.done.push_back("unmounted " + std::to_string(n) + " mount(s) under " +
+                             info.dir.string());
+        if (left > 0)
+            r.problems.push_back(std::to_string(left) + " mount(s) left under " +
+                                 info.dir.string());
     }
     // 4. Host changes.
     if (!info.changes.bridge.empty()) {
         if (link_exists(info.changes.bridge)) {
-            auto del = run_process({"ip", "link", "del", info.changes.bridge}, {.timeout = std::chrono::seconds(20)});
+            auto del = run_process({"ip", "link", "del", info.changes.bridge},
+                                   {.timeout = std::chrono::seconds(20)});
             if (del && del->ok()) {
                 r.done.push_back("deleted bridge " + info.changes.bridge);
             } else {
-                r.problems.push_back("cannot delete bridge " + info.changes.bridge + ": " + (del ? del->err : ""));
+                r.problems.push_back("cannot delete bridge " + info.changes.bridge + ": " +
+                                     (del ? del->err : ""));
             }
         }
         if (!link_exists(info.changes.bridge)) info.changes.bridge.clear();
@@ -910,7 +964,8 @@ UndoReport undo_node(NodeInfo& info) {
     if (!restored.empty()) r.done.push_back("restored " + str::join(restored, ", "));
     if (!info.changes.hosts_line.empty()) {
         bool failed = false;
-        if (remove_line(kHosts, info.changes.hosts_line, failed)) r.done.push_back("removed its /etc/hosts line");
+        if (remove_line(kHosts, info.changes.hosts_line, failed))
+            r.done.push_back("removed its /etc/hosts line");
         if (failed) {
             r.problems.push_back("cannot rewrite /etc/hosts");
         } else {
@@ -926,7 +981,8 @@ UndoReport undo_node(NodeInfo& info) {
             r.problems.push_back("cgroup(s) left: " + str::join(left, " "));
         }
     }
-    // 5. Fixed paths it created: all of it when no other kubelet/containerd could have written there since.
+    // 5. Fixed paths it created: all of it when no other kubelet/containerd could have written
+    // there since.
     std::vector<std::string> kept;
     for (const auto& path : info.changes.created_paths) {
         std::error_code ec;
@@ -944,16 +1000,18 @@ UndoReport undo_node(NodeInfo& info) {
         }
         // Another one runs now: only empty folders go.
         std::vector<fs::path> dirs;
-        for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::recursive_directory_iterator();
-             it.increment(ec)) {
+        for (auto it = fs::recursive_directory_iterator(path, ec);
+             !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
             if (it->is_directory(ec) && !it->is_symlink(ec)) dirs.push_back(it->path());
         }
-        std::sort(dirs.begin(), dirs.end(),
-                  [](const fs::path& a, const fs::path& b) { return a.string().size() > b.string().size(); });
+        std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
+            return a.string().size() > b.string().size();
+        });
         for (const auto& d : dirs) ::rmdir(d.c_str());
         ::rmdir(path.c_str());
         if (fs::exists(path, ec)) {
-            r.done.push_back("left " + path + " in place: another " + owner + " runs and it is not empty");
+            r.done.push_back("left " + path + " in place: another " + owner +
+                             " runs and it is not empty");
             kept.push_back(path);
         } else {
             r.done.push_back("removed " + path);
@@ -970,7 +1028,8 @@ UndoReport undo_node(NodeInfo& info) {
                 if (del) {
                     r.done.push_back("deleted " + path);
                 } else if (!poetryops::kube::is_not_found(del.error()) &&
-                           del.error().kind != Error::Kind::transport && del.error().kind != Error::Kind::timeout) {
+                           del.error().kind != Error::Kind::transport &&
+                           del.error().kind != Error::Kind::timeout) {
                     left.push_back(path);
                 }
             }
@@ -987,7 +1046,8 @@ Result<void> Node::save() {
     return write_node_info(info_, state_file_);
 }
 
-Result<void> Node::start(const fs::path& dir, const ClusterInfo& cluster, const NodeOptions& options) {
+Result<void> Node::start(const fs::path& dir, const ClusterInfo& cluster,
+                         const NodeOptions& options) {
     auto t0 = Clock::now();
     stop();
     options_ = options;
@@ -1000,26 +1060,32 @@ Result<void> Node::start(const fs::path& dir, const ClusterInfo& cluster, const 
     info_.supervisor_pid = options.supervisor_pid;
     state_file_ = options.state_file.empty() ? info_.dir / "node.json" : options.state_file;
 
-    // A previous node recorded in the same state file: undo what it left (it crashed or was killed).
+    // A previous node recorded in the same state file: undo what it left (it crashed or was
+    // killed).
     std::error_code ec;
     if (fs::exists(state_file_, ec)) {
         if (auto old = read_node_info(state_file_)) {
-            if (old->supervisor_pid > 0 && old->supervisor_pid != ::getpid() && running(old->supervisor_pid) &&
-                exe_of(old->supervisor_pid) == exe_of(::getpid())) {
+            if (old->supervisor_pid > 0 && old->supervisor_pid != ::getpid() &&
+                running(old->supervisor_pid) && exe_of(old->supervisor_pid) == exe_of(::getpid())) {
                 terminate(old->supervisor_pid, false, std::chrono::seconds(120));
             }
             auto undone = undo_node(*old);
             for (const auto& l : undone.done) progress(options.progress, "previous node: " + l);
-            for (const auto& l : undone.problems) progress(options.progress, "previous node: LEFT " + l);
+            for (const auto& l : undone.problems)
+                progress(options.progress, "previous node: LEFT " + l);
         }
     }
-    if (std::string why = node_skip_reason(); !why.empty()) return fail(Error::Kind::not_found, why);
+    if (std::string why = node_skip_reason(); !why.empty())
+        return fail(Error::Kind::not_found, why);
     lock_fd_ = take_machine_lock();
-    if (lock_fd_ < 0) return fail(Error::Kind::conflict, "another poetryops test node started on this machine");
+    if (lock_fd_ < 0)
+        return fail(Error::Kind::conflict, "another poetryops test node started on this machine");
     POETRYOPS_TRY_VOID(remove_tree(info_.dir));
     fs::create_directories(info_.dir / "logs", ec);
     started_ = true;
-    if (ec) return fail(Error::Kind::internal, "cannot create " + info_.dir.string() + ": " + ec.message());
+    if (ec)
+        return fail(Error::Kind::internal,
+                    "cannot create " + info_.dir.string() + ": " + ec.message());
     const fs::path d = info_.dir;
     info_.containerd_socket = d / "run" / "containerd.sock";
     POETRYOPS_TRY_VOID(save());
@@ -1032,13 +1098,16 @@ Result<void> Node::start(const fs::path& dir, const ClusterInfo& cluster, const 
     for (const auto& s : kSysctls) {
         if (auto v = read_sysctl(s)) info_.changes.sysctls[s] = *v;
     }
-    if (std::string iface = route_interface(options.pod_subnet); !iface.empty() && iface != options.bridge) {
-        return fail(Error::Kind::invalid, "the Pod subnet " + options.pod_subnet + " is already routed to " + iface);
+    if (std::string iface = route_interface(options.pod_subnet);
+        !iface.empty() && iface != options.bridge) {
+        return fail(Error::Kind::invalid,
+                    "the Pod subnet " + options.pod_subnet + " is already routed to " + iface);
     }
     if (!link_exists(options.bridge)) {
         info_.changes.bridge = options.bridge;  // the CNI plugin creates it with the first Pod
     } else {
-        progress(options.progress, "bridge " + options.bridge + " exists already: reused and left in place");
+        progress(options.progress,
+                 "bridge " + options.bridge + " exists already: reused and left in place");
     }
     info_.changes.cgroup_root = options.cgroup_root;
     POETRYOPS_TRY_VOID(save());
@@ -1047,12 +1116,15 @@ Result<void> Node::start(const fs::path& dir, const ClusterInfo& cluster, const 
     auto addrs = hosts_addresses(hosts, info_.node_name);
     if (std::find(addrs.begin(), addrs.end(), "127.0.0.1") == addrs.end()) {
         if (!addrs.empty()) {
-            return fail(Error::Kind::invalid, info_.node_name + " resolves to " + addrs.front() + " in /etc/hosts");
+            return fail(Error::Kind::invalid,
+                        info_.node_name + " resolves to " + addrs.front() + " in /etc/hosts");
         }
-        info_.changes.hosts_line = "127.0.0.1 " + info_.node_name + " # poetryops-test-node " + d.string();
+        info_.changes.hosts_line =
+            "127.0.0.1 " + info_.node_name + " # poetryops-test-node " + d.string();
         POETRYOPS_TRY_VOID(save());
         if (!append_line(kHosts, info_.changes.hosts_line)) {
-            return fail(Error::Kind::internal, std::string("cannot append to /etc/hosts: ") + std::strerror(errno));
+            return fail(Error::Kind::internal,
+                        std::string("cannot append to /etc/hosts: ") + std::strerror(errno));
         }
     }
 
@@ -1080,32 +1152,38 @@ Result<void> Node::start(const fs::path& dir, const ClusterInfo& cluster, const 
     progress(options.progress, "containerd up after " + secs(seconds_since(t0)));
     ti = Clock::now();
     POETRYOPS_TRY_VOID(import_images(info_, d / "images" / "base.tar"));
-    progress(options.progress, "images " + info_.pause_image + " and " + info_.busybox_image + " made in " +
-                                   secs(images_made) + " and imported in " + secs(seconds_since(ti)));
+    progress(options.progress, "images " + info_.pause_image + " and " + info_.busybox_image +
+                                   " made in " + secs(images_made) + " and imported in " +
+                                   secs(seconds_since(ti)));
     POETRYOPS_TRY_VOID(start_kubelet_and_scheduler(cluster));
     POETRYOPS_TRY_VOID(wait_ready(cluster));
     info_.ready = true;
     info_.start_seconds = seconds_since(t0);
     POETRYOPS_TRY_VOID(save());
-    progress(options.progress, "node " + info_.node_name + " Ready after " + secs(info_.start_seconds) + " (" +
-                                   d.string() + ")");
+    progress(options.progress, "node " + info_.node_name + " Ready after " +
+                                   secs(info_.start_seconds) + " (" + d.string() + ")");
     return ok();
 }
 
 Result<void> Node::start_containerd() {
     const fs::path d = info_.dir;
     std::error_code ec;
-    for (const char* sub : {"containerd/root", "containerd/opt", "run/containerd", "run/runc", "cni/net.d", "cni/ipam"}) {
+    for (const char* sub : {"containerd/root", "containerd/opt", "run/containerd", "run/runc",
+                            "cni/net.d", "cni/ipam"}) {
         fs::create_directories(d / sub, ec);
     }
     const std::string sock = info_.containerd_socket.string();
     if (sock.size() + std::strlen(".ttrpc") >= sizeof(sockaddr_un{}.sun_path)) {
-        return fail(Error::Kind::invalid, "containerd's socket path " + sock + ".ttrpc is longer than a unix "
-                                          "socket address allows: use a shorter folder for the node");
+        return fail(Error::Kind::invalid,
+                    "containerd's socket path " + sock +
+                        ".ttrpc is longer than a unix "
+                        "socket address allows: use a shorter folder for the node");
     }
     std::string config = R"(version = 2
-root = ")" + (d / "containerd/root").string() + R"("
-state = ")" + (d / "run/containerd").string() + R"("
+root = ")" + (d / "containerd/root").string() +
+                         R"("
+state = ")" + (d / "run/containerd").string() +
+                         R"("
 oom_score = 0
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
                     "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
@@ -1120,9 +1198,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   address = ""
 [plugins]
   [plugins."io.containerd.internal.v1.opt"]
-    path = ")" + (d / "containerd/opt").string() + R"("
+    path = ")" + (d / "containerd/opt").string() +
+                         R"("
   [plugins."io.containerd.grpc.v1.cri"]
-    sandbox_image = ")" + info_.pause_image + R"("
+    sandbox_image = ")" + info_.pause_image +
+                         R"("
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"
     enable_selinux = false
@@ -1136,35 +1216,41 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
         runtime_type = "io.containerd.runc.v2"
         [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-          BinaryName = ")" + find_program("runc") + R"("
-          Root = ")" + (d / "run/runc").string() + R"("
+          BinaryName = ")" +
+                         find_program("runc") + R"("
+          Root = ")" + (d / "run/runc").string() +
+                         R"("
           SystemdCgroup = false
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = "/usr/lib/cni"
-      conf_dir = ")" + (d / "cni/net.d").string() + R"("
+      conf_dir = ")" + (d / "cni/net.d").string() +
+                         R"("
       max_conf_num = 1
     [plugins."io.containerd.grpc.v1.cri".registry]
       config_path = ""
 )";
     POETRYOPS_TRY_VOID(write_file_atomic(d / "containerd/config.toml", config));
-    json cni = {{"cniVersion", "1.0.0"},
-                {"name", "poetryops-test"},
-                {"plugins",
-                 json::array({{{"type", "bridge"},
-                               {"bridge", options_.bridge},
-                               {"isGateway", true},
-                               {"ipMasq", false},
-                               {"hairpinMode", true},
-                               {"ipam",
-                                {{"type", "host-local"},
-                                 {"dataDir", (d / "cni/ipam").string()},
-                                 {"ranges", json::array({json::array({{{"subnet", info_.pod_subnet}}})})},
-                                 {"routes", json::array({{{"dst", "0.0.0.0/0"}}})}}}}})}};
-    POETRYOPS_TRY_VOID(write_file_atomic(d / "cni/net.d/10-poetryops-bridge.conflist", cni.dump(2) + "\n"));
+    json cni = {
+        {"cniVersion", "1.0.0"},
+        {"name", "poetryops-test"},
+        {"plugins",
+         json::array({{{"type", "bridge"},
+                       {"bridge", options_.bridge},
+                       {"isGateway", true},
+                       {"ipMasq", false},
+                       {"hairpinMode", true},
+                       {"ipam",
+                        {{"type", "host-local"},
+                         {"dataDir", (d / "cni/ipam").string()},
+                         {"ranges", json::array({json::array({{{"subnet", info_.pod_subnet}}})})},
+                         {"routes", json::array({{{"dst", "0.0.0.0/0"}}})}}}}})}};
+    POETRYOPS_TRY_VOID(
+        write_file_atomic(d / "cni/net.d/10-poetryops-bridge.conflist", cni.dump(2) + "\n"));
 
     const std::string containerd = find_program("containerd");
-    POETRYOPS_TRY(auto proc, ChildProcess::spawn({containerd, "--config", (d / "containerd/config.toml").string()},
-                                                 {.env = {{"PATH", kPath}}}, (d / "logs/containerd.log").string()));
+    POETRYOPS_TRY(auto proc, ChildProcess::spawn(
+                                 {containerd, "--config", (d / "containerd/config.toml").string()},
+                                 {.env = {{"PATH", kPath}}}, (d / "logs/containerd.log").string()));
     info_.pids.emplace_back(containerd, proc.pid());
     procs_.emplace_back("containerd", std::move(proc));
     POETRYOPS_TRY_VOID(save());
@@ -1178,8 +1264,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                                                    tail_of(d / "logs/containerd.log"));
         }
         if (Clock::now() > deadline) {
-            return fail(Error::Kind::timeout, "containerd did not answer on " + info_.containerd_socket.string() +
-                                                  " in 60 s; its log ends:\n" + tail_of(d / "logs/containerd.log"));
+            return fail(Error::Kind::timeout,
+                        "containerd did not answer on " + info_.containerd_socket.string() +
+                            " in 60 s; its log ends:\n" + tail_of(d / "logs/containerd.log"));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -1193,26 +1280,32 @@ Result<void> Node::start_kubelet_and_scheduler(const ClusterInfo& cluster) {
     std::error_code ec;
     fs::create_directories(pki, ec);
     fs::create_directories(d / "kubelet/root", ec);
-    const std::string client = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                               "extendedKeyUsage=clientAuth\n";
-    const std::string server = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                               "extendedKeyUsage=serverAuth\n";
-    POETRYOPS_TRY_VOID(issue(pki, ca_dir, "kubelet-client", "/O=system:nodes/CN=system:node:" + node, client));
+    const std::string client =
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=clientAuth\n";
+    const std::string server =
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth\n";
+    POETRYOPS_TRY_VOID(
+        issue(pki, ca_dir, "kubelet-client", "/O=system:nodes/CN=system:node:" + node, client));
     POETRYOPS_TRY_VOID(issue(pki, ca_dir, "kubelet-serving", "/CN=" + node,
                              server + "subjectAltName=DNS:" + node + ",IP:127.0.0.1\n"));
     POETRYOPS_TRY_VOID(issue(pki, ca_dir, "scheduler-client", "/CN=system:kube-scheduler", client));
     POETRYOPS_TRY_VOID(issue(pki, ca_dir, "scheduler-serving", "/CN=kube-scheduler",
                              server + "subjectAltName=DNS:localhost,IP:127.0.0.1\n"));
-    POETRYOPS_TRY_VOID(write_file_atomic(d / "kubelet.kubeconfig",
-                                         kubeconfig(cluster.server, cluster.ca_cert, pki / "kubelet-client.crt",
-                                                    pki / "kubelet-client.key"),
-                                         0600));
-    POETRYOPS_TRY_VOID(write_file_atomic(d / "scheduler.kubeconfig",
-                                         kubeconfig(cluster.server, cluster.ca_cert, pki / "scheduler-client.crt",
-                                                    pki / "scheduler-client.key"),
-                                         0600));
+    POETRYOPS_TRY_VOID(
+        write_file_atomic(d / "kubelet.kubeconfig",
+                          kubeconfig(cluster.server, cluster.ca_cert, pki / "kubelet-client.crt",
+                                     pki / "kubelet-client.key"),
+                          0600));
+    POETRYOPS_TRY_VOID(
+        write_file_atomic(d / "scheduler.kubeconfig",
+                          kubeconfig(cluster.server, cluster.ca_cert, pki / "scheduler-client.crt",
+                                     pki / "scheduler-client.key"),
+                          0600));
 
-    // The API server authorizes with RBAC only (no Node authorizer): the kubelet gets ClusterRole system:node.
+    // The API server authorizes with RBAC only (no Node authorizer): the kubelet gets ClusterRole
+    // system:node.
     POETRYOPS_TRY(auto admin, admin_client(cluster.admin_kubeconfig, std::chrono::seconds(10)));
     const std::string binding = "poetryops-test-node-" + node;
     ResourceRef crbs{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", true};
@@ -1222,50 +1315,63 @@ Result<void> Node::start_kubelet_and_scheduler(const ClusterInfo& cluster) {
     json crb = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
                 {"kind", "ClusterRoleBinding"},
                 {"metadata", {{"name", binding}}},
-                {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", "system:node"}}},
-                {"subjects",
-                 json::array({{{"apiGroup", "rbac.authorization.k8s.io"},
-                               {"kind", "User"},
-                               {"name", "system:node:" + node}}})}};
+                {"roleRef",
+                 {{"apiGroup", "rbac.authorization.k8s.io"},
+                  {"kind", "ClusterRole"},
+                  {"name", "system:node"}}},
+                {"subjects", json::array({{{"apiGroup", "rbac.authorization.k8s.io"},
+                                           {"kind", "User"},
+                                           {"name", "system:node:" + node}}})}};
     auto created = admin->create(crbs, crb);
-    if (!created && !poetryops::kube::is_already_exists(created.error())) return fail(std::move(created).error());
+    if (!created && !poetryops::kube::is_already_exists(created.error()))
+        return fail(std::move(created).error());
 
     info_.kubelet_port = free_port();
     const int healthz_port = free_port();
     std::error_code rc_ec;
     const bool resolv = fs::exists("/etc/resolv.conf", rc_ec);
-    const std::string config = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
-                               "address: 127.0.0.1\nport: " + std::to_string(info_.kubelet_port) +
-                               "\nreadOnlyPort: 0\nhealthzBindAddress: 127.0.0.1\nhealthzPort: " +
-                               std::to_string(healthz_port) + "\nenableServer: true\n"
-                               // The API server calls the kubelet without a client certificate (logs, exec).
-                               "authentication:\n  anonymous: {enabled: true}\n  webhook: {enabled: false}\n"
-                               "  x509: {clientCAFile: " + cluster.ca_cert.string() + "}\n"
-                               "authorization: {mode: AlwaysAllow}\n"
-                               "tlsCertFile: " + (pki / "kubelet-serving.crt").string() +
-                               "\ntlsPrivateKeyFile: " + (pki / "kubelet-serving.key").string() +
-                               "\nrotateCertificates: false\nserverTLSBootstrap: false\n"
-                               "containerRuntimeEndpoint: unix://" + info_.containerd_socket.string() +
-                               "\nimageServiceEndpoint: unix://" + info_.containerd_socket.string() +
-                               "\ncgroupDriver: cgroupfs\ncgroupRoot: /" + options_.cgroup_root +
-                               "\ncgroupsPerQOS: true\nenforceNodeAllocatable: [\"pods\"]\n"
-                               "failSwapOn: false\nmakeIPTablesUtilChains: false\nprotectKernelDefaults: false\n"
-                               // No CAP_SYS_RESOURCE: the kubelet cannot lower its own oom_score_adj.
-                               "oomScoreAdj: 0\n"
-                               "resolvConf: \"" + std::string(resolv ? "/etc/resolv.conf" : "") + "\"\n"
-                               "maxPods: 60\nserializeImagePulls: false\n"
-                               "imageGCHighThresholdPercent: 100\nimageGCLowThresholdPercent: 99\n"
-                               "evictionHard: {memory.available: \"50Mi\", nodefs.available: \"1%\", "
-                               "nodefs.inodesFree: \"1%\", imagefs.available: \"1%\"}\n"
-                               "evictionPressureTransitionPeriod: 30s\n";
+    const std::string config =
+        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+        "address: 127.0.0.1\nport: " +
+        std::to_string(info_.kubelet_port) +
+        "\nreadOnlyPort: 0\nhealthzBindAddress: 127.0.0.1\nhealthzPort: " +
+        std::to_string(healthz_port) +
+        "\nenableServer: true\n"
+        // The API server calls the kubelet without a client certificate (logs, exec).
+        "authentication:\n  anonymous: {enabled: true}\n  webhook: {enabled: false}\n"
+        "  x509: {clientCAFile: " +
+        cluster.ca_cert.string() +
+        "}\n"
+        "authorization: {mode: AlwaysAllow}\n"
+        "tlsCertFile: " +
+        (pki / "kubelet-serving.crt").string() +
+        "\ntlsPrivateKeyFile: " + (pki / "kubelet-serving.key").string() +
+        "\nrotateCertificates: false\nserverTLSBootstrap: false\n"
+        "containerRuntimeEndpoint: unix://" +
+        info_.containerd_socket.string() + "\nimageServiceEndpoint: unix://" +
+        info_.containerd_socket.string() + "\ncgroupDriver: cgroupfs\ncgroupRoot: /" +
+        options_.cgroup_root +
+        "\ncgroupsPerQOS: true\nenforceNodeAllocatable: [\"pods\"]\n"
+        "failSwapOn: false\nmakeIPTablesUtilChains: false\nprotectKernelDefaults: false\n"
+        // No CAP_SYS_RESOURCE: the kubelet cannot lower its own oom_score_adj.
+        "oomScoreAdj: 0\n"
+        "resolvConf: \"" +
+        std::string(resolv ? "/etc/resolv.conf" : "") +
+        "\"\n"
+        "maxPods: 60\nserializeImagePulls: false\n"
+        "imageGCHighThresholdPercent: 100\nimageGCLowThresholdPercent: 99\n"
+        "evictionHard: {memory.available: \"50Mi\", nodefs.available: \"1%\", "
+        "nodefs.inodesFree: \"1%\", imagefs.available: \"1%\"}\n"
+        "evictionPressureTransitionPeriod: 30s\n";
     POETRYOPS_TRY_VOID(write_file_atomic(d / "kubelet/config.yaml", config));
     const std::string kubelet = (bin_dir() / "kubelet").string();
-    POETRYOPS_TRY(auto kp, ChildProcess::spawn({kubelet, "--config=" + (d / "kubelet/config.yaml").string(),
-                                                "--kubeconfig=" + (d / "kubelet.kubeconfig").string(),
-                                                "--root-dir=" + (d / "kubelet/root").string(),
-                                                "--cert-dir=" + pki.string(), "--hostname-override=" + node,
-                                                "--pod-infra-container-image=" + info_.pause_image, "--v=1"},
-                                               {.env = {{"PATH", kPath}}}, (d / "logs/kubelet.log").string()));
+    POETRYOPS_TRY(auto kp, ChildProcess::spawn(
+                               {kubelet, "--config=" + (d / "kubelet/config.yaml").string(),
+                                "--kubeconfig=" + (d / "kubelet.kubeconfig").string(),
+                                "--root-dir=" + (d / "kubelet/root").string(),
+                                "--cert-dir=" + pki.string(), "--hostname-override=" + node,
+                                "--pod-infra-container-image=" + info_.pause_image, "--v=1"},
+                               {.env = {{"PATH", kPath}}}, (d / "logs/kubelet.log").string()));
     info_.pids.emplace_back(kubelet, kp.pid());
     procs_.emplace_back("kubelet", std::move(kp));
     POETRYOPS_TRY_VOID(save());
@@ -1273,13 +1379,15 @@ Result<void> Node::start_kubelet_and_scheduler(const ClusterInfo& cluster) {
     info_.scheduler_port = free_port();
     const std::string sched = (bin_dir() / "kube-scheduler").string();
     const std::string skc = (d / "scheduler.kubeconfig").string();
-    POETRYOPS_TRY(auto sp, ChildProcess::spawn({sched, "--kubeconfig=" + skc, "--authentication-kubeconfig=" + skc,
-                                                "--authorization-kubeconfig=" + skc, "--bind-address=127.0.0.1",
-                                                "--secure-port=" + std::to_string(info_.scheduler_port),
-                                                "--tls-cert-file=" + (pki / "scheduler-serving.crt").string(),
-                                                "--tls-private-key-file=" + (pki / "scheduler-serving.key").string(),
-                                                "--leader-elect=false", "--profiling=false", "--v=1"},
-                                               {}, (d / "logs/kube-scheduler.log").string()));
+    POETRYOPS_TRY(
+        auto sp,
+        ChildProcess::spawn({sched, "--kubeconfig=" + skc, "--authentication-kubeconfig=" + skc,
+                             "--authorization-kubeconfig=" + skc, "--bind-address=127.0.0.1",
+                             "--secure-port=" + std::to_string(info_.scheduler_port),
+                             "--tls-cert-file=" + (pki / "scheduler-serving.crt").string(),
+                             "--tls-private-key-file=" + (pki / "scheduler-serving.key").string(),
+                             "--leader-elect=false", "--profiling=false", "--v=1"},
+                            {}, (d / "logs/kube-scheduler.log").string()));
     info_.pids.emplace_back(sched, sp.pid());
     procs_.emplace_back("kube-scheduler", std::move(sp));
     return save();
@@ -1291,8 +1399,9 @@ Result<void> Node::wait_ready(const ClusterInfo& cluster) {
     poetryops::kube::KubeConfig sched_cfg;
     sched_cfg.server = "https://127.0.0.1:" + std::to_string(info_.scheduler_port);
     POETRYOPS_TRY(sched_cfg.ca_pem, read_file(cluster.ca_cert));
-    POETRYOPS_TRY(auto sched, RestClient::create(sched_cfg, {.request_timeout = std::chrono::seconds(2),
-                                                              .connect_timeout = std::chrono::seconds(1)}));
+    POETRYOPS_TRY(auto sched,
+                  RestClient::create(sched_cfg, {.request_timeout = std::chrono::seconds(2),
+                                                 .connect_timeout = std::chrono::seconds(1)}));
     const ResourceRef node_ref = ResourceRef("", "v1", "nodes", true).named(info_.node_name);
     bool scheduler_ok = false, registered = false;
     std::string last = "not registered";
@@ -1300,15 +1409,17 @@ Result<void> Node::wait_ready(const ClusterInfo& cluster) {
     for (;;) {
         for (auto& [name, p] : procs_) {
             if (!p.running()) {
-                return fail(Error::Kind::internal, name + " exited during start; its log ends:\n" +
-                                                       tail_of(info_.dir / "logs" / (name + ".log")));
+                return fail(Error::Kind::internal,
+                            name + " exited during start; its log ends:\n" +
+                                tail_of(info_.dir / "logs" / (name + ".log")));
             }
         }
         if (!scheduler_ok) {
             auto h = sched->raw("GET", "/healthz");
             if (h && *h == "ok") {
                 scheduler_ok = true;
-                progress(options_.progress, "kube-scheduler healthy after " + secs(seconds_since(t0)));
+                progress(options_.progress,
+                         "kube-scheduler healthy after " + secs(seconds_since(t0)));
             }
         }
         auto n = admin->get(node_ref);
@@ -1322,7 +1433,8 @@ Result<void> Node::wait_ready(const ClusterInfo& cluster) {
             for (const auto& c : n->value("/status/conditions"_json_pointer, json::array())) {
                 if (c.value("type", "") == "Ready") {
                     ready = c.value("status", "") == "True";
-                    last = "Ready=" + c.value("status", "") + " " + c.value("reason", "") + ": " + c.value("message", "");
+                    last = "Ready=" + c.value("status", "") + " " + c.value("reason", "") + ": " +
+                           c.value("message", "");
                 }
             }
             // Schedulable: the node lifecycle controller has removed the not-ready taint.
@@ -1331,13 +1443,14 @@ Result<void> Node::wait_ready(const ClusterInfo& cluster) {
                 taints.push_back(t.value("key", "") + ":" + t.value("effect", ""));
             }
             if (ready && !taints.empty()) last = "Ready, tainted " + str::join(taints, ",");
-            if (ready && taints.empty() && scheduler_ok && !n->value("/spec/unschedulable"_json_pointer, false)) {
+            if (ready && taints.empty() && scheduler_ok &&
+                !n->value("/spec/unschedulable"_json_pointer, false)) {
                 return ok();
             }
         }
         if (Clock::now() > deadline) {
-            return fail(Error::Kind::timeout, "node " + info_.node_name + " not Ready in 180 s (" + last +
-                                                  "); the kubelet's log ends:\n" +
+            return fail(Error::Kind::timeout, "node " + info_.node_name + " not Ready in 180 s (" +
+                                                  last + "); the kubelet's log ends:\n" +
                                                   tail_of(info_.dir / "logs/kubelet.log"));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -1356,36 +1469,44 @@ void Node::stop() {
     for (auto& [name, p] : procs_) {
         if (p.running()) info_.peak_rss_kib[name] = vm_hwm_kib(p.pid());
     }
-    // 1. Delete the Pods on the node while the kubelet runs, so it tears them down properly (CNI DEL, unmounts).
-    auto kubelet = std::find_if(procs_.begin(), procs_.end(), [](auto& e) { return e.first == "kubelet"; });
+    // 1. Delete the Pods on the node while the kubelet runs, so it tears them down properly (CNI
+    // DEL, unmounts).
+    auto kubelet =
+        std::find_if(procs_.begin(), procs_.end(), [](auto& e) { return e.first == "kubelet"; });
     if (kubelet != procs_.end() && kubelet->second.running() && !info_.admin_kubeconfig.empty()) {
         if (auto admin = admin_client(info_.admin_kubeconfig, std::chrono::seconds(5))) {
             const ResourceRef pods("", "v1", "pods");
             const std::string selector = "spec.nodeName=" + info_.node_name;
             int deleted = 0;
-            // Cordon first (kubectl drain's order): the replacements their controllers make stay Pending.
+            // Cordon first (kubectl drain's order): the replacements their controllers make stay
+            // Pending.
             (void)(*admin)->patch(ResourceRef("", "v1", "nodes", true).named(info_.node_name),
-                                  poetryops::kube::PatchType::merge, {{"spec", {{"unschedulable", true}}}});
-            // Grace 1 s: the kubelet kills a running Pod's containers a second after SIGTERM. (A force delete does
-            // not hurry it: with the object gone it falls back to the Pod's own terminationGracePeriodSeconds; a Pod
-            // already terminating keeps its grace; what is still running after 20 s is killed below.)
+                                  poetryops::kube::PatchType::merge,
+                                  {{"spec", {{"unschedulable", true}}}});
+            // Grace 1 s: the kubelet kills a running Pod's containers a second after SIGTERM. (A
+            // force delete does not hurry it: with the object gone it falls back to the Pod's own
+            // terminationGracePeriodSeconds; a Pod already terminating keeps its grace; what is
+            // still running after 20 s is killed below.)
             if (auto list = (*admin)->list(pods, {.field_selector = selector})) {
                 for (const auto& p : list->items) {
                     auto ns = p.value("/metadata/namespace"_json_pointer, std::string());
                     auto name = p.value("/metadata/name"_json_pointer, std::string());
-                    if ((*admin)->raw("DELETE", pods.in(ns).named(name).path(),
-                                      R"({"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":1})",
-                                      "application/json")) {
+                    if ((*admin)->raw(
+                            "DELETE", pods.in(ns).named(name).path(),
+                            R"({"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":1})",
+                            "application/json")) {
                         ++deleted;
                     }
                 }
             }
-            // Torn down: the kubelet confirmed the deletions (volumes unmounted, containers gone), no Pod process is
-            // left in the node's cgroups and no network namespace (containerd removes one after its CNI DEL).
+            // Torn down: the kubelet confirmed the deletions (volumes unmounted, containers gone),
+            // no Pod process is left in the node's cgroups and no network namespace (containerd
+            // removes one after its CNI DEL).
             const fs::path netns = info_.dir / "run/containerd/io.containerd.grpc.v1.cri/netns";
             auto torn_down = [&] {
                 auto left = (*admin)->list(pods, {.field_selector = selector});
-                return left && left->items.empty() && cgroup_procs(info_.changes.cgroup_root).empty() &&
+                return left && left->items.empty() &&
+                       cgroup_procs(info_.changes.cgroup_root).empty() &&
                        mounts_under(netns).empty();
             };
             auto deadline = Clock::now() + std::chrono::seconds(20);
@@ -1393,10 +1514,11 @@ void Node::stop() {
                 std::this_thread::sleep_for(std::chrono::milliseconds(200));
             }
             if (deleted > 0) {
-                progress(options_.progress, "deleted " + std::to_string(deleted) + " Pod(s) on " + info_.node_name +
-                                                (torn_down() ? "; the kubelet tore them down in "
-                                                             : "; the kubelet had not torn them down after ") +
-                                                secs(seconds_since(t0)));
+                progress(options_.progress,
+                         "deleted " + std::to_string(deleted) + " Pod(s) on " + info_.node_name +
+                             (torn_down() ? "; the kubelet tore them down in "
+                                          : "; the kubelet had not torn them down after ") +
+                             secs(seconds_since(t0)));
             }
         }
     }
@@ -1414,7 +1536,8 @@ void Node::stop() {
     (void)save();
     if (lock_fd_ >= 0) ::close(lock_fd_);
     lock_fd_ = -1;
-    progress(options_.progress, "node " + info_.node_name + " stopped in " + secs(seconds_since(t0)));
+    progress(options_.progress,
+             "node " + info_.node_name + " stopped in " + secs(seconds_since(t0)));
 }
 
 // ---- the test process's node ----
@@ -1435,11 +1558,12 @@ Result<const NodeInfo*> shared_node() {
     }
     std::string why = node_skip_reason();
     if (!why.empty()) {
-        if (lane_required()) return fail(Error::Kind::not_found, why + " (POETRYOPS_REQUIRE_KUBE_LANE=1: failing)");
+        if (lane_required())
+            return fail(Error::Kind::not_found, why + " (POETRYOPS_REQUIRE_KUBE_LANE=1: failing)");
         return fail(Error::make(Error::Kind::not_found, why, "Skip"));
     }
-    // Outside ctest: a node for this process alone, on the process's cluster. The cluster is obtained first so that
-    // its owner (a function-local static) outlives the node's.
+    // Outside ctest: a node for this process alone, on the process's cluster. The cluster is
+    // obtained first so that its owner (a function-local static) outlives the node's.
     POETRYOPS_TRY(const ClusterInfo* cluster, shared_cluster());
     struct Owned {
         Node node;
@@ -1450,7 +1574,8 @@ Result<const NodeInfo*> shared_node() {
         }
     };
     static std::unique_ptr<Owned> own;
-    std::fprintf(stderr, "kube node: no running node at %s; starting one for this test process\n", file.c_str());
+    std::fprintf(stderr, "kube node: no running node at %s; starting one for this test process\n",
+                 file.c_str());
     own = std::make_unique<Owned>();
     own->dir = fs::temp_directory_path() / ("poetryops-node-" + std::to_string(::getpid()));
     auto started = own->node.start(own->dir, *cluster, {.progress = stderr});
