@@ -6,12 +6,20 @@
 // (as a webhook would). Reports seconds, commits and pushes, and the promoted count over time (the
 // scaling). Gives up honestly after --time-limit seconds. Prints one JSON object.
 //
+// The floor, measured in the same run before the burst: the parts on their own, at their own pace.
+// (a) The committer alone: a second repository with the same files on the same server, cloned and
+// its overlays read (as the runner's warm-up does), gets the same N edits submitted at once; time
+// until every outcome is in. (b) The registry alone: N digest checks (resolve of each app's new
+// tag) in the same layout, one after another. floor_s = a + b; ratio_to_floor =
+// seconds_to_all_promoted / floor_s.
+//
 //   bench_promote_burst [--apps 1000] [--time-limit 600] [--window-ms W] [--git-log FILE]
 //
 // --git-log FILE: debug log lines to FILE (every git process with its duration) and, in the JSON,
 // the git processes started by the warm-up pass and their total ms (opt-in: debug logging costs
 // time).
 #include <poetryops/controller/local.hpp>
+#include <poetryops/git/committer.hpp>
 #include <poetryops/registry/layout.hpp>
 #include <poetryops/registry/reference.hpp>
 #include <poetryops/util/fs.hpp>
@@ -118,6 +126,7 @@ int main(int argc, char** argv) {
     test::TestCa ca;
     test::BareRepos repos;
     fs::path bare = repos.create("gitops.git");
+    repos.create("floor.git");
     test::HttpGitServer git_server(repos, ca);
     if (!git_server.started()) {
         std::cerr << "git server did not start: " << git_server.error_log() << "\n";
@@ -142,6 +151,7 @@ int main(int argc, char** argv) {
                 std::to_string(i) + "}\n";
     }
     std::string seed_tip = repos.commit_files("gitops.git", files);
+    repos.commit_files("floor.git", files);
     fs::create_directories(work.path() / "apps");
     if (!write_file_atomic(work.path() / "apps/apps.yaml", yaml)) return 2;
 
@@ -203,6 +213,64 @@ int main(int argc, char** argv) {
     }
     double image_push_s = seconds_since(i0);
 
+    // The floor (see the top of this file).
+    double floor_commit_s = -1, floor_registry_s = -1;
+    int floor_commits = -1;
+    {
+        TempDir floor_cache("poetryops-bench-burst-floor");
+        auto cache = git::RepoCache::create(floor_cache.path());
+        if (!cache) return 2;
+        git::Remote remote;
+        remote.url = git_server.http_url("floor.git");
+        remote.username = git_server.user();
+        remote.password = git_server.password();
+        auto repo = (*cache)->open(remote);
+        if (!repo) {
+            std::cerr << "floor clone: " << repo.error().message << "\n";
+            return 2;
+        }
+        auto tip = (*repo)->fetch("main");
+        std::vector<std::string> paths;
+        for (int i = 0; i < apps; ++i) paths.push_back(app_path(i));
+        if (!tip || !(*repo)->read_files(*tip, paths)) return 2;
+        git::CommitterOptions co = lo.committer;
+        co.branch = "main";
+        git::Committer committer(*repo, co);
+        auto c0 = Steady::now();
+        std::vector<std::future<Result<git::EditOutcome>>> futures;
+        for (int i = 0; i < apps; ++i) {
+            git::EditRequest r;
+            std::string digest = digests[static_cast<std::size_t>(i)];
+            r.edits.push_back(git::FileEdit{
+                app_path(i),
+                [digest](
+                    std::optional<std::string_view> cur) -> Result<std::optional<std::string>> {
+                    std::string text(cur.value_or(""));
+                    auto p = text.find("  newTag: old\n");
+                    if (p == std::string::npos) return std::optional<std::string>();
+                    return std::optional<std::string>(text.substr(0, p) + "  newTag: 1.0.0\n" +
+                                                      "  digest: " + digest + "\n");
+                }});
+            r.message.app = "app" + std::to_string(i);
+            r.message.env = "dev";
+            r.message.version = "1.0.0";
+            r.message.digest = digest;
+            futures.push_back(committer.submit(std::move(r)));
+        }
+        for (auto& f : futures) {
+            if (!f.get()) return 2;
+        }
+        floor_commit_s = seconds_since(c0);
+        floor_commits = static_cast<int>(committer.stats().commits);
+        auto r0 = Steady::now();
+        for (int i = 0; i < apps; ++i) {
+            auto ref = registry::parse_reference(app_image(i) + ":1.0.0");
+            if (!ref || !layout.resolve(*ref)) return 2;
+        }
+        floor_registry_s = seconds_since(r0);
+    }
+    const double floor_s = floor_commit_s + floor_registry_s;
+
     // "Images present": start the clock, wake the runner (as a webhook would), watch the remote.
     auto stats_before = runner->commit_stats();
     std::atomic<bool> stop{false};
@@ -260,6 +328,12 @@ int main(int argc, char** argv) {
         {"apps_per_second",
          done_s > 0 ? apps / done_s : promoted / static_cast<double>(time_limit)},
         {"commits_on_remote", commits_on_remote},
+        {"floor_s", floor_s},
+        {"ratio_to_floor", done_s > 0 ? done_s / floor_s : -1},
+        {"floor",
+         {{"committer_s", floor_commit_s},
+          {"committer_commits", floor_commits},
+          {"registry_digest_checks_s", floor_registry_s}}},
         {"committer",
          {{"commits", stats_after.commits - stats_before.commits},
           {"pushes", stats_after.pushes - stats_before.pushes},

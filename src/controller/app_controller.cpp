@@ -78,15 +78,20 @@ Result<std::unique_ptr<AppController>> AppController::create(
     AppReconcilerOptions ro;
     ro.events = &c->manager_->events();
     ro.metrics = &c->manager_->metrics();
+    EngineOptions eo;
     if (config.promotion) {
-        POETRYOPS_TRY(c->promotion_,
-                      ClusterPromotion::create(*c->client_, &c->manager_->events(),
-                                               SystemClock::instance(), *config.promotion));
-        ClusterPromotion* promotion = c->promotion_.get();
-        ro.on_valid = [promotion](const api::PoetryApp& app, api::PoetryAppStatus& status) {
-            return promotion->on_valid(app, status);
-        };
+        const ClusterPromotionOptions& po = *config.promotion;
+        PortsOptions ports;
+        ports.cache_dir = po.cache_dir;
+        ports.registry = po.registry;
+        ports.committer = po.committer;
+        ports.kube = c->client_.get();
+        eo.ports = std::move(ports);
+        eo.webhook_address = po.webhook_address;
+        eo.webhook = po.webhook;
     }
+    POETRYOPS_TRY(c->engine_, Engine::create(std::move(eo), SystemClock::instance()));
+    ro.engine = c->engine_.get();
     c->reconciler_ = std::make_unique<AppReconciler>(*c->client_, std::move(lookup),
                                                      SystemClock::instance(), ro);
 
@@ -99,6 +104,9 @@ Result<std::unique_ptr<AppController>> AppController::create(
 }
 
 AppController::~AppController() {
+    // Commits still in flight fire commit_done from the committer's thread: not into a stopped
+    // controller.
+    if (engine_) engine_->set_sink(nullptr);
     if (manager_) manager_->stop();
 }
 
@@ -108,7 +116,8 @@ Result<void> AppController::start() {
     // bytes, not DOMs, so the apps are found through an index on spec.image.repository (added
     // before the informers start) instead of decoding all.
     static constexpr const char* repository_index = "spec.image.repository";
-    if (promotion_) {
+    const bool promotion_on = engine_->ports() != nullptr;
+    if (promotion_on) {
         for (auto* inf : informers_) {
             inf->add_index(repository_index, [](const nlohmann::json& o) {
                 std::string repo = o.value("/spec/image/repository"_json_pointer, std::string());
@@ -116,24 +125,30 @@ Result<void> AppController::start() {
                                     : std::vector<std::string>{std::move(repo)};
             });
         }
+        // Triggers become workqueue keys: a registry push wakes exactly the apps whose image
+        // repository it names, a commit outcome the app that submitted it.
+        engine_->set_sink([this](const Trigger& t) {
+            if (!t.key.empty()) {
+                controller_->enqueue(t.key);
+                return;
+            }
+            for (auto* inf : informers_) {
+                for (const auto& repo : inf->index_values(repository_index)) {
+                    if (!repository_matches(repo, t.repository)) continue;
+                    for (const auto& key : inf->index_keys(repository_index, repo))
+                        controller_->enqueue(key);
+                }
+            }
+        });
     }
     POETRYOPS_TRY_VOID(manager_->start());
-    if (!promotion_) return ok();
-    return promotion_->start_webhooks([this](const std::string& repository) {
-        for (auto* inf : informers_) {
-            for (const auto& repo : inf->index_values(repository_index)) {
-                if (!repository_matches(repo, repository)) continue;
-                for (const auto& key : inf->index_keys(repository_index, repo))
-                    controller_->enqueue(key);
-            }
-        }
-    });
+    return engine_->start();
 }
 
 int AppController::run() { return manager_->run(); }
 
 void AppController::stop() {
-    if (promotion_) promotion_->stop();
+    if (engine_) engine_->stop();
     manager_->stop();
 }
 

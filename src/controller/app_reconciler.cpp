@@ -8,6 +8,8 @@
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/log.hpp>
 
+#include <algorithm>
+
 namespace poetryops::controller {
 
 using nlohmann::json;
@@ -44,22 +46,8 @@ StatusDecision decide_status(const json& object, std::chrono::system_clock::time
         stored = api::decode_status(*it, ignored);
     d.app.status = stored;
 
-    const std::int64_t generation = d.app.metadata.generation;
-    api::Condition ready;
-    ready.type = std::string(api::kConditionReady);
-    ready.observed_generation = generation;
-    if (d.errors.empty()) {
-        ready.status = std::string(api::kConditionTrue);
-        ready.reason = std::string(api::kReasonValidSpec);
-        ready.message = "spec is valid";
-    } else {
-        ready.status = std::string(api::kConditionFalse);
-        ready.reason = std::string(api::kReasonInvalidSpec);
-        ready.message = log::redact(api::join_errors(d.errors));
-    }
     d.status = stored;
-    d.ready_changed = api::set_condition(d.status.conditions, std::move(ready), now);
-    d.status.observed_generation = generation;
+    d.ready_changed = set_validation_status(d.status, d.app, d.errors, now);
     d.status.summary = api::make_summary(d.app.spec, d.status);
     d.changed = comparable(d.status) != comparable(stored);
     return d;
@@ -73,8 +61,11 @@ AppReconciler::AppReconciler(kube::KubeClient& client, Lookup lookup, const Cloc
 
 Result<kube::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
     auto object = lookup_(key);
-    if (!object)
-        return kube::ReconcileResult{};  // deleted: nothing to clean up (no owned objects yet)
+    if (!object) {
+        // Deleted: nothing to clean up (no owned objects yet) but what the engine kept.
+        if (options_.engine) options_.engine->forget(key);
+        return kube::ReconcileResult{};
+    }
 
     StatusDecision d = decide_status(*object, clock_.now());
     kube::ReconcileResult result;
@@ -90,10 +81,30 @@ Result<kube::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
                                         api::join_errors(d.errors));
             }
         }
-    } else if (options_.on_valid) {
-        auto hooked = options_.on_valid(d.app, d.status);
-        if (!hooked) return fail(std::move(hooked).error());
-        result = *hooked;
+    } else if (options_.engine) {
+        EngineOutcome out = options_.engine->reconcile(d.app, d.errors);
+        d.status = std::move(out.status);
+        if (options_.events) {
+            for (const auto& e : out.events) {
+                options_.events->record(
+                    *object, e.warning ? kube::EventType::warning : kube::EventType::normal,
+                    e.reason, e.message);
+            }
+        }
+        if (out.error) {
+            // Registry or git down: status says Degraded (and is written); retry with the
+            // workqueue's per-item backoff.
+            result.requeue = true;
+        } else if (!out.commits_in_flight && out.poll.count() > 0) {
+            // The fallback poll at the policy's interval (webhooks usually come first), or the
+            // plan's earlier timer. With commits in flight the commit_done trigger comes first.
+            result.requeue_after = out.poll;
+            if (out.timer) {
+                result.requeue_after =
+                    std::min(result.requeue_after,
+                             std::chrono::duration_cast<std::chrono::milliseconds>(*out.timer));
+            }
+        }
         d.status.summary = api::make_summary(d.app.spec, d.status);
         d.changed = comparable(d.status) != comparable(d.app.status);
     }

@@ -37,7 +37,7 @@ Result<std::string> GitRepoPort::fetch_shared(const std::shared_ptr<git::Repo>& 
         if (!slot) slot = std::make_shared<FetchState>();
         st = slot;
     }
-    auto arrived = std::chrono::steady_clock::now();
+    auto arrived = fresh_since();
     std::unique_lock lk(st->mu);
     for (;;) {
         if (st->has_result && st->started >= arrived) return st->result;
@@ -99,6 +99,7 @@ std::future<Result<git::EditOutcome>> GitRepoPort::submit(const api::PoetryApp& 
     if (!repo) {
         std::promise<Result<git::EditOutcome>> p;
         p.set_value(repo.error());
+        if (request.on_done) request.on_done();
         return p.get_future();
     }
     git::Committer* committer = nullptr;
@@ -111,10 +112,33 @@ std::future<Result<git::EditOutcome>> GitRepoPort::submit(const api::PoetryApp& 
             git::CommitterOptions o = options_;
             o.branch = gitops.branch;
             c = std::make_unique<git::Committer>(*repo, o);
+            for (int i = 0; i < holds_; ++i) c->hold();
         }
         committer = c.get();
     }
     return committer->submit(std::move(request));
+}
+
+std::chrono::steady_clock::time_point GitRepoPort::fresh_since() const {
+    std::lock_guard lock(mu_);
+    return holds_ > 0 ? held_since_ : std::chrono::steady_clock::now();
+}
+
+void GitRepoPort::hold() {
+    std::lock_guard lock(mu_);
+    if (holds_++ == 0) held_since_ = std::chrono::steady_clock::now();
+    for (auto& [id, e] : entries_) {
+        for (auto& [branch, c] : e.committers) c->hold();
+    }
+}
+
+void GitRepoPort::release() {
+    std::lock_guard lock(mu_);
+    if (holds_ == 0) return;
+    --holds_;
+    for (auto& [id, e] : entries_) {
+        for (auto& [branch, c] : e.committers) c->release();
+    }
 }
 
 git::CommitterStats GitRepoPort::stats() const {

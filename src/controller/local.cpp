@@ -1,20 +1,16 @@
 #include <poetryops/controller/local.hpp>
 
 #include <poetryops/api/codec.hpp>
-#include <poetryops/controller/artifact_port.hpp>
-#include <poetryops/controller/git_port.hpp>
-#include <poetryops/controller/promotion.hpp>
+#include <poetryops/controller/engine.hpp>
 #include <poetryops/git/edit.hpp>
-#include <poetryops/registry/layout.hpp>
-
 #include <poetryops/util/backoff.hpp>
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
-#include "controller/detail/webhook_listener.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -64,20 +60,32 @@ Result<std::vector<api::PoetryApp>> load_local_apps(const std::vector<fs::path>&
     return apps;
 }
 
+namespace {
+
+/// Runs fn(0..n-1) on up to `threads` threads (the caller's included).
+void for_each_parallel(std::size_t n, int threads, const std::function<void(std::size_t)>& fn) {
+    std::atomic<std::size_t> next{0};
+    auto run = [&] {
+        for (std::size_t i = next++; i < n; i = next++) fn(i);
+    };
+    std::size_t count = std::min<std::size_t>(n, static_cast<std::size_t>(std::max(1, threads)));
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < count; ++t) pool.emplace_back(run);
+    run();
+    for (auto& t : pool) t.join();
+}
+
+}  // namespace
+
 struct LocalRunner::Impl {
     LocalOptions options;
     const Clock* clock = nullptr;
-    std::unique_ptr<git::RepoCache> cache;
-    std::unique_ptr<GitRepoPort> gitops;
-    std::shared_ptr<registry::Registry> registry;
-    std::unique_ptr<RegistryArtifactPort> artifacts;
-    std::unique_ptr<PromotionReconciler> reconciler;
+    std::unique_ptr<Engine> engine;
     std::map<std::string, api::PoetryAppStatus> statuses;
     std::mutex wake_mu;
     std::condition_variable wake_cv;
     bool woken = false;
     bool prefetched = false;  ///< prefetch() ran (first pass)
-    std::unique_ptr<detail::WebhookListener> webhooks;
 
     void wake() {
         {
@@ -87,22 +95,7 @@ struct LocalRunner::Impl {
         wake_cv.notify_all();
     }
 
-    Result<void> start_webhooks() {
-        if (options.webhook_address.empty()) return ok();
-        POETRYOPS_TRY(webhooks,
-                      detail::WebhookListener::start(
-                          options.webhook_address, options.webhook,
-                          [this](std::vector<registry::PushEvent> events) {
-                              for (const auto& e : events) {
-                                  artifacts->hint_push(e.registry + "/" + e.repository, e.tag);
-                                  POETRYOPS_LOG(info, "registry push",
-                                                {{"repository", e.registry + "/" + e.repository},
-                                                 {"tag", e.tag}});
-                              }
-                              wake();
-                          }));
-        return ok();
-    }
+    GitRepoPort& gitops() const { return engine->ports()->gitops(); }
 
     fs::path status_path(const api::PoetryApp& app) const {
         return options.state_dir / "status" /
@@ -144,20 +137,13 @@ struct LocalRunner::Impl {
             if (g.second.size() < 2) continue;  // nothing to batch
             work.emplace_back(g.first, std::vector<std::string>(g.second.begin(), g.second.end()));
         }
-        std::atomic<std::size_t> next{0};
-        auto run = [&] {
-            for (std::size_t i = next++; i < work.size(); i = next++) {
-                auto r = gitops->read_files(*work[i].first, work[i].second);
-                if (!r)
-                    POETRYOPS_LOG(debug, "prefetch of environment files failed",
-                                  {{"error", r.error().message}});
+        for_each_parallel(work.size(), options.concurrency, [&](std::size_t i) {
+            auto r = gitops().read_files(*work[i].first, work[i].second);
+            if (!r) {
+                POETRYOPS_LOG(debug, "prefetch of environment files failed",
+                              {{"error", r.error().message}});
             }
-        };
-        std::size_t threads = std::min<std::size_t>(work.size(), std::max(1, options.concurrency));
-        std::vector<std::thread> pool;
-        for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(run);
-        run();
-        for (auto& t : pool) t.join();
+        });
     }
 
     Result<void> save_status(const api::PoetryApp& app, const api::PoetryAppStatus& status) {
@@ -171,47 +157,44 @@ struct LocalRunner::Impl {
 
 LocalRunner::LocalRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LocalRunner::~LocalRunner() {
-    if (impl_ && impl_->webhooks) impl_->webhooks->stop();
+    if (impl_ && impl_->engine) {
+        impl_->engine->set_sink(nullptr);
+        impl_->engine->stop();
+    }
 }
 
 Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
-    if (options.state_dir.empty())
+    if (options.state_dir.empty()) {
         return fail(Error::Kind::invalid, "--state: a state directory is required");
+    }
     std::error_code ec;
     fs::create_directories(options.state_dir / "status", ec);
-    if (ec)
+    if (ec) {
         return fail(
             Error::Kind::internal,
             "cannot create " + (options.state_dir / "status").string() + ": " + ec.message());
+    }
     auto impl = std::make_unique<Impl>();
     impl->clock = options.clock ? options.clock : &SystemClock::instance();
-    POETRYOPS_TRY(impl->cache, git::RepoCache::create(options.state_dir / "git-cache"));
-    git::Remote tmpl = options.git;
-    impl->gitops = std::make_unique<GitRepoPort>(
-        *impl->cache,
-        [tmpl](const api::PoetryApp& app) -> Result<git::Remote> {
-            git::Remote r = tmpl;
-            r.url = app.spec.gitops.repo_url;
-            POETRYOPS_TRY_VOID(git::validate_remote(r));
-            return r;
-        },
-        options.committer);
-    if (!options.layout_dir.empty()) {
-        registry::LayoutOptions lo;
-        lo.repository_subdirs = true;
-        impl->registry = std::make_shared<registry::LayoutRegistry>(options.layout_dir, lo);
-    } else {
-        POETRYOPS_TRY(auto client, registry::RegistryClient::create(options.registry));
-        impl->registry = std::shared_ptr<registry::Registry>(std::move(client));
-    }
-    auto reg = impl->registry;
-    impl->artifacts = std::make_unique<RegistryArtifactPort>(
-        [reg](const api::PoetryApp&) -> Result<std::shared_ptr<registry::Registry>> { return reg; },
-        *impl->clock);
-    impl->reconciler = std::make_unique<PromotionReconciler>(*impl->gitops, *impl->artifacts,
-                                                             nullptr, *impl->clock);
+    EngineOptions eo;
+    PortsOptions ports;
+    ports.cache_dir = options.state_dir;
+    ports.git_subdir = "git-cache";
+    ports.registry = options.registry;
+    ports.committer = options.committer;
+    ports.clock = impl->clock;
+    ports.git = options.git;
+    ports.layout_dir = options.layout_dir;
+    eo.ports = std::move(ports);
+    eo.webhook_address = options.webhook_address;
+    eo.webhook = options.webhook;
+    POETRYOPS_TRY(impl->engine, Engine::create(std::move(eo), *impl->clock));
     impl->options = std::move(options);
-    POETRYOPS_TRY_VOID(impl->start_webhooks());
+    // Local mode has one queue, the next pass: every trigger (a registry push, a commit outcome)
+    // wakes it.
+    Impl* raw = impl.get();
+    impl->engine->set_sink([raw](const Trigger&) { raw->wake(); });
+    POETRYOPS_TRY_VOID(impl->engine->start());
     return std::unique_ptr<LocalRunner>(new LocalRunner(std::move(impl)));
 }
 
@@ -228,39 +211,54 @@ Result<PassResult> LocalRunner::run_pass() {
     PassResult result;
     std::optional<Error> failure;
     std::mutex mu;
-    std::atomic<std::size_t> next{0};
-    // Apps are independent: reconcile several at once so that their commits to a shared repo batch
-    // together.
-    auto work = [&] {
-        for (std::size_t i = next++; i < apps.size(); i = next++) {
-            api::PoetryApp& app = apps[i];
-            impl_->load_status(app);
-            // Local mode polls: a tag list is never older than one pass.
-            impl_->artifacts->invalidate(app.spec.image.repository);
-            PromotionOutcome out = impl_->reconciler->reconcile(app);
-            auto saved = impl_->save_status(app, out.status);
-            std::lock_guard lock(mu);
-            ++result.apps;
-            result.commits += out.committed.size();
-            if (out.error)
-                result.errors.push_back(app.key() + ": " + log::redact(out.error->message));
-            if (out.requeue_after &&
-                (!result.requeue_after || *out.requeue_after < *result.requeue_after)) {
-                result.requeue_after = out.requeue_after;
-            }
-            for (const auto& e : out.events) {
-                if (impl_->options.on_event) impl_->options.on_event(app, e);
-            }
-            if (!saved && !failure) failure = saved.error();
-            impl_->statuses[app.key()] = out.status;
+    auto record = [&](const api::PoetryApp& app, EngineOutcome& out, bool final) {
+        std::lock_guard lock(mu);
+        for (const auto& e : out.events) {
+            if (impl_->options.on_event) impl_->options.on_event(app, e);
         }
+        if (!final) return;
+        auto saved = impl_->save_status(app, out.status);
+        ++result.apps;
+        result.commits += out.committed.size();
+        if (out.error) result.errors.push_back(app.key() + ": " + log::redact(out.error->message));
+        if (out.timer && (!result.requeue_after || *out.timer < *result.requeue_after)) {
+            result.requeue_after = out.timer;
+        }
+        if (!saved && !failure) failure = saved.error();
+        impl_->statuses[app.key()] = out.status;
     };
-    std::size_t threads =
-        std::min<std::size_t>(apps.size(), std::max(1, impl_->options.concurrency));
-    std::vector<std::thread> pool;
-    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
+    // Every app is reconciled without waiting for git: the committers are held while the pass
+    // submits, so all of its edits to one repository become one commit and no read waits behind a
+    // push. Then the pass waits for the outcomes and records them, so a pass still ends with its
+    // promotions in git and in status.
+    Engine& engine = *impl_->engine;
+    std::vector<char> in_flight(apps.size(), 0);
+    struct Held {
+        GitRepoPort& port;
+        explicit Held(GitRepoPort& p) : port(p) { port.hold(); }
+        ~Held() { port.release(); }
+    };
+    std::optional<Held> held;
+    held.emplace(impl_->gitops());
+    for_each_parallel(apps.size(), impl_->options.concurrency, [&](std::size_t i) {
+        api::PoetryApp& app = apps[i];
+        impl_->load_status(app);
+        // Local mode polls: a tag list is never older than one pass.
+        engine.ports()->artifacts().invalidate(app.spec.image.repository);
+        EngineOutcome out = engine.reconcile(app, {});
+        if (out.commits_in_flight) {
+            app.status = out.status;  // planned: phase Promoting
+            in_flight[i] = 1;
+        }
+        record(app, out, !out.commits_in_flight);
+    });
+    held.reset();
+    engine.wait_for_commits();
+    for_each_parallel(apps.size(), impl_->options.concurrency, [&](std::size_t i) {
+        if (!in_flight[i]) return;
+        EngineOutcome out = engine.reconcile(apps[i], {});
+        record(apps[i], out, true);
+    });
     if (failure) return *failure;
     std::sort(result.errors.begin(), result.errors.end());
     return result;
@@ -323,9 +321,7 @@ Result<void> LocalRunner::run(const std::atomic<bool>& stop, std::chrono::second
 
 void LocalRunner::wake() { impl_->wake(); }
 
-std::uint16_t LocalRunner::webhook_port() const {
-    return impl_->webhooks ? impl_->webhooks->port() : 0;
-}
+std::uint16_t LocalRunner::webhook_port() const { return impl_->engine->webhook_port(); }
 
 std::optional<api::PoetryAppStatus> LocalRunner::status_of(const std::string& key) const {
     auto it = impl_->statuses.find(key);
@@ -333,6 +329,6 @@ std::optional<api::PoetryAppStatus> LocalRunner::status_of(const std::string& ke
     return it->second;
 }
 
-git::CommitterStats LocalRunner::commit_stats() const { return impl_->gitops->stats(); }
+git::CommitterStats LocalRunner::commit_stats() const { return impl_->gitops().stats(); }
 
 }  // namespace poetryops::controller

@@ -6,6 +6,8 @@
 #include <poetryops/promote/health.hpp>
 #include <poetryops/promote/trailers.hpp>
 
+#include <atomic>
+#include <memory>
 #include <utility>
 
 namespace poetryops::controller {
@@ -258,8 +260,22 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
     return req;
 }
 
+bool PendingPromotion::ready() const {
+    for (const auto& c : commits) {
+        if (c.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
+    }
+    return true;
+}
+
 PromotionOutcome PromotionReconciler::reconcile(const api::PoetryApp& app) {
-    PromotionOutcome out;
+    return finish(begin(app));
+}
+
+PendingPromotion PromotionReconciler::begin(const api::PoetryApp& app,
+                                            std::function<void()> on_committed) {
+    PendingPromotion p;
+    p.app = app;
+    PromotionOutcome& out = p.outcome;
     auto now = clock_.now();
     promote::Observations obs = observe(app, out);
     if (out.error && obs.environments.empty()) {
@@ -267,20 +283,38 @@ PromotionOutcome PromotionReconciler::reconcile(const api::PoetryApp& app) {
         out.status = app.status;
         set_degraded(out.status, app, &*out.error, now);
         out.events.push_back(promote::Event{true, out.error->reason, out.error->message});
-        return out;
+        return p;
     }
     promote::Plan plan = promote::plan(app, obs, now);
+    p.planned = true;
     out.status = std::move(plan.status);
     out.events = std::move(plan.events);
     out.requeue_after = plan.requeue_after;
+    p.actions = std::move(plan.actions);
 
-    // Submit every action before waiting on any, so they share one commit.
-    std::vector<std::future<Result<git::EditOutcome>>> pending;
-    for (const auto& action : plan.actions)
-        pending.push_back(gitops_.submit(app, edit_request(app, action)));
-    for (std::size_t i = 0; i < plan.actions.size(); ++i) {
-        const auto& action = plan.actions[i];
-        Result<git::EditOutcome> result = pending[i].get();
+    // Submit every action before waiting on any, so they share one commit. The last outcome to
+    // arrive calls on_committed.
+    auto left = std::make_shared<std::atomic<std::size_t>>(p.actions.size());
+    for (const auto& action : p.actions) {
+        git::EditRequest request = edit_request(app, action);
+        if (on_committed) {
+            request.on_done = [left, on_committed] {
+                if (--*left == 0) on_committed();
+            };
+        }
+        p.commits.push_back(gitops_.submit(app, std::move(request)));
+    }
+    return p;
+}
+
+PromotionOutcome PromotionReconciler::finish(PendingPromotion p) {
+    PromotionOutcome out = std::move(p.outcome);
+    const api::PoetryApp& app = p.app;
+    if (!p.planned) return out;  // the registry was down: Degraded is already set
+    auto now = clock_.now();
+    for (std::size_t i = 0; i < p.actions.size(); ++i) {
+        const auto& action = p.actions[i];
+        Result<git::EditOutcome> result = p.commits[i].get();
         if (!result) {
             promote::record_failure(out.status, app.spec, action, result.error().message, now);
             out.events.push_back(promote::Event{

@@ -60,7 +60,7 @@ std::future<Result<EditOutcome>> Committer::submit(EditRequest request) {
                          "git " + repo_->url() + ": edit of '" + e.path + "' has no function");
     }
     if (!check) {
-        p.promise.set_value(fail(std::move(check).error()));
+        p.resolve(fail(std::move(check).error()));
         return future;
     }
     {
@@ -71,12 +71,25 @@ std::future<Result<EditOutcome>> Committer::submit(EditRequest request) {
     return future;
 }
 
+void Committer::hold() {
+    std::lock_guard<std::mutex> g(mu_);
+    ++holds_;
+}
+
+void Committer::release() {
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        if (holds_ > 0) --holds_;
+    }
+    cv_.notify_all();
+}
+
 void Committer::run() {
     for (;;) {
         std::vector<Pending> batch;
         {
             std::unique_lock<std::mutex> lk(mu_);
-            cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+            cv_.wait(lk, [&] { return stopping_ || (!queue_.empty() && holds_ == 0); });
             if (queue_.empty()) return;  // stopping and drained
             auto deadline = std::chrono::steady_clock::now() + options_.window;
             cv_.wait_until(lk, deadline,
@@ -104,7 +117,7 @@ void Committer::process_batch(std::vector<Pending>& batch) {
             // Nothing may escape the worker thread: whoever is still waiting learns about it.
             for (auto* p : group) {
                 try {
-                    p->promise.set_value(
+                    p->resolve(
                         fail(Error::Kind::internal, "git " + repo_->url() + ": " + ex.what()));
                 } catch (const std::future_error&) {
                 }
@@ -117,7 +130,7 @@ void Committer::process_group(const std::string& branch, std::vector<Pending*>& 
     Backoff backoff(options_.backoff_base, options_.backoff_max);
     std::vector<Pending*> live = group;
     auto fail_all = [&](const Error& e) {
-        for (auto* p : live) p->promise.set_value(fail(e));
+        for (auto* p : live) p->resolve(fail(e));
         live.clear();
     };
     for (int attempt = 1; attempt <= options_.max_attempts && !live.empty(); ++attempt) {
@@ -197,7 +210,7 @@ void Committer::process_group(const std::string& branch, std::vector<Pending*>& 
             }
             if (error) {
                 for (auto& [path, content] : snapshot) working[path] = std::move(content);
-                p->promise.set_value(fail(std::move(*error)));
+                p->resolve(fail(std::move(*error)));
                 continue;
             }
             next_live.push_back(p);
@@ -210,7 +223,7 @@ void Committer::process_group(const std::string& branch, std::vector<Pending*>& 
             if (content && (!base[path] || *base[path] != *content)) changes[path] = *content;
         }
         if (changes.empty()) {
-            for (auto* p : live) p->promise.set_value(EditOutcome{false, *tip, branch, attempt, 0});
+            for (auto* p : live) p->resolve(EditOutcome{false, *tip, branch, attempt, 0});
             return;
         }
         std::vector<const CommitMessage*> messages;
@@ -227,9 +240,8 @@ void Committer::process_group(const std::string& branch, std::vector<Pending*>& 
         }
         if (pushed) {
             for (auto* p : changed)
-                p->promise.set_value(EditOutcome{true, *sha, branch, attempt, changed.size()});
-            for (auto* p : unchanged)
-                p->promise.set_value(EditOutcome{false, *sha, branch, attempt, 0});
+                p->resolve(EditOutcome{true, *sha, branch, attempt, changed.size()});
+            for (auto* p : unchanged) p->resolve(EditOutcome{false, *sha, branch, attempt, 0});
             return;
         }
         if (pushed.error().kind != Error::Kind::conflict) return fail_all(pushed.error());

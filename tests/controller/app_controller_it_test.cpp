@@ -269,10 +269,18 @@ TEST_P(AppControllerFaultIt, AConflictIsRetriedAtOnceEvenWhenThePromotionHookAsk
     auto obj = admin_->get(ref("polled"));
     ASSERT_TRUE(obj);
     auto shared = std::make_shared<const json>(*obj);
+    // An engine whose promotion succeeded and asks for the next poll in 5 minutes.
+    struct PolledEngine : controller::Engine {
+        PolledEngine() : Engine(SystemClock::instance()) {}
+        controller::EngineOutcome reconcile(const api::PoetryApp& app,
+                                            std::vector<api::FieldError> errors) override {
+            auto out = Engine::reconcile(app, std::move(errors));
+            out.poll = std::chrono::minutes(5);
+            return out;
+        }
+    } engine;
     controller::AppReconcilerOptions o;
-    o.on_valid = [](const api::PoetryApp&, api::PoetryAppStatus&) -> Result<kube::ReconcileResult> {
-        return kube::ReconcileResult{.requeue_after = std::chrono::minutes(5)};
-    };
+    o.engine = &engine;
     controller::AppReconciler r(
         *admin_, [&](const std::string&) { return shared; }, SystemClock::instance(), o);
     fake()->fail_next(1, 409, "PUT");

@@ -5,17 +5,29 @@
 /// in-process against the fake API server.
 
 #include <poetryops/controller/app_reconciler.hpp>
-#include <poetryops/controller/cluster_promotion.hpp>
+#include <poetryops/controller/engine.hpp>
 #include <poetryops/kube/client.hpp>
 #include <poetryops/kube/manager.hpp>
 #include <poetryops/util/result.hpp>
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace poetryops::controller {
+
+/// The promotion engine in the cluster (`poetryops controller` flags): ports backed by Secrets and
+/// the Kubernetes API (make_ports with a client), and the registry webhook receiver.
+struct ClusterPromotionOptions {
+    std::filesystem::path cache_dir;  ///< git clones and files written from Secrets
+    /// Per-host settings (plain HTTP, CAs); credentials come from Secrets.
+    registry::RegistryClientOptions registry;
+    git::CommitterOptions committer;
+    std::string webhook_address;      ///< "host:port" or ":port"; empty: no webhook receiver
+    registry::WebhookConfig webhook;  ///< bearer token or HMAC secret for the receiver
+};
 
 struct AppControllerConfig {
     std::string kubeconfig;  ///< --kubeconfig; empty: $KUBECONFIG, in-cluster, ~/.kube/config
@@ -29,7 +41,7 @@ struct AppControllerConfig {
     int max_concurrent_reconciles = 4;
     std::chrono::milliseconds resync{
         std::chrono::minutes(10)};  ///< periodic re-validation of every app
-    /// The promotion engine (cluster_promotion.hpp). nullopt: validation and status only.
+    /// The promotion engine. nullopt: validation and status only.
     std::optional<ClusterPromotionOptions> promotion;
 };
 
@@ -54,6 +66,7 @@ public:
 
     kube::Manager& manager() { return *manager_; }
     AppReconciler& reconciler() { return *reconciler_; }
+    Engine& engine() { return *engine_; }
     /// The PoetryApp informers (one per --namespace, or one for all namespaces).
     const std::vector<kube::Informer*>& informers() const { return informers_; }
     /// Reconciles finished so far across the controller's workers.
@@ -66,8 +79,8 @@ private:
     std::unique_ptr<kube::KubeClient> client_;
     std::unique_ptr<kube::Manager> manager_;
     std::vector<kube::Informer*> informers_;
-    // used by reconciler_'s hook; outlives the workers
-    std::unique_ptr<ClusterPromotion> promotion_;
+    // the one reconcile, called by reconciler_; outlives the workers
+    std::unique_ptr<Engine> engine_;
     std::unique_ptr<AppReconciler> reconciler_;
     kube::Controller* controller_ = nullptr;
 };

@@ -1,18 +1,17 @@
 #pragma once
-/// The PoetryApp status reconciler run by `poetryops controller`: it validates each PoetryApp and
-/// writes its status
-/// (`Ready` with reason `InvalidSpec` and the field path, or `SpecValid`; `observedGeneration`; the
-/// printer summary) only when that status changed, through the status subresource with optimistic
-/// concurrency. An invalid spec also gets a Warning Event (deduplicated by the recorder, and
-/// emitted only when the condition changes). Nothing else is done for an invalid app. The promotion
-/// engine plugs in through `ValidAppHook`.
+/// The cluster runtime's reconciler, run by `poetryops controller`: for a workqueue key it takes
+/// the PoetryApp from the informer's cache, decodes and validates it, runs the Engine's one
+/// reconcile (engine.hpp) and writes the status it decided — only when it changed, through the
+/// status subresource with optimistic concurrency. An invalid spec also gets a Warning Event
+/// (emitted only when the condition changes); the engine's promotion events become Events on the
+/// object.
 ///
-/// Seams: a KubeClient (RestClient in the binary, the fake API server in tests), a cache lookup
-/// (the informer's), a Clock for condition times, and an optional EventRecorder and
-/// MetricsRegistry.
+/// Seams: a KubeClient (RestClient in the binary, the API server in tests), a cache lookup (the
+/// informer's), a Clock, the Engine, and an optional EventRecorder and MetricsRegistry.
 
 #include <poetryops/api/poetryapp.hpp>
 #include <poetryops/api/validation.hpp>
+#include <poetryops/controller/engine.hpp>
 #include <poetryops/kube/client.hpp>
 #include <poetryops/kube/controller.hpp>
 #include <poetryops/util/clock.hpp>
@@ -43,20 +42,16 @@ struct StatusDecision {
     bool ready_changed = false;  ///< the Ready condition itself changed (status, reason or message)
 };
 
-/// Validates `object` and computes its desired status at time `now`. Other conditions and the
-/// promotion fields of the stored status are kept as they are.
+/// Validates `object` and computes its desired status at time `now` (the validation half of
+/// Engine::reconcile). Other conditions and the promotion fields of the stored status are kept.
 StatusDecision decide_status(const nlohmann::json& object,
                              std::chrono::system_clock::time_point now);
-
-/// Called for each valid app after validation; may update `status` (the promotion engine) and ask
-/// for a requeue.
-using ValidAppHook = std::function<Result<kube::ReconcileResult>(const api::PoetryApp& app,
-                                                                 api::PoetryAppStatus& status)>;
 
 struct AppReconcilerOptions {
     kube::EventRecorder* events = nullptr;     ///< null: no Events
     kube::MetricsRegistry* metrics = nullptr;  ///< null: no metrics
-    ValidAppHook on_valid;                     ///< empty: validation only
+    /// The one reconcile; null: validation and status only (an engine without ports).
+    Engine* engine = nullptr;
 };
 
 /// Thread safety: reconcile() may run concurrently for different keys (the controller never runs

@@ -37,6 +37,13 @@ public:
     /// Committer statistics summed over every repository (for benchmarks and the demo).
     git::CommitterStats stats() const;
 
+    /// A pass over many apps (local mode): holds every committer, also those created while held
+    /// (git::Committer::hold), so edits queue until the matching release() and the pass's edits to
+    /// one repository become one commit; and reads while held need the remote as of the first
+    /// hold, not as of their own arrival, so one fetch per repository serves the whole pass.
+    void hold();
+    void release();
+
 private:
     struct Entry {
         std::shared_ptr<git::Repo> repo;
@@ -48,6 +55,8 @@ private:
     /// as of at least its own arrival.
     Result<std::string> fetch_shared(const std::shared_ptr<git::Repo>& repo,
                                      const std::string& branch);
+    /// When a read needs the remote to be as of: now, or while held the start of the hold.
+    std::chrono::steady_clock::time_point fresh_since() const;
     struct FetchState {
         std::mutex mu;
         std::condition_variable cv;
@@ -63,7 +72,9 @@ private:
     RemoteResolver resolver_;
     git::CommitterOptions options_;
     mutable std::mutex mu_;
-    std::map<std::string, Entry> entries_;  // by remote identity
+    std::map<std::string, Entry> entries_;              // by remote identity
+    int holds_ = 0;                                     // under mu_
+    std::chrono::steady_clock::time_point held_since_;  // under mu_, while holds_ > 0
 };
 
 }  // namespace poetryops::controller

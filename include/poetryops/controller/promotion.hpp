@@ -7,6 +7,8 @@
 #include <poetryops/util/clock.hpp>
 
 #include <chrono>
+#include <functional>
+#include <future>
 #include <optional>
 #include <vector>
 
@@ -22,14 +24,36 @@ struct PromotionOutcome {
     std::optional<Error> error;
 };
 
-/// Thread safety: reconcile() may run concurrently for different apps (ports must be thread-safe).
+/// A reconcile whose edits were handed to the committer: the plan's outcome and one future per
+/// action. finish() waits for them and records the result.
+struct PendingPromotion {
+    api::PoetryApp app;        ///< as planned
+    PromotionOutcome outcome;  ///< the plan's status (phase Promoting), events and timer
+    std::vector<promote::PromoteAction> actions;
+    std::vector<std::future<Result<git::EditOutcome>>> commits;  ///< one per action
+    bool planned = false;  ///< false: observation failed before planning (Degraded is set)
+    /// True when every commit has its outcome (finish() will not block).
+    bool ready() const;
+};
+
+/// Thread safety: reconcile(), begin() and finish() may run concurrently for different apps (ports
+/// must be thread-safe).
 class PromotionReconciler {
 public:
     PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts, HealthPort* health,
                         const Clock& clock);
 
-    /// Reconciles one app whose spec has passed validation (api::validate). Never throws.
+    /// Reconciles one app whose spec has passed validation (api::validate): begin() then finish().
+    /// Never throws.
     PromotionOutcome reconcile(const api::PoetryApp& app);
+
+    /// Observes, plans and submits every action's edit at once without waiting for git.
+    /// `on_committed` (optional) is called once, from the committer's thread, when the last of
+    /// those edits has its outcome. With no action the pending promotion is already ready().
+    PendingPromotion begin(const api::PoetryApp& app, std::function<void()> on_committed = {});
+    /// Waits for the pending edits and records each outcome (history, Promoted or CommitFailed
+    /// events, Degraded). Returns the whole outcome; the events added here follow the plan's.
+    PromotionOutcome finish(PendingPromotion pending);
 
 private:
     promote::Observations observe(const api::PoetryApp& app, PromotionOutcome& out);

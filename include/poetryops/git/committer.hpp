@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,10 @@ struct EditRequest {
     /// side_branch_name(app, env)), created from the committer's branch tip when missing, for
     /// environments that need a pull request.
     std::string target_branch;
+    /// Called right after the outcome is set (on the committer's thread, or on the caller's for a
+    /// request refused by submit()); must not block. Lets a caller that does not wait on the
+    /// future learn that it can collect it.
+    std::function<void()> on_done;
 };
 
 struct EditOutcome {
@@ -80,11 +85,20 @@ public:
 
     CommitterStats stats() const;
     const CommitterOptions& options() const { return options_; }
+    /// While held (hold() more often than release()), requests queue and no batch starts; the
+    /// last release() lets everything queued go as one batch (up to max_batch). For a caller that
+    /// knows a burst of requests is coming (local mode's pass). A stopping committer ignores holds.
+    void hold();
+    void release();
 
 private:
     struct Pending {
         EditRequest request;
         std::promise<Result<EditOutcome>> promise;
+        void resolve(Result<EditOutcome> outcome) {
+            promise.set_value(std::move(outcome));
+            if (request.on_done) request.on_done();
+        }
     };
     void run();
     void process_batch(std::vector<Pending>& batch);
@@ -96,6 +110,7 @@ private:
     std::condition_variable cv_;
     std::deque<Pending> queue_;
     bool stopping_ = false;
+    int holds_ = 0;
     CommitterStats stats_;
     std::thread worker_;
 };

@@ -1,0 +1,149 @@
+#pragma once
+/// The controller engine: the one reconcile that `poetryops controller`, `poetryops run` and the
+/// demo all run, and the named triggers that make an app be reconciled again.
+///
+///   trigger (spec change, registry push, commit done, timer, …) ─► the runtime's one queue of apps
+///   ─► Engine::reconcile(app, validation errors)
+///        validate        Ready=False/InvalidSpec and nothing else, or
+///        promote         PromotionReconciler::begin: observe → promote::plan (pure) → submit edits
+///        commits done    PromotionReconciler::finish: record history, Promoted events, Degraded
+///   ─► the desired status (the runtime writes it: status subresource, or a JSON file)
+///
+/// A reconcile never waits for git: it hands its edits to the committer and returns with
+/// `commits_in_flight`; the committer's outcome fires a `commit_done` trigger, and the next
+/// reconcile of that app records it. So every edit queued while a commit is pushed joins the next
+/// commit, whatever the number of workers.
+///
+/// The runtimes: `AppReconciler` (status subresource; triggers become workqueue keys through the
+/// informers' repository index) and `LocalRunner` (files; triggers wake its next pass). Ports are
+/// built by make_ports() (wiring.hpp), the same function for both.
+
+#include <poetryops/api/poetryapp.hpp>
+#include <poetryops/api/validation.hpp>
+#include <poetryops/controller/promotion.hpp>
+#include <poetryops/controller/wiring.hpp>
+#include <poetryops/registry/webhook.hpp>
+#include <poetryops/util/clock.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace poetryops::controller::detail {
+class WebhookListener;
+}
+
+namespace poetryops::controller {
+
+/// Why an app is reconciled again.
+enum class TriggerKind {
+    spec_change,    ///< the PoetryApp was created or changed (informer event, a re-read file)
+    registry_push,  ///< a registry webhook named the app's image repository
+    source_push,    ///< a source commit to build (the builds issue)
+    poll_tick,      ///< the policy's poll interval passed (the fallback when webhooks are missing)
+    health_change,  ///< a health gate's object changed
+    timer,          ///< a planned time arrived (soak, health timeout, promotion window)
+    commit_done,    ///< the committer has the outcome of the app's edits
+};
+std::string_view to_string(TriggerKind kind);
+
+struct Trigger {
+    TriggerKind kind = TriggerKind::spec_change;
+    /// "namespace/name" of one app; empty: every app whose spec.image.repository names
+    /// `repository`.
+    std::string key;
+    std::string repository;  ///< registry_push: the pushed "registry/repository"
+};
+
+/// Where triggers go: the runtime's queue. Called from any thread (webhook handlers, the
+/// committer's thread); must not block.
+using TriggerSink = std::function<void(const Trigger&)>;
+
+struct EngineOptions {
+    /// The promotion engine's ports; nullopt: validation and status only (`--no-promotion`).
+    std::optional<PortsOptions> ports;
+    /// Registry webhooks: "host:port" or ":port" for POST /webhooks/registry; empty: none.
+    std::string webhook_address;
+    registry::WebhookConfig webhook;  ///< bearer token or HMAC secret for the receiver
+};
+
+/// What one reconcile decided.
+struct EngineOutcome {
+    api::PoetryAppStatus status;          ///< the desired status; write it when it differs
+    std::vector<api::FieldError> errors;  ///< validation problems (empty: valid)
+    bool ready_changed = false;  ///< the Ready condition changed (status, reason or message)
+    std::vector<promote::Event> events;             ///< to record, in order
+    std::vector<promote::PromoteAction> committed;  ///< promotions that reached git this time
+    /// The earliest planned time (soak, health timeout); the poll interval is `poll`.
+    std::optional<std::chrono::seconds> timer;
+    std::chrono::milliseconds poll{0};  ///< the policy's poll interval (0: no promotion)
+    std::optional<Error> error;         ///< a dependency failed (Degraded=True): retry with backoff
+    bool commits_in_flight = false;     ///< edits are with the committer; commit_done follows
+};
+
+/// Thread safety: reconcile() runs concurrently for different apps, never twice at once for one
+/// app (both runtimes guarantee it); the rest is safe from any thread.
+class Engine {
+public:
+    /// Builds the ports (when promotion is on); binds nothing yet.
+    static Result<std::unique_ptr<Engine>> create(EngineOptions options, const Clock& clock);
+    virtual ~Engine();
+
+    /// Where triggers go; set before start().
+    void set_sink(TriggerSink sink);
+    /// Starts the registry webhook receiver, if configured. A push drops the cached tag list of its
+    /// repository, hints the pushed tag, and fires registry_push.
+    Result<void> start();
+    /// Stops the webhook receiver. Commits in flight still complete.
+    void stop();
+    std::uint16_t webhook_port() const;
+
+    /// The one reconcile. `app` is decoded (defaults applied) and carries its stored status;
+    /// `errors` are its validation problems.
+    virtual EngineOutcome reconcile(const api::PoetryApp& app, std::vector<api::FieldError> errors);
+    /// Waits until every edit handed to the committer has its outcome (local mode's passes).
+    void wait_for_commits();
+    /// Drops what is kept for an app that was deleted.
+    void forget(const std::string& key);
+
+    /// Null when promotion is off.
+    Ports* ports() { return ports_.get(); }
+    void fire(const Trigger& trigger);
+
+protected:
+    /// Validation and status only.
+    explicit Engine(const Clock& clock);
+
+private:
+    struct InFlight {
+        PendingPromotion pending;
+        std::size_t planned_events = 0;  ///< events already returned with the plan
+    };
+    void on_push(const std::vector<registry::PushEvent>& events);
+
+    const Clock& clock_;
+    EngineOptions options_;
+    std::mutex mu_;
+    TriggerSink sink_;
+    std::map<std::string, std::shared_ptr<InFlight>> in_flight_;  // by app key
+    // Declared last, destroyed first: the committers finish their queues (and call fire()) while
+    // the members above still exist.
+    std::unique_ptr<Ports> ports_;
+    std::unique_ptr<PromotionReconciler> promotion_;
+    std::unique_ptr<detail::WebhookListener> webhooks_;
+};
+
+/// The validation half of Ready, owned here for every runtime: Ready=False with reason
+/// InvalidSpec and the field paths when `errors` is not empty, else Ready=True/ValidSpec (the
+/// promotion planner refines it); observedGeneration. Returns true when Ready changed.
+bool set_validation_status(api::PoetryAppStatus& status, const api::PoetryApp& app,
+                           const std::vector<api::FieldError>& errors,
+                           std::chrono::system_clock::time_point now);
+
+}  // namespace poetryops::controller

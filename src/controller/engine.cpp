@@ -1,0 +1,193 @@
+#include <poetryops/controller/engine.hpp>
+
+#include "controller/detail/webhook_listener.hpp"
+
+#include <poetryops/api/conditions.hpp>
+#include <poetryops/util/log.hpp>
+
+#include <algorithm>
+
+namespace poetryops::controller {
+
+std::string_view to_string(TriggerKind kind) {
+    switch (kind) {
+        case TriggerKind::spec_change: return "spec_change";
+        case TriggerKind::registry_push: return "registry_push";
+        case TriggerKind::source_push: return "source_push";
+        case TriggerKind::poll_tick: return "poll_tick";
+        case TriggerKind::health_change: return "health_change";
+        case TriggerKind::timer: return "timer";
+        case TriggerKind::commit_done: return "commit_done";
+    }
+    return "unknown";
+}
+
+bool set_validation_status(api::PoetryAppStatus& status, const api::PoetryApp& app,
+                           const std::vector<api::FieldError>& errors,
+                           std::chrono::system_clock::time_point now) {
+    const std::int64_t generation = app.metadata.generation;
+    api::Condition ready;
+    ready.type = std::string(api::kConditionReady);
+    ready.observed_generation = generation;
+    if (errors.empty()) {
+        ready.status = std::string(api::kConditionTrue);
+        ready.reason = std::string(api::kReasonValidSpec);
+        ready.message = "spec is valid";
+    } else {
+        ready.status = std::string(api::kConditionFalse);
+        ready.reason = std::string(api::kReasonInvalidSpec);
+        ready.message = log::redact(api::join_errors(errors));
+    }
+    bool changed = api::set_condition(status.conditions, std::move(ready), now);
+    status.observed_generation = generation;
+    return changed;
+}
+
+Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, const Clock& clock) {
+    std::unique_ptr<Engine> e(new Engine(clock));
+    if (options.ports) {
+        PortsOptions po = *options.ports;
+        if (!po.clock) po.clock = &clock;
+        POETRYOPS_TRY(e->ports_, make_ports(std::move(po)));
+        e->promotion_ = std::make_unique<PromotionReconciler>(
+            e->ports_->gitops(), e->ports_->artifacts(), e->ports_->health(), clock);
+    }
+    e->options_ = std::move(options);
+    return e;
+}
+
+Engine::Engine(const Clock& clock) : clock_(clock) {}
+
+Engine::~Engine() { stop(); }
+
+void Engine::set_sink(TriggerSink sink) {
+    std::lock_guard lock(mu_);
+    sink_ = std::move(sink);
+}
+
+void Engine::fire(const Trigger& trigger) {
+    TriggerSink sink;
+    {
+        std::lock_guard lock(mu_);
+        sink = sink_;
+    }
+    POETRYOPS_LOG(debug, "trigger",
+                  {{"kind", std::string(to_string(trigger.kind))},
+                   {"app", trigger.key},
+                   {"repository", trigger.repository}});
+    if (sink) sink(trigger);
+}
+
+Result<void> Engine::start() {
+    if (options_.webhook_address.empty() || !ports_ || webhooks_) return ok();
+    POETRYOPS_TRY(webhooks_,
+                  detail::WebhookListener::start(
+                      options_.webhook_address, options_.webhook,
+                      [this](std::vector<registry::PushEvent> events) { on_push(events); }));
+    return ok();
+}
+
+void Engine::on_push(const std::vector<registry::PushEvent>& events) {
+    for (const auto& e : events) {
+        std::string repo = e.registry + "/" + e.repository;
+        POETRYOPS_LOG(info, "registry push",
+                      {{"repository", repo}, {"tag", e.tag}, {"digest", e.digest}});
+        RegistryArtifactPort& artifacts = ports_->artifacts();
+        artifacts.invalidate_matching(
+            [&](const std::string& app_repo) { return repository_matches(app_repo, repo); });
+        artifacts.hint_push(repo, e.tag);
+        fire(Trigger{TriggerKind::registry_push, "", repo});
+    }
+}
+
+void Engine::stop() {
+    if (webhooks_) webhooks_->stop();
+}
+
+std::uint16_t Engine::webhook_port() const { return webhooks_ ? webhooks_->port() : 0; }
+
+EngineOutcome Engine::reconcile(const api::PoetryApp& app, std::vector<api::FieldError> errors) {
+    EngineOutcome out;
+    out.errors = std::move(errors);
+    out.status = app.status;
+    out.ready_changed = set_validation_status(out.status, app, out.errors, clock_.now());
+    if (!out.errors.empty() || !promotion_) return out;
+
+    auto poll = app.spec.image.policy.poll_interval.value;
+    if (poll.count() <= 0) poll = std::chrono::minutes(5);
+    out.poll = std::chrono::duration_cast<std::chrono::milliseconds>(poll);
+
+    const std::string key = app.key();
+    std::shared_ptr<InFlight> flight;
+    {
+        std::lock_guard lock(mu_);
+        if (auto it = in_flight_.find(key); it != in_flight_.end()) flight = it->second;
+    }
+    PromotionOutcome promoted;
+    std::size_t skip_events = 0;
+    if (flight) {
+        // Our edits are with the committer. Until they have an outcome there is nothing to do
+        // (planning again would submit them twice); once they have, record it.
+        if (!flight->pending.ready()) {
+            out.commits_in_flight = true;
+            return out;
+        }
+        {
+            std::lock_guard lock(mu_);
+            in_flight_.erase(key);
+        }
+        skip_events = flight->planned_events;
+        promoted = promotion_->finish(std::move(flight->pending));
+    } else {
+        api::PoetryApp current = app;
+        current.status = out.status;
+        auto next = std::make_shared<InFlight>();
+        {
+            // Registered before the edits are submitted: the commit_done trigger may fire before
+            // begin() returns, and its reconcile (queued behind this one) must find it.
+            std::lock_guard lock(mu_);
+            in_flight_[key] = next;
+        }
+        next->pending = promotion_->begin(current, [this, key] {
+            fire(Trigger{TriggerKind::commit_done, key, ""});
+        });
+        if (next->pending.commits.empty()) {
+            std::lock_guard lock(mu_);
+            in_flight_.erase(key);
+            promoted = promotion_->finish(std::move(next->pending));
+        } else {
+            next->planned_events = next->pending.outcome.events.size();
+            out.status = next->pending.outcome.status;
+            out.events = next->pending.outcome.events;
+            out.timer = next->pending.outcome.requeue_after;
+            out.commits_in_flight = true;
+            return out;
+        }
+    }
+    out.status = std::move(promoted.status);
+    out.events.assign(promoted.events.begin() + static_cast<std::ptrdiff_t>(
+                                                    std::min(skip_events, promoted.events.size())),
+                      promoted.events.end());
+    out.committed = std::move(promoted.committed);
+    out.timer = promoted.requeue_after;
+    out.error = std::move(promoted.error);
+    return out;
+}
+
+void Engine::wait_for_commits() {
+    std::vector<std::shared_ptr<InFlight>> flights;
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& [key, f] : in_flight_) flights.push_back(f);
+    }
+    for (const auto& f : flights) {
+        for (const auto& c : f->pending.commits) c.wait();
+    }
+}
+
+void Engine::forget(const std::string& key) {
+    std::lock_guard lock(mu_);
+    in_flight_.erase(key);
+}
+
+}  // namespace poetryops::controller
