@@ -12,7 +12,7 @@
 #include <support/support.hpp>
 
 #include "kube/kube_fixture.hpp"
-#include "registry/test_registry.hpp"
+#include "support/registry/test_registry.hpp"
 #include "support/kube/cluster.hpp"
 #include "support/kube/crds.hpp"
 
