@@ -26,7 +26,7 @@ struct ImageArgs {
     bool insecure = false;
     std::string ca_file;
     std::string registry_config;
-    std::string output = "text";
+    std::string format = "text";
     std::string layout;
     // per command
     std::string ref;
@@ -122,7 +122,7 @@ Exit run_resolve(const ImageArgs& a) {
             out = *child;
         }
     }
-    if (a.output == "json") {
+    if (a.format == "json") {
         json j = {{"reference", display(t->ref)},
                   {"digest", out.digest},
                   {"mediaType", out.media_type},
@@ -157,7 +157,7 @@ Exit run_tags(const ImageArgs& a) {
     } else {
         for (const auto& tag : *tags) chosen.push_back({tag, ""});
     }
-    if (a.output == "json") {
+    if (a.format == "json") {
         json list = json::array();
         for (const auto& c : chosen) {
             list.push_back(policy ? json{{"tag", c.tag}, {"version", c.version}} : json(c.tag));
@@ -182,7 +182,7 @@ Exit run_tag(const ImageArgs& a) {
     auto target = t->ref;
     target.tag = a.new_tag;
     target.digest = d->digest;
-    if (a.output == "json") {
+    if (a.format == "json") {
         std::cout << json{{"source", display(t->ref)},
                           {"target", display(target)},
                           {"digest", d->digest},
@@ -195,19 +195,26 @@ Exit run_tag(const ImageArgs& a) {
     return Exit::ok;
 }
 
+// Flags spelled as in `run` and `controller` (--registry-ca-file, --registry-layout) and as in
+// `dockerfile lint` (--format); the spellings of the first releases (--ca-file, --layout,
+// --output/-o) still work but are no longer shown.
 void add_common(CLI::App* sub, ImageArgs& a) {
     sub->add_flag("--plain-http", a.plain_http,
                   "Talk plain HTTP to the registry (never a fallback)");
-    sub->add_option("--ca-file", a.ca_file, "Trust only this CA bundle (PEM) for the registry")
+    sub->add_option("--registry-ca-file", a.ca_file,
+                    "Trust only this CA bundle (PEM) for the registry")
         ->check(CLI::ExistingFile);
+    sub->add_option("--ca-file", a.ca_file, "")->check(CLI::ExistingFile)->group("");
     sub->add_flag("--insecure", a.insecure, "Skip TLS certificate verification (explicit opt-in)");
     sub->add_option(
         "--registry-config", a.registry_config,
         "Docker config.json / .dockerconfigjson with credentials (default: $DOCKER_CONFIG or "
         "~/.docker/config.json when present)");
-    sub->add_option("--output,-o", a.output, "text|json")->check(CLI::IsMember({"text", "json"}));
-    sub->add_option("--layout", a.layout,
-                    "Use an OCI image-layout directory (one layout per repository)");
+    sub->add_option("--format", a.format, "text|json")->check(CLI::IsMember({"text", "json"}));
+    sub->add_option("-o,--output", a.format, "")->check(CLI::IsMember({"text", "json"}))->group("");
+    sub->add_option("--registry-layout", a.layout,
+                    "Serve every repository from this OCI image-layout root (DIR/<repository>)");
+    sub->add_option("--layout", a.layout, "")->group("");
 }
 
 }  // namespace
