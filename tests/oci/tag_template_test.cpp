@@ -1,10 +1,13 @@
-#include <poetryops/registry/tag_template.hpp>
+#include <poetryops/oci/tag_template.hpp>
 
 #include <poetryops/util/clock.hpp>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace poetryops::registry {
+#include <regex>
+
+namespace poetryops::oci {
 namespace {
 
 TagValues values() {
@@ -51,5 +54,42 @@ TEST(TagTemplate, ResultIsAlwaysAValidTag) {
     EXPECT_EQ(render_tag("{branch}", v)->size(), 128u);
 }
 
+TEST(TagTemplate, ValidationIsRenderingAndReadingBack) {
+    for (const auto& p : tag_placeholders()) {
+        std::string tmpl = "x{" + std::string(p.name) + "}";
+        EXPECT_EQ(tag_template_problem(tmpl), "") << tmpl;
+        EXPECT_TRUE(validate_tag_template(tmpl)) << tmpl;
+        // What the placeholder renders is what the read-back pattern matches.
+        auto rendered = render_tag(tmpl, values());
+        ASSERT_TRUE(rendered) << rendered.error().message;
+        std::regex re(tag_template_regex(tmpl, {p.name}));
+        std::smatch m;
+        ASSERT_TRUE(std::regex_match(*rendered, m, re)) << tmpl << " -> " << *rendered;
+        EXPECT_EQ("x" + m[1].str(), *rendered);
+    }
+    EXPECT_THAT(tag_template_problem("{version}-{commit}"),
+                testing::HasSubstr("unknown placeholder {commit}"));
+    EXPECT_THAT(tag_template_problem("{version}+1"), testing::HasSubstr("'+'"));
+    EXPECT_FALSE(render_tag("{version}+1", values()))
+        << "the renderer refuses what validation does";
+    EXPECT_THAT(tag_template_problem("-{version}"), testing::HasSubstr("starting with"));
+    EXPECT_THAT(tag_template_problem(""), testing::HasSubstr("empty"));
+}
+
+TEST(TagTemplate, RegexCapturesTheNamedPlaceholders) {
+    std::smatch m;
+    std::string tag = "1.4.2-local.7-ab12cd3";
+    ASSERT_TRUE(std::regex_match(
+        tag, m, std::regex(tag_template_regex("{version}-{shortSha}", {"version"}))));
+    EXPECT_EQ(m[1].str(), "1.4.2-local.7");
+    ASSERT_TRUE(std::regex_match(
+        tag, m, std::regex(tag_template_regex("{version}-{shortSha}", {"shortSha", "sha"}))));
+    EXPECT_EQ(m[1].str(), "ab12cd3");
+    tag = "v1.4.2.build-57";
+    ASSERT_TRUE(std::regex_match(
+        tag, m, std::regex(tag_template_regex("v{version}.build-{buildNumber}", {"version"}))));
+    EXPECT_EQ(m[1].str(), "1.4.2");
+}
+
 }  // namespace
-}  // namespace poetryops::registry
+}  // namespace poetryops::oci
