@@ -1,6 +1,9 @@
 #pragma once
 /// The PoetryApp enums and their wire spellings. The CRD's `enum:` lists must equal enum_names<E>()
-/// (tested).
+/// (tested). TrafficKind is the manifest module's enum (manifest/kinds.hpp): one enum per concept,
+/// the editor's; only its wire spellings live here.
+
+#include <poetryops/manifest/kinds.hpp>
 
 #include <array>
 #include <optional>
@@ -19,7 +22,7 @@ enum class Approval { none, required };
 /// is set).
 enum class HealthKind { none, argocd, flux, deployment };
 /// environments[].canary.traffic.kind
-enum class TrafficKind { gateway_api, istio, nginx, smi, traefik };
+using TrafficKind = manifest::TrafficKind;
 /// environments[].canary.mode: weights written to git (default) or patched on the live object.
 enum class CanaryMode { git, cluster };
 /// status.environments[].phase
@@ -47,8 +50,7 @@ struct EnumNames<HealthKind> {
 };
 template <>
 struct EnumNames<TrafficKind> {
-    static constexpr std::array<std::string_view, 5> values{"gateway-api", "istio", "nginx", "smi",
-                                                            "traefik"};
+    static constexpr const auto& values = manifest::kTrafficKindNames;
 };
 template <>
 struct EnumNames<CanaryMode> {

@@ -9,6 +9,7 @@
 ///
 /// Thread safety: all functions are pure and may run concurrently.
 
+#include <poetryops/manifest/kinds.hpp>
 #include <poetryops/util/result.hpp>
 
 #include <cstdint>
@@ -98,17 +99,7 @@ Result<EditResult> set_values(std::string_view text,
                               const std::vector<std::pair<std::string, std::string>>& values,
                               const Limits& limits = {});
 
-/// Traffic-weight resources.
-enum class TrafficKind {
-    gateway_api,  ///< HTTPRoute spec.rules[].backendRefs[] (by name)
-    istio,  ///< VirtualService spec.http[].route[] (by destination.subset, else destination.host)
-    nginx,  ///< Ingress with canary: "true": nginx.ingress.kubernetes.io/canary-weight (by Ingress
-            ///< name)
-    smi,    ///< TrafficSplit spec.backends[] (by service)
-    traefik,  ///< TraefikService spec.weighted.services[] (by name)
-};
-
-/// Parses "gateway-api|istio|nginx|smi|traefik".
+/// Parses "gateway-api|istio|nginx|smi|traefik" (kTrafficKindNames; "gateway" too).
 Result<TrafficKind> parse_traffic_kind(std::string_view text);
 
 /// A backend and the weight it should get.
