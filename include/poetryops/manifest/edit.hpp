@@ -46,22 +46,8 @@ struct EditResult {
     bool changed() const { return !changes.empty(); }
 };
 
-/// Where a set-image request is applied.
-enum class Kind {
-    auto_detect,  ///< kustomization documents → kustomize; workload documents → yaml; markers
-                  ///< always; Helm values when the file holds no Kubernetes objects and its
-                  ///< repository path names the image
-    kustomize,    ///< `images:` entries of a Kustomization (an entry, and `images:`, are added when
-                  ///< missing)
-    helm,         ///< dotted paths in a Helm values file
-    yaml,         ///< containers[].image / initContainers[].image of workloads
-    marker,       ///< lines marked `# poetryops: APP[:ENV][:tag|:name|:digest]` or Flux
-                  ///< `{"$imagepolicy": ...}`
-};
-
 /// Parses "auto|kustomize|helm|yaml|marker".
 Result<Kind> parse_kind(std::string_view text);
-const char* to_string(Kind kind);
 
 /// What to set. Mirrors `kustomize edit set image NAME=NEWNAME[:TAG][@DIGEST]`.
 /// When tag and/or digest are given, the result holds exactly those (a stale digest or tag is
