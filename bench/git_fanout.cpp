@@ -8,7 +8,7 @@
 // independent and the same size); the JSON says so.
 #include <poetryops/git/committer.hpp>
 
-#include "git/git_servers.hpp"
+#include "support/git/git_servers.hpp"
 
 #include <poetryops/util/log.hpp>
 

@@ -5,7 +5,7 @@
 //   bench_git_monorepo [--files 100000] [--commits 10000] [--runs 15]
 #include <poetryops/git/committer.hpp>
 
-#include "git/git_servers.hpp"
+#include "support/git/git_servers.hpp"
 
 #include <poetryops/util/log.hpp>
 

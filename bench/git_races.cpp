@@ -7,7 +7,7 @@
 //   bench_git_races [--seconds 60] [--window-ms 200]
 #include <poetryops/git/committer.hpp>
 
-#include "git/git_servers.hpp"
+#include "support/git/git_servers.hpp"
 
 #include <poetryops/util/log.hpp>
 

@@ -26,7 +26,7 @@
 //
 // Usage: bench_image_size [--cold-runs N] [--rebuild-runs N]   (root; the first run on a machine
 // bootstraps the bases)
-#include "buildah/buildah_store.hpp"
+#include "support/buildah/buildah_store.hpp"
 
 #include <poetryops/dockerfile/generator.hpp>
 #include <poetryops/python/project.hpp>

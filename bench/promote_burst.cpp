@@ -25,7 +25,7 @@
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
 
-#include "git/git_servers.hpp"
+#include "support/git/git_servers.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -25,11 +25,11 @@
 #include <poetryops/util/log.hpp>
 #include <poetryops/util/strings.hpp>
 
-#include "git/git_servers.hpp"
 #include "kube/fake_apiserver.hpp"
-#include "registry/test_registry.hpp"
+#include "support/git/git_servers.hpp"
 #include "support/kube/cluster.hpp"
 #include "support/kube/crds.hpp"
+#include "support/registry/test_registry.hpp"
 
 #include <support/support.hpp>
 

@@ -6,8 +6,8 @@
 //   bench_registry_resolve [--resolves N] [--skopeo-calls M]
 #include <poetryops/registry/client.hpp>
 
-#include "registry/test_registry.hpp"
-#include "registry/token_issuer.hpp"
+#include "support/registry/test_registry.hpp"
+#include "support/registry/token_issuer.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -2,8 +2,6 @@
 #include <poetryops/cli/commands.hpp>
 #include <poetryops/util/log.hpp>
 
-#include <iostream>
-
 int main(int argc, char** argv) {
     CLI::App app{
         "poetryops: build, tag, promote and canary Poetry apps on Kubernetes through GitOps"};
@@ -29,11 +27,5 @@ int main(int argc, char** argv) {
     poetryops::cli::add_run_command(app, ctx);
     poetryops::cli::add_demo_command(app, ctx);
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        int rc = app.exit(e);
-        return rc == 0 ? 0 : 2;
-    }
-    return ctx.exit_code;
+    return poetryops::cli::run_command_line(app, ctx, argc, argv);
 }

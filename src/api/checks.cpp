@@ -2,6 +2,7 @@
 #include <poetryops/api/validation.hpp>
 
 #include <poetryops/oci/grammar.hpp>
+#include <poetryops/oci/tag_template.hpp>
 #include <poetryops/util/strings.hpp>
 
 #include <algorithm>
@@ -213,43 +214,11 @@ std::string check_http_url(std::string_view url) {
 }
 
 std::string check_tag_template(std::string_view tmpl) {
-    if (tmpl.empty()) return "must not be empty";
-    static constexpr std::array<std::pair<std::string_view, std::string_view>, 3> placeholders{{
-        {"version", "1.4.2"},
-        {"shortSha", "ab12cd3"},
-        {"sha", "ab12cd3ef4567890ab12cd3ef4567890ab12cd3e"},
-    }};
-    std::string rendered;
-    bool has_version = false;
-    for (std::size_t i = 0; i < tmpl.size(); ++i) {
-        char c = tmpl[i];
-        if (c == '}') return "has a '}' without a matching '{'";
-        if (c != '{') {
-            rendered += c;
-            continue;
-        }
-        auto close = tmpl.find('}', i);
-        if (close == std::string_view::npos) return "has a '{' without a matching '}'";
-        std::string_view name = tmpl.substr(i + 1, close - i - 1);
-        auto it = std::find_if(placeholders.begin(), placeholders.end(),
-                               [&](auto& p) { return p.first == name; });
-        if (it == placeholders.end())
-            return "has unknown placeholder {" + std::string(name) +
-                   "} (known: {version}, {shortSha}, {sha})";
-        has_version = has_version || name == "version";
-        rendered += it->second;
-        i = close;
-    }
-    if (!has_version)
+    // The vocabulary, the braces and the OCI tag grammar are the renderer's (oci/tag_template.hpp);
+    // the PoetryApp adds one rule of its own.
+    if (auto problem = oci::tag_template_problem(tmpl); !problem.empty()) return problem;
+    if (tmpl.find("{version}") == std::string_view::npos)
         return "must contain {version} (the promotion engine reads versions back from tags)";
-    if (rendered.size() > oci::kMaxTagLength) return "renders tags longer than 128 characters";
-    if (!(is_alnum(rendered.front()) || rendered.front() == '_'))
-        return "must render tags starting with a letter, digit or '_'";
-    for (char ch : rendered) {
-        if (!oci::is_tag_char(ch))
-            return std::string("renders tags with '") + ch +
-                   "', which OCI tags do not allow ([A-Za-z0-9_.-])";
-    }
     return "";
 }
 

@@ -43,8 +43,8 @@ json encode_health(const HealthSpec& h) {
 }
 
 json encode_canary(const CanarySpec& c) {
-    json o{{"mode", to_string(c.mode)}};
-    json t{{"kind", to_string(c.traffic.kind)}};
+    json o{{"mode", api::to_string(c.mode)}};
+    json t{{"kind", api::to_string(c.traffic.kind)}};
     put(t, "route", c.traffic.route);
     put(t, "stable", c.traffic.stable);
     put(t, "canary", c.traffic.canary);
@@ -75,7 +75,7 @@ json encode_canary(const CanarySpec& c) {
 
 json encode_environment(const EnvironmentSpec& e) {
     json o{{"name", e.name}, {"path", e.path}};
-    json u{{"kind", to_string(e.update.kind)}};
+    json u{{"kind", api::to_string(e.update.kind)}};
     put(u, "file", e.update.file);
     put(u, "image", e.update.image);
     put(u, "tag", e.update.tag);
@@ -84,7 +84,7 @@ json encode_environment(const EnvironmentSpec& e) {
     o["update"] = std::move(u);
     json p{{"auto", e.promotion.auto_promote},
            {"soak", e.promotion.soak.text},
-           {"approval", to_string(e.promotion.approval)}};
+           {"approval", api::to_string(e.promotion.approval)}};
     put(p, "from", e.promotion.from);
     o["promotion"] = std::move(p);
     o["health"] = encode_health(e.health);
@@ -112,7 +112,7 @@ json encode_spec(const PoetryAppSpec& s) {
     put_secret(img, s.image.secret_ref);
     o["image"] = std::move(img);
     if (s.build) {
-        json b{{"engine", to_string(s.build->engine)},
+        json b{{"engine", api::to_string(s.build->engine)},
                {"dockerfile", s.build->dockerfile},
                {"timeout", s.build->timeout.text}};
         put(b, "python", s.build->python);
@@ -146,7 +146,7 @@ json encode_status(const PoetryAppStatus& s) {
     if (!s.environments.empty()) {
         json envs = json::array();
         for (const auto& e : s.environments) {
-            json eo{{"name", e.name}, {"phase", to_string(e.phase)}};
+            json eo{{"name", e.name}, {"phase", api::to_string(e.phase)}};
             put(eo, "version", e.version);
             put(eo, "tag", e.tag);
             put(eo, "digest", e.digest);
@@ -164,7 +164,7 @@ json encode_status(const PoetryAppStatus& s) {
     if (!s.history.empty()) {
         json hist = json::array();
         for (const auto& h : s.history) {
-            json ho{{"environment", h.environment}, {"kind", to_string(h.kind)}};
+            json ho{{"environment", h.environment}, {"kind", api::to_string(h.kind)}};
             put(ho, "version", h.version);
             put(ho, "tag", h.tag);
             put(ho, "digest", h.digest);

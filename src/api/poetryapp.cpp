@@ -8,6 +8,8 @@ std::string UpdateSpec::effective_file() const {
         case UpdateKind::kustomize: return "kustomization.yaml";
         case UpdateKind::helm: return "values.yaml";
         case UpdateKind::manifest: return "";
+        case UpdateKind::auto_detect:  // not API values (enums.hpp)
+        case UpdateKind::marker: return "";
     }
     return "";
 }

@@ -1,6 +1,6 @@
 // `poetryops controller`: parses flags and runs controller::AppController until SIGTERM/SIGINT.
-// Exit codes: 0 after a graceful stop, 2 for bad flags or configuration (one line naming the flag
-// or file), 1 when the controller fails at run time (e.g. the lease is lost).
+// Exit codes (cli/errors.hpp): 0 after a graceful stop, 2 for bad flags or configuration (one line
+// naming the flag or file), 1 when the controller fails at run time (e.g. the lease is lost).
 #include <poetryops/cli/commands.hpp>
 
 #include <poetryops/controller/app_controller.hpp>
@@ -10,21 +10,18 @@
 #include <poetryops/registry/reference.hpp>
 
 #include <cstdlib>
-#include <iostream>
 #include <memory>
 
 namespace poetryops::cli {
 
 namespace {
 
-int config_error(const std::string& message) {
-    std::string msg = log::redact(message);
-    for (char& c : msg) {
-        if (c == '\n' || c == '\r') c = ' ';
-    }
-    std::cerr << "poetryops controller: " << msg << '\n';
-    return 2;
-}
+constexpr std::string_view kController = "controller";
+
+/// Whatever stops the controller before it runs is its configuration: a flag, the kubeconfig, a
+/// bind address, the cache dir (2, docs/operations.md "Exit codes"). An API server that is not
+/// there yet is waited for, not an error.
+Exit config_error(const Error& e) { return report(kController, e, Exit::bad_input); }
 
 struct PromotionFlags {
     bool disabled = false;
@@ -63,18 +60,18 @@ std::string apply_promotion_flags(const PromotionFlags& f,
     return {};
 }
 
-int run_controller(const controller::AppControllerConfig& config) {
+Exit run_controller(const controller::AppControllerConfig& config) {
     // Block SIGTERM/SIGINT before any thread starts so that only the signal thread sees them.
     kube::ShutdownSignals signals;
     auto created = controller::AppController::create(config);
-    if (!created) return config_error(created.error().message);
+    if (!created) return config_error(created.error());
     auto& ctl = **created;
     signals.on_signal([&ctl] {
         POETRYOPS_LOG(info, "shutdown signal received, finishing in-flight reconciles");
         ctl.stop();
     });
     auto started = ctl.start();
-    if (!started) return config_error(started.error().message);
+    if (!started) return config_error(started.error());
     POETRYOPS_LOG(info, "controller started",
                   {{"namespaces", config.namespaces.empty() ? std::string("(all)") : [&] {
                         std::string s;
@@ -86,7 +83,7 @@ int run_controller(const controller::AppControllerConfig& config) {
                    {"leaderElection", config.leader_elect ? "on" : "off"}});
     int rc = ctl.run();
     POETRYOPS_LOG(info, "controller stopped", {{"exitCode", std::to_string(rc)}});
-    return rc;
+    return rc == 0 ? Exit::ok : rc == to_int(Exit::bad_input) ? Exit::bad_input : Exit::failure;
 }
 
 }  // namespace
@@ -132,10 +129,10 @@ void add_controller_command(CLI::App& app, Context& ctx) {
                     "HOST=FILE: trust only this CA for that registry");
     cmd->callback([config, promotion, &ctx] {
         if (auto err = apply_promotion_flags(*promotion, *config); !err.empty()) {
-            ctx.exit_code = config_error(err);
+            ctx.exit = report_bad_input(kController, err);
             return;
         }
-        ctx.exit_code = run_controller(*config);
+        ctx.exit = run_controller(*config);
     });
 }
 

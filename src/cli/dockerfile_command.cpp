@@ -1,13 +1,12 @@
 // `poetryops dockerfile generate|lint`: wiring between the command line, the python project reader
-// and the dockerfile module. Exit codes: 0 success / clean, 1 lint findings, 2 bad input (nothing
-// written).
+// and the dockerfile module. Exit codes (cli/errors.hpp): 0 success / clean, 1 lint findings, 2 bad
+// input (nothing written).
 #include <poetryops/cli/commands.hpp>
 
 #include <poetryops/dockerfile/generator.hpp>
 #include <poetryops/dockerfile/linter.hpp>
 #include <poetryops/python/project.hpp>
 #include <poetryops/util/fs.hpp>
-#include <poetryops/util/log.hpp>
 
 #include <filesystem>
 #include <iostream>
@@ -20,14 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int bad_input(const std::string& message) {
-    std::string msg = log::redact(message);
-    for (char& c : msg) {
-        if (c == '\n' || c == '\r') c = ' ';
-    }
-    std::cerr << "poetryops: " << msg << '\n';
-    return 2;
-}
+constexpr std::string_view kGenerate = "dockerfile generate";
+constexpr std::string_view kLint = "dockerfile lint";
 
 struct GenerateArgs {
     std::string project_dir = ".";
@@ -81,9 +74,9 @@ Result<void> write_pair(const fs::path& dir, const dockerfile::GeneratedFiles& f
     return ok();
 }
 
-int run_generate(const GenerateArgs& a) {
+Exit run_generate(const GenerateArgs& a) {
     auto project = python::load_project(a.project_dir);
-    if (!project) return bad_input(project.error().message);
+    if (!project) return report(kGenerate, project.error());
     dockerfile::GenerateOptions opt;
     opt.python = a.python;
     opt.build_image = a.build_image;
@@ -95,23 +88,23 @@ int run_generate(const GenerateArgs& a) {
     opt.init = a.init == "none" ? dockerfile::Init::none : dockerfile::Init::tini;
     if (!a.command.empty()) {
         auto argv = dockerfile::split_command(a.command);
-        if (!argv) return bad_input(argv.error().message);
-        if (argv->empty()) return bad_input("--command: empty command");
+        if (!argv) return report(kGenerate, argv.error());
+        if (argv->empty()) return report_bad_input(kGenerate, "--command: empty command");
         opt.command = *argv;
     }
     auto files = dockerfile::generate(*project, opt);
-    if (!files) return bad_input(files.error().message);
+    if (!files) return report(kGenerate, files.error());
     if (a.output == "-") {
         std::cout << files->dockerfile << std::flush;
-        std::cerr << "poetryops: .dockerignore not written (--output -); use --output DIR to get "
-                     "both files\n";
-        return 0;
+        say(kGenerate,
+            ".dockerignore not written (--output -); use --output DIR to get both files");
+        return Exit::ok;
     }
     fs::path dir = a.output.empty() ? fs::path(a.project_dir) : fs::path(a.output);
-    if (auto r = write_pair(dir, *files); !r) return bad_input(r.error().message);
-    std::cerr << "poetryops: wrote " << (dir / "Dockerfile").string() << " and "
-              << (dir / ".dockerignore").string() << '\n';
-    return 0;
+    if (auto r = write_pair(dir, *files); !r) return report(kGenerate, r.error());
+    say(kGenerate,
+        "wrote " + (dir / "Dockerfile").string() + " and " + (dir / ".dockerignore").string());
+    return Exit::ok;
 }
 
 struct LintArgs {
@@ -119,7 +112,7 @@ struct LintArgs {
     std::string format = "text";
 };
 
-int run_lint(const LintArgs& a) {
+Exit run_lint(const LintArgs& a) {
     std::vector<std::string> files =
         a.files.empty() ? std::vector<std::string>{"Dockerfile"} : a.files;
     std::vector<dockerfile::LintOutcome> outcomes;
@@ -154,19 +147,19 @@ int run_lint(const LintArgs& a) {
     } else {
         for (const auto& o : outcomes) {
             if (!o.report) {
-                bad_input(o.error);
+                report_bad_input(kLint, o.error);
                 continue;
             }
             std::cout << dockerfile::format_text(o.report->findings);
-            for (const auto& w : o.report->warnings)
-                std::cerr << "poetryops: warning: " << w << '\n';
+            for (const auto& w : o.report->warnings) say(kLint, "warning: " + w);
             for (const auto& n : o.report->not_checked) {
-                std::cerr << "poetryops: note: " << n.file << ": " << n.rule
-                          << " not fully checked: " << n.reason << '\n';
+                say(kLint, "note: " + n.file + ": " + n.rule + " not fully checked: " + n.reason);
             }
         }
     }
-    return errors ? 2 : findings ? 1 : 0;
+    // A file that cannot be read or parsed makes the whole run bad input, even when others have
+    // findings (docs/dockerfile.md).
+    return errors ? Exit::bad_input : findings ? Exit::findings : Exit::ok;
 }
 
 }  // namespace
@@ -200,7 +193,7 @@ void add_dockerfile_command(CLI::App& app, Context& ctx) {
     gen->add_option("--init", g->init, "tini (installed with apt) or none")
         ->check(CLI::IsMember({"tini", "none"}))
         ->capture_default_str();
-    gen->callback([&ctx, g] { ctx.exit_code = run_generate(*g); });
+    gen->callback([&ctx, g] { ctx.exit = run_generate(*g); });
 
     auto l = std::make_shared<LintArgs>();
     auto* lint =
@@ -210,7 +203,7 @@ void add_dockerfile_command(CLI::App& app, Context& ctx) {
     lint->add_option("--format", l->format, "text or json")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
-    lint->callback([&ctx, l] { ctx.exit_code = run_lint(*l); });
+    lint->callback([&ctx, l] { ctx.exit = run_lint(*l); });
 }
 
 }  // namespace poetryops::cli

@@ -1,4 +1,6 @@
 // poetryops manifest set-image | set-weights: byte-exact edits of YAML files (docs/manifest.md).
+// Exit codes (cli/errors.hpp): 0 the files hold the change, 1 nothing matched, 2 refusal or bad
+// input.
 #include <poetryops/cli/commands.hpp>
 #include <poetryops/manifest/edit.hpp>
 #include <poetryops/manifest/files.hpp>
@@ -21,16 +23,14 @@ struct SetImageArgs {
     bool dry_run = false;
 };
 
-int fail_with(const Error& e) {
-    report_error(e);
-    return 2;  // every error here is a refusal or bad input: nothing was written
-}
+constexpr std::string_view kSetImage = "manifest set-image";
+constexpr std::string_view kSetWeights = "manifest set-weights";
 
-int run_set_image(const SetImageArgs& a) {
+Exit run_set_image(const SetImageArgs& a) {
     auto kind = manifest::parse_kind(a.kind);
-    if (!kind) return fail_with(kind.error());
+    if (!kind) return report(kSetImage, kind.error());
     auto req = manifest::parse_set_image_arg(a.ref);
-    if (!req) return fail_with(req.error());
+    if (!req) return report(kSetImage, req.error());
     req->helm_tag_path = a.tag_path;
     req->helm_digest_path = a.digest_path;
     req->helm_repository_path = a.repository_path;
@@ -41,9 +41,9 @@ int run_set_image(const SetImageArgs& a) {
     opts.kind = *kind;
     opts.dry_run = a.dry_run;
     opts.root = a.root;
-    auto report = manifest::set_image_in_path(a.path, *req, opts);
-    if (!report) return fail_with(report.error());
-    for (const auto& f : report->files) {
+    auto outcome = manifest::set_image_in_path(a.path, *req, opts);
+    if (!outcome) return report(kSetImage, outcome.error());
+    for (const auto& f : outcome->files) {
         using S = manifest::FileOutcome::Status;
         std::string p = f.path.generic_string();
         switch (f.status) {
@@ -63,12 +63,12 @@ int run_set_image(const SetImageArgs& a) {
             case S::no_match: break;
         }
     }
-    if (report->matched_files() == 0) {
-        std::cerr << "poetryops: nothing under " << a.path << " matches " << req->name << " (kind "
-                  << a.kind << ")\n";
-        return 1;
+    if (outcome->matched_files() == 0) {
+        say(kSetImage,
+            "nothing under " + a.path + " matches " + req->name + " (kind " + a.kind + ")");
+        return Exit::findings;
     }
-    return 0;
+    return Exit::ok;
 }
 
 struct SetWeightsArgs {
@@ -79,9 +79,9 @@ struct SetWeightsArgs {
     bool dry_run = false;
 };
 
-int run_set_weights(const SetWeightsArgs& a) {
+Exit run_set_weights(const SetWeightsArgs& a) {
     auto kind = manifest::parse_traffic_kind(a.kind);
-    if (!kind) return fail_with(kind.error());
+    if (!kind) return report(kSetWeights, kind.error());
     std::vector<manifest::BackendWeight> weights;
     for (const auto& w : a.weights) {
         auto eq = w.find('=');
@@ -94,31 +94,29 @@ int run_set_weights(const SetWeightsArgs& a) {
             value = -1;
         }
         if (value < 0 || eq == 0) {
-            return fail_with(Error::make(
-                Error::Kind::invalid, "\"" + w + "\": expected BACKEND=WEIGHT", "InvalidWeight"));
+            return report_bad_input(kSetWeights, "\"" + w + "\": expected BACKEND=WEIGHT");
         }
         weights.push_back({w.substr(0, eq), value});
     }
     auto text = read_file(a.path);
-    if (!text) return fail_with(text.error());
+    if (!text) return report(kSetWeights, text.error());
     auto out = manifest::set_weights(*text, *kind, weights, a.resource);
     if (!out) {
         Error e = out.error();
         e.message = a.path + ": " + e.message;
-        return fail_with(e);
+        return report(kSetWeights, e);
     }
     if (out->matched == 0) {
-        std::cerr << "poetryops: no " << a.kind << " resource in " << a.path
-                  << " has those backends\n";
-        return 1;
+        say(kSetWeights, "no " + a.kind + " resource in " + a.path + " has those backends");
+        return Exit::findings;
     }
     if (a.dry_run) {
         std::cout << manifest::unified_diff(*text, out->new_text, a.path);
-        return 0;
+        return Exit::ok;
     }
     if (out->changed()) {
         auto w = write_file_atomic(a.path, out->new_text);
-        if (!w) return fail_with(w.error());
+        if (!w) return report(kSetWeights, w.error());
     }
     for (const auto& c : out->changes) {
         std::cout << a.path << ":" << c.line << ": " << c.field << ": "
@@ -126,7 +124,7 @@ int run_set_weights(const SetWeightsArgs& a) {
                   << "\n";
     }
     if (!out->changed()) std::cerr << a.path << ": unchanged\n";
-    return 0;
+    return Exit::ok;
 }
 
 }  // namespace
@@ -156,7 +154,7 @@ void add_manifest_command(CLI::App& app, Context& ctx) {
     si->add_option("--root", a->root,
                    "files must resolve inside this folder (default: PATH or its folder)");
     si->add_flag("--dry-run", a->dry_run, "print a unified diff instead of writing");
-    si->callback([a, &ctx] { ctx.exit_code = run_set_image(*a); });
+    si->callback([a, &ctx] { ctx.exit = run_set_image(*a); });
 
     auto w = std::make_shared<SetWeightsArgs>();
     auto* sw =
@@ -166,7 +164,7 @@ void add_manifest_command(CLI::App& app, Context& ctx) {
     sw->add_option("--kind", w->kind, "gateway-api|istio|nginx|smi|traefik")->required();
     sw->add_option("--resource", w->resource, "only the resource with this metadata.name");
     sw->add_flag("--dry-run", w->dry_run, "print a unified diff instead of writing");
-    sw->callback([w, &ctx] { ctx.exit_code = run_set_weights(*w); });
+    sw->callback([w, &ctx] { ctx.exit = run_set_weights(*w); });
 }
 
 }  // namespace poetryops::cli

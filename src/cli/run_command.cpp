@@ -1,4 +1,5 @@
-// poetryops run (local mode) and poetryops demo.
+// poetryops run (local mode) and poetryops demo. Exit codes (cli/errors.hpp): 0 done; 1 when
+// `--once` saw a registry or git failure; 2 bad input at start (flags, files, specs).
 #include <poetryops/cli/commands.hpp>
 #include <poetryops/controller/demo.hpp>
 #include <poetryops/controller/local.hpp>
@@ -34,7 +35,9 @@ struct RunArgs {
     std::string webhook_address;
 };
 
-int run_local(const RunArgs& a) {
+constexpr std::string_view kRun = "run";
+
+Exit run_local(const RunArgs& a) {
     controller::LocalOptions o;
     for (const auto& i : a.inputs) o.inputs.emplace_back(i);
     o.state_dir = a.state_dir;
@@ -44,15 +47,14 @@ int run_local(const RunArgs& a) {
     for (const auto& hf : a.ca_files) {
         auto eq = hf.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == hf.size()) {
-            return report_error(Error::make(Error::Kind::invalid,
-                                            "--registry-ca-file " + hf + ": expected HOST=FILE"));
+            return report_bad_input(kRun, "--registry-ca-file " + hf + ": expected HOST=FILE");
         }
         o.registry.hosts[registry::normalize_registry_host(hf.substr(0, eq))].ca_file =
             hf.substr(eq + 1);
     }
     if (!a.registry_config.empty()) {
         auto cfg = registry::DockerConfig::load(a.registry_config);
-        if (!cfg) return report_error(cfg.error());
+        if (!cfg) return report(kRun, cfg.error());
         o.registry.docker_config = std::move(cfg).value();
     }
     o.git.username = a.git_username;
@@ -74,20 +76,21 @@ int run_local(const RunArgs& a) {
         }
     };
     auto runner = controller::LocalRunner::create(std::move(o));
-    if (!runner) return report_error(runner.error());
+    if (!runner) return report(kRun, runner.error());
     if (a.once) {
         auto r = (*runner)->run_until_settled();
-        if (!r) return report_error(r.error());
-        for (const auto& e : r->errors) std::cerr << "poetryops: " << e << "\n";
+        if (!r) return report(kRun, r.error());
+        for (const auto& e : r->errors) say(kRun, e);
         std::cout << "reconciled " << r->apps << " app(s), " << r->commits
                   << " promotion(s) committed\n";
-        return r->errors.empty() ? 0 : 1;
+        // Each error is a registry or git failure a reconcile reported (bad input stops at start).
+        return r->errors.empty() ? Exit::ok : Exit::failure;
     }
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
     auto r = (*runner)->run(g_stop);
-    if (!r) return report_error(r.error());
-    return 0;
+    if (!r) return report(kRun, r.error());
+    return Exit::ok;
 }
 
 }  // namespace
@@ -124,7 +127,7 @@ void add_run_command(CLI::App& app, Context& ctx) {
         "--webhook-bind-address", args->webhook_address,
         "Accept registry push webhooks at POST /webhooks/registry on HOST:PORT (token from "
         "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET)");
-    run->callback([args, &ctx] { ctx.exit_code = run_local(*args); });
+    run->callback([args, &ctx] { ctx.exit = run_local(*args); });
 }
 
 void add_demo_command(CLI::App& app, Context& ctx) {
@@ -139,7 +142,7 @@ void add_demo_command(CLI::App& app, Context& ctx) {
         controller::DemoOptions o;
         o.workdir = *workdir;
         auto r = controller::run_demo(o, std::cout);
-        ctx.exit_code = r ? 0 : report_error(r.error());
+        ctx.exit = r ? Exit::ok : report("demo", r.error());
     });
 }
 

@@ -1,5 +1,7 @@
 #include <poetryops/controller/artifact_port.hpp>
 
+#include <poetryops/api/validation.hpp>
+#include <poetryops/oci/tag_template.hpp>
 #include <poetryops/registry/reference.hpp>
 
 #include <algorithm>
@@ -10,42 +12,9 @@ namespace poetryops::controller {
 
 namespace {
 
-std::string regex_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) out += '\\';
-        out += c;
-    }
-    return out;
-}
-
-/// Replaces each placeholder with its pattern; `sha_group` makes {shortSha}/{sha} capturing instead
-/// of {version}.
-std::string template_to_regex(std::string_view tmpl, bool sha_group) {
-    std::string out = "^";
-    std::size_t i = 0;
-    while (i < tmpl.size()) {
-        if (tmpl[i] == '{') {
-            auto close = tmpl.find('}', i);
-            if (close != std::string_view::npos) {
-                std::string_view name = tmpl.substr(i + 1, close - i - 1);
-                if (name == "version") {
-                    out += sha_group ? "(?:.+?)" : "(.+?)";
-                } else if (name == "shortSha" || name == "sha") {
-                    out += sha_group ? "([0-9a-f]{7,40})" : "(?:[0-9a-f]{7,40})";
-                } else if (name == "buildNumber") {
-                    out += "(?:[0-9]+)";
-                } else {
-                    out += "(?:[A-Za-z0-9_.-]+?)";
-                }
-                i = close + 1;
-                continue;
-            }
-        }
-        out += regex_escape(tmpl.substr(i, 1));
-        ++i;
-    }
-    return out + "$";
+/// spec.image.tagTemplate, with its default.
+std::string tag_template_of(const api::ImageSpec& image) {
+    return image.tag_template.empty() ? "{version}" : image.tag_template;
 }
 
 }  // namespace
@@ -58,7 +27,7 @@ bool repository_matches(const std::string& app_repository, const std::string& pu
 }
 
 std::string tag_template_regex(std::string_view tag_template) {
-    return template_to_regex(tag_template, false);
+    return oci::tag_template_regex(tag_template, {"version"});
 }
 
 Result<registry::VersionPolicy> version_policy(const api::ImageSpec& image) {
@@ -66,12 +35,10 @@ Result<registry::VersionPolicy> version_policy(const api::ImageSpec& image) {
     p.scheme = registry::VersionScheme::pep440;
     p.range = image.policy.versions;
     p.include_prereleases = image.policy.allow_prerelease;
-    std::string tmpl = image.tag_template.empty() ? "{version}" : image.tag_template;
-    if (tmpl.find("{version}") == std::string::npos) {
-        return fail(Error::Kind::invalid,
-                    "spec.image.tagTemplate: " + tmpl +
-                        " has no {version}, so tags cannot be ordered by version");
-    }
+    std::string tmpl = tag_template_of(image);
+    // The PoetryApp's own rule (api validation): a spec that skipped validation is refused here.
+    if (auto problem = api::check_tag_template(tmpl); !problem.empty())
+        return fail(Error::Kind::invalid, "spec.image.tagTemplate: " + tmpl + " " + problem);
     p.pattern = tag_template_regex(tmpl);
     return p;
 }
@@ -155,8 +122,7 @@ Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api:
         a.tag = cand->tag;
         a.digest = desc.digest;
         std::smatch m;
-        std::string tmpl = image.tag_template.empty() ? "{version}" : image.tag_template;
-        std::regex sha_re(template_to_regex(tmpl, true));
+        std::regex sha_re(oci::tag_template_regex(tag_template_of(image), {"shortSha", "sha"}));
         if (std::regex_match(cand->tag, m, sha_re) && m.size() > 1) a.source_commit = m[1].str();
         result = a;
     }

@@ -39,15 +39,6 @@ manifest::SetImageRequest image_request(const api::PoetryApp& app,
     return r;
 }
 
-manifest::Kind manifest_kind(api::UpdateKind kind) {
-    switch (kind) {
-        case api::UpdateKind::kustomize: return manifest::Kind::kustomize;
-        case api::UpdateKind::helm: return manifest::Kind::helm;
-        case api::UpdateKind::manifest: return manifest::Kind::yaml;
-    }
-    return manifest::Kind::auto_detect;
-}
-
 void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const Error* error,
                   Clock::time_point now) {
     api::Condition c;
@@ -172,7 +163,7 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
             continue;
         }
         auto pinned = manifest::find_pinned_image(*text, image_request(app, env),
-                                                  manifest_kind(env.update.kind));
+                                                  env.update.kind);
         if (!pinned) {
             eo.read_ok = false;
             eo.read_error = path + ": " + pinned.error().message;
@@ -234,7 +225,7 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
                 }
                 r = manifest::set_values(*current, values);
             } else {
-                r = manifest::set_image(*current, set, manifest_kind(kind));
+                r = manifest::set_image(*current, set, kind);
             }
             if (!r) return fail(r.error().kind, path + ": " + r.error().message, r.error().reason);
             if (r->matched == 0) {

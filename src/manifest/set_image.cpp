@@ -20,17 +20,6 @@ Result<Kind> parse_kind(std::string_view text) {
                 "InvalidKind");
 }
 
-const char* to_string(Kind kind) {
-    switch (kind) {
-        case Kind::auto_detect: return "auto";
-        case Kind::kustomize: return "kustomize";
-        case Kind::helm: return "helm";
-        case Kind::yaml: return "yaml";
-        case Kind::marker: return "marker";
-    }
-    return "?";
-}
-
 Result<SetImageRequest> parse_set_image_arg(std::string_view arg) {
     SetImageRequest req;
     std::string_view target = arg;

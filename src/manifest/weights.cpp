@@ -150,11 +150,10 @@ Result<void> nginx_weights(Session& s, std::size_t root,
 }  // namespace
 
 Result<TrafficKind> parse_traffic_kind(std::string_view text) {
-    if (text == "gateway-api" || text == "gateway") return TrafficKind::gateway_api;
-    if (text == "istio") return TrafficKind::istio;
-    if (text == "nginx") return TrafficKind::nginx;
-    if (text == "smi") return TrafficKind::smi;
-    if (text == "traefik") return TrafficKind::traefik;
+    if (text == "gateway") return TrafficKind::gateway_api;
+    for (std::size_t i = 0; i < kTrafficKindNames.size(); ++i) {
+        if (kTrafficKindNames[i] == text) return static_cast<TrafficKind>(i);
+    }
     return fail(Error::Kind::invalid,
                 "unknown traffic kind \"" + std::string(text) +
                     "\" (expected gateway-api, istio, nginx, smi, traefik)",

@@ -1,6 +1,7 @@
 #include <poetryops/api/validation.hpp>
 
 #include <poetryops/api/codec.hpp>
+#include <poetryops/oci/tag_template.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -221,7 +222,7 @@ TEST(Validation, TagTemplateAndVersionSpecifiers) {
     EXPECT_EQ(check_tag_template("{version}-{shortSha}"), "");
     EXPECT_EQ(check_tag_template("v{version}"), "");
     EXPECT_THAT(check_tag_template("{shortSha}"), testing::HasSubstr("{version}"));
-    EXPECT_THAT(check_tag_template("{version}-{branch}"),
+    EXPECT_THAT(check_tag_template("{version}-{commit}"),
                 testing::HasSubstr("unknown placeholder"));
     EXPECT_THAT(check_tag_template("{version}+{sha}"), testing::HasSubstr("'+'"));
     EXPECT_THAT(check_tag_template("{version"), testing::HasSubstr("matching"));
@@ -252,4 +253,36 @@ TEST(Validation, DnsHelpers) {
     EXPECT_FALSE(is_dns1123_label(std::string(64, 'a')));
     EXPECT_TRUE(is_dns1123_subdomain("billing.v2"));
     EXPECT_FALSE(is_dns1123_subdomain("billing..v2"));
+}
+
+// One vocabulary: every placeholder the renderer supports passes validation and renders; an unknown
+// one is rejected with the field path (and refused by the renderer too).
+TEST(Validation, TagTemplateAcceptsEveryPlaceholderTheRendererSupports) {
+    poetryops::oci::TagValues values;
+    values.version = "1.4.2";
+    values.sha = "ab12cd34ef567890ab12cd34ef567890ab12cd34";
+    values.branch = "main";
+    values.build_number = "57";
+    values.timestamp = poetryops::Clock::time_point{std::chrono::seconds(1772600767)};
+    ASSERT_FALSE(poetryops::oci::tag_placeholders().empty());
+    for (const auto& p : poetryops::oci::tag_placeholders()) {
+        std::string tmpl =
+            p.name == "version" ? "v{version}" : "{version}-{" + std::string(p.name) + "}";
+        EXPECT_EQ(check_tag_template(tmpl), "") << tmpl;
+        json j = base_app();
+        j["spec"]["image"]["tagTemplate"] = tmpl;
+        EXPECT_THAT(paths_of(j), testing::IsEmpty()) << tmpl;
+        auto rendered = poetryops::oci::render_tag(tmpl, values);
+        EXPECT_TRUE(rendered) << tmpl << ": " << rendered.error().message;
+    }
+
+    json j = base_app();
+    j["spec"]["image"]["tagTemplate"] = "{version}-{commit}";
+    EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.image.tagTemplate"));
+    EXPECT_THAT(message_for(j, "spec.image.tagTemplate"),
+                testing::HasSubstr("unknown placeholder {commit}"));
+    auto loaded = load_poetryapp(j);
+    ASSERT_FALSE(loaded);
+    EXPECT_THAT(loaded.error().message, testing::HasSubstr("spec.image.tagTemplate"));
+    EXPECT_FALSE(poetryops::oci::render_tag("{version}-{commit}", values));
 }

@@ -4,7 +4,7 @@
 // Poetry nor the dev dependency nor the venv's pip/setuptools/wheel, starts Python without stderr
 // noise, runs as a non-root user, and a code-only change rebuilds without reinstalling
 // dependencies.
-#include "buildah/buildah_store.hpp"
+#include "support/buildah/buildah_store.hpp"
 
 #include <poetryops/dockerfile/generator.hpp>
 #include <poetryops/python/project.hpp>

@@ -12,9 +12,9 @@
 #include <support/support.hpp>
 
 #include "kube/kube_fixture.hpp"
-#include "registry/test_registry.hpp"
 #include "support/kube/cluster.hpp"
 #include "support/kube/crds.hpp"
+#include "support/registry/test_registry.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

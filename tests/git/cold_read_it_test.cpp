@@ -2,7 +2,7 @@
 // fetches of concurrent readers (docs/git.md "Reading files").
 #include <poetryops/git/repo.hpp>
 
-#include "git/git_servers.hpp"
+#include "support/git/git_servers.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // git-http-backend behind lighttpd.
 #include <poetryops/git/repo.hpp>
 
-#include "git/git_servers.hpp"
+#include "support/git/git_servers.hpp"
 
 #include <gtest/gtest.h>
 

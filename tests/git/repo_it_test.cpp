@@ -1,6 +1,6 @@
 #include <poetryops/git/repo.hpp>
 
-#include "git/git_servers.hpp"
+#include "support/git/git_servers.hpp"
 
 #include <gtest/gtest.h>
 

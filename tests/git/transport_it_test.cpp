@@ -1,6 +1,6 @@
 #include <poetryops/git/committer.hpp>
 
-#include "git/git_servers.hpp"
+#include "support/git/git_servers.hpp"
 
 #include <poetryops/util/log.hpp>
 

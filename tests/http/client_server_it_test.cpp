@@ -5,7 +5,7 @@
 #include <poetryops/http/server.hpp>
 #include <poetryops/http/url.hpp>
 
-#include "http/stall_server.hpp"
+#include "support/http/stall_server.hpp"
 #include "support/support.hpp"
 
 #include <gtest/gtest.h>

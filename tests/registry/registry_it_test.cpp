@@ -2,8 +2,8 @@
 // auth.
 #include <poetryops/registry/client.hpp>
 
-#include "registry/test_registry.hpp"
-#include "registry/token_issuer.hpp"
+#include "support/registry/test_registry.hpp"
+#include "support/registry/token_issuer.hpp"
 
 #include <poetryops/http/client.hpp>
 #include <poetryops/http/server.hpp>

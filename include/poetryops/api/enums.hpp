@@ -1,8 +1,12 @@
 #pragma once
 /// The PoetryApp enums and their wire spellings. The CRD's `enum:` lists must equal enum_names<E>()
-/// (tested).
+/// (tested). UpdateKind and TrafficKind are the manifest module's enums (manifest/kinds.hpp): one
+/// enum per concept, the editor's; only their wire spellings live here.
+
+#include <poetryops/manifest/kinds.hpp>
 
 #include <array>
+#include <cstddef>
 #include <optional>
 #include <string_view>
 
@@ -11,15 +15,16 @@ namespace poetryops::api {
 /// build.engine
 enum class BuildEngine { buildkit, kaniko, buildah };
 /// environments[].update.kind: kustomize `images:`, Helm values paths, or `image:` fields of plain
-/// manifests.
-enum class UpdateKind { kustomize, helm, manifest };
+/// manifests (manifest::Kind::manifest, the editor's yaml). The editor's auto_detect and marker are
+/// not API values: they have no wire spelling, and decoding never yields them.
+using UpdateKind = manifest::Kind;
 /// environments[].promotion.approval
 enum class Approval { none, required };
 /// environments[].health: which gate decides an environment is healthy (derived from which member
 /// is set).
 enum class HealthKind { none, argocd, flux, deployment };
 /// environments[].canary.traffic.kind
-enum class TrafficKind { gateway_api, istio, nginx, smi, traefik };
+using TrafficKind = manifest::TrafficKind;
 /// environments[].canary.mode: weights written to git (default) or patched on the live object.
 enum class CanaryMode { git, cluster };
 /// status.environments[].phase
@@ -27,6 +32,8 @@ enum class Phase { pending, promoting, syncing, healthy, held, failed };
 /// status.history[].kind
 enum class HistoryKind { promote, rollback };
 
+/// EnumNames<E>::values: the wire spellings. When they do not spell the enumerators 0..N-1 in
+/// order, EnumNames<E>::enumerators lists the enumerator each spells.
 template <class E>
 struct EnumNames;
 template <>
@@ -36,6 +43,8 @@ struct EnumNames<BuildEngine> {
 template <>
 struct EnumNames<UpdateKind> {
     static constexpr std::array<std::string_view, 3> values{"kustomize", "helm", "manifest"};
+    static constexpr std::array<UpdateKind, 3> enumerators{UpdateKind::kustomize, UpdateKind::helm,
+                                                           UpdateKind::manifest};
 };
 template <>
 struct EnumNames<Approval> {
@@ -47,8 +56,7 @@ struct EnumNames<HealthKind> {
 };
 template <>
 struct EnumNames<TrafficKind> {
-    static constexpr std::array<std::string_view, 5> values{"gateway-api", "istio", "nginx", "smi",
-                                                            "traefik"};
+    static constexpr const auto& values = manifest::kTrafficKindNames;
 };
 template <>
 struct EnumNames<CanaryMode> {
@@ -70,10 +78,28 @@ constexpr const auto& enum_names() {
     return EnumNames<E>::values;
 }
 
-/// The wire spelling of a value.
+namespace detail {
+/// The enumerator the i-th wire spelling of E spells.
+template <class E>
+constexpr E enumerator_at(std::size_t i) {
+    if constexpr (requires { EnumNames<E>::enumerators; }) {
+        return EnumNames<E>::enumerators[i];
+    } else {
+        return static_cast<E>(i);
+    }
+}
+}  // namespace detail
+
+/// The wire spelling of a value ("" for a value the API does not have, e.g. the editor's
+/// UpdateKind::marker). Call it qualified, api::to_string: manifest's enums are found by
+/// argument-dependent lookup too.
 template <class E>
 constexpr std::string_view to_string(E value) {
-    return EnumNames<E>::values[static_cast<std::size_t>(value)];
+    const auto& names = EnumNames<E>::values;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (detail::enumerator_at<E>(i) == value) return names[i];
+    }
+    return {};
 }
 
 /// Parses a wire spelling (exact, case-sensitive, as the API server's enum check is).
@@ -81,7 +107,7 @@ template <class E>
 constexpr std::optional<E> parse_enum(std::string_view text) {
     const auto& names = EnumNames<E>::values;
     for (std::size_t i = 0; i < names.size(); ++i) {
-        if (names[i] == text) return static_cast<E>(i);
+        if (names[i] == text) return detail::enumerator_at<E>(i);
     }
     return std::nullopt;
 }

@@ -48,8 +48,9 @@ std::string check_image_repository(std::string_view repo);
 std::string check_git_url(std::string_view url);
 /// An http(s) URL with a host (e.g. a Prometheus address).
 std::string check_http_url(std::string_view url);
-/// A tag template: known placeholders only, and rendering with sample values yields a valid OCI
-/// tag.
+/// spec.image.tagTemplate: a valid template of the one vocabulary (oci::tag_template_problem: the
+/// renderer's placeholders, balanced braces, a valid OCI tag when rendered) that contains
+/// {version}.
 std::string check_tag_template(std::string_view tmpl);
 /// A PEP 440 specifier set such as ">=1.4,<2" or "~=1.4.0" (operators and version shapes).
 std::string check_version_specifiers(std::string_view spec);

@@ -1,21 +1,17 @@
 #pragma once
 /// The `poetryops` subcommands. Each add_* function registers one subcommand tree on the root app;
-/// its callback stores the process exit code in Context (0 success, 1 "found something" / "nothing
-/// matched", 2 bad input or refusal).
+/// its callback stores the process exit code in Context, by the one policy of cli/errors.hpp (0 ok,
+/// 1 findings or a runtime failure, 2 bad input or a refusal).
 
-#include <poetryops/util/result.hpp>
+#include <poetryops/cli/errors.hpp>
 
 #include <CLI/CLI.hpp>
 
 namespace poetryops::cli {
 
 struct Context {
-    int exit_code = 0;
+    Exit exit = Exit::ok;
 };
-
-/// Prints `poetryops: <message>` (redacted, one line) to stderr and returns the exit code for the
-/// error: 2 for bad input or refusal (decode, invalid, not_found, conflict), 1 for everything else.
-int report_error(const poetryops::Error& error);
 
 void add_dockerfile_command(CLI::App& app, Context& ctx);  ///< poetryops dockerfile generate|lint
 void add_manifest_command(CLI::App& app, Context& ctx);    ///< poetryops manifest set-image
@@ -23,5 +19,10 @@ void add_image_command(CLI::App& app, Context& ctx);       ///< poetryops image 
 void add_controller_command(CLI::App& app, Context& ctx);  ///< poetryops controller
 void add_run_command(CLI::App& app, Context& ctx);         ///< poetryops run (local mode)
 void add_demo_command(CLI::App& app, Context& ctx);        ///< poetryops demo
+
+/// Parses the command line and runs the chosen subcommand; returns the process exit code. A
+/// command line CLI11 refuses (unknown flag, bad value) is bad input, printed as one line by
+/// cli::say naming the subcommand; --help and --version print and return 0.
+int run_command_line(CLI::App& app, Context& ctx, int argc, char** argv);
 
 }  // namespace poetryops::cli

@@ -26,11 +26,12 @@ using RegistryResolver =
 /// aliases and library/ normalised).
 bool repository_matches(const std::string& app_repository, const std::string& pushed);
 
-/// The regex that extracts {version} (capture group 1) from tags rendered with `tag_template`.
+/// The regex that extracts {version} (capture group 1) from tags rendered with `tag_template`
+/// (oci::tag_template_regex: the renderer's placeholders and patterns).
 std::string tag_template_regex(std::string_view tag_template);
 
 /// spec.image's policy: PEP 440 specifiers over the {version} part of tags matching the tag
-/// template.
+/// template. Errors: a template api validation refuses (Error::Kind::invalid, naming the field).
 Result<registry::VersionPolicy> version_policy(const api::ImageSpec& image);
 
 /// Thread safety: safe.

@@ -9,6 +9,7 @@
 ///
 /// Thread safety: all functions are pure and may run concurrently.
 
+#include <poetryops/manifest/kinds.hpp>
 #include <poetryops/util/result.hpp>
 
 #include <cstdint>
@@ -45,22 +46,8 @@ struct EditResult {
     bool changed() const { return !changes.empty(); }
 };
 
-/// Where a set-image request is applied.
-enum class Kind {
-    auto_detect,  ///< kustomization documents → kustomize; workload documents → yaml; markers
-                  ///< always; Helm values when the file holds no Kubernetes objects and its
-                  ///< repository path names the image
-    kustomize,    ///< `images:` entries of a Kustomization (an entry, and `images:`, are added when
-                  ///< missing)
-    helm,         ///< dotted paths in a Helm values file
-    yaml,         ///< containers[].image / initContainers[].image of workloads
-    marker,       ///< lines marked `# poetryops: APP[:ENV][:tag|:name|:digest]` or Flux
-                  ///< `{"$imagepolicy": ...}`
-};
-
 /// Parses "auto|kustomize|helm|yaml|marker".
 Result<Kind> parse_kind(std::string_view text);
-const char* to_string(Kind kind);
 
 /// What to set. Mirrors `kustomize edit set image NAME=NEWNAME[:TAG][@DIGEST]`.
 /// When tag and/or digest are given, the result holds exactly those (a stale digest or tag is
@@ -98,17 +85,7 @@ Result<EditResult> set_values(std::string_view text,
                               const std::vector<std::pair<std::string, std::string>>& values,
                               const Limits& limits = {});
 
-/// Traffic-weight resources.
-enum class TrafficKind {
-    gateway_api,  ///< HTTPRoute spec.rules[].backendRefs[] (by name)
-    istio,  ///< VirtualService spec.http[].route[] (by destination.subset, else destination.host)
-    nginx,  ///< Ingress with canary: "true": nginx.ingress.kubernetes.io/canary-weight (by Ingress
-            ///< name)
-    smi,    ///< TrafficSplit spec.backends[] (by service)
-    traefik,  ///< TraefikService spec.weighted.services[] (by name)
-};
-
-/// Parses "gateway-api|istio|nginx|smi|traefik".
+/// Parses "gateway-api|istio|nginx|smi|traefik" (kTrafficKindNames; "gateway" too).
 Result<TrafficKind> parse_traffic_kind(std::string_view text);
 
 /// A backend and the weight it should get.

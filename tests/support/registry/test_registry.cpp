@@ -1,4 +1,4 @@
-#include "registry/test_registry.hpp"
+#include "support/registry/test_registry.hpp"
 
 #include <poetryops/registry/layout.hpp>
 #include <poetryops/util/strings.hpp>

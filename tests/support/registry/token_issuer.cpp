@@ -1,4 +1,4 @@
-#include "registry/token_issuer.hpp"
+#include "support/registry/token_issuer.hpp"
 
 #include <poetryops/http/url.hpp>
 #include <poetryops/util/fs.hpp>

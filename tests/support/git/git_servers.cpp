@@ -1,4 +1,4 @@
-#include "git/git_servers.hpp"
+#include "support/git/git_servers.hpp"
 
 #include <gtest/gtest.h>
 

@@ -29,7 +29,7 @@ using nlohmann::json;
 namespace {
 
 std::string binary() {
-    // <build>/tests/controller/test_controller_it → <build>/poetryops
+    // <build>/tests/cli/test_cli_it → <build>/poetryops
     return (std::filesystem::read_symlink("/proc/self/exe")
                 .parent_path()
                 .parent_path()
