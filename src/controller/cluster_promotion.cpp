@@ -58,7 +58,7 @@ Result<std::shared_ptr<registry::Registry>> ClusterPromotion::registry_for(
     return shared;
 }
 
-Result<kube::ReconcileResult> ClusterPromotion::on_valid(const api::PoetryApp& app,
+Result<runtime::ReconcileResult> ClusterPromotion::on_valid(const api::PoetryApp& app,
                                                          api::PoetryAppStatus& status) {
     api::PoetryApp current = app;
     current.status = status;
@@ -77,7 +77,7 @@ Result<kube::ReconcileResult> ClusterPromotion::on_valid(const api::PoetryApp& a
                             e.reason, e.message);
         }
     }
-    kube::ReconcileResult r;
+    runtime::ReconcileResult r;
     if (out.error) {
         // Registry or git down: status says Degraded (and is written); retry with the workqueue's
         // per-item backoff.

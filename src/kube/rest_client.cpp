@@ -2,7 +2,7 @@
 
 #include <poetryops/http/client.hpp>
 #include <poetryops/http/url.hpp>
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/util/metrics.hpp>
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/log.hpp>
 #include <poetryops/util/strings.hpp>

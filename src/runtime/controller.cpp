@@ -1,6 +1,6 @@
-#include <poetryops/kube/controller.hpp>
+#include <poetryops/runtime/controller.hpp>
 
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/util/metrics.hpp>
 #include <poetryops/util/log.hpp>
 
 namespace poetryops::kube {

@@ -1,6 +1,6 @@
-#include <poetryops/kube/informer.hpp>
+#include <poetryops/runtime/informer.hpp>
 
-#include "kube/detail/compact_json.hpp"
+#include "runtime/detail/compact_json.hpp"
 
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/backoff.hpp>

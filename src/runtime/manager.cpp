@@ -1,4 +1,4 @@
-#include <poetryops/kube/manager.hpp>
+#include <poetryops/runtime/manager.hpp>
 
 #include <poetryops/http/server.hpp>
 #include <poetryops/util/log.hpp>

@@ -1,4 +1,4 @@
-#include <poetryops/kube/rate_limiter.hpp>
+#include <poetryops/runtime/rate_limiter.hpp>
 
 #include <algorithm>
 #include <cmath>

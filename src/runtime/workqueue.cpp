@@ -1,6 +1,6 @@
-#include <poetryops/kube/workqueue.hpp>
+#include <poetryops/runtime/workqueue.hpp>
 
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/util/metrics.hpp>
 
 namespace poetryops::kube {
 namespace {

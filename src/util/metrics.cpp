@@ -1,4 +1,4 @@
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/util/metrics.hpp>
 
 #include <algorithm>
 #include <cmath>

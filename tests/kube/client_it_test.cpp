@@ -8,7 +8,7 @@
 
 #include <poetryops/util/fs.hpp>
 
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/util/metrics.hpp>
 #include <poetryops/kube/status.hpp>
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // Watches and informers against the real Kubernetes lane, and against the fake API server for
 // injected faults.
-#include <poetryops/kube/informer.hpp>
+#include <poetryops/runtime/informer.hpp>
 
 #include "kube/kube_fixture.hpp"
 #include "support/support.hpp"

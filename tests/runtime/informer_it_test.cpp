@@ -1,6 +1,6 @@
 // The informer's compact cache against an API server: after a paged list, watch
 // adds/updates/deletes and a relist, every cached object equals what the server returns for it.
-#include <poetryops/kube/informer.hpp>
+#include <poetryops/runtime/informer.hpp>
 
 #include "kube/kube_fixture.hpp"
 #include "support/support.hpp"

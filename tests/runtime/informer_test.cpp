@@ -1,7 +1,7 @@
 // Informer cache and KubeClient::list_pages against a scripted in-process KubeClient (no server):
 // paging one page at a time, the compact cache round trip, transforms, relist diff semantics,
 // for_each/resync/add_handler delivery, indexes.
-#include <poetryops/kube/informer.hpp>
+#include <poetryops/runtime/informer.hpp>
 
 #include "support/support.hpp"
 

@@ -1,6 +1,6 @@
-#include <poetryops/kube/leader_election.hpp>
+#include <poetryops/runtime/leader_election.hpp>
 
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/util/metrics.hpp>
 #include <poetryops/kube/status.hpp>
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // Leader election, events and the manager against the real Kubernetes lane and the fake API server.
-#include <poetryops/kube/manager.hpp>
+#include <poetryops/runtime/manager.hpp>
 
 #include "kube/kube_fixture.hpp"
 #include "support/support.hpp"

@@ -1,4 +1,4 @@
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/util/metrics.hpp>
 
 #include <gtest/gtest.h>
 

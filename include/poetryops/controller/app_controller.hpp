@@ -7,7 +7,7 @@
 #include <poetryops/controller/app_reconciler.hpp>
 #include <poetryops/controller/cluster_promotion.hpp>
 #include <poetryops/kube/client.hpp>
-#include <poetryops/kube/manager.hpp>
+#include <poetryops/runtime/manager.hpp>
 #include <poetryops/util/result.hpp>
 
 #include <memory>
@@ -52,24 +52,24 @@ public:
     /// Graceful: in-flight reconciles finish, the lease is released, informers stop.
     void stop();
 
-    kube::Manager& manager() { return *manager_; }
+    runtime::Manager& manager() { return *manager_; }
     AppReconciler& reconciler() { return *reconciler_; }
     /// The PoetryApp informers (one per --namespace, or one for all namespaces).
-    const std::vector<kube::Informer*>& informers() const { return informers_; }
+    const std::vector<runtime::Informer*>& informers() const { return informers_; }
     /// Reconciles finished so far across the controller's workers.
     std::uint64_t reconciles() const;
 
 private:
     AppController() = default;
     // outlives client_, which reports into it
-    std::unique_ptr<kube::MetricsRegistry> client_metrics_;
+    std::unique_ptr<metrics::MetricsRegistry> client_metrics_;
     std::unique_ptr<kube::KubeClient> client_;
-    std::unique_ptr<kube::Manager> manager_;
-    std::vector<kube::Informer*> informers_;
+    std::unique_ptr<runtime::Manager> manager_;
+    std::vector<runtime::Informer*> informers_;
     // used by reconciler_'s hook; outlives the workers
     std::unique_ptr<ClusterPromotion> promotion_;
     std::unique_ptr<AppReconciler> reconciler_;
-    kube::Controller* controller_ = nullptr;
+    runtime::Controller* controller_ = nullptr;
 };
 
 }  // namespace poetryops::controller

@@ -14,7 +14,7 @@
 #include <poetryops/api/poetryapp.hpp>
 #include <poetryops/api/validation.hpp>
 #include <poetryops/kube/client.hpp>
-#include <poetryops/kube/controller.hpp>
+#include <poetryops/runtime/controller.hpp>
 #include <poetryops/util/clock.hpp>
 
 #include <nlohmann/json.hpp>
@@ -28,8 +28,10 @@
 
 namespace poetryops::kube {
 class EventRecorder;
-class MetricsRegistry;
 }  // namespace poetryops::kube
+namespace poetryops::metrics {
+class MetricsRegistry;
+}  // namespace poetryops::metrics
 
 namespace poetryops::controller {
 
@@ -50,18 +52,18 @@ StatusDecision decide_status(const nlohmann::json& object,
 
 /// Called for each valid app after validation; may update `status` (the promotion engine) and ask
 /// for a requeue.
-using ValidAppHook = std::function<Result<kube::ReconcileResult>(const api::PoetryApp& app,
+using ValidAppHook = std::function<Result<runtime::ReconcileResult>(const api::PoetryApp& app,
                                                                  api::PoetryAppStatus& status)>;
 
 struct AppReconcilerOptions {
     kube::EventRecorder* events = nullptr;     ///< null: no Events
-    kube::MetricsRegistry* metrics = nullptr;  ///< null: no metrics
+    metrics::MetricsRegistry* metrics = nullptr;  ///< null: no metrics
     ValidAppHook on_valid;                     ///< empty: validation only
 };
 
 /// Thread safety: reconcile() may run concurrently for different keys (the controller never runs
 /// one key twice).
-class AppReconciler final : public kube::Reconciler {
+class AppReconciler final : public runtime::Reconciler {
 public:
     /// The current object for a key ("ns/name"), null when it no longer exists (usually
     /// Informer::get).
@@ -73,7 +75,7 @@ public:
     /// Validates the app and writes its status when it changed. A 409 on the status write asks for
     /// a rate-limited requeue (the next attempt recomputes from the newer object, so no status is
     /// lost); other API errors are returned as retryable errors.
-    Result<kube::ReconcileResult> reconcile(const std::string& key) override;
+    Result<runtime::ReconcileResult> reconcile(const std::string& key) override;
 
     /// Status writes that succeeded / hit a 409.
     std::uint64_t status_writes() const { return status_writes_.load(); }
@@ -90,6 +92,6 @@ private:
 
 /// Declares the reconciler's metrics (poetryops_status_writes_total{result},
 /// poetryops_invalid_specs_total).
-void describe_metrics(kube::MetricsRegistry& metrics);
+void describe_metrics(metrics::MetricsRegistry& metrics);
 
 }  // namespace poetryops::controller

@@ -3,12 +3,12 @@
 /// Level-based: the reconciler receives only a key and re-reads the world (usually from an
 /// Informer's cache).
 ///
-///   class AppReconciler : public kube::Reconciler {
-///       Result<kube::ReconcileResult> reconcile(const std::string& key) override { ... }
+///   class AppReconciler : public runtime::Reconciler {
+///       Result<runtime::ReconcileResult> reconcile(const std::string& key) override { ... }
 ///   };
 ///   auto& c = manager.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4},
 ///   reconciler); c.watch(apps_informer);                                    // the object's own
-///   key c.watch(jobs_informer, kube::owner_mapper("PoetryApp"));   // the controlling owner's key
+///   key c.watch(jobs_informer, runtime::owner_mapper("PoetryApp"));   // the controlling owner's key
 ///
 /// Outcome of one reconcile → what the queue does:
 /// * success, no requeue               → forget (backoff reset) result="success"
@@ -24,8 +24,8 @@
 /// (histogram), controller_runtime_active_workers, controller_runtime_max_concurrent_reconciles,
 /// and the queue's workqueue_* series.
 
-#include <poetryops/kube/informer.hpp>
-#include <poetryops/kube/workqueue.hpp>
+#include <poetryops/runtime/informer.hpp>
+#include <poetryops/runtime/workqueue.hpp>
 #include <poetryops/util/clock.hpp>
 #include <poetryops/util/result.hpp>
 

@@ -3,8 +3,8 @@
 /// relist on 410/Expired or garbage, backoff with jitter) feeding a cache keyed `namespace/name`,
 /// and event handlers.
 ///
-///   kube::Informer apps(client, {.resource = kube::resources::configmaps()});
-///   apps.add_handler({.on_add = [&](const nlohmann::json& o) { queue.add(kube::key_of(o)); },
+///   runtime::Informer apps(client, {.resource = kube::resources::configmaps()});
+///   apps.add_handler({.on_add = [&](const nlohmann::json& o) { queue.add(runtime::key_of(o)); },
 ///   ...}); apps.start(); apps.wait_for_sync(std::chrono::seconds(30)); auto app =
 ///   apps.get("team-a/billing");   // shared, immutable snapshot; null when absent
 ///

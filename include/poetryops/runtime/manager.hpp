@@ -2,14 +2,14 @@
 /// The Manager runs informers, controllers, leader election and the probe/metrics endpoints
 /// (controller-runtime's Manager).
 ///
-///   kube::MetricsRegistry registry;
+///   metrics::MetricsRegistry registry;
 ///   POETRYOPS_TRY(auto client, kube::RestClient::create(cfg, {.metrics = &registry}));
-///   kube::Manager mgr(*client, {.leader_election = true, .leader_election_namespace =
+///   runtime::Manager mgr(*client, {.leader_election = true, .leader_election_namespace =
 ///   "poetryops-system",
 ///                               .metrics = &registry});
 ///   auto& apps = mgr.add_informer({.resource = kube::resources::configmaps()});
 ///   auto& ctl = mgr.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4},
-///   reconciler); ctl.watch(apps); kube::ShutdownSignals signals;                 // first thing in
+///   reconciler); ctl.watch(apps); runtime::ShutdownSignals signals;                 // first thing in
 ///   main(): blocks SIGTERM/SIGINT in all threads signals.on_signal([&] { mgr.stop(); }); return
 ///   mgr.run();                              // 0 after a clean stop
 ///
@@ -25,11 +25,11 @@
 /// text.
 
 #include <poetryops/kube/client.hpp>
-#include <poetryops/kube/controller.hpp>
+#include <poetryops/runtime/controller.hpp>
 #include <poetryops/kube/events.hpp>
-#include <poetryops/kube/informer.hpp>
-#include <poetryops/kube/leader_election.hpp>
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/runtime/informer.hpp>
+#include <poetryops/runtime/leader_election.hpp>
+#include <poetryops/util/metrics.hpp>
 #include <poetryops/util/clock.hpp>
 #include <poetryops/util/result.hpp>
 

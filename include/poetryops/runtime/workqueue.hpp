@@ -17,7 +17,7 @@
 ///
 ///   while (auto key = queue.get()) { auto r = reconcile(*key); ...; queue.done(*key); }
 
-#include <poetryops/kube/rate_limiter.hpp>
+#include <poetryops/runtime/rate_limiter.hpp>
 #include <poetryops/util/clock.hpp>
 
 #include <chrono>
