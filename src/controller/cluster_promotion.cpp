@@ -59,7 +59,7 @@ Result<std::shared_ptr<registry::Registry>> ClusterPromotion::registry_for(
 }
 
 Result<runtime::ReconcileResult> ClusterPromotion::on_valid(const api::PoetryApp& app,
-                                                         api::PoetryAppStatus& status) {
+                                                            api::PoetryAppStatus& status) {
     api::PoetryApp current = app;
     current.status = status;
     PromotionOutcome out = reconciler_->reconcile(current);

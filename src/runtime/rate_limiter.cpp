@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 
 ItemExponentialRateLimiter::ItemExponentialRateLimiter(duration base, duration max)
     : base_(base), max_(max) {}
@@ -73,4 +73,4 @@ std::unique_ptr<RateLimiter> default_controller_rate_limiter(const Clock& clock)
     return std::make_unique<MaxOfRateLimiter>(std::move(v));
 }
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

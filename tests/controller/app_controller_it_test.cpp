@@ -270,7 +270,8 @@ TEST_P(AppControllerFaultIt, AConflictIsRetriedAtOnceEvenWhenThePromotionHookAsk
     ASSERT_TRUE(obj);
     auto shared = std::make_shared<const json>(*obj);
     controller::AppReconcilerOptions o;
-    o.on_valid = [](const api::PoetryApp&, api::PoetryAppStatus&) -> Result<runtime::ReconcileResult> {
+    o.on_valid = [](const api::PoetryApp&,
+                    api::PoetryAppStatus&) -> Result<runtime::ReconcileResult> {
         return runtime::ReconcileResult{.requeue_after = std::chrono::minutes(5)};
     };
     controller::AppReconciler r(

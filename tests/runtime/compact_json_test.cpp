@@ -7,7 +7,7 @@
 
 #include <limits>
 
-namespace poetryops::kube::detail {
+namespace poetryops::runtime::detail {
 namespace {
 
 using nlohmann::json;
@@ -100,4 +100,4 @@ TEST(CompactJson, BrokenInputIsNulloptNotAnException) {
 }
 
 }  // namespace
-}  // namespace poetryops::kube::detail
+}  // namespace poetryops::runtime::detail

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace poetryops::kube {
+namespace poetryops::metrics {
 namespace {
 
 TEST(Metrics, RendersCountersGaugesAndHistogramsInTextFormat) {
@@ -43,4 +43,4 @@ TEST(Metrics, CollectorsAppendTheirText) {
 }
 
 }  // namespace
-}  // namespace poetryops::kube
+}  // namespace poetryops::metrics

@@ -53,12 +53,12 @@ StatusDecision decide_status(const nlohmann::json& object,
 /// Called for each valid app after validation; may update `status` (the promotion engine) and ask
 /// for a requeue.
 using ValidAppHook = std::function<Result<runtime::ReconcileResult>(const api::PoetryApp& app,
-                                                                 api::PoetryAppStatus& status)>;
+                                                                    api::PoetryAppStatus& status)>;
 
 struct AppReconcilerOptions {
-    kube::EventRecorder* events = nullptr;     ///< null: no Events
+    kube::EventRecorder* events = nullptr;        ///< null: no Events
     metrics::MetricsRegistry* metrics = nullptr;  ///< null: no metrics
-    ValidAppHook on_valid;                     ///< empty: validation only
+    ValidAppHook on_valid;                        ///< empty: validation only
 };
 
 /// Thread safety: reconcile() may run concurrently for different keys (the controller never runs

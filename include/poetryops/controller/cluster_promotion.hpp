@@ -8,10 +8,10 @@
 #include <poetryops/controller/git_port.hpp>
 #include <poetryops/controller/kube_ports.hpp>
 #include <poetryops/controller/promotion.hpp>
-#include <poetryops/runtime/controller.hpp>
 #include <poetryops/kube/events.hpp>
 #include <poetryops/registry/client.hpp>
 #include <poetryops/registry/webhook.hpp>
+#include <poetryops/runtime/controller.hpp>
 
 #include <filesystem>
 #include <functional>
@@ -48,7 +48,8 @@ public:
     /// result, records events. A dependency failure (registry or git down) sets Degraded=True in
     /// `status` and asks for a rate-limited requeue (exponential per-item backoff), so the
     /// condition is written and the app is retried.
-    Result<runtime::ReconcileResult> on_valid(const api::PoetryApp& app, api::PoetryAppStatus& status);
+    Result<runtime::ReconcileResult> on_valid(const api::PoetryApp& app,
+                                              api::PoetryAppStatus& status);
 
     /// Starts the webhook receiver (POST /webhooks/registry). For each push, the cached tag list of
     /// the repository is dropped and `wake` is called with "registry/repository" so the caller can

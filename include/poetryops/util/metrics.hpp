@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-namespace poetryops::kube {
+namespace poetryops::metrics {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
@@ -76,4 +76,4 @@ std::vector<double> reconcile_time_buckets();
 /// Escapes a label value for the text format (backslash, double quote, newline).
 std::string escape_label_value(std::string_view v);
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::metrics
