@@ -4,7 +4,7 @@
 #include <poetryops/cli/commands.hpp>
 
 #include <poetryops/controller/app_controller.hpp>
-#include <poetryops/kube/manager.hpp>
+#include <poetryops/runtime/manager.hpp>
 #include <poetryops/util/log.hpp>
 
 #include <poetryops/registry/reference.hpp>
@@ -62,7 +62,7 @@ std::string apply_promotion_flags(const PromotionFlags& f,
 
 Exit run_controller(const controller::AppControllerConfig& config) {
     // Block SIGTERM/SIGINT before any thread starts so that only the signal thread sees them.
-    kube::ShutdownSignals signals;
+    runtime::ShutdownSignals signals;
     auto created = controller::AppController::create(config);
     if (!created) return config_error(created.error());
     auto& ctl = **created;

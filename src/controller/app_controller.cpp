@@ -15,7 +15,7 @@ Result<std::unique_ptr<AppController>> AppController::create(const AppController
     opts.context = config.context;
     POETRYOPS_TRY(auto kube_config, kube::load_config(opts));
     POETRYOPS_LOG(info, "connecting to the API server", {{"config", kube_config.describe()}});
-    auto metrics = std::make_unique<kube::MetricsRegistry>();
+    auto metrics = std::make_unique<metrics::MetricsRegistry>();
     kube::RestClientOptions client_options;
     client_options.metrics = metrics.get();
     POETRYOPS_TRY(auto rest, kube::RestClient::create(kube_config, client_options));
@@ -23,7 +23,7 @@ Result<std::unique_ptr<AppController>> AppController::create(const AppController
     POETRYOPS_TRY(auto controller, create(config, std::move(client), kube_config.namespace_));
     // rest_client_requests_total lives in the client's registry; /metrics renders it with the
     // manager's.
-    kube::MetricsRegistry* raw = metrics.get();
+    metrics::MetricsRegistry* raw = metrics.get();
     controller->manager_->metrics().add_collector([raw] { return raw->render(); });
     controller->client_metrics_ = std::move(metrics);
     return controller;
@@ -41,7 +41,7 @@ Result<std::unique_ptr<AppController>> AppController::create(
     std::unique_ptr<AppController> c(new AppController());
     c->client_ = std::move(client);
 
-    kube::ManagerOptions mo;
+    runtime::ManagerOptions mo;
     mo.metrics_bind_address = config.metrics_bind_address;
     mo.health_probe_bind_address = config.health_probe_bind_address;
     mo.leader_election = config.leader_elect;
@@ -50,14 +50,14 @@ Result<std::unique_ptr<AppController>> AppController::create(
                                        : config.leader_election_namespace;
     mo.leader_election_id = "poetryops-controller";
     mo.events.component = "poetryops-controller";
-    c->manager_ = std::make_unique<kube::Manager>(*c->client_, std::move(mo));
+    c->manager_ = std::make_unique<runtime::Manager>(*c->client_, std::move(mo));
 
     std::vector<std::string> namespaces = config.namespaces;
     std::sort(namespaces.begin(), namespaces.end());
     namespaces.erase(std::unique(namespaces.begin(), namespaces.end()), namespaces.end());
     if (namespaces.empty()) namespaces.push_back("");  // all namespaces
     for (const auto& ns : namespaces) {
-        kube::InformerOptions io;
+        runtime::InformerOptions io;
         io.resource = controller::poetryapps().in(ns);
         io.resync = config.resync;
         c->informers_.push_back(&c->manager_->add_informer(std::move(io)));
@@ -67,7 +67,7 @@ Result<std::unique_ptr<AppController>> AppController::create(
     // one).
     auto informers = c->informers_;
     auto lookup = [informers, all = namespaces.front().empty()](
-                      const std::string& key) -> kube::Informer::ObjectPtr {
+                      const std::string& key) -> runtime::Informer::ObjectPtr {
         if (all) return informers.front()->get(key);
         std::string ns = key.substr(0, key.find('/'));
         for (auto* inf : informers) {
@@ -95,7 +95,7 @@ Result<std::unique_ptr<AppController>> AppController::create(
     c->reconciler_ = std::make_unique<AppReconciler>(*c->client_, std::move(lookup),
                                                      SystemClock::instance(), ro);
 
-    kube::ControllerOptions co;
+    runtime::ControllerOptions co;
     co.name = "poetryapp";
     co.max_concurrent_reconciles = config.max_concurrent_reconciles;
     c->controller_ = &c->manager_->add_controller(std::move(co), *c->reconciler_);

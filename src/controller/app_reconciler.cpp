@@ -3,8 +3,8 @@
 
 #include <poetryops/api/codec.hpp>
 #include <poetryops/kube/events.hpp>
-#include <poetryops/kube/informer.hpp>
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/runtime/informer.hpp>
+#include <poetryops/util/metrics.hpp>
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/log.hpp>
 
@@ -24,11 +24,11 @@ json comparable(const api::PoetryAppStatus& status) { return api::encode_status(
 
 }  // namespace
 
-void describe_metrics(kube::MetricsRegistry& metrics) {
-    metrics.describe(kWritesMetric, kube::MetricType::counter,
+void describe_metrics(metrics::MetricsRegistry& metrics) {
+    metrics.describe(kWritesMetric, metrics::MetricType::counter,
                      "PoetryApp status writes by result (written, conflict, error).");
     metrics.describe(
-        kInvalidMetric, kube::MetricType::counter,
+        kInvalidMetric, metrics::MetricType::counter,
         "Reconciles that found an invalid PoetryApp spec (Ready=False, reason InvalidSpec).");
 }
 
@@ -59,16 +59,16 @@ AppReconciler::AppReconciler(kube::KubeClient& client, Lookup lookup, const Cloc
     if (options_.metrics) describe_metrics(*options_.metrics);
 }
 
-Result<kube::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
+Result<runtime::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
     auto object = lookup_(key);
     if (!object) {
         // Deleted: nothing to clean up (no owned objects yet) but what the engine kept.
         if (options_.engine) options_.engine->forget(key);
-        return kube::ReconcileResult{};
+        return runtime::ReconcileResult{};
     }
 
     StatusDecision d = decide_status(*object, clock_.now());
-    kube::ReconcileResult result;
+    runtime::ReconcileResult result;
     const bool valid = d.errors.empty();
     if (!valid) {
         if (options_.metrics) options_.metrics->inc(kInvalidMetric);
@@ -132,10 +132,10 @@ Result<kube::ReconcileResult> AppReconciler::reconcile(const std::string& key) {
             // A rate-limited retry now, not the hook's requeue_after (the poll interval, 5 minutes
             // by default): the controller prefers requeue_after when both are set, and would drop
             // the retry until then.
-            return kube::ReconcileResult{.requeue_after = std::chrono::milliseconds(0),
+            return runtime::ReconcileResult{.requeue_after = std::chrono::milliseconds(0),
                                          .requeue = true};
         }
-        if (kube::is_not_found(e)) return kube::ReconcileResult{};  // deleted meanwhile
+        if (kube::is_not_found(e)) return runtime::ReconcileResult{};  // deleted meanwhile
         if (options_.metrics) options_.metrics->inc(kWritesMetric, {{"result", "error"}});
         return fail(e);
     }

@@ -2,9 +2,9 @@
 
 #include <poetryops/http/client.hpp>
 #include <poetryops/http/url.hpp>
-#include <poetryops/kube/metrics.hpp>
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/log.hpp>
+#include <poetryops/util/metrics.hpp>
 #include <poetryops/util/strings.hpp>
 
 #include <deque>
@@ -201,7 +201,7 @@ Result<std::unique_ptr<RestClient>> RestClient::create(const KubeConfig& config,
     impl->host = url->authority();
     if (options.metrics != nullptr) {
         options.metrics->describe(
-            "rest_client_requests_total", MetricType::counter,
+            "rest_client_requests_total", metrics::MetricType::counter,
             "Number of HTTP requests, partitioned by status code, method, and host.");
     }
     return std::unique_ptr<RestClient>(new RestClient(std::move(impl)));

@@ -72,7 +72,8 @@ TEST(Layering, AModuleIncludesOnlyModulesBelowIt) {
 }
 
 TEST(Layering, IoModulesKnowNothingOfPoetryApps) {
-    for (const char* module : {"util", "oci", "http", "git", "registry", "kube", "manifest"}) {
+    for (const char* module :
+         {"util", "oci", "http", "git", "registry", "kube", "runtime", "manifest"}) {
         for (const fs::path& root :
              {poetryops::test::source_dir() / "src" / module,
               poetryops::test::source_dir() / "include/poetryops" / module}) {

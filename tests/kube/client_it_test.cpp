@@ -8,8 +8,8 @@
 
 #include <poetryops/util/fs.hpp>
 
-#include <poetryops/kube/metrics.hpp>
 #include <poetryops/kube/status.hpp>
+#include <poetryops/util/metrics.hpp>
 
 #include <gtest/gtest.h>
 
@@ -32,7 +32,7 @@ nlohmann::json configmap(const std::string& ns, const std::string& name, nlohman
 }
 
 TEST_P(ClientIt, CreateGetUpdateDeleteWithConflicts) {
-    MetricsRegistry metrics;
+    metrics::MetricsRegistry metrics;
     auto client = make_client(&metrics);
     ASSERT_TRUE(client);
     std::string ns = fresh_namespace(*client);

@@ -73,7 +73,7 @@ void KubeServerTest::SetUp() {
 
 void KubeServerTest::TearDown() { env_.reset(); }
 
-std::unique_ptr<RestClient> KubeServerTest::make_client(MetricsRegistry* metrics) {
+std::unique_ptr<RestClient> KubeServerTest::make_client(metrics::MetricsRegistry* metrics) {
     RestClientOptions o;
     o.metrics = metrics;
     o.request_timeout = std::chrono::seconds(10);

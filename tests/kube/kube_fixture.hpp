@@ -52,7 +52,7 @@ protected:
     void SetUp() override;
     void TearDown() override;
     /// A RestClient for the server (fails the test when it cannot be made).
-    std::unique_ptr<RestClient> make_client(MetricsRegistry* metrics = nullptr);
+    std::unique_ptr<RestClient> make_client(metrics::MetricsRegistry* metrics = nullptr);
     fake::FakeApiServer* fake() { return env_ ? env_->fake() : nullptr; }
     KubeTestEnv& env() { return *env_; }
     /// Creates a namespace unique to this test and returns its name.

@@ -1,6 +1,6 @@
-// Watches and informers against the real Kubernetes lane, and against the fake API server for
-// injected faults.
-#include <poetryops/kube/informer.hpp>
+// Watches against the real Kubernetes lane, and against the fake API server for injected faults.
+// The informer tests that ran here are in tests/runtime/informer_watch_it_test.cpp.
+#include <poetryops/kube/client.hpp>
 
 #include "kube/kube_fixture.hpp"
 #include "support/support.hpp"
@@ -8,8 +8,6 @@
 #include <poetryops/kube/status.hpp>
 
 #include <gtest/gtest.h>
-
-#include <mutex>
 
 namespace poetryops::kube {
 namespace {
@@ -20,8 +18,6 @@ using testenv::KubeServerTest;
 class WatchIt : public KubeServerTest {};
 /// Faults a real API server cannot produce on demand: the fake server only.
 class WatchFaultIt : public WatchIt {};
-/// What a real API server does on its own clock (a BOOKMARK about once a minute).
-class WatchRealIt : public WatchIt {};
 
 nlohmann::json cm(const std::string& ns, const std::string& name, const std::string& value) {
     return {{"apiVersion", "v1"},
@@ -29,27 +25,6 @@ nlohmann::json cm(const std::string& ns, const std::string& name, const std::str
             {"metadata", {{"name", name}, {"namespace", ns}, {"labels", {{"app", "w"}}}}},
             {"data", {{"v", value}}}};
 }
-
-/// Records handler calls.
-struct Recorder {
-    std::mutex mu;
-    std::vector<std::string> log;
-    ResourceEventHandler handler() {
-        return {[this](const nlohmann::json& o) { push("add " + key_of(o)); },
-                [this](const nlohmann::json&, const nlohmann::json& n) {
-                    push("update " + key_of(n) + "=" + n["data"].value("v", ""));
-                },
-                [this](const nlohmann::json& o) { push("delete " + key_of(o)); }};
-    }
-    void push(std::string s) {
-        std::lock_guard lock(mu);
-        log.push_back(std::move(s));
-    }
-    bool saw(const std::string& s) {
-        std::lock_guard lock(mu);
-        return std::find(log.begin(), log.end(), s) != log.end();
-    }
-};
 
 TEST_P(WatchIt, WatchResumesFromTheLastResourceVersion) {
     auto client = make_client();
@@ -80,105 +55,6 @@ TEST_P(WatchIt, WatchResumesFromTheLastResourceVersion) {
         << "only changes after the list, in order";
 }
 
-TEST_P(WatchIt, InformerSyncsAndFollowsChanges) {
-    auto client = make_client();
-    ASSERT_TRUE(client);
-    std::string ns = fresh_namespace(*client);
-    ResourceRef cms = resources::configmaps().in(ns);
-    for (int i = 0; i < 5; ++i)
-        ASSERT_TRUE(client->create(cms, cm(ns, "c" + std::to_string(i), "0")));
-    auto other = cm(ns, "unlabelled", "0");
-    other["metadata"]["labels"] = {{"app", "other"}};
-    ASSERT_TRUE(client->create(cms, other));
-
-    InformerOptions io;
-    io.resource = cms;
-    io.label_selector = "app=w";
-    io.page_size = 2;
-    io.backoff_base = 20ms;
-    Informer inf(*client, io);
-    Recorder rec;
-    inf.add_handler(rec.handler());
-    inf.start();
-    ASSERT_TRUE(inf.wait_for_sync(20s));
-    EXPECT_EQ(inf.size(), 5u);
-    EXPECT_TRUE(rec.saw("add " + ns + "/c0"));
-    EXPECT_FALSE(rec.saw("add " + ns + "/unlabelled"));
-
-    ASSERT_TRUE(client->patch(cms.named("c1"), PatchType::merge, {{"data", {{"v", "9"}}}}));
-    ASSERT_TRUE(client->remove(cms.named("c2")));
-    ASSERT_TRUE(client->create(cms, cm(ns, "c9", "0")));
-    ASSERT_TRUE(test::wait_until([&] {
-        return rec.saw("update " + ns + "/c1=9") && rec.saw("delete " + ns + "/c2") &&
-               rec.saw("add " + ns + "/c9");
-    }));
-    EXPECT_EQ(inf.get(ns + "/c1")->at("data").at("v"), "9");
-    EXPECT_EQ(inf.get(ns + "/c2"), nullptr);
-    EXPECT_EQ(inf.size(), 5u);
-    EXPECT_EQ(inf.lists(), 1u);
-
-    // A handler added late is told about what is already cached.
-    Recorder late;
-    inf.add_handler(late.handler());
-    EXPECT_TRUE(late.saw("add " + ns + "/c9"));
-    inf.stop();
-}
-
-TEST_P(WatchFaultIt, InformerResumesAfterADroppedWatchWithoutRelisting) {
-    auto client = make_client();
-    ASSERT_TRUE(client);
-    ResourceRef cms = resources::configmaps().in("default");
-    InformerOptions io;
-    io.resource = cms;
-    io.backoff_base = 10ms;
-    Informer inf(*client, io);
-    Recorder rec;
-    inf.add_handler(rec.handler());
-    inf.start();
-    ASSERT_TRUE(inf.wait_for_sync(20s));
-    ASSERT_TRUE(test::wait_until([&] { return fake()->open_watches() == 1; }));
-    fake()->drop_watches();
-    ASSERT_TRUE(client->create(cms, cm("default", "while-dropped", "1")));
-    ASSERT_TRUE(test::wait_until([&] { return rec.saw("add default/while-dropped"); }));
-    EXPECT_GE(inf.watches(), 2u);
-    EXPECT_EQ(inf.lists(), 1u) << "a dropped watch resumes from its resourceVersion";
-}
-
-void expect_relist_after_410(testenv::KubeServerTest& t, fake::FakeApiServer& server, bool as_http,
-                             RestClient& client) {
-    ResourceRef cms = resources::configmaps().in("default");
-    InformerOptions io;
-    io.resource = cms;
-    io.backoff_base = 10ms;
-    Informer inf(client, io);
-    Recorder rec;
-    inf.add_handler(rec.handler());
-    inf.start();
-    ASSERT_TRUE(inf.wait_for_sync(20s));
-    ASSERT_TRUE(test::wait_until([&] { return server.open_watches() == 1; }));
-    // While nobody watches, an object changes and the history is compacted: a resume must fail with
-    // 410.
-    server.drop_watches();
-    ASSERT_TRUE(client.create(cms, cm("default", "during-gap", "1")));
-    server.expire_history(as_http);
-    ASSERT_TRUE(test::wait_until([&] { return rec.saw("add default/during-gap"); }));
-    EXPECT_GE(inf.lists(), 2u) << "410 → relist";
-    ASSERT_TRUE(client.create(cms, cm("default", "after-relist", "1")));
-    ASSERT_TRUE(test::wait_until([&] { return rec.saw("add default/after-relist"); }));
-}
-
-TEST_P(WatchFaultIt, GoneAsHttp410Relists) {
-    auto client = make_client();
-    ASSERT_TRUE(client);
-    expect_relist_after_410(*this, *fake(), true, *client);
-}
-
-TEST_P(WatchFaultIt, GoneAsErrorEventInA200StreamRelists) {
-    auto client = make_client();
-    ASSERT_TRUE(client);
-    expect_relist_after_410(*this, *fake(), false, *client);
-}
-
 TEST_P(WatchFaultIt, ErrorEventOnAnOpenWatchIsGone) {
     auto client = make_client();
     ASSERT_TRUE(client);
@@ -195,25 +71,6 @@ TEST_P(WatchFaultIt, ErrorEventOnAnOpenWatchIsGone) {
     ASSERT_FALSE(ev);
     EXPECT_TRUE(is_gone(ev.error())) << ev.error().message;
     EXPECT_NE(ev.error().message.find("too old resource version"), std::string::npos);
-}
-
-TEST_P(WatchFaultIt, GarbageInTheStreamRelistsWithoutCrashing) {
-    auto client = make_client();
-    ASSERT_TRUE(client);
-    ResourceRef cms = resources::configmaps().in("default");
-    InformerOptions io;
-    io.resource = cms;
-    io.backoff_base = 10ms;
-    Informer inf(*client, io);
-    Recorder rec;
-    inf.add_handler(rec.handler());
-    inf.start();
-    ASSERT_TRUE(inf.wait_for_sync(20s));
-    ASSERT_TRUE(test::wait_until([&] { return fake()->open_watches() == 1; }));
-    fake()->garbage_in_watches();
-    ASSERT_TRUE(test::wait_until([&] { return inf.lists() >= 2; }));
-    ASSERT_TRUE(client->create(cms, cm("default", "after-garbage", "1")));
-    ASSERT_TRUE(test::wait_until([&] { return rec.saw("add default/after-garbage"); }));
 }
 
 TEST_P(WatchIt, IdleTimeoutDetectsASilentConnection) {
@@ -239,45 +96,8 @@ TEST_P(WatchIt, IdleTimeoutDetectsASilentConnection) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
-TEST_P(WatchFaultIt, BookmarksAdvanceTheResumeVersion) {
-    auto client = make_client();
-    ASSERT_TRUE(client);
-    InformerOptions io;
-    io.resource = resources::configmaps().in("default");
-    Informer inf(*client, io);
-    inf.start();
-    ASSERT_TRUE(inf.wait_for_sync(20s));
-    std::string rv0 = inf.resource_version();
-    // A change in another namespace moves the global version; only a bookmark can tell this watch
-    // about it.
-    std::string ns = fresh_namespace(*client);
-    ASSERT_TRUE(
-        test::wait_until([&] { return std::stoll(inf.resource_version()) > std::stoll(rv0); }, 5s));
-}
-
-TEST_P(WatchRealIt, BookmarksFromARealServerAdvanceTheResumeVersion) {
-    auto client = make_client();
-    ASSERT_TRUE(client);
-    std::string ns = fresh_namespace(*client);
-    InformerOptions io;
-    io.resource = resources::configmaps().in(ns);
-    // nothing matches: only a bookmark can move the version
-    io.label_selector = "poetryops.io/test=bookmarks";
-    Informer inf(*client, io);
-    inf.start();
-    ASSERT_TRUE(inf.wait_for_sync(20s));
-    std::string rv0 = inf.resource_version();
-    fresh_namespace(*client);  // moves the global resourceVersion
-    // kube-apiserver's watch cache sends a BOOKMARK about once a minute.
-    EXPECT_TRUE(test::wait_until(
-        [&] { return std::stoll(inf.resource_version()) > std::stoll(rv0); }, 100s))
-        << "no bookmark in 100 s; resourceVersion still " << inf.resource_version();
-    EXPECT_EQ(inf.lists(), 1u) << "a bookmark moves the resume point without a relist";
-}
-
 POETRYOPS_KUBE_SERVERS(WatchIt);
 POETRYOPS_KUBE_FAKE_ONLY(WatchFaultIt);
-POETRYOPS_KUBE_REAL_ONLY(WatchRealIt);
 
 }  // namespace
 }  // namespace poetryops::kube

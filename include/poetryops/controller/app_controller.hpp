@@ -7,7 +7,7 @@
 #include <poetryops/controller/app_reconciler.hpp>
 #include <poetryops/controller/engine.hpp>
 #include <poetryops/kube/client.hpp>
-#include <poetryops/kube/manager.hpp>
+#include <poetryops/runtime/manager.hpp>
 #include <poetryops/util/result.hpp>
 
 #include <filesystem>
@@ -64,25 +64,25 @@ public:
     /// Graceful: in-flight reconciles finish, the lease is released, informers stop.
     void stop();
 
-    kube::Manager& manager() { return *manager_; }
+    runtime::Manager& manager() { return *manager_; }
     AppReconciler& reconciler() { return *reconciler_; }
     Engine& engine() { return *engine_; }
     /// The PoetryApp informers (one per --namespace, or one for all namespaces).
-    const std::vector<kube::Informer*>& informers() const { return informers_; }
+    const std::vector<runtime::Informer*>& informers() const { return informers_; }
     /// Reconciles finished so far across the controller's workers.
     std::uint64_t reconciles() const;
 
 private:
     AppController() = default;
     // outlives client_, which reports into it
-    std::unique_ptr<kube::MetricsRegistry> client_metrics_;
+    std::unique_ptr<metrics::MetricsRegistry> client_metrics_;
     std::unique_ptr<kube::KubeClient> client_;
-    std::unique_ptr<kube::Manager> manager_;
-    std::vector<kube::Informer*> informers_;
+    std::unique_ptr<runtime::Manager> manager_;
+    std::vector<runtime::Informer*> informers_;
     // the one reconcile, called by reconciler_; outlives the workers
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<AppReconciler> reconciler_;
-    kube::Controller* controller_ = nullptr;
+    runtime::Controller* controller_ = nullptr;
 };
 
 }  // namespace poetryops::controller

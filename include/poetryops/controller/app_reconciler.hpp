@@ -13,7 +13,7 @@
 #include <poetryops/api/validation.hpp>
 #include <poetryops/controller/engine.hpp>
 #include <poetryops/kube/client.hpp>
-#include <poetryops/kube/controller.hpp>
+#include <poetryops/runtime/controller.hpp>
 #include <poetryops/util/clock.hpp>
 
 #include <nlohmann/json.hpp>
@@ -27,8 +27,10 @@
 
 namespace poetryops::kube {
 class EventRecorder;
-class MetricsRegistry;
 }  // namespace poetryops::kube
+namespace poetryops::metrics {
+class MetricsRegistry;
+}  // namespace poetryops::metrics
 
 namespace poetryops::controller {
 
@@ -49,14 +51,14 @@ StatusDecision decide_status(const nlohmann::json& object,
 
 struct AppReconcilerOptions {
     kube::EventRecorder* events = nullptr;     ///< null: no Events
-    kube::MetricsRegistry* metrics = nullptr;  ///< null: no metrics
+    metrics::MetricsRegistry* metrics = nullptr;  ///< null: no metrics
     /// The one reconcile; null: validation and status only (an engine without ports).
     Engine* engine = nullptr;
 };
 
 /// Thread safety: reconcile() may run concurrently for different keys (the controller never runs
 /// one key twice).
-class AppReconciler final : public kube::Reconciler {
+class AppReconciler final : public runtime::Reconciler {
 public:
     /// The current object for a key ("ns/name"), null when it no longer exists (usually
     /// Informer::get).
@@ -68,7 +70,7 @@ public:
     /// Validates the app and writes its status when it changed. A 409 on the status write asks for
     /// a rate-limited requeue (the next attempt recomputes from the newer object, so no status is
     /// lost); other API errors are returned as retryable errors.
-    Result<kube::ReconcileResult> reconcile(const std::string& key) override;
+    Result<runtime::ReconcileResult> reconcile(const std::string& key) override;
 
     /// Status writes that succeeded / hit a 409.
     std::uint64_t status_writes() const { return status_writes_.load(); }
@@ -85,6 +87,6 @@ private:
 
 /// Declares the reconciler's metrics (poetryops_status_writes_total{result},
 /// poetryops_invalid_specs_total).
-void describe_metrics(kube::MetricsRegistry& metrics);
+void describe_metrics(metrics::MetricsRegistry& metrics);
 
 }  // namespace poetryops::controller

@@ -28,9 +28,11 @@
 #include <string>
 #include <vector>
 
-namespace poetryops::kube {
-
+namespace poetryops::metrics {
 class MetricsRegistry;
+}  // namespace poetryops::metrics
+
+namespace poetryops::kube {
 
 struct ListOptions {
     std::string label_selector{};
@@ -130,8 +132,8 @@ public:
 };
 
 struct RestClientOptions {
-    MetricsRegistry* metrics = nullptr;  ///< rest_client_requests_total{code,method,host}
-    const Clock* clock = nullptr;        ///< token-file refresh; null: SystemClock
+    metrics::MetricsRegistry* metrics = nullptr;  ///< rest_client_requests_total{code,method,host}
+    const Clock* clock = nullptr;                 ///< token-file refresh; null: SystemClock
     std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
     std::string user_agent = "poetryops/0.1";

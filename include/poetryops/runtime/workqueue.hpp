@@ -17,7 +17,7 @@
 ///
 ///   while (auto key = queue.get()) { auto r = reconcile(*key); ...; queue.done(*key); }
 
-#include <poetryops/kube/rate_limiter.hpp>
+#include <poetryops/runtime/rate_limiter.hpp>
 #include <poetryops/util/clock.hpp>
 
 #include <chrono>
@@ -33,9 +33,11 @@
 #include <unordered_set>
 #include <vector>
 
-namespace poetryops::kube {
-
+namespace poetryops::metrics {
 class MetricsRegistry;
+}  // namespace poetryops::metrics
+
+namespace poetryops::runtime {
 
 /// Thread safety: safe; any number of producers and workers.
 class WorkQueue {
@@ -45,7 +47,7 @@ public:
     /// `limiter` null: default_controller_rate_limiter(clock). `metrics` may be null.
     explicit WorkQueue(std::string name, const Clock& clock = SystemClock::instance(),
                        std::unique_ptr<RateLimiter> limiter = nullptr,
-                       MetricsRegistry* metrics = nullptr);
+                       metrics::MetricsRegistry* metrics = nullptr);
     ~WorkQueue();
     WorkQueue(const WorkQueue&) = delete;
     WorkQueue& operator=(const WorkQueue&) = delete;
@@ -96,7 +98,7 @@ private:
     std::string name_;
     const Clock& clock_;
     std::unique_ptr<RateLimiter> limiter_;
-    MetricsRegistry* metrics_;
+    metrics::MetricsRegistry* metrics_;
 
     mutable std::mutex mu_;
     std::condition_variable cv_;
@@ -109,4 +111,4 @@ private:
     bool shutting_down_ = false;
 };
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

@@ -2,7 +2,7 @@
 /// A small Prometheus metrics registry: counters, gauges and histograms with labels, rendered in
 /// the Prometheus text exposition format (version 0.0.4) for `/metrics`.
 ///
-///   registry.describe("poetryops_builds_total", kube::MetricType::counter, "Image builds
+///   registry.describe("poetryops_builds_total", metrics::MetricType::counter, "Image builds
 ///   started."); registry.inc("poetryops_builds_total", {{"app", "team-a/billing"}});
 ///
 /// The controller runtime registers controller-runtime's names (controller_runtime_reconcile_total,
@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-namespace poetryops::kube {
+namespace poetryops::metrics {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
@@ -76,4 +76,4 @@ std::vector<double> reconcile_time_buckets();
 /// Escapes a label value for the text format (backslash, double quote, newline).
 std::string escape_label_value(std::string_view v);
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::metrics

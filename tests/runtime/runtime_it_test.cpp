@@ -1,5 +1,6 @@
-// Leader election, events and the manager against the real Kubernetes lane and the fake API server.
-#include <poetryops/kube/manager.hpp>
+// Leader election and the manager against the real Kubernetes lane and the fake API server (Events:
+// tests/kube/events_it_test.cpp).
+#include <poetryops/runtime/manager.hpp>
 
 #include "kube/kube_fixture.hpp"
 #include "support/support.hpp"
@@ -12,11 +13,11 @@
 #include <atomic>
 #include <set>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 namespace {
 
 using namespace std::chrono_literals;
-using testenv::KubeServerTest;
+using kube::testenv::KubeServerTest;
 
 class RuntimeIt : public KubeServerTest {};
 
@@ -64,7 +65,7 @@ TEST_P(RuntimeIt, SecondCandidateTakesOverWhenTheLeaderStopsRenewing) {
     }
     ASSERT_TRUE(test::wait_until([&] { return b_leads.load(); }, 15s));
     EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
-    auto lease = client_b->get(resources::leases().in(ns).named("poetryops-it"));
+    auto lease = client_b->get(kube::resources::leases().in(ns).named("poetryops-it"));
     ASSERT_TRUE(lease);
     EXPECT_EQ((*lease)["spec"]["holderIdentity"], "candidate-b");
     EXPECT_GE((*lease)["spec"].value("leaseTransitions", 0), 1);
@@ -72,40 +73,9 @@ TEST_P(RuntimeIt, SecondCandidateTakesOverWhenTheLeaderStopsRenewing) {
     a.stop();
     ta.join();
     tb.join();
-    lease = client_b->get(resources::leases().in(ns).named("poetryops-it"));
+    lease = client_b->get(kube::resources::leases().in(ns).named("poetryops-it"));
     ASSERT_TRUE(lease);
     EXPECT_EQ((*lease)["spec"]["holderIdentity"], "") << "a stopped leader releases the lease";
-}
-
-TEST_P(RuntimeIt, RepeatedEventsAreCountedNotDuplicated) {
-    auto client = make_client();
-    ASSERT_TRUE(client);
-    std::string ns = fresh_namespace(*client);
-    nlohmann::json obj = {{"apiVersion", "v1"},
-                          {"kind", "ConfigMap"},
-                          {"metadata", {{"name", "app"}, {"namespace", ns}}}};
-    auto created = client->create(resources::configmaps().in(ns), obj);
-    ASSERT_TRUE(created);
-    EventRecorder rec(*client, {.component = "poetryops-test"});
-    for (int i = 0; i < 3; ++i)
-        rec.record(*created, EventType::warning, "InvalidSpec", "spec.x: bad (token=abc123)");
-    rec.record(*created, EventType::normal, "Reconciled", "all good");
-    EXPECT_EQ(rec.created(), 2u);
-    EXPECT_EQ(rec.patched(), 2u);
-    auto events = client->list(resources::events().in(ns));
-    ASSERT_TRUE(events) << events.error().message;
-    ASSERT_EQ(events->items.size(), 2u);
-    for (const auto& e : events->items) {
-        EXPECT_EQ(e["involvedObject"]["name"], "app");
-        if (e["reason"] == "InvalidSpec") {
-            EXPECT_EQ(e["count"], 3);
-            EXPECT_EQ(e["type"], "Warning");
-            EXPECT_EQ(e["message"].get<std::string>().find("abc123"), std::string::npos)
-                << "messages are redacted";
-        } else {
-            EXPECT_EQ(e["count"], 1);
-        }
-    }
 }
 
 /// Counts reconciles per key; fails "bad" keys, throws for "boom".
@@ -155,7 +125,7 @@ TEST_P(RuntimeIt, ManagerReconcilesServesProbesAndMetricsAndStopsCleanly) {
     auto client = make_client();
     ASSERT_TRUE(client);
     std::string ns = fresh_namespace(*client);
-    ResourceRef cms = resources::configmaps().in(ns);
+    kube::ResourceRef cms = kube::resources::configmaps().in(ns);
     for (const char* name : {"good-1", "good-2", "bad-1", "boom-1"}) {
         ASSERT_TRUE(client->create(cms, {{"apiVersion", "v1"},
                                          {"kind", "ConfigMap"},
@@ -186,7 +156,8 @@ TEST_P(RuntimeIt, ManagerReconcilesServesProbesAndMetricsAndStopsCleanly) {
     std::this_thread::sleep_for(200ms);
     EXPECT_EQ(rec.count(ns + "/bad-1"), 1) << "terminal errors are not retried";
     // A change wakes its key again.
-    ASSERT_TRUE(client->patch(cms.named("good-1"), PatchType::merge, {{"data", {{"x", "1"}}}}));
+    ASSERT_TRUE(
+        client->patch(cms.named("good-1"), kube::PatchType::merge, {{"data", {{"x", "1"}}}}));
     ASSERT_TRUE(test::wait_until([&] { return rec.count(ns + "/good-1") >= 2; }));
     EXPECT_FALSE(rec.concurrent);
 
@@ -215,7 +186,8 @@ TEST_P(RuntimeIt, ManagerReconcilesServesProbesAndMetricsAndStopsCleanly) {
 
     // Graceful stop (what SIGTERM triggers): in-flight reconciles finish, the lease is released.
     rec.slow = 300ms;
-    ASSERT_TRUE(client->patch(cms.named("good-2"), PatchType::merge, {{"data", {{"x", "1"}}}}));
+    ASSERT_TRUE(
+        client->patch(cms.named("good-2"), kube::PatchType::merge, {{"data", {{"x", "1"}}}}));
     ASSERT_TRUE(test::wait_until([&] {
         std::lock_guard lock(rec.mu);
         return !rec.in_flight.empty();
@@ -225,7 +197,7 @@ TEST_P(RuntimeIt, ManagerReconcilesServesProbesAndMetricsAndStopsCleanly) {
         std::lock_guard lock(rec.mu);
         EXPECT_TRUE(rec.in_flight.empty()) << "stop() waits for in-flight reconciles";
     }
-    auto lease = client->get(resources::leases().in(ns).named("poetryops-controller"));
+    auto lease = client->get(kube::resources::leases().in(ns).named("poetryops-controller"));
     ASSERT_TRUE(lease);
     EXPECT_EQ((*lease)["spec"]["holderIdentity"], "");
     EXPECT_FALSE(lost.load());
@@ -234,4 +206,4 @@ TEST_P(RuntimeIt, ManagerReconcilesServesProbesAndMetricsAndStopsCleanly) {
 POETRYOPS_KUBE_SERVERS(RuntimeIt);
 
 }  // namespace
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

@@ -26,9 +26,11 @@
 #include <optional>
 #include <string>
 
-namespace poetryops::kube {
-
+namespace poetryops::metrics {
 class MetricsRegistry;
+}  // namespace poetryops::metrics
+
+namespace poetryops::runtime {
 
 struct LeaderElectionConfig {
     std::string lease_namespace;
@@ -40,13 +42,13 @@ struct LeaderElectionConfig {
     std::function<void()> on_started_leading;
     std::function<void()> on_stopped_leading;  ///< only after leading; not called by release()
     std::function<void(const std::string& identity)> on_new_leader;
-    MetricsRegistry* metrics = nullptr;  ///< leader_election_master_status{name}
+    metrics::MetricsRegistry* metrics = nullptr;  ///< leader_election_master_status{name}
 };
 
 /// Thread safety: run() on one thread; stop(), release() and the observers from any thread.
 class LeaderElector {
 public:
-    LeaderElector(KubeClient& client, LeaderElectionConfig config,
+    LeaderElector(kube::KubeClient& client, LeaderElectionConfig config,
                   const Clock& clock = SystemClock::instance());
 
     /// One attempt: read the lease and acquire or renew it. Returns true when we hold it
@@ -72,10 +74,10 @@ private:
     void set_leader(bool leading);
     nlohmann::json lease_spec(bool new_holder, const nlohmann::json* old_spec) const;
 
-    KubeClient& client_;
+    kube::KubeClient& client_;
     LeaderElectionConfig config_;
     const Clock& clock_;
-    ResourceRef ref_;
+    kube::ResourceRef ref_;
 
     mutable std::mutex mu_;
     std::condition_variable cv_;
@@ -91,4 +93,4 @@ private:
 /// A unique identity for this process: "<hostname>_<8 random hex>".
 std::string default_leader_identity();
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

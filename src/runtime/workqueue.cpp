@@ -1,8 +1,8 @@
-#include <poetryops/kube/workqueue.hpp>
+#include <poetryops/runtime/workqueue.hpp>
 
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/util/metrics.hpp>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 namespace {
 // While keys wait for a time on the clock, get() re-checks at least this often: the clock may be a
 // ManualClock that tests move without notifying us.
@@ -10,16 +10,17 @@ constexpr auto kMaxWaitSlice = std::chrono::milliseconds(50);
 }  // namespace
 
 WorkQueue::WorkQueue(std::string name, const Clock& clock, std::unique_ptr<RateLimiter> limiter,
-                     MetricsRegistry* metrics)
+                     metrics::MetricsRegistry* metrics)
     : name_(std::move(name)),
       clock_(clock),
       limiter_(limiter ? std::move(limiter) : default_controller_rate_limiter(clock)),
       metrics_(metrics) {
     if (metrics_ != nullptr) {
-        metrics_->describe("workqueue_depth", MetricType::gauge, "Current depth of workqueue");
-        metrics_->describe("workqueue_adds_total", MetricType::counter,
+        metrics_->describe("workqueue_depth", metrics::MetricType::gauge,
+                           "Current depth of workqueue");
+        metrics_->describe("workqueue_adds_total", metrics::MetricType::counter,
                            "Total number of adds handled by workqueue");
-        metrics_->describe("workqueue_retries_total", MetricType::counter,
+        metrics_->describe("workqueue_retries_total", metrics::MetricType::counter,
                            "Total number of retries handled by workqueue");
         metrics_->set("workqueue_depth", {{"name", name_}}, 0);
         metrics_->inc("workqueue_adds_total", {{"name", name_}}, 0);
@@ -172,4 +173,4 @@ std::size_t WorkQueue::processing() {
     return processing_.size();
 }
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace poetryops::kube::detail {
+namespace poetryops::runtime::detail {
 namespace {
 
 using nlohmann::json;
@@ -148,4 +148,4 @@ std::optional<nlohmann::json> decode_compact(std::string_view bytes) {
     }
 }
 
-}  // namespace poetryops::kube::detail
+}  // namespace poetryops::runtime::detail

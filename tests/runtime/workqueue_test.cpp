@@ -1,13 +1,13 @@
-#include <poetryops/kube/workqueue.hpp>
+#include <poetryops/runtime/workqueue.hpp>
 
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/util/metrics.hpp>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 namespace {
 
 using namespace std::chrono_literals;
@@ -146,7 +146,7 @@ TEST(WorkQueue, RateLimitedAddsBackOffExponentiallyAndForgetResets) {
 
 TEST(WorkQueue, PublishesDepthAddsAndRetries) {
     ManualClock clock;
-    MetricsRegistry m;
+    metrics::MetricsRegistry m;
     WorkQueue q("apps", clock, fast_limiter(), &m);
     q.add("a");
     q.add("a");
@@ -193,4 +193,4 @@ TEST(RateLimiter, DefaultControllerLimiterTakesTheLongerDelay) {
 }
 
 }  // namespace
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

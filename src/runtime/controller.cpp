@@ -1,9 +1,9 @@
-#include <poetryops/kube/controller.hpp>
+#include <poetryops/runtime/controller.hpp>
 
-#include <poetryops/kube/metrics.hpp>
 #include <poetryops/util/log.hpp>
+#include <poetryops/util/metrics.hpp>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 
 KeyMapper owner_mapper(std::string owner_kind, std::string owner_group) {
     return [kind = std::move(owner_kind), group = std::move(owner_group)](const nlohmann::json& o) {
@@ -29,29 +29,31 @@ KeyMapper owner_mapper(std::string owner_kind, std::string owner_group) {
     };
 }
 
-Controller::Controller(ControllerOptions options, Reconciler& reconciler, MetricsRegistry& metrics,
-                       const Clock& clock)
+Controller::Controller(ControllerOptions options, Reconciler& reconciler,
+                       metrics::MetricsRegistry& metrics, const Clock& clock)
     : name_(options.name),
       workers_count_(std::max(1, options.max_concurrent_reconciles)),
       reconciler_(reconciler),
       metrics_(metrics),
       clock_(clock),
       queue_(options.name, clock, std::move(options.rate_limiter), &metrics) {
-    metrics_.describe("controller_runtime_reconcile_total", MetricType::counter,
+    metrics_.describe("controller_runtime_reconcile_total", metrics::MetricType::counter,
                       "Total number of reconciliations per controller");
-    metrics_.describe("controller_runtime_reconcile_errors_total", MetricType::counter,
+    metrics_.describe("controller_runtime_reconcile_errors_total", metrics::MetricType::counter,
                       "Total number of reconciliation errors per controller");
-    metrics_.describe("controller_runtime_terminal_reconcile_errors_total", MetricType::counter,
+    metrics_.describe("controller_runtime_terminal_reconcile_errors_total",
+                      metrics::MetricType::counter,
                       "Total number of terminal reconciliation errors per controller");
-    metrics_.describe("controller_runtime_reconcile_panics_total", MetricType::counter,
+    metrics_.describe("controller_runtime_reconcile_panics_total", metrics::MetricType::counter,
                       "Total number of reconciliation exceptions per controller");
-    metrics_.describe("controller_runtime_reconcile_time_seconds", MetricType::histogram,
-                      "Length of time per reconciliation per controller", reconcile_time_buckets());
-    metrics_.describe("controller_runtime_active_workers", MetricType::gauge,
+    metrics_.describe("controller_runtime_reconcile_time_seconds", metrics::MetricType::histogram,
+                      "Length of time per reconciliation per controller",
+                      metrics::reconcile_time_buckets());
+    metrics_.describe("controller_runtime_active_workers", metrics::MetricType::gauge,
                       "Number of currently used workers per controller");
-    metrics_.describe("controller_runtime_max_concurrent_reconciles", MetricType::gauge,
+    metrics_.describe("controller_runtime_max_concurrent_reconciles", metrics::MetricType::gauge,
                       "Maximum number of concurrent reconciles per controller");
-    Labels l{{"controller", name_}};
+    metrics::Labels l{{"controller", name_}};
     for (const char* result : {"success", "error", "requeue", "requeue_after"}) {
         metrics_.inc("controller_runtime_reconcile_total",
                      {{"controller", name_}, {"result", result}}, 0);
@@ -110,7 +112,7 @@ void Controller::worker() {
 }
 
 void Controller::reconcile_one(const std::string& key) {
-    Labels l{{"controller", name_}};
+    metrics::Labels l{{"controller", name_}};
     metrics_.add("controller_runtime_active_workers", l, 1);
     auto start = std::chrono::steady_clock::now();
     const char* result = "success";
@@ -165,4 +167,4 @@ void Controller::reconcile_one(const std::string& key) {
     ++reconciles_;
 }
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

@@ -1,9 +1,9 @@
-#include <poetryops/kube/rate_limiter.hpp>
+#include <poetryops/runtime/rate_limiter.hpp>
 
 #include <algorithm>
 #include <cmath>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 
 ItemExponentialRateLimiter::ItemExponentialRateLimiter(duration base, duration max)
     : base_(base), max_(max) {}
@@ -73,4 +73,4 @@ std::unique_ptr<RateLimiter> default_controller_rate_limiter(const Clock& clock)
     return std::make_unique<MaxOfRateLimiter>(std::move(v));
 }
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace poetryops::kube::detail {
+namespace poetryops::runtime::detail {
 
 /// MessagePack of `object`, in an exact-size string.
 std::string encode_compact(const nlohmann::json& object);
@@ -19,4 +19,4 @@ std::string encode_compact(const nlohmann::json& object);
 /// The DOM back; nullopt (never an exception) when `bytes` is not valid MessagePack of one value.
 std::optional<nlohmann::json> decode_compact(std::string_view bytes);
 
-}  // namespace poetryops::kube::detail
+}  // namespace poetryops::runtime::detail

@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 
 /// Thread safety: implementations are safe.
 class RateLimiter {
@@ -78,4 +78,4 @@ private:
 /// controller-runtime's default: max(ItemExponential(5 ms, 1000 s), Bucket(10 qps, burst 100)).
 std::unique_ptr<RateLimiter> default_controller_rate_limiter(const Clock& clock);
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

@@ -3,8 +3,8 @@
 /// relist on 410/Expired or garbage, backoff with jitter) feeding a cache keyed `namespace/name`,
 /// and event handlers.
 ///
-///   kube::Informer apps(client, {.resource = kube::resources::configmaps()});
-///   apps.add_handler({.on_add = [&](const nlohmann::json& o) { queue.add(kube::key_of(o)); },
+///   runtime::Informer apps(client, {.resource = kube::resources::configmaps()});
+///   apps.add_handler({.on_add = [&](const nlohmann::json& o) { queue.add(runtime::key_of(o)); },
 ///   ...}); apps.start(); apps.wait_for_sync(std::chrono::seconds(30)); auto app =
 ///   apps.get("team-a/billing");   // shared, immutable snapshot; null when absent
 ///
@@ -35,7 +35,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 
 /// "namespace/name" (or "name" for cluster-scoped objects) from an object's metadata; "" when it
 /// has no name.
@@ -63,7 +63,7 @@ struct ResourceEventHandler {
 };
 
 struct InformerOptions {
-    ResourceRef resource;  ///< collection; namespace_ empty: all namespaces
+    kube::ResourceRef resource;  ///< collection; namespace_ empty: all namespaces
     std::string label_selector{};
     std::string field_selector{};
     /// Every `resync`, on_update(o, o) for every cached object (0: never).
@@ -86,7 +86,7 @@ class Informer {
 public:
     using ObjectPtr = std::shared_ptr<const nlohmann::json>;
 
-    Informer(KubeClient& client, InformerOptions options,
+    Informer(kube::KubeClient& client, InformerOptions options,
              const Clock& clock = SystemClock::instance());
     ~Informer();  ///< stop()
     Informer(const Informer&) = delete;
@@ -155,7 +155,7 @@ private:
     /// step.
     void report_failure(std::string_view what, const Error& error);
     void report_recovery();
-    void apply_event(WatchEvent&& ev);
+    void apply_event(kube::WatchEvent&& ev);
     bool sleep_for(std::chrono::milliseconds d);
     void resync_loop();
     void dispatch(const std::function<void(const ResourceEventHandler&)>& f);
@@ -167,7 +167,7 @@ private:
     void index_add(const std::string& key, const Entry& entry);     // mu_ held
     void index_remove(const std::string& key, const Entry& entry);  // mu_ held
 
-    KubeClient& client_;
+    kube::KubeClient& client_;
     InformerOptions options_;
     const Clock& clock_;
 
@@ -182,7 +182,7 @@ private:
     mutable std::mutex state_mu_;  // stop flag, current watch, condition variable
     mutable std::condition_variable cv_;
     bool stopping_ = false;
-    WatchStream* current_watch_ = nullptr;
+    kube::WatchStream* current_watch_ = nullptr;
     std::atomic<bool> synced_{false};
     std::atomic<std::uint64_t> lists_{0}, watches_{0};
     std::string last_failure_;    // informer thread only
@@ -191,4 +191,4 @@ private:
     std::thread resync_thread_;
 };
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

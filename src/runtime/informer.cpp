@@ -1,6 +1,6 @@
-#include <poetryops/kube/informer.hpp>
+#include <poetryops/runtime/informer.hpp>
 
-#include "kube/detail/compact_json.hpp"
+#include "runtime/detail/compact_json.hpp"
 
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/backoff.hpp>
@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <optional>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 namespace {
 
 const std::string& rv_of(const nlohmann::json& o) {
@@ -60,7 +60,7 @@ std::string key_of(const nlohmann::json& object) {
     return ns->get_ref<const std::string&>() + "/" + name->get_ref<const std::string&>();
 }
 
-Informer::Informer(KubeClient& client, InformerOptions options, const Clock& clock)
+Informer::Informer(kube::KubeClient& client, InformerOptions options, const Clock& clock)
     : client_(client), options_(std::move(options)), clock_(clock) {}
 
 Informer::~Informer() { stop(); }
@@ -268,7 +268,7 @@ void Informer::report_failure(std::string_view what, const Error& error) {
     }
     last_failure_ = std::move(key);
     failures_ = 1;
-    if (is_not_found(error)) {
+    if (kube::is_not_found(error)) {
         POETRYOPS_LOG(
             error,
             std::string(what) + " failed: the API server does not serve " +
@@ -291,14 +291,14 @@ void Informer::report_recovery() {
 }
 
 bool Informer::relist() {
-    ListOptions lo;
+    kube::ListOptions lo;
     lo.label_selector = options_.label_selector;
     lo.field_selector = options_.field_selector;
     lo.limit = options_.page_size;
     // Each page is converted to compact entries before the next is fetched: one page of DOMs at
     // most.
     Store fresh;
-    auto r = client_.list_pages(options_.resource, lo, [&](ObjectList& page) -> Result<void> {
+    auto r = client_.list_pages(options_.resource, lo, [&](kube::ObjectList& page) -> Result<void> {
         fresh.reserve(fresh.size() + page.items.size());
         for (auto& item : page.items) {
             transform(item);
@@ -380,8 +380,8 @@ bool Informer::relist() {
     return true;
 }
 
-void Informer::apply_event(WatchEvent&& ev) {
-    if (ev.type == WatchEventType::bookmark) {
+void Informer::apply_event(kube::WatchEvent&& ev) {
+    if (ev.type == kube::WatchEventType::bookmark) {
         const std::string& rv = rv_of(ev.object);
         std::lock_guard lock(mu_);
         if (!rv.empty()) rv_ = rv;
@@ -393,7 +393,7 @@ void Informer::apply_event(WatchEvent&& ev) {
     // handlers get the event's DOM: no decode for the new state
     const nlohmann::json& now = ev.object;
     const std::string& rv = rv_of(now);
-    bool deleted = ev.type == WatchEventType::deleted;
+    bool deleted = ev.type == kube::WatchEventType::deleted;
     EntryPtr entry = deleted ? nullptr : make_entry(now);
     EntryPtr old;
     {
@@ -436,7 +436,7 @@ void Informer::apply_event(WatchEvent&& ev) {
 }
 
 void Informer::watch_once(bool& need_list, bool& backoff) {
-    WatchOptions wo;
+    kube::WatchOptions wo;
     wo.resource_version = resource_version();
     wo.label_selector = options_.label_selector;
     wo.field_selector = options_.field_selector;
@@ -444,7 +444,7 @@ void Informer::watch_once(bool& need_list, bool& backoff) {
     wo.idle_timeout = options_.idle_timeout;
     auto w = client_.watch(options_.resource, wo);
     if (!w) {
-        if (is_gone(w.error())) {
+        if (kube::is_gone(w.error())) {
             POETRYOPS_LOG(info, "watch resourceVersion expired; relisting",
                           {{"resource", options_.resource.describe()},
                            {"resourceVersion", wo.resource_version}});
@@ -457,7 +457,7 @@ void Informer::watch_once(bool& need_list, bool& backoff) {
     }
     report_recovery();
     ++watches_;
-    std::unique_ptr<WatchStream> stream = std::move(w).value();
+    std::unique_ptr<kube::WatchStream> stream = std::move(w).value();
     {
         std::lock_guard lock(state_mu_);
         if (stopping_) return;
@@ -467,7 +467,7 @@ void Informer::watch_once(bool& need_list, bool& backoff) {
         auto ev = stream->next();
         if (!ev) {
             const Error& e = ev.error();
-            if (is_gone(e)) {
+            if (kube::is_gone(e)) {
                 POETRYOPS_LOG(info, "watch expired (410); relisting",
                               {{"resource", options_.resource.describe()}});
                 need_list = true;
@@ -531,4 +531,4 @@ void Informer::resync_loop() {
     }
 }
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

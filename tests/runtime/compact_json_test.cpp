@@ -1,13 +1,13 @@
 // The informer cache's compact codec: every JSON value round-trips exactly, through the fast
 // decoder and through the fallback for MessagePack types it leaves to nlohmann; broken input is
 // nullopt, never an exception.
-#include "kube/detail/compact_json.hpp"
+#include "runtime/detail/compact_json.hpp"
 
 #include <gtest/gtest.h>
 
 #include <limits>
 
-namespace poetryops::kube::detail {
+namespace poetryops::runtime::detail {
 namespace {
 
 using nlohmann::json;
@@ -100,4 +100,4 @@ TEST(CompactJson, BrokenInputIsNulloptNotAnException) {
 }
 
 }  // namespace
-}  // namespace poetryops::kube::detail
+}  // namespace poetryops::runtime::detail

@@ -3,12 +3,13 @@
 /// Level-based: the reconciler receives only a key and re-reads the world (usually from an
 /// Informer's cache).
 ///
-///   class AppReconciler : public kube::Reconciler {
-///       Result<kube::ReconcileResult> reconcile(const std::string& key) override { ... }
+///   class AppReconciler : public runtime::Reconciler {
+///       Result<runtime::ReconcileResult> reconcile(const std::string& key) override { ... }
 ///   };
 ///   auto& c = manager.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4},
 ///   reconciler); c.watch(apps_informer);                                    // the object's own
-///   key c.watch(jobs_informer, kube::owner_mapper("PoetryApp"));   // the controlling owner's key
+///   key c.watch(jobs_informer, runtime::owner_mapper("PoetryApp"));   // the controlling owner's
+///   key
 ///
 /// Outcome of one reconcile → what the queue does:
 /// * success, no requeue               → forget (backoff reset) result="success"
@@ -24,8 +25,8 @@
 /// (histogram), controller_runtime_active_workers, controller_runtime_max_concurrent_reconciles,
 /// and the queue's workqueue_* series.
 
-#include <poetryops/kube/informer.hpp>
-#include <poetryops/kube/workqueue.hpp>
+#include <poetryops/runtime/informer.hpp>
+#include <poetryops/runtime/workqueue.hpp>
 #include <poetryops/util/clock.hpp>
 #include <poetryops/util/result.hpp>
 
@@ -37,9 +38,11 @@
 #include <thread>
 #include <vector>
 
-namespace poetryops::kube {
-
+namespace poetryops::metrics {
 class MetricsRegistry;
+}  // namespace poetryops::metrics
+
+namespace poetryops::runtime {
 
 struct ReconcileResult {
     std::chrono::milliseconds requeue_after{0};  ///< > 0: reconcile this key again after this long
@@ -72,7 +75,7 @@ struct ControllerOptions {
 /// Thread safety: safe. Created by Manager::add_controller().
 class Controller {
 public:
-    Controller(ControllerOptions options, Reconciler& reconciler, MetricsRegistry& metrics,
+    Controller(ControllerOptions options, Reconciler& reconciler, metrics::MetricsRegistry& metrics,
                const Clock& clock = SystemClock::instance());
     ~Controller();
     Controller(const Controller&) = delete;
@@ -101,7 +104,7 @@ private:
     std::string name_;
     int workers_count_;
     Reconciler& reconciler_;
-    MetricsRegistry& metrics_;
+    metrics::MetricsRegistry& metrics_;
     const Clock& clock_;
     WorkQueue queue_;
     std::mutex mu_;
@@ -110,4 +113,4 @@ private:
     bool started_ = false;
 };
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

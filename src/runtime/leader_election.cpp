@@ -1,8 +1,8 @@
-#include <poetryops/kube/leader_election.hpp>
+#include <poetryops/runtime/leader_election.hpp>
 
-#include <poetryops/kube/metrics.hpp>
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/log.hpp>
+#include <poetryops/util/metrics.hpp>
 #include <poetryops/util/strings.hpp>
 
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <random>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 namespace {
 
 /// metav1.MicroTime: RFC 3339 with exactly six fraction digits.
@@ -41,12 +41,13 @@ std::string default_leader_identity() {
     return std::string(host) + "_" + suffix;
 }
 
-LeaderElector::LeaderElector(KubeClient& client, LeaderElectionConfig config, const Clock& clock)
+LeaderElector::LeaderElector(kube::KubeClient& client, LeaderElectionConfig config,
+                             const Clock& clock)
     : client_(client), config_(std::move(config)), clock_(clock) {
-    ref_ = resources::leases().in(config_.lease_namespace).named(config_.lease_name);
+    ref_ = kube::resources::leases().in(config_.lease_namespace).named(config_.lease_name);
     if (config_.metrics != nullptr) {
         config_.metrics->describe(
-            "leader_election_master_status", MetricType::gauge,
+            "leader_election_master_status", metrics::MetricType::gauge,
             "Gauge of if the reporting system is master of the relevant lease, 0 indicates "
             "backup, 1 indicates master. 'name' is the string used to identify the lease.");
         config_.metrics->set("leader_election_master_status", {{"name", config_.lease_name}}, 0);
@@ -87,7 +88,7 @@ bool LeaderElector::try_acquire_or_renew() {
     auto now = clock_.steady_now();
     auto current = client_.get(ref_);
     if (!current) {
-        if (!is_not_found(current.error())) {
+        if (!kube::is_not_found(current.error())) {
             POETRYOPS_LOG(warn, "leader election: cannot read the lease",
                           {{"lease", ref_.describe()}, {"error", current.error().message}});
             return false;
@@ -219,4 +220,4 @@ Result<void> LeaderElector::release() {
     return ok();
 }
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

@@ -1,4 +1,4 @@
-#include <poetryops/kube/manager.hpp>
+#include <poetryops/runtime/manager.hpp>
 
 #include <poetryops/http/server.hpp>
 #include <poetryops/util/log.hpp>
@@ -8,7 +8,7 @@
 
 #include <cstdlib>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 
 struct Manager::Impl {
     std::vector<std::unique_ptr<http::Server>> servers;
@@ -50,12 +50,13 @@ bool disabled(const std::string& addr) { return addr.empty() || addr == "0"; }
 
 }  // namespace
 
-Manager::Manager(KubeClient& client, ManagerOptions options)
+Manager::Manager(kube::KubeClient& client, ManagerOptions options)
     : client_(client),
       options_(std::move(options)),
       clock_(options_.clock != nullptr ? *options_.clock
                                        : static_cast<const Clock&>(SystemClock::instance())),
-      own_metrics_(options_.metrics == nullptr ? std::make_unique<MetricsRegistry>() : nullptr),
+      own_metrics_(options_.metrics == nullptr ? std::make_unique<metrics::MetricsRegistry>()
+                                               : nullptr),
       metrics_(options_.metrics != nullptr ? options_.metrics : own_metrics_.get()),
       events_(client, options_.events, clock_),
       impl_(std::make_unique<Impl>()) {}
@@ -265,4 +266,4 @@ void ShutdownSignals::on_signal(std::function<void()> callback) {
     if (already && callback) callback();
 }
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

@@ -1,8 +1,8 @@
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/util/metrics.hpp>
 
 #include <gtest/gtest.h>
 
-namespace poetryops::kube {
+namespace poetryops::metrics {
 namespace {
 
 TEST(Metrics, RendersCountersGaugesAndHistogramsInTextFormat) {
@@ -43,4 +43,4 @@ TEST(Metrics, CollectorsAppendTheirText) {
 }
 
 }  // namespace
-}  // namespace poetryops::kube
+}  // namespace poetryops::metrics

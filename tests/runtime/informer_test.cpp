@@ -1,7 +1,7 @@
 // Informer cache and KubeClient::list_pages against a scripted in-process KubeClient (no server):
 // paging one page at a time, the compact cache round trip, transforms, relist diff semantics,
 // for_each/resync/add_handler delivery, indexes.
-#include <poetryops/kube/informer.hpp>
+#include <poetryops/runtime/informer.hpp>
 
 #include "support/support.hpp"
 
@@ -12,11 +12,11 @@
 #include <map>
 #include <mutex>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 namespace {
 
 /// A custom resource for the informer to list (the kube module knows no PoetryApp).
-ResourceRef widgets() { return {"example.com", "v1", "widgets"}; }
+kube::ResourceRef widgets() { return {"example.com", "v1", "widgets"}; }
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -50,30 +50,31 @@ json stripped(json o) {
 }
 
 /// A KubeClient that serves `objects` as a paged list and hands scripted events to the open watch.
-class ScriptedClient final : public KubeClient {
+class ScriptedClient final : public kube::KubeClient {
 public:
     std::mutex mu;
     std::condition_variable cv;
     std::map<std::string, json> objects;  // key → object, listed in key order
     std::string list_rv = "100";
     std::vector<std::string> calls;  // "list <continue>" per page request, "watch <rv>"
-    std::deque<Result<std::optional<WatchEvent>>> events;
+    std::deque<Result<std::optional<kube::WatchEvent>>> events;
     int fail_list_page = -1;  // page index whose request fails (once)
 
-    void push(Result<std::optional<WatchEvent>> ev) {
+    void push(Result<std::optional<kube::WatchEvent>> ev) {
         std::lock_guard lock(mu);
         events.push_back(std::move(ev));
         cv.notify_all();
     }
-    void push_event(WatchEventType type, json object) {
-        push(std::optional<WatchEvent>(WatchEvent{type, std::move(object)}));
+    void push_event(kube::WatchEventType type, json object) {
+        push(std::optional<kube::WatchEvent>(kube::WatchEvent{type, std::move(object)}));
     }
     std::vector<std::string> seen_calls() {
         std::lock_guard lock(mu);
         return calls;
     }
 
-    Result<ObjectList> list(const ResourceRef&, const ListOptions& options) override {
+    Result<kube::ObjectList> list(const kube::ResourceRef&,
+                                  const kube::ListOptions& options) override {
         std::lock_guard lock(mu);
         calls.push_back("list " + options.continue_token);
         std::size_t start = options.continue_token.empty() ? 0 : std::stoul(options.continue_token);
@@ -81,7 +82,7 @@ public:
             fail_list_page = -1;
             return fail(Error::make(Error::Kind::transport, "connection reset"));
         }
-        ObjectList out;
+        kube::ObjectList out;
         out.resource_version = list_rv;
         std::size_t i = 0;
         for (const auto& [k, v] : objects) {
@@ -96,10 +97,10 @@ public:
         return out;
     }
 
-    class Stream final : public WatchStream {
+    class Stream final : public kube::WatchStream {
     public:
         explicit Stream(ScriptedClient& c) : c_(c) {}
-        Result<std::optional<WatchEvent>> next() override {
+        Result<std::optional<kube::WatchEvent>> next() override {
             std::unique_lock lock(c_.mu);
             c_.cv.wait(lock, [&] { return cancelled_ || !c_.events.empty(); });
             if (cancelled_)
@@ -119,28 +120,29 @@ public:
         bool cancelled_ = false;
     };
 
-    Result<std::unique_ptr<WatchStream>> watch(const ResourceRef&,
-                                               const WatchOptions& options) override {
+    Result<std::unique_ptr<kube::WatchStream>> watch(const kube::ResourceRef&,
+                                                     const kube::WatchOptions& options) override {
         {
             std::lock_guard lock(mu);
             calls.push_back("watch " + options.resource_version);
         }
-        return std::unique_ptr<WatchStream>(std::make_unique<Stream>(*this));
+        return std::unique_ptr<kube::WatchStream>(std::make_unique<Stream>(*this));
     }
 
-    Result<json> get(const ResourceRef&) override {
+    Result<json> get(const kube::ResourceRef&) override {
         return fail(Error::make(Error::Kind::internal, "unused"));
     }
-    Result<json> create(const ResourceRef&, const json&) override {
+    Result<json> create(const kube::ResourceRef&, const json&) override {
         return fail(Error::make(Error::Kind::internal, "unused"));
     }
-    Result<json> update(const ResourceRef&, const json&) override {
+    Result<json> update(const kube::ResourceRef&, const json&) override {
         return fail(Error::make(Error::Kind::internal, "unused"));
     }
-    Result<json> patch(const ResourceRef&, PatchType, const json&, const PatchOptions&) override {
+    Result<json> patch(const kube::ResourceRef&, kube::PatchType, const json&,
+                       const kube::PatchOptions&) override {
         return fail(Error::make(Error::Kind::internal, "unused"));
     }
-    Result<void> remove(const ResourceRef&, const DeleteOptions&) override {
+    Result<void> remove(const kube::ResourceRef&, const kube::DeleteOptions&) override {
         return fail(Error::make(Error::Kind::internal, "unused"));
     }
 };
@@ -186,9 +188,9 @@ TEST(ListPages, HandsEachPageOverBeforeRequestingTheNext) {
     for (int i = 0; i < 5; ++i)
         c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
     std::vector<std::string> order;
-    ListOptions lo;
+    kube::ListOptions lo;
     lo.limit = 2;
-    auto rv = c.list_pages(widgets(), lo, [&](ObjectList& page) -> Result<void> {
+    auto rv = c.list_pages(widgets(), lo, [&](kube::ObjectList& page) -> Result<void> {
         order.push_back("page of " + std::to_string(page.items.size()) + " after " +
                         std::to_string(c.seen_calls().size()) + " requests");
         page.items.clear();  // the caller may take the page apart
@@ -212,10 +214,10 @@ TEST(ListPages, StopsAtTheFirstErrorOfARequestOrOfTheCallback) {
     ScriptedClient c;
     for (int i = 0; i < 6; ++i)
         c.objects["ns/a" + std::to_string(i)] = app("ns", "a" + std::to_string(i), "1");
-    ListOptions lo;
+    kube::ListOptions lo;
     lo.limit = 2;
     int pages = 0;
-    auto r = c.list_pages(widgets(), lo, [&](ObjectList&) -> Result<void> {
+    auto r = c.list_pages(widgets(), lo, [&](kube::ObjectList&) -> Result<void> {
         if (++pages == 2) return fail(Error::make(Error::Kind::invalid, "enough"));
         return ok();
     });
@@ -225,7 +227,7 @@ TEST(ListPages, StopsAtTheFirstErrorOfARequestOrOfTheCallback) {
 
     c.fail_list_page = 1;
     pages = 0;
-    r = c.list_pages(widgets(), lo, [&](ObjectList&) -> Result<void> {
+    r = c.list_pages(widgets(), lo, [&](kube::ObjectList&) -> Result<void> {
         ++pages;
         return ok();
     });
@@ -261,11 +263,11 @@ TEST(Informer, CachesWhatTheServerHoldsWithoutManagedFieldsByDefault) {
     EXPECT_EQ(c.seen_calls()[2], "list 4");
 
     // Watch: add, update, delete; handlers see the transformed objects, the cache follows.
-    c.push_event(WatchEventType::added, app("ns", "new", "101"));
+    c.push_event(kube::WatchEventType::added, app("ns", "new", "101"));
     json changed = app("ns", "a1", "102");
     changed["spec"]["replicas"] = 9;
-    c.push_event(WatchEventType::modified, changed);
-    c.push_event(WatchEventType::deleted, app("ns", "a2", "103"));
+    c.push_event(kube::WatchEventType::modified, changed);
+    c.push_event(kube::WatchEventType::deleted, app("ns", "a2", "103"));
     ASSERT_TRUE(test::wait_until([&] { return rec.count() == 3; }));
     EXPECT_EQ(rec.take(), (std::vector<std::string>{"add ns/new@101", "update ns/a1@1->102",
                                                     "delete ns/a2@103"}));
@@ -294,7 +296,7 @@ TEST(Informer, ACustomTransformAppliesToListedAndWatchedObjects) {
                      nullptr, nullptr});
     inf.start();
     ASSERT_TRUE(inf.wait_for_sync(10s));
-    c.push_event(WatchEventType::added, app("ns", "b", "2"));
+    c.push_event(kube::WatchEventType::added, app("ns", "b", "2"));
     ASSERT_TRUE(test::wait_until([&] { return inf.size() == 2; }));
     for (const char* key : {"ns/a", "ns/b"}) {
         auto o = inf.get(key);
@@ -423,8 +425,8 @@ TEST(Informer, IndexFollowsAddsUpdatesDeletesAndRelists) {
     EXPECT_EQ(inf.index_keys("repo", "reg/x"), (std::vector<std::string>{"ns/a", "ns/b"}));
     EXPECT_TRUE(inf.index_keys("late", "reg/x").empty());
 
-    c.push_event(WatchEventType::modified, app("ns", "a", "2", "reg/y"));
-    c.push_event(WatchEventType::deleted, app("ns", "b", "3", "reg/x"));
+    c.push_event(kube::WatchEventType::modified, app("ns", "a", "2", "reg/y"));
+    c.push_event(kube::WatchEventType::deleted, app("ns", "b", "3", "reg/x"));
     ASSERT_TRUE(test::wait_until([&] { return inf.resource_version() == "3"; }));
     EXPECT_EQ(inf.index_values("repo"), (std::vector<std::string>{"reg/y"}));
     EXPECT_EQ(inf.index_keys("repo", "reg/y"), (std::vector<std::string>{"ns/a", "ns/c"}));
@@ -468,4 +470,4 @@ TEST(Informer, StripManagedFieldsLeavesEverythingElse) {
 }
 
 }  // namespace
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

@@ -1,11 +1,11 @@
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/util/metrics.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
-namespace poetryops::kube {
+namespace poetryops::metrics {
 
 struct MetricsRegistry::Family {
     MetricType type = MetricType::counter;
@@ -229,4 +229,4 @@ std::string MetricsRegistry::render() const {
     return out;
 }
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::metrics

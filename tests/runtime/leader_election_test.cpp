@@ -1,33 +1,33 @@
-#include <poetryops/kube/leader_election.hpp>
+#include <poetryops/runtime/leader_election.hpp>
 
-#include <poetryops/kube/metrics.hpp>
 #include <poetryops/kube/status.hpp>
+#include <poetryops/util/metrics.hpp>
 
 #include <gtest/gtest.h>
 
 #include <map>
 #include <mutex>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 namespace {
 
 using namespace std::chrono_literals;
 
 /// Just enough of the API for Leases: get/create/update with resourceVersion checks.
-class MemoryLeases final : public KubeClient {
+class MemoryLeases final : public kube::KubeClient {
 public:
-    Result<nlohmann::json> get(const ResourceRef& ref) override {
+    Result<nlohmann::json> get(const kube::ResourceRef& ref) override {
         std::lock_guard lock(mu_);
         if (fail_reads) return fail(Error::make(Error::Kind::transport, "connection refused"));
         auto it = objects_.find(ref.name);
-        if (it == objects_.end()) return fail(status_error(404, "", "GET lease"));
+        if (it == objects_.end()) return fail(kube::status_error(404, "", "GET lease"));
         return it->second;
     }
-    Result<nlohmann::json> create(const ResourceRef&, const nlohmann::json& o) override {
+    Result<nlohmann::json> create(const kube::ResourceRef&, const nlohmann::json& o) override {
         std::lock_guard lock(mu_);
         std::string name = o["metadata"]["name"];
         if (objects_.count(name) != 0) {
-            return fail(status_error(
+            return fail(kube::status_error(
                 409, R"({"kind":"Status","reason":"AlreadyExists","code":409})", "POST"));
         }
         auto obj = o;
@@ -36,15 +36,15 @@ public:
         ++writes;
         return obj;
     }
-    Result<nlohmann::json> update(const ResourceRef&, const nlohmann::json& o) override {
+    Result<nlohmann::json> update(const kube::ResourceRef&, const nlohmann::json& o) override {
         std::lock_guard lock(mu_);
         if (fail_writes) return fail(Error::make(Error::Kind::transport, "connection refused"));
         std::string name = o["metadata"]["name"];
         auto it = objects_.find(name);
-        if (it == objects_.end()) return fail(status_error(404, "", "PUT"));
+        if (it == objects_.end()) return fail(kube::status_error(404, "", "PUT"));
         if (it->second["metadata"]["resourceVersion"] != o["metadata"]["resourceVersion"]) {
-            return fail(
-                status_error(409, R"({"kind":"Status","reason":"Conflict","code":409})", "PUT"));
+            return fail(kube::status_error(
+                409, R"({"kind":"Status","reason":"Conflict","code":409})", "PUT"));
         }
         auto obj = o;
         obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
@@ -52,15 +52,18 @@ public:
         ++writes;
         return obj;
     }
-    Result<ObjectList> list(const ResourceRef&, const ListOptions&) override {
-        return ObjectList{};
+    Result<kube::ObjectList> list(const kube::ResourceRef&, const kube::ListOptions&) override {
+        return kube::ObjectList{};
     }
-    Result<nlohmann::json> patch(const ResourceRef&, PatchType, const nlohmann::json&,
-                                 const PatchOptions&) override {
+    Result<nlohmann::json> patch(const kube::ResourceRef&, kube::PatchType, const nlohmann::json&,
+                                 const kube::PatchOptions&) override {
         return fail(Error::make(Error::Kind::internal, "unused"));
     }
-    Result<void> remove(const ResourceRef&, const DeleteOptions&) override { return ok(); }
-    Result<std::unique_ptr<WatchStream>> watch(const ResourceRef&, const WatchOptions&) override {
+    Result<void> remove(const kube::ResourceRef&, const kube::DeleteOptions&) override {
+        return ok();
+    }
+    Result<std::unique_ptr<kube::WatchStream>> watch(const kube::ResourceRef&,
+                                                     const kube::WatchOptions&) override {
         return fail(Error::make(Error::Kind::internal, "unused"));
     }
     nlohmann::json lease(const std::string& name) {
@@ -77,7 +80,7 @@ private:
     int rv_ = 0;
 };
 
-LeaderElectionConfig cfg(const std::string& id, MetricsRegistry* m = nullptr) {
+LeaderElectionConfig cfg(const std::string& id, metrics::MetricsRegistry* m = nullptr) {
     LeaderElectionConfig c;
     c.lease_namespace = "ns";
     c.lease_name = "poetryops";
@@ -89,7 +92,7 @@ LeaderElectionConfig cfg(const std::string& id, MetricsRegistry* m = nullptr) {
 TEST(LeaderElection, FirstCandidateCreatesTheLeaseSecondWaitsForExpiryOnItsOwnClock) {
     MemoryLeases api;
     ManualClock clock;
-    MetricsRegistry m;
+    metrics::MetricsRegistry m;
     LeaderElector a(api, cfg("a", &m), clock);
     LeaderElector b(api, cfg("b"), clock);
     EXPECT_TRUE(a.try_acquire_or_renew());
@@ -185,4 +188,4 @@ TEST(LeaderElection, StopReleasesTheLease) {
 }
 
 }  // namespace
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

@@ -2,15 +2,15 @@
 /// The Manager runs informers, controllers, leader election and the probe/metrics endpoints
 /// (controller-runtime's Manager).
 ///
-///   kube::MetricsRegistry registry;
+///   metrics::MetricsRegistry registry;
 ///   POETRYOPS_TRY(auto client, kube::RestClient::create(cfg, {.metrics = &registry}));
-///   kube::Manager mgr(*client, {.leader_election = true, .leader_election_namespace =
+///   runtime::Manager mgr(*client, {.leader_election = true, .leader_election_namespace =
 ///   "poetryops-system",
 ///                               .metrics = &registry});
 ///   auto& apps = mgr.add_informer({.resource = kube::resources::configmaps()});
 ///   auto& ctl = mgr.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4},
-///   reconciler); ctl.watch(apps); kube::ShutdownSignals signals;                 // first thing in
-///   main(): blocks SIGTERM/SIGINT in all threads signals.on_signal([&] { mgr.stop(); }); return
+///   reconciler); ctl.watch(apps); runtime::ShutdownSignals signals;                 // first thing
+///   in main(): blocks SIGTERM/SIGINT in all threads signals.on_signal([&] { mgr.stop(); }); return
 ///   mgr.run();                              // 0 after a clean stop
 ///
 /// Start: bind the endpoints, start every informer; then (after winning the lease, when leader
@@ -25,12 +25,12 @@
 /// text.
 
 #include <poetryops/kube/client.hpp>
-#include <poetryops/kube/controller.hpp>
 #include <poetryops/kube/events.hpp>
-#include <poetryops/kube/informer.hpp>
-#include <poetryops/kube/leader_election.hpp>
-#include <poetryops/kube/metrics.hpp>
+#include <poetryops/runtime/controller.hpp>
+#include <poetryops/runtime/informer.hpp>
+#include <poetryops/runtime/leader_election.hpp>
 #include <poetryops/util/clock.hpp>
+#include <poetryops/util/metrics.hpp>
 #include <poetryops/util/result.hpp>
 
 #include <chrono>
@@ -43,7 +43,7 @@
 #include <thread>
 #include <vector>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 
 struct ManagerOptions {
     /// "host:port", ":port" (all interfaces), or "0"/"" to disable. Port 0 picks a free port (see
@@ -59,17 +59,17 @@ struct ManagerOptions {
     std::chrono::milliseconds retry_period{std::chrono::seconds(2)};
     /// Called (on the election thread) when the lease is lost. Empty: log and std::_Exit(1).
     std::function<void()> on_lost_leadership;
-    EventRecorderOptions events;
+    kube::EventRecorderOptions events;
     const Clock* clock = nullptr;  ///< null: SystemClock
     /// The registry served on /metrics; null: the manager owns one. Pass the one given to
     /// RestClientOptions so rest_client_requests_total shows up too.
-    MetricsRegistry* metrics = nullptr;
+    metrics::MetricsRegistry* metrics = nullptr;
 };
 
 /// Thread safety: add_* before start(); stop() from any thread (not from a reconciler or handler).
 class Manager {
 public:
-    Manager(KubeClient& client, ManagerOptions options = {});
+    Manager(kube::KubeClient& client, ManagerOptions options = {});
     ~Manager();  ///< stop()
     Manager(const Manager&) = delete;
     Manager& operator=(const Manager&) = delete;
@@ -77,9 +77,9 @@ public:
     Informer& add_informer(InformerOptions options);
     Controller& add_controller(ControllerOptions options, Reconciler& reconciler);
 
-    KubeClient& client() { return client_; }
-    MetricsRegistry& metrics() { return *metrics_; }
-    EventRecorder& events() { return events_; }
+    kube::KubeClient& client() { return client_; }
+    metrics::MetricsRegistry& metrics() { return *metrics_; }
+    kube::EventRecorder& events() { return events_; }
 
     /// Binds the endpoints and starts everything in the background. Fails when an address cannot be
     /// bound.
@@ -103,12 +103,12 @@ public:
 private:
     void start_controllers_when_synced();
 
-    KubeClient& client_;
+    kube::KubeClient& client_;
     ManagerOptions options_;
     const Clock& clock_;
-    std::unique_ptr<MetricsRegistry> own_metrics_;
-    MetricsRegistry* metrics_;
-    EventRecorder events_;
+    std::unique_ptr<metrics::MetricsRegistry> own_metrics_;
+    metrics::MetricsRegistry* metrics_;
+    kube::EventRecorder events_;
     std::vector<std::unique_ptr<Informer>> informers_;
     std::vector<std::unique_ptr<Controller>> controllers_;
     std::unique_ptr<LeaderElector> elector_;
@@ -147,4 +147,4 @@ private:
     std::function<void()> callback_;
 };
 
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime

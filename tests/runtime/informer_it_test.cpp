@@ -1,18 +1,18 @@
 // The informer's compact cache against an API server: after a paged list, watch
 // adds/updates/deletes and a relist, every cached object equals what the server returns for it.
-#include <poetryops/kube/informer.hpp>
+#include <poetryops/runtime/informer.hpp>
 
 #include "kube/kube_fixture.hpp"
 #include "support/support.hpp"
 
 #include <gtest/gtest.h>
 
-namespace poetryops::kube {
+namespace poetryops::runtime {
 namespace {
 
 using namespace std::chrono_literals;
+using kube::testenv::KubeServerTest;
 using nlohmann::json;
-using testenv::KubeServerTest;
 
 class InformerCacheIt : public KubeServerTest {};
 
@@ -31,8 +31,9 @@ json cm(const std::string& ns, const std::string& name, int i) {
 
 /// Every object the server lists equals the informer's copy (managedFields aside: the default
 /// transform drops them).
-void expect_cache_matches_server(RestClient& client, const ResourceRef& ref, Informer& inf) {
-    auto listed = client.list_all(ref, ListOptions{.label_selector = "app=cache"});
+void expect_cache_matches_server(kube::RestClient& client, const kube::ResourceRef& ref,
+                                 Informer& inf) {
+    auto listed = client.list_all(ref, kube::ListOptions{.label_selector = "app=cache"});
     ASSERT_TRUE(listed) << listed.error().message;
     EXPECT_EQ(inf.size(), listed->items.size());
     for (auto& item : listed->items) {
@@ -47,7 +48,7 @@ TEST_P(InformerCacheIt, CacheEqualsTheServerAfterListWatchAndRelist) {
     auto client = make_client();
     ASSERT_TRUE(client);
     std::string ns = fresh_namespace(*client);
-    ResourceRef cms = resources::configmaps().in(ns);
+    kube::ResourceRef cms = kube::resources::configmaps().in(ns);
     for (int i = 0; i < 12; ++i)
         ASSERT_TRUE(client->create(cms, cm(ns, "c" + std::to_string(i), i)));
 
@@ -61,7 +62,8 @@ TEST_P(InformerCacheIt, CacheEqualsTheServerAfterListWatchAndRelist) {
     ASSERT_TRUE(inf.wait_for_sync(20s));
     expect_cache_matches_server(*client, cms, inf);
 
-    ASSERT_TRUE(client->patch(cms.named("c3"), PatchType::merge, {{"data", {{"v", "changed"}}}}));
+    ASSERT_TRUE(
+        client->patch(cms.named("c3"), kube::PatchType::merge, {{"data", {{"v", "changed"}}}}));
     ASSERT_TRUE(client->remove(cms.named("c4")));
     ASSERT_TRUE(client->create(cms, cm(ns, "late", 99)));
     ASSERT_TRUE(test::wait_until([&] {
@@ -75,7 +77,7 @@ TEST_P(InformerCacheIt, CacheEqualsTheServerAfterListWatchAndRelist) {
     ASSERT_TRUE(test::wait_until([&] { return fake()->open_watches() == 1; }));
     fake()->drop_watches();
     ASSERT_TRUE(
-        client->patch(cms.named("c5"), PatchType::merge, {{"data", {{"v", "during-gap"}}}}));
+        client->patch(cms.named("c5"), kube::PatchType::merge, {{"data", {{"v", "during-gap"}}}}));
     ASSERT_TRUE(client->remove(cms.named("c6")));
     fake()->expire_history(true);
     ASSERT_TRUE(test::wait_until([&] { return inf.lists() >= 2 && !inf.get(ns + "/c6"); }));
@@ -85,4 +87,4 @@ TEST_P(InformerCacheIt, CacheEqualsTheServerAfterListWatchAndRelist) {
 POETRYOPS_KUBE_SERVERS(InformerCacheIt);
 
 }  // namespace
-}  // namespace poetryops::kube
+}  // namespace poetryops::runtime
