@@ -3,10 +3,10 @@
 
 #include <poetryops/api/codec.hpp>
 #include <poetryops/kube/events.hpp>
-#include <poetryops/runtime/informer.hpp>
-#include <poetryops/util/metrics.hpp>
 #include <poetryops/kube/status.hpp>
+#include <poetryops/runtime/informer.hpp>
 #include <poetryops/util/log.hpp>
+#include <poetryops/util/metrics.hpp>
 
 #include <algorithm>
 
@@ -133,7 +133,7 @@ Result<runtime::ReconcileResult> AppReconciler::reconcile(const std::string& key
             // by default): the controller prefers requeue_after when both are set, and would drop
             // the retry until then.
             return runtime::ReconcileResult{.requeue_after = std::chrono::milliseconds(0),
-                                         .requeue = true};
+                                            .requeue = true};
         }
         if (kube::is_not_found(e)) return runtime::ReconcileResult{};  // deleted meanwhile
         if (options_.metrics) options_.metrics->inc(kWritesMetric, {{"result", "error"}});

@@ -162,8 +162,7 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
             obs.environments[env.name] = std::move(eo);
             continue;
         }
-        auto pinned = manifest::find_pinned_image(*text, image_request(app, env),
-                                                  env.update.kind);
+        auto pinned = manifest::find_pinned_image(*text, image_request(app, env), env.update.kind);
         if (!pinned) {
             eo.read_ok = false;
             eo.read_error = path + ": " + pinned.error().message;

@@ -50,7 +50,7 @@ StatusDecision decide_status(const nlohmann::json& object,
                              std::chrono::system_clock::time_point now);
 
 struct AppReconcilerOptions {
-    kube::EventRecorder* events = nullptr;     ///< null: no Events
+    kube::EventRecorder* events = nullptr;        ///< null: no Events
     metrics::MetricsRegistry* metrics = nullptr;  ///< null: no metrics
     /// The one reconcile; null: validation and status only (an engine without ports).
     Engine* engine = nullptr;
