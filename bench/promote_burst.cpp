@@ -8,10 +8,10 @@
 //
 // The floor, measured in the same run before the burst: the parts on their own, at their own pace.
 // (a) The committer alone: a second repository with the same files on the same server, cloned and
-// its overlays read (as the runner's warm-up does), gets the same N edits submitted at once; time
-// until every outcome is in. (b) The registry alone: N digest checks (resolve of each app's new
-// tag) in the same layout, one after another. floor_s = a + b; ratio_to_floor =
-// seconds_to_all_promoted / floor_s.
+// its overlays read (as the runner's warm-up does), gets the same N edits (manifest::set_image on
+// each kustomization, as the engine's) submitted at once; time until every outcome is in. (b) The
+// registry alone: N digest checks (resolve of each app's new tag) in the same layout, one after
+// another. floor_s = a + b; ratio_to_floor = seconds_to_all_promoted / floor_s.
 //
 //   bench_promote_burst [--apps 1000] [--time-limit 600] [--window-ms W] [--git-log FILE]
 //
@@ -20,6 +20,7 @@
 // time).
 #include <poetryops/controller/local.hpp>
 #include <poetryops/git/committer.hpp>
+#include <poetryops/manifest/edit.hpp>
 #include <poetryops/registry/layout.hpp>
 #include <poetryops/registry/reference.hpp>
 #include <poetryops/util/fs.hpp>
@@ -241,15 +242,18 @@ int main(int argc, char** argv) {
         for (int i = 0; i < apps; ++i) {
             git::EditRequest r;
             std::string digest = digests[static_cast<std::size_t>(i)];
+            manifest::SetImageRequest set;
+            set.name = app_image(i);
+            set.tag = "1.0.0";
+            set.digest = digest;
+            // The same edit the engine makes (manifest::set_image on the kustomization).
             r.edits.push_back(git::FileEdit{
                 app_path(i),
-                [digest](
-                    std::optional<std::string_view> cur) -> Result<std::optional<std::string>> {
-                    std::string text(cur.value_or(""));
-                    auto p = text.find("  newTag: old\n");
-                    if (p == std::string::npos) return std::optional<std::string>();
-                    return std::optional<std::string>(text.substr(0, p) + "  newTag: 1.0.0\n" +
-                                                      "  digest: " + digest + "\n");
+                [set](std::optional<std::string_view> cur) -> Result<std::optional<std::string>> {
+                    POETRYOPS_TRY(auto e, manifest::set_image(cur.value_or(""), set,
+                                                              manifest::Kind::kustomize));
+                    if (!e.changed()) return std::optional<std::string>();
+                    return std::optional<std::string>(std::move(e.new_text));
                 }});
             r.message.app = "app" + std::to_string(i);
             r.message.env = "dev";

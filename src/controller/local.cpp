@@ -20,7 +20,8 @@ namespace poetryops::controller {
 
 namespace fs = std::filesystem;
 
-Result<std::vector<api::PoetryApp>> load_local_apps(const std::vector<fs::path>& inputs) {
+Result<std::vector<api::PoetryApp>> load_local_apps(const std::vector<fs::path>& inputs,
+                                                    LocalAppCache* cache) {
     std::vector<fs::path> files;
     for (const auto& in : inputs) {
         std::error_code ec;
@@ -45,7 +46,18 @@ Result<std::vector<api::PoetryApp>> load_local_apps(const std::vector<fs::path>&
     std::map<std::string, std::string> seen;  // key -> file
     for (const auto& f : files) {
         POETRYOPS_TRY(std::string text, read_file(f));
-        POETRYOPS_TRY(auto loaded, api::load_poetryapps_yaml(text, f.string()));
+        const std::vector<api::PoetryApp>* unchanged = nullptr;
+        if (cache) {
+            auto it = cache->find(f);
+            if (it != cache->end() && it->second.first == text) unchanged = &it->second.second;
+        }
+        std::vector<api::PoetryApp> loaded;
+        if (unchanged) {
+            loaded = *unchanged;
+        } else {
+            POETRYOPS_TRY(loaded, api::load_poetryapps_yaml(text, f.string()));
+            if (cache) (*cache)[f] = {std::move(text), loaded};
+        }
         for (auto& app : loaded) {
             if (app.metadata.namespace_.empty()) app.metadata.namespace_ = "default";
             if (app.metadata.generation == 0) app.metadata.generation = 1;
@@ -82,6 +94,7 @@ struct LocalRunner::Impl {
     const Clock* clock = nullptr;
     std::unique_ptr<Engine> engine;
     std::map<std::string, api::PoetryAppStatus> statuses;
+    LocalAppCache decoded;  ///< the inputs as last decoded
     std::mutex wake_mu;
     std::condition_variable wake_cv;
     bool woken = false;
@@ -200,7 +213,7 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
 
 Result<PassResult> LocalRunner::run_pass() {
     POETRYOPS_LOG(debug, "local pass starts");
-    POETRYOPS_TRY(auto apps, load_local_apps(impl_->options.inputs));
+    POETRYOPS_TRY(auto apps, load_local_apps(impl_->options.inputs, &impl_->decoded));
     if (!impl_->prefetched) {
         // The first pass (a fresh cache or a restart) reads every app's files; later passes find
         // them in memory, and a prefetch there measured slower (bench_promote_burst), so it happens

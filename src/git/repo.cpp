@@ -227,8 +227,8 @@ std::vector<std::string> dir_prefixes(const std::string& path) {
 
 /// Walks `path` through the loaded trees: refuses symlinks and non-directories on the way, and a
 /// final entry that is not a regular file.
-Result<Resolved> resolve(const std::map<std::string, Tree>& trees, const std::string& path,
-                         const std::string& repo) {
+Result<Resolved> resolve(const std::map<std::string, detail::SharedTree>& trees,
+                         const std::string& path, const std::string& repo) {
     Resolved r;
     r.dirs = dir_prefixes(path);
     r.name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
@@ -242,8 +242,8 @@ Result<Resolved> resolve(const std::map<std::string, Tree>& trees, const std::st
             return r;  // this directory does not exist yet: a new file in new folders
         std::string child = i + 1 < r.dirs.size() ? r.dirs[i + 1] : path;
         std::string child_name = child.substr(r.dirs[i].empty() ? 0 : r.dirs[i].size() + 1);
-        auto e = t->second.find(child_name);
-        if (e == t->second.end()) return r;
+        auto e = t->second->find(child_name);
+        if (e == t->second->end()) return r;
         bool last = i + 1 == r.dirs.size();
         if (e->second.is_symlink()) {
             return bad("'" + child +
@@ -261,8 +261,8 @@ Result<Resolved> resolve(const std::map<std::string, Tree>& trees, const std::st
 
 }  // namespace
 
-Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit,
-                                                    const std::vector<std::string>& paths) {
+Result<std::map<std::string, detail::SharedTree>> Repo::load_trees(
+    const std::string& commit, const std::vector<std::string>& paths) {
     // Level by level from the root, each tree by its id: from the object cache (a commit this
     // process wrote or read before), else one cat-file request per level for all the trees missing
     // at that level. Never "COMMIT:PATH": when PATH is a symlink git would look for the link's
@@ -274,7 +274,16 @@ Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit,
         for (std::size_t depth = 1; depth < dirs.size(); ++depth)
             levels[depth].insert(std::move(dirs[depth]));
     }
-    std::map<std::string, Tree> trees;
+    std::map<std::string, detail::SharedTree> trees;
+    // The parsed tree of `oid` whose raw bytes are `raw`: parsed once, then shared.
+    auto parsed = [&](const std::string& oid,
+                      const std::string& raw) -> Result<detail::SharedTree> {
+        if (auto t = objects_->parsed_tree(oid)) return t;
+        POETRYOPS_TRY(Tree t, detail::parse_tree(raw, hash_size_));
+        auto shared = std::make_shared<const Tree>(std::move(t));
+        objects_->put_parsed_tree(oid, shared);
+        return detail::SharedTree(shared);
+    };
     auto root = objects_->tree_of(commit);
     if (!root) {
         std::vector<detail::BatchObject> answer;
@@ -285,8 +294,8 @@ Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit,
                         "CommitNotFound");
         }
         objects_->put_tree_of(commit, answer.front().oid);
-        POETRYOPS_TRY(Tree t, detail::parse_tree(answer.front().content, hash_size_));
-        objects_->put(answer.front().oid, std::move(answer.front().content));
+        objects_->put(answer.front().oid, answer.front().content);
+        POETRYOPS_TRY(auto t, parsed(answer.front().oid, answer.front().content));
         trees.emplace("", std::move(t));
         root = answer.front().oid;
     }
@@ -304,13 +313,13 @@ Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit,
                 auto pt = trees.find(parent);
                 if (pt == trees.end())
                     continue;  // the parent does not exist, so neither does this one
-                auto e = pt->second.find(d.substr(slash == std::string::npos ? 0 : slash + 1));
-                if (e == pt->second.end() || !e->second.is_tree())
+                auto e = pt->second->find(d.substr(slash == std::string::npos ? 0 : slash + 1));
+                if (e == pt->second->end() || !e->second.is_tree())
                     continue;  // resolve() judges what it is
                 oid = e->second.oid;
             }
             if (const std::string* raw = objects_->get(oid)) {
-                POETRYOPS_TRY(Tree t, detail::parse_tree(*raw, hash_size_));
+                POETRYOPS_TRY(auto t, parsed(oid, *raw));
                 trees.emplace(d, std::move(t));
             } else {
                 wanted.emplace_back(d, oid);
@@ -328,11 +337,19 @@ Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit,
                                 commit + " is not in the clone",
                             "MissingTree");
             }
-            POETRYOPS_TRY(Tree t, detail::parse_tree(objects[k].content, hash_size_));
-            objects_->put(wanted[k].second, std::move(objects[k].content));
+            objects_->put(wanted[k].second, objects[k].content);
+            POETRYOPS_TRY(auto t, parsed(wanted[k].second, objects[k].content));
             trees.emplace(wanted[k].first, std::move(t));
         }
     }
+    return trees;
+}
+
+Result<std::map<std::string, Tree>> Repo::load_dirs(const std::string& commit,
+                                                    const std::vector<std::string>& paths) {
+    POETRYOPS_TRY(auto shared, load_trees(commit, paths));
+    std::map<std::string, Tree> trees;
+    for (auto& [dir, tree] : shared) trees.emplace(dir, *tree);
     return trees;
 }
 
@@ -444,7 +461,7 @@ Result<std::vector<std::optional<std::string>>> Repo::read_files(
         // A caller already holding the lock (a committer, read_file_at_branch) cannot wait for
         // another thread's fetch, which needs the lock: it fetches what it misses itself.
         const bool nested = lock_depth_ > 1;
-        POETRYOPS_TRY(auto trees, load_dirs(commit, paths));
+        POETRYOPS_TRY(auto trees, load_trees(commit, paths));
         for (std::size_t i = 0; i < paths.size(); ++i) {
             POETRYOPS_TRY(Resolved r, resolve(trees, paths[i], display_url_));
             if (r.entry) {

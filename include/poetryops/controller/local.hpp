@@ -15,6 +15,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,9 +88,14 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+/// Decoded files by path, with the text they were decoded from: a file whose text did not change
+/// since the last pass is not parsed again (1,000 apps in one file: ~0.2 s of YAML per pass).
+using LocalAppCache =
+    std::map<std::filesystem::path, std::pair<std::string, std::vector<api::PoetryApp>>>;
+
 /// Every PoetryApp in the inputs, decoded and validated (errors name file, line and field).
-/// Namespace defaults to "default" and generation to 1.
+/// Namespace defaults to "default" and generation to 1. `cache` (optional) is read and updated.
 Result<std::vector<api::PoetryApp>> load_local_apps(
-    const std::vector<std::filesystem::path>& inputs);
+    const std::vector<std::filesystem::path>& inputs, LocalAppCache* cache = nullptr);
 
 }  // namespace poetryops::controller

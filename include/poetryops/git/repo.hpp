@@ -138,7 +138,11 @@ private:
     Result<void> cat_file(const std::vector<std::string>& names,
                           std::vector<detail::BatchObject>& answers);
     /// The trees of every directory on `paths` at `commit` that exists (key "" is the root), level
-    /// by level by id: from the object cache, else one request per level to the cat-file process.
+    /// by level by id: from the object cache (parsed once, shared), else one request per level to
+    /// the cat-file process.
+    Result<std::map<std::string, std::shared_ptr<const std::map<std::string, detail::TreeEntry>>>>
+    load_trees(const std::string& commit, const std::vector<std::string>& paths);
+    /// load_trees() as copies, for a caller that edits them (a commit).
     Result<std::map<std::string, std::map<std::string, detail::TreeEntry>>> load_dirs(
         const std::string& commit, const std::vector<std::string>& paths);
     /// Points refs/remotes/origin/`branch` at `commit` (in-process, with git's lock-file protocol).

@@ -279,6 +279,7 @@ void ObjectCache::put(const std::string& oid, std::string content) {
     if (bytes_ + content.size() > max_bytes_) {
         objects_.clear();
         commit_trees_.clear();
+        parsed_.clear();
         bytes_ = 0;
     }
     auto [it, inserted] = objects_.try_emplace(oid, std::move(content));
@@ -289,6 +290,16 @@ std::optional<std::string> ObjectCache::tree_of(const std::string& commit) const
     auto it = commit_trees_.find(commit);
     if (it == commit_trees_.end()) return std::nullopt;
     return it->second;
+}
+
+SharedTree ObjectCache::parsed_tree(const std::string& oid) const {
+    auto it = parsed_.find(oid);
+    return it == parsed_.end() ? nullptr : it->second;
+}
+
+void ObjectCache::put_parsed_tree(const std::string& oid, SharedTree tree) {
+    // Only trees whose bytes are held (and counted against the budget), so both go together.
+    if (objects_.count(oid)) parsed_[oid] = std::move(tree);
 }
 
 void ObjectCache::put_tree_of(const std::string& commit, const std::string& tree) {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,8 @@ struct TreeEntry {
 
 /// A tree's entries by name.
 using Tree = std::map<std::string, TreeEntry>;
+/// A parsed tree shared by readers (trees are immutable by id).
+using SharedTree = std::shared_ptr<const Tree>;
 
 /// Parses a raw tree object ("MODE NAME\0<binary id>"...). `hash_size` is 20 (SHA-1) or 32
 /// (SHA-256).
@@ -91,6 +94,10 @@ public:
     const std::string* get(const std::string& oid) const;
     void put(const std::string& oid, std::string content);
     std::optional<std::string> tree_of(const std::string& commit) const;
+    /// The parsed form of a tree object held here (parsed once: a folder of 1,000 apps is read by
+    /// each of them), or null.
+    SharedTree parsed_tree(const std::string& oid) const;
+    void put_parsed_tree(const std::string& oid, SharedTree tree);
     void put_tree_of(const std::string& commit, const std::string& tree);
     std::size_t bytes() const { return bytes_; }
 
@@ -98,6 +105,7 @@ private:
     std::size_t max_bytes_, bytes_ = 0;
     std::unordered_map<std::string, std::string> objects_;
     std::unordered_map<std::string, std::string> commit_trees_;
+    std::unordered_map<std::string, SharedTree> parsed_;  // a subset of objects_' trees
 };
 
 }  // namespace poetryops::git::detail
