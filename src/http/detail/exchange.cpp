@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <optional>
 
 namespace poetryops::http::detail {
 
@@ -172,15 +173,23 @@ asio::awaitable<Result<void>> connect(std::shared_ptr<Connection> conn, Timeouts
 
 namespace {
 
-asio::awaitable<error_code> write_request(std::shared_ptr<Connection> conn,
-                                          std::shared_ptr<BeastRequest> request,
-                                          Timeouts timeouts) {
+/// Writes the request; then the connection is in its reading phase with the read timeout armed.
+/// Returns the failure when the write failed.
+asio::awaitable<std::optional<ExchangeOutcome>> send_request(std::shared_ptr<Connection> conn,
+                                                             std::shared_ptr<BeastRequest> request,
+                                                             Timeouts timeouts) {
     error_code ec;
     conn->phase = "sending the request to";
     conn->lowest().expires_after(timeouts.write);
     co_await conn->with_stream(
         [&](auto& s) { return bhttp::async_write(s, *request, with_ec(ec)); });
-    co_return ec;
+    if (ec) {
+        co_return ExchangeOutcome{
+            fail(step_error(*conn, "sending the request to", ec, timeouts.write))};
+    }
+    conn->phase = "reading the response from";
+    conn->lowest().expires_after(timeouts.read);
+    co_return std::nullopt;
 }
 
 /// A failed read of the response; `got_bytes` tells the caller whether a retry on a fresh
@@ -207,12 +216,8 @@ Response response_head(const Header& header) {
 asio::awaitable<ExchangeOutcome> exchange(std::shared_ptr<Connection> conn,
                                           std::shared_ptr<BeastRequest> request, Timeouts timeouts,
                                           std::size_t max_body, std::size_t max_header) {
-    error_code ec = co_await write_request(conn, request, timeouts);
-    if (ec)
-        co_return ExchangeOutcome{
-            fail(step_error(*conn, "sending the request to", ec, timeouts.write))};
-    conn->phase = "reading the response from";
-    conn->lowest().expires_after(timeouts.read);
+    if (auto failed = co_await send_request(conn, request, timeouts)) co_return std::move(*failed);
+    error_code ec;
     auto parser = std::make_shared<bhttp::response_parser<bhttp::string_body>>();
     parser->body_limit(max_body);
     parser->header_limit(static_cast<std::uint32_t>(max_header));
@@ -248,12 +253,8 @@ asio::awaitable<ExchangeOutcome> exchange_head(std::shared_ptr<Connection> conn,
                                                std::shared_ptr<BeastRequest> request,
                                                std::shared_ptr<StreamParser> parser,
                                                Timeouts timeouts, std::size_t max_header) {
-    error_code ec = co_await write_request(conn, request, timeouts);
-    if (ec)
-        co_return ExchangeOutcome{
-            fail(step_error(*conn, "sending the request to", ec, timeouts.write))};
-    conn->phase = "reading the response from";
-    conn->lowest().expires_after(timeouts.read);
+    if (auto failed = co_await send_request(conn, request, timeouts)) co_return std::move(*failed);
+    error_code ec;
     // No limit here (Stream enforces its own); not boost::none: Beast 1.74 then refuses any
     // Content-Length body.
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
