@@ -61,9 +61,10 @@ public:
     static Result<std::unique_ptr<LocalRunner>> create(LocalOptions options);
     ~LocalRunner();
 
-    /// Loads every input, reconciles each app once, writes changed status files. A file that does
-    /// not parse or validate fails the pass with an error naming the file, line and field; nothing
-    /// is done for any app then.
+    /// Loads every input, reconciles each app once through the Engine (the pass's edits to one
+    /// repository become one commit), waits for the commits, writes changed status files. A file
+    /// that does not parse or validate fails the pass with an error naming the file, line and
+    /// field; nothing is done for any app then.
     Result<PassResult> run_pass();
     /// `--once`: passes until one commits nothing (at most `max_passes`), for CI jobs.
     Result<PassResult> run_until_settled(int max_passes = 20);
