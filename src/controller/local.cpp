@@ -225,12 +225,13 @@ Result<PassResult> LocalRunner::run_pass() {
     std::optional<Error> failure;
     std::mutex mu;
     auto record = [&](const api::PoetryApp& app, EngineOutcome& out, bool final) {
+        // Status files are written in parallel; the rest (and every on_event call) serially.
+        Result<void> saved = final ? impl_->save_status(app, out.status) : ok();
         std::lock_guard lock(mu);
         for (const auto& e : out.events) {
             if (impl_->options.on_event) impl_->options.on_event(app, e);
         }
         if (!final) return;
-        auto saved = impl_->save_status(app, out.status);
         ++result.apps;
         result.commits += out.committed.size();
         if (out.error) result.errors.push_back(app.key() + ": " + log::redact(out.error->message));
