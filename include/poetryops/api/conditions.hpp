@@ -3,11 +3,11 @@
 /// `lastTransitionTime` honest.
 ///
 /// poetryops' condition types (docs/api.md "Conditions"):
-///   Ready     True when the spec is valid and every environment runs what it should; False with
-///   reason InvalidSpec
-///             (message: the field path and the problem), or a reason from the promotion engine.
-///   Degraded  True when a dependency (registry, git, health source) fails and the controller is
-///   retrying.
+///   Ready     True when the spec is valid and every environment runs what it should; False
+///             with reason InvalidSpec (message: the field path and the problem), or a reason
+///             from the promotion engine.
+///   Degraded  True when a dependency (registry, git, health source) fails and the controller
+///             is retrying.
 
 #include <chrono>
 #include <cstdint>

@@ -3,9 +3,9 @@
 /// streamed bodies.
 ///
 ///   POETRYOPS_TRY(auto client, http::Client::create({.tls = {.ca_file = "ca.crt"}}));
-///   POETRYOPS_TRY(auto resp, client->request({.method = "GET", .url =
-///   "https://127.0.0.1:8443/healthz"})); if (resp.status != 200) return
-///   fail(http::status_error(resp, "GET /healthz"));
+///   POETRYOPS_TRY(auto resp, client->request({.method = "GET",
+///                                             .url = "https://127.0.0.1:8443/healthz"}));
+///   if (resp.status != 200) return fail(http::status_error(resp, "GET /healthz"));
 ///
 /// Behaviour a caller can rely on:
 /// - Every phase has its own deadline (connect incl. name resolution, TLS handshake, write, read);

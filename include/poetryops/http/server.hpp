@@ -3,9 +3,11 @@
 /// Kubernetes API).
 ///
 ///   http::Server server;
-///   auto port = server.start({.port = 0}, [](const http::Request& r) { return
-///   http::Response::make(200, "ok"); });
-///   ... server.port() ...; server.stop();
+///   auto port = server.start({.port = 0}, [](const http::Request& r) {
+///       return http::Response::make(200, "ok");
+///   });
+///   ... server.port() ...;
+///   server.stop();
 ///
 /// - Handlers run on a pool of worker threads, never on the I/O thread; an exception from a handler
 /// becomes a 500.

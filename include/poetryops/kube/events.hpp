@@ -5,7 +5,7 @@
 ///
 ///   kube::EventRecorder events(client, {.component = "poetryops"});
 ///   events.record(app, kube::EventType::warning, "InvalidSpec",
-///   "spec.environments[1].promotion.from: ...");
+///                 "spec.environments[1].promotion.from: ...");
 ///
 /// Recording never fails the caller: API errors are logged (an Event is advisory).
 

@@ -4,8 +4,7 @@
 ///
 ///   kube::ResourceRef pods{"", "v1", "pods"};
 ///   client.get(pods.in("team-a").named("web-0"));
-///   client.list(kube::resources::configmaps().in("team-a"), {});   // namespace "" → all
-///   namespaces
+///   client.list(kube::resources::configmaps().in("team-a"), {});  // namespace "": all of them
 
 #include <string>
 #include <string_view>

@@ -7,9 +7,9 @@
 ///       Result<runtime::ReconcileResult> reconcile(const std::string& key) override { ... }
 ///   };
 ///   auto& c = manager.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4},
-///   reconciler); c.watch(apps_informer);                                    // the object's own
-///   key c.watch(jobs_informer, runtime::owner_mapper("PoetryApp"));   // the controlling owner's
-///   key
+///                                    reconciler);
+///   c.watch(apps_informer);                                    // the object's own key
+///   c.watch(jobs_informer, runtime::owner_mapper("PoetryApp"));  // the controlling owner's key
 ///
 /// Outcome of one reconcile → what the queue does:
 /// * success, no requeue               → forget (backoff reset) result="success"

@@ -5,8 +5,10 @@
 ///
 ///   runtime::Informer apps(client, {.resource = kube::resources::configmaps()});
 ///   apps.add_handler({.on_add = [&](const nlohmann::json& o) { queue.add(runtime::key_of(o)); },
-///   ...}); apps.start(); apps.wait_for_sync(std::chrono::seconds(30)); auto app =
-///   apps.get("team-a/billing");   // shared, immutable snapshot; null when absent
+///                     ...});
+///   apps.start();
+///   apps.wait_for_sync(std::chrono::seconds(30));
+///   auto app = apps.get("team-a/billing");  // shared, immutable snapshot; null when absent
 ///
 /// Handlers are called one at a time (never concurrently), from the reflector thread or the resync
 /// timer, after the cache was updated. They must be quick (enqueue a key) and must not call stop().

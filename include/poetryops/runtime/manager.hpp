@@ -4,14 +4,16 @@
 ///
 ///   metrics::MetricsRegistry registry;
 ///   POETRYOPS_TRY(auto client, kube::RestClient::create(cfg, {.metrics = &registry}));
-///   runtime::Manager mgr(*client, {.leader_election = true, .leader_election_namespace =
-///   "poetryops-system",
-///                               .metrics = &registry});
+///   runtime::Manager mgr(*client, {.leader_election = true,
+///                                  .leader_election_namespace = "poetryops-system",
+///                                  .metrics = &registry});
 ///   auto& apps = mgr.add_informer({.resource = kube::resources::configmaps()});
 ///   auto& ctl = mgr.add_controller({.name = "poetryapp", .max_concurrent_reconciles = 4},
-///   reconciler); ctl.watch(apps); runtime::ShutdownSignals signals;                 // first thing
-///   in main(): blocks SIGTERM/SIGINT in all threads signals.on_signal([&] { mgr.stop(); }); return
-///   mgr.run();                              // 0 after a clean stop
+///                                  reconciler);
+///   ctl.watch(apps);
+///   runtime::ShutdownSignals signals;  // first in main(): blocks SIGTERM/SIGINT in all threads
+///   signals.on_signal([&] { mgr.stop(); });
+///   return mgr.run();                  // 0 after a clean stop
 ///
 /// Start: bind the endpoints, start every informer; then (after winning the lease, when leader
 /// election is on) wait until every cache has synced and start the controllers' workers. Stop

@@ -2,8 +2,9 @@
 /// A small Prometheus metrics registry: counters, gauges and histograms with labels, rendered in
 /// the Prometheus text exposition format (version 0.0.4) for `/metrics`.
 ///
-///   registry.describe("poetryops_builds_total", metrics::MetricType::counter, "Image builds
-///   started."); registry.inc("poetryops_builds_total", {{"app", "team-a/billing"}});
+///   registry.describe("poetryops_builds_total", metrics::MetricType::counter,
+///                     "Image builds started.");
+///   registry.inc("poetryops_builds_total", {{"app", "team-a/billing"}});
 ///
 /// The controller runtime registers controller-runtime's names (controller_runtime_reconcile_total,
 /// workqueue_depth, rest_client_requests_total, leader_election_master_status, ...); poetryops' own
