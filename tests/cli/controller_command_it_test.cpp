@@ -28,16 +28,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string binary() {
-    // <build>/tests/cli/test_cli_it → <build>/poetryops
-    return (std::filesystem::read_symlink("/proc/self/exe")
-                .parent_path()
-                .parent_path()
-                .parent_path() /
-            "poetryops")
-        .string();
-}
-
 json app(const std::string& name, const std::string& ns) {
     return json{{"apiVersion", "poetryops.io/v1alpha1"},
                 {"kind", "PoetryApp"},
@@ -51,8 +41,9 @@ json app(const std::string& name, const std::string& ns) {
 }  // namespace
 
 TEST(ControllerCommand, MissingKubeconfigExits2WithOneClearLine) {
-    ASSERT_TRUE(std::filesystem::exists(binary())) << binary();
-    auto r = run_process({binary(), "controller", "--kubeconfig", "/nonexistent/kubeconfig"});
+    ASSERT_TRUE(std::filesystem::exists(std::string(POETRYOPS_BIN))) << std::string(POETRYOPS_BIN);
+    auto r = run_process(
+        {std::string(POETRYOPS_BIN), "controller", "--kubeconfig", "/nonexistent/kubeconfig"});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->exit_code, 2);
     EXPECT_THAT(r->err, testing::HasSubstr("/nonexistent/kubeconfig"));
@@ -60,11 +51,12 @@ TEST(ControllerCommand, MissingKubeconfigExits2WithOneClearLine) {
 }
 
 TEST(ControllerCommand, BadFlagsExit2) {
-    auto r = run_process({binary(), "controller", "--max-concurrent-reconciles", "0"});
+    auto r =
+        run_process({std::string(POETRYOPS_BIN), "controller", "--max-concurrent-reconciles", "0"});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->exit_code, 2);
-    auto bind = run_process(
-        {binary(), "controller", "--kubeconfig", "/dev/null", "--metrics-bind-address", "nope"});
+    auto bind = run_process({std::string(POETRYOPS_BIN), "controller", "--kubeconfig", "/dev/null",
+                             "--metrics-bind-address", "nope"});
     ASSERT_TRUE(bind);
     EXPECT_EQ(bind->exit_code, 2) << bind->err;
 }
@@ -87,7 +79,7 @@ struct ControllerProcess {
         p.log = dir / (name + ".log");
         p.health = test::free_port();
         p.metrics = test::free_port();
-        std::vector<std::string> argv{binary(),
+        std::vector<std::string> argv{std::string(POETRYOPS_BIN),
                                       "controller",
                                       "--kubeconfig",
                                       kubeconfig.string(),

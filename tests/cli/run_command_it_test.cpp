@@ -14,17 +14,8 @@ using namespace poetryops;
 
 namespace {
 
-std::string binary() {
-    return (std::filesystem::read_symlink("/proc/self/exe")
-                .parent_path()
-                .parent_path()
-                .parent_path() /
-            "poetryops")
-        .string();
-}
-
 ProcessResult run_poetryops(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{binary()};
+    std::vector<std::string> argv{std::string(POETRYOPS_BIN)};
     argv.insert(argv.end(), args.begin(), args.end());
     ProcessOptions o;
     o.timeout = std::chrono::seconds(20);

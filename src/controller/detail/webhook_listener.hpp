@@ -1,7 +1,7 @@
 #pragma once
-// The registry webhook receiver shared by local mode and the in-cluster controller: an HTTP server
-// on
-// --webhook-bind-address answering POST /webhooks/registry through registry::WebhookHandler.
+// The engine's registry webhook receiver (local mode and the in-cluster controller alike): an HTTP
+// server on --webhook-bind-address answering POST /webhooks/registry through
+// registry::WebhookHandler.
 
 #include <poetryops/http/server.hpp>
 #include <poetryops/registry/webhook.hpp>

@@ -1,6 +1,7 @@
 #include "support/kube/cluster.hpp"
 
 #include "support/kube/harness.hpp"
+#include "support/support.hpp"
 
 #include <poetryops/kube/client.hpp>
 #include <poetryops/util/fs.hpp>
@@ -28,9 +29,9 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 using harness::env_or;
-using harness::free_port;
 using harness::openssl;
 using harness::tail_of;
+using test::free_port;
 
 fs::path bin_dir() { return env_or("POETRYOPS_TEST_K8S_BIN", POETRYOPS_DEFAULT_K8S_BIN); }
 

@@ -13,8 +13,6 @@ namespace poetryops::test::kube::harness {
 
 /// The variable's value, or `fallback` when unset or empty.
 std::string env_or(const char* name, const std::string& fallback = {});
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-int free_port();
 /// The last `max` bytes of a log file, for an error message ("(no log)" when unreadable).
 std::string tail_of(const std::filesystem::path& log, std::size_t max = 2000);
 /// Runs `openssl ARGS…` in `cwd`; fails with its stderr.

@@ -1,6 +1,7 @@
 #include "support/kube/node.hpp"
 
 #include "support/kube/harness.hpp"
+#include "support/support.hpp"
 
 #include <poetryops/kube/client.hpp>
 #include <poetryops/kube/status.hpp>
@@ -46,9 +47,9 @@ namespace {
 using harness::alive;
 using harness::env_or;
 using harness::exe_of;
-using harness::free_port;
 using harness::openssl;
 using harness::tail_of;
+using test::free_port;
 
 // The kubelet writes these at start (protectKernelDefaults: false), the CNI bridge plugin
 // (isGateway) ip_forward.
