@@ -1,6 +1,7 @@
 #include <poetryops/controller/app_controller.hpp>
 #include <poetryops/controller/resources.hpp>
 
+#include <poetryops/api/codec.hpp>
 #include <poetryops/kube/config.hpp>
 #include <poetryops/kube/resource.hpp>
 #include <poetryops/util/log.hpp>
@@ -111,11 +112,12 @@ AppController::~AppController() {
 }
 
 Result<void> AppController::start() {
-    // A registry push wakes exactly the apps whose image repository it names (level-based: the
-    // reconcile re-reads the registry; the event only says "look now"). The informers cache compact
-    // bytes, not DOMs, so the apps are found through an index on spec.image.repository (added
-    // before the informers start) instead of decoding all.
+    // Triggers that name no app are fanned out through indexes on the PoetryApp informers (added
+    // before they start): the informers cache compact bytes, not DOMs, so apps are found without
+    // decoding them all. Level-based: the reconcile re-reads the registry or the health object;
+    // the trigger only says "look now".
     static constexpr const char* repository_index = "spec.image.repository";
+    static constexpr const char* health_index = "health gate objects";
     const bool promotion_on = engine_->ports() != nullptr;
     if (promotion_on) {
         for (auto* inf : informers_) {
@@ -124,15 +126,30 @@ Result<void> AppController::start() {
                 return repo.empty() ? std::vector<std::string>{}
                                     : std::vector<std::string>{std::move(repo)};
             });
+            inf->add_index(health_index, [](const nlohmann::json& o) {
+                std::vector<api::FieldError> ignored;
+                api::PoetryApp app = api::decode_poetryapp(o, ignored);
+                std::vector<std::string> objects;
+                for (const auto& env : app.spec.environments) {
+                    if (auto ref = health_object(app, env)) objects.push_back(ref->key());
+                }
+                return objects;
+            });
         }
-        // Triggers become workqueue keys: a registry push wakes exactly the apps whose image
-        // repository it names, a commit outcome the app that submitted it.
+        // A registry push wakes exactly the apps whose image repository it names, a health
+        // object's change the apps whose gates read it, a commit outcome the app that submitted
+        // it.
         engine_->set_sink([this](const Trigger& t) {
             if (!t.key.empty()) {
                 controller_->enqueue(t.key);
                 return;
             }
             for (auto* inf : informers_) {
+                if (!t.object.empty()) {
+                    for (const auto& key : inf->index_keys(health_index, t.object))
+                        controller_->enqueue(key);
+                }
+                if (t.repository.empty()) continue;
                 for (const auto& repo : inf->index_values(repository_index)) {
                     if (!repository_matches(repo, t.repository)) continue;
                     for (const auto& key : inf->index_keys(repository_index, repo))

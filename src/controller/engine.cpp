@@ -49,6 +49,12 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, const Cloc
         PortsOptions po = *options.ports;
         if (!po.clock) po.clock = &clock;
         POETRYOPS_TRY(e->ports_, make_ports(std::move(po)));
+        if (HealthPort* health = e->ports_->health()) {
+            Engine* self = e.get();
+            health->on_change([self](const std::string& object) {
+                self->fire(Trigger{TriggerKind::health_change, "", "", object});
+            });
+        }
         e->promotion_ = std::make_unique<PromotionReconciler>(
             e->ports_->gitops(), e->ports_->artifacts(), e->ports_->health(), clock);
     }
@@ -74,7 +80,8 @@ void Engine::fire(const Trigger& trigger) {
     POETRYOPS_LOG(debug, "trigger",
                   {{"kind", std::string(to_string(trigger.kind))},
                    {"app", trigger.key},
-                   {"repository", trigger.repository}});
+                   {"repository", trigger.repository},
+                   {"object", trigger.object}});
     if (sink) sink(trigger);
 }
 
@@ -96,7 +103,7 @@ void Engine::on_push(const std::vector<registry::PushEvent>& events) {
         artifacts.invalidate_matching(
             [&](const std::string& app_repo) { return repository_matches(app_repo, repo); });
         artifacts.hint_push(repo, e.tag);
-        fire(Trigger{TriggerKind::registry_push, "", repo});
+        fire(Trigger{TriggerKind::registry_push, "", repo, ""});
     }
 }
 
@@ -149,7 +156,7 @@ EngineOutcome Engine::reconcile(const api::PoetryApp& app, std::vector<api::Fiel
             in_flight_[key] = next;
         }
         next->pending = promotion_->begin(current, [this, key] {
-            fire(Trigger{TriggerKind::commit_done, key, ""});
+            fire(Trigger{TriggerKind::commit_done, key, "", ""});
         });
         if (next->pending.commits.empty()) {
             std::lock_guard lock(mu_);

@@ -2,10 +2,15 @@
 
 #include <poetryops/kube/resource.hpp>
 #include <poetryops/kube/status.hpp>
+#include <poetryops/promote/health.hpp>
+#include <poetryops/runtime/informer.hpp>
 #include <poetryops/util/fs.hpp>
+#include <poetryops/util/log.hpp>
 #include <poetryops/util/strings.hpp>
 
 #include <sys/stat.h>
+
+#include <atomic>
 
 namespace poetryops::controller {
 
@@ -21,17 +26,145 @@ std::optional<std::string> secret_value(const nlohmann::json& secret, const std:
     return out;
 }
 
-Result<std::optional<nlohmann::json>> KubeHealthPort::get(const std::string& api_version,
-                                                          const std::string& resource,
-                                                          const std::string& ns,
-                                                          const std::string& name) {
-    std::string group, version = api_version;
-    if (auto slash = api_version.find('/'); slash != std::string::npos) {
-        group = api_version.substr(0, slash);
-        version = api_version.substr(slash + 1);
+namespace {
+
+kube::ResourceRef collection_ref(const HealthObjectRef& o) {
+    std::string group, version = o.api_version;
+    if (auto slash = o.api_version.find('/'); slash != std::string::npos) {
+        group = o.api_version.substr(0, slash);
+        version = o.api_version.substr(slash + 1);
     }
-    kube::ResourceRef ref(group, version, resource);
-    auto obj = client_.get(ref.in(ns).named(name));
+    return kube::ResourceRef(group, version, o.resource).in(o.namespace_);
+}
+
+std::string collection_key(const HealthObjectRef& o) {
+    return o.group_resource() + "/" + o.namespace_;
+}
+
+}  // namespace
+
+struct KubeHealthPort::Collection {
+    std::atomic<runtime::Informer*> started{nullptr};  // informer.get() once started
+    std::mutex mu;  // one probe at a time; guards the members below
+    std::unique_ptr<runtime::Informer> informer;
+    std::chrono::steady_clock::time_point next_try{};
+    bool told = false;  // the "cannot watch" line was logged
+};
+
+KubeHealthPort::KubeHealthPort(kube::KubeClient& client, KubeHealthOptions options,
+                               const Clock& clock)
+    : client_(client), options_(options), clock_(clock) {}
+
+KubeHealthPort::~KubeHealthPort() {
+    std::map<std::string, std::shared_ptr<Collection>> all;
+    {
+        std::lock_guard lock(mu_);
+        all.swap(collections_);
+    }
+    for (auto& [key, c] : all) {
+        std::lock_guard lock(c->mu);
+        if (c->informer) c->informer->stop();
+    }
+}
+
+void KubeHealthPort::on_change(ChangeFn fn) {
+    std::lock_guard lock(mu_);
+    on_change_ = std::move(fn);
+}
+
+std::vector<std::string> KubeHealthPort::watched() const {
+    std::vector<std::pair<std::string, std::shared_ptr<Collection>>> all;
+    {
+        std::lock_guard lock(mu_);
+        all.assign(collections_.begin(), collections_.end());
+    }
+    std::vector<std::string> out;
+    for (auto& [key, c] : all) {
+        std::lock_guard lock(c->mu);
+        if (c->informer) out.push_back(key);
+    }
+    return out;
+}
+
+std::shared_ptr<KubeHealthPort::Collection> KubeHealthPort::collection(
+    const HealthObjectRef& object) {
+    std::lock_guard lock(mu_);
+    auto& c = collections_[collection_key(object)];
+    if (!c) c = std::make_shared<Collection>();
+    return c;
+}
+
+void KubeHealthPort::changed(const HealthObjectRef& collection, const nlohmann::json& object) {
+    HealthObjectRef ref = collection;
+    ref.name = object.value("/metadata/name"_json_pointer, std::string());
+    ChangeFn fn;
+    {
+        std::lock_guard lock(mu_);
+        fn = on_change_;
+    }
+    if (fn && !ref.name.empty()) fn(ref.key());
+}
+
+void KubeHealthPort::maybe_watch(Collection& c, const HealthObjectRef& object) {
+    std::unique_lock lock(c.mu, std::try_to_lock);
+    if (!lock.owns_lock()) return;  // another reconcile is probing it
+    if (c.informer) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now < c.next_try) return;
+    // One small list says whether the collection is served and we may list it; a watch of a
+    // collection we cannot list would only fail and back off forever.
+    kube::ListOptions probe;
+    probe.limit = 1;
+    auto listed = client_.list(collection_ref(object), probe);
+    if (!listed) {
+        c.next_try = now + options_.retry;
+        if (!c.told) {
+            c.told = true;
+            POETRYOPS_LOG(info, "health gate objects are read on each reconcile, not watched",
+                          {{"collection", collection_key(object)},
+                           {"error", log::redact(listed.error().message)}});
+        }
+        return;
+    }
+    runtime::InformerOptions io;
+    io.resource = collection_ref(object);
+    io.transform = [](nlohmann::json& o) { promote::trim_for_health(o); };
+    c.informer = std::make_unique<runtime::Informer>(client_, std::move(io), clock_);
+    HealthObjectRef coll = object;
+    coll.name.clear();
+    // Spec or status (what the readers look at) moved: the apps gated on it look again.
+    c.informer->add_handler(
+        {.on_add = [this, coll](const nlohmann::json& o) { changed(coll, o); },
+         .on_update =
+             [this, coll](const nlohmann::json& old, const nlohmann::json& now) {
+                 if (old.value("spec", nlohmann::json()) != now.value("spec", nlohmann::json()) ||
+                     old.value("status", nlohmann::json()) !=
+                         now.value("status", nlohmann::json()) ||
+                     old.value("/metadata/generation"_json_pointer, 0) !=
+                         now.value("/metadata/generation"_json_pointer, 0)) {
+                     changed(coll, now);
+                 }
+             },
+         .on_delete = [this, coll](const nlohmann::json& o) { changed(coll, o); }});
+    c.informer->start();
+    c.started = c.informer.get();
+    POETRYOPS_LOG(info, "watching health gate objects", {{"collection", collection_key(object)}});
+}
+
+Result<std::optional<nlohmann::json>> KubeHealthPort::get(const HealthObjectRef& object) {
+    if (options_.watch) {
+        auto c = collection(object);
+        runtime::Informer* synced = c->started.load();
+        if (synced && synced->has_synced()) {
+            // The informer lives until this port is destroyed; its cache is current up to the
+            // last event, and a change of this object re-triggers the app.
+            auto o = synced->get(object.namespace_ + "/" + object.name);
+            if (!o) return std::optional<nlohmann::json>{};
+            return std::optional<nlohmann::json>(*o);
+        }
+        if (!synced) maybe_watch(*c, object);
+    }
+    auto obj = client_.get(collection_ref(object).named(object.name));
     if (!obj) {
         if (kube::is_not_found(obj.error())) return std::optional<nlohmann::json>{};
         return obj.error();

@@ -5,6 +5,7 @@
 #include <poetryops/manifest/read.hpp>
 #include <poetryops/promote/health.hpp>
 #include <poetryops/promote/trailers.hpp>
+#include <poetryops/util/log.hpp>
 
 #include <atomic>
 #include <memory>
@@ -73,11 +74,41 @@ PromotionReconciler::PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artif
                                          HealthPort* health, const Clock& clock)
     : gitops_(gitops), artifacts_(artifacts), health_(health), clock_(clock) {}
 
+std::string HealthObjectRef::group_resource() const {
+    auto slash = api_version.find('/');
+    return slash == std::string::npos ? resource : resource + "." + api_version.substr(0, slash);
+}
+
+std::string HealthObjectRef::key() const {
+    return group_resource() + "/" + namespace_ + "/" + name;
+}
+
+std::optional<HealthObjectRef> health_object(const api::PoetryApp& app,
+                                             const api::EnvironmentSpec& env) {
+    auto in = [&](const std::string& ns) { return ns.empty() ? app.metadata.namespace_ : ns; };
+    switch (env.health.kind()) {
+        case api::HealthKind::argocd:
+            return HealthObjectRef{"argoproj.io/v1alpha1", "applications",
+                                   in(env.health.argocd->namespace_),
+                                   env.health.argocd->application, "Argo CD application"};
+        case api::HealthKind::flux:
+            return HealthObjectRef{"kustomize.toolkit.fluxcd.io/v1", "kustomizations",
+                                   in(env.health.flux->namespace_), env.health.flux->kustomization,
+                                   "Flux Kustomization"};
+        case api::HealthKind::deployment:
+            return HealthObjectRef{"apps/v1", "deployments", in(env.health.deployment->namespace_),
+                                   env.health.deployment->name, "Deployment"};
+        case api::HealthKind::none: break;
+    }
+    return std::nullopt;
+}
+
 HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app,
                                                       const api::EnvironmentSpec& env,
                                                       const api::EnvironmentStatus* status) {
     api::HealthKind kind = env.health.kind();
-    if (kind == api::HealthKind::none) return {HealthState::healthy, "health gate: none"};
+    auto ref = health_object(app, env);
+    if (!ref) return {HealthState::healthy, "health gate: none"};
     if (!health_) {
         return {HealthState::unknown, std::string("health gate ") +
                                           std::string(api::to_string(kind)) +
@@ -89,39 +120,18 @@ HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app,
         auto r = gitops_.contains(app, commit, revision);
         return r && *r;
     };
-    auto fetch = [&](const char* api_version, const char* resource, const std::string& ns,
-                     const std::string& name) -> std::optional<nlohmann::json> {
-        auto obj =
-            health_->get(api_version, resource, ns.empty() ? app.metadata.namespace_ : ns, name);
-        if (!obj || !*obj) return std::nullopt;
-        return **obj;
-    };
+    auto obj = health_->get(*ref);
+    if (!obj) {  // e.g. forbidden: say so rather than "not found"
+        return {HealthState::unknown,
+                ref->what + " " + ref->name + ": " + log::redact(obj.error().message)};
+    }
+    if (!*obj) return {HealthState::unknown, ref->what + " " + ref->name + " not found"};
     switch (kind) {
-        case api::HealthKind::argocd: {
-            auto obj = fetch("argoproj.io/v1alpha1", "applications", env.health.argocd->namespace_,
-                             env.health.argocd->application);
-            if (!obj)
-                return {HealthState::unknown,
-                        "Argo CD application " + env.health.argocd->application + " not found"};
-            return promote::argocd_health(*obj, contains);
-        }
-        case api::HealthKind::flux: {
-            auto obj = fetch("kustomize.toolkit.fluxcd.io/v1", "kustomizations",
-                             env.health.flux->namespace_, env.health.flux->kustomization);
-            if (!obj)
-                return {HealthState::unknown,
-                        "Flux Kustomization " + env.health.flux->kustomization + " not found"};
-            return promote::flux_health(*obj, contains);
-        }
-        case api::HealthKind::deployment: {
-            auto obj = fetch("apps/v1", "deployments", env.health.deployment->namespace_,
-                             env.health.deployment->name);
-            if (!obj)
-                return {HealthState::unknown,
-                        "Deployment " + env.health.deployment->name + " not found"};
-            return promote::deployment_health(*obj, app.spec.image.repository,
+        case api::HealthKind::argocd: return promote::argocd_health(**obj, contains);
+        case api::HealthKind::flux: return promote::flux_health(**obj, contains);
+        case api::HealthKind::deployment:
+            return promote::deployment_health(**obj, app.spec.image.repository,
                                               status ? status->digest : "");
-        }
         case api::HealthKind::none: break;
     }
     return {HealthState::unknown, ""};

@@ -145,4 +145,41 @@ HealthObservation deployment_health(const json& d, const std::string& repository
                                           std::to_string(desired)};
 }
 
+void trim_for_health(json& object) {
+    if (!object.is_object()) return;
+    auto keep = [](const json& from, std::initializer_list<const char*> keys) {
+        json out = json::object();
+        if (!from.is_object()) return out;
+        for (const char* k : keys) {
+            if (auto it = from.find(k); it != from.end()) out[k] = *it;
+        }
+        return out;
+    };
+    json trimmed = keep(object, {"apiVersion", "kind"});
+    if (auto m = object.find("metadata"); m != object.end()) {
+        trimmed["metadata"] =
+            keep(*m, {"name", "namespace", "generation", "resourceVersion", "uid"});
+    }
+    if (auto s = object.find("spec"); s != object.end() && s->is_object()) {
+        json spec = keep(*s, {"replicas"});
+        auto containers = "/template/spec/containers"_json_pointer;
+        if (s->contains(containers) && s->at(containers).is_array()) {
+            json cs = json::array();
+            for (const auto& c : s->at(containers)) cs.push_back(keep(c, {"name", "image"}));
+            spec["template"]["spec"]["containers"] = std::move(cs);
+        }
+        trimmed["spec"] = std::move(spec);
+    }
+    if (auto st = object.find("status"); st != object.end() && st->is_object()) {
+        json status = keep(
+            *st, {"health", "conditions", "lastAppliedRevision", "observedGeneration", "replicas",
+                  "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"});
+        if (auto sync = st->find("sync"); sync != st->end()) {
+            status["sync"] = keep(*sync, {"status", "revision", "revisions"});
+        }
+        trimmed["status"] = std::move(status);
+    }
+    object = std::move(trimmed);
+}
+
 }  // namespace poetryops::promote

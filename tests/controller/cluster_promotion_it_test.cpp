@@ -465,7 +465,8 @@ TEST_P(ClusterPromotionRealIt, HealthGatesReadRealArgoCdFluxAndDeploymentObjects
     }
     start_controller(make_client());
     json app = app_object();
-    app["spec"]["image"]["policy"]["pollInterval"] = "1s";  // health changes are noticed by polling
+    // The poll interval stays at 5 minutes: each health object's change must wake the app (the
+    // controller watches what the gates read), or the test times out.
     app["spec"]["environments"] = json::parse(R"([
         {"name": "dev", "path": "envs/dev", "health": {"argocd": {"application": "app-dev", "namespace": "NS"}}},
         {"name": "staging", "path": "envs/staging", "promotion": {"from": "dev"},

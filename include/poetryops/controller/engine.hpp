@@ -47,7 +47,7 @@ enum class TriggerKind {
     registry_push,  ///< a registry webhook named the app's image repository
     source_push,    ///< a source commit to build (the builds issue)
     poll_tick,      ///< the policy's poll interval passed (the fallback when webhooks are missing)
-    health_change,  ///< a health gate's object changed
+    health_change,  ///< a health gate's object changed (the cluster's HealthPort watches them)
     timer,          ///< a planned time arrived (soak, health timeout, promotion window)
     commit_done,    ///< the committer has the outcome of the app's edits
 };
@@ -55,10 +55,14 @@ std::string_view to_string(TriggerKind kind);
 
 struct Trigger {
     TriggerKind kind = TriggerKind::spec_change;
-    /// "namespace/name" of one app; empty: every app whose spec.image.repository names
-    /// `repository`.
+    /// "namespace/name" of one app; empty: every app that `repository` or `object` concerns.
     std::string key;
-    std::string repository;  ///< registry_push: the pushed "registry/repository"
+    /// registry_push: the pushed "registry/repository"; the apps whose spec.image.repository names
+    /// it.
+    std::string repository;
+    /// health_change: HealthObjectRef::key() of the object that changed; the apps whose health
+    /// gates read it (health_object()).
+    std::string object;
 };
 
 /// Where triggers go: the runtime's queue. Called from any thread (webhook handlers, the

@@ -6,23 +6,57 @@
 #include <poetryops/git/remote.hpp>
 #include <poetryops/kube/client.hpp>
 #include <poetryops/registry/auth.hpp>
+#include <poetryops/util/clock.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 namespace poetryops::controller {
 
-/// HealthPort over the Kubernetes API (a missing object is nullopt, not an error). Thread safety:
-/// safe.
+struct KubeHealthOptions {
+    /// Watch the collections asked for (list + watch) instead of a GET per read.
+    bool watch = true;
+    /// How long to wait before asking again to list a collection that could not be listed (its
+    /// CRD is not installed, or list/watch is not granted).
+    std::chrono::milliseconds retry{std::chrono::minutes(1)};
+};
+
+/// HealthPort over the Kubernetes API (a missing object is nullopt, not an error).
+///
+/// The first read in a collection — a resource in one namespace, e.g. Argo CD Applications in
+/// `argocd` — starts an informer on it (objects trimmed by promote::trim_for_health), and every
+/// change of an object there calls the ChangeFn: a health gate is noticed when its object
+/// changes, not at the next poll. Until the informer has synced, and for a collection that cannot
+/// be listed (a CRD that is not installed: Argo CD or Flux absent; list or watch not granted),
+/// reads are GETs, and listing is tried again after `retry`. Nothing waits for these informers:
+/// the PoetryApp controller starts whatever they do. Thread safety: safe.
 class KubeHealthPort final : public HealthPort {
 public:
-    explicit KubeHealthPort(kube::KubeClient& client) : client_(client) {}
-    Result<std::optional<nlohmann::json>> get(const std::string& api_version,
-                                              const std::string& resource, const std::string& ns,
-                                              const std::string& name) override;
+    explicit KubeHealthPort(kube::KubeClient& client, KubeHealthOptions options = {},
+                            const Clock& clock = SystemClock::instance());
+    ~KubeHealthPort() override;  ///< stops the informers
+    Result<std::optional<nlohmann::json>> get(const HealthObjectRef& object) override;
+    void on_change(ChangeFn fn) override;
+    /// The collections watched now, "applications.argoproj.io/argocd" (sorted).
+    std::vector<std::string> watched() const;
 
 private:
+    struct Collection;
+    std::shared_ptr<Collection> collection(const HealthObjectRef& object);
+    void maybe_watch(Collection& c, const HealthObjectRef& object);
+    void changed(const HealthObjectRef& collection, const nlohmann::json& object);
+
     kube::KubeClient& client_;
+    KubeHealthOptions options_;
+    const Clock& clock_;
+    mutable std::mutex mu_;
+    std::map<std::string, std::shared_ptr<Collection>> collections_;  // by group_resource/ns
+    ChangeFn on_change_;
 };
 
 /// Credentials from Secrets. Thread safety: safe.

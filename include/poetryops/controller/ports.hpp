@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <future>
 #include <optional>
 #include <string>
@@ -55,16 +56,40 @@ public:
     virtual Result<std::optional<promote::Artifact>> newest(const api::PoetryApp& app) = 0;
 };
 
-/// Reads the objects health gates look at (Argo CD Applications, Flux Kustomizations, Deployments).
+/// The object a health gate reads: an Argo CD Application, a Flux Kustomization or a Deployment.
+struct HealthObjectRef {
+    std::string api_version;  ///< "argoproj.io/v1alpha1"
+    std::string resource;     ///< the plural, "applications"
+    std::string namespace_;
+    std::string name;
+    std::string what;  ///< for messages: "Argo CD application", "Flux Kustomization", "Deployment"
+
+    /// "applications.argoproj.io" ("deployments.apps", "pods" for the core group).
+    std::string group_resource() const;
+    /// "applications.argoproj.io/argocd/app-dev": what a health_change trigger names.
+    std::string key() const;
+};
+
+/// The object the health gate of `env` reads, its namespace defaulted as docs/api.md says (Argo CD:
+/// argocd, Flux: flux-system, Deployment: the app's); nullopt for the gate `none`. The one place
+/// that maps a gate to an object: the reconcile reads through it, the cluster runtime indexes apps
+/// by it.
+std::optional<HealthObjectRef> health_object(const api::PoetryApp& app,
+                                             const api::EnvironmentSpec& env);
+
+/// Reads the objects health gates look at, and says when one of them changes.
 class HealthPort {
 public:
+    /// Called with HealthObjectRef::key() of a changed (added, updated, deleted) object; from any
+    /// thread; must not block.
+    using ChangeFn = std::function<void(const std::string& key)>;
+
     virtual ~HealthPort() = default;
-    /// The object, or nullopt when it does not exist. `api_version` like "argoproj.io/v1alpha1",
-    /// `resource` the plural ("applications").
-    virtual Result<std::optional<nlohmann::json>> get(const std::string& api_version,
-                                                      const std::string& resource,
-                                                      const std::string& ns,
-                                                      const std::string& name) = 0;
+    /// The object, or nullopt when it does not exist.
+    virtual Result<std::optional<nlohmann::json>> get(const HealthObjectRef& object) = 0;
+    /// Where changes of the objects asked for so far go. A port that cannot watch never calls it
+    /// (changes are then noticed when the app is reconciled for another reason).
+    virtual void on_change(ChangeFn fn) { (void)fn; }
 };
 
 }  // namespace poetryops::controller

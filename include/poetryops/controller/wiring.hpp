@@ -28,6 +28,7 @@ struct PortsOptions {
     const Clock* clock = nullptr;  ///< nullptr: the system clock
     /// Cluster: credentials from Secrets, health objects from the API. Null: local mode.
     kube::KubeClient* kube = nullptr;
+    KubeHealthOptions health;  ///< cluster: how health gate objects are read and watched
     /// Local mode: credentials, CA and timeouts applied to every spec.gitops.repoURL.
     git::Remote git;
     /// Local mode: an OCI image layout root (one layout per repository path) instead of the
@@ -40,7 +41,8 @@ class Ports {
 public:
     GitRepoPort& gitops() { return *gitops_; }
     RegistryArtifactPort& artifacts() { return *artifacts_; }
-    /// Null in local mode (only the `none` health gate passes there).
+    /// Null in local mode (only the `none` health gate passes there). In the cluster it watches the
+    /// collections it is asked for; Engine::create routes their changes to health_change triggers.
     HealthPort* health() { return health_.get(); }
 
 private:

@@ -36,4 +36,14 @@ HealthObservation deployment_health(const nlohmann::json& deployment, const std:
 /// sources: "").
 std::string flux_revision_commit(const std::string& revision);
 
+/// Keeps of an Argo CD Application, Flux Kustomization or Deployment only what the readers above
+/// look at: metadata's name, namespace, generation and resourceVersion; spec.replicas and the
+/// template's container names and images; status.sync's status and revisions, status.health,
+/// status.conditions, status.lastAppliedRevision, status.observedGeneration and the replica counts.
+/// A watch cache of many objects then stays small (an Argo CD Application's status.resources and
+/// history, a Deployment's pod template and last-applied annotation are most of its bytes), and
+/// each reader answers the same on the trimmed object. A reader that starts reading another field
+/// adds it here.
+void trim_for_health(nlohmann::json& object);
+
 }  // namespace poetryops::promote
