@@ -9,6 +9,17 @@ namespace {
 constexpr std::size_t kMaxMessage = 32768;
 }
 
+Condition make_condition(std::string_view type, bool is_true, std::string reason,
+                         std::string message, std::int64_t observed_generation) {
+    Condition c;
+    c.type = std::string(type);
+    c.status = std::string(is_true ? kConditionTrue : kConditionFalse);
+    c.observed_generation = observed_generation;
+    c.reason = std::move(reason);
+    c.message = std::move(message);
+    return c;
+}
+
 bool set_condition(std::vector<Condition>& conditions, Condition desired,
                    std::chrono::system_clock::time_point now) {
     if (desired.message.size() > kMaxMessage) desired.message.resize(kMaxMessage);

@@ -26,18 +26,11 @@ bool set_validation_status(api::PoetryAppStatus& status, const api::PoetryApp& a
                            const std::vector<api::FieldError>& errors,
                            std::chrono::system_clock::time_point now) {
     const std::int64_t generation = app.metadata.generation;
-    api::Condition ready;
-    ready.type = std::string(api::kConditionReady);
-    ready.observed_generation = generation;
-    if (errors.empty()) {
-        ready.status = std::string(api::kConditionTrue);
-        ready.reason = std::string(api::kReasonValidSpec);
-        ready.message = "spec is valid";
-    } else {
-        ready.status = std::string(api::kConditionFalse);
-        ready.reason = std::string(api::kReasonInvalidSpec);
-        ready.message = log::redact(api::join_errors(errors));
-    }
+    const bool valid = errors.empty();
+    api::Condition ready = api::make_condition(
+        api::kConditionReady, valid,
+        std::string(valid ? api::kReasonValidSpec : api::kReasonInvalidSpec),
+        valid ? std::string("spec is valid") : log::redact(api::join_errors(errors)), generation);
     bool changed = api::set_condition(status.conditions, std::move(ready), now);
     status.observed_generation = generation;
     return changed;

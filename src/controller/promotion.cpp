@@ -42,18 +42,12 @@ manifest::SetImageRequest image_request(const api::PoetryApp& app,
 
 void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const Error* error,
                   Clock::time_point now) {
-    api::Condition c;
-    c.type = std::string(api::kConditionDegraded);
-    c.observed_generation = app.metadata.generation;
-    if (error) {
-        c.status = std::string(api::kConditionTrue);
-        c.reason = api::condition_reason(error->reason, "DependencyFailed");
-        c.message = error->message;
-    } else {
-        c.status = std::string(api::kConditionFalse);
-        c.reason = std::string(api::kReasonAsExpected);
-        c.message = "registry and GitOps repository reachable";
-    }
+    api::Condition c = api::make_condition(
+        api::kConditionDegraded, error != nullptr,
+        error ? api::condition_reason(error->reason, "DependencyFailed")
+              : std::string(api::kReasonAsExpected),
+        error ? error->message : std::string("registry and GitOps repository reachable"),
+        app.metadata.generation);
     api::set_condition(status.conditions, std::move(c), now);
 }
 

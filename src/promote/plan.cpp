@@ -394,18 +394,11 @@ void update_ready(api::PoetryAppStatus& status, const api::PoetryApp& app, TimeP
             break;
         }
     }
-    api::Condition c;
-    c.type = std::string(api::kConditionReady);
-    c.observed_generation = app.metadata.generation;
-    if (bad_reason.empty()) {
-        c.status = std::string(api::kConditionTrue);
-        c.reason = std::string(api::kReasonAsExpected);
-        c.message = "every environment is on its pipeline";
-    } else {
-        c.status = std::string(api::kConditionFalse);
-        c.reason = bad_reason;
-        c.message = bad_message;
-    }
+    const bool ok = bad_reason.empty();
+    api::Condition c = api::make_condition(
+        api::kConditionReady, ok, ok ? std::string(api::kReasonAsExpected) : bad_reason,
+        ok ? std::string("every environment is on its pipeline") : bad_message,
+        app.metadata.generation);
     api::set_condition(status.conditions, std::move(c), now);
 }
 

@@ -70,6 +70,19 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
     return s;
 }
 
+std::string shell_quote(std::string_view word) {
+    std::string out = "'";
+    for (char c : word) {
+        if (c == '\'') {
+            out += "'\\''";
+        } else {
+            out += c;
+        }
+    }
+    out += "'";
+    return out;
+}
+
 std::string hex(std::string_view bytes) {
     static const char* digits = "0123456789abcdef";
     std::string out;

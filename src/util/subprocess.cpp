@@ -1,5 +1,7 @@
 #include <poetryops/util/subprocess.hpp>
 
+#include <poetryops/util/strings.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -364,15 +366,7 @@ std::string format_argv(const std::vector<std::string>& argv) {
         if (plain) {
             out += a;
         } else {
-            out += '\'';
-            for (char c : a) {
-                if (c == '\'') {
-                    out += "'\\''";
-                } else {
-                    out += c;
-                }
-            }
-            out += '\'';
+            out += str::shell_quote(a);
         }
     }
     return out;

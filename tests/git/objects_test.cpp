@@ -192,9 +192,5 @@ TEST(GitErrors, ClassifiesGitOutputAndKeepsTheUsefulLines) {
     EXPECT_EQ(runner.failure("fetch", r).kind, Error::Kind::timeout);
 }
 
-TEST(GitErrors, ShellQuoteSurvivesQuotes) {
-    EXPECT_EQ(detail::shell_quote("/a b/it's"), "'/a b/it'\\''s'");
-}
-
 }  // namespace
 }  // namespace poetryops::git

@@ -127,6 +127,11 @@ TEST(Files, TempDirRemovesItself) {
 }  // namespace
 }  // namespace poetryops
 
+TEST(Strings, ShellQuoteSurvivesQuotes) {
+    EXPECT_EQ(poetryops::str::shell_quote("/a b/it's"), "'/a b/it'\\''s'");
+    EXPECT_EQ(poetryops::str::shell_quote(""), "''");
+}
+
 TEST(Strings, IsPort) {
     using poetryops::str::is_port;
     EXPECT_TRUE(is_port("1"));

@@ -39,6 +39,10 @@ struct Condition {
     bool operator==(const Condition&) const = default;
 };
 
+/// A condition of `type` with status True when `is_true`, else False.
+Condition make_condition(std::string_view type, bool is_true, std::string reason,
+                         std::string message, std::int64_t observed_generation);
+
 /// Sets (adds or updates) the condition of `desired.type`. `lastTransitionTime` becomes `now` only
 /// when the condition is new or its status flips; otherwise the old transition time is kept while
 /// reason, message and observedGeneration are updated. The message is cut to 32768 bytes. Returns

@@ -15,6 +15,8 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 std::string to_lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 std::string replace_all(std::string s, std::string_view from, std::string_view to);
+/// One word quoted for the POSIX shell: 'it'\''s' (always quoted; sh reads back exactly `word`).
+std::string shell_quote(std::string_view word);
 /// Lower-case hex of bytes.
 std::string hex(std::string_view bytes);
 std::string base64_encode(std::string_view bytes);

@@ -1,5 +1,7 @@
 #include "git/detail/objects.hpp"
 
+#include <poetryops/util/strings.hpp>
+
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,18 +14,6 @@
 namespace poetryops::git::detail {
 
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-
-std::string to_hex(std::string_view raw) {
-    std::string out;
-    out.reserve(raw.size() * 2);
-    for (unsigned char c : raw) {
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-    return out;
-}
 
 std::string from_hex(std::string_view hex) {
     std::string out;
@@ -55,7 +45,7 @@ Result<Tree> parse_tree(std::string_view raw, std::size_t hash_size) {
         }
         TreeEntry e;
         e.mode = std::string(raw.substr(i, sp - i));
-        e.oid = to_hex(raw.substr(nul + 1, hash_size));
+        e.oid = str::hex(raw.substr(nul + 1, hash_size));
         tree.emplace(std::string(raw.substr(sp + 1, nul - sp - 1)), std::move(e));
         i = nul + 1 + hash_size;
     }
@@ -92,7 +82,7 @@ std::string object_id(std::string_view type, std::string_view body, std::size_t 
     EVP_DigestUpdate(ctx, body.data(), body.size());
     EVP_DigestFinal_ex(ctx, md, &len);
     EVP_MD_CTX_free(ctx);
-    return to_hex(std::string_view(reinterpret_cast<const char*>(md), len));
+    return str::hex(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 Result<std::vector<BatchObject>> parse_batch_output(std::string_view out, std::size_t count) {

@@ -53,19 +53,6 @@ Result<void> write_private_files(const std::filesystem::path& dir) {
     return ok();
 }
 
-std::string shell_quote(std::string_view word) {
-    std::string out = "'";
-    for (char c : word) {
-        if (c == '\'') {
-            out += "'\\''";
-        } else {
-            out += c;
-        }
-    }
-    out += "'";
-    return out;
-}
-
 Runner::Runner(Remote remote, std::filesystem::path git_dir, std::filesystem::path private_dir)
     : remote_(std::move(remote)),
       display_url_(display_url(remote_.url)),
@@ -109,9 +96,9 @@ Runner::Runner(Remote remote, std::filesystem::path git_dir, std::filesystem::pa
             " -o KbdInteractiveAuthentication=no -o ServerAliveInterval=10 -o ServerAliveCountMax=3"
             " -o ConnectTimeout=" +
             connect_s;
-        cmd += " -o UserKnownHostsFile=" + shell_quote(remote_.known_hosts.string());
+        cmd += " -o UserKnownHostsFile=" + str::shell_quote(remote_.known_hosts.string());
         if (!remote_.ssh_key.empty())
-            cmd += " -o IdentitiesOnly=yes -i " + shell_quote(remote_.ssh_key.string());
+            cmd += " -o IdentitiesOnly=yes -i " + str::shell_quote(remote_.ssh_key.string());
         env["GIT_SSH_COMMAND"] = cmd;
         env["GIT_SSH_VARIANT"] = "ssh";
     }

@@ -84,7 +84,4 @@ private:
 /// else the first lines.
 std::string useful_lines(std::string_view err, std::string_view out);
 
-/// Quotes one word for the POSIX shell (git runs GIT_SSH_COMMAND through sh).
-std::string shell_quote(std::string_view word);
-
 }  // namespace poetryops::git::detail
