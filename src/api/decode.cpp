@@ -64,6 +64,7 @@ BuildSpec decode_build(JsonReader& r, const json& o, const std::string& p) {
     r.string(o, "python", p, s.python);
     r.string(o, "poetry", p, s.poetry);
     r.duration(o, "timeout", p, s.timeout);
+    r.boolean(o, "cancelOutdated", p, s.cancel_outdated);
     return s;
 }
 
@@ -289,6 +290,22 @@ PoetryAppStatus decode_status_impl(JsonReader& r, const json& o, const std::stri
         s.latest = std::move(a);
     }
     r.string(o, "summary", p, s.summary);
+    decode_list(r, o, "builds", p, s.builds, [&](const json& b, const std::string& bp) {
+        BuildStatus bs;
+        r.string(b, "commit", bp, bs.commit);
+        r.string(b, "version", bp, bs.version);
+        r.string(b, "tag", bp, bs.tag);
+        r.string(b, "digest", bp, bs.digest);
+        r.enumeration(b, "engine", bp, bs.engine);
+        r.enumeration(b, "phase", bp, bs.phase);
+        r.time(b, "startTime", bp, bs.start_time);
+        r.string(b, "duration", bp, bs.duration);
+        r.string(b, "jobName", bp, bs.job_name);
+        r.string(b, "reason", bp, bs.reason);
+        r.string(b, "message", bp, bs.message);
+        return bs;
+    });
+    r.string(o, "building", p, s.building);
     return s;
 }
 

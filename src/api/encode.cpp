@@ -114,7 +114,8 @@ json encode_spec(const PoetryAppSpec& s) {
     if (s.build) {
         json b{{"engine", api::to_string(s.build->engine)},
                {"dockerfile", s.build->dockerfile},
-               {"timeout", s.build->timeout.text}};
+               {"timeout", s.build->timeout.text},
+               {"cancelOutdated", s.build->cancel_outdated}};
         put(b, "python", s.build->python);
         put(b, "poetry", s.build->poetry);
         o["build"] = std::move(b);
@@ -185,6 +186,25 @@ json encode_status(const PoetryAppStatus& s) {
         o["latest"] = std::move(l);
     }
     put(o, "summary", s.summary);
+    if (!s.builds.empty()) {
+        json builds = json::array();
+        for (const auto& b : s.builds) {
+            json bo{{"commit", b.commit},
+                    {"engine", api::to_string(b.engine)},
+                    {"phase", api::to_string(b.phase)}};
+            put(bo, "version", b.version);
+            put(bo, "tag", b.tag);
+            put(bo, "digest", b.digest);
+            put_time(bo, "startTime", b.start_time);
+            put(bo, "duration", b.duration);
+            put(bo, "jobName", b.job_name);
+            put(bo, "reason", b.reason);
+            put(bo, "message", b.message);
+            builds.push_back(std::move(bo));
+        }
+        o["builds"] = std::move(builds);
+    }
+    put(o, "building", s.building);
     return o;
 }
 

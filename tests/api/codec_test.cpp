@@ -197,3 +197,70 @@ items:
     ASSERT_EQ(r->size(), 2u);
     EXPECT_EQ((*r)[1].metadata.name, "b");
 }
+
+TEST(Codec, BuildSpecAndBuildsRoundTrip) {
+    auto t = std::chrono::sys_days{std::chrono::year{2026} / 3 / 1} + std::chrono::hours(5);
+    json spec_part = json::parse(R"({"engine": "kaniko", "cancelOutdated": false})");
+    json object = encode_poetryapp(load_poetryapps_yaml(kMinimal, "hello.yaml")->front());
+    object["spec"]["source"] = json{{"repoURL", "https://git.example.com/a.git"}};
+    object["spec"]["build"] = spec_part;
+    std::vector<FieldError> errors;
+    PoetryApp app = decode_poetryapp(object, errors);
+    ASSERT_TRUE(errors.empty()) << join_errors(errors);
+    ASSERT_TRUE(app.spec.build);
+    EXPECT_FALSE(app.spec.build->cancel_outdated);
+    EXPECT_EQ(app.spec.build->engine, BuildEngine::kaniko);
+    EXPECT_EQ(encode_spec(app.spec)["build"]["cancelOutdated"], false);
+    // Absent: the default, true (the CRD's default too, Crd.DefaultsMatchTheCode).
+    object["spec"]["build"] = json::object();
+    EXPECT_TRUE(decode_poetryapp(object, errors).spec.build->cancel_outdated);
+    object["spec"]["build"] = json{{"cancelOutdated", "yes"}};
+    errors.clear();
+    decode_poetryapp(object, errors);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].path, "spec.build.cancelOutdated");
+
+    PoetryAppStatus st;
+    BuildStatus running;
+    running.commit = std::string(40, 'b');
+    running.version = "1.5.0";
+    running.tag = "1.5.0-bbbbbbb";
+    running.engine = BuildEngine::buildah;
+    running.phase = BuildPhase::running;
+    running.start_time = t;
+    running.job_name = "hello-bbbbbbb-1a2b3c";
+    running.reason = "Building";
+    BuildStatus failed;
+    failed.commit = std::string(40, 'a');
+    failed.version = "1.4.0";
+    failed.phase = BuildPhase::failed;
+    failed.start_time = t - std::chrono::minutes(10);
+    failed.duration = "2m31s";
+    failed.reason = "StaleLock";
+    failed.message = "poetry.lock: stale";
+    st.builds = {running, failed};
+    st.building = "bbbbbbb";
+    json j = encode_status(st);
+    EXPECT_EQ(j["builds"][0]["phase"], "Running");
+    EXPECT_EQ(j["builds"][0]["engine"], "buildah");
+    EXPECT_EQ(j["builds"][0]["startTime"], "2026-03-01T05:00:00Z");
+    EXPECT_EQ(j["builds"][0]["jobName"], "hello-bbbbbbb-1a2b3c");
+    EXPECT_FALSE(j["builds"][0].contains("digest"));
+    EXPECT_EQ(j["builds"][1]["duration"], "2m31s");
+    EXPECT_EQ(j["building"], "bbbbbbb");
+    errors.clear();
+    PoetryAppStatus back = decode_status(j, errors);
+    EXPECT_TRUE(errors.empty()) << join_errors(errors);
+    ASSERT_EQ(back.builds.size(), 2u);
+    EXPECT_EQ(back.builds[1].reason, "StaleLock");
+    EXPECT_EQ(encode_status(back), j);
+
+    j["builds"][0]["phase"] = "Done";
+    j["builds"][1]["startTime"] = "yesterday";
+    errors.clear();
+    decode_status(j, errors);
+    std::vector<std::string> paths;
+    for (const auto& e : errors) paths.push_back(e.path);
+    EXPECT_THAT(paths, testing::UnorderedElementsAre("status.builds[0].phase",
+                                                     "status.builds[1].startTime"));
+}

@@ -269,3 +269,62 @@ TEST_F(CrdIt, FanOutAndIncreasingWeightsAreAccepted) {
     ASSERT_TRUE(stored) << stored.error().message;
     EXPECT_TRUE(api::load_poetryapp(o));
 }
+
+TEST_F(CrdIt, BuildStatusSurvivesTheStatusSubresourceAndFeedsTheBuildColumn) {
+    const std::string ns = "crd-builds";
+    ensure_namespace(ns);
+    json o = base_app();
+    o["metadata"]["name"] = "builds";
+    o["metadata"]["namespace"] = ns;
+    o["spec"]["source"] = {{"repoURL", "https://git.example.com/acme/rules.git"}};
+    o["spec"]["build"] = {{"cancelOutdated", false}};
+    auto ref = controller::poetryapps().in(ns).named("builds");
+    (void)client_->remove(ref);
+    auto created = client_->create(controller::poetryapps().in(ns), o);
+    ASSERT_TRUE(created) << created.error().message;
+    EXPECT_EQ((*created)["spec"]["build"]["cancelOutdated"], false);
+
+    api::PoetryAppStatus st;
+    api::BuildStatus b;
+    b.commit = "0123456789abcdef0123456789abcdef01234567";
+    b.version = "1.5.0";
+    b.tag = "1.5.0-0123456";
+    b.engine = api::BuildEngine::kaniko;
+    b.phase = api::BuildPhase::running;
+    b.start_time =
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    b.job_name = "builds-0123456-abcdef";
+    b.reason = std::string(api::kReasonBuilding);
+    b.message = "building";
+    api::BuildStatus old = b;
+    old.commit = "fedcba9876543210fedcba9876543210fedcba98";
+    old.phase = api::BuildPhase::failed;
+    old.duration = "1m2s";
+    old.reason = std::string(api::kReasonStaleLock);
+    old.message = "poetry.lock does not match pyproject.toml";
+    st.builds = {b, old};
+    st.building = "0123456";
+    json with_status = *created;
+    with_status["status"] = api::encode_status(st);
+    auto written = client_->update_status(ref, with_status);
+    ASSERT_TRUE(written) << written.error().message;
+    auto read = client_->get(ref);
+    ASSERT_TRUE(read) << read.error().message;
+    std::vector<api::FieldError> errors;
+    api::PoetryAppStatus back = api::decode_status((*read)["status"], errors);
+    EXPECT_TRUE(errors.empty()) << api::join_errors(errors);
+    // Nothing pruned: what we wrote is what the server keeps.
+    EXPECT_EQ(api::encode_status(back), api::encode_status(st)) << (*read)["status"].dump();
+    // The Build printer column reads .status.building.
+    auto crd = client_->get(kube::resources::crds().named("poetryapps.poetryops.io"));
+    ASSERT_TRUE(crd);
+    bool found = false;
+    for (const auto& c : (*crd)["spec"]["versions"][0]["additionalPrinterColumns"]) {
+        if (c["name"] == "Build") {
+            found = true;
+            EXPECT_EQ(c["jsonPath"], ".status.building");
+        }
+    }
+    EXPECT_TRUE(found);
+    EXPECT_TRUE(client_->remove(ref));
+}

@@ -147,7 +147,10 @@ TEST(Crd, IsStructuralAndDescribed) {
     std::set<std::string> columns;
     for (const auto& c : v["additionalPrinterColumns"])
         columns.insert(c["name"].get<std::string>());
-    EXPECT_THAT(columns, testing::IsSupersetOf({"Summary", "Ready", "Age"}));
+    EXPECT_THAT(columns, testing::IsSupersetOf({"Summary", "Ready", "Build", "Age"}));
+    for (const auto& c : v["additionalPrinterColumns"]) {
+        if (c["name"] == "Build") EXPECT_EQ(c["jsonPath"], ".status.building");
+    }
     const json& root = schema_root(crd);
     check_structural(root, "", false);
     check_structural(root["properties"]["spec"], "spec", true);
@@ -164,6 +167,8 @@ TEST(Crd, EnumsMatchTheCode) {
     EXPECT_EQ(schema_enum(root, "spec.environments[].canary.traffic.kind"), names<TrafficKind>());
     EXPECT_EQ(schema_enum(root, "status.environments[].phase"), names<Phase>());
     EXPECT_EQ(schema_enum(root, "status.history[].kind"), names<HistoryKind>());
+    EXPECT_EQ(schema_enum(root, "status.builds[].phase"), names<BuildPhase>());
+    EXPECT_EQ(schema_enum(root, "status.builds[].engine"), names<BuildEngine>());
     // Health kinds are the members of `health` (none = no member).
     std::vector<std::string> health{"none"};
     for (auto& [k, v] : (*schema_at(root, "spec.environments[].health"))["properties"].items()) {
@@ -230,6 +235,11 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     st.history.push_back(h);
     st.latest = ArtifactStatus{"1", "t", "d", "c", std::chrono::system_clock::now()};
     st.summary = "dev=x";
+    BuildStatus b;
+    b.commit = b.version = b.tag = b.digest = b.duration = b.job_name = b.reason = b.message = "x";
+    b.start_time = std::chrono::system_clock::now();
+    st.builds.push_back(b);
+    st.building = "x";
     json status = encode_status(st);
     check_declared(root["properties"]["status"], status, "status");
     // And the reverse: every status field in the CRD is one the code writes (no stale schema).
@@ -238,6 +248,14 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     for (auto& [k, v] :
          root["properties"]["status"]["properties"]["environments"]["items"]["properties"].items())
         EXPECT_TRUE(status["environments"][0].contains(k)) << k;
+    for (auto& [k, v] :
+         root["properties"]["status"]["properties"]["builds"]["items"]["properties"].items())
+        EXPECT_TRUE(status["builds"][0].contains(k)) << k;
+    // The build spec the same way: every field declared, every declared field written.
+    json build = encode_spec(app.spec)["build"];
+    for (auto& [k, v] : root["properties"]["spec"]["properties"]["build"]["properties"].items()) {
+        EXPECT_TRUE(build.contains(k)) << "spec.build." << k;
+    }
 }
 
 TEST(Crd, PatternsAgreeWithTheValidator) {

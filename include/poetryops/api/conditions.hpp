@@ -8,6 +8,9 @@
 ///             from the promotion engine.
 ///   Degraded  True when a dependency (registry, git, health source) fails and the controller
 ///             is retrying.
+///   Built     True when the newest source commit's image is in the registry (built and verified,
+///             or an existing tag adopted); False while it builds (reason Building) or when its
+///             build failed (one of the build reasons below). Set by build::plan.
 
 #include <chrono>
 #include <cstdint>
@@ -23,6 +26,36 @@ inline constexpr std::string_view kConditionDegraded = "Degraded";
 inline constexpr std::string_view kReasonInvalidSpec = "InvalidSpec";
 inline constexpr std::string_view kReasonValidSpec = "SpecValid";
 inline constexpr std::string_view kReasonAsExpected = "AsExpected";
+
+/// The condition the build planner owns, and its reasons (docs/api.md "Conditions"). A failed
+/// build's reason is also the Ready reason while that commit is the newest.
+inline constexpr std::string_view kConditionBuilt = "Built";
+/// Built=True: the image was built, pushed and its digest verified in the registry.
+inline constexpr std::string_view kReasonBuilt = "Built";
+/// Built=True: the tag already existed in the registry; adopted without building.
+inline constexpr std::string_view kReasonImageAdopted = "ImageAdopted";
+/// Built=False: a build of the newest commit is pending or running.
+inline constexpr std::string_view kReasonBuilding = "Building";
+/// The builder failed (its container's exit, the Job's BackoffLimitExceeded, OOMKilled, ...).
+inline constexpr std::string_view kReasonBuildFailed = "BuildFailed";
+/// The build ran longer than spec.build.timeout.
+inline constexpr std::string_view kReasonBuildTimedOut = "BuildTimedOut";
+/// poetry.lock is missing, unreadable or does not match pyproject.toml.
+inline constexpr std::string_view kReasonStaleLock = "StaleLock";
+/// No pyproject.toml at spec.source.path in the commit.
+inline constexpr std::string_view kReasonProjectNotFound = "ProjectNotFound";
+/// pyproject.toml is unreadable or not a Poetry project (no version, bad version, ...).
+inline constexpr std::string_view kReasonInvalidProject = "InvalidProject";
+/// spec.image.tagTemplate could not be rendered for the commit.
+inline constexpr std::string_view kReasonInvalidTag = "InvalidTag";
+/// The builder succeeded without reporting a sha256 digest.
+inline constexpr std::string_view kReasonNoDigest = "NoDigest";
+/// The registry does not hold the tag at the digest the builder reported.
+inline constexpr std::string_view kReasonDigestMismatch = "DigestMismatch";
+/// The build's Job disappeared before it finished (deleted by hand).
+inline constexpr std::string_view kReasonJobDeleted = "JobDeleted";
+/// A newer commit superseded this build (phase Cancelled).
+inline constexpr std::string_view kReasonSuperseded = "Superseded";
 
 inline constexpr std::string_view kConditionTrue = "True";
 inline constexpr std::string_view kConditionFalse = "False";

@@ -31,6 +31,11 @@ enum class CanaryMode { git, cluster };
 enum class Phase { pending, promoting, syncing, healthy, held, failed };
 /// status.history[].kind
 enum class HistoryKind { promote, rollback };
+/// status.builds[].phase: Pending (decided, its Job not yet running), Running (the Job runs, or it
+/// finished and its digest is being verified in the registry), Succeeded (the registry holds the
+/// tag at the reported digest, or an existing tag was adopted), Failed, Cancelled (a newer commit
+/// superseded it).
+enum class BuildPhase { pending, running, succeeded, failed, cancelled };
 
 /// EnumNames<E>::values: the wire spellings. When they do not spell the enumerators 0..N-1 in
 /// order, EnumNames<E>::enumerators lists the enumerator each spells.
@@ -70,6 +75,11 @@ struct EnumNames<Phase> {
 template <>
 struct EnumNames<HistoryKind> {
     static constexpr std::array<std::string_view, 2> values{"Promote", "Rollback"};
+};
+template <>
+struct EnumNames<BuildPhase> {
+    static constexpr std::array<std::string_view, 5> values{"Pending", "Running", "Succeeded",
+                                                            "Failed", "Cancelled"};
 };
 
 /// The wire spellings of E in declaration order.

@@ -65,6 +65,8 @@ struct BuildSpec {
     std::string python;                   ///< "3.12"; empty: the lowest version pyproject allows
     std::string poetry;                   ///< "1.8.3"; empty: the generator's pinned default
     Duration timeout{"30m"};
+    /// A newer commit cancels the build of an older one (true), or waits for it to finish (false).
+    bool cancel_outdated = true;
 };
 
 struct GitOpsSpec {
@@ -232,6 +234,21 @@ struct ArtifactStatus {
     std::optional<std::chrono::system_clock::time_point> discovered_at;
 };
 
+/// One build of a source commit (status.builds[]).
+struct BuildStatus {
+    std::string commit;   ///< the source commit, 40 hex
+    std::string version;  ///< PEP 440 version from its pyproject.toml
+    std::string tag;      ///< the rendered image tag
+    std::string digest;  ///< sha256:…: the builder's report (Running: being verified), or adopted
+    BuildEngine engine = BuildEngine::buildkit;
+    BuildPhase phase = BuildPhase::pending;
+    std::optional<std::chrono::system_clock::time_point> start_time;
+    std::string duration;  ///< Go duration from start to the end ("2m31s"); empty while running
+    std::string job_name;  ///< the Job that builds it; empty when nothing ran (adopted, refused)
+    std::string reason;    ///< CamelCase (api/conditions.hpp: Built, StaleLock, BuildFailed, …)
+    std::string message;   ///< one human line
+};
+
 struct PoetryAppStatus {
     std::int64_t observed_generation = 0;
     std::vector<Condition> conditions;
@@ -239,6 +256,10 @@ struct PoetryAppStatus {
     std::vector<HistoryEntry> history;  ///< newest first, at most spec.historyLimit
     std::optional<ArtifactStatus> latest;
     std::string summary;  ///< printer column: "dev=1.4.2 staging=1.4.1 prod=1.3.0"
+    /// Builds of source commits, newest first, at most spec.historyLimit.
+    std::vector<BuildStatus> builds;
+    /// Printer column `Build`: the short commit of the Pending or Running build; empty otherwise.
+    std::string building;
 
     EnvironmentStatus* find_environment(std::string_view name);
     const EnvironmentStatus* find_environment(std::string_view name) const;
