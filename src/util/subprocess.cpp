@@ -177,10 +177,27 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
     bool exited = false;
     int status = 0;
     std::optional<Clock::time_point> exited_at;
-    auto deadline =
-        options.timeout.count() > 0 ? std::optional(start + options.timeout) : std::nullopt;
+    // A flag and a plain time point rather than an optional (GCC warned it maybe-uninitialized).
+    const bool has_deadline = options.timeout.count() > 0;
+    const Clock::time_point deadline = has_deadline ? start + options.timeout : start;
     char buf[65536];
 
+    // Partial lines per stream, for on_line.
+    std::string pending[2];
+    auto lines = [&](int stream, const char* data, std::size_t n) {
+        if (!options.on_line) return;
+        std::string& p = pending[stream];
+        p.append(data, n);
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = p.find('\n', start)) != std::string::npos; start = nl + 1) {
+            options.on_line(std::string_view(p).substr(start, nl - start));
+        }
+        p.erase(0, start);
+        if (p.size() > 64 * 1024) {  // a "line" that never ends: pass it on in pieces
+            options.on_line(p);
+            p.clear();
+        }
+    };
     auto append = [&](std::string& dst, bool& truncated, const char* data, std::size_t n) {
         std::size_t room = options.max_output > dst.size() ? options.max_output - dst.size() : 0;
         if (n > room) {
@@ -199,8 +216,12 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
             }
         }
         auto now = Clock::now();
-        if (deadline && now >= *deadline && !r.timed_out && !exited) {
+        if (has_deadline && now >= deadline && !r.timed_out && !exited) {
             r.timed_out = true;
+            ::kill(-pid, SIGKILL);
+        }
+        if (options.cancel && options.cancel->load() && !r.cancelled && !exited) {
+            r.cancelled = true;
             ::kill(-pid, SIGKILL);
         }
         // A grandchild that keeps our pipes open must not hang us once the child itself is gone.
@@ -223,7 +244,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
         }
         int wait_ms = 20;
         if (nfds == 0) {
-            if (r.timed_out || exited) {
+            if (r.timed_out || r.cancelled || exited) {
                 ::waitpid(pid, &status, 0);
                 exited = true;
                 break;
@@ -243,13 +264,14 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                 in_fd = -1;
             }
         }
-        for (auto [idx, fdp, dst, trunc] :
-             {std::tuple{idx_out, &out_fd, &r.out, &r.out_truncated},
-              std::tuple{idx_err, &err_fd, &r.err, &r.err_truncated}}) {
+        for (auto [idx, fdp, dst, trunc, stream] :
+             {std::tuple{idx_out, &out_fd, &r.out, &r.out_truncated, 0},
+              std::tuple{idx_err, &err_fd, &r.err, &r.err_truncated, 1}}) {
             if (idx < 0 || !(fds[idx].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             ssize_t n = ::read(*fdp, buf, sizeof buf);
             if (n > 0) {
                 append(*dst, *trunc, buf, static_cast<std::size_t>(n));
+                lines(stream, buf, static_cast<std::size_t>(n));
             } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
                 ::close(*fdp);
                 *fdp = -1;
@@ -258,6 +280,10 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
     }
     for (int fd : {in_fd, out_fd, err_fd})
         if (fd >= 0) ::close(fd);
+    if (options.on_line) {
+        for (const auto& p : pending)
+            if (!p.empty()) options.on_line(p);
+    }
     if (!exited) {
         while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }

@@ -149,7 +149,9 @@ TEST(Crd, IsStructuralAndDescribed) {
         columns.insert(c["name"].get<std::string>());
     EXPECT_THAT(columns, testing::IsSupersetOf({"Summary", "Ready", "Build", "Age"}));
     for (const auto& c : v["additionalPrinterColumns"]) {
-        if (c["name"] == "Build") EXPECT_EQ(c["jsonPath"], ".status.building");
+        if (c["name"] == "Build") {
+            EXPECT_EQ(c["jsonPath"], ".status.building");
+        }
     }
     const json& root = schema_root(crd);
     check_structural(root, "", false);

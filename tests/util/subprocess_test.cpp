@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include <poetryops/util/fs.hpp>
 
@@ -22,6 +24,41 @@ TEST(RunProcess, CapturesOutputStdinAndExitCode) {
     EXPECT_EQ(r->err, "err\n");
     EXPECT_EQ(r->exit_code, 3);
     EXPECT_FALSE(r->ok());
+}
+
+TEST(RunProcess, LinesArriveAsTheyAreWrittenAndOutputIsStillCollected) {
+    ProcessOptions o;
+    std::vector<std::string> lines;
+    std::vector<std::chrono::steady_clock::time_point> at;
+    o.on_line = [&](std::string_view line) {
+        lines.emplace_back(line);
+        at.push_back(std::chrono::steady_clock::now());
+    };
+    auto r = run_process(
+        {"sh", "-c", "echo STEP 1/2; sleep 0.3; echo oops >&2; printf 'STEP 2/2\nno newline'"}, o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(lines, (std::vector<std::string>{"STEP 1/2", "oops", "STEP 2/2", "no newline"}));
+    ASSERT_EQ(at.size(), 4u);
+    EXPECT_GE(at[1] - at[0], std::chrono::milliseconds(200));  // the first came before the sleep
+    EXPECT_EQ(r->out, "STEP 1/2\nSTEP 2/2\nno newline");
+}
+
+TEST(RunProcess, CancelKillsTheProcessGroup) {
+    std::atomic<bool> cancel{false};
+    ProcessOptions o;
+    o.cancel = &cancel;
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        cancel = true;
+    });
+    auto start = std::chrono::steady_clock::now();
+    auto r = run_process({"sh", "-c", "sleep 30 & sleep 30"}, o);
+    canceller.join();
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->cancelled);
+    EXPECT_FALSE(r->timed_out);
+    EXPECT_FALSE(r->ok());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
 TEST(RunProcess, ArgvIsNeverInterpretedByAShell) {

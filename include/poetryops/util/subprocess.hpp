@@ -4,10 +4,13 @@
 
 #include <poetryops/util/result.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace poetryops {
@@ -21,18 +24,24 @@ struct ProcessOptions {
     std::chrono::milliseconds timeout{std::chrono::minutes(5)};  ///< 0: none
     /// per stream; the rest is discarded, `*_truncated` set
     std::size_t max_output = 16 * 1024 * 1024;
+    /// Called with each line of stdout and stderr as it arrives (without the newline; a last line
+    /// without one at the end), on the calling thread. For progress; the output is still collected.
+    std::function<void(std::string_view line)> on_line{};
+    /// Set (from any thread) to kill the process group, as a timeout does; `cancelled` is set.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ProcessResult {
     int exit_code = -1;      ///< exit status, or -1 when killed by a signal
     int signal = 0;          ///< the signal that ended it, 0 if it exited
     bool timed_out = false;  ///< killed because the timeout passed
+    bool cancelled = false;  ///< killed because ProcessOptions::cancel was set
     std::string out;
     std::string err;
     bool out_truncated = false;
     bool err_truncated = false;
     std::chrono::milliseconds elapsed{0};
-    bool ok() const { return exit_code == 0 && !timed_out; }
+    bool ok() const { return exit_code == 0 && !timed_out && !cancelled; }
 };
 
 /// Runs argv[0] (searched in PATH when it has no '/'). Fails (Error::Kind::internal, not_found)

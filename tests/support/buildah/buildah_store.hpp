@@ -8,6 +8,7 @@
 /// Header-only so that both tests/buildah and bench/ can use it without another library target.
 /// Thread safety: unsafe; one store per test.
 
+#include <poetryops/build/buildah.hpp>
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/result.hpp>
 #include <poetryops/util/subprocess.hpp>
@@ -28,42 +29,13 @@
 
 namespace poetryops::test {
 
-/// One step of a `buildah build` as printed ("STEP 5/17: RUN ..."), and whether buildah reused its
-/// cached layer.
-struct BuildStep {
-    std::string instruction;  ///< the text after "STEP N/M: "
-    bool cached = false;      ///< buildah printed "--> Using cache" for it
-};
+using build::BuildStep;
+using build::parse_build_steps;
 
 struct BuildOutcome {
     ProcessResult process;
     std::vector<BuildStep> steps;
 };
-
-/// Splits buildah's build output into steps. buildah 1.28 prints "STEP 3/12: COPY ..." (after
-/// "[1/2] " in multi-stage builds) before each instruction, and "--> Using cache <id>" right after
-/// it when the layer is reused.
-inline std::vector<BuildStep> parse_build_steps(const std::string& output) {
-    std::vector<BuildStep> steps;
-    std::istringstream in(output);
-    std::string line;
-    while (std::getline(in, line)) {
-        // Multi-stage builds prefix the stage: "[1/2] STEP 5/7: RUN ...".
-        if (line.size() > 2 && line[0] == '[') {
-            std::size_t close = line.find("] ");
-            if (close != std::string::npos && line.compare(close + 2, 5, "STEP ") == 0)
-                line = line.substr(close + 2);
-        }
-        if (line.rfind("STEP ", 0) == 0) {
-            std::size_t colon = line.find(": ");
-            steps.push_back(
-                BuildStep{colon == std::string::npos ? line : line.substr(colon + 2), false});
-        } else if (!steps.empty() && line.find("Using cache") != std::string::npos) {
-            steps.back().cached = true;
-        }
-    }
-    return steps;
-}
 
 class BuildahStore {
 public:
