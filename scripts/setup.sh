@@ -8,7 +8,7 @@ BUILD_PKGS=(cmake g++ ninja-build ccache pkg-config libboost-all-dev nlohmann-js
             clang-format)
 TEST_PKGS=(docker-registry skopeo umoci apache2-utils openssl curl
            lighttpd lighttpd-mod-openssl openssh-server openssh-client
-           prometheus buildah runc debootstrap fuse-overlayfs python3
+           prometheus buildah runc debootstrap fuse-overlayfs python3 python3-poetry
            etcd-server xz-utils
            containerd containernetworking-plugins conntrack iptables busybox-static)
 

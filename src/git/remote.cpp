@@ -116,6 +116,68 @@ Result<void> validate_remote(const Remote& remote) {
     return ok();
 }
 
+std::string repository_key(std::string_view url) {
+    url = str::trim(url);
+    auto strip_path = [](std::string_view path) {
+        while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+        if (path.size() > 4 && path.substr(path.size() - 4) == ".git") path.remove_suffix(4);
+        while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+        return path;
+    };
+    if (starts_with(url, "file://")) url.remove_prefix(7);
+    if (starts_with(url, "/")) {
+        auto path = strip_path(url);
+        return path.empty() ? std::string() : "file:" + std::string(path);
+    }
+    std::string_view host_part, path;
+    if (auto scheme = url.find("://"); scheme != std::string_view::npos) {
+        std::string_view s = url.substr(0, scheme);
+        if (s != "https" && s != "http" && s != "ssh" && s != "git" && s != "git+ssh" &&
+            s != "ssh+git") {
+            return {};
+        }
+        std::string_view rest = url.substr(scheme + 3);
+        auto slash = rest.find('/');
+        host_part = rest.substr(0, slash);
+        path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+        if (auto q = path.find_first_of("?#"); q != std::string_view::npos)
+            path = path.substr(0, q);
+    } else {
+        // scp-like: [user@]host:path (a colon before any slash)
+        auto colon = url.find(':');
+        auto slash = url.find('/');
+        if (colon == std::string_view::npos || (slash != std::string_view::npos && slash < colon))
+            return {};
+        host_part = url.substr(0, colon);
+        path = url.substr(colon + 1);
+    }
+    if (auto at = host_part.rfind('@'); at != std::string_view::npos)
+        host_part.remove_prefix(at + 1);
+    if (!host_part.empty() && host_part.front() == '[') {  // [::1]:22
+        auto close = host_part.find(']');
+        host_part =
+            host_part.substr(0, close == std::string_view::npos ? host_part.size() : close + 1);
+    } else if (auto colon = host_part.find(':'); colon != std::string_view::npos) {
+        host_part = host_part.substr(0, colon);
+    }
+    while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+    path = strip_path(path);
+    if (host_part.empty() || path.empty()) return {};
+    return str::to_lower(host_part) + "/" + std::string(path);
+}
+
+bool same_repository(std::string_view a, std::string_view b) {
+    std::string ka = repository_key(a);
+    return !ka.empty() && str::iequals(ka, repository_key(b));
+}
+
+bool names_repository(const std::vector<std::string>& urls, std::string_view repo_url) {
+    for (const auto& u : urls) {
+        if (same_repository(u, repo_url)) return true;
+    }
+    return false;
+}
+
 std::string remote_identity(const Remote& remote) {
     std::string id = remote.url + "\n" + remote.username + "\n" + remote.ssh_key.string();
     return str::sha256_hex(id).substr(0, 16);

@@ -2,6 +2,7 @@
 // extras).
 #include <poetryops/python/project.hpp>
 
+#include "python/detail/python_json.hpp"
 #include "python/detail/toml_read.hpp"
 
 #include <algorithm>
@@ -370,6 +371,7 @@ Result<Project> parse_pyproject(std::string_view text, const std::string& file) 
         }
         p.version = std::move(v).value();
     }
+    p.content_hashes = detail::content_hashes(doc);
     return p;
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace poetryops::git {
 
@@ -48,6 +49,25 @@ Result<void> validate_remote(const Remote& remote);
 /// The identity of (URL, credential identity) used to key the clone cache: URL, user name and ssh
 /// key path, never the secret. Returns a short lower-case hex digest.
 std::string remote_identity(const Remote& remote);
+
+/// The repository a URL names, as a key for comparing spellings: "HOST/PATH" with the host in lower
+/// case and without userinfo or port, the path without a trailing '/' or ".git"; for file:// URLs
+/// and absolute paths "file:PATH". Understands https://, http://, ssh://, git://, git+ssh://,
+/// scp-like `user@host:org/repo.git`, file:// and absolute paths. "" for text that is none of
+/// these.
+///   https://GitHub.com/Org/Repo.git/  ->  github.com/Org/Repo
+///   git@github.com:Org/Repo.git       ->  github.com/Org/Repo
+///   ssh://git@github.com:22/Org/Repo  ->  github.com/Org/Repo
+std::string repository_key(std::string_view url);
+
+/// True when two URLs name the same repository: equal repository_key()s, the path compared
+/// case-insensitively too (GitHub, GitLab, Gitea and Forgejo resolve owner/name regardless of
+/// case, and send their canonical spelling in webhooks). False when either names nothing.
+bool same_repository(std::string_view a, std::string_view b);
+
+/// True when `repo_url` names the same repository as any of `urls` (e.g. the clone, ssh and web
+/// URLs of a push webhook).
+bool names_repository(const std::vector<std::string>& urls, std::string_view repo_url);
 
 /// True when `name` is a valid branch name for refs/heads/ (git check-ref-format rules,
 /// conservatively).

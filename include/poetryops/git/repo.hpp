@@ -86,6 +86,30 @@ public:
     Result<std::optional<std::string>> read_file_at_branch(const std::string& branch,
                                                            const std::string& path);
 
+    /// The tips of `refs` on the remote, in one exchange and without fetching: "refs/heads/main",
+    /// "refs/tags/v1" (a name without "refs/" means refs/heads/NAME; the answer uses full names).
+    /// Over HTTP(S) one in-process protocol-v2 ls-refs request (its size does not grow with the
+    /// number of refs on the server), else or when the server cannot answer it one `git
+    /// ls-remote`. Refs the remote lacks are absent; an annotated tag gives its commit. For
+    /// polling: one call per repository serves every app that builds from it.
+    Result<std::map<std::string, std::string>> remote_tips(const std::vector<std::string>& refs);
+
+    /// Makes `commit` readable (read_files, changed_paths): nothing when the clone has it, else
+    /// one `git fetch` of that commit with its history's commits and trees (blobs stay on the
+    /// server until read). For a commit named by a webhook, which may no longer be a branch tip.
+    /// not_found (CommitNotFound) when the server does not have it.
+    Result<void> fetch_commit(const std::string& commit);
+
+    /// The paths that differ between the trees of `from` and `to` (files added, removed or changed
+    /// in content or mode, symlinks, submodules; a file replaced by a directory gives both) under
+    /// any of `prefixes` ("services/api" matches itself and everything below it; "" matches
+    /// everything). `from` empty or all zeros: the empty tree (a created branch). Sorted. Computed
+    /// in-process from trees (no checkout, no blob): only directories on a prefix whose tree ids
+    /// differ are read, so the cost follows the change, not the repository. Both commits must be
+    /// in the clone (fetch or fetch_commit first): not_found (CommitNotFound) otherwise.
+    Result<std::vector<std::string>> changed_paths(const std::string& from, const std::string& to,
+                                                   const std::vector<std::string>& prefixes);
+
     /// Writes a commit whose tree is `parent`'s with `changes` (path → new content) applied,
     /// without a working tree or a full index. Returns the new commit sha.
     Result<std::string> write_commit(const std::string& parent,
@@ -142,6 +166,9 @@ private:
     /// the cat-file process.
     Result<std::map<std::string, std::shared_ptr<const std::map<std::string, detail::TreeEntry>>>>
     load_trees(const std::string& commit, const std::vector<std::string>& paths);
+    /// One tree by id, parsed (from the object cache or the cat-file process).
+    Result<std::shared_ptr<const std::map<std::string, detail::TreeEntry>>> tree_by_id(
+        const std::string& oid, const std::string& path);
     /// load_trees() as copies, for a caller that edits them (a commit).
     Result<std::map<std::string, std::map<std::string, detail::TreeEntry>>> load_dirs(
         const std::string& commit, const std::vector<std::string>& paths);

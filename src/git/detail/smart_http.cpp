@@ -217,19 +217,29 @@ Result<std::string> SmartHttp::post(const std::string& service, const std::strin
 }
 
 Result<std::optional<std::string>> SmartHttp::branch_tip(const std::string& branch) {
+    const std::string ref = "refs/heads/" + branch;
+    POETRYOPS_TRY(auto tips, ref_tips({ref}));
+    auto it = tips.find(ref);
+    if (it == tips.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+}
+
+Result<std::map<std::string, std::string>> SmartHttp::ref_tips(
+    const std::vector<std::string>& refs) {
     if (v2_refused_)
         return fail(Error::Kind::invalid, "server does not speak protocol v2 ls-refs",
                     "Unsupported");
-    const std::string ref = "refs/heads/" + branch;
     std::string body = pkt_line("command=ls-refs\n") + pkt_line(std::string(kAgent) + "\n") +
-                       "0001" + pkt_line("ref-prefix " + ref + "\n") + "0000";
+                       "0001" + pkt_line("peel\n");
+    for (const auto& ref : refs) body += pkt_line("ref-prefix " + ref + "\n");
+    body += "0000";
     POETRYOPS_TRY(std::string out, post("git-upload-pack", body, true));
     auto lines = parse_pkt_lines(out);
     if (!lines) {
         v2_refused_ = true;
         return fail(std::move(lines).error());
     }
-    std::optional<std::string> tip;
+    std::map<std::string, std::string> tips;
     bool flushed = false;
     for (const auto& raw : *lines) {
         if (raw.empty()) {
@@ -242,15 +252,19 @@ Result<std::optional<std::string>> SmartHttp::branch_tip(const std::string& bran
             v2_refused_ = true;  // an ERR line or a v0 answer: this server does not do ls-refs
             return fail(Error::Kind::invalid, "unexpected ls-refs answer", "Unsupported");
         }
-        // ref-prefix is a prefix match ("main" also lists "main-2"); attributes (symref-target:,
-        // peeled:) may follow.
-        std::string name = line.substr(sp + 1, line.find(' ', sp + 1) == std::string::npos
-                                                   ? std::string::npos
-                                                   : line.find(' ', sp + 1) - sp - 1);
-        if (name == ref) tip = line.substr(0, sp);
+        // "OID NAME[ ATTR]...": ref-prefix is a prefix match ("main" also lists "main-2"), so only
+        // the exact names asked for are kept; "peeled:OID" follows an annotated tag.
+        std::string oid = line.substr(0, sp);
+        auto words = str::split(line.substr(sp + 1), ' ');
+        const std::string& name = words.front();
+        if (std::find(refs.begin(), refs.end(), name) == refs.end()) continue;
+        for (std::size_t k = 1; k < words.size(); ++k) {
+            if (words[k].rfind("peeled:", 0) == 0) oid = words[k].substr(7);
+        }
+        tips[name] = oid;
     }
     if (!flushed) return fail(Error::Kind::decode, "ls-refs answer without a flush");
-    return tip;
+    return tips;
 }
 
 Result<PushReport> SmartHttp::push(const std::string& old_oid, const std::string& new_oid,

@@ -22,6 +22,7 @@
 #include <poetryops/util/result.hpp>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,6 +70,11 @@ public:
     /// The tip of refs/heads/`branch` on the server; nullopt when the branch does not exist. An
     /// error means "ask git" (transport, authentication, a server without protocol v2).
     Result<std::optional<std::string>> branch_tip(const std::string& branch);
+
+    /// The tips of the full ref names `refs` in one ls-refs request (a ref-prefix line each, and
+    /// "peel": an annotated tag gives the commit it points to). Refs the server lacks are absent.
+    /// Errors as branch_tip().
+    Result<std::map<std::string, std::string>> ref_tips(const std::vector<std::string>& refs);
 
     /// Sends `old_oid → new_oid` for refs/heads/`branch` with `pack` (a complete pack of the
     /// objects the server lacks). An error means the server's answer was not seen (transport, HTTP
