@@ -35,7 +35,9 @@ TEST(RunProcess, LinesArriveAsTheyAreWrittenAndOutputIsStillCollected) {
         at.push_back(std::chrono::steady_clock::now());
     };
     auto r = run_process(
-        {"sh", "-c", "echo STEP 1/2; sleep 0.3; echo oops >&2; printf 'STEP 2/2\nno newline'"}, o);
+        {"sh", "-c",
+         "echo STEP 1/2; sleep 0.3; echo oops >&2; sleep 0.2; printf 'STEP 2/2\nno newline'"},
+        o);
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(lines, (std::vector<std::string>{"STEP 1/2", "oops", "STEP 2/2", "no newline"}));
     ASSERT_EQ(at.size(), 4u);

@@ -4,6 +4,7 @@
 /// digest); authentication by bearer token or HMAC-SHA256 signature; a transport-neutral handler
 /// the HTTP server calls (http_webhook.hpp adapts it).
 
+#include <poetryops/util/crypto.hpp>
 #include <poetryops/util/result.hpp>
 
 #include <cstddef>
@@ -49,10 +50,8 @@ inline constexpr std::string_view cloudevent_push_type = "io.poetryops.image.pus
 Result<std::vector<PushEvent>> parse_webhook(std::string_view body,
                                              WebhookFormat format = WebhookFormat::auto_detect);
 
-/// HMAC-SHA256 of data under key, lower-case hex.
-std::string hmac_sha256_hex(std::string_view key, std::string_view data);
-/// Compares in time independent of where the inputs differ (lengths may leak).
-bool constant_time_equal(std::string_view a, std::string_view b);
+using crypto::constant_time_equal;  // util/crypto.hpp, shared with the source webhooks (git)
+using crypto::hmac_sha256_hex;
 
 struct WebhookConfig {
     std::string bearer_token{};  ///< accept `Authorization: Bearer <token>` (also the bare token,
