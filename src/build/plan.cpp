@@ -615,4 +615,11 @@ bool touches(std::span<const std::string> changed_paths, std::string_view source
     return false;
 }
 
+const api::BuildStatus* newest_built(const api::PoetryAppStatus& status) {
+    for (const auto& b : status.builds) {  // newest first
+        if (b.phase == api::BuildPhase::succeeded && !b.digest.empty()) return &b;
+    }
+    return nullptr;
+}
+
 }  // namespace poetryops::build

@@ -33,6 +33,14 @@ struct RunArgs {
     std::string git_known_hosts;
     std::string git_ca_file;
     std::string webhook_address;
+    // Builds (spec.build) with buildah on this machine.
+    std::string buildah_root;
+    std::string buildah_runroot;
+    std::string storage_driver;
+    std::string build_image;
+    std::string runtime_image;
+    std::string poetry;
+    int max_concurrent_builds = 1;
 };
 
 constexpr std::string_view kRun = "run";
@@ -68,6 +76,23 @@ Exit run_local(const RunArgs& a) {
     if (const char* t = std::getenv("POETRYOPS_WEBHOOK_TOKEN"); t && *t) o.webhook.bearer_token = t;
     if (const char* h = std::getenv("POETRYOPS_WEBHOOK_HMAC_SECRET"); h && *h)
         o.webhook.hmac_secret = h;
+    if (a.max_concurrent_builds < 1) {
+        return report_bad_input(kRun, "--max-concurrent-builds must be at least 1");
+    }
+    controller::LocalBuildOptions b;
+    b.buildah.root = a.buildah_root;
+    b.buildah.runroot = a.buildah_runroot;
+    b.buildah.storage_driver = a.storage_driver;
+    b.layout_dir = a.layout_dir;
+    for (const auto& host : a.plain_http)
+        b.plain_http.insert(registry::normalize_registry_host(host));
+    b.authfile = a.registry_config;
+    b.generate.build_image = a.build_image;
+    b.generate.runtime_image = a.runtime_image;
+    if (!a.poetry.empty()) b.generate.poetry = a.poetry;
+    b.max_concurrent = a.max_concurrent_builds;
+    b.work_dir = std::filesystem::path(a.state_dir) / "builds";
+    o.builds = std::move(b);
     o.on_event = [](const api::PoetryApp& app, const promote::Event& e) {
         if (e.warning) {
             POETRYOPS_LOG(warn, e.message, {{"app", app.key()}, {"reason", e.reason}});
@@ -123,6 +148,22 @@ void add_run_command(CLI::App& app, Context& ctx) {
     run->add_option("--git-known-hosts", args->git_known_hosts,
                     "known_hosts for ssh:// GitOps repos (enforced)");
     run->add_option("--git-ca-file", args->git_ca_file, "CA bundle for https:// GitOps repos");
+    run->add_option("--buildah-root", args->buildah_root,
+                    "buildah's image store for builds (spec.build; default: buildah's own)");
+    run->add_option("--buildah-runroot", args->buildah_runroot, "buildah's run root for builds");
+    run->add_option("--storage-driver", args->storage_driver,
+                    "buildah storage driver for builds (overlay, vfs; default: buildah's own)");
+    run->add_option("--build-image", args->build_image,
+                    "Build stage base image of generated Dockerfiles (default: python:X.Y-slim)");
+    run->add_option("--runtime-image", args->runtime_image,
+                    "Runtime stage base image of generated Dockerfiles (default: python:X.Y-slim)");
+    run->add_option(
+        "--poetry", args->poetry,
+        "Poetry version for generated Dockerfiles, or 'preinstalled' (spec.build.poetry "
+        "wins when set)");
+    run->add_option("--max-concurrent-builds", args->max_concurrent_builds,
+                    "Builds at once over every app")
+        ->capture_default_str();
     run->add_option(
         "--webhook-bind-address", args->webhook_address,
         "Accept registry push webhooks at POST /webhooks/registry on HOST:PORT (token from "

@@ -135,4 +135,19 @@ Result<std::optional<promote::Artifact>> RegistryArtifactPort::newest(const api:
     return result;
 }
 
+Result<std::optional<std::string>> RegistryArtifactPort::digest_of(const api::PoetryApp& app,
+                                                                   const std::string& tag) {
+    POETRYOPS_TRY(registry::Reference ref, registry::parse_repository(app.spec.image.repository));
+    ref.tag = tag;
+    POETRYOPS_TRY(auto reg, resolver_(app));
+    auto d = reg->resolve(ref);
+    if (!d) {
+        if (d.error().kind == Error::Kind::not_found) return std::optional<std::string>{};
+        return d.error();
+    }
+    // A tag that exists now changes what newest() answers for the repository.
+    invalidate(app.spec.image.repository);
+    return std::optional<std::string>(d->digest);
+}
+
 }  // namespace poetryops::controller

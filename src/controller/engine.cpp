@@ -18,6 +18,7 @@ std::string_view to_string(TriggerKind kind) {
         case TriggerKind::health_change: return "health_change";
         case TriggerKind::timer: return "timer";
         case TriggerKind::commit_done: return "commit_done";
+        case TriggerKind::build_done: return "build_done";
     }
     return "unknown";
 }
@@ -50,6 +51,14 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, const Cloc
         }
         e->promotion_ = std::make_unique<PromotionReconciler>(
             e->ports_->gitops(), e->ports_->artifacts(), e->ports_->health(), clock);
+        if (BuildPort* builder = e->ports_->builder()) {
+            Engine* self = e.get();
+            builder->on_change([self](const std::string& key) {
+                self->fire(Trigger{TriggerKind::build_done, key, "", ""});
+            });
+            e->builds_ = std::make_unique<BuildReconciler>(*e->ports_->source(), *builder,
+                                                           e->ports_->artifacts(), clock);
+        }
     }
     e->options_ = std::move(options);
     return e;
@@ -124,6 +133,7 @@ EngineOutcome Engine::reconcile(const api::PoetryApp& app, std::vector<api::Fiel
         if (auto it = in_flight_.find(key); it != in_flight_.end()) flight = it->second;
     }
     PromotionOutcome promoted;
+    BuildOutcome built;  // stays empty without spec.build, and while commits are in flight
     std::size_t skip_events = 0;
     if (flight) {
         // Our edits are with the committer. Until they have an outcome there is nothing to do
@@ -141,6 +151,17 @@ EngineOutcome Engine::reconcile(const api::PoetryApp& app, std::vector<api::Fiel
     } else {
         api::PoetryApp current = app;
         current.status = out.status;
+        // The build half first: a verified build is a tag in the registry, which the promotion
+        // half below takes into the first environment in this same reconcile.
+        if (builds_ && app.spec.build) {
+            built = builds_->reconcile(current);
+            current.status = built.status;
+            auto source_poll =
+                app.spec.source ? app.spec.source->poll_interval.value : std::chrono::seconds(0);
+            if (source_poll.count() > 0)
+                out.poll = std::min(
+                    out.poll, std::chrono::duration_cast<std::chrono::milliseconds>(source_poll));
+        }
         auto next = std::make_shared<InFlight>();
         {
             // Registered before the edits are submitted: the commit_done trigger may fire before
@@ -158,20 +179,39 @@ EngineOutcome Engine::reconcile(const api::PoetryApp& app, std::vector<api::Fiel
         } else {
             next->planned_events = next->pending.outcome.events.size();
             out.status = next->pending.outcome.status;
-            out.events = next->pending.outcome.events;
+            out.events = built.events;
+            out.events.insert(out.events.end(), next->pending.outcome.events.begin(),
+                              next->pending.outcome.events.end());
             out.timer = next->pending.outcome.requeue_after;
+            merge_build(out, built, app);
             out.commits_in_flight = true;
             return out;
         }
     }
     out.status = std::move(promoted.status);
-    out.events.assign(promoted.events.begin() + static_cast<std::ptrdiff_t>(
+    out.events = built.events;
+    out.events.insert(out.events.end(),
+                      promoted.events.begin() + static_cast<std::ptrdiff_t>(
                                                     std::min(skip_events, promoted.events.size())),
                       promoted.events.end());
     out.committed = std::move(promoted.committed);
     out.timer = promoted.requeue_after;
     out.error = std::move(promoted.error);
+    merge_build(out, built, app);
     return out;
+}
+
+void Engine::merge_build(EngineOutcome& out, const BuildOutcome& built, const api::PoetryApp& app) {
+    const auto now = clock_.now();
+    // Ready: the promotion planner's, unless the newest build failed; measured against the stored
+    // condition so the two halves never make it flip within one reconcile.
+    build::fold_ready(out.status, app.status, built.ready, now);
+    if (built.requeue_after && (!out.timer || *built.requeue_after < *out.timer))
+        out.timer = built.requeue_after;
+    if (built.error && !out.error) {
+        out.error = built.error;
+        set_degraded(out.status, app, &*out.error, now);
+    }
 }
 
 void Engine::wait_for_commits() {

@@ -206,16 +206,27 @@ Result<fs::path> SecretCredentials::write_private(const std::string& ns, const s
 }
 
 Result<git::Remote> SecretCredentials::git_remote(const api::PoetryApp& app) {
+    return remote(app, app.spec.gitops.repo_url, app.spec.gitops.secret_ref, "spec.gitops");
+}
+
+Result<git::Remote> SecretCredentials::source_remote(const api::PoetryApp& app) {
+    if (!app.spec.source) return fail(Error::Kind::invalid, "spec.source: not set");
+    return remote(app, app.spec.source->repo_url, app.spec.source->secret_ref, "spec.source");
+}
+
+Result<git::Remote> SecretCredentials::remote(const api::PoetryApp& app, const std::string& url,
+                                              const std::optional<api::SecretRef>& secret_ref,
+                                              const std::string& field) {
     git::Remote r;
-    r.url = app.spec.gitops.repo_url;
-    if (!app.spec.gitops.secret_ref) return r;
+    r.url = url;
+    if (!secret_ref) return r;
     const std::string& ns = app.metadata.namespace_;
-    const std::string& name = app.spec.gitops.secret_ref->name;
-    POETRYOPS_TRY(nlohmann::json s, secret(ns, name, "spec.gitops.secretRef"));
+    const std::string& name = secret_ref->name;
+    POETRYOPS_TRY(nlohmann::json s, secret(ns, name, field + ".secretRef"));
     std::string rv = s.value("/metadata/resourceVersion"_json_pointer, std::string());
     auto missing = [&](const std::string& key) {
         return fail(Error::Kind::invalid,
-                    "spec.gitops.secretRef: Secret " + ns + "/" + name + " has no data key " + key,
+                    field + ".secretRef: Secret " + ns + "/" + name + " has no data key " + key,
                     "SecretIncomplete");
     };
     if (auto u = secret_value(s, "username")) r.username = *u;

@@ -198,6 +198,7 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
     ports.clock = impl->clock;
     ports.git = options.git;
     ports.layout_dir = options.layout_dir;
+    ports.local_builds = options.builds;
     eo.ports = std::move(ports);
     eo.webhook_address = options.webhook_address;
     eo.webhook = options.webhook;
@@ -238,6 +239,7 @@ Result<PassResult> LocalRunner::run_pass() {
         if (out.timer && (!result.requeue_after || *out.timer < *result.requeue_after)) {
             result.requeue_after = out.timer;
         }
+        if (!out.status.building.empty()) ++result.building;
         if (!saved && !failure) failure = saved.error();
         impl_->statuses[app.key()] = out.status;
     };
@@ -280,13 +282,26 @@ Result<PassResult> LocalRunner::run_pass() {
 
 Result<PassResult> LocalRunner::run_until_settled(int max_passes) {
     PassResult total;
-    for (int i = 0; i < max_passes; ++i) {
+    for (int i = 0; i < max_passes;) {
+        {
+            std::lock_guard lock(impl_->wake_mu);
+            impl_->woken = false;
+        }
         POETRYOPS_TRY(PassResult pass, run_pass());
         total.apps = pass.apps;
         total.commits += pass.commits;
         total.errors = pass.errors;
         total.requeue_after = pass.requeue_after;
-        if (pass.commits == 0) break;
+        total.building = pass.building;
+        if (pass.commits > 0) {
+            ++i;
+            continue;
+        }
+        if (pass.building == 0) break;
+        // A build is running: its end (or any other trigger) wakes the next pass; a pass a minute
+        // at the latest, in case a wake-up was missed.
+        std::unique_lock lock(impl_->wake_mu);
+        impl_->wake_cv.wait_for(lock, std::chrono::minutes(1), [&] { return impl_->woken; });
     }
     return total;
 }

@@ -1,6 +1,7 @@
 #include <poetryops/controller/promotion.hpp>
 
 #include <poetryops/api/conditions.hpp>
+#include <poetryops/build/plan.hpp>
 #include <poetryops/manifest/edit.hpp>
 #include <poetryops/manifest/read.hpp>
 #include <poetryops/promote/health.hpp>
@@ -40,6 +41,8 @@ manifest::SetImageRequest image_request(const api::PoetryApp& app,
     return r;
 }
 
+}  // namespace
+
 void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const Error* error,
                   Clock::time_point now) {
     api::Condition c = api::make_condition(
@@ -50,8 +53,6 @@ void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const
         app.metadata.generation);
     api::set_condition(status.conditions, std::move(c), now);
 }
-
-}  // namespace
 
 std::string environment_file(const api::EnvironmentSpec& env) {
     std::string file = env.update.effective_file();
@@ -134,13 +135,22 @@ HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app,
 promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
                                                    PromotionOutcome& out) {
     promote::Observations obs;
-    auto newest = artifacts_.newest(app);
-    if (!newest) {
-        out.error = newest.error();
-        out.error->reason = api::condition_reason(out.error->reason, "RegistryUnavailable");
-        return obs;
+    if (app.spec.build) {
+        // An app that builds its own images promotes its newest verified build: commits of one
+        // project version share it ({version}-{shortSha}), so a version order cannot tell them
+        // apart, and the build knows its digest.
+        if (const api::BuildStatus* b = build::newest_built(app.status)) {
+            obs.newest = promote::Artifact{b->version, b->tag, b->digest, b->commit};
+        }
+    } else {
+        auto newest = artifacts_.newest(app);
+        if (!newest) {
+            out.error = newest.error();
+            out.error->reason = api::condition_reason(out.error->reason, "RegistryUnavailable");
+            return obs;
+        }
+        obs.newest = *newest;
     }
-    obs.newest = *newest;
     std::vector<std::string> paths;
     for (const auto& env : app.spec.environments) paths.push_back(environment_file(env));
     auto snapshot = gitops_.read_files(app, paths);

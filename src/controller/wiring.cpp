@@ -16,17 +16,26 @@ Result<std::unique_ptr<Ports>> make_ports(PortsOptions options) {
     const PortsOptions& o = p->options_;
     POETRYOPS_TRY(p->cache_, git::RepoCache::create(o.cache_dir / o.git_subdir));
 
-    RemoteResolver remote;
+    RemoteResolver remote, source_remote;
     if (o.kube) {
         p->credentials_ = std::make_unique<SecretCredentials>(*o.kube, o.cache_dir / "secrets");
         p->health_ = std::make_unique<KubeHealthPort>(*o.kube, o.health, *o.clock);
         SecretCredentials* creds = p->credentials_.get();
         remote = [creds](const api::PoetryApp& app) { return creds->git_remote(app); };
+        source_remote = [creds](const api::PoetryApp& app) { return creds->source_remote(app); };
     } else {
         git::Remote tmpl = o.git;
         remote = [tmpl](const api::PoetryApp& app) -> Result<git::Remote> {
             git::Remote r = tmpl;
             r.url = app.spec.gitops.repo_url;
+            POETRYOPS_TRY_VOID(git::validate_remote(r));
+            return r;
+        };
+        // The command line's credentials serve the source repositories too.
+        source_remote = [tmpl](const api::PoetryApp& app) -> Result<git::Remote> {
+            if (!app.spec.source) return fail(Error::Kind::invalid, "spec.source: not set");
+            git::Remote r = tmpl;
+            r.url = app.spec.source->repo_url;
             POETRYOPS_TRY_VOID(git::validate_remote(r));
             return r;
         };
@@ -40,6 +49,15 @@ Result<std::unique_ptr<Ports>> make_ports(PortsOptions options) {
         }
     }
     p->gitops_ = std::make_unique<GitRepoPort>(*p->cache_, std::move(remote), o.committer);
+    p->source_ = std::make_unique<GitSourcePort>(*p->cache_, std::move(source_remote));
+    if (o.local_builds) {
+        GitSourcePort* source = p->source_.get();
+        p->builder_ = std::make_unique<LocalBuildPort>(
+            *o.local_builds, [source](const api::PoetryApp& app, const std::string& commit,
+                                      const std::filesystem::path& dest) {
+                return source->export_project(app, commit, dest);
+            });
+    }
     Ports* self = p.get();
     p->artifacts_ = std::make_unique<RegistryArtifactPort>(
         [self](const api::PoetryApp& app) { return self->registry_for(app); }, *o.clock);

@@ -566,6 +566,24 @@ TEST(BuildPlan, TheHeadsJobIsTakenOverWhenStatusLostIt) {
     EXPECT_EQ(p.status.building, "aaaaaaa");
 }
 
+TEST(BuildPlan, NewestBuiltIsTheNewestSucceededBuild) {
+    api::PoetryAppStatus st;
+    EXPECT_EQ(build::newest_built(st), nullptr);
+    api::BuildStatus running, failed, ok, older;
+    running.phase = BuildPhase::running;
+    running.digest = kDigest2;  // reported, not verified yet
+    failed.phase = BuildPhase::failed;
+    ok.phase = BuildPhase::succeeded;
+    ok.commit = kShaB;
+    ok.digest = kDigest1;
+    older.phase = BuildPhase::succeeded;
+    older.commit = kShaA;
+    older.digest = kDigest2;
+    st.builds = {running, failed, ok, older};
+    ASSERT_NE(build::newest_built(st), nullptr);
+    EXPECT_EQ(build::newest_built(st)->commit, kShaB);
+}
+
 TEST(BuildPlan, HeadTagKeepsARecordedTagAndRendersTheTemplate) {
     api::PoetryApp app = make_app();
     app.spec.image.tag_template = "{version}-{branch}-{timestamp}";

@@ -97,6 +97,13 @@ public:
         if (down) return fail(Error::Kind::transport, "registry.example.com: connection refused");
         return newest_artifact;
     }
+    Result<std::optional<std::string>> digest_of(const api::PoetryApp&,
+                                                 const std::string& tag) override {
+        if (down) return fail(Error::Kind::transport, "registry.example.com: connection refused");
+        if (newest_artifact && newest_artifact->tag == tag)
+            return std::optional<std::string>(newest_artifact->digest);
+        return std::optional<std::string>{};
+    }
 };
 
 api::PoetryApp make_app() {
@@ -133,6 +140,40 @@ protected:
     ManualClock clock;
     api::PoetryApp app = make_app();
 };
+
+TEST_F(PromotionReconcilerTest, AnAppThatBuildsPromotesItsNewestVerifiedBuild) {
+    // Two commits of one project version: the registry's version order cannot tell them apart,
+    // the builds can. The newest build failed, so the one before it is the candidate.
+    app.spec.build = api::BuildSpec{};
+    artifacts.newest_artifact = promote::Artifact{"1.4.2", "1.4.2-0000000", kB, "0000000"};
+    api::BuildStatus failed;
+    failed.commit = "ccccccc";
+    failed.version = "1.4.2";
+    failed.tag = "1.4.2-ccccccc";
+    failed.phase = api::BuildPhase::failed;
+    api::BuildStatus built;
+    built.commit = "ab12cd3";
+    built.version = "1.4.2";
+    built.tag = "1.4.2-ab12cd3";
+    built.digest = kA;
+    built.phase = api::BuildPhase::succeeded;
+    app.status.builds = {failed, built};
+    PromotionReconciler r(git, artifacts, nullptr, clock);
+    auto out = r.reconcile(app);
+    ASSERT_FALSE(out.error) << out.error->message;
+    ASSERT_EQ(out.committed.size(), 1u);
+    EXPECT_NE(
+        git.files["envs/dev/kustomization.yaml"].find("newTag: 1.4.2-ab12cd3\n  digest: " + kA),
+        std::string::npos)
+        << git.files["envs/dev/kustomization.yaml"];
+
+    // Nothing built yet: nothing to promote, whatever the registry holds.
+    app.status = {};
+    app.status.builds = {failed};
+    git.files["envs/dev/kustomization.yaml"] = "images:\n- name: " + kRepo + "\n  newTag: old\n";
+    auto none = r.reconcile(app);
+    EXPECT_TRUE(none.committed.empty());
+}
 
 TEST_F(PromotionReconcilerTest, PromotesThroughKustomizeAndHelmWithByteExactEdits) {
     artifacts.newest_artifact = promote::Artifact{"1.4.2", "1.4.2-ab12cd3", kA, "ab12cd3"};

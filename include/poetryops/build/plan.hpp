@@ -172,6 +172,10 @@ void fold_ready(api::PoetryAppStatus& status, const api::PoetryAppStatus& stored
 bool touches(std::span<const std::string> changed_paths, std::string_view source_path,
              std::span<const std::string> extra_paths = {});
 
+/// The newest build that succeeded (verified in the registry, or adopted): what the first
+/// environment promotes when the app builds its own images. Null when none did.
+const api::BuildStatus* newest_built(const api::PoetryAppStatus& status);
+
 /// The first 7 characters of a commit id (the `Build` printer column, messages).
 std::string short_commit(std::string_view sha);
 

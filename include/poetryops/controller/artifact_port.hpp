@@ -39,6 +39,9 @@ class RegistryArtifactPort final : public ArtifactPort {
 public:
     RegistryArtifactPort(RegistryResolver resolver, const Clock& clock);
     Result<std::optional<promote::Artifact>> newest(const api::PoetryApp& app) override;
+    /// Also forgets the repository's cached newest when the tag exists (a build just pushed it).
+    Result<std::optional<std::string>> digest_of(const api::PoetryApp& app,
+                                                 const std::string& tag) override;
     /// Forgets what is cached for `repository` (called when a webhook reports a push).
     void invalidate(const std::string& repository);
     /// Forgets every cached repository for which `match(repository)` is true.

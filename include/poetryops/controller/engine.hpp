@@ -20,6 +20,7 @@
 
 #include <poetryops/api/poetryapp.hpp>
 #include <poetryops/api/validation.hpp>
+#include <poetryops/controller/builds.hpp>
 #include <poetryops/controller/promotion.hpp>
 #include <poetryops/controller/wiring.hpp>
 #include <poetryops/registry/webhook.hpp>
@@ -50,6 +51,7 @@ enum class TriggerKind {
     health_change,  ///< a health gate's object changed (the cluster's HealthPort watches them)
     timer,          ///< a planned time arrived (soak, health timeout, promotion window)
     commit_done,    ///< the committer has the outcome of the app's edits
+    build_done,     ///< one of the app's builds changed phase (started, finished, failed)
 };
 std::string_view to_string(TriggerKind kind);
 
@@ -130,6 +132,8 @@ private:
         std::size_t planned_events = 0;  ///< events already returned with the plan
     };
     void on_push(const std::vector<registry::PushEvent>& events);
+    /// Folds the build half's Ready, timer and error into the promotion half's outcome.
+    void merge_build(EngineOutcome& out, const BuildOutcome& built, const api::PoetryApp& app);
 
     const Clock& clock_;
     EngineOptions options_;
@@ -140,6 +144,7 @@ private:
     // the members above still exist.
     std::unique_ptr<Ports> ports_;
     std::unique_ptr<PromotionReconciler> promotion_;
+    std::unique_ptr<BuildReconciler> builds_;  // when the ports can build
     std::unique_ptr<detail::WebhookListener> webhooks_;
 };
 

@@ -71,6 +71,8 @@ public:
     /// `identity` as Flux names it) and `known_hosts` for ssh, and `ca.crt` for a private CA.
     /// Errors name the Secret and the missing key, never a value.
     Result<git::Remote> git_remote(const api::PoetryApp& app);
+    /// spec.source as a git::Remote, from spec.source.secretRef the same way.
+    Result<git::Remote> source_remote(const api::PoetryApp& app);
 
     /// spec.image.secretRef's `.dockerconfigjson` (or `.dockercfg`), empty when there is no
     /// secretRef; also returns the Secret's resourceVersion ("" when none) so callers can cache
@@ -78,6 +80,9 @@ public:
     Result<std::pair<registry::DockerConfig, std::string>> docker_config(const api::PoetryApp& app);
 
 private:
+    Result<git::Remote> remote(const api::PoetryApp& app, const std::string& url,
+                               const std::optional<api::SecretRef>& secret_ref,
+                               const std::string& field);
     Result<nlohmann::json> secret(const std::string& ns, const std::string& name,
                                   const std::string& field_path);
     Result<std::filesystem::path> write_private(const std::string& ns, const std::string& name,

@@ -5,6 +5,7 @@
 /// For CI pipelines and for trying poetryops without a cluster.
 
 #include <poetryops/api/poetryapp.hpp>
+#include <poetryops/controller/local_builds.hpp>
 #include <poetryops/controller/promotion.hpp>
 #include <poetryops/git/committer.hpp>
 #include <poetryops/git/remote.hpp>
@@ -42,6 +43,9 @@ struct LocalOptions {
     /// run() at once instead of waiting for the next poll.
     std::string webhook_address;
     registry::WebhookConfig webhook;
+    /// Builds (spec.build) with buildah on this machine; nullopt: apps with spec.build are
+    /// promoted from what is in the registry, nothing is built.
+    std::optional<LocalBuildOptions> builds;
     /// Called for every event, in order per app (calls are serialised; the CLI prints them, the
     /// demo builds its timeline from them).
     std::function<void(const api::PoetryApp& app, const promote::Event& event)> on_event;
@@ -53,6 +57,7 @@ struct PassResult {
     /// per-app dependency failures ("team-a/billing: registry …")
     std::vector<std::string> errors;
     std::optional<std::chrono::seconds> requeue_after;  ///< the earliest timer among the apps
+    std::size_t building = 0;  ///< apps with a build pending or running (status.building)
 };
 
 /// Thread safety: one thread drives a runner.
@@ -66,7 +71,9 @@ public:
     /// that does not parse or validate fails the pass with an error naming the file, line and
     /// field; nothing is done for any app then.
     Result<PassResult> run_pass();
-    /// `--once`: passes until one commits nothing (at most `max_passes`), for CI jobs.
+    /// `--once`: passes until one commits nothing and no build is running (at most `max_passes`
+    /// that commit; while builds run it waits for them, each build's change waking the next pass),
+    /// for CI jobs.
     Result<PassResult> run_until_settled(int max_passes = 20);
     /// Passes until `stop` is set: after each, waits for the earliest timer, bounded by `max_wait`.
     /// A first pass that fails (bad input at start) is returned at once; later failed passes are

@@ -4,6 +4,7 @@
 /// tests.
 
 #include <poetryops/api/poetryapp.hpp>
+#include <poetryops/build/plan.hpp>
 #include <poetryops/git/committer.hpp>
 #include <poetryops/promote/plan.hpp>
 #include <poetryops/util/result.hpp>
@@ -54,6 +55,42 @@ public:
     /// The newest image of app.spec.image that the policy admits, with its digest; nullopt when
     /// there is none.
     virtual Result<std::optional<promote::Artifact>> newest(const api::PoetryApp& app) = 0;
+    /// The digest `tag` of app.spec.image.repository resolves to now (not cached); nullopt when
+    /// the tag does not exist. Builds verify what their builder pushed with it.
+    virtual Result<std::optional<std::string>> digest_of(const api::PoetryApp& app,
+                                                         const std::string& tag) = 0;
+};
+
+/// What spec.source says now: its head commit and the facts of the project there.
+struct SourceObservation {
+    build::SourceCommit head;
+    build::ProjectFacts project;
+};
+
+/// The app's source repository (spec.source; credentials from its secretRef in the cluster).
+class SourcePort {
+public:
+    virtual ~SourcePort() = default;
+    /// The tip of spec.source.ref, its pyproject.toml and poetry.lock at spec.source.path, and
+    /// whether it changed the project since `since` (the last commit built; "": it did).
+    virtual Result<SourceObservation> observe(const api::PoetryApp& app,
+                                              const std::string& since) = 0;
+};
+
+/// Where builds run: buildah on this machine (local mode) or Jobs in the cluster. Builds are named
+/// by build::job_name, so a restart finds its own builds again.
+class BuildPort {
+public:
+    virtual ~BuildPort() = default;
+    /// The app's builds, as the planner reads Jobs.
+    virtual Result<std::vector<build::JobObservation>> builds(const api::PoetryApp& app) = 0;
+    /// Starts the build of a `start` action; one that already exists is success.
+    virtual Result<void> start(const api::PoetryApp& app, const build::Action& start) = 0;
+    /// Stops a build; one that does not exist is success.
+    virtual Result<void> cancel(const api::PoetryApp& app, const std::string& name) = 0;
+    /// Called with the app's key when one of its builds changes phase (from any thread; must not
+    /// block).
+    virtual void on_change(std::function<void(const std::string& app_key)> fn) { (void)fn; }
 };
 
 /// The object a health gate reads: an Argo CD Application, a Flux Kustomization or a Deployment.

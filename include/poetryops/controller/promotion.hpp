@@ -38,6 +38,11 @@ struct PendingPromotion {
 
 /// Thread safety: reconcile(), begin() and finish() may run concurrently for different apps (ports
 /// must be thread-safe).
+/// Degraded=True with the error's reason (CamelCase) and message, or Degraded=False (AsExpected)
+/// when `error` is null. The one writer of Degraded, for the promotion and the build halves.
+void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const Error* error,
+                  Clock::time_point now);
+
 class PromotionReconciler {
 public:
     PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts, HealthPort* health,

@@ -9,6 +9,8 @@
 #include <poetryops/controller/artifact_port.hpp>
 #include <poetryops/controller/git_port.hpp>
 #include <poetryops/controller/kube_ports.hpp>
+#include <poetryops/controller/local_builds.hpp>
+#include <poetryops/controller/source_port.hpp>
 #include <poetryops/git/remote.hpp>
 #include <poetryops/registry/client.hpp>
 #include <poetryops/util/clock.hpp>
@@ -34,6 +36,8 @@ struct PortsOptions {
     /// Local mode: an OCI image layout root (one layout per repository path) instead of the
     /// registries named by spec.image.repository.
     std::filesystem::path layout_dir;
+    /// Local mode: run builds here with buildah (spec.build); nullopt: builds are not run.
+    std::optional<LocalBuildOptions> local_builds;
 };
 
 /// The ports of one engine and what they share. Thread safety: the ports are thread-safe.
@@ -44,6 +48,10 @@ public:
     /// Null in local mode (only the `none` health gate passes there). In the cluster it watches the
     /// collections it is asked for; Engine::create routes their changes to health_change triggers.
     HealthPort* health() { return health_.get(); }
+    /// spec.source (both runtimes).
+    GitSourcePort* source() { return source_.get(); }
+    /// Where builds run; null when this runtime does not build (yet: the cluster's Jobs).
+    BuildPort* builder() { return builder_.get(); }
 
 private:
     friend Result<std::unique_ptr<Ports>> make_ports(PortsOptions options);
@@ -58,6 +66,8 @@ private:
     std::unique_ptr<GitRepoPort> gitops_;
     std::unique_ptr<RegistryArtifactPort> artifacts_;
     std::unique_ptr<HealthPort> health_;
+    std::unique_ptr<GitSourcePort> source_;
+    std::unique_ptr<BuildPort> builder_;  // destroyed first: its threads use source_
     std::shared_ptr<registry::Registry> shared_registry_;  // local mode
     std::mutex registries_mu_;
     std::map<std::string, std::shared_ptr<registry::Registry>> registries_;  // by secret@version

@@ -1,0 +1,212 @@
+// Local mode builds, with real parts only: a source repository and a GitOps repository on the
+// lighttpd git server over HTTPS with basic auth, a real docker-registry, and real buildah on the
+// local Debian base images. A commit becomes a verified digest pinned in dev; a stale lock builds
+// nothing and the next commit still builds; a project whose own Dockerfile fails reports
+// BuildFailed with buildah's output and promotes nothing.
+#include <poetryops/controller/local.hpp>
+
+#include <poetryops/registry/client.hpp>
+#include <poetryops/registry/reference.hpp>
+#include <poetryops/util/fs.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/buildah/buildah_store.hpp"
+#include "support/git/git_servers.hpp"
+#include "support/registry/test_registry.hpp"
+#include "support/support.hpp"
+
+namespace poetryops::controller {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::HasSubstr;
+
+/// Every file of examples/hello, by repository path.
+std::map<std::string, std::string> hello_files() {
+    std::map<std::string, std::string> files;
+    const fs::path root = test::source_dir() / "examples/hello";
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+        if (!e.is_regular_file()) continue;
+        auto rel = fs::relative(e.path(), root).generic_string();
+        if (rel.find("__pycache__") != std::string::npos || rel.rfind(".venv", 0) == 0) continue;
+        auto text = read_file(e.path());
+        EXPECT_TRUE(text) << e.path();
+        if (text) files[rel] = *text;
+    }
+    return files;
+}
+
+class LocalBuildIt : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_TRUE(test::require_tools(
+            {"git", "lighttpd", "buildah", "docker-registry", "debootstrap", "tar", "flock"}));
+        auto store = test::BuildahStore::create(test::source_dir());
+        ASSERT_TRUE(store) << store.error().message;
+        store_.emplace(std::move(store).value());
+        registry_ = test::TestRegistry::start({});
+        ASSERT_TRUE(registry_);
+        repos_.create("source.git");
+        repos_.create("deploy.git");
+        git_.emplace(repos_, ca_);
+        ASSERT_TRUE(git_->started()) << git_->error_log();
+        repos_.commit_files("deploy.git", {{"envs/dev/kustomization.yaml",
+                                            "resources: [../../base]\nimages:\n- name: " + image() +
+                                                "\n  newTag: old\n"}});
+        fs::create_directories(dir_.path() / "apps");
+    }
+
+    std::string image() const { return registry_->host() + "/team/hello"; }
+
+    void write_app(const std::string& build) {
+        std::string yaml =
+            "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata:\n"
+            "  name: hello\n  namespace: team\nspec:\n  image: {repository: " +
+            image() + "}\n  source: {repoURL: \"" + git_->https_url("source.git") +
+            "\", ref: main}\n  build: " + build + "\n  gitops: {repoURL: \"" +
+            git_->https_url("deploy.git") +
+            "\"}\n  environments:\n  - {name: dev, path: envs/dev}\n";
+        ASSERT_TRUE(write_file_atomic(dir_.path() / "apps/hello.yaml", yaml));
+    }
+
+    std::unique_ptr<LocalRunner> runner() {
+        LocalOptions o;
+        o.inputs = {dir_.path() / "apps"};
+        o.state_dir = dir_.path() / "state";
+        o.registry.hosts[registry_->host()].plain_http = true;
+        o.git.username = git_->user();
+        o.git.password = git_->password();
+        o.git.ca_file = ca_.ca_cert();
+        o.committer.window = std::chrono::milliseconds(10);
+        LocalBuildOptions b;
+        b.buildah.root = store_->root();
+        b.buildah.runroot = store_->runroot();
+        b.buildah.storage_driver = "overlay";
+        b.plain_http = {registry_->host()};
+        b.generate.build_image = store_->build_image();
+        b.generate.runtime_image = store_->runtime_image();
+        b.generate.poetry = "preinstalled";
+        b.work_dir = dir_.path() / "builds";
+        o.builds = b;
+        o.on_event = [this](const api::PoetryApp&, const promote::Event& e) {
+            std::lock_guard lock(mu_);
+            events_.push_back(e.reason + ": " + e.message);
+        };
+        auto r = LocalRunner::create(o);
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        return r ? std::move(r).value() : nullptr;
+    }
+
+    std::string dev_file() { return repos_.show("deploy.git", "main:envs/dev/kustomization.yaml"); }
+
+    /// What the registry itself says the tag is.
+    std::string registry_digest(const std::string& tag) {
+        registry::RegistryClientOptions o;
+        o.hosts[registry_->host()].plain_http = true;
+        auto client = registry::RegistryClient::create(o);
+        EXPECT_TRUE(client);
+        auto ref = registry::parse_repository(image());
+        EXPECT_TRUE(ref);
+        ref->tag = tag;
+        auto d = (*client)->resolve(*ref);
+        return d ? d->digest : "";
+    }
+
+    std::string joined_events() {
+        std::lock_guard lock(mu_);
+        std::string all;
+        for (const auto& e : events_) all += e + "\n";
+        return all;
+    }
+
+    TempDir dir_{"poetryops-local-build"};
+    test::TestCa ca_;
+    test::BareRepos repos_;
+    std::optional<test::HttpGitServer> git_;
+    std::unique_ptr<test::TestRegistry> registry_;
+    std::optional<test::BuildahStore> store_;
+    std::mutex mu_;
+    std::vector<std::string> events_;
+};
+
+TEST_F(LocalBuildIt, ACommitBecomesAVerifiedDigestPinnedInDevAndAStaleLockBuildsNothing) {
+    auto files = hello_files();
+    std::string first = repos_.commit_files("source.git", files);
+    write_app("{engine: buildah}");
+    auto r = runner();
+    ASSERT_TRUE(r);
+
+    auto pass = r->run_until_settled();
+    ASSERT_TRUE(pass) << pass.error().message;
+    EXPECT_TRUE(pass->errors.empty()) << testing::PrintToString(pass->errors);
+    auto status = r->status_of("team/hello");
+    ASSERT_TRUE(status);
+    ASSERT_FALSE(status->builds.empty()) << joined_events();
+    const api::BuildStatus b1 = status->builds[0];  // a copy: status is read again below
+    const std::string tag1 = "0.1.0-" + first.substr(0, 7);
+    EXPECT_EQ(b1.commit, first);
+    EXPECT_EQ(b1.tag, tag1);
+    ASSERT_EQ(b1.phase, api::BuildPhase::succeeded) << b1.message << "\n" << joined_events();
+    ASSERT_EQ(b1.digest.size(), 71u);
+    EXPECT_EQ(registry_digest(tag1), b1.digest);
+    EXPECT_EQ(dev_file(), "resources: [../../base]\nimages:\n- name: " + image() +
+                              "\n  newTag: " + tag1 + "\n  digest: " + b1.digest + "\n");
+    EXPECT_THAT(joined_events(), HasSubstr("BuildStarted"));
+
+    // A stale lock: pyproject.toml gains a dependency poetry.lock does not have. No build; the
+    // build says why and names the file; dev keeps the first digest.
+    auto stale = files;
+    stale["pyproject.toml"] += "\n[tool.poetry.group.extra.dependencies]\nrequests = \"^2\"\n";
+    std::string second = repos_.commit_files("source.git", stale, "main", "stale lock");
+    pass = r->run_until_settled();
+    ASSERT_TRUE(pass) << pass.error().message;
+    status = r->status_of("team/hello");
+    ASSERT_TRUE(status);
+    ASSERT_FALSE(status->builds.empty());
+    EXPECT_EQ(status->builds[0].commit, second);
+    EXPECT_EQ(status->builds[0].phase, api::BuildPhase::failed);
+    EXPECT_THAT(status->builds[0].message, HasSubstr("poetry.lock"));
+    EXPECT_TRUE(status->builds[0].job_name.empty());  // nothing ran
+    EXPECT_THAT(dev_file(), HasSubstr(b1.digest));
+
+    // The next commit (a code change, the lock fresh again) builds and reaches dev.
+    auto fixed = files;
+    fixed["hello/main.py"] += "\n# a code-only change\n";
+    std::string third = repos_.commit_files("source.git", fixed, "main", "code change");
+    pass = r->run_until_settled();
+    ASSERT_TRUE(pass) << pass.error().message;
+    status = r->status_of("team/hello");
+    ASSERT_TRUE(status);
+    const api::BuildStatus& b3 = status->builds[0];
+    EXPECT_EQ(b3.commit, third);
+    ASSERT_EQ(b3.phase, api::BuildPhase::succeeded) << b3.message;
+    EXPECT_NE(b3.digest, b1.digest);
+    EXPECT_THAT(dev_file(), HasSubstr("newTag: 0.1.0-" + third.substr(0, 7)));
+    EXPECT_THAT(dev_file(), HasSubstr(b3.digest));
+}
+
+TEST_F(LocalBuildIt, AFailingBuildReportsBuildahsOutputAndPromotesNothing) {
+    auto files = hello_files();
+    files["Dockerfile"] =
+        "FROM " + store_->runtime_image() + "\nRUN echo 'the project cannot build' && exit 3\n";
+    repos_.commit_files("source.git", files);
+    write_app("{engine: buildah, dockerfile: Dockerfile}");
+    auto r = runner();
+    ASSERT_TRUE(r);
+    auto pass = r->run_until_settled();
+    ASSERT_TRUE(pass) << pass.error().message;
+    auto status = r->status_of("team/hello");
+    ASSERT_TRUE(status);
+    ASSERT_FALSE(status->builds.empty());
+    EXPECT_EQ(status->builds[0].phase, api::BuildPhase::failed);
+    EXPECT_THAT(status->builds[0].message, HasSubstr("the project cannot build"));
+    const api::Condition* ready = api::find_condition(status->conditions, "Ready");
+    ASSERT_NE(ready, nullptr);
+    EXPECT_EQ(ready->status, "False");
+    EXPECT_THAT(dev_file(), HasSubstr("newTag: old"));
+}
+
+}  // namespace
+}  // namespace poetryops::controller
