@@ -42,10 +42,13 @@ std::string apply_promotion_flags(const PromotionFlags& f,
     if (const char* t = std::getenv("POETRYOPS_WEBHOOK_TOKEN"); t && *t) o.webhook.bearer_token = t;
     if (const char* h = std::getenv("POETRYOPS_WEBHOOK_HMAC_SECRET"); h && *h)
         o.webhook.hmac_secret = h;
+    if (const char* s = std::getenv("POETRYOPS_SOURCE_WEBHOOK_SECRET"); s && *s)
+        o.source_webhook.secret = s;
     if (!o.webhook_address.empty() && o.webhook.bearer_token.empty() &&
-        o.webhook.hmac_secret.empty()) {
+        o.webhook.hmac_secret.empty() && o.source_webhook.secret.empty()) {
         return "--webhook-bind-address needs $POETRYOPS_WEBHOOK_TOKEN or "
-               "$POETRYOPS_WEBHOOK_HMAC_SECRET";
+               "$POETRYOPS_WEBHOOK_HMAC_SECRET (registry pushes), or "
+               "$POETRYOPS_SOURCE_WEBHOOK_SECRET (source pushes)";
     }
     for (const auto& host : f.plain_http)
         o.registry.hosts[registry::normalize_registry_host(host)].plain_http = true;
@@ -122,7 +125,8 @@ void add_controller_command(CLI::App& app, Context& ctx) {
     cmd->add_option(
         "--webhook-bind-address", promotion->webhook_address,
         "accept registry push webhooks at POST /webhooks/registry on host:port (token from "
-        "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET)");
+        "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET) and source "
+        "push webhooks at POST /webhooks/source (secret from $POETRYOPS_SOURCE_WEBHOOK_SECRET)");
     cmd->add_option("--plain-http", promotion->plain_http,
                     "registry hosts to reach over plain HTTP");
     cmd->add_option("--registry-ca-file", promotion->ca_files,

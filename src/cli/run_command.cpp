@@ -76,6 +76,8 @@ Exit run_local(const RunArgs& a) {
     if (const char* t = std::getenv("POETRYOPS_WEBHOOK_TOKEN"); t && *t) o.webhook.bearer_token = t;
     if (const char* h = std::getenv("POETRYOPS_WEBHOOK_HMAC_SECRET"); h && *h)
         o.webhook.hmac_secret = h;
+    if (const char* s = std::getenv("POETRYOPS_SOURCE_WEBHOOK_SECRET"); s && *s)
+        o.source_webhook.secret = s;
     if (a.max_concurrent_builds < 1) {
         return report_bad_input(kRun, "--max-concurrent-builds must be at least 1");
     }
@@ -167,7 +169,8 @@ void add_run_command(CLI::App& app, Context& ctx) {
     run->add_option(
         "--webhook-bind-address", args->webhook_address,
         "Accept registry push webhooks at POST /webhooks/registry on HOST:PORT (token from "
-        "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET)");
+        "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET), and source "
+        "pushes at POST /webhooks/source (secret from $POETRYOPS_SOURCE_WEBHOOK_SECRET)");
     run->callback([args, &ctx] { ctx.exit = run_local(*args); });
 }
 

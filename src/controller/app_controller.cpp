@@ -2,6 +2,7 @@
 #include <poetryops/controller/resources.hpp>
 
 #include <poetryops/api/codec.hpp>
+#include <poetryops/git/remote.hpp>
 #include <poetryops/kube/config.hpp>
 #include <poetryops/kube/resource.hpp>
 #include <poetryops/util/log.hpp>
@@ -90,6 +91,7 @@ Result<std::unique_ptr<AppController>> AppController::create(
         eo.ports = std::move(ports);
         eo.webhook_address = po.webhook_address;
         eo.webhook = po.webhook;
+        eo.source_webhook = po.source_webhook;
     }
     POETRYOPS_TRY(c->engine_, Engine::create(std::move(eo), SystemClock::instance()));
     ro.engine = c->engine_.get();
@@ -118,6 +120,7 @@ Result<void> AppController::start() {
     // the trigger only says "look now".
     static constexpr const char* repository_index = "spec.image.repository";
     static constexpr const char* health_index = "health gate objects";
+    static constexpr const char* source_index = "spec.source.repoURL";
     const bool promotion_on = engine_->ports() != nullptr;
     if (promotion_on) {
         for (auto* inf : informers_) {
@@ -125,6 +128,11 @@ Result<void> AppController::start() {
                 std::string repo = o.value("/spec/image/repository"_json_pointer, std::string());
                 return repo.empty() ? std::vector<std::string>{}
                                     : std::vector<std::string>{std::move(repo)};
+            });
+            inf->add_index(source_index, [](const nlohmann::json& o) {
+                std::string url = o.value("/spec/source/repoURL"_json_pointer, std::string());
+                return url.empty() ? std::vector<std::string>{}
+                                   : std::vector<std::string>{git::repository_key(url)};
             });
             inf->add_index(health_index, [](const nlohmann::json& o) {
                 std::vector<api::FieldError> ignored;
@@ -136,15 +144,21 @@ Result<void> AppController::start() {
                 return objects;
             });
         }
-        // A registry push wakes exactly the apps whose image repository it names, a health
-        // object's change the apps whose gates read it, a commit outcome the app that submitted
-        // it.
+        // A registry push wakes exactly the apps whose image repository it names, a source push
+        // the apps that build from that repository, a health object's change the apps whose gates
+        // read it, a commit outcome or a build's change the app it belongs to.
         engine_->set_sink([this](const Trigger& t) {
             if (!t.key.empty()) {
                 controller_->enqueue(t.key);
                 return;
             }
+            std::vector<std::string> source_keys;
+            for (const auto& url : t.source_urls) source_keys.push_back(git::repository_key(url));
             for (auto* inf : informers_) {
+                for (const auto& k : source_keys) {
+                    for (const auto& key : inf->index_keys(source_index, k))
+                        controller_->enqueue(key);
+                }
                 if (!t.object.empty()) {
                     for (const auto& key : inf->index_keys(health_index, t.object))
                         controller_->enqueue(key);

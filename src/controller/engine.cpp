@@ -46,7 +46,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, const Cloc
         if (HealthPort* health = e->ports_->health()) {
             Engine* self = e.get();
             health->on_change([self](const std::string& object) {
-                self->fire(Trigger{TriggerKind::health_change, "", "", object});
+                self->fire(Trigger{TriggerKind::health_change, "", "", object, {}});
             });
         }
         e->promotion_ = std::make_unique<PromotionReconciler>(
@@ -54,7 +54,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, const Cloc
         if (BuildPort* builder = e->ports_->builder()) {
             Engine* self = e.get();
             builder->on_change([self](const std::string& key) {
-                self->fire(Trigger{TriggerKind::build_done, key, "", ""});
+                self->fire(Trigger{TriggerKind::build_done, key, "", "", {}});
             });
             e->builds_ = std::make_unique<BuildReconciler>(*e->ports_->source(), *builder,
                                                            e->ports_->artifacts(), clock);
@@ -89,11 +89,25 @@ void Engine::fire(const Trigger& trigger) {
 
 Result<void> Engine::start() {
     if (options_.webhook_address.empty() || !ports_ || webhooks_) return ok();
-    POETRYOPS_TRY(webhooks_,
-                  detail::WebhookListener::start(
-                      options_.webhook_address, options_.webhook,
-                      [this](std::vector<registry::PushEvent> events) { on_push(events); }));
+    POETRYOPS_TRY(
+        webhooks_,
+        detail::WebhookListener::start(
+            options_.webhook_address, options_.webhook,
+            [this](std::vector<registry::PushEvent> events) { on_push(events); },
+            options_.source_webhook, [this](const git::PushEvent& push) { on_source_push(push); }));
     return ok();
+}
+
+void Engine::on_source_push(const git::PushEvent& push) {
+    if (push.deleted || push.repo_urls.empty()) return;
+    POETRYOPS_LOG(info, "source push",
+                  {{"forge", git::to_string(push.forge)},
+                   {"repository", push.repo_urls.front()},
+                   {"ref", push.ref},
+                   {"commit", push.after}});
+    // The next observe asks the server again instead of a tip read a moment ago.
+    ports_->source()->invalidate(push.repo_urls);
+    fire(Trigger{TriggerKind::source_push, "", "", "", push.repo_urls});
 }
 
 void Engine::on_push(const std::vector<registry::PushEvent>& events) {
@@ -105,7 +119,7 @@ void Engine::on_push(const std::vector<registry::PushEvent>& events) {
         artifacts.invalidate_matching(
             [&](const std::string& app_repo) { return repository_matches(app_repo, repo); });
         artifacts.hint_push(repo, e.tag);
-        fire(Trigger{TriggerKind::registry_push, "", repo, ""});
+        fire(Trigger{TriggerKind::registry_push, "", repo, "", {}});
     }
 }
 
@@ -170,7 +184,7 @@ EngineOutcome Engine::reconcile(const api::PoetryApp& app, std::vector<api::Fiel
             in_flight_[key] = next;
         }
         next->pending = promotion_->begin(current, [this, key] {
-            fire(Trigger{TriggerKind::commit_done, key, "", ""});
+            fire(Trigger{TriggerKind::commit_done, key, "", "", {}});
         });
         if (next->pending.commits.empty()) {
             std::lock_guard lock(mu_);

@@ -202,6 +202,7 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
     eo.ports = std::move(ports);
     eo.webhook_address = options.webhook_address;
     eo.webhook = options.webhook;
+    eo.source_webhook = options.source_webhook;
     POETRYOPS_TRY(impl->engine, Engine::create(std::move(eo), *impl->clock));
     impl->options = std::move(options);
     // Local mode has one queue, the next pass: every trigger (a registry push, a commit outcome)

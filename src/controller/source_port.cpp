@@ -87,6 +87,14 @@ Result<std::string> GitSourcePort::tip(const std::shared_ptr<git::Repo>& repo,
                 "RefNotFound");
 }
 
+void GitSourcePort::invalidate(const std::vector<std::string>& urls) {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, repo] : repos_) {
+        if (!git::names_repository(urls, repo->remote().url)) continue;
+        std::erase_if(tips_, [&](const auto& kv) { return kv.first.rfind(id + "\n", 0) == 0; });
+    }
+}
+
 Result<SourceObservation> GitSourcePort::observe(const api::PoetryApp& app,
                                                  const std::string& since) {
     if (!app.spec.source) return fail(Error::Kind::invalid, "spec.source: not set");

@@ -12,6 +12,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <poetryops/util/crypto.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <thread>
+
 #include "support/buildah/buildah_store.hpp"
 #include "support/git/git_servers.hpp"
 #include "support/registry/test_registry.hpp"
@@ -60,18 +67,18 @@ protected:
 
     std::string image() const { return registry_->host() + "/team/hello"; }
 
-    void write_app(const std::string& build) {
+    void write_app(const std::string& build, const std::string& source_extra = "") {
         std::string yaml =
             "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata:\n"
             "  name: hello\n  namespace: team\nspec:\n  image: {repository: " +
             image() + "}\n  source: {repoURL: \"" + git_->https_url("source.git") +
-            "\", ref: main}\n  build: " + build + "\n  gitops: {repoURL: \"" +
+            "\", ref: main" + source_extra + "}\n  build: " + build + "\n  gitops: {repoURL: \"" +
             git_->https_url("deploy.git") +
             "\"}\n  environments:\n  - {name: dev, path: envs/dev}\n";
         ASSERT_TRUE(write_file_atomic(dir_.path() / "apps/hello.yaml", yaml));
     }
 
-    std::unique_ptr<LocalRunner> runner() {
+    std::unique_ptr<LocalRunner> runner(const std::function<void(LocalOptions&)>& more = {}) {
         LocalOptions o;
         o.inputs = {dir_.path() / "apps"};
         o.state_dir = dir_.path() / "state";
@@ -94,9 +101,18 @@ protected:
             std::lock_guard lock(mu_);
             events_.push_back(e.reason + ": " + e.message);
         };
+        if (more) more(o);
         auto r = LocalRunner::create(o);
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
         return r ? std::move(r).value() : nullptr;
+    }
+
+    /// The newest build's commit in the status file a running runner writes.
+    std::string newest_build_commit() {
+        auto text = read_file(dir_.path() / "state/status/team.hello.json");
+        if (!text) return "";
+        auto j = nlohmann::json::parse(*text, nullptr, false);
+        return j.is_discarded() ? "" : j.value("/builds/0/commit"_json_pointer, std::string());
     }
 
     std::string dev_file() { return repos_.show("deploy.git", "main:envs/dev/kustomization.yaml"); }
@@ -206,6 +222,68 @@ TEST_F(LocalBuildIt, AFailingBuildReportsBuildahsOutputAndPromotesNothing) {
     ASSERT_NE(ready, nullptr);
     EXPECT_EQ(ready->status, "False");
     EXPECT_THAT(dev_file(), HasSubstr("newTag: old"));
+}
+
+TEST_F(LocalBuildIt, ASourceWebhookWakesTheRunnerLongBeforeItsPoll) {
+    auto files = hello_files();
+    std::string first = repos_.commit_files("source.git", files);
+    write_app("{engine: buildah}", ", pollInterval: 10m");
+    const int port = test::free_port();
+    const std::string secret = "hook-s3cret";
+    auto r = runner([&](LocalOptions& o) {
+        o.webhook_address = "127.0.0.1:" + std::to_string(port);
+        o.source_webhook.secret = secret;
+    });
+    ASSERT_TRUE(r);
+    std::atomic<bool> stop{false};
+    std::thread loop([&] { (void)r->run(stop, std::chrono::minutes(10)); });
+    struct Join {
+        std::atomic<bool>& stop;
+        std::thread& t;
+        LocalRunner& r;
+        ~Join() {
+            stop = true;
+            r.wake();
+            t.join();
+        }
+    } join{stop, loop, *r};
+    ASSERT_TRUE(
+        test::wait_until([&] { return newest_build_commit() == first; }, std::chrono::seconds(60)));
+
+    files["hello/main.py"] += "\n# pushed\n";
+    std::string second = repos_.commit_files("source.git", files, "main", "second");
+    nlohmann::json push = {{"ref", "refs/heads/main"},
+                           {"before", first},
+                           {"after", second},
+                           {"created", false},
+                           {"deleted", false},
+                           {"forced", false},
+                           {"commits", nlohmann::json::array()},
+                           {"repository",
+                            {{"clone_url", git_->https_url("source.git")},
+                             {"html_url", git_->https_url("source.git")},
+                             {"full_name", "team/source"}}}};
+    const std::string body = push.dump();
+    ASSERT_TRUE(write_file_atomic(dir_.path() / "push.json", body));
+    auto post = [&](const std::string& signature) {
+        auto out = run_process({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                                "-H", "Content-Type: application/json", "-H",
+                                "X-GitHub-Event: push", "-H", "X-Hub-Signature-256: " + signature,
+                                "--data-binary", "@" + (dir_.path() / "push.json").string(),
+                                "http://127.0.0.1:" + std::to_string(port) + "/webhooks/source"});
+        return out ? out->out : std::string();
+    };
+    // A forged delivery is refused and wakes nothing.
+    EXPECT_EQ(post("sha256=" + crypto::hmac_sha256_hex("wrong", body)), "401");
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    EXPECT_EQ(newest_build_commit(), first);
+    // The forge's signed delivery: the runner reads the source again at once (its poll is 10
+    // minutes) and the new commit takes over from the one building.
+    auto sent = std::chrono::steady_clock::now();
+    EXPECT_EQ(post("sha256=" + crypto::hmac_sha256_hex(secret, body)), "202");
+    ASSERT_TRUE(test::wait_until([&] { return newest_build_commit() == second; },
+                                 std::chrono::seconds(30)));
+    EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(30));
 }
 
 }  // namespace

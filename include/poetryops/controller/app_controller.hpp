@@ -27,6 +27,7 @@ struct ClusterPromotionOptions {
     git::CommitterOptions committer;
     std::string webhook_address;      ///< "host:port" or ":port"; empty: no webhook receiver
     registry::WebhookConfig webhook;  ///< bearer token or HMAC secret for the receiver
+    git::SourceWebhookConfig source_webhook;  ///< POST /webhooks/source: the forges' secret
 };
 
 struct AppControllerConfig {

@@ -23,6 +23,7 @@
 #include <poetryops/controller/builds.hpp>
 #include <poetryops/controller/promotion.hpp>
 #include <poetryops/controller/wiring.hpp>
+#include <poetryops/git/webhook.hpp>
 #include <poetryops/registry/webhook.hpp>
 #include <poetryops/util/clock.hpp>
 
@@ -46,7 +47,7 @@ namespace poetryops::controller {
 enum class TriggerKind {
     spec_change,    ///< the PoetryApp was created or changed (informer event, a re-read file)
     registry_push,  ///< a registry webhook named the app's image repository
-    source_push,    ///< a source commit to build (the builds issue)
+    source_push,    ///< a source webhook named the app's spec.source repository
     poll_tick,      ///< the policy's poll interval passed (the fallback when webhooks are missing)
     health_change,  ///< a health gate's object changed (the cluster's HealthPort watches them)
     timer,          ///< a planned time arrived (soak, health timeout, promotion window)
@@ -57,7 +58,8 @@ std::string_view to_string(TriggerKind kind);
 
 struct Trigger {
     TriggerKind kind = TriggerKind::spec_change;
-    /// "namespace/name" of one app; empty: every app that `repository` or `object` concerns.
+    /// "namespace/name" of one app; empty: every app that `repository`, `object` or `source_urls`
+    /// concern.
     std::string key;
     /// registry_push: the pushed "registry/repository"; the apps whose spec.image.repository names
     /// it.
@@ -65,6 +67,9 @@ struct Trigger {
     /// health_change: HealthObjectRef::key() of the object that changed; the apps whose health
     /// gates read it (health_object()).
     std::string object;
+    /// source_push: every URL the forge gave for the pushed repository; the apps whose
+    /// spec.source.repoURL names one of them (git::names_repository).
+    std::vector<std::string> source_urls;
 };
 
 /// Where triggers go: the runtime's queue. Called from any thread (webhook handlers, the
@@ -77,6 +82,8 @@ struct EngineOptions {
     /// Registry webhooks: "host:port" or ":port" for POST /webhooks/registry; empty: none.
     std::string webhook_address;
     registry::WebhookConfig webhook;  ///< bearer token or HMAC secret for the receiver
+    /// POST /webhooks/source on the same address: the forges' secret; empty: not served.
+    git::SourceWebhookConfig source_webhook;
 };
 
 /// What one reconcile decided.
@@ -132,6 +139,7 @@ private:
         std::size_t planned_events = 0;  ///< events already returned with the plan
     };
     void on_push(const std::vector<registry::PushEvent>& events);
+    void on_source_push(const git::PushEvent& push);
     /// Folds the build half's Ready, timer and error into the promotion half's outcome.
     void merge_build(EngineOutcome& out, const BuildOutcome& built, const api::PoetryApp& app);
 

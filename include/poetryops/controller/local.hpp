@@ -9,6 +9,7 @@
 #include <poetryops/controller/promotion.hpp>
 #include <poetryops/git/committer.hpp>
 #include <poetryops/git/remote.hpp>
+#include <poetryops/git/webhook.hpp>
 #include <poetryops/registry/client.hpp>
 #include <poetryops/registry/webhook.hpp>
 #include <poetryops/util/clock.hpp>
@@ -43,6 +44,9 @@ struct LocalOptions {
     /// run() at once instead of waiting for the next poll.
     std::string webhook_address;
     registry::WebhookConfig webhook;
+    /// POST /webhooks/source on the same address (GitHub, GitLab, Gitea/Forgejo pushes): the
+    /// forges' secret; empty: not served.
+    git::SourceWebhookConfig source_webhook;
     /// Builds (spec.build) with buildah on this machine; nullopt: apps with spec.build are
     /// promoted from what is in the registry, nothing is built.
     std::optional<LocalBuildOptions> builds;

@@ -6,8 +6,8 @@
 
 #include <poetryops/controller/git_port.hpp>
 #include <poetryops/controller/ports.hpp>
-#include <poetryops/python/project.hpp>
 #include <poetryops/git/repo.hpp>
+#include <poetryops/python/project.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -26,6 +26,9 @@ public:
     GitSourcePort(git::RepoCache& cache, RemoteResolver resolver,
                   std::chrono::milliseconds tips_ttl = std::chrono::seconds(1));
     Result<SourceObservation> observe(const api::PoetryApp& app, const std::string& since) override;
+    /// Forgets the tips read of every repository one of `urls` names (a source webhook said it
+    /// moved).
+    void invalidate(const std::vector<std::string>& urls);
     /// Writes the project folder (spec.source.path) and the in-repository folders of its path
     /// dependencies at `commit` under `dest`, where they are in the repository (git::Repo::
     /// export_tree: no checkout); returns the project folder inside `dest`.
