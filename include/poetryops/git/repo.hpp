@@ -13,6 +13,7 @@
 #include <poetryops/util/result.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -54,6 +55,14 @@ private:
 struct FoundCommit {
     std::string sha;
     std::string trailer_value;
+};
+
+/// What Repo::export_tree() wrote.
+struct ExportStats {
+    std::size_t files = 0;  ///< regular files
+    std::size_t bytes = 0;  ///< their total size
+    std::size_t symlinks = 0;
+    std::size_t directories = 0;  ///< including empty folders made for submodules
 };
 
 /// A partial bare clone of one remote. Every method takes the repo lock itself (re-entrantly), so
@@ -109,6 +118,20 @@ public:
     /// in the clone (fetch or fetch_commit first): not_found (CommitNotFound) otherwise.
     Result<std::vector<std::string>> changed_paths(const std::string& from, const std::string& to,
                                                    const std::vector<std::string>& prefixes);
+
+    /// Materialises the folder `path` ("" or "." for the whole tree) of `commit` into `dest`, so
+    /// that `dest` holds what `path` holds: regular files with git's mode (0644, or 0755 when
+    /// executable), directories, symbolic links as links (their target as committed, as `git
+    /// checkout` makes them) and submodules as empty folders. No work tree, index or checkout:
+    /// the trees are read in-process (one cat-file request per level) and every blob the clone
+    /// lacks comes in one `git fetch`. `commit` must be in the clone (fetch or fetch_commit
+    /// first). `dest` is created; it must not exist or be an empty folder, and nothing outside it
+    /// is written. Errors: invalid (InvalidPath) for a bad `path`, one through a symlink or a
+    /// file, a `dest` that is not empty, or a tree entry git itself would not check out ('..',
+    /// '.git', a '/' in a name); not_found (CommitNotFound, PathNotFound) when the commit or the
+    /// folder is not there; internal for a file that cannot be written.
+    Result<ExportStats> export_tree(const std::string& commit, const std::string& path,
+                                    const std::filesystem::path& dest);
 
     /// Writes a commit whose tree is `parent`'s with `changes` (path → new content) applied,
     /// without a working tree or a full index. Returns the new commit sha.
