@@ -35,7 +35,6 @@
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <set>
 
 namespace poetryops::cli {
 
