@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     poetryops::cli::add_image_command(app, ctx);
     poetryops::cli::add_run_command(app, ctx);
     poetryops::cli::add_demo_command(app, ctx);
+    poetryops::cli::add_build_command(app, ctx);
 
     return poetryops::cli::run_command_line(app, ctx, argc, argv);
 }

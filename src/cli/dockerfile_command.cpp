@@ -3,6 +3,8 @@
 // input (nothing written).
 #include <poetryops/cli/commands.hpp>
 
+#include "cli/detail/shared_flags.hpp"
+
 #include <poetryops/dockerfile/generator.hpp>
 #include <poetryops/dockerfile/linter.hpp>
 #include <poetryops/python/project.hpp>
@@ -25,15 +27,7 @@ constexpr std::string_view kLint = "dockerfile lint";
 struct GenerateArgs {
     std::string project_dir = ".";
     std::string output;
-    std::string python;
-    std::string build_image;
-    std::string runtime_image;
-    std::string poetry = dockerfile::kDefaultPoetryVersion;
-    std::string installer = "poetry";
-    std::string command;
-    long uid = 10001;
-    std::vector<std::string> apt;
-    std::string init = "tini";
+    detail::GenerateFlags flags;
 };
 
 /// Writes both files or neither: the Dockerfile first, then the .dockerignore; if the second write
@@ -77,22 +71,9 @@ Result<void> write_pair(const fs::path& dir, const dockerfile::GeneratedFiles& f
 Exit run_generate(const GenerateArgs& a) {
     auto project = python::load_project(a.project_dir);
     if (!project) return report(kGenerate, project.error());
-    dockerfile::GenerateOptions opt;
-    opt.python = a.python;
-    opt.build_image = a.build_image;
-    opt.runtime_image = a.runtime_image;
-    opt.poetry = a.poetry;
-    opt.installer = a.installer == "uv" ? dockerfile::Installer::uv : dockerfile::Installer::poetry;
-    opt.uid = a.uid;
-    opt.apt_packages = a.apt;
-    opt.init = a.init == "none" ? dockerfile::Init::none : dockerfile::Init::tini;
-    if (!a.command.empty()) {
-        auto argv = dockerfile::split_command(a.command);
-        if (!argv) return report(kGenerate, argv.error());
-        if (argv->empty()) return report_bad_input(kGenerate, "--command: empty command");
-        opt.command = *argv;
-    }
-    auto files = dockerfile::generate(*project, opt);
+    auto opt = detail::generate_options(a.flags);
+    if (!opt) return report(kGenerate, opt.error());
+    auto files = dockerfile::generate(*project, *opt);
     if (!files) return report(kGenerate, files.error());
     if (a.output == "-") {
         std::cout << files->dockerfile << std::flush;
@@ -175,24 +156,7 @@ void add_dockerfile_command(CLI::App& app, Context& ctx) {
     gen->add_option("project_dir", g->project_dir, "Poetry project directory (default: .)");
     gen->add_option("--output,-o", g->output,
                     "Directory to write into (default: the project dir); - prints the Dockerfile");
-    gen->add_option("--python", g->python,
-                    "Python X.Y (default: the lowest requires-python allows)");
-    gen->add_option("--build-image", g->build_image,
-                    "Build stage base image (default: python:X.Y-slim)");
-    gen->add_option("--runtime-image", g->runtime_image,
-                    "Runtime stage base image (default: python:X.Y-slim)");
-    gen->add_option("--poetry", g->poetry, "Poetry version to pin, or 'preinstalled'")
-        ->capture_default_str();
-    gen->add_option("--installer", g->installer, "poetry or uv")
-        ->check(CLI::IsMember({"poetry", "uv"}))
-        ->capture_default_str();
-    gen->add_option("--command", g->command,
-                    "The app's command, e.g. \"uvicorn app.main:app --port 8000\"");
-    gen->add_option("--uid", g->uid, "Numeric uid/gid of the runtime user")->capture_default_str();
-    gen->add_option("--apt", g->apt, "Extra Debian packages for the runtime stage")->delimiter(',');
-    gen->add_option("--init", g->init, "tini (installed with apt) or none")
-        ->check(CLI::IsMember({"tini", "none"}))
-        ->capture_default_str();
+    detail::add_generate_flags(*gen, g->flags);
     gen->callback([&ctx, g] { ctx.exit = run_generate(*g); });
 
     auto l = std::make_shared<LintArgs>();

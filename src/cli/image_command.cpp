@@ -4,13 +4,14 @@
 // mismatch, bad credentials).
 #include <poetryops/cli/commands.hpp>
 
+#include "cli/detail/shared_flags.hpp"
+
 #include <poetryops/registry/client.hpp>
 #include <poetryops/registry/layout.hpp>
 #include <poetryops/registry/policy.hpp>
 
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -18,7 +19,6 @@
 namespace poetryops::cli {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 struct ImageArgs {
@@ -58,20 +58,6 @@ struct Target {
     registry::Reference ref;
 };
 
-Result<registry::DockerConfig> load_docker_config(const ImageArgs& a) {
-    if (!a.registry_config.empty()) return registry::DockerConfig::load(a.registry_config);
-    fs::path candidate;
-    if (const char* d = std::getenv("DOCKER_CONFIG"); d && *d) {
-        candidate = fs::path(d) / "config.json";
-    } else if (const char* h = std::getenv("HOME"); h && *h) {
-        candidate = fs::path(h) / ".docker" / "config.json";
-    }
-    std::error_code ec;
-    if (!candidate.empty() && fs::exists(candidate, ec))
-        return registry::DockerConfig::load(candidate);
-    return registry::DockerConfig{};
-}
-
 Result<Target> open_target(const ImageArgs& a, const std::string& text, bool repository_only) {
     Target t;
     if (registry::is_layout_reference(text)) {
@@ -91,7 +77,8 @@ Result<Target> open_target(const ImageArgs& a, const std::string& text, bool rep
         return t;
     }
     registry::RegistryClientOptions o;
-    POETRYOPS_TRY(o.docker_config, load_docker_config(a));
+    POETRYOPS_TRY(auto config, detail::load_docker_config(a.registry_config));
+    o.docker_config = std::move(config.config);
     auto& host = o.hosts[t.ref.registry];
     host.plain_http = a.plain_http;
     host.ca_file = a.ca_file;

@@ -93,10 +93,10 @@ Result<ExportStats> Repo::export_tree(const std::string& commit, const std::stri
     std::error_code ec;
     if (fs::exists(fs::symlink_status(dest, ec))) {
         if (!fs::is_directory(fs::symlink_status(dest, ec)) || !fs::is_empty(dest, ec)) {
-            return fail(Error::Kind::invalid,
-                        "export of '" + shown + "': " + dest.string() +
-                            " is not an empty directory",
-                        "InvalidPath");
+            return fail(
+                Error::Kind::invalid,
+                "export of '" + shown + "': " + dest.string() + " is not an empty directory",
+                "InvalidPath");
         }
     } else {
         fs::create_directories(dest, ec);
@@ -192,8 +192,7 @@ Result<ExportStats> Repo::export_tree(const std::string& commit, const std::stri
                     POETRYOPS_TRY_VOID(make_dir(dest / child));
                     ++stats.directories;
                 } else {
-                    blobs.push_back(
-                        {entry.oid, child, entry.mode == "100755", entry.is_symlink()});
+                    blobs.push_back({entry.oid, child, entry.mode == "100755", entry.is_symlink()});
                 }
             }
         }

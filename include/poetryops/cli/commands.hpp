@@ -19,6 +19,7 @@ void add_image_command(CLI::App& app, Context& ctx);       ///< poetryops image 
 void add_controller_command(CLI::App& app, Context& ctx);  ///< poetryops controller
 void add_run_command(CLI::App& app, Context& ctx);         ///< poetryops run (local mode)
 void add_demo_command(CLI::App& app, Context& ctx);        ///< poetryops demo
+void add_build_command(CLI::App& app, Context& ctx);       ///< poetryops build [prepare]
 
 /// Parses the command line and runs the chosen subcommand; returns the process exit code. A
 /// command line CLI11 refuses (unknown flag, bad value) is bad input, printed as one line by
