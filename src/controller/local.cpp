@@ -225,6 +225,9 @@ Result<PassResult> LocalRunner::run_pass() {
     }
     PassResult result;
     std::optional<Error> failure;
+    // Local mode polls: a source tip is never older than one pass (within it, one ls-refs per
+    // repository serves every app).
+    if (Ports* ports = impl_->engine->ports()) ports->source()->invalidate_all();
     std::mutex mu;
     auto record = [&](const api::PoetryApp& app, EngineOutcome& out, bool final) {
         // Status files are written in parallel; the rest (and every on_event call) serially.

@@ -95,6 +95,11 @@ void GitSourcePort::invalidate(const std::vector<std::string>& urls) {
     }
 }
 
+void GitSourcePort::invalidate_all() {
+    std::lock_guard lock(mu_);
+    tips_.clear();
+}
+
 Result<SourceObservation> GitSourcePort::observe(const api::PoetryApp& app,
                                                  const std::string& since) {
     if (!app.spec.source) return fail(Error::Kind::invalid, "spec.source: not set");

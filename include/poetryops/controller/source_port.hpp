@@ -29,6 +29,9 @@ public:
     /// Forgets the tips read of every repository one of `urls` names (a source webhook said it
     /// moved).
     void invalidate(const std::vector<std::string>& urls);
+    /// Forgets every tip read (local mode, at the start of a pass: a tip is never older than the
+    /// pass that uses it).
+    void invalidate_all();
     /// Writes the project folder (spec.source.path) and the in-repository folders of its path
     /// dependencies at `commit` under `dest`, where they are in the repository (git::Repo::
     /// export_tree: no checkout); returns the project folder inside `dest`.
