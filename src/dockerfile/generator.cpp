@@ -407,9 +407,12 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
                                           "ln -s /opt/uv/bin/uv /usr/local/bin/"});
         }
     }
-    if (opt.init == Init::tini) {
-        // apt's bookkeeping (dpkg status and its backup, the debconf cache, logs: ~1.7 MB) and
-        // tini-static stay here; the runtime stage copies the one binary it runs.
+    // tini alone: apt's bookkeeping (dpkg status and its backup, the debconf cache, logs: ~1 MB)
+    // and tini-static stay in the build stage; the runtime stage copies the one binary it runs.
+    // With
+    // --apt packages the runtime stage has an apt layer anyway, and tini joins it.
+    const bool tini_from_build = opt.init == Init::tini && apt.size() == 1;
+    if (tini_from_build) {
         line("# exec-form: tini for the runtime stage, which copies just the binary");
         df += run_block({}, {"apt-get update", "apt-get install -y --no-install-recommends tini",
                              "rm -rf /var/lib/apt/lists/*"});
@@ -513,7 +516,7 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
     line("    PYTHONDONTWRITEBYTECODE=1 \\");
     line("    VIRTUAL_ENV=/app/.venv \\");
     line("    PATH=/app/.venv/bin:$PATH");
-    apt.erase("tini");
+    if (tini_from_build) apt.erase("tini");
     if (!apt.empty()) {
         df += run_block({}, {"apt-get update",
                              "apt-get install -y --no-install-recommends " +
@@ -522,7 +525,7 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
     }
     line("WORKDIR /app");
     // root-owned: the app's user cannot replace its init
-    if (opt.init == Init::tini) line("COPY --from=build --chown=0:0 /usr/bin/tini /usr/bin/tini");
+    if (tini_from_build) line("COPY --from=build --chown=0:0 /usr/bin/tini /usr/bin/tini");
     const std::string copy = "COPY --from=build --chown=" + uid + " ";
     if (plan.code_known) {
         line(copy + "/app/.venv /app/.venv");
