@@ -7,8 +7,10 @@
 //   (b) seed 000's final, multi-stage Dockerfile;
 //   (c) the Dockerfile `poetryops dockerfile generate` writes (--poetry preinstalled, local base
 //   images).
-// and prints JSON: the three sizes, b/a and c/a (the seed reports 0.60 for b/a on its project), and
-// c's cold build and code-only rebuild times (target: rebuild/cold <= 0.3).
+// and prints JSON: the three sizes, b/a and c/a (the seed reports 0.60 for b/a on its project;
+// issue #12's target is c/a <= 0.60), the runtime base alone over a (the lowest c/a any image FROM
+// that base can have), and c's cold build and code-only rebuild times (target: rebuild/cold <=
+// 0.3), all measured in the same run.
 //
 // Adaptations of the seed's Dockerfiles, needed because this machine reaches neither Docker Hub nor
 // PyPI:
@@ -218,6 +220,9 @@ int main(int argc, char** argv) {
 
     const double b_over_a = static_cast<double>(size_b) / static_cast<double>(size_a);
     const double c_over_a = static_cast<double>(size_c) / static_cast<double>(size_a);
+    // Any image FROM the runtime base is at least that base: the lowest c/a a generated
+    // Dockerfile can reach on these bases.
+    const double floor_over_a = static_cast<double>(base_runtime) / static_cast<double>(size_a);
     const double rebuild_over_cold = median(rebuild) / median(cold);
     auto mb = [](std::uint64_t bytes) { return round3(static_cast<double>(bytes) / 1e6); };
     auto rounded = [](std::vector<double> v) {
@@ -237,10 +242,15 @@ int main(int argc, char** argv) {
            {{"bytes", size_a}, {"mb", mb(size_a)}, {"build_s", round3(build_a)}}},
           {"b_seed_multi_stage",
            {{"bytes", size_b}, {"mb", mb(size_b)}, {"build_s", round3(build_b)}}},
-          {"c_generated", {{"bytes", size_c}, {"mb", mb(size_c)}}}}},
+          {"c_generated",
+           {{"bytes", size_c},
+            {"mb", mb(size_c)},
+            {"above_runtime_base_bytes", size_c - std::min(size_c, base_runtime)}}}}},
         {"ratios",
          {{"b_over_a", round3(b_over_a)},
           {"c_over_a", round3(c_over_a)},
+          {"c_over_a_exact", c_over_a},
+          {"runtime_base_over_a", round3(floor_over_a)},
           {"seed_reported_b_over_a", 0.60}}},
         {"c_build_s",
          {{"cold", rounded(cold)},
@@ -250,6 +260,7 @@ int main(int argc, char** argv) {
           {"rebuild_over_cold", round3(rebuild_over_cold)}}},
         {"targets",
          {{"c_over_a_le_b_over_a", c_over_a <= b_over_a},
+          {"c_over_a_le_0_60", c_over_a <= 0.60},
           {"rebuild_over_cold_le_0_3", rebuild_over_cold <= 0.3}}},
     };
     std::cout << out.dump(2) << std::endl;

@@ -56,12 +56,21 @@ TEST(Generate, DefaultsForTheExampleShape) {
     EXPECT_THAT(d, HasSubstr("poetry install --only main --no-root"));
     EXPECT_THAT(d, HasSubstr("--invalidation-mode unchecked-hash"));
     EXPECT_THAT(d, HasSubstr("COPY --from=build --chown=10001:10001 /app/.venv /app/.venv\n"));
-    EXPECT_THAT(d, HasSubstr("COPY --from=build --chown=10001:10001 /app/src /app/src\n"));
     EXPECT_THAT(
         d,
         HasSubstr("COPY --from=build --chown=10001:10001 /app/libs/greetlib /app/libs/greetlib\n"));
-    EXPECT_THAT(d, HasSubstr("apt-get install -y --no-install-recommends tini"));
+    // The code is the last layer, straight from the build context, after the image's metadata.
     EXPECT_THAT(d, HasSubstr("USER 10001:10001\nENTRYPOINT [\"tini\", \"--\"]\nCMD [\"hello\"]\n"));
+    EXPECT_THAT(d, testing::EndsWith("\nCOPY --chown=10001:10001 src /app/src\n"));
+    EXPECT_THAT(d, Not(HasSubstr("COPY . .")));
+    EXPECT_THAT(d, Not(HasSubstr("/app/src /app/src")));
+    // tini comes from apt in the build stage; the runtime stage copies only the binary, root-owned.
+    const auto runtime = d.find(" AS runtime\n");
+    ASSERT_NE(runtime, std::string::npos);
+    EXPECT_LT(d.find("apt-get install -y --no-install-recommends tini"), runtime);
+    EXPECT_EQ(d.find("apt-get", runtime), std::string::npos);
+    EXPECT_THAT(d.substr(runtime),
+                HasSubstr("COPY --from=build --chown=0:0 /usr/bin/tini /usr/bin/tini\n"));
     // Pinned Poetry >= 1.4 tolerates the missing dev path dependency: no stand-ins.
     EXPECT_THAT(d, Not(HasSubstr("setup.py")));
     // The dev-only path dependency is outside the project: never copied.
@@ -71,15 +80,22 @@ TEST(Generate, DefaultsForTheExampleShape) {
 
 TEST(Generate, PrunesPipSetuptoolsAndWheelAfterTheLastInstallUnlessTheAppNeedsThem) {
     auto d = must_generate(hello()).dockerfile;
-    // After the project install (Poetry < 1.4 installs through pip) and before the code is
-    // compiled.
-    auto install = d.find("poetry install --only main &&");
+    // After the dependency install and before the venv is compiled (so that no bytecode of them is
+    // ever made); the project install on stand-ins that follows writes files only.
+    auto install = d.find("poetry install --only main --no-root &&");
     auto prune = d.find("rm -rf /app/.venv/lib/python3*/site-packages/pip ");
-    auto compile = d.rfind("compileall");
+    auto compile = d.find("compileall");
     ASSERT_NE(install, std::string::npos);
     ASSERT_NE(prune, std::string::npos) << d;
     EXPECT_LT(install, prune);
     EXPECT_LT(prune, compile);
+    // When the project install needs the code (unknown packages), it stays after that install
+    // (Poetry < 1.4 installs through pip).
+    python::Project unknown = hello();
+    unknown.packages = {{"hello*", "src"}};
+    const auto u = must_generate(unknown).dockerfile;
+    EXPECT_LT(u.find("poetry install --only main &&"),
+              u.find("rm -rf /app/.venv/lib/python3*/site-packages/pip "));
     EXPECT_THAT(d, HasSubstr("site-packages/setuptools "));
     EXPECT_THAT(d, HasSubstr("site-packages/distutils-precedence.pth"));
     EXPECT_THAT(d, HasSubstr("/app/.venv/bin/wheel"));
@@ -111,6 +127,44 @@ TEST(Generate, PrunesPipSetuptoolsAndWheelAfterTheLastInstallUnlessTheAppNeedsTh
     GenerateOptions uv;
     uv.installer = Installer::uv;
     EXPECT_THAT(must_generate(hello(), uv).dockerfile, Not(HasSubstr("rm -rf /app/.venv")));
+}
+
+TEST(Generate, ProjectInstallRunsOnStandInsBeforeTheCodeWhichIsTheLastLayer) {
+    auto p = hello();
+    p.packages = {{"hello", "src"}, {"tool.py", ""}, {"company/app", ""}};
+    auto d = must_generate(p).dockerfile;
+    const auto readme = d.find("COPY pyproject.toml README* ./\n");
+    const auto install = d.find("poetry install --only main &&");
+    ASSERT_NE(readme, std::string::npos) << d;
+    ASSERT_NE(install, std::string::npos) << d;
+    EXPECT_LT(d.find("poetry install --only main --no-root"), readme);
+    EXPECT_LT(readme, install);
+    // Package folders get an __init__.py, modules an empty file; only what did not exist is made,
+    // and removed again after the install.
+    EXPECT_THAT(d, HasSubstr("for p in company/app src/hello; do [ -e \"$p\" ] || { mkdir -p "
+                             "\"$p\" && touch \"$p/__init__.py\" && made=\"$made $p\"; }; done"));
+    EXPECT_THAT(d, HasSubstr("for p in tool.py; do [ -e \"$p\" ] || { mkdir -p \"$(dirname "
+                             "\"$p\")\" && touch \"$p\" && made=\"$made $p\"; }; done"));
+    EXPECT_THAT(d, HasSubstr("poetry install --only main && \\\n    rm -rf $made\n"));
+    // Nothing of the code reaches the build stage; the runtime stage copies each top folder or
+    // module from the context, after USER/ENTRYPOINT/CMD.
+    const auto runtime = d.find(" AS runtime\n");
+    EXPECT_EQ(d.substr(0, runtime).find("COPY . ."), std::string::npos);
+    EXPECT_THAT(d, testing::EndsWith("CMD [\"hello\"]\n"
+                                     "# the code last, straight from the build context: a code "
+                                     "change rebuilds this layer alone\n"
+                                     "COPY --chown=10001:10001 company /app/company\n"
+                                     "COPY --chown=10001:10001 src /app/src\n"
+                                     "COPY --chown=10001:10001 tool.py /app/tool.py\n"));
+    EXPECT_EQ(lint_generated(must_generate(p)), "");
+
+    // uv builds the project with its backend from the context: the code before the install.
+    GenerateOptions uv;
+    uv.installer = Installer::uv;
+    auto u = must_generate(hello(), uv).dockerfile;
+    EXPECT_THAT(u, HasSubstr("COPY . .\n"));
+    EXPECT_THAT(u, HasSubstr("COPY --from=build --chown=10001:10001 /app/src /app/src\n"));
+    EXPECT_THAT(u, Not(HasSubstr("README*")));
 }
 
 TEST(Generate, SameInputSameBytes) {
@@ -184,7 +238,10 @@ TEST(Generate, Options) {
     EXPECT_THAT(g.dockerfile, HasSubstr("FROM " + o.runtime_image + " AS runtime\n"));
     EXPECT_THAT(g.dockerfile, HasSubstr("--chown=4242:4242"));
     EXPECT_THAT(g.dockerfile, HasSubstr("USER 4242:4242\n"));
+    // With --apt packages the runtime stage has an apt layer anyway: tini joins it.
     EXPECT_THAT(g.dockerfile, HasSubstr("apt-get install -y --no-install-recommends libpq5 tini"));
+    EXPECT_THAT(g.dockerfile, Not(HasSubstr("/usr/bin/tini")));
+    EXPECT_EQ(g.dockerfile.find("apt-get"), g.dockerfile.rfind("apt-get update"));
     EXPECT_THAT(g.dockerfile,
                 HasSubstr("CMD [\"uvicorn\",\"hello.app:app\",\"--host\",\"0.0.0.0\"]\n"));
     EXPECT_EQ(lint_generated(g), "");

@@ -22,6 +22,9 @@ struct Plan {
     std::vector<PathDep> dev_path_deps;
     /// top-level dirs/files of the project's packages (sorted), e.g. "src"
     std::vector<std::string> code_dirs;
+    /// the packages as paths in the project: "src/app" (a package folder) or "app.py" (a module),
+    /// sorted; what the project install needs to exist (see generate(): stand-ins)
+    std::vector<std::string> package_paths;
     bool code_known = true;  ///< false: copy all of /app (globbed or no packages)
 };
 
