@@ -301,7 +301,18 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
     // one layer and nothing else (docs/dockerfile.md, "What a code change rebuilds"). uv builds the
     // project with its build backend from the index, and package-mode = false has no project to
     // install: they keep the older order (the code, then the install, then the runtime copy).
-    const bool code_last = !uv && project.package_mode && plan.code_known;
+    for (const auto& r : project.readmes) {
+        bool bad =
+            r.empty() || r.front() == '/' || r.find_first_of(" \t\n\"'$\\") != std::string::npos;
+        for (const auto& part : str::split(r, '/')) bad = bad || part == "..";
+        if (bad) {
+            return fail(Error::Kind::invalid,
+                        "pyproject.toml: readme \"" + r +
+                            "\" must be a plain path inside the project (no '..', no spaces)");
+        }
+    }
+    // A build script runs when the project is installed: it needs the code, so the older order.
+    const bool code_last = !uv && project.package_mode && plan.code_known && !project.build_script;
     std::vector<std::string> code_targets;
     if (plan.code_known) {
         code_targets = plan.code_dirs;
@@ -460,12 +471,20 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
 
     steps.clear();
     if (code_last) {
-        // The install reads the readme into the dist-info; `pyproject.toml` anchors the wildcard,
-        // so that no README is fine with every builder.
+        // The install reads the readmes pyproject.toml names into the dist-info: exactly those,
+        // each to its own folder.
         line(
             "# lock-first: the project install needs its metadata, not its code: it runs on "
             "stand-ins");
-        line("COPY pyproject.toml README* ./");
+        std::vector<std::string> root_files = {"pyproject.toml"};
+        std::vector<std::string> nested;
+        for (const auto& r : project.readmes) {
+            (r.find('/') == std::string::npos ? root_files : nested).push_back(r);
+        }
+        line("COPY " + str::join(root_files, " ") + " ./");
+        for (const auto& r : nested) {
+            line("COPY " + r + " " + r.substr(0, r.rfind('/') + 1));
+        }
         std::vector<std::string> folders;
         std::vector<std::string> modules;
         for (const auto& p : plan.package_paths) {
@@ -490,6 +509,12 @@ Result<GeneratedFiles> generate(const python::Project& project, const GenerateOp
         steps.push_back("poetry install --only main");
         steps.push_back("rm -rf $made");
         df += run_block(mounts, steps);
+        // A module that does not compile fails the build here, where the code meets the venv's
+        // Python; nothing of these two layers reaches the runtime stage, which copies the code from
+        // the context (the venv it copies from this stage is unchanged by them).
+        line("# syntax check: the code is compiled once to fail the build on a syntax error");
+        for (const auto& d : plan.code_dirs) line("COPY " + d + " /tmp/check/" + d);
+        line("RUN /app/.venv/bin/python -m compileall -q /tmp/check && rm -rf /tmp/check");
     } else {
         line("COPY . .");
         if (project.package_mode) {

@@ -261,6 +261,21 @@ Result<Project> parse_pyproject(std::string_view text, const std::string& file) 
     std::optional<Error> err;
 
     p.package_mode = poetry.boolean("package-mode").value_or(true);
+    // Readmes: what installing the project reads besides pyproject.toml.
+    auto add_readmes = [&p](const toml::node* n) {
+        if (!n) return;
+        if (auto s = n->as_string()) {
+            p.readmes.push_back(s->get());
+        } else if (auto a = n->as_array()) {
+            for (const toml::node& el : *a)
+                if (auto s = el.as_string()) p.readmes.push_back(s->get());
+        } else if (auto t = n->as_table()) {
+            if (auto f = t->get_as<std::string>("file")) p.readmes.push_back(f->get());
+        }
+    };
+    if (project_tbl) add_readmes(project_tbl->get("readme"));
+    if (poetry_tbl && p.readmes.empty()) add_readmes(poetry_tbl->get("readme"));
+    p.build_script = poetry_tbl && poetry_tbl->get("build") != nullptr;
     const toml::node* version_node = nullptr;
     if (project_tbl) {
         p.name = pep.string("name").value_or("");

@@ -253,6 +253,10 @@ TEST(BuildahBuild, GeneratedDockerfileBuildsARunnableNonRootImageWithoutPoetryOr
     }
     ASSERT_FALSE(rebuilt.empty()) << "the changed code was not copied again";
     for (const BuildStep* s : rebuilt) {
+        // The syntax check compiles the changed code in the build stage (and nothing of it reaches
+        // the runtime stage, whose venv copy stays cached).
+        if (s->instruction.rfind("RUN /app/.venv/bin/python -m compileall -q /tmp/check", 0) == 0)
+            continue;
         EXPECT_NE(s->instruction.find("COPY"), std::string::npos)
             << "a code-only change re-ran more than copying the code: " << s->instruction;
         EXPECT_NE(s->instruction.find("hello"), std::string::npos)

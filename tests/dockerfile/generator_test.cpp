@@ -133,7 +133,7 @@ TEST(Generate, ProjectInstallRunsOnStandInsBeforeTheCodeWhichIsTheLastLayer) {
     auto p = hello();
     p.packages = {{"hello", "src"}, {"tool.py", ""}, {"company/app", ""}};
     auto d = must_generate(p).dockerfile;
-    const auto readme = d.find("COPY pyproject.toml README* ./\n");
+    const auto readme = d.find("COPY pyproject.toml ./\n");
     const auto install = d.find("poetry install --only main &&");
     ASSERT_NE(readme, std::string::npos) << d;
     ASSERT_NE(install, std::string::npos) << d;
@@ -164,7 +164,27 @@ TEST(Generate, ProjectInstallRunsOnStandInsBeforeTheCodeWhichIsTheLastLayer) {
     auto u = must_generate(hello(), uv).dockerfile;
     EXPECT_THAT(u, HasSubstr("COPY . .\n"));
     EXPECT_THAT(u, HasSubstr("COPY --from=build --chown=10001:10001 /app/src /app/src\n"));
-    EXPECT_THAT(u, Not(HasSubstr("README*")));
+    EXPECT_THAT(u, Not(HasSubstr("COPY pyproject.toml ./")));
+}
+
+TEST(Generate, TheProjectInstallGetsExactlyTheReadmesAndABuildScriptKeepsTheCodeFirst) {
+    auto p = hello();
+    p.readmes = {"README.md", "docs/usage.rst"};
+    auto d = must_generate(p).dockerfile;
+    EXPECT_THAT(d, HasSubstr("COPY pyproject.toml README.md ./\nCOPY docs/usage.rst docs/\n"));
+    EXPECT_EQ(lint_generated(must_generate(p)), "");
+
+    p.readmes = {"../README.md"};
+    auto outside = generate(p, {});
+    ASSERT_FALSE(outside);
+    EXPECT_THAT(outside.error().message, HasSubstr("readme"));
+
+    // Installing a project with a build script runs it: the code must be there first.
+    p = hello();
+    p.build_script = true;
+    d = must_generate(p).dockerfile;
+    const auto runtime = d.find(" AS runtime\n");
+    EXPECT_NE(d.substr(0, runtime).find("COPY . ."), std::string::npos) << d;
 }
 
 TEST(Generate, SameInputSameBytes) {

@@ -199,6 +199,29 @@ TEST(Pyproject, NonPackageModeNeedsNoVersion) {
     EXPECT_EQ(r->minimum_python(), "3.12");
 }
 
+TEST(Pyproject, ReadmesAndBuildScript) {
+    auto poetry1 = parse_pyproject(
+        "[tool.poetry]\nname = \"a\"\nversion = \"1\"\nreadme = [\"README.md\", \"docs/x.rst\"]\n"
+        "[tool.poetry.build]\nscript = \"build.py\"\n",
+        "pyproject.toml");
+    ASSERT_TRUE(poetry1) << poetry1.error().message;
+    EXPECT_EQ(poetry1->readmes, (std::vector<std::string>{"README.md", "docs/x.rst"}));
+    EXPECT_TRUE(poetry1->build_script);
+    auto pep = parse_pyproject(
+        "[project]\nname = \"a\"\nversion = \"1\"\nreadme = {file = \"docs/README.md\", "
+        "content-type = \"text/markdown\"}\n[tool.poetry]\n",
+        "pyproject.toml");
+    ASSERT_TRUE(pep) << pep.error().message;
+    EXPECT_EQ(pep->readmes, std::vector<std::string>{"docs/README.md"});
+    EXPECT_FALSE(pep->build_script);
+    auto text = parse_pyproject(
+        "[project]\nname = \"a\"\nversion = \"1\"\nreadme = {text = \"inline\", "
+        "content-type = \"text/plain\"}\n[tool.poetry]\n",
+        "pyproject.toml");
+    ASSERT_TRUE(text) << text.error().message;
+    EXPECT_TRUE(text->readmes.empty());
+}
+
 struct BadCase {
     const char* name;
     const char* text;

@@ -92,6 +92,12 @@ struct Project {
     Version version;
     std::string version_text;  ///< as written
     bool package_mode = true;  ///< `[tool.poetry] package-mode = false` makes it false
+    /// The readme files the package metadata includes, project-relative ([project].readme, a path
+    /// or {file = …}; [tool.poetry].readme, a path or a list); a readme given as text is none.
+    std::vector<std::string> readmes;
+    /// A Poetry build script ([tool.poetry.build] or `build = "build.py"`): installing the project
+    /// runs it, so it needs the code.
+    bool build_script = false;
     /// explicit, or inferred (name/ or src/name/ or name.py)
     std::vector<PackageInclude> packages;
     std::vector<Script> scripts;
