@@ -109,22 +109,7 @@ Result<ExportStats> Repo::export_tree(const std::string& commit, const std::stri
     auto guard = lock();
 
     // The folder's tree: the commit's root tree, then one component at a time.
-    std::string oid;
-    if (auto t = objects_->tree_of(commit)) {
-        oid = *t;
-    } else {
-        std::vector<detail::BatchObject> answer;
-        POETRYOPS_TRY_VOID(cat_file({commit + "^{tree}"}, answer));
-        if (answer.front().missing || answer.front().type != "tree") {
-            return fail(Error::Kind::not_found,
-                        "git " + display_url_ + ": commit " + commit +
-                            " not found in the clone (fetch it first)",
-                        "CommitNotFound");
-        }
-        objects_->put_tree_of(commit, answer.front().oid);
-        objects_->put(answer.front().oid, answer.front().content);
-        oid = answer.front().oid;
-    }
+    POETRYOPS_TRY(std::string oid, root_tree(commit));
     std::string walked;
     for (const auto& part : folder.empty() ? std::vector<std::string>{} : str::split(folder, '/')) {
         POETRYOPS_TRY(SharedTree tree, tree_by_id(oid, walked));

@@ -167,25 +167,11 @@ Result<std::vector<std::string>> Repo::changed_paths(const std::string& from, co
     if (norm.empty()) return out;
     POETRYOPS_TRY_VOID(ensure_initialized());
     auto guard = lock();
-    auto root_of = [&](const std::string& commit) -> Result<std::string> {
-        if (auto t = objects_->tree_of(commit)) return *t;
-        std::vector<detail::BatchObject> answer;
-        POETRYOPS_TRY_VOID(cat_file({commit + "^{tree}"}, answer));
-        if (answer.front().missing || answer.front().type != "tree") {
-            return fail(Error::Kind::not_found,
-                        "git " + display_url_ + ": commit " + commit +
-                            " not found in the clone (fetch it first)",
-                        "CommitNotFound");
-        }
-        objects_->put_tree_of(commit, answer.front().oid);
-        objects_->put(answer.front().oid, answer.front().content);
-        return answer.front().oid;
-    };
     std::string a_root;
     if (!from_empty) {
-        POETRYOPS_TRY(a_root, root_of(from));
+        POETRYOPS_TRY(a_root, root_tree(from));
     }
-    POETRYOPS_TRY(std::string b_root, root_of(to));
+    POETRYOPS_TRY(std::string b_root, root_tree(to));
     static const SharedTree kEmpty = std::make_shared<const Tree>();
 
     // Depth-first over directories whose ids differ, limited to the prefixes.
@@ -229,6 +215,21 @@ Result<std::vector<std::string>> Repo::changed_paths(const std::string& from, co
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+Result<std::string> Repo::root_tree(const std::string& commit) {
+    if (auto t = objects_->tree_of(commit)) return *t;
+    std::vector<detail::BatchObject> answer;
+    POETRYOPS_TRY_VOID(cat_file({commit + "^{tree}"}, answer));
+    if (answer.front().missing || answer.front().type != "tree") {
+        return fail(Error::Kind::not_found,
+                    "git " + display_url_ + ": commit " + commit +
+                        " not found in the clone (fetch it first)",
+                    "CommitNotFound");
+    }
+    objects_->put_tree_of(commit, answer.front().oid);
+    objects_->put(answer.front().oid, answer.front().content);
+    return answer.front().oid;
 }
 
 }  // namespace poetryops::git
