@@ -5,8 +5,9 @@
 ///   trigger (spec change, registry push, commit done, timer, …) ─► the runtime's one queue of apps
 ///   ─► Engine::reconcile(app, validation errors)
 ///        validate        Ready=False/InvalidSpec and nothing else, or
-///        build           (spec.build) BuildReconciler: source, builds, registry → build::plan (pure)
-///                        → start / cancel builds, resolve and verify tags (builds.hpp)
+///        build           (spec.build) BuildReconciler: source, builds, registry
+///                        → build::plan (pure) → start / cancel builds, verify tags
+///                        (builds.hpp)
 ///        promote         PromotionReconciler::begin: observe → promote::plan (pure) → submit edits
 ///        commits done    PromotionReconciler::finish: record history, Promoted events, Degraded
 ///   ─► the desired status (the runtime writes it: status subresource, or a JSON file)
