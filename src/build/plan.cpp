@@ -130,25 +130,24 @@ private:
     }
 
     void verify(const BuildStatus& b) {
-        Action a;
-        a.kind = ActionKind::verify;
-        a.commit = b.commit;
-        a.version = b.version;
-        a.tag = b.tag;
-        a.job_name = b.job_name;
-        a.digest = b.digest;
-        a.reason = "the builder reported " + b.digest + " for " + b.tag;
-        plan_.actions.push_back(std::move(a));
+        act(ActionKind::verify, b, "the builder reported " + b.digest + " for " + b.tag);
     }
 
     void start(const BuildStatus& b, std::string why) {
         if (!acting()) return;
+        act(ActionKind::start, b, std::move(why));
+    }
+
+    /// An action on build `b`: its commit, version, tag and Job; a verify also carries the digest
+    /// the builder reported.
+    void act(ActionKind kind, const BuildStatus& b, std::string why) {
         Action a;
-        a.kind = ActionKind::start;
+        a.kind = kind;
         a.commit = b.commit;
         a.version = b.version;
         a.tag = b.tag;
         a.job_name = b.job_name;
+        if (kind == ActionKind::verify) a.digest = b.digest;
         a.reason = std::move(why);
         plan_.actions.push_back(std::move(a));
     }

@@ -78,17 +78,7 @@ Result<ExportStats> Repo::export_tree(const std::string& commit, const std::stri
         return fail(Error::Kind::invalid, "git " + display_url_ + ": not a commit id: " + commit,
                     "InvalidCommit");
     }
-    std::string folder = path;
-    while (folder.rfind("./", 0) == 0) folder.erase(0, 2);
-    while (!folder.empty() && folder.back() == '/') folder.pop_back();
-    if (folder == ".") folder.clear();
-    if (!folder.empty()) {
-        if (auto v = validate_repo_path(folder); !v) {
-            Error e = std::move(v).error();
-            e.message = "git " + display_url_ + ": " + e.message;
-            return fail(std::move(e));
-        }
-    }
+    POETRYOPS_TRY(std::string folder, folder_path(path));
     const std::string shown = folder.empty() ? std::string(".") : folder;
     std::error_code ec;
     if (fs::exists(fs::symlink_status(dest, ec))) {

@@ -150,17 +150,7 @@ Result<std::vector<std::string>> Repo::changed_paths(const std::string& from, co
     }
     std::vector<std::string> norm;
     for (const auto& p : prefixes) {
-        std::string q = p;
-        while (!q.empty() && q.back() == '/') q.pop_back();
-        while (q.rfind("./", 0) == 0) q.erase(0, 2);
-        if (q == ".") q.clear();
-        if (!q.empty()) {
-            if (auto v = validate_repo_path(q); !v) {
-                Error e = std::move(v).error();
-                e.message = "git " + display_url_ + ": " + e.message;
-                return fail(std::move(e));
-            }
-        }
+        POETRYOPS_TRY(std::string q, folder_path(p));
         norm.push_back(std::move(q));
     }
     std::vector<std::string> out;
@@ -230,6 +220,20 @@ Result<std::string> Repo::root_tree(const std::string& commit) {
     objects_->put_tree_of(commit, answer.front().oid);
     objects_->put(answer.front().oid, answer.front().content);
     return answer.front().oid;
+}
+
+Result<std::string> Repo::folder_path(std::string path) const {
+    while (path.rfind("./", 0) == 0) path.erase(0, 2);
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    if (path == ".") path.clear();
+    if (!path.empty()) {
+        if (auto v = validate_repo_path(path); !v) {
+            Error e = std::move(v).error();
+            e.message = "git " + display_url_ + ": " + e.message;
+            return fail(std::move(e));
+        }
+    }
+    return path;
 }
 
 }  // namespace poetryops::git

@@ -190,6 +190,9 @@ private:
     Result<std::map<std::string, std::shared_ptr<const std::map<std::string, detail::TreeEntry>>>>
     load_trees(const std::string& commit, const std::vector<std::string>& paths);
     /// One tree by id, parsed (from the object cache or the cat-file process).
+    /// A folder of the repository as git names it: "./a/b/" → "a/b", "." or "" → "" (the root);
+    /// invalid (naming the remote) for a path validate_repo_path refuses.
+    Result<std::string> folder_path(std::string path) const;
     /// The root tree id of `commit` (object cache, else one cat-file request); not_found
     /// (CommitNotFound) when the clone does not have the commit. Call with the repo lock held.
     Result<std::string> root_tree(const std::string& commit);
