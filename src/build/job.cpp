@@ -519,9 +519,12 @@ JobObservation read_job(const json& job, std::span<const json> pods) {
             }
         }
         if (bad) {
-            o.message = bad->name +
+            o.failure = bad->name +
                         " container: " + (bad->reason.empty() ? "exited" : bad->reason) +
                         " (exit code " + std::to_string(bad->exit_code) + ")";
+            o.failed_pod = string_at(*pod, {"metadata", "name"});
+            o.failed_container = bad->name;
+            o.message = o.failure;
             if (!bad->message.empty()) o.message += ": " + tail(bad->message);
             if (bad->reason == "OOMKilled") o.reason = "OOMKilled";
         } else {
@@ -530,6 +533,11 @@ JobObservation read_job(const json& job, std::span<const json> pods) {
         return o;
     }
     o.phase = JobPhase::pending;
+    if (!pod && job.contains("spec") && job["spec"].value("suspend", false)) {
+        o.reason = "Queued";
+        o.message = "waiting for a build slot (--max-concurrent-builds)";
+        return o;
+    }
     if (!pod) {
         o.message = status.value("active", 0) > 0 ? "its Pod is not visible yet" : "no Pod yet";
         return o;
@@ -563,6 +571,12 @@ JobObservation read_job(const json& job, std::span<const json> pods) {
         }
     }
     return o;
+}
+
+void with_log(JobObservation& observed, std::string_view log, std::size_t max_bytes) {
+    if (observed.phase != JobPhase::failed || observed.failure.empty()) return;
+    if (str::trim(log).empty()) return;
+    observed.message = observed.failure + ": " + tail(log, max_bytes);
 }
 
 }  // namespace poetryops::build

@@ -3,11 +3,14 @@
 // naming the flag or file), 1 when the controller fails at run time (e.g. the lease is lost).
 #include <poetryops/cli/commands.hpp>
 
+#include <poetryops/build/job.hpp>
 #include <poetryops/controller/app_controller.hpp>
 #include <poetryops/runtime/manager.hpp>
 #include <poetryops/util/log.hpp>
 
 #include <poetryops/registry/reference.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <memory>
@@ -30,6 +33,54 @@ struct PromotionFlags {
     std::vector<std::string> plain_http;
     std::vector<std::string> ca_files;  // HOST=FILE
 };
+
+/// The build Jobs' flags (Helm values: charts/poetryops `builds:`).
+struct BuildFlags {
+    bool disabled = false;
+    int max_concurrent = 4;
+    build::JobOptions job;
+    std::string resources, prepare_resources, tolerations;  // JSON, as written
+    std::vector<std::string> node_selector;                 // KEY=VALUE
+};
+
+/// Fills config.promotion->builds; "" or the one line naming the flag at fault.
+std::string apply_build_flags(const BuildFlags& f, controller::AppControllerConfig& config) {
+    if (!config.promotion) return {};
+    if (f.disabled) {
+        config.promotion->builds.reset();
+        return {};
+    }
+    if (f.max_concurrent < 0) return "--max-concurrent-builds must be 0 (no limit) or more";
+    controller::KubeBuildOptions o;
+    o.job = f.job;
+    o.max_concurrent = f.max_concurrent;
+    auto parse = [](const std::string& flag, const std::string& text, bool array,
+                    nlohmann::json& into) -> std::string {
+        if (text.empty()) return {};
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_discarded() || (array ? !j.is_array() : !j.is_object()))
+            return flag + ": expected a JSON " + (array ? "array" : "object") + ", got " + text;
+        into = std::move(j);
+        return {};
+    };
+    if (auto e = parse("--build-resources", f.resources, false, o.job.resources); !e.empty())
+        return e;
+    if (auto e =
+            parse("--build-prepare-resources", f.prepare_resources, false, o.job.prepare_resources);
+        !e.empty())
+        return e;
+    if (auto e = parse("--build-tolerations", f.tolerations, true, o.job.tolerations); !e.empty())
+        return e;
+    for (const auto& kv : f.node_selector) {
+        auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0)
+            return "--build-node-selector " + kv + ": expected KEY=VALUE";
+        o.job.node_selector[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    if (o.job.ttl_seconds_after_finished < 0) return "--build-ttl-seconds must be 0 or more";
+    config.promotion->builds = std::move(o);
+    return {};
+}
 
 /// Fills config.promotion from the flags; the webhook secret comes from the environment, never
 /// argv.
@@ -131,8 +182,46 @@ void add_controller_command(CLI::App& app, Context& ctx) {
                     "registry hosts to reach over plain HTTP");
     cmd->add_option("--registry-ca-file", promotion->ca_files,
                     "HOST=FILE: trust only this CA for that registry");
-    cmd->callback([config, promotion, &ctx] {
+    auto builds = std::make_shared<BuildFlags>();
+    build::JobOptions& job = builds->job;
+    cmd->add_flag("--no-builds", builds->disabled,
+                  "do not build PoetryApps with spec.build (their images come from elsewhere)");
+    cmd->add_option("--max-concurrent-builds", builds->max_concurrent,
+                    "build Jobs running at once over every app; more wait suspended (0: no limit)")
+        ->capture_default_str();
+    cmd->add_option("--poetryops-image", job.poetryops_image,
+                    "image of the build Jobs' prepare step (this program)")
+        ->capture_default_str();
+    cmd->add_option("--buildkit-image", job.buildkit_image, "rootless BuildKit image")
+        ->capture_default_str();
+    cmd->add_option("--kaniko-image", job.kaniko_image, "kaniko executor image")
+        ->capture_default_str();
+    cmd->add_option("--buildah-image", job.buildah_image, "buildah image")->capture_default_str();
+    cmd->add_option("--build-service-account", job.service_account_name,
+                    "ServiceAccount of the build Pods (default: the namespace's default)");
+    cmd->add_option("--build-resources", builds->resources,
+                    "resources of the builder container, JSON: "
+                    "'{\"requests\":{\"cpu\":\"1\",\"memory\":\"2Gi\"}}'");
+    cmd->add_option("--build-prepare-resources", builds->prepare_resources,
+                    "resources of the prepare init container, JSON");
+    cmd->add_option("--build-node-selector", builds->node_selector,
+                    "KEY=VALUE: build Pods run only on nodes with this label (repeatable)");
+    cmd->add_option("--build-tolerations", builds->tolerations,
+                    "tolerations of the build Pods, a JSON array");
+    cmd->add_option("--build-ttl-seconds", job.ttl_seconds_after_finished,
+                    "finished build Jobs are deleted after this many seconds")
+        ->capture_default_str();
+    cmd->add_option("--build-workspace-size-limit", job.workspace_size_limit,
+                    "size limit of the build Pods' scratch volumes, e.g. 20Gi (default: none)");
+    cmd->add_flag("--build-insecure-registry", job.insecure_registry,
+                  "builders push to and pull from the image registry over plain HTTP (test "
+                  "registries only)");
+    cmd->callback([config, promotion, builds, &ctx] {
         if (auto err = apply_promotion_flags(*promotion, *config); !err.empty()) {
+            ctx.exit = report_bad_input(kController, err);
+            return;
+        }
+        if (auto err = apply_build_flags(*builds, *config); !err.empty()) {
             ctx.exit = report_bad_input(kController, err);
             return;
         }

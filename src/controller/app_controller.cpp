@@ -88,7 +88,12 @@ Result<std::unique_ptr<AppController>> AppController::create(
         ports.registry = po.registry;
         ports.committer = po.committer;
         ports.kube = c->client_.get();
+        if (po.builds) {
+            ports.cluster_builds = *po.builds;
+            ports.cluster_builds->namespaces = config.namespaces;
+        }
         eo.ports = std::move(ports);
+        eo.metrics = &c->manager_->metrics();
         eo.webhook_address = po.webhook_address;
         eo.webhook = po.webhook;
         eo.source_webhook = po.source_webhook;

@@ -1,7 +1,10 @@
 #include <poetryops/controller/builds.hpp>
 
 #include <poetryops/api/conditions.hpp>
+#include <poetryops/api/duration.hpp>
 #include <poetryops/util/log.hpp>
+
+#include <algorithm>
 
 namespace poetryops::controller {
 
@@ -22,11 +25,47 @@ void keep_first(std::optional<Error>& slot, Error e, std::string_view what,
     slot = std::move(e);
 }
 
+constexpr const char* kBuildsMetric = "poetryops_builds_total";
+constexpr const char* kDurationMetric = "poetryops_build_duration_seconds";
+
+bool ended(api::BuildPhase p) {
+    return p == api::BuildPhase::succeeded || p == api::BuildPhase::failed ||
+           p == api::BuildPhase::cancelled;
+}
+
+/// Counts the builds that end in `now` and had not ended in `before` (status.builds of the app as
+/// read, and as this reconcile writes it). A build refused without a Job (a stale lock) or
+/// adopted counts too: it is an outcome of a commit. Its duration is observed when it ran.
+void count_ended(metrics::MetricsRegistry& m, const std::vector<api::BuildStatus>& before,
+                 const std::vector<api::BuildStatus>& now) {
+    for (const auto& b : now) {
+        if (!ended(b.phase)) continue;
+        auto was = std::find_if(before.begin(), before.end(),
+                                [&](const api::BuildStatus& o) { return o.commit == b.commit; });
+        if (was != before.end() && ended(was->phase)) continue;
+        const metrics::Labels labels{{"result", std::string(api::to_string(b.phase))}};
+        m.inc(kBuildsMetric, labels);
+        if (b.job_name.empty() || b.duration.empty()) continue;
+        if (auto d = api::parse_duration(b.duration))
+            m.observe(kDurationMetric, labels, std::chrono::duration<double>(*d).count());
+    }
+}
+
 }  // namespace
 
 BuildReconciler::BuildReconciler(SourcePort& source, BuildPort& builds, ArtifactPort& artifacts,
-                                 const Clock& clock)
-    : source_(source), builds_(builds), artifacts_(artifacts), clock_(clock) {}
+                                 const Clock& clock, metrics::MetricsRegistry* metrics)
+    : source_(source), builds_(builds), artifacts_(artifacts), clock_(clock), metrics_(metrics) {
+    if (metrics_) {
+        metrics_->describe(kBuildsMetric, metrics::MetricType::counter,
+                           "Builds of source commits that ended, by result (Succeeded, Failed, "
+                           "Cancelled).");
+        // Builds take minutes: 10 s to 1 h.
+        metrics_->describe(kDurationMetric, metrics::MetricType::histogram,
+                           "How long builds ran, from start to end, by result.",
+                           {10, 30, 60, 120, 300, 600, 1200, 1800, 3600});
+    }
+}
 
 BuildOutcome BuildReconciler::reconcile(const api::PoetryApp& app) {
     BuildOutcome out;
@@ -62,6 +101,7 @@ BuildOutcome BuildReconciler::reconcile(const api::PoetryApp& app) {
         if (!digest) {
             keep_first(out.error, digest.error(), "spec.image.repository", "RegistryUnavailable");
             out.status = p.status;
+            if (metrics_) count_ended(*metrics_, app.status.builds, out.status.builds);
             add_events(out.events, p.events);
             return out;
         }
@@ -98,6 +138,7 @@ BuildOutcome BuildReconciler::reconcile(const api::PoetryApp& app) {
         }
     }
     out.status = std::move(p.status);
+    if (metrics_) count_ended(*metrics_, app.status.builds, out.status.builds);
     out.ready = build::build_ready(out.status, app.metadata.generation);
     out.requeue_after = p.requeue_after;
     return out;

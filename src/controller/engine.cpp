@@ -56,8 +56,8 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, const Cloc
             builder->on_change([self](const std::string& key) {
                 self->fire(Trigger{TriggerKind::build_done, key, "", "", {}});
             });
-            e->builds_ = std::make_unique<BuildReconciler>(*e->ports_->source(), *builder,
-                                                           e->ports_->artifacts(), clock);
+            e->builds_ = std::make_unique<BuildReconciler>(
+                *e->ports_->source(), *builder, e->ports_->artifacts(), clock, options.metrics);
         }
     }
     e->options_ = std::move(options);

@@ -50,7 +50,9 @@ Result<std::unique_ptr<Ports>> make_ports(PortsOptions options) {
     }
     p->gitops_ = std::make_unique<GitRepoPort>(*p->cache_, std::move(remote), o.committer);
     p->source_ = std::make_unique<GitSourcePort>(*p->cache_, std::move(source_remote));
-    if (o.local_builds) {
+    if (o.kube && o.cluster_builds) {
+        p->builder_ = std::make_unique<KubeBuildPort>(*o.kube, *o.cluster_builds, *o.clock);
+    } else if (o.local_builds) {
         GitSourcePort* source = p->source_.get();
         p->builder_ = std::make_unique<LocalBuildPort>(
             *o.local_builds, [source](const api::PoetryApp& app, const std::string& commit,

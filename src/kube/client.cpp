@@ -18,6 +18,12 @@ Result<nlohmann::json> KubeClient::update_status(const ResourceRef& ref,
     return update(ref.sub("status"), object);
 }
 
+Result<std::string> KubeClient::logs(const ResourceRef& pod, const LogOptions&) {
+    return fail(Error::make(Error::Kind::internal,
+                            "logs " + pod.describe() + ": this client cannot read logs",
+                            "Unsupported"));
+}
+
 Result<nlohmann::json> KubeClient::apply(const ResourceRef& ref, const nlohmann::json& object,
                                          const std::string& field_manager, bool force) {
     ResourceRef r = ref;

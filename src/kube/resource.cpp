@@ -73,6 +73,7 @@ ResourceRef leases() { return {"coordination.k8s.io", "v1", "leases"}; }
 ResourceRef secrets() { return {"", "v1", "secrets"}; }
 ResourceRef configmaps() { return {"", "v1", "configmaps"}; }
 ResourceRef jobs() { return {"batch", "v1", "jobs"}; }
+ResourceRef pods() { return {"", "v1", "pods"}; }
 ResourceRef crds() { return {"apiextensions.k8s.io", "v1", "customresourcedefinitions", true}; }
 }  // namespace resources
 

@@ -341,6 +341,19 @@ Result<std::unique_ptr<WatchStream>> RestClient::watch(const ResourceRef& ref,
     return std::unique_ptr<WatchStream>(new RestWatchStream(std::move(stream).value(), what));
 }
 
+Result<std::string> RestClient::logs(const ResourceRef& pod, const LogOptions& options) {
+    if (pod.name.empty())
+        return fail(Error::make(Error::Kind::invalid, "logs " + pod.describe() + ": no Pod name"));
+    std::string q;
+    add_param(q, "container", options.container);
+    if (options.tail_lines > 0) add_param(q, "tailLines", std::to_string(options.tail_lines));
+    if (options.limit_bytes > 0) add_param(q, "limitBytes", std::to_string(options.limit_bytes));
+    if (options.previous) add_param(q, "previous", "true");
+    ResourceRef r = pod;
+    r.subresource = "log";
+    return impl_->send("GET", r.path() + q, {}, {});
+}
+
 Result<std::string> RestClient::raw(const std::string& method, const std::string& path_and_query,
                                     const std::string& body, const std::string& content_type) {
     return impl_->send(method, path_and_query, body, content_type);

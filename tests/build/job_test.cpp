@@ -452,6 +452,22 @@ TEST(BuildJobRead, FailuresSayWhichContainerAndWhy) {
     EXPECT_LT(o.message.size(), 1200u) << "the log tail is bounded";
     EXPECT_EQ(o.message.find('\n'), std::string::npos) << "one line";
     ASSERT_TRUE(o.completion_time);
+    // Which log explains it: the builder container of this Pod.
+    EXPECT_EQ(o.failed_pod, pod["metadata"]["name"]);
+    EXPECT_EQ(o.failed_container, "build");
+
+    // The pods/log API's tail replaces the termination message, one bounded line; a blank log
+    // changes nothing.
+    build::JobObservation with = o;
+    build::with_log(with, "STEP 5/9: RUN poetry install\n" + std::string(4000, 'x') +
+                              "\nError: building at STEP \"RUN poetry install\": exit status 1\n");
+    EXPECT_THAT(with.message, testing::StartsWith("build container: Error (exit code 1): "));
+    EXPECT_THAT(with.message, HasSubstr("Error: building at STEP"));
+    EXPECT_LT(with.message.size(), 1600u);
+    EXPECT_EQ(with.message.find('\n'), std::string::npos);
+    build::JobObservation blank = o;
+    build::with_log(blank, "  \n");
+    EXPECT_EQ(blank.message, o.message);
 
     // OOMKilled is the reason that matters.
     pods[0]["status"]["containerStatuses"][0]["state"]["terminated"] =
@@ -487,6 +503,15 @@ TEST(BuildJobRead, PendingAndRunning) {
         served(make(make_app(api::BuildEngine::buildah)),
                json::parse(R"({"startTime": "2026-05-04T10:00:02Z", "active": 1, "ready": 0})"));
     EXPECT_EQ(build::read_job(job, {}).phase, build::JobPhase::pending);
+
+    // Suspended (beyond --max-concurrent-builds): queued, and says for what.
+    json queued = job;
+    queued["spec"]["suspend"] = true;
+    queued["status"] = json::object();
+    auto q = build::read_job(queued, {});
+    EXPECT_EQ(q.phase, build::JobPhase::pending);
+    EXPECT_EQ(q.reason, "Queued");
+    EXPECT_THAT(q.message, HasSubstr("--max-concurrent-builds"));
 
     json unscheduled = pod_of(job, json::parse(R"({"phase": "Pending", "conditions": [
         {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",

@@ -100,7 +100,8 @@ protected:
     FakeBuilder builder_;
     FakeRegistry registry_;
     ManualClock clock_;
-    BuildReconciler reconciler_{source_, builder_, registry_, clock_};
+    metrics::MetricsRegistry metrics_;
+    BuildReconciler reconciler_{source_, builder_, registry_, clock_, &metrics_};
 };
 
 TEST_F(BuildReconcilerTest, ANewCommitIsLookedUpThenBuiltOnce) {
@@ -175,6 +176,35 @@ TEST_F(BuildReconcilerTest, ANewerCommitCancelsTheRunningBuild) {
     source_.obs->head.sha = "bbbbbbb2222222222222222222222222222222bb";
     reconcile();
     EXPECT_EQ(builder_.cancelled, std::vector<std::string>{builder_.started[0]});
+}
+
+TEST_F(BuildReconcilerTest, EachBuildThatEndsIsCountedOnceWithItsDuration) {
+    const metrics::Labels succeeded{{"result", "Succeeded"}};
+    const metrics::Labels cancelled{{"result", "Cancelled"}};
+    reconcile();
+    EXPECT_EQ(metrics_.total("poetryops_builds_total"), 0) << "a running build is not an outcome";
+    builder_.jobs[0].phase = build::JobPhase::running;
+    builder_.jobs[0].start_time = clock_.now();
+    clock_.advance(std::chrono::seconds(90));
+    builder_.jobs[0].phase = build::JobPhase::succeeded;
+    builder_.jobs[0].digest = kDigest;
+    builder_.jobs[0].completion_time = clock_.now();
+    registry_.tags[tag()] = kDigest;
+    reconcile();
+    reconcile();  // the same status again: not counted twice
+    EXPECT_EQ(metrics_.value("poetryops_builds_total", succeeded), 1);
+    EXPECT_EQ(metrics_.value("poetryops_build_duration_seconds", succeeded), 1);
+    EXPECT_THAT(metrics_.render(),
+                HasSubstr("poetryops_build_duration_seconds_sum{result=\"Succeeded\"} 90"));
+
+    // A newer commit while the next build runs: the older one ends Cancelled.
+    source_.obs->head.sha = "bbbbbbb2222222222222222222222222222222bb";
+    reconcile();
+    builder_.jobs.back().phase = build::JobPhase::running;
+    source_.obs->head.sha = "ccccccc3333333333333333333333333333333cc";
+    reconcile();
+    EXPECT_EQ(metrics_.value("poetryops_builds_total", cancelled), 1);
+    EXPECT_EQ(metrics_.total("poetryops_builds_total"), 2);
 }
 
 TEST_F(BuildReconcilerTest, WithoutBuildSpecNothingIsAsked) {

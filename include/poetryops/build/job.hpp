@@ -114,12 +114,24 @@ struct JobObservation {
     std::string message;
     std::optional<TimePoint> start_time;
     std::optional<TimePoint> completion_time;
+    /// failed: the Pod and container whose log explains the failure (empty when no container
+    /// failed, e.g. a deadline before it started). with_log() puts that log's tail in `message`.
+    std::string failed_pod;
+    std::string failed_container;
+    std::string
+        failure;  ///< failed: `message` without the tail, "build container: Error (exit code 1)"
 };
 
 /// Reads a `batch/v1` Job and the Pods it created (others in `pods` are ignored): Complete →
 /// succeeded (with the builder container's digest), Failed → failed (the Job's reason, the failing
 /// container's reason and message), otherwise running once a Pod runs (its init container
-/// included), else pending (with the waiting or scheduling reason, e.g. ImagePullBackOff).
+/// included), else pending (with the waiting or scheduling reason, e.g. ImagePullBackOff; a
+/// suspended Job waits for a build slot: reason "Queued").
 JobObservation read_job(const nlohmann::json& job, std::span<const nlohmann::json> pods);
+
+/// `observed.message` with the tail of `log` (the failed container's log, as the pods/log API
+/// returned it) instead of its termination message: the last `max_bytes`, one line with " | "
+/// between lines. Unchanged when `log` is blank or nothing failed. Not redacted.
+void with_log(JobObservation& observed, std::string_view log, std::size_t max_bytes = 1500);
 
 }  // namespace poetryops::build

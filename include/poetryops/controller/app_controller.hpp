@@ -6,6 +6,7 @@
 
 #include <poetryops/controller/app_reconciler.hpp>
 #include <poetryops/controller/engine.hpp>
+#include <poetryops/controller/kube_builds.hpp>
 #include <poetryops/kube/client.hpp>
 #include <poetryops/runtime/manager.hpp>
 #include <poetryops/util/result.hpp>
@@ -28,6 +29,9 @@ struct ClusterPromotionOptions {
     std::string webhook_address;      ///< "host:port" or ":port"; empty: no webhook receiver
     registry::WebhookConfig webhook;  ///< bearer token or HMAC secret for the receiver
     git::SourceWebhookConfig source_webhook;  ///< POST /webhooks/source: the forges' secret
+    /// Builds of apps with spec.build, as Jobs (kube_builds.hpp); its namespaces are the
+    /// controller's. nullopt: such apps are not built (`--no-builds`).
+    std::optional<KubeBuildOptions> builds = KubeBuildOptions{};
 };
 
 struct AppControllerConfig {

@@ -9,6 +9,7 @@
 #include <poetryops/controller/ports.hpp>
 #include <poetryops/promote/plan.hpp>
 #include <poetryops/util/clock.hpp>
+#include <poetryops/util/metrics.hpp>
 
 #include <chrono>
 #include <optional>
@@ -29,8 +30,11 @@ struct BuildOutcome {
 /// Thread safety: reconcile() runs concurrently for different apps.
 class BuildReconciler {
 public:
+    /// `metrics` (may be null) gets poetryops_builds_total{result} and
+    /// poetryops_build_duration_seconds{result}: one count per build that reaches an end
+    /// (succeeded, failed, cancelled) in the status this reconcile writes.
     BuildReconciler(SourcePort& source, BuildPort& builds, ArtifactPort& artifacts,
-                    const Clock& clock);
+                    const Clock& clock, metrics::MetricsRegistry* metrics = nullptr);
     /// Nothing (the status as it is) without spec.build and spec.source.
     BuildOutcome reconcile(const api::PoetryApp& app);
 
@@ -39,6 +43,7 @@ private:
     BuildPort& builds_;
     ArtifactPort& artifacts_;
     const Clock& clock_;
+    metrics::MetricsRegistry* metrics_;
 };
 
 }  // namespace poetryops::controller

@@ -87,6 +87,8 @@ struct EngineOptions {
     registry::WebhookConfig webhook;  ///< bearer token or HMAC secret for the receiver
     /// POST /webhooks/source on the same address: the forges' secret; empty: not served.
     git::SourceWebhookConfig source_webhook;
+    /// Where poetryops_builds_total and poetryops_build_duration_seconds go; null: nowhere.
+    metrics::MetricsRegistry* metrics = nullptr;
 };
 
 /// What one reconcile decided.

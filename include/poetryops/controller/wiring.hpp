@@ -8,6 +8,7 @@
 
 #include <poetryops/controller/artifact_port.hpp>
 #include <poetryops/controller/git_port.hpp>
+#include <poetryops/controller/kube_builds.hpp>
 #include <poetryops/controller/kube_ports.hpp>
 #include <poetryops/controller/local_builds.hpp>
 #include <poetryops/controller/source_port.hpp>
@@ -38,6 +39,8 @@ struct PortsOptions {
     std::filesystem::path layout_dir;
     /// Local mode: run builds here with buildah (spec.build); nullopt: builds are not run.
     std::optional<LocalBuildOptions> local_builds;
+    /// Cluster: run builds as Jobs (spec.build); nullopt: builds are not run.
+    std::optional<KubeBuildOptions> cluster_builds;
 };
 
 /// The ports of one engine and what they share. Thread safety: the ports are thread-safe.
@@ -50,7 +53,7 @@ public:
     HealthPort* health() { return health_.get(); }
     /// spec.source (both runtimes).
     GitSourcePort* source() { return source_.get(); }
-    /// Where builds run; null when this runtime does not build (yet: the cluster's Jobs).
+    /// Where builds run: buildah threads (local mode) or Jobs (cluster); null when builds are off.
     BuildPort* builder() { return builder_.get(); }
 
 private:

@@ -66,6 +66,14 @@ struct DeleteOptions {
     std::string precondition_resource_version{};
 };
 
+/// GET pods/NAME/log: the tail of one container's log.
+struct LogOptions {
+    std::string container;         ///< required when the Pod has more than one container
+    std::int64_t tail_lines = 0;   ///< 0: the whole log
+    std::int64_t limit_bytes = 0;  ///< 0: no limit (the server stops at this many bytes)
+    bool previous = false;         ///< the previous, terminated instance of the container
+};
+
 struct WatchOptions {
     /// resume after this version ("" : start with the current state)
     std::string resource_version{};
@@ -113,6 +121,10 @@ public:
     virtual Result<void> remove(const ResourceRef& ref, const DeleteOptions& options = {}) = 0;
     virtual Result<std::unique_ptr<WatchStream>> watch(const ResourceRef& ref,
                                                        const WatchOptions& options) = 0;
+    /// The log of a container of the Pod `pod` (pods/log; needs `get` on pods/log). The default
+    /// fails (Kind::internal, reason "Unsupported"): test doubles that never read logs need not
+    /// implement it.
+    virtual Result<std::string> logs(const ResourceRef& pod, const LogOptions& options);
 
     /// PUT to the status subresource.
     Result<nlohmann::json> update_status(const ResourceRef& ref, const nlohmann::json& object);
@@ -157,6 +169,7 @@ public:
     Result<void> remove(const ResourceRef& ref, const DeleteOptions& options = {}) override;
     Result<std::unique_ptr<WatchStream>> watch(const ResourceRef& ref,
                                                const WatchOptions& options) override;
+    Result<std::string> logs(const ResourceRef& pod, const LogOptions& options) override;
 
     /// A raw request against the API server (path + query); returns the body of a 2xx response,
     /// else the Status error. For endpoints the typed calls do not cover (e.g. /version, /readyz).

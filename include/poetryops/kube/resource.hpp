@@ -64,6 +64,7 @@ ResourceRef leases();  ///< coordination.k8s.io/v1 Leases
 ResourceRef secrets();
 ResourceRef configmaps();
 ResourceRef jobs();  ///< batch/v1 Jobs
+ResourceRef pods();  ///< core/v1 Pods
 ResourceRef crds();  ///< apiextensions.k8s.io/v1 CustomResourceDefinitions
 }  // namespace resources
 
