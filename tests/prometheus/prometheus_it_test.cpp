@@ -15,6 +15,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace poetryops::prometheus {
 namespace {
 
@@ -215,6 +217,32 @@ TEST_F(PrometheusIt, LoadGeneratorSplitsByWeight) {
     EXPECT_EQ(load.sent(), (std::vector<std::uint64_t>{15, 8}));
     EXPECT_TRUE(prom_->wait_for(R"(sum(http_requests_total{service="billing-canary"}))",
                                 [&](double v) { return v >= double(before + 8); }));
+}
+
+// The load generator paced in the background, its weights changed while it runs (as the canary's
+// steps will): no Prometheus needed to check the split itself.
+TEST(PrometheusFixtureIt, BackgroundLoadFollowsWeights) {
+    MetricsTarget stable, canary;
+    ASSERT_TRUE(stable.start());
+    ASSERT_TRUE(canary.start({.error_rate = 0.5}));
+    LoadGenerator load({{stable.url(), 100}, {canary.url(), 0}});
+    load.start(200, 4);
+    ASSERT_TRUE(test::wait_until([&] { return stable.requests() >= 40; }));
+    EXPECT_EQ(canary.requests(), 0u);
+    load.set_weights({50, 50});
+    ASSERT_TRUE(test::wait_until([&] { return canary.requests() >= 40; }));
+    load.stop();
+    const auto sent = load.sent();
+    EXPECT_EQ(sent[0], stable.requests());
+    EXPECT_EQ(sent[1], canary.requests());
+    EXPECT_EQ(load.failures(), 0u);
+    EXPECT_EQ(canary.errors(), canary.requests() / 2);
+    // Stopped means stopped.
+    const auto after = stable.requests() + canary.requests();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(stable.requests() + canary.requests(), after);
+    EXPECT_THAT(canary.exposition(), HasSubstr("http_requests_total{code=\"500\"} " +
+                                               std::to_string(canary.errors()) + "\n"));
 }
 
 // ---- auth, TLS, timeouts, Prometheus gone: each with its own Prometheus or server -------------
