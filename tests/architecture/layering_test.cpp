@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -73,7 +74,7 @@ TEST(Layering, AModuleIncludesOnlyModulesBelowIt) {
 
 TEST(Layering, IoModulesKnowNothingOfPoetryApps) {
     for (const char* module :
-         {"util", "oci", "http", "git", "registry", "kube", "runtime", "manifest"}) {
+         {"util", "oci", "http", "git", "registry", "kube", "prometheus", "runtime", "manifest"}) {
         for (const fs::path& root :
              {poetryops::test::source_dir() / "src" / module,
               poetryops::test::source_dir() / "include/poetryops" / module}) {
@@ -98,4 +99,20 @@ TEST(Layering, IoModulesKnowNothingOfPoetryApps) {
             }
         }
     }
+}
+
+// The deciding modules (ARCHITECTURE.md §2: "promote and canary decide and do no I/O") include
+// none of the I/O modules; canary's judge gets its numbers from the caller, not from Prometheus.
+TEST(Layering, DecidingModulesIncludeNoIoModule) {
+    const std::vector<std::string> io = {"http",       "git",     "registry",  "kube",
+                                         "prometheus", "runtime", "controller"};
+    int checked = 0;
+    for (const char* module : {"promote", "canary"}) {
+        for (const auto& [file, included] : includes_of(module)) {
+            ++checked;
+            EXPECT_EQ(std::find(io.begin(), io.end(), included), io.end())
+                << file << " (module " << module << ", pure) includes the I/O module " << included;
+        }
+    }
+    EXPECT_GT(checked, 5) << "the scan found too few includes to mean anything";
 }
