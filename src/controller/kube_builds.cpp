@@ -82,8 +82,7 @@ void trim_pod(json& pod) {
 
 }  // namespace
 
-KubeBuildPort::KubeBuildPort(kube::KubeClient& client, KubeBuildOptions options,
-                             const Clock& clock)
+KubeBuildPort::KubeBuildPort(kube::KubeClient& client, KubeBuildOptions options, const Clock& clock)
     : client_(client), options_(std::move(options)), clock_(clock) {}
 
 KubeBuildPort::~KubeBuildPort() {
@@ -138,15 +137,15 @@ Result<void> KubeBuildPort::ensure_started() {
                 if (app.empty()) return {};
                 return {app};
             });
-            w.jobs->add_handler(
-                {.on_add = [this](const json& job) { changed_job(job); },
-                 .on_update =
-                     [this](const json& old, const json& now) {
-                         if (old.value("status", json()) != now.value("status", json()) ||
-                             suspended(old) != suspended(now))
-                             changed_job(now);
-                     },
-                 .on_delete = [this](const json& job) { changed_job(job); }});
+            w.jobs->add_handler({.on_add = [this](const json& job) { changed_job(job); },
+                                 .on_update =
+                                     [this](const json& old, const json& now) {
+                                         if (old.value("status", json()) !=
+                                                 now.value("status", json()) ||
+                                             suspended(old) != suspended(now))
+                                             changed_job(now);
+                                     },
+                                 .on_delete = [this](const json& job) { changed_job(job); }});
             runtime::InformerOptions po;
             po.resource = kube::resources::pods().in(ns);
             po.label_selector = selector;
@@ -278,8 +277,8 @@ std::string KubeBuildPort::failure_log(const std::string& namespace_, const std:
 
 Result<void> KubeBuildPort::start(const api::PoetryApp& app, const build::Action& action) {
     POETRYOPS_TRY_VOID(ensure_started());
-    POETRYOPS_TRY(json job, build::make_job(app, {action.commit, action.version, action.tag},
-                                            options_.job));
+    POETRYOPS_TRY(json job,
+                  build::make_job(app, {action.commit, action.version, action.tag}, options_.job));
     const std::string key = app.metadata.namespace_ + "/" + action.job_name;
     bool queue = false;
     if (options_.max_concurrent > 0) {
@@ -322,8 +321,8 @@ Result<void> KubeBuildPort::cancel(const api::PoetryApp& app, const std::string&
     auto r = client_.remove(kube::resources::jobs().in(app.metadata.namespace_).named(name), d);
     if (!r && !kube::is_not_found(r.error())) {
         Error e = r.error();
-        e.message = "cannot delete build Job " + app.metadata.namespace_ + "/" + name + ": " +
-                    e.message;
+        e.message =
+            "cannot delete build Job " + app.metadata.namespace_ + "/" + name + ": " + e.message;
         return e;
     }
     return ok();

@@ -142,12 +142,8 @@ protected:
                    {"startedAt", "2026-12-02T10:00:00Z"},
                    {"finishedAt", "2026-12-02T10:01:00Z"}};
             if (!msg.empty()) t["message"] = msg;
-            return json{{"name", name},
-                        {"image", "builder"},
-                        {"imageID", ""},
-                        {"ready", false},
-                        {"restartCount", 0},
-                        {"state", {{"terminated", t}}}};
+            return json{{"name", name},   {"image", "builder"}, {"imageID", ""},
+                        {"ready", false}, {"restartCount", 0},  {"state", {{"terminated", t}}}};
         };
         pod["status"]["phase"] = exit_code == 0 ? "Succeeded" : "Failed";
         pod["status"]["initContainerStatuses"] =
@@ -155,8 +151,7 @@ protected:
         pod["status"]["containerStatuses"] =
             json::array({terminated(std::string(build::kBuildContainer), exit_code, message)});
         auto written = admin_->update_status(
-            kube::resources::pods().in(ns_).named(pod["metadata"]["name"].get<std::string>()),
-            pod);
+            kube::resources::pods().in(ns_).named(pod["metadata"]["name"].get<std::string>()), pod);
         ASSERT_TRUE(written) << written.error().message;
     }
 
@@ -258,17 +253,16 @@ TEST_P(KubeBuildsIt, AFailedBuildNamesItsContainerAndMessageRedactedAndCancelDel
     EXPECT_TRUE(test::wait_until(
         [&] {
             auto all = port.builds(app);
-            return all && std::none_of(all->begin(), all->end(), [&](const auto& o) {
-                       return o.name == second.job_name;
-                   });
+            return all && std::none_of(all->begin(), all->end(),
+                                       [&](const auto& o) { return o.name == second.job_name; });
         },
         std::chrono::seconds(30)))
         << "the cancelled Job is still there";
     EXPECT_GT(changes_of(app.key()), before);
     EXPECT_TRUE(test::wait_until(
         [&] {
-            auto p = admin_->get(kube::resources::pods().in(ns_).named(
-                pod["metadata"]["name"].get<std::string>()));
+            auto p = admin_->get(
+                kube::resources::pods().in(ns_).named(pod["metadata"]["name"].get<std::string>()));
             return !p && kube::is_not_found(p.error());
         },
         std::chrono::seconds(60)))
@@ -290,9 +284,8 @@ TEST_P(KubeBuildsIt, BeyondMaxConcurrentBuildsAJobWaitsSuspendedUntilASlotFrees)
     auto job_b = admin_->get(kube::resources::jobs().in(ns_).named(build_b.job_name));
     ASSERT_TRUE(job_b) << job_b.error().message;
     EXPECT_EQ((*job_b)["spec"].value("suspend", false), true) << "the second build was not queued";
-    auto queued = wait_for(port, b, build_b.job_name, [](const build::JobObservation& o) {
-        return o.reason == "Queued";
-    });
+    auto queued = wait_for(port, b, build_b.job_name,
+                           [](const build::JobObservation& o) { return o.reason == "Queued"; });
     ASSERT_TRUE(queued);
     EXPECT_EQ(queued->phase, build::JobPhase::pending);
     EXPECT_THAT(queued->message, HasSubstr("--max-concurrent-builds"));
@@ -316,9 +309,8 @@ TEST_P(KubeBuildsIt, BeyondMaxConcurrentBuildsAJobWaitsSuspendedUntilASlotFrees)
         },
         std::chrono::seconds(30)))
         << "the queued build was not resumed";
-    auto resumed = wait_for(port, b, build_b.job_name, [](const build::JobObservation& o) {
-        return o.reason != "Queued";
-    });
+    auto resumed = wait_for(port, b, build_b.job_name,
+                            [](const build::JobObservation& o) { return o.reason != "Queued"; });
     ASSERT_TRUE(resumed);
     json pod = pod_of(build_b.job_name);
     EXPECT_FALSE(pod.is_null()) << "the resumed Job made no Pod";

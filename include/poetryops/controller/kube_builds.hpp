@@ -41,10 +41,10 @@ class Informer;
 namespace poetryops::controller {
 
 struct KubeBuildOptions {
-    build::JobOptions job;               ///< what the Jobs are made of (controller flags)
+    build::JobOptions job;                ///< what the Jobs are made of (controller flags)
     std::vector<std::string> namespaces;  ///< the controller's --namespace list; empty: all
-    int max_concurrent = 0;  ///< builds running at once over every app; 0: no limit
-    int log_tail_lines = 40;  ///< of a failed container's log
+    int max_concurrent = 0;               ///< builds running at once over every app; 0: no limit
+    int log_tail_lines = 40;              ///< of a failed container's log
     std::int64_t log_limit_bytes = 16 * 1024;
     /// How long the first call waits for the Job and Pod caches (a reconcile before they synced
     /// would take a running build for a vanished one).
@@ -88,9 +88,9 @@ private:
     std::mutex resume_mu_;
     std::set<std::string> resumed_;  // ns/name resumed, not yet seen resumed (under resume_mu_)
     std::mutex mu_;
-    std::function<void(const std::string&)> on_change_;          // under mu_
-    std::set<std::string> created_;                               // ns/name, not yet cached
-    std::map<std::string, std::string> logs_;                     // by Job uid
+    std::function<void(const std::string&)> on_change_;  // under mu_
+    std::set<std::string> created_;                      // ns/name, not yet cached
+    std::map<std::string, std::string> logs_;            // by Job uid
 };
 
 }  // namespace poetryops::controller
