@@ -195,7 +195,13 @@ TEST_P(WatchRealIt, BookmarksFromARealServerAdvanceTheResumeVersion) {
     inf.start();
     ASSERT_TRUE(inf.wait_for_sync(20s));
     std::string rv0 = inf.resource_version();
-    fresh_namespace(*client);  // moves the global resourceVersion
+    // A ConfigMap elsewhere moves the ConfigMaps watch cache's version (a namespace alone moves
+    // it only once kube-controller-manager publishes kube-root-ca.crt there, which can lag).
+    std::string other = fresh_namespace(*client);
+    ASSERT_TRUE(client->create(kube::resources::configmaps().in(other),
+                               {{"apiVersion", "v1"},
+                                {"kind", "ConfigMap"},
+                                {"metadata", {{"name", "moves-the-version"}}}}));
     // kube-apiserver's watch cache sends a BOOKMARK about once a minute.
     EXPECT_TRUE(test::wait_until(
         [&] { return std::stoll(inf.resource_version()) > std::stoll(rv0); }, 100s))

@@ -27,6 +27,12 @@ enum class HealthKind { none, argocd, flux, deployment };
 using TrafficKind = manifest::TrafficKind;
 /// environments[].canary.mode: weights written to git (default) or patched on the live object.
 enum class CanaryMode { git, cluster };
+/// environments[].canary.analysis.onUnavailable
+enum class OnUnavailable { hold, abort };
+/// status.environments[].canary.phase
+enum class CanaryPhase { progressing, paused, succeeded, aborted };
+/// status.environments[].canary.analysis[].verdict
+enum class AnalysisVerdict { pass, fail, inconclusive };
 /// status.environments[].phase
 enum class Phase { pending, promoting, syncing, healthy, held, failed };
 /// status.history[].kind

@@ -29,6 +29,9 @@ inline constexpr std::string_view kPlural = "poetryapps";
 inline constexpr std::string_view kApproveAnnotationPrefix = "poetryops.io/approve.";
 inline constexpr std::string_view kRollbackAnnotationPrefix = "poetryops.io/rollback.";
 inline constexpr std::string_view kReleaseAnnotationPrefix = "poetryops.io/release.";
+/// `poetryops.io/canary.<env>: pause|resume|abort|promote@sha256:…` steers the canary of that
+/// digest (canary/plan.hpp).
+inline constexpr std::string_view kCanaryAnnotationPrefix = "poetryops.io/canary.";
 
 /// A reference to a Secret in the PoetryApp's namespace.
 struct SecretRef {
@@ -158,6 +161,8 @@ struct AnalysisSpec {
     Duration interval{"1m"};
     std::int64_t min_requests = 0;  ///< fewer requests in an interval: inconclusive, the step waits
     int failure_limit = 2;          ///< failed checks that abort the canary and roll back
+    int inconclusive_limit = 3;     ///< inconclusive checks in a row that count as one failure
+    OnUnavailable on_unavailable = OnUnavailable::hold;
 };
 
 struct CanarySpec {
@@ -165,6 +170,8 @@ struct CanarySpec {
     TrafficSpec traffic;
     std::vector<CanaryStep> steps = default_canary_steps();
     std::optional<AnalysisSpec> analysis;
+    std::string workload;  ///< the canary workload; empty: traffic.canary
+    std::string effective_workload() const { return workload.empty() ? traffic.canary : workload; }
 
     static std::vector<CanaryStep> default_canary_steps() {
         return {{10, Duration("5m")}, {50, Duration("5m")}};
@@ -195,6 +202,27 @@ struct PoetryAppSpec {
     const EnvironmentSpec* find_environment(std::string_view name) const;
 };
 
+struct MetricResult {
+    std::string name;
+    std::optional<double> value;
+    std::string bound;
+    AnalysisVerdict verdict = AnalysisVerdict::inconclusive;
+    std::string message;
+};
+
+struct CanaryStatus {
+    CanaryPhase phase = CanaryPhase::progressing;
+    std::string version, tag, digest;
+    int step = 0;
+    int weight = 0;
+    std::optional<std::chrono::system_clock::time_point> started, step_started, last_analysis;
+    int failures = 0;
+    int inconclusive = 0;
+    std::vector<MetricResult> analysis;
+    std::string commit;
+    std::string message;
+};
+
 /// What one environment runs and where it is in its pipeline.
 struct EnvironmentStatus {
     std::string name;
@@ -212,6 +240,7 @@ struct EnvironmentStatus {
     /// The promotion engine never promotes these into this environment or any environment
     /// downstream of it.
     std::vector<std::string> rejected_digests;
+    std::optional<CanaryStatus> canary;
 };
 
 struct HistoryEntry {
