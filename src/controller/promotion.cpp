@@ -205,6 +205,16 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
             }
         }
         eo.health = observe_health(app, env, st);
+        if (env.canary) {
+            // The step machine decides (promote::plan → canary::step), but reading the route and
+            // the canary workload, the analysis and the canary's commits are not wired here yet:
+            // the environment keeps its stable image (its first image still goes in) rather than
+            // skip the canary its spec asks for.
+            eo.canary.read_ok = false;
+            eo.canary.read_error =
+                "canary rollouts are not run by this version of the controller yet; " + env.name +
+                " keeps its stable image";
+        }
         obs.environments[env.name] = std::move(eo);
     }
     return obs;

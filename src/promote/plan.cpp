@@ -98,6 +98,8 @@ struct EnvPlanner {
     const Observations& obs;
     TimePoint now;
     Plan& plan;
+    /// A canary environment's candidate once every gate in front of it passed (this environment).
+    std::optional<Artifact> gated{};
 
     void requeue(std::chrono::milliseconds after) {
         auto s = std::chrono::duration_cast<std::chrono::seconds>(after) + std::chrono::seconds(1);
@@ -366,6 +368,10 @@ struct EnvPlanner {
                 return;
             }
         }
+        if (es.canary) {
+            gated = candidate;  // the canary decides what it does with it (reconcile_canary)
+            return;
+        }
         if (app.spec.suspend) {
             st.message =
                 "suspended: would promote " + describe(candidate->version, candidate->digest);
@@ -381,6 +387,92 @@ struct EnvPlanner {
                       : "newest eligible image" + std::string(needs_approval ? " (approved)" : "");
         set_phase(st, Phase::promoting, "Promoting",
                   "promoting " + describe(candidate->version, candidate->digest), now);
+        plan.actions.push_back(std::move(a));
+    }
+
+    /// Step 5 (environments with `canary:`): the step machine decides what the canary does with
+    /// the gated candidate, or with the canary already in flight.
+    void reconcile_canary(const EnvironmentSpec& es, EnvironmentStatus& st,
+                          const EnvironmentObservation& o) {
+        std::optional<canary::Target> candidate;
+        if (gated) candidate = canary::Target{gated->version, gated->tag, gated->digest};
+        canary::Input in{es,
+                         st,
+                         candidate,
+                         o.canary,
+                         o.canary_health,
+                         o.analysis,
+                         annotation(app, api::kCanaryAnnotationPrefix, es.name),
+                         app.spec.suspend,
+                         now};
+        canary::Step s = canary::step(in);
+        for (auto& e : s.events) event(e.warning, std::move(e.reason), std::move(e.message));
+        if (s.requeue_after) requeue(*s.requeue_after);
+        if (s.passthrough) {
+            // Nothing stable to compare against: the first image goes in as a plain promotion.
+            PromoteAction a;
+            a.environment = es.name;
+            a.kind = api::HistoryKind::promote;
+            a.artifact = *gated;
+            a.image = image_reference(app.spec.image.repository, a.artifact);
+            a.reason = "first image of " + es.name + " (no canary without a stable version)";
+            set_phase(st, Phase::promoting, "Promoting",
+                      "promoting " + describe(gated->version, gated->digest), now);
+            plan.actions.push_back(std::move(a));
+            return;
+        }
+        const bool changed_phase = st.canary && s.canary && st.canary->phase != s.canary->phase;
+        st.canary = s.canary;
+        if (!s.message.empty()) st.message = s.message;
+        if (s.unavailable) plan.unavailable.push_back(es.name + ": " + s.message);
+        if (changed_phase && (s.canary->phase == api::CanaryPhase::paused ||
+                              (s.canary->phase == api::CanaryPhase::progressing && !s.action))) {
+            // A manual pause or resume leaves a history entry (abort and promote do when their
+            // commit lands).
+            api::HistoryEntry h;
+            h.environment = es.name;
+            h.kind = api::HistoryKind::canary;
+            h.version = s.canary->version;
+            h.tag = s.canary->tag;
+            h.digest = s.canary->digest;
+            h.commit = s.canary->commit;
+            h.time = now;
+            h.reason = s.canary->phase == api::CanaryPhase::paused ? "canary paused by annotation"
+                                                                   : "canary resumed";
+            api::record_history(plan.status, std::move(h), app.spec.history_limit);
+        }
+        if (!s.action) return;
+        const canary::Action& ca = *s.action;
+        if (ca.kind == canary::ActionKind::analyze) {
+            plan.analyze.push_back(es.name);
+            return;
+        }
+        PromoteAction a;
+        a.environment = es.name;
+        a.artifact = Artifact{ca.target.version, ca.target.tag, ca.target.digest, ""};
+        a.reason = ca.reason;
+        a.canary = ca;
+        switch (ca.kind) {
+            case canary::ActionKind::complete:
+                a.kind = api::HistoryKind::promote;
+                a.image = image_reference(app.spec.image.repository, a.artifact);
+                set_phase(
+                    st, Phase::promoting, "Promoting",
+                    "canary passed; promoting " + describe(ca.target.version, ca.target.digest),
+                    now);
+                break;
+            case canary::ActionKind::abort:
+                a.kind = api::HistoryKind::canary;
+                a.image = image_reference(app.spec.image.repository,
+                                          Artifact{st.version, st.tag, st.digest, ""});
+                reject(st, ca.target.digest);
+                set_phase(st, Phase::failed, "CanaryAborted", s.message, now);
+                break;
+            default:
+                a.kind = api::HistoryKind::canary;
+                a.image = image_reference(app.spec.image.repository, a.artifact);
+                break;
+        }
         plan.actions.push_back(std::move(a));
     }
 };
@@ -431,7 +523,9 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
         planner.reconcile_git(es, st, o);
         planner.reconcile_health(es, st, o);
         if (planner.reconcile_rollback(es, st)) continue;
+        planner.gated.reset();
         planner.reconcile_promotion(i, es, st);
+        if (es.canary && !st.held) planner.reconcile_canary(es, st, o);
     }
     update_ready(p.status, app, now);
     p.status.summary = api::make_summary(app.spec, p.status);
@@ -443,6 +537,25 @@ void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& sp
     EnvironmentStatus* st = status.find_environment(action.environment);
     const EnvironmentSpec* es = spec.find_environment(action.environment);
     if (!st || !es) return;
+    if (action.canary) {
+        if (st->canary) canary::record(*st->canary, *action.canary, commit, now);
+        if (action.canary->kind != canary::ActionKind::complete) {
+            if (action.canary->kind == canary::ActionKind::abort) {
+                api::HistoryEntry h;
+                h.environment = action.environment;
+                h.kind = api::HistoryKind::canary;
+                h.version = action.artifact.version;
+                h.tag = action.artifact.tag;
+                h.digest = action.artifact.digest;
+                h.commit = commit;
+                h.time = now;
+                h.reason = "canary aborted: " + action.reason;
+                api::record_history(status, std::move(h), spec.history_limit);
+            }
+            status.summary = api::make_summary(spec, status);
+            return;
+        }
+    }
     st->version = action.artifact.version;
     st->tag = action.artifact.tag;
     st->digest = action.artifact.digest;

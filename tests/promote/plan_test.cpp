@@ -449,3 +449,146 @@ TEST_F(PlanTest, ReadyConditionAndTrailer) {
 
 }  // namespace
 }  // namespace poetryops::promote
+
+namespace poetryops::promote {
+namespace {
+
+/// dev (health none) -> prod with a canary of two steps (10 %, 50 %, 5m each), no analysis.
+class CanaryPromotionTest : public ::testing::Test {
+protected:
+    CanaryPromotionTest() {
+        app.metadata.name = "billing";
+        app.metadata.namespace_ = "team-a";
+        app.spec.image.repository = kRepo;
+        api::EnvironmentSpec dev;
+        dev.name = "dev";
+        dev.path = "envs/dev";
+        api::EnvironmentSpec prod;
+        prod.name = "prod";
+        prod.path = "envs/prod";
+        prod.promotion.from = "dev";
+        api::CanarySpec c;
+        c.traffic.route = "billing";
+        c.traffic.stable = "billing";
+        c.traffic.canary = "billing-canary";
+        c.steps = {{10, api::Duration("5m")}, {50, api::Duration("5m")}};
+        prod.canary = c;
+        app.spec.environments = {dev, prod};
+    }
+
+    /// Git as status says, with the canary's route and workload as its status says, healthy.
+    Observations observed() {
+        Observations o = observe_status(app);
+        o.newest = newest;
+        const auto* st = app.status.find_environment("prod");
+        auto& prod = o.environments["prod"];
+        prod.canary_health.state = canary::Health::healthy;
+        if (st && st->canary) {
+            const bool live = st->canary->phase == api::CanaryPhase::progressing ||
+                              st->canary->phase == api::CanaryPhase::paused;
+            prod.canary.canary_weight = live ? st->canary->weight : 0;
+            prod.canary.canary_digest =
+                st->canary->phase == api::CanaryPhase::aborted ? st->digest : st->canary->digest;
+        }
+        return o;
+    }
+
+    Plan run() { return step(app, observed(), now); }
+
+    api::PoetryApp app;
+    std::optional<Artifact> newest = artifact("1.4.1", kA);
+    TimePoint now = TimePoint(std::chrono::hours(500000));
+};
+
+TEST_F(CanaryPromotionTest, TheFirstImageGoesStraightInAndTheNextOneWalksTheSteps) {
+    Plan p = run();  // dev takes 1.4.1, prod has nothing: no canary yet
+    p = run();
+    const auto* prod = app.status.find_environment("prod");
+    ASSERT_NE(prod, nullptr);
+    EXPECT_EQ(prod->digest, kA) << "the first image of prod is a plain promotion";
+    EXPECT_FALSE(prod->canary);
+
+    newest = artifact("1.4.2", kB);
+    run();  // dev takes 1.4.2
+    p = run();
+    const PromoteAction* a = action_for(p, "prod");
+    ASSERT_NE(a, nullptr);
+    ASSERT_TRUE(a->canary);
+    EXPECT_EQ(a->canary->kind, canary::ActionKind::deploy);
+    EXPECT_EQ(a->kind, api::HistoryKind::canary);
+    prod = app.status.find_environment("prod");
+    EXPECT_EQ(prod->digest, kA) << "a canary does not change what the environment runs";
+    ASSERT_TRUE(prod->canary);
+    EXPECT_EQ(prod->canary->digest, kB);
+
+    p = run();  // healthy at weight 0: the first step
+    a = action_for(p, "prod");
+    ASSERT_TRUE(a && a->canary);
+    EXPECT_EQ(a->canary->kind, canary::ActionKind::shift);
+    EXPECT_EQ(app.status.find_environment("prod")->canary->weight, 10);
+    now += std::chrono::minutes(5);
+    p = run();
+    a = action_for(p, "prod");
+    ASSERT_TRUE(a && a->canary);
+    EXPECT_EQ(a->canary->weight, 50);
+    now += std::chrono::minutes(5);
+    p = run();
+    a = action_for(p, "prod");
+    ASSERT_TRUE(a && a->canary);
+    EXPECT_EQ(a->canary->kind, canary::ActionKind::complete);
+    EXPECT_EQ(a->kind, api::HistoryKind::promote);
+    prod = app.status.find_environment("prod");
+    EXPECT_EQ(prod->digest, kB) << "the completed canary is what prod runs";
+    EXPECT_EQ(prod->canary->phase, api::CanaryPhase::succeeded);
+    EXPECT_EQ(app.status.history.front().kind, api::HistoryKind::promote);
+    EXPECT_EQ(app.status.history.front().digest, kB);
+}
+
+TEST_F(CanaryPromotionTest, AnAbortedCanaryFailsTheEnvironmentRejectsTheDigestAndKeepsStable) {
+    run();
+    run();
+    newest = artifact("1.4.2", kB);
+    run();
+    run();  // deploy
+    run();  // 10 %
+    app.metadata.annotations["poetryops.io/canary.prod"] = "abort@" + kB;
+    Plan p = run();
+    const PromoteAction* a = action_for(p, "prod");
+    ASSERT_TRUE(a && a->canary);
+    EXPECT_EQ(a->canary->kind, canary::ActionKind::abort);
+    EXPECT_EQ(a->image, kRepo + ":1.4.1-ab12cd3@" + kA) << "the stable image, for the record";
+    const auto* prod = app.status.find_environment("prod");
+    EXPECT_EQ(prod->phase, Phase::failed);
+    EXPECT_EQ(prod->reason, "CanaryAborted");
+    EXPECT_EQ(prod->digest, kA);
+    EXPECT_EQ(prod->rejected_digests.front(), kB);
+    EXPECT_EQ(app.status.history.front().kind, api::HistoryKind::canary);
+    EXPECT_TRUE(has_event(p, "CanaryAborted"));
+    // Rejected: the same digest never starts a canary here again.
+    app.metadata.annotations.clear();
+    p = run();
+    EXPECT_EQ(action_for(p, "prod"), nullptr);
+}
+
+TEST_F(CanaryPromotionTest, AnAnalysisRoundIsAskedForByEnvironment) {
+    api::AnalysisSpec analysis;
+    analysis.interval = api::Duration("1m");
+    api::MetricSpec m;
+    m.name = "success-rate";
+    m.min = 0.99;
+    analysis.metrics.push_back(m);
+    app.spec.environments[1].canary->analysis = analysis;
+    run();
+    run();
+    newest = artifact("1.4.2", kB);
+    run();
+    run();
+    run();  // at 10 %
+    now += std::chrono::minutes(1);
+    Plan p = plan(app, observed(), now);
+    EXPECT_EQ(p.analyze, std::vector<std::string>{"prod"});
+    EXPECT_TRUE(p.actions.empty());
+}
+
+}  // namespace
+}  // namespace poetryops::promote

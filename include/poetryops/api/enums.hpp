@@ -36,7 +36,7 @@ enum class AnalysisVerdict { pass, fail, inconclusive };
 /// status.environments[].phase
 enum class Phase { pending, promoting, syncing, healthy, held, failed };
 /// status.history[].kind
-enum class HistoryKind { promote, rollback };
+enum class HistoryKind { promote, rollback, canary };
 /// status.builds[].phase: Pending (decided, its Job not yet running), Running (the Job runs, or it
 /// finished and its digest is being verified in the registry), Succeeded (the registry holds the
 /// tag at the reported digest, or an existing tag was adopted), Failed, Cancelled (a newer commit
@@ -80,7 +80,7 @@ struct EnumNames<Phase> {
 };
 template <>
 struct EnumNames<HistoryKind> {
-    static constexpr std::array<std::string_view, 2> values{"Promote", "Rollback"};
+    static constexpr std::array<std::string_view, 3> values{"Promote", "Rollback", "Canary"};
 };
 template <>
 struct EnumNames<BuildPhase> {

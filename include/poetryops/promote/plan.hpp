@@ -21,6 +21,7 @@
 ///   replaced is rejected.
 
 #include <poetryops/api/poetryapp.hpp>
+#include <poetryops/canary/plan.hpp>
 
 #include <chrono>
 #include <map>
@@ -67,6 +68,12 @@ struct EnvironmentObservation {
     /// the same digest does not count: that is a revert).
     std::string promotion_commit;
     HealthObservation health;
+    /// Environments with `canary:`: the route and the canary workload as git has them, the health
+    /// gate read against the last canary commit, and an analysis round's results when this plan
+    /// is the second of a reconcile that ran the round Plan::analyze asked for.
+    canary::GitView canary;
+    canary::HealthView canary_health;
+    std::optional<canary::Analysis> analysis;
 };
 
 struct Observations {
@@ -80,6 +87,9 @@ struct PromoteAction {
     Artifact artifact;
     std::string image;   ///< repository:tag@digest to pin
     std::string reason;  ///< one line: why now
+    /// Set in a canary environment: what to commit instead of (deploy, shift, abort) or besides
+    /// (complete: the stable image is `image`) a plain pin. `artifact` is the canary's.
+    std::optional<canary::Action> canary;
 };
 
 struct Event {
@@ -95,6 +105,12 @@ struct Plan {
     std::vector<Event> events;
     /// when a timer (soak, health timeout) expires
     std::optional<std::chrono::seconds> requeue_after;
+    /// Canary environments whose analysis round is due now: measure, put the results in their
+    /// EnvironmentObservation::analysis and plan again.
+    std::vector<std::string> analyze;
+    /// Canary analysis that could not run (Prometheus unavailable), one line per environment: the
+    /// app is Degraded (AnalysisUnavailable).
+    std::vector<std::string> unavailable;
 };
 
 /// Computes the next step. `app.status` is the last written status; the returned status carries
@@ -104,7 +120,8 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
 
 /// Records a committed promotion (or one found already in git) in `status`: the environment's
 /// version, tag, digest, commit, phase Syncing (Healthy at once for health `none`), since `now`,
-/// and a history entry.
+/// and a history entry. A canary action records its step in the environment's canary
+/// (canary::record); only a completed canary changes what the environment runs.
 void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec,
                       const PromoteAction& action, const std::string& commit, TimePoint now);
 
