@@ -103,7 +103,9 @@ HealthSpec decode_health(JsonReader& r, const json& o, const std::string& p) {
 AnalysisSpec decode_analysis(JsonReader& r, const json& o, const std::string& p) {
     AnalysisSpec a;
     if (const json* prom = r.object(o, "prometheus", p)) {
-        r.string(*prom, "address", JsonReader::child(p, "prometheus"), a.prometheus.address);
+        std::string pp = JsonReader::child(p, "prometheus");
+        r.string(*prom, "address", pp, a.prometheus.address);
+        a.prometheus.secret_ref = decode_secret_ref(r, *prom, pp);
     }
     if (const json* ms = r.array(o, "metrics", p)) {
         std::string mp = JsonReader::child(p, "metrics");
@@ -119,12 +121,18 @@ AnalysisSpec decode_analysis(JsonReader& r, const json& o, const std::string& p)
             r.string(m, "query", ip, metric.query);
             r.number(m, "min", ip, metric.min);
             r.number(m, "max", ip, metric.max);
+            r.enumeration(m, "direction", ip, metric.direction);
             a.metrics.push_back(std::move(metric));
         }
     }
     r.duration(o, "interval", p, a.interval);
     r.integer(o, "minRequests", p, a.min_requests);
     r.integer(o, "failureLimit", p, a.failure_limit);
+    r.enumeration(o, "judge", p, a.judge);
+    r.integer(o, "inconclusiveLimit", p, a.inconclusive_limit);
+    r.enumeration(o, "onUnavailable", p, a.on_unavailable);
+    r.number(o, "tolerance", p, a.tolerance);
+    r.number(o, "confidence", p, a.confidence);
     return a;
 }
 
@@ -158,6 +166,7 @@ CanarySpec decode_canary(JsonReader& r, const json& o, const std::string& p) {
     if (const json* a = r.object(o, "analysis", p)) {
         c.analysis = decode_analysis(r, *a, JsonReader::child(p, "analysis"));
     }
+    r.string(o, "workload", p, c.workload);
     return c;
 }
 
@@ -217,6 +226,37 @@ PoetryAppSpec decode_spec(JsonReader& r, const json& o, const std::string& p) {
 
 template <class T, class F>
 void decode_list(JsonReader& r, const json& o, std::string_view key, const std::string& p,
+                 std::vector<T>& out, F&& one);
+
+CanaryStatus decode_canary_status(JsonReader& r, const json& o, const std::string& p) {
+    CanaryStatus c;
+    r.enumeration(o, "phase", p, c.phase);
+    r.string(o, "version", p, c.version);
+    r.string(o, "tag", p, c.tag);
+    r.string(o, "digest", p, c.digest);
+    r.integer(o, "step", p, c.step);
+    r.integer(o, "weight", p, c.weight);
+    r.time(o, "started", p, c.started);
+    r.time(o, "stepStarted", p, c.step_started);
+    r.time(o, "lastAnalysis", p, c.last_analysis);
+    r.integer(o, "failures", p, c.failures);
+    r.integer(o, "inconclusive", p, c.inconclusive);
+    decode_list(r, o, "analysis", p, c.analysis, [&](const json& m, const std::string& mp) {
+        MetricResult result;
+        r.string(m, "name", mp, result.name);
+        r.number(m, "value", mp, result.value);
+        r.string(m, "bound", mp, result.bound);
+        r.enumeration(m, "verdict", mp, result.verdict);
+        r.string(m, "message", mp, result.message);
+        return result;
+    });
+    r.string(o, "commit", p, c.commit);
+    r.string(o, "message", p, c.message);
+    return c;
+}
+
+template <class T, class F>
+void decode_list(JsonReader& r, const json& o, std::string_view key, const std::string& p,
                  std::vector<T>& out, F&& one) {
     const json* list = r.array(o, key, p);
     if (!list) return;
@@ -265,6 +305,8 @@ PoetryAppStatus decode_status_impl(JsonReader& r, const json& o, const std::stri
                 if (d.is_string()) es.rejected_digests.push_back(d.get<std::string>());
             }
         }
+        if (const json* c = r.object(e, "canary", ep))
+            es.canary = decode_canary_status(r, *c, JsonReader::child(ep, "canary"));
         return es;
     });
     decode_list(r, o, "history", p, s.history, [&](const json& h, const std::string& hp) {

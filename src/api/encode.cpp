@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 namespace poetryops::api {
 
 using nlohmann::json;
@@ -62,14 +64,53 @@ json encode_canary(const CanarySpec& c) {
             put(mo, "query", m.query);
             if (m.min) mo["min"] = *m.min;
             if (m.max) mo["max"] = *m.max;
+            if (m.direction) mo["direction"] = api::to_string(*m.direction);
             metrics.push_back(std::move(mo));
         }
-        o["analysis"] = json{{"prometheus", json{{"address", a.prometheus.address}}},
+        json prometheus{{"address", a.prometheus.address}};
+        put_secret(prometheus, a.prometheus.secret_ref);
+        o["analysis"] = json{{"prometheus", std::move(prometheus)},
                              {"metrics", std::move(metrics)},
                              {"interval", a.interval.text},
                              {"minRequests", a.min_requests},
-                             {"failureLimit", a.failure_limit}};
+                             {"failureLimit", a.failure_limit},
+                             {"judge", api::to_string(a.judge)},
+                             {"inconclusiveLimit", a.inconclusive_limit},
+                             {"onUnavailable", api::to_string(a.on_unavailable)},
+                             {"tolerance", a.tolerance},
+                             {"confidence", a.confidence}};
     }
+    put(o, "workload", c.workload);
+    return o;
+}
+
+json encode_canary_status(const CanaryStatus& c) {
+    json o{{"phase", api::to_string(c.phase)},
+           {"step", c.step},
+           {"weight", c.weight},
+           {"failures", c.failures},
+           {"inconclusive", c.inconclusive}};
+    put(o, "version", c.version);
+    put(o, "tag", c.tag);
+    put(o, "digest", c.digest);
+    put_time(o, "started", c.started);
+    put_time(o, "stepStarted", c.step_started);
+    put_time(o, "lastAnalysis", c.last_analysis);
+    if (!c.analysis.empty()) {
+        json results = json::array();
+        for (const auto& m : c.analysis) {
+            json mo{{"name", m.name}, {"verdict", api::to_string(m.verdict)}};
+            // JSON has no NaN or infinity: a value that is not finite is left out (its verdict and
+            // message say why).
+            if (m.value && std::isfinite(*m.value)) mo["value"] = *m.value;
+            put(mo, "bound", m.bound);
+            put(mo, "message", m.message);
+            results.push_back(std::move(mo));
+        }
+        o["analysis"] = std::move(results);
+    }
+    put(o, "commit", c.commit);
+    put(o, "message", c.message);
     return o;
 }
 
@@ -158,6 +199,7 @@ json encode_status(const PoetryAppStatus& s) {
             if (e.held) eo["held"] = true;
             put(eo, "heldImage", e.held_image);
             if (!e.rejected_digests.empty()) eo["rejectedDigests"] = e.rejected_digests;
+            if (e.canary) eo["canary"] = encode_canary_status(*e.canary);
             envs.push_back(std::move(eo));
         }
         o["environments"] = std::move(envs);

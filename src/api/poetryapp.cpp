@@ -16,6 +16,17 @@ std::string UpdateSpec::effective_file() const {
 
 std::string UpdateSpec::effective_tag_path() const { return tag.empty() ? "image.tag" : tag; }
 
+MetricDirection MetricSpec::effective_direction() const {
+    if (direction) return *direction;
+    if (name == "success-rate") return MetricDirection::lower_is_worse;
+    if (name == "latency-p99-ms") return MetricDirection::higher_is_worse;
+    return MetricDirection::either;
+}
+
+std::string CanarySpec::effective_workload() const {
+    return workload.empty() ? traffic.canary : workload;
+}
+
 HealthKind HealthSpec::kind() const {
     if (argocd) return HealthKind::argocd;
     if (flux) return HealthKind::flux;
@@ -56,6 +67,18 @@ std::string PoetryApp::key() const {
     return metadata.namespace_ + "/" + metadata.name;
 }
 
+namespace {
+
+// The canary the summary shows: one that runs (Progressing or Paused), else none.
+const CanaryStatus* running_canary(const EnvironmentStatus* st) {
+    if (!st || !st->canary) return nullptr;
+    CanaryPhase phase = st->canary->phase;
+    return phase == CanaryPhase::progressing || phase == CanaryPhase::paused ? &*st->canary
+                                                                             : nullptr;
+}
+
+}  // namespace
+
 std::string make_summary(const PoetryAppSpec& spec, const PoetryAppStatus& status) {
     std::string out;
     for (const auto& env : spec.environments) {
@@ -63,7 +86,17 @@ std::string make_summary(const PoetryAppSpec& spec, const PoetryAppStatus& statu
         out += env.name;
         out += '=';
         const EnvironmentStatus* st = status.find_environment(env.name);
-        out += (st && !st->version.empty()) ? st->version : "-";
+        const CanaryStatus* canary = running_canary(st);
+        if (canary) {
+            if (!canary->version.empty()) {
+                out += canary->version;
+            } else {
+                out += canary->tag.empty() ? "-" : canary->tag;
+            }
+            out += "(canary " + std::to_string(canary->weight) + "%)";
+        } else {
+            out += (st && !st->version.empty()) ? st->version : "-";
+        }
         if (st && st->phase == Phase::held) out += "(held)";
         if (st && st->phase == Phase::failed) out += "(failed)";
     }

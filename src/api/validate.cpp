@@ -11,6 +11,23 @@ namespace poetryops::api {
 
 namespace {
 
+// True when a query template holds the placeholder {{canary}} (spaces inside the braces allowed,
+// as prometheus::render_query reads it).
+bool mentions_canary(std::string_view query) {
+    for (std::size_t open = query.find("{{"); open != std::string_view::npos;
+         open = query.find("{{", open + 2)) {
+        std::size_t close = query.find("}}", open + 2);
+        if (close == std::string_view::npos) return false;
+        std::string_view inside = query.substr(open + 2, close - open - 2);
+        while (!inside.empty() && (inside.front() == ' ' || inside.front() == '\t'))
+            inside.remove_prefix(1);
+        while (!inside.empty() && (inside.back() == ' ' || inside.back() == '\t'))
+            inside.remove_suffix(1);
+        if (inside == "canary") return true;
+    }
+    return false;
+}
+
 struct Validator {
     std::vector<FieldError> errors;
 
@@ -175,6 +192,7 @@ void Validator::canary(const std::string& cp, CanarySpec& c) {
     if (!c.traffic.stable.empty() && c.traffic.stable == c.traffic.canary)
         error(tp + ".canary", "must differ from traffic.stable");
     if (!c.traffic.file.empty()) check(tp + ".file", check_repo_path(c.traffic.file));
+    if (!c.workload.empty()) k8s_name(cp + ".workload", c.workload, false);
 
     if (c.steps.empty()) error(cp + ".steps", "must have at least one step");
     if (c.steps.size() > 20) error(cp + ".steps", "must have at most 20 steps");
@@ -197,6 +215,8 @@ void Validator::canary(const std::string& cp, CanarySpec& c) {
     AnalysisSpec& a = *c.analysis;
     const std::string ap = cp + ".analysis";
     check(ap + ".prometheus.address", check_http_url(a.prometheus.address));
+    secret_ref(ap + ".prometheus", a.prometheus.secret_ref);
+    const bool compare = a.judge == CanaryJudge::compare;
     if (a.metrics.empty()) error(ap + ".metrics", "must have at least one metric");
     std::map<std::string, std::size_t> names;
     for (std::size_t m = 0; m < a.metrics.size(); ++m) {
@@ -214,7 +234,15 @@ void Validator::canary(const std::string& cp, CanarySpec& c) {
         if (metric.query.empty() && !builtin && !metric.name.empty())
             error(mp + ".query", "is required for metric \"" + metric.name +
                                      "\" (built-in metrics: success-rate, latency-p99-ms)");
-        if (!metric.min && !metric.max) error(mp, "set min, max or both");
+        // compare judges a metric against the baseline: bounds are optional there.
+        if (!metric.min && !metric.max && !compare)
+            error(mp, "set min, max or both (judge threshold)");
+        // compare measures the baseline by rendering the query with {{canary}} set to the stable
+        // Service; a query that does not select through {{canary}} would compare it with itself.
+        if (compare && !metric.query.empty() && !mentions_canary(metric.query))
+            error(mp + ".query",
+                  "with judge compare the query must select the canary through {{canary}} (the "
+                  "baseline is the same query with {{canary}} set to the stable Service)");
         if (metric.min && metric.max && *metric.min > *metric.max)
             error(mp + ".min", "is greater than max");
         if (metric.query.empty() && metric.name == "success-rate") {
@@ -228,6 +256,13 @@ void Validator::canary(const std::string& cp, CanarySpec& c) {
     if (a.min_requests < 0) error(ap + ".minRequests", "must not be negative");
     if (a.failure_limit < 1 || a.failure_limit > 100)
         error(ap + ".failureLimit", "must be within 1..100");
+    if (a.inconclusive_limit < 1 || a.inconclusive_limit > 100)
+        error(ap + ".inconclusiveLimit", "must be within 1..100");
+    // Written so that NaN fails too.
+    if (!(a.tolerance > 0 && a.tolerance <= 1))
+        error(ap + ".tolerance", "must be greater than 0 and at most 1");
+    if (!(a.confidence > 0.5 && a.confidence < 1))
+        error(ap + ".confidence", "must be greater than 0.5 and less than 1 (e.g. 0.98)");
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include <poetryops/manifest/read.hpp>
 
+#include "manifest/detail/targets.hpp"
+
 #include <poetryops/manifest/image_ref.hpp>
 #include <poetryops/util/strings.hpp>
 
@@ -83,6 +85,14 @@ std::optional<PinnedImage> read_workloads(const std::vector<YAML::Node>& docs,
     std::optional<PinnedImage> found;
     for (const auto& doc : docs) {
         if (!doc.IsMap() || !doc["kind"]) continue;
+        if (!req.workload.empty()) {
+            // Only the named workload, found as set_image finds it.
+            std::string kind = doc["kind"].IsScalar() ? doc["kind"].Scalar() : std::string();
+            YAML::Node meta = doc["metadata"];
+            if (detail::pod_spec_path(kind) == nullptr || !meta ||
+                scalar(meta, "name") != req.workload)
+                continue;
+        }
         for_each_container_image(doc, [&](const YAML::Node& image) {
             auto ref = parse_image_ref(image.Scalar());
             if (!ref || !same_image_name(ref->name(), req.name)) return true;
@@ -161,6 +171,7 @@ Result<std::optional<PinnedImage>> find_pinned_image(std::string_view text,
                         std::to_string(limits.max_bytes),
                     "TooLarge");
     }
+    POETRYOPS_TRY_VOID(detail::check_workload(request, kind));
     std::vector<YAML::Node> docs;
     try {
         docs = YAML::LoadAll(std::string(text));

@@ -60,6 +60,7 @@ Result<EditResult> set_image(std::string_view text, const SetImageRequest& reque
         return fail(Error::Kind::invalid, "invalid digest \"" + *request.digest + "\"",
                     "InvalidImageReference");
     }
+    POETRYOPS_TRY_VOID(detail::check_workload(request, kind));
     POETRYOPS_TRY(detail::Tree tree, detail::parse_tree(text, limits));
     detail::Session s(text, std::move(tree));
     switch (kind) {

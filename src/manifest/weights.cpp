@@ -1,150 +1,97 @@
 // Traffic weights: Gateway API, Istio, ingress-nginx canary annotation, SMI and Traefik.
 #include <poetryops/manifest/edit.hpp>
 
+#include "manifest/detail/routes.hpp"
 #include "manifest/detail/session.hpp"
 
-#include <map>
+#include <cmath>
+#include <set>
 
 namespace poetryops::manifest {
 
 using detail::NodeKind;
 using detail::npos;
+using detail::Route;
+using detail::RouteEntry;
+using detail::RouteGroup;
 using detail::Session;
 using detail::Tree;
 
 namespace {
 
-constexpr std::string_view kCanaryWeight = "nginx.ingress.kubernetes.io/canary-weight";
-constexpr std::string_view kCanary = "nginx.ingress.kubernetes.io/canary";
-
-std::size_t deref(const Tree& t, std::size_t i) {
-    return i != npos && t.at(i).kind == NodeKind::alias ? t.anchors[t.at(i).alias_of].node : i;
-}
-
-const std::vector<std::size_t>& items_of(const Tree& t, std::size_t seq) {
-    static const std::vector<std::size_t> none;
-    seq = deref(t, seq);
-    return seq != npos && t.at(seq).kind == NodeKind::seq ? t.at(seq).children : none;
-}
-
-// A backend entry (a map) and the name it answers to.
-struct Backend {
-    std::size_t map;
-    std::size_t name_value;  // the node holding the name (weight goes after its key when inserted)
-    std::string field;       // e.g. "spec.rules[0].backendRefs[1]"
-};
-
-std::vector<Backend> backends_of(const Tree& t, std::size_t root, TrafficKind kind) {
-    std::vector<Backend> out;
-    auto add = [&](std::size_t entry, std::size_t name_node, std::string field) {
-        if (name_node != npos && t.at(deref(t, name_node)).kind == NodeKind::scalar) {
-            out.push_back({entry, name_node, std::move(field)});
-        }
-    };
-    std::size_t spec = deref(t, t.get(root, "spec"));
-    switch (kind) {
-        case TrafficKind::gateway_api: {
-            const auto& rules = items_of(t, t.get(spec, "rules"));
-            for (std::size_t r = 0; r < rules.size(); ++r) {
-                const auto& refs = items_of(t, t.get(deref(t, rules[r]), "backendRefs"));
-                for (std::size_t b = 0; b < refs.size(); ++b) {
-                    std::size_t e = deref(t, refs[b]);
-                    add(e, t.get(e, "name"),
-                        "spec.rules[" + std::to_string(r) + "].backendRefs[" + std::to_string(b) +
-                            "]");
-                }
-            }
-            break;
-        }
-        case TrafficKind::istio: {
-            const auto& http = items_of(t, t.get(spec, "http"));
-            for (std::size_t h = 0; h < http.size(); ++h) {
-                const auto& routes = items_of(t, t.get(deref(t, http[h]), "route"));
-                for (std::size_t r = 0; r < routes.size(); ++r) {
-                    std::size_t e = deref(t, routes[r]);
-                    std::size_t dest = deref(t, t.get(e, "destination"));
-                    std::size_t by = t.get(dest, "subset");
-                    if (by == npos) by = t.get(dest, "host");
-                    add(e, by,
-                        "spec.http[" + std::to_string(h) + "].route[" + std::to_string(r) + "]");
-                }
-            }
-            break;
-        }
-        case TrafficKind::smi: {
-            const auto& list = items_of(t, t.get(spec, "backends"));
-            for (std::size_t b = 0; b < list.size(); ++b) {
-                std::size_t e = deref(t, list[b]);
-                add(e, t.get(e, "service"), "spec.backends[" + std::to_string(b) + "]");
-            }
-            break;
-        }
-        case TrafficKind::traefik: {
-            const auto& list = items_of(t, t.get(deref(t, t.get(spec, "weighted")), "services"));
-            for (std::size_t b = 0; b < list.size(); ++b) {
-                std::size_t e = deref(t, list[b]);
-                add(e, t.get(e, "name"), "spec.weighted.services[" + std::to_string(b) + "]");
-            }
-            break;
-        }
-        case TrafficKind::nginx: break;
-    }
-    return out;
-}
-
-const char* kind_name(TrafficKind k) {
-    switch (k) {
-        case TrafficKind::gateway_api: return "HTTPRoute";
-        case TrafficKind::istio: return "VirtualService";
-        case TrafficKind::nginx: return "Ingress";
-        case TrafficKind::smi: return "TrafficSplit";
-        case TrafficKind::traefik: return "TraefikService";
-    }
-    return "?";
-}
-
-// Sets or inserts `weight` in backend map `entry` (name_value's key is where an inserted weight
-// goes after).
-Result<void> put_weight(Session& s, std::size_t entry, std::size_t name_value, int weight,
-                        const std::string& field) {
+// Sets or inserts `weight` in backend entry `e`: an inserted key follows the key of the node that
+// names the backend (Istio: the `destination` key).
+Result<void> put_weight(Session& s, const RouteEntry& e, int weight) {
     const Tree& t = s.tree();
-    std::size_t w = t.get(entry, "weight");
+    std::size_t w = t.get(e.map, "weight");
     std::string value = std::to_string(weight);
-    if (w != npos) return s.set_scalar(w, value, field + ".weight", false);
-    std::size_t name_key = s.key_of(name_value);
-    if (name_key == npos || t.at(name_value).parent != entry) {
-        // Istio: the name sits in destination; insert after the destination key instead.
-        std::size_t dest = t.get(entry, "destination");
+    if (w != npos) return s.set_scalar(w, value, e.field + ".weight", false);
+    std::size_t name_key = s.key_of(e.name_value);
+    if (name_key == npos || t.at(e.name_value).parent != e.map) {
+        std::size_t dest = t.get(e.map, "destination");
         name_key = dest == npos ? npos : s.key_of(dest);
     }
     if (name_key == npos) {
         return fail(Error::Kind::invalid,
-                    detail::at_line(t, entry) + field + ": cannot place a weight key", "Locate");
+                    detail::at_line(t, e.map) + e.field + ": cannot place a weight key", "Locate");
     }
-    return s.add_key_after(entry, name_key, "weight", value, field + ".weight", false);
+    return s.add_key_after(e.map, name_key, "weight", value, e.field + ".weight", false);
 }
 
-Result<void> nginx_weights(Session& s, std::size_t root,
-                           const std::vector<BackendWeight>& weights) {
+std::string names_of(const std::vector<BackendWeight>& weights) {
+    std::string out;
+    for (const auto& bw : weights) out += (out.empty() ? "" : ", ") + bw.name;
+    return out;
+}
+
+// The canary Ingress of ingress-nginx carries the canary's share as an annotation; the stable
+// Ingress has none (it gets the rest). A request's backend answers to the canary Ingress when it is
+// one of the Services the Ingress routes to, or the Ingress' own name.
+Result<void> nginx_weights(Session& s, const Route& r, const std::vector<BackendWeight>& weights) {
     const Tree& t = s.tree();
-    std::size_t meta = deref(t, t.get(root, "metadata"));
-    std::string name = t.get_string(meta, "name");
-    std::size_t ann = deref(t, t.get(meta, "annotations"));
-    if (t.get_string(ann, std::string(kCanary)) != "true") return ok();
+    std::vector<const BackendWeight*> canary;
+    int others = 0;
     for (const auto& bw : weights) {
-        if (bw.name != name) continue;
-        s.count_match();
-        std::size_t w = t.get(ann, std::string(kCanaryWeight));
-        std::string field = "metadata.annotations." + std::string(kCanaryWeight);
-        if (w != npos) {
-            POETRYOPS_TRY_VOID(s.set_scalar(w, std::to_string(bw.weight), field, true));
+        if (detail::nginx_answers_to(r, bw.name)) {
+            canary.push_back(&bw);
         } else {
-            std::size_t canary = t.get(ann, std::string(kCanary));
-            POETRYOPS_TRY_VOID(s.add_key_after(ann, s.key_of(canary), kCanaryWeight,
-                                               std::to_string(bw.weight), field, true));
+            others += bw.weight;
         }
     }
-    return ok();
+    if (canary.empty()) return ok();
+    if (canary.size() > 1) {
+        return fail(Error::Kind::invalid,
+                    detail::at_line(t, r.root) + "canary Ingress " + r.name + " routes to both " +
+                        canary[0]->name + " and " + canary[1]->name +
+                        "; which one is the canary is ambiguous",
+                    "Ambiguous");
+    }
+    int total = 100;
+    if (std::size_t n = t.get(r.annotations, detail::kNginxCanaryWeightTotal); n != npos) {
+        auto v = detail::parse_weight(t.at(detail::deref(t, n)).value);
+        if (!v || *v == 0) {
+            return fail(Error::Kind::invalid,
+                        detail::at_line(t, n) + "metadata.annotations." +
+                            std::string(detail::kNginxCanaryWeightTotal) + ": \"" +
+                            t.at(detail::deref(t, n)).value + "\" is not a positive integer",
+                        "InvalidWeight");
+        }
+        total = *v;
+    }
+    // The weights asked for are relative (as Gateway API's are); the annotation is out of
+    // canary-weight-total (default 100). With the canary alone, its weight is written as given.
+    int w = canary[0]->weight;
+    if (others > 0) {
+        double sum = static_cast<double>(w) + others;
+        w = static_cast<int>(std::llround(w * static_cast<double>(total) / sum));
+    }
+    s.count_match();
+    std::string field = "metadata.annotations." + std::string(detail::kNginxCanaryWeight);
+    std::size_t node = t.get(r.annotations, detail::kNginxCanaryWeight);
+    if (node != npos) return s.set_scalar(node, std::to_string(w), field, true);
+    std::size_t canary_key = s.key_of(t.get(r.annotations, detail::kNginxCanary));
+    return s.add_key_after(r.annotations, canary_key, detail::kNginxCanaryWeight, std::to_string(w),
+                           field, true);
 }
 
 }  // namespace
@@ -163,41 +110,78 @@ Result<TrafficKind> parse_traffic_kind(std::string_view text) {
 Result<EditResult> set_weights(std::string_view text, TrafficKind kind,
                                const std::vector<BackendWeight>& weights, std::string_view resource,
                                const Limits& limits) {
+    std::set<std::string> seen;
     for (const auto& bw : weights) {
         if (bw.weight < 0 || bw.weight > 1000000) {
             return fail(Error::Kind::invalid,
                         "weight of " + bw.name + " must be between 0 and 1000000", "InvalidWeight");
         }
+        if (bw.name.empty() || !seen.insert(bw.name).second) {
+            return fail(Error::Kind::invalid,
+                        bw.name.empty() ? "a backend without a name"
+                                        : "backend " + bw.name + " is given twice",
+                        "InvalidRequest");
+        }
     }
     POETRYOPS_TRY(Tree tree, detail::parse_tree(text, limits));
     Session s(text, std::move(tree));
     const Tree& t = s.tree();
-    for (const auto& d : t.docs) {
-        if (d.root == npos || t.at(d.root).kind != NodeKind::map) continue;
-        if (t.get_string(d.root, "kind") != kind_name(kind)) continue;
-        std::string rname = t.get_string(deref(t, t.get(d.root, "metadata")), "name");
-        if (!resource.empty() && rname != resource) continue;
+    const char* kind_name = detail::route_kind_name(kind);
+    std::vector<Route> routes = detail::find_routes(t, kind, resource);
+    if (!resource.empty() && routes.size() > 1) {
+        return fail(Error::Kind::invalid,
+                    detail::at_line(t, routes[1].root) + "a second " + kind_name + " named " +
+                        std::string(resource) + " (the first is at line " +
+                        std::to_string(t.line_of(routes[0].root)) + "); refusing to guess",
+                    "Ambiguous");
+    }
+    for (const Route& r : routes) {
         if (kind == TrafficKind::nginx) {
-            POETRYOPS_TRY_VOID(nginx_weights(s, d.root, weights));
+            if (!r.nginx_canary) {
+                if (resource.empty()) continue;  // the stable Ingress: it gets what is left
+                return fail(Error::Kind::invalid,
+                            detail::at_line(t, r.root) + "Ingress " + r.name +
+                                " is not a canary Ingress (annotation " +
+                                std::string(detail::kNginxCanary) + ": \"true\")",
+                            "NotCanary");
+            }
+            POETRYOPS_TRY_VOID(nginx_weights(s, r, weights));
             continue;
         }
-        std::vector<Backend> backends = backends_of(t, d.root, kind);
-        std::map<std::string, int> found;
-        for (const Backend& b : backends) {
-            const std::string& bname = t.at(deref(t, b.name_value)).value;
+        // Only groups that hold every named backend share traffic between them: a rule sending
+        // a header match to the canary alone, or /admin to stable alone, is left as it is.
+        std::vector<const RouteGroup*> covering;
+        std::set<std::string> present;
+        for (const auto& g : r.groups) {
+            std::size_t named = 0;
             for (const auto& bw : weights) {
-                if (bw.name != bname) continue;
-                found[bw.name]++;
-                POETRYOPS_TRY_VOID(put_weight(s, b.map, b.name_value, bw.weight, b.field));
+                if (!detail::entries_for(r, g, bw.name).empty()) {
+                    ++named;
+                    present.insert(bw.name);
+                }
             }
+            if (named == weights.size() && named > 0) covering.push_back(&g);
         }
-        if (found.empty()) continue;  // a resource for other backends
-        for (const auto& bw : weights) {
-            if (found.count(bw.name) == 0) {
-                return fail(Error::Kind::not_found,
-                            detail::at_line(t, d.root) + kind_name(kind) + " " + rname +
-                                ": no backend named " + bw.name,
-                            "MissingBackend");
+        if (present.empty()) continue;  // a route for other backends
+        if (covering.empty()) {
+            for (const auto& bw : weights) {
+                if (present.count(bw.name) == 0) {
+                    return fail(Error::Kind::not_found,
+                                detail::at_line(t, r.root) + kind_name + " " + r.name +
+                                    ": no backend named " + bw.name,
+                                "MissingBackend");
+                }
+            }
+            return fail(Error::Kind::not_found,
+                        detail::at_line(t, r.root) + kind_name + " " + r.name +
+                            ": no rule routes to all of " + names_of(weights) +
+                            " (each names only some of them)",
+                        "MissingBackend");
+        }
+        for (const RouteGroup* g : covering) {
+            for (const auto& bw : weights) {
+                for (const RouteEntry* e : detail::entries_for(r, *g, bw.name))
+                    POETRYOPS_TRY_VOID(put_weight(s, *e, bw.weight));
             }
         }
         s.count_match();

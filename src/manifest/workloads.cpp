@@ -2,9 +2,7 @@
 #include "manifest/detail/targets.hpp"
 
 namespace poetryops::manifest::detail {
-namespace {
 
-// Where the pod spec lives for each workload kind.
 const char* pod_spec_path(std::string_view kind) {
     if (kind == "Pod") return "spec";
     if (kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet" ||
@@ -16,11 +14,22 @@ const char* pod_spec_path(std::string_view kind) {
     return nullptr;
 }
 
+namespace {
+
 std::size_t deref(const Tree& t, std::size_t i) {
     return i != npos && t.at(i).kind == NodeKind::alias ? t.anchors[t.at(i).alias_of].node : i;
 }
 
 }  // namespace
+
+Result<void> check_workload(const SetImageRequest& req, Kind kind) {
+    if (req.workload.empty() || kind == Kind::yaml) return ok();
+    return fail(Error::Kind::invalid,
+                "workload \"" + req.workload +
+                    "\": a workload is only used with kind yaml (plain manifests, update.kind "
+                    "manifest)",
+                "InvalidRequest");
+}
 
 bool names_request(const SetImageRequest& req, std::string_view name) {
     return same_image_name(name, req.name) ||
@@ -78,6 +87,9 @@ Result<void> apply_workloads(Session& s, const SetImageRequest& req) {
         if (d.root == npos || t.at(d.root).kind != NodeKind::map) continue;
         const char* spec_path = pod_spec_path(t.get_string(d.root, "kind"));
         if (spec_path == nullptr) continue;
+        if (!req.workload.empty() &&
+            t.get_string(deref(t, t.get(d.root, "metadata")), "name") != req.workload)
+            continue;
         std::size_t spec = deref(t, t.path(d.root, spec_path));
         if (spec == npos) continue;
         for (const char* list_key : {"initContainers", "containers"}) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <limits>
+
 using namespace poetryops::api;
 using nlohmann::json;
 
@@ -263,4 +265,173 @@ TEST(Codec, BuildSpecAndBuildsRoundTrip) {
     for (const auto& e : errors) paths.push_back(e.path);
     EXPECT_THAT(paths, testing::UnorderedElementsAre("status.builds[0].phase",
                                                      "status.builds[1].startTime"));
+}
+
+TEST(Codec, CanarySpecFieldsDefaultDecodeAndRoundTrip) {
+    auto apps = load_poetryapps_yaml(kMinimal, "hello.yaml");
+    ASSERT_TRUE(apps) << apps.error().message;
+    const CanarySpec& minimal = *apps->front().spec.environments[1].canary;
+    EXPECT_EQ(minimal.workload, "");
+    EXPECT_EQ(minimal.effective_workload(), "c");
+
+    const char* full = R"(
+apiVersion: poetryops.io/v1alpha1
+kind: PoetryApp
+metadata: {name: billing}
+spec:
+  image: {repository: registry.example.com/acme/billing}
+  gitops: {repoURL: "https://git.example.com/acme/deploy.git"}
+  environments:
+  - name: prod
+    path: envs/prod
+    canary:
+      workload: billing-canary-v2
+      traffic: {route: billing, stable: billing, canary: billing-canary}
+      analysis:
+        prometheus: {address: "https://prom:9090", secretRef: {name: prom-auth}}
+        judge: compare
+        inconclusiveLimit: 5
+        onUnavailable: abort
+        tolerance: 0.5
+        confidence: 0.95
+        metrics:
+        - {name: success-rate}
+        - {name: latency-p99-ms, max: 500}
+        - {name: queue-depth, query: 'sum(queue{service="{{ canary }}"})', direction: Either}
+        - {name: throughput, query: 'sum(rate(x{service="{{canary}}"}[1m]))', direction: LowerIsWorse}
+)";
+    auto loaded = load_poetryapps_yaml(full, "full.yaml");
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    const CanarySpec& c = *loaded->front().spec.environments[0].canary;
+    EXPECT_EQ(c.workload, "billing-canary-v2");
+    EXPECT_EQ(c.effective_workload(), "billing-canary-v2");
+    const AnalysisSpec& a = *c.analysis;
+    EXPECT_EQ(a.judge, CanaryJudge::compare);
+    EXPECT_EQ(a.inconclusive_limit, 5);
+    EXPECT_EQ(a.on_unavailable, OnUnavailable::abort);
+    EXPECT_DOUBLE_EQ(a.tolerance, 0.5);
+    EXPECT_DOUBLE_EQ(a.confidence, 0.95);
+    ASSERT_TRUE(a.prometheus.secret_ref);
+    EXPECT_EQ(a.prometheus.secret_ref->name, "prom-auth");
+    ASSERT_EQ(a.metrics.size(), 4u);
+    EXPECT_EQ(a.metrics[0].direction, std::nullopt);
+    EXPECT_EQ(a.metrics[0].effective_direction(), MetricDirection::lower_is_worse);
+    EXPECT_EQ(a.metrics[1].effective_direction(), MetricDirection::higher_is_worse);
+    EXPECT_EQ(a.metrics[2].effective_direction(), MetricDirection::either);
+    EXPECT_EQ(a.metrics[3].direction, MetricDirection::lower_is_worse);
+
+    json once = encode_poetryapp(loaded->front());
+    const json& ja = once["spec"]["environments"][0]["canary"]["analysis"];
+    EXPECT_EQ(ja["judge"], "compare");
+    EXPECT_EQ(ja["onUnavailable"], "abort");
+    EXPECT_EQ(ja["prometheus"]["secretRef"]["name"], "prom-auth");
+    EXPECT_FALSE(ja["metrics"][0].contains("direction"));  // unset stays unset
+    EXPECT_EQ(ja["metrics"][3]["direction"], "LowerIsWorse");
+    EXPECT_EQ(once["spec"]["environments"][0]["canary"]["workload"], "billing-canary-v2");
+    std::vector<FieldError> errors;
+    PoetryApp again = decode_poetryapp(once, errors);
+    EXPECT_TRUE(errors.empty()) << join_errors(errors);
+    EXPECT_EQ(encode_poetryapp(again), once);
+
+    // Defaults when the analysis says nothing of them.
+    AnalysisSpec defaults;
+    EXPECT_EQ(defaults.judge, CanaryJudge::threshold);
+    EXPECT_EQ(defaults.inconclusive_limit, 3);
+    EXPECT_EQ(defaults.on_unavailable, OnUnavailable::hold);
+    EXPECT_DOUBLE_EQ(defaults.tolerance, 0.25);
+    EXPECT_DOUBLE_EQ(defaults.confidence, 0.98);
+}
+
+TEST(Codec, CanaryEnumsAreReportedWithTheirAllowedValues) {
+    json j = json::parse(R"({"apiVersion": "poetryops.io/v1alpha1", "kind": "PoetryApp",
+      "metadata": {"name": "x"},
+      "spec": {"image": {"repository": "r/x"}, "gitops": {"repoURL": "https://g/x.git"},
+        "environments": [{"name": "prod", "path": "p",
+          "canary": {"traffic": {"route": "r", "stable": "s", "canary": "c"},
+                     "analysis": {"prometheus": {"address": "http://p:9090"}, "judge": "kayenta",
+                                  "onUnavailable": "retry", "tolerance": "high",
+                                  "metrics": [{"name": "success-rate", "min": 0.9,
+                                               "direction": "higher-is-worse"}]}}}]}})");
+    std::vector<FieldError> errors;
+    decode_poetryapp(j, errors);
+    std::vector<std::string> messages;
+    for (const auto& e : errors) messages.push_back(e.str());
+    EXPECT_THAT(
+        messages,
+        testing::UnorderedElementsAre(
+            testing::AllOf(testing::StartsWith("spec.environments[0].canary.analysis.judge:"),
+                           testing::HasSubstr("\"threshold\", \"compare\"")),
+            testing::AllOf(
+                testing::StartsWith("spec.environments[0].canary.analysis.onUnavailable:"),
+                testing::HasSubstr("\"hold\", \"abort\"")),
+            testing::StartsWith("spec.environments[0].canary.analysis.tolerance: must be a number"),
+            testing::AllOf(
+                testing::StartsWith("spec.environments[0].canary.analysis.metrics[0].direction:"),
+                testing::HasSubstr("\"HigherIsWorse\", \"LowerIsWorse\", \"Either\""))));
+}
+
+TEST(Codec, CanaryStatusRoundTripsAndShowsInTheSummary) {
+    auto t = std::chrono::sys_days{std::chrono::year{2026} / 3 / 1} + std::chrono::hours(5);
+    PoetryAppStatus st;
+    EnvironmentStatus prod;
+    prod.name = "prod";
+    prod.version = "1.3.0";
+    prod.phase = Phase::healthy;
+    CanaryStatus c;
+    c.phase = CanaryPhase::progressing;
+    c.version = "1.4.2";
+    c.tag = "1.4.2-ab12cd3";
+    c.digest = "sha256:" + std::string(64, 'b');
+    c.step = 1;
+    c.weight = 25;
+    c.started = t;
+    c.step_started = t + std::chrono::minutes(5);
+    c.last_analysis = t + std::chrono::minutes(6);
+    c.failures = 1;
+    c.inconclusive = 2;
+    c.analysis = {
+        MetricResult{"success-rate", 0.997, ">= 0.99", AnalysisVerdict::pass, "ok"},
+        MetricResult{"latency-p99-ms", std::nullopt, "<= 500", AnalysisVerdict::inconclusive,
+                     "no series"},
+        MetricResult{"errors", std::numeric_limits<double>::quiet_NaN(), "<= 1",
+                     AnalysisVerdict::inconclusive, "NaN"},
+    };
+    c.commit = std::string(40, 'c');
+    c.message = "step 2/3 at 25%";
+    prod.canary = c;
+    st.environments = {prod};
+
+    PoetryAppSpec spec;
+    for (const char* name : {"dev", "prod"}) {
+        EnvironmentSpec env;
+        env.name = name;
+        env.path = std::string("envs/") + name;
+        spec.environments.push_back(env);
+    }
+    EXPECT_EQ(make_summary(spec, st), "dev=- prod=1.4.2(canary 25%)");
+    st.environments[0].canary->phase = CanaryPhase::paused;
+    EXPECT_EQ(make_summary(spec, st), "dev=- prod=1.4.2(canary 25%)");
+    st.environments[0].canary->phase = CanaryPhase::aborted;
+    EXPECT_EQ(make_summary(spec, st), "dev=- prod=1.3.0");
+    st.environments[0].canary->phase = CanaryPhase::succeeded;
+    EXPECT_EQ(make_summary(spec, st), "dev=- prod=1.3.0");
+    st.environments[0].canary->phase = CanaryPhase::progressing;
+
+    json j = encode_status(st);
+    const json& jc = j["environments"][0]["canary"];
+    EXPECT_EQ(jc["phase"], "Progressing");
+    EXPECT_EQ(jc["weight"], 25);
+    EXPECT_EQ(jc["stepStarted"], "2026-03-01T05:05:00Z");
+    EXPECT_EQ(jc["analysis"][0]["verdict"], "Pass");
+    EXPECT_EQ(jc["analysis"][0]["value"], 0.997);
+    EXPECT_FALSE(jc["analysis"][1].contains("value"));
+    EXPECT_FALSE(jc["analysis"][2].contains("value"));  // NaN is not JSON
+    EXPECT_EQ(jc["analysis"][2]["verdict"], "Inconclusive");
+    std::vector<FieldError> errors;
+    PoetryAppStatus back = decode_status(j, errors);
+    EXPECT_TRUE(errors.empty()) << join_errors(errors);
+    EXPECT_EQ(encode_status(back), j);
+    ASSERT_TRUE(back.environments[0].canary);
+    EXPECT_EQ(back.environments[0].canary->analysis[0].value, 0.997);
+    EXPECT_EQ(back.environments[0].canary->started, t);
 }

@@ -224,6 +224,28 @@ TEST_F(CrdIt, EveryRuleIsEnforcedByTheServerAndByPoetryops) {
         {"min above max",
          [](json& s) { s["environments"][2]["canary"]["analysis"]["metrics"][0]["max"] = 0.5; },
          "min must not be greater than max"},
+        {"inconclusiveLimit below 1",
+         [](json& s) { s["environments"][2]["canary"]["analysis"]["inconclusiveLimit"] = 0; },
+         "should be greater than or equal to 1"},
+        {"tolerance 0",
+         [](json& s) { s["environments"][2]["canary"]["analysis"]["tolerance"] = 0; },
+         "should be greater than 0"},
+        {"confidence 1",
+         [](json& s) { s["environments"][2]["canary"]["analysis"]["confidence"] = 1; },
+         "should be less than 1"},
+        {"confidence 0.5",
+         [](json& s) { s["environments"][2]["canary"]["analysis"]["confidence"] = 0.5; },
+         "should be greater than 0.5"},
+        {"unknown judge",
+         [](json& s) { s["environments"][2]["canary"]["analysis"]["judge"] = "kayenta"; },
+         "Unsupported value"},
+        {"compare with a query that does not select through {{canary}}",
+         [](json& s) {
+             json& a = s["environments"][2]["canary"]["analysis"];
+             a["judge"] = "compare";
+             a["metrics"][0] = {{"name", "errors"}, {"query", "sum(errors{service=\"web\"})"}};
+         },
+         "with judge compare each query must select the canary through {{canary}}"},
         {"build without source", [](json& s) { s["build"] = json::object(); },
          "spec.source is required when spec.build is set"},
         {"duplicate environment names",
@@ -268,6 +290,81 @@ TEST_F(CrdIt, FanOutAndIncreasingWeightsAreAccepted) {
     auto stored = dry_run_create(o);
     ASSERT_TRUE(stored) << stored.error().message;
     EXPECT_TRUE(api::load_poetryapp(o));
+}
+
+TEST_F(CrdIt, CompareNeedsNoBoundsAndAcceptsSpacesInThePlaceholder) {
+    json o = base_app();
+    json& a = o["spec"]["environments"][2]["canary"]["analysis"];
+    a["judge"] = "compare";
+    a["metrics"] = json::parse(R"J([{"name": "success-rate"},
+        {"name": "errors", "query": "sum(rate(errors{service=\"{{ canary }}\"}[{{interval}}]))",
+         "direction": "HigherIsWorse"},
+        {"name": "tabbed", "query": "sum(x{service=\"{{\tcanary}}\"})"}])J");
+    o["spec"]["environments"][2]["canary"]["workload"] = "web-canary-v2";
+    a["prometheus"]["secretRef"] = {{"name", "prom-auth"}};
+    auto stored = dry_run_create(o);
+    ASSERT_TRUE(stored) << stored.error().message;
+    auto app = api::load_poetryapp(o);
+    ASSERT_TRUE(app) << app.error().message;
+    EXPECT_EQ((*stored)["spec"], api::encode_spec(app->spec))
+        << "server: " << (*stored)["spec"].dump()
+        << "\nours:   " << api::encode_spec(app->spec).dump();
+}
+
+TEST_F(CrdIt, CanaryStatusSurvivesTheStatusSubresource) {
+    const std::string ns = "crd-canary";
+    ensure_namespace(ns);
+    json o = base_app();
+    o["metadata"]["name"] = "canary";
+    o["metadata"]["namespace"] = ns;
+    auto ref = controller::poetryapps().in(ns).named("canary");
+    (void)client_->remove(ref);
+    auto created = client_->create(controller::poetryapps().in(ns), o);
+    ASSERT_TRUE(created) << created.error().message;
+
+    auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    api::PoetryAppStatus st;
+    api::EnvironmentStatus prod;
+    prod.name = "prod";
+    prod.version = "1.3.0";
+    prod.phase = api::Phase::healthy;
+    api::CanaryStatus c;
+    c.phase = api::CanaryPhase::paused;
+    c.version = "1.4.2";
+    c.tag = "1.4.2-ab12cd3";
+    c.digest = "sha256:" + std::string(64, 'e');
+    c.step = 1;
+    c.weight = 25;
+    c.started = now - std::chrono::minutes(7);
+    c.step_started = now - std::chrono::minutes(2);
+    c.last_analysis = now;
+    c.failures = 1;
+    c.inconclusive = 2;
+    c.analysis = {
+        {"success-rate", 0.9975, ">= 0.99", api::AnalysisVerdict::pass, "ok"},
+        {"latency-p99-ms", std::nullopt, "<= 500", api::AnalysisVerdict::inconclusive, "no series"},
+        {"requests", 42, ">= 100", api::AnalysisVerdict::fail, "too few"}};
+    c.commit = std::string(40, 'a');
+    c.message = "paused by poetryops.io/canary.prod";
+    prod.canary = c;
+    st.environments = {prod};
+    api::PoetryAppSpec spec;
+    std::vector<api::FieldError> spec_errors;
+    spec = api::decode_poetryapp(o, spec_errors).spec;
+    st.summary = api::make_summary(spec, st);
+    EXPECT_EQ(st.summary, "dev=- staging=- prod=1.4.2(canary 25%)");
+    json with_status = *created;
+    with_status["status"] = api::encode_status(st);
+    auto written = client_->update_status(ref, with_status);
+    ASSERT_TRUE(written) << written.error().message;
+    auto read = client_->get(ref);
+    ASSERT_TRUE(read) << read.error().message;
+    std::vector<api::FieldError> errors;
+    api::PoetryAppStatus back = api::decode_status((*read)["status"], errors);
+    EXPECT_TRUE(errors.empty()) << api::join_errors(errors);
+    // Nothing pruned: what we wrote is what the server keeps.
+    EXPECT_EQ(api::encode_status(back), api::encode_status(st)) << (*read)["status"].dump();
+    EXPECT_TRUE(client_->remove(ref));
 }
 
 TEST_F(CrdIt, BuildStatusSurvivesTheStatusSubresourceAndFeedsTheBuildColumn) {

@@ -167,7 +167,15 @@ TEST(Crd, EnumsMatchTheCode) {
     EXPECT_EQ(schema_enum(root, "spec.environments[].promotion.approval"), names<Approval>());
     EXPECT_EQ(schema_enum(root, "spec.environments[].canary.mode"), names<CanaryMode>());
     EXPECT_EQ(schema_enum(root, "spec.environments[].canary.traffic.kind"), names<TrafficKind>());
+    EXPECT_EQ(schema_enum(root, "spec.environments[].canary.analysis.judge"), names<CanaryJudge>());
+    EXPECT_EQ(schema_enum(root, "spec.environments[].canary.analysis.onUnavailable"),
+              names<OnUnavailable>());
+    EXPECT_EQ(schema_enum(root, "spec.environments[].canary.analysis.metrics[].direction"),
+              names<MetricDirection>());
     EXPECT_EQ(schema_enum(root, "status.environments[].phase"), names<Phase>());
+    EXPECT_EQ(schema_enum(root, "status.environments[].canary.phase"), names<CanaryPhase>());
+    EXPECT_EQ(schema_enum(root, "status.environments[].canary.analysis[].verdict"),
+              names<AnalysisVerdict>());
     EXPECT_EQ(schema_enum(root, "status.history[].kind"), names<HistoryKind>());
     EXPECT_EQ(schema_enum(root, "status.builds[].phase"), names<BuildPhase>());
     EXPECT_EQ(schema_enum(root, "status.builds[].engine"), names<BuildEngine>());
@@ -218,7 +226,26 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     app.spec.image.policy.versions = ">=1";
     app.spec.environments[0].update.image = "billing";
     app.spec.environments[2].canary->traffic.file = "route.yaml";
+    app.spec.environments[2].canary->workload = "billing-canary";
+    app.spec.environments[2].canary->analysis->prometheus.secret_ref = SecretRef{"prom"};
+    app.spec.environments[2].canary->analysis->metrics[0].direction =
+        MetricDirection::lower_is_worse;
+    app.spec.environments[2].canary->analysis->metrics[1].query = "sum(up)";
     check_declared(root["properties"]["spec"], encode_spec(app.spec), "spec");
+    // Every canary field declared is one the code writes.
+    json canary = encode_spec(app.spec)["environments"][2]["canary"];
+    const json& canary_schema = *schema_at(root, "spec.environments[].canary");
+    for (auto& [k, v] : canary_schema["properties"].items())
+        EXPECT_TRUE(canary.contains(k)) << "spec.environments[].canary." << k;
+    for (auto& [k, v] : canary_schema["properties"]["analysis"]["properties"].items())
+        EXPECT_TRUE(canary["analysis"].contains(k)) << "spec.environments[].canary.analysis." << k;
+    for (auto& [k, v] :
+         canary_schema["properties"]["analysis"]["properties"]["metrics"]["items"]["properties"]
+             .items()) {
+        bool written = false;
+        for (const auto& m : canary["analysis"]["metrics"]) written = written || m.contains(k);
+        EXPECT_TRUE(written) << "spec.environments[].canary.analysis.metrics[]." << k;
+    }
 
     PoetryAppStatus st;
     st.observed_generation = 1;
@@ -230,6 +257,11 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     e.held = true;
     e.rejected_digests = {"x"};
     e.since = std::chrono::system_clock::now();
+    CanaryStatus c;
+    c.version = c.tag = c.digest = c.commit = c.message = "x";
+    c.started = c.step_started = c.last_analysis = std::chrono::system_clock::now();
+    c.analysis.push_back(MetricResult{"m", 1.5, ">= 1", AnalysisVerdict::pass, "x"});
+    e.canary = c;
     st.environments.push_back(e);
     HistoryEntry h;
     h.environment = h.version = h.tag = h.digest = h.commit = h.reason = "x";
@@ -250,6 +282,12 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     for (auto& [k, v] :
          root["properties"]["status"]["properties"]["environments"]["items"]["properties"].items())
         EXPECT_TRUE(status["environments"][0].contains(k)) << k;
+    const json& canary_status = *schema_at(root, "status.environments[].canary");
+    for (auto& [k, v] : canary_status["properties"].items())
+        EXPECT_TRUE(status["environments"][0]["canary"].contains(k)) << "canary." << k;
+    for (auto& [k, v] : canary_status["properties"]["analysis"]["items"]["properties"].items())
+        EXPECT_TRUE(status["environments"][0]["canary"]["analysis"][0].contains(k))
+            << "canary.analysis[]." << k;
     for (auto& [k, v] :
          root["properties"]["status"]["properties"]["builds"]["items"]["properties"].items())
         EXPECT_TRUE(status["builds"][0].contains(k)) << k;
@@ -298,6 +336,12 @@ TEST(Crd, CrossFieldRulesAreDeclared) {
     EXPECT_THAT(rules("spec.environments[].health"),
                 testing::Contains(testing::HasSubstr("has(self.argocd)")));
     EXPECT_THAT(rules("spec"), testing::Contains(testing::HasSubstr("has(self.source)")));
+    // Bounds are required with the threshold judge only, and compared queries select through
+    // {{canary}}: rules on the analysis, which knows the judge.
+    EXPECT_THAT(rules("spec.environments[].canary.analysis"),
+                testing::IsSupersetOf({testing::HasSubstr("has(m.min) || has(m.max)"),
+                                       testing::HasSubstr("canary")}));
+    EXPECT_TRUE(rules("spec.environments[].canary.analysis.metrics[]").size() >= 1);
     // kube-apiserver 1.28 refuses the CRD when a rule's estimated cost is unbounded
     // (tests/api/crd_it_test.cpp applies it for real): every list and string a rule walks needs a
     // bound, and a list made by map() has none.

@@ -286,3 +286,61 @@ TEST(Validation, TagTemplateAcceptsEveryPlaceholderTheRendererSupports) {
     EXPECT_THAT(loaded.error().message, testing::HasSubstr("spec.image.tagTemplate"));
     EXPECT_FALSE(poetryops::oci::render_tag("{version}-{commit}", values));
 }
+
+TEST(Validation, CanaryAnalysisParameters) {
+    auto analysis = [](json& j) -> json& {
+        return j["spec"]["environments"][2]["canary"]["analysis"];
+    };
+    const std::string ap = "spec.environments[2].canary.analysis";
+    json j = base_app();
+    analysis(j)["inconclusiveLimit"] = 0;
+    analysis(j)["tolerance"] = 0;
+    analysis(j)["confidence"] = 0.5;
+    analysis(j)["interval"] = "0s";
+    EXPECT_THAT(paths_of(j),
+                testing::UnorderedElementsAre(ap + ".inconclusiveLimit", ap + ".tolerance",
+                                              ap + ".confidence", ap + ".interval"));
+    analysis(j)["inconclusiveLimit"] = 1;
+    analysis(j)["tolerance"] = 1;
+    analysis(j)["confidence"] = 0.999;
+    analysis(j)["interval"] = "30s";
+    EXPECT_TRUE(paths_of(j).empty());
+    analysis(j)["tolerance"] = 1.5;
+    analysis(j)["confidence"] = 1;
+    EXPECT_THAT(paths_of(j), testing::UnorderedElementsAre(ap + ".tolerance", ap + ".confidence"));
+    EXPECT_THAT(message_for(j, ap + ".confidence"), testing::HasSubstr("less than 1"));
+}
+
+TEST(Validation, CompareNeedsNoBoundsButQueriesThatSelectTheCanary) {
+    json j = base_app();
+    json& a = j["spec"]["environments"][2]["canary"]["analysis"];
+    const std::string mp = "spec.environments[2].canary.analysis.metrics";
+    a["metrics"] = json::parse(R"J([{"name": "success-rate"},
+        {"name": "queue", "query": "sum(queue{service=\"{{ canary }}\"})"},
+        {"name": "fixed", "query": "sum(queue{service=\"billing-canary\"})"}])J");
+    // threshold: every metric needs a bound.
+    EXPECT_THAT(paths_of(j), testing::UnorderedElementsAre(mp + "[0]", mp + "[1]", mp + "[2]"));
+    EXPECT_THAT(message_for(j, mp + "[0]"), testing::HasSubstr("set min, max or both"));
+    // compare: bounds are optional, but the baseline is measured by swapping {{canary}}.
+    a["judge"] = "compare";
+    EXPECT_THAT(paths_of(j), testing::ElementsAre(mp + "[2].query"));
+    EXPECT_THAT(message_for(j, mp + "[2].query"), testing::HasSubstr("{{canary}}"));
+    a["metrics"].erase(2);
+    EXPECT_TRUE(paths_of(j).empty());
+    // Built-in or query, under either judge.
+    a["metrics"][0]["name"] = "errors";
+    EXPECT_THAT(paths_of(j), testing::ElementsAre(mp + "[0].query"));
+}
+
+TEST(Validation, CanaryWorkloadAndPrometheusSecret) {
+    json j = base_app();
+    json& c = j["spec"]["environments"][2]["canary"];
+    c["workload"] = "Billing_Canary";
+    c["analysis"]["prometheus"]["secretRef"] = {{"name", ""}};
+    EXPECT_THAT(paths_of(j), testing::UnorderedElementsAre(
+                                 "spec.environments[2].canary.workload",
+                                 "spec.environments[2].canary.analysis.prometheus.secretRef.name"));
+    c["workload"] = "billing-canary";
+    c["analysis"]["prometheus"]["secretRef"]["name"] = "prom-auth";
+    EXPECT_TRUE(paths_of(j).empty());
+}

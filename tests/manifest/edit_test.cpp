@@ -300,3 +300,73 @@ TEST(Request, ParsesCliForms) {
 
 }  // namespace
 }  // namespace poetryops::manifest
+
+namespace poetryops::manifest {
+namespace {
+
+TEST(Workloads, AWorkloadNameEditsOnlyThatWorkload) {
+    const std::string digest = "sha256:" + std::string(64, 'c');
+    std::string text =
+        "# stable first, then the canary\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: billing\nspec:\n"
+        "  template:\n    spec:\n      containers:\n"
+        "      - name: app\n        image: reg/acme/billing:1.3.0  # stable\n"
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: billing-canary\nspec:\n"
+        "  template:\n    spec:\n      initContainers:\n"
+        "      - {name: migrate, image: reg/acme/billing:1.3.0}\n      containers:\n"
+        "      - name: app\n        image: reg/acme/billing:1.3.0\n"
+        "---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: billing-canary-report}\nspec:\n"
+        "  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n"
+        "          - {name: r, image: reg/acme/billing:1.3.0}\n";
+    SetImageRequest r;
+    r.name = "reg/acme/billing";
+    r.tag = "1.4.2";
+    r.digest = digest;
+    r.workload = "billing-canary";
+    auto out = set_image(text, r, Kind::yaml);
+    ASSERT_TRUE(out) << out.error().message;
+    EXPECT_EQ(out->matched, 2u);  // the canary's init container and its app container
+    // The 2nd and 3rd occurrences are the canary's; the 1st is stable's, the 4th the CronJob's.
+    const std::string old_ref = "reg/acme/billing:1.3.0";
+    const std::string pinned = "reg/acme/billing:1.4.2@" + digest;
+    std::string want = text;
+    auto nth = [&](int n) {
+        std::size_t at = want.find(old_ref);
+        for (int i = 0; i < n; ++i) at = want.find(old_ref, at + 1);
+        return at;
+    };
+    want.replace(nth(2), old_ref.size(), pinned);  // the later one first: offsets before it hold
+    want.replace(nth(1), old_ref.size(), pinned);
+    EXPECT_EQ(out->new_text, want);
+    // Neither the stable Deployment nor the CronJob moved.
+    EXPECT_NE(out->new_text.find("image: reg/acme/billing:1.3.0  # stable"), std::string::npos);
+    EXPECT_NE(out->new_text.find("{name: r, image: reg/acme/billing:1.3.0}"), std::string::npos);
+
+    r.workload = "billing-v2";
+    auto none = set_image(text, r, Kind::yaml);
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->matched, 0u);
+    EXPECT_FALSE(none->changed());
+
+    r.workload = "billing-canary-report";
+    auto cron = set_image(text, r, Kind::yaml);
+    ASSERT_TRUE(cron);
+    EXPECT_EQ(cron->matched, 1u);
+}
+
+TEST(Workloads, AWorkloadNameWithAnotherKindIsAnInvalidRequest) {
+    SetImageRequest r;
+    r.name = "reg/acme/billing";
+    r.tag = "1.4.2";
+    r.workload = "billing-canary";
+    for (Kind k : {Kind::kustomize, Kind::helm, Kind::marker, Kind::auto_detect}) {
+        auto out = set_image("images:\n- name: reg/acme/billing\n  newTag: '1'\n", r, k);
+        ASSERT_FALSE(out);
+        EXPECT_EQ(out.error().kind, Error::Kind::invalid);
+        EXPECT_EQ(out.error().reason, "InvalidRequest");
+        EXPECT_NE(out.error().message.find("workload \"billing-canary\""), std::string::npos);
+    }
+}
+
+}  // namespace
+}  // namespace poetryops::manifest

@@ -1,5 +1,6 @@
 #include <poetryops/manifest/read.hpp>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace poetryops::manifest {
@@ -63,6 +64,55 @@ TEST(FindPinnedImage, HelmValuesTagDigestAndRepository) {
     auto other = find_pinned_image(text, req("reg/acme/other"), Kind::helm);
     ASSERT_TRUE(other);
     EXPECT_FALSE(*other);
+}
+
+// The environment folder of a canary: a stable and a canary workload running the same image.
+const std::string kTwoWorkloads =
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: billing\nspec:\n  template:\n"
+    "    spec:\n      containers:\n      - name: app\n        image: reg/acme/billing:1.3.0@" +
+    kDigest +
+    "\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: billing-canary\nspec:\n"
+    "  template:\n    spec:\n      containers:\n      - name: app\n"
+    "        image: reg/acme/billing:1.4.2@sha256:" +
+    std::string(64, 'b') + "\n";
+
+TEST(FindPinnedImage, WorkloadReadsOnlyThatWorkload) {
+    SetImageRequest r = req("reg/acme/billing");
+    auto first = find_pinned_image(kTwoWorkloads, r, Kind::yaml);
+    ASSERT_TRUE(first && *first);
+    EXPECT_EQ((*first)->tag, "1.3.0");  // without a workload: the first container running it
+    r.workload = "billing-canary";
+    auto canary = find_pinned_image(kTwoWorkloads, r, Kind::yaml);
+    ASSERT_TRUE(canary && *canary);
+    EXPECT_EQ((*canary)->tag, "1.4.2");
+    EXPECT_EQ((*canary)->line, 21);
+    r.workload = "billing";
+    auto stable = find_pinned_image(kTwoWorkloads, r, Kind::yaml);
+    ASSERT_TRUE(stable && *stable);
+    EXPECT_EQ((*stable)->tag, "1.3.0");
+    r.workload = "billing-v2";
+    auto none = find_pinned_image(kTwoWorkloads, r, Kind::yaml);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+    // A Service of that name runs no containers; a document without metadata is no workload.
+    r.workload = "svc";
+    auto svc = find_pinned_image(
+        "kind: Service\nmetadata: {name: svc}\nspec: {}\n---\nkind: Pod\nspec:\n  containers:\n"
+        "  - {name: a, image: reg/acme/billing:1}\n",
+        r, Kind::yaml);
+    ASSERT_TRUE(svc) << svc.error().message;
+    EXPECT_FALSE(*svc);
+}
+
+TEST(FindPinnedImage, WorkloadWithAnotherKindIsRefusedNamingTheField) {
+    SetImageRequest r = req("reg/acme/billing");
+    r.workload = "billing-canary";
+    for (Kind k : {Kind::kustomize, Kind::helm, Kind::auto_detect, Kind::marker}) {
+        auto p = find_pinned_image(kTwoWorkloads, r, k);
+        ASSERT_FALSE(p);
+        EXPECT_EQ(p.error().reason, "InvalidRequest");
+        EXPECT_THAT(p.error().message, testing::HasSubstr("workload \"billing-canary\""));
+    }
 }
 
 TEST(FindPinnedImage, InvalidYamlNamesTheLine) {

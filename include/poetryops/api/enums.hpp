@@ -27,8 +27,15 @@ enum class HealthKind { none, argocd, flux, deployment };
 using TrafficKind = manifest::TrafficKind;
 /// environments[].canary.mode: weights written to git (default) or patched on the live object.
 enum class CanaryMode { git, cluster };
-/// environments[].canary.analysis.onUnavailable
+/// environments[].canary.analysis.judge: each metric within its min/max (threshold), or the canary
+/// against the stable baseline by a Mann-Whitney U test (compare; docs/canary.md#judges).
+enum class CanaryJudge { threshold, compare };
+/// environments[].canary.analysis.onUnavailable: what a canary does while Prometheus cannot be
+/// asked (unreachable, timing out, 5xx): hold at its current weight, or abort and roll back.
 enum class OnUnavailable { hold, abort };
+/// environments[].canary.analysis.metrics[].direction: which way of a difference from the stable
+/// baseline is a regression (the compare judge).
+enum class MetricDirection { higher_is_worse, lower_is_worse, either };
 /// status.environments[].canary.phase
 enum class CanaryPhase { progressing, paused, succeeded, aborted };
 /// status.environments[].canary.analysis[].verdict
@@ -72,6 +79,28 @@ struct EnumNames<TrafficKind> {
 template <>
 struct EnumNames<CanaryMode> {
     static constexpr std::array<std::string_view, 2> values{"git", "cluster"};
+};
+template <>
+struct EnumNames<CanaryJudge> {
+    static constexpr std::array<std::string_view, 2> values{"threshold", "compare"};
+};
+template <>
+struct EnumNames<OnUnavailable> {
+    static constexpr std::array<std::string_view, 2> values{"hold", "abort"};
+};
+template <>
+struct EnumNames<MetricDirection> {
+    static constexpr std::array<std::string_view, 3> values{"HigherIsWorse", "LowerIsWorse",
+                                                            "Either"};
+};
+template <>
+struct EnumNames<CanaryPhase> {
+    static constexpr std::array<std::string_view, 4> values{"Progressing", "Paused", "Succeeded",
+                                                            "Aborted"};
+};
+template <>
+struct EnumNames<AnalysisVerdict> {
+    static constexpr std::array<std::string_view, 3> values{"Pass", "Fail", "Inconclusive"};
 };
 template <>
 struct EnumNames<Phase> {

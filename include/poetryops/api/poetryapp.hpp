@@ -149,10 +149,20 @@ struct MetricSpec {
     std::string query;  ///< PromQL; empty: the built-in query of `name`
     std::optional<double> min;  ///< fails when the value is below
     std::optional<double> max;  ///< fails when the value is above
+    /// compare judge: which way of a difference from the baseline fails; unset: by name
+    /// (effective_direction()).
+    std::optional<MetricDirection> direction;
+
+    /// `direction` when set, else by name: success-rate → lower_is_worse, latency-p99-ms →
+    /// higher_is_worse, any other metric → either.
+    MetricDirection effective_direction() const;
 };
 
 struct PrometheusSpec {
     std::string address;  ///< http(s)://host:port
+    /// Credentials and trust in the PoetryApp's namespace: keys `token` (a bearer token) or
+    /// `username` and `password` (basic auth), and optionally `ca.crt` (PEM) to verify https.
+    std::optional<SecretRef> secret_ref;
 };
 
 struct AnalysisSpec {
@@ -161,8 +171,15 @@ struct AnalysisSpec {
     Duration interval{"1m"};
     std::int64_t min_requests = 0;  ///< fewer requests in an interval: inconclusive, the step waits
     int failure_limit = 2;          ///< failed checks that abort the canary and roll back
-    int inconclusive_limit = 3;     ///< inconclusive checks in a row that count as one failure
+    CanaryJudge judge = CanaryJudge::threshold;
+    /// inconclusive rounds in a row that count as a failure (no data, too little traffic)
+    int inconclusive_limit = 3;
+    /// Prometheus unreachable or erroring: hold at the current weight, or abort
     OnUnavailable on_unavailable = OnUnavailable::hold;
+    /// compare: a shift counts only when its interval clears ±tolerance·|shift|; in (0, 1]
+    double tolerance = 0.25;
+    /// compare: confidence level of the shift's interval; in (0.5, 1)
+    double confidence = 0.98;
 };
 
 struct CanarySpec {
@@ -170,8 +187,12 @@ struct CanarySpec {
     TrafficSpec traffic;
     std::vector<CanaryStep> steps = default_canary_steps();
     std::optional<AnalysisSpec> analysis;
-    std::string workload;  ///< the canary workload; empty: traffic.canary
-    std::string effective_workload() const { return workload.empty() ? traffic.canary : workload; }
+    /// The canary workload (a Deployment, StatefulSet, … in the environment's folder, by
+    /// metadata.name) whose container image the canary pins; empty: traffic.canary.
+    std::string workload;
+
+    /// `workload`, or traffic.canary when empty (the canary Service's name, e.g. billing-canary).
+    std::string effective_workload() const;
 
     static std::vector<CanaryStep> default_canary_steps() {
         return {{10, Duration("5m")}, {50, Duration("5m")}};
@@ -202,25 +223,34 @@ struct PoetryAppSpec {
     const EnvironmentSpec* find_environment(std::string_view name) const;
 };
 
+/// One metric's result in the last analysis round (status.environments[].canary.analysis[]).
 struct MetricResult {
-    std::string name;
+    std::string name;  ///< the metric's name; "requests" for the minRequests check
+    /// The value judged (compare: the estimated shift canary − baseline); unset when there was
+    /// none. Only finite values are written.
     std::optional<double> value;
-    std::string bound;
+    std::string bound;  ///< what it was judged against, e.g. ">= 0.99", "<= 500", "vs stable"
     AnalysisVerdict verdict = AnalysisVerdict::inconclusive;
-    std::string message;
+    std::string message;  ///< one human line, e.g. "success-rate 0.95 is below min 0.99"
 };
 
+/// Where an environment's canary is (status.environments[].canary).
 struct CanaryStatus {
     CanaryPhase phase = CanaryPhase::progressing;
-    std::string version, tag, digest;
-    int step = 0;
-    int weight = 0;
-    std::optional<std::chrono::system_clock::time_point> started, step_started, last_analysis;
-    int failures = 0;
-    int inconclusive = 0;
-    std::vector<MetricResult> analysis;
-    std::string commit;
-    std::string message;
+    // The canary's artifact.
+    std::string version;  ///< PEP 440 version
+    std::string tag;      ///< image tag
+    std::string digest;   ///< sha256:…
+    int step = 0;         ///< index into spec.environments[].canary.steps
+    int weight = 0;       ///< percent of traffic the canary gets now
+    std::optional<std::chrono::system_clock::time_point> started;        ///< the canary began
+    std::optional<std::chrono::system_clock::time_point> step_started;   ///< the current step began
+    std::optional<std::chrono::system_clock::time_point> last_analysis;  ///< the last round ended
+    int failures = 0;      ///< failed analysis rounds so far (failureLimit aborts)
+    int inconclusive = 0;  ///< inconclusive rounds in a row (inconclusiveLimit counts a failure)
+    std::vector<MetricResult> analysis;  ///< the last round, one entry per check
+    std::string commit;                  ///< the last canary commit (git mode)
+    std::string message;                 ///< one human line
 };
 
 /// What one environment runs and where it is in its pipeline.
@@ -240,6 +270,7 @@ struct EnvironmentStatus {
     /// The promotion engine never promotes these into this environment or any environment
     /// downstream of it.
     std::vector<std::string> rejected_digests;
+    /// The canary of this environment, while one runs and after it ended (until the next starts).
     std::optional<CanaryStatus> canary;
 };
 
@@ -317,8 +348,9 @@ struct PoetryApp {
 };
 
 /// The printer-column summary: each spec environment in order as name=version ("-" when nothing
-/// runs there), suffixed "(held)" or "(failed)" for those phases. Environments only in status are
-/// left out.
+/// runs there), suffixed "(held)" or "(failed)" for those phases. While an environment's canary is
+/// Progressing or Paused it shows the canary's version and weight instead: "prod=1.4.2(canary
+/// 25%)". Environments only in status are left out.
 std::string make_summary(const PoetryAppSpec& spec, const PoetryAppStatus& status);
 
 /// Prepends `entry` to status.history and trims it to `limit` entries.

@@ -67,6 +67,11 @@ struct SetImageRequest {
     std::string env;  ///< marker environment; a marker naming an env matches only that env
     /// Flux image policy "NS:NAME"; empty → any policy whose NAME equals the app
     std::string policy;
+    /// Kind::yaml only: touch only the containers of the workload whose metadata.name is this
+    /// (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob,
+    /// PodTemplate, Argo Rollout); empty → every workload. A canary pins its workload this way.
+    /// With any other kind a non-empty workload is refused (reason "InvalidRequest").
+    std::string workload;
 };
 
 /// Parses the CLI form "NAME=NEWNAME[:TAG][@DIGEST]" or "NAME[:TAG][@DIGEST]" (validated).
@@ -95,8 +100,19 @@ struct BackendWeight {
 };
 
 /// Sets the weights of named backends in every resource of `kind` (optionally only the one named
-/// `resource`). A `weight:` key is inserted when absent. Every named backend must be found in each
-/// matching resource.
+/// `resource`; two of that name are refused as "Ambiguous"). A `weight:` key is inserted when
+/// absent. Only the groups that list every named backend are edited (Gateway API rules, Istio http
+/// routes; SMI's and Traefik's one list): a rule that sends a header match to the canary alone, or
+/// a path to the stable backend alone, keeps its weights. A resource naming some of the backends
+/// but with no group listing all of them is an error ("MissingBackend"); resources naming none of
+/// them are left alone. Backends are matched as read_weights() (read.hpp) describes.
+///
+/// NGINX: the canary Ingress (annotation nginx.ingress.kubernetes.io/canary: "true") gets
+/// nginx.ingress.kubernetes.io/canary-weight: the weight of the backend it routes to (a Service of
+/// its rules or default backend, or the Ingress' own name), as a share of the weights given, out
+/// of canary-weight-total (default 100): {{"billing", 75}, {"billing-canary", 25}} writes "25".
+/// Other Ingresses are left alone (the stable one gets the rest); naming a non-canary Ingress as
+/// `resource` is refused ("NotCanary").
 Result<EditResult> set_weights(std::string_view text, TrafficKind kind,
                                const std::vector<BackendWeight>& weights,
                                std::string_view resource = {}, const Limits& limits = {});

@@ -120,6 +120,12 @@ public:
         out = v->get<double>();
     }
 
+    void number(const json& obj, std::string_view key, const std::string& path, double& out) {
+        std::optional<double> v;
+        number(obj, key, path, v);
+        if (v) out = *v;
+    }
+
     void duration(const json& obj, std::string_view key, const std::string& path, Duration& out) {
         const json* v = member(obj, key);
         if (!v) return;
@@ -148,6 +154,17 @@ public:
             allowed += "\"" + std::string(n) + "\"";
         }
         error(child(path, key), "unsupported value " + v->dump() + ": must be one of " + allowed);
+    }
+
+    /// An optional enum: unset when the member is absent or null.
+    template <class E>
+    void enumeration(const json& obj, std::string_view key, const std::string& path,
+                     std::optional<E>& out) {
+        if (!member(obj, key)) return;
+        E value{};
+        std::size_t before = errors_.size();
+        enumeration(obj, key, path, value);
+        if (errors_.size() == before) out = value;
     }
 
     void time(const json& obj, std::string_view key, const std::string& path,
