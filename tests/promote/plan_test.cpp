@@ -526,6 +526,7 @@ TEST_F(CanaryPromotionTest, TheFirstImageGoesStraightInAndTheNextOneWalksTheStep
     ASSERT_TRUE(a && a->canary);
     EXPECT_EQ(a->canary->kind, canary::ActionKind::shift);
     EXPECT_EQ(app.status.find_environment("prod")->canary->weight, 10);
+    EXPECT_EQ(app.status.summary, "dev=1.4.2 prod=1.4.2(canary 10%)");
     now += std::chrono::minutes(5);
     p = run();
     a = action_for(p, "prod");
