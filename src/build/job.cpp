@@ -5,6 +5,7 @@
 #include <poetryops/api/validation.hpp>
 #include <poetryops/oci/grammar.hpp>
 #include <poetryops/util/clock.hpp>
+#include <poetryops/util/json.hpp>
 #include <poetryops/util/strings.hpp>
 
 #include <algorithm>
@@ -207,16 +208,7 @@ std::optional<TimePoint> time_of(const json& obj, const char* key) {
     return t;
 }
 
-std::string string_at(const json& obj, std::initializer_list<const char*> path) {
-    const json* cur = &obj;
-    for (const char* k : path) {
-        if (!cur->is_object()) return {};
-        auto it = cur->find(k);
-        if (it == cur->end()) return {};
-        cur = &*it;
-    }
-    return cur->is_string() ? cur->get<std::string>() : std::string();
-}
+using json_util::string_at;
 
 /// The last `max` bytes of `text` on one line (newlines become " | ").
 std::string tail(std::string_view text, std::size_t max = kMaxTail) {

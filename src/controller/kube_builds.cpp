@@ -2,6 +2,7 @@
 
 #include <poetryops/kube/status.hpp>
 #include <poetryops/runtime/informer.hpp>
+#include <poetryops/util/json.hpp>
 #include <poetryops/util/log.hpp>
 
 #include <algorithm>
@@ -16,24 +17,14 @@ constexpr const char* kByApp = "app";  // Jobs by their poetryops.io/app annotat
 constexpr const char* kByJob = "job";  // Pods by "namespace/<their Job's name>"
 constexpr std::size_t kMaxLogs = 256;  // failure logs remembered (one per failed Job)
 
-std::string str_at(const json& o, std::initializer_list<const char*> path) {
-    const json* p = &o;
-    for (const char* k : path) {
-        if (!p->is_object()) return {};
-        auto it = p->find(k);
-        if (it == p->end()) return {};
-        p = &*it;
-    }
-    return p->is_string() ? p->get<std::string>() : std::string();
-}
-
 std::string app_of(const json& job) {
-    return str_at(job, {"metadata", "annotations", build::kAppAnnotation.data()});
+    return json_util::string_at(job, {"metadata", "annotations", build::kAppAnnotation.data()});
 }
 
 std::string job_of(const json& pod) {
-    std::string name = str_at(pod, {"metadata", "labels", "batch.kubernetes.io/job-name"});
-    if (name.empty()) name = str_at(pod, {"metadata", "labels", "job-name"});
+    std::string name =
+        json_util::string_at(pod, {"metadata", "labels", "batch.kubernetes.io/job-name"});
+    if (name.empty()) name = json_util::string_at(pod, {"metadata", "labels", "job-name"});
     return name;
 }
 
@@ -154,7 +145,7 @@ Result<void> KubeBuildPort::ensure_started() {
             w.pods->add_index(kByJob, [](const json& pod) -> std::vector<std::string> {
                 std::string job = job_of(pod);
                 if (job.empty()) return {};
-                return {str_at(pod, {"metadata", "namespace"}) + "/" + job};
+                return {json_util::string_at(pod, {"metadata", "namespace"}) + "/" + job};
             });
             Watch* self = &w;
             w.pods->add_handler(
@@ -212,7 +203,7 @@ void KubeBuildPort::changed_job(const json& job) {
 void KubeBuildPort::changed_pod(const Watch& w, const json& pod) {
     const std::string job_name = job_of(pod);
     if (job_name.empty()) return;
-    auto job = w.jobs->get(str_at(pod, {"metadata", "namespace"}) + "/" + job_name);
+    auto job = w.jobs->get(json_util::string_at(pod, {"metadata", "namespace"}) + "/" + job_name);
     if (!job) return;  // its Job is gone: the Job's own delete event said so
     std::function<void(const std::string&)> fn;
     {
@@ -240,8 +231,9 @@ Result<std::vector<build::JobObservation>> KubeBuildPort::builds(const api::Poet
         }
         build::JobObservation seen = build::read_job(*job, pods);
         if (seen.phase == build::JobPhase::failed && !seen.failed_pod.empty()) {
-            build::with_log(seen, failure_log(app.metadata.namespace_,
-                                              str_at(*job, {"metadata", "uid"}), seen));
+            build::with_log(seen,
+                            failure_log(app.metadata.namespace_,
+                                        json_util::string_at(*job, {"metadata", "uid"}), seen));
         }
         seen.message = log::redact(seen.message);
         out.push_back(std::move(seen));
@@ -341,7 +333,8 @@ void KubeBuildPort::resume_queued() {
                 resumed_.erase(key);  // the cache has caught up
                 ++running;
             } else if (!resumed_.count(key)) {
-                queued.emplace_back(str_at(j, {"metadata", "creationTimestamp"}), key);
+                queued.emplace_back(json_util::string_at(j, {"metadata", "creationTimestamp"}),
+                                    key);
             }
         });
     }
