@@ -41,7 +41,121 @@ manifest::SetImageRequest image_request(const api::PoetryApp& app,
     return r;
 }
 
+/// The canary workload's image request: the app's image, in that workload only.
+manifest::SetImageRequest canary_request(const api::PoetryApp& app,
+                                         const api::EnvironmentSpec& env) {
+    manifest::SetImageRequest r = image_request(app, env);
+    r.workload = env.canary->effective_workload();
+    return r;
+}
+
+std::vector<manifest::BackendWeight> weights(const api::CanarySpec& c, int canary_weight) {
+    return {{c.traffic.stable, 100 - canary_weight}, {c.traffic.canary, canary_weight}};
+}
+
+/// The edit pinning `set` in `path` (kind: how the environment's file is written).
+git::FileEdit image_edit(const std::string& path, const manifest::SetImageRequest& set,
+                         api::UpdateKind kind) {
+    std::string image_name = set.name;
+    return git::FileEdit{
+        path,
+        [set, kind, path, image_name](
+            std::optional<std::string_view> current) -> Result<std::optional<std::string>> {
+            if (!current)
+                return fail(Error::Kind::not_found, path + " does not exist", "FileNotFound");
+            Result<manifest::EditResult> r = manifest::EditResult{};
+            if (kind == api::UpdateKind::helm) {
+                std::vector<std::pair<std::string, std::string>> values;
+                std::string tag = set.tag.value_or("");
+                if (!set.helm_digest_path.empty()) {
+                    values = {{set.helm_tag_path, tag}, {set.helm_digest_path, *set.digest}};
+                } else {
+                    values = {
+                        {set.helm_tag_path, tag.empty() ? *set.digest : tag + "@" + *set.digest}};
+                }
+                r = manifest::set_values(*current, values);
+            } else {
+                r = manifest::set_image(*current, set, kind);
+            }
+            if (!r) return fail(r.error().kind, path + ": " + r.error().message, r.error().reason);
+            if (r->matched == 0) {
+                return fail(Error::Kind::not_found,
+                            path + ": no image named " + image_name +
+                                (set.workload.empty() ? "" : " in workload " + set.workload) +
+                                " to update",
+                            "ImageNotFound");
+            }
+            if (!r->changed()) return std::optional<std::string>{};
+            return std::optional<std::string>(std::move(r->new_text));
+        }};
+}
+
+/// The edit setting the canary's route to `canary_weight` (the stable Service the rest).
+git::FileEdit weights_edit(const std::string& path, const api::CanarySpec& c, int canary_weight) {
+    auto w = weights(c, canary_weight);
+    api::TrafficKind kind = c.traffic.kind;
+    std::string route = c.traffic.route;
+    return git::FileEdit{
+        path,
+        [path, w, kind,
+         route](std::optional<std::string_view> current) -> Result<std::optional<std::string>> {
+            if (!current)
+                return fail(Error::Kind::not_found, path + " does not exist", "FileNotFound");
+            auto r = manifest::set_weights(*current, kind, w, route);
+            if (!r) return fail(r.error().kind, path + ": " + r.error().message, r.error().reason);
+            if (r->matched == 0) {
+                return fail(Error::Kind::not_found, path + ": no route named " + route,
+                            "RouteNotFound");
+            }
+            if (!r->changed()) return std::optional<std::string>{};
+            return std::optional<std::string>(std::move(r->new_text));
+        }};
+}
+
 }  // namespace
+
+canary::GitView observe_canary(const api::PoetryApp& app, const api::EnvironmentSpec& env,
+                               const std::string& update_text,
+                               const std::optional<std::string>& route_text) {
+    canary::GitView v;
+    const api::CanarySpec& c = *env.canary;
+    auto refuse = [&](std::string why) {
+        v.read_ok = false;
+        v.read_error = std::move(why);
+        return v;
+    };
+    if (env.update.kind != api::UpdateKind::manifest) {
+        return refuse("a canary needs update.kind manifest in " + env.name +
+                      " (a kustomize images: entry or a Helm value sets every workload at once, "
+                      "so it cannot hold the stable and the canary digest; docs/canary.md)");
+    }
+    if (c.traffic.file.empty()) {
+        return refuse("canary.traffic.file is empty: name the file in " + env.path +
+                      " that holds " + std::string(api::to_string(c.traffic.kind)) + " route " +
+                      c.traffic.route);
+    }
+    const std::string route_path = join_path(env.path, c.traffic.file);
+    if (!route_text)
+        return refuse(route_path + " does not exist on branch " + app.spec.gitops.branch);
+    auto read = manifest::read_weights(*route_text, c.traffic.kind,
+                                       {c.traffic.stable, c.traffic.canary}, c.traffic.route);
+    if (!read) return refuse(route_path + ": " + read.error().message);
+    if (!*read) return refuse(route_path + ": no route named " + c.traffic.route);
+    for (const auto& w : **read) {
+        if (w.name == c.traffic.canary) v.canary_weight = w.weight;
+    }
+    auto pinned =
+        manifest::find_pinned_image(update_text, canary_request(app, env), manifest::Kind::yaml);
+    const std::string file = environment_file(env);
+    if (!pinned) return refuse(file + ": " + pinned.error().message);
+    if (!*pinned) {
+        return refuse(file + ": no workload " + c.effective_workload() + " running " +
+                      environment_image_name(app.spec, env) +
+                      " (canary.workload; docs/canary.md \"The environment's folder\")");
+    }
+    v.canary_digest = (*pinned)->digest;
+    return v;
+}
 
 void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const Error* error,
                   Clock::time_point now) {
@@ -96,6 +210,33 @@ std::optional<HealthObjectRef> health_object(const api::PoetryApp& app,
         case api::HealthKind::none: break;
     }
     return std::nullopt;
+}
+
+canary::HealthView PromotionReconciler::observe_canary_health(
+    const api::PoetryApp& app, const api::EnvironmentSpec& env,
+    const api::EnvironmentStatus* status) {
+    const api::CanaryStatus* c = status && status->canary ? &*status->canary : nullptr;
+    if (!c || c->commit.empty()) return {canary::Health::waiting, ""};
+    if (env.health.kind() == api::HealthKind::none) return {canary::Health::healthy, ""};
+    HealthObservation h;
+    if (env.health.kind() == api::HealthKind::deployment) {
+        // The canary workload's own rollout, of the canary's digest.
+        api::EnvironmentSpec canary_env = env;
+        canary_env.health.deployment->name = env.canary->effective_workload();
+        api::EnvironmentStatus s = *status;
+        s.digest = c->digest;
+        h = observe_health(app, canary_env, &s);
+    } else {
+        // Argo CD or Flux synced to the last canary commit, and healthy.
+        api::EnvironmentStatus s = *status;
+        s.commit = c->commit;
+        h = observe_health(app, env, &s);
+    }
+    switch (h.state) {
+        case HealthState::healthy: return {canary::Health::healthy, h.message};
+        case HealthState::degraded: return {canary::Health::degraded, h.message};
+        default: return {canary::Health::waiting, h.message};
+    }
 }
 
 HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app,
@@ -153,6 +294,14 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
     }
     std::vector<std::string> paths;
     for (const auto& env : app.spec.environments) paths.push_back(environment_file(env));
+    // Canary environments: their route files follow, in environment order.
+    std::map<std::string, std::size_t> route_at;
+    for (const auto& env : app.spec.environments) {
+        if (env.canary && !env.canary->traffic.file.empty()) {
+            route_at[env.name] = paths.size();
+            paths.push_back(join_path(env.path, env.canary->traffic.file));
+        }
+    }
     auto snapshot = gitops_.read_files(app, paths);
     if (!snapshot) {
         out.error = snapshot.error();
@@ -206,14 +355,11 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
         }
         eo.health = observe_health(app, env, st);
         if (env.canary) {
-            // The step machine decides (promote::plan → canary::step), but reading the route and
-            // the canary workload, the analysis and the canary's commits are not wired here yet:
-            // the environment keeps its stable image (its first image still goes in) rather than
-            // skip the canary its spec asks for.
-            eo.canary.read_ok = false;
-            eo.canary.read_error =
-                "canary rollouts are not run by this version of the controller yet; " + env.name +
-                " keeps its stable image";
+            std::optional<std::string> route;
+            if (auto at = route_at.find(env.name); at != route_at.end())
+                route = snapshot->files[at->second];
+            eo.canary = observe_canary(app, env, *text, route);
+            eo.canary_health = observe_canary_health(app, env, st);
         }
         obs.environments[env.name] = std::move(eo);
     }
@@ -224,51 +370,74 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
                                                    const promote::PromoteAction& action) const {
     const api::EnvironmentSpec* env = app.spec.find_environment(action.environment);
     git::EditRequest req;
-    std::string path = environment_file(*env);
+    const std::string path = environment_file(*env);
     manifest::SetImageRequest set = image_request(app, *env);
     set.tag = action.artifact.tag.empty() ? std::nullopt : std::optional(action.artifact.tag);
     set.digest = action.artifact.digest;
-    api::UpdateKind kind = env->update.kind;
-    std::string image_name = set.name;
-    req.edits.push_back(git::FileEdit{
-        path,
-        [set, kind, path, image_name](
-            std::optional<std::string_view> current) -> Result<std::optional<std::string>> {
-            if (!current)
-                return fail(Error::Kind::not_found, path + " does not exist", "FileNotFound");
-            Result<manifest::EditResult> r = manifest::EditResult{};
-            if (kind == api::UpdateKind::helm) {
-                std::vector<std::pair<std::string, std::string>> values;
-                std::string tag = set.tag.value_or("");
-                if (!set.helm_digest_path.empty()) {
-                    values = {{set.helm_tag_path, tag}, {set.helm_digest_path, *set.digest}};
-                } else {
-                    values = {
-                        {set.helm_tag_path, tag.empty() ? *set.digest : tag + "@" + *set.digest}};
-                }
-                r = manifest::set_values(*current, values);
-            } else {
-                r = manifest::set_image(*current, set, kind);
-            }
-            if (!r) return fail(r.error().kind, path + ": " + r.error().message, r.error().reason);
-            if (r->matched == 0) {
-                return fail(Error::Kind::not_found,
-                            path + ": no image named " + image_name + " to update",
-                            "ImageNotFound");
-            }
-            if (!r->changed()) return std::optional<std::string>{};
-            return std::optional<std::string>(std::move(r->new_text));
-        }});
     req.message.app = app.metadata.name;
     req.message.env = action.environment;
     req.message.version = action.artifact.version;
     req.message.digest = action.artifact.digest;
+    req.message.body = action.reason + "\n\nImage: " + action.image;
+
+    if (action.canary) {
+        const canary::Action& ca = *action.canary;
+        const api::CanarySpec& c = *env->canary;
+        const std::string route = join_path(env->path, c.traffic.file);
+        const std::string what =
+            (action.artifact.version.empty() ? action.artifact.digest : action.artifact.version);
+        switch (ca.kind) {
+            case canary::ActionKind::deploy: {
+                manifest::SetImageRequest canary_set = canary_request(app, *env);
+                canary_set.tag = set.tag;
+                canary_set.digest = set.digest;
+                req.edits.push_back(image_edit(path, canary_set, api::UpdateKind::manifest));
+                req.edits.push_back(weights_edit(route, c, 0));
+                req.message.subject = "canary " + app.metadata.name + " " + what + " in " +
+                                      action.environment + ": deploy " + c.effective_workload() +
+                                      ", 0%";
+                break;
+            }
+            case canary::ActionKind::shift:
+                req.edits.push_back(weights_edit(route, c, ca.weight));
+                req.message.subject = "canary " + app.metadata.name + " " + what + " in " +
+                                      action.environment + ": " + std::to_string(ca.weight) +
+                                      "% (step " + std::to_string(ca.step) + "/" +
+                                      std::to_string(ca.steps) + ")";
+                break;
+            case canary::ActionKind::complete:
+                req.edits.push_back(image_edit(path, set, env->update.kind));
+                req.edits.push_back(weights_edit(route, c, 0));
+                req.message.trailers.push_back(
+                    promote::promotion_trailer(app, action.environment, action.artifact.digest));
+                req.message.subject = "promote " + app.metadata.name + " " + what + " in " +
+                                      action.environment + ": canary passed";
+                break;
+            case canary::ActionKind::abort: {
+                // The canary workload goes back to what the environment runs.
+                const api::EnvironmentStatus* st = app.status.find_environment(action.environment);
+                manifest::SetImageRequest back = canary_request(app, *env);
+                back.tag = st && !st->tag.empty() ? std::optional(st->tag) : std::nullopt;
+                back.digest = ca.stable_digest;
+                req.edits.push_back(image_edit(path, back, api::UpdateKind::manifest));
+                req.edits.push_back(weights_edit(route, c, 0));
+                req.message.subject = "canary " + app.metadata.name + " " + what + " in " +
+                                      action.environment + ": aborted, back to stable";
+                break;
+            }
+            case canary::ActionKind::analyze: break;  // never committed
+        }
+        if (!ca.metrics.empty()) req.message.body += "\nMetrics: " + ca.metrics;
+        req.message.trailers.push_back(promote::canary_trailer(app, action.environment, ca));
+        return req;
+    }
+
+    req.edits.push_back(image_edit(path, set, env->update.kind));
     if (action.kind == api::HistoryKind::rollback) {
         req.message.subject =
             "rollback " + app.metadata.name + " in " + action.environment + " to " +
             (action.artifact.version.empty() ? action.artifact.digest : action.artifact.version);
     }
-    req.message.body = action.reason + "\n\nImage: " + action.image;
     req.message.trailers.push_back(
         promote::promotion_trailer(app, action.environment, action.artifact.digest));
     return req;
@@ -300,6 +469,22 @@ PendingPromotion PromotionReconciler::begin(const api::PoetryApp& app,
         return p;
     }
     promote::Plan plan = promote::plan(app, obs, now);
+    if (!plan.analyze.empty()) {
+        // Canary analysis rounds that are due: measure, then plan again with the results (the
+        // second plan never asks again for the same environment).
+        for (const auto& env : plan.analyze) {
+            canary::Analysis a;
+            a.unavailable = true;
+            a.message = "analysis rounds are not run by this controller yet";
+            obs.environments[env].analysis = std::move(a);
+        }
+        plan = promote::plan(app, obs, now);
+    }
+    if (!plan.unavailable.empty() && !out.error) {
+        std::string message;
+        for (const auto& u : plan.unavailable) message += (message.empty() ? "" : "; ") + u;
+        out.error = Error::make(Error::Kind::transport, message, "AnalysisUnavailable");
+    }
     p.planned = true;
     out.status = std::move(plan.status);
     out.events = std::move(plan.events);
@@ -338,6 +523,9 @@ PromotionOutcome PromotionReconciler::finish(PendingPromotion p) {
         }
         promote::record_promotion(out.status, app.spec, action, result->commit, now);
         out.committed.push_back(action);
+        if (action.canary && action.canary->kind != canary::ActionKind::complete) {
+            continue;  // the plan's CanaryStarted / CanaryStep / CanaryAborted said it
+        }
         std::string verb = action.kind == api::HistoryKind::rollback ? "rolled back " : "promoted ";
         out.events.push_back(promote::Event{
             false, action.kind == api::HistoryKind::rollback ? "RolledBack" : "Promoted",

@@ -15,4 +15,12 @@ std::pair<std::string, std::string> promotion_trailer(const api::PoetryApp& app,
     return {std::string(kPromotionTrailer), promotion_trailer_value(app, environment, digest)};
 }
 
+std::pair<std::string, std::string> canary_trailer(const api::PoetryApp& app,
+                                                   std::string_view environment,
+                                                   const canary::Action& action) {
+    std::string ns = app.metadata.namespace_.empty() ? "default" : app.metadata.namespace_;
+    return {std::string(kCanaryTrailer),
+            canary::trailer(ns + "/" + app.metadata.name, std::string(environment), action)};
+}
+
 }  // namespace poetryops::promote

@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <sstream>
+#include <thread>
 
 #include "support/support.hpp"
 
@@ -194,6 +196,153 @@ TEST(Demo, WalksPromotionsHoldReleaseAndRollbackInARealRepo) {
     auto refused = run_demo(DemoOptions{dir.path() / "work"}, again);
     ASSERT_FALSE(refused);
     EXPECT_NE(refused.error().message.find("not empty"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace poetryops::controller
+
+namespace poetryops::controller {
+namespace {
+
+/// A canary in git mode, end to end on a real repository: prod's folder holds the stable and the
+/// canary Deployment and the user's HTTPRoute (docs/canary.md); steps of 1 s, no analysis.
+class LocalCanaryTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_TRUE(test::require_tools({"git"}));
+        auto o = git_env(dir.path());
+        test::must_run(
+            {"git", "init", "-q", "--bare", "-b", "main", (dir.path() / "deploy.git").string()}, o);
+        test::must_run({"git", "init", "-q", "-b", "main", (dir.path() / "seed").string()}, o);
+        fs::create_directories(dir.path() / "seed/envs/dev");
+        fs::create_directories(dir.path() / "seed/envs/prod");
+        ASSERT_TRUE(write_file_atomic(dir.path() / "seed/envs/dev/kustomization.yaml",
+                                      "images:\n- name: registry.local/team/app\n  newTag: old\n"));
+        auto deployment = [](const std::string& name, const std::string& track) {
+            return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
+                   "\nspec:\n  template:\n    metadata:\n      labels: {track: " + track +
+                   "}\n    spec:\n      containers:\n      - name: app\n"
+                   "        image: registry.local/team/app:old  # pinned by poetryops\n";
+        };
+        ASSERT_TRUE(write_file_atomic(
+            dir.path() / "seed/envs/prod/deployment.yaml",
+            deployment("app", "stable") + "---\n" + deployment("app-canary", "canary")));
+        ASSERT_TRUE(write_file_atomic(dir.path() / "seed/envs/prod/route.yaml", kRoute));
+        o.cwd = (dir.path() / "seed").string();
+        test::must_run({"git", "add", "-A"}, o);
+        test::must_run({"git", "commit", "-qm", "seed"}, o);
+        test::must_run({"git", "push", "-q", (dir.path() / "deploy.git").string(), "main"}, o);
+        fs::create_directories(dir.path() / "apps");
+        ASSERT_TRUE(write_file_atomic(
+            dir.path() / "apps/app.yaml",
+            "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata:\n  name: app\n"
+            "  namespace: team\nspec:\n"
+            "  image: {repository: registry.local/team/app, tagTemplate: \"{version}\"}\n"
+            "  gitops: {repoURL: \"file://" +
+                (dir.path() / "deploy.git").string() +
+                "\"}\n"
+                "  environments:\n  - {name: dev, path: envs/dev}\n"
+                "  - name: prod\n    path: envs/prod\n    promotion: {from: dev}\n"
+                "    update: {kind: manifest, file: deployment.yaml}\n"
+                "    canary:\n"
+                "      traffic: {kind: gateway-api, route: app, stable: app, canary: app-canary,"
+                " file: route.yaml}\n"
+                "      steps: [{weight: 10, pause: 1s}, {weight: 50, pause: 1s}]\n"));
+    }
+
+    std::unique_ptr<LocalRunner> runner() {
+        LocalOptions o;
+        o.inputs = {dir.path() / "apps"};
+        o.state_dir = dir.path() / "state";
+        o.layout_dir = dir.path() / "registry";
+        o.committer.window = std::chrono::milliseconds(10);
+        auto r = LocalRunner::create(o);
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        return r ? std::move(r).value() : nullptr;
+    }
+
+    std::string remote_file(const std::string& path) {
+        auto r = run_process(
+            {"git", "--git-dir", (dir.path() / "deploy.git").string(), "show", "main:" + path});
+        return r ? r->out : "";
+    }
+
+    /// Passes until `done` or 60 s.
+    bool run_until(LocalRunner& r, const std::function<bool()>& done) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (std::chrono::steady_clock::now() < deadline) {
+            auto pass = r.run_pass();
+            EXPECT_TRUE(pass) << (pass ? "" : pass.error().message);
+            if (done()) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        return false;
+    }
+
+    static constexpr const char* kRoute =
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: app\n"
+        "spec:\n  rules:\n  - matches:  # testers reach the canary with a header\n"
+        "    - headers: [{name: x-canary, value: always}]\n"
+        "    backendRefs: [{name: app-canary, port: 8080}]\n"
+        "  - timeouts: {request: 10s}\n    backendRefs:\n"
+        "    - {name: app, port: 8080, weight: 100}\n"
+        "    - {name: app-canary, port: 8080, weight: 0}\n";
+
+    TempDir dir{"poetryops-local-canary"};
+};
+
+TEST_F(LocalCanaryTest, ASecondImageWalksTheStepsInGitAndCompletes) {
+    registry::LayoutOptions lo;
+    lo.repository_subdirs = true;
+    registry::LayoutRegistry reg(dir.path() / "registry", lo);
+    std::string d1 = push(reg, "1.0.0", "one");
+    auto r = runner();
+    ASSERT_TRUE(r);
+    // The first image of prod goes straight in: no canary without a stable version.
+    ASSERT_TRUE(run_until(*r, [&] {
+        return remote_file("envs/prod/deployment.yaml").find(d1) != std::string::npos;
+    }));
+    EXPECT_EQ(remote_file("envs/prod/route.yaml"), kRoute);
+
+    std::string d2 = push(reg, "2.0.0", "two");
+    ASSERT_TRUE(run_until(*r, [&] {
+        auto s = r->status_of("team/app");
+        return s && s->find_environment("prod") && s->find_environment("prod")->digest == d2;
+    })) << "the canary of 2.0.0 did not complete";
+
+    // Every stable and canary container runs 2.0.0 now, the route is back to 100/0, and the other
+    // rule and the comments are as the user wrote them.
+    std::string deploy = remote_file("envs/prod/deployment.yaml");
+    EXPECT_EQ(deploy.find(d1), std::string::npos);
+    EXPECT_NE(deploy.find("registry.local/team/app:2.0.0@" + d2 + "  # pinned by poetryops"),
+              std::string::npos)
+        << deploy;
+    EXPECT_EQ(remote_file("envs/prod/route.yaml"), kRoute);
+
+    // git log is the audit trail: deploy at 0 %, 10 %, 50 %, then the promotion.
+    auto log = run_process({"git", "--git-dir", (dir.path() / "deploy.git").string(), "log",
+                            "--reverse", "--format=%s%n%b"});
+    ASSERT_TRUE(log);
+    const std::string subject = "team/app/prod/" + d2;
+    std::vector<std::string> expected = {
+        "Poetryops-Canary: " + subject + " step=0/2 weight=0 verdict=start",
+        "Poetryops-Canary: " + subject + " step=1/2 weight=10 verdict=start",
+        "Poetryops-Canary: " + subject + " step=2/2 weight=50 verdict=pause",
+        "Poetryops-Promotion: " + subject,  // the completing commit carries both
+        "Poetryops-Canary: " + subject + " step=2/2 weight=0 verdict=pause"};
+    std::size_t at = 0;
+    for (const auto& line : expected) {
+        auto found = log->out.find(line, at);
+        EXPECT_NE(found, std::string::npos) << "missing, or out of order: " << line << "\n"
+                                            << log->out;
+        if (found != std::string::npos) at = found;
+    }
+    auto s = r->status_of("team/app");
+    ASSERT_TRUE(s);
+    const auto* prod = s->find_environment("prod");
+    ASSERT_TRUE(prod && prod->canary);
+    EXPECT_EQ(prod->canary->phase, api::CanaryPhase::succeeded);
+    EXPECT_EQ(s->summary, "dev=2.0.0 prod=2.0.0");
 }
 
 }  // namespace

@@ -65,6 +65,11 @@ private:
     promote::HealthObservation observe_health(const api::PoetryApp& app,
                                               const api::EnvironmentSpec& env,
                                               const api::EnvironmentStatus* status);
+    /// The health gate read for the last canary commit: Argo CD or Flux synced to it and
+    /// healthy, or the canary workload's Deployment rolled out with the canary's digest.
+    canary::HealthView observe_canary_health(const api::PoetryApp& app,
+                                             const api::EnvironmentSpec& env,
+                                             const api::EnvironmentStatus* status);
     git::EditRequest edit_request(const api::PoetryApp& app,
                                   const promote::PromoteAction& action) const;
 
@@ -81,5 +86,13 @@ std::string environment_file(const api::EnvironmentSpec& env);
 /// The image name the environment's manifests use for the app: update.image, else
 /// spec.image.repository.
 std::string environment_image_name(const api::PoetryAppSpec& spec, const api::EnvironmentSpec& env);
+
+/// What a canary environment's folder says (docs/canary.md "The environment's folder"): the canary
+/// weight of `traffic.route` in `traffic.file`, and the digest the canary workload pins in the
+/// environment's update file. read_ok false names the file and what is wrong (update.kind not
+/// manifest, no traffic.file, no such route or backend, no canary workload).
+canary::GitView observe_canary(const api::PoetryApp& app, const api::EnvironmentSpec& env,
+                               const std::string& update_text,
+                               const std::optional<std::string>& route_text);
 
 }  // namespace poetryops::controller

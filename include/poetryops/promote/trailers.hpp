@@ -1,11 +1,13 @@
 #pragma once
 /// The one place that spells poetryops' git commit trailers: every decision is a commit, and its
 /// trailer is what finds it again (after a crash, a lost status write, or in an audit with `git log
-/// --grep`). Promotion now; canary steps and builds will add theirs here.
+/// --grep`). Promotions and canary steps; builds will add theirs here.
 ///
 ///   Poetryops-Promotion: team-a/billing/prod/sha256:…
+///   Poetryops-Canary: team-a/billing/prod/sha256:… step=2/3 weight=25 verdict=pass
 
 #include <poetryops/api/poetryapp.hpp>
+#include <poetryops/canary/plan.hpp>
 
 #include <string>
 #include <string_view>
@@ -14,6 +16,7 @@
 namespace poetryops::promote {
 
 inline constexpr std::string_view kPromotionTrailer = "Poetryops-Promotion";
+inline constexpr std::string_view kCanaryTrailer = "Poetryops-Canary";
 
 /// `<namespace>/<app>/<env>/<digest>`; an app without a namespace (local mode) is in "default".
 std::string promotion_trailer_value(const api::PoetryApp& app, std::string_view environment,
@@ -23,5 +26,11 @@ std::string promotion_trailer_value(const api::PoetryApp& app, std::string_view 
 std::pair<std::string, std::string> promotion_trailer(const api::PoetryApp& app,
                                                       std::string_view environment,
                                                       std::string_view digest);
+
+/// {kCanaryTrailer, canary::trailer(...)} with the app named as in promotion_trailer_value: what a
+/// canary commit carries.
+std::pair<std::string, std::string> canary_trailer(const api::PoetryApp& app,
+                                                   std::string_view environment,
+                                                   const canary::Action& action);
 
 }  // namespace poetryops::promote
