@@ -50,7 +50,8 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, const Cloc
             });
         }
         e->promotion_ = std::make_unique<PromotionReconciler>(
-            e->ports_->gitops(), e->ports_->artifacts(), e->ports_->health(), clock);
+            e->ports_->gitops(), e->ports_->artifacts(), e->ports_->health(), clock,
+            &e->ports_->analysis());
         if (BuildPort* builder = e->ports_->builder()) {
             Engine* self = e.get();
             builder->on_change([self](const std::string& key) {

@@ -124,6 +124,12 @@ canary::GitView observe_canary(const api::PoetryApp& app, const api::Environment
         v.read_error = std::move(why);
         return v;
     };
+    if (c.mode == api::CanaryMode::cluster) {
+        return refuse(
+            "canary.mode cluster (weights patched on the live route) is not run by this "
+            "controller yet; " +
+            env.name + " holds its stable image (use mode git)");
+    }
     if (env.update.kind != api::UpdateKind::manifest) {
         return refuse("a canary needs update.kind manifest in " + env.name +
                       " (a kustomize images: entry or a Helm value sets every workload at once, "
@@ -180,8 +186,9 @@ std::string environment_image_name(const api::PoetryAppSpec& spec,
 }
 
 PromotionReconciler::PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts,
-                                         HealthPort* health, const Clock& clock)
-    : gitops_(gitops), artifacts_(artifacts), health_(health), clock_(clock) {}
+                                         HealthPort* health, const Clock& clock,
+                                         AnalysisPort* analysis)
+    : gitops_(gitops), artifacts_(artifacts), health_(health), clock_(clock), analysis_(analysis) {}
 
 std::string HealthObjectRef::group_resource() const {
     auto slash = api_version.find('/');
@@ -473,9 +480,14 @@ PendingPromotion PromotionReconciler::begin(const api::PoetryApp& app,
         // Canary analysis rounds that are due: measure, then plan again with the results (the
         // second plan never asks again for the same environment).
         for (const auto& env : plan.analyze) {
+            const api::EnvironmentSpec* spec = app.spec.find_environment(env);
             canary::Analysis a;
-            a.unavailable = true;
-            a.message = "analysis rounds are not run by this controller yet";
+            if (analysis_ && spec) {
+                a = analysis_->run(app, *spec, now);
+            } else {
+                a.unavailable = true;
+                a.message = "no analysis source in this runtime";
+            }
             obs.environments[env].analysis = std::move(a);
         }
         plan = promote::plan(app, obs, now);

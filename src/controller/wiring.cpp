@@ -60,6 +60,29 @@ Result<std::unique_ptr<Ports>> make_ports(PortsOptions options) {
                 return source->export_project(app, commit, dest);
             });
     }
+    PrometheusAnalysisOptions ao;
+    if (kube::KubeClient* client = o.kube) {
+        ao.secrets = [client](const std::string& ns,
+                              const std::string& name) -> Result<SecretData> {
+            auto s = client->get(kube::resources::secrets().in(ns).named(name));
+            if (!s) {
+                Error e = s.error();
+                e.message = "spec.environments[].canary.analysis.prometheus.secretRef: Secret " +
+                            ns + "/" + name + ": " + e.message;
+                return e;
+            }
+            SecretData d;
+            d.version = s->value("/metadata/resourceVersion"_json_pointer, std::string());
+            if (auto data = s->find("data"); data != s->end() && data->is_object()) {
+                for (const auto& [key, value] : data->items()) {
+                    (void)value;
+                    if (auto v = secret_value(*s, key)) d.data[key] = *v;
+                }
+            }
+            return d;
+        };
+    }
+    p->analysis_ = std::make_unique<PrometheusAnalysisPort>(std::move(ao));
     Ports* self = p.get();
     p->artifacts_ = std::make_unique<RegistryArtifactPort>(
         [self](const api::PoetryApp& app) { return self->registry_for(app); }, *o.clock);

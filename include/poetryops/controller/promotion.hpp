@@ -3,6 +3,7 @@
 /// (commit through the committer) → the status to write. Runtime-agnostic: the in-cluster
 /// controller and local mode both call it.
 
+#include <poetryops/controller/analysis_port.hpp>
 #include <poetryops/controller/ports.hpp>
 #include <poetryops/util/clock.hpp>
 
@@ -45,8 +46,9 @@ void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const
 
 class PromotionReconciler {
 public:
+    /// `analysis` (may be null: a due round is then unavailable) runs canary analysis rounds.
     PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts, HealthPort* health,
-                        const Clock& clock);
+                        const Clock& clock, AnalysisPort* analysis = nullptr);
 
     /// Reconciles one app whose spec has passed validation (api::validate): begin() then finish().
     /// Never throws.
@@ -77,6 +79,7 @@ private:
     ArtifactPort& artifacts_;
     HealthPort* health_;
     const Clock& clock_;
+    AnalysisPort* analysis_;
 };
 
 /// The file of an environment that holds the pin: path + "/" + update.effective_file() (normalised,

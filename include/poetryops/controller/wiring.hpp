@@ -6,6 +6,7 @@
 /// health source. Everything else — the clone cache, the committers, the registry clients and
 /// their tag cache — is the same code.
 
+#include <poetryops/controller/analysis_port.hpp>
 #include <poetryops/controller/artifact_port.hpp>
 #include <poetryops/controller/git_port.hpp>
 #include <poetryops/controller/kube_builds.hpp>
@@ -55,6 +56,8 @@ public:
     GitSourcePort* source() { return source_.get(); }
     /// Where builds run: buildah threads (local mode) or Jobs (cluster); null when builds are off.
     BuildPort* builder() { return builder_.get(); }
+    /// Canary analysis rounds over Prometheus (Secrets from the API in the cluster; none locally).
+    AnalysisPort& analysis() { return *analysis_; }
 
 private:
     friend Result<std::unique_ptr<Ports>> make_ports(PortsOptions options);
@@ -70,6 +73,7 @@ private:
     std::unique_ptr<RegistryArtifactPort> artifacts_;
     std::unique_ptr<HealthPort> health_;
     std::unique_ptr<GitSourcePort> source_;
+    std::unique_ptr<AnalysisPort> analysis_;
     std::unique_ptr<BuildPort> builder_;  // destroyed first: its threads use source_
     std::shared_ptr<registry::Registry> shared_registry_;  // local mode
     std::mutex registries_mu_;
