@@ -2,9 +2,11 @@
 // lighttpd git server over HTTPS with basic auth, a real docker-registry, and real buildah on the
 // local Debian base images. A commit becomes a verified digest pinned in dev; a stale lock builds
 // nothing and the next commit still builds; a project whose own Dockerfile fails reports
-// BuildFailed with buildah's output and promotes nothing.
+// BuildFailed with buildah's output and promotes nothing; a commit pushed while the previous one
+// builds cancels that build; a tag already in the registry is adopted without building.
 #include <poetryops/controller/local.hpp>
 
+#include <poetryops/api/codec.hpp>
 #include <poetryops/registry/client.hpp>
 #include <poetryops/registry/reference.hpp>
 #include <poetryops/util/fs.hpp>
@@ -16,7 +18,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "support/buildah/buildah_store.hpp"
@@ -29,6 +35,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::HasSubstr;
+using testing::Not;
 
 /// Every file of examples/hello, by repository path.
 std::map<std::string, std::string> hello_files() {
@@ -43,6 +50,21 @@ std::map<std::string, std::string> hello_files() {
         if (text) files[rel] = *text;
     }
     return files;
+}
+
+/// PIDs of the processes whose command line (arguments joined by spaces) contains `text`.
+std::vector<int> processes_with(const std::string& text) {
+    std::vector<int> pids;
+    std::error_code ec;
+    for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream in(it->path() / "cmdline", std::ios::binary);
+        std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+        if (cmdline.find(text) != std::string::npos) pids.push_back(std::stoi(name));
+    }
+    return pids;
 }
 
 class LocalBuildIt : public ::testing::Test {
@@ -107,13 +129,38 @@ protected:
         return r ? std::move(r).value() : nullptr;
     }
 
-    /// The newest build's commit in the status file a running runner writes.
-    std::string newest_build_commit() {
+    /// The status file a running runner writes (status_of() is for the thread that drives it).
+    api::PoetryAppStatus stored_status() {
         auto text = read_file(dir_.path() / "state/status/team.hello.json");
-        if (!text) return "";
+        if (!text) return {};
         auto j = nlohmann::json::parse(*text, nullptr, false);
-        return j.is_discarded() ? "" : j.value("/builds/0/commit"_json_pointer, std::string());
+        if (j.is_discarded()) return {};
+        std::vector<api::FieldError> errors;
+        return api::decode_status(j, errors);
     }
+
+    /// The newest build in the status file ({} before the first).
+    api::BuildStatus newest_build() {
+        auto status = stored_status();
+        return status.builds.empty() ? api::BuildStatus{} : status.builds[0];
+    }
+
+    std::string newest_build_commit() { return newest_build().commit; }
+
+    /// LocalRunner::run() on its own thread, as `poetryops run` does, until the loop goes away.
+    /// `max_wait` bounds the wait between passes when nothing wakes it.
+    struct Loop {
+        Loop(LocalRunner& r, std::chrono::seconds max_wait)
+            : runner(r), thread([this, max_wait] { (void)runner.run(stop, max_wait); }) {}
+        ~Loop() {
+            stop = true;
+            runner.wake();
+            thread.join();
+        }
+        LocalRunner& runner;
+        std::atomic<bool> stop{false};
+        std::thread thread;
+    };
 
     std::string dev_file() { return repos_.show("deploy.git", "main:envs/dev/kustomization.yaml"); }
 
@@ -128,6 +175,19 @@ protected:
         ref->tag = tag;
         auto d = (*client)->resolve(*ref);
         return d ? d->digest : "";
+    }
+
+    /// Every image and container in the buildah store, by full id.
+    std::string store_contents() {
+        std::string all;
+        for (const auto& args :
+             {std::vector<std::string>{"images", "--all", "--quiet", "--no-trunc"},
+              std::vector<std::string>{"containers", "--all", "--quiet", "--notruncate"}}) {
+            auto out = store_->buildah(args);
+            EXPECT_TRUE(out && out->ok()) << (out ? out->err : out.error().message);
+            if (out) all += out->out;
+        }
+        return all;
     }
 
     std::string joined_events() {
@@ -235,18 +295,7 @@ TEST_F(LocalBuildIt, ASourceWebhookWakesTheRunnerLongBeforeItsPoll) {
         o.source_webhook.secret = secret;
     });
     ASSERT_TRUE(r);
-    std::atomic<bool> stop{false};
-    std::thread loop([&] { (void)r->run(stop, std::chrono::minutes(10)); });
-    struct Join {
-        std::atomic<bool>& stop;
-        std::thread& t;
-        LocalRunner& r;
-        ~Join() {
-            stop = true;
-            r.wake();
-            t.join();
-        }
-    } join{stop, loop, *r};
+    Loop loop(*r, std::chrono::minutes(10));
     ASSERT_TRUE(
         test::wait_until([&] { return newest_build_commit() == first; }, std::chrono::seconds(60)));
 
@@ -284,6 +333,106 @@ TEST_F(LocalBuildIt, ASourceWebhookWakesTheRunnerLongBeforeItsPoll) {
     ASSERT_TRUE(test::wait_until([&] { return newest_build_commit() == second; },
                                  std::chrono::seconds(30)));
     EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(30));
+}
+
+TEST_F(LocalBuildIt, ASecondCommitWhileTheFirstBuildsCancelsIt) {
+    // Commit A's own Dockerfile sleeps in a RUN step far longer than the test runs, so A is still
+    // building whenever B arrives, and B (one build at a time) can only start once A's buildah is
+    // gone. B's Dockerfile does not sleep.
+    const std::string sleep = "sleep " + std::to_string(100000 + ::getpid());
+    const std::string from = "FROM " + store_->runtime_image() + "\nCOPY hello /app/hello\n";
+    auto files = hello_files();
+    files["Dockerfile"] = from + "RUN " + sleep + "\n";
+    const std::string a = repos_.commit_files("source.git", files, "main", "A: slow");
+    const std::string tag_a = "0.1.0-" + a.substr(0, 7);
+    write_app("{engine: buildah, dockerfile: Dockerfile}");
+    auto r = runner();
+    ASSERT_TRUE(r);
+    Loop loop(*r, std::chrono::minutes(10));
+    // Caught mid-build: status says A is Running, and buildah is in A's RUN step.
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            auto b = newest_build();
+            return b.commit == a && b.phase == api::BuildPhase::running &&
+                   !processes_with(sleep).empty();
+        },
+        std::chrono::minutes(2)))
+        << joined_events();
+
+    files["Dockerfile"] = from + "CMD [\"python3\", \"-m\", \"hello.main\"]\n";
+    const std::string b = repos_.commit_files("source.git", files, "main", "B: fast");
+    const std::string tag_b = "0.1.0-" + b.substr(0, 7);
+    r->wake();  // the next pass reads the source tip again
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            auto built = newest_build();
+            return built.commit == b && built.phase == api::BuildPhase::succeeded &&
+                   dev_file().find(built.digest) != std::string::npos;
+        },
+        std::chrono::minutes(3)))
+        << testing::PrintToString(stored_status().builds.size()) << " builds\n"
+        << joined_events();
+    // A's buildah was killed with its RUN step, not left to finish.
+    EXPECT_TRUE(
+        test::wait_until([&] { return processes_with(sleep).empty(); }, std::chrono::seconds(10)))
+        << testing::PrintToString(processes_with(sleep));
+
+    const auto status = stored_status();
+    ASSERT_GE(status.builds.size(), 2u);
+    const api::BuildStatus& built = status.builds[0];
+    const api::BuildStatus& cancelled = status.builds[1];
+    EXPECT_EQ(cancelled.commit, a);
+    EXPECT_EQ(cancelled.phase, api::BuildPhase::cancelled) << cancelled.message;
+    EXPECT_EQ(cancelled.reason, "Superseded");
+    EXPECT_THAT(cancelled.message, HasSubstr(b.substr(0, 7)));
+    EXPECT_EQ(built.tag, tag_b);
+    EXPECT_EQ(built.reason, "Built") << built.message;  // verified in the registry, not adopted
+    ASSERT_EQ(built.digest.size(), 71u);
+    EXPECT_EQ(registry_digest(tag_b), built.digest);
+    EXPECT_EQ(dev_file(), "resources: [../../base]\nimages:\n- name: " + image() +
+                              "\n  newTag: " + tag_b + "\n  digest: " + built.digest + "\n");
+    EXPECT_THAT(joined_events(), HasSubstr("BuildCancelled"));
+    // Nothing of A anywhere: no tag in the registry, no commit of the GitOps repo names it.
+    EXPECT_EQ(registry_digest(tag_a), "");
+    auto log = test::plain_git(
+        {"--git-dir", repos_.path("deploy.git").string(), "log", "-p", "--format=%H %s", "main"});
+    ASSERT_TRUE(log.ok()) << log.err;
+    EXPECT_THAT(log.out, Not(HasSubstr(tag_a)));
+    EXPECT_THAT(log.out, HasSubstr(tag_b));
+}
+
+TEST_F(LocalBuildIt, ATagThatAlreadyExistsIsAdoptedWithoutBuilding) {
+    const std::string commit = repos_.commit_files("source.git", hello_files());
+    const std::string tag = "0.1.0-" + commit.substr(0, 7);  // what the default tagTemplate renders
+    // Someone (a CI job, an earlier run) pushed exactly that tag before the runner saw the commit.
+    const std::string pushed = registry_->push_image("team/hello", tag, "built elsewhere");
+    ASSERT_EQ(pushed.size(), 71u);
+    const std::string store_before = store_contents();
+    write_app("{engine: buildah}");
+    auto r = runner();
+    ASSERT_TRUE(r);
+    auto pass = r->run_until_settled();
+    ASSERT_TRUE(pass) << pass.error().message;
+    EXPECT_TRUE(pass->errors.empty()) << testing::PrintToString(pass->errors);
+    auto status = r->status_of("team/hello");
+    ASSERT_TRUE(status);
+    ASSERT_EQ(status->builds.size(), 1u) << joined_events();
+    const api::BuildStatus& b = status->builds[0];
+    EXPECT_EQ(b.commit, commit);
+    EXPECT_EQ(b.tag, tag);
+    EXPECT_EQ(b.phase, api::BuildPhase::succeeded) << b.message;
+    EXPECT_EQ(b.reason, "ImageAdopted");
+    EXPECT_EQ(b.digest, pushed);
+    EXPECT_TRUE(b.job_name.empty()) << b.job_name;  // no build was started
+    EXPECT_EQ(dev_file(), "resources: [../../base]\nimages:\n- name: " + image() +
+                              "\n  newTag: " + tag + "\n  digest: " + pushed + "\n");
+    EXPECT_THAT(joined_events(), HasSubstr("ImageAdopted"));
+    EXPECT_THAT(joined_events(), Not(HasSubstr("BuildStarted")));
+    // buildah did nothing: no image or container in its store, no build context exported, and the
+    // tag still points at what was pushed.
+    EXPECT_EQ(store_contents(), store_before);
+    EXPECT_FALSE(fs::exists(dir_.path() / "builds"));
+    EXPECT_EQ(registry_digest(tag), pushed);
 }
 
 }  // namespace
