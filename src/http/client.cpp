@@ -200,7 +200,8 @@ Result<Response> Client::request(const Request& req) {
             return std::move(out->response);
         }
         impl_->discard(std::move(conn));
-        if (attempt == 0 && reused && !out->got_response_bytes && is_idempotent(req.method)) {
+        if (attempt == 0 && reused && !out->got_response_bytes &&
+            (is_idempotent(req.method) || req.safe_to_retry)) {
             POETRYOPS_LOG(debug, "retrying on a fresh connection after a reused one failed",
                           {{"request", context}, {"error", out->response.error().message}});
             continue;

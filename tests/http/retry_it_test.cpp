@@ -1,5 +1,5 @@
 // Keep-alive reuse failures: a reused connection that the server drops is retried once on a fresh
-// connection, for idempotent methods only.
+// connection, for idempotent methods and requests marked safe to retry only.
 #include <poetryops/http/client.hpp>
 
 #include <gtest/gtest.h>
@@ -120,6 +120,20 @@ TEST(HttpRetry, NonIdempotentRequestIsNotRetried) {
     // The client recovers on the next request with a new connection.
     auto again = client->request({.method = "POST", .url = url, .body = "{}"});
     ASSERT_TRUE(again) << again.error().message;
+    EXPECT_EQ(server.accepted(), 2);
+}
+
+TEST(HttpRetry, APostMarkedSafeToRetryIsRetriedLikeAnIdempotentOne) {
+    // A git upload-pack POST only reads: lighttpd closing the pooled connection after its 5 s idle
+    // timeout must not fail it (which paused the in-process git path for a minute).
+    DroppingServer server;
+    auto client = Client::create({}).value();
+    std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+    ASSERT_TRUE(client->request({.url = url}));
+    auto post =
+        client->request({.method = "POST", .url = url, .body = "0000", .safe_to_retry = true});
+    ASSERT_TRUE(post) << post.error().message;
+    EXPECT_EQ(post->body, "ok");
     EXPECT_EQ(server.accepted(), 2);
 }
 

@@ -60,6 +60,10 @@ struct Request {
     std::string body{};
     /// Client: overrides ClientOptions::read_timeout for this request when non-zero.
     std::chrono::milliseconds timeout{0};
+    /// Client: the request only reads (a git upload-pack POST), so it may be sent again on a fresh
+    /// connection when a reused one was closed before any byte of the answer, as the idempotent
+    /// methods are.
+    bool safe_to_retry = false;
     /// Server: the peer's address ("127.0.0.1:53422"), for logs.
     std::string remote{};
 };

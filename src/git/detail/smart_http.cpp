@@ -191,6 +191,9 @@ Result<std::string> SmartHttp::post(const std::string& service, const std::strin
     req.headers.set("Content-Type", "application/x-" + service + "-request");
     req.headers.set("Accept", "application/x-" + service + "-result");
     if (protocol_v2) req.headers.set("Git-Protocol", "version=2");
+    // upload-pack only reads: a pooled connection the server closed while idle (lighttpd after
+    // 5 s) is retried on a fresh one instead of pausing the in-process path for a minute.
+    req.safe_to_retry = service == "git-upload-pack";
     if (!authorization_.empty()) req.headers.set("Authorization", authorization_);
     req.body = body;
     auto answered = client_->request(req);
