@@ -6,6 +6,7 @@
 #include <poetryops/util/log.hpp>
 
 #include <algorithm>
+#include <set>
 
 namespace poetryops::controller {
 
@@ -131,12 +132,17 @@ Result<void> KubeBuildPort::ensure_started() {
             w.jobs->add_handler({.on_add = [this](const json& job) { changed_job(job); },
                                  .on_update =
                                      [this](const json& old, const json& now) {
+                                         if (finished(now) && !finished(old)) slot_freed_ = true;
                                          if (old.value("status", json()) !=
                                                  now.value("status", json()) ||
                                              suspended(old) != suspended(now))
                                              changed_job(now);
                                      },
-                                 .on_delete = [this](const json& job) { changed_job(job); }});
+                                 .on_delete =
+                                     [this](const json& job) {
+                                         slot_freed_ = true;
+                                         changed_job(job);
+                                     }});
             runtime::InformerOptions po;
             po.resource = kube::resources::pods().in(ns);
             po.label_selector = selector;
@@ -322,22 +328,29 @@ Result<void> KubeBuildPort::cancel(const api::PoetryApp& app, const std::string&
 
 void KubeBuildPort::resume_queued() {
     if (options_.max_concurrent <= 0) return;
+    // Only after a build ended (or at the first call): every reconcile of a building app reads
+    // the builds, and a scan decodes every cached Job.
+    if (!slot_freed_.exchange(false)) return;
     std::lock_guard resume_lock(resume_mu_);
     int running = 0;
     std::vector<std::pair<std::string, std::string>> queued;  // (creationTimestamp, ns/name)
+    std::set<std::string> still_suspended;                    // resumed_ the cache lags behind
     for (auto& w : watches_) {
         w.jobs->for_each([&](const json& j) {
             if (finished(j)) return;
             const std::string key = runtime::key_of(j);
             if (!suspended(j)) {
-                resumed_.erase(key);  // the cache has caught up
                 ++running;
-            } else if (!resumed_.count(key)) {
+            } else if (resumed_.count(key)) {
+                still_suspended.insert(key);
+            } else {
                 queued.emplace_back(json_util::string_at(j, {"metadata", "creationTimestamp"}),
                                     key);
             }
         });
     }
+    // A resumed Job the cache shows resumed, finished or gone is counted above or not at all.
+    resumed_ = std::move(still_suspended);
     {
         std::lock_guard lock(mu_);
         running += static_cast<int>(created_.size());
@@ -351,6 +364,7 @@ void KubeBuildPort::resume_queued() {
                                kube::PatchType::merge, json{{"spec", {{"suspend", false}}}});
         if (!r) {
             if (!kube::is_not_found(r.error())) {
+                slot_freed_ = true;  // try again at the next read of the builds
                 POETRYOPS_LOG(warn, "cannot resume a queued build Job",
                               {{"job", key}, {"error", log::redact(r.error().message)}});
             }

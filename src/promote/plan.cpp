@@ -429,17 +429,14 @@ struct EnvPlanner {
                               (s.canary->phase == api::CanaryPhase::progressing && !s.action))) {
             // A manual pause or resume leaves a history entry (abort and promote do when their
             // commit lands).
-            api::HistoryEntry h;
-            h.environment = es.name;
-            h.kind = api::HistoryKind::canary;
-            h.version = s.canary->version;
-            h.tag = s.canary->tag;
-            h.digest = s.canary->digest;
-            h.commit = s.canary->commit;
-            h.time = now;
-            h.reason = s.canary->phase == api::CanaryPhase::paused ? "canary paused by annotation"
-                                                                   : "canary resumed";
-            api::record_history(plan.status, std::move(h), app.spec.history_limit);
+            api::record_history(
+                plan.status,
+                api::HistoryEntry{es.name, api::HistoryKind::canary, s.canary->version,
+                                  s.canary->tag, s.canary->digest, s.canary->commit, now,
+                                  s.canary->phase == api::CanaryPhase::paused
+                                      ? "canary paused by annotation"
+                                      : "canary resumed"},
+                app.spec.history_limit);
         }
         if (!s.action) return;
         const canary::Action& ca = *s.action;
@@ -532,6 +529,23 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
     return p;
 }
 
+namespace {
+
+/// The history entry of a committed action.
+api::HistoryEntry entry_of(const PromoteAction& action, const std::string& commit, TimePoint now,
+                           std::string reason) {
+    return api::HistoryEntry{action.environment,
+                             action.kind,
+                             action.artifact.version,
+                             action.artifact.tag,
+                             action.artifact.digest,
+                             commit,
+                             now,
+                             std::move(reason)};
+}
+
+}  // namespace
+
 void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& spec,
                       const PromoteAction& action, const std::string& commit, TimePoint now) {
     EnvironmentStatus* st = status.find_environment(action.environment);
@@ -541,16 +555,9 @@ void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& sp
         if (st->canary) canary::record(*st->canary, *action.canary, commit, now);
         if (action.canary->kind != canary::ActionKind::complete) {
             if (action.canary->kind == canary::ActionKind::abort) {
-                api::HistoryEntry h;
-                h.environment = action.environment;
-                h.kind = api::HistoryKind::canary;
-                h.version = action.artifact.version;
-                h.tag = action.artifact.tag;
-                h.digest = action.artifact.digest;
-                h.commit = commit;
-                h.time = now;
-                h.reason = "canary aborted: " + action.reason;
-                api::record_history(status, std::move(h), spec.history_limit);
+                api::record_history(
+                    status, entry_of(action, commit, now, "canary aborted: " + action.reason),
+                    spec.history_limit);
             }
             status.summary = api::make_summary(spec, status);
             return;
@@ -573,16 +580,7 @@ void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& sp
                   "committed " + commit.substr(0, 12) + "; waiting for the health gate", now);
         st->since = now;
     }
-    api::HistoryEntry h;
-    h.environment = action.environment;
-    h.kind = action.kind;
-    h.version = action.artifact.version;
-    h.tag = action.artifact.tag;
-    h.digest = action.artifact.digest;
-    h.commit = commit;
-    h.time = now;
-    h.reason = action.reason;
-    api::record_history(status, std::move(h), spec.history_limit);
+    api::record_history(status, entry_of(action, commit, now, action.reason), spec.history_limit);
     status.summary = api::make_summary(spec, status);
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -46,26 +47,31 @@ std::string push(registry::LayoutRegistry& reg, const std::string& tag, const st
     return d ? d->digest : "";
 }
 
+/// A bare GitOps repository DIR/deploy.git whose main holds `files` (path → text), pushed from a
+/// seed clone as a user would.
+void seed_gitops(const fs::path& dir, const std::map<std::string, std::string>& files) {
+    auto o = git_env(dir);
+    test::must_run({"git", "init", "-q", "--bare", "-b", "main", (dir / "deploy.git").string()}, o);
+    test::must_run({"git", "init", "-q", "-b", "main", (dir / "seed").string()}, o);
+    for (const auto& [path, text] : files) {
+        fs::create_directories((dir / "seed" / path).parent_path());
+        ASSERT_TRUE(write_file_atomic(dir / "seed" / path, text)) << path;
+    }
+    o.cwd = (dir / "seed").string();
+    test::must_run({"git", "add", "-A"}, o);
+    test::must_run({"git", "commit", "-qm", "seed"}, o);
+    test::must_run({"git", "push", "-q", (dir / "deploy.git").string(), "main"}, o);
+}
+
 class LocalModeTest : public ::testing::Test {
 protected:
     void SetUp() override {
         ASSERT_TRUE(test::require_tools({"git"}));
-        auto o = git_env(dir.path());
-        test::must_run(
-            {"git", "init", "-q", "--bare", "-b", "main", (dir.path() / "deploy.git").string()}, o);
-        test::must_run({"git", "init", "-q", "-b", "main", (dir.path() / "seed").string()}, o);
-        fs::create_directories(dir.path() / "seed/envs/dev");
-        fs::create_directories(dir.path() / "seed/envs/prod");
-        ASSERT_TRUE(write_file_atomic(dir.path() / "seed/envs/dev/kustomization.yaml",
-                                      "resources: [../../base]\n# keep this comment\nimages:\n"
-                                      "- name: registry.local/team/app\n  newTag: old\n"));
-        ASSERT_TRUE(
-            write_file_atomic(dir.path() / "seed/envs/prod/values.yaml",
-                              "image:\n  repository: registry.local/team/app\n  tag: old\n"));
-        o.cwd = (dir.path() / "seed").string();
-        test::must_run({"git", "add", "-A"}, o);
-        test::must_run({"git", "commit", "-qm", "seed"}, o);
-        test::must_run({"git", "push", "-q", (dir.path() / "deploy.git").string(), "main"}, o);
+        seed_gitops(dir.path(), {{"envs/dev/kustomization.yaml",
+                                  "resources: [../../base]\n# keep this comment\nimages:\n"
+                                  "- name: registry.local/team/app\n  newTag: old\n"},
+                                 {"envs/prod/values.yaml",
+                                  "image:\n  repository: registry.local/team/app\n  tag: old\n"}});
         fs::create_directories(dir.path() / "apps");
         write_app("");
     }
@@ -210,28 +216,18 @@ class LocalCanaryTest : public ::testing::Test {
 protected:
     void SetUp() override {
         ASSERT_TRUE(test::require_tools({"git"}));
-        auto o = git_env(dir.path());
-        test::must_run(
-            {"git", "init", "-q", "--bare", "-b", "main", (dir.path() / "deploy.git").string()}, o);
-        test::must_run({"git", "init", "-q", "-b", "main", (dir.path() / "seed").string()}, o);
-        fs::create_directories(dir.path() / "seed/envs/dev");
-        fs::create_directories(dir.path() / "seed/envs/prod");
-        ASSERT_TRUE(write_file_atomic(dir.path() / "seed/envs/dev/kustomization.yaml",
-                                      "images:\n- name: registry.local/team/app\n  newTag: old\n"));
         auto deployment = [](const std::string& name, const std::string& track) {
             return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
                    "\nspec:\n  template:\n    metadata:\n      labels: {track: " + track +
                    "}\n    spec:\n      containers:\n      - name: app\n"
                    "        image: registry.local/team/app:old  # pinned by poetryops\n";
         };
-        ASSERT_TRUE(write_file_atomic(
-            dir.path() / "seed/envs/prod/deployment.yaml",
-            deployment("app", "stable") + "---\n" + deployment("app-canary", "canary")));
-        ASSERT_TRUE(write_file_atomic(dir.path() / "seed/envs/prod/route.yaml", kRoute));
-        o.cwd = (dir.path() / "seed").string();
-        test::must_run({"git", "add", "-A"}, o);
-        test::must_run({"git", "commit", "-qm", "seed"}, o);
-        test::must_run({"git", "push", "-q", (dir.path() / "deploy.git").string(), "main"}, o);
+        seed_gitops(dir.path(),
+                    {{"envs/dev/kustomization.yaml",
+                      "images:\n- name: registry.local/team/app\n  newTag: old\n"},
+                     {"envs/prod/deployment.yaml",
+                      deployment("app", "stable") + "---\n" + deployment("app-canary", "canary")},
+                     {"envs/prod/route.yaml", kRoute}});
         fs::create_directories(dir.path() / "apps");
         ASSERT_TRUE(write_file_atomic(
             dir.path() / "apps/app.yaml",

@@ -25,6 +25,7 @@
 #include <poetryops/kube/client.hpp>
 #include <poetryops/util/clock.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -87,6 +88,9 @@ private:
     std::vector<Watch> watches_;  // fixed once started_
     std::mutex resume_mu_;
     std::set<std::string> resumed_;  // ns/name resumed, not yet seen resumed (under resume_mu_)
+    /// A build ended or a Job went away since the last resume_queued (true at start: the first
+    /// read after a restart resumes what the previous process left queued).
+    std::atomic<bool> slot_freed_{true};
     std::mutex mu_;
     std::function<void(const std::string&)> on_change_;  // under mu_
     std::set<std::string> created_;                      // ns/name, not yet cached
