@@ -146,6 +146,7 @@ CanarySpec decode_canary(JsonReader& r, const json& o, const std::string& p) {
         r.string(*t, "stable", tp, c.traffic.stable);
         r.string(*t, "canary", tp, c.traffic.canary);
         r.string(*t, "file", tp, c.traffic.file);
+        r.string(*t, "namespace", tp, c.traffic.namespace_);
     }
     if (const json* steps = r.array(o, "steps", p)) {
         c.steps.clear();

@@ -51,6 +51,7 @@ json encode_canary(const CanarySpec& c) {
     put(t, "stable", c.traffic.stable);
     put(t, "canary", c.traffic.canary);
     put(t, "file", c.traffic.file);
+    put(t, "namespace", c.traffic.namespace_);
     o["traffic"] = std::move(t);
     json steps = json::array();
     for (const auto& s : c.steps)

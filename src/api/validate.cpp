@@ -192,6 +192,7 @@ void Validator::canary(const std::string& cp, CanarySpec& c) {
     if (!c.traffic.stable.empty() && c.traffic.stable == c.traffic.canary)
         error(tp + ".canary", "must differ from traffic.stable");
     if (!c.traffic.file.empty()) check(tp + ".file", check_repo_path(c.traffic.file));
+    if (!c.traffic.namespace_.empty()) k8s_name(tp + ".namespace", c.traffic.namespace_, true);
     if (!c.workload.empty()) k8s_name(cp + ".workload", c.workload, false);
 
     if (c.steps.empty()) error(cp + ".steps", "must have at least one step");

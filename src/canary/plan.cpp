@@ -116,8 +116,7 @@ struct Planner {
         a.weight = 0;
         out.action = std::move(a);
         out.reject = true;
-        c.phase = Phase::aborted;
-        c.message = why;
+        c.message = why;  // the phase turns Aborted when the commit lands (record)
         out.message = "canary of " + describe(target_of(c)) + " aborted: " + why;
         event(true, "CanaryAborted", out.message);
     }
@@ -126,8 +125,7 @@ struct Planner {
         Action a = act(ActionKind::complete, c, verdict, why);
         a.weight = 0;
         out.action = std::move(a);
-        c.phase = Phase::succeeded;
-        c.message = why;
+        c.message = why;  // the phase turns Succeeded when the commit lands (record)
         out.message = "canary of " + describe(target_of(c)) + " completed: " + why;
         event(false, "CanaryCompleted", out.message);
     }
@@ -191,6 +189,75 @@ struct Planner {
         return overall(c.analysis) == api::AnalysisVerdict::pass;
     }
 
+    /// Takes the machine's own write that git shows (its status write was lost) as done; false
+    /// when git shows something it does not account for.
+    bool adopt(api::CanaryStatus& c) {
+        if (!in.git.own) return false;
+        const OwnWrite& own = *in.git.own;
+        const TrailerFacts& f = own.facts;
+        const ActionKind kind = f.action.value_or(ActionKind::shift);
+        const std::string commit = own.commit.empty() ? c.commit : own.commit;
+        auto adopted = [&](const std::string& what) {
+            event(false, "CanaryAdopted",
+                  "took " + what + (own.commit.empty() ? std::string(" on the live route")
+                                                       : " in " + own.commit.substr(0, 12)) +
+                      " as done (its status write was lost)");
+        };
+        switch (kind) {
+            case ActionKind::shift:
+            case ActionKind::deploy: {
+                if (f.digest != in.git.canary_digest || f.weight != in.git.canary_weight)
+                    return false;
+                if (f.digest != c.digest) {
+                    // A deploy that superseded the canary in status.
+                    if (kind != ActionKind::deploy || f.weight != 0) return false;
+                    api::CanaryStatus next;
+                    next.phase = Phase::progressing;
+                    next.digest = f.digest;
+                    if (in.candidate && in.candidate->digest == f.digest) {
+                        next.version = in.candidate->version;
+                        next.tag = in.candidate->tag;
+                    }
+                    next.started = in.now;
+                    c = std::move(next);
+                }
+                c.commit = commit;
+                c.weight = f.weight;
+                c.step = std::clamp(f.step - 1, 0, std::max(0, steps() - 1));
+                c.step_started = in.now;
+                adopted(std::string(to_string(kind)) + " to " + std::to_string(f.weight) + "%");
+                return true;
+            }
+            case ActionKind::abort:
+                // The canary workload is back on the stable digest, at weight 0.
+                if (f.digest != c.digest || in.git.canary_weight != 0 ||
+                    in.git.canary_digest != in.status.digest)
+                    return false;
+                c.commit = commit;
+                c.weight = 0;
+                c.phase = Phase::aborted;
+                out.reject = true;
+                out.adopted = true;
+                out.message = "canary of " + describe(target_of(c)) + " aborted" +
+                              (c.message.empty() ? std::string() : ": " + c.message);
+                adopted("the abort");
+                return true;
+            case ActionKind::complete:
+                // The stable workload runs the digest (promotion adopted it), canary weight 0.
+                if (f.digest != c.digest || in.git.canary_weight != 0 ||
+                    in.git.canary_digest != c.digest || in.status.digest != c.digest)
+                    return false;
+                c.commit = commit;
+                c.weight = 0;
+                c.phase = Phase::succeeded;
+                out.adopted = true;
+                adopted("the completion");
+                return true;
+            case ActionKind::analyze: break;
+        }
+        return false;
+    }
+
     void run() {
         const api::EnvironmentStatus& st = in.status;
         const bool active = st.canary && (st.canary->phase == Phase::progressing ||
@@ -238,15 +305,7 @@ struct Planner {
         // What git shows against what status recorded.
         if (!c.commit.empty() &&
             (in.git.canary_weight != c.weight || in.git.canary_digest != c.digest)) {
-            if (!in.git.found_commit.empty()) {
-                // Our own commit whose status write was lost: take it as done.
-                c.commit = in.git.found_commit;
-                c.weight = in.git.canary_weight;
-                for (int i = 0; i < steps(); ++i) {
-                    if (spec.steps[static_cast<std::size_t>(i)].weight == c.weight) c.step = i;
-                }
-                c.step_started = in.now;
-            } else {
+            if (!adopt(c)) {
                 out.held = true;
                 out.message = "canary " + describe(current) + " holds: git gives the canary " +
                               std::to_string(in.git.canary_weight) + "% and pins " +
@@ -260,6 +319,7 @@ struct Planner {
                 c.message = out.message;
                 return;
             }
+            if (c.phase == Phase::aborted || c.phase == Phase::succeeded) return;
         }
         if (c.commit.empty()) {
             // The deploy was decided but never committed (the commit failed): again.
@@ -427,8 +487,20 @@ void record(api::CanaryStatus& canary, const Action& action, const std::string& 
     }
 }
 
+const char* to_string(ActionKind kind) {
+    switch (kind) {
+        case ActionKind::deploy: return "deploy";
+        case ActionKind::shift: return "shift";
+        case ActionKind::complete: return "complete";
+        case ActionKind::abort: return "abort";
+        case ActionKind::analyze: return "analyze";
+    }
+    return "shift";
+}
+
 std::string trailer(const std::string& app_key, const std::string& env, const Action& action) {
     std::string out = app_key + "/" + env + "/" + action.target.digest;
+    out += " action=" + std::string(to_string(action.kind));
     out += " step=" + std::to_string(action.step) + "/" + std::to_string(action.steps);
     out += " weight=" + std::to_string(action.weight);
     if (!action.verdict.empty()) out += " verdict=" + action.verdict;
@@ -438,16 +510,34 @@ std::string trailer(const std::string& app_key, const std::string& env, const Ac
 std::optional<TrailerFacts> parse_trailer(const std::string& value) {
     std::istringstream in(value);
     TrailerFacts f;
-    if (!(in >> f.subject) || f.subject.find('/') == std::string::npos) return std::nullopt;
+    if (!(in >> f.subject)) return std::nullopt;
+    auto slash = f.subject.rfind('/');
+    if (slash == std::string::npos || slash + 1 == f.subject.size()) return std::nullopt;
+    f.digest = f.subject.substr(slash + 1);
+    auto number = [](const std::string& text, int& out) {
+        try {
+            std::size_t used = 0;
+            out = std::stoi(text, &used);
+            return used == text.size();
+        } catch (...) {
+            return false;
+        }
+    };
     bool has_weight = false;
     for (std::string field; in >> field;) {
         if (field.rfind("weight=", 0) == 0) {
-            try {
-                f.weight = std::stoi(field.substr(7));
-                has_weight = true;
-            } catch (...) {
-                return std::nullopt;
+            if (!number(field.substr(7), f.weight)) return std::nullopt;
+            has_weight = true;
+        } else if (field.rfind("step=", 0) == 0) {
+            std::string v = field.substr(5);
+            if (!number(v.substr(0, v.find('/')), f.step)) return std::nullopt;
+        } else if (field.rfind("action=", 0) == 0) {
+            std::string v = field.substr(7);
+            for (auto k : {ActionKind::deploy, ActionKind::shift, ActionKind::complete,
+                           ActionKind::abort}) {
+                if (v == to_string(k)) f.action = k;
             }
+            if (!f.action) return std::nullopt;
         }
     }
     if (!has_weight) return std::nullopt;

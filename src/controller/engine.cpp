@@ -39,6 +39,14 @@ bool set_validation_status(api::PoetryAppStatus& status, const api::PoetryApp& a
 
 Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, const Clock& clock) {
     std::unique_ptr<Engine> e(new Engine(clock));
+    if (options.metrics) {
+        options.metrics->describe(std::string(kCanaryStepsMetric), metrics::MetricType::counter,
+                                  "Canary actions committed (or, in cluster mode, applied to the "
+                                  "live route), by result: deploy, shift, complete, abort.");
+        options.metrics->describe(std::string(kCanaryWeightMetric), metrics::MetricType::gauge,
+                                  "The canary's traffic weight in percent, per app "
+                                  "(namespace/name) and environment; 0 with no canary running.");
+    }
     if (options.ports) {
         PortsOptions po = *options.ports;
         if (!po.clock) po.clock = &clock;
@@ -51,7 +59,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, const Cloc
         }
         e->promotion_ = std::make_unique<PromotionReconciler>(
             e->ports_->gitops(), e->ports_->artifacts(), e->ports_->health(), clock,
-            &e->ports_->analysis());
+            &e->ports_->analysis(), e->ports_->traffic());
         if (BuildPort* builder = e->ports_->builder()) {
             Engine* self = e.get();
             builder->on_change([self](const std::string& key) {
@@ -210,6 +218,7 @@ EngineOutcome Engine::reconcile(const api::PoetryApp& app, std::vector<api::Fiel
                                                     std::min(skip_events, promoted.events.size())),
                       promoted.events.end());
     out.committed = std::move(promoted.committed);
+    if (options_.metrics) count_canaries(*options_.metrics, key, out);
     out.timer = promoted.requeue_after;
     out.error = std::move(promoted.error);
     merge_build(out, built, app);
@@ -241,8 +250,27 @@ void Engine::wait_for_commits() {
 }
 
 void Engine::forget(const std::string& key) {
-    std::lock_guard lock(mu_);
-    in_flight_.erase(key);
+    {
+        std::lock_guard lock(mu_);
+        in_flight_.erase(key);
+    }
+    if (options_.metrics) options_.metrics->remove(std::string(kCanaryWeightMetric), {{"app", key}});
+}
+
+void Engine::count_canaries(metrics::MetricsRegistry& m, const std::string& key,
+                            const EngineOutcome& out) {
+    for (const auto& action : out.committed) {
+        if (!action.canary) continue;
+        m.inc(std::string(kCanaryStepsMetric),
+              {{"result", canary::to_string(action.canary->kind)}});
+    }
+    for (const auto& env : out.status.environments) {
+        if (!env.canary) continue;
+        const bool live = env.canary->phase == api::CanaryPhase::progressing ||
+                          env.canary->phase == api::CanaryPhase::paused;
+        m.set(std::string(kCanaryWeightMetric), {{"app", key}, {"env", env.name}},
+              live ? env.canary->weight : 0);
+    }
 }
 
 }  // namespace poetryops::controller

@@ -77,6 +77,18 @@ Result<std::string> GitRepoPort::find_promotion(const api::PoetryApp& app,
     return found.empty() ? std::string() : found.front().sha;
 }
 
+Result<std::optional<git::FoundCommit>> GitRepoPort::find_trailer(const api::PoetryApp& app,
+                                                                  std::string_view key,
+                                                                  const std::string& prefix) {
+    const api::GitOpsSpec& gitops = app.spec.gitops;
+    POETRYOPS_TRY(auto repo, repo_for(app));
+    POETRYOPS_TRY(auto found, repo->find_commits_by_trailer(gitops.branch, std::string(key), prefix,
+                                                            500,
+                                                            git::Repo::TrailerMatch::prefix));
+    if (found.empty()) return std::optional<git::FoundCommit>();
+    return std::optional<git::FoundCommit>(std::move(found.front()));
+}
+
 Result<bool> GitRepoPort::contains(const api::PoetryApp& app, const std::string& commit,
                                    const std::string& revision) {
     if (commit == revision) return true;

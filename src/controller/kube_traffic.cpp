@@ -212,6 +212,40 @@ std::string pointer_of(const std::string& field) {
     return "/" + out;
 }
 
+// The weights recorded in the annotation poetryops.io/weights, when it holds some.
+std::optional<std::vector<manifest::BackendWeight>> recorded_weights(const json& object) {
+    const json* annotations = nullptr;
+    if (auto m = object.find("metadata"); m != object.end() && m->is_object()) {
+        if (auto a = m->find("annotations"); a != m->end() && a->is_object()) annotations = &*a;
+    }
+    if (!annotations) return std::nullopt;
+    auto it = annotations->find(std::string(kWeightsAnnotation));
+    if (it == annotations->end() || !it->is_string()) return std::nullopt;
+    return parse_weights(it->get<std::string>());
+}
+
+// True when field manager `manager` owns the field at `path` (metadata.managedFields).
+bool managed_by(const json& object, std::string_view manager, const std::vector<std::string>& path) {
+    const json* fields = nullptr;
+    if (auto m = object.find("metadata"); m != object.end() && m->is_object()) {
+        if (auto f = m->find("managedFields"); f != m->end() && f->is_array()) fields = &*f;
+    }
+    if (!fields) return false;
+    for (const auto& entry : *fields) {
+        if (entry.value("manager", "") != manager) continue;
+        const json* node = entry.contains("fieldsV1") ? &entry["fieldsV1"] : nullptr;
+        for (const auto& key : path) {
+            if (!node || !node->is_object() || !node->contains(key)) {
+                node = nullptr;
+                break;
+            }
+            node = &(*node)[key];
+        }
+        if (node) return true;
+    }
+    return false;
+}
+
 Result<void> set_by_json_patch(kube::KubeClient& client, const Route& r,
                                const api::CanarySpec& canary,
                                const std::vector<manifest::BackendWeight>& want) {
@@ -222,13 +256,8 @@ Result<void> set_by_json_patch(kube::KubeClient& client, const Route& r,
         const std::string text = route_text(object);
         POETRYOPS_TRY(auto current, weights_in(r, text, canary));
         const json& meta = object["metadata"];
-        std::optional<std::vector<manifest::BackendWeight>> recorded;
-        bool has_annotations = meta.contains("annotations") && meta["annotations"].is_object();
-        if (has_annotations && meta["annotations"].contains(kWeightsAnnotation) &&
-            meta["annotations"][std::string(kWeightsAnnotation)].is_string()) {
-            recorded = parse_weights(
-                meta["annotations"][std::string(kWeightsAnnotation)].get<std::string>());
-        }
+        const bool has_annotations = meta.contains("annotations") && meta["annotations"].is_object();
+        std::optional<std::vector<manifest::BackendWeight>> recorded = recorded_weights(object);
         // Weights poetryops wrote that are no longer there: someone else wrote them since.
         if (recorded && recorded->size() == current.size() && !same_weights(*recorded, current)) {
             bool ours = true;
@@ -363,12 +392,20 @@ kube::ResourceRef traffic_route_resource(manifest::TrafficKind kind) {
 
 KubeTrafficPort::KubeTrafficPort(kube::KubeClient& client) : client_(client) {}
 
-Result<std::vector<manifest::BackendWeight>> KubeTrafficPort::read(const api::PoetryApp&,
-                                                                   const api::CanarySpec& canary,
-                                                                   const std::string& namespace_) {
+Result<LiveWeights> KubeTrafficPort::read(const api::PoetryApp&, const api::CanarySpec& canary,
+                                          const std::string& namespace_) {
     Route r = route_of(canary, namespace_);
     POETRYOPS_TRY(json object, get_route(client_, r));
-    return weights_in(r, route_text(std::move(object)), canary);
+    LiveWeights live;
+    POETRYOPS_TRY(live.weights, weights_in(r, route_text(object), canary));
+    if (canary.traffic.kind == manifest::TrafficKind::nginx) {
+        // Server-side apply: the annotation is ours while our field manager owns it (another
+        // manager's write of it takes the ownership away).
+        live.ours = managed_by(object, kTrafficFieldManager, weight_list(canary.traffic.kind).path);
+    } else if (auto recorded = recorded_weights(object)) {
+        live.ours = same_weights(*recorded, live.weights);
+    }
+    return live;
 }
 
 Result<void> KubeTrafficPort::set(const api::PoetryApp&, const api::CanarySpec& canary,

@@ -115,8 +115,8 @@ git::FileEdit weights_edit(const std::string& path, const api::CanarySpec& c, in
 }  // namespace
 
 canary::GitView observe_canary(const api::PoetryApp& app, const api::EnvironmentSpec& env,
-                               const std::string& update_text,
-                               const std::optional<std::string>& route_text) {
+                               const std::string& update_text, const std::vector<RouteFile>& routes,
+                               const Result<LiveWeights>* live) {
     canary::GitView v;
     const api::CanarySpec& c = *env.canary;
     auto refuse = [&](std::string why) {
@@ -124,31 +124,59 @@ canary::GitView observe_canary(const api::PoetryApp& app, const api::Environment
         v.read_error = std::move(why);
         return v;
     };
-    if (c.mode == api::CanaryMode::cluster) {
-        return refuse(
-            "canary.mode cluster (weights patched on the live route) is not run by this "
-            "controller yet; " +
-            env.name + " holds its stable image (use mode git)");
-    }
     if (env.update.kind != api::UpdateKind::manifest) {
         return refuse("a canary needs update.kind manifest in " + env.name +
                       " (a kustomize images: entry or a Helm value sets every workload at once, "
                       "so it cannot hold the stable and the canary digest; docs/canary.md)");
     }
-    if (c.traffic.file.empty()) {
-        return refuse("canary.traffic.file is empty: name the file in " + env.path +
-                      " that holds " + std::string(api::to_string(c.traffic.kind)) + " route " +
-                      c.traffic.route);
-    }
-    const std::string route_path = join_path(env.path, c.traffic.file);
-    if (!route_text)
-        return refuse(route_path + " does not exist on branch " + app.spec.gitops.branch);
-    auto read = manifest::read_weights(*route_text, c.traffic.kind,
-                                       {c.traffic.stable, c.traffic.canary}, c.traffic.route);
-    if (!read) return refuse(route_path + ": " + read.error().message);
-    if (!*read) return refuse(route_path + ": no route named " + c.traffic.route);
-    for (const auto& w : **read) {
-        if (w.name == c.traffic.canary) v.canary_weight = w.weight;
+    const std::string route_kind = std::string(api::to_string(c.traffic.kind)) + " route " +
+                                   c.traffic.route;
+    if (c.mode == api::CanaryMode::cluster) {
+        if (!live) {
+            return refuse("canary.mode cluster patches the live route " + c.traffic.route +
+                          " through the Kubernetes API, which local mode has not; " + env.name +
+                          " holds its stable image (use mode git)");
+        }
+        if (!*live) return refuse(live->error().message);
+        for (const auto& w : (*live)->weights) {
+            if (w.name == c.traffic.canary) v.canary_weight = w.weight;
+        }
+    } else {
+        // The route: in traffic.file, or searched in the files convention puts it in.
+        std::vector<std::string> holders;
+        for (const auto& f : routes) {
+            if (!f.text) continue;
+            auto read = manifest::read_weights(*f.text, c.traffic.kind,
+                                               {c.traffic.stable, c.traffic.canary},
+                                               c.traffic.route);
+            if (!read) return refuse(f.path + ": " + read.error().message);
+            if (!*read) continue;
+            if (holders.empty()) {
+                v.route_file = f.path;
+                for (const auto& w : **read) {
+                    if (w.name == c.traffic.canary) v.canary_weight = w.weight;
+                }
+            }
+            holders.push_back(f.path);
+        }
+        if (holders.size() > 1) {
+            return refuse(route_kind + " is in both " + holders[0] + " and " + holders[1] +
+                          ": set canary.traffic.file to the one poetryops edits");
+        }
+        if (holders.empty()) {
+            if (!c.traffic.file.empty()) {
+                if (routes.empty() || !routes.front().text)
+                    return refuse(join_path(env.path, c.traffic.file) +
+                                  " does not exist on branch " + app.spec.gitops.branch +
+                                  " (canary.traffic.file)");
+                return refuse(routes.front().path + ": no " + route_kind +
+                              " (canary.traffic.route)");
+            }
+            std::string searched;
+            for (const auto& f : routes) searched += (searched.empty() ? "" : ", ") + f.path;
+            return refuse("no " + route_kind + " in " + searched +
+                          " (set canary.traffic.file to the file that holds it)");
+        }
     }
     auto pinned =
         manifest::find_pinned_image(update_text, canary_request(app, env), manifest::Kind::yaml);
@@ -161,6 +189,18 @@ canary::GitView observe_canary(const api::PoetryApp& app, const api::Environment
     }
     v.canary_digest = (*pinned)->digest;
     return v;
+}
+
+std::vector<std::string> route_files(const api::EnvironmentSpec& env) {
+    if (!env.canary) return {};
+    if (!env.canary->traffic.file.empty()) return {join_path(env.path, env.canary->traffic.file)};
+    std::vector<std::string> files{join_path(env.path, std::string(kDefaultRouteFile))};
+    if (environment_file(env) != files.front()) files.push_back(environment_file(env));
+    return files;
+}
+
+std::string route_namespace(const api::PoetryApp& app, const api::CanarySpec& canary) {
+    return canary.traffic.namespace_.empty() ? app.metadata.namespace_ : canary.traffic.namespace_;
 }
 
 void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const Error* error,
@@ -187,8 +227,13 @@ std::string environment_image_name(const api::PoetryAppSpec& spec,
 
 PromotionReconciler::PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts,
                                          HealthPort* health, const Clock& clock,
-                                         AnalysisPort* analysis)
-    : gitops_(gitops), artifacts_(artifacts), health_(health), clock_(clock), analysis_(analysis) {}
+                                         AnalysisPort* analysis, TrafficPort* traffic)
+    : gitops_(gitops),
+      artifacts_(artifacts),
+      health_(health),
+      clock_(clock),
+      analysis_(analysis),
+      traffic_(traffic) {}
 
 std::string HealthObjectRef::group_resource() const {
     auto slash = api_version.find('/');
@@ -280,6 +325,41 @@ HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app,
     return {HealthState::unknown, ""};
 }
 
+void PromotionReconciler::find_own_write(const api::PoetryApp& app,
+                                         const api::EnvironmentSpec& env,
+                                         const api::EnvironmentStatus* status, canary::GitView& view,
+                                         const Result<LiveWeights>* live) {
+    const api::CanaryStatus* c = status && status->canary ? &*status->canary : nullptr;
+    if (!view.read_ok || !c || c->commit.empty() ||
+        (c->phase != api::CanaryPhase::progressing && c->phase != api::CanaryPhase::paused))
+        return;
+    if (view.canary_weight == c->weight && view.canary_digest == c->digest) return;
+    // The newest canary commit of this environment, when it came after the one status records.
+    auto found = gitops_.find_trailer(app, promote::kCanaryTrailer,
+                                      promote::promotion_trailer_value(app, env.name, ""));
+    if (found && *found && (*found)->sha != c->commit) {
+        auto newer = gitops_.contains(app, c->commit, (*found)->sha);
+        auto facts = canary::parse_trailer((*found)->trailer_value);
+        if (newer && *newer && facts) {
+            view.own = canary::OwnWrite{(*found)->sha, std::move(*facts)};
+            return;
+        }
+    }
+    // Cluster mode: weights poetryops wrote on the live route (a shift is no commit).
+    if (live && *live && (*live)->ours && view.canary_digest == c->digest) {
+        canary::TrailerFacts f;
+        f.subject = promote::promotion_trailer_value(app, env.name, c->digest);
+        f.digest = c->digest;
+        f.action = canary::ActionKind::shift;
+        f.weight = view.canary_weight;
+        const auto& steps = env.canary->steps;
+        for (std::size_t i = 0; i < steps.size(); ++i) {
+            if (steps[i].weight == f.weight) f.step = static_cast<int>(i) + 1;
+        }
+        view.own = canary::OwnWrite{"", std::move(f)};
+    }
+}
+
 promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
                                                    PromotionOutcome& out) {
     promote::Observations obs;
@@ -301,13 +381,14 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
     }
     std::vector<std::string> paths;
     for (const auto& env : app.spec.environments) paths.push_back(environment_file(env));
-    // Canary environments: their route files follow, in environment order.
-    std::map<std::string, std::size_t> route_at;
+    // Canary environments in git mode: the files their route may be in follow, in environment
+    // order.
+    std::map<std::string, std::pair<std::size_t, std::size_t>> route_at;  // first, count
     for (const auto& env : app.spec.environments) {
-        if (env.canary && !env.canary->traffic.file.empty()) {
-            route_at[env.name] = paths.size();
-            paths.push_back(join_path(env.path, env.canary->traffic.file));
-        }
+        if (!env.canary || env.canary->mode != api::CanaryMode::git) continue;
+        auto files = route_files(env);
+        route_at[env.name] = {paths.size(), files.size()};
+        paths.insert(paths.end(), files.begin(), files.end());
     }
     auto snapshot = gitops_.read_files(app, paths);
     if (!snapshot) {
@@ -362,10 +443,18 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
         }
         eo.health = observe_health(app, env, st);
         if (env.canary) {
-            std::optional<std::string> route;
-            if (auto at = route_at.find(env.name); at != route_at.end())
-                route = snapshot->files[at->second];
-            eo.canary = observe_canary(app, env, *text, route);
+            std::vector<RouteFile> routes;
+            if (auto at = route_at.find(env.name); at != route_at.end()) {
+                for (std::size_t k = 0; k < at->second.second; ++k) {
+                    std::size_t j = at->second.first + k;
+                    routes.push_back({paths[j], snapshot->files[j]});
+                }
+            }
+            std::optional<Result<LiveWeights>> live;
+            if (env.canary->mode == api::CanaryMode::cluster && traffic_)
+                live = traffic_->read(app, *env.canary, route_namespace(app, *env.canary));
+            eo.canary = observe_canary(app, env, *text, routes, live ? &*live : nullptr);
+            find_own_write(app, env, st, eo.canary, live ? &*live : nullptr);
             eo.canary_health = observe_canary_health(app, env, st);
         }
         obs.environments[env.name] = std::move(eo);
@@ -374,7 +463,8 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
 }
 
 git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
-                                                   const promote::PromoteAction& action) const {
+                                                   const promote::PromoteAction& action,
+                                                   const promote::Observations& obs) const {
     const api::EnvironmentSpec* env = app.spec.find_environment(action.environment);
     git::EditRequest req;
     const std::string path = environment_file(*env);
@@ -390,7 +480,16 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
     if (action.canary) {
         const canary::Action& ca = *action.canary;
         const api::CanarySpec& c = *env->canary;
-        const std::string route = join_path(env->path, c.traffic.file);
+        // git mode: the route's file as observed; cluster mode: none (the live route is set
+        // before the commit, in begin()).
+        std::string route;
+        if (c.mode == api::CanaryMode::git) {
+            if (auto o = obs.environments.find(action.environment); o != obs.environments.end())
+                route = o->second.canary.route_file;
+        }
+        auto set_weights = [&](int w) {
+            if (!route.empty()) req.edits.push_back(weights_edit(route, c, w));
+        };
         const std::string what =
             (action.artifact.version.empty() ? action.artifact.digest : action.artifact.version);
         switch (ca.kind) {
@@ -399,14 +498,14 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
                 canary_set.tag = set.tag;
                 canary_set.digest = set.digest;
                 req.edits.push_back(image_edit(path, canary_set, api::UpdateKind::manifest));
-                req.edits.push_back(weights_edit(route, c, 0));
+                set_weights(0);
                 req.message.subject = "canary " + app.metadata.name + " " + what + " in " +
                                       action.environment + ": deploy " + c.effective_workload() +
                                       ", 0%";
                 break;
             }
             case canary::ActionKind::shift:
-                req.edits.push_back(weights_edit(route, c, ca.weight));
+                set_weights(ca.weight);
                 req.message.subject = "canary " + app.metadata.name + " " + what + " in " +
                                       action.environment + ": " + std::to_string(ca.weight) +
                                       "% (step " + std::to_string(ca.step) + "/" +
@@ -414,7 +513,7 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
                 break;
             case canary::ActionKind::complete:
                 req.edits.push_back(image_edit(path, set, env->update.kind));
-                req.edits.push_back(weights_edit(route, c, 0));
+                set_weights(0);
                 req.message.trailers.push_back(
                     promote::promotion_trailer(app, action.environment, action.artifact.digest));
                 req.message.subject = "promote " + app.metadata.name + " " + what + " in " +
@@ -427,7 +526,7 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
                 back.tag = st && !st->tag.empty() ? std::optional(st->tag) : std::nullopt;
                 back.digest = ca.stable_digest;
                 req.edits.push_back(image_edit(path, back, api::UpdateKind::manifest));
-                req.edits.push_back(weights_edit(route, c, 0));
+                set_weights(0);
                 req.message.subject = "canary " + app.metadata.name + " " + what + " in " +
                                       action.environment + ": aborted, back to stable";
                 break;
@@ -506,16 +605,53 @@ PendingPromotion PromotionReconciler::begin(const api::PoetryApp& app,
     // Submit every action before waiting on any, so they share one commit. The last outcome to
     // arrive calls on_committed.
     auto left = std::make_shared<std::atomic<std::size_t>>(p.actions.size());
+    auto done = [left, on_committed] {
+        if (--*left == 0 && on_committed) on_committed();
+    };
     for (const auto& action : p.actions) {
-        git::EditRequest request = edit_request(app, action);
-        if (on_committed) {
-            request.on_done = [left, on_committed] {
-                if (--*left == 0) on_committed();
-            };
+        git::EditRequest request = edit_request(app, action, obs);
+        if (auto set = set_live_weights(app, action)) {
+            // Cluster mode: the live route changed first (or could not be changed: nothing is
+            // committed). A shift commits nothing: it stays on the canary's last commit.
+            if (!*set || request.edits.empty()) {
+                std::promise<Result<git::EditOutcome>> ready;
+                if (!*set) {
+                    ready.set_value(set->error());
+                } else {
+                    const api::EnvironmentStatus* st = app.status.find_environment(action.environment);
+                    git::EditOutcome o;
+                    o.commit = st && st->canary ? st->canary->commit : std::string();
+                    o.changed = true;
+                    ready.set_value(std::move(o));
+                }
+                p.commits.push_back(ready.get_future());
+                done();
+                continue;
+            }
         }
+        request.on_done = done;
         p.commits.push_back(gitops_.submit(app, std::move(request)));
     }
     return p;
+}
+
+std::optional<Result<void>> PromotionReconciler::set_live_weights(
+    const api::PoetryApp& app, const promote::PromoteAction& action) {
+    if (!action.canary || action.canary->kind == canary::ActionKind::analyze) return std::nullopt;
+    const api::EnvironmentSpec* env = app.spec.find_environment(action.environment);
+    if (!env || !env->canary || env->canary->mode != api::CanaryMode::cluster) return std::nullopt;
+    if (!traffic_) {
+        return Result<void>(fail(Error::Kind::invalid,
+                                 "canary.mode cluster needs the Kubernetes API", "NoTrafficPort"));
+    }
+    auto set = traffic_->set(app, *env->canary, route_namespace(app, *env->canary),
+                             action.canary->weight);
+    if (!set) {
+        Error e = set.error();
+        e.message = action.environment + ": " + e.message;
+        return Result<void>(std::move(e));
+    }
+    return Result<void>(ok());
 }
 
 PromotionOutcome PromotionReconciler::finish(PendingPromotion p) {

@@ -83,6 +83,7 @@ Result<std::unique_ptr<Ports>> make_ports(PortsOptions options) {
         };
     }
     p->analysis_ = std::make_unique<PrometheusAnalysisPort>(std::move(ao));
+    if (o.kube) p->traffic_ = std::make_unique<KubeTrafficPort>(*o.kube);
     Ports* self = p.get();
     p->artifacts_ = std::make_unique<RegistryArtifactPort>(
         [self](const api::PoetryApp& app) { return self->registry_for(app); }, *o.clock);

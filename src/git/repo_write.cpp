@@ -272,7 +272,7 @@ Result<bool> Repo::is_ancestor(const std::string& ancestor, const std::string& d
 Result<std::vector<FoundCommit>> Repo::find_commits_by_trailer(const std::string& branch,
                                                                const std::string& key,
                                                                const std::string& value,
-                                                               int max_count) {
+                                                               int max_count, TrailerMatch match) {
     if (key.empty() || key.find_first_of(":,%() \n") != std::string::npos) {
         return fail(Error::Kind::invalid,
                     "git " + display_url_ + ": invalid trailer key '" + key + "'");
@@ -294,7 +294,8 @@ Result<std::vector<FoundCommit>> Repo::find_commits_by_trailer(const std::string
         for (const auto& v : str::split(s.substr(nul + 1), '\x1f')) {
             std::string val(str::trim(v));
             if (val.empty()) continue;
-            if (value.empty() || val == value) {
+            if (value.empty() || val == value ||
+                (match == TrailerMatch::prefix && val.rfind(value, 0) == 0)) {
                 found.push_back({sha, val});
                 break;
             }

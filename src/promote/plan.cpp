@@ -438,6 +438,20 @@ struct EnvPlanner {
                                       : "canary resumed"},
                 app.spec.history_limit);
         }
+        if (s.adopted && s.canary) {
+            // The machine's own abort or completion, whose status write was lost.
+            if (s.reject) {
+                reject(st, s.canary->digest);
+                set_phase(st, Phase::failed, "CanaryAborted", s.message, now);
+            }
+            api::record_history(
+                plan.status,
+                api::HistoryEntry{es.name, api::HistoryKind::canary, s.canary->version,
+                                  s.canary->tag, s.canary->digest, s.canary->commit, now,
+                                  s.reject ? "canary aborted (found in git)"
+                                           : "canary completed (found in git)"},
+                app.spec.history_limit);
+        }
         if (!s.action) return;
         const canary::Action& ca = *s.action;
         if (ca.kind == canary::ActionKind::analyze) {
@@ -464,6 +478,14 @@ struct EnvPlanner {
                                           Artifact{st.version, st.tag, st.digest, ""});
                 reject(st, ca.target.digest);
                 set_phase(st, Phase::failed, "CanaryAborted", s.message, now);
+                break;
+            case canary::ActionKind::deploy:
+                // A new canary: the environment is no longer the one whose last canary failed (it
+                // runs its stable digest).
+                if (st.phase == Phase::failed && st.reason == "CanaryAborted")
+                    set_phase(st, Phase::healthy, "CanaryProgressing", s.message, now);
+                a.kind = api::HistoryKind::canary;
+                a.image = image_reference(app.spec.image.repository, a.artifact);
                 break;
             default:
                 a.kind = api::HistoryKind::canary;

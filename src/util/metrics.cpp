@@ -153,6 +153,19 @@ void MetricsRegistry::add(const std::string& name, const Labels& labels, double 
     family_locked(name, MetricType::gauge).series[canonical(labels)].value += v;
 }
 
+void MetricsRegistry::remove(const std::string& name, const Labels& subset) {
+    std::lock_guard lock(mu_);
+    auto f = families_.find(name);
+    if (f == families_.end()) return;
+    const Labels want = canonical(subset);
+    std::erase_if(f->second->series, [&](const auto& kv) {
+        for (const auto& label : want) {
+            if (std::find(kv.first.begin(), kv.first.end(), label) == kv.first.end()) return false;
+        }
+        return true;
+    });
+}
+
 void MetricsRegistry::observe(const std::string& name, const Labels& labels, double v) {
     std::lock_guard lock(mu_);
     auto& f = family_locked(name, MetricType::histogram);

@@ -73,6 +73,13 @@ protected:
         return s;
     }
 
+    /// What the reconciler finds in git for `a` committed as "commit-lost".
+    static OwnWrite lost(const Action& a) {
+        auto facts = parse_trailer(trailer("team-a/billing", "prod", a));
+        EXPECT_TRUE(facts);
+        return OwnWrite{"commit-lost", facts ? *facts : TrailerFacts{}};
+    }
+
     static Analysis round(api::AnalysisVerdict v, double value) {
         Analysis a;
         a.verdict = v;
@@ -141,7 +148,7 @@ TEST_F(CanaryPlan, ANewDigestIsDeployedOnTheCanaryWorkloadWithNoTrafficFirst) {
     ASSERT_EQ(s.events.size(), 1u);
     EXPECT_EQ(s.events[0].reason, "CanaryStarted");
     EXPECT_EQ(trailer("team-a/billing", "prod", *s.action),
-              "team-a/billing/prod/" + kNew + " step=0/2 weight=0 verdict=start");
+              "team-a/billing/prod/" + kNew + " action=deploy step=0/2 weight=0 verdict=start");
 }
 
 TEST_F(CanaryPlan, WithoutAnalysisEachStepWaitsItsPauseThenTheLastCompletes) {
@@ -220,7 +227,7 @@ TEST_F(CanaryPlan, AnalysisRunsEachIntervalAndAStepAdvancesOnlyAfterAPassingChec
     EXPECT_EQ(s.action->verdict, "pass");
     EXPECT_THAT(s.action->metrics, HasSubstr("success-rate=0.998"));
     EXPECT_EQ(trailer("team-a/billing", "prod", *s.action),
-              "team-a/billing/prod/" + kNew + " step=2/2 weight=50 verdict=pass");
+              "team-a/billing/prod/" + kNew + " action=shift step=2/2 weight=50 verdict=pass");
 }
 
 TEST_F(CanaryPlan, FailedChecksAbortAtTheFailureLimitAndRejectTheDigest) {
@@ -333,13 +340,98 @@ TEST_F(CanaryPlan, OurOwnCommitWhoseStatusWasLostIsTakenAsDone) {
     auto s = plan();  // the shift to 50 % is decided and committed...
     ASSERT_TRUE(s.action);
     git_.canary_weight = 50;  // ...but the status write is lost
-    git_.found_commit = "commit-lost";
+    git_.own = lost(*s.action);
     s = plan_and_commit();
     EXPECT_FALSE(s.held);
     EXPECT_EQ(status_.canary->weight, 50);
     EXPECT_EQ(status_.canary->step, 1);
     EXPECT_EQ(status_.canary->commit, "commit-lost");
     EXPECT_FALSE(s.action) << "the step's pause starts again from now";
+    ASSERT_FALSE(s.events.empty());
+    EXPECT_EQ(s.events[0].reason, "CanaryAdopted");
+}
+
+TEST_F(CanaryPlan, OurOwnCommitThatDoesNotAccountForGitIsStillAHold) {
+    at_first_step();
+    now_ += minutes(5);
+    auto s = plan();
+    ASSERT_TRUE(s.action);
+    git_.own = lost(*s.action);  // we committed 50 %...
+    git_.canary_weight = 80;     // ...and a human then made it 80 %
+    s = plan();
+    EXPECT_TRUE(s.held);
+    EXPECT_FALSE(s.action);
+    EXPECT_THAT(s.message, HasSubstr("changed outside poetryops"));
+}
+
+TEST_F(CanaryPlan, AnAbortWhoseStatusWasLostIsTakenAsDoneNotDecidedAgain) {
+    at_first_step();
+    control_ = "abort@" + kNew;
+    auto s = plan();
+    ASSERT_TRUE(s.action);
+    ASSERT_EQ(s.action->kind, ActionKind::abort);
+    // The abort landed in git; its status write did not.
+    git_.canary_weight = 0;
+    git_.canary_digest = kStable;
+    git_.own = lost(*s.action);
+    control_.clear();
+    s = plan();
+    EXPECT_FALSE(s.action);
+    EXPECT_FALSE(s.held);
+    EXPECT_TRUE(s.adopted);
+    EXPECT_TRUE(s.reject) << "the digest is rejected as the abort said";
+    ASSERT_TRUE(s.canary);
+    EXPECT_EQ(s.canary->phase, api::CanaryPhase::aborted);
+    EXPECT_EQ(s.canary->commit, "commit-lost");
+}
+
+TEST_F(CanaryPlan, ACompletionWhoseStatusWasLostIsTakenAsDone) {
+    at_first_step();
+    control_ = "promote@" + kNew;
+    auto s = plan();
+    ASSERT_TRUE(s.action);
+    ASSERT_EQ(s.action->kind, ActionKind::complete);
+    git_.canary_weight = 0;
+    git_.own = lost(*s.action);
+    status_.digest = kNew;  // the promotion trailer of the same commit was adopted
+    control_.clear();
+    s = plan();
+    EXPECT_FALSE(s.action);
+    EXPECT_TRUE(s.adopted);
+    EXPECT_FALSE(s.reject);
+    EXPECT_EQ(s.canary->phase, api::CanaryPhase::succeeded);
+}
+
+TEST_F(CanaryPlan, ADeployOfANewerDigestWhoseStatusWasLostStartsThatCanary) {
+    at_first_step();
+    candidate_ = Target{"1.4.3", "1.4.3-cd34ef5", kNewer};
+    auto s = plan();
+    ASSERT_TRUE(s.action);
+    ASSERT_EQ(s.action->kind, ActionKind::deploy);
+    git_.canary_weight = 0;
+    git_.canary_digest = kNewer;
+    git_.own = lost(*s.action);
+    s = plan();
+    EXPECT_FALSE(s.held);
+    ASSERT_TRUE(s.canary);
+    EXPECT_EQ(s.canary->digest, kNewer);
+    EXPECT_EQ(s.canary->version, "1.4.3");
+    EXPECT_EQ(s.canary->weight, 0);
+    EXPECT_EQ(s.canary->commit, "commit-lost");
+}
+
+TEST_F(CanaryPlan, AnAbortWhoseCommitFailedIsDecidedAgain) {
+    at_first_step();
+    control_ = "abort@" + kNew;
+    auto s = plan();
+    ASSERT_TRUE(s.action);
+    ASSERT_EQ(s.action->kind, ActionKind::abort);
+    status_.canary = s.canary;  // the commit failed: nothing recorded
+    EXPECT_EQ(status_.canary->phase, api::CanaryPhase::progressing)
+        << "the phase changes when the abort is in git";
+    s = plan();
+    ASSERT_TRUE(s.action);
+    EXPECT_EQ(s.action->kind, ActionKind::abort);
 }
 
 TEST_F(CanaryPlan, ANewerDigestReplacesTheCanaryAndResetsItsCounts) {
@@ -368,10 +460,19 @@ TEST_F(CanaryPlan, SuspendedDecidesNothingNew) {
 }
 
 TEST(CanaryText, TrailersAndControlsParse) {
-    auto f = parse_trailer("team-a/billing/prod/" + kNew + " step=2/3 weight=25 verdict=pass");
+    auto f = parse_trailer("team-a/billing/prod/" + kNew +
+                           " action=shift step=2/3 weight=25 verdict=pass");
     ASSERT_TRUE(f);
     EXPECT_EQ(f->subject, "team-a/billing/prod/" + kNew);
+    EXPECT_EQ(f->digest, kNew);
+    EXPECT_EQ(f->action, ActionKind::shift);
+    EXPECT_EQ(f->step, 2);
     EXPECT_EQ(f->weight, 25);
+    // Written before actions were recorded: still ours, the action unknown.
+    auto old = parse_trailer("team-a/billing/prod/" + kNew + " step=2/3 weight=25 verdict=pass");
+    ASSERT_TRUE(old);
+    EXPECT_FALSE(old->action);
+    EXPECT_FALSE(parse_trailer("team-a/billing/prod/" + kNew + " action=launch weight=25"));
     EXPECT_FALSE(parse_trailer("garbage"));
     EXPECT_FALSE(parse_trailer("a/b weight=x"));
     auto c = parse_control("promote@" + kNew);

@@ -173,9 +173,16 @@ protected:
         EXPECT_TRUE(w) << w.error().message;
         std::vector<int> out;
         if (w) {
-            for (const auto& b : *w) out.push_back(b.weight);
+            for (const auto& b : w->weights) out.push_back(b.weight);
         }
         return out;
+    }
+
+    /// The live weights are what poetryops wrote last.
+    bool ours(controller::KubeTrafficPort& port, const api::PoetryApp& app) {
+        auto w = port.read(app, *app.spec.environments[0].canary, ns_);
+        EXPECT_TRUE(w) << w.error().message;
+        return w && w->ours;
     }
 
     std::unique_ptr<kube::RestClient> admin_;
@@ -278,7 +285,9 @@ TEST_P(KubeTrafficIt, AnotherManagersWeightsAreReportedNeverOverwritten) {
         app_with(manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
     const api::CanarySpec& canary = *app.spec.environments[0].canary;
     controller::KubeTrafficPort port(*admin_);
+    EXPECT_FALSE(ours(port, app));  // the user's own weights
     ASSERT_TRUE(port.set(app, canary, ns_, 10));
+    EXPECT_TRUE(ours(port, app));
 
     // Another canary controller moves the weights with its own patch.
     json ops = json::parse(R"([
@@ -296,8 +305,9 @@ TEST_P(KubeTrafficIt, AnotherManagersWeightsAreReportedNeverOverwritten) {
     EXPECT_THAT(set.error().message, testing::HasSubstr("spec.rules"));
     EXPECT_THAT(set.error().message, testing::HasSubstr("manager flagger (Update"));
     EXPECT_THAT(set.error().message, testing::HasSubstr("billing=90,billing-canary=10"));
-    // Their weights stay.
+    // Their weights stay, and a read no longer calls them poetryops'.
     EXPECT_EQ(weights_of(port, app), (std::vector<int>{50, 50}));
+    EXPECT_FALSE(ours(port, app));
 
     // A GitOps agent re-applying the user's manifest with force takes the list back: the same.
     apply_as("kustomize-controller", routes_.named("billing"), user_route(ns_), true);
@@ -372,6 +382,7 @@ TEST_P(KubeTrafficIt, NginxCanaryIngressByServerSideApply) {
         auto set = port.set(app, canary, ns_, w);
         ASSERT_TRUE(set) << set.error().message;
         EXPECT_EQ(weights_of(port, app), (std::vector<int>{100 - w, w}));
+        EXPECT_TRUE(ours(port, app));
     }
     json now = live(ingresses.named("billing-canary"));
     EXPECT_EQ(now["spec"], created["spec"]);
@@ -390,6 +401,7 @@ TEST_P(KubeTrafficIt, NginxCanaryIngressByServerSideApply) {
     EXPECT_THAT(set.error().message, testing::HasSubstr("\"kubectl\""));
     EXPECT_THAT(set.error().message, testing::HasSubstr("canary-weight"));
     EXPECT_EQ(weights_of(port, app), (std::vector<int>{100, 0}));
+    EXPECT_FALSE(ours(port, app));
 }
 
 POETRYOPS_KUBE_REAL_ONLY(KubeTrafficIt);

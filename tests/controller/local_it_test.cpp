@@ -246,12 +246,14 @@ protected:
                 "      steps: [{weight: 10, pause: 1s}, {weight: 50, pause: 1s}]\n"));
     }
 
-    std::unique_ptr<LocalRunner> runner() {
+    std::unique_ptr<LocalRunner> runner(
+        std::function<void(const api::PoetryApp&, const promote::Event&)> on_event = {}) {
         LocalOptions o;
         o.inputs = {dir.path() / "apps"};
         o.state_dir = dir.path() / "state";
         o.layout_dir = dir.path() / "registry";
         o.committer.window = std::chrono::milliseconds(10);
+        o.on_event = std::move(on_event);
         auto r = LocalRunner::create(o);
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
         return r ? std::move(r).value() : nullptr;
@@ -321,11 +323,11 @@ TEST_F(LocalCanaryTest, ASecondImageWalksTheStepsInGitAndCompletes) {
     ASSERT_TRUE(log);
     const std::string subject = "team/app/prod/" + d2;
     std::vector<std::string> expected = {
-        "Poetryops-Canary: " + subject + " step=0/2 weight=0 verdict=start",
-        "Poetryops-Canary: " + subject + " step=1/2 weight=10 verdict=start",
-        "Poetryops-Canary: " + subject + " step=2/2 weight=50 verdict=pause",
+        "Poetryops-Canary: " + subject + " action=deploy step=0/2 weight=0 verdict=start",
+        "Poetryops-Canary: " + subject + " action=shift step=1/2 weight=10 verdict=start",
+        "Poetryops-Canary: " + subject + " action=shift step=2/2 weight=50 verdict=pause",
         "Poetryops-Promotion: " + subject,  // the completing commit carries both
-        "Poetryops-Canary: " + subject + " step=2/2 weight=0 verdict=pause"};
+        "Poetryops-Canary: " + subject + " action=complete step=2/2 weight=0 verdict=pause"};
     std::size_t at = 0;
     for (const auto& line : expected) {
         auto found = log->out.find(line, at);
@@ -339,6 +341,59 @@ TEST_F(LocalCanaryTest, ASecondImageWalksTheStepsInGitAndCompletes) {
     ASSERT_TRUE(prod && prod->canary);
     EXPECT_EQ(prod->canary->phase, api::CanaryPhase::succeeded);
     EXPECT_EQ(s->summary, "dev=2.0.0 prod=2.0.0");
+}
+
+TEST_F(LocalCanaryTest, AStepWhoseStatusWriteWasLostIsFoundInGitNotTakenForAHumanEdit) {
+    registry::LayoutOptions lo;
+    lo.repository_subdirs = true;
+    registry::LayoutRegistry reg(dir.path() / "registry", lo);
+    std::string d1 = push(reg, "1.0.0", "one");
+    const fs::path status_file = dir.path() / "state/status/team.app.json";
+    std::string at_ten;  // the status as it was at 10 %
+    {
+        auto r = runner();
+        ASSERT_TRUE(r);
+        ASSERT_TRUE(run_until(*r, [&] {
+            return remote_file("envs/prod/deployment.yaml").find(d1) != std::string::npos;
+        }));
+        push(reg, "2.0.0", "two");
+        ASSERT_TRUE(run_until(*r, [&] {
+            auto s = r->status_of("team/app");
+            const auto* prod = s ? s->find_environment("prod") : nullptr;
+            return prod && prod->canary && prod->canary->weight == 10;
+        }));
+        auto text = read_file(status_file);
+        ASSERT_TRUE(text) << text.error().message;
+        at_ten = *text;
+        ASSERT_TRUE(run_until(*r, [&] {
+            return remote_file("envs/prod/route.yaml").find("weight: 50") != std::string::npos;
+        }));
+    }
+    // The controller "crashed" after pushing the 50 % step and before writing its status.
+    ASSERT_TRUE(write_file_atomic(status_file, at_ten));
+    std::vector<std::string> events;
+    auto r = runner([&](const api::PoetryApp&, const promote::Event& e) {
+        events.push_back(e.reason + ": " + e.message);
+    });
+    ASSERT_TRUE(r);
+    ASSERT_TRUE(run_until(*r, [&] {
+        auto s = r->status_of("team/app");
+        const auto* prod = s ? s->find_environment("prod") : nullptr;
+        return prod && prod->canary && prod->canary->phase == api::CanaryPhase::succeeded;
+    })) << "the canary did not complete after the restart";
+    std::string joined;
+    for (const auto& e : events) joined += e + "\n";
+    EXPECT_NE(joined.find("CanaryAdopted: prod: took shift to 50%"), std::string::npos) << joined;
+    EXPECT_EQ(joined.find("changed outside poetryops"), std::string::npos) << joined;
+    // Each step is in git once: the 50 % step was not committed again.
+    auto log = run_process(
+        {"git", "--git-dir", (dir.path() / "deploy.git").string(), "log", "--format=%b"});
+    ASSERT_TRUE(log);
+    const std::string fifty = "action=shift step=2/2 weight=50";
+    std::size_t fifties = 0;
+    for (auto at = log->out.find(fifty); at != std::string::npos; at = log->out.find(fifty, at + 1))
+        ++fifties;
+    EXPECT_EQ(fifties, 1u) << log->out;
 }
 
 }  // namespace

@@ -46,6 +46,21 @@ public:
         }
         return std::string();
     }
+    Result<std::optional<git::FoundCommit>> find_trailer(const api::PoetryApp&,
+                                                         std::string_view key,
+                                                         const std::string& prefix) override {
+        const std::string line = std::string(key) + ": " + prefix;
+        for (auto it = commits.rbegin(); it != commits.rend(); ++it) {
+            auto at = it->second.find(line);
+            if (at == std::string::npos) continue;
+            auto end = it->second.find('\n', at);
+            std::string value = it->second.substr(at + key.size() + 2, end == std::string::npos
+                                                                          ? std::string::npos
+                                                                          : end - at - key.size() - 2);
+            return std::optional<git::FoundCommit>(git::FoundCommit{it->first, value});
+        }
+        return std::optional<git::FoundCommit>();
+    }
     Result<bool> contains(const api::PoetryApp&, const std::string& commit,
                           const std::string& revision) override {
         // A linear history: revision contains commit when it comes at or after it.

@@ -569,6 +569,23 @@ TEST_F(CanaryPromotionTest, AnAbortedCanaryFailsTheEnvironmentRejectsTheDigestAn
     app.metadata.annotations.clear();
     p = run();
     EXPECT_EQ(action_for(p, "prod"), nullptr);
+    EXPECT_EQ(app.status.find_environment("prod")->phase, Phase::failed);
+
+    // The next image's canary: prod runs its stable digest and is no longer Failed.
+    const std::string kC = "sha256:" + std::string(64, 'c');
+    newest = artifact("1.4.3", kC);
+    run();  // dev takes 1.4.3
+    p = run();
+    a = action_for(p, "prod");
+    ASSERT_TRUE(a && a->canary);
+    EXPECT_EQ(a->canary->kind, canary::ActionKind::deploy);
+    prod = app.status.find_environment("prod");
+    EXPECT_NE(prod->phase, Phase::failed);
+    EXPECT_EQ(prod->digest, kA);
+    auto ready = std::find_if(app.status.conditions.begin(), app.status.conditions.end(),
+                              [](const api::Condition& c) { return c.type == "Ready"; });
+    ASSERT_NE(ready, app.status.conditions.end());
+    EXPECT_EQ(ready->status, "True") << ready->message;
 }
 
 TEST_F(CanaryPromotionTest, AnAnalysisRoundIsAskedForByEnvironment) {

@@ -135,8 +135,11 @@ struct TrafficSpec {
     std::string route;
     std::string stable;  ///< stable Service
     std::string canary;  ///< canary Service
-    /// git mode: file in the environment folder holding the route; empty: searched
+    /// git mode: file in the environment folder holding the route; empty: route.yaml, else the
+    /// update file (the one of them that holds it)
     std::string file;
+    /// cluster mode: the live route's namespace; empty: the app's
+    std::string namespace_;
 };
 
 struct CanaryStep {

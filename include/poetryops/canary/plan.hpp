@@ -13,8 +13,9 @@
 ///             rejected in this environment and the environment is Failed
 ///
 /// State lives in status.environments[].canary and in git: a commit of the machine carries a
-/// `Poetryops-Canary` trailer (canary::trailer), so a restarted controller whose status write was
-/// lost finds its own commit (`GitView::found_commit`) instead of taking it for a human edit.
+/// `Poetryops-Canary` trailer (canary::trailer) naming its action, so a restarted controller whose
+/// status write was lost finds its own last write (`GitView::own`) and takes it as done instead of
+/// as a human edit.
 
 #include <poetryops/api/poetryapp.hpp>
 
@@ -34,16 +35,39 @@ struct Target {
     std::string digest;
 };
 
-/// What the environment's folder says now.
+enum class ActionKind { deploy, shift, complete, abort, analyze };
+
+/// What a `Poetryops-Canary` trailer records (parse_trailer), or, in cluster mode, what the live
+/// route says poetryops wrote last.
+struct TrailerFacts {
+    std::string subject;  ///< "<ns>/<app>/<env>/<digest>"
+    std::string digest;   ///< the canary's digest, the subject's last part
+    /// The action committed; nullopt in a trailer written before actions were recorded.
+    std::optional<ActionKind> action;
+    int step = 0;  ///< 1-based step reached (0: at weight 0)
+    int weight = 0;
+};
+
+/// The machine's own last write, found where the write went: the newest commit with this
+/// environment's `Poetryops-Canary` trailer after status' `canary.commit` (git mode), or the live
+/// route's weights when poetryops wrote them (cluster mode).
+struct OwnWrite {
+    std::string commit;  ///< the commit it made ("" for a live route write: status' commit stays)
+    TrailerFacts facts;
+};
+
+/// What the environment's folder (and, in cluster mode, the live route) says now.
 struct GitView {
     bool read_ok = true;
     std::string read_error;     ///< names the file: the route or the canary workload
     std::string canary_digest;  ///< the canary workload's pinned digest ("" none)
     int canary_weight = 0;      ///< the route's weight for traffic.canary
-    /// The newest commit carrying this machine's trailer for exactly what git shows (digest and
-    /// weight), when it is not status' `canary.commit`; "" when none: a difference between git and
-    /// status is then someone else's edit.
-    std::string found_commit;
+    std::string route_file;     ///< git mode: the file the route was found in (edits go there)
+    /// Filled when what git shows differs from status' canary: the machine's own newest write, if
+    /// any. When it accounts for what git shows (its digest and weight), the status write that
+    /// followed it was lost and it is taken as done; otherwise the difference is someone else's
+    /// edit, and the canary holds.
+    std::optional<OwnWrite> own;
 };
 
 /// The health gate, read against the last canary commit (synced to it and ready).
@@ -75,8 +99,6 @@ struct Input {
     TimePoint now;
 };
 
-enum class ActionKind { deploy, shift, complete, abort, analyze };
-
 struct Action {
     ActionKind kind = ActionKind::deploy;
     Target target;              ///< the canary's image
@@ -104,13 +126,16 @@ struct Step {
     std::optional<Action> action;
     /// The canary status to write; nullopt: remove it (none in progress and none to show).
     std::optional<api::CanaryStatus> canary;
-    /// abort: add the target digest to the environment's rejected digests and fail it with
-    /// `message`.
+    /// abort (or an adopted abort): add the canary's digest to the environment's rejected digests
+    /// and fail it with `message`.
     bool reject = false;
     /// The analysis could not be run (AnalysisUnavailable): the app is Degraded with `message`.
     bool unavailable = false;
     /// A human changed the route or the canary workload: the canary holds with `message`.
     bool held = false;
+    /// The machine's own abort or completion, found in git after its status write was lost, was
+    /// taken as done: no action (`reject` says whether it was an abort).
+    bool adopted = false;
     std::string message;  ///< the environment's message while the canary runs
     std::vector<Event> events;
     std::optional<std::chrono::milliseconds> requeue_after;
@@ -136,16 +161,15 @@ Step step(const Input& in);
 void record(api::CanaryStatus& canary, const Action& action, const std::string& commit,
             TimePoint now);
 
-/// The `Poetryops-Canary` trailer value of a commit: "<ns>/<app>/<env>/<digest> step=2/3
-/// weight=25 verdict=pass". The reconciler searches git for it (GitView::found_commit).
+/// The `Poetryops-Canary` trailer value of a commit: "<ns>/<app>/<env>/<digest> action=shift
+/// step=2/3 weight=25 verdict=pass". The reconciler searches git for it (GitView::own).
 std::string trailer(const std::string& app_key, const std::string& env, const Action& action);
 
-/// The trailer's first field, "<ns>/<app>/<env>/<digest>", and the weight it records, read back.
-struct TrailerFacts {
-    std::string subject;
-    int weight = 0;
-};
+/// A trailer value read back; nullopt when it is not one of ours.
 std::optional<TrailerFacts> parse_trailer(const std::string& value);
+
+/// "deploy", "shift", "complete", "abort", "analyze": the trailer's words.
+const char* to_string(ActionKind kind);
 
 /// Parses a control annotation value "pause@sha256:…"; nullopt when it is not one.
 struct Control {

@@ -79,6 +79,10 @@ struct Trigger {
 /// committer's thread); must not block.
 using TriggerSink = std::function<void(const Trigger&)>;
 
+/// The canary metrics (docs/operations.md "Metrics").
+inline constexpr std::string_view kCanaryStepsMetric = "poetryops_canary_steps_total";
+inline constexpr std::string_view kCanaryWeightMetric = "poetryops_canary_weight";
+
 struct EngineOptions {
     /// The promotion engine's ports; nullopt: validation and status only (`--no-promotion`).
     std::optional<PortsOptions> ports;
@@ -127,7 +131,7 @@ public:
     virtual EngineOutcome reconcile(const api::PoetryApp& app, std::vector<api::FieldError> errors);
     /// Waits until every edit handed to the committer has its outcome (local mode's passes).
     void wait_for_commits();
-    /// Drops what is kept for an app that was deleted.
+    /// Drops what is kept for an app that was deleted (also its poetryops_canary_weight series).
     void forget(const std::string& key);
 
     /// Null when promotion is off.
@@ -147,6 +151,10 @@ private:
     void on_source_push(const git::PushEvent& push);
     /// Folds the build half's Ready, timer and error into the promotion half's outcome.
     void merge_build(EngineOutcome& out, const BuildOutcome& built, const api::PoetryApp& app);
+    /// poetryops_canary_steps_total for the canary actions `out` committed, and
+    /// poetryops_canary_weight for each canary in its status.
+    static void count_canaries(metrics::MetricsRegistry& m, const std::string& key,
+                               const EngineOutcome& out);
 
     const Clock& clock_;
     EngineOptions options_;

@@ -29,6 +29,9 @@ public:
                                    const std::vector<std::string>& paths) override;
     Result<std::string> find_promotion(const api::PoetryApp& app,
                                        const std::string& trailer) override;
+    Result<std::optional<git::FoundCommit>> find_trailer(const api::PoetryApp& app,
+                                                         std::string_view key,
+                                                         const std::string& prefix) override;
     Result<bool> contains(const api::PoetryApp& app, const std::string& commit,
                           const std::string& revision) override;
     std::future<Result<git::EditOutcome>> submit(const api::PoetryApp& app,

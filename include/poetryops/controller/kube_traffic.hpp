@@ -38,6 +38,7 @@
 /// Thread safety: safe (no state besides the client, which is safe).
 
 #include <poetryops/api/poetryapp.hpp>
+#include <poetryops/controller/ports.hpp>
 #include <poetryops/kube/client.hpp>
 #include <poetryops/kube/resource.hpp>
 #include <poetryops/manifest/edit.hpp>
@@ -60,20 +61,21 @@ inline constexpr std::string_view kWeightsAnnotation = "poetryops.io/weights";
 /// extension), traefik.io/v1alpha1 traefikservices (Traefik 2.10 and 3).
 kube::ResourceRef traffic_route_resource(manifest::TrafficKind kind);
 
-class KubeTrafficPort {
+class KubeTrafficPort final : public TrafficPort {
 public:
     explicit KubeTrafficPort(kube::KubeClient& client);
 
     /// The live weights of traffic.stable and traffic.canary (in that order) in the route
-    /// traffic.route in `namespace_`.
-    Result<std::vector<manifest::BackendWeight>> read(const api::PoetryApp& app,
-                                                      const api::CanarySpec& canary,
-                                                      const std::string& namespace_);
+    /// traffic.route in `namespace_`; `ours` when they are what poetryops wrote last (the
+    /// annotation poetryops.io/weights matches them; NGINX: field manager `poetryops` owns the
+    /// canary-weight annotation).
+    Result<LiveWeights> read(const api::PoetryApp& app, const api::CanarySpec& canary,
+                             const std::string& namespace_) override;
 
     /// Sets stable = 100 − canary_weight and canary = canary_weight (0..100) in the live route.
     /// Nothing is written when the route already holds them.
     Result<void> set(const api::PoetryApp& app, const api::CanarySpec& canary,
-                     const std::string& namespace_, int canary_weight);
+                     const std::string& namespace_, int canary_weight) override;
 
 private:
     kube::KubeClient& client_;

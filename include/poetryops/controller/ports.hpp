@@ -6,6 +6,8 @@
 #include <poetryops/api/poetryapp.hpp>
 #include <poetryops/build/plan.hpp>
 #include <poetryops/git/committer.hpp>
+#include <poetryops/git/repo.hpp>
+#include <poetryops/manifest/edit.hpp>
 #include <poetryops/promote/plan.hpp>
 #include <poetryops/util/result.hpp>
 
@@ -15,6 +17,7 @@
 #include <future>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace poetryops::controller {
@@ -38,6 +41,11 @@ public:
     /// when none).
     virtual Result<std::string> find_promotion(const api::PoetryApp& app,
                                                const std::string& trailer) = 0;
+    /// The newest commit on the branch (of the last 500) carrying trailer `key` with a value that
+    /// starts with `prefix`, with that value; nullopt when none.
+    virtual Result<std::optional<git::FoundCommit>> find_trailer(const api::PoetryApp& app,
+                                                                 std::string_view key,
+                                                                 const std::string& prefix) = 0;
     /// True when `revision` is `commit` or one of its descendants (false for a revision git does
     /// not know).
     virtual Result<bool> contains(const api::PoetryApp& app, const std::string& commit,
@@ -91,6 +99,26 @@ public:
     /// Called with the app's key when one of its builds changes phase (from any thread; must not
     /// block).
     virtual void on_change(std::function<void(const std::string& app_key)> fn) { (void)fn; }
+};
+
+/// The weights of a canary's live route (`canary.mode: cluster`), as the route's owner wrote them.
+struct LiveWeights {
+    std::vector<manifest::BackendWeight> weights;  ///< traffic.stable, then traffic.canary
+    /// poetryops wrote these weights last (nobody changed them since).
+    bool ours = false;
+};
+
+/// Where a cluster-mode canary's weights live: the route object in the cluster (kube_traffic.hpp).
+class TrafficPort {
+public:
+    virtual ~TrafficPort() = default;
+    /// The live weights of traffic.stable and traffic.canary in route traffic.route.
+    virtual Result<LiveWeights> read(const api::PoetryApp& app, const api::CanarySpec& canary,
+                                     const std::string& namespace_) = 0;
+    /// Sets stable = 100 - canary_weight and canary = canary_weight; another manager's weights
+    /// are a conflict ("WeightsConflict"), never overwritten.
+    virtual Result<void> set(const api::PoetryApp& app, const api::CanarySpec& canary,
+                             const std::string& namespace_, int canary_weight) = 0;
 };
 
 /// The object a health gate reads: an Argo CD Application, a Flux Kustomization or a Deployment.

@@ -11,6 +11,8 @@
 #include <functional>
 #include <future>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace poetryops::controller {
@@ -46,9 +48,11 @@ void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const
 
 class PromotionReconciler {
 public:
-    /// `analysis` (may be null: a due round is then unavailable) runs canary analysis rounds.
+    /// `analysis` (may be null: a due round is then unavailable) runs canary analysis rounds;
+    /// `traffic` (may be null: local mode) reads and sets the live routes of `canary.mode: cluster`.
     PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts, HealthPort* health,
-                        const Clock& clock, AnalysisPort* analysis = nullptr);
+                        const Clock& clock, AnalysisPort* analysis = nullptr,
+                        TrafficPort* traffic = nullptr);
 
     /// Reconciles one app whose spec has passed validation (api::validate): begin() then finish().
     /// Never throws.
@@ -72,14 +76,24 @@ private:
     canary::HealthView observe_canary_health(const api::PoetryApp& app,
                                              const api::EnvironmentSpec& env,
                                              const api::EnvironmentStatus* status);
-    git::EditRequest edit_request(const api::PoetryApp& app,
-                                  const promote::PromoteAction& action) const;
+    /// Fills view.own when git (or the live route) differs from status' canary: the newest canary
+    /// commit of the environment after status' one, or the live weights poetryops wrote.
+    void find_own_write(const api::PoetryApp& app, const api::EnvironmentSpec& env,
+                        const api::EnvironmentStatus* status, canary::GitView& view,
+                        const Result<LiveWeights>* live);
+    git::EditRequest edit_request(const api::PoetryApp& app, const promote::PromoteAction& action,
+                                  const promote::Observations& obs) const;
+    /// Cluster mode canary actions: sets the live route's weight (before the commit, so an abort
+    /// takes the traffic away at once); nullopt for any other action.
+    std::optional<Result<void>> set_live_weights(const api::PoetryApp& app,
+                                                 const promote::PromoteAction& action);
 
     GitOpsPort& gitops_;
     ArtifactPort& artifacts_;
     HealthPort* health_;
     const Clock& clock_;
     AnalysisPort* analysis_;
+    TrafficPort* traffic_;
 };
 
 /// The file of an environment that holds the pin: path + "/" + update.effective_file() (normalised,
@@ -90,12 +104,30 @@ std::string environment_file(const api::EnvironmentSpec& env);
 /// spec.image.repository.
 std::string environment_image_name(const api::PoetryAppSpec& spec, const api::EnvironmentSpec& env);
 
-/// What a canary environment's folder says (docs/canary.md "The environment's folder"): the canary
-/// weight of `traffic.route` in `traffic.file`, and the digest the canary workload pins in the
-/// environment's update file. read_ok false names the file and what is wrong (update.kind not
-/// manifest, no traffic.file, no such route or backend, no canary workload).
+/// Where a canary's route is looked for when canary.traffic.file is empty: this file in the
+/// environment's folder, then the environment's update file.
+inline constexpr std::string_view kDefaultRouteFile = "route.yaml";
+
+/// A file that may hold a canary's route, as read from git (nullopt: it does not exist).
+struct RouteFile {
+    std::string path;
+    std::optional<std::string> text;
+};
+
+/// The files a git-mode canary's route is read from: traffic.file, or, when empty, route.yaml and
+/// then the update file (the route must be in exactly one).
+std::vector<std::string> route_files(const api::EnvironmentSpec& env);
+
+/// The namespace of a cluster-mode canary's live route: traffic.namespace, else the app's.
+std::string route_namespace(const api::PoetryApp& app, const api::CanarySpec& canary);
+
+/// What a canary environment says (docs/canary.md "The environment's folder"): the canary weight
+/// of `traffic.route` (git mode: in `routes`, which must hold it exactly once; cluster mode: `live`,
+/// null in local mode) and the digest the canary workload pins in the environment's update file.
+/// read_ok false names the file or object and what is wrong (update.kind not manifest, no such
+/// file, route, backend or canary workload, the route in two files, the live route unreadable).
 canary::GitView observe_canary(const api::PoetryApp& app, const api::EnvironmentSpec& env,
-                               const std::string& update_text,
-                               const std::optional<std::string>& route_text);
+                               const std::string& update_text, const std::vector<RouteFile>& routes,
+                               const Result<LiveWeights>* live = nullptr);
 
 }  // namespace poetryops::controller

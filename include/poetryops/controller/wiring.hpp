@@ -11,6 +11,7 @@
 #include <poetryops/controller/git_port.hpp>
 #include <poetryops/controller/kube_builds.hpp>
 #include <poetryops/controller/kube_ports.hpp>
+#include <poetryops/controller/kube_traffic.hpp>
 #include <poetryops/controller/local_builds.hpp>
 #include <poetryops/controller/source_port.hpp>
 #include <poetryops/git/remote.hpp>
@@ -58,6 +59,8 @@ public:
     BuildPort* builder() { return builder_.get(); }
     /// Canary analysis rounds over Prometheus (Secrets from the API in the cluster; none locally).
     AnalysisPort& analysis() { return *analysis_; }
+    /// The live routes of `canary.mode: cluster` canaries; null in local mode.
+    TrafficPort* traffic() { return traffic_.get(); }
 
 private:
     friend Result<std::unique_ptr<Ports>> make_ports(PortsOptions options);
@@ -74,6 +77,7 @@ private:
     std::unique_ptr<HealthPort> health_;
     std::unique_ptr<GitSourcePort> source_;
     std::unique_ptr<AnalysisPort> analysis_;
+    std::unique_ptr<TrafficPort> traffic_;  // cluster only
     std::unique_ptr<BuildPort> builder_;  // destroyed first: its threads use source_
     std::shared_ptr<registry::Registry> shared_registry_;  // local mode
     std::mutex registries_mu_;

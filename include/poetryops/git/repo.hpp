@@ -149,11 +149,12 @@ public:
     Result<bool> is_ancestor(const std::string& ancestor, const std::string& descendant);
 
     /// Commits on `branch` (newest first, at most `max_count` walked) carrying trailer `key` with
-    /// exactly `value` (empty value: any). Fetches first.
-    Result<std::vector<FoundCommit>> find_commits_by_trailer(const std::string& branch,
-                                                             const std::string& key,
-                                                             const std::string& value,
-                                                             int max_count = 500);
+    /// exactly `value` (empty value: any), or with a value starting with `value` (`prefix`), and
+    /// the first such value of each. Fetches first.
+    enum class TrailerMatch { exact, prefix };
+    Result<std::vector<FoundCommit>> find_commits_by_trailer(
+        const std::string& branch, const std::string& key, const std::string& value,
+        int max_count = 500, TrailerMatch match = TrailerMatch::exact);
 
     /// Counts git child processes started for this repo (for tests and benchmarks).
     std::size_t git_calls() const;

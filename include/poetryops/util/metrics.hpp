@@ -48,6 +48,9 @@ public:
     void add(const std::string& name, const Labels& labels, double v);
     /// Histogram observation.
     void observe(const std::string& name, const Labels& labels, double v);
+    /// Drops every series of `name` whose labels include all of `subset` (what a deleted object
+    /// leaves behind).
+    void remove(const std::string& name, const Labels& subset);
 
     /// Current value of a counter or gauge series (0 when absent); for a histogram, its observation
     /// count.
