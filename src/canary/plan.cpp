@@ -199,8 +199,9 @@ struct Planner {
         const std::string commit = own.commit.empty() ? c.commit : own.commit;
         auto adopted = [&](const std::string& what) {
             event(false, "CanaryAdopted",
-                  "took " + what + (own.commit.empty() ? std::string(" on the live route")
-                                                       : " in " + own.commit.substr(0, 12)) +
+                  "took " + what +
+                      (own.commit.empty() ? std::string(" on the live route")
+                                          : " in " + own.commit.substr(0, 12)) +
                       " as done (its status write was lost)");
         };
         switch (kind) {
@@ -307,8 +308,9 @@ struct Planner {
             (in.git.canary_weight != c.weight || in.git.canary_digest != c.digest)) {
             if (!adopt(c)) {
                 out.held = true;
-                out.message = "canary " + describe(current) + " holds: git gives the canary " +
-                              std::to_string(in.git.canary_weight) + "% and pins " +
+                out.message = "canary " + describe(current) + " holds: " + in.git.weights_from +
+                              " gives the canary " + std::to_string(in.git.canary_weight) +
+                              "% and git pins " +
                               (in.git.canary_digest.empty() ? std::string("no digest")
                                                             : short_digest(in.git.canary_digest)) +
                               " on " + spec.effective_workload() + ", changed outside poetryops " +
@@ -533,8 +535,8 @@ std::optional<TrailerFacts> parse_trailer(const std::string& value) {
             if (!number(v.substr(0, v.find('/')), f.step)) return std::nullopt;
         } else if (field.rfind("action=", 0) == 0) {
             std::string v = field.substr(7);
-            for (auto k : {ActionKind::deploy, ActionKind::shift, ActionKind::complete,
-                           ActionKind::abort}) {
+            for (auto k :
+                 {ActionKind::deploy, ActionKind::shift, ActionKind::complete, ActionKind::abort}) {
                 if (v == to_string(k)) f.action = k;
             }
             if (!f.action) return std::nullopt;

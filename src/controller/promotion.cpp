@@ -129,8 +129,8 @@ canary::GitView observe_canary(const api::PoetryApp& app, const api::Environment
                       " (a kustomize images: entry or a Helm value sets every workload at once, "
                       "so it cannot hold the stable and the canary digest; docs/canary.md)");
     }
-    const std::string route_kind = std::string(api::to_string(c.traffic.kind)) + " route " +
-                                   c.traffic.route;
+    const std::string route_kind =
+        std::string(api::to_string(c.traffic.kind)) + " route " + c.traffic.route;
     if (c.mode == api::CanaryMode::cluster) {
         if (!live) {
             return refuse("canary.mode cluster patches the live route " + c.traffic.route +
@@ -138,6 +138,7 @@ canary::GitView observe_canary(const api::PoetryApp& app, const api::Environment
                           " holds its stable image (use mode git)");
         }
         if (!*live) return refuse(live->error().message);
+        v.weights_from = "the live route";
         for (const auto& w : (*live)->weights) {
             if (w.name == c.traffic.canary) v.canary_weight = w.weight;
         }
@@ -146,9 +147,8 @@ canary::GitView observe_canary(const api::PoetryApp& app, const api::Environment
         std::vector<std::string> holders;
         for (const auto& f : routes) {
             if (!f.text) continue;
-            auto read = manifest::read_weights(*f.text, c.traffic.kind,
-                                               {c.traffic.stable, c.traffic.canary},
-                                               c.traffic.route);
+            auto read = manifest::read_weights(
+                *f.text, c.traffic.kind, {c.traffic.stable, c.traffic.canary}, c.traffic.route);
             if (!read) return refuse(f.path + ": " + read.error().message);
             if (!*read) continue;
             if (holders.empty()) {
@@ -325,10 +325,9 @@ HealthObservation PromotionReconciler::observe_health(const api::PoetryApp& app,
     return {HealthState::unknown, ""};
 }
 
-void PromotionReconciler::find_own_write(const api::PoetryApp& app,
-                                         const api::EnvironmentSpec& env,
-                                         const api::EnvironmentStatus* status, canary::GitView& view,
-                                         const Result<LiveWeights>* live) {
+void PromotionReconciler::find_own_write(const api::PoetryApp& app, const api::EnvironmentSpec& env,
+                                         const api::EnvironmentStatus* status,
+                                         canary::GitView& view, const Result<LiveWeights>* live) {
     const api::CanaryStatus* c = status && status->canary ? &*status->canary : nullptr;
     if (!view.read_ok || !c || c->commit.empty() ||
         (c->phase != api::CanaryPhase::progressing && c->phase != api::CanaryPhase::paused))
@@ -618,7 +617,8 @@ PendingPromotion PromotionReconciler::begin(const api::PoetryApp& app,
                 if (!*set) {
                     ready.set_value(set->error());
                 } else {
-                    const api::EnvironmentStatus* st = app.status.find_environment(action.environment);
+                    const api::EnvironmentStatus* st =
+                        app.status.find_environment(action.environment);
                     git::EditOutcome o;
                     o.commit = st && st->canary ? st->canary->commit : std::string();
                     o.changed = true;
@@ -644,8 +644,8 @@ std::optional<Result<void>> PromotionReconciler::set_live_weights(
         return Result<void>(fail(Error::Kind::invalid,
                                  "canary.mode cluster needs the Kubernetes API", "NoTrafficPort"));
     }
-    auto set = traffic_->set(app, *env->canary, route_namespace(app, *env->canary),
-                             action.canary->weight);
+    auto set =
+        traffic_->set(app, *env->canary, route_namespace(app, *env->canary), action.canary->weight);
     if (!set) {
         Error e = set.error();
         e.message = action.environment + ": " + e.message;

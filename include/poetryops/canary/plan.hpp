@@ -62,7 +62,9 @@ struct GitView {
     std::string read_error;     ///< names the file: the route or the canary workload
     std::string canary_digest;  ///< the canary workload's pinned digest ("" none)
     int canary_weight = 0;      ///< the route's weight for traffic.canary
-    std::string route_file;     ///< git mode: the file the route was found in (edits go there)
+    /// Where the weight was read, for messages: "git", or "the live route" (cluster mode).
+    std::string weights_from = "git";
+    std::string route_file;  ///< git mode: the file the route was found in (edits go there)
     /// Filled when what git shows differs from status' canary: the machine's own newest write, if
     /// any. When it accounts for what git shows (its digest and weight), the status write that
     /// followed it was lost and it is taken as done; otherwise the difference is someone else's
