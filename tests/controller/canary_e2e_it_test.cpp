@@ -440,6 +440,7 @@ TEST_F(CanaryE2eTest, FivePercentErrorsAbortAndRollBack) {
     if (commits.size() == 4) {
         EXPECT_EQ(commits[2].weight(), 50) << story();
     }
+    std::cout << "[ info     ] aborted at " << commits[commits.size() - 2].weight() << "%\n";
     EXPECT_EQ(commits.back().weight(), 0);
     EXPECT_EQ(commits.back().field("verdict"), "fail") << story();
     EXPECT_FALSE(commits.back().promotion);
