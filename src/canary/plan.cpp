@@ -183,9 +183,14 @@ struct Planner {
         return false;
     }
 
-    /// The canary's last round at this step passed (the round of this plan included).
+    /// The canary's last round at this step passed (the round of this plan included). Only a round
+    /// strictly after the step began counts: status keeps whole seconds (RFC 3339), so the round
+    /// that shifted to this step, measured just before its commit, reads back as the same second
+    /// as stepStarted; a round of this step comes at least one interval (>= 1 s) later.
     bool passed_here(const api::CanaryStatus& c) const {
-        if (!c.last_analysis || !c.step_started || *c.last_analysis < *c.step_started) return false;
+        if (!c.last_analysis || !c.step_started || *c.last_analysis <= *c.step_started) {
+            return false;
+        }
         return overall(c.analysis) == api::AnalysisVerdict::pass;
     }
 

@@ -230,6 +230,28 @@ TEST_F(CanaryPlan, AnalysisRunsEachIntervalAndAStepAdvancesOnlyAfterAPassingChec
               "team-a/billing/prod/" + kNew + " action=shift step=2/2 weight=50 verdict=pass");
 }
 
+TEST_F(CanaryPlan, TheRoundThatShiftedToAStepDoesNotPassTheNextStep) {
+    // A pause shorter than the interval: the step advances only after a round of its own, also
+    // when status reads the round and the step's commit back as the same second (RFC 3339).
+    env_.canary->steps = {{10, api::Duration("30s")}, {50, api::Duration("30s")}};
+    with_analysis();
+    at_first_step();
+    now_ += minutes(1);
+    auto s = analyse(api::AnalysisVerdict::pass, 0.999);
+    ASSERT_TRUE(s.action);
+    ASSERT_EQ(s.action->kind, ActionKind::shift);
+    ASSERT_EQ(status_.canary->weight, 50);
+    ASSERT_EQ(status_.canary->last_analysis, status_.canary->step_started);
+    now_ += seconds(30);
+    s = plan();
+    EXPECT_FALSE(s.action) << "completed on the round of the 10 % step";
+    now_ += seconds(30);
+    s = analyse(api::AnalysisVerdict::pass, 0.998);
+    ASSERT_TRUE(s.action);
+    EXPECT_EQ(s.action->kind, ActionKind::complete);
+    EXPECT_THAT(s.action->metrics, HasSubstr("success-rate=0.998"));
+}
+
 TEST_F(CanaryPlan, FailedChecksAbortAtTheFailureLimitAndRejectTheDigest) {
     with_analysis(2);
     at_first_step();

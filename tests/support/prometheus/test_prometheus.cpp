@@ -28,7 +28,7 @@ std::unique_ptr<TestPrometheus> TestPrometheus::start(TestPrometheusOptions opti
     if (!require_tools({"prometheus", "htpasswd"})) return nullptr;
     std::unique_ptr<TestPrometheus> p(new TestPrometheus());
     p->options_ = options;
-    p->port_ = free_port();
+    p->port_ = options.port > 0 ? options.port : free_port();
     const auto d = p->dir_.path();
 
     std::string config =

@@ -42,6 +42,9 @@ struct TestPrometheusOptions {
     /// from stdin: other tests read every process's command line for secrets).
     std::string user{}, password{};
     TestCa* ca = nullptr;  ///< serve HTTPS with a certificate for 127.0.0.1 from this CA when set
+    /// 0: a free port. A port of a stopped TestPrometheus starts "the same Prometheus" again (with
+    /// an empty database), for tests of Prometheus coming back.
+    int port = 0;
 };
 
 class TestPrometheus {
