@@ -139,6 +139,7 @@ struct Planner {
                       std::to_string(a.weight) + "% (step " + std::to_string(a.step) + "/" +
                       std::to_string(steps()) + ")";
         event(false, "CanaryStep", out.message + ": " + why);
+        c.message = out.message;
         out.action = std::move(a);
     }
 
