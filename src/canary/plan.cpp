@@ -281,6 +281,7 @@ struct Planner {
                 return;
             }
             if (!in.git.read_ok) {
+                out.blocked = true;
                 out.message = "cannot start a canary: " + in.git.read_error;
                 return;
             }
@@ -291,6 +292,7 @@ struct Planner {
         api::CanaryStatus& c = *out.canary;
         const Target current = target_of(c);
         if (!in.git.read_ok) {
+            out.blocked = true;
             out.message = "canary " + describe(current) + " holds: " + in.git.read_error;
             return;
         }
@@ -402,7 +404,40 @@ struct Planner {
                           (in.health.message.empty() ? "" : " (" + in.health.message + ")");
             return;
         }
+        // Analysis that cannot run as configured holds the canary, counting nothing.
+        if (in.analysis && !in.analysis->invalid.empty()) {
+            out.blocked = true;
+            out.message = "canary " + describe(current) + " holds at " + std::to_string(weight) +
+                          "%: its analysis cannot run: " + in.analysis->invalid;
+            c.message = out.message;
+            event(true, "CanaryAnalysisInvalid", out.message);
+            requeue(duration_of(spec.analysis->interval));
+            return;
+        }
         if (weight == 0) {
+            if (spec.analysis) {
+                // Before any traffic: one round proves every query runs (a query Prometheus
+                // refuses holds the canary at 0 %); its verdicts mean nothing without traffic.
+                const bool checked =
+                    c.last_analysis && c.step_started && *c.last_analysis >= *c.step_started;
+                if (in.analysis) {
+                    std::string why;
+                    if (in.analysis->unavailable) {
+                        if (apply(c, *in.analysis, why)) {
+                            abort(c, why, "unavailable");
+                        } else {
+                            out.message = "canary " + describe(current) + " holds at 0%: " + why;
+                            requeue(duration_of(spec.analysis->interval));
+                        }
+                        return;
+                    }
+                    c.last_analysis = in.now;
+                } else if (!checked) {
+                    out.action = act(ActionKind::analyze, c, "",
+                                     "checking the analysis queries before any traffic");
+                    return;
+                }
+            }
             shift(c, 0, "the canary workload is healthy", "start");
             return;
         }

@@ -122,30 +122,47 @@ private:
                                              Clock::time_point at) {
         auto promql = prometheus::render_query(query, vars);
         if (!promql) {
-            return Sample{{},
-                          metric + ": the query template is invalid: " + promql.error().message};
+            std::string why = metric + ": the query template is invalid: " + promql.error().message;
+            refused_.push_back(why);
+            return Sample{{}, why};
         }
         auto v = client_.query_value(*promql, at);
         if (!v) {
             if (prometheus::is_unavailable(v.error())) return Unavailable{v.error().message};
             // The user's query (or credentials): judged inconclusive, Prometheus' own words kept.
-            return Sample{{}, metric + ": Prometheus refused the query: " + v.error().message};
+            std::string why = metric + ": Prometheus refused the query: " + v.error().message;
+            refused_.push_back(why);
+            return Sample{{}, why};
         }
         if (!v->ok()) return Sample{canary::Measurement::missing(v->message), std::nullopt};
         return Sample{canary::Measurement::of(v->value), std::nullopt};
     }
 
+public:
+    /// What made a query of this round impossible to run as configured, each naming its metric.
+    std::vector<std::string>& refused() { return refused_; }
+
+private:
     prometheus::Client& client_;
+    std::vector<std::string> refused_;
     prometheus::QueryVars vars_;
     Clock::time_point now_;
     std::chrono::milliseconds interval_;
 };
 
+/// A round that cannot run as configured (no analysis, credentials that cannot be read).
 canary::Analysis round_error(std::string message) {
     canary::Analysis a;
     a.verdict = api::AnalysisVerdict::inconclusive;
-    a.message = std::move(message);
+    a.message = message;
+    a.invalid = std::move(message);
     return a;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+    std::string out;
+    for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
+    return out;
 }
 
 }  // namespace
@@ -266,7 +283,9 @@ canary::Analysis PrometheusAnalysisPort::run(const api::PoetryApp& app,
         if (query.empty()) {
             auto builtin = prometheus::builtin_query(m.name);
             if (!builtin) {
-                add(inconclusive(m.name, m.name + " is no built-in metric and has no query"), "");
+                std::string why = m.name + " is no built-in metric and has no query";
+                round.refused().push_back(why);
+                add(inconclusive(m.name, why), "");
                 continue;
             }
             query = *builtin;
@@ -277,7 +296,9 @@ canary::Analysis PrometheusAnalysisPort::run(const api::PoetryApp& app,
             a.judge == api::CanaryJudge::compare ? std::string("vs stable") : bound_text(m);
         if (auto stop = add(std::move(v), std::move(bound))) return *stop;
     }
-    return to_analysis(canary::combine(std::move(verdicts)), bounds);
+    canary::Analysis out = to_analysis(canary::combine(std::move(verdicts)), bounds);
+    out.invalid = joined(round.refused());
+    return out;
 }
 
 }  // namespace poetryops::controller

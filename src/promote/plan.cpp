@@ -425,6 +425,10 @@ struct EnvPlanner {
         st.canary = s.canary;
         if (!s.message.empty()) st.message = s.message;
         if (s.unavailable) plan.unavailable.push_back(es.name + ": " + s.message);
+        if (s.blocked || !o.canary.read_ok) {
+            plan.blocked.push_back(es.name + ": " +
+                                   (s.message.empty() ? o.canary.read_error : s.message));
+        }
         if (changed_phase && (s.canary->phase == api::CanaryPhase::paused ||
                               (s.canary->phase == api::CanaryPhase::progressing && !s.action))) {
             // A manual pause or resume leaves a history entry (abort and promote do when their
@@ -446,10 +450,10 @@ struct EnvPlanner {
             }
             api::record_history(
                 plan.status,
-                api::HistoryEntry{es.name, api::HistoryKind::canary, s.canary->version,
-                                  s.canary->tag, s.canary->digest, s.canary->commit, now,
-                                  s.reject ? "canary aborted (found in git)"
-                                           : "canary completed (found in git)"},
+                api::HistoryEntry{
+                    es.name, api::HistoryKind::canary, s.canary->version, s.canary->tag,
+                    s.canary->digest, s.canary->commit, now,
+                    s.reject ? "canary aborted (found in git)" : "canary completed (found in git)"},
                 app.spec.history_limit);
         }
         if (!s.action) return;
@@ -496,7 +500,8 @@ struct EnvPlanner {
     }
 };
 
-void update_ready(api::PoetryAppStatus& status, const api::PoetryApp& app, TimePoint now) {
+void update_ready(api::PoetryAppStatus& status, const api::PoetryApp& app, TimePoint now,
+                  const std::vector<std::string>& blocked) {
     std::string bad_reason, bad_message;
     for (const auto& st : status.environments) {
         if (st.phase == Phase::held || st.phase == Phase::failed) {
@@ -504,6 +509,11 @@ void update_ready(api::PoetryAppStatus& status, const api::PoetryApp& app, TimeP
             bad_message = st.name + ": " + st.message;
             break;
         }
+    }
+    if (bad_reason.empty() && !blocked.empty()) {
+        // A canary that cannot go on as configured: its route, workload or analysis.
+        bad_reason = "CanaryBlocked";
+        bad_message = blocked.front();
     }
     const bool ok = bad_reason.empty();
     api::Condition c = api::make_condition(
@@ -546,7 +556,7 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
         planner.reconcile_promotion(i, es, st);
         if (es.canary && !st.held) planner.reconcile_canary(es, st, o);
     }
-    update_ready(p.status, app, now);
+    update_ready(p.status, app, now, p.blocked);
     p.status.summary = api::make_summary(app.spec, p.status);
     return p;
 }

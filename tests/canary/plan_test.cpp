@@ -111,6 +111,13 @@ protected:
         health_.state = Health::healthy;
         auto s = plan_and_commit();
         ASSERT_TRUE(s.action);
+        if (s.action->kind == ActionKind::analyze) {
+            // With analysis: one round at 0 % proves the queries run before any traffic.
+            analysis_ = round(api::AnalysisVerdict::inconclusive, 0);
+            s = plan_and_commit();
+            analysis_.reset();
+            ASSERT_TRUE(s.action);
+        }
         ASSERT_EQ(s.action->kind, ActionKind::shift);
         ASSERT_EQ(status_.canary->weight, 10);
     }
@@ -250,6 +257,64 @@ TEST_F(CanaryPlan, TheRoundThatShiftedToAStepDoesNotPassTheNextStep) {
     ASSERT_TRUE(s.action);
     EXPECT_EQ(s.action->kind, ActionKind::complete);
     EXPECT_THAT(s.action->metrics, HasSubstr("success-rate=0.998"));
+}
+
+TEST_F(CanaryPlan, AQueryPrometheusRefusesHoldsTheCanaryBeforeAnyTraffic) {
+    with_analysis();
+    candidate_ = Target{"1.4.2", "1.4.2-ab12cd3", kNew};
+    plan_and_commit();  // deploy
+    candidate_.reset();
+    health_.state = Health::healthy;
+    auto s = plan();
+    ASSERT_TRUE(s.action);
+    EXPECT_EQ(s.action->kind, ActionKind::analyze);
+    EXPECT_THAT(s.action->reason, HasSubstr("before any traffic"));
+    Analysis bad = round(api::AnalysisVerdict::inconclusive, 0);
+    bad.invalid = "success-rate: Prometheus refused the query: bad_data: 1:7: parse error";
+    analysis_ = bad;
+    s = plan_and_commit();
+    EXPECT_FALSE(s.action) << "no traffic to a canary whose analysis cannot run";
+    EXPECT_TRUE(s.blocked);
+    EXPECT_THAT(s.message, HasSubstr("holds at 0%"));
+    EXPECT_THAT(s.message, HasSubstr("parse error"));
+    EXPECT_EQ(git_.canary_weight, 0);
+    ASSERT_FALSE(s.events.empty());
+    EXPECT_EQ(s.events.back().reason, "CanaryAnalysisInvalid");
+    // Fixed: the next round runs, and the first step follows.
+    analysis_ = round(api::AnalysisVerdict::inconclusive, 0);
+    s = plan_and_commit();
+    ASSERT_TRUE(s.action);
+    EXPECT_EQ(s.action->kind, ActionKind::shift);
+    EXPECT_EQ(s.action->weight, 10);
+}
+
+TEST_F(CanaryPlan, AnalysisThatCannotRunAtAStepHoldsAndCountsNothing) {
+    with_analysis(1);
+    at_first_step();
+    now_ += minutes(1);
+    plan();
+    Analysis bad = round(api::AnalysisVerdict::inconclusive, 0);
+    bad.invalid = "latency-p99-ms: the query template is invalid: unknown variable {{pod}}";
+    analysis_ = bad;
+    for (int i = 0; i < 4; ++i) {
+        auto s = plan_and_commit();
+        EXPECT_FALSE(s.action);
+        EXPECT_TRUE(s.blocked);
+        now_ += minutes(1);
+    }
+    EXPECT_EQ(status_.canary->failures, 0);
+    EXPECT_EQ(status_.canary->inconclusive, 0);
+    EXPECT_EQ(status_.canary->weight, 10);
+}
+
+TEST_F(CanaryPlan, AnUnreadableRouteBlocksTheCanary) {
+    candidate_ = Target{"1.4.2", "1.4.2-ab12cd3", kNew};
+    git_.read_ok = false;
+    git_.read_error = "envs/prod/route.yaml: no backend named billing-canary";
+    auto s = plan();
+    EXPECT_FALSE(s.action);
+    EXPECT_TRUE(s.blocked);
+    EXPECT_THAT(s.message, HasSubstr("envs/prod/route.yaml"));
 }
 
 TEST_F(CanaryPlan, FailedChecksAbortAtTheFailureLimitAndRejectTheDigest) {

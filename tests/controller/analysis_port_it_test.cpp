@@ -177,6 +177,9 @@ TEST_F(AnalysisPortIt, PromqlThatDoesNotParseIsInconclusiveWithPrometheusError) 
     EXPECT_THAT(a.metrics[0].message, HasSubstr("parse error"));
     EXPECT_THAT(a.message, HasSubstr("parse error"));
     EXPECT_EQ(a.metrics[1].verdict, api::AnalysisVerdict::pass);
+    // The round says its analysis cannot run as configured: the canary holds on it.
+    EXPECT_THAT(a.invalid, HasSubstr("error-ratio: Prometheus refused the query"));
+    EXPECT_THAT(a.invalid, HasSubstr("parse error"));
 }
 
 TEST_F(AnalysisPortIt, CompareJudgesTheCanaryAgainstTheBaselineOverPastIntervals) {
@@ -230,6 +233,7 @@ TEST(AnalysisPortStandaloneIt, SecretCredentialsThenPrometheusStoppedIsUnavailab
     ASSERT_EQ(up.metrics.size(), 2u);
     EXPECT_THAT(up.metrics[0].message, HasSubstr("no series"));
     EXPECT_THAT(up.message, ::testing::Not(HasSubstr("refused")));
+    EXPECT_EQ(up.invalid, "") << "no data is no configuration problem";
     port.run(app(), e, std::chrono::system_clock::now());
     EXPECT_EQ(port.clients_created(), 1u);
     version = "2";  // the Secret changed: a new client

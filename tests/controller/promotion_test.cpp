@@ -2,6 +2,7 @@
 
 #include <poetryops/controller/artifact_port.hpp>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -54,9 +55,9 @@ public:
             auto at = it->second.find(line);
             if (at == std::string::npos) continue;
             auto end = it->second.find('\n', at);
-            std::string value = it->second.substr(at + key.size() + 2, end == std::string::npos
-                                                                          ? std::string::npos
-                                                                          : end - at - key.size() - 2);
+            std::string value = it->second.substr(
+                at + key.size() + 2,
+                end == std::string::npos ? std::string::npos : end - at - key.size() - 2);
             return std::optional<git::FoundCommit>(git::FoundCommit{it->first, value});
         }
         return std::optional<git::FoundCommit>();
@@ -326,6 +327,94 @@ TEST_F(PromotionReconcilerTest, MissingImageInTheFileFailsOnlyThatEnvironment) {
     // kustomize adds a missing entry (like `kustomize edit set image`), so dev is pinned.
     ASSERT_EQ(out.committed.size(), 1u);
     EXPECT_NE(git.files["envs/dev/kustomization.yaml"].find("name: " + kRepo), std::string::npos);
+}
+
+TEST(ObserveCanary, TheRouteIsFoundInRouteYamlOrTheUpdateFileAndBadFoldersAreNamed) {
+    api::PoetryApp app = make_app();
+    api::EnvironmentSpec env;
+    env.name = "prod";
+    env.path = "envs/prod";
+    env.update.kind = api::UpdateKind::manifest;
+    env.update.file = "deployment.yaml";
+    api::CanarySpec c;
+    c.traffic.route = "billing";
+    c.traffic.stable = "billing";
+    c.traffic.canary = "billing-canary";
+    env.canary = c;
+    auto workload = [](const std::string& name, const std::string& digest) {
+        return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
+               "\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n"
+               "        image: " +
+               kRepo + ":1.0@" + digest + "\n";
+    };
+    const std::string deploy = workload("billing", kA) + "---\n" + workload("billing-canary", kB);
+    auto route = [](int canary) {
+        return "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n"
+               "  name: billing\nspec:\n  rules:\n  - backendRefs:\n"
+               "    - {name: billing, port: 80, weight: " +
+               std::to_string(100 - canary) +
+               "}\n    - {name: billing-canary, port: 80, weight: " + std::to_string(canary) +
+               "}\n";
+    };
+    EXPECT_EQ(route_files(env),
+              (std::vector<std::string>{"envs/prod/route.yaml", "envs/prod/deployment.yaml"}));
+
+    // In route.yaml (the convention).
+    auto v = observe_canary(
+        app, env, deploy,
+        {{"envs/prod/route.yaml", route(10)}, {"envs/prod/deployment.yaml", deploy}});
+    ASSERT_TRUE(v.read_ok) << v.read_error;
+    EXPECT_EQ(v.route_file, "envs/prod/route.yaml");
+    EXPECT_EQ(v.canary_weight, 10);
+    EXPECT_EQ(v.canary_digest, kB);
+
+    // In the update file, beside the workloads.
+    const std::string together = deploy + "---\n" + route(25);
+    v = observe_canary(
+        app, env, together,
+        {{"envs/prod/route.yaml", std::nullopt}, {"envs/prod/deployment.yaml", together}});
+    ASSERT_TRUE(v.read_ok) << v.read_error;
+    EXPECT_EQ(v.route_file, "envs/prod/deployment.yaml");
+    EXPECT_EQ(v.canary_weight, 25);
+
+    // In both: which one would poetryops edit? Refused, naming both.
+    v = observe_canary(
+        app, env, together,
+        {{"envs/prod/route.yaml", route(0)}, {"envs/prod/deployment.yaml", together}});
+    EXPECT_FALSE(v.read_ok);
+    EXPECT_THAT(v.read_error,
+                testing::HasSubstr("envs/prod/route.yaml and envs/prod/deployment.yaml"));
+    EXPECT_THAT(v.read_error, testing::HasSubstr("canary.traffic.file"));
+
+    // Nowhere.
+    v = observe_canary(
+        app, env, deploy,
+        {{"envs/prod/route.yaml", std::nullopt}, {"envs/prod/deployment.yaml", deploy}});
+    EXPECT_FALSE(v.read_ok);
+    EXPECT_THAT(v.read_error,
+                testing::HasSubstr("no gateway-api route billing in envs/prod/route.yaml, "
+                                   "envs/prod/deployment.yaml"));
+
+    // Named, but missing; or without the canary backend; or no canary workload.
+    env.canary->traffic.file = "split.yaml";
+    v = observe_canary(app, env, deploy, {{"envs/prod/split.yaml", std::nullopt}});
+    EXPECT_FALSE(v.read_ok);
+    EXPECT_THAT(v.read_error, testing::HasSubstr("envs/prod/split.yaml does not exist"));
+    std::string other = route(0);
+    other.replace(other.find("billing-canary"), 14, "billing-next");
+    v = observe_canary(app, env, deploy, {{"envs/prod/split.yaml", other}});
+    EXPECT_FALSE(v.read_ok);
+    EXPECT_THAT(v.read_error, testing::HasSubstr("envs/prod/split.yaml"));
+    EXPECT_THAT(v.read_error, testing::HasSubstr("billing-canary"));
+    v = observe_canary(app, env, workload("billing", kA), {{"envs/prod/split.yaml", route(0)}});
+    EXPECT_FALSE(v.read_ok);
+    EXPECT_THAT(v.read_error, testing::HasSubstr("no workload billing-canary"));
+
+    // Cluster mode without a Kubernetes API (local mode) says so.
+    env.canary->mode = api::CanaryMode::cluster;
+    v = observe_canary(app, env, deploy, {});
+    EXPECT_FALSE(v.read_ok);
+    EXPECT_THAT(v.read_error, testing::HasSubstr("local mode"));
 }
 
 TEST(TagTemplate, RegexExtractsVersionFromRenderedTags) {

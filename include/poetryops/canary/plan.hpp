@@ -86,6 +86,10 @@ struct Analysis {
     std::string message;
     std::vector<api::MetricResult> metrics;
     api::AnalysisVerdict verdict = api::AnalysisVerdict::inconclusive;  ///< all metrics combined
+    /// The analysis cannot run as configured: a query Prometheus refused (PromQL that does not
+    /// parse), a query template, a metric without a query, credentials that cannot be read; each
+    /// named with Prometheus' own words. The canary holds and counts nothing until it is fixed.
+    std::string invalid;
 };
 
 struct Input {
@@ -135,6 +139,9 @@ struct Step {
     bool unavailable = false;
     /// A human changed the route or the canary workload: the canary holds with `message`.
     bool held = false;
+    /// The canary cannot go on as configured (its route or workload cannot be read, its analysis
+    /// cannot run): it holds, and the app is not Ready, with `message`.
+    bool blocked = false;
     /// The machine's own abort or completion, found in git after its status write was lost, was
     /// taken as done: no action (`reject` says whether it was an abort).
     bool adopted = false;

@@ -111,6 +111,10 @@ struct Plan {
     /// Canary analysis that could not run (Prometheus unavailable), one line per environment: the
     /// app is Degraded (AnalysisUnavailable).
     std::vector<std::string> unavailable;
+    /// Canaries that cannot go on as configured (route or canary workload unreadable, analysis
+    /// that cannot run), one line per environment naming the file or metric: Ready is False
+    /// (CanaryBlocked) unless an environment is Held or Failed.
+    std::vector<std::string> blocked;
 };
 
 /// Computes the next step. `app.status` is the last written status; the returned status carries
