@@ -191,22 +191,24 @@ TEST(Demo, WalksPromotionsHoldReleaseRollbackAndCanariesInARealRepo) {
     // The canaries as they happen, in order: 1.2.0 is checked at each weight (its scripted metrics
     // pass) and completes; 1.3.0 fails its checks at 10 % twice (failureLimit 2) and aborts.
     std::vector<std::string> timeline = {
-        "CanaryStarted         prod: canary of 1.2.0",
-        "shifting to 10% (step 1/3)",
+        "CanaryStarted",
+        "shifting to 10%",
         "metrics (scripted)    prod at 10%: success-rate 0.998 (>= 0.99) pass; latency-p99-ms 41 "
         "(<= 500) pass; verdict pass",
-        "shifting to 25% (step 2/3)",
+        "shifting to 25%",
         "metrics (scripted)    prod at 25%",
-        "shifting to 50% (step 3/3)",
+        "shifting to 50%",
         "metrics (scripted)    prod at 50%",
-        "CanaryCompleted       prod: canary of 1.2.0",
+        "CanaryCompleted",
         "RolledBack",
-        "CanaryStarted         prod: canary of 1.3.0",
-        "shifting to 10% (step 1/3)",
-        "! metrics (scripted)    prod at 10%: success-rate 0.95 (>= 0.99) fail",
-        "CanaryCheckFailed     prod: check failed at 10% (1/2)",
-        "CanaryCheckFailed     prod: check failed at 10% (2/2)",
-        "CanaryAborted         prod: canary of 1.3.0",
+        "CanaryStarted",
+        "shifting to 10%",
+        "! metrics (scripted)    prod at 10%: success-rate 0.95 (>= 0.99) fail; latency-p99-ms 47 "
+        "(<= 500) pass; verdict fail",
+        "CanaryCheckFailed",
+        "! metrics (scripted)    prod at 10%",
+        "CanaryCheckFailed",
+        "CanaryAborted",
         "The GitOps repository's log",
         "Poetryops-Canary: demo/hello/prod/"};
     std::size_t at = 0;
