@@ -1,5 +1,7 @@
 #include <poetryops/controller/demo.hpp>
 
+#include <poetryops/canary/judge.hpp>
+#include <poetryops/controller/analysis_port.hpp>
 #include <poetryops/controller/local.hpp>
 #include <poetryops/registry/layout.hpp>
 #include <poetryops/registry/reference.hpp>
@@ -11,8 +13,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iomanip>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 
@@ -127,6 +131,80 @@ const char* kBaseDeployment =
     "      - name: hello\n"
     "        image: registry.local/demo/hello\n";
 
+// prod runs canaries (docs/canary.md): a plain folder with the stable and the canary Deployment,
+// a Service for each and the HTTPRoute weighing them. poetryops edits the images and the weights.
+const char* kProdKustomization =
+    "# prod: plain manifests (update.kind: manifest); poetryops pins the images in "
+    "deployment.yaml\n"
+    "# and the weights in route.yaml; everything else is yours\n"
+    "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+    "kind: Kustomization\n"
+    "namespace: hello-prod\n"
+    "resources:\n"
+    "- deployment.yaml\n"
+    "- service.yaml\n"
+    "- route.yaml\n";
+
+std::string prod_deployment(const std::string& name, const std::string& track, int replicas) {
+    return "apiVersion: apps/v1\n"
+           "kind: Deployment\n"
+           "metadata:\n"
+           "  name: " +
+           name +
+           "\n"
+           "spec:\n"
+           "  replicas: " +
+           std::to_string(replicas) +
+           "\n"
+           "  selector:\n"
+           "    matchLabels: {app: hello, track: " +
+           track +
+           "}\n"
+           "  template:\n"
+           "    metadata:\n"
+           "      labels: {app: hello, track: " +
+           track +
+           "}\n"
+           "    spec:\n"
+           "      containers:\n"
+           "      - name: hello\n"
+           "        image: " +
+           std::string(kRepository) + ":0.9.0\n";
+}
+
+std::string prod_service(const std::string& name, const std::string& track) {
+    return "apiVersion: v1\n"
+           "kind: Service\n"
+           "metadata:\n"
+           "  name: " +
+           name +
+           "\n"
+           "spec:\n"
+           "  selector: {app: hello, track: " +
+           track +
+           "}\n"
+           "  ports:\n"
+           "  - {port: 80, targetPort: 8080}\n";
+}
+
+const char* kProdRoute =
+    "apiVersion: gateway.networking.k8s.io/v1\n"
+    "kind: HTTPRoute\n"
+    "metadata:\n"
+    "  name: hello\n"
+    "spec:\n"
+    "  parentRefs:\n"
+    "  - {name: public, namespace: gateways}\n"
+    "  hostnames: [hello.example.com]\n"
+    "  rules:\n"
+    "  - backendRefs:\n"
+    "    - name: hello\n"
+    "      port: 80\n"
+    "      weight: 100\n"
+    "    - name: hello-canary\n"
+    "      port: 80\n"
+    "      weight: 0\n";
+
 std::string app_yaml(const fs::path& gitops,
                      const std::map<std::string, std::string>& annotations) {
     std::string a;
@@ -159,7 +237,22 @@ std::string app_yaml(const fs::path& gitops,
            "    promotion: {from: dev, soak: 10m}\n"
            "  - name: prod\n"
            "    path: envs/prod\n"
-           "    promotion: {from: staging, approval: required}\n";
+           "    promotion: {from: staging, approval: required}\n"
+           "    update: {kind: manifest, file: deployment.yaml}\n"
+           "    canary:\n"
+           "      traffic: {kind: gateway-api, route: hello, stable: hello, canary: hello-canary, "
+           "file: route.yaml}\n"
+           "      steps: [{weight: 10, pause: 1m}, {weight: 25, pause: 1m}, {weight: 50, pause: "
+           "1m}]\n"
+           "      analysis:\n"
+           "        # never queried: the demo's metrics are scripted (ScriptedAnalysis in "
+           "demo.cpp)\n"
+           "        prometheus: {address: \"http://prometheus.demo.invalid:9090\"}\n"
+           "        interval: 1m\n"
+           "        failureLimit: 2\n"
+           "        metrics:\n"
+           "        - {name: success-rate, min: 0.99}\n"
+           "        - {name: latency-p99-ms, max: 500}\n";
 }
 
 /// Runs git as a person at a terminal would, with a fixed identity and no user configuration.
@@ -193,6 +286,71 @@ private:
     fs::path home_;
 };
 
+/// The demo's metrics: instead of Prometheus, numbers scripted per digest, judged by the real
+/// threshold judge (canary/judge.hpp) against the environment's metrics, so each verdict is the
+/// controller's own decision over made-up measurements. Each round is reported through `on_round`.
+class ScriptedAnalysis final : public AnalysisPort {
+public:
+    struct Values {
+        double success_rate = 0;
+        double latency_p99_ms = 0;
+    };
+    /// One round: the canary's weight when it ran, and what was judged.
+    using Report = std::function<void(const api::EnvironmentSpec& env, int weight,
+                                      const canary::Analysis& round)>;
+
+    explicit ScriptedAnalysis(Report on_round) : on_round_(std::move(on_round)) {}
+
+    void script(const std::string& digest, Values values) {
+        std::lock_guard lock(mu_);
+        values_[digest] = values;
+    }
+
+    canary::Analysis run(const api::PoetryApp& app, const api::EnvironmentSpec& env,
+                         std::chrono::system_clock::time_point) override {
+        canary::Analysis out;
+        const api::EnvironmentStatus* st = app.status.find_environment(env.name);
+        if (!env.canary || !env.canary->analysis || !st || !st->canary) {
+            out.message = "no canary in " + env.name;
+            return out;
+        }
+        std::optional<Values> v;
+        {
+            std::lock_guard lock(mu_);
+            if (auto it = values_.find(st->canary->digest); it != values_.end()) v = it->second;
+        }
+        std::vector<canary::MetricVerdict> verdicts;
+        std::vector<std::string> bounds;
+        for (const auto& m : env.canary->analysis->metrics) {
+            canary::Measurement measured = canary::Measurement::missing(
+                "the demo scripts no " + m.name + " for " + st->canary->digest);
+            if (v && m.name == "success-rate") measured = canary::Measurement::of(v->success_rate);
+            if (v && m.name == "latency-p99-ms") {
+                measured = canary::Measurement::of(v->latency_p99_ms);
+            }
+            verdicts.push_back(canary::judge_threshold(m.name, measured, {m.min, m.max}));
+            std::string bound;
+            if (m.min) bound = ">= " + number(*m.min);
+            if (m.max) bound += (bound.empty() ? "" : ", ") + std::string("<= ") + number(*m.max);
+            bounds.push_back(std::move(bound));
+        }
+        out = to_analysis(canary::combine(std::move(verdicts)), bounds);
+        if (on_round_) on_round_(env, st->canary->weight, out);
+        return out;
+    }
+
+    static std::string number(double v) {
+        std::ostringstream o;
+        o << v;
+        return o.str();
+    }
+
+private:
+    Report on_round_;
+    std::mutex mu_;
+    std::map<std::string, Values> values_;  // by digest
+};
+
 class Demo {
 public:
     Demo(fs::path dir, std::ostream& out) : dir_(std::move(dir)), out_(out), git_(dir_) {}
@@ -209,15 +367,17 @@ public:
         opts.state_dir = dir_ / "state";
         opts.layout_dir = dir_ / "registry";
         opts.clock = &clock_;
+        opts.analysis = &metrics_;
         opts.committer.window = 20ms;
         opts.committer.identity = {"poetryops", "poetryops@demo.local"};
         opts.on_event = [this](const api::PoetryApp&, const promote::Event& e) {
+            std::lock_guard lock(out_mu_);
             out_ << "  " << stamp() << (e.warning ? "  ! " : "    ") << std::left << std::setw(22)
                  << e.reason << e.message << "\n";
         };
         POETRYOPS_TRY(runner_, LocalRunner::create(opts));
 
-        say("hello 1.0.0 is pushed to the registry; poetryops takes over the three overlays");
+        say("hello 1.0.0 is pushed to the registry; poetryops takes over the three environments");
         POETRYOPS_TRY(DemoImage v1, push_version(reg, "1.0.0"));
         POETRYOPS_TRY_VOID(settle());
 
@@ -259,16 +419,33 @@ public:
         POETRYOPS_TRY_VOID(settle());
 
         clock_.advance(10min);
-        say("10 minutes later staging has soaked 1.2.0, and it is approved for prod");
+        say("10 minutes later staging has soaked 1.2.0, and it is approved for prod: prod runs "
+            "it as a canary, 10% -> 25% -> 50% of the traffic, its metrics checked every minute");
+        metrics_.script(v3.digest, {.success_rate = 0.998, .latency_p99_ms = 41});
         annotations_["poetryops.io/approve.prod"] = v3.digest;
         POETRYOPS_TRY_VOID(write_app());
         POETRYOPS_TRY_VOID(settle());
+        POETRYOPS_TRY_VOID(walk_canary("prod"));
 
-        say("prod misbehaves on 1.2.0: roll prod back to 1.0.0 (annotation naming a digest from "
-            "its history)");
+        say("prod misbehaves on 1.2.0 in a way no metric shows: roll prod back to 1.0.0 "
+            "(annotation naming a digest from its history)");
         annotations_["poetryops.io/rollback.prod"] = v1.digest;
         POETRYOPS_TRY_VOID(write_app());
         POETRYOPS_TRY_VOID(settle());
+
+        say("hello 1.3.0 is pushed (its scripted metrics: 5% of requests fail): dev takes it");
+        POETRYOPS_TRY(DemoImage v4, push_version(reg, "1.3.0"));
+        metrics_.script(v4.digest, {.success_rate = 0.95, .latency_p99_ms = 47});
+        POETRYOPS_TRY_VOID(settle());
+        clock_.advance(10min);
+        say("10 minutes later staging has soaked 1.3.0; it is approved for prod and the rollback "
+            "annotation removed: prod's canary of 1.3.0 starts");
+        annotations_.erase("poetryops.io/rollback.prod");
+        annotations_["poetryops.io/approve.prod"] = v4.digest;
+        POETRYOPS_TRY_VOID(write_app());
+        POETRYOPS_TRY_VOID(settle());
+        POETRYOPS_TRY_VOID(walk_canary("prod"));
+        show("prod");
         (void)v2;
 
         auto status = runner_->status_of("demo/hello");
@@ -281,8 +458,9 @@ public:
                                              "--format=  %h %<(10,trunc)%an %s"}));
         out_ << log;
         POETRYOPS_TRY(std::string show_last,
-                      git_({"-C", (dir_ / "gitops.git").string(), "show", "--format=", "HEAD"}));
-        out_ << "\nThe last commit's diff (byte-exact: only the pinned lines change):\n"
+                      git_({"-C", (dir_ / "gitops.git").string(), "show", "--format=%B", "HEAD"}));
+        out_ << "\nThe last commit, the abort of 1.3.0's canary (byte-exact: only the canary's "
+                "image and the weights change):\n"
              << show_last;
         return ok();
     }
@@ -304,23 +482,36 @@ private:
         POETRYOPS_TRY_VOID(write_file_atomic(dir_ / "seed/base/kustomization.yaml",
                                              "resources:\n- deployment.yaml\n"));
         POETRYOPS_TRY_VOID(write_file_atomic(dir_ / "seed/base/deployment.yaml", kBaseDeployment));
-        for (const char* env : {"dev", "staging", "prod"}) {
+        for (const char* env : {"dev", "staging"}) {
             POETRYOPS_TRY_VOID(
                 write_file_atomic(dir_ / "seed/envs" / env / "kustomization.yaml", overlay(env)));
         }
+        const fs::path prod = dir_ / "seed/envs/prod";
+        POETRYOPS_TRY_VOID(write_file_atomic(prod / "kustomization.yaml", kProdKustomization));
+        POETRYOPS_TRY_VOID(write_file_atomic(prod / "deployment.yaml",
+                                             prod_deployment("hello", "stable", 4) + "---\n" +
+                                                 prod_deployment("hello-canary", "canary", 1)));
+        POETRYOPS_TRY_VOID(write_file_atomic(
+            prod / "service.yaml",
+            prod_service("hello", "stable") + "---\n" + prod_service("hello-canary", "canary")));
+        POETRYOPS_TRY_VOID(write_file_atomic(prod / "route.yaml", kProdRoute));
         std::string seed = (dir_ / "seed").string();
         POETRYOPS_TRY(auto c, git_({"-C", seed, "add", "-A"}));
-        POETRYOPS_TRY(auto d, git_({"-C", seed, "commit", "-q", "-m", "Add the hello overlays"}));
+        POETRYOPS_TRY(auto d,
+                      git_({"-C", seed, "commit", "-q", "-m", "Add the hello environments"}));
         POETRYOPS_TRY(auto e,
                       git_({"-C", seed, "push", "-q", (dir_ / "gitops.git").string(), "main"}));
         (void)a, (void)b, (void)c, (void)d, (void)e;
         out_ << "poetryops demo in " << dir_.string() << "\n"
              << "  GitOps repo   " << (dir_ / "gitops.git").string()
-             << "  (envs/dev, envs/staging, envs/prod)\n"
+             << "  (kustomize overlays envs/dev, envs/staging; envs/prod: a stable and a canary "
+                "Deployment and an HTTPRoute)\n"
              << "  registry      " << (dir_ / "registry").string() << "  (OCI image layout for "
              << kRepository << ")\n"
              << "  PoetryApp     " << (dir_ / "apps/hello.yaml").string()
-             << "  (staging soaks 10m after dev; prod needs an approval)\n";
+             << "  (staging soaks 10m after dev; prod needs an approval, then runs a canary)\n"
+             << "  metrics       scripted inside the demo, not Prometheus: per version a "
+                "success-rate and a latency-p99-ms, judged against prod's thresholds\n";
         return write_app();
     }
 
@@ -351,6 +542,43 @@ private:
                       git_({"-C", seed, "push", "-q", (dir_ / "gitops.git").string(), "main"}));
         (void)a, (void)b, (void)c;
         return ok();
+    }
+
+    /// Advances the clock a minute at a time (the analysis interval and each step's pause) until
+    /// the canary in `env` completed or aborted.
+    Result<void> walk_canary(const std::string& env) {
+        for (int minute = 0; minute < 10; ++minute) {
+            auto status = runner_->status_of("demo/hello");
+            const auto* st = status ? status->find_environment(env) : nullptr;
+            if (!st || !st->canary ||
+                (st->canary->phase != api::CanaryPhase::progressing &&
+                 st->canary->phase != api::CanaryPhase::paused)) {
+                return ok();
+            }
+            clock_.advance(1min);
+            POETRYOPS_TRY_VOID(settle());
+        }
+        return fail(Error::Kind::internal,
+                    "the canary in " + env + " did not end within 10 simulated minutes");
+    }
+
+    /// One scripted analysis round, as it is judged: each metric's value, bound and verdict.
+    void report_round(const api::EnvironmentSpec& env, int weight, const canary::Analysis& round) {
+        auto word = [](api::AnalysisVerdict v) {
+            return str::to_lower(std::string(api::to_string(v)));
+        };
+        std::ostringstream line;
+        line << env.name << " at " << weight << "%:";
+        for (const auto& m : round.metrics) {
+            line << " " << m.name << " "
+                 << (m.value ? ScriptedAnalysis::number(*m.value) : std::string("none")) << " ("
+                 << m.bound << ") " << word(m.verdict) << ";";
+        }
+        line << " verdict " << word(round.verdict);
+        if (round.verdict != api::AnalysisVerdict::pass) line << ": " << round.message;
+        std::lock_guard lock(out_mu_);
+        out_ << "  " << stamp() << (round.verdict == api::AnalysisVerdict::fail ? "  ! " : "    ")
+             << std::left << std::setw(22) << "metrics (scripted)" << line.str() << "\n";
     }
 
     Result<void> settle() {
@@ -384,7 +612,12 @@ private:
     ManualClock clock_;
     Clock::time_point start_;
     std::map<std::string, std::string> annotations_;
-    std::unique_ptr<LocalRunner> runner_;
+    std::mutex out_mu_;  // rounds are reported from the runner's workers
+    ScriptedAnalysis metrics_{
+        [this](const api::EnvironmentSpec& env, int weight, const canary::Analysis& round) {
+            report_round(env, weight, round);
+        }};
+    std::unique_ptr<LocalRunner> runner_;  // last: destroyed first, it calls metrics_
 };
 
 }  // namespace

@@ -199,6 +199,7 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
     ports.git = options.git;
     ports.layout_dir = options.layout_dir;
     ports.local_builds = options.builds;
+    ports.analysis = options.analysis;
     eo.ports = std::move(ports);
     eo.webhook_address = options.webhook_address;
     eo.webhook = options.webhook;

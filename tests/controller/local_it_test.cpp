@@ -177,26 +177,98 @@ TEST_F(LocalModeTest, MissingRegistryImageIsNothingToDo) {
     EXPECT_EQ(pass->commits, 0u);
 }
 
-TEST(Demo, WalksPromotionsHoldReleaseAndRollbackInARealRepo) {
+TEST(Demo, WalksPromotionsHoldReleaseRollbackAndCanariesInARealRepo) {
     TempDir dir("poetryops-demo-test");
     std::ostringstream out;
     auto r = run_demo(DemoOptions{dir.path() / "work"}, out);
     ASSERT_TRUE(r) << r.error().message << "\n" << out.str();
     std::string text = out.str();
     for (const char* expected :
-         {"Promoted", "! Held", "HoldReleased", "RolledBack", "dev=1.2.0 staging=1.2.0 prod=1.0.0",
-          "Pin staging to 1.0.0 while we debug"}) {
+         {"Promoted", "! Held", "HoldReleased", "RolledBack", "dev=1.3.0 staging=1.3.0 prod=1.0.0",
+          "Pin staging to 1.0.0 while we debug", "scripted inside the demo, not Prometheus"}) {
         EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
     }
+    // The canaries as they happen, in order: 1.2.0 is checked at each weight (its scripted metrics
+    // pass) and completes; 1.3.0 fails its checks at 10 % twice (failureLimit 2) and aborts.
+    std::vector<std::string> timeline = {
+        "CanaryStarted",
+        "shifting to 10%",
+        "metrics (scripted)    prod at 10%: success-rate 0.998 (>= 0.99) pass; latency-p99-ms 41 "
+        "(<= 500) pass; verdict pass",
+        "shifting to 25%",
+        "metrics (scripted)    prod at 25%",
+        "shifting to 50%",
+        "metrics (scripted)    prod at 50%",
+        "CanaryCompleted",
+        "RolledBack",
+        "CanaryStarted",
+        "shifting to 10%",
+        "! metrics (scripted)    prod at 10%: success-rate 0.95 (>= 0.99) fail; latency-p99-ms 47 "
+        "(<= 500) pass; verdict fail",
+        "CanaryCheckFailed",
+        "! metrics (scripted)    prod at 10%",
+        "CanaryCheckFailed",
+        "CanaryAborted",
+        "The GitOps repository's log",
+        "Poetryops-Canary: demo/hello/prod/"};
+    std::size_t at = 0;
+    for (const auto& line : timeline) {
+        auto found = text.find(line, at);
+        EXPECT_NE(found, std::string::npos) << "missing, or out of order: " << line << "\n" << text;
+        if (found != std::string::npos) at = found + 1;
+    }
+    EXPECT_EQ(text.find("prod at 25%: success-rate 0.95"), std::string::npos) << text;
+
     // The repos stay for inspection with --workdir, and every promotion carries its trailer.
-    auto log = run_process(
-        {"git", "--git-dir", (dir.path() / "work/gitops.git").string(), "log", "--format=%B"});
+    const std::string git_dir = (dir.path() / "work/gitops.git").string();
+    auto log = run_process({"git", "--git-dir", git_dir, "log", "--reverse", "--format=%B"});
     ASSERT_TRUE(log);
     std::size_t trailers = 0;
     for (auto p = log->out.find("Poetryops-Promotion: demo/hello/"); p != std::string::npos;
          p = log->out.find("Poetryops-Promotion: demo/hello/", p + 1))
         ++trailers;
-    EXPECT_EQ(trailers, 9u);
+    // dev and staging 4 each, prod 1.0.0, 1.2.0's canary completing, the rollback to 1.0.0
+    EXPECT_EQ(trailers, 11u);
+    // Each canary commit carries its trailer: the weights in git, per digest, in order.
+    std::vector<std::pair<std::string, std::vector<int>>> canaries;
+    std::istringstream lines(log->out);
+    const std::string key = "Poetryops-Canary: demo/hello/prod/";
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind(key, 0) != 0) continue;
+        std::string digest = line.substr(key.size(), line.find(' ', key.size()) - key.size());
+        auto w = line.find(" weight=");
+        ASSERT_NE(w, std::string::npos) << line;
+        if (canaries.empty() || canaries.back().first != digest) canaries.push_back({digest, {}});
+        canaries.back().second.push_back(std::stoi(line.substr(w + 8)));
+    }
+    ASSERT_EQ(canaries.size(), 2u) << log->out;
+    // deploy at 0 %, the three steps, complete (back to 0 % with 1.2.0 stable)
+    EXPECT_EQ(canaries[0].second, (std::vector<int>{0, 10, 25, 50, 0})) << log->out;
+    // deploy at 0 %, 10 %, abort (back to 0 %)
+    EXPECT_EQ(canaries[1].second, (std::vector<int>{0, 10, 0})) << log->out;
+    // The abort is the last commit: the canary workload runs what prod runs (1.0.0, rolled back to
+    // by hand) and the route sends it nothing; 1.3.0 is pinned nowhere in prod.
+    auto show = [&](const std::string& path) {
+        auto r = run_process({"git", "--git-dir", git_dir, "show", "main:" + path});
+        return r ? r->out : std::string();
+    };
+    std::string deployment = show("envs/prod/deployment.yaml");
+    EXPECT_EQ(deployment.find(canaries[1].first), std::string::npos) << deployment;
+    auto canary_at = deployment.find("name: hello-canary");
+    ASSERT_NE(canary_at, std::string::npos) << deployment;
+    EXPECT_NE(deployment.find("image: registry.local/demo/hello:1.0.0-", canary_at),
+              std::string::npos)
+        << deployment;
+    std::string route = show("envs/prod/route.yaml");
+    EXPECT_NE(route.find("- name: hello\n      port: 80\n      weight: 100\n"), std::string::npos)
+        << route;
+    EXPECT_NE(route.find("- name: hello-canary\n      port: 80\n      weight: 0\n"),
+              std::string::npos)
+        << route;
+    auto last = run_process({"git", "--git-dir", git_dir, "log", "-1", "--format=%B"});
+    ASSERT_TRUE(last);
+    EXPECT_NE(last->out.find(key + canaries[1].first), std::string::npos) << last->out;
+
     // A non-empty workdir is refused rather than mixed into.
     std::ostringstream again;
     auto refused = run_demo(DemoOptions{dir.path() / "work"}, again);

@@ -1,9 +1,13 @@
 #pragma once
 /// `poetryops demo`: a self-contained run of local mode on embedded defaults. It creates a bare
-/// GitOps repo with dev/staging/prod kustomize overlays, an OCI image-layout registry receiving
+/// GitOps repo with dev/staging kustomize overlays and a prod folder for canaries (a stable and a
+/// canary Deployment, their Services, an HTTPRoute), an OCI image-layout registry receiving
 /// successive versions of a sample app, and a PoetryApp; then walks a scripted timeline
 /// (promotions, a soak on a simulated clock, an approval, a human edit that becomes a hold and its
-/// release, a rollback) and prints what went where and why, and the GitOps log.
+/// release, a canary that completes, a rollback, a canary that aborts by itself) and prints what
+/// went where and why, and the GitOps log. The canaries' metrics are scripted inside the demo
+/// (injected through LocalOptions::analysis) and judged by the real threshold judge; no
+/// Prometheus is queried.
 
 #include <poetryops/util/result.hpp>
 

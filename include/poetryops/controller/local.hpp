@@ -5,6 +5,7 @@
 /// For CI pipelines and for trying poetryops without a cluster.
 
 #include <poetryops/api/poetryapp.hpp>
+#include <poetryops/controller/analysis_port.hpp>
 #include <poetryops/controller/local_builds.hpp>
 #include <poetryops/controller/promotion.hpp>
 #include <poetryops/git/committer.hpp>
@@ -50,6 +51,10 @@ struct LocalOptions {
     /// Builds (spec.build) with buildah on this machine; nullopt: apps with spec.build are
     /// promoted from what is in the registry, nothing is built.
     std::optional<LocalBuildOptions> builds;
+    /// Canary analysis rounds (not owned; it must outlive the runner); nullptr: Prometheus, at each
+    /// environment's analysis.prometheus.address (PrometheusAnalysisPort). The demo injects its
+    /// scripted metrics here.
+    AnalysisPort* analysis = nullptr;
     /// Called for every event, in order per app (calls are serialised; the CLI prints them, the
     /// demo builds its timeline from them).
     std::function<void(const api::PoetryApp& app, const promote::Event& event)> on_event;

@@ -43,6 +43,9 @@ struct PortsOptions {
     std::optional<LocalBuildOptions> local_builds;
     /// Cluster: run builds as Jobs (spec.build); nullopt: builds are not run.
     std::optional<KubeBuildOptions> cluster_builds;
+    /// Canary analysis rounds come from here instead of Prometheus (not owned; it must outlive the
+    /// Ports): the demo's scripted metrics. Null: PrometheusAnalysisPort.
+    AnalysisPort* analysis = nullptr;
 };
 
 /// The ports of one engine and what they share. Thread safety: the ports are thread-safe.
