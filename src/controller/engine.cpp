@@ -254,7 +254,8 @@ void Engine::forget(const std::string& key) {
         std::lock_guard lock(mu_);
         in_flight_.erase(key);
     }
-    if (options_.metrics) options_.metrics->remove(std::string(kCanaryWeightMetric), {{"app", key}});
+    if (options_.metrics)
+        options_.metrics->remove(std::string(kCanaryWeightMetric), {{"app", key}});
 }
 
 void Engine::count_canaries(metrics::MetricsRegistry& m, const std::string& key,

@@ -83,8 +83,7 @@ Result<std::optional<git::FoundCommit>> GitRepoPort::find_trailer(const api::Poe
     const api::GitOpsSpec& gitops = app.spec.gitops;
     POETRYOPS_TRY(auto repo, repo_for(app));
     POETRYOPS_TRY(auto found, repo->find_commits_by_trailer(gitops.branch, std::string(key), prefix,
-                                                            500,
-                                                            git::Repo::TrailerMatch::prefix));
+                                                            500, git::Repo::TrailerMatch::prefix));
     if (found.empty()) return std::optional<git::FoundCommit>();
     return std::optional<git::FoundCommit>(std::move(found.front()));
 }

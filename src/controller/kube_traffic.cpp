@@ -225,7 +225,8 @@ std::optional<std::vector<manifest::BackendWeight>> recorded_weights(const json&
 }
 
 // True when field manager `manager` owns the field at `path` (metadata.managedFields).
-bool managed_by(const json& object, std::string_view manager, const std::vector<std::string>& path) {
+bool managed_by(const json& object, std::string_view manager,
+                const std::vector<std::string>& path) {
     const json* fields = nullptr;
     if (auto m = object.find("metadata"); m != object.end() && m->is_object()) {
         if (auto f = m->find("managedFields"); f != m->end() && f->is_array()) fields = &*f;
@@ -256,7 +257,8 @@ Result<void> set_by_json_patch(kube::KubeClient& client, const Route& r,
         const std::string text = route_text(object);
         POETRYOPS_TRY(auto current, weights_in(r, text, canary));
         const json& meta = object["metadata"];
-        const bool has_annotations = meta.contains("annotations") && meta["annotations"].is_object();
+        const bool has_annotations =
+            meta.contains("annotations") && meta["annotations"].is_object();
         std::optional<std::vector<manifest::BackendWeight>> recorded = recorded_weights(object);
         // Weights poetryops wrote that are no longer there: someone else wrote them since.
         if (recorded && recorded->size() == current.size() && !same_weights(*recorded, current)) {

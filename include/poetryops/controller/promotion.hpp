@@ -49,7 +49,8 @@ void set_degraded(api::PoetryAppStatus& status, const api::PoetryApp& app, const
 class PromotionReconciler {
 public:
     /// `analysis` (may be null: a due round is then unavailable) runs canary analysis rounds;
-    /// `traffic` (may be null: local mode) reads and sets the live routes of `canary.mode: cluster`.
+    /// `traffic` (may be null: local mode) reads and sets the live routes of `canary.mode:
+    /// cluster`.
     PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts, HealthPort* health,
                         const Clock& clock, AnalysisPort* analysis = nullptr,
                         TrafficPort* traffic = nullptr);
@@ -122,10 +123,11 @@ std::vector<std::string> route_files(const api::EnvironmentSpec& env);
 std::string route_namespace(const api::PoetryApp& app, const api::CanarySpec& canary);
 
 /// What a canary environment says (docs/canary.md "The environment's folder"): the canary weight
-/// of `traffic.route` (git mode: in `routes`, which must hold it exactly once; cluster mode: `live`,
-/// null in local mode) and the digest the canary workload pins in the environment's update file.
-/// read_ok false names the file or object and what is wrong (update.kind not manifest, no such
-/// file, route, backend or canary workload, the route in two files, the live route unreadable).
+/// of `traffic.route` (git mode: in `routes`, which must hold it exactly once; cluster mode:
+/// `live`, null in local mode) and the digest the canary workload pins in the environment's update
+/// file. read_ok false names the file or object and what is wrong (update.kind not manifest, no
+/// such file, route, backend or canary workload, the route in two files, the live route
+/// unreadable).
 canary::GitView observe_canary(const api::PoetryApp& app, const api::EnvironmentSpec& env,
                                const std::string& update_text, const std::vector<RouteFile>& routes,
                                const Result<LiveWeights>* live = nullptr);

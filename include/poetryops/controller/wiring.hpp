@@ -81,7 +81,7 @@ private:
     std::unique_ptr<GitSourcePort> source_;
     std::unique_ptr<AnalysisPort> analysis_;
     std::unique_ptr<TrafficPort> traffic_;  // cluster only
-    std::unique_ptr<BuildPort> builder_;  // destroyed first: its threads use source_
+    std::unique_ptr<BuildPort> builder_;    // destroyed first: its threads use source_
     std::shared_ptr<registry::Registry> shared_registry_;  // local mode
     std::mutex registries_mu_;
     std::map<std::string, std::shared_ptr<registry::Registry>> registries_;  // by secret@version
