@@ -36,6 +36,20 @@ TEST(Metrics, RendersCountersGaugesAndHistogramsInTextFormat) {
     EXPECT_EQ(m.total("t_seconds"), 3);
 }
 
+TEST(Metrics, RemoveDropsTheSeriesOfADeletedObjectOnly) {
+    MetricsRegistry m;
+    m.set("poetryops_canary_weight", {{"app", "team/a"}, {"env", "prod"}}, 25);
+    m.set("poetryops_canary_weight", {{"env", "eu"}, {"app", "team/a"}}, 10);
+    m.set("poetryops_canary_weight", {{"app", "team/b"}, {"env", "prod"}}, 50);
+    m.remove("poetryops_canary_weight", {{"app", "team/a"}});
+    m.remove("never_declared", {{"app", "team/a"}});
+    std::string text = m.render();
+    EXPECT_EQ(text.find("team/a"), std::string::npos) << text;
+    EXPECT_NE(text.find("poetryops_canary_weight{app=\"team/b\",env=\"prod\"} 50\n"),
+              std::string::npos)
+        << text;
+}
+
 TEST(Metrics, CollectorsAppendTheirText) {
     MetricsRegistry m;
     m.add_collector([] { return "# TYPE poetryops_apps gauge\npoetryops_apps 7"; });
