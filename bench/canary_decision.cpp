@@ -350,11 +350,15 @@ std::string trailer_field(const std::string& message, const std::string& key) {
 nlohmann::json decision_latency(test::BareRepos& repos, test::HttpGitServer& git_server,
                                 test::TestPrometheus& prom, int rounds, int interval_s,
                                 int floor_samples, bool verbose) {
-    const int steps = 9;  // weights 10 … 90, pause 0: every round that passes shifts
+    // Weights 10 … 90, each step's pause one interval: every round that passes shifts. (With
+    // pause 0 a step whose commit lands in the same second as the previous step's round shifts
+    // at once on that round's verdict, without a round of its own: status keeps whole seconds,
+    // so lastAnalysis == stepStarted counts as "passed here", src/canary/plan.cpp passed_here.)
+    const int steps = 9;
     std::string steps_yaml = "[";
     for (int s = 1; s <= steps; ++s)
         steps_yaml += (s > 1 ? ", " : "") + std::string("{weight: ") + std::to_string(10 * s) +
-                      ", pause: 0s}";
+                      ", pause: " + std::to_string(interval_s) + "s}";
     steps_yaml += "]";
     const std::string image = "registry.local/bench/app";
     fs::path bare = repos.create("latency.git");
@@ -401,6 +405,7 @@ nlohmann::json decision_latency(test::BareRepos& repos, test::HttpGitServer& git
         controller::LocalRunner& runner;
         std::thread& loop;
         ~Join() {
+            if (!loop.joinable()) return;  // stopped below
             stop = true;
             runner.wake();
             if (loop.joinable()) loop.join();
@@ -418,9 +423,9 @@ nlohmann::json decision_latency(test::BareRepos& repos, test::HttpGitServer& git
     tip = first->first;
 
     std::vector<double> latency, after_wake, slack;
-    int excluded = 0, canaries = 0;
+    int excluded = 0, no_round = 0, canaries = 0;
     std::vector<nlohmann::json> per_round;
-    while (static_cast<int>(latency.size()) + excluded < rounds) {
+    while (static_cast<int>(latency.size()) < rounds) {
         // A new image: the canary deploys, shifts to 10 %, then one analysis round per step.
         ++canaries;
         push_image(layout, image, std::to_string(canaries + 1) + ".0.0",
@@ -438,9 +443,12 @@ nlohmann::json decision_latency(test::BareRepos& repos, test::HttpGitServer& git
                 double l = ms_between(*step_end, seen->second);
                 auto wake = passes.last_before(seen->second);
                 nlohmann::json r = {{"latency_ms", l}, {"weight", weight}};
-                if (l > 1000.0 * interval_s || l < 0) {
+                if (l < 0) {
+                    ++no_round;  // shifted on the previous step's round (see above)
+                    r["excluded"] = "shifted before its interval ended";
+                } else if (l > 1000.0 * interval_s) {
                     ++excluded;  // more than one round at this step (an inconclusive one)
-                    r["excluded"] = true;
+                    r["excluded"] = "more than one round";
                 } else {
                     latency.push_back(l);
                     if (wake) {
@@ -517,6 +525,7 @@ nlohmann::json decision_latency(test::BareRepos& repos, test::HttpGitServer& git
             {"canaries", canaries},
             {"rounds_measured", latency.size()},
             {"rounds_excluded_not_first_round", excluded},
+            {"shifts_before_interval_end", no_round},
             {"interval_end_to_visible_ms", summary(latency)},
             {"interval_end_to_runner_wake_ms", summary(slack)},
             {"runner_wake_to_visible_ms", summary(after_wake)},
