@@ -67,6 +67,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -629,7 +630,27 @@ nlohmann::json controller_cost(test::BareRepos& repos, test::HttpGitServer& git_
         return e && e->canary && e->canary->last_analysis ? *e->canary->last_analysis
                                                           : System::time_point{};
     };
+    std::cerr << "bench_canary_decision: " << apps << " canaries at 10 %, rounds start"
+              << std::endl;
+    // Status files written per pass (write_file_atomic renames each into place).
+    int status_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (status_fd < 0 ||
+        inotify_add_watch(status_fd, (lo.state_dir / "status").c_str(), IN_MOVED_TO) < 0)
+        die("inotify on the status folder failed");
+    auto status_writes = [&] {
+        int n = 0;
+        alignas(inotify_event) char buf[65536];
+        for (ssize_t got; (got = ::read(status_fd, buf, sizeof buf)) > 0;) {
+            for (char* p = buf; p < buf + got;) {
+                auto* e = reinterpret_cast<inotify_event*>(p);
+                if (e->len > 0 && std::string_view(e->name).ends_with(".json")) ++n;
+                p += sizeof(inotify_event) + e->len;
+            }
+        }
+        return n;
+    };
     std::vector<double> round_cpu, round_wall, idle_cpu, idle_wall;
+    std::vector<int> round_status_writes, idle_status_writes;
     std::vector<int> analysed;
     int commits = 0, passed = 0;
     std::vector<System::time_point> before(static_cast<std::size_t>(apps));
@@ -639,6 +660,7 @@ nlohmann::json controller_cost(test::BareRepos& repos, test::HttpGitServer& git_
         std::this_thread::sleep_for(std::chrono::seconds(interval_s) +
                                     std::chrono::milliseconds(1200));
         for (int i = 0; i < apps; ++i) before[static_cast<std::size_t>(i)] = last_analysis(i);
+        status_writes();
         double c0 = cpu_seconds();
         auto w0 = Steady::now();
         controller::PassResult p = pass();
@@ -648,6 +670,7 @@ nlohmann::json controller_cost(test::BareRepos& repos, test::HttpGitServer& git_
         int n = 0;
         for (int i = 0; i < apps; ++i) n += last_analysis(i) != before[static_cast<std::size_t>(i)];
         analysed.push_back(n);
+        round_status_writes.push_back(status_writes());
         passed += count([](const api::EnvironmentStatus& e) {
             return e.canary && !e.canary->analysis.empty() &&
                    e.canary->analysis.front().verdict == api::AnalysisVerdict::pass;
@@ -658,10 +681,13 @@ nlohmann::json controller_cost(test::BareRepos& repos, test::HttpGitServer& git_
         p = pass();
         idle_wall.push_back(std::chrono::duration<double>(Steady::now() - w0).count());
         idle_cpu.push_back(cpu_seconds() - c0);
+        idle_status_writes.push_back(status_writes());
         commits += static_cast<int>(p.commits);
     }
+    ::close(status_fd);
     const double rss_peak = proc_mib("VmHWM"), rss_end = proc_mib("VmRSS");
     runner.reset();
+    std::cerr << "bench_canary_decision: rounds done, floor starts" << std::endl;
 
     // The floor: as many bare instant queries, the same PromQL per app, on `concurrency` threads.
     auto client = prometheus::Client::create({.address = prom.url()});
@@ -709,6 +735,8 @@ nlohmann::json controller_cost(test::BareRepos& repos, test::HttpGitServer& git_
             {"round_cpu_s", summary(round_cpu)},
             {"round_wall_s", summary(round_wall)},
             {"idle_pass_cpu_s", summary(idle_cpu)},
+            {"status_files_written_per_round", round_status_writes},
+            {"status_files_written_per_idle_pass", idle_status_writes},
             {"idle_pass_wall_s", summary(idle_wall)},
             {"floor_queries_per_round", apps},
             {"floor_cpu_s", summary(floor_cpu)},
