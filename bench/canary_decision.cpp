@@ -3,10 +3,10 @@
 // git-http-backend, HTTP with basic auth), issue #13. Two parts, one JSON object.
 //
 // (a) Decision latency. One PoetryApp, one canary environment (stable + canary Deployment and an
-// HTTPRoute, docs/canary.md), steps of weight 10, 20, … with pause 0 and the built-in
-// success-rate judged every --interval-s seconds. LocalRunner::run() runs on its own thread, as
-// `poetryops run` does; images come from an OCI layout and each new one wakes the runner (as a
-// webhook would). A round is one analysis that passes and shifts the route (or completes):
+// HTTPRoute, docs/canary.md), steps of weight 10, 20, … 90 pausing one interval, and the built-in
+// success-rate (min 0.9) judged every --interval-s seconds. LocalRunner::run() runs on its own
+// thread, as `poetryops run` does; images come from an OCI layout and each new one wakes the runner
+// (as a webhook would). A round is one analysis that passes and shifts the route (or completes):
 //   t_end      the analysis interval ends, as the controller defines it: the step's start as
 //              status records it (status.environments[].canary.stepStarted, read from the status
 //              file once the step's commit is in it) + the interval;
@@ -33,7 +33,7 @@
 // The load on the metrics targets (stable 90 %, canary 10 %) runs in a child process forked
 // before any thread, so its CPU is not the controller's.
 //
-//   bench_canary_decision [--part latency|cost|both] [--rounds 12] [--interval-s 5]
+//   bench_canary_decision [--part latency|cost|both] [--rounds 12] [--interval-s 5] [--pause-s 5]
 //                         [--floor-samples 20] [--apps 1000] [--services 10] [--cost-rounds 5]
 //                         [--cost-interval-s 10] [--verbose]
 #include <poetryops/controller/local.hpp>
@@ -349,17 +349,18 @@ std::string trailer_field(const std::string& message, const std::string& key) {
 // (a) decision latency
 
 nlohmann::json decision_latency(test::BareRepos& repos, test::HttpGitServer& git_server,
-                                test::TestPrometheus& prom, int rounds, int interval_s,
+                                test::TestPrometheus& prom, int rounds, int interval_s, int pause_s,
                                 int floor_samples, bool verbose) {
-    // Weights 10 … 90, each step's pause one interval: every round that passes shifts. (With
-    // pause 0 a step whose commit lands in the same second as the previous step's round shifts
-    // at once on that round's verdict, without a round of its own: status keeps whole seconds,
-    // so lastAnalysis == stepStarted counts as "passed here", src/canary/plan.cpp passed_here.)
+    // Weights 10 … 90, each step's pause one interval (--pause-s): every round that passes
+    // shifts. (With a pause shorter than the interval, e.g. --pause-s 0, a step whose commit lands
+    // in the same second as the previous step's round shifts on that round's verdict, without a
+    // round of its own: status keeps whole seconds, so lastAnalysis == stepStarted counts as
+    // "passed here", src/canary/plan.cpp passed_here; counted as shifts_before_interval_end.)
     const int steps = 9;
     std::string steps_yaml = "[";
     for (int s = 1; s <= steps; ++s)
         steps_yaml += (s > 1 ? ", " : "") + std::string("{weight: ") + std::to_string(10 * s) +
-                      ", pause: " + std::to_string(interval_s) + "s}";
+                      ", pause: " + std::to_string(pause_s) + "s}";
     steps_yaml += "]";
     const std::string image = "registry.local/bench/app";
     fs::path bare = repos.create("latency.git");
@@ -523,6 +524,7 @@ nlohmann::json decision_latency(test::BareRepos& repos, test::HttpGitServer& git
     double f50 = percentile(floor_total, 50);
     return {{"interval_s", interval_s},
             {"steps_per_canary", steps},
+            {"pause_s", pause_s},
             {"canaries", canaries},
             {"rounds_measured", latency.size()},
             {"rounds_excluded_not_first_round", excluded},
@@ -757,7 +759,7 @@ nlohmann::json controller_cost(test::BareRepos& repos, test::HttpGitServer& git_
 
 int main(int argc, char** argv) {
     std::string part = "both";
-    int rounds = 12, interval_s = 5, floor_samples = 20, apps = 1000, services = 10,
+    int rounds = 12, interval_s = 5, pause_s = -1, floor_samples = 20, apps = 1000, services = 10,
         cost_rounds = 5, cost_interval_s = 10;
     bool verbose = false;
     for (int i = 1; i < argc; ++i) {
@@ -774,6 +776,8 @@ int main(int argc, char** argv) {
             rounds = std::atoi(v.c_str());
         else if (a == "--interval-s")
             interval_s = std::atoi(v.c_str());
+        else if (a == "--pause-s")
+            pause_s = std::atoi(v.c_str());
         else if (a == "--floor-samples")
             floor_samples = std::atoi(v.c_str());
         else if (a == "--apps")
@@ -785,6 +789,7 @@ int main(int argc, char** argv) {
         else if (a == "--cost-interval-s")
             cost_interval_s = std::atoi(v.c_str());
     }
+    if (pause_s < 0) pause_s = interval_s;
     if (part != "latency" && part != "cost" && part != "both") {
         std::cerr << "--part: latency, cost or both\n";
         return 2;
@@ -831,7 +836,7 @@ int main(int argc, char** argv) {
         out["load_average_start"] = load0[0];
         if (part != "cost")
             out["decision_latency"] = decision_latency(repos, git_server, *prom, rounds, interval_s,
-                                                       floor_samples, verbose);
+                                                       pause_s, floor_samples, verbose);
         if (part != "latency")
             out["controller_cost"] = controller_cost(repos, git_server, *prom, apps, services,
                                                      cost_rounds, cost_interval_s);
