@@ -352,10 +352,10 @@ nlohmann::json decision_latency(test::BareRepos& repos, test::HttpGitServer& git
                                 test::TestPrometheus& prom, int rounds, int interval_s, int pause_s,
                                 int floor_samples, bool verbose) {
     // Weights 10 … 90, each step's pause one interval (--pause-s): every round that passes
-    // shifts. (With a pause shorter than the interval, e.g. --pause-s 0, a step whose commit lands
-    // in the same second as the previous step's round shifts on that round's verdict, without a
-    // round of its own: status keeps whole seconds, so lastAnalysis == stepStarted counts as
-    // "passed here", src/canary/plan.cpp passed_here; counted as shifts_before_interval_end.)
+    // shifts. With a pause shorter than the interval (--pause-s 0) a step could shift on the
+    // previous step's round, before its own interval ended (status keeps whole seconds, and
+    // passed_here took lastAnalysis == stepStarted as this step's; fixed by 774f57e): counted as
+    // shifts_before_interval_end.
     const int steps = 9;
     std::string steps_yaml = "[";
     for (int s = 1; s <= steps; ++s)
