@@ -1,6 +1,7 @@
 #include <poetryops/canary/plan.hpp>
 
 #include <poetryops/api/duration.hpp>
+#include <poetryops/util/clock.hpp>
 
 #include <algorithm>
 #include <sstream>
@@ -490,7 +491,8 @@ struct Planner {
         std::string state = "canary " + describe(current) + " at " + std::to_string(weight) +
                             "% (step " + std::to_string(c.step + 1) + "/" +
                             std::to_string(steps()) + ")";
-        if (at_step < pause) state += ": " + format_wait(pause - at_step) + " of its pause left";
+        // The pause's end as a time, not what is left: status stays the same between rounds.
+        if (at_step < pause) state += ": pause until " + format_rfc3339(started + pause);
         if (spec.analysis) {
             state += c.analysis.empty()
                          ? "; no check yet at this step"

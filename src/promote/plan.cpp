@@ -1,5 +1,6 @@
 #include <poetryops/promote/plan.hpp>
 
+#include <poetryops/util/clock.hpp>
 #include <poetryops/util/strings.hpp>
 
 #include <algorithm>
@@ -102,8 +103,10 @@ struct EnvPlanner {
     std::optional<Artifact> gated{};
 
     void requeue(std::chrono::milliseconds after) {
-        auto s = std::chrono::duration_cast<std::chrono::seconds>(after) + std::chrono::seconds(1);
-        if (!plan.requeue_after || s < *plan.requeue_after) plan.requeue_after = s;
+        // Timers keep milliseconds: a soak or a canary step ends when it ends, not up to a second
+        // later (docs/benchmarks.md, canary decision latency).
+        if (after.count() < 1) after = std::chrono::milliseconds(1);
+        if (!plan.requeue_after || after < *plan.requeue_after) plan.requeue_after = after;
     }
 
     void event(bool warning, std::string reason, std::string message) {
@@ -324,11 +327,10 @@ struct EnvPlanner {
             if (soaked < soak) {
                 auto left = std::chrono::duration_cast<std::chrono::milliseconds>(soak - soaked);
                 requeue(left);
-                return wait(
-                    "Soaking",
-                    up->name + " soaking " + describe(up->version, up->digest) + ": " +
-                        format_wait(std::chrono::duration_cast<std::chrono::seconds>(left)) +
-                        " left");
+                // The end as a time, not what is left: the message (and so status) stays the same
+                // from one reconcile to the next.
+                return wait("Soaking", up->name + " soaking " + describe(up->version, up->digest) +
+                                           " until " + format_rfc3339(*up->since + soak));
             }
             candidate = Artifact{up->version, up->tag, up->digest, ""};
         }

@@ -125,7 +125,7 @@ struct Plan {
     std::optional<api::Condition> ready;
     std::vector<Event> events;
     /// when the timeout backstop of a running build falls due
-    std::optional<std::chrono::seconds> requeue_after;
+    std::optional<std::chrono::milliseconds> requeue_after;
 };
 
 /// How long past spec.build.timeout the planner waits for the Job's own activeDeadlineSeconds

@@ -23,7 +23,7 @@ struct BuildOutcome {
     /// Ready as the build sees it (a failed newest build); fold it in after the promotion planner
     /// with build::fold_ready.
     std::optional<api::Condition> ready;
-    std::optional<std::chrono::seconds> requeue_after;
+    std::optional<std::chrono::milliseconds> requeue_after;
     std::optional<Error> error;  ///< the source, the registry or the builder failed: retry
 };
 

@@ -103,7 +103,7 @@ struct EngineOutcome {
     std::vector<promote::Event> events;             ///< to record, in order
     std::vector<promote::PromoteAction> committed;  ///< promotions that reached git this time
     /// The earliest planned time (soak, health timeout); the poll interval is `poll`.
-    std::optional<std::chrono::seconds> timer;
+    std::optional<std::chrono::milliseconds> timer;
     std::chrono::milliseconds poll{0};  ///< the policy's poll interval (0: no promotion)
     std::optional<Error> error;         ///< a dependency failed (Degraded=True): retry with backoff
     bool commits_in_flight = false;     ///< edits are with the committer; commit_done follows

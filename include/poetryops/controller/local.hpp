@@ -65,7 +65,7 @@ struct PassResult {
     std::size_t commits = 0;  ///< promotions that reached git in this pass
     /// per-app dependency failures ("team-a/billing: registry …")
     std::vector<std::string> errors;
-    std::optional<std::chrono::seconds> requeue_after;  ///< the earliest timer among the apps
+    std::optional<std::chrono::milliseconds> requeue_after;  ///< the earliest timer among the apps
     std::size_t building = 0;  ///< apps with a build pending or running (status.building)
 };
 

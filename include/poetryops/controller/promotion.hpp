@@ -21,7 +21,7 @@ struct PromotionOutcome {
     api::PoetryAppStatus status;  ///< write it when it differs from what is stored
     std::vector<promote::Event> events;
     std::vector<promote::PromoteAction> committed;  ///< promotions that reached git this time
-    std::optional<std::chrono::seconds> requeue_after;
+    std::optional<std::chrono::milliseconds> requeue_after;
     /// A dependency (registry, git) failed: status carries Degraded=True, nothing was promoted;
     /// retry with backoff.
     std::optional<Error> error;

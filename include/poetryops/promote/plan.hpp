@@ -104,7 +104,7 @@ struct Plan {
     api::PoetryAppStatus status;  ///< the status to write once the actions are done (or failed)
     std::vector<Event> events;
     /// when a timer (soak, health timeout) expires
-    std::optional<std::chrono::seconds> requeue_after;
+    std::optional<std::chrono::milliseconds> requeue_after;
     /// Canary environments whose analysis round is due now: measure, put the results in their
     /// EnvironmentObservation::analysis and plan again.
     std::vector<std::string> analyze;
