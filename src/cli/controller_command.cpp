@@ -153,6 +153,9 @@ void add_controller_command(CLI::App& app, Context& ctx) {
     cmd->add_option("--namespace", config->namespaces,
                     "watch only this namespace (repeatable; default: all)")
         ->allow_extra_args(false);
+    cmd->add_option("--selector", config->label_selector,
+                    "watch only PoetryApps whose labels match this selector, e.g. "
+                    "poetryops.io/shard=a (sharding; default: all)");
     cmd->add_flag("--leader-elect", config->leader_elect,
                   "elect a leader through a coordination.k8s.io Lease");
     cmd->add_option("--leader-election-namespace", config->leader_election_namespace,
