@@ -9,6 +9,7 @@
 
 #include "support/kube/cluster.hpp"
 #include "support/kube/crds.hpp"
+#include "support/registry/test_registry.hpp"
 
 #include <poetryops/kube/client.hpp>
 #include <poetryops/kube/config.hpp>
@@ -296,13 +297,22 @@ TEST_F(ChartInstallIt, BadValuesAreClearErrorsAtInstallAndInstallNothing) {
 /// The real binary with the Deployment's own arguments (bind addresses moved to free loopback
 /// ports, the cache to a temp dir) under a token of the chart's ServiceAccount.
 TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChartsArguments) {
-    ASSERT_TRUE(test::require_tools({"git"}));
+    ASSERT_TRUE(test::require_tools({"git", "docker-registry", "skopeo", "umoci"}));
+    // A registry that notifies the controller's webhook with the chart's token.
+    int metrics = test::free_port(), health = test::free_port(), hook = test::free_port();
+    test::TestRegistryOptions ro;
+    ro.notify_url = "http://127.0.0.1:" + std::to_string(hook) + "/webhooks/registry";
+    ro.notify_token = "s3cret";
+    auto registry = test::TestRegistry::start(ro);
+    ASSERT_TRUE(registry);
+    const std::string image = registry->host() + "/team/app";
     // Cluster-wide, as by default, but sharded to this test's apps: the run's other tests have apps
     // of their own on this cluster.
     const std::string shard = "poetryops.io/shard=" + ns_;
     auto r = install("poetryops", ns_,
                      {"webhook.enabled=true", "webhook.token=s3cret", "rbac.userRoles.create=false",
-                      "replicaCount=1", "watch.selector=" + shard});
+                      "replicaCount=1", "watch.selector=" + shard,
+                      "controller.plainHTTPRegistries={" + registry->host() + "}"});
     ASSERT_TRUE(r.ok()) << r.err;
     auto d = admin_->get(kDeployments.in(ns_).named("poetryops"));
     ASSERT_TRUE(d);
@@ -327,9 +337,8 @@ TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChart
     fs::path bare = dir_.path() / "deploy.git", seed = dir_.path() / "seed";
     test::must_run({"git", "init", "-q", "--bare", "-b", "main", bare.string()}, git);
     fs::create_directories(seed / "envs/dev");
-    ASSERT_TRUE(
-        write_file_atomic(seed / "envs/dev/kustomization.yaml",
-                          "images:\n- name: registry.example.com/team/app\n  newTag: old\n"));
+    ASSERT_TRUE(write_file_atomic(seed / "envs/dev/kustomization.yaml",
+                                  "images:\n- name: " + image + "\n  newTag: old\n"));
     git.cwd = seed.string();
     test::must_run({"git", "init", "-q", "-b", "main"}, git);
     test::must_run({"git", "add", "-A"}, git);
@@ -341,7 +350,6 @@ TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChart
                                 {"metadata", {{"name", "deploy-creds"}}},
                                 {"stringData", {{"username", "ci"}, {"password", "p4ss"}}}}));
 
-    int metrics = test::free_port(), health = test::free_port(), hook = test::free_port();
     std::vector<std::string> argv{POETRYOPS_BIN};
     for (std::string a : (*d)["spec"]["template"]["spec"]["containers"][0]["args"]) {
         if (a.rfind("--metrics-bind-address=", 0) == 0)
@@ -368,7 +376,10 @@ TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChart
         {"metadata",
          {{"name", "app"}, {"namespace", apps_ns_}, {"labels", {{"poetryops.io/shard", ns_}}}}},
         {"spec",
-         {{"image", {{"repository", "registry.example.com/team/app"}}},
+         {{"image",
+           {{"repository", image},
+            {"tagTemplate", "{version}"},
+            {"policy", {{"pollInterval", "5m"}}}}},
           {"gitops",
            {{"repoURL", "file://" + bare.string()}, {"secretRef", {{"name", "deploy-creds"}}}}},
           {"environments", json::array({json{{"name", "dev"}, {"path", "envs/dev"}}})}}}};
@@ -387,6 +398,30 @@ TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChart
         std::chrono::seconds(40)))
         << obj.dump() << "\n"
         << log_text();
+    // A push: the registry's webhook wakes the app (its poll is 5 minutes away), the digest is
+    // committed, status and a Promoted Event are written, all under the ServiceAccount.
+    std::string digest = registry->push_image("team/app", "1.0.0", "v1");
+    ASSERT_FALSE(digest.empty());
+    EXPECT_TRUE(test::wait_until(
+        [&] {
+            auto got = admin_->get(kApps.in(apps_ns_).named("app"));
+            if (got) obj = *got;
+            return got && obj.value("/status/summary"_json_pointer, std::string()) == "dev=1.0.0";
+        },
+        std::chrono::seconds(40)))
+        << obj.dump() << "\n"
+        << log_text();
+    auto shown = run_process(
+        {"git", "--git-dir", bare.string(), "show", "main:envs/dev/kustomization.yaml"});
+    ASSERT_TRUE(shown);
+    EXPECT_THAT(shown->out, HasSubstr(digest));
+    bool promoted = false;
+    EXPECT_TRUE(test::wait_until([&] {
+        auto events = admin_->list(kube::resources::events().in(apps_ns_), {});
+        for (const auto& e : events ? events->items : std::vector<json>{})
+            promoted = promoted || e.value("reason", "") == "Promoted";
+        return promoted;
+    }));
     // It led through the chart's Lease rules, and nothing it did was forbidden.
     auto lease = admin_->get(kube::resources::leases().in(ns_).named("poetryops-controller"));
     ASSERT_TRUE(lease) << log_text();
