@@ -2,9 +2,10 @@
 // accepts every object (no node needed: nothing waits for Pods); SubjectAccessReviews for the
 // chart's ServiceAccount allow every permission docs/operations.md lists and deny the rest; the
 // real `poetryops controller`, run with the Deployment's own arguments under that ServiceAccount's
-// token, leads, reconciles an app and meets no "forbidden"; a namespaced release reaches only its
-// namespaces; and the bad inputs are clear errors at install: a second release in one namespace,
-// values the schema refuses, a namespace or CRD that is not there.
+// token, leads, takes a registry push through its webhook (the chart's token) to a commit, status
+// and an Event of its shard's app, and meets no "forbidden"; a namespaced release reaches only its
+// namespaces; the user roles aggregate; and the bad inputs are clear errors at install: a second
+// release in one namespace, values the schema refuses, a namespace or CRD that is not there.
 #include "support/helm/helm.hpp"
 
 #include "support/kube/cluster.hpp"
