@@ -6,6 +6,7 @@
 #include <poetryops/api/codec.hpp>
 #include <poetryops/util/fs.hpp>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -32,10 +33,33 @@ fs::path source_folder() {
 }
 
 struct Unpacked {
-    TempDir dir{"poetryops-helm"};
+    TempDir dir{"poetryops-helm"};  // Helm's homes
     fs::path helm;
     std::string error;  // why there is no helm
 };
+
+/// Unpacks `xz` once per build tree: into POETRYOPS_TEST_HELM_CACHE as helm-SIZE-MTIME, through a
+/// file of this process renamed into place, so the ctest processes running at once neither
+/// unpack it each (~3 s) nor see half a file.
+Result<fs::path> unpack(const fs::path& xz) {
+    std::error_code ec;
+    auto size = fs::file_size(xz, ec);
+    auto mtime = fs::last_write_time(xz, ec).time_since_epoch().count();
+    if (ec) return fail(Error::Kind::internal, xz.string() + ": " + ec.message());
+    fs::path cache = POETRYOPS_TEST_HELM_CACHE;
+    fs::path dest = cache / ("helm-" + std::to_string(size) + "-" + std::to_string(mtime));
+    if (fs::exists(dest, ec)) return dest;
+    fs::create_directories(cache, ec);
+    fs::path mine = cache / ("helm.unpacking." + std::to_string(::getpid()));
+    fs::copy_file(xz, mine.string() + ".xz", fs::copy_options::overwrite_existing, ec);
+    if (ec) return fail(Error::Kind::internal, "cannot copy " + xz.string() + ": " + ec.message());
+    POETRYOPS_TRY(ProcessResult r, run_process({"xz", "-d", "-f", mine.string() + ".xz"}));
+    if (!r.ok()) return fail(Error::Kind::internal, "cannot unpack " + xz.string() + ": " + r.err);
+    fs::permissions(mine, fs::perms::owner_all, fs::perm_options::add, ec);
+    fs::rename(mine, dest, ec);
+    if (ec) return fail(Error::Kind::internal, "cannot move helm to " + dest.string());
+    return dest;
+}
 
 const Unpacked& unpacked() {
     static std::once_flag once;
@@ -44,25 +68,18 @@ const Unpacked& unpacked() {
         u = std::make_unique<Unpacked>();
         fs::path src = source_folder();
         std::error_code ec;
-        fs::path dest = u->dir.path() / "helm";
         if (fs::exists(src / "helm.xz", ec)) {
-            fs::copy_file(src / "helm.xz", dest.string() + ".xz", ec);
-            auto r = ec ? Result<ProcessResult>(fail(Error::Kind::internal, ec.message()))
-                        : run_process({"xz", "-d", dest.string() + ".xz"});
-            if (!r || !r->ok()) {
-                u->error = "cannot unpack " + (src / "helm.xz").string() + ": " +
-                           (r ? r->err : r.error().message);
-                return;
-            }
+            auto h = unpack(src / "helm.xz");
+            if (h)
+                u->helm = *h;
+            else
+                u->error = h.error().message;
         } else if (fs::exists(src / "helm", ec)) {
-            fs::copy_file(src / "helm", dest, ec);
+            u->helm = src / "helm";
         } else {
             u->error = "Helm chart tests skipped: no helm.xz or helm in " + src.string() +
                        "; set POETRYOPS_K8S_BIN_DIR to the folder of ../shared/k8s/bin to run them";
-            return;
         }
-        fs::permissions(dest, fs::perms::owner_all, fs::perm_options::add, ec);
-        u->helm = dest;
     });
     return *u;
 }

@@ -1,9 +1,9 @@
 #pragma once
 /// Helm 3 for the chart tests: the binary comes from helm.xz in POETRYOPS_K8S_BIN_DIR or
-/// `source_dir`/../shared/k8s/bin (a plain `helm` there works too) and is unpacked with xz into a
-/// temp dir once per process. Each run gets Helm homes of its own (cache, config, data), so nothing
-/// is read from or written to the user's. Where there is no helm the tests skip with one line
-/// (reason "Skip"), unless POETRYOPS_REQUIRE_KUBE_LANE=1 (CI), where that is a failure.
+/// `source_dir`/../shared/k8s/bin (a plain `helm` there works too) and is unpacked with xz once per
+/// build tree (build/helm-bin). Each run gets Helm homes of its own (cache, config, data), so
+/// nothing is read from or written to the user's. Where there is no helm the tests skip with one
+/// line (reason "Skip"), unless POETRYOPS_REQUIRE_KUBE_LANE=1 (CI), where that is a failure.
 
 #include <poetryops/util/result.hpp>
 #include <poetryops/util/subprocess.hpp>
