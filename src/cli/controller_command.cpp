@@ -5,6 +5,7 @@
 
 #include <poetryops/build/job.hpp>
 #include <poetryops/controller/app_controller.hpp>
+#include <poetryops/kube/label_selector.hpp>
 #include <poetryops/runtime/manager.hpp>
 #include <poetryops/util/log.hpp>
 
@@ -220,6 +221,12 @@ void add_controller_command(CLI::App& app, Context& ctx) {
                   "builders push to and pull from the image registry over plain HTTP (test "
                   "registries only)");
     cmd->callback([config, promotion, builds, &ctx] {
+        // Before the kubeconfig is read: a selector that cannot work is the flag's fault.
+        if (auto sel = kube::LabelSelector::parse(config->label_selector); !sel) {
+            ctx.exit = report_bad_input(
+                kController, "--selector " + config->label_selector + ": " + sel.error().message);
+            return;
+        }
         if (auto err = apply_promotion_flags(*promotion, *config); !err.empty()) {
             ctx.exit = report_bad_input(kController, err);
             return;

@@ -23,6 +23,23 @@ namespace {
 const std::string kDigest =
     "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+/// A file comparison: runs without Helm too.
+TEST(ChartFiles, TheChartsCrdIsCrdsFileByteForByte) {
+    auto ours = read_file(test::source_dir() / "crds/poetryops.io_poetryapps.yaml");
+    auto charts = read_file(helm::chart_dir() / "crds/poetryops.io_poetryapps.yaml");
+    ASSERT_TRUE(ours);
+    ASSERT_TRUE(charts) << "charts/poetryops/crds/ lacks the CRD";
+    EXPECT_TRUE(*ours == *charts) << "charts/poetryops/crds/poetryops.io_poetryapps.yaml differs "
+                                     "from crds/: cp crds/poetryops.io_poetryapps.yaml "
+                                     "charts/poetryops/crds/";
+    // Nothing else in the chart's crds/ folder.
+    int files = 0;
+    for ([[maybe_unused]] const auto& e :
+         std::filesystem::directory_iterator(helm::chart_dir() / "crds"))
+        ++files;
+    EXPECT_EQ(files, 1);
+}
+
 class ChartTemplateIt : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -74,22 +91,6 @@ TEST_F(ChartTemplateIt, LintPassesForTheDefaultsAndANamespacedShard) {
         EXPECT_TRUE(r->ok()) << r->out << r->err;
         EXPECT_THAT(r->out, HasSubstr("1 chart(s) linted, 0 chart(s) failed"));
     }
-}
-
-TEST_F(ChartTemplateIt, TheChartsCrdIsCrdsFileByteForByte) {
-    auto ours = read_file(test::source_dir() / "crds/poetryops.io_poetryapps.yaml");
-    auto charts = read_file(helm::chart_dir() / "crds/poetryops.io_poetryapps.yaml");
-    ASSERT_TRUE(ours);
-    ASSERT_TRUE(charts) << "charts/poetryops/crds/ lacks the CRD";
-    EXPECT_TRUE(*ours == *charts) << "charts/poetryops/crds/poetryops.io_poetryapps.yaml differs "
-                                     "from crds/: cp crds/poetryops.io_poetryapps.yaml "
-                                     "charts/poetryops/crds/";
-    // Nothing else in the chart's crds/ folder.
-    int files = 0;
-    for ([[maybe_unused]] const auto& e :
-         std::filesystem::directory_iterator(helm::chart_dir() / "crds"))
-        ++files;
-    EXPECT_EQ(files, 1);
 }
 
 TEST_F(ChartTemplateIt, DefaultsAreTwoLeaderElectedRestrictedReplicasWatchingEverything) {
