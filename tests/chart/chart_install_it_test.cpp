@@ -224,7 +224,7 @@ TEST_F(ChartInstallIt, InstallsAndItsServiceAccountMayDoWhatTheCodeDoesAndNothin
             << "allowed although not needed: " << describe(a);
 }
 
-TEST_F(ChartInstallIt, SecretsByNameAllowOnlyThoseNames) {
+TEST_F(ChartInstallIt, SecretsByNameAllowOnlyThoseNamesAndAnUpgradeAddsOne) {
     auto r = install("poetryops", ns_,
                      {"watch.namespaces={" + apps_ns_ + "}", "rbac.userRoles.create=false",
                       "rbac.secrets.resourceNames={git-creds}", "replicaCount=1"});
@@ -232,6 +232,15 @@ TEST_F(ChartInstallIt, SecretsByNameAllowOnlyThoseNames) {
     EXPECT_TRUE(allowed(ns_, "poetryops", {"get", "", "secrets", apps_ns_, "git-creds"}));
     EXPECT_FALSE(allowed(ns_, "poetryops", {"get", "", "secrets", apps_ns_, "other"}));
     EXPECT_FALSE(allowed(ns_, "poetryops", {"get", "", "secrets", apps_ns_, ""}));
+    // An app names a new Secret: the name is added with an upgrade (the install-time checks let
+    // the release's own upgrade through).
+    auto up = helm::run({"upgrade", "poetryops", helm::chart_dir().string(), "--namespace", ns_,
+                         "--reuse-values", "--set", "rbac.secrets.resourceNames={git-creds,other}"},
+                        cluster_->admin_kubeconfig);
+    ASSERT_TRUE(up);
+    ASSERT_TRUE(up->ok()) << up->err;
+    EXPECT_TRUE(allowed(ns_, "poetryops", {"get", "", "secrets", apps_ns_, "other"}));
+    EXPECT_FALSE(allowed(ns_, "poetryops", {"get", "", "secrets", apps_ns_, "third"}));
 }
 
 TEST_F(ChartInstallIt, ANamespacedReleaseReachesOnlyItsNamespacesAndShardsDoNotCollide) {
