@@ -5,6 +5,7 @@
 
 #include <poetryops/build/job.hpp>
 #include <poetryops/controller/app_controller.hpp>
+#include <poetryops/kube/label_selector.hpp>
 #include <poetryops/runtime/manager.hpp>
 #include <poetryops/util/log.hpp>
 
@@ -153,6 +154,9 @@ void add_controller_command(CLI::App& app, Context& ctx) {
     cmd->add_option("--namespace", config->namespaces,
                     "watch only this namespace (repeatable; default: all)")
         ->allow_extra_args(false);
+    cmd->add_option("--selector", config->label_selector,
+                    "watch only PoetryApps whose labels match this selector, e.g. "
+                    "poetryops.io/shard=a (sharding; default: all)");
     cmd->add_flag("--leader-elect", config->leader_elect,
                   "elect a leader through a coordination.k8s.io Lease");
     cmd->add_option("--leader-election-namespace", config->leader_election_namespace,
@@ -217,6 +221,12 @@ void add_controller_command(CLI::App& app, Context& ctx) {
                   "builders push to and pull from the image registry over plain HTTP (test "
                   "registries only)");
     cmd->callback([config, promotion, builds, &ctx] {
+        // Before the kubeconfig is read: a selector that cannot work is the flag's fault.
+        if (auto sel = kube::LabelSelector::parse(config->label_selector); !sel) {
+            ctx.exit = report_bad_input(
+                kController, "--selector " + config->label_selector + ": " + sel.error().message);
+            return;
+        }
         if (auto err = apply_promotion_flags(*promotion, *config); !err.empty()) {
             ctx.exit = report_bad_input(kController, err);
             return;

@@ -4,6 +4,7 @@
 #include <poetryops/api/codec.hpp>
 #include <poetryops/git/remote.hpp>
 #include <poetryops/kube/config.hpp>
+#include <poetryops/kube/label_selector.hpp>
 #include <poetryops/kube/resource.hpp>
 #include <poetryops/util/log.hpp>
 
@@ -40,6 +41,10 @@ Result<std::unique_ptr<AppController>> AppController::create(
     for (const auto& ns : config.namespaces) {
         if (ns.empty()) return fail(Error::Kind::invalid, "--namespace must not be empty");
     }
+    if (auto selector = kube::LabelSelector::parse(config.label_selector); !selector) {
+        return fail(Error::Kind::invalid,
+                    "--selector " + config.label_selector + ": " + selector.error().message);
+    }
     std::unique_ptr<AppController> c(new AppController());
     c->client_ = std::move(client);
 
@@ -61,6 +66,7 @@ Result<std::unique_ptr<AppController>> AppController::create(
     for (const auto& ns : namespaces) {
         runtime::InformerOptions io;
         io.resource = controller::poetryapps().in(ns);
+        io.label_selector = config.label_selector;
         io.resync = config.resync;
         c->informers_.push_back(&c->manager_->add_informer(std::move(io)));
     }

@@ -50,6 +50,15 @@ TEST(ControllerCommand, MissingKubeconfigExits2WithOneClearLine) {
     EXPECT_EQ(std::count(r->err.begin(), r->err.end(), '\n'), 1) << r->err;
 }
 
+TEST(ControllerCommand, ASelectorThatDoesNotParseExits2NamingIt) {
+    auto r = run_process({std::string(POETRYOPS_BIN), "controller", "--selector",
+                          "poetryops.io/shard in (a", "--kubeconfig", "/nonexistent/kubeconfig"});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->exit_code, 2);
+    EXPECT_THAT(r->err, testing::HasSubstr("--selector poetryops.io/shard in (a"));
+    EXPECT_EQ(std::count(r->err.begin(), r->err.end(), '\n'), 1) << r->err;
+}
+
 TEST(ControllerCommand, BadFlagsExit2) {
     auto r =
         run_process({std::string(POETRYOPS_BIN), "controller", "--max-concurrent-reconciles", "0"});

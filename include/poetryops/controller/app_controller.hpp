@@ -37,7 +37,10 @@ struct ClusterPromotionOptions {
 struct AppControllerConfig {
     std::string kubeconfig;  ///< --kubeconfig; empty: $KUBECONFIG, in-cluster, ~/.kube/config
     std::string context;     ///< --context
-    std::vector<std::string> namespaces;    ///< --namespace (repeatable); empty: all namespaces
+    std::vector<std::string> namespaces;  ///< --namespace (repeatable); empty: all namespaces
+    /// --selector: only PoetryApps whose labels match this label selector (sharding across
+    /// several controllers); empty: every PoetryApp
+    std::string label_selector;
     bool leader_elect = false;              ///< --leader-elect
     std::string leader_election_namespace;  ///< empty: the kubeconfig context's / service account's
                                             ///< namespace

@@ -1,0 +1,331 @@
+// The Helm chart charts/poetryops as Helm itself sees it, without a cluster: `helm lint`, renders
+// for a matrix of values (defaults, a namespaced watch, cluster-wide, sharding, digest pinning, the
+// optional objects), the values schema refusing typos with Helm's message, the chart's CRD being
+// crds/'s file, the controller's rules being docs/operations.md's permission table, and every
+// argument the chart passes being a flag the real `poetryops` binary accepts.
+#include "support/helm/helm.hpp"
+
+#include <poetryops/util/fs.hpp>
+#include <support/support.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+using namespace poetryops;
+using nlohmann::json;
+using testing::HasSubstr;
+namespace helm = test::helm;
+
+namespace {
+
+const std::string kDigest =
+    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// A file comparison: runs without Helm too.
+TEST(ChartFiles, TheChartsCrdIsCrdsFileByteForByte) {
+    auto ours = read_file(test::source_dir() / "crds/poetryops.io_poetryapps.yaml");
+    auto charts = read_file(helm::chart_dir() / "crds/poetryops.io_poetryapps.yaml");
+    ASSERT_TRUE(ours);
+    ASSERT_TRUE(charts) << "charts/poetryops/crds/ lacks the CRD";
+    EXPECT_TRUE(*ours == *charts) << "charts/poetryops/crds/poetryops.io_poetryapps.yaml differs "
+                                     "from crds/: cp crds/poetryops.io_poetryapps.yaml "
+                                     "charts/poetryops/crds/";
+    // Nothing else in the chart's crds/ folder.
+    int files = 0;
+    for ([[maybe_unused]] const auto& e :
+         std::filesystem::directory_iterator(helm::chart_dir() / "crds"))
+        ++files;
+    EXPECT_EQ(files, 1);
+}
+
+class ChartTemplateIt : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto h = helm::binary();
+        if (!h && h.error().reason == "Skip") GTEST_SKIP() << h.error().message;
+        ASSERT_TRUE(h) << h.error().message;
+    }
+
+    /// Renders with `--set` pairs (and extra helm arguments); fails the test when Helm refuses.
+    std::vector<json> render(const std::vector<std::string>& sets,
+                             std::vector<std::string> extra = {}) {
+        for (const auto& s : sets) extra.insert(extra.end(), {"--set", s});
+        auto r = helm::render(extra);
+        EXPECT_TRUE(r) << r.error().message;
+        return r ? *r : std::vector<json>{};
+    }
+
+    /// What Helm says when it refuses to render.
+    std::string refusal(const std::vector<std::string>& sets, std::vector<std::string> extra = {}) {
+        for (const auto& s : sets) extra.insert(extra.end(), {"--set", s});
+        auto r = helm::render(extra);
+        EXPECT_FALSE(r) << "rendered although it should not: " << testing::PrintToString(sets);
+        return r ? "" : r.error().message;
+    }
+
+    static json deployment(const std::vector<json>& objs) {
+        auto d = helm::objects(objs, "Deployment");
+        EXPECT_EQ(d.size(), 1u);
+        return d.empty() ? json::object() : d.front();
+    }
+    static json container(const std::vector<json>& objs) {
+        return deployment(objs).value("/spec/template/spec/containers/0"_json_pointer,
+                                      json::object());
+    }
+    static std::vector<std::string> args(const std::vector<json>& objs) {
+        return container(objs).value("args", std::vector<std::string>{});
+    }
+};
+
+TEST_F(ChartTemplateIt, LintPassesForTheDefaultsAndANamespacedShard) {
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{},
+          {"--set", "watch.namespaces={team-a,team-b}", "--set", "watch.selector=shard=a", "--set",
+           "image.digest=" + kDigest, "--set", "networkPolicy.enabled=true"}}) {
+        std::vector<std::string> argv{"lint", "--strict", helm::chart_dir().string()};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        auto r = helm::run(argv);
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_TRUE(r->ok()) << r->out << r->err;
+        EXPECT_THAT(r->out, HasSubstr("1 chart(s) linted, 0 chart(s) failed"));
+    }
+}
+
+TEST_F(ChartTemplateIt, DefaultsAreTwoLeaderElectedRestrictedReplicasWatchingEverything) {
+    auto objs = render({});
+    auto d = deployment(objs);
+    EXPECT_EQ(d["spec"]["replicas"], 2);
+    auto a = args(objs);
+    EXPECT_THAT(a, testing::Contains("controller"));
+    EXPECT_THAT(a, testing::Contains("--leader-elect"));
+    EXPECT_THAT(a, testing::Contains("--leader-election-namespace=poetryops-system"));
+    EXPECT_THAT(a, testing::Contains("--metrics-bind-address=:8080"));
+    EXPECT_THAT(a, testing::Contains("--health-probe-bind-address=:8081"));
+    EXPECT_THAT(a, testing::Not(testing::Contains(testing::StartsWith("--namespace"))));
+    EXPECT_THAT(a, testing::Not(testing::Contains(testing::StartsWith("--webhook-bind-address"))));
+    json c = container(objs);
+    EXPECT_EQ(c["image"], "ghcr.io/poetryops/poetryops:0.1.0");
+    // Restricted: non-root, read-only root filesystem, no privilege escalation, seccomp
+    // RuntimeDefault, every capability dropped.
+    const json& sc = c["securityContext"];
+    EXPECT_EQ(sc["runAsNonRoot"], true);
+    EXPECT_EQ(sc["readOnlyRootFilesystem"], true);
+    EXPECT_EQ(sc["allowPrivilegeEscalation"], false);
+    EXPECT_EQ(sc["capabilities"]["drop"], json::array({"ALL"}));
+    EXPECT_EQ(sc["seccompProfile"]["type"], "RuntimeDefault");
+    const json& pod = d["spec"]["template"]["spec"];
+    EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);
+    EXPECT_GT(pod["securityContext"]["runAsUser"].get<int>(), 0);
+    EXPECT_EQ(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+    // Probes on the health port; the cache on a volume since the root filesystem is read-only.
+    EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    EXPECT_EQ(c["livenessProbe"]["httpGet"]["port"], "health");
+    bool health_port = false;
+    for (const auto& p : c["ports"])
+        health_port = health_port || (p["name"] == "health" && p["containerPort"] == 8081);
+    EXPECT_TRUE(health_port) << c["ports"].dump();
+    EXPECT_THAT(a, testing::Contains("--cache-dir=/var/cache/poetryops"));
+    bool cache_mounted = false;
+    for (const auto& m : c["volumeMounts"])
+        cache_mounted = cache_mounted || m["mountPath"] == "/var/cache/poetryops";
+    EXPECT_TRUE(cache_mounted);
+    ASSERT_GE(pod["topologySpreadConstraints"].size(), 1u);
+    EXPECT_EQ(pod["topologySpreadConstraints"][0]["topologyKey"], "kubernetes.io/hostname");
+    auto pdb = helm::objects(objs, "PodDisruptionBudget");
+    ASSERT_EQ(pdb.size(), 1u);
+    EXPECT_EQ(pdb[0]["spec"]["maxUnavailable"], 1);
+    EXPECT_EQ(helm::objects(objs, "ServiceAccount").size(), 1u);
+    EXPECT_EQ(helm::objects(objs, "Service", "poetryops-metrics").size(), 1u);
+    // Cluster-wide: one ClusterRole of the controller, the user roles, the Lease's Role.
+    EXPECT_EQ(helm::objects(objs, "ClusterRole", "poetryops-system-poetryops").size(), 1u);
+    EXPECT_EQ(helm::objects(objs, "ClusterRoleBinding", "poetryops-system-poetryops").size(), 1u);
+    for (const char* role : {"poetryops-view", "poetryops-edit", "poetryops-approver"})
+        EXPECT_EQ(helm::objects(objs, "ClusterRole", role).size(), 1u) << role;
+    EXPECT_EQ(helm::objects(objs, "Role", "poetryops-leader-election").size(), 1u);
+    EXPECT_EQ(helm::objects(objs, "Role").size(), 1u);
+    for (const char* kind : {"ServiceMonitor", "NetworkPolicy", "Ingress", "HTTPRoute", "Secret"})
+        EXPECT_TRUE(helm::objects(objs, kind).empty()) << kind << " rendered by default";
+}
+
+TEST_F(ChartTemplateIt, TheControllersRulesAreTheDocumentedTableNoMoreNoLess) {
+    auto documented = helm::documented_permissions();
+    ASSERT_GE(documented.size(), 20u) << "docs/operations.md's permission table did not parse";
+    auto objs = render({});
+    auto cr = helm::objects(objs, "ClusterRole", "poetryops-system-poetryops");
+    auto le = helm::objects(objs, "Role", "poetryops-leader-election");
+    ASSERT_EQ(cr.size(), 1u);
+    ASSERT_EQ(le.size(), 1u);
+    auto granted = helm::permissions(cr[0]["rules"]);
+    for (const auto& p : helm::permissions(le[0]["rules"])) granted.push_back(p);
+    std::sort(granted.begin(), granted.end());
+    std::vector<std::string> missing, extra;
+    for (const auto& p : documented)
+        if (!std::binary_search(granted.begin(), granted.end(), p)) missing.push_back(p.str());
+    for (const auto& p : granted)
+        if (!std::binary_search(documented.begin(), documented.end(), p)) extra.push_back(p.str());
+    EXPECT_THAT(missing, testing::IsEmpty()) << "documented but not granted by the chart";
+    EXPECT_THAT(extra, testing::IsEmpty()) << "granted by the chart but not documented";
+    // The Lease: create anywhere in the namespace (RBAC cannot limit create by name), get and
+    // update only the controller's own.
+    bool by_name = false;
+    for (const auto& r : le[0]["rules"])
+        by_name = by_name || (r.value("resourceNames", json::array()) ==
+                                  json::array({"poetryops-controller"}) &&
+                              r["verbs"] == json::array({"get", "update"}));
+    EXPECT_TRUE(by_name) << le[0].dump();
+}
+
+TEST_F(ChartTemplateIt, ANamespacedWatchHasRolesThereAndNothingClusterWide) {
+    auto objs = render({"watch.namespaces={team-a,team-b}", "rbac.healthGates.namespaces={argocd}",
+                        "rbac.secrets.resourceNames={git-creds,registry-creds}"});
+    auto a = args(objs);
+    EXPECT_THAT(a, testing::Contains("--namespace=team-a"));
+    EXPECT_THAT(a, testing::Contains("--namespace=team-b"));
+    EXPECT_TRUE(helm::objects(objs, "ClusterRole", "poetryops-system-poetryops").empty());
+    EXPECT_TRUE(helm::objects(objs, "ClusterRoleBinding").empty());
+    std::map<std::string, json> roles;
+    for (const auto& r : helm::objects(objs, "Role", "poetryops-system-poetryops"))
+        roles[r["metadata"]["namespace"]] = r["rules"];
+    ASSERT_EQ(roles.size(), 3u) << "Roles in team-a, team-b and argocd";
+    for (const char* ns : {"team-a", "team-b"}) {
+        bool secrets_by_name = false;
+        for (const auto& rule : roles[ns])
+            if (rule["resources"] == json::array({"secrets"}))
+                secrets_by_name = rule.value("resourceNames", json::array()) ==
+                                  json::array({"git-creds", "registry-creds"});
+        EXPECT_TRUE(secrets_by_name) << roles[ns].dump();
+    }
+    // argocd: read-only gate objects, nothing else.
+    for (const auto& p : helm::permissions(roles["argocd"]))
+        EXPECT_THAT(p.verb, testing::AnyOf("get", "list", "watch")) << p.str();
+    EXPECT_EQ(helm::objects(objs, "RoleBinding").size(), 4u);  // 3 + the Lease's
+}
+
+TEST_F(ChartTemplateIt, ShardingPassesTheSelectorAndLeavesTheUserRolesToOneRelease) {
+    auto objs =
+        render({"watch.selector=poetryops.io/shard in (a\\,b)", "rbac.userRoles.create=false"});
+    EXPECT_THAT(args(objs), testing::Contains("--selector=poetryops.io/shard in (a,b)"));
+    EXPECT_TRUE(helm::objects(objs, "ClusterRole", "poetryops-view").empty());
+    // Two shards in two namespaces never share a cluster-scoped name.
+    auto a = helm::render({}, "poetryops", "shard-a");
+    auto b = helm::render({}, "poetryops", "shard-b");
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(helm::objects(*a, "ClusterRole", "shard-a-poetryops").size(), 1u);
+    EXPECT_EQ(helm::objects(*b, "ClusterRole", "shard-b-poetryops").size(), 1u);
+}
+
+TEST_F(ChartTemplateIt, ADigestPinsTheControllerAndTheBuildsPrepareImage) {
+    auto objs = render({"image.digest=" + kDigest, "image.tag=1.2.3"});
+    std::string pinned = "ghcr.io/poetryops/poetryops:1.2.3@" + kDigest;
+    EXPECT_EQ(container(objs)["image"], pinned);
+    EXPECT_THAT(args(objs), testing::Contains("--poetryops-image=" + pinned));
+    EXPECT_THAT(refusal({"image.digest=sha256:abc"}),
+                HasSubstr("image.digest: Does not match pattern"));
+}
+
+TEST_F(ChartTemplateIt, OptionalObjectsRenderWhenAskedAndTheirApisAreNamedWhenAbsent) {
+    const std::vector<std::string> on{"webhook.enabled=true",
+                                      "webhook.token=s3cret",
+                                      "webhook.ingress.enabled=true",
+                                      "webhook.httpRoute.enabled=true",
+                                      "webhook.httpRoute.parentRefs[0].name=public",
+                                      "metrics.serviceMonitor.enabled=true",
+                                      "networkPolicy.enabled=true",
+                                      "extraEnv[0].name=HTTPS_PROXY",
+                                      "extraEnv[0].value=http://proxy:3128",
+                                      "extraVolumes[0].name=extra",
+                                      "extraVolumes[0].emptyDir.medium=Memory",
+                                      "extraVolumeMounts[0].name=extra",
+                                      "extraVolumeMounts[0].mountPath=/extra",
+                                      "resources.limits.memory=1Gi"};
+    auto objs = render(on, {"--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
+                            "--api-versions", "gateway.networking.k8s.io/v1/HTTPRoute"});
+    EXPECT_EQ(helm::objects(objs, "ServiceMonitor").size(), 1u);
+    EXPECT_EQ(helm::objects(objs, "NetworkPolicy").size(), 1u);
+    auto ing = helm::objects(objs, "Ingress");
+    ASSERT_EQ(ing.size(), 1u);
+    EXPECT_EQ(ing[0]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+              "poetryops-webhook");
+    auto route = helm::objects(objs, "HTTPRoute");
+    ASSERT_EQ(route.size(), 1u);
+    EXPECT_EQ(route[0]["spec"]["parentRefs"][0]["name"], "public");
+    EXPECT_EQ(helm::objects(objs, "Service", "poetryops-webhook").size(), 1u);
+    auto secret = helm::objects(objs, "Secret", "poetryops-webhook");
+    ASSERT_EQ(secret.size(), 1u);
+    EXPECT_EQ(secret[0]["stringData"]["token"], "s3cret");
+    EXPECT_THAT(args(objs), testing::Contains("--webhook-bind-address=:9443"));
+    json c = container(objs);
+    std::string env = c["env"].dump();
+    EXPECT_THAT(env, HasSubstr("POETRYOPS_WEBHOOK_TOKEN"));
+    EXPECT_THAT(env, HasSubstr("HTTPS_PROXY"));
+    EXPECT_THAT(c["volumeMounts"].dump(), HasSubstr("/extra"));
+    EXPECT_EQ(c["resources"]["limits"]["memory"], "1Gi");
+    // The webhook's port is in the NetworkPolicy, the metrics' too.
+    std::string np = helm::objects(objs, "NetworkPolicy")[0].dump();
+    EXPECT_THAT(np, HasSubstr("\"webhook\""));
+    EXPECT_THAT(np, HasSubstr("\"metrics\""));
+
+    // Without the APIs (a cluster with no Prometheus Operator or Gateway API), the CRD is named.
+    EXPECT_THAT(refusal({"metrics.serviceMonitor.enabled=true"}),
+                HasSubstr("servicemonitors.monitoring.coreos.com"));
+    EXPECT_THAT(
+        refusal({"webhook.enabled=true", "webhook.token=t", "webhook.httpRoute.enabled=true",
+                 "webhook.httpRoute.parentRefs[0].name=gw"}),
+        HasSubstr("httproutes.gateway.networking.k8s.io"));
+    EXPECT_THAT(refusal({"webhook.enabled=true"}), HasSubstr("webhook.existingSecret"));
+    EXPECT_THAT(refusal({"webhook.ingress.enabled=true"}), HasSubstr("needs webhook.enabled=true"));
+}
+
+TEST_F(ChartTemplateIt, TheSchemaRejectsTyposAndWrongTypesWithHelmsMessage) {
+    EXPECT_THAT(refusal({"replicaCunt=3"}),
+                HasSubstr("Additional property replicaCunt is not allowed"));
+    EXPECT_THAT(refusal({"webhook.tokn=x"}),
+                HasSubstr("webhook: Additional property tokn is not allowed"));
+    EXPECT_THAT(refusal({"rbac.secrets.resourceName={a}"}),
+                HasSubstr("Additional property resourceName is not allowed"));
+    EXPECT_THAT(refusal({"replicaCount=two"}), HasSubstr("replicaCount: Invalid type"));
+    EXPECT_THAT(refusal({"controller.logLevel=verbose"}), HasSubstr("controller.logLevel"));
+    EXPECT_THAT(refusal({"rbac.canary.routes={routes.example.com}"}),
+                HasSubstr("rbac.canary.routes"));
+    EXPECT_THAT(refusal({"replicaCount=2", "leaderElection.enabled=false"}),
+                HasSubstr("more than one replica needs leader election"));
+}
+
+/// Every argument the chart passes is a flag of the binary: with an unreadable kubeconfig appended,
+/// the binary gets past flag parsing and stops at the kubeconfig (exit 2 naming it), which it would
+/// not do for a flag it does not know or a value it refuses.
+TEST_F(ChartTemplateIt, EveryArgumentTheChartPassesIsAFlagOfTheBinary) {
+    ASSERT_TRUE(std::filesystem::exists(std::string(POETRYOPS_BIN))) << POETRYOPS_BIN;
+    const std::vector<std::vector<std::string>> matrix{
+        {},
+        {"watch.namespaces={a,b}", "watch.selector=poetryops.io/shard=a"},
+        {"webhook.enabled=true", "webhook.token=t", "controller.plainHTTPRegistries={reg:5000}",
+         "controller.registryCAs[0].host=registry.example.com",
+         "controller.registryCAs[0].secretName=ca", "builds.serviceAccount=builder",
+         "builds.images.buildkit=b:1", "builds.images.kaniko=k:1", "builds.images.buildah=h:1",
+         "builds.resources.requests.cpu=1", "builds.prepareResources.limits.memory=1Gi",
+         "builds.nodeSelector.pool=builds", "builds.tolerations[0].key=builds",
+         "builds.tolerations[0].operator=Exists", "builds.workspaceSizeLimit=20Gi",
+         "builds.insecureRegistry=true", "controller.logLevel=debug", "controller.logFormat=text"},
+        {"builds.enabled=false", "replicaCount=1", "leaderElection.enabled=false"},
+        {"controller.promotion=false"},
+    };
+    for (const auto& sets : matrix) {
+        auto objs = render(sets);
+        std::vector<std::string> argv{POETRYOPS_BIN};
+        for (const auto& a : args(objs)) argv.push_back(a);
+        argv.insert(argv.end(), {"--kubeconfig", "/nonexistent/poetryops-chart-test"});
+        ProcessOptions o;
+        o.env = {{"POETRYOPS_WEBHOOK_TOKEN", "t"}};
+        auto r = run_process(argv, o);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->exit_code, 2) << format_argv(argv) << "\n" << r->err;
+        EXPECT_THAT(r->err, HasSubstr("kubeconfig /nonexistent/poetryops-chart-test"))
+            << format_argv(argv);
+    }
+}
+
+}  // namespace
