@@ -402,8 +402,21 @@ Exit run_logs(Session& s, const std::string& name, bool build, const std::string
         }
         return report(cmd, e);
     }
+    if (text->empty()) {
+        // The API server answers an empty log for a Pod no node has started: say why.
+        std::string phase = pod->value("/status/phase"_json_pointer, std::string("Pending"));
+        std::string waiting;
+        for (const auto& c : pod->value("/status/conditions"_json_pointer, json::array())) {
+            if (c.value("status", "") == "False" && !c.value("message", "").empty())
+                waiting = c.value("reason", "") + ": " + c.value("message", "");
+        }
+        say(cmd, "the log of container " + container + " of Pod " + pod_name + " (build Job " +
+                     job_name + ") is empty; the Pod is " + phase +
+                     (waiting.empty() ? std::string() : " (" + waiting + ")"));
+        return phase == "Pending" ? Exit::findings : Exit::ok;
+    }
     std::cout << *text;
-    if (!text->empty() && text->back() != '\n') std::cout << "\n";
+    if (text->back() != '\n') std::cout << "\n";
     std::cout << std::flush;
     return Exit::ok;
 }

@@ -419,7 +419,7 @@ TEST_P(KubectlPluginIt, LogsReadsTheNewestBuildJobsPod) {
     EXPECT_THAT(no_flag.err, HasSubstr("logs needs --build"));
 
     // A build Job as the controller labels it; no node takes its Pod (its nodeSelector matches
-    // none), so the API server has no log to give: the error names the Pod and the Job.
+    // none), so the API server has no log to give: the one line names the Pod, the Job and why.
     const std::string job = build::job_name(ns_, "billing", std::string(40, 'a'));
     json labels = {{std::string(build::kAppLabel), build::app_label("billing")}};
     json object = {
@@ -448,12 +448,15 @@ TEST_P(KubectlPluginIt, LogsReadsTheNewestBuildJobsPod) {
         std::chrono::seconds(30)))
         << "the Job controller made no Pod";
     auto logs = plugin({"logs", "billing", "--build"});
-    EXPECT_NE(logs.exit_code, 0);
+    EXPECT_EQ(logs.exit_code, 1);
+    EXPECT_TRUE(logs.out.empty()) << logs.out;
     EXPECT_EQ(lines(logs.err), 1) << logs.err;
-    EXPECT_THAT(logs.err, HasSubstr("kubectl poetryops logs: cannot read the log of container "
-                                    "build of Pod " +
-                                    job));
-    EXPECT_THAT(logs.err, HasSubstr("(build Job " + job + ")"));
+    EXPECT_THAT(logs.err,
+                HasSubstr("kubectl poetryops logs: the log of container build of Pod " + job));
+    EXPECT_THAT(logs.err, HasSubstr("(build Job " + job + ") is empty; the Pod is Pending"));
+    auto prepare = plugin({"logs", "billing", "--build", "-c", "prepare"});
+    EXPECT_NE(prepare.exit_code, 0);
+    EXPECT_THAT(prepare.err, HasSubstr("prepare"));
 }
 
 }  // namespace
