@@ -157,7 +157,8 @@ std::string why(const api::PoetryApp& app, std::string_view env, TimePoint now) 
         if (st->since)
             first +=
                 " for " + span(std::chrono::duration_cast<std::chrono::seconds>(now - *st->since));
-        if (!st->reason.empty()) first += " (" + st->reason + ")";
+        if (!st->reason.empty() && st->reason != api::to_string(st->phase))
+            first += " (" + st->reason + ")";
         if (!st->message.empty()) first += ": " + st->message;
     }
     if (const auto* d = api::find_condition(app.status.conditions, api::kConditionDegraded);
@@ -205,7 +206,6 @@ std::string why(const api::PoetryApp& app, std::string_view env, TimePoint now) 
                            (cand->from.empty() ? " (newest image)" : " from " + cand->from);
         const api::EnvironmentStatus* u =
             cand->from.empty() ? nullptr : app.status.find_environment(cand->from);
-        std::size_t i = index_of(app, env);
         const std::string approved = annotation(app, api::kApproveAnnotationPrefix, env);
         if (rejected_in(st, cand->digest)) {
             next = what + " was rejected in " + name + "; waiting for a newer image";
@@ -228,7 +228,6 @@ std::string why(const api::PoetryApp& app, std::string_view env, TimePoint now) 
                    (needs_approval(*es) ? " (approved)" : std::string()) +
                    "; the controller promotes it on its next pass";
         }
-        (void)i;
     }
     return first + "\n" + next;
 }
