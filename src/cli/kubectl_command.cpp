@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <regex>
 
 namespace poetryops::cli::kubectl {
 
@@ -172,6 +173,13 @@ std::string short_digest(const std::string& digest) {
 
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 
+/// A table cell keeps rows short: every full "sha256:<64 hex>" becomes its first 12 hex and "…"
+/// (`why` and the status keep them whole).
+std::string short_digests(std::string text) {
+    static const std::regex full("sha256:([0-9a-f]{12})[0-9a-f]{52}");
+    return std::regex_replace(text, full, "sha256:$1…");
+}
+
 std::string canary_cell(const api::EnvironmentSpec& es, const api::EnvironmentStatus& st) {
     if (!st.canary) return "-";
     const auto& c = *st.canary;
@@ -229,7 +237,8 @@ Exit run_get(Session& s, const std::string& name, bool all_namespaces) {
                 row.push_back(phase);
                 row.push_back(st->since ? age(*st->since, now) : "-");
                 row.push_back(canary_cell(es, *st));
-                row.push_back(or_dash(st->message.empty() ? st->reason : st->message));
+                row.push_back(
+                    or_dash(short_digests(st->message.empty() ? st->reason : st->message)));
             }
             rows.push_back(std::move(row));
         }
