@@ -68,7 +68,19 @@ Error api_error(std::string_view verb, const kube::ResourceRef& ref, Error e) {
                     (ref.namespace_.empty() ? std::string(" across namespaces")
                                             : " in namespace " + ref.namespace_) +
                     " (" + e.message + ")";
+    } else if (kube::is_unauthorized(e)) {
+        e.message = "unauthorized: the API server did not accept your kubeconfig's credentials (" +
+                    e.message + ")";
     }
+    return e;
+}
+
+/// A 404 for the collection itself: the API server does not serve PoetryApps.
+Error no_crd(Error e) {
+    e.message =
+        "the API server does not serve poetryapps.poetryops.io: the PoetryApp CRD is not "
+        "installed (kubectl apply -f crds/poetryops.io_poetryapps.yaml) (" +
+        e.message + ")";
     return e;
 }
 
@@ -93,6 +105,9 @@ Result<LoadedApp> get_app(Session& s, const std::string& name) {
     auto got = s.client->get(ref);
     if (!got) {
         if (kube::is_not_found(got.error())) {
+            // The app, or the whole resource? One more request tells them apart.
+            auto listed = s.client->list(ref.collection().in(s.namespace_), {.limit = 1});
+            if (!listed && kube::is_not_found(listed.error())) return fail(no_crd(listed.error()));
             return fail(Error::Kind::not_found, "PoetryApp " + s.namespace_ + "/" + name +
                                                     " not found (kubectl get poetryapps -n " +
                                                     s.namespace_ + " lists them)");
@@ -204,6 +219,7 @@ Exit run_get(Session& s, const std::string& name, bool all_namespaces) {
     } else {
         auto ref = controller::poetryapps().in(all_namespaces ? "" : s.namespace_);
         auto list = s.client->list_all(ref);
+        if (!list && kube::is_not_found(list.error())) return report(cmd, no_crd(list.error()));
         if (!list) return report(cmd, api_error("list", ref, list.error()));
         for (const auto& item : list->items) apps.push_back(decode(item));
         std::sort(apps.begin(), apps.end(),

@@ -460,6 +460,26 @@ TEST_P(KubectlPluginIt, LogsReadsTheNewestBuildJobsPod) {
     EXPECT_THAT(prepare.err, HasSubstr("prepare"));
 }
 
+/// An API server without the PoetryApp CRD: the fake, since the real lane's cluster is shared by
+/// the run's tests and has it installed.
+class KubectlPluginNoCrdIt : public KubeServerTest {};
+
+TEST_P(KubectlPluginNoCrdIt, AMissingCrdIsNamedNotAMissingApp) {
+    for (std::vector<std::string> args :
+         {std::vector<std::string>{"get"}, std::vector<std::string>{"why", "billing", "dev"}}) {
+        args.insert(args.end(), {"--kubeconfig", env().kubeconfig().string(), "-n", "default"});
+        args.insert(args.begin(), KUBECTL_POETRYOPS_BIN);
+        auto r = run_process(args);
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->exit_code, 2) << r->err;
+        EXPECT_EQ(std::count(r->err.begin(), r->err.end(), '\n'), 1) << r->err;
+        EXPECT_THAT(r->err, HasSubstr("the API server does not serve poetryapps.poetryops.io: the "
+                                      "PoetryApp CRD is not installed"));
+        EXPECT_THAT(r->err, Not(HasSubstr("PoetryApp default/billing not found")));
+    }
+}
+
 }  // namespace
 
 POETRYOPS_KUBE_REAL_ONLY(KubectlPluginIt);
+POETRYOPS_KUBE_FAKE_ONLY(KubectlPluginNoCrdIt);
