@@ -29,7 +29,7 @@ int run_command_line(CLI::App& app, Context& ctx, int argc, char** argv) {
         return app.exit(e);  // --help, --version: printed on stdout, exit 0
     } catch (const CLI::ParseError& e) {
         std::string path = command_path(app);
-        std::string help = path.empty() ? "poetryops --help" : "poetryops " + path + " --help";
+        std::string help = program_name() + (path.empty() ? "" : " " + path) + " --help";
         return to_int(report_bad_input(path, std::string(e.what()) + " (see " + help + ")"));
     }
     return to_int(ctx.exit);

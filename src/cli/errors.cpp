@@ -6,6 +6,17 @@
 
 namespace poetryops::cli {
 
+namespace {
+std::string& program() {
+    static std::string name = "poetryops";
+    return name;
+}
+}  // namespace
+
+void set_program_name(std::string_view name) { program() = std::string(name); }
+
+const std::string& program_name() { return program(); }
+
 Exit exit_for(const Error& error) {
     switch (error.kind) {
         case Error::Kind::decode:
@@ -27,7 +38,7 @@ void say(std::string_view command, std::string_view text) {
     for (char& c : line) {
         if (c == '\n' || c == '\r') c = ' ';
     }
-    std::string out = "poetryops";
+    std::string out = program();
     if (!command.empty()) out += " " + std::string(command);
     out += ": " + line + "\n";
     std::cerr << out << std::flush;

@@ -2,12 +2,15 @@
 // tests/support/kube/node.hpp), read back through our RestClient. Skips with the lane's reason
 // where no node can run (POETRYOPS_REQUIRE_KUBE_LANE=1: fails).
 #include "support/kube/cluster.hpp"
+#include "support/kube/crds.hpp"
 #include "support/kube/node.hpp"
 
 #include <poetryops/kube/client.hpp>
 #include <poetryops/kube/status.hpp>
 #include <poetryops/promote/health.hpp>
 #include <poetryops/util/fs.hpp>
+#include <poetryops/util/subprocess.hpp>
+#include <support/support.hpp>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -291,6 +294,63 @@ TEST_F(NodeLane, DeploymentPinnedByDigestRollsOutToASecondDigestAndTheHealthGate
         v1.digest.substr(0, 19).c_str(), first_rollout, v2.digest.substr(0, 19).c_str(),
         second_rollout, after.message.c_str());
     std::printf("[ timing ] Pods:%s\n", seen.c_str());
+}
+
+// `kubectl poetryops logs APP --build` (docs/kubectl-plugin.md) reads a build Job's log that a
+// real kubelet kept: the Job labelled as the controller labels build Jobs, its Pod's `build`
+// container, through pods/log.
+TEST_F(NodeLane, KubectlPoetryopsLogsBuildPrintsTheBuildContainersLog) {
+    auto cluster = shared_cluster();
+    ASSERT_TRUE(cluster) << cluster.error().message;
+    auto crds =
+        apply_crds(*client_, {poetryops::test::source_dir() / "crds/poetryops.io_poetryapps.yaml"});
+    ASSERT_TRUE(crds) << crds.error().message;
+    json app = {{"apiVersion", "poetryops.io/v1alpha1"},
+                {"kind", "PoetryApp"},
+                {"metadata", {{"name", "billing"}, {"namespace", ns_}}},
+                {"spec",
+                 {{"image", {{"repository", "registry.example.com/acme/billing"}}},
+                  {"gitops", {{"repoURL", "https://git.example.com/acme/deploy.git"}}},
+                  {"environments", json::array({{{"name", "dev"}, {"path", "envs/dev"}}})}}}};
+    ASSERT_TRUE(
+        client_->create(ResourceRef("poetryops.io", "v1alpha1", "poetryapps").in(ns_), app));
+    json labels = {{"poetryops.io/app", "billing"}};
+    json container = {{"name", "build"},
+                      {"image", node_->busybox_image},
+                      {"imagePullPolicy", "Never"},
+                      {"command", json::array({"sh", "-c",
+                                               "echo '#1 [build 1/3] FROM python:3.12-slim'; "
+                                               "echo 'pushed sha256:4f3c'"})}};
+    json job = {{"apiVersion", "batch/v1"},
+                {"kind", "Job"},
+                {"metadata",
+                 {{"name", "billing-aaaaaaa-12345678"},
+                  {"namespace", ns_},
+                  {"labels", labels},
+                  {"annotations", {{"poetryops.io/app", ns_ + "/billing"}}}}},
+                {"spec",
+                 {{"backoffLimit", 0},
+                  {"template",
+                   {{"metadata", {{"labels", labels}}},
+                    {"spec",
+                     {{"restartPolicy", "Never"},
+                      {"terminationGracePeriodSeconds", 1},
+                      {"containers", json::array({container})}}}}}}}};
+    ASSERT_TRUE(client_->create(kJobs.in(ns_), job));
+    ASSERT_TRUE(poll(
+        [&] {
+            auto list = pods("poetryops.io/app=billing");
+            return !list.empty() &&
+                   list.front().value("/status/phase"_json_pointer, std::string()) == "Succeeded";
+        },
+        std::chrono::seconds(120)))
+        << describe_pods("poetryops.io/app=billing");
+    auto r = run_process({KUBECTL_POETRYOPS_BIN, "logs", "billing", "--build", "--kubeconfig",
+                          (*cluster)->admin_kubeconfig.string(), "-n", ns_});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->exit_code, 0) << r->err;
+    EXPECT_EQ(r->out, "#1 [build 1/3] FROM python:3.12-slim\npushed sha256:4f3c\n");
+    EXPECT_TRUE(r->err.empty()) << r->err;
 }
 
 }  // namespace

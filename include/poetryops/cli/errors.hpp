@@ -1,9 +1,10 @@
 #pragma once
 /// The one voice of the CLI on stderr and its one exit-code policy (README "Exit codes").
 ///
-/// Every line a subcommand writes to stderr is `poetryops <command>: <text>`, one line, passed
-/// through log::redact. An error's message already names the file, field, line or host; the printer
-/// adds only the command.
+/// Every line a subcommand writes to stderr is `<program> <command>: <text>`, one line, passed
+/// through log::redact; the program is `poetryops`, or `kubectl poetryops` in the kubectl plugin.
+/// An error's message already names the file, field, line or host; the printer adds only the
+/// command.
 
 #include <poetryops/util/result.hpp>
 
@@ -31,7 +32,12 @@ enum class Exit : int {
 /// bad input (the user can fix them); transport, timeout, http, gone and internal are failures.
 Exit exit_for(const Error& error);
 
-/// Writes `poetryops <command>: <text>` (redacted, line breaks replaced by spaces) to stderr.
+/// The program named at the start of every line: "poetryops" unless set (main() sets it once,
+/// before parsing; the kubectl plugin's is "kubectl poetryops").
+void set_program_name(std::string_view name);
+const std::string& program_name();
+
+/// Writes `<program> <command>: <text>` (redacted, line breaks replaced by spaces) to stderr.
 /// `command` is the subcommand path as typed, e.g. "run" or "image resolve".
 void say(std::string_view command, std::string_view text);
 
