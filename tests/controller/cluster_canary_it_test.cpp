@@ -13,6 +13,7 @@
 #include <support/support.hpp>
 
 #include "kube/kube_fixture.hpp"
+#include "support/git/git_servers.hpp"
 #include "support/kube/cluster.hpp"
 #include "support/kube/crds.hpp"
 #include "support/registry/test_registry.hpp"
@@ -98,23 +99,11 @@ protected:
         registry_ = TestRegistry::start(ro);
         ASSERT_TRUE(registry_);
 
-        ProcessOptions o;
-        o.inherit_env = false;
-        o.env = {{"PATH", "/usr/bin:/bin"},   {"HOME", dir_.path().string()},
-                 {"GIT_AUTHOR_NAME", "t"},    {"GIT_AUTHOR_EMAIL", "t@x"},
-                 {"GIT_COMMITTER_NAME", "t"}, {"GIT_COMMITTER_EMAIL", "t@x"}};
-        bare_ = dir_.path() / "deploy.git";
-        test::must_run({"git", "init", "-q", "--bare", "-b", "main", bare_.string()}, o);
-        fs::create_directories(dir_.path() / "seed/envs/prod");
-        ASSERT_TRUE(write_file_atomic(
-            dir_.path() / "seed/envs/prod/deployment.yaml",
-            deployment("app", image()) + "---\n" + deployment("app-canary", image())));
-        ASSERT_TRUE(write_file_atomic(dir_.path() / "seed/envs/prod/route.yaml", kGitRoute));
-        o.cwd = (dir_.path() / "seed").string();
-        test::must_run({"git", "init", "-q", "-b", "main"}, o);
-        test::must_run({"git", "add", "-A"}, o);
-        test::must_run({"git", "commit", "-qm", "seed"}, o);
-        test::must_run({"git", "push", "-q", bare_.string(), "main"}, o);
+        bare_ = repos_.create("deploy.git");
+        repos_.commit_files("deploy.git",
+                            {{"envs/prod/deployment.yaml", deployment("app", image()) + "---\n" +
+                                                               deployment("app-canary", image())},
+                             {"envs/prod/route.yaml", kGitRoute}});
     }
 
     void TearDown() override {
@@ -127,8 +116,7 @@ protected:
     std::string image() const { return registry_->host() + "/team/app"; }
 
     std::string git_file(const std::string& path) {
-        auto r = run_process({"git", "--git-dir", bare_.string(), "show", "main:" + path});
-        return r && r->ok() ? r->out : "";
+        return repos_.show("deploy.git", "main:" + path);
     }
 
     void start_controller() {
@@ -214,6 +202,7 @@ protected:
     json applied_;
     int webhook_port_ = 0;
     std::unique_ptr<TestRegistry> registry_;
+    test::BareRepos repos_;
     fs::path bare_;
     std::unique_ptr<controller::AppController> ctl_;
 };

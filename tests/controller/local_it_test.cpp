@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/registry/test_registry.hpp"
 #include "support/support.hpp"
 
 namespace poetryops::controller {
@@ -31,20 +32,7 @@ ProcessOptions git_env(const fs::path& home) {
 
 /// An image in the layout under `tag` whose manifest is unique to `seed`.
 std::string push(registry::LayoutRegistry& reg, const std::string& tag, const std::string& seed) {
-    auto repo = registry::parse_repository("registry.local/team/app");
-    EXPECT_TRUE(repo);
-    auto config = reg.put_blob(*repo, R"({"seed":")" + seed + R"("})");
-    EXPECT_TRUE(config);
-    nlohmann::json m = {{"schemaVersion", 2},
-                        {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                        {"config",
-                         {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                          {"digest", *config},
-                          {"size", 13 + seed.size()}}},
-                        {"layers", nlohmann::json::array()}};
-    auto d = reg.put_manifest(*repo, tag, m.dump(), "application/vnd.oci.image.manifest.v1+json");
-    EXPECT_TRUE(d) << (d ? "" : d.error().message);
-    return d ? d->digest : "";
+    return test::push_layout_image(reg, "registry.local/team/app", tag, seed);
 }
 
 /// A bare GitOps repository DIR/deploy.git whose main holds `files` (path → text), pushed from a

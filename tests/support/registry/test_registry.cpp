@@ -1,6 +1,7 @@
 #include "support/registry/test_registry.hpp"
 
 #include <poetryops/registry/layout.hpp>
+#include <poetryops/registry/reference.hpp>
 #include <poetryops/util/strings.hpp>
 
 #include <gtest/gtest.h>
@@ -172,6 +173,27 @@ std::string TestRegistry::push_index(const std::string& repo, const std::string&
         return {};
     }
     return copy_to_registry("oci:" + layout + ":index", repo, tag, {"--all", "--preserve-digests"});
+}
+
+std::string push_layout_image(registry::LayoutRegistry& layout, const std::string& repository,
+                              const std::string& tag, const std::string& seed) {
+    auto repo = registry::parse_repository(repository);
+    EXPECT_TRUE(repo) << repository;
+    if (!repo) return "";
+    auto config = layout.put_blob(*repo, R"({"seed":")" + seed + R"("})");
+    EXPECT_TRUE(config);
+    if (!config) return "";
+    nlohmann::json m = {{"schemaVersion", 2},
+                        {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                        {"config",
+                         {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                          {"digest", *config},
+                          {"size", 13 + seed.size()}}},
+                        {"layers", nlohmann::json::array()}};
+    auto d =
+        layout.put_manifest(*repo, tag, m.dump(), "application/vnd.oci.image.manifest.v1+json");
+    EXPECT_TRUE(d) << (d ? "" : d.error().message);
+    return d ? d->digest : "";
 }
 
 }  // namespace poetryops::test

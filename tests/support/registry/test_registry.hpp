@@ -6,6 +6,7 @@
 
 #include "support/support.hpp"
 
+#include <poetryops/registry/layout.hpp>
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/subprocess.hpp>
 
@@ -70,5 +71,10 @@ private:
     ChildProcess process_;
     int port_ = 0;
 };
+
+/// An image pushed into an OCI image layout (local mode's registry) as `repository`:`tag`, its
+/// manifest unique to `seed`; returns its digest ("" after ADD_FAILURE).
+std::string push_layout_image(registry::LayoutRegistry& layout, const std::string& repository,
+                              const std::string& tag, const std::string& seed);
 
 }  // namespace poetryops::test
