@@ -289,10 +289,10 @@ Exit run_approve(Session& s, const std::string& name, const std::string& env,
 }
 
 Exit run_change(Session& s, std::string_view cmd, const std::string& name, const std::string& env,
-                bool hold) {
+                bool hold, const std::string& reason = {}) {
     auto l = get_app(s, name);
     if (!l) return report(cmd, l.error());
-    auto change = hold ? hold_change(l->app, env) : release_change(l->app, env);
+    auto change = hold ? hold_change(l->app, env, reason) : release_change(l->app, env);
     if (!change) return report(cmd, change.error());
     if (auto done = patch_annotations(s, *l, change->annotations, cmd); !done)
         return report(cmd, done.error());
@@ -470,7 +470,7 @@ void add_kubectl_commands(CLI::App& app, Context& ctx) {
     app.fallthrough();
 
     struct Args {
-        std::string app, env, digest, container = std::string(build::kBuildContainer);
+        std::string app, env, digest, reason, container = std::string(build::kBuildContainer);
         bool all_namespaces = false, previous = false, build = false;
         std::int64_t tail = 0;
     };
@@ -505,17 +505,20 @@ void add_kubectl_commands(CLI::App& app, Context& ctx) {
     });
 
     CLI::App* hold = app.add_subcommand(
-        "hold", "Pause the canary in progress in ENV (poetryops.io/canary.<env>)");
+        "hold",
+        "Hold ENV on what it runs (poetryops.io/hold.<env>) and pause its canary in progress");
     hold->add_option("APP", a->app, "the PoetryApp")->required();
     hold->add_option("ENV", a->env, "the environment")->required();
+    hold->add_option("--reason", a->reason, "why, kept in the annotation");
     hold->callback([&ctx, flags, a] {
-        with_session(ctx, "hold", *flags,
-                     [&](Session& s) { return run_change(s, "hold", a->app, a->env, true); });
+        with_session(ctx, "hold", *flags, [&](Session& s) {
+            return run_change(s, "hold", a->app, a->env, true, a->reason);
+        });
     });
 
     CLI::App* release =
         app.add_subcommand("release",
-                           "Release ENV: a hold from git (poetryops.io/release.<env>), a rollback "
+                           "Release ENV: a hold (the annotation, or an edit in git), a rollback "
                            "pin, a paused canary");
     release->add_option("APP", a->app, "the PoetryApp")->required();
     release->add_option("ENV", a->env, "the environment")->required();

@@ -294,27 +294,30 @@ Result<api::HistoryEntry> rollback_target(const api::PoetryApp& app, std::string
                     ")");
 }
 
-Result<AnnotationChange> hold_change(const api::PoetryApp& app, std::string_view env) {
+Result<AnnotationChange> hold_change(const api::PoetryApp& app, std::string_view env,
+                                     const std::string& why) {
     POETRYOPS_TRY(const api::EnvironmentSpec* es, find_environment(app, env));
     const api::EnvironmentStatus* st = app.status.find_environment(env);
     std::string name(env);
-    if (!es->canary || !canary_running(st)) {
-        return fail(Error::Kind::invalid,
-                    name + " of " + app.key() +
-                        " has no canary in progress, and the controller has no hold annotation "
-                        "for promotions: a hold is an edit of the pinned image in git "
-                        "(docs/api.md). To keep " +
-                        name + " on a digest it ran: kubectl poetryops rollback " +
-                        app.metadata.name + " " + name + " DIGEST");
+    const std::string held = annotation(app, api::kHoldAnnotationPrefix, env);
+    const bool canary = es->canary && canary_running(st);
+    const bool paused = canary && st->canary->phase == api::CanaryPhase::paused;
+    if (!held.empty() && (!canary || paused)) {
+        return fail(Error::Kind::invalid, name + " of " + app.key() + " is already held (" +
+                                              std::string(api::kHoldAnnotationPrefix) + name +
+                                              ": " + held + ")");
     }
-    const api::CanaryStatus& c = *st->canary;
     AnnotationChange out;
-    if (c.phase == api::CanaryPhase::paused) {
-        return fail(Error::Kind::invalid, "the " + canary_line(*es, c) + " in " + name + " of " +
-                                              app.key() + " is already paused");
+    if (held.empty()) {
+        out.annotations[std::string(api::kHoldAnnotationPrefix) + name] =
+            why.empty() ? std::string("held with kubectl poetryops") : why;
+        out.effects.push_back("holding " + name + ": no promotion into it until released");
     }
-    out.annotations[std::string(api::kCanaryAnnotationPrefix) + name] = "pause@" + c.digest;
-    out.effects.push_back("pausing the " + canary_line(*es, c) + " in " + name);
+    if (canary && !paused) {
+        const api::CanaryStatus& c = *st->canary;
+        out.annotations[std::string(api::kCanaryAnnotationPrefix) + name] = "pause@" + c.digest;
+        out.effects.push_back("pausing the " + canary_line(*es, c) + " in " + name);
+    }
     return out;
 }
 
@@ -342,6 +345,11 @@ Result<AnnotationChange> release_change(const api::PoetryApp& app, std::string_v
         out.effects.push_back("removing " + std::string(api::kRollbackAnnotationPrefix) + name +
                               ": automatic promotion into " + name + " resumes");
     }
+    if (!annotation(app, api::kHoldAnnotationPrefix, env).empty()) {
+        out.annotations[std::string(api::kHoldAnnotationPrefix) + name] = nullptr;
+        out.effects.push_back("removing " + std::string(api::kHoldAnnotationPrefix) + name +
+                              ": automatic promotion into " + name + " resumes");
+    }
     if (canary_running(st) && st->canary->phase == api::CanaryPhase::paused) {
         out.annotations[std::string(api::kCanaryAnnotationPrefix) + name] =
             "resume@" + st->canary->digest;
@@ -350,7 +358,8 @@ Result<AnnotationChange> release_change(const api::PoetryApp& app, std::string_v
     if (out.effects.empty()) {
         return fail(Error::Kind::invalid,
                     name + " of " + app.key() +
-                        " is not held: no hold from git, no rollback pin, no paused canary");
+                        " is not held: no hold annotation, no hold from git, no rollback pin, no "
+                        "paused canary");
     }
     return out;
 }

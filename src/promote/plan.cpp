@@ -395,7 +395,7 @@ struct EnvPlanner {
     /// Step 5 (environments with `canary:`): the step machine decides what the canary does with
     /// the gated candidate, or with the canary already in flight.
     void reconcile_canary(const EnvironmentSpec& es, EnvironmentStatus& st,
-                          const EnvironmentObservation& o) {
+                          const EnvironmentObservation& o, bool held = false) {
         std::optional<canary::Target> candidate;
         if (gated) candidate = canary::Target{gated->version, gated->tag, gated->digest};
         canary::Input in{es,
@@ -405,7 +405,7 @@ struct EnvPlanner {
                          o.canary_health,
                          o.analysis,
                          annotation(app, api::kCanaryAnnotationPrefix, es.name),
-                         app.spec.suspend,
+                         app.spec.suspend || held,
                          now};
         canary::Step s = canary::step(in);
         for (auto& e : s.events) event(e.warning, std::move(e.reason), std::move(e.message));
@@ -555,6 +555,22 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
         planner.reconcile_health(es, st, o);
         if (planner.reconcile_rollback(es, st)) continue;
         planner.gated.reset();
+        const std::string hold = annotation(app, api::kHoldAnnotationPrefix, es.name);
+        if (!hold.empty() && !st.held) {
+            // Held by a person: nothing new here; a canary in flight stays where it is.
+            if (es.canary) planner.reconcile_canary(es, st, o, true);
+            const bool canary_live =
+                st.canary && (st.canary->phase == api::CanaryPhase::progressing ||
+                              st.canary->phase == api::CanaryPhase::paused);
+            st.message = "held by " + std::string(api::kHoldAnnotationPrefix) + es.name + " (" +
+                         hold + "): no promotion into " + es.name +
+                         (canary_live ? " and the canary of " +
+                                            describe(st.canary->version, st.canary->digest) +
+                                            " stays at " + std::to_string(st.canary->weight) + "%"
+                                      : std::string()) +
+                         " until the annotation is removed";
+            continue;
+        }
         planner.reconcile_promotion(i, es, st);
         if (es.canary && !st.held) planner.reconcile_canary(es, st, o);
     }

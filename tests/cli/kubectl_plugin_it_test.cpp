@@ -319,9 +319,15 @@ TEST_P(KubectlPluginIt, ReleaseAHoldFromGitAndHoldACanary) {
     ASSERT_EQ(released.exit_code, 0) << released.err;
     EXPECT_EQ(annotations("billing").value("poetryops.io/release.prod", ""), digest_of('f'));
 
-    auto no_canary = plugin({"hold", "billing", "dev"});
-    EXPECT_EQ(no_canary.exit_code, 2);
-    EXPECT_THAT(no_canary.err, HasSubstr("no hold annotation for promotions"));
+    auto hold_dev = plugin({"hold", "billing", "dev", "--reason", "incident 42"});
+    ASSERT_EQ(hold_dev.exit_code, 0) << hold_dev.err;
+    EXPECT_EQ(annotations("billing").value("poetryops.io/hold.dev", ""), "incident 42");
+    auto again = plugin({"hold", "billing", "dev"});
+    EXPECT_EQ(again.exit_code, 2);
+    EXPECT_THAT(again.err, HasSubstr("already held"));
+    auto release_dev = plugin({"release", "billing", "dev"});
+    ASSERT_EQ(release_dev.exit_code, 0) << release_dev.err;
+    EXPECT_FALSE(annotations("billing").contains("poetryops.io/hold.dev"));
 
     auto hold = plugin({"hold", "billing", "staging"});
     ASSERT_EQ(hold.exit_code, 0) << hold.err;

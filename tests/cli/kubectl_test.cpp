@@ -147,8 +147,16 @@ TEST(KubectlPlugin, ReleaseWritesWhatTheControllerReads) {
 
 TEST(KubectlPlugin, HoldPausesACanaryAndReleaseResumesIt) {
     auto a = app();
-    EXPECT_THAT(hold_change(a, "prod").error().message,
-                HasSubstr("no hold annotation for promotions"));
+    auto held = hold_change(a, "prod", "incident 42");
+    ASSERT_TRUE(held) << held.error().message;
+    EXPECT_EQ(held->annotations["poetryops.io/hold.prod"], "incident 42");
+    EXPECT_EQ(held->annotations.size(), 1u) << "no canary to pause";
+    a.metadata.annotations["poetryops.io/hold.prod"] = "incident 42";
+    EXPECT_THAT(hold_change(a, "prod").error().message, HasSubstr("already held"));
+    auto freed = release_change(a, "prod");
+    ASSERT_TRUE(freed) << freed.error().message;
+    EXPECT_TRUE(freed->annotations["poetryops.io/hold.prod"].is_null());
+    a.metadata.annotations.clear();
     a.spec.environments[1].canary = api::CanarySpec{};
     api::CanaryStatus c;
     c.digest = digest('1');
@@ -157,8 +165,10 @@ TEST(KubectlPlugin, HoldPausesACanaryAndReleaseResumesIt) {
     auto hold = hold_change(a, "prod");
     ASSERT_TRUE(hold) << hold.error().message;
     EXPECT_EQ(hold->annotations["poetryops.io/canary.prod"], "pause@" + digest('1'));
+    EXPECT_EQ(hold->annotations["poetryops.io/hold.prod"], "held with kubectl poetryops");
     a.status.environments[1].canary->phase = api::CanaryPhase::paused;
-    EXPECT_THAT(hold_change(a, "prod").error().message, HasSubstr("already paused"));
+    a.metadata.annotations["poetryops.io/hold.prod"] = "held with kubectl poetryops";
+    EXPECT_THAT(hold_change(a, "prod").error().message, HasSubstr("already held"));
     EXPECT_EQ(release_change(a, "prod")->annotations["poetryops.io/canary.prod"],
               "resume@" + digest('1'));
 }

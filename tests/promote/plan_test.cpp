@@ -104,6 +104,26 @@ TEST_F(PlanTest, FirstEnvironmentTakesTheNewestEligibleArtifact) {
     EXPECT_EQ(p.status.environments[2].phase, Phase::pending);
 }
 
+TEST_F(PlanTest, AHoldAnnotationKeepsTheEnvironmentWhereItIsUntilRemoved) {
+    app.metadata.annotations["poetryops.io/hold.dev"] = "incident 42";
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    Plan p = plan(app, obs, t0);
+    EXPECT_TRUE(p.actions.empty());
+    EXPECT_EQ(p.status.environments[0].message,
+              "held by poetryops.io/hold.dev (incident 42): no promotion into dev until the "
+              "annotation is removed");
+    // Planned again with the status it wrote: the message does not grow.
+    app.status = p.status;
+    p = plan(app, obs, t0);
+    EXPECT_TRUE(p.actions.empty());
+    EXPECT_EQ(p.status.environments[0].message.find("; held"), std::string::npos);
+    app.metadata.annotations.clear();
+    p = plan(app, obs, t0);
+    ASSERT_EQ(p.actions.size(), 1u);
+    EXPECT_EQ(p.actions[0].environment, "dev");
+}
+
 TEST_F(PlanTest, NoArtifactMeansNothingToDo) {
     Plan p = plan(app, observe_status(app), t0);
     EXPECT_TRUE(p.actions.empty());

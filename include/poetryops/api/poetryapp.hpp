@@ -29,6 +29,9 @@ inline constexpr std::string_view kPlural = "poetryapps";
 inline constexpr std::string_view kApproveAnnotationPrefix = "poetryops.io/approve.";
 inline constexpr std::string_view kRollbackAnnotationPrefix = "poetryops.io/rollback.";
 inline constexpr std::string_view kReleaseAnnotationPrefix = "poetryops.io/release.";
+/// `poetryops.io/hold.<env>: "<why>"` (any non-empty value): no new promotion or canary step in
+/// that environment while it is set; rollbacks still apply.
+inline constexpr std::string_view kHoldAnnotationPrefix = "poetryops.io/hold.";
 /// `poetryops.io/canary.<env>: pause|resume|abort|promote@sha256:…` steers the canary of that
 /// digest (canary/plan.hpp).
 inline constexpr std::string_view kCanaryAnnotationPrefix = "poetryops.io/canary.";

@@ -69,15 +69,15 @@ struct AnnotationChange {
     std::vector<std::string> effects;
 };
 
-/// `hold`: the controller has no hold annotation for promotions (a hold is an edit of the pin in
-/// git, docs/api.md); what exists is pausing a running canary (`poetryops.io/canary.<env>:
-/// pause@<digest>`). Kind::invalid naming that when `env` has no canary in progress.
-Result<AnnotationChange> hold_change(const api::PoetryApp& app, std::string_view env);
+/// `hold`: `poetryops.io/hold.<env>: <why>` (no promotion into `env` while set), and a running
+/// canary paused (`poetryops.io/canary.<env>: pause@<digest>`). Kind::invalid when already held.
+Result<AnnotationChange> hold_change(const api::PoetryApp& app, std::string_view env,
+                                     const std::string& why = {});
 
-/// `release`: everything that keeps `env` where it is: a hold (`poetryops.io/release.<env>: <the
-/// held digest or image>`), a paused canary (`resume@<digest>`), a rollback pin (the
-/// `poetryops.io/rollback.<env>` annotation removed). Kind::invalid when there is nothing to
-/// release.
+/// `release`: everything that keeps `env` where it is: the hold annotation (removed), a hold from
+/// git (`poetryops.io/release.<env>: <the held digest or image>`), a paused canary
+/// (`resume@<digest>`), a rollback pin (the `poetryops.io/rollback.<env>` annotation removed).
+/// Kind::invalid when there is nothing to release.
 Result<AnnotationChange> release_change(const api::PoetryApp& app, std::string_view env);
 
 /// kubectl's age: "45s", "12m", "5h", "3d".
