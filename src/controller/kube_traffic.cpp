@@ -148,27 +148,33 @@ bool same_weights(const std::vector<manifest::BackendWeight>& a,
     return true;
 }
 
+// The entries of metadata.managedFields, or nullptr.
+const json* managed_fields(const json& object) {
+    if (auto m = object.find("metadata"); m != object.end() && m->is_object()) {
+        if (auto f = m->find("managedFields"); f != m->end() && f->is_array()) return &*f;
+    }
+    return nullptr;
+}
+
+// True when a managedFields entry owns the field at `path` (its fieldsV1 holds it).
+bool owns(const json& entry, const std::vector<std::string>& path) {
+    const json* node = entry.contains("fieldsV1") ? &entry["fieldsV1"] : nullptr;
+    for (const auto& key : path) {
+        if (!node || !node->is_object() || !node->contains(key)) return false;
+        node = &(*node)[key];
+    }
+    return node != nullptr;
+}
+
 // The manager (other than poetryops) that last wrote the field at `path` of metadata.managedFields,
 // e.g. "flagger (Update at 2026-03-01T05:00:00Z)"; "" when none is recorded.
 std::string last_other_manager(const json& object, const std::vector<std::string>& path) {
     std::string who, when;
-    const json* fields = nullptr;
-    if (auto m = object.find("metadata"); m != object.end() && m->is_object()) {
-        if (auto f = m->find("managedFields"); f != m->end() && f->is_array()) fields = &*f;
-    }
+    const json* fields = managed_fields(object);
     if (!fields) return {};
     for (const auto& entry : *fields) {
         std::string manager = entry.value("manager", "");
-        if (manager == kTrafficFieldManager) continue;
-        const json* node = entry.contains("fieldsV1") ? &entry["fieldsV1"] : nullptr;
-        for (const auto& key : path) {
-            if (!node || !node->is_object() || !node->contains(key)) {
-                node = nullptr;
-                break;
-            }
-            node = &(*node)[key];
-        }
-        if (!node) continue;
+        if (manager == kTrafficFieldManager || !owns(entry, path)) continue;
         std::string time = entry.value("time", "");
         if (who.empty() || time > when) {  // RFC 3339 UTC times order as strings
             who = manager;
@@ -227,22 +233,10 @@ std::optional<std::vector<manifest::BackendWeight>> recorded_weights(const json&
 // True when field manager `manager` owns the field at `path` (metadata.managedFields).
 bool managed_by(const json& object, std::string_view manager,
                 const std::vector<std::string>& path) {
-    const json* fields = nullptr;
-    if (auto m = object.find("metadata"); m != object.end() && m->is_object()) {
-        if (auto f = m->find("managedFields"); f != m->end() && f->is_array()) fields = &*f;
-    }
+    const json* fields = managed_fields(object);
     if (!fields) return false;
     for (const auto& entry : *fields) {
-        if (entry.value("manager", "") != manager) continue;
-        const json* node = entry.contains("fieldsV1") ? &entry["fieldsV1"] : nullptr;
-        for (const auto& key : path) {
-            if (!node || !node->is_object() || !node->contains(key)) {
-                node = nullptr;
-                break;
-            }
-            node = &(*node)[key];
-        }
-        if (node) return true;
+        if (entry.value("manager", "") == manager && owns(entry, path)) return true;
     }
     return false;
 }

@@ -6,23 +6,6 @@
 
 namespace poetryops::controller {
 
-namespace {
-
-/// PortsOptions::analysis, in the place of Prometheus.
-class InjectedAnalysisPort final : public AnalysisPort {
-public:
-    explicit InjectedAnalysisPort(AnalysisPort& to) : to_(to) {}
-    canary::Analysis run(const api::PoetryApp& app, const api::EnvironmentSpec& env,
-                         std::chrono::system_clock::time_point now) override {
-        return to_.run(app, env, now);
-    }
-
-private:
-    AnalysisPort& to_;
-};
-
-}  // namespace
-
 Result<std::unique_ptr<Ports>> make_ports(PortsOptions options) {
     if (options.cache_dir.empty()) {
         return fail(Error::Kind::invalid, "--cache-dir: a cache directory is required");
@@ -99,13 +82,16 @@ Result<std::unique_ptr<Ports>> make_ports(PortsOptions options) {
             return d;
         };
     }
-    p->analysis_ = std::make_unique<PrometheusAnalysisPort>(std::move(ao));
+    if (o.analysis) {
+        p->analysis_in_use_ = o.analysis;  // the demo's scripted metrics in the place of Prometheus
+    } else {
+        p->analysis_ = std::make_unique<PrometheusAnalysisPort>(std::move(ao));
+        p->analysis_in_use_ = p->analysis_.get();
+    }
     if (o.kube) p->traffic_ = std::make_unique<KubeTrafficPort>(*o.kube);
     Ports* self = p.get();
     p->artifacts_ = std::make_unique<RegistryArtifactPort>(
         [self](const api::PoetryApp& app) { return self->registry_for(app); }, *o.clock);
-    // The demo's scripted metrics in the place of Prometheus (PortsOptions::analysis).
-    if (o.analysis) p->analysis_ = std::make_unique<InjectedAnalysisPort>(*o.analysis);
     return p;
 }
 

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/git/git_servers.hpp"
 #include "support/prometheus/load_generator.hpp"
 #include "support/prometheus/metrics_target.hpp"
 #include "support/prometheus/test_prometheus.hpp"
@@ -42,15 +43,6 @@ using Clock = std::chrono::steady_clock;
 using test::LoadGenerator;
 using test::MetricsTarget;
 using test::TestPrometheus;
-
-ProcessOptions git_env(const fs::path& home) {
-    ProcessOptions o;
-    o.inherit_env = false;
-    o.env = {{"PATH", "/usr/bin:/bin"},   {"HOME", home.string()},
-             {"GIT_AUTHOR_NAME", "t"},    {"GIT_AUTHOR_EMAIL", "t@x"},
-             {"GIT_COMMITTER_NAME", "t"}, {"GIT_COMMITTER_EMAIL", "t@x"}};
-    return o;
-}
 
 /// An image in the layout under `tag` whose manifest is unique to `seed`.
 std::string push(registry::LayoutRegistry& reg, const std::string& tag, const std::string& seed) {
@@ -104,23 +96,13 @@ protected:
                    "}\n    spec:\n      containers:\n      - name: app\n"
                    "        image: registry.local/team/app:old\n";
         };
-        auto o = git_env(dir.path());
-        test::must_run({"git", "init", "-q", "--bare", "-b", "main", bare().string()}, o);
-        test::must_run({"git", "init", "-q", "-b", "main", (dir.path() / "seed").string()}, o);
-        std::map<std::string, std::string> files = {
-            {"envs/dev/kustomization.yaml",
-             "images:\n- name: registry.local/team/app\n  newTag: old\n"},
-            {"envs/prod/deployment.yaml",
-             deployment("app", "stable") + "---\n" + deployment("app-canary", "canary")},
-            {"envs/prod/route.yaml", kRoute}};
-        for (const auto& [path, text] : files) {
-            fs::create_directories((dir.path() / "seed" / path).parent_path());
-            ASSERT_TRUE(write_file_atomic(dir.path() / "seed" / path, text)) << path;
-        }
-        o.cwd = (dir.path() / "seed").string();
-        test::must_run({"git", "add", "-A"}, o);
-        test::must_run({"git", "commit", "-qm", "seed"}, o);
-        test::must_run({"git", "push", "-q", bare().string(), "main"}, o);
+        repos_.create("deploy.git");
+        repos_.commit_files("deploy.git",
+                            {{"envs/dev/kustomization.yaml",
+                              "images:\n- name: registry.local/team/app\n  newTag: old\n"},
+                             {"envs/prod/deployment.yaml", deployment("app", "stable") + "---\n" +
+                                                               deployment("app-canary", "canary")},
+                             {"envs/prod/route.yaml", kRoute}});
 
         ASSERT_TRUE(stable_.start());
         ASSERT_TRUE(canary_.start({.error_rate = canary_error_rate}));
@@ -191,11 +173,10 @@ protected:
         canary_started_ = Clock::now();
     }
 
-    fs::path bare() const { return dir.path() / "deploy.git"; }
+    fs::path bare() const { return repos_.path("deploy.git"); }
 
     std::string remote_file(const std::string& path) const {
-        auto r = run_process({"git", "--git-dir", bare().string(), "show", "main:" + path});
-        return r && r->exit_code == 0 ? r->out : "";
+        return repos_.show("deploy.git", "main:" + path);
     }
 
     /// The route's weights in git, {stable, canary}; {-1, -1} when unreadable.
@@ -349,6 +330,7 @@ protected:
     }
 
     TempDir dir{"poetryops-canary-e2e"};
+    test::BareRepos repos_;
     MetricsTarget stable_, canary_;
     std::unique_ptr<TestPrometheus> prom_;
     std::unique_ptr<LoadGenerator> load_;

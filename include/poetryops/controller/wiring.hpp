@@ -61,7 +61,7 @@ public:
     /// Where builds run: buildah threads (local mode) or Jobs (cluster); null when builds are off.
     BuildPort* builder() { return builder_.get(); }
     /// Canary analysis rounds over Prometheus (Secrets from the API in the cluster; none locally).
-    AnalysisPort& analysis() { return *analysis_; }
+    AnalysisPort& analysis() { return *analysis_in_use_; }
     /// The live routes of `canary.mode: cluster` canaries; null in local mode.
     TrafficPort* traffic() { return traffic_.get(); }
 
@@ -79,9 +79,10 @@ private:
     std::unique_ptr<RegistryArtifactPort> artifacts_;
     std::unique_ptr<HealthPort> health_;
     std::unique_ptr<GitSourcePort> source_;
-    std::unique_ptr<AnalysisPort> analysis_;
-    std::unique_ptr<TrafficPort> traffic_;  // cluster only
-    std::unique_ptr<BuildPort> builder_;    // destroyed first: its threads use source_
+    std::unique_ptr<AnalysisPort> analysis_;   // Prometheus, unless PortsOptions::analysis
+    AnalysisPort* analysis_in_use_ = nullptr;  // analysis_ or PortsOptions::analysis
+    std::unique_ptr<TrafficPort> traffic_;     // cluster only
+    std::unique_ptr<BuildPort> builder_;       // destroyed first: its threads use source_
     std::shared_ptr<registry::Registry> shared_registry_;  // local mode
     std::mutex registries_mu_;
     std::map<std::string, std::shared_ptr<registry::Registry>> registries_;  // by secret@version
