@@ -1,6 +1,24 @@
 #include <poetryops/api/poetryapp.hpp>
 
+#include <poetryops/util/strings.hpp>
+
+#include <algorithm>
+
 namespace poetryops::api {
+
+bool EnvironmentSpec::needs_approval() const {
+    return promotion.approval == Approval::required || !promotion.auto_promote;
+}
+
+bool EnvironmentStatus::rejected(std::string_view digest) const {
+    return std::find(rejected_digests.begin(), rejected_digests.end(), digest) !=
+           rejected_digests.end();
+}
+
+std::string PoetryApp::annotation(std::string_view prefix, std::string_view env) const {
+    auto it = metadata.annotations.find(std::string(prefix) + std::string(env));
+    return it == metadata.annotations.end() ? std::string() : std::string(str::trim(it->second));
+}
 
 std::string UpdateSpec::effective_file() const {
     if (!file.empty()) return file;

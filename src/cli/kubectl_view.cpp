@@ -20,22 +20,11 @@ std::chrono::milliseconds duration_of(const api::Duration& d) {
     return api::parse_duration(d.text).value_or(std::chrono::milliseconds(0));
 }
 
-std::string annotation(const api::PoetryApp& app, std::string_view prefix, std::string_view env) {
-    auto it = app.metadata.annotations.find(std::string(prefix) + std::string(env));
-    return it == app.metadata.annotations.end() ? std::string()
-                                                : std::string(str::trim(it->second));
-}
-
 std::size_t index_of(const api::PoetryApp& app, std::string_view env) {
     for (std::size_t i = 0; i < app.spec.environments.size(); ++i) {
         if (app.spec.environments[i].name == env) return i;
     }
     return app.spec.environments.size();
-}
-
-bool rejected_in(const api::EnvironmentStatus* st, const std::string& digest) {
-    return st && std::find(st->rejected_digests.begin(), st->rejected_digests.end(), digest) !=
-                     st->rejected_digests.end();
 }
 
 /// A duration for people: "4m30s", "2h5m", "3d4h".
@@ -108,10 +97,6 @@ std::string age(TimePoint then, TimePoint now) {
     return std::to_string(s / 86400) + "d";
 }
 
-bool needs_approval(const api::EnvironmentSpec& env) {
-    return env.promotion.approval == api::Approval::required || !env.promotion.auto_promote;
-}
-
 Result<const api::EnvironmentSpec*> find_environment(const api::PoetryApp& app,
                                                      std::string_view env) {
     if (const auto* es = app.spec.find_environment(env)) return es;
@@ -167,7 +152,7 @@ std::string why(const api::PoetryApp& app, std::string_view env, TimePoint now) 
     }
 
     std::string next;
-    const std::string rollback = annotation(app, api::kRollbackAnnotationPrefix, env);
+    const std::string rollback = app.annotation(api::kRollbackAnnotationPrefix, env);
     auto cand = candidate(app, env);
     if (st && st->held) {
         next = "held: git pins " + st->held_image +
@@ -206,8 +191,8 @@ std::string why(const api::PoetryApp& app, std::string_view env, TimePoint now) 
                            (cand->from.empty() ? " (newest image)" : " from " + cand->from);
         const api::EnvironmentStatus* u =
             cand->from.empty() ? nullptr : app.status.find_environment(cand->from);
-        const std::string approved = annotation(app, api::kApproveAnnotationPrefix, env);
-        if (rejected_in(st, cand->digest)) {
+        const std::string approved = app.annotation(api::kApproveAnnotationPrefix, env);
+        if ((st && st->rejected(cand->digest))) {
             next = what + " was rejected in " + name + "; waiting for a newer image";
         } else if (u && u->held) {
             next = what + ", waiting: " + u->name + " is held";
@@ -217,15 +202,15 @@ std::string why(const api::PoetryApp& app, std::string_view env, TimePoint now) 
         } else if (u && *u->since + duration_of(es->promotion.soak) > now) {
             next = what + ", soaking in " + u->name + " " +
                    until(*u->since + duration_of(es->promotion.soak), now);
-            if (needs_approval(*es) && approved != cand->digest) next += ", then needs approval";
-        } else if (needs_approval(*es) && approved != cand->digest) {
+            if (es->needs_approval() && approved != cand->digest) next += ", then needs approval";
+        } else if (es->needs_approval() && approved != cand->digest) {
             next = what + ", waiting for approval (`kubectl poetryops approve " +
                    app.metadata.name + " " + name + "`)";
         } else if (app.spec.suspend) {
             next = what + ", not promoted: the app is suspended (spec.suspend)";
         } else {
             next = what + ", every gate passed" +
-                   (needs_approval(*es) ? " (approved)" : std::string()) +
+                   (es->needs_approval() ? " (approved)" : std::string()) +
                    "; the controller promotes it on its next pass";
         }
     }
@@ -236,7 +221,7 @@ Result<Candidate> approval_target(const api::PoetryApp& app, std::string_view en
                                   std::string_view requested) {
     POETRYOPS_TRY(const api::EnvironmentSpec* es, find_environment(app, env));
     std::string name(env);
-    if (!needs_approval(*es)) {
+    if (!es->needs_approval()) {
         return fail(Error::Kind::invalid,
                     name + " of " + app.key() +
                         " needs no approval (promotion.approval is none and promotion.auto is "
@@ -256,7 +241,7 @@ Result<Candidate> approval_target(const api::PoetryApp& app, std::string_view en
                                               app.key() + ": that is " + cand->digest + " (" +
                                               cand->version + "); approve it, or nothing");
     }
-    if (rejected_in(app.status.find_environment(env), cand->digest)) {
+    if (const auto* here = app.status.find_environment(env); here && here->rejected(cand->digest)) {
         return fail(Error::Kind::invalid, describe(cand->version, cand->digest) +
                                               " was rejected in " + name + " of " + app.key() +
                                               "; the controller never promotes it there again");
@@ -278,7 +263,7 @@ Result<api::HistoryEntry> rollback_target(const api::PoetryApp& app, std::string
             continue;
         }
         if (st && h.digest == st->digest) continue;
-        if (rejected_in(st, h.digest)) continue;
+        if ((st && st->rejected(h.digest))) continue;
         return h;
     }
     std::string listed = ran.empty() ? std::string("no history there") : str::join(ran, ", ");
@@ -299,7 +284,7 @@ Result<AnnotationChange> hold_change(const api::PoetryApp& app, std::string_view
     POETRYOPS_TRY(const api::EnvironmentSpec* es, find_environment(app, env));
     const api::EnvironmentStatus* st = app.status.find_environment(env);
     std::string name(env);
-    const std::string held = annotation(app, api::kHoldAnnotationPrefix, env);
+    const std::string held = app.annotation(api::kHoldAnnotationPrefix, env);
     const bool canary = es->canary && canary_running(st);
     const bool paused = canary && st->canary->phase == api::CanaryPhase::paused;
     if (!held.empty() && (!canary || paused)) {
@@ -340,12 +325,12 @@ Result<AnnotationChange> release_change(const api::PoetryApp& app, std::string_v
         out.effects.push_back("releasing the hold on " + name + ": the controller adopts " +
                               st->held_image + " and resumes automatic promotion");
     }
-    if (!annotation(app, api::kRollbackAnnotationPrefix, env).empty()) {
+    if (!app.annotation(api::kRollbackAnnotationPrefix, env).empty()) {
         out.annotations[std::string(api::kRollbackAnnotationPrefix) + name] = nullptr;
         out.effects.push_back("removing " + std::string(api::kRollbackAnnotationPrefix) + name +
                               ": automatic promotion into " + name + " resumes");
     }
-    if (!annotation(app, api::kHoldAnnotationPrefix, env).empty()) {
+    if (!app.annotation(api::kHoldAnnotationPrefix, env).empty()) {
         out.annotations[std::string(api::kHoldAnnotationPrefix) + name] = nullptr;
         out.effects.push_back("removing " + std::string(api::kHoldAnnotationPrefix) + name +
                               ": automatic promotion into " + name + " resumes");

@@ -58,17 +58,6 @@ void reject(EnvironmentStatus& st, const std::string& digest) {
     if (r.size() > kMaxRejected) r.resize(kMaxRejected);
 }
 
-bool is_rejected(const EnvironmentStatus& st, const std::string& digest) {
-    return std::find(st.rejected_digests.begin(), st.rejected_digests.end(), digest) !=
-           st.rejected_digests.end();
-}
-
-std::string annotation(const api::PoetryApp& app, std::string_view prefix, const std::string& env) {
-    auto it = app.metadata.annotations.find(std::string(prefix) + env);
-    return it == app.metadata.annotations.end() ? std::string()
-                                                : std::string(str::trim(it->second));
-}
-
 /// What the history knows of a digest (newest entry first), for versions of adopted pins and
 /// rollback targets.
 const api::HistoryEntry* history_of(const api::PoetryAppStatus& status, const std::string& digest,
@@ -148,7 +137,7 @@ struct EnvPlanner {
             return;
         }
         // Someone else changed (or removed) the pin: a hold, unless released for exactly this pin.
-        std::string release = annotation(app, api::kReleaseAnnotationPrefix, es.name);
+        std::string release = app.annotation(api::kReleaseAnnotationPrefix, es.name);
         if (pinned && !release.empty() &&
             (release == o.pinned_digest || release == o.pinned_image || release == o.pinned_tag)) {
             adopt(st, app.status, o, "", "HoldReleased",
@@ -231,7 +220,7 @@ struct EnvPlanner {
     /// Step 3: a rollback annotation pins a digest from this environment's history. Returns true
     /// when it applies (the environment then takes no automatic promotion).
     bool reconcile_rollback(const EnvironmentSpec& es, EnvironmentStatus& st) {
-        std::string target = annotation(app, api::kRollbackAnnotationPrefix, es.name);
+        std::string target = app.annotation(api::kRollbackAnnotationPrefix, es.name);
         if (target.empty()) return false;
         const api::HistoryEntry* h = history_of(app.status, target, es.name);
         if (!h) {
@@ -335,22 +324,21 @@ struct EnvPlanner {
             candidate = Artifact{up->version, up->tag, up->digest, ""};
         }
         if (candidate->digest == st.digest) return;
-        if (is_rejected(st, candidate->digest)) {
+        if (st.rejected(candidate->digest)) {
             st.message = describe(candidate->version, candidate->digest) + " was rejected in " +
                          es.name + "; waiting for a newer image";
             return;
         }
         for (const EnvironmentStatus* u : chain) {
-            if (is_rejected(*u, candidate->digest)) {
+            if (u->rejected(candidate->digest)) {
                 st.message =
                     describe(candidate->version, candidate->digest) + " was rejected in " + u->name;
                 return;
             }
         }
-        bool needs_approval =
-            es.promotion.approval == api::Approval::required || !es.promotion.auto_promote;
+        const bool needs_approval = es.needs_approval();
         if (needs_approval) {
-            std::string approved = annotation(app, api::kApproveAnnotationPrefix, es.name);
+            std::string approved = app.annotation(api::kApproveAnnotationPrefix, es.name);
             if (approved != candidate->digest) {
                 if (!approved.empty() && approved != st.digest) {
                     event(true, "ApprovalIgnored",
@@ -404,7 +392,7 @@ struct EnvPlanner {
                          o.canary,
                          o.canary_health,
                          o.analysis,
-                         annotation(app, api::kCanaryAnnotationPrefix, es.name),
+                         app.annotation(api::kCanaryAnnotationPrefix, es.name),
                          app.spec.suspend || held,
                          now};
         canary::Step s = canary::step(in);
@@ -555,7 +543,7 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
         planner.reconcile_health(es, st, o);
         if (planner.reconcile_rollback(es, st)) continue;
         planner.gated.reset();
-        const std::string hold = annotation(app, api::kHoldAnnotationPrefix, es.name);
+        const std::string hold = app.annotation(api::kHoldAnnotationPrefix, es.name);
         if (!hold.empty() && !st.held) {
             // Held by a person: nothing new here; a canary in flight stays where it is.
             if (es.canary) planner.reconcile_canary(es, st, o, true);

@@ -212,6 +212,9 @@ struct EnvironmentSpec {
     PromotionSpec promotion;
     HealthSpec health;
     std::optional<CanarySpec> canary;
+
+    /// A promotion into it waits for an approval: promotion.approval required, or no autoPromote.
+    bool needs_approval() const;
 };
 
 struct PoetryAppSpec {
@@ -278,6 +281,9 @@ struct EnvironmentStatus {
     std::vector<std::string> rejected_digests;
     /// The canary of this environment, while one runs and after it ended (until the next starts).
     std::optional<CanaryStatus> canary;
+
+    /// `digest` is in rejected_digests.
+    bool rejected(std::string_view digest) const;
 };
 
 struct HistoryEntry {
@@ -351,6 +357,9 @@ struct PoetryApp {
 
     /// "namespace/name" (or "name" when cluster-less, e.g. local mode without a namespace).
     std::string key() const;
+    /// The value of annotation `prefix` + `env` (kApproveAnnotationPrefix, …), trimmed; "" when
+    /// unset.
+    std::string annotation(std::string_view prefix, std::string_view env) const;
 };
 
 /// The printer-column summary: each spec environment in order as name=version ("-" when nothing
