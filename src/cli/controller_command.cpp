@@ -162,6 +162,10 @@ void add_controller_command(CLI::App& app, Context& ctx) {
     cmd->add_option("--leader-election-namespace", config->leader_election_namespace,
                     "namespace of the Lease (default: the kubeconfig context's or service "
                     "account's namespace)");
+    cmd->add_option("--leader-pod", config->leader_pod,
+                    "NAMESPACE/NAME of this replica's Pod: labelled poetryops.io/leader=true while "
+                    "it leads, so that a Service selecting the label (the chart's webhook "
+                    "Service) reaches the leader only; needs --leader-elect");
     cmd->add_option("--metrics-bind-address", config->metrics_bind_address,
                     "host:port for /metrics (\"0\" disables)")
         ->capture_default_str();

@@ -45,6 +45,15 @@ Result<std::unique_ptr<AppController>> AppController::create(
         return fail(Error::Kind::invalid,
                     "--selector " + config.label_selector + ": " + selector.error().message);
     }
+    if (!config.leader_pod.empty()) {
+        auto slash = config.leader_pod.find('/');
+        if (!config.leader_elect)
+            return fail(Error::Kind::invalid, "--leader-pod needs --leader-elect");
+        if (slash == std::string::npos || slash == 0 || slash + 1 == config.leader_pod.size() ||
+            config.leader_pod.find('/', slash + 1) != std::string::npos)
+            return fail(Error::Kind::invalid,
+                        "--leader-pod " + config.leader_pod + ": expected NAMESPACE/NAME");
+    }
     std::unique_ptr<AppController> c(new AppController());
     c->client_ = std::move(client);
 
@@ -56,6 +65,7 @@ Result<std::unique_ptr<AppController>> AppController::create(
                                        ? default_namespace
                                        : config.leader_election_namespace;
     mo.leader_election_id = "poetryops-controller";
+    mo.leader_pod = config.leader_pod;
     mo.events.component = "poetryops-controller";
     c->manager_ = std::make_unique<runtime::Manager>(*c->client_, std::move(mo));
 

@@ -1,6 +1,8 @@
 #include <poetryops/runtime/manager.hpp>
 
 #include <poetryops/http/server.hpp>
+#include <poetryops/kube/resource.hpp>
+#include <poetryops/kube/status.hpp>
 #include <poetryops/util/log.hpp>
 
 #include <pthread.h>
@@ -93,6 +95,21 @@ bool Manager::is_leader() const {
 std::uint16_t Manager::metrics_port() const { return impl_->metrics_port; }
 std::uint16_t Manager::health_port() const { return impl_->health_port; }
 
+Result<void> Manager::label_leader_pod(bool leading) {
+    auto slash = options_.leader_pod.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == options_.leader_pod.size() ||
+        options_.leader_pod.find('/', slash + 1) != std::string::npos)
+        return fail(Error::make(Error::Kind::invalid, "expected NAMESPACE/NAME"));
+    nlohmann::json value = leading ? nlohmann::json("true") : nlohmann::json(nullptr);
+    nlohmann::json patch = {{"metadata", {{"labels", {{options_.leader_pod_label, value}}}}}};
+    POETRYOPS_TRY(auto patched, client_.patch(kube::resources::pods()
+                                                  .in(options_.leader_pod.substr(0, slash))
+                                                  .named(options_.leader_pod.substr(slash + 1)),
+                                              kube::PatchType::merge, patch));
+    (void)patched;
+    return ok();
+}
+
 void Manager::start_controllers_when_synced() {
     for (;;) {
         {
@@ -179,7 +196,39 @@ Result<void> Manager::start() {
     le.renew_deadline = options_.renew_deadline;
     le.retry_period = options_.retry_period;
     le.metrics = metrics_;
-    le.on_started_leading = [this] { start_controllers_when_synced(); };
+    if (!options_.leader_pod.empty()) {
+        // A restarted container keeps its Pod's labels: a replica that led before must not keep
+        // receiving the leader's requests while it waits.
+        auto unlabeled = label_leader_pod(false);
+        if (!unlabeled) {
+            const Error& e = unlabeled.error();
+            if (kube::is_not_found(e) || kube::is_forbidden(e) || e.kind == Error::Kind::invalid)
+                return fail(
+                    Error::make(e.kind, "--leader-pod " + options_.leader_pod + ": " + e.message));
+            POETRYOPS_LOG(warn, "could not remove the leader label from this Pod",
+                          {{"pod", options_.leader_pod}, {"error", e.message}});
+        }
+    }
+    le.on_started_leading = [this] {
+        if (!options_.leader_pod.empty()) {
+            // Tried until it works or the manager stops: until then the leader's Service has no
+            // endpoint and pushes wait for the apps' polls.
+            for (int attempt = 1;; ++attempt) {
+                auto labeled = label_leader_pod(true);
+                if (labeled) break;
+                POETRYOPS_LOG(warn, "could not label this Pod as the leader",
+                              {{"pod", options_.leader_pod},
+                               {"attempt", std::to_string(attempt)},
+                               {"error", labeled.error().message}});
+                std::unique_lock lock(mu_);
+                if (cv_.wait_for(lock, options_.retry_period, [&] { return stopping_; })) return;
+            }
+            POETRYOPS_LOG(
+                info, "labelled this Pod as the leader",
+                {{"pod", options_.leader_pod}, {"label", options_.leader_pod_label + "=true"}});
+        }
+        start_controllers_when_synced();
+    };
     le.on_stopped_leading = [this] {
         if (options_.on_lost_leadership) {
             options_.on_lost_leadership();
@@ -218,7 +267,13 @@ void Manager::stop() {
     if (starter_thread_.joinable()) starter_thread_.join();
     // 1. Stop taking work; in-flight reconciles finish.
     for (auto& c : controllers_) c->stop();
-    // 2. Give up the lease (run() releases it when stopped) so a successor takes over at once.
+    // 2. Give up the leader label and the lease (run() releases it when stopped) so a successor
+    // takes over at once.
+    if (elector_ && elector_->is_leader() && !options_.leader_pod.empty()) {
+        if (auto r = label_leader_pod(false); !r)
+            POETRYOPS_LOG(warn, "could not remove the leader label from this Pod",
+                          {{"pod", options_.leader_pod}, {"error", r.error().message}});
+    }
     if (elector_) elector_->stop();
     if (elector_thread_.joinable()) elector_thread_.join();
     // 3. Informers and endpoints.

@@ -133,7 +133,8 @@ protected:
     }
 
     /// Every documented permission, asked in `apps_ns` (the Lease: in the release namespace, by
-    /// its name); returns the ones denied.
+    /// its name; patching Pods, which the leader does to its own: in the release namespace);
+    /// returns the ones denied.
     std::vector<std::string> denied_documented(const std::string& sa, const std::string& apps_ns) {
         std::vector<std::string> denied;
         for (const auto& p : helm::documented_permissions()) {
@@ -142,6 +143,7 @@ protected:
                 a.ns = ns_;
                 if (p.verb != "create") a.name = "poetryops-controller";
             }
+            if (p.resource == "pods" && p.verb == "patch") a.ns = ns_;  // its own Pod's label
             if (!allowed(ns_, sa, a)) denied.push_back(describe(a));
         }
         return denied;
@@ -205,6 +207,7 @@ TEST_F(ChartInstallIt, InstallsAndItsServiceAccountMayDoWhatTheCodeDoesAndNothin
              {"delete", "", "events", apps_ns_, ""},
              {"create", "", "pods", apps_ns_, ""},
              {"delete", "", "pods", apps_ns_, ""},
+             {"patch", "", "pods", apps_ns_, ""},
              {"create", "", "pods/exec", apps_ns_, ""},
              {"update", "batch", "jobs", apps_ns_, ""},
              {"create", "apps", "deployments", apps_ns_, ""},
@@ -245,9 +248,10 @@ TEST_F(ChartInstallIt, SecretsByNameAllowOnlyThoseNamesAndAnUpgradeAddsOne) {
 
 TEST_F(ChartInstallIt, ANamespacedReleaseReachesOnlyItsNamespacesAndShardsDoNotCollide) {
     std::string other = make_namespace("other");
-    auto r = install("poetryops", ns_,
-                     {"watch.namespaces={" + apps_ns_ + "}", "watch.selector=poetryops.io/shard=a",
-                      "rbac.userRoles.create=false"});
+    auto r =
+        install("poetryops", ns_,
+                {"watch.namespaces={" + apps_ns_ + "}", "watch.selector=poetryops.io/shard=a",
+                 "rbac.userRoles.create=false", "webhook.enabled=true", "webhook.token=s3cret"});
     ASSERT_TRUE(r.ok()) << r.err;
     EXPECT_FALSE(admin_->get(kClusterRoles.named(ns_ + "-poetryops")))
         << "a namespaced release made a ClusterRole";
@@ -360,8 +364,21 @@ TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChart
                                 {"metadata", {{"name", "deploy-creds"}}},
                                 {"stringData", {{"username", "ci"}, {"password", "p4ss"}}}}));
 
+    // The Deployment's Pod (kube-controller-manager makes it; no node runs it): this process
+    // stands in for it and labels it when it leads, as --leader-pod says.
+    std::string pod;
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            auto pods = admin_->list(kube::resources::pods().in(ns_), {});
+            if (pods && !pods->items.empty())
+                pod = pods->items.front().value("/metadata/name"_json_pointer, std::string());
+            return !pod.empty();
+        },
+        std::chrono::seconds(30)))
+        << "no Pod of the Deployment";
     std::vector<std::string> argv{POETRYOPS_BIN};
     for (std::string a : (*d)["spec"]["template"]["spec"]["containers"][0]["args"]) {
+        if (a == "--leader-pod=$(POD_NAMESPACE)/$(POD_NAME)") a = "--leader-pod=" + ns_ + "/" + pod;
         if (a.rfind("--metrics-bind-address=", 0) == 0)
             a = "--metrics-bind-address=127.0.0.1:" + std::to_string(metrics);
         else if (a.rfind("--health-probe-bind-address=", 0) == 0)
@@ -436,6 +453,11 @@ TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChart
     auto lease = admin_->get(kube::resources::leases().in(ns_).named("poetryops-controller"));
     ASSERT_TRUE(lease) << log_text();
     EXPECT_NE((*lease)["spec"].value("holderIdentity", ""), "");
+    // The leader's Pod carries the label the webhook Service selects.
+    auto led = admin_->get(kube::resources::pods().in(ns_).named(pod));
+    ASSERT_TRUE(led);
+    EXPECT_EQ(led->value("/metadata/labels/poetryops.io~1leader"_json_pointer, std::string()),
+              "true");
     auto ready = run_process({"curl", "-s", "-m", "2", "-w", " %{http_code}",
                               "http://127.0.0.1:" + std::to_string(health) + "/readyz"});
     ASSERT_TRUE(ready);

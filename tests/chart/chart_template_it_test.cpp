@@ -153,7 +153,8 @@ TEST_F(ChartTemplateIt, DefaultsAreTwoLeaderElectedRestrictedReplicasWatchingEve
 TEST_F(ChartTemplateIt, TheControllersRulesAreTheDocumentedTableNoMoreNoLess) {
     auto documented = helm::documented_permissions();
     ASSERT_GE(documented.size(), 20u) << "docs/operations.md's permission table did not parse";
-    auto objs = render({});
+    // With webhooks, where the leader labels its own Pod (patch pods): every rule the chart has.
+    auto objs = render({"webhook.enabled=true", "webhook.token=t"});
     auto cr = helm::objects(objs, "ClusterRole", "poetryops-system-poetryops");
     auto le = helm::objects(objs, "Role", "poetryops-leader-election");
     ASSERT_EQ(cr.size(), 1u);
@@ -257,6 +258,13 @@ TEST_F(ChartTemplateIt, OptionalObjectsRenderWhenAskedAndTheirApisAreNamedWhenAb
     ASSERT_EQ(secret.size(), 1u);
     EXPECT_EQ(secret[0]["stringData"]["token"], "s3cret");
     EXPECT_THAT(args(objs), testing::Contains("--webhook-bind-address=:9443"));
+    // Only the leader reconciles, so the webhook Service reaches only the Pod the leader labels.
+    EXPECT_THAT(args(objs), testing::Contains("--leader-pod=$(POD_NAMESPACE)/$(POD_NAME)"));
+    EXPECT_EQ(helm::objects(objs, "Service", "poetryops-webhook")[0]["spec"]["selector"].value(
+                  "poetryops.io/leader", ""),
+              "true");
+    EXPECT_THAT(helm::objects(objs, "Role", "poetryops-leader-election")[0]["rules"].dump(),
+                HasSubstr("\"pods\""));
     json c = container(objs);
     std::string env = c["env"].dump();
     EXPECT_THAT(env, HasSubstr("POETRYOPS_WEBHOOK_TOKEN"));

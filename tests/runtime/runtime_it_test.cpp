@@ -203,6 +203,82 @@ TEST_P(RuntimeIt, ManagerReconcilesServesProbesAndMetricsAndStopsCleanly) {
     EXPECT_FALSE(lost.load());
 }
 
+/// --leader-pod: the leader labels its own Pod poetryops.io/leader=true (what the chart's webhook
+/// Service selects), a replica that starts unlabels its own (a restarted container keeps its Pod's
+/// labels), a graceful stop gives the label up with the lease, and a Pod that is not there is an
+/// error at start naming the flag.
+TEST_P(RuntimeIt, TheLeaderLabelsItsOwnPodAndOnlyTheLeaderKeepsTheLabel) {
+    auto client = make_client();
+    ASSERT_TRUE(client);
+    std::string ns = fresh_namespace(*client);
+    // The API server admits Pods once the namespace's default ServiceAccount exists.
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            return fake() ||
+                   bool(client->get(
+                       kube::ResourceRef("", "v1", "serviceaccounts").in(ns).named("default")));
+        },
+        60s));
+    kube::ResourceRef pods = kube::resources::pods().in(ns);
+    auto make_pod = [&](const std::string& name, bool labelled) {
+        nlohmann::json pod = {
+            {"apiVersion", "v1"},
+            {"kind", "Pod"},
+            {"metadata", {{"name", name}, {"namespace", ns}}},
+            {"spec",
+             {{"automountServiceAccountToken", false},
+              {"containers", {{{"name", "controller"}, {"image", "example.invalid/poetryops"}}}}}}};
+        if (labelled) pod["metadata"]["labels"] = {{"poetryops.io/leader", "true"}};
+        auto r = client->create(pods, pod);
+        ASSERT_TRUE(r) << r.error().message;
+    };
+    make_pod("first", false);
+    make_pod("second", true);  // led before its container restarted
+    auto label = [&](const std::string& name) {
+        auto p = client->get(pods.named(name));
+        EXPECT_TRUE(p) << p.error().message;
+        return p ? p->value("/metadata/labels/poetryops.io~1leader"_json_pointer, std::string())
+                 : std::string("?");
+    };
+    auto options = [&](const std::string& pod) {
+        ManagerOptions mo;
+        mo.metrics_bind_address = "0";
+        mo.health_probe_bind_address = "0";
+        mo.leader_election = true;
+        mo.leader_election_namespace = ns;
+        mo.leader_identity = pod;
+        mo.lease_duration = 1500ms;
+        mo.renew_deadline = 1000ms;
+        mo.retry_period = 100ms;
+        mo.leader_pod = ns + "/" + pod;
+        mo.on_lost_leadership = [] {};
+        return mo;
+    };
+    Manager first(*client, options("first"));
+    ASSERT_TRUE(first.start());
+    ASSERT_TRUE(test::wait_until([&] { return label("first") == "true"; }, 20s));
+    EXPECT_TRUE(first.is_leader());
+    Manager second(*client, options("second"));
+    ASSERT_TRUE(second.start());
+    EXPECT_EQ(label("second"), "") << "a standby keeps no leader label from before";
+    std::this_thread::sleep_for(300ms);
+    EXPECT_FALSE(second.is_leader());
+    EXPECT_EQ(label("second"), "");
+    first.stop();
+    EXPECT_EQ(label("first"), "") << "a leader that stops gives the label up";
+    ASSERT_TRUE(test::wait_until([&] { return label("second") == "true"; }, 20s));
+    EXPECT_EQ(label("first"), "");
+    second.stop();
+
+    Manager lost(*client, options("not-there"));
+    auto started = lost.start();
+    ASSERT_FALSE(started);
+    EXPECT_NE(started.error().message.find("--leader-pod " + ns + "/not-there"), std::string::npos)
+        << started.error().message;
+    EXPECT_NE(started.error().message.find("not found"), std::string::npos)
+        << started.error().message;
+}
+
 POETRYOPS_KUBE_SERVERS(RuntimeIt);
 
 }  // namespace

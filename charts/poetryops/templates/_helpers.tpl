@@ -125,3 +125,11 @@ needs". The test tests/chart/chart_it_test.cpp compares them with that table.
   verbs: [get, patch]
 {{- end }}
 {{- end }}
+
+{{- /*
+"true" when the leader labels its own Pod poetryops.io/leader=true (--leader-pod) and the webhook Service selects
+that label: with leader election only the leader reconciles, so a push must reach the leader, not a standby.
+*/}}
+{{- define "poetryops.leaderLabel" -}}
+{{- if and .Values.leaderElection.enabled .Values.webhook.enabled .Values.controller.promotion }}true{{ end }}
+{{- end }}

@@ -44,6 +44,9 @@ struct AppControllerConfig {
     bool leader_elect = false;              ///< --leader-elect
     std::string leader_election_namespace;  ///< empty: the kubeconfig context's / service account's
                                             ///< namespace
+    /// --leader-pod NAMESPACE/NAME: this replica's Pod, labelled poetryops.io/leader=true while it
+    /// leads (a Service selecting the label reaches the leader only); needs leader_elect
+    std::string leader_pod;
     std::string metrics_bind_address = ":8080";       ///< "0" disables
     std::string health_probe_bind_address = ":8081";  ///< "0" disables
     int max_concurrent_reconciles = 4;

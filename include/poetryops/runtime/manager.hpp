@@ -59,6 +59,13 @@ struct ManagerOptions {
     std::chrono::milliseconds lease_duration{std::chrono::seconds(15)};
     std::chrono::milliseconds renew_deadline{std::chrono::seconds(10)};
     std::chrono::milliseconds retry_period{std::chrono::seconds(2)};
+    /// This process's own Pod, "namespace/name" (leader election only). Every replica removes
+    /// `leader_pod_label` from it at start() and the leader sets it to "true" before its
+    /// controllers start, so that a Service selecting the label sends requests (registry webhooks)
+    /// to the leader only. At start() a Pod that is not there or may not be patched is an error
+    /// naming it. Empty: no label.
+    std::string leader_pod;
+    std::string leader_pod_label = "poetryops.io/leader";
     /// Called (on the election thread) when the lease is lost. Empty: log and std::_Exit(1).
     std::function<void()> on_lost_leadership;
     kube::EventRecorderOptions events;
@@ -104,6 +111,8 @@ public:
 
 private:
     void start_controllers_when_synced();
+    /// Sets (true) or removes (false) leader_pod_label on leader_pod.
+    Result<void> label_leader_pod(bool leading);
 
     kube::KubeClient& client_;
     ManagerOptions options_;
