@@ -18,6 +18,24 @@ namespace {
 
 constexpr const char* kWritesMetric = "poetryops_status_writes_total";
 constexpr const char* kInvalidMetric = "poetryops_invalid_specs_total";
+constexpr const char* kConditionMetric = "poetryops_app_condition";
+
+/// The labels that name an app on /metrics: app="namespace/name", as poetryops_canary_weight (a
+/// `namespace` label would collide with the scrape target's own).
+metrics::Labels app_labels(const std::string& key) { return {{"app", key}}; }
+
+/// poetryops_app_condition: 1 for each condition that is True, 0 for False (Unknown: none).
+void publish_conditions(metrics::MetricsRegistry& m, const std::string& key,
+                        const api::PoetryAppStatus& status) {
+    for (const auto& c : status.conditions) {
+        metrics::Labels labels = app_labels(key);
+        labels.emplace_back("condition", c.type);
+        if (c.status == "True" || c.status == "False")
+            m.set(kConditionMetric, labels, c.status == "True" ? 1 : 0);
+        else
+            m.remove(kConditionMetric, labels);
+    }
+}
 
 // What we compare: our typed view of a status (unknown fields do not count as a difference).
 json comparable(const api::PoetryAppStatus& status) { return api::encode_status(status); }
@@ -30,6 +48,9 @@ void describe_metrics(metrics::MetricsRegistry& metrics) {
     metrics.describe(
         kInvalidMetric, metrics::MetricType::counter,
         "Reconciles that found an invalid PoetryApp spec (Ready=False, reason InvalidSpec).");
+    metrics.describe(kConditionMetric, metrics::MetricType::gauge,
+                     "A PoetryApp's conditions (Ready, Degraded) per app (namespace/name): 1 True, "
+                     "0 False; the reason is in the app's status (kubectl poetryops why).");
 }
 
 StatusDecision decide_status(const json& object, std::chrono::system_clock::time_point now) {
@@ -64,6 +85,7 @@ Result<runtime::ReconcileResult> AppReconciler::reconcile(const std::string& key
     if (!object) {
         // Deleted: nothing to clean up (no owned objects yet) but what the engine kept.
         if (options_.engine) options_.engine->forget(key);
+        if (options_.metrics) options_.metrics->remove(kConditionMetric, app_labels(key));
         return runtime::ReconcileResult{};
     }
 
@@ -108,6 +130,7 @@ Result<runtime::ReconcileResult> AppReconciler::reconcile(const std::string& key
         d.status.summary = api::make_summary(d.app.spec, d.status);
         d.changed = comparable(d.status) != comparable(d.app.status);
     }
+    if (options_.metrics) publish_conditions(*options_.metrics, key, d.status);
     if (!d.changed) return result;
 
     // PUT the status subresource with the resourceVersion we computed from: a newer object answers

@@ -336,4 +336,131 @@ TEST_F(ChartTemplateIt, EveryArgumentTheChartPassesIsAFlagOfTheBinary) {
     }
 }
 
+/// The PrometheusRule's alerts, loaded by the real promtool (Debian's Prometheus 2.42): they parse,
+/// and `promtool test rules` shows each firing on the series the controller exports (names and
+/// labels as /metrics has them, with the job and namespace labels of a ServiceMonitor scrape) and
+/// staying quiet on healthy ones.
+TEST_F(ChartTemplateIt, TheAlertsParseInPrometheusAndFireOnTheSeriesTheControllerExports) {
+    ASSERT_TRUE(test::require_tools({"promtool"}));
+    EXPECT_THAT(refusal({"metrics.prometheusRule.enabled=true"}),
+                HasSubstr("prometheusrules.monitoring.coreos.com"));
+    EXPECT_THAT(refusal({"metrics.prometheusRule.notReadyFor=half an hour"}),
+                HasSubstr("notReadyFor"));
+    auto objs = render({"metrics.prometheusRule.enabled=true",
+                        "metrics.prometheusRule.labels.release=kube-prometheus-stack"},
+                       {"--api-versions", "monitoring.coreos.com/v1/PrometheusRule"});
+    auto rules = helm::objects(objs, "PrometheusRule");
+    ASSERT_EQ(rules.size(), 1u);
+    EXPECT_EQ(rules[0]["metadata"]["labels"]["release"], "kube-prometheus-stack");
+    TempDir dir("poetryops-alerts");
+    // JSON is YAML: promtool reads the rendered spec as a rule file.
+    ASSERT_TRUE(write_file_atomic(dir.path() / "rules.yaml", rules[0]["spec"].dump()));
+    auto checked =
+        run_process({"promtool", "check", "rules", (dir.path() / "rules.yaml").string()});
+    ASSERT_TRUE(checked);
+    EXPECT_TRUE(checked->ok()) << checked->out << checked->err;
+    EXPECT_THAT(checked->out, HasSubstr("SUCCESS: 7 rules found"));
+
+    const std::string t = R"(job="poetryops-metrics",namespace="poetryops-system")";
+    const std::string tests = R"(rule_files: [rules.yaml]
+evaluation_interval: 1m
+tests:
+- interval: 1m
+  input_series:
+  - {series: 'up{)" + t + R"(}', values: '1x60'}
+  - {series: 'leader_election_master_status{)" +
+                              t + R"(,name="poetryops-controller",pod="a"}', values: '1x60'}
+  - {series: 'leader_election_master_status{)" +
+                              t + R"(,name="poetryops-controller",pod="b"}', values: '0x60'}
+  - {series: 'poetryops_app_condition{)" +
+                              t + R"(,app="team/api",condition="Ready"}', values: '1x10 0x50'}
+  - {series: 'poetryops_app_condition{)" +
+                              t + R"(,app="team/web",condition="Ready"}', values: '1x60'}
+  - {series: 'poetryops_app_condition{)" +
+                              t + R"(,app="team/web",condition="Degraded"}', values: '0x5 1x55'}
+  - {series: 'poetryops_canary_steps_total{)" +
+                              t + R"(,result="abort"}', values: '0x20 1x40'}
+  - {series: 'poetryops_canary_steps_total{)" +
+                              t + R"(,result="shift"}', values: '0+1x60'}
+  - {series: 'controller_runtime_reconcile_errors_total{)" +
+                              t + R"(,controller="poetryapps"}', values: '0x60'}
+  - {series: 'workqueue_depth{)" +
+                              t + R"(,name="poetryapps"}', values: '3x60'}
+  alert_rule_test:
+  - {eval_time: 35m, alertname: PoetryAppNotReady, exp_alerts: []}
+  - eval_time: 45m
+    alertname: PoetryAppNotReady
+    exp_alerts:
+    - exp_labels: {severity: warning, app: team/api}
+      exp_annotations:
+        summary: PoetryApp team/api is not Ready
+        description: An invalid spec, a hold, a failed promotion or a blocked canary. kubectl poetryops why, or kubectl describe poetryapp.
+  - eval_time: 25m
+    alertname: PoetryAppDegraded
+    exp_alerts:
+    - exp_labels: {severity: warning, app: team/web}
+      exp_annotations:
+        summary: PoetryApp team/web cannot reach its registry, git server or Prometheus
+        description: Nothing is promoted for it meanwhile; the Degraded condition names the dependency and the error.
+  - {eval_time: 15m, alertname: PoetryopsCanaryAborted, exp_alerts: []}
+  - eval_time: 25m
+    alertname: PoetryopsCanaryAborted
+    exp_alerts:
+    - exp_labels: {severity: warning}
+      exp_annotations:
+        summary: A canary of poetryops release poetryops was rolled back
+        description: The analysis failed and traffic went back to the stable digest; kubectl poetryops history shows which app and why.
+  - {eval_time: 50m, alertname: PoetryopsControllerDown, exp_alerts: []}
+  - {eval_time: 50m, alertname: PoetryopsNoLeader, exp_alerts: []}
+  - {eval_time: 50m, alertname: PoetryopsReconcileErrors, exp_alerts: []}
+  - {eval_time: 50m, alertname: PoetryopsWorkqueueBacklog, exp_alerts: []}
+- interval: 1m
+  input_series:
+  - {series: 'up{)" + t + R"(}', values: '1x5 0x30'}
+  - {series: 'leader_election_master_status{)" +
+                              t + R"(,name="poetryops-controller",pod="a"}', values: '1x5 0x30'}
+  - {series: 'controller_runtime_reconcile_errors_total{)" +
+                              t + R"(,controller="poetryapps"}', values: '0+2x35'}
+  - {series: 'workqueue_depth{)" +
+                              t + R"(,name="poetryapps"}', values: '150x35'}
+  alert_rule_test:
+  - eval_time: 15m
+    alertname: PoetryopsControllerDown
+    exp_alerts:
+    - exp_labels: {severity: critical}
+      exp_annotations:
+        summary: No poetryops controller of release poetryops is scraped
+        description: Nothing promotes, builds or rolls back while it is down. kubectl -n poetryops-system get pods,events
+  - eval_time: 15m
+    alertname: PoetryopsNoLeader
+    exp_alerts:
+    - exp_labels: {severity: critical}
+      exp_annotations:
+        summary: No replica of poetryops release poetryops holds the Lease
+        description: Replicas run but none leads, so nothing is reconciled. kubectl -n poetryops-system get lease poetryops-controller -o yaml, and the replicas' logs.
+  - {eval_time: 10m, alertname: PoetryopsReconcileErrors, exp_alerts: []}
+  - eval_time: 25m
+    alertname: PoetryopsReconcileErrors
+    exp_alerts:
+    - exp_labels: {severity: warning}
+      exp_annotations:
+        summary: Reconciles of poetryops release poetryops keep failing
+        description: The API server refuses status writes or is unreachable; see the leader's log (poetryops_status_writes_total{result="error"}, rest_client_requests_total by code).
+  - eval_time: 20m
+    alertname: PoetryopsWorkqueueBacklog
+    exp_alerts:
+    - exp_labels: {severity: warning}
+      exp_annotations:
+        summary: More than 100 PoetryApps wait to be reconciled
+        description: 'The controller falls behind: raise controller.maxConcurrentReconciles or resources.limits.cpu, or shard across releases (watch.selector).'
+)";
+    ASSERT_TRUE(write_file_atomic(dir.path() / "alerts_test.yaml", tests));
+    ProcessOptions o;
+    o.cwd = dir.path().string();
+    auto tested = run_process({"promtool", "test", "rules", "alerts_test.yaml"}, o);
+    ASSERT_TRUE(tested);
+    EXPECT_TRUE(tested->ok()) << tested->out << tested->err;
+    EXPECT_THAT(tested->out, HasSubstr("SUCCESS"));
+}
+
 }  // namespace

@@ -310,6 +310,27 @@ TEST_P(AppControllerIt, ProbesAndMetricsAreServed) {
     EXPECT_THAT(metrics.out, testing::HasSubstr("controller_runtime_reconcile_total"));
     EXPECT_THAT(metrics.out,
                 testing::HasSubstr("poetryops_status_writes_total{result=\"written\"}"));
+    // Each app's conditions, for alerts (a Ready app 1, an invalid one 0); a deleted app's go.
+    ASSERT_TRUE(
+        admin_->create(ref(""), app("broken", ns_, "registry.example.com/acme/broken:latest")));
+    wait_ready("broken", "False", 1);
+    auto scrape = [&] {
+        return test::must_run({"curl", "-sf",
+                               "http://127.0.0.1:" +
+                                   std::to_string(ctl_->manager().metrics_port()) + "/metrics"})
+            .out;
+    };
+    auto series = [&](const std::string& name) {
+        return "poetryops_app_condition{app=\"" + ns_ + "/" + name + "\",condition=\"Ready\"} ";
+    };
+    metrics.out = scrape();
+    EXPECT_THAT(metrics.out, testing::HasSubstr(series("seen") + "1\n"));
+    EXPECT_THAT(metrics.out, testing::HasSubstr(series("broken") + "0\n"));
+    ASSERT_TRUE(admin_->remove(ref("seen")));
+    EXPECT_TRUE(test::wait_until([&] {
+        return scrape().find(series("seen")) == std::string::npos;
+    })) << "a deleted app's series stays";
+    EXPECT_THAT(scrape(), testing::HasSubstr(series("broken") + "0\n"));
 }
 
 TEST_P(AppControllerIt, LeaderElectionHoldsAndReleasesTheLease) {

@@ -86,7 +86,7 @@ private:
 };
 
 /// Declares the reconciler's metrics (poetryops_status_writes_total{result},
-/// poetryops_invalid_specs_total).
+/// poetryops_invalid_specs_total, poetryops_app_condition{app,condition}).
 void describe_metrics(metrics::MetricsRegistry& metrics);
 
 }  // namespace poetryops::controller
