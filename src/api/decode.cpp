@@ -189,6 +189,7 @@ EnvironmentSpec decode_environment(JsonReader& r, const json& o, const std::stri
         r.string(*pr, "from", pp, e.promotion.from);
         r.boolean(*pr, "auto", pp, e.promotion.auto_promote);
         r.duration(*pr, "soak", pp, e.promotion.soak);
+        r.boolean(*pr, "holdNewer", pp, e.promotion.hold_newer);
         r.enumeration(*pr, "approval", pp, e.promotion.approval);
     }
     if (const json* h = r.object(o, "health", p))
@@ -308,6 +309,15 @@ PoetryAppStatus decode_status_impl(JsonReader& r, const json& o, const std::stri
         }
         if (const json* c = r.object(e, "canary", ep))
             es.canary = decode_canary_status(r, *c, JsonReader::child(ep, "canary"));
+        if (const json* w = r.object(e, "waiting", ep)) {
+            std::string wp = JsonReader::child(ep, "waiting");
+            WaitingArtifact wa;
+            r.string(*w, "version", wp, wa.version);
+            r.string(*w, "tag", wp, wa.tag);
+            r.string(*w, "digest", wp, wa.digest);
+            r.string(*w, "reason", wp, wa.reason);
+            es.waiting = std::move(wa);
+        }
         return es;
     });
     decode_list(r, o, "history", p, s.history, [&](const json& h, const std::string& hp) {

@@ -126,6 +126,7 @@ json encode_environment(const EnvironmentSpec& e) {
     o["update"] = std::move(u);
     json p{{"auto", e.promotion.auto_promote},
            {"soak", e.promotion.soak.text},
+           {"holdNewer", e.promotion.hold_newer},
            {"approval", api::to_string(e.promotion.approval)}};
     put(p, "from", e.promotion.from);
     o["promotion"] = std::move(p);
@@ -201,6 +202,14 @@ json encode_status(const PoetryAppStatus& s) {
             put(eo, "heldImage", e.held_image);
             if (!e.rejected_digests.empty()) eo["rejectedDigests"] = e.rejected_digests;
             if (e.canary) eo["canary"] = encode_canary_status(*e.canary);
+            if (e.waiting) {
+                json w = json::object();
+                put(w, "version", e.waiting->version);
+                put(w, "tag", e.waiting->tag);
+                put(w, "digest", e.waiting->digest);
+                put(w, "reason", e.waiting->reason);
+                eo["waiting"] = std::move(w);
+            }
             envs.push_back(std::move(eo));
         }
         o["environments"] = std::move(envs);

@@ -206,6 +206,12 @@ std::string why(const api::PoetryApp& app, std::string_view env, TimePoint now) 
         } else if (es->needs_approval() && approved != cand->digest) {
             next = what + ", waiting for approval (`kubectl poetryops approve " +
                    app.metadata.name + " " + name + "`)";
+        } else if (st && st->waiting && st->waiting->reason == "HeldForDownstream" &&
+                   st->waiting->digest == cand->digest) {
+            // The controller's own decision (promotion.holdNewer of the environment downstream).
+            next = what + ", waiting: " + name + " keeps " + describe(st->version, st->digest) +
+                   " until the environment downstream that soaks it has taken it "
+                   "(promotion.holdNewer)";
         } else if (app.spec.suspend) {
             next = what + ", not promoted: the app is suspended (spec.suspend)";
         } else {

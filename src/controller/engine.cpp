@@ -25,16 +25,21 @@ std::string_view to_string(TriggerKind kind) {
 
 bool set_validation_status(api::PoetryAppStatus& status, const api::PoetryApp& app,
                            const std::vector<api::FieldError>& errors,
-                           std::chrono::system_clock::time_point now) {
+                           std::chrono::system_clock::time_point now, bool planner_decides) {
     const std::int64_t generation = app.metadata.generation;
     const bool valid = errors.empty();
+    status.observed_generation = generation;
+    if (valid && planner_decides) {
+        const api::Condition* ready = api::find_condition(status.conditions, api::kConditionReady);
+        if (ready && ready->reason != api::kReasonInvalidSpec &&
+            ready->reason != api::kReasonValidSpec)
+            return false;
+    }
     api::Condition ready = api::make_condition(
         api::kConditionReady, valid,
         std::string(valid ? api::kReasonValidSpec : api::kReasonInvalidSpec),
         valid ? std::string("spec is valid") : log::redact(api::join_errors(errors)), generation);
-    bool changed = api::set_condition(status.conditions, std::move(ready), now);
-    status.observed_generation = generation;
-    return changed;
+    return api::set_condition(status.conditions, std::move(ready), now);
 }
 
 Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, const Clock& clock) {
@@ -142,7 +147,8 @@ EngineOutcome Engine::reconcile(const api::PoetryApp& app, std::vector<api::Fiel
     EngineOutcome out;
     out.errors = std::move(errors);
     out.status = app.status;
-    out.ready_changed = set_validation_status(out.status, app, out.errors, clock_.now());
+    out.ready_changed =
+        set_validation_status(out.status, app, out.errors, clock_.now(), promotion_ != nullptr);
     if (!out.errors.empty() || !promotion_) return out;
 
     auto poll = app.spec.image.policy.poll_interval.value;

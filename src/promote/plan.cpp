@@ -277,8 +277,32 @@ struct EnvPlanner {
         return chain;
     }
 
+    /// The environment downstream of `es` that soaks what `st` runs with `holdNewer` and has not
+    /// taken it yet: `es` keeps its digest until then, or every newer build would restart the
+    /// soak. Not when `st`'s digest failed or was rejected, or the downstream is held (it would
+    /// never take it).
+    const EnvironmentSpec* soaking_downstream(const EnvironmentSpec& es,
+                                              const EnvironmentStatus& st) {
+        if (st.digest.empty() || st.phase == Phase::failed || st.rejected(st.digest))
+            return nullptr;
+        for (std::size_t j = 0; j < app.spec.environments.size(); ++j) {
+            auto up = app.spec.upstream_of(j);
+            const EnvironmentSpec& ds = app.spec.environments[j];
+            if (!up || *up != es.name || !ds.promotion.hold_newer ||
+                duration_of(ds.promotion.soak).count() <= 0)
+                continue;
+            const EnvironmentStatus* d = plan.status.find_environment(ds.name);
+            if (!d || d->held || d->digest == st.digest || d->rejected(st.digest) ||
+                !app.annotation(api::kHoldAnnotationPrefix, ds.name).empty())
+                continue;
+            return &ds;
+        }
+        return nullptr;
+    }
+
     /// Step 4: the candidate for this environment and the gates in front of it.
     void reconcile_promotion(std::size_t index, const EnvironmentSpec& es, EnvironmentStatus& st) {
+        st.waiting.reset();  // set again below while something waits at a gate
         if (st.held) return;
         std::optional<Artifact> candidate;
         auto chain = upstream_chain(index);
@@ -316,6 +340,7 @@ struct EnvPlanner {
             if (soaked < soak) {
                 auto left = std::chrono::duration_cast<std::chrono::milliseconds>(soak - soaked);
                 requeue(left);
+                st.waiting = api::WaitingArtifact{up->version, up->tag, up->digest, "Soaking"};
                 // The end as a time, not what is left: the message (and so status) stays the same
                 // from one reconcile to the next.
                 return wait("Soaking", up->name + " soaking " + describe(up->version, up->digest) +
@@ -324,6 +349,20 @@ struct EnvPlanner {
             candidate = Artifact{up->version, up->tag, up->digest, ""};
         }
         if (candidate->digest == st.digest) return;
+        if (const EnvironmentSpec* ds = soaking_downstream(es, st)) {
+            st.waiting = api::WaitingArtifact{candidate->version, candidate->tag, candidate->digest,
+                                              "HeldForDownstream"};
+            if (st.phase == Phase::healthy) {
+                std::string soaked =
+                    st.since ? ", soaked at " +
+                                   format_rfc3339(*st.since + duration_of(ds->promotion.soak))
+                             : std::string();
+                st.message = "keeping " + describe(st.version, st.digest) + " until " + ds->name +
+                             " has taken it" + soaked +
+                             "; next here: " + describe(candidate->version, candidate->digest);
+            }
+            return;
+        }
         if (st.rejected(candidate->digest)) {
             st.message = describe(candidate->version, candidate->digest) + " was rejected in " +
                          es.name + "; waiting for a newer image";
@@ -346,6 +385,8 @@ struct EnvPlanner {
                               approved + ": the candidate for " + es.name + " is " +
                               candidate->digest);
                 }
+                st.waiting = api::WaitingArtifact{candidate->version, candidate->tag,
+                                                  candidate->digest, "WaitingForApproval"};
                 std::string msg = "waiting for approval of " +
                                   describe(candidate->version, candidate->digest) + ": annotate " +
                                   std::string(api::kApproveAnnotationPrefix) + es.name + "=" +

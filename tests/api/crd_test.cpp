@@ -256,6 +256,7 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     e.version = e.tag = e.digest = e.commit = e.reason = e.message = e.held_image = "x";
     e.held = true;
     e.rejected_digests = {"x"};
+    e.waiting = WaitingArtifact{"x", "x", "x", "x"};
     e.since = std::chrono::system_clock::now();
     CanaryStatus c;
     c.version = c.tag = c.digest = c.commit = c.message = "x";

@@ -92,6 +92,14 @@ TEST(KubectlPlugin, WhyNamesTheGateThatWaits) {
                           "approval"));
     a.status.environments[0].phase = api::Phase::syncing;
     EXPECT_THAT(why(a, "prod", kNow), HasSubstr("waiting for dev to be Healthy (it is Syncing)"));
+    // dev keeps what prod soaks until prod has taken it (holdNewer): the controller says so in
+    // status, and why says it for dev.
+    a.status.environments[0].waiting =
+        api::WaitingArtifact{"1.2.0", "1.2.0-abc", digest('2'), "HeldForDownstream"};
+    EXPECT_THAT(why(a, "dev", kNow),
+                HasSubstr("next: 1.2.0 (sha256:222222222222) (newest image), waiting: dev keeps "
+                          "1.1.0 (sha256:111111111111) until the environment downstream"));
+    a.status.environments[0].waiting.reset();
     a.status.environments[0].held = true;
     a.status.environments[0].held_image = "r/billing:hotfix";
     EXPECT_THAT(why(a, "prod", kNow), HasSubstr("waiting: dev is held"));

@@ -141,6 +141,46 @@ TEST_F(LocalModeTest, PromotesIntoARealGitRepoAndKeepsStatusAcrossRuns) {
     EXPECT_NE(log->out.find("Poetryops-Promotion: team/app/dev/" + d1), std::string::npos);
 }
 
+/// A hold is reported once: passes after it leave the status as it is (Ready=False/Held keeps its
+/// lastTransitionTime; the validation step used to flip Ready to True before the planner set it
+/// back, so every pass rewrote the status).
+TEST_F(LocalModeTest, AHeldEnvironmentDoesNotRewriteStatusOnEveryPass) {
+    registry::LayoutOptions lo;
+    lo.repository_subdirs = true;
+    registry::LayoutRegistry reg(dir.path() / "registry", lo);
+    push(reg, "1.0.0", "one");
+    auto r = runner();
+    ASSERT_TRUE(r);
+    ASSERT_TRUE(r->run_until_settled());
+    // Someone pins dev by hand.
+    auto o = git_env(dir.path());
+    o.cwd = (dir.path() / "seed").string();
+    test::must_run({"git", "pull", "-q", (dir.path() / "deploy.git").string(), "main"}, o);
+    ASSERT_TRUE(write_file_atomic(dir.path() / "seed/envs/dev/kustomization.yaml",
+                                  "resources: [../../base]\nimages:\n"
+                                  "- name: registry.local/team/app\n  newTag: hotfix\n"));
+    test::must_run({"git", "commit", "-qam", "hotfix"}, o);
+    test::must_run({"git", "push", "-q", (dir.path() / "deploy.git").string(), "main"}, o);
+    ASSERT_TRUE(r->run_until_settled());
+    auto held = r->status_of("team/app");
+    ASSERT_TRUE(held);
+    const api::Condition* ready = api::find_condition(held->conditions, "Ready");
+    ASSERT_NE(ready, nullptr);
+    ASSERT_EQ(ready->reason, "Held");
+    const fs::path file = dir.path() / "state/status/team.app.json";
+    auto before = read_file(file);
+    ASSERT_TRUE(before);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // status times are seconds
+    ASSERT_TRUE(r->run_until_settled());
+    auto after = r->status_of("team/app");
+    ASSERT_TRUE(after);
+    const api::Condition* still = api::find_condition(after->conditions, "Ready");
+    ASSERT_NE(still, nullptr);
+    EXPECT_EQ(still->reason, "Held");
+    EXPECT_EQ(still->last_transition_time, ready->last_transition_time);
+    EXPECT_EQ(read_file(file).value_or(""), *before) << "the status file was rewritten";
+}
+
 TEST_F(LocalModeTest, MalformedFileNamesTheFileAndFieldAndDoesNothing) {
     ASSERT_TRUE(write_file_atomic(
         dir.path() / "apps/bad.yaml",

@@ -1,9 +1,12 @@
+#include <poetryops/api/codec.hpp>
 #include <poetryops/promote/plan.hpp>
 #include <poetryops/promote/trailers.hpp>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 
 namespace poetryops::promote {
 namespace {
@@ -169,6 +172,83 @@ TEST_F(PlanTest, SameDigestFlowsDownstreamOnlyAfterHealthAndSoak) {
     EXPECT_EQ(app.status.find_environment("prod")->phase, Phase::pending);
 }
 
+/// A build every minute and a 10-minute soak (Kargo's #5342, #5708): with holdNewer (the default)
+/// dev keeps the digest staging soaks until staging has taken it, so staging gets a new digest
+/// about every 10 minutes and never starves; each one ran 10 minutes in dev; the newer build waits
+/// in dev's status. Without holdNewer every build restarts the soak and staging gets nothing.
+TEST_F(PlanTest, HoldNewerKeepsTheSoakingDigestSoStagingNeverStarves) {
+    for (bool hold : {true, false}) {
+        SCOPED_TRACE(hold ? "holdNewer" : "no holdNewer");
+        app = make_app();
+        app.spec.environments[1].promotion.hold_newer = hold;
+        std::vector<std::pair<std::string, TimePoint>> into_staging;
+        std::map<std::string, TimePoint> into_dev;
+        for (int minute = 0; minute <= 60; ++minute) {
+            Observations obs = observe_status(app);
+            std::string digest = "sha256:" + std::string(60, 'd') + (minute < 10 ? "000" : "00") +
+                                 std::to_string(minute);
+            obs.newest = artifact("1.0." + std::to_string(minute), digest);
+            obs.environments["staging"].health = {HealthState::healthy, "Argo CD: Healthy"};
+            TimePoint now = t0 + std::chrono::minutes(minute);
+            Plan p = step(app, obs, now);
+            if (const auto* a = action_for(p, "dev")) into_dev[a->artifact.digest] = now;
+            if (const auto* a = action_for(p, "staging"))
+                into_staging.emplace_back(a->artifact.digest, now);
+            // Argo CD reports staging healthy on the next pass.
+            const auto* dev = app.status.find_environment("dev");
+            if (hold && dev->digest != digest) {
+                ASSERT_TRUE(dev->waiting) << minute;
+                EXPECT_EQ(dev->waiting->digest, digest);
+                EXPECT_EQ(dev->waiting->reason, "HeldForDownstream");
+                EXPECT_NE(dev->message.find("keeping "), std::string::npos) << dev->message;
+            }
+        }
+        if (!hold) {
+            EXPECT_TRUE(into_staging.empty()) << "every build restarted the soak";
+            continue;
+        }
+        ASSERT_GE(into_staging.size(), 5u);
+        for (std::size_t i = 0; i < into_staging.size(); ++i) {
+            const auto& [digest, when] = into_staging[i];
+            ASSERT_TRUE(into_dev.count(digest));
+            EXPECT_GE(when - into_dev[digest], 10min) << "soaked in dev";
+            if (i > 0) EXPECT_LE(when - into_staging[i - 1].second, 12min) << "never starves";
+        }
+    }
+}
+
+/// Status names what waits at each gate: the digest dev soaks (staging), the one waiting for an
+/// approval (prod) — what `kubectl poetryops approve` approves by default.
+TEST_F(PlanTest, WaitingNamesTheDigestAtEachGate) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0);
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0 + 1min);
+    const auto* staging = app.status.find_environment("staging");
+    ASSERT_TRUE(staging->waiting);
+    EXPECT_EQ(staging->waiting->digest, kA);
+    EXPECT_EQ(staging->waiting->reason, "Soaking");
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    step(app, obs, t0 + 10min);  // staging takes A
+    obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    obs.environments["staging"].health = {HealthState::healthy, "Argo CD: Healthy"};
+    step(app, obs, t0 + 11min);
+    EXPECT_FALSE(app.status.find_environment("staging")->waiting);
+    const auto* prod = app.status.find_environment("prod");
+    ASSERT_TRUE(prod->waiting);
+    EXPECT_EQ(prod->waiting->digest, kA);
+    EXPECT_EQ(prod->waiting->reason, "WaitingForApproval");
+    // The status round-trips through the API's codec.
+    std::vector<api::FieldError> errors;
+    auto decoded = api::decode_status(api::encode_status(app.status), errors);
+    EXPECT_TRUE(errors.empty());
+    EXPECT_EQ(decoded.find_environment("prod")->waiting, prod->waiting);
+}
+
 TEST_F(PlanTest, ApprovalCountsOnlyForTheDigestItNames) {
     // staging healthy with A long enough; prod requires approval.
     Observations obs = observe_status(app);
@@ -249,6 +329,9 @@ TEST_F(PlanTest, HealthTimeoutFailsTheEnvironment) {
 }
 
 TEST_F(PlanTest, HumanEditInGitIsAHoldNeverOverwritten) {
+    // About holds: dev takes B while staging has not taken the digest before (holdNewer has tests
+    // of its own).
+    app.spec.environments[1].promotion.hold_newer = false;
     Observations obs = observe_status(app);
     obs.newest = artifact("1.4.2", kA);
     step(app, obs, t0);
@@ -349,6 +432,7 @@ TEST_F(PlanTest, TagOnlyPinIsAdoptedOnceAndAChangedTagIsAHold) {
 }
 
 TEST_F(PlanTest, RollbackRepinsFromHistoryRejectsTheBadDigestAndStays) {
+    app.spec.environments[1].promotion.hold_newer = false;  // about rollbacks
     Observations obs = observe_status(app);
     obs.newest = artifact("1.4.2", kA);
     step(app, obs, t0);
@@ -400,6 +484,7 @@ TEST_F(PlanTest, RollbackOrApprovalNamingAnUnknownDigestIsIgnoredWithAnEvent) {
 }
 
 TEST_F(PlanTest, RollbackOverridesAHold) {
+    app.spec.environments[1].promotion.hold_newer = false;  // about rollbacks
     Observations obs = observe_status(app);
     obs.newest = artifact("1.4.2", kA);
     step(app, obs, t0);

@@ -104,6 +104,10 @@ struct PromotionSpec {
     std::string from;          ///< upstream environment; empty: the environment listed before
     bool auto_promote = true;  ///< `auto`: promote without a user action once gates pass
     Duration soak{"0s"};       ///< how long `from` must have been healthy with the digest
+    /// `holdNewer`: with a soak, `from` keeps the digest soaking for this environment until this
+    /// environment has taken it, and only then takes a newer one (frequent builds would otherwise
+    /// restart the soak forever)
+    bool hold_newer = true;
     /// `required`: wait for `poetryops.io/approve.<env>: <digest>`
     Approval approval = Approval::none;
 };
@@ -263,6 +267,16 @@ struct CanaryStatus {
 };
 
 /// What one environment runs and where it is in its pipeline.
+/// The artifact next in line for an environment that it has not taken yet, and why not.
+struct WaitingArtifact {
+    std::string version;
+    std::string tag;
+    std::string digest;
+    std::string reason;  ///< WaitingForApproval, Soaking, HeldForDownstream, …
+
+    bool operator==(const WaitingArtifact&) const = default;
+};
+
 struct EnvironmentStatus {
     std::string name;
     std::string version;  ///< PEP 440 version of the artifact running there
@@ -281,6 +295,8 @@ struct EnvironmentStatus {
     std::vector<std::string> rejected_digests;
     /// The canary of this environment, while one runs and after it ended (until the next starts).
     std::optional<CanaryStatus> canary;
+    /// What comes next here once its gate opens (an approval, a soak, a downstream soak).
+    std::optional<WaitingArtifact> waiting;
 
     /// `digest` is in rejected_digests.
     bool rejected(std::string_view digest) const;

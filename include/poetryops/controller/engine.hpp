@@ -170,10 +170,13 @@ private:
 };
 
 /// The validation half of Ready, owned here for every runtime: Ready=False with reason
-/// InvalidSpec and the field paths when `errors` is not empty, else Ready=True/ValidSpec (the
-/// promotion planner refines it); observedGeneration. Returns true when Ready changed.
+/// InvalidSpec and the field paths when `errors` is not empty, else Ready=True/ValidSpec;
+/// observedGeneration. With `planner_decides` (the promotion planner runs next and refines Ready)
+/// a valid spec leaves a Ready the planner set (Held, PromotionFailed, CanaryBlocked, AsExpected)
+/// as it is: flipping it to True/ValidSpec first would move its lastTransitionTime on every pass
+/// and rewrite status for nothing. Returns true when Ready changed.
 bool set_validation_status(api::PoetryAppStatus& status, const api::PoetryApp& app,
                            const std::vector<api::FieldError>& errors,
-                           std::chrono::system_clock::time_point now);
+                           std::chrono::system_clock::time_point now, bool planner_decides = false);
 
 }  // namespace poetryops::controller
