@@ -1,7 +1,7 @@
 // The controller image (images/controller/Dockerfile) built with buildah from this build's
 // binaries (BINARIES=prebuilt, so the test compiles nothing) on the local Debian base of
 // scripts/base-images.sh, then checked as the chart and the build Job use it: the configured user
-// is 65532 and the entrypoint the poetryops binary; the root filesystem holds only the expected
+// is 65532 and the entrypoint tini then poetryops; the root filesystem holds only the expected
 // files (no package manager, no bash); the binaries' shared libraries resolve; git, with the
 // askpass helper through /bin/sh and git-remote-https, fetches from a real HTTPS git server with
 // basic auth when the build Job's init container argv (build::make_job) runs in the image as
@@ -109,6 +109,7 @@ bool expected_file(const std::string& rel) {
         "usr/lib/git-core/git-remote-http",
         "usr/bin/ssh",
         "usr/bin/dash",
+        "usr/bin/tini",
         "etc/passwd",
         "etc/group",
         "etc/nsswitch.conf",
@@ -160,18 +161,17 @@ TEST(ControllerImage, BuildsFromPrebuiltBinariesIntoAMinimalNonRootImageThatFetc
     // The build context: this build's binaries, stripped as the source stage strips them.
     TempDir work("controller-image-it");
     const fs::path ctx = work.path() / "context";
-    fs::create_directories(ctx / "bin");
+    fs::create_directories(ctx / "build");
     std::uint64_t binaries_bytes = 0;
     for (const auto& [name, path] : std::map<std::string, std::string>{
              {"poetryops", POETRYOPS_BIN}, {"kubectl-poetryops", KUBECTL_POETRYOPS_BIN}}) {
-        must_run({"strip", "--strip-unneeded", "-o", (ctx / "bin" / name).string(), path});
-        binaries_bytes += fs::file_size(ctx / "bin" / name);
+        must_run({"strip", "--strip-unneeded", "-o", (ctx / "build" / name).string(), path});
+        binaries_bytes += fs::file_size(ctx / "build" / name);
     }
 
     const auto started = std::chrono::steady_clock::now();
-    auto built = store->build(
-        ctx, kImage, source_dir() / "images" / "controller" / "Dockerfile",
-        {"BINARIES=prebuilt", "PREBUILT_DIR=bin", "DEBIAN=" + store->controller_base_image()});
+    auto built = store->build(ctx, kImage, source_dir() / "images" / "controller" / "Dockerfile",
+                              {"BINARIES=prebuilt", "DEBIAN=" + store->controller_base_image()});
     const auto build_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - started)
                               .count();
@@ -187,7 +187,8 @@ TEST(ControllerImage, BuildsFromPrebuiltBinariesIntoAMinimalNonRootImageThatFetc
     auto config = store->image_config(kImage);
     ASSERT_TRUE(config.has_value()) << config.error().message;
     EXPECT_EQ(config->value("User", ""), "65532:65532");
-    EXPECT_EQ((*config)["Entrypoint"], json::array({"/usr/local/bin/poetryops"}));
+    EXPECT_EQ((*config)["Entrypoint"],
+              json::array({"/usr/bin/tini", "-s", "--", "/usr/local/bin/poetryops"}));
     EXPECT_FALSE(config->contains("Cmd") && !(*config)["Cmd"].empty()) << config->dump();
     EXPECT_THAT((*config)["Env"].dump(), HasSubstr("PATH=/usr/local/bin:"));
 
@@ -236,6 +237,14 @@ TEST(ControllerImage, BuildsFromPrebuiltBinariesIntoAMinimalNonRootImageThatFetc
     auto version = run({"poetryops", "--version"});
     EXPECT_EQ(version.exit_code, 0) << version.err;
     EXPECT_THAT(version.out, StartsWith("poetryops "));
+    // Through the entrypoint, as the chart runs it (only args): tini passes them on.
+    std::vector<std::string> entrypoint;
+    for (const auto& w : (*config)["Entrypoint"]) entrypoint.push_back(w.get<std::string>());
+    entrypoint.push_back("--version");
+    auto via_tini = run(entrypoint);
+    EXPECT_EQ(via_tini.exit_code, 0) << via_tini.err;
+    EXPECT_EQ(via_tini.out, version.out);
+    EXPECT_EQ(via_tini.err, "") << "tini warned";
     auto plugin = run({"kubectl-poetryops", "--help"});
     EXPECT_EQ(plugin.exit_code, 0) << plugin.err;
     EXPECT_THAT(plugin.out, HasSubstr("kubectl poetryops"));
