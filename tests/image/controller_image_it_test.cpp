@@ -5,7 +5,8 @@
 // files (no package manager, no bash); the binaries' shared libraries resolve; git, with the
 // askpass helper through /bin/sh and git-remote-https, fetches from a real HTTPS git server with
 // basic auth when the build Job's init container argv (build::make_job) runs in the image as
-// 65532. Prints the image's size, compressed size and file count (docs/benchmarks.md, "Issue #14:
+// 65532, also on a read-only root filesystem with /tmp a tmpfs, as the chart's securityContext has
+// it. Prints the image's size, compressed size and file count (docs/benchmarks.md, "Issue #14:
 // controller image").
 #include "support/buildah/buildah_store.hpp"
 #include "support/git/git_servers.hpp"
@@ -334,7 +335,63 @@ TEST(ControllerImage, BuildsFromPrebuiltBinariesIntoAMinimalNonRootImageThatFetc
                       {local.string() + ":/repos:ro"});
     EXPECT_EQ(listed.out, commit + "\trefs/heads/main\n") << listed.err;
 
-    // 5. The figures for docs/benchmarks.md.
+    // 5. As the chart and the Job run it: the root filesystem read-only, /tmp an emptyDir (a tmpfs
+    // here), the workspace and the Secret mounted, uid 65532 (a chroot in a private mount
+    // namespace: buildah run has no read-only root). The mount points exist in the container's
+    // layer, as the runtime makes them before it makes the root read-only.
+    for (const auto& dir : {fs::path("workspace"), fs::path(credentials_dir).relative_path(),
+                            fs::path("dev"), fs::path("proc")})
+        fs::create_directories(*rootfs / dir);
+    const fs::path view = work.path() / "view";
+    const fs::path workspace_ro = work.path() / "workspace-ro";
+    fs::create_directories(view);
+    fs::create_directories(workspace_ro);
+    ASSERT_EQ(::chown(workspace_ro.c_str(), kUid, kUid), 0);
+    const std::string script =
+        "set -e; V=$1 R=$2 WS=$3 CR=$4 CD=$5; shift 5\n"
+        "mount --bind \"$R\" \"$V\"\n"
+        "mount -t tmpfs -o mode=1777,size=64m tmpfs \"$V/tmp\"\n"
+        "mount --bind \"$WS\" \"$V/workspace\"\n"
+        "mount --bind -o ro \"$CR\" \"$V$CD\"\n"
+        "mount --rbind /dev \"$V/dev\"\n"
+        "mount -t proc proc \"$V/proc\"\n"
+        "mount -o remount,bind,ro \"$V\"\n"
+        "C=$(command -v chroot)\n"
+        "exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp "
+        "\"$C\" --userspec=65532:65532 \"$V\" \"$@\"\n";
+    auto read_only_run = [&](const std::vector<std::string>& command) {
+        std::vector<std::string> args = {"unshare",
+                                         "--mount",
+                                         "--propagation",
+                                         "private",
+                                         "sh",
+                                         "-c",
+                                         script,
+                                         "sh",
+                                         view.string(),
+                                         rootfs->string(),
+                                         workspace_ro.string(),
+                                         creds.string(),
+                                         credentials_dir};
+        args.insert(args.end(), command.begin(), command.end());
+        ProcessOptions opts;
+        opts.timeout = std::chrono::minutes(2);
+        auto r = run_process(args, opts);
+        EXPECT_TRUE(r.has_value()) << r.error().message;
+        return r ? *r : ProcessResult{};
+    };
+    // The mount options of / and /tmp as the process sees them (dash's read, no cat in the image).
+    auto probe = read_only_run({"sh", "-c",
+                                "while read -r id parent dev root at opts rest; do "
+                                "case $at in /|/tmp) echo \"$at ${opts%%,*}\";; esac; "
+                                "done </proc/self/mountinfo; : >/tmp/w && echo tmp-writable"});
+    EXPECT_EQ(probe.out, "/ ro\n/tmp rw\ntmp-writable\n") << probe.err;
+    auto prepared_ro = read_only_run(argv);
+    EXPECT_EQ(prepared_ro.exit_code, 0) << prepared_ro.out << prepared_ro.err;
+    EXPECT_THAT(prepared_ro.out, HasSubstr("commit: " + commit));
+    EXPECT_TRUE(fs::exists(workspace_ro / "dockerfile" / "Dockerfile"));
+
+    // 6. The figures for docs/benchmarks.md.
     auto size = store->image_size(kImage);
     ASSERT_TRUE(size.has_value()) << size.error().message;
     const std::uint64_t compressed = compressed_size(*store, kImage, work.path() / "layout");
