@@ -8,6 +8,12 @@
 #   scripts/base-images.sh import --root R --runroot RR
 #       Also imports both into that buildah storage (FROM scratch + ADD rootfs.tar /) and prints
 #       `runtime=IMAGE` and `build=IMAGE` (localhost/poetryops-test/python-{runtime,build}:bookworm).
+#   scripts/base-images.sh controller --root R --runroot RR
+#       The base of the controller image's build stages (images/controller/Dockerfile, DEBIAN): a plain minbase
+#       (no Python) with the runtime packages the Dockerfile would otherwise fetch (CONTROLLER_PKGS, the
+#       Dockerfile's RUNTIME_PACKAGES), imported into that buildah storage; prints `controller=IMAGE`
+#       (localhost/poetryops-test/controller-base:bookworm). A tarball of its own, with its own key: the two
+#       above are not remade for it.
 #   scripts/base-images.sh lock PROJECT_DIR
 #       Re-locks PROJECT_DIR/poetry.lock with the build image's Poetry (1.3.2), offline, in a throw-away chroot:
 #       how examples/hello/poetry.lock was made (no Poetry needed on the host).
@@ -21,6 +27,9 @@ SUITE=bookworm
 RUNTIME_PKGS=python3
 BUILD_PKGS="python3-venv python3-poetry"
 RECIPE_VERSION=3
+# Keep in step with RUNTIME_PACKAGES in images/controller/Dockerfile (a package missing here is fetched by the build).
+CONTROLLER_PKGS="libssl3 libyaml-cpp0.7 libtomlplusplus3 git openssh-client ca-certificates tini"
+CONTROLLER_RECIPE_VERSION=1
 IMAGE_PREFIX=localhost/poetryops-test
 CACHE=${POETRYOPS_TEST_CACHE:-/var/cache/poetryops-test}
 
@@ -126,11 +135,38 @@ ensure_tarballs() {
   flock -u 9
 }
 
-import_one() {  # import_one TARBALL IMAGE
+make_controller_tarball() (  # a subshell, so its EXIT trap cleans up on failure too
+  mirror=$1 key=$2
+  work=$(mktemp -d "$CACHE/work.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  echo "base-images.sh: debootstrap $SUITE with $CONTROLLER_PKGS from $mirror (once; cached under $CACHE)" >&2
+  debootstrap --variant=minbase --include="${CONTROLLER_PKGS// /,}" "$SUITE" "$work/rootfs" "$mirror" \
+    >"$work/debootstrap.log" 2>&1 || { tail -n 20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
+  slim "$work/rootfs"
+  clean_apt "$work/rootfs"
+  tar --numeric-owner -C "$work/rootfs" -cf "$work/controller-base.tar" .
+  find "$CACHE" -maxdepth 1 -name 'controller-base-*.tar' ! -name "*-$key.tar" -delete
+  mv "$work/controller-base.tar" "$CACHE/controller-base-$key.tar"
+)
+
+ensure_controller_tarball() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap)"
+  mkdir -p "$CACHE"
+  local mirror key
+  mirror=$(find_mirror)
+  key=$(printf '%s\n' "$CONTROLLER_RECIPE_VERSION" "$SUITE" "$mirror" "$CONTROLLER_PKGS" | sha256sum | cut -c1-16)
+  CONTROLLER_TAR="$CACHE/controller-base-$key.tar"
+  exec 9>"$CACHE/.lock"
+  flock -w 900 9 || die "timed out waiting for $CACHE/.lock"
+  [ -f "$CONTROLLER_TAR" ] || make_controller_tarball "$mirror" "$key"
+  flock -u 9
+}
+
+import_one() {  # import_one TARBALL IMAGE [CMD]
   local ctx
   ctx=$(mktemp -d)
   ln "$1" "$ctx/rootfs.tar" 2>/dev/null || cp "$1" "$ctx/rootfs.tar"
-  printf 'FROM scratch\nADD rootfs.tar /\nCMD ["/usr/bin/python3"]\n' >"$ctx/Dockerfile"
+  printf 'FROM scratch\nADD rootfs.tar /\nCMD ["%s"]\n' "${3:-/usr/bin/python3}" >"$ctx/Dockerfile"
   if ! "${BUILDAH[@]}" build --isolation chroot --layers --timestamp 0 -t "$2" "$ctx" >"$ctx/log" 2>&1; then
     tail -n 20 "$ctx/log" >&2; rm -rf "$ctx"; die "buildah could not import $1"
   fi
@@ -145,7 +181,7 @@ case "$cmd" in
     echo "runtime=$RUNTIME_TAR"
     echo "build=$BUILD_TAR"
     ;;
-  import)
+  import|controller)
     root="" runroot=""
     while [ $# -gt 0 ]; do
       case "$1" in
@@ -154,9 +190,15 @@ case "$cmd" in
         *) die "unknown option $1" ;;
       esac
     done
-    [ -n "$root" ] && [ -n "$runroot" ] || die "import needs --root DIR --runroot DIR"
-    ensure_tarballs
+    [ -n "$root" ] && [ -n "$runroot" ] || die "$cmd needs --root DIR --runroot DIR"
     BUILDAH=(buildah --root "$root" --runroot "$runroot" --storage-driver overlay)
+    if [ "$cmd" = controller ]; then
+      ensure_controller_tarball
+      import_one "$CONTROLLER_TAR" "$IMAGE_PREFIX/controller-base:$SUITE" /bin/sh
+      echo "controller=$IMAGE_PREFIX/controller-base:$SUITE"
+      exit 0
+    fi
+    ensure_tarballs
     import_one "$RUNTIME_TAR" "$IMAGE_PREFIX/python-runtime:$SUITE"
     import_one "$BUILD_TAR" "$IMAGE_PREFIX/python-build:$SUITE"
     echo "runtime=$IMAGE_PREFIX/python-runtime:$SUITE"
@@ -178,6 +220,6 @@ case "$cmd" in
     echo "locked $project/poetry.lock" >&2
     ;;
   *)
-    die "usage: base-images.sh rootfs | import --root DIR --runroot DIR | lock PROJECT_DIR"
+    die "usage: base-images.sh rootfs | import --root DIR --runroot DIR | controller --root DIR --runroot DIR | lock PROJECT_DIR"
     ;;
 esac

@@ -39,12 +39,17 @@ struct BuildOutcome {
 
 class BuildahStore {
 public:
+    /// Which base images a store imports: the Python ones (runtime_image(), build_image()), or the
+    /// plain Debian one the controller image's stages start from (controller_base_image()).
+    enum class Bases { python, controller };
+
     /// Makes the store and imports the base images (the first run on a machine runs debootstrap:
-    /// ~1-2 minutes).
-    static Result<BuildahStore> create(const std::filesystem::path& source_dir) {
+    /// ~1-2 minutes for the Python ones, ~4 for the controller one).
+    static Result<BuildahStore> create(const std::filesystem::path& source_dir,
+                                       Bases bases = Bases::python) {
         BuildahStore store(source_dir);
         std::vector<std::string> argv = {(source_dir / "scripts" / "base-images.sh").string(),
-                                         "import",
+                                         bases == Bases::python ? "import" : "controller",
                                          "--root",
                                          store.root().string(),
                                          "--runroot",
@@ -62,8 +67,11 @@ public:
         while (std::getline(out, line)) {
             if (line.rfind("runtime=", 0) == 0) store.runtime_image_ = line.substr(8);
             if (line.rfind("build=", 0) == 0) store.build_image_ = line.substr(6);
+            if (line.rfind("controller=", 0) == 0) store.controller_base_image_ = line.substr(11);
         }
-        if (store.runtime_image_.empty() || store.build_image_.empty()) {
+        if (bases == Bases::controller
+                ? store.controller_base_image_.empty()
+                : store.runtime_image_.empty() || store.build_image_.empty()) {
             return fail(Error::Kind::internal,
                         "base-images.sh import printed no image names: " + r.out);
         }
@@ -74,7 +82,8 @@ public:
         : dir_(std::move(other.dir_)),
           owner_(std::exchange(other.owner_, false)),
           runtime_image_(std::move(other.runtime_image_)),
-          build_image_(std::move(other.build_image_)) {}
+          build_image_(std::move(other.build_image_)),
+          controller_base_image_(std::move(other.controller_base_image_)) {}
     BuildahStore(const BuildahStore&) = delete;
     BuildahStore& operator=(const BuildahStore&) = delete;
     BuildahStore& operator=(BuildahStore&&) = delete;
@@ -92,6 +101,9 @@ public:
     const std::string& runtime_image() const { return runtime_image_; }
     /// Python 3 + python3-venv + python3-poetry (the build base, "Poetry preinstalled").
     const std::string& build_image() const { return build_image_; }
+    /// Debian bookworm minbase with the controller image's runtime packages, no Python
+    /// (Bases::controller).
+    const std::string& controller_base_image() const { return controller_base_image_; }
     std::filesystem::path root() const { return dir_.path() / "root"; }
     std::filesystem::path runroot() const { return dir_.path() / "runroot"; }
 
@@ -112,14 +124,19 @@ public:
         return run_process(argv(args), opts);
     }
 
-    /// `buildah build --isolation chroot --layers -f DOCKERFILE -t TAG CONTEXT`; the steps say
-    /// which layers were reused.
+    /// `buildah build --isolation chroot --layers -f DOCKERFILE -t TAG [--build-arg K=V...]
+    /// CONTEXT`; the steps say which layers were reused.
     Result<BuildOutcome> build(const std::filesystem::path& context, const std::string& tag,
-                               const std::filesystem::path& dockerfile = {}) const {
+                               const std::filesystem::path& dockerfile = {},
+                               const std::vector<std::string>& build_args = {}) const {
         std::vector<std::string> args = {"build", "--isolation", "chroot", "--layers", "-t", tag};
         if (!dockerfile.empty()) {
             args.push_back("-f");
             args.push_back(dockerfile.string());
+        }
+        for (const std::string& a : build_args) {
+            args.push_back("--build-arg");
+            args.push_back(a);
         }
         args.push_back(context.string());
         POETRYOPS_TRY(ProcessResult r, buildah(args, std::chrono::minutes(10)));
@@ -237,6 +254,7 @@ private:
     bool owner_ = true;
     std::string runtime_image_;
     std::string build_image_;
+    std::string controller_base_image_;
 };
 
 }  // namespace poetryops::test
