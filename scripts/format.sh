@@ -16,7 +16,7 @@ if [ $# -gt 0 ]; then
 elif git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   mapfile -t files < <(git ls-files '*.cpp' '*.hpp')
 else
-  mapfile -t files < <(find src include tests bench -name '*.cpp' -o -name '*.hpp' | sort)
+  mapfile -t files < <(find src include tests e2e bench -name '*.cpp' -o -name '*.hpp' | sort)
 fi
 if [ $check -eq 0 ]; then
   clang-format -i "${files[@]}"

@@ -6,6 +6,7 @@
 // and an Event of its shard's app, and meets no "forbidden"; a namespaced release reaches only its
 // namespaces; the user roles aggregate; and the bad inputs are clear errors at install: a second
 // release in one namespace, values the schema refuses, a namespace or CRD that is not there.
+#include "support/helm/controller.hpp"
 #include "support/helm/helm.hpp"
 
 #include "support/kube/cluster.hpp"
@@ -67,16 +68,13 @@ protected:
         auto c = kube::RestClient::create(*cfg, {.request_timeout = std::chrono::seconds(10)});
         ASSERT_TRUE(c) << c.error().message;
         admin_ = std::move(*c);
+        releases_ = std::make_unique<helm::Releases>(cluster_->admin_kubeconfig);
         ns_ = make_namespace("chart");
         apps_ns_ = make_namespace("apps");
     }
 
     void TearDown() override {
-        for (const auto& [release, ns] : releases_) {
-            auto r =
-                helm::run({"uninstall", release, "--namespace", ns}, cluster_->admin_kubeconfig);
-            if (r && !r->ok()) ADD_FAILURE() << "helm uninstall " << release << ": " << r->err;
-        }
+        if (releases_) releases_->uninstall();
         if (admin_)
             for (const auto& ns : namespaces_)
                 (void)admin_->remove(kube::resources::namespaces().named(ns));
@@ -97,14 +95,9 @@ protected:
     /// succeeds. Returns Helm's result.
     ProcessResult install(const std::string& release, const std::string& ns,
                           const std::vector<std::string>& sets,
-                          std::vector<std::string> extra = {}) {
-        std::vector<std::string> argv{"install", release, helm::chart_dir().string(), "--namespace",
-                                      ns};
-        for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        auto r = helm::run(argv, cluster_->admin_kubeconfig);
+                          const std::vector<std::string>& extra = {}) {
+        auto r = releases_->install(release, ns, sets, extra);
         EXPECT_TRUE(r) << r.error().message;
-        if (r && r->ok()) releases_.emplace_back(release, ns);
         return r ? *r : ProcessResult{};
     }
 
@@ -153,7 +146,7 @@ protected:
     std::unique_ptr<kube::RestClient> admin_;
     std::string ns_, apps_ns_;
     std::vector<std::string> namespaces_;
-    std::vector<std::pair<std::string, std::string>> releases_;
+    std::unique_ptr<helm::Releases> releases_;
     TempDir dir_{"poetryops-chart"};
 };
 
@@ -313,7 +306,7 @@ TEST_F(ChartInstallIt, BadValuesAreClearErrorsAtInstallAndInstallNothing) {
 TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChartsArguments) {
     ASSERT_TRUE(test::require_tools({"git", "docker-registry", "skopeo", "umoci"}));
     // A registry that notifies the controller's webhook with the chart's token.
-    int metrics = test::free_port(), health = test::free_port(), hook = test::free_port();
+    int hook = test::free_port();
     test::TestRegistryOptions ro;
     ro.notify_url = "http://127.0.0.1:" + std::to_string(hook) + "/webhooks/registry";
     ro.notify_token = "s3cret";
@@ -328,19 +321,6 @@ TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChart
                       "replicaCount=1", "watch.selector=" + shard,
                       "controller.plainHTTPRegistries={" + registry->host() + "}"});
     ASSERT_TRUE(r.ok()) << r.err;
-    auto d = admin_->get(kDeployments.in(ns_).named("poetryops"));
-    ASSERT_TRUE(d);
-    auto token = tk::request_token(*admin_, ns_, "poetryops");
-    ASSERT_TRUE(token) << token.error().message;
-    fs::path kubeconfig = dir_.path() / "sa.kubeconfig";
-    ASSERT_TRUE(write_file_atomic(
-        kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: lane\n  cluster:\n"
-        "    server: " +
-            cluster_->server + "\n    certificate-authority: " + cluster_->ca_cert.string() +
-            "\nusers:\n- name: sa\n  user:\n    token: " + *token +
-            "\ncontexts:\n- name: sa\n  context: {cluster: lane, user: sa, namespace: " + ns_ +
-            "}\ncurrent-context: sa\n"));
 
     // A GitOps repo with a dev overlay, and an app whose credentials Secret the controller reads.
     ProcessOptions git;
@@ -364,38 +344,13 @@ TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChart
                                 {"metadata", {{"name", "deploy-creds"}}},
                                 {"stringData", {{"username", "ci"}, {"password", "p4ss"}}}}));
 
-    // The Deployment's Pod (kube-controller-manager makes it; no node runs it): this process
-    // stands in for it and labels it when it leads, as --leader-pod says.
-    std::string pod;
-    ASSERT_TRUE(test::wait_until(
-        [&] {
-            auto pods = admin_->list(kube::resources::pods().in(ns_), {});
-            if (pods && !pods->items.empty())
-                pod = pods->items.front().value("/metadata/name"_json_pointer, std::string());
-            return !pod.empty();
-        },
-        std::chrono::seconds(30)))
-        << "no Pod of the Deployment";
-    std::vector<std::string> argv{POETRYOPS_BIN};
-    for (std::string a : (*d)["spec"]["template"]["spec"]["containers"][0]["args"]) {
-        if (a == "--leader-pod=$(POD_NAMESPACE)/$(POD_NAME)") a = "--leader-pod=" + ns_ + "/" + pod;
-        if (a.rfind("--metrics-bind-address=", 0) == 0)
-            a = "--metrics-bind-address=127.0.0.1:" + std::to_string(metrics);
-        else if (a.rfind("--health-probe-bind-address=", 0) == 0)
-            a = "--health-probe-bind-address=127.0.0.1:" + std::to_string(health);
-        else if (a.rfind("--webhook-bind-address=", 0) == 0)
-            a = "--webhook-bind-address=127.0.0.1:" + std::to_string(hook);
-        else if (a.rfind("--cache-dir=", 0) == 0)
-            a = "--cache-dir=" + (dir_.path() / "cache").string();
-        argv.push_back(a);
-    }
-    argv.insert(argv.end(), {"--kubeconfig", kubeconfig.string()});
-    ProcessOptions o;
-    o.env = {{"POETRYOPS_WEBHOOK_TOKEN", "s3cret"}, {"HOME", dir_.path().string()}};
-    fs::path log = dir_.path() / "controller.log";
-    auto child = ChildProcess::spawn(argv, o, log.string());
-    ASSERT_TRUE(child) << child.error().message;
-    auto log_text = [&] { return read_file(log).value_or(""); };
+    // The webhook token comes from the chart's Secret, as the Deployment's env has it.
+    auto controller = helm::ChartController::start(
+        *admin_, *cluster_, ns_, "poetryops",
+        {.binary = POETRYOPS_BIN, .dir = dir_.path() / "controller", .webhook_port = hook});
+    ASSERT_TRUE(controller) << controller.error().message;
+    EXPECT_EQ((*controller)->service_account(), "poetryops");
+    auto log_text = [&] { return (*controller)->log(); };
 
     json app = {
         {"apiVersion", "poetryops.io/v1alpha1"},
@@ -453,13 +408,14 @@ TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChart
     auto lease = admin_->get(kube::resources::leases().in(ns_).named("poetryops-controller"));
     ASSERT_TRUE(lease) << log_text();
     EXPECT_NE((*lease)["spec"].value("holderIdentity", ""), "");
-    // The leader's Pod carries the label the webhook Service selects.
-    auto led = admin_->get(kube::resources::pods().in(ns_).named(pod));
+    // The leader labels the Pod it stands in for: the one the webhook Service selects.
+    auto led = admin_->get(kube::resources::pods().in(ns_).named((*controller)->pod()));
     ASSERT_TRUE(led);
     EXPECT_EQ(led->value("/metadata/labels/poetryops.io~1leader"_json_pointer, std::string()),
               "true");
-    auto ready = run_process({"curl", "-s", "-m", "2", "-w", " %{http_code}",
-                              "http://127.0.0.1:" + std::to_string(health) + "/readyz"});
+    auto ready = run_process(
+        {"curl", "-s", "-m", "2", "-w", " %{http_code}",
+         "http://127.0.0.1:" + std::to_string((*controller)->health_port()) + "/readyz"});
     ASSERT_TRUE(ready);
     EXPECT_THAT(ready->out, HasSubstr("200"));
     EXPECT_EQ(obj.dump().find("forbidden"), std::string::npos) << obj.dump();
@@ -468,7 +424,7 @@ TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChart
     auto untouched = admin_->get(kApps.in(apps_ns_).named("other-shard"));
     ASSERT_TRUE(untouched);
     EXPECT_FALSE(untouched->contains("status")) << untouched->dump();
-    EXPECT_EQ(child->stop(std::chrono::seconds(20)), 0) << log_text();
+    EXPECT_EQ((*controller)->stop(), 0) << log_text();
 }
 
 /// The user roles: poetryops-view and -edit reach the built-in view and edit roles through

@@ -6,6 +6,8 @@
 #include <poetryops/api/codec.hpp>
 #include <poetryops/util/fs.hpp>
 
+#include <gtest/gtest.h>
+
 #include <unistd.h>
 #include <algorithm>
 #include <cstdlib>
@@ -112,6 +114,29 @@ Result<ProcessResult> run(const std::vector<std::string>& args, const fs::path& 
 }
 
 fs::path chart_dir() { return source_dir() / "charts/poetryops"; }
+
+void Releases::uninstall() {
+    while (!installed_.empty()) {
+        auto [release, ns] = installed_.back();
+        installed_.pop_back();
+        auto r = run({"uninstall", release, "--namespace", ns}, kubeconfig_);
+        if (!r)
+            ADD_FAILURE() << "helm uninstall " << release << ": " << r.error().message;
+        else if (!r->ok())
+            ADD_FAILURE() << "helm uninstall " << release << ": " << r->err;
+    }
+}
+
+Result<ProcessResult> Releases::install(const std::string& release, const std::string& ns,
+                                        const std::vector<std::string>& sets,
+                                        const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{"install", release, chart_dir().string(), "--namespace", ns};
+    for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    POETRYOPS_TRY(ProcessResult r, run(argv, kubeconfig_));
+    if (r.ok()) installed_.emplace_back(release, ns);
+    return r;
+}
 
 Result<std::vector<json>> render(const std::vector<std::string>& args, const std::string& release,
                                  const std::string& ns) {

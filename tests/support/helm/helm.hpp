@@ -27,6 +27,29 @@ Result<ProcessResult> run(const std::vector<std::string>& args,
 /// The chart under test: `source_dir`/charts/poetryops.
 std::filesystem::path chart_dir();
 
+/// The releases of the chart one test installs on a cluster: each one that installed is
+/// uninstalled (`helm uninstall`) when this goes away, a failure to do so is a test failure.
+class Releases {
+public:
+    explicit Releases(std::filesystem::path kubeconfig) : kubeconfig_(std::move(kubeconfig)) {}
+    Releases(const Releases&) = delete;
+    Releases& operator=(const Releases&) = delete;
+    ~Releases() { uninstall(); }
+
+    /// Uninstalls every release installed so far, newest first (before their namespaces go).
+    void uninstall();
+
+    /// `helm install RELEASE charts/poetryops --namespace NS --set S… EXTRA…`. Fails only when
+    /// helm cannot be started; Helm's refusal is in the result.
+    Result<ProcessResult> install(const std::string& release, const std::string& ns,
+                                  const std::vector<std::string>& sets,
+                                  const std::vector<std::string>& extra = {});
+
+private:
+    std::filesystem::path kubeconfig_;
+    std::vector<std::pair<std::string, std::string>> installed_;  // release, namespace
+};
+
 /// `helm template RELEASE CHART --namespace NS ARGS…`, its documents as JSON objects (empty
 /// documents dropped). Fails with Helm's stderr when it refuses.
 Result<std::vector<nlohmann::json>> render(const std::vector<std::string>& args = {},

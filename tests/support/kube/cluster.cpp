@@ -107,13 +107,14 @@ Result<std::string> make_pki(const fs::path& pki) {
 }
 
 std::string kubeconfig_yaml(const std::string& server, const fs::path& ca,
-                            const std::string& user_yaml) {
+                            const std::string& user_yaml, const std::string& ns = "default") {
     return "apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: test\n  "
            "cluster:\n    server: " +
            server + "\n    certificate-authority: " + ca.string() +
            "\nusers:\n- name: test\n  user:\n" + user_yaml +
-           "contexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n    namespace: "
-           "default\n";
+           "contexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n    "
+           "namespace: " +
+           ns + "\n";
 }
 
 Result<std::unique_ptr<poetryops::kube::RestClient>> client_for(const ClusterInfo& info) {
@@ -384,6 +385,12 @@ poetryops::kube::KubeConfig config_with_token(const ClusterInfo& info, const std
     c.context = "test";
     c.source = "test";
     return c;
+}
+
+Result<void> write_token_kubeconfig(const ClusterInfo& info, const std::string& token,
+                                    const std::string& ns, const fs::path& file) {
+    return write_file_atomic(
+        file, kubeconfig_yaml(info.server, info.ca_cert, "    token: " + token + "\n", ns), 0600);
 }
 
 Result<const ClusterInfo*> shared_cluster() {

@@ -107,6 +107,12 @@ Result<std::string> request_token(poetryops::kube::RestClient& admin, const std:
 poetryops::kube::KubeConfig config_with_token(const ClusterInfo& info, const std::string& token,
                                               const std::string& token_file = {});
 
+/// Writes a kubeconfig file for the cluster that authenticates with `token` (a ServiceAccount's,
+/// from request_token), its context's namespace `ns`: for programs run as a user or a controller
+/// would run them (`--kubeconfig FILE`).
+Result<void> write_token_kubeconfig(const ClusterInfo& info, const std::string& token,
+                                    const std::string& ns, const std::filesystem::path& file);
+
 /// The cluster for this test process: the one named by POETRYOPS_TEST_KUBE_CLUSTER when that file
 /// exists (ctest's fixture), else one started for this process and stopped at exit. Fails with
 /// reason "Skip" and lane_skip_reason() when the lane cannot run (and is not required).
