@@ -49,25 +49,6 @@ ProcessResult poetryops(const std::vector<std::string>& args,
     return r ? *r : ProcessResult{};
 }
 
-/// The files of examples/hello (no local venv), by path relative to it.
-std::map<std::string, std::string> hello_files() {
-    std::map<std::string, std::string> files;
-    const fs::path root = source_dir() / "examples" / "hello";
-    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
-         ++it) {
-        const std::string rel = it->path().lexically_relative(root).generic_string();
-        if (rel == ".venv" || rel.rfind(".venv/", 0) == 0 || rel.find("__pycache__") != rel.npos) {
-            if (it->is_directory()) it.disable_recursion_pending();
-            continue;
-        }
-        if (!it->is_regular_file()) continue;
-        auto text = read_file(it->path());
-        EXPECT_TRUE(text) << it->path();
-        if (text) files[rel] = *text;
-    }
-    return files;
-}
-
 void write_tree(const fs::path& dir, const std::map<std::string, std::string>& files) {
     for (const auto& [rel, text] : files) {
         fs::create_directories((dir / rel).parent_path());
@@ -179,7 +160,7 @@ BuildahStore* BuildCli::store_ = nullptr;
 
 TEST_F(BuildCli, AFolderIsBuiltPushedAndTheRegistryHoldsThePrintedDigest) {
     const fs::path project = work.path() / "hello";
-    const std::string commit = git_project(project, hello_files());
+    const std::string commit = git_project(project, test::example_files("hello"));
     const std::string repo = "acme/hello";
     auto r = poetryops(build_args({project.string(), "--image", registry->host() + "/" + repo,
                                    "--push", "--plain-http", registry->host()}));
@@ -230,7 +211,8 @@ TEST_F(BuildCli, ASourceCommitThatIsNotTheTipIsBuiltFromTheGitServer) {
     ASSERT_TRUE(server.started()) << server.error_log();
     repos.create("shop.git");
     std::map<std::string, std::string> files;
-    for (const auto& [rel, text] : hello_files()) files["services/hello/" + rel] = text;
+    for (const auto& [rel, text] : test::example_files("hello"))
+        files["services/hello/" + rel] = text;
     files["README.md"] = "# shop\n";
     const std::string c1 = repos.commit_files("shop.git", files);
     // The tip moves on to another version: the build must take c1's files.
@@ -266,7 +248,7 @@ TEST_F(BuildCli, ASourceCommitThatIsNotTheTipIsBuiltFromTheGitServer) {
 
 TEST_F(BuildCli, ABuildThatFailsIsExit1WithBuildahsLastLinesAndNothingIsPushed) {
     // A syntax error in the project: the generated Dockerfile's byte-compilation fails.
-    auto files = hello_files();
+    auto files = test::example_files("hello");
     files["hello/main.py"] += "\ndef broken(:\n    pass\n";
     const fs::path project = work.path() / "broken";
     git_project(project, files);
@@ -282,7 +264,7 @@ TEST_F(BuildCli, ABuildThatFailsIsExit1WithBuildahsLastLinesAndNothingIsPushed) 
     expect_all_lines_prefixed(r.err, "build");
 
     // The project's own Dockerfile with a RUN that fails: linted (warnings only), then exit 1.
-    auto own = hello_files();
+    auto own = test::example_files("hello");
     own["docker/Dockerfile"] =
         "FROM " + store_->runtime_image() + "\nRUN echo boom-7f3a && exit 7\nCOPY . /app\n";
     const fs::path own_dir = work.path() / "own";
@@ -300,7 +282,7 @@ TEST_F(BuildCli, ABuildThatFailsIsExit1WithBuildahsLastLinesAndNothingIsPushed) 
 TEST_F(BuildCli, RefusalsBeforeAnythingIsBuiltAreExit2AndNameTheFileOrFlag) {
     const std::string image = registry->host() + "/acme/refused";
     // A stale lock: a hashed field of pyproject.toml changed without `poetry lock`.
-    auto stale = hello_files();
+    auto stale = test::example_files("hello");
     stale["pyproject.toml"] =
         replaced(stale["pyproject.toml"], "python = \"^3.11\"", "python = \"^3.12\"");
     const fs::path stale_dir = work.path() / "stale";
@@ -323,7 +305,7 @@ TEST_F(BuildCli, RefusalsBeforeAnythingIsBuiltAreExit2AndNameTheFileOrFlag) {
 
     // The default template needs a commit; a folder outside git has none.
     const fs::path loose = work.path() / "loose";
-    write_tree(loose, hello_files());
+    write_tree(loose, test::example_files("hello"));
     auto t = poetryops(build_args({loose.string(), "--image", image}));
     EXPECT_EQ(t.exit_code, 2) << t.err;
     EXPECT_THAT(t.err, HasSubstr("--tag-template"));
@@ -357,7 +339,8 @@ TEST_F(BuildCli, PrepareRunsTheJobsArgvAndWritesContextAndDockerfileForTheCommit
     ASSERT_TRUE(server.started()) << server.error_log();
     repos.create("shop.git");
     std::map<std::string, std::string> files;
-    for (const auto& [rel, text] : hello_files()) files["services/hello/" + rel] = text;
+    for (const auto& [rel, text] : test::example_files("hello"))
+        files["services/hello/" + rel] = text;
     files["services/hello/docker/Dockerfile"] = "FROM scratch\nCOPY . /app\n";
     files["services/other/x.txt"] = "not in the context\n";
     const std::string c1 = repos.commit_files("shop.git", files);

@@ -37,21 +37,6 @@ namespace fs = std::filesystem;
 using testing::HasSubstr;
 using testing::Not;
 
-/// Every file of examples/hello, by repository path.
-std::map<std::string, std::string> hello_files() {
-    std::map<std::string, std::string> files;
-    const fs::path root = test::source_dir() / "examples/hello";
-    for (const auto& e : fs::recursive_directory_iterator(root)) {
-        if (!e.is_regular_file()) continue;
-        auto rel = fs::relative(e.path(), root).generic_string();
-        if (rel.find("__pycache__") != std::string::npos || rel.rfind(".venv", 0) == 0) continue;
-        auto text = read_file(e.path());
-        EXPECT_TRUE(text) << e.path();
-        if (text) files[rel] = *text;
-    }
-    return files;
-}
-
 /// PIDs of the processes whose command line (arguments joined by spaces) contains `text`.
 std::vector<int> processes_with(const std::string& text) {
     std::vector<int> pids;
@@ -208,7 +193,7 @@ protected:
 };
 
 TEST_F(LocalBuildIt, ACommitBecomesAVerifiedDigestPinnedInDevAndAStaleLockBuildsNothing) {
-    auto files = hello_files();
+    auto files = test::example_files("hello");
     std::string first = repos_.commit_files("source.git", files);
     write_app("{engine: buildah}");
     auto r = runner();
@@ -264,7 +249,7 @@ TEST_F(LocalBuildIt, ACommitBecomesAVerifiedDigestPinnedInDevAndAStaleLockBuilds
 }
 
 TEST_F(LocalBuildIt, AFailingBuildReportsBuildahsOutputAndPromotesNothing) {
-    auto files = hello_files();
+    auto files = test::example_files("hello");
     files["Dockerfile"] =
         "FROM " + store_->runtime_image() + "\nRUN echo 'the project cannot build' && exit 3\n";
     repos_.commit_files("source.git", files);
@@ -285,7 +270,7 @@ TEST_F(LocalBuildIt, AFailingBuildReportsBuildahsOutputAndPromotesNothing) {
 }
 
 TEST_F(LocalBuildIt, ASourceWebhookWakesTheRunnerLongBeforeItsPoll) {
-    auto files = hello_files();
+    auto files = test::example_files("hello");
     std::string first = repos_.commit_files("source.git", files);
     write_app("{engine: buildah}", ", pollInterval: 10m");
     const int port = test::free_port();
@@ -341,7 +326,7 @@ TEST_F(LocalBuildIt, ASecondCommitWhileTheFirstBuildsCancelsIt) {
     // gone. B's Dockerfile does not sleep.
     const std::string sleep = "sleep " + std::to_string(100000 + ::getpid());
     const std::string from = "FROM " + store_->runtime_image() + "\nCOPY hello /app/hello\n";
-    auto files = hello_files();
+    auto files = test::example_files("hello");
     files["Dockerfile"] = from + "RUN " + sleep + "\n";
     const std::string a = repos_.commit_files("source.git", files, "main", "A: slow");
     const std::string tag_a = "0.1.0-" + a.substr(0, 7);
@@ -402,7 +387,7 @@ TEST_F(LocalBuildIt, ASecondCommitWhileTheFirstBuildsCancelsIt) {
 }
 
 TEST_F(LocalBuildIt, ATagThatAlreadyExistsIsAdoptedWithoutBuilding) {
-    const std::string commit = repos_.commit_files("source.git", hello_files());
+    const std::string commit = repos_.commit_files("source.git", test::example_files("hello"));
     const std::string tag = "0.1.0-" + commit.substr(0, 7);  // what the default tagTemplate renders
     // Someone (a CI job, an earlier run) pushed exactly that tag before the runner saw the commit.
     const std::string pushed = registry_->push_image("team/hello", tag, "built elsewhere");

@@ -55,25 +55,6 @@ std::string mb(std::uint64_t bytes) {
     return buf;
 }
 
-/// examples/hello as path → content (no local venv or bytecode).
-std::map<std::string, std::string> hello_files() {
-    std::map<std::string, std::string> files;
-    const fs::path root = source_dir() / "examples" / "hello";
-    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
-         ++it) {
-        const std::string rel = it->path().lexically_relative(root).generic_string();
-        if (rel == ".venv" || rel.rfind(".venv/", 0) == 0 || rel.find("__pycache__") != rel.npos) {
-            if (it->is_directory()) it.disable_recursion_pending();
-            continue;
-        }
-        if (!it->is_regular_file()) continue;
-        auto text = read_file(it->path());
-        EXPECT_TRUE(text) << it->path();
-        if (text) files[rel] = *text;
-    }
-    return files;
-}
-
 /// What a root filesystem holds: every non-directory path (relative, '/'-separated) and which of
 /// them are regular files.
 struct Tree {
@@ -271,7 +252,7 @@ TEST(ControllerImage, BuildsFromPrebuiltBinariesIntoAMinimalNonRootImageThatFetc
     TestCa ca;
     HttpGitServer server(repos, ca);
     ASSERT_TRUE(server.started()) << server.error_log();
-    const std::string commit = repos.commit_files("hello.git", hello_files());
+    const std::string commit = repos.commit_files("hello.git", test::example_files("hello"));
     ASSERT_FALSE(commit.empty());
 
     api::PoetryApp app;

@@ -55,6 +55,25 @@ std::filesystem::path source_dir() {
     return POETRYOPS_SOURCE_DIR;
 }
 
+std::map<std::string, std::string> example_files(const std::string& name) {
+    namespace fs = std::filesystem;
+    std::map<std::string, std::string> files;
+    const fs::path root = source_dir() / "examples" / name;
+    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
+         ++it) {
+        const std::string rel = it->path().lexically_relative(root).generic_string();
+        if (rel == ".venv" || rel.rfind(".venv/", 0) == 0 || rel.find("__pycache__") != rel.npos) {
+            if (it->is_directory()) it.disable_recursion_pending();
+            continue;
+        }
+        if (!it->is_regular_file()) continue;
+        auto text = read_file(it->path());
+        EXPECT_TRUE(text) << it->path();
+        if (text) files[rel] = *text;
+    }
+    return files;
+}
+
 bool require_tools(const std::vector<std::string>& programs) {
     bool all = true;
     for (const auto& p : programs) {

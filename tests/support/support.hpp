@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ bool port_open(int port);
 
 /// The source tree (POETRYOPS_SOURCE_DIR set by ctest, else the compile-time path).
 std::filesystem::path source_dir();
+
+/// Every file of examples/NAME by path relative to it (its local .venv and bytecode left out): a
+/// Poetry project to commit to a source repository or build.
+std::map<std::string, std::string> example_files(const std::string& name);
 
 /// Fails the calling test (ADD_FAILURE) and returns false when a program is not on PATH.
 /// Integration tests never skip: scripts/setup.sh installs every tool they need.
