@@ -1,12 +1,16 @@
 // YAML -> JSON with yaml-cpp, keeping a field-path -> line map so errors can point into the file.
 #include <poetryops/api/codec.hpp>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <sstream>
 
 namespace poetryops::api {
 
@@ -16,6 +20,77 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 constexpr std::size_t kMaxNodes = 1000000;  // aliases can multiply nodes ("billion laughs")
+
+/// A pass over the parser's events before any node is built: refuses nesting deeper than
+/// kMaxDepth as soon as it is reached (yaml-cpp's own guard stops at 2000 levels and says only
+/// "bad file") and a document whose aliases expand to more than kMaxNodes (a "billion laughs")
+/// for the cost of its text, by counting each anchored node's size once.
+class Precheck : public YAML::EventHandler {
+public:
+    struct Refused {
+        YAML::Mark mark;
+        std::string message;
+    };
+
+    void OnDocumentStart(const YAML::Mark&) override {
+        anchored_.clear();
+        total_ = 0;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t a) override { add(m, a, 1); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t a) override {
+        auto it = anchored_.find(a);
+        add(m, 0, it == anchored_.end() ? 1 : it->second);
+    }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                  const std::string&) override {
+        add(m, a, 1);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                         YAML::EmitterStyle::value) override {
+        open(m, a);
+    }
+    void OnSequenceEnd() override { close(); }
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                    YAML::EmitterStyle::value) override {
+        open(m, a);
+    }
+    void OnMapEnd() override { close(); }
+
+private:
+    struct Open {
+        YAML::Mark mark;
+        YAML::anchor_t anchor = 0;
+        std::uint64_t size = 1;
+    };
+    std::vector<Open> open_;
+    std::map<YAML::anchor_t, std::uint64_t> anchored_;  ///< expanded size of each anchored node
+    std::uint64_t total_ = 0;                           ///< of the document so far
+
+    void open(const YAML::Mark& m, YAML::anchor_t a) {
+        if (open_.size() > static_cast<std::size_t>(kMaxDepth)) {
+            throw Refused{m, "nested more than " + std::to_string(kMaxDepth) +
+                                 " levels deep (the nesting limit)"};
+        }
+        open_.push_back({m, a, 1});
+    }
+    void close() {
+        Open done = open_.back();
+        open_.pop_back();
+        add(done.mark, done.anchor, done.size);
+    }
+    /// A node of `size` nodes (aliases expanded) is complete.
+    void add(const YAML::Mark& m, YAML::anchor_t a, std::uint64_t size) {
+        if (a != 0) anchored_[a] = size;
+        std::uint64_t& into = open_.empty() ? total_ : open_.back().size;
+        into = std::min<std::uint64_t>(into + size, std::numeric_limits<std::uint32_t>::max());
+        if (into > kMaxNodes) {
+            throw Refused{m,
+                          "aliases expand to more than 1,000,000 nodes (the node limit; a "
+                          "YAML bomb?)"};
+        }
+    }
+};
 
 struct Converter {
     std::string_view file;
@@ -150,7 +225,15 @@ Result<std::vector<json>> yaml_to_json(std::string_view text, std::string_view f
                                        std::vector<std::map<std::string, int>>* lines) {
     std::vector<YAML::Node> docs;
     try {
+        std::istringstream in{std::string(text)};
+        YAML::Parser parser(in);
+        Precheck check;
+        while (parser.HandleNextDocument(check)) {
+        }
         docs = YAML::LoadAll(std::string(text));
+    } catch (const Precheck::Refused& r) {
+        return fail(Error::Kind::decode,
+                    std::string(file) + ":" + std::to_string(r.mark.line + 1) + ": " + r.message);
     } catch (const YAML::Exception& e) {
         return fail(Error::Kind::decode, std::string(file) + ":" + std::to_string(e.mark.line + 1) +
                                              ": invalid YAML: " + e.msg);

@@ -12,7 +12,6 @@
 
 #include <filesystem>
 #include <iostream>
-#include <iterator>
 #include <memory>
 
 namespace poetryops::cli {
@@ -102,11 +101,19 @@ Exit run_lint(const LintArgs& a) {
         o.file = f;
         Result<dockerfile::LintReport> r = fail(Error::Kind::internal, "not run");
         if (f == "-") {
-            std::string text((std::istreambuf_iterator<char>(std::cin)),
-                             std::istreambuf_iterator<char>());
+            // As much as a file may hold, and one byte more to tell that it is too large.
+            std::string text(dockerfile::kMaxDockerfileBytes + 1, '\0');
+            std::cin.read(text.data(), static_cast<std::streamsize>(text.size()));
+            text.resize(static_cast<std::size_t>(std::cin.gcount()));
             dockerfile::LintContext ctx;
             ctx.file = "-";
-            r = dockerfile::lint(text, ctx);
+            if (text.size() > dockerfile::kMaxDockerfileBytes) {
+                r = fail(Error::Kind::invalid, "-: stdin is larger than the limit of " +
+                                                   std::to_string(dockerfile::kMaxDockerfileBytes) +
+                                                   " bytes");
+            } else {
+                r = dockerfile::lint(text, ctx);
+            }
         } else {
             r = dockerfile::lint_file(f);
         }

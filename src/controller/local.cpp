@@ -6,6 +6,7 @@
 #include <poetryops/util/backoff.hpp>
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
+#include <poetryops/util/stale.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -187,6 +188,8 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
             Error::Kind::internal,
             "cannot create " + (options.state_dir / "status").string() + ": " + ec.message());
     }
+    // Status files a killed run was writing (the git cache cleans its own).
+    remove_stale_temps(options.state_dir / "status", {".tmp-"});
     auto impl = std::make_unique<Impl>();
     impl->clock = options.clock ? options.clock : &SystemClock::instance();
     EngineOptions eo;

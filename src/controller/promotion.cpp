@@ -389,16 +389,23 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
         route_at[env.name] = {paths.size(), files.size()};
         paths.insert(paths.end(), files.begin(), files.end());
     }
+    // An environment that cannot be read (the repository unreachable, a path through a symlink or
+    // a submodule, a file missing, over the size limit or not YAML) is left as it is: plan() makes
+    // the app not Ready with `reason`, the first such error makes it Degraded (and `run --once`
+    // fail).
+    auto unreadable = [&](const std::string& env, Error e, std::string_view reason) {
+        e.reason = api::condition_reason(e.reason, reason);
+        promote::EnvironmentObservation eo;
+        eo.read_ok = false;
+        eo.read_error = e.message;
+        eo.read_reason = e.reason;
+        obs.environments[env] = std::move(eo);
+        if (!out.error) out.error = std::move(e);
+    };
     auto snapshot = gitops_.read_files(app, paths);
     if (!snapshot) {
-        out.error = snapshot.error();
-        out.error->reason = api::condition_reason(out.error->reason, "GitOpsUnavailable");
-        for (const auto& env : app.spec.environments) {
-            promote::EnvironmentObservation eo;
-            eo.read_ok = false;
-            eo.read_error = snapshot.error().message;
-            obs.environments[env.name] = std::move(eo);
-        }
+        for (const auto& env : app.spec.environments)
+            unreadable(env.name, snapshot.error(), "GitOpsUnavailable");
         return obs;
     }
     for (std::size_t i = 0; i < app.spec.environments.size(); ++i) {
@@ -407,16 +414,17 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
         promote::EnvironmentObservation eo;
         const std::optional<std::string>& text = snapshot->files[i];
         if (!text) {
-            eo.read_ok = false;
-            eo.read_error = path + " does not exist on branch " + app.spec.gitops.branch;
-            obs.environments[env.name] = std::move(eo);
+            unreadable(env.name,
+                       Error::make(Error::Kind::not_found,
+                                   path + " does not exist on branch " + app.spec.gitops.branch),
+                       "FileNotFound");
             continue;
         }
         auto pinned = manifest::find_pinned_image(*text, image_request(app, env), env.update.kind);
         if (!pinned) {
-            eo.read_ok = false;
-            eo.read_error = path + ": " + pinned.error().message;
-            obs.environments[env.name] = std::move(eo);
+            Error e = pinned.error();
+            e.message = path + ": " + e.message;
+            unreadable(env.name, std::move(e), "InvalidManifest");
             continue;
         }
         const api::EnvironmentStatus* st = app.status.find_environment(env.name);

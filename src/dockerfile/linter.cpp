@@ -119,7 +119,7 @@ Result<LintReport> lint_file(const std::filesystem::path& path) {
     if (std::filesystem::is_directory(path, ec)) {
         return fail(Error::Kind::invalid, path.string() + ": is a directory, not a Dockerfile");
     }
-    POETRYOPS_TRY(std::string text, read_file(path, 4 * 1024 * 1024));
+    POETRYOPS_TRY(std::string text, read_file(path, kMaxDockerfileBytes));
     LintContext ctx;
     ctx.file = path.string();
     ctx.dockerignore_known = true;

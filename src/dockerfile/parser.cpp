@@ -52,6 +52,32 @@ std::vector<std::string_view> split_lines(std::string_view text) {
     return lines;
 }
 
+/// At most ~80 characters of `s` for a message, control characters shown as \xNN, cut with "…":
+/// an error about a line never echoes the whole line (a 100 MB line of NUL bytes is one line).
+std::string excerpt(std::string_view s) {
+    constexpr std::size_t kMax = 80;
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (out.size() >= kMax) {
+            // Never cut inside a UTF-8 sequence.
+            while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80)
+                out.pop_back();
+            if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0x80)) out.pop_back();
+            return out + "…";
+        }
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7F) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 0xF];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
 Unexpected error_at(const std::string& file, int line, const std::string& problem) {
     return fail(Error::Kind::decode, file + ":" + std::to_string(line) + ": " + problem,
                 "DockerfileSyntax");
@@ -222,11 +248,11 @@ Result<Dockerfile> parse(std::string_view text, const std::string& file) {
         std::string name, value;
         if (!parse_directive(lines[i], name, value) || !known.count(name)) break;
         if (df.directives.count(name))
-            return error_at(file, i + 1, "parser directive '" + name + "' given twice");
+            return error_at(file, i + 1, "parser directive '" + excerpt(name) + "' given twice");
         if (name == "escape") {
             if (value != "\\" && value != "`") {
                 return error_at(file, i + 1,
-                                "invalid escape directive '" + value + "' (use \\ or `)");
+                                "invalid escape directive '" + excerpt(value) + "' (use \\ or `)");
             }
             df.escape = value[0];
         }
@@ -278,7 +304,7 @@ Result<Dockerfile> parse(std::string_view text, const std::string& file) {
                        [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
         if (!kInstructions.count(ins.keyword)) {
             return error_at(file, ins.line,
-                            "unknown instruction '" + std::string(rest.substr(0, kw_end)) + "'");
+                            "unknown instruction '" + excerpt(rest.substr(0, kw_end)) + "'");
         }
         rest = ltrim(rest.substr(kw_end));
         if (kFlagInstructions.count(ins.keyword)) ins.flags = take_flags(rest);
@@ -305,8 +331,9 @@ Result<Dockerfile> parse(std::string_view text, const std::string& file) {
                 }
                 if (!closed) {
                     return error_at(file, ins.line,
-                                    "heredoc <<" + m.delimiter + " is never closed (no line '" +
-                                        m.delimiter + "' follows)");
+                                    "heredoc <<" + excerpt(m.delimiter) +
+                                        " is never closed (no line '" + excerpt(m.delimiter) +
+                                        "' follows)");
                 }
                 ins.heredocs.push_back(std::move(h));
             }
@@ -323,7 +350,7 @@ Result<Dockerfile> parse(std::string_view text, const std::string& file) {
             auto words = split_words(ins.args, df.escape);
             if (!(words.size() == 1 || (words.size() == 3 && str::iequals(words[1], "as")))) {
                 return error_at(file, ins.line,
-                                "FROM expects 'IMAGE [AS NAME]', got '" + ins.args + "'");
+                                "FROM expects 'IMAGE [AS NAME]', got '" + excerpt(ins.args) + "'");
             }
             Stage st;
             st.index = static_cast<int>(df.stages.size());

@@ -7,11 +7,13 @@
 
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
+#include <poetryops/util/stale.hpp>
 #include <poetryops/util/strings.hpp>
 
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 namespace poetryops::git {
@@ -317,7 +319,24 @@ Result<std::unique_ptr<RepoCache>> RepoCache::create(std::filesystem::path dir) 
     if (ec)
         return fail(Error::Kind::internal,
                     "git cache: cannot create " + dir.string() + ": " + ec.message());
-    auto priv = std::make_shared<TempDir>("poetryops-git");
+    // What a killed process left: its private folder (askpass script, empty home) and the loose
+    // objects it was writing. Only those of processes that are gone.
+    const char* tmp = std::getenv("TMPDIR");
+    remove_stale_temps(tmp && *tmp ? std::filesystem::path(tmp) : std::filesystem::path("/tmp"),
+                       {"poetryops-git-"});
+    namespace fs = std::filesystem;
+    for (auto clone = fs::directory_iterator(dir, ec); !ec && clone != fs::directory_iterator();
+         clone.increment(ec)) {
+        if (clone->path().extension() != ".git") continue;
+        std::error_code sub_ec;
+        for (auto sub = fs::directory_iterator(clone->path() / "objects", sub_ec);
+             !sub_ec && sub != fs::directory_iterator(); sub.increment(sub_ec)) {
+            if (sub->path().filename().string().size() == 2)
+                remove_stale_temps(sub->path(), {"tmp_obj_"});
+        }
+    }
+    ec.clear();
+    auto priv = std::make_shared<TempDir>(owned_temp_marker("poetryops-git-"));
     POETRYOPS_TRY_VOID(detail::write_private_files(priv->path()));
     return std::unique_ptr<RepoCache>(
         new RepoCache(std::filesystem::absolute(dir), std::move(priv)));

@@ -56,6 +56,27 @@ void Session::request_stop() {
     if (idle) close();
 }
 
+template <class Op>
+asio::awaitable<void> Session::read_before(asio::steady_timer::time_point deadline, error_code& ec,
+                                           Op& op) {
+    struct Deadline {
+        bool done = false, expired = false;
+    };
+    auto state = std::make_shared<Deadline>();
+    asio::steady_timer timer(server.io, deadline);
+    // Everything runs on the one I/O thread: a timer that fired after the read ended sees `done`.
+    timer.async_wait([self = shared_from_this(), state](error_code e) {
+        if (e || state->done) return;
+        state->expired = true;
+        self->lowest().cancel();
+    });
+    lowest().expires_never();
+    co_await with_stream(op);
+    state->done = true;
+    timer.cancel();
+    if (state->expired) ec = beast::error::timeout;
+}
+
 asio::awaitable<void> Session::send_simple(int status, std::string body) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
     res.reason(bsv(reason_phrase(status)));
@@ -132,9 +153,13 @@ asio::awaitable<void> Session::run() {
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
         parser.body_limit(o.max_body_bytes);
-        lowest().expires_after(o.read_timeout);
-        co_await with_stream(
-            [&](auto& s) { return bhttp::async_read_header(s, buffer, parser, with_ec(ec)); });
+        // One whole request within read_timeout; a client that sent part of it by then is answered
+        // 408, an idle keep-alive connection is closed.
+        const auto deadline = asio::steady_timer::clock_type::now() + o.read_timeout;
+        auto read_header = [&](auto& s) {
+            return bhttp::async_read_header(s, buffer, parser, with_ec(ec));
+        };
+        co_await read_before(deadline, ec, read_header);
         idle = false;
         if (ec) {
             if (ec ==
@@ -144,7 +169,7 @@ asio::awaitable<void> Session::run() {
                 co_await drain();
             } else if (ec == bhttp::error::header_limit) {
                 co_await send_simple(431, "request header too large\n");
-            } else if (ec == beast::error::timeout && parser.got_some()) {
+            } else if (ec == beast::error::timeout && (parser.got_some() || buffer.size() > 0)) {
                 co_await send_simple(408, "request timeout\n");
             }
             break;
@@ -158,13 +183,14 @@ asio::awaitable<void> Session::run() {
         }
         if (bhttp::token_list(parser.get()[bhttp::field::expect]).exists("100-continue")) {
             static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            lowest().expires_after(o.write_timeout);
             co_await with_stream([&](auto& s) {
                 return asio::async_write(s, asio::buffer(kContinue), with_ec(ec));
             });
             if (ec) break;
         }
-        co_await with_stream(
-            [&](auto& s) { return bhttp::async_read(s, buffer, parser, with_ec(ec)); });
+        auto read_body = [&](auto& s) { return bhttp::async_read(s, buffer, parser, with_ec(ec)); };
+        co_await read_before(deadline, ec, read_body);
         if (ec) {
             if (ec == bhttp::error::body_limit) {
                 co_await send_simple(413, "request body larger than " +

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 namespace poetryops::promote {
 
@@ -531,10 +532,18 @@ struct EnvPlanner {
     }
 };
 
+/// `unreadable`: (reason, message) of each environment whose file could not be read.
 void update_ready(api::PoetryAppStatus& status, const api::PoetryApp& app, TimePoint now,
-                  const std::vector<std::string>& blocked) {
+                  const std::vector<std::string>& blocked,
+                  const std::vector<std::pair<std::string, std::string>>& unreadable) {
     std::string bad_reason, bad_message;
+    if (!unreadable.empty()) {
+        // What git holds for it is unknown: an environment that cannot be read is never Ready.
+        bad_reason = unreadable.front().first;
+        bad_message = unreadable.front().second;
+    }
     for (const auto& st : status.environments) {
+        if (!bad_reason.empty()) break;
         if (st.phase == Phase::held || st.phase == Phase::failed) {
             bad_reason = st.phase == Phase::held ? "Held" : "PromotionFailed";
             bad_message = st.name + ": " + st.message;
@@ -569,6 +578,7 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
     p.status.environments = std::move(envs);
 
     EnvPlanner planner{app, observations, now, p};
+    std::vector<std::pair<std::string, std::string>> unreadable;
     for (std::size_t i = 0; i < app.spec.environments.size(); ++i) {
         const EnvironmentSpec& es = app.spec.environments[i];
         EnvironmentStatus& st = p.status.environments[i];
@@ -578,6 +588,8 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
         const EnvironmentObservation& o = it->second;
         if (!o.read_ok) {
             st.message = "cannot read the GitOps repo: " + o.read_error;
+            unreadable.emplace_back(o.read_reason.empty() ? "GitOpsUnavailable" : o.read_reason,
+                                    es.name + ": " + st.message);
             continue;
         }
         planner.reconcile_git(es, st, o);
@@ -603,7 +615,7 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
         planner.reconcile_promotion(i, es, st);
         if (es.canary && !st.held) planner.reconcile_canary(es, st, o);
     }
-    update_ready(p.status, app, now, p.blocked);
+    update_ready(p.status, app, now, p.blocked, unreadable);
     p.status.summary = api::make_summary(app.spec, p.status);
     return p;
 }

@@ -1,5 +1,7 @@
 #include <poetryops/util/fs.hpp>
 
+#include <poetryops/util/stale.hpp>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,7 +56,9 @@ Result<void> write_file_atomic(const fs::path& path, std::string_view data, unsi
     if (dir.empty()) dir = ".";
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0) mode = st.st_mode & 07777;
-    std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+    // Named after this process, so that a later one removes it if this one is killed here.
+    std::string tmpl =
+        (dir / ("." + path.filename().string() + owned_temp_marker(".tmp-") + "-XXXXXX")).string();
     int fd = ::mkstemp(tmpl.data());
     if (fd < 0) {
         int e = errno;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <limits>
 
 using namespace poetryops::api;
@@ -152,6 +153,38 @@ TEST(Codec, YamlErrorsNameFileAndLine) {
     auto deep = yaml_to_json(std::string(200, '[') + std::string(200, ']'), "deep.yaml");
     ASSERT_FALSE(deep);
     EXPECT_THAT(deep.error().message, testing::HasSubstr("nested"));
+}
+
+// Refused by the limit they pass, naming it, before a node tree is built: 10,000 levels once gave
+// "invalid YAML: bad file" (yaml-cpp's own guard), and a billion laughs in an ignored field cost
+// 200 MB and seconds before the converter's node count stopped it.
+TEST(Codec, NestingAndAliasBombsAreRefusedByTheirLimitAtOnce) {
+    const std::string head =
+        "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\n"
+        "metadata: {name: a}\nspec:\n";
+    auto deep = load_poetryapps_yaml(
+        head + "  x: " + std::string(10000, '[') + std::string(10000, ']') + "\n", "deep.yaml");
+    ASSERT_FALSE(deep);
+    EXPECT_EQ(deep.error().message,
+              "deep.yaml:5: nested more than 64 levels deep (the nesting limit)");
+
+    std::string bomb =
+        head + "  ignored:\n    a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+    std::string prev = "a";
+    for (std::string name : {"b", "c", "d", "e", "f", "g", "h", "i"}) {
+        bomb += "    " + name + ": &" + name + " [";
+        for (int k = 0; k < 9; ++k) bomb += (k ? ", *" : "*") + prev;
+        bomb += "]\n";
+        prev = name;
+    }
+    auto started = std::chrono::steady_clock::now();
+    auto r = load_poetryapps_yaml(bomb, "bomb.yaml");
+    auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_FALSE(r);
+    EXPECT_THAT(r.error().message, testing::StartsWith("bomb.yaml:"));
+    EXPECT_THAT(r.error().message,
+                testing::HasSubstr("aliases expand to more than 1,000,000 nodes (the node limit"));
+    EXPECT_LT(took, std::chrono::milliseconds(500));
 }
 
 TEST(Codec, ValidationErrorsPointAtTheLine) {

@@ -1,10 +1,12 @@
 #include <poetryops/controller/local.hpp>
 
+#include <poetryops/api/conditions.hpp>
 #include <poetryops/controller/demo.hpp>
 #include <poetryops/registry/layout.hpp>
 #include <poetryops/registry/reference.hpp>
 #include <poetryops/util/fs.hpp>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -91,6 +93,39 @@ protected:
         auto r = LocalRunner::create(o);
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
         return r ? std::move(r).value() : nullptr;
+    }
+
+    /// Runs `script` (sh) in the seed clone, then commits what it staged and pushes.
+    void change_gitops(const std::string& script) {
+        auto o = git_env(dir.path());
+        o.cwd = (dir.path() / "seed").string();
+        test::must_run({"sh", "-ec", script}, o);
+        test::must_run({"git", "commit", "-qm", "change"}, o);
+        test::must_run({"git", "push", "-q", (dir.path() / "deploy.git").string(), "main"}, o);
+    }
+
+    /// Runs until settled; the app's Ready and Degraded conditions and the pass's errors.
+    struct Unreadable {
+        const api::Condition* ready = nullptr;
+        const api::Condition* degraded = nullptr;
+        std::vector<std::string> errors;
+        api::PoetryAppStatus status;
+    };
+    Unreadable settle() {
+        Unreadable u;
+        auto r = runner();
+        if (!r) return u;
+        auto pass = r->run_until_settled();
+        EXPECT_TRUE(pass) << pass.error().message;
+        if (!pass) return u;
+        u.errors = pass->errors;
+        auto status = r->status_of("team/app");
+        EXPECT_TRUE(status);
+        if (!status) return u;
+        u.status = *status;
+        u.ready = api::find_condition(u.status.conditions, api::kConditionReady);
+        u.degraded = api::find_condition(u.status.conditions, api::kConditionDegraded);
+        return u;
     }
 
     std::string remote_file(const std::string& path) {
@@ -203,6 +238,54 @@ TEST_F(LocalModeTest, MissingRegistryImageIsNothingToDo) {
     auto pass = r->run_until_settled();
     ASSERT_TRUE(pass) << pass.error().message;
     EXPECT_EQ(pass->commits, 0u);
+}
+
+// An environment whose file cannot be read is never Ready, and the pass reports it (run --once
+// exits 1), whether the path is refused (a submodule, like a symlink) or the file is over the size
+// limit or missing.
+TEST_F(LocalModeTest, AnOversizedEnvironmentFileIsNotReadyAndFailsThePass) {
+    // 17 MB: over the 16 MiB limit of a manifest document.
+    change_gitops(
+        "printf 'image:\\n  repository: registry.local/team/app\\n  tag: old\\n' > "
+        "envs/prod/values.yaml; head -c 17000000 /dev/zero | tr '\\0' x | "
+        "sed 's/^/# /' >> envs/prod/values.yaml; git add envs/prod/values.yaml");
+    Unreadable u = settle();
+    ASSERT_EQ(u.errors.size(), 1u);
+    EXPECT_THAT(u.errors[0], testing::HasSubstr("envs/prod/values.yaml: document of "));
+    EXPECT_THAT(u.errors[0], testing::HasSubstr("bytes is over the limit of 16777216"));
+    ASSERT_NE(u.ready, nullptr);
+    EXPECT_EQ(u.ready->status, "False");
+    EXPECT_EQ(u.ready->reason, "TooLarge");
+    EXPECT_THAT(u.ready->message, testing::HasSubstr("prod: cannot read the GitOps repo"));
+    ASSERT_NE(u.degraded, nullptr);
+    EXPECT_EQ(u.degraded->status, "True");
+    EXPECT_EQ(u.degraded->reason, "TooLarge");
+}
+
+TEST_F(LocalModeTest, ASubmoduleEnvironmentFolderIsNamedAndNotReady) {
+    change_gitops(
+        "git rm -rq envs/prod && git update-index --add --cacheinfo "
+        "160000,1234567890123456789012345678901234567890,envs/prod");
+    Unreadable u = settle();
+    ASSERT_EQ(u.errors.size(), 1u);
+    EXPECT_THAT(u.errors[0], testing::HasSubstr("'envs/prod' is a submodule"));
+    ASSERT_NE(u.ready, nullptr);
+    EXPECT_EQ(u.ready->status, "False");
+    EXPECT_EQ(u.ready->reason, "InvalidPath");
+    EXPECT_THAT(u.ready->message, testing::HasSubstr("is a submodule"));
+}
+
+TEST_F(LocalModeTest, AMissingEnvironmentFileIsNotReady) {
+    change_gitops("git rm -q envs/prod/values.yaml");
+    Unreadable u = settle();
+    ASSERT_EQ(u.errors.size(), 1u);
+    EXPECT_THAT(u.errors[0],
+                testing::HasSubstr("envs/prod/values.yaml does not exist on branch main"));
+    ASSERT_NE(u.ready, nullptr);
+    EXPECT_EQ(u.ready->status, "False");
+    EXPECT_EQ(u.ready->reason, "FileNotFound");
+    EXPECT_EQ(u.status.environments.at(0).message.find("cannot read"), std::string::npos)
+        << "dev reads fine: " << u.status.environments.at(0).message;
 }
 
 TEST(Demo, WalksPromotionsHoldReleaseRollbackAndCanariesInARealRepo) {

@@ -10,6 +10,12 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
@@ -111,6 +117,65 @@ TEST(HttpClientServer, IdleConnectionClosedByServerIsReplaced) {
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->body, "DELETE /b ");
     EXPECT_EQ(server.connections_accepted(), 2u);
+}
+
+/// A raw TCP client on 127.0.0.1:`port` that sends `head` one byte every `gap` (as a slowloris
+/// does) until the server answers or closes; what the server sent, and whether it had sent
+/// everything.
+struct Trickled {
+    std::string answer;
+    std::size_t sent = 0;
+};
+Trickled trickle(std::uint16_t port, const std::string& head, std::chrono::milliseconds gap) {
+    Trickled t;
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    EXPECT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    auto until = std::chrono::steady_clock::now() + 10s;
+    bool eof = false;
+    while (!eof && std::chrono::steady_clock::now() < until) {
+        if (t.sent < head.size() && ::send(fd, head.data() + t.sent, 1, MSG_NOSIGNAL) == 1)
+            ++t.sent;
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(gap.count())) <= 0) continue;
+        char buf[4096];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) eof = true;
+        if (n > 0) t.answer.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return t;
+}
+
+TEST(HttpServer, AHeaderTrickledPastTheReadTimeoutIsAnswered408) {
+    ServerOptions o;
+    o.read_timeout = 1s;
+    std::atomic<int> calls{0};
+    Server server;
+    ASSERT_TRUE(server.start(o, [&](const Request&) {
+        ++calls;
+        return Response::make(200, "ok");
+    }));
+    const std::string head =
+        "GET /webhooks/registry HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(100, 'a') +
+        "\r\n\r\n";
+    auto started = std::chrono::steady_clock::now();
+    Trickled t = trickle(server.port(), head, 100ms);
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_LT(t.sent, head.size()) << "the header was never complete";
+    EXPECT_EQ(t.answer.rfind("HTTP/1.1 408 Request Timeout\r\n", 0), 0u) << t.answer;
+    EXPECT_NE(t.answer.find("Connection: close\r\n"), std::string::npos) << t.answer;
+    EXPECT_GE(took, 900ms);
+    EXPECT_LT(took, 5s);
+    EXPECT_EQ(calls.load(), 0);
+
+    // A connection that sent nothing is closed without an answer (an idle keep-alive).
+    Trickled idle = trickle(server.port(), "", 100ms);
+    EXPECT_EQ(idle.answer, "");
 }
 
 TEST(HttpClientServer, ConcurrentRequestsFromManyThreads) {

@@ -538,6 +538,30 @@ TEST_F(PlanTest, UnreadableGitLeavesTheEnvironmentAlone) {
     Plan p = plan(app, obs, t0);
     EXPECT_TRUE(p.actions.empty());
     EXPECT_NE(p.status.environments[0].message.find("connection refused"), std::string::npos);
+    // Nothing is known of what it runs: not Ready.
+    ASSERT_FALSE(p.status.conditions.empty());
+    EXPECT_EQ(p.status.conditions[0].type, "Ready");
+    EXPECT_EQ(p.status.conditions[0].status, "False");
+    EXPECT_EQ(p.status.conditions[0].reason, "GitOpsUnavailable");
+}
+
+TEST_F(PlanTest, AnEnvironmentWhoseFileIsRefusedIsNotReadyNamingWhy) {
+    Observations obs = observe_status(app);
+    obs.newest = artifact("1.4.2", kA);
+    auto& prod = obs.environments[app.spec.environments.back().name];
+    prod.read_ok = false;
+    prod.read_error = "envs/prod/values.yaml: document of 52428943 bytes is over the limit";
+    prod.read_reason = "TooLarge";
+    Plan p = plan(app, obs, t0);
+    ASSERT_FALSE(p.status.conditions.empty());
+    const api::Condition& ready = p.status.conditions[0];
+    EXPECT_EQ(ready.type, "Ready");
+    EXPECT_EQ(ready.status, "False");
+    EXPECT_EQ(ready.reason, "TooLarge");
+    EXPECT_EQ(ready.message, app.spec.environments.back().name +
+                                 ": cannot read the GitOps repo: " + prod.read_error);
+    // The environments before it still move.
+    EXPECT_NE(action_for(p, "dev"), nullptr);
 }
 
 TEST_F(PlanTest, ReadyConditionAndTrailer) {

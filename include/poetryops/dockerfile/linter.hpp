@@ -58,6 +58,10 @@ struct LintContext {
     std::optional<std::string> poetry_toml;
 };
 
+/// The largest Dockerfile the linter reads (a file, a pipe or stdin): larger input is refused
+/// before it is parsed.
+constexpr std::size_t kMaxDockerfileBytes = 4 * 1024 * 1024;
+
 /// Lints Dockerfile text. Fails (Error::Kind::decode, "FILE:LINE: problem") only when the text does
 /// not parse.
 Result<LintReport> lint(std::string_view text, const LintContext& context);

@@ -56,8 +56,12 @@ struct HealthObservation {
 
 /// What the reconciler read for one environment.
 struct EnvironmentObservation {
-    bool read_ok = true;  ///< false: git could not be read; the environment is left as it is
+    /// false: the environment's file could not be read (git unreachable, a path refused, a file
+    /// missing, over the size limit or not YAML); the environment is left as it is and the app is
+    /// not Ready (`read_reason`, `read_error`).
+    bool read_ok = true;
     std::string read_error;
+    std::string read_reason;  ///< CamelCase: InvalidPath, FileNotFound, TooLarge, GitOpsUnavailable
     /// The image reference the environment's manifests pin now, as written (empty: nothing found).
     std::string pinned_image;
     std::string pinned_digest;  ///< its digest part ("" when pinned by tag only)
@@ -113,7 +117,7 @@ struct Plan {
     std::vector<std::string> unavailable;
     /// Canaries that cannot go on as configured (route or canary workload unreadable, analysis
     /// that cannot run), one line per environment naming the file or metric: Ready is False
-    /// (CanaryBlocked) unless an environment is Held or Failed.
+    /// (CanaryBlocked) unless an environment is unreadable, Held or Failed.
     std::vector<std::string> blocked;
 };
 

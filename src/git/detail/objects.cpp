@@ -1,5 +1,6 @@
 #include "git/detail/objects.hpp"
 
+#include <poetryops/util/stale.hpp>
 #include <poetryops/util/strings.hpp>
 
 #include <openssl/evp.h>
@@ -202,7 +203,7 @@ Result<void> write_loose_object(const std::filesystem::path& git_dir, const std:
     raw += '\0';
     raw.append(body);
     std::string data = zlib_stored(raw);
-    std::string tmpl = (dir / "tmp_obj_XXXXXX").string();
+    std::string tmpl = (dir / (owned_temp_marker("tmp_obj_") + "-XXXXXX")).string();
     int fd = ::mkstemp(tmpl.data());
     if (fd < 0)
         return fail(Error::Kind::internal, "cannot create a temporary object in " + dir.string());

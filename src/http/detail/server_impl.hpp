@@ -106,6 +106,12 @@ public:
     }
 
 private:
+    /// Runs the read `op(stream)` until `deadline`. Then the read is cancelled and `ec` is
+    /// beast::error::timeout, but the connection stays open (the stream's own expiry would close
+    /// it), so that a request that came too slowly can still be answered 408.
+    template <class Op>
+    asio::awaitable<void> read_before(asio::steady_timer::time_point deadline, error_code& ec,
+                                      Op& op);
     asio::awaitable<void> send_simple(int status, std::string body);
     asio::awaitable<void> drain();
     asio::awaitable<Response> call_handler(Request request);
