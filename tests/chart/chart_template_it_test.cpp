@@ -394,7 +394,7 @@ tests:
     - exp_labels: {severity: warning, app: team/api}
       exp_annotations:
         summary: PoetryApp team/api is not Ready
-        description: An invalid spec, a hold, a failed promotion or a blocked canary. kubectl poetryops why, or kubectl describe poetryapp.
+        description: An invalid spec, a hold, a failed promotion, a blocked canary or an environment that cannot be read (the GitOps repo unreachable, a file refused). kubectl poetryops why, or kubectl describe poetryapp.
   - eval_time: 25m
     alertname: PoetryAppDegraded
     exp_alerts:
