@@ -34,14 +34,6 @@ std::string describe(const std::string& version, const std::string& digest) {
     return version + " (" + short_digest(digest) + ")";
 }
 
-std::string format_wait(std::chrono::seconds s) {
-    auto m = std::chrono::duration_cast<std::chrono::minutes>(s);
-    auto rest = s - m;
-    if (m.count() == 0) return std::to_string(rest.count()) + "s";
-    return std::to_string(m.count()) + "m" +
-           (rest.count() ? std::to_string(rest.count()) + "s" : "");
-}
-
 /// Sets the phase; `since` moves only when the phase changes.
 void set_phase(EnvironmentStatus& st, Phase phase, std::string reason, std::string message,
                TimePoint now) {
