@@ -154,14 +154,8 @@ protected:
     }
 
     std::string make_namespace(const std::string& prefix) {
-        static std::atomic<int> seq{0};
-        std::string ns = prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++seq);
-        auto r = admin_->create(
-            kube::resources::namespaces(),
-            {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
-        EXPECT_TRUE(r || kube::is_already_exists(r.error())) << (r ? "" : r.error().message);
-        namespaces_.push_back(ns);
-        return ns;
+        namespaces_.push_back(tk::create_namespace(*admin_, prefix + "-"));
+        return namespaces_.back();
     }
 
     /// The lane's unprivileged user may use `kubectl poetryops` in the team's namespace with

@@ -83,19 +83,7 @@ std::unique_ptr<RestClient> KubeServerTest::make_client(metrics::MetricsRegistry
 }
 
 std::string KubeServerTest::fresh_namespace(RestClient& client) {
-    // Unique across the run's processes (pids are reused within a run, so add the clock).
-    static std::atomic<int> seq{0};
-    auto now = std::chrono::steady_clock::now().time_since_epoch();
-    std::string name =
-        "t" + std::to_string(::getpid()) + "-" +
-        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count() %
-                       1000000007) +
-        "-" + std::to_string(++seq);
-    nlohmann::json ns = {
-        {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
-    auto r = client.create(resources::namespaces(), ns);
-    EXPECT_TRUE(r || is_already_exists(r.error())) << (r ? "" : r.error().message);
-    return name;
+    return test::kube::create_namespace(client, "t");
 }
 
 std::string server_kind_name(const ::testing::TestParamInfo<ServerKind>& info) {

@@ -4,8 +4,11 @@
 #include "support/support.hpp"
 
 #include <poetryops/kube/client.hpp>
+#include <poetryops/kube/resource.hpp>
+#include <poetryops/kube/status.hpp>
 #include <poetryops/util/fs.hpp>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
@@ -14,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -356,6 +360,21 @@ Result<ClusterInfo> read_info(const fs::path& file) {
     if (j.contains("pids")) i.pids = j["pids"].get<std::vector<int>>();
     if (i.server.empty()) return fail(Error::Kind::decode, file.string() + ": no server");
     return i;
+}
+
+std::string create_namespace(poetryops::kube::RestClient& admin, const std::string& prefix) {
+    static std::atomic<int> seq{0};
+    auto now = std::chrono::steady_clock::now().time_since_epoch();
+    std::string name =
+        prefix + std::to_string(::getpid()) + "-" +
+        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count() %
+                       1000000007) +
+        "-" + std::to_string(++seq);
+    nlohmann::json ns = {
+        {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
+    auto r = admin.create(poetryops::kube::resources::namespaces(), ns);
+    EXPECT_TRUE(r || poetryops::kube::is_already_exists(r.error())) << (r ? "" : r.error().message);
+    return name;
 }
 
 Result<std::string> request_token(poetryops::kube::RestClient& admin, const std::string& ns,

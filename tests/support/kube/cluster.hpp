@@ -98,6 +98,10 @@ private:
 Result<void> write_info(const ClusterInfo& info, const std::filesystem::path& file);
 Result<ClusterInfo> read_info(const std::filesystem::path& file);
 
+/// Creates a namespace unique across the run's processes, named PREFIX-<pid>-<clock>-<n> (pids are
+/// reused within a run, hence the clock), and returns its name; a failure fails the calling test.
+std::string create_namespace(poetryops::kube::RestClient& admin, const std::string& prefix);
+
 /// A bound token for a ServiceAccount through the TokenRequest API (like `kubectl create token`).
 Result<std::string> request_token(poetryops::kube::RestClient& admin, const std::string& ns,
                                   const std::string& sa, int expiration_seconds = 3600);
