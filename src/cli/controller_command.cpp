@@ -33,6 +33,7 @@ struct PromotionFlags {
     std::string webhook_address;
     std::vector<std::string> plain_http;
     std::vector<std::string> ca_files;  // HOST=FILE
+    bool allow_cross_namespace_routes = false;
 };
 
 /// The build Jobs' flags (Helm values: charts/poetryops `builds:`).
@@ -91,6 +92,7 @@ std::string apply_promotion_flags(const PromotionFlags& f,
     controller::ClusterPromotionOptions o;
     o.cache_dir = f.cache_dir;
     o.webhook_address = f.webhook_address;
+    o.allow_cross_namespace_routes = f.allow_cross_namespace_routes;
     if (const char* t = std::getenv("POETRYOPS_WEBHOOK_TOKEN"); t && *t) o.webhook.bearer_token = t;
     if (const char* h = std::getenv("POETRYOPS_WEBHOOK_HMAC_SECRET"); h && *h)
         o.webhook.hmac_secret = h;
@@ -188,6 +190,9 @@ void add_controller_command(CLI::App& app, Context& ctx) {
         "push webhooks at POST /webhooks/source (secret from $POETRYOPS_SOURCE_WEBHOOK_SECRET)");
     cmd->add_option("--plain-http", promotion->plain_http,
                     "registry hosts to reach over plain HTTP");
+    cmd->add_flag("--allow-cross-namespace-routes", promotion->allow_cross_namespace_routes,
+                  "let canaries steer routes outside their PoetryApp's namespace "
+                  "(canary.traffic.namespace); refused by default");
     cmd->add_option("--registry-ca-file", promotion->ca_files,
                     "HOST=FILE: trust only this CA for that registry");
     auto builds = std::make_shared<BuildFlags>();

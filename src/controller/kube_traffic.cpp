@@ -386,10 +386,26 @@ kube::ResourceRef traffic_route_resource(manifest::TrafficKind kind) {
     return {};
 }
 
-KubeTrafficPort::KubeTrafficPort(kube::KubeClient& client) : client_(client) {}
+KubeTrafficPort::KubeTrafficPort(kube::KubeClient& client, bool allow_cross_namespace)
+    : client_(client), allow_cross_namespace_(allow_cross_namespace) {}
 
-Result<LiveWeights> KubeTrafficPort::read(const api::PoetryApp&, const api::CanarySpec& canary,
+Result<void> KubeTrafficPort::check_namespace(const api::PoetryApp& app,
+                                              const api::CanarySpec& canary,
+                                              const std::string& namespace_) const {
+    if (allow_cross_namespace_ || namespace_ == app.metadata.namespace_) return ok();
+    return fail(Error::Kind::invalid,
+                "spec.environments[].canary.traffic.namespace: " +
+                    std::string(route_kind(canary.traffic.kind)) + " " + namespace_ + "/" +
+                    canary.traffic.route + " is outside the PoetryApp's namespace " +
+                    app.metadata.namespace_ +
+                    "; the controller steers routes in other namespaces only with "
+                    "--allow-cross-namespace-routes",
+                "CrossNamespaceRoute");
+}
+
+Result<LiveWeights> KubeTrafficPort::read(const api::PoetryApp& app, const api::CanarySpec& canary,
                                           const std::string& namespace_) {
+    POETRYOPS_TRY_VOID(check_namespace(app, canary, namespace_));
     Route r = route_of(canary, namespace_);
     POETRYOPS_TRY(json object, get_route(client_, r));
     LiveWeights live;
@@ -404,8 +420,9 @@ Result<LiveWeights> KubeTrafficPort::read(const api::PoetryApp&, const api::Cana
     return live;
 }
 
-Result<void> KubeTrafficPort::set(const api::PoetryApp&, const api::CanarySpec& canary,
+Result<void> KubeTrafficPort::set(const api::PoetryApp& app, const api::CanarySpec& canary,
                                   const std::string& namespace_, int canary_weight) {
+    POETRYOPS_TRY_VOID(check_namespace(app, canary, namespace_));
     if (canary_weight < 0 || canary_weight > 100) {
         return fail(Error::Kind::invalid,
                     "canary weight " + std::to_string(canary_weight) + " is outside 0..100",

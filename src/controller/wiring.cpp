@@ -88,7 +88,8 @@ Result<std::unique_ptr<Ports>> make_ports(PortsOptions options) {
         p->analysis_ = std::make_unique<PrometheusAnalysisPort>(std::move(ao));
         p->analysis_in_use_ = p->analysis_.get();
     }
-    if (o.kube) p->traffic_ = std::make_unique<KubeTrafficPort>(*o.kube);
+    if (o.kube)
+        p->traffic_ = std::make_unique<KubeTrafficPort>(*o.kube, o.allow_cross_namespace_routes);
     Ports* self = p.get();
     p->artifacts_ = std::make_unique<RegistryArtifactPort>(
         [self](const api::PoetryApp& app) { return self->registry_for(app); }, *o.clock);

@@ -99,8 +99,8 @@ std::vector<std::string> leftovers(const fs::path& dir, const std::vector<std::s
     std::vector<std::string> found;
     std::error_code ec;
     if (!fs::exists(dir, ec)) return found;
-    for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(dir, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (ec) break;
         const auto name = it->path().filename().string();
         for (const auto& p : prefixes)
@@ -123,7 +123,8 @@ protected:
         for (int i = 0; i < apps_; ++i)
             for (const char* env : {"dev", "staging"})
                 files[overlay(i, env)] =
-                    "resources: [../../base]\nimages:\n- name: " + repository(i) + "\n  newTag: old\n";
+                    "resources: [../../base]\nimages:\n- name: " + repository(i) +
+                    "\n  newTag: old\n";
         files["README.md"] = "GitOps repository of the chaos test\n";
         repos_.commit_files("gitops.git", files);
         server_ = std::make_unique<test::HttpGitServer>(repos_, ca_);
@@ -133,8 +134,9 @@ protected:
         for (int i = 0; i < apps_; ++i) {
             std::string yaml =
                 "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata:\n  name: " +
-                app_name(i) + "\n  namespace: chaos\nspec:\n  image:\n    repository: " +
-                repository(i) + "\n    tagTemplate: \"{version}\"\n    policy: {pollInterval: 1s}\n" +
+                app_name(i) +
+                "\n  namespace: chaos\nspec:\n  image:\n    repository: " + repository(i) +
+                "\n    tagTemplate: \"{version}\"\n    policy: {pollInterval: 1s}\n" +
                 "  gitops: {repoURL: \"" + server_->http_url("gitops.git") + "\"}\n" +
                 "  environments:\n  - {name: dev, path: apps/" + app_name(i) + "/dev}\n" +
                 "  - {name: staging, path: apps/" + app_name(i) + "/staging}\n";
@@ -220,7 +222,8 @@ public:
                   const fs::path& work)
         : work_(work) {
         fs::create_directories(work_);
-        auto cred = "http://" + user + ":" + password + "@" + url.substr(std::string("http://").size());
+        auto cred =
+            "http://" + user + ":" + password + "@" + url.substr(std::string("http://").size());
         test::plain_git({"clone", "-q", cred, (work_ / "clone").string()});
         thread_ = std::thread([this] { loop(); });
     }
@@ -368,7 +371,8 @@ TEST_F(ChaosTest, KilledAnywhereItLosesAndDuplicatesNoPromotionAndKeepsEveryFore
     const auto foreign = writer.pushed();
     int foreign_lost = 0;
     for (const auto& sha : foreign)
-        if (test::plain_git({"--git-dir", bare_.string(), "merge-base", "--is-ancestor", sha, "main"})
+        if (test::plain_git(
+                {"--git-dir", bare_.string(), "merge-base", "--is-ancestor", sha, "main"})
                 .exit_code != 0)
             ++foreign_lost;
     EXPECT_EQ(foreign_lost, 0);
@@ -380,8 +384,8 @@ TEST_F(ChaosTest, KilledAnywhereItLosesAndDuplicatesNoPromotionAndKeepsEveryFore
         const auto old_sha = line.substr(0, 40), new_sha = line.substr(41, 40);
         ++updates;
         if (old_sha.find_first_not_of('0') == std::string::npos) continue;  // creation
-        if (test::plain_git({"--git-dir", bare_.string(), "merge-base", "--is-ancestor", old_sha,
-                             new_sha})
+        if (test::plain_git(
+                {"--git-dir", bare_.string(), "merge-base", "--is-ancestor", old_sha, new_sha})
                 .exit_code != 0) {
             ++forced;
             ADD_FAILURE() << "forced update: " << line;

@@ -63,10 +63,11 @@ json user_route(const std::string& ns) {
     return route;
 }
 
-api::PoetryApp app_with(manifest::TrafficKind kind, const std::string& route,
+api::PoetryApp app_with(const std::string& ns, manifest::TrafficKind kind, const std::string& route,
                         const std::string& stable, const std::string& canary) {
     api::PoetryApp app;
     app.metadata.name = "billing";
+    app.metadata.namespace_ = ns;
     api::CanarySpec c;
     c.mode = api::CanaryMode::cluster;
     c.traffic.kind = kind;
@@ -194,7 +195,7 @@ TEST_P(KubeTrafficIt, StepsChangeOnlyTheSplitRulesWeightsOfTheUsersRoute) {
     const json created = apply_as("kubectl", routes_.named("billing"), user_route(ns_));
     const json before = without_split_weights(created);
     api::PoetryApp app =
-        app_with(manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
+        app_with(ns_, manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
     const api::CanarySpec& canary = *app.spec.environments[0].canary;
     controller::KubeTrafficPort port(*admin_);
     EXPECT_EQ(weights_of(port, app), (std::vector<int>{100, 0}));
@@ -239,7 +240,7 @@ TEST_P(KubeTrafficIt, TheExampleRouteIsAcceptedAndSteps) {
     route["metadata"]["namespace"] = ns_;
     apply_as("kubectl", routes_.named("billing"), route);
     api::PoetryApp app =
-        app_with(manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
+        app_with(ns_, manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
     controller::KubeTrafficPort port(*admin_);
     ASSERT_TRUE(port.set(app, *app.spec.environments[0].canary, ns_, 25));
     EXPECT_EQ(weights_of(port, app), (std::vector<int>{75, 25}));
@@ -249,13 +250,45 @@ TEST_P(KubeTrafficIt, TheExampleRouteIsAcceptedAndSteps) {
     EXPECT_EQ(now["spec"]["rules"][0]["backendRefs"][0]["weight"], 1);  // the server's default
 }
 
+TEST_P(KubeTrafficIt, ARouteInAnotherNamespaceIsRefusedUnlessTheControllerAllowsIt) {
+    // Another team's namespace holds the route; the PoetryApp lives in ns_ and names it through
+    // canary.traffic.namespace.
+    const std::string other = fresh_namespace(*admin_);
+    const auto theirs = controller::traffic_route_resource(manifest::TrafficKind::gateway_api)
+                            .in(other)
+                            .named("billing");
+    const json created = apply_as("kubectl", theirs, user_route(other));
+    api::PoetryApp app =
+        app_with(ns_, manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
+    const auto& canary = *app.spec.environments[0].canary;
+
+    controller::KubeTrafficPort port(*admin_);
+    auto read = port.read(app, canary, other);
+    ASSERT_FALSE(read);
+    EXPECT_EQ(read.error().reason, "CrossNamespaceRoute");
+    EXPECT_THAT(read.error().message, testing::HasSubstr("HTTPRoute " + other + "/billing"));
+    EXPECT_THAT(read.error().message, testing::HasSubstr("--allow-cross-namespace-routes"));
+    auto set = port.set(app, canary, other, 50);
+    ASSERT_FALSE(set);
+    EXPECT_EQ(set.error().reason, "CrossNamespaceRoute");
+    EXPECT_EQ(live(theirs)["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"])
+        << "nothing was written to the other namespace";
+
+    controller::KubeTrafficPort allowed(*admin_, true);
+    ASSERT_TRUE(allowed.set(app, canary, other, 50));
+    auto now = allowed.read(app, canary, other);
+    ASSERT_TRUE(now) << now.error().message;
+    ASSERT_EQ(now->weights.size(), 2u);
+    EXPECT_EQ(now->weights[1].weight, 50);
+}
+
 TEST_P(KubeTrafficIt, ARouteWithoutTheCanaryBackendIsRefusedNamingIt) {
     json route = user_route(ns_);
     route["spec"]["rules"][0]["backendRefs"][0]["name"] = "billing-next";
     route["spec"]["rules"][2]["backendRefs"][1]["name"] = "billing-next";
     const json created = apply_as("kubectl", routes_.named("billing"), route);
     api::PoetryApp app =
-        app_with(manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
+        app_with(ns_, manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
     controller::KubeTrafficPort port(*admin_);
     auto read = port.read(app, *app.spec.environments[0].canary, ns_);
     ASSERT_FALSE(read);
@@ -282,7 +315,7 @@ TEST_P(KubeTrafficIt, ARouteWithoutTheCanaryBackendIsRefusedNamingIt) {
 TEST_P(KubeTrafficIt, AnotherManagersWeightsAreReportedNeverOverwritten) {
     apply_as("kubectl", routes_.named("billing"), user_route(ns_));
     api::PoetryApp app =
-        app_with(manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
+        app_with(ns_, manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
     const api::CanarySpec& canary = *app.spec.environments[0].canary;
     controller::KubeTrafficPort port(*admin_);
     EXPECT_FALSE(ours(port, app));  // the user's own weights
@@ -320,7 +353,7 @@ TEST_P(KubeTrafficIt, AnotherManagersWeightsAreReportedNeverOverwritten) {
 TEST_P(KubeTrafficIt, AnotherChangeToTheRouteIsNotAConflict) {
     apply_as("kubectl", routes_.named("billing"), user_route(ns_));
     api::PoetryApp app =
-        app_with(manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
+        app_with(ns_, manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
     const api::CanarySpec& canary = *app.spec.environments[0].canary;
     controller::KubeTrafficPort port(*admin_);
     ASSERT_TRUE(port.set(app, canary, ns_, 10));
@@ -339,7 +372,7 @@ TEST_P(KubeTrafficIt, AnotherChangeToTheRouteIsNotAConflict) {
 TEST_P(KubeTrafficIt, ARaceWithAnotherWriterIsReadAgainNotOverwritten) {
     apply_as("kubectl", routes_.named("billing"), user_route(ns_));
     api::PoetryApp app =
-        app_with(manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
+        app_with(ns_, manifest::TrafficKind::gateway_api, "billing", "billing", "billing-canary");
     RacingClient racing(*admin_, [&] {
         json ops = json::parse(R"([
           {"op": "replace", "path": "/spec/rules/2/timeouts/request", "value": "30s"}])");
@@ -374,7 +407,7 @@ TEST_P(KubeTrafficIt, NginxCanaryIngressByServerSideApply) {
     ingress["metadata"]["namespace"] = ns_;
     const json created = apply_as("kubectl", ingresses.named("billing-canary"), ingress);
     api::PoetryApp app =
-        app_with(manifest::TrafficKind::nginx, "billing-canary", "billing", "billing-canary");
+        app_with(ns_, manifest::TrafficKind::nginx, "billing-canary", "billing", "billing-canary");
     const api::CanarySpec& canary = *app.spec.environments[0].canary;
     controller::KubeTrafficPort port(*admin_);
     EXPECT_EQ(weights_of(port, app), (std::vector<int>{100, 0}));

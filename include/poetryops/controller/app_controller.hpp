@@ -29,6 +29,9 @@ struct ClusterPromotionOptions {
     std::string webhook_address;      ///< "host:port" or ":port"; empty: no webhook receiver
     registry::WebhookConfig webhook;  ///< bearer token or HMAC secret for the receiver
     git::SourceWebhookConfig source_webhook;  ///< POST /webhooks/source: the forges' secret
+    /// --allow-cross-namespace-routes: canaries may steer routes outside their PoetryApp's
+    /// namespace (`canary.traffic.namespace`); refused by default (SECURITY.md).
+    bool allow_cross_namespace_routes = false;
     /// Builds of apps with spec.build, as Jobs (kube_builds.hpp); its namespaces are the
     /// controller's. nullopt: such apps are not built (`--no-builds`).
     std::optional<KubeBuildOptions> builds = KubeBuildOptions{};

@@ -61,9 +61,12 @@ inline constexpr std::string_view kWeightsAnnotation = "poetryops.io/weights";
 /// extension), traefik.io/v1alpha1 traefikservices (Traefik 2.10 and 3).
 kube::ResourceRef traffic_route_resource(manifest::TrafficKind kind);
 
+/// A route outside the PoetryApp's own namespace (`canary.traffic.namespace`) is refused unless
+/// `allow_cross_namespace`: whoever may create a PoetryApp in one namespace must not steer the
+/// traffic of another team's route through the controller's wider RBAC (SECURITY.md).
 class KubeTrafficPort final : public TrafficPort {
 public:
-    explicit KubeTrafficPort(kube::KubeClient& client);
+    explicit KubeTrafficPort(kube::KubeClient& client, bool allow_cross_namespace = false);
 
     /// The live weights of traffic.stable and traffic.canary (in that order) in the route
     /// traffic.route in `namespace_`; `ours` when they are what poetryops wrote last (the
@@ -78,7 +81,11 @@ public:
                      const std::string& namespace_, int canary_weight) override;
 
 private:
+    Result<void> check_namespace(const api::PoetryApp& app, const api::CanarySpec& canary,
+                                 const std::string& namespace_) const;
+
     kube::KubeClient& client_;
+    bool allow_cross_namespace_ = false;
 };
 
 }  // namespace poetryops::controller

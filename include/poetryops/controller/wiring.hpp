@@ -34,6 +34,9 @@ struct PortsOptions {
     /// Cluster: credentials from Secrets, health objects from the API. Null: local mode.
     kube::KubeClient* kube = nullptr;
     KubeHealthOptions health;  ///< cluster: how health gate objects are read and watched
+    /// Cluster: canary routes in another namespace than the PoetryApp's may be read and patched
+    /// (`--allow-cross-namespace-routes`); false refuses them (KubeTrafficPort).
+    bool allow_cross_namespace_routes = false;
     /// Local mode: credentials, CA and timeouts applied to every spec.gitops.repoURL.
     git::Remote git;
     /// Local mode: an OCI image layout root (one layout per repository path) instead of the
