@@ -250,6 +250,12 @@ TEST(RegistryClient, HonoursRetryAfterAndBacksOffOn5xx) {
             }
         } else if (r.url.find("/flaky/") != std::string::npos) {
             if (i <= 2) return http::Response::make(503);
+        } else if (r.url.find("/maintenance/") != std::string::npos) {
+            if (i == 1) {
+                auto resp = http::Response::make(503);
+                resp.headers.set("Retry-After", "5");
+                return resp;
+            }
         } else if (r.url.find("/slow/") != std::string::npos) {
             auto resp = http::Response::make(429);
             resp.headers.set("Retry-After", "3600");
@@ -267,6 +273,12 @@ TEST(RegistryClient, HonoursRetryAfterAndBacksOffOn5xx) {
     auto flaky = c->resolve(ref_of(f, "flaky/app:1"));
     ASSERT_TRUE(flaky) << flaky.error().message;
     EXPECT_EQ(s.sleeps.size(), 2u);
+    // A 503 that says when the registry is back is waited for that long, not the backoff's 200 ms.
+    n = 0;
+    s.sleeps.clear();
+    ASSERT_TRUE(c->resolve(ref_of(f, "maintenance/app:1")));
+    ASSERT_EQ(s.sleeps.size(), 1u);
+    EXPECT_EQ(s.sleeps[0], std::chrono::seconds(5));
     auto slow = c->resolve(ref_of(f, "slow/app:1"));
     ASSERT_FALSE(slow);
     EXPECT_NE(slow.error().message.find("Retry-After"), std::string::npos);

@@ -157,7 +157,13 @@ Result<http::Response> Session::round_trip(http::Request req, const std::string&
         }
         if (!last && idempotent &&
             (status == 500 || status == 502 || status == 503 || status == 504)) {
-            sleep(backoff.next());
+            // A 503 may say when the registry expects to be back (RFC 9110 §10.2.3): wait that
+            // long, within the same bound as a 429's.
+            std::optional<std::chrono::milliseconds> retry_after;
+            if (status == 503)
+                retry_after = parse_retry_after(resp->headers.get_or("Retry-After"), clock_.now());
+            if (retry_after && *retry_after > options_.max_retry_after) return resp;
+            sleep(retry_after ? std::max(*retry_after, backoff.next()) : backoff.next());
             continue;
         }
         return resp;
