@@ -91,6 +91,11 @@ void FaultProxy::set(Fault fault) {
     fault_ = fault;
 }
 
+void FaultProxy::cut_all() {
+    std::lock_guard lock(mu_);
+    for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+}
+
 Fault FaultProxy::next_fault() {
     std::lock_guard lock(mu_);
     Fault f = fault_;

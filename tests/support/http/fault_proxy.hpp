@@ -47,6 +47,9 @@ public:
     int port() const { return port_; }
     void set(Fault fault);
     void clear() { set({}); }
+    /// Closes every connection open now, both ways (a watch stream cut by a load balancer or a
+    /// restarting server); new connections follow the fault set.
+    void cut_all();
     /// Connections accepted so far, and those a fault was applied to.
     int connections() const { return connections_; }
     int faulted() const { return faulted_; }
