@@ -1,6 +1,7 @@
 #include <poetryops/manifest/read.hpp>
 
 #include "manifest/detail/targets.hpp"
+#include "manifest/detail/yaml_tree.hpp"
 
 #include <poetryops/manifest/image_ref.hpp>
 #include <poetryops/util/strings.hpp>
@@ -172,6 +173,11 @@ Result<std::optional<PinnedImage>> find_pinned_image(std::string_view text,
                     "TooLarge");
     }
     POETRYOPS_TRY_VOID(detail::check_workload(request, kind));
+    // yaml-cpp shares an alias's node instead of copying it, so the walk below would visit a
+    // "billion laughs" a billion times, and it stops deep nesting only at 2000 levels with "bad
+    // file". The editor's tree applies the limits (alias expansion, depth, node count) while
+    // parsing: refuse here what it refuses, before walking anything.
+    POETRYOPS_TRY_VOID(detail::parse_tree(text, limits));
     std::vector<YAML::Node> docs;
     try {
         docs = YAML::LoadAll(std::string(text));

@@ -122,5 +122,33 @@ TEST(FindPinnedImage, InvalidYamlNamesTheLine) {
     EXPECT_EQ(p.error().message.rfind("line ", 0), 0u) << p.error().message;
 }
 
+TEST(FindPinnedImage, ABillionLaughsOrDeepNestingIsRefusedAtOnceNotWalked) {
+    // Nine levels of ten aliases under a Deployment: 10^9 nodes when walked; a few hundred bytes.
+    std::string bomb =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\n"
+        "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i <= 9; ++i) {
+        std::string prev = "*a" + std::to_string(i - 1);
+        bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+        for (int k = 0; k < 10; ++k) bomb += (k ? ", " : "") + prev;
+        bomb += "]\n";
+    }
+    bomb +=
+        "spec: {template: {spec: {containers: [{name: app, image: acme/billing:1}]}}}\n"
+        "x: *a9\n";
+    for (Kind kind : {Kind::yaml, Kind::helm, Kind::kustomize, Kind::auto_detect}) {
+        const auto t0 = std::chrono::steady_clock::now();
+        auto p = find_pinned_image(bomb, req("acme/billing"), kind);
+        const auto took = std::chrono::steady_clock::now() - t0;
+        ASSERT_FALSE(p) << "kind " << static_cast<int>(kind);
+        EXPECT_EQ(p.error().reason, "AliasBomb") << p.error().message;
+        EXPECT_LT(took, std::chrono::seconds(1)) << "refused before walking it";
+    }
+    const std::string deep = "a: " + std::string(10000, '[') + std::string(10000, ']') + "\n";
+    auto d = find_pinned_image(deep, req("acme/billing"), Kind::yaml);
+    ASSERT_FALSE(d);
+    EXPECT_NE(d.error().message.find("nested more than"), std::string::npos) << d.error().message;
+}
+
 }  // namespace
 }  // namespace poetryops::manifest

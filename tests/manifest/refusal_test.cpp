@@ -92,6 +92,23 @@ TEST(Refuse, YamlBombStopsAtTheExpansionLimit) {
     EXPECT_NE(e.message.find("line "), std::string::npos);
 }
 
+TEST(Refuse, DeepNestingIsRefusedNamingTheLimitNotBadFile) {
+    // 10,000 levels: yaml-cpp alone stops at 2,000 with only "bad file".
+    std::string text = "a: " + std::string(10000, '[') + std::string(10000, ']') + "\n";
+    Error e = refused(text, req("app:2"));
+    EXPECT_EQ(e.kind, Error::Kind::decode);
+    EXPECT_EQ(e.reason, "InvalidYAML");
+    EXPECT_NE(e.message.find("nested more than 256 levels deep"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("line 1"), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find("bad file"), std::string::npos) << e.message;
+    // 200 levels are fine.
+    std::string deep =
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: app:1\n"
+        "x: " +
+        std::string(200, '[') + std::string(200, ']') + "\n";
+    EXPECT_TRUE(set_image(deep, req("app:2"))) << "a deep but sane document still edits";
+}
+
 TEST(Refuse, BadRequestValues) {
     SetImageRequest r;
     r.name = "app";

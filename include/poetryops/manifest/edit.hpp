@@ -27,6 +27,9 @@ struct Limits {
     std::size_t max_nodes = 4 * 1024 * 1024;   ///< YAML nodes per text
     /// nodes of one document with aliases expanded ("AliasBomb")
     std::uint64_t max_expanded_nodes = 1000 * 1000;
+    /// maps and sequences nested deeper are refused (Kubernetes objects nest about 15 deep, Helm
+    /// values rarely past 30)
+    std::size_t max_depth = 256;
 };
 
 /// One edited scalar.

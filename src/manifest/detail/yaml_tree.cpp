@@ -25,6 +25,7 @@ public:
 struct LimitExceeded {
     std::string message;
     std::string reason;
+    Error::Kind kind = Error::Kind::invalid;
 };
 
 std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) {
@@ -124,6 +125,14 @@ private:
 
     void open(NodeKind kind, const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
               bool flow) {
+        // yaml-cpp's own guard stops at 2000 levels with only "bad file"; refuse sooner and say
+        // why.
+        if (stack_.size() >= limits_.max_depth) {
+            throw LimitExceeded{"line " + std::to_string(mark.line + 1) + ": nested more than " +
+                                    std::to_string(limits_.max_depth) +
+                                    " levels deep (the nesting limit)",
+                                "InvalidYAML", Error::Kind::decode};
+        }
         std::size_t i = add(kind, mark, tag, anchor);
         t_.nodes[i].flow = flow;
         t_.nodes[i].expanded = 0;  // accumulated from children; marks "still open" until closed
@@ -265,7 +274,7 @@ Result<Tree> parse_tree(std::string_view text, const Limits& limits) {
                         std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg,
                     "InvalidYAML");
     } catch (const LimitExceeded& e) {
-        return fail(Error::Kind::invalid, e.message, e.reason);
+        return fail(e.kind, e.message, e.reason);
     } catch (const std::exception& e) {
         return fail(Error::Kind::decode, std::string("invalid YAML: ") + e.what(), "InvalidYAML");
     }
