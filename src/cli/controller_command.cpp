@@ -104,6 +104,23 @@ std::string apply_promotion_flags(const PromotionFlags& f,
                "$POETRYOPS_WEBHOOK_HMAC_SECRET (registry pushes), or "
                "$POETRYOPS_SOURCE_WEBHOOK_SECRET (source pushes)";
     }
+    // The webhook listener faces the registries and forges (often through an Ingress); metrics and
+    // probes stay inside the cluster. One port for both would expose /metrics to the internet.
+    auto port_of = [](const std::string& address) {
+        auto colon = address.rfind(':');
+        return colon == std::string::npos ? address : address.substr(colon + 1);
+    };
+    if (!o.webhook_address.empty()) {
+        const std::string port = port_of(o.webhook_address);
+        for (const auto& [flag, address] :
+             {std::pair{"--metrics-bind-address", config.metrics_bind_address},
+              std::pair{"--health-probe-bind-address", config.health_probe_bind_address}}) {
+            if (address != "0" && port != "0" && port_of(address) == port) {
+                return "--webhook-bind-address " + o.webhook_address + " and " + flag + " " +
+                       address + " name the same port: webhooks are served on their own listener";
+            }
+        }
+    }
     for (const auto& host : f.plain_http)
         o.registry.hosts[registry::normalize_registry_host(host)].plain_http = true;
     for (const auto& hf : f.ca_files) {

@@ -285,6 +285,9 @@ TEST_F(ChartTemplateIt, OptionalObjectsRenderWhenAskedAndTheirApisAreNamedWhenAb
         HasSubstr("httproutes.gateway.networking.k8s.io"));
     EXPECT_THAT(refusal({"webhook.enabled=true"}), HasSubstr("webhook.existingSecret"));
     EXPECT_THAT(refusal({"webhook.ingress.enabled=true"}), HasSubstr("needs webhook.enabled=true"));
+    EXPECT_THAT(refusal({"webhook.enabled=true", "webhook.token=t", "webhook.port=8080",
+                         "metrics.port=8080"}),
+                HasSubstr("never shares a port with metrics or probes"));
 }
 
 TEST_F(ChartTemplateIt, TheSchemaRejectsTyposAndWrongTypesWithHelmsMessage) {

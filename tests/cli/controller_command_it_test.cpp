@@ -59,6 +59,22 @@ TEST(ControllerCommand, ASelectorThatDoesNotParseExits2NamingIt) {
     EXPECT_EQ(std::count(r->err.begin(), r->err.end(), '\n'), 1) << r->err;
 }
 
+TEST(ControllerCommand, TheWebhookListenerNeverSharesAPortWithMetricsOrProbes) {
+    for (const std::string& other : {"--metrics-bind-address", "--health-probe-bind-address"}) {
+        ProcessOptions o;
+        o.env = {{"POETRYOPS_WEBHOOK_TOKEN", "t0ken"}};
+        auto r = run_process(
+            {std::string(POETRYOPS_BIN), "controller", "--kubeconfig", "/nonexistent/kubeconfig",
+             "--webhook-bind-address", ":9443", other, "127.0.0.1:9443"},
+            o);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->exit_code, 2) << other;
+        EXPECT_THAT(r->err, testing::HasSubstr("--webhook-bind-address :9443 and " + other))
+            << r->err;
+        EXPECT_EQ(std::count(r->err.begin(), r->err.end(), '\n'), 1) << r->err;
+    }
+}
+
 TEST(ControllerCommand, BadFlagsExit2) {
     auto r =
         run_process({std::string(POETRYOPS_BIN), "controller", "--max-concurrent-reconciles", "0"});
