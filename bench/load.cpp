@@ -12,8 +12,10 @@
 // one registry HEAD. Prints one JSON object.
 //
 //   bench_load [--apps 10000] [--interval-ms 10] [--seconds 300] [--window-ms W] [--workers 4]
+//              [--registry-rps R]
 //
-// --workers is `poetryops controller --max-concurrent-reconciles` (default 4).
+// --workers is `poetryops controller --max-concurrent-reconciles` (default 4); --registry-rps the
+// registry client's request budget per registry (default 50/s, burst 100).
 //
 // Needs the real Kubernetes lane (../shared/k8s or POETRYOPS_K8S_BIN_DIR; scripts/kube-lane.sh).
 #include <poetryops/controller/app_controller.hpp>
@@ -89,7 +91,8 @@ std::string app_name(int i) { return "app" + std::to_string(i); }
 }  // namespace
 
 int main(int argc, char** argv) {
-    int apps = 10000, interval_ms = 10, seconds = 300, window_ms = -1, workers = 4;
+    int apps = 10000, interval_ms = 10, seconds = 300, window_ms = -1, workers = 4,
+        registry_rps = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         int v = std::atoi(argv[i + 1]);
@@ -247,6 +250,10 @@ int main(int argc, char** argv) {
     po.webhook_address = "127.0.0.1:" + std::to_string(webhook_port);
     po.webhook.bearer_token = token;
     po.registry.hosts[reg->host()].plain_http = true;
+    if (registry_rps > 0) {
+        po.registry.requests_per_second = registry_rps;
+        po.registry.burst = 2.0 * registry_rps;
+    }
     po.builds.reset();
     if (window_ms >= 0) po.committer.window = std::chrono::milliseconds(window_ms);
     cfg.promotion = po;
@@ -422,6 +429,9 @@ int main(int argc, char** argv) {
         {"apps", apps},
         {"interval_ms", interval_ms},
         {"workers", workers},
+        {"registry_requests_per_second",
+         registry_rps > 0 ? static_cast<double>(registry_rps)
+                          : registry::RegistryClientOptions{}.requests_per_second},
         {"seconds", seconds},
         {"pushes", pushes.load()},
         {"push_failures", push_failures.load()},
