@@ -3,6 +3,8 @@
 // naming the flag or file), 1 when the controller fails at run time (e.g. the lease is lost).
 #include <poetryops/cli/commands.hpp>
 
+#include "cli/detail/shared_flags.hpp"
+
 #include <poetryops/build/job.hpp>
 #include <poetryops/controller/app_controller.hpp>
 #include <poetryops/kube/label_selector.hpp>
@@ -121,15 +123,9 @@ std::string apply_promotion_flags(const PromotionFlags& f,
             }
         }
     }
-    for (const auto& host : f.plain_http)
-        o.registry.hosts[registry::normalize_registry_host(host)].plain_http = true;
-    for (const auto& hf : f.ca_files) {
-        auto eq = hf.find('=');
-        if (eq == std::string::npos || eq == 0 || eq + 1 == hf.size())
-            return "--registry-ca-file " + hf + ": expected HOST=FILE";
-        o.registry.hosts[registry::normalize_registry_host(hf.substr(0, eq))].ca_file =
-            hf.substr(eq + 1);
-    }
+    if (auto bad = cli::detail::apply_registry_host_flags(f.plain_http, f.ca_files, o.registry);
+        !bad.empty())
+        return bad;
     config.promotion = std::move(o);
     return {};
 }

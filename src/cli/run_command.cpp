@@ -1,11 +1,13 @@
 // poetryops run (local mode) and poetryops demo. Exit codes (cli/errors.hpp): 0 done; 1 when
 // `--once` saw a registry or git failure; 2 bad input at start (flags, files, specs).
 #include <poetryops/cli/commands.hpp>
+
 #include <poetryops/controller/demo.hpp>
 #include <poetryops/controller/local.hpp>
 #include <poetryops/registry/auth.hpp>
 #include <poetryops/registry/reference.hpp>
 #include <poetryops/util/log.hpp>
+#include "cli/detail/shared_flags.hpp"
 
 #include <atomic>
 #include <csignal>
@@ -50,16 +52,9 @@ Exit run_local(const RunArgs& a) {
     for (const auto& i : a.inputs) o.inputs.emplace_back(i);
     o.state_dir = a.state_dir;
     o.layout_dir = a.layout_dir;
-    for (const auto& host : a.plain_http)
-        o.registry.hosts[registry::normalize_registry_host(host)].plain_http = true;
-    for (const auto& hf : a.ca_files) {
-        auto eq = hf.find('=');
-        if (eq == std::string::npos || eq == 0 || eq + 1 == hf.size()) {
-            return report_bad_input(kRun, "--registry-ca-file " + hf + ": expected HOST=FILE");
-        }
-        o.registry.hosts[registry::normalize_registry_host(hf.substr(0, eq))].ca_file =
-            hf.substr(eq + 1);
-    }
+    if (auto bad = detail::apply_registry_host_flags(a.plain_http, a.ca_files, o.registry);
+        !bad.empty())
+        return report_bad_input(kRun, bad);
     if (!a.registry_config.empty()) {
         auto cfg = registry::DockerConfig::load(a.registry_config);
         if (!cfg) return report(kRun, cfg.error());

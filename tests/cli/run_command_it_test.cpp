@@ -63,6 +63,20 @@ TEST(RunCommand, AnInvalidSpecAtStartExits2NamingTheFieldAndLine) {
     EXPECT_EQ(lines(r.err), 1u) << r.err;
 }
 
+TEST(RunCommand, ARegistryWithoutTlsIsNamedAtStart) {
+    TempDir dir("run-cmd");
+    std::filesystem::create_directories(dir.path() / "apps");
+    auto r = run_poetryops({"run", "-f", (dir.path() / "apps").string(), "--state",
+                            (dir.path() / "state").string(), "--once", "--plain-http",
+                            "registry.local:5000"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.err, testing::HasSubstr("registry reached over plain HTTP"));
+    EXPECT_THAT(r.err, testing::HasSubstr("registry.local:5000"));
+    auto tls = run_poetryops({"run", "-f", (dir.path() / "apps").string(), "--state",
+                              (dir.path() / "state").string(), "--once"});
+    EXPECT_EQ(tls.err.find("plain HTTP"), std::string::npos) << "nothing to say when TLS is on";
+}
+
 TEST(RunCommand, RegistryCaFileIsSpelledAsInControllerAndTheOldSpellingStillWorks) {
     TempDir dir("run-cmd");
     for (const char* flag : {"--registry-ca-file", "--ca-file"}) {

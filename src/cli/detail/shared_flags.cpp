@@ -1,5 +1,8 @@
 #include "cli/detail/shared_flags.hpp"
 
+#include <poetryops/registry/reference.hpp>
+#include <poetryops/util/log.hpp>
+
 #include <cstdlib>
 
 namespace poetryops::cli::detail {
@@ -63,6 +66,25 @@ Result<DockerConfigFile> load_docker_config(const std::string& flag) {
         out.path = candidate;
     }
     return out;
+}
+
+std::string apply_registry_host_flags(const std::vector<std::string>& plain_http,
+                                      const std::vector<std::string>& ca_files,
+                                      registry::RegistryClientOptions& options) {
+    for (const auto& hf : ca_files) {
+        auto eq = hf.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == hf.size())
+            return "--registry-ca-file " + hf + ": expected HOST=FILE";
+        options.hosts[registry::normalize_registry_host(hf.substr(0, eq))].ca_file =
+            hf.substr(eq + 1);
+    }
+    for (const auto& host : plain_http) {
+        const std::string normalized = registry::normalize_registry_host(host);
+        options.hosts[normalized].plain_http = true;
+        POETRYOPS_LOG(warn, "registry reached over plain HTTP: no TLS for this host (--plain-http)",
+                      {{"registry", normalized}});
+    }
+    return {};
 }
 
 }  // namespace poetryops::cli::detail

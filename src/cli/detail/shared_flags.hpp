@@ -5,6 +5,7 @@
 
 #include <poetryops/dockerfile/generator.hpp>
 #include <poetryops/registry/auth.hpp>
+#include <poetryops/registry/client.hpp>
 #include <poetryops/util/result.hpp>
 
 #include <CLI/CLI.hpp>
@@ -44,5 +45,13 @@ struct DockerConfigFile {
 /// --registry-config FILE when given (a missing or bad file is an error naming it), else
 /// $DOCKER_CONFIG/config.json or ~/.docker/config.json when present, else none.
 Result<DockerConfigFile> load_docker_config(const std::string& flag);
+
+/// `--plain-http HOST` (repeatable) and `--registry-ca-file HOST=FILE` (repeatable) into per-host
+/// registry settings, as `run` and `controller` take them. Each host reached without TLS is
+/// logged once as a warning, so that an insecure registry is visible at start. Returns "" or the
+/// one line naming the malformed flag.
+std::string apply_registry_host_flags(const std::vector<std::string>& plain_http,
+                                      const std::vector<std::string>& ca_files,
+                                      registry::RegistryClientOptions& options);
 
 }  // namespace poetryops::cli::detail
