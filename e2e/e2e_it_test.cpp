@@ -236,7 +236,7 @@ protected:
                "  environments:\n"
                "  - {name: dev, path: envs/dev}\n"
                "  - {name: staging, path: envs/staging, promotion: {soak: 3s}}\n"
-               "  - {name: prod, path: envs/prod, promotion: {approval: required}}\n";
+               "  - {name: prod, path: envs/prod, promotion: {approval: {required: true}}}\n";
     }
 
     /// Applies the team's manifest as its owner would: `kubectl apply -f` with the admin

@@ -542,6 +542,8 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
         }
         if (!ca.metrics.empty()) req.message.body += "\nMetrics: " + ca.metrics;
         req.message.trailers.push_back(promote::canary_trailer(app, action.environment, ca));
+        for (auto& t : promote::approved_by_trailers(action.approved_by))
+            req.message.trailers.push_back(std::move(t));
         return req;
     }
 
@@ -553,6 +555,8 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
     }
     req.message.trailers.push_back(
         promote::promotion_trailer(app, action.environment, action.artifact.digest));
+    for (auto& t : promote::approved_by_trailers(action.approved_by))
+        req.message.trailers.push_back(std::move(t));
     return req;
 }
 

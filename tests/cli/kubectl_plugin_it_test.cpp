@@ -92,7 +92,7 @@ protected:
             api::EnvironmentSpec e;
             e.name = env;
             e.path = "envs/" + env;
-            if (env != "dev") e.promotion.approval = api::Approval::required;
+            if (env != "dev") e.promotion.approval.required = true;
             if (env == "prod") e.promotion.soak = api::Duration("1h");
             app.spec.environments.push_back(e);
         }

@@ -35,7 +35,7 @@ api::PoetryApp app() {
     api::EnvironmentSpec dev, prod;
     dev.name = "dev";
     prod.name = "prod";
-    prod.promotion.approval = api::Approval::required;
+    prod.promotion.approval.required = true;
     prod.promotion.soak = api::Duration("10m");
     a.spec.environments = {dev, prod};
     a.status.latest = api::ArtifactStatus{"1.2.0", "1.2.0-abc", digest('2'), "", std::nullopt};
