@@ -227,13 +227,15 @@ std::string environment_image_name(const api::PoetryAppSpec& spec,
 
 PromotionReconciler::PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts,
                                          HealthPort* health, const Clock& clock,
-                                         AnalysisPort* analysis, TrafficPort* traffic)
+                                         AnalysisPort* analysis, TrafficPort* traffic,
+                                         ApprovalPort* approvals)
     : gitops_(gitops),
       artifacts_(artifacts),
       health_(health),
       clock_(clock),
       analysis_(analysis),
-      traffic_(traffic) {}
+      traffic_(traffic),
+      approvals_(approvals) {}
 
 std::string HealthObjectRef::group_resource() const {
     auto slash = api_version.find('/');
@@ -377,6 +379,17 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
             return obs;
         }
         obs.newest = *newest;
+    }
+    if (approvals_) {
+        // A rejection must never be missed: approvals that cannot be read stop this reconcile
+        // before anything is planned (Degraded, retried with backoff).
+        auto approvals = approvals_->approvals(app);
+        if (!approvals) {
+            out.error = approvals.error();
+            out.error->reason = api::condition_reason(out.error->reason, "ApprovalsUnavailable");
+            return obs;
+        }
+        obs.approvals = std::move(*approvals);
     }
     std::vector<std::string> paths;
     for (const auto& env : app.spec.environments) paths.push_back(environment_file(env));

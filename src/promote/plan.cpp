@@ -742,6 +742,14 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
         if (es.canary && !st.held) planner.reconcile_canary(es, st, o);
         planner.report_approvals(es, st);
     }
+    for (const auto& [env, records] : observations.approvals) {
+        if (app.spec.find_environment(env)) continue;
+        for (const auto& r : records) {
+            planner.event(true, "ApprovalIgnored",
+                          "approval " + r.name + " names environment \"" + env + "\", which " +
+                              app.metadata.name + " does not have");
+        }
+    }
     update_ready(p.status, app, now, p.blocked, unreadable);
     p.status.summary = api::make_summary(app.spec, p.status);
     return p;
