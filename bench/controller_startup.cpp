@@ -141,7 +141,7 @@ json make_app(int i, const std::string& ns) {
     envs.push_back(
         {{"name", "prod"},
          {"path", "apps/" + name + "/prod"},
-         {"promotion", {{"approval", "required"}}},
+         {"promotion", {{"approval", {{"required", true}}}}},
          {"canary",
           {{"traffic", {{"route", name}, {"stable", name}, {"canary", name + "-canary"}}},
            {"steps", json::array({json{{"weight", 5}, {"pause", "5m"}}, json{{"weight", 50}}})}}}});

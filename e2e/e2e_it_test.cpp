@@ -160,17 +160,20 @@ protected:
 
     /// The lane's unprivileged user may use `kubectl poetryops` in the team's namespace with
     /// exactly the rights docs/kubectl-plugin.md lists for get, why, history, approve, release and
-    /// rollback: get, list and patch on PoetryApps.
+    /// rollback: get, list and patch on PoetryApps, create on PoetryApprovals.
     void make_on_call_user() {
         kube::ResourceRef roles{"rbac.authorization.k8s.io", "v1", "roles"};
         kube::ResourceRef bindings{"rbac.authorization.k8s.io", "v1", "rolebindings"};
-        ASSERT_TRUE(admin_->create(
-            roles.in(ns_), {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-                            {"kind", "Role"},
-                            {"metadata", {{"name", "on-call"}}},
-                            {"rules", json::array({{{"apiGroups", {"poetryops.io"}},
-                                                    {"resources", {"poetryapps"}},
-                                                    {"verbs", {"get", "list", "patch"}}}})}}));
+        ASSERT_TRUE(admin_->create(roles.in(ns_),
+                                   {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                                    {"kind", "Role"},
+                                    {"metadata", {{"name", "on-call"}}},
+                                    {"rules", json::array({{{"apiGroups", {"poetryops.io"}},
+                                                            {"resources", {"poetryapps"}},
+                                                            {"verbs", {"get", "list", "patch"}}},
+                                                           {{"apiGroups", {"poetryops.io"}},
+                                                            {"resources", {"poetryapprovals"}},
+                                                            {"verbs", {"create"}}}})}}));
         ASSERT_TRUE(admin_->create(
             bindings.in(ns_),
             {{"apiVersion", "rbac.authorization.k8s.io/v1"},
@@ -236,7 +239,7 @@ protected:
                "  environments:\n"
                "  - {name: dev, path: envs/dev}\n"
                "  - {name: staging, path: envs/staging, promotion: {soak: 3s}}\n"
-               "  - {name: prod, path: envs/prod, promotion: {approval: required}}\n";
+               "  - {name: prod, path: envs/prod, promotion: {approval: {required: true}}}\n";
     }
 
     /// Applies the team's manifest as its owner would: `kubectl apply -f` with the admin

@@ -171,6 +171,29 @@ CanarySpec decode_canary(JsonReader& r, const json& o, const std::string& p) {
     return c;
 }
 
+/// promotion.approval: an object since the approvals of issue #16. The old string form
+/// (`approval: required`) is a clear error naming the new spelling, never a silent change.
+void decode_approval(JsonReader& r, const json& promotion, const std::string& pp,
+                     ApprovalSpec& out) {
+    const json* a = JsonReader::member(promotion, "approval");
+    if (!a) return;
+    const std::string ap = JsonReader::child(pp, "approval");
+    if (a->is_string()) {
+        std::string old = a->get<std::string>();
+        r.error(ap, "is an object since poetryops.io/v1alpha1 approvals: replace \"" + old +
+                        "\" with " +
+                        (old == "required" ? std::string("{required: true}")
+                                           : std::string("{required: false} (or remove it)")) +
+                        " (docs/api.md#promotionapproval)");
+        return;
+    }
+    const json* o = r.object(promotion, "approval", pp);
+    if (!o) return;
+    r.boolean(*o, "required", ap, out.required);
+    r.integer(*o, "approvers", ap, out.approvers);
+    r.strings(*o, "groups", ap, out.groups);
+}
+
 EnvironmentSpec decode_environment(JsonReader& r, const json& o, const std::string& p) {
     EnvironmentSpec e;
     r.string(o, "name", p, e.name);
@@ -190,7 +213,7 @@ EnvironmentSpec decode_environment(JsonReader& r, const json& o, const std::stri
         r.boolean(*pr, "auto", pp, e.promotion.auto_promote);
         r.duration(*pr, "soak", pp, e.promotion.soak);
         r.boolean(*pr, "holdNewer", pp, e.promotion.hold_newer);
-        r.enumeration(*pr, "approval", pp, e.promotion.approval);
+        decode_approval(r, *pr, pp, e.promotion.approval);
     }
     if (const json* h = r.object(o, "health", p))
         e.health = decode_health(r, *h, JsonReader::child(p, "health"));
@@ -318,6 +341,19 @@ PoetryAppStatus decode_status_impl(JsonReader& r, const json& o, const std::stri
             r.string(*w, "reason", wp, wa.reason);
             es.waiting = std::move(wa);
         }
+        decode_list(r, e, "approvals", ep, es.approvals, [&](const json& a, const std::string& ap) {
+            ApprovalRecord ar;
+            r.string(a, "name", ap, ar.name);
+            r.string(a, "digest", ap, ar.digest);
+            r.string(a, "approver", ap, ar.approver);
+            r.strings(a, "groups", ap, ar.groups);
+            r.enumeration(a, "source", ap, ar.source);
+            r.enumeration(a, "decision", ap, ar.decision);
+            r.string(a, "reason", ap, ar.reason);
+            r.time(a, "time", ap, ar.time);
+            r.string(a, "message", ap, ar.message);
+            return ar;
+        });
         return es;
     });
     decode_list(r, o, "history", p, s.history, [&](const json& h, const std::string& hp) {

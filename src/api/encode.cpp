@@ -127,7 +127,10 @@ json encode_environment(const EnvironmentSpec& e) {
     json p{{"auto", e.promotion.auto_promote},
            {"soak", e.promotion.soak.text},
            {"holdNewer", e.promotion.hold_newer},
-           {"approval", api::to_string(e.promotion.approval)}};
+           {"approval",
+            {{"required", e.promotion.approval.required},
+             {"approvers", e.promotion.approval.approvers}}}};
+    if (!e.promotion.approval.groups.empty()) p["approval"]["groups"] = e.promotion.approval.groups;
     put(p, "from", e.promotion.from);
     o["promotion"] = std::move(p);
     o["health"] = encode_health(e.health);
@@ -209,6 +212,22 @@ json encode_status(const PoetryAppStatus& s) {
                 put(w, "digest", e.waiting->digest);
                 put(w, "reason", e.waiting->reason);
                 eo["waiting"] = std::move(w);
+            }
+            if (!e.approvals.empty()) {
+                json list = json::array();
+                for (const auto& a : e.approvals) {
+                    json ao{{"name", a.name},
+                            {"source", api::to_string(a.source)},
+                            {"decision", api::to_string(a.decision)}};
+                    put(ao, "digest", a.digest);
+                    put(ao, "approver", a.approver);
+                    if (!a.groups.empty()) ao["groups"] = a.groups;
+                    put(ao, "reason", a.reason);
+                    put_time(ao, "time", a.time);
+                    put(ao, "message", a.message);
+                    list.push_back(std::move(ao));
+                }
+                eo["approvals"] = std::move(list);
             }
             envs.push_back(std::move(eo));
         }

@@ -7,12 +7,22 @@
 namespace poetryops::api {
 
 bool EnvironmentSpec::needs_approval() const {
-    return promotion.approval == Approval::required || !promotion.auto_promote;
+    return promotion.approval.required || !promotion.auto_promote;
 }
 
 bool EnvironmentStatus::rejected(std::string_view digest) const {
     return std::find(rejected_digests.begin(), rejected_digests.end(), digest) !=
            rejected_digests.end();
+}
+
+std::string ApprovalRecord::who() const {
+    // A user name is the API server's (or a manager's) string: anything that would break a
+    // trailer line becomes '?'.
+    std::string user = approver.empty() ? "unknown" : approver;
+    for (char& c : user) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
+    return user + " (" + std::string(to_string(source)) + ")";
 }
 
 std::string PoetryApp::annotation(std::string_view prefix, std::string_view env) const {

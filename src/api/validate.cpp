@@ -161,6 +161,14 @@ void Validator::environment(const PoetryAppSpec& spec, EnvironmentSpec& env, std
         }
     }
     duration(pp + ".soak", env.promotion.soak, std::chrono::milliseconds(0));
+    const ApprovalSpec& approval = env.promotion.approval;
+    if (approval.approvers < 1 || approval.approvers > 20)
+        error(pp + ".approval.approvers", "must be within 1..20");
+    for (std::size_t g = 0; g < approval.groups.size(); ++g) {
+        if (approval.groups[g].empty() || approval.groups[g].size() > 253)
+            error(pp + ".approval.groups[" + std::to_string(g) + "]",
+                  "must be a group name of 1..253 characters");
+    }
 
     const std::string hp = p + ".health";
     HealthSpec& h = env.health;

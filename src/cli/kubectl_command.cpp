@@ -5,6 +5,7 @@
 #include <poetryops/cli/kubectl.hpp>
 
 #include <poetryops/api/codec.hpp>
+#include <poetryops/api/poetryapproval.hpp>
 #include <poetryops/build/job.hpp>
 #include <poetryops/controller/resources.hpp>
 #include <poetryops/kube/client.hpp>
@@ -272,18 +273,94 @@ Exit run_why(Session& s, const std::string& name, const std::string& env) {
     return Exit::ok;
 }
 
+/// Creates a PoetryApproval of `digest` for `env` of the app (metadata.generateName
+/// "<app>-<env>-<12 hex>-": the API server picks the rest). The approver is not written: the
+/// controller's admission webhook stamps it from the request's identity. nullopt when the API
+/// server does not serve poetryapprovals (the CRD is not installed).
+Result<std::optional<std::string>> create_approval(
+    Session& s, const api::PoetryApp& app, const std::string& env, const std::string& digest,
+    api::ApprovalDecision decision, const std::string& reason, const std::string& comment) {
+    api::PoetryApproval a;
+    a.metadata.namespace_ = s.namespace_;
+    a.metadata.labels = {{"poetryops.io/app", app.metadata.name},
+                         {"poetryops.io/environment", env}};
+    a.spec.app = app.metadata.name;
+    a.spec.environment = env;
+    a.spec.digest = digest;
+    a.spec.decision = decision;
+    a.spec.reason = reason;
+    a.spec.comment = comment;
+    json object = api::encode_poetryapproval(a);
+    object["metadata"].erase("name");
+    const std::string hex = digest.substr(digest.find(':') + 1, 12);
+    std::string prefix = app.metadata.name + "-" + env;
+    // generateName: at most 253 - 5 random characters, and a name the API server accepts.
+    if (prefix.size() > 200) prefix.resize(200);
+    while (!prefix.empty() && (prefix.back() == '-' || prefix.back() == '.')) prefix.pop_back();
+    object["metadata"]["generateName"] = prefix + "-" + hex + "-";
+    auto ref = controller::poetryapprovals().in(s.namespace_);
+    auto created = s.client->create(ref, object);
+    if (!created) {
+        if (kube::is_not_found(created.error())) return std::optional<std::string>();
+        return fail(api_error("create", ref, created.error()));
+    }
+    return std::optional<std::string>(created->value("/metadata/name"_json_pointer, std::string()));
+}
+
 Exit run_approve(Session& s, const std::string& name, const std::string& env,
-                 const std::string& digest) {
+                 const std::string& digest, const std::string& comment, bool annotation) {
     constexpr std::string_view cmd = "approve";
     auto l = get_app(s, name);
     if (!l) return report(cmd, l.error());
     auto target = approval_target(l->app, env, digest);
     if (!target) return report(cmd, target.error());
+    if (!annotation) {
+        auto created = create_approval(s, l->app, env, target->digest,
+                                       api::ApprovalDecision::approve, "", comment);
+        if (!created) return report(cmd, created.error());
+        if (*created) {
+            std::cout << "approved " << describe(target->version, target->digest) << " for " << env
+                      << " of " << l->app.key() << " (PoetryApproval " << **created << ")\n"
+                      << std::flush;
+            return Exit::ok;
+        }
+        // The API server has no PoetryApproval CRD: the annotation is the approval it can take.
+        std::cerr << "kubectl poetryops approve: the API server does not serve "
+                     "poetryapprovals.poetryops.io (CRD not installed): writing the annotation "
+                     "instead, one approver of unknown identity\n";
+    }
     json ann = {{std::string(api::kApproveAnnotationPrefix) + env, target->digest}};
     if (auto done = patch_annotations(s, *l, ann, cmd); !done) return report(cmd, done.error());
     std::cout << "approved " << describe(target->version, target->digest) << " for " << env
               << " of " << l->app.key() << " (" << api::kApproveAnnotationPrefix << env << "="
               << target->digest << ")\n"
+              << std::flush;
+    return Exit::ok;
+}
+
+Exit run_reject(Session& s, const std::string& name, const std::string& env,
+                const std::string& digest, const std::string& reason) {
+    constexpr std::string_view cmd = "reject";
+    if (str::trim(reason).empty())
+        return report_bad_input(cmd, "--reason is required: say why the digest is rejected");
+    auto l = get_app(s, name);
+    if (!l) return report(cmd, l.error());
+    auto target = rejection_target(l->app, env, digest);
+    if (!target) return report(cmd, target.error());
+    auto created = create_approval(s, l->app, env, target->digest, api::ApprovalDecision::reject,
+                                   std::string(str::trim(reason)), "");
+    if (!created) return report(cmd, created.error());
+    if (!*created) {
+        return report(cmd,
+                      Error::make(Error::Kind::not_found,
+                                  "the API server does not serve poetryapprovals.poetryops.io: "
+                                  "the PoetryApproval CRD is not installed (kubectl apply -f "
+                                  "crds/poetryops.io_poetryapprovals.yaml); nothing was "
+                                  "written"));
+    }
+    std::cout << "rejected " << describe(target->version, target->digest) << " for " << env
+              << " of " << l->app.key() << " (PoetryApproval " << **created
+              << "): it is not promoted there while that object exists\n"
               << std::flush;
     return Exit::ok;
 }
@@ -471,7 +548,8 @@ void add_kubectl_commands(CLI::App& app, Context& ctx) {
 
     struct Args {
         std::string app, env, digest, reason, container = std::string(build::kBuildContainer);
-        bool all_namespaces = false, previous = false, build = false;
+        std::string comment;
+        bool all_namespaces = false, previous = false, build = false, annotation = false;
         std::int64_t tail = 0;
     };
     auto a = std::make_shared<Args>();
@@ -494,14 +572,36 @@ void add_kubectl_commands(CLI::App& app, Context& ctx) {
     });
 
     CLI::App* approve = app.add_subcommand(
-        "approve", "Approve the digest waiting for approval in ENV (poetryops.io/approve.<env>)");
+        "approve",
+        "Approve the digest waiting for approval in ENV: creates a PoetryApproval (who you are "
+        "is recorded by the API server); the annotation poetryops.io/approve.<env> without the "
+        "CRD");
     approve->add_option("APP", a->app, "the PoetryApp")->required();
     approve->add_option("ENV", a->env, "the environment")->required();
     approve->add_option("DIGEST", a->digest,
                         "sha256:… (default: the digest waiting; any other is refused)");
+    approve->add_option("--comment", a->comment, "a note kept in the PoetryApproval");
+    approve->add_flag("--annotation", a->annotation,
+                      "write the annotation poetryops.io/approve.<env> instead of a "
+                      "PoetryApproval (one approver of unknown identity)");
     approve->callback([&ctx, flags, a] {
-        with_session(ctx, "approve", *flags,
-                     [&](Session& s) { return run_approve(s, a->app, a->env, a->digest); });
+        with_session(ctx, "approve", *flags, [&](Session& s) {
+            return run_approve(s, a->app, a->env, a->digest, a->comment, a->annotation);
+        });
+    });
+
+    CLI::App* reject = app.add_subcommand(
+        "reject",
+        "Reject a digest for ENV (a PoetryApproval with decision reject): it is not "
+        "promoted there while the PoetryApproval exists");
+    reject->add_option("APP", a->app, "the PoetryApp")->required();
+    reject->add_option("ENV", a->env, "the environment")->required();
+    reject->add_option("DIGEST", a->digest, "sha256:… (default: the digest waiting in ENV)");
+    reject->add_option("--reason", a->reason, "why (required; shown in the app's status)");
+    reject->callback([&ctx, flags, a] {
+        with_session(ctx, "reject", *flags, [&](Session& s) {
+            return run_reject(s, a->app, a->env, a->digest, a->reason);
+        });
     });
 
     CLI::App* hold = app.add_subcommand(

@@ -192,8 +192,12 @@ std::string why(const api::PoetryApp& app, std::string_view env, TimePoint now) 
         const api::EnvironmentStatus* u =
             cand->from.empty() ? nullptr : app.status.find_environment(cand->from);
         const std::string approved = app.annotation(api::kApproveAnnotationPrefix, env);
+        const bool waits_here = st && st->waiting && st->waiting->digest == cand->digest;
         if ((st && st->rejected(cand->digest))) {
             next = what + " was rejected in " + name + "; waiting for a newer image";
+        } else if (waits_here && st->waiting->reason == "Rejected") {
+            // A PoetryApproval with decision reject: the controller's message names who and why.
+            next = what + ", blocked: " + st->message;
         } else if (u && u->held) {
             next = what + ", waiting: " + u->name + " is held";
         } else if (u && (u->phase != Phase::healthy || !u->since)) {
@@ -206,6 +210,11 @@ std::string why(const api::PoetryApp& app, std::string_view env, TimePoint now) 
         } else if (es->needs_approval() && approved != cand->digest) {
             next = what + ", waiting for approval (`kubectl poetryops approve " +
                    app.metadata.name + " " + name + "`)";
+            // How many approvers there are so far, as the controller counted them.
+            if (waits_here && st->waiting->reason == "WaitingForApproval" &&
+                st->message.find(" of ") != std::string::npos &&
+                st->message.find(" approvers") != std::string::npos)
+                next += ": " + st->message;
         } else if (st && st->waiting && st->waiting->reason == "HeldForDownstream" &&
                    st->waiting->digest == cand->digest) {
             // The controller's own decision (promotion.holdNewer of the environment downstream).
@@ -228,10 +237,11 @@ Result<Candidate> approval_target(const api::PoetryApp& app, std::string_view en
     POETRYOPS_TRY(const api::EnvironmentSpec* es, find_environment(app, env));
     std::string name(env);
     if (!es->needs_approval()) {
-        return fail(Error::Kind::invalid,
-                    name + " of " + app.key() +
-                        " needs no approval (promotion.approval is none and promotion.auto is "
-                        "true): it takes each digest once its gates pass");
+        return fail(
+            Error::Kind::invalid,
+            name + " of " + app.key() +
+                " needs no approval (promotion.approval.required is false and promotion.auto "
+                "is true): it takes each digest once its gates pass");
     }
     auto cand = candidate(app, env);
     if (!cand) {
@@ -251,6 +261,31 @@ Result<Candidate> approval_target(const api::PoetryApp& app, std::string_view en
         return fail(Error::Kind::invalid, describe(cand->version, cand->digest) +
                                               " was rejected in " + name + " of " + app.key() +
                                               "; the controller never promotes it there again");
+    }
+    return *cand;
+}
+
+Result<Candidate> rejection_target(const api::PoetryApp& app, std::string_view env,
+                                   std::string_view requested) {
+    POETRYOPS_TRY(const api::EnvironmentSpec* es, find_environment(app, env));
+    (void)es;
+    std::string name(env);
+    if (!requested.empty()) {
+        std::string d(requested);
+        if (d.rfind("sha256:", 0) != 0 || d.size() != 71 ||
+            d.find_first_not_of("0123456789abcdef", 7) != std::string::npos) {
+            return fail(Error::Kind::invalid,
+                        "\"" + d + "\" is not a digest: give sha256:<64 lower-case hex>");
+        }
+        Candidate c;
+        c.digest = d;
+        if (auto cand = candidate(app, env); cand && cand->digest == d) c = *cand;
+        return c;
+    }
+    auto cand = candidate(app, env);
+    if (!cand) {
+        return fail(Error::Kind::invalid, "nothing waits in " + name + " of " + app.key() +
+                                              ": name the DIGEST to reject");
     }
     return *cand;
 }

@@ -105,6 +105,7 @@ Result<std::unique_ptr<AppController>> AppController::create(
         ports.committer = po.committer;
         ports.kube = c->client_.get();
         ports.allow_cross_namespace_routes = po.allow_cross_namespace_routes;
+        ports.approvals.namespaces = config.namespaces;
         if (po.builds) {
             ports.cluster_builds = *po.builds;
             ports.cluster_builds->namespaces = config.namespaces;

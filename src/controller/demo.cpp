@@ -237,7 +237,7 @@ std::string app_yaml(const fs::path& gitops,
            "    promotion: {from: dev, soak: 10m}\n"
            "  - name: prod\n"
            "    path: envs/prod\n"
-           "    promotion: {from: staging, approval: required}\n"
+           "    promotion: {from: staging, approval: {required: true}}\n"
            "    update: {kind: manifest, file: deployment.yaml}\n"
            "    canary:\n"
            "      traffic: {kind: gateway-api, route: hello, stable: hello, canary: hello-canary, "

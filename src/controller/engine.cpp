@@ -19,6 +19,7 @@ std::string_view to_string(TriggerKind kind) {
         case TriggerKind::timer: return "timer";
         case TriggerKind::commit_done: return "commit_done";
         case TriggerKind::build_done: return "build_done";
+        case TriggerKind::approval_change: return "approval_change";
     }
     return "unknown";
 }
@@ -62,9 +63,15 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, const Cloc
                 self->fire(Trigger{TriggerKind::health_change, "", "", object, {}});
             });
         }
+        if (ApprovalPort* approvals = e->ports_->approvals()) {
+            Engine* self = e.get();
+            approvals->on_change([self](const std::string& key) {
+                self->fire(Trigger{TriggerKind::approval_change, key, "", "", {}});
+            });
+        }
         e->promotion_ = std::make_unique<PromotionReconciler>(
             e->ports_->gitops(), e->ports_->artifacts(), e->ports_->health(), clock,
-            &e->ports_->analysis(), e->ports_->traffic());
+            &e->ports_->analysis(), e->ports_->traffic(), e->ports_->approvals());
         if (BuildPort* builder = e->ports_->builder()) {
             Engine* self = e.get();
             builder->on_change([self](const std::string& key) {

@@ -227,13 +227,15 @@ std::string environment_image_name(const api::PoetryAppSpec& spec,
 
 PromotionReconciler::PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts,
                                          HealthPort* health, const Clock& clock,
-                                         AnalysisPort* analysis, TrafficPort* traffic)
+                                         AnalysisPort* analysis, TrafficPort* traffic,
+                                         ApprovalPort* approvals)
     : gitops_(gitops),
       artifacts_(artifacts),
       health_(health),
       clock_(clock),
       analysis_(analysis),
-      traffic_(traffic) {}
+      traffic_(traffic),
+      approvals_(approvals) {}
 
 std::string HealthObjectRef::group_resource() const {
     auto slash = api_version.find('/');
@@ -377,6 +379,17 @@ promote::Observations PromotionReconciler::observe(const api::PoetryApp& app,
             return obs;
         }
         obs.newest = *newest;
+    }
+    if (approvals_) {
+        // A rejection must never be missed: approvals that cannot be read stop this reconcile
+        // before anything is planned (Degraded, retried with backoff).
+        auto approvals = approvals_->approvals(app);
+        if (!approvals) {
+            out.error = approvals.error();
+            out.error->reason = api::condition_reason(out.error->reason, "ApprovalsUnavailable");
+            return obs;
+        }
+        obs.approvals = std::move(*approvals);
     }
     std::vector<std::string> paths;
     for (const auto& env : app.spec.environments) paths.push_back(environment_file(env));
@@ -542,6 +555,8 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
         }
         if (!ca.metrics.empty()) req.message.body += "\nMetrics: " + ca.metrics;
         req.message.trailers.push_back(promote::canary_trailer(app, action.environment, ca));
+        for (auto& t : promote::approved_by_trailers(action.approved_by))
+            req.message.trailers.push_back(std::move(t));
         return req;
     }
 
@@ -553,6 +568,8 @@ git::EditRequest PromotionReconciler::edit_request(const api::PoetryApp& app,
     }
     req.message.trailers.push_back(
         promote::promotion_trailer(app, action.environment, action.artifact.digest));
+    for (auto& t : promote::approved_by_trailers(action.approved_by))
+        req.message.trailers.push_back(std::move(t));
     return req;
 }
 

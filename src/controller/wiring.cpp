@@ -20,6 +20,7 @@ Result<std::unique_ptr<Ports>> make_ports(PortsOptions options) {
     if (o.kube) {
         p->credentials_ = std::make_unique<SecretCredentials>(*o.kube, o.cache_dir / "secrets");
         p->health_ = std::make_unique<KubeHealthPort>(*o.kube, o.health, *o.clock);
+        p->approvals_ = std::make_unique<KubeApprovalPort>(*o.kube, o.approvals, *o.clock);
         SecretCredentials* creds = p->credentials_.get();
         remote = [creds](const api::PoetryApp& app) { return creds->git_remote(app); };
         source_remote = [creds](const api::PoetryApp& app) { return creds->source_remote(app); };

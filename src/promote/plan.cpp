@@ -17,6 +17,7 @@ using api::HealthKind;
 using api::Phase;
 
 constexpr std::size_t kMaxRejected = 20;
+constexpr std::size_t kMaxApprovals = 20;
 
 std::chrono::milliseconds duration_of(const api::Duration& d) {
     if (d.value.count() > 0 || d.text.empty()) return d.value;
@@ -83,6 +84,109 @@ struct EnvPlanner {
     Plan& plan;
     /// A canary environment's candidate once every gate in front of it passed (this environment).
     std::optional<Artifact> gated{};
+    /// Who approved `gated` (its approval gate), for the canary's commits.
+    std::vector<std::string> gated_approved_by{};
+
+    /// The approvals of `env`: the PoetryApprovals observed, then the approve annotation as one
+    /// approver of unknown identity.
+    std::vector<api::ApprovalRecord> approvals_of(const std::string& env) const {
+        std::vector<api::ApprovalRecord> out;
+        if (auto it = obs.approvals.find(env); it != obs.approvals.end()) out = it->second;
+        std::string annotated = app.annotation(api::kApproveAnnotationPrefix, env);
+        if (!annotated.empty()) {
+            api::ApprovalRecord r;
+            r.name = std::string(api::kApproveAnnotationPrefix) + env;
+            r.digest = annotated;
+            r.source = api::IdentitySource::annotation;
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
+    /// Why an approval of the right digest does not count ("" when it does).
+    static std::string not_counted(const EnvironmentSpec& es, const api::ApprovalRecord& r) {
+        const auto& groups = es.promotion.approval.groups;
+        if (groups.empty()) return {};
+        if (r.source != api::IdentitySource::webhook)
+            return "does not count: promotion.approval.groups needs an identity stamped by the "
+                   "admission webhook, and this one's is from " +
+                   std::string(api::to_string(r.source));
+        for (const auto& g : r.groups) {
+            if (std::find(groups.begin(), groups.end(), g) != groups.end()) return {};
+        }
+        return "does not count: " +
+               (r.approver.empty() ? std::string("the approver") : r.approver) +
+               " is in none of the groups " + str::join(groups, ", ");
+    }
+
+    /// The distinct approvers of `digest` that count, as `who()` (each person once).
+    struct Tally {
+        std::vector<std::string> who;
+    };
+    static Tally tally(const EnvironmentSpec& es, const std::vector<api::ApprovalRecord>& records,
+                       const std::string& digest) {
+        Tally t;
+        std::set<std::string> seen;
+        for (const auto& r : records) {
+            if (r.decision != api::ApprovalDecision::approve || r.digest != digest) continue;
+            if (!not_counted(es, r).empty()) continue;
+            // One person counts once, whatever the source; every unknown identity is one person.
+            std::string key = r.approver.empty() ? std::string("\x01unknown") : r.approver;
+            if (!seen.insert(key).second) continue;
+            t.who.push_back(r.who());
+        }
+        return t;
+    }
+
+    /// status.environments[].approvals: every approval seen for `es`, newest first, with what it
+    /// did; an approval of a digest that is neither waiting, running, in its canary nor promoted
+    /// here before is reported with an ApprovalIgnored event.
+    void report_approvals(const EnvironmentSpec& es, EnvironmentStatus& st) {
+        std::vector<api::ApprovalRecord> records = approvals_of(es.name);
+        std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+            return a.time.value_or(TimePoint{}) > b.time.value_or(TimePoint{});
+        });
+        const std::string waiting = st.waiting ? st.waiting->digest : std::string();
+        const std::string in_canary =
+            st.canary && (st.canary->phase == api::CanaryPhase::progressing ||
+                          st.canary->phase == api::CanaryPhase::paused)
+                ? st.canary->digest
+                : std::string();
+        for (auto& r : records) {
+            const std::string what = short_digest(r.digest);
+            const bool reject_it = r.decision == api::ApprovalDecision::reject;
+            std::string why = reject_it ? std::string() : not_counted(es, r);
+            if (!r.digest.empty() && r.digest == waiting) {
+                if (reject_it) {
+                    r.message = "blocks " + what + " in " + es.name + ": " + r.reason;
+                } else if (!es.needs_approval()) {
+                    r.message = "not needed: " + es.name + " needs no approval";
+                } else {
+                    r.message = why.empty() ? "counts for " + what + ", waiting here (" +
+                                                  st.waiting->reason + ")"
+                                            : why;
+                }
+            } else if (!r.digest.empty() && (r.digest == st.digest || r.digest == in_canary)) {
+                r.message = reject_it
+                                ? "rejects " + what + ", which already runs here"
+                                : (why.empty() ? "approved " + what + ", which runs here" : why);
+            } else if (!r.digest.empty() && history_of(plan.status, r.digest, es.name)) {
+                r.message =
+                    (reject_it ? "rejected " : "approved ") + what + ", promoted here before";
+            } else {
+                r.message = "ignored: " + r.digest + " is not waiting in " + es.name;
+                event(true, "ApprovalIgnored",
+                      (r.source == api::IdentitySource::annotation ? "annotation " : "approval ") +
+                          r.name + " is for " + r.digest + " which is not waiting in " + es.name +
+                          (waiting.empty() ? std::string(" (nothing waits there)")
+                                           : " (" + waiting + " waits there)"));
+            }
+            if (r.source == api::IdentitySource::managed_fields)
+                r.message += "; identity from managedFields (no admission webhook)";
+        }
+        if (records.size() > kMaxApprovals) records.resize(kMaxApprovals);
+        st.approvals = std::move(records);
+    }
 
     void requeue(std::chrono::milliseconds after) {
         // Timers keep milliseconds: a soak or a canary step ends when it ends, not up to a second
@@ -368,22 +472,46 @@ struct EnvPlanner {
                 return;
             }
         }
+        const std::vector<api::ApprovalRecord> records = approvals_of(es.name);
+        for (const auto& r : records) {
+            // A rejection blocks the digest here, whether approvals are required or not.
+            if (r.decision != api::ApprovalDecision::reject || r.digest != candidate->digest)
+                continue;
+            st.waiting = api::WaitingArtifact{candidate->version, candidate->tag, candidate->digest,
+                                              "Rejected"};
+            std::string msg = describe(candidate->version, candidate->digest) +
+                              " was rejected in " + es.name + " by " + r.who() + ": " + r.reason +
+                              " (PoetryApproval " + r.name + "; delete it to unblock)";
+            if (st.digest.empty()) {
+                set_phase(st, Phase::pending, "ApprovalRejected", msg, now);
+            } else {
+                st.message = msg;
+            }
+            return;
+        }
         const bool needs_approval = es.needs_approval();
+        std::vector<std::string> approved_by;
         if (needs_approval) {
-            std::string approved = app.annotation(api::kApproveAnnotationPrefix, es.name);
-            if (approved != candidate->digest) {
-                if (!approved.empty() && approved != st.digest) {
-                    event(true, "ApprovalIgnored",
-                          "ignored " + std::string(api::kApproveAnnotationPrefix) + es.name + "=" +
-                              approved + ": the candidate for " + es.name + " is " +
-                              candidate->digest);
-                }
+            const auto& want = es.promotion.approval;
+            Tally t = tally(es, records, candidate->digest);
+            approved_by = t.who;
+            const int need = std::max(want.approvers, 1);
+            if (static_cast<int>(t.who.size()) < need) {
                 st.waiting = api::WaitingArtifact{candidate->version, candidate->tag,
                                                   candidate->digest, "WaitingForApproval"};
                 std::string msg = "waiting for approval of " +
-                                  describe(candidate->version, candidate->digest) + ": annotate " +
-                                  std::string(api::kApproveAnnotationPrefix) + es.name + "=" +
-                                  candidate->digest;
+                                  describe(candidate->version, candidate->digest) + ": ";
+                if (need == 1 && want.groups.empty() && t.who.empty()) {
+                    msg += "kubectl poetryops approve " + app.metadata.name + " " + es.name +
+                           " (or annotate " + std::string(api::kApproveAnnotationPrefix) + es.name +
+                           "=" + candidate->digest + ")";
+                } else {
+                    msg +=
+                        std::to_string(t.who.size()) + " of " + std::to_string(need) + " approvers";
+                    if (!want.groups.empty()) msg += " in " + str::join(want.groups, ", ");
+                    if (!t.who.empty()) msg += " (" + str::join(t.who, ", ") + ")";
+                    msg += "; kubectl poetryops approve " + app.metadata.name + " " + es.name;
+                }
                 if (st.digest.empty()) {
                     set_phase(st, Phase::pending, "WaitingForApproval", msg, now);
                 } else {
@@ -394,6 +522,7 @@ struct EnvPlanner {
         }
         if (es.canary) {
             gated = candidate;  // the canary decides what it does with it (reconcile_canary)
+            gated_approved_by = std::move(approved_by);
             return;
         }
         if (app.spec.suspend) {
@@ -409,6 +538,7 @@ struct EnvPlanner {
         auto up = app.spec.upstream_of(index);
         a.reason = up ? "promoted from " + *up + (needs_approval ? " (approved)" : "")
                       : "newest eligible image" + std::string(needs_approval ? " (approved)" : "");
+        a.approved_by = std::move(approved_by);
         set_phase(st, Phase::promoting, "Promoting",
                   "promoting " + describe(candidate->version, candidate->digest), now);
         plan.actions.push_back(std::move(a));
@@ -440,6 +570,7 @@ struct EnvPlanner {
             a.artifact = *gated;
             a.image = image_reference(app.spec.image.repository, a.artifact);
             a.reason = "first image of " + es.name + " (no canary without a stable version)";
+            a.approved_by = gated_approved_by;
             set_phase(st, Phase::promoting, "Promoting",
                       "promoting " + describe(gated->version, gated->digest), now);
             plan.actions.push_back(std::move(a));
@@ -491,6 +622,9 @@ struct EnvPlanner {
         a.artifact = Artifact{ca.target.version, ca.target.tag, ca.target.digest, ""};
         a.reason = ca.reason;
         a.canary = ca;
+        // The canary's steps carry who approved what they roll out (an abort pins the stable).
+        if (gated && ca.kind != canary::ActionKind::abort && ca.target.digest == gated->digest)
+            a.approved_by = gated_approved_by;
         switch (ca.kind) {
             case canary::ActionKind::complete:
                 a.kind = api::HistoryKind::promote;
@@ -606,6 +740,15 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
         }
         planner.reconcile_promotion(i, es, st);
         if (es.canary && !st.held) planner.reconcile_canary(es, st, o);
+        planner.report_approvals(es, st);
+    }
+    for (const auto& [env, records] : observations.approvals) {
+        if (app.spec.find_environment(env)) continue;
+        for (const auto& r : records) {
+            planner.event(true, "ApprovalIgnored",
+                          "approval " + r.name + " names environment \"" + env + "\", which " +
+                              app.metadata.name + " does not have");
+        }
     }
     update_ready(p.status, app, now, p.blocked, unreadable);
     p.status.summary = api::make_summary(app.spec, p.status);

@@ -23,4 +23,17 @@ std::pair<std::string, std::string> canary_trailer(const api::PoetryApp& app,
             canary::trailer(ns + "/" + app.metadata.name, std::string(environment), action)};
 }
 
+std::vector<std::pair<std::string, std::string>> approved_by_trailers(
+    const std::vector<std::string>& approved_by) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& who : approved_by) {
+        std::string value = who;
+        for (char& c : value) {
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+        }
+        out.emplace_back(std::string(kApprovedByTrailer), std::move(value));
+    }
+    return out;
+}
+
 }  // namespace poetryops::promote

@@ -425,3 +425,62 @@ TEST_F(CrdIt, BuildStatusSurvivesTheStatusSubresourceAndFeedsTheBuildColumn) {
     EXPECT_TRUE(found);
     EXPECT_TRUE(client_->remove(ref));
 }
+
+/// promotion.approval changed from a string to an object: the API server refuses the old form with
+/// the field path (never a silent change), accepts the object with its defaults, and keeps
+/// status.environments[].approvals through the status subresource.
+TEST_F(CrdIt, TheOldApprovalStringIsRefusedAndApprovalsStatusSurvives) {
+    json old = base_app();
+    old["spec"]["environments"][2]["promotion"]["approval"] = "required";
+    auto refused = dry_run_create(old);
+    ASSERT_FALSE(refused);
+    EXPECT_THAT(refused.error().message,
+                testing::HasSubstr("spec.environments[2].promotion.approval"));
+    EXPECT_THAT(refused.error().message, testing::HasSubstr("object"));
+
+    json now = base_app();
+    now["spec"]["environments"][2]["promotion"]["approval"] = {{"required", true}};
+    auto stored = dry_run_create(now);
+    ASSERT_TRUE(stored) << stored.error().message;
+    EXPECT_EQ((*stored)["spec"]["environments"][2]["promotion"]["approval"],
+              (json{{"required", true}, {"approvers", 1}}));
+    now["spec"]["environments"][2]["promotion"]["approval"] = {{"required", true},
+                                                               {"approvers", 0}};
+    EXPECT_FALSE(dry_run_create(now));
+
+    const std::string ns = "crd-approvals";
+    ensure_namespace(ns);
+    json o = base_app();
+    o["metadata"]["name"] = "approvals";
+    o["metadata"]["namespace"] = ns;
+    auto ref = controller::poetryapps().in(ns).named("approvals");
+    (void)client_->remove(ref);
+    auto created = client_->create(controller::poetryapps().in(ns), o);
+    ASSERT_TRUE(created) << created.error().message;
+    api::PoetryAppStatus st;
+    api::EnvironmentStatus prod;
+    prod.name = "prod";
+    prod.phase = api::Phase::pending;
+    api::ApprovalRecord r;
+    r.name = "approvals-prod-eeeeeeeeeeee-x1";
+    r.digest = "sha256:" + std::string(64, 'e');
+    r.approver = "kubectl-poetryops";
+    r.source = api::IdentitySource::managed_fields;
+    r.decision = api::ApprovalDecision::reject;
+    r.reason = "CVE";
+    r.time = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    r.message = "blocks sha256:eeeeeeeeeeee in prod: CVE";
+    prod.approvals = {r};
+    st.environments = {prod};
+    json with_status = *created;
+    with_status["status"] = api::encode_status(st);
+    auto written = client_->update_status(ref, with_status);
+    ASSERT_TRUE(written) << written.error().message;
+    auto read = client_->get(ref);
+    ASSERT_TRUE(read);
+    std::vector<api::FieldError> errors;
+    api::PoetryAppStatus back = api::decode_status((*read)["status"], errors);
+    EXPECT_TRUE(errors.empty()) << api::join_errors(errors);
+    EXPECT_EQ(api::encode_status(back), api::encode_status(st)) << (*read)["status"].dump();
+    EXPECT_TRUE(client_->remove(ref));
+}

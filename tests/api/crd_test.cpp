@@ -164,7 +164,10 @@ TEST(Crd, EnumsMatchTheCode) {
     const json& root = schema_root(crd);
     EXPECT_EQ(schema_enum(root, "spec.build.engine"), names<BuildEngine>());
     EXPECT_EQ(schema_enum(root, "spec.environments[].update.kind"), names<UpdateKind>());
-    EXPECT_EQ(schema_enum(root, "spec.environments[].promotion.approval"), names<Approval>());
+    EXPECT_EQ(schema_enum(root, "status.environments[].approvals[].source"),
+              names<IdentitySource>());
+    EXPECT_EQ(schema_enum(root, "status.environments[].approvals[].decision"),
+              names<ApprovalDecision>());
     EXPECT_EQ(schema_enum(root, "spec.environments[].canary.mode"), names<CanaryMode>());
     EXPECT_EQ(schema_enum(root, "spec.environments[].canary.traffic.kind"), names<TrafficKind>());
     EXPECT_EQ(schema_enum(root, "spec.environments[].canary.analysis.judge"), names<CanaryJudge>());
@@ -257,6 +260,11 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     e.held = true;
     e.rejected_digests = {"x"};
     e.waiting = WaitingArtifact{"x", "x", "x", "x"};
+    ApprovalRecord ar;
+    ar.name = ar.digest = ar.approver = ar.reason = ar.message = "x";
+    ar.groups = {"x"};
+    ar.time = std::chrono::system_clock::now();
+    e.approvals.push_back(ar);
     e.since = std::chrono::system_clock::now();
     CanaryStatus c;
     c.version = c.tag = c.digest = c.commit = c.message = "x";

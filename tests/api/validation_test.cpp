@@ -24,7 +24,7 @@ json base_app() {
         "environments": [
           {"name": "dev", "path": "envs/dev"},
           {"name": "staging", "path": "envs/staging", "promotion": {"from": "dev", "soak": "10m"}},
-          {"name": "prod", "path": "envs/prod", "promotion": {"from": "staging", "approval": "required"},
+          {"name": "prod", "path": "envs/prod", "promotion": {"from": "staging", "approval": {"required": true}},
            "canary": {"traffic": {"route": "billing", "stable": "billing", "canary": "billing-canary"},
                       "steps": [{"weight": 5, "pause": "5m"}, {"weight": 25}, {"weight": 50}],
                       "analysis": {"prometheus": {"address": "http://prometheus.monitoring:9090"},
@@ -194,6 +194,26 @@ TEST(Validation, EnumsReportAllowedValues) {
     j = base_app();
     j["spec"]["environments"][2]["promotion"]["approval"] = "Required";
     EXPECT_THAT(paths_of(j), testing::ElementsAre("spec.environments[2].promotion.approval"));
+}
+
+// The string form of promotion.approval (before approvals had identities) is a clear error naming
+// the object that replaces it, not a silent change of meaning.
+TEST(Validation, TheOldApprovalStringIsAClearErrorNamingTheNewForm) {
+    json j = base_app();
+    j["spec"]["environments"][2]["promotion"]["approval"] = "required";
+    EXPECT_THAT(message_for(j, "spec.environments[2].promotion.approval"),
+                testing::HasSubstr("replace \"required\" with {required: true}"));
+    j["spec"]["environments"][2]["promotion"]["approval"] = "none";
+    EXPECT_THAT(message_for(j, "spec.environments[2].promotion.approval"),
+                testing::HasSubstr("{required: false}"));
+    j["spec"]["environments"][2]["promotion"]["approval"] =
+        json{{"required", true}, {"approvers", 0}, {"groups", {"ops", ""}}};
+    EXPECT_THAT(paths_of(j),
+                testing::ElementsAre("spec.environments[2].promotion.approval.approvers",
+                                     "spec.environments[2].promotion.approval.groups[1]"));
+    j["spec"]["environments"][2]["promotion"]["approval"] =
+        json{{"required", true}, {"approvers", 2}, {"groups", {"ops"}}};
+    EXPECT_THAT(paths_of(j), testing::IsEmpty());
 }
 
 TEST(Validation, HealthAtMostOneGateAndCrossFieldRules) {

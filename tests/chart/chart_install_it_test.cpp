@@ -422,14 +422,16 @@ TEST_F(ChartInstallIt, TheControllerRunsUnderTheChartsServiceAccountWithTheChart
 }
 
 /// The user roles: poetryops-view and -edit reach the built-in view and edit roles through
-/// aggregation; poetryops-approver may patch (annotations) but not create, update or delete.
+/// aggregation; poetryops-approver may patch (annotations) but not create, update or delete
+/// PoetryApps, and may create PoetryApprovals but not edit or delete them.
 TEST_F(ChartInstallIt, UserRolesAggregateIntoViewAndEditAndTheApproverOnlyPatches) {
     auto r = install("poetryops", ns_, {"replicaCount=1"});
     ASSERT_TRUE(r.ok()) << r.err;
-    auto user_may = [&](const std::string& role, const std::string& verb) {
+    auto user_may = [&](const std::string& role, const std::string& verb,
+                        const std::string& resource = "poetryapps") {
         json attrs = {{"verb", verb},
                       {"group", "poetryops.io"},
-                      {"resource", "poetryapps"},
+                      {"resource", resource},
                       {"namespace", apps_ns_}};
         json review = {{"apiVersion", "authorization.k8s.io/v1"},
                        {"kind", "SubjectAccessReview"},
@@ -462,6 +464,15 @@ TEST_F(ChartInstallIt, UserRolesAggregateIntoViewAndEditAndTheApproverOnlyPatche
     EXPECT_TRUE(user_may("poetryops-approver", "patch"));
     for (const char* verb : {"create", "update", "delete"})
         EXPECT_FALSE(user_may("poetryops-approver", verb)) << verb;
+    // PoetryApprovals: the approver creates them and reads them, never edits or deletes one;
+    // viewers read them, editors may delete one (lifting a rejection).
+    for (const char* verb : {"create", "get", "list"})
+        EXPECT_TRUE(user_may("poetryops-approver", verb, "poetryapprovals")) << verb;
+    for (const char* verb : {"update", "patch", "delete"})
+        EXPECT_FALSE(user_may("poetryops-approver", verb, "poetryapprovals")) << verb;
+    EXPECT_TRUE(user_may("view", "list", "poetryapprovals"));
+    EXPECT_FALSE(user_may("view", "create", "poetryapprovals"));
+    EXPECT_TRUE(user_may("edit", "delete", "poetryapprovals"));
 }
 
 /// On a cluster of the test's own (the CRD is removed nowhere else): without the CRD and with

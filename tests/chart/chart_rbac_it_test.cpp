@@ -40,6 +40,7 @@ std::vector<Used> used_by_the_code() {
     };
     fixed(controller::poetryapps(), {"get", "list", "watch"});
     fixed(controller::poetryapps().sub("status"), {"update"});
+    fixed(controller::poetryapprovals(), {"get", "list", "watch"});
     fixed(kube::resources::events(), {"create", "patch"});
     fixed(kube::resources::secrets(), {"get"});
     fixed(kube::resources::jobs(), {"create", "delete", "get", "list", "watch", "patch"});

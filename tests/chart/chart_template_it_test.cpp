@@ -23,21 +23,29 @@ namespace {
 const std::string kDigest =
     "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-/// A file comparison: runs without Helm too.
+/// A file comparison: runs without Helm too. Every CRD of crds/ (PoetryApp, PoetryApproval) is in
+/// the chart's crds/ byte for byte, and nothing else is.
 TEST(ChartFiles, TheChartsCrdIsCrdsFileByteForByte) {
-    auto ours = read_file(test::source_dir() / "crds/poetryops.io_poetryapps.yaml");
-    auto charts = read_file(helm::chart_dir() / "crds/poetryops.io_poetryapps.yaml");
-    ASSERT_TRUE(ours);
-    ASSERT_TRUE(charts) << "charts/poetryops/crds/ lacks the CRD";
-    EXPECT_TRUE(*ours == *charts) << "charts/poetryops/crds/poetryops.io_poetryapps.yaml differs "
-                                     "from crds/: cp crds/poetryops.io_poetryapps.yaml "
-                                     "charts/poetryops/crds/";
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(test::source_dir() / "crds"))
+        names.push_back(e.path().filename().string());
+    EXPECT_THAT(names, testing::UnorderedElementsAre("poetryops.io_poetryapps.yaml",
+                                                     "poetryops.io_poetryapprovals.yaml"));
+    for (const auto& name : names) {
+        auto ours = read_file(test::source_dir() / "crds" / name);
+        auto charts = read_file(helm::chart_dir() / "crds" / name);
+        ASSERT_TRUE(ours);
+        ASSERT_TRUE(charts) << "charts/poetryops/crds/ lacks " << name;
+        EXPECT_TRUE(*ours == *charts)
+            << "charts/poetryops/crds/" << name << " differs from crds/: cp crds/" << name
+            << " charts/poetryops/crds/";
+    }
     // Nothing else in the chart's crds/ folder.
-    int files = 0;
+    std::size_t files = 0;
     for ([[maybe_unused]] const auto& e :
          std::filesystem::directory_iterator(helm::chart_dir() / "crds"))
         ++files;
-    EXPECT_EQ(files, 1);
+    EXPECT_EQ(files, names.size());
 }
 
 class ChartTemplateIt : public ::testing::Test {

@@ -74,7 +74,8 @@ protected:
         admin_ = make_client();
         ASSERT_TRUE(admin_);
         auto crds = test::kube::apply_crds(
-            *admin_, {test::source_dir() / "crds/poetryops.io_poetryapps.yaml"});
+            *admin_, {test::source_dir() / "crds/poetryops.io_poetryapps.yaml",
+                      test::source_dir() / "crds/poetryops.io_poetryapprovals.yaml"});
         ASSERT_TRUE(crds) << crds.error().message;
         ns_ = fresh_namespace(*admin_);
     }
@@ -92,7 +93,7 @@ protected:
             api::EnvironmentSpec e;
             e.name = env;
             e.path = "envs/" + env;
-            if (env != "dev") e.promotion.approval = api::Approval::required;
+            if (env != "dev") e.promotion.approval.required = true;
             if (env == "prod") e.promotion.soak = api::Duration("1h");
             app.spec.environments.push_back(e);
         }
@@ -220,7 +221,7 @@ TEST_P(KubectlPluginIt, ApproveTakesTheWaitingDigestAndRefusesAnother) {
     create(billing());
     const std::string key = "poetryops.io/approve.staging";
 
-    auto wrong = plugin({"approve", "billing", "staging", kD1});
+    auto wrong = plugin({"approve", "billing", "staging", kD1, "--annotation"});
     EXPECT_EQ(wrong.exit_code, 2);
     EXPECT_EQ(lines(wrong.err), 1) << wrong.err;
     EXPECT_THAT(wrong.err, HasSubstr("kubectl poetryops approve: " + kD1 +
@@ -228,7 +229,7 @@ TEST_P(KubectlPluginIt, ApproveTakesTheWaitingDigestAndRefusesAnother) {
                                      "/billing: that is " + kD3));
     EXPECT_FALSE(annotations("billing").contains(key));
 
-    auto by_default = plugin({"approve", "billing", "staging"});
+    auto by_default = plugin({"approve", "billing", "staging", "--annotation"});
     ASSERT_EQ(by_default.exit_code, 0) << by_default.err;
     EXPECT_THAT(by_default.out, HasSubstr("approved 1.4.2 (sha256:333333333333) for staging"));
     EXPECT_EQ(annotations("billing").value(key, ""), kD3);
@@ -237,17 +238,73 @@ TEST_P(KubectlPluginIt, ApproveTakesTheWaitingDigestAndRefusesAnother) {
     ASSERT_TRUE(admin_->patch(controller::poetryapps().in(ns_).named("billing"),
                               kube::PatchType::merge,
                               json{{"metadata", {{"annotations", {{key, nullptr}}}}}}));
-    auto named = plugin({"approve", "billing", "staging", kD3});
+    auto named = plugin({"approve", "billing", "staging", kD3, "--annotation"});
     ASSERT_EQ(named.exit_code, 0) << named.err;
     EXPECT_EQ(annotations("billing").value(key, ""), kD3);
 
     // dev takes each digest by itself; prod waits for staging's 1.4.1, not for 1.4.2.
-    auto dev = plugin({"approve", "billing", "dev"});
+    auto dev = plugin({"approve", "billing", "dev", "--annotation"});
     EXPECT_EQ(dev.exit_code, 2);
     EXPECT_THAT(dev.err, HasSubstr("dev of " + ns_ + "/billing needs no approval"));
-    auto prod = plugin({"approve", "billing", "prod"});
+    auto prod = plugin({"approve", "billing", "prod", "--annotation"});
     ASSERT_EQ(prod.exit_code, 0) << prod.err;
     EXPECT_EQ(annotations("billing").value("poetryops.io/approve.prod", ""), kD2);
+}
+
+/// Without --annotation, approve creates a PoetryApproval bound to the waiting digest (no approver
+/// written: the webhook stamps it), reject one with decision reject and its reason; the API server
+/// keeps them immutable.
+TEST_P(KubectlPluginIt, ApproveAndRejectCreatePoetryApprovalsThatCannotBeEdited) {
+    create(billing());
+    auto approved = plugin({"approve", "billing", "staging", "--comment", "looks good"});
+    ASSERT_EQ(approved.exit_code, 0) << approved.err;
+    EXPECT_THAT(approved.out,
+                HasSubstr("approved 1.4.2 (sha256:333333333333) for staging of " + ns_ +
+                          "/billing (PoetryApproval billing-staging-"
+                          "333333333333-"));
+    EXPECT_FALSE(annotations("billing").contains("poetryops.io/approve.staging"));
+    auto listed = admin_->list(controller::poetryapprovals().in(ns_));
+    ASSERT_TRUE(listed) << listed.error().message;
+    ASSERT_EQ(listed->items.size(), 1u);
+    const json a = listed->items[0];
+    EXPECT_EQ(a["spec"]["app"], "billing");
+    EXPECT_EQ(a["spec"]["environment"], "staging");
+    EXPECT_EQ(a["spec"]["digest"], kD3);
+    EXPECT_EQ(a["spec"]["decision"], "approve");
+    EXPECT_EQ(a["spec"]["comment"], "looks good");
+    EXPECT_FALSE(a["spec"].contains("approver"));
+    auto decoded = api::load_poetryapproval(a);
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    EXPECT_EQ(decoded->manager, "kubectl-poetryops") << "the weak identity: the field manager";
+
+    // Immutable: the API server refuses an edit of the digest (the CRD's CEL rule).
+    auto edited = admin_->patch(
+        controller::poetryapprovals().in(ns_).named(a["metadata"]["name"].get<std::string>()),
+        kube::PatchType::merge, json{{"spec", {{"digest", kD2}}}});
+    ASSERT_FALSE(edited);
+    EXPECT_THAT(edited.error().message, HasSubstr("immutable"));
+
+    auto no_reason = plugin({"reject", "billing", "prod"});
+    EXPECT_EQ(no_reason.exit_code, 2);
+    EXPECT_THAT(no_reason.err, HasSubstr("kubectl poetryops reject: --reason is required"));
+    auto not_digest = plugin({"reject", "billing", "prod", "sha256:zz", "--reason", "x"});
+    EXPECT_EQ(not_digest.exit_code, 2);
+    EXPECT_THAT(not_digest.err, HasSubstr("is not a digest"));
+    auto rejected = plugin({"reject", "billing", "prod", "--reason", "CVE-2026-1234"});
+    ASSERT_EQ(rejected.exit_code, 0) << rejected.err;
+    EXPECT_THAT(rejected.out, HasSubstr("rejected 1.4.1 (sha256:222222222222) for prod of " + ns_ +
+                                        "/billing (PoetryApproval billing-prod-"));
+    listed = admin_->list(controller::poetryapprovals().in(ns_));
+    ASSERT_TRUE(listed);
+    ASSERT_EQ(listed->items.size(), 2u);
+    bool found = false;
+    for (const auto& item : listed->items) {
+        if (item["spec"]["decision"] != "reject") continue;
+        found = true;
+        EXPECT_EQ(item["spec"]["digest"], kD2);
+        EXPECT_EQ(item["spec"]["reason"], "CVE-2026-1234");
+    }
+    EXPECT_TRUE(found);
 }
 
 TEST_P(KubectlPluginIt, RollbackPreviousPinsTheDigestBeforeAndReleaseUnpins) {
@@ -408,8 +465,14 @@ TEST_P(KubectlPluginIt, AForbiddenAnswerNamesTheVerbAndResource) {
         std::chrono::seconds(10)));
     EXPECT_EQ(approve.exit_code, 2);
     EXPECT_THAT(approve.err, HasSubstr("kubectl poetryops approve: forbidden: your kubeconfig's "
-                                       "user may not patch poetryapps.poetryops.io in namespace " +
+                                       "user may not create poetryapprovals.poetryops.io in "
+                                       "namespace " +
                                        ns_));
+    auto annotate =
+        plugin({"approve", "billing", "staging", "--annotation"}, cluster->user_kubeconfig);
+    EXPECT_THAT(annotate.err, HasSubstr("kubectl poetryops approve: forbidden: your kubeconfig's "
+                                        "user may not patch poetryapps.poetryops.io in namespace " +
+                                        ns_));
     auto get = plugin({"get", "billing"}, cluster->user_kubeconfig);
     EXPECT_EQ(get.exit_code, 0) << get.err;
 }

@@ -35,7 +35,7 @@ api::PoetryApp app() {
     api::EnvironmentSpec dev, prod;
     dev.name = "dev";
     prod.name = "prod";
-    prod.promotion.approval = api::Approval::required;
+    prod.promotion.approval.required = true;
     prod.promotion.soak = api::Duration("10m");
     a.spec.environments = {dev, prod};
     a.status.latest = api::ArtifactStatus{"1.2.0", "1.2.0-abc", digest('2'), "", std::nullopt};
@@ -79,6 +79,38 @@ TEST(KubectlPlugin, ApproveTakesOnlyTheWaitingDigest) {
     EXPECT_THAT(approval_target(a, "prod", "").error().message,
                 HasSubstr("nothing waits for approval in prod"));
     EXPECT_EQ(approval_target(a, "qa", "").error().kind, Error::Kind::not_found);
+}
+
+/// The controller's count of approvers and a rejection (PoetryApprovals) show in why; reject takes
+/// the waiting digest or any digest named.
+TEST(KubectlPlugin, WhyShowsApproversSoFarAndARejectionAndRejectTakesAnyDigest) {
+    auto a = app();
+    a.spec.environments[1].promotion.approval.approvers = 2;
+    auto& prod = a.status.environments[1];
+    prod.waiting = api::WaitingArtifact{"1.1.0", "1.1.0-abc", digest('1'), "WaitingForApproval"};
+    prod.message =
+        "waiting for approval of 1.1.0 (sha256:111111111111): 1 of 2 approvers (alice "
+        "(webhook)); kubectl poetryops approve billing prod";
+    EXPECT_THAT(why(a, "prod", kNow), HasSubstr("waiting for approval (`kubectl poetryops approve "
+                                                "billing prod`): waiting for approval of 1.1.0 "
+                                                "(sha256:111111111111): 1 of 2 approvers (alice"));
+    prod.waiting->reason = "Rejected";
+    prod.message = "1.1.0 (sha256:111111111111) was rejected in prod by dave (webhook): CVE";
+    EXPECT_THAT(why(a, "prod", kNow),
+                HasSubstr("next: 1.1.0 (sha256:111111111111) from dev, blocked: 1.1.0 "
+                          "(sha256:111111111111) was rejected in prod by dave (webhook): CVE"));
+
+    auto waiting = rejection_target(a, "prod", "");
+    ASSERT_TRUE(waiting) << waiting.error().message;
+    EXPECT_EQ(waiting->digest, digest('1'));
+    auto ahead = rejection_target(a, "prod", digest('7'));
+    ASSERT_TRUE(ahead) << ahead.error().message;
+    EXPECT_EQ(ahead->digest, digest('7'));
+    EXPECT_THAT(rejection_target(a, "prod", "sha256:ABC").error().message,
+                HasSubstr("is not a digest"));
+    a.status.environments[1].digest = digest('1');
+    EXPECT_THAT(rejection_target(a, "prod", "").error().message,
+                HasSubstr("nothing waits in prod of team-a/billing: name the DIGEST to reject"));
 }
 
 TEST(KubectlPlugin, WhyNamesTheGateThatWaits) {

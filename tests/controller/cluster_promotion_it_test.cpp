@@ -6,6 +6,8 @@
 #include <poetryops/controller/app_controller.hpp>
 #include <poetryops/controller/resources.hpp>
 
+#include <poetryops/api/poetryapproval.hpp>
+
 #include <poetryops/api/codec.hpp>
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/fs.hpp>
@@ -409,6 +411,76 @@ TEST_P(ClusterPromotionRealIt, ControllerWithOnlyTheDocumentedPermissionsPromote
             promoted = promoted || e.value("reason", "") == "Promoted";
         return promoted;
     }));
+}
+
+/// Approvals bound to a person (docs/promotion.md#approvals): dev requires an approval; an
+/// approval of a digest that does not wait is an Event and promotes nothing; the PoetryApproval of
+/// the waiting digest wakes the app through the watch (its poll is 5 minutes) and the commit names
+/// the approver. Without the admission webhook the identity is the creating field manager, and the
+/// status says so.
+TEST_P(ClusterPromotionRealIt, APoetryApprovalWakesTheAppAndTheCommitNamesTheApprover) {
+    auto crds = test::kube::apply_crds(
+        *admin_, {test::source_dir() / "crds/poetryops.io_poetryapprovals.yaml"});
+    ASSERT_TRUE(crds) << crds.error().message;
+    start_controller(make_client());
+    json app = app_object();
+    app["spec"]["environments"][0]["promotion"] = {{"approval", {{"required", true}}}};
+    ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app));
+    wait_app([](const json& o) {
+        return o.value("/status/summary"_json_pointer, std::string()) == "dev=old";
+    });
+    std::string digest = registry_->push_image("team/app", "1.0.0", "v1");
+    ASSERT_FALSE(digest.empty());
+    wait_app([](const json& o) {
+        return o.value("/status/environments/0/waiting/reason"_json_pointer, std::string()) ==
+               "WaitingForApproval";
+    });
+
+    auto approval = [&](const std::string& name, const std::string& d) {
+        return json{{"apiVersion", "poetryops.io/v1alpha1"},
+                    {"kind", "PoetryApproval"},
+                    {"metadata", {{"name", name}, {"namespace", ns_}}},
+                    {"spec", {{"app", "app"}, {"environment", "dev"}, {"digest", d}}}};
+    };
+    const std::string other = "sha256:" + std::string(64, 'b');
+    ASSERT_TRUE(admin_->create(controller::poetryapprovals().in(ns_), approval("stale", other)));
+    bool ignored = false;
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            auto list = admin_->list(kube::resources::events().in(ns_), {});
+            if (!list) return false;
+            for (const auto& e : list->items)
+                ignored =
+                    ignored || (e.value("reason", "") == "ApprovalIgnored" &&
+                                e.value("message", "")
+                                        .find("approval stale is for " + other +
+                                              " which is not waiting in dev") != std::string::npos);
+            return ignored;
+        },
+        std::chrono::seconds(20)));
+    EXPECT_EQ(dev_file().find(digest), std::string::npos) << "nothing promoted";
+
+    auto created = admin_->create(controller::poetryapprovals().in(ns_), approval("ok", digest));
+    ASSERT_TRUE(created) << created.error().message;
+    auto decoded = api::load_poetryapproval(*created);
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    const std::string manager = decoded->manager;
+    ASSERT_FALSE(manager.empty());
+    ASSERT_TRUE(test::wait_until([&] { return dev_file().find(digest) != std::string::npos; },
+                                 std::chrono::seconds(30)))
+        << dev_file();
+    auto log =
+        run_process({"git", "--git-dir", bare_.string(), "log", "-1", "--format=%B", "main"});
+    ASSERT_TRUE(log && log->ok());
+    EXPECT_THAT(log->out,
+                testing::HasSubstr("Poetryops-Approved-By: " + manager + " (managedFields)"));
+    json obj = wait_app([](const json& o) {
+        return o.value("/status/summary"_json_pointer, std::string()) == "dev=1.0.0";
+    });
+    const std::string approvals = obj["status"]["environments"][0]["approvals"].dump();
+    EXPECT_THAT(approvals,
+                testing::HasSubstr("identity from managedFields (no admission webhook)"));
+    EXPECT_THAT(approvals, testing::HasSubstr("\"source\":\"managedFields\""));
 }
 
 TEST_P(ClusterPromotionRealIt, AMissingVerbIsAClearConditionNotACrash) {

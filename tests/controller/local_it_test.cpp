@@ -77,7 +77,7 @@ protected:
             "\"}\n"
             "  environments:\n  - {name: dev, path: envs/dev}\n"
             "  - {name: prod, path: envs/prod, update: {kind: helm},\n"
-            "     promotion: {from: dev, approval: required}}\n";
+            "     promotion: {from: dev, approval: {required: true}}}\n";
         ASSERT_TRUE(write_file_atomic(dir.path() / "apps/app.yaml", yaml));
     }
 

@@ -44,7 +44,7 @@ api::PoetryApp make_app() {
     prod.name = "prod";
     prod.path = "envs/prod";
     prod.promotion.from = "staging";
-    prod.promotion.approval = api::Approval::required;
+    prod.promotion.approval.required = true;
     prod.health.deployment = api::DeploymentHealth{"billing", ""};
     app.spec.environments = {dev, staging, prod};
     return app;

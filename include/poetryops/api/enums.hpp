@@ -18,8 +18,6 @@ enum class BuildEngine { buildkit, kaniko, buildah };
 /// manifests (manifest::Kind::manifest, the editor's yaml). The editor's auto_detect and marker are
 /// not API values: they have no wire spelling, and decoding never yields them.
 using UpdateKind = manifest::Kind;
-/// environments[].promotion.approval
-enum class Approval { none, required };
 /// environments[].health: which gate decides an environment is healthy (derived from which member
 /// is set).
 enum class HealthKind { none, argocd, flux, deployment };
@@ -63,10 +61,6 @@ struct EnumNames<UpdateKind> {
     static constexpr std::array<std::string_view, 3> values{"kustomize", "helm", "manifest"};
     static constexpr std::array<UpdateKind, 3> enumerators{UpdateKind::kustomize, UpdateKind::helm,
                                                            UpdateKind::manifest};
-};
-template <>
-struct EnumNames<Approval> {
-    static constexpr std::array<std::string_view, 2> values{"none", "required"};
 };
 template <>
 struct EnumNames<HealthKind> {
@@ -116,6 +110,25 @@ struct EnumNames<BuildPhase> {
     static constexpr std::array<std::string_view, 5> values{"Pending", "Running", "Succeeded",
                                                             "Failed", "Cancelled"};
 };
+
+// --- Approvals (PoetryApproval; docs/promotion.md#approvals) ---
+/// PoetryApproval spec.decision: approve the digest, or reject it (blocks it in that environment).
+enum class ApprovalDecision { approve, reject };
+/// status.environments[].approvals[].source: how the approver's identity was established: stamped
+/// from the API server's userInfo by the controller's admission webhook, the weak fallback of the
+/// object's managedFields manager (no webhook), or the `poetryops.io/approve.<env>` annotation
+/// (identity unknown).
+enum class IdentitySource { webhook, managed_fields, annotation };
+template <>
+struct EnumNames<ApprovalDecision> {
+    static constexpr std::array<std::string_view, 2> values{"approve", "reject"};
+};
+template <>
+struct EnumNames<IdentitySource> {
+    static constexpr std::array<std::string_view, 3> values{"webhook", "managedFields",
+                                                            "annotation"};
+};
+// --- end approvals ---
 
 /// The wire spellings of E in declaration order.
 template <class E>

@@ -100,6 +100,16 @@ struct UpdateSpec {
     std::string effective_tag_path() const;
 };
 
+/// promotion.approval: who must approve a digest before it moves into the environment
+/// (docs/promotion.md#approvals).
+struct ApprovalSpec {
+    bool required = false;  ///< wait for approvals (`auto: false` implies it)
+    int approvers = 1;      ///< distinct people who must approve the same digest, >= 1
+    /// When set, only approvers in at least one of these groups (from the API server's userInfo)
+    /// count.
+    std::vector<std::string> groups;
+};
+
 struct PromotionSpec {
     std::string from;          ///< upstream environment; empty: the environment listed before
     bool auto_promote = true;  ///< `auto`: promote without a user action once gates pass
@@ -108,8 +118,8 @@ struct PromotionSpec {
     /// environment has taken it, and only then takes a newer one (frequent builds would otherwise
     /// restart the soak forever)
     bool hold_newer = true;
-    /// `required`: wait for `poetryops.io/approve.<env>: <digest>`
-    Approval approval = Approval::none;
+    /// `approval.required`: wait for PoetryApprovals (or `poetryops.io/approve.<env>: <digest>`)
+    ApprovalSpec approval;
 };
 
 struct ArgoCdHealth {
@@ -277,6 +287,25 @@ struct WaitingArtifact {
     bool operator==(const WaitingArtifact&) const = default;
 };
 
+/// One approval or rejection seen for an environment (status.environments[].approvals[]): a
+/// PoetryApproval, or the `poetryops.io/approve.<env>` annotation. Also what the controller
+/// observes and hands the planner (promote::Observations::approvals).
+struct ApprovalRecord {
+    std::string name;                 ///< the PoetryApproval's name, or the annotation's key
+    std::string digest;               ///< sha256:… it approves or rejects
+    std::string approver;             ///< the user; "" when unknown (annotation)
+    std::vector<std::string> groups;  ///< the approver's groups (webhook only)
+    IdentitySource source = IdentitySource::annotation;
+    ApprovalDecision decision = ApprovalDecision::approve;
+    std::string reason;                                         ///< why, for a rejection
+    std::optional<std::chrono::system_clock::time_point> time;  ///< created
+    /// status only: what the planner made of it ("counts for …", "ignored: … is not waiting …")
+    std::string message;
+
+    /// "alice (webhook)", "unknown (annotation)": the Poetryops-Approved-By trailer value.
+    std::string who() const;
+};
+
 struct EnvironmentStatus {
     std::string name;
     std::string version;  ///< PEP 440 version of the artifact running there
@@ -297,6 +326,8 @@ struct EnvironmentStatus {
     std::optional<CanaryStatus> canary;
     /// What comes next here once its gate opens (an approval, a soak, a downstream soak).
     std::optional<WaitingArtifact> waiting;
+    /// Approvals and rejections seen for this environment, newest first (at most 20).
+    std::vector<ApprovalRecord> approvals;
 
     /// `digest` is in rejected_digests.
     bool rejected(std::string_view digest) const;

@@ -37,8 +37,8 @@ struct Candidate {
 /// The candidate of `env`; nullopt when there is none or `env` runs it already.
 std::optional<Candidate> candidate(const api::PoetryApp& app, std::string_view env);
 
-/// `promotion.approval: required` or `promotion.auto: false`: the engine waits for
-/// `poetryops.io/approve.<env>: <digest>`.
+/// `promotion.approval.required` or `promotion.auto: false`: the engine waits for approvals
+/// (PoetryApprovals, or `poetryops.io/approve.<env>: <digest>`).
 bool needs_approval(const api::EnvironmentSpec& env);
 
 /// The spec of environment `env`; Kind::not_found naming the app and its environments otherwise.
@@ -56,6 +56,12 @@ std::string why(const api::PoetryApp& app, std::string_view env, TimePoint now);
 /// names the waiting one).
 Result<Candidate> approval_target(const api::PoetryApp& app, std::string_view env,
                                   std::string_view requested);
+
+/// The digest `reject` rejects: `requested` (any sha256 digest: a rejection may come before the
+/// digest arrives), or the candidate of `env` when empty. Kind::invalid when `requested` is not a
+/// digest or nothing waits and none was named.
+Result<Candidate> rejection_target(const api::PoetryApp& app, std::string_view env,
+                                   std::string_view requested);
 
 /// The history entry `rollback` pins: `requested`'s newest entry in `env`'s history, or with
 /// `requested` empty (--previous) the newest entry of `env` whose digest is neither the running

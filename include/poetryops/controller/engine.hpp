@@ -56,6 +56,7 @@ enum class TriggerKind {
     timer,          ///< a planned time arrived (soak, health timeout, promotion window)
     commit_done,    ///< the committer has the outcome of the app's edits
     build_done,     ///< one of the app's builds changed phase (started, finished, failed)
+    approval_change,  ///< a PoetryApproval naming the app was created, changed or deleted
 };
 std::string_view to_string(TriggerKind kind);
 

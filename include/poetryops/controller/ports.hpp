@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <future>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -155,6 +156,21 @@ public:
     /// Where changes of the objects asked for so far go. A port that cannot watch never calls it
     /// (changes are then noticed when the app is reconciled for another reason).
     virtual void on_change(ChangeFn fn) { (void)fn; }
+};
+
+/// The PoetryApprovals of an app (docs/promotion.md#approvals): in the cluster the API server's
+/// (kube_approvals.hpp); local mode has none (the approve annotation only).
+class ApprovalPort {
+public:
+    using ByEnvironment = std::map<std::string, std::vector<api::ApprovalRecord>>;
+    virtual ~ApprovalPort() = default;
+    /// The approvals naming `app` (same namespace), by the environment they name, including
+    /// environments the app does not have (the planner reports those). An error when they cannot
+    /// be read: a rejection must never be missed, so the reconcile promotes nothing then.
+    virtual Result<ByEnvironment> approvals(const api::PoetryApp& app) = 0;
+    /// Called with the app's key ("namespace/name") when one of its approvals is created, changed
+    /// or deleted (from any thread; must not block).
+    virtual void on_change(std::function<void(const std::string& app_key)> fn) { (void)fn; }
 };
 
 }  // namespace poetryops::controller

@@ -50,10 +50,10 @@ class PromotionReconciler {
 public:
     /// `analysis` (may be null: a due round is then unavailable) runs canary analysis rounds;
     /// `traffic` (may be null: local mode) reads and sets the live routes of `canary.mode:
-    /// cluster`.
+    /// cluster`; `approvals` (may be null: local mode, the annotation only) reads PoetryApprovals.
     PromotionReconciler(GitOpsPort& gitops, ArtifactPort& artifacts, HealthPort* health,
                         const Clock& clock, AnalysisPort* analysis = nullptr,
-                        TrafficPort* traffic = nullptr);
+                        TrafficPort* traffic = nullptr, ApprovalPort* approvals = nullptr);
 
     /// Reconciles one app whose spec has passed validation (api::validate): begin() then finish().
     /// Never throws.
@@ -95,6 +95,7 @@ private:
     const Clock& clock_;
     AnalysisPort* analysis_;
     TrafficPort* traffic_;
+    ApprovalPort* approvals_;
 };
 
 /// The file of an environment that holds the pin: path + "/" + update.effective_file() (normalised,

@@ -6,6 +6,7 @@
 ///   client.get(controller::poetryapps().in("team-a").named("billing"));
 
 #include <poetryops/api/poetryapp.hpp>
+#include <poetryops/api/poetryapproval.hpp>
 #include <poetryops/kube/resource.hpp>
 
 #include <string>
@@ -15,6 +16,12 @@ namespace poetryops::controller {
 /// poetryops.io/v1alpha1 poetryapps (namespaced, with a status subresource).
 inline kube::ResourceRef poetryapps() {
     return {std::string(api::kGroup), std::string(api::kVersion), std::string(api::kPlural)};
+}
+
+/// poetryops.io/v1alpha1 poetryapprovals (namespaced, no status subresource).
+inline kube::ResourceRef poetryapprovals() {
+    return {std::string(api::kGroup), std::string(api::kVersion),
+            std::string(api::kApprovalPlural)};
 }
 
 }  // namespace poetryops::controller

@@ -9,6 +9,7 @@
 #include <poetryops/controller/analysis_port.hpp>
 #include <poetryops/controller/artifact_port.hpp>
 #include <poetryops/controller/git_port.hpp>
+#include <poetryops/controller/kube_approvals.hpp>
 #include <poetryops/controller/kube_builds.hpp>
 #include <poetryops/controller/kube_ports.hpp>
 #include <poetryops/controller/kube_traffic.hpp>
@@ -34,6 +35,8 @@ struct PortsOptions {
     /// Cluster: credentials from Secrets, health objects from the API. Null: local mode.
     kube::KubeClient* kube = nullptr;
     KubeHealthOptions health;  ///< cluster: how health gate objects are read and watched
+    /// Cluster: how PoetryApprovals are watched and whose identity is trusted (kube_approvals.hpp).
+    KubeApprovalOptions approvals;
     /// Cluster: canary routes in another namespace than the PoetryApp's may be read and patched
     /// (`--allow-cross-namespace-routes`); false refuses them (KubeTrafficPort).
     bool allow_cross_namespace_routes = false;
@@ -59,6 +62,9 @@ public:
     /// Null in local mode (only the `none` health gate passes there). In the cluster it watches the
     /// collections it is asked for; Engine::create routes their changes to health_change triggers.
     HealthPort* health() { return health_.get(); }
+    /// Null in local mode (the approve annotation only). In the cluster: PoetryApprovals, whose
+    /// changes Engine::create routes to approval_change triggers.
+    ApprovalPort* approvals() { return approvals_.get(); }
     /// spec.source (both runtimes).
     GitSourcePort* source() { return source_.get(); }
     /// Where builds run: buildah threads (local mode) or Jobs (cluster); null when builds are off.
@@ -81,6 +87,7 @@ private:
     std::unique_ptr<GitRepoPort> gitops_;
     std::unique_ptr<RegistryArtifactPort> artifacts_;
     std::unique_ptr<HealthPort> health_;
+    std::unique_ptr<ApprovalPort> approvals_;  // cluster only
     std::unique_ptr<GitSourcePort> source_;
     std::unique_ptr<AnalysisPort> analysis_;   // Prometheus, unless PortsOptions::analysis
     AnalysisPort* analysis_in_use_ = nullptr;  // analysis_ or PortsOptions::analysis

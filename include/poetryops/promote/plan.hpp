@@ -9,8 +9,10 @@
 /// soaked for `soak`;
 /// - a digest that failed or was rolled back in an environment is never promoted there or
 /// downstream again;
-/// - `approval: required` (or `auto: false`) waits for `poetryops.io/approve.<env>: <digest>`
-/// naming that digest;
+/// - `approval: {required: true, approvers: N, groups: [...]}` (or `auto: false`) waits for N
+/// distinct approvers (PoetryApprovals, in allowed groups when set) of that digest; the annotation
+/// `poetryops.io/approve.<env>: <digest>` counts as one approver of unknown identity; a rejection
+/// (PoetryApproval with decision reject) blocks the digest in that environment;
 /// - a pinned image changed in git by someone else is a hold: reported, never overwritten, until
 /// released with
 ///   `poetryops.io/release.<env>: <the held digest or image>` or overridden by a rollback
@@ -83,6 +85,9 @@ struct EnvironmentObservation {
 struct Observations {
     std::optional<Artifact> newest;  ///< newest eligible artifact of the image policy
     std::map<std::string, EnvironmentObservation> environments;  ///< by environment name
+    /// PoetryApprovals of this app, by environment name (cluster mode; the approve annotation is
+    /// read from the app itself). `message` is ignored: the planner writes it.
+    std::map<std::string, std::vector<api::ApprovalRecord>> approvals;
 };
 
 struct PromoteAction {
@@ -94,6 +99,9 @@ struct PromoteAction {
     /// Set in a canary environment: what to commit instead of (deploy, shift, abort) or besides
     /// (complete: the stable image is `image`) a plain pin. `artifact` is the canary's.
     std::optional<canary::Action> canary;
+    /// Who approved the digest, one `ApprovalRecord::who()` each ("alice (webhook)"): a
+    /// `Poetryops-Approved-By` trailer each on the commit. Empty when no approval was needed.
+    std::vector<std::string> approved_by;
 };
 
 struct Event {

@@ -73,6 +73,21 @@ public:
         out = v->get<std::string>();
     }
 
+    /// A list of strings; a non-string item is an error naming its index.
+    void strings(const json& obj, std::string_view key, const std::string& path,
+                 std::vector<std::string>& out) {
+        const json* v = array(obj, key, path);
+        if (!v) return;
+        out.clear();
+        for (std::size_t i = 0; i < v->size(); ++i) {
+            if ((*v)[i].is_string()) {
+                out.push_back((*v)[i].get<std::string>());
+            } else {
+                error(index(child(path, key), i), "must be a string, not " + type_name((*v)[i]));
+            }
+        }
+    }
+
     void boolean(const json& obj, std::string_view key, const std::string& path, bool& out) {
         const json* v = member(obj, key);
         if (!v) return;
