@@ -5,20 +5,21 @@
 #   scripts/fuzz.sh --long                # long profile: every target FUZZ_LONG_SECONDS (default 7200 s)
 #   scripts/fuzz.sh --time 300 dockerfile pep440   # chosen targets, 300 s each
 #   scripts/fuzz.sh --merge --time 600    # also fold new interesting inputs back into fuzz/corpus/ (review, commit)
-#   scripts/fuzz.sh --build-only
+#   scripts/fuzz.sh --build-only          # or --no-build: run what build-fuzz holds
 # Environment: FUZZ_JOBS (targets run at once, default 2), FUZZ_RSS_MB (default 2048), FUZZ_TIMEOUT (seconds per
 # input, default 10), BUILD_DIR (default build-fuzz). Exits 1 on a crash, leak, UB or timeout and prints the
 # reproducer and the command that replays it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=30 merge=0 build_only=0 targets=()
+seconds=30 merge=0 build_only=0 build=1 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --long) seconds=${FUZZ_LONG_SECONDS:-7200} ;;
     --time) seconds=$2; shift ;;
     --merge) merge=1 ;;
     --build-only) build_only=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1") ;;
   esac
@@ -37,8 +38,14 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
     -DPOETRYOPS_BUILD_TESTS=OFF -DPOETRYOPS_BUILD_BENCH=OFF >/dev/null
 fi
 start=$SECONDS
-cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" --target fuzzers | grep -v '^\[' || true
-echo "fuzz: built $BUILD_DIR/fuzz in $((SECONDS - start)) s"
+if [ "$build" = 1 ]; then
+  if ! cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" --target fuzzers >"$BUILD_DIR/fuzz-build.log" 2>&1; then
+    grep -v '^\[' "$BUILD_DIR/fuzz-build.log" | tail -40
+    echo "fuzz: build failed ($BUILD_DIR/fuzz-build.log)" >&2
+    exit 1
+  fi
+  echo "fuzz: built $BUILD_DIR/fuzz in $((SECONDS - start)) s"
+fi
 [ "$build_only" = 1 ] && exit 0
 
 if [ ${#targets[@]} -eq 0 ]; then
