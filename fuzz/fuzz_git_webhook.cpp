@@ -27,12 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             headers = {{"X-Gitlab-Event", ping ? "Tag Push Hook" : "Push Hook"},
                        {"X-Gitlab-Token", secret}};
             break;
-        case 2:
-            headers = {{"X-Gitea-Event", "push"}, {"X-Gitea-Signature", hmac}};
-            break;
-        default:
-            headers = {{"X-Forgejo-Event", "push"}, {"X-Forgejo-Signature", hmac}};
-            break;
+        case 2: headers = {{"X-Gitea-Event", "push"}, {"X-Gitea-Signature", hmac}}; break;
+        default: headers = {{"X-Forgejo-Event", "push"}, {"X-Forgejo-Signature", hmac}}; break;
     }
     git::SourceWebhookConfig config;
     config.secret = secret;

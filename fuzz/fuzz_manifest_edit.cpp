@@ -35,9 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (void)set_image(text, request, kinds[kind], limits);
             break;
         }
-        case 1:
-            (void)set_values(text, {{arg.empty() ? "image.tag" : arg, "1.4.2"}}, limits);
-            break;
+        case 1: (void)set_values(text, {{arg.empty() ? "image.tag" : arg, "1.4.2"}}, limits); break;
         case 2:
             (void)set_weights(text, traffic[kind], {{"billing", 75}, {"billing-canary", 25}}, arg,
                               limits);

@@ -14,6 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                      WebhookFormat::harbor,      WebhookFormat::quay,
                                      WebhookFormat::cloudevents};
     const auto format = formats[data[0] % 7];
-    (void)parse_webhook(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), format);
+    (void)parse_webhook(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1),
+                        format);
     return 0;
 }
