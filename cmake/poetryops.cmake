@@ -7,6 +7,10 @@ target_link_libraries(poetryops_options INTERFACE Threads::Threads)
 if(POETRYOPS_SANITIZE)
   target_compile_options(poetryops_options INTERFACE -fsanitize=${POETRYOPS_SANITIZE} -fno-omit-frame-pointer)
   target_link_options(poetryops_options INTERFACE -fsanitize=${POETRYOPS_SANITIZE})
+  if(POETRYOPS_SANITIZE MATCHES "undefined")
+    # UB is a finding, not a warning: abort so that tests and fuzzers report it.
+    target_compile_options(poetryops_options INTERFACE -fno-sanitize-recover=undefined)
+  endif()
 endif()
 
 # poetryops_module(NAME [DEPS module...] [LIBS target...])

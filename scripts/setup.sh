@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped, so a second run costs one dpkg query.
 set -euo pipefail
 
-BUILD_PKGS=(cmake g++ ninja-build ccache pkg-config libboost-all-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev
+BUILD_PKGS=(cmake g++ clang libclang-rt-14-dev ninja-build ccache pkg-config libboost-all-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev
             libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev git ca-certificates
             clang-format)
 TEST_PKGS=(docker-registry skopeo umoci apache2-utils openssl curl
