@@ -55,6 +55,22 @@ json facts(const Message& m) {
     return out;
 }
 
+/// `text` with the URL, and its path alone, replaced: the path of a Slack or Teams URL is a token.
+std::string hide_url(std::string text, const std::string& url) {
+    auto replace_all = [&](const std::string& what, const std::string& with) {
+        if (what.empty()) return;
+        for (auto pos = text.find(what); pos != std::string::npos;
+             pos = text.find(what, pos + with.size()))
+            text.replace(pos, what.size(), with);
+    };
+    replace_all(url, "<notification URL>");
+    const auto scheme = url.find("://");
+    const auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+    if (slash != std::string::npos && url.size() > slash + 1)
+        replace_all(url.substr(slash), "/<hidden>");
+    return text;
+}
+
 }  // namespace
 
 std::string build_body(Kind kind, const Message& m) {
@@ -228,9 +244,8 @@ Outcome Notifier::deliver(const Delivery& d) {
         bool retry = false;
         auto resp = client_->request(request);
         if (!resp) {
-            // The client's errors name host:port and the phase, never the path (where Slack and
-            // Teams keep their token); redact() anyway.
-            out.error = log::redact(resp.error().message);
+            // The client's errors may name the URL; Slack and Teams keep their token in its path.
+            out.error = hide_url(log::redact(resp.error().message), d.target.url);
             retry = true;
         } else if (resp->status >= 200 && resp->status < 300) {
             out.delivered = true;
