@@ -73,8 +73,8 @@ TEST(Layering, AModuleIncludesOnlyModulesBelowIt) {
 }
 
 TEST(Layering, IoModulesKnowNothingOfPoetryApps) {
-    for (const char* module :
-         {"util", "oci", "http", "git", "registry", "kube", "prometheus", "runtime", "manifest"}) {
+    for (const char* module : {"util", "oci", "http", "notify", "git", "registry", "kube",
+                               "prometheus", "runtime", "manifest"}) {
         for (const fs::path& root :
              {poetryops::test::source_dir() / "src" / module,
               poetryops::test::source_dir() / "include/poetryops" / module}) {
