@@ -125,4 +125,23 @@ private:
     std::thread thread_;
 };
 
+/// The updates of `branch` in a bare repository's reflog (BareRepos keeps one) whose old value is
+/// not an ancestor of the new one: force pushes. `updates` gets the number of updates.
+inline std::vector<std::string> forced_updates(const fs::path& bare, int& updates,
+                                               const std::string& branch = "main") {
+    std::vector<std::string> forced;
+    updates = 0;
+    std::ifstream f(bare / "logs/refs/heads" / branch);
+    for (std::string line; std::getline(f, line);) {
+        if (line.size() < 81) continue;
+        ++updates;
+        const auto old_sha = line.substr(0, 40), new_sha = line.substr(41, 40);
+        if (old_sha.find_first_not_of('0') == std::string::npos) continue;  // creation
+        if (plain_git({"--git-dir", bare.string(), "merge-base", "--is-ancestor", old_sha, new_sha})
+                .exit_code != 0)
+            forced.push_back(line);
+    }
+    return forced;
+}
+
 }  // namespace poetryops::test::chaos

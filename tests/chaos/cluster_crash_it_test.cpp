@@ -294,17 +294,10 @@ TEST_F(ClusterChaosTest, KilledAnywhereTheControllerLosesAndDuplicatesNoPromotio
                 .exit_code != 0)
             ++foreign_lost;
     EXPECT_EQ(foreign_lost, 0);
-    int forced = 0;
-    for (const auto& line : lines_of(read_file(bare_ / "logs/refs/heads/main").value_or(""))) {
-        const auto old_sha = line.substr(0, 40), new_sha = line.substr(41, 40);
-        if (old_sha.find_first_not_of('0') == std::string::npos) continue;
-        if (test::plain_git(
-                {"--git-dir", bare_.string(), "merge-base", "--is-ancestor", old_sha, new_sha})
-                .exit_code != 0) {
-            ++forced;
-            ADD_FAILURE() << "forced update: " << line;
-        }
-    }
+    int updates = 0;
+    const auto forced_lines = forced_updates(bare_, updates);
+    EXPECT_THAT(forced_lines, testing::IsEmpty()) << "forced updates of main";
+    const int forced = static_cast<int>(forced_lines.size());
     std::vector<std::string> orphans;
     test::wait_until([&] { return (orphans = processes_inside(dir_.path())).empty(); },
                      std::chrono::seconds(10));

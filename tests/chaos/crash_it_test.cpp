@@ -276,20 +276,11 @@ TEST_F(ChaosTest, KilledAnywhereItLosesAndDuplicatesNoPromotionAndKeepsEveryFore
             ++foreign_lost;
     EXPECT_EQ(foreign_lost, 0);
     EXPECT_GT(foreign.size(), 0u);
-    auto reflog = read_file(bare_ / "logs/refs/heads/main");
-    ASSERT_TRUE(reflog) << "the bare repository keeps a reflog (BareRepos::create)";
-    int updates = 0, forced = 0;
-    for (const auto& line : lines_of(*reflog)) {
-        const auto old_sha = line.substr(0, 40), new_sha = line.substr(41, 40);
-        ++updates;
-        if (old_sha.find_first_not_of('0') == std::string::npos) continue;  // creation
-        if (test::plain_git(
-                {"--git-dir", bare_.string(), "merge-base", "--is-ancestor", old_sha, new_sha})
-                .exit_code != 0) {
-            ++forced;
-            ADD_FAILURE() << "forced update: " << line;
-        }
-    }
+    int updates = 0;
+    const auto forced_lines = forced_updates(bare_, updates);
+    EXPECT_GT(updates, 0) << "the bare repository keeps a reflog (BareRepos::create)";
+    EXPECT_THAT(forced_lines, testing::IsEmpty()) << "forced updates of main";
+    const int forced = static_cast<int>(forced_lines.size());
 
     // Nothing of the killed runs is left: the quiet run removed their temp files at start, and no
     // git process outlived them.
