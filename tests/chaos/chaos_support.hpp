@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -125,6 +126,33 @@ private:
     std::thread thread_;
 };
 
+/// `ancestor` is `rev` or an ancestor of it in the bare repository.
+inline bool is_ancestor(const fs::path& bare, const std::string& ancestor, const std::string& rev) {
+    return plain_git({"--git-dir", bare.string(), "merge-base", "--is-ancestor", ancestor, rev})
+               .exit_code == 0;
+}
+
+/// The commits of `commits` that are not on `branch` (lost).
+inline std::vector<std::string> not_on_branch(const fs::path& bare,
+                                              const std::vector<std::string>& commits,
+                                              const std::string& branch = "main") {
+    std::vector<std::string> lost;
+    for (const auto& c : commits)
+        if (!is_ancestor(bare, c, branch)) lost.push_back(c);
+    return lost;
+}
+
+/// How many commits on `branch` carry each Poetryops-Promotion trailer value; a value counted
+/// twice is a duplicate promotion.
+inline std::map<std::string, int> promotion_trailers(const fs::path& bare,
+                                                     const std::string& branch = "main") {
+    auto log = plain_git({"--git-dir", bare.string(), "log", branch,
+                          "--format=%(trailers:key=Poetryops-Promotion,valueonly)"});
+    std::map<std::string, int> count;
+    for (const auto& t : lines_of(log.out)) ++count[t];
+    return count;
+}
+
 /// The updates of `branch` in a bare repository's reflog (BareRepos keeps one) whose old value is
 /// not an ancestor of the new one: force pushes. `updates` gets the number of updates.
 inline std::vector<std::string> forced_updates(const fs::path& bare, int& updates,
@@ -137,9 +165,7 @@ inline std::vector<std::string> forced_updates(const fs::path& bare, int& update
         ++updates;
         const auto old_sha = line.substr(0, 40), new_sha = line.substr(41, 40);
         if (old_sha.find_first_not_of('0') == std::string::npos) continue;  // creation
-        if (plain_git({"--git-dir", bare.string(), "merge-base", "--is-ancestor", old_sha, new_sha})
-                .exit_code != 0)
-            forced.push_back(line);
+        if (!is_ancestor(bare, old_sha, new_sha)) forced.push_back(line);
     }
     return forced;
 }

@@ -227,10 +227,7 @@ TEST_F(ChaosTest, KilledAnywhereItLosesAndDuplicatesNoPromotionAndKeepsEveryFore
     EXPECT_EQ(pinned("staging", newest), apps_) << once->err;
 
     // No promotion commit twice: count the trailers on the branch.
-    auto trailers = test::plain_git({"--git-dir", bare_.string(), "log", "main",
-                                     "--format=%(trailers:key=Poetryops-Promotion,valueonly)"});
-    std::map<std::string, int> count;
-    for (const auto& t : lines_of(trailers.out)) ++count[t];
+    const auto count = promotion_trailers(bare_);
     int duplicates = 0;
     for (const auto& [value, n] : count)
         if (n > 1) {
@@ -249,9 +246,7 @@ TEST_F(ChaosTest, KilledAnywhereItLosesAndDuplicatesNoPromotionAndKeepsEveryFore
         for (const auto& h : status.value("history", nlohmann::json::array())) {
             const auto commit = h.value("commit", "");
             if (commit.empty()) continue;
-            auto r = test::plain_git(
-                {"--git-dir", bare_.string(), "merge-base", "--is-ancestor", commit, "main"});
-            if (r.exit_code != 0) {
+            if (!is_ancestor(bare_, commit, "main")) {
                 ++lost;
                 ADD_FAILURE() << app_name(i) << ": status records " << commit
                               << " which is not on main";
@@ -268,13 +263,9 @@ TEST_F(ChaosTest, KilledAnywhereItLosesAndDuplicatesNoPromotionAndKeepsEveryFore
 
     // None of the other writer's commits is lost, and the branch only ever moved forward.
     const auto foreign = writer.pushed();
-    int foreign_lost = 0;
-    for (const auto& sha : foreign)
-        if (test::plain_git(
-                {"--git-dir", bare_.string(), "merge-base", "--is-ancestor", sha, "main"})
-                .exit_code != 0)
-            ++foreign_lost;
-    EXPECT_EQ(foreign_lost, 0);
+    const auto foreign_missing = not_on_branch(bare_, foreign);
+    EXPECT_THAT(foreign_missing, testing::IsEmpty()) << "foreign commits lost";
+    const int foreign_lost = static_cast<int>(foreign_missing.size());
     EXPECT_GT(foreign.size(), 0u);
     int updates = 0;
     const auto forced_lines = forced_updates(bare_, updates);
