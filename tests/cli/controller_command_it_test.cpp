@@ -60,7 +60,7 @@ TEST(ControllerCommand, ASelectorThatDoesNotParseExits2NamingIt) {
 }
 
 TEST(ControllerCommand, TheWebhookListenerNeverSharesAPortWithMetricsOrProbes) {
-    for (const std::string& other : {"--metrics-bind-address", "--health-probe-bind-address"}) {
+    for (const std::string other : {"--metrics-bind-address", "--health-probe-bind-address"}) {
         ProcessOptions o;
         o.env = {{"POETRYOPS_WEBHOOK_TOKEN", "t0ken"}};
         auto r = run_process(
