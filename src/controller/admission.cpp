@@ -2,6 +2,7 @@
 
 #include <poetryops/api/admission.hpp>
 #include <poetryops/http/url.hpp>
+#include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
 #include <poetryops/util/strings.hpp>
 
@@ -63,6 +64,8 @@ Result<std::unique_ptr<AdmissionServer>> AdmissionServer::start(const AdmissionO
         so.tls_key_pem = options.tls_key_pem;
     }
     std::unique_ptr<AdmissionServer> s(new AdmissionServer());
+    s->options_ = options;
+    const std::string loaded = files ? s->fingerprint() : std::string();
     auto port = s->server_.start(so, [](const http::Request& r) { return handle_admission(r); });
     if (!port) {
         Error e = port.error();
@@ -72,7 +75,50 @@ Result<std::unique_ptr<AdmissionServer>> AdmissionServer::start(const AdmissionO
     POETRYOPS_LOG(info, "serving the PoetryApproval admission webhook",
                   {{"address", so.address + ":" + std::to_string(*port)},
                    {"path", std::string(api::kApprovalAdmissionPath)}});
+    if (files && options.reload_interval.count() > 0) {
+        AdmissionServer* self = s.get();
+        s->watcher_ = std::thread([self, loaded] {
+            std::string last = loaded;
+            std::unique_lock lock(self->mu_);
+            while (!self->cv_.wait_for(lock, self->options_.reload_interval,
+                                       [self] { return self->stopping_; })) {
+                lock.unlock();
+                std::string now = self->fingerprint();
+                if (!now.empty() && now != last) {
+                    auto r = self->server_.reload_tls();
+                    if (r) {
+                        last = now;
+                        ++self->reloads_;
+                        POETRYOPS_LOG(info, "admission webhook certificate reloaded",
+                                      {{"file", self->options_.tls_cert_file}});
+                    } else {
+                        // Half-written (the certificate renewed, the key not yet): next round.
+                        POETRYOPS_LOG(warn, "admission webhook certificate not reloaded",
+                                      {{"error", r.error().message}});
+                    }
+                }
+                lock.lock();
+            }
+        });
+    }
     return s;
+}
+
+void AdmissionServer::stop() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
+    server_.stop();
+}
+
+std::string AdmissionServer::fingerprint() const {
+    auto cert = read_file(options_.tls_cert_file);
+    auto key = read_file(options_.tls_key_file);
+    if (!cert || !key) return {};
+    return str::sha256_hex(*cert + "\n" + *key);
 }
 
 }  // namespace poetryops::controller

@@ -9,6 +9,7 @@
 
 #include <poetryops/api/poetryapproval.hpp>
 #include <poetryops/controller/resources.hpp>
+#include <poetryops/http/client.hpp>
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/strings.hpp>
@@ -256,6 +257,63 @@ TEST_P(AdmissionRealIt, WithoutAnAnsweringWebhookCreatesFailClosed) {
     auto refused = admin_->create(approvals(), approval("while-down"));
     ASSERT_FALSE(refused);
     EXPECT_THAT(refused.error().message, HasSubstr("failed calling webhook"));
+}
+
+/// The listener without an API server: HTTPS only, a bounded body, 400 for what is not an
+/// AdmissionReview, and a renewed certificate served without a restart.
+TEST(AdmissionServerIt, BoundsTheBodyRefusesGarbageAndReloadsARenewedCertificate) {
+    test::TestCa ca;
+    auto [cert, key] = ca.issue("admission", {"IP:127.0.0.1"});
+    TempDir dir;
+    ASSERT_TRUE(write_file_atomic(dir.path() / "tls.crt", *read_file(cert)));
+    ASSERT_TRUE(write_file_atomic(dir.path() / "tls.key", *read_file(key)));
+    controller::AdmissionOptions o;
+    o.address = "127.0.0.1:0";
+    o.tls_cert_file = (dir.path() / "tls.crt").string();
+    o.tls_key_file = (dir.path() / "tls.key").string();
+    o.reload_interval = std::chrono::milliseconds(50);
+    auto server = controller::AdmissionServer::start(o);
+    ASSERT_TRUE(server) << server.error().message;
+    const std::string url = "https://127.0.0.1:" + std::to_string((*server)->port());
+    auto trusting = [](const std::filesystem::path& ca_file) {
+        http::ClientOptions co;
+        co.tls.ca_file = ca_file.string();
+        return std::move(http::Client::create(co)).value();
+    };
+    auto c = trusting(ca.ca_cert());
+    auto post = [&](http::Client& client, std::string body) {
+        return client.request({.method = "POST",
+                               .url = url + "/admission/poetryapprovals",
+                               .headers = {{"Content-Type", "application/json"}},
+                               .body = std::move(body)});
+    };
+    auto garbage = post(*c, "{\"kind\": \"Pod\"}");
+    ASSERT_TRUE(garbage) << garbage.error().message;
+    EXPECT_EQ(garbage->status, 400);
+    EXPECT_THAT(garbage->body, HasSubstr("admission.k8s.io/v1 AdmissionReview"));
+    auto big = post(*c, std::string(2u << 20, ' '));
+    EXPECT_TRUE(!big || big->status == 413) << big->status;
+    auto get = c->request({.url = url + "/admission/poetryapprovals"});
+    ASSERT_TRUE(get);
+    EXPECT_EQ(get->status, 405);
+    auto health = c->request({.url = url + "/healthz"});
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+    controller::AdmissionOptions no_cert;
+    no_cert.address = "127.0.0.1:0";
+    EXPECT_FALSE(controller::AdmissionServer::start(no_cert))
+        << "no certificate: refused, the API server calls webhooks over HTTPS only";
+
+    test::TestCa renewed;
+    auto [cert2, key2] = renewed.issue("renewed", {"IP:127.0.0.1"});
+    ASSERT_TRUE(write_file_atomic(dir.path() / "tls.key", *read_file(key2)));
+    ASSERT_TRUE(write_file_atomic(dir.path() / "tls.crt", *read_file(cert2)));
+    ASSERT_TRUE(test::wait_until([&] { return (*server)->reloads() >= 1; }));
+    auto fresh = trusting(renewed.ca_cert());
+    auto r = fresh->request({.url = url + "/healthz"});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    (*server)->stop();
 }
 
 }  // namespace
