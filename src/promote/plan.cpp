@@ -138,7 +138,10 @@ struct EnvPlanner {
         if (r.source != api::IdentitySource::webhook)
             return "does not count: promotion.approval.groups needs an identity stamped by the "
                    "admission webhook, and this one's is from " +
-                   std::string(api::to_string(r.source));
+                   std::string(api::to_string(r.source)) +
+                   (r.source == api::IdentitySource::managed_fields
+                        ? " (a field manager's name, which has no groups)"
+                        : " (no identity, no groups)");
         for (const auto& g : r.groups) {
             if (std::find(groups.begin(), groups.end(), g) != groups.end()) return {};
         }
@@ -565,6 +568,20 @@ struct EnvPlanner {
                     if (!want.groups.empty()) msg += " in " + str::join(want.groups, ", ");
                     if (!t.who.empty()) msg += " (" + str::join(t.who, ", ") + ")";
                     msg += "; kubectl poetryops approve " + app.metadata.name + " " + es.name;
+                    if (!want.groups.empty()) {
+                        std::size_t weak = 0;
+                        for (const auto& r : records) {
+                            if (r.decision == api::ApprovalDecision::approve &&
+                                r.digest == candidate->digest &&
+                                r.source != api::IdentitySource::webhook)
+                                ++weak;
+                        }
+                        if (weak > 0)
+                            msg += "; " + std::to_string(weak) +
+                                   " approval(s) without the admission webhook's identity do not "
+                                   "count toward groups (managedFields and the annotation carry "
+                                   "no groups)";
+                    }
                 }
                 if (st.digest.empty()) {
                     set_phase(st, Phase::pending, "WaitingForApproval", msg, now);

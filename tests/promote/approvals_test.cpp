@@ -124,6 +124,10 @@ TEST_F(ApprovalsTest, AManagedFieldsIdentityCountsOnlyWithoutGroupsAndStatusSays
                 HasSubstr("needs an identity stamped by the admission webhook"));
     EXPECT_THAT(prod->approvals[0].message,
                 HasSubstr("identity from managedFields (no admission webhook)"));
+    EXPECT_THAT(prod->approvals[0].message, HasSubstr("which has no groups"));
+    EXPECT_THAT(prod->message,
+                HasSubstr("1 approval(s) without the admission webhook's identity do not count "
+                          "toward groups (managedFields and the annotation carry no groups)"));
 
     app.spec.environments[1].promotion.approval.groups.clear();
     p = plan(app, observe({weak}), t0);
