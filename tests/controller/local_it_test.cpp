@@ -66,7 +66,9 @@ protected:
         write_app("");
     }
 
-    void write_app(const std::string& annotations) {
+    /// The app, with `annotations` (YAML lines under metadata) and prod's `promotion`.
+    void write_app(const std::string& annotations,
+                   const std::string& prod_promotion = "{from: dev, approval: {required: true}}") {
         std::string yaml =
             "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata:\n  name: app\n"
             "  namespace: team\n" +
@@ -77,7 +79,8 @@ protected:
             "\"}\n"
             "  environments:\n  - {name: dev, path: envs/dev}\n"
             "  - {name: prod, path: envs/prod, update: {kind: helm},\n"
-            "     promotion: {from: dev, approval: {required: true}}}\n";
+            "     promotion: " +
+            prod_promotion + "}\n";
         ASSERT_TRUE(write_file_atomic(dir.path() / "apps/app.yaml", yaml));
     }
 
@@ -174,6 +177,42 @@ TEST_F(LocalModeTest, PromotesIntoARealGitRepoAndKeepsStatusAcrossRuns) {
     ASSERT_TRUE(log);
     EXPECT_NE(log->out.find("Poetryops-Promotion: team/app/prod/" + d1), std::string::npos);
     EXPECT_NE(log->out.find("Poetryops-Promotion: team/app/dev/" + d1), std::string::npos);
+}
+
+/// A promotion window that is closed keeps an approved digest out of prod, says so in status, and
+/// lets it in once the window no longer closes it (issue #16, promotion windows).
+TEST_F(LocalModeTest, AClosedPromotionWindowKeepsAnApprovedDigestWaiting) {
+    registry::LayoutOptions lo;
+    lo.repository_subdirs = true;
+    registry::LayoutRegistry reg(dir.path() / "registry", lo);
+    std::string d1 = push(reg, "1.0.0", "one");
+    const std::string approved = "  annotations:\n    poetryops.io/approve.prod: \"" + d1 + "\"\n";
+    write_app(approved,
+              "{from: dev, approval: {required: true}, windows: [{rrule: \"FREQ=DAILY\", "
+              "duration: 24h, kind: deny, timezone: UTC}]}");
+    auto u = settle();
+    EXPECT_TRUE(u.errors.empty());
+    EXPECT_EQ(u.status.summary, "dev=1.0.0 prod=old");
+    EXPECT_EQ(remote_file("envs/prod/values.yaml"),
+              "image:\n  repository: registry.local/team/app\n  tag: old\n");
+    const auto* prod = u.status.find_environment("prod");
+    ASSERT_NE(prod, nullptr);
+    ASSERT_TRUE(prod->waiting);
+    EXPECT_EQ(prod->waiting->reason, "OutsidePromotionWindow");
+    EXPECT_EQ(prod->waiting->digest, d1);
+    ASSERT_TRUE(prod->window);
+    EXPECT_FALSE(prod->window->open);
+    EXPECT_EQ(prod->window->message, "inside deny window 1");
+    EXPECT_THAT(prod->message, testing::HasSubstr("(no window opens within a year)"));
+    // The status file says the same (what kubectl-less users read).
+    auto text = read_file(dir.path() / "state/status/team.app.json");
+    ASSERT_TRUE(text);
+    EXPECT_THAT(*text, testing::HasSubstr("\"OutsidePromotionWindow\""));
+
+    write_app(approved);  // the window is gone
+    u = settle();
+    EXPECT_EQ(u.status.summary, "dev=1.0.0 prod=1.0.0");
+    EXPECT_FALSE(u.status.find_environment("prod")->window);
 }
 
 /// A hold is reported once: passes after it leave the status as it is (Ready=False/Held keeps its
