@@ -45,10 +45,14 @@ schedule::State window_state(const EnvironmentSpec& es, TimePoint now, bool roll
         const api::PromotionWindow& w = es.promotion.windows[i];
         if (rollback && !w.block_rollbacks) continue;
         auto rule = schedule::parse_rrule(w.rrule);
-        if (!rule) {
+        const std::string bad_zone = schedule::check_zone(w.timezone);
+        if (!rule || !bad_zone.empty()) {
+            // Closed, whatever its kind: an unknown zone must not silently drop a deny window.
             schedule::State closed;
             closed.open = false;
-            closed.why = "window " + std::to_string(i + 1) + "'s rule does not parse";
+            closed.why =
+                "window " + std::to_string(i + 1) +
+                (rule ? "'s timezone: " + bad_zone : std::string("'s rule does not parse"));
             return closed;
         }
         windows.push_back(schedule::Window{*rule, duration_of(w.duration), w.kind, w.timezone,

@@ -197,6 +197,14 @@ TEST_F(WindowsTest, ARuleThatDoesNotParseNamesTheRuleTheCharacterAndTheField) {
     EXPECT_EQ(action_for(p, "prod"), nullptr);
     EXPECT_THAT(p.status.find_environment("prod")->message,
                 HasSubstr("window 1's rule does not parse"));
+    // A deny window in a zone the system does not know closes, never silently opens.
+    app.spec.environments[1].promotion.windows = {{"FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=24",
+                                                   api::Duration("72h"), api::WindowKind::deny,
+                                                   "Europe/Pariss", false}};
+    p = plan(app, observe_status(app), utc(2026, 12, 14, 9));
+    EXPECT_EQ(action_for(p, "prod"), nullptr);
+    EXPECT_THAT(p.status.find_environment("prod")->message,
+                HasSubstr("window 1's timezone: \"Europe/Pariss\" is not a time zone"));
 }
 
 TEST_F(WindowsTest, WindowsAndTheirStatusSurviveEncodeAndDecode) {

@@ -13,6 +13,9 @@
 /// distinct approvers (PoetryApprovals, in allowed groups when set) of that digest; the annotation
 /// `poetryops.io/approve.<env>: <digest>` counts as one approver of unknown identity; a rejection
 /// (PoetryApproval with decision reject) blocks the digest in that environment;
+/// - `promotion.windows` (allow and deny, deny wins) keep a candidate that passed every other gate
+/// waiting (OutsidePromotionWindow) while closed, and a canary in flight at its weight; rollbacks
+/// obey only windows with blockRollbacks; a window whose rule or zone is unusable keeps it closed;
 /// - a pinned image changed in git by someone else is a hold: reported, never overwritten, until
 /// released with
 ///   `poetryops.io/release.<env>: <the held digest or image>` or overridden by a rollback
