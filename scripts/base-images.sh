@@ -28,7 +28,7 @@ RUNTIME_PKGS=python3
 BUILD_PKGS="python3-venv python3-poetry"
 RECIPE_VERSION=3
 # Keep in step with RUNTIME_PACKAGES in images/controller/Dockerfile (a package missing here is fetched by the build).
-CONTROLLER_PKGS="libssl3 libyaml-cpp0.7 libtomlplusplus3 git openssh-client ca-certificates tini"
+CONTROLLER_PKGS="libssl3 libyaml-cpp0.7 libtomlplusplus3 libdate-tz3 tzdata git openssh-client ca-certificates tini"
 CONTROLLER_RECIPE_VERSION=1
 IMAGE_PREFIX=localhost/poetryops-test
 CACHE=${POETRYOPS_TEST_CACHE:-/var/cache/poetryops-test}
