@@ -391,7 +391,9 @@ struct BuildStatus {
     std::string message;   ///< one human line
 };
 
-/// Delivery keys kept per notification target in status.notifications[].keys.
+/// Delivery keys kept per notification target in status.notifications[].keys besides those of
+/// facts still current (at most 4 per environment and one build: they must stay, or they would be
+/// sent again).
 inline constexpr std::size_t kNotificationKeysKept = 20;
 
 /// The last delivery to a target that gave up (retries exhausted, or a 4xx).
@@ -406,8 +408,8 @@ struct NotificationFailure {
 /// again (docs/notifications.md#deduplication).
 struct NotificationStatus {
     std::string name;  ///< spec.notifications[].name
-    /// Dedup keys whose delivery ended (delivered, or given up: lastFailure), oldest first, at most
-    /// kNotificationKeysKept.
+    /// Dedup keys whose delivery ended (delivered, or given up: lastFailure), oldest first: those
+    /// of facts still current and the kNotificationKeysKept newest others.
     std::vector<std::string> keys;
     /// Set when a delivery gave up; cleared by the target's next delivered one.
     std::optional<NotificationFailure> last_failure;
