@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 namespace poetryops::controller {
 namespace {
 
@@ -94,6 +96,7 @@ TEST(NotificationFacts, TheApiSpellsTheNotifiersKinds) {
 
 TEST(LocalSecretSource, ReadsDirNamespaceNameKeyAndNamesWhatIsMissing) {
     TempDir dir("secrets");
+    std::filesystem::create_directories(dir.path() / "team-a/hooks");
     ASSERT_TRUE(write_file_atomic(dir.path() / "team-a/hooks/url", "https://hooks.example.com/x"));
     auto read = local_secret_source(dir.path());
     auto s = read("team-a", "hooks");
