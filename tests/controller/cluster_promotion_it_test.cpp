@@ -250,14 +250,15 @@ TEST_P(ClusterPromotionIt, NotificationsReadTheSecretDeliverOnceAndNameAFailedTa
     });
     ASSERT_TRUE(port) << port.error().message;
     const std::string base = "http://127.0.0.1:" + std::to_string(*port);
-    auto secret = admin_->create(kube::resources::secrets().in(ns_),
-                                 {{"apiVersion", "v1"},
-                                  {"kind", "Secret"},
-                                  {"metadata", {{"name", "hooks"}}},
-                                  {"data",
-                                   {{"ci-url", base64_encode(base + "/ok/t0ken-in-path")},
-                                    {"bad-url", base64_encode(base + "/bad/t0ken-in-path")},
-                                    {"hmac", base64_encode("k3y")}}}});
+    auto secret =
+        admin_->create(kube::resources::secrets().in(ns_),
+                       json{{"apiVersion", "v1"},
+                            {"kind", "Secret"},
+                            {"metadata", {{"name", "hooks"}}},
+                            {"data",
+                             {{"ci-url", str::base64_encode(base + "/ok/t0ken-in-path")},
+                              {"bad-url", str::base64_encode(base + "/bad/t0ken-in-path")},
+                              {"hmac", str::base64_encode("k3y")}}}});
     ASSERT_TRUE(secret) << secret.error().message;
 
     controller::AppControllerConfig cfg;
