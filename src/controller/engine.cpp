@@ -296,6 +296,7 @@ void Engine::forget(const std::string& key) {
         std::lock_guard lock(mu_);
         in_flight_.erase(key);
     }
+    if (notifications_) notifications_->forget(key);
     if (options_.metrics)
         options_.metrics->remove(std::string(kCanaryWeightMetric), {{"app", key}});
 }

@@ -204,14 +204,24 @@ void Notifications::on_outcome(const notify::Outcome& o) {
     }
     {
         std::lock_guard lock(mu_);
-        std::erase_if(in_flight_, [&](const Sent& s) {
+        const auto erased = std::erase_if(in_flight_, [&](const Sent& s) {
             return s.app == app && s.target == target && s.key == o.key;
         });
+        if (erased == 0) return;  // the app was deleted (forget) or the entry expired
         ended_[app][target].push_back(
             Ended{o.key, o.event, o.delivered, log::redact(o.error), clock_.now(), false});
     }
     idle_.notify_all();
     if (wake_) wake_(app);
+}
+
+void Notifications::forget(const std::string& app_key) {
+    {
+        std::lock_guard lock(mu_);
+        ended_.erase(app_key);
+        std::erase_if(in_flight_, [&](const Sent& s) { return s.app == app_key; });
+    }
+    idle_.notify_all();
 }
 
 std::size_t Notifications::in_flight() const {

@@ -78,6 +78,9 @@ public:
                  std::vector<promote::Event>& events);
     /// The notifier's callback.
     void on_outcome(const notify::Outcome& outcome);
+    /// Drops what is kept for an app that was deleted (its outcomes; its deliveries in flight end
+    /// unrecorded).
+    void forget(const std::string& app_key);
     /// Deliveries handed to the notifier whose outcome has not come.
     std::size_t in_flight() const;
     /// Waits until nothing is in flight or `timeout` passed; true when nothing is.
