@@ -170,6 +170,10 @@ bool Engine::wait_for_notifications(std::chrono::milliseconds timeout) {
     return !notifications_ || notifications_->wait_idle(timeout);
 }
 
+std::size_t Engine::notification_outcomes() const {
+    return notifications_ ? notifications_->outcomes() : 0;
+}
+
 EngineOutcome Engine::reconcile(const api::PoetryApp& app, std::vector<api::FieldError> errors) {
     EngineOutcome out = reconcile_app(app, std::move(errors));
     // What the engine decided, sent to spec.notifications (the planner knows nothing of it).

@@ -102,6 +102,9 @@ struct LocalRunner::Impl {
     bool woken = false;
     bool prefetched = false;  ///< prefetch() ran (first pass)
     bool notifying = false;   ///< a notifier is set
+    /// Engine::notification_outcomes() when the last pass started: outcomes after it are in no
+    /// status file yet.
+    std::size_t outcomes_recorded = 0;
 
     void wake() {
         {
@@ -222,6 +225,7 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
 
 Result<PassResult> LocalRunner::run_pass() {
     POETRYOPS_LOG(debug, "local pass starts");
+    impl_->outcomes_recorded = impl_->engine->notification_outcomes();
     POETRYOPS_TRY(auto apps, load_local_apps(impl_->options.inputs, &impl_->decoded));
     if (!impl_->prefetched) {
         // The first pass (a fresh cache or a restart) reads every app's files; later passes find
@@ -378,6 +382,9 @@ Result<void> LocalRunner::finish_notifications(std::chrono::milliseconds timeout
                       "sends them again",
                       {{"waited", api::format_duration(timeout)}});
     }
+    // Outcomes are recorded by a reconcile; none came (no app has targets, or nothing to send):
+    // no pass needed.
+    if (impl_->engine->notification_outcomes() == impl_->outcomes_recorded) return ok();
     POETRYOPS_TRY(PassResult pass, run_pass());
     (void)pass;
     return ok();

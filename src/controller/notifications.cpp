@@ -208,6 +208,7 @@ void Notifications::on_outcome(const notify::Outcome& o) {
             return s.app == app && s.target == target && s.key == o.key;
         });
         if (erased == 0) return;  // the app was deleted (forget) or the entry expired
+        ++outcomes_;
         ended_[app][target].push_back(
             Ended{o.key, o.event, o.delivered, log::redact(o.error), clock_.now(), false});
     }
@@ -222,6 +223,11 @@ void Notifications::forget(const std::string& app_key) {
         std::erase_if(in_flight_, [&](const Sent& s) { return s.app == app_key; });
     }
     idle_.notify_all();
+}
+
+std::size_t Notifications::outcomes() const {
+    std::lock_guard lock(mu_);
+    return outcomes_;
 }
 
 std::size_t Notifications::in_flight() const {

@@ -148,6 +148,8 @@ public:
     /// Waits until every notification handed to the notifier has its outcome, at most `timeout`
     /// (`run --once` before its last pass); true when none is left.
     bool wait_for_notifications(std::chrono::milliseconds timeout);
+    /// Notification outcomes recorded so far (0 without a notifier).
+    std::size_t notification_outcomes() const;
     /// Drops what is kept for an app that was deleted (also its poetryops_canary_weight series).
     void forget(const std::string& key);
 

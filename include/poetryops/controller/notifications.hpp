@@ -83,6 +83,8 @@ public:
     void forget(const std::string& app_key);
     /// Deliveries handed to the notifier whose outcome has not come.
     std::size_t in_flight() const;
+    /// Outcomes recorded so far (delivered or given up), since this was made.
+    std::size_t outcomes() const;
     /// Waits until nothing is in flight or `timeout` passed; true when nothing is.
     bool wait_idle(std::chrono::milliseconds timeout);
 
@@ -111,6 +113,7 @@ private:
     /// Outcomes not yet seen in a stored status: app key → target → in order.
     std::map<std::string, std::map<std::string, std::vector<Ended>>> ended_;
     std::vector<Sent> in_flight_;
+    std::size_t outcomes_ = 0;
 };
 
 }  // namespace poetryops::controller
