@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace poetryops::controller {
@@ -66,6 +67,11 @@ protected:
         return st;
     }
 
+    std::size_t woken() {
+        std::lock_guard lock(mu_);
+        return woken_.size();
+    }
+
     std::size_t seen() {
         std::lock_guard lock(mu_);
         return seen_.size();
@@ -98,6 +104,8 @@ TEST_F(NotificationsIt, SendsOnceRecordsTheKeyAndANewTargetStartsFromTheStoredSt
     notifications_->process(app_, st, events);
     ASSERT_TRUE(notifications_->wait_idle(10s));
     EXPECT_EQ(seen(), 1u);
+    // The wake-up follows the outcome (outside the lock wait_idle waits on).
+    for (int i = 0; i < 500 && woken() == 0; ++i) std::this_thread::sleep_for(10ms);
     {
         std::lock_guard lock(mu_);
         EXPECT_EQ(woken_, (std::vector<std::string>{"team/app"}));
