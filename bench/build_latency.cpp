@@ -59,6 +59,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "support/buildah/buildah_store.hpp"
 #include "support/git/git_servers.hpp"
 #include "support/registry/test_registry.hpp"
@@ -69,6 +70,10 @@ using Steady = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 namespace {
+
+using poetryops::bench::median;
+using poetryops::bench::ms_between;
+using poetryops::bench::read_tip;
 
 /// A failed run: thrown, so that the runner, the servers and buildah's store are stopped and
 /// removed on the way out of main().
@@ -84,17 +89,7 @@ T must(Result<T> r, const std::string& what) {
     return std::move(r).value();
 }
 
-double ms_between(Steady::time_point a, Steady::time_point b) {
-    return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 double round1(double x) { return static_cast<double>(static_cast<long long>(x * 10 + 0.5)) / 10; }
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
 
 double load1() {
     double l[1] = {0};
@@ -102,14 +97,6 @@ double load1() {
 }
 
 /// The tip of main of a bare repo, read from disk (loose ref, else packed-refs).
-std::string read_tip(const fs::path& bare) {
-    if (auto loose = read_file(bare / "refs/heads/main"); loose && loose->size() >= 40)
-        return loose->substr(0, 40);
-    auto packed = read_file(bare / "packed-refs");
-    if (!packed) return "";
-    auto p = packed->find(" refs/heads/main\n");
-    return (p == std::string::npos || p < 40) ? "" : packed->substr(p - 40, 40);
-}
 
 std::string show(const fs::path& bare, const std::string& rev_path) {
     auto r = test::plain_git({"--git-dir", bare.string(), "show", rev_path});

@@ -71,6 +71,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "support/git/git_servers.hpp"
 #include "support/prometheus/load_generator.hpp"
 #include "support/prometheus/metrics_target.hpp"
@@ -84,23 +85,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using poetryops::bench::ms_between;
+using poetryops::bench::percentile;
+using poetryops::bench::proc_mib;
+using poetryops::bench::read_tip;
+
 /// A failed run: thrown, so that the runner and the servers are stopped on the way out of main().
 struct Failed {
     std::string message;
 };
 [[noreturn]] void die(const std::string& message) { throw Failed{message}; }
 
-double ms_between(Steady::time_point a, Steady::time_point b) {
-    return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 /// Nearest-rank percentile of a copy of `v`.
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
-    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
 
 nlohmann::json summary(const std::vector<double>& v) {
     return {{"n", v.size()},
@@ -118,25 +114,8 @@ double cpu_seconds() {
 }
 
 /// A field of /proc/self/status in MiB ("VmRSS", "VmHWM").
-double proc_mib(const std::string& field) {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind(field + ":", 0) == 0)
-            return std::atof(line.c_str() + field.size() + 1) / 1024;
-    }
-    return 0;
-}
 
 /// The tip of `branch` of a bare repo read from disk (loose ref, else packed-refs).
-std::string read_tip(const fs::path& bare, const std::string& branch = "main") {
-    if (auto loose = read_file(bare / "refs/heads" / branch); loose && loose->size() >= 40)
-        return loose->substr(0, 40);
-    auto packed = read_file(bare / "packed-refs");
-    if (!packed) return "";
-    auto p = packed->find(" refs/heads/" + branch + "\n");
-    return (p == std::string::npos || p < 40) ? "" : packed->substr(p - 40, 40);
-}
 
 /// An image in the layout under `tag` whose manifest is unique to `seed`.
 std::string push_image(registry::LayoutRegistry& reg, const std::string& image,

@@ -16,6 +16,7 @@
 //   bench_controller_startup [--apps 10000] [--namespaces 10] [--workers 8] [--server fake|real]
 //   [--binary PATH]
 #include <poetryops/controller/resources.hpp>
+#include "bench_support.hpp"
 #include "kube/fake_apiserver.hpp"
 #include "support/kube/cluster.hpp"
 #include "support/kube/crds.hpp"
@@ -47,11 +48,9 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-std::string g_log_level = "warn";
+using poetryops::bench::seconds_since;
 
-double seconds_since(SteadyClock::time_point t) {
-    return std::chrono::duration<double>(SteadyClock::now() - t).count();
-}
+std::string g_log_level = "warn";
 
 /// GET http://127.0.0.1:port/path with a plain socket; returns "" on any failure, else status line
 /// + body.

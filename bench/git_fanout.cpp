@@ -8,6 +8,7 @@
 // independent and the same size); the JSON says so.
 #include <poetryops/git/committer.hpp>
 
+#include "bench_support.hpp"
 #include "support/git/git_servers.hpp"
 
 #include <poetryops/util/log.hpp>
@@ -25,6 +26,8 @@ using namespace poetryops;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+using poetryops::bench::seconds_since;
 
 std::string kustomization(int i, const std::string& tag) {
     return "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- "
@@ -49,10 +52,6 @@ git::FileEdit set_tag(int i, const std::string& tag) {
         return std::optional<std::string>(next);
     };
     return e;
-}
-
-double seconds_since(Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
 }  // namespace

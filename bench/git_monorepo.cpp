@@ -5,6 +5,7 @@
 //   bench_git_monorepo [--files 100000] [--commits 10000] [--runs 15]
 #include <poetryops/git/committer.hpp>
 
+#include "bench_support.hpp"
 #include "support/git/git_servers.hpp"
 
 #include <poetryops/util/log.hpp>
@@ -20,9 +21,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
-}
+using poetryops::bench::seconds_since;
 
 /// Path of file i: 100 teams x 10 apps x N files per app folder, like a big GitOps monorepo.
 std::string file_path(int i, int files) {

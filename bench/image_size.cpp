@@ -28,6 +28,7 @@
 //
 // Usage: bench_image_size [--cold-runs N] [--rebuild-runs N]   (root; the first run on a machine
 // bootstraps the bases)
+#include "bench_support.hpp"
 #include "support/buildah/buildah_store.hpp"
 
 #include <poetryops/dockerfile/generator.hpp>
@@ -47,6 +48,8 @@
 #include "support/support.hpp"
 
 namespace {
+
+using poetryops::bench::median;
 
 namespace fs = std::filesystem;
 using poetryops::test::BuildahStore;
@@ -97,13 +100,6 @@ std::string seed_multi_stage(const std::string& build_image, const std::string& 
 }
 
 double seconds(std::chrono::milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; }
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty()
-               ? 0.0
-               : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
-}
 
 double round3(double x) {
     return static_cast<double>(static_cast<long long>(x * 1000.0 + 0.5)) / 1000.0;

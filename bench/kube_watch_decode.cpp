@@ -9,7 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
+
 namespace {
+
+using poetryops::bench::seconds_since;
 
 std::string make_event(int i) {
     nlohmann::json obj = {
@@ -46,10 +50,6 @@ std::string make_event(int i) {
              {"message", "all environments converged"}}}}}}};
     return nlohmann::json{{"type", i % 10 == 0 ? "ADDED" : "MODIFIED"}, {"object", obj}}.dump() +
            "\n";
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 }  // namespace

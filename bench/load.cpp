@@ -30,6 +30,7 @@
 #include <poetryops/util/metrics.hpp>
 #include <poetryops/util/strings.hpp>
 
+#include "bench_support.hpp"
 #include "support/git/git_servers.hpp"
 #include "support/kube/cluster.hpp"
 #include "support/kube/crds.hpp"
@@ -58,33 +59,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double ms_between(Steady::time_point a, Steady::time_point b) {
-    return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
-    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
+using poetryops::bench::ms_between;
+using poetryops::bench::percentile;
+using poetryops::bench::proc_mib;
+using poetryops::bench::read_tip;
 
 /// VmRSS of this process in MiB.
-double rss_mib() {
-    std::ifstream f("/proc/self/status");
-    for (std::string line; std::getline(f, line);)
-        if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
-    return -1;
-}
-
-std::string read_tip(const fs::path& bare) {
-    if (auto loose = read_file(bare / "refs/heads/main"); loose && loose->size() >= 40)
-        return loose->substr(0, 40);
-    auto packed = read_file(bare / "packed-refs");
-    if (!packed) return "";
-    auto p = packed->find(" refs/heads/main\n");
-    return (p == std::string::npos || p < 40) ? "" : packed->substr(p - 40, 40);
-}
 
 std::string app_name(int i) { return "app" + std::to_string(i); }
 
@@ -116,7 +96,7 @@ int main(int argc, char** argv) {
         std::cerr << "bench_load: " << static_cast<int>(ms_between(started, Steady::now()) / 1000)
                   << " s: " << what << "\n";
     };
-    const double rss_start = rss_mib();
+    const double rss_start = proc_mib("VmRSS");
 
     // The GitOps repository: one overlay per app.
     test::TestCa ca;
@@ -238,7 +218,7 @@ int main(int argc, char** argv) {
         }
         if ((i + 1) % 2000 == 0) progress(std::to_string(i + 1) + " PoetryApps created");
     }
-    const double rss_before_controller = rss_mib();
+    const double rss_before_controller = proc_mib("VmRSS");
 
     controller::AppControllerConfig cfg;
     cfg.namespaces = {"load"};
@@ -284,7 +264,7 @@ int main(int argc, char** argv) {
         }
     }
     const double first_sync_s = ms_between(sync_t0, Steady::now()) / 1000;
-    const double rss_after_sync = rss_mib();
+    const double rss_after_sync = proc_mib("VmRSS");
     progress("first sync of " + std::to_string(apps) + " apps in " + std::to_string(first_sync_s) +
              " s; pushing one version every " + std::to_string(interval_ms) + " ms for " +
              std::to_string(seconds) + " s");
@@ -302,7 +282,7 @@ int main(int argc, char** argv) {
     const std::uint64_t reconciles_before = (*ctl)->reconciles();
     std::thread sampler([&] {
         while (!stop_sample) {
-            peak_rss = std::max(peak_rss, rss_mib());
+            peak_rss = std::max(peak_rss, proc_mib("VmRSS"));
             peak_depth = std::max(peak_depth, metrics.total("workqueue_depth"));
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }

@@ -15,7 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
+
 namespace {
+
+using poetryops::bench::median;
 
 using Clock = std::chrono::steady_clock;
 
@@ -49,11 +53,6 @@ std::string make_text(std::size_t target_bytes, std::size_t& expected_edits) {
                "      - name: sidecar\n        image: 'envoyproxy/envoy:v1.29.0'\n";
     }
     return out;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
 }
 
 }  // namespace

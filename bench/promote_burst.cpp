@@ -26,6 +26,7 @@
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/log.hpp>
 
+#include "bench_support.hpp"
 #include "support/git/git_servers.hpp"
 
 #include <nlohmann/json.hpp>
@@ -47,9 +48,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double seconds_since(Steady::time_point t) {
-    return std::chrono::duration<double>(Steady::now() - t).count();
-}
+using poetryops::bench::seconds_since;
 
 std::string app_image(int i) { return "registry.local/burst/app" + std::to_string(i); }
 std::string app_path(int i) { return "apps/app" + std::to_string(i) + "/kustomization.yaml"; }

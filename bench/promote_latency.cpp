@@ -25,6 +25,7 @@
 #include <poetryops/util/log.hpp>
 #include <poetryops/util/strings.hpp>
 
+#include "bench_support.hpp"
 #include "kube/fake_apiserver.hpp"
 #include "support/git/git_servers.hpp"
 #include "support/kube/cluster.hpp"
@@ -50,18 +51,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double ms_between(Steady::time_point a, Steady::time_point b) {
-    return std::chrono::duration<double, std::milli>(b - a).count();
-}
+using poetryops::bench::ms_between;
+using poetryops::bench::percentile;
+using poetryops::bench::read_tip;
 
 /// Nearest-rank percentile of a copy of `v`.
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    std::size_t rank =
-        static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
-    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
 
 nlohmann::json summary(const std::vector<double>& v) {
     return {{"n", v.size()},
@@ -73,14 +67,6 @@ nlohmann::json summary(const std::vector<double>& v) {
 
 /// The tip of `branch` of a bare repo read from disk (loose ref, else packed-refs). Cheap enough to
 /// poll every ms.
-std::string read_tip(const fs::path& bare, const std::string& branch = "main") {
-    if (auto loose = read_file(bare / "refs/heads" / branch); loose && loose->size() >= 40)
-        return loose->substr(0, 40);
-    auto packed = read_file(bare / "packed-refs");
-    if (!packed) return "";
-    auto p = packed->find(" refs/heads/" + branch + "\n");
-    return (p == std::string::npos || p < 40) ? "" : packed->substr(p - 40, 40);
-}
 
 std::string show(const fs::path& bare, const std::string& rev_path) {
     auto r = test::plain_git({"--git-dir", bare.string(), "show", rev_path});

@@ -153,3 +153,17 @@ put("dockerconfig", "auths", json.dumps({"auths": {"https://index.docker.io/v1/"
                                                    "127.0.0.1:5000": {"username": "u", "password": "p"}}}))
 put("dockerconfig", "legacy", json.dumps({"registry.example.com": {"auth": b64("a:b"), "email": "x"}}))
 put("dockerconfig", "helpers", json.dumps({"auths": {"ghcr.io": {}}, "credsStore": "desktop", "credHelpers": {"gcr.io": "gcloud"}}))
+
+def review(op="CREATE", spec=None, user=None, resource="poetryapprovals"):
+    spec = spec if spec is not None else {"app": "billing", "environment": "prod", "digest": D}
+    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                       "request": {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+                                   "resource": {"group": "poetryops.io", "version": "v1alpha1", "resource": resource},
+                                   "operation": op, "namespace": "team-a",
+                                   "userInfo": user if user is not None else {"username": "alice", "groups": ["sre", "system:authenticated"]},
+                                   "object": {"apiVersion": "poetryops.io/v1alpha1", "kind": "PoetryApproval", "spec": spec},
+                                   "oldObject": None}})
+put("approval_admission", "create", review())
+put("approval_admission", "forged", review(spec={"app": "a", "environment": "e", "digest": D, "approver": "ceo", "groups": ["system:masters"]}))
+put("approval_admission", "update", review(op="UPDATE"))
+put("approval_admission", "other-resource", review(resource="configmaps", user={}))

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(cmake g++ clang libclang-rt-14-dev ninja-build ccache pkg-config libboost-all-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev
-            libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev git ca-certificates
+            libtomlplusplus-dev libcli11-dev libhowardhinnant-date-dev tzdata libgtest-dev libgmock-dev git ca-certificates
             clang-format)
 TEST_PKGS=(docker-registry skopeo umoci apache2-utils openssl curl
            lighttpd lighttpd-mod-openssl openssh-server openssh-client

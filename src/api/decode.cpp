@@ -194,6 +194,10 @@ void decode_approval(JsonReader& r, const json& promotion, const std::string& pp
     r.strings(*o, "groups", ap, out.groups);
 }
 
+template <class T, class F>
+void decode_list(JsonReader& r, const json& o, std::string_view key, const std::string& p,
+                 std::vector<T>& out, F&& one);
+
 EnvironmentSpec decode_environment(JsonReader& r, const json& o, const std::string& p) {
     EnvironmentSpec e;
     r.string(o, "name", p, e.name);
@@ -214,6 +218,16 @@ EnvironmentSpec decode_environment(JsonReader& r, const json& o, const std::stri
         r.duration(*pr, "soak", pp, e.promotion.soak);
         r.boolean(*pr, "holdNewer", pp, e.promotion.hold_newer);
         decode_approval(r, *pr, pp, e.promotion.approval);
+        decode_list(r, *pr, "windows", pp, e.promotion.windows,
+                    [&](const json& w, const std::string& wp) {
+                        PromotionWindow pw;
+                        r.string(w, "rrule", wp, pw.rrule);
+                        r.duration(w, "duration", wp, pw.duration);
+                        r.enumeration(w, "kind", wp, pw.kind);
+                        r.string(w, "timezone", wp, pw.timezone);
+                        r.boolean(w, "blockRollbacks", wp, pw.block_rollbacks);
+                        return pw;
+                    });
     }
     if (const json* h = r.object(o, "health", p))
         e.health = decode_health(r, *h, JsonReader::child(p, "health"));
@@ -285,10 +299,6 @@ PoetryAppSpec decode_spec(JsonReader& r, const json& o, const std::string& p) {
     }
     return s;
 }
-
-template <class T, class F>
-void decode_list(JsonReader& r, const json& o, std::string_view key, const std::string& p,
-                 std::vector<T>& out, F&& one);
 
 CanaryStatus decode_canary_status(JsonReader& r, const json& o, const std::string& p) {
     CanaryStatus c;
@@ -377,6 +387,15 @@ PoetryAppStatus decode_status_impl(JsonReader& r, const json& o, const std::stri
             r.string(*w, "digest", wp, wa.digest);
             r.string(*w, "reason", wp, wa.reason);
             es.waiting = std::move(wa);
+        }
+        if (const json* w = r.object(e, "window", ep)) {
+            std::string wp = JsonReader::child(ep, "window");
+            WindowStatus ws;
+            r.boolean(*w, "open", wp, ws.open);
+            r.time(*w, "nextOpen", wp, ws.next_open);
+            r.time(*w, "nextClose", wp, ws.next_close);
+            r.string(*w, "message", wp, ws.message);
+            es.window = std::move(ws);
         }
         decode_list(r, e, "approvals", ep, es.approvals, [&](const json& a, const std::string& ap) {
             ApprovalRecord ar;

@@ -132,6 +132,17 @@ json encode_environment(const EnvironmentSpec& e) {
              {"approvers", e.promotion.approval.approvers}}}};
     if (!e.promotion.approval.groups.empty()) p["approval"]["groups"] = e.promotion.approval.groups;
     put(p, "from", e.promotion.from);
+    if (!e.promotion.windows.empty()) {
+        json ws = json::array();
+        for (const auto& w : e.promotion.windows) {
+            ws.push_back(json{{"rrule", w.rrule},
+                              {"duration", w.duration.text},
+                              {"kind", api::to_string(w.kind)},
+                              {"timezone", w.timezone},
+                              {"blockRollbacks", w.block_rollbacks}});
+        }
+        p["windows"] = std::move(ws);
+    }
     o["promotion"] = std::move(p);
     o["health"] = encode_health(e.health);
     if (e.canary) o["canary"] = encode_canary(*e.canary);
@@ -229,6 +240,13 @@ json encode_status(const PoetryAppStatus& s) {
                 put(w, "digest", e.waiting->digest);
                 put(w, "reason", e.waiting->reason);
                 eo["waiting"] = std::move(w);
+            }
+            if (e.window) {
+                json w{{"open", e.window->open}};
+                put_time(w, "nextOpen", e.window->next_open);
+                put_time(w, "nextClose", e.window->next_close);
+                put(w, "message", e.window->message);
+                eo["window"] = std::move(w);
             }
             if (!e.approvals.empty()) {
                 json list = json::array();

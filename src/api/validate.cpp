@@ -3,6 +3,8 @@
 // path.
 #include <poetryops/api/validation.hpp>
 
+#include <poetryops/schedule/window.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -28,6 +30,9 @@ bool mentions_canary(std::string_view query) {
     return false;
 }
 
+constexpr std::size_t kMaxWindows = 20;
+constexpr std::chrono::milliseconds kMaxWindowLength = std::chrono::hours(24 * 366);
+
 struct Validator {
     std::vector<FieldError> errors;
 
@@ -47,6 +52,32 @@ struct Validator {
         }
         d.value = *v;
         if (*v < min) error(path, "must be at least " + format_duration(min));
+    }
+
+    /// promotion.windows: each rule parses (the error names the character), each zone exists.
+    void windows(const std::string& path, std::vector<PromotionWindow>& list) {
+        if (list.size() > kMaxWindows)
+            error(path, "at most " + std::to_string(kMaxWindows) + " windows");
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            PromotionWindow& w = list[i];
+            const std::string wp = path + "[" + std::to_string(i) + "]";
+            if (w.rrule.empty()) {
+                error(wp + ".rrule",
+                      "is required, e.g. \"FREQ=WEEKLY;BYDAY=MO,TU,WE,TH;BYHOUR=9\"");
+            } else if (auto r = schedule::parse_rrule(w.rrule); !r) {
+                error(wp + ".rrule", "\"" + w.rrule + "\" " + r.error().message);
+            }
+            if (w.duration.text.empty()) {
+                error(wp + ".duration",
+                      "is required: how long each occurrence is open, e.g. \"1h\"");
+            } else {
+                duration(wp + ".duration", w.duration, std::chrono::minutes(1));
+                if (w.duration.value > kMaxWindowLength)
+                    error(wp + ".duration",
+                          "must be at most " + format_duration(kMaxWindowLength) + " (366 days)");
+            }
+            check(wp + ".timezone", schedule::check_zone(w.timezone));
+        }
     }
 
     void secret_ref(const std::string& path, const std::optional<SecretRef>& ref) {
@@ -224,6 +255,7 @@ void Validator::environment(const PoetryAppSpec& spec, EnvironmentSpec& env, std
             error(pp + ".approval.groups[" + std::to_string(g) + "]",
                   "must be a group name of 1..253 characters");
     }
+    windows(pp + ".windows", env.promotion.windows);
 
     const std::string hp = p + ".health";
     HealthSpec& h = env.health;

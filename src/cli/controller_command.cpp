@@ -87,6 +87,48 @@ std::string apply_build_flags(const BuildFlags& f, controller::AppControllerConf
     return {};
 }
 
+/// The admission webhook's flags (Helm values: charts/poetryops `admission:`).
+struct AdmissionFlags {
+    std::string address;
+    std::string cert_file;
+    std::string key_file;
+};
+
+/// Fills config.admission; "" or the one line naming the flag at fault.
+std::string apply_admission_flags(const AdmissionFlags& f,
+                                  controller::AppControllerConfig& config) {
+    if (f.address.empty()) {
+        if (!f.cert_file.empty() || !f.key_file.empty())
+            return "--admission-tls-cert-file/--admission-tls-key-file need "
+                   "--admission-bind-address";
+        return {};
+    }
+    if (f.cert_file.empty() || f.key_file.empty())
+        return "--admission-bind-address needs --admission-tls-cert-file and "
+               "--admission-tls-key-file: the API server calls admission webhooks over HTTPS only";
+    auto port_of = [](const std::string& address) {
+        auto colon = address.rfind(':');
+        return colon == std::string::npos ? address : address.substr(colon + 1);
+    };
+    const std::string port = port_of(f.address);
+    std::vector<std::pair<std::string, std::string>> others{
+        {"--metrics-bind-address", config.metrics_bind_address},
+        {"--health-probe-bind-address", config.health_probe_bind_address}};
+    if (config.promotion)
+        others.emplace_back("--webhook-bind-address", config.promotion->webhook_address);
+    for (const auto& [flag, address] : others) {
+        if (!address.empty() && address != "0" && port != "0" && port_of(address) == port)
+            return "--admission-bind-address " + f.address + " and " + flag + " " + address +
+                   " name the same port: admission is served on its own HTTPS listener";
+    }
+    controller::AdmissionOptions o;
+    o.address = f.address;
+    o.tls_cert_file = f.cert_file;
+    o.tls_key_file = f.key_file;
+    config.admission = std::move(o);
+    return {};
+}
+
 /// Fills config.promotion from the flags; the webhook secret comes from the environment, never
 /// argv.
 std::string apply_promotion_flags(const PromotionFlags& f,
@@ -162,7 +204,9 @@ Exit run_controller(const controller::AppControllerConfig& config) {
                     }()},
                    {"metrics", std::to_string(ctl.manager().metrics_port())},
                    {"health", std::to_string(ctl.manager().health_port())},
-                   {"leaderElection", config.leader_elect ? "on" : "off"}});
+                   {"leaderElection", config.leader_elect ? "on" : "off"},
+                   {"admission", config.admission ? std::to_string(ctl.admission_port())
+                                                  : std::string("off")}});
     int rc = ctl.run();
     if (notifier) {
         notifier->stop();  // queued deliveries are re-derived from status by the next controller
@@ -177,6 +221,7 @@ Exit run_controller(const controller::AppControllerConfig& config) {
 void add_controller_command(CLI::App& app, Context& ctx) {
     auto config = std::make_shared<controller::AppControllerConfig>();
     auto promotion = std::make_shared<PromotionFlags>();
+    auto admission = std::make_shared<AdmissionFlags>();
     CLI::App* cmd = app.add_subcommand(
         "controller", "Run the PoetryApp controller against a Kubernetes API server");
     cmd->add_option("--kubeconfig", config->kubeconfig,
@@ -217,6 +262,15 @@ void add_controller_command(CLI::App& app, Context& ctx) {
         "accept registry push webhooks at POST /webhooks/registry on host:port (token from "
         "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET) and source "
         "push webhooks at POST /webhooks/source (secret from $POETRYOPS_SOURCE_WEBHOOK_SECRET)");
+    cmd->add_option("--admission-bind-address", admission->address,
+                    "serve the PoetryApproval admission webhook (POST /admission/poetryapprovals, "
+                    "HTTPS) on host:port: it stamps spec.approver/spec.groups from the API "
+                    "server's userInfo, and approvals are then trusted by that identity. Only with "
+                    "a MutatingWebhookConfiguration (failurePolicy Fail) pointing here");
+    cmd->add_option("--admission-tls-cert-file", admission->cert_file,
+                    "the admission webhook's serving certificate (PEM)");
+    cmd->add_option("--admission-tls-key-file", admission->key_file,
+                    "the admission webhook's private key (PEM)");
     cmd->add_option("--plain-http", promotion->plain_http,
                     "registry hosts to reach over plain HTTP");
     cmd->add_flag("--allow-cross-namespace-routes", promotion->allow_cross_namespace_routes,
@@ -258,7 +312,7 @@ void add_controller_command(CLI::App& app, Context& ctx) {
     cmd->add_flag("--build-insecure-registry", job.insecure_registry,
                   "builders push to and pull from the image registry over plain HTTP (test "
                   "registries only)");
-    cmd->callback([config, promotion, builds, &ctx] {
+    cmd->callback([config, promotion, builds, admission, &ctx] {
         // Before the kubeconfig is read: a selector that cannot work is the flag's fault.
         if (auto sel = kube::LabelSelector::parse(config->label_selector); !sel) {
             ctx.exit = report_bad_input(
@@ -270,6 +324,10 @@ void add_controller_command(CLI::App& app, Context& ctx) {
             return;
         }
         if (auto err = apply_build_flags(*builds, *config); !err.empty()) {
+            ctx.exit = report_bad_input(kController, err);
+            return;
+        }
+        if (auto err = apply_admission_flags(*admission, *config); !err.empty()) {
             ctx.exit = report_bad_input(kController, err);
             return;
         }

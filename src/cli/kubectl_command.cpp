@@ -273,11 +273,23 @@ Exit run_why(Session& s, const std::string& name, const std::string& env) {
     return Exit::ok;
 }
 
+/// A created PoetryApproval: its name, and the approver the admission webhook stamped ("" without
+/// the webhook).
+struct CreatedApproval {
+    std::string name;
+    std::string approver;
+
+    /// "PoetryApproval NAME" or "PoetryApproval NAME, approver alice".
+    std::string describe() const {
+        return "PoetryApproval " + name + (approver.empty() ? "" : ", approver " + approver);
+    }
+};
+
 /// Creates a PoetryApproval of `digest` for `env` of the app (metadata.generateName
 /// "<app>-<env>-<12 hex>-": the API server picks the rest). The approver is not written: the
 /// controller's admission webhook stamps it from the request's identity. nullopt when the API
 /// server does not serve poetryapprovals (the CRD is not installed).
-Result<std::optional<std::string>> create_approval(
+Result<std::optional<CreatedApproval>> create_approval(
     Session& s, const api::PoetryApp& app, const std::string& env, const std::string& digest,
     api::ApprovalDecision decision, const std::string& reason, const std::string& comment) {
     api::PoetryApproval a;
@@ -301,10 +313,12 @@ Result<std::optional<std::string>> create_approval(
     auto ref = controller::poetryapprovals().in(s.namespace_);
     auto created = s.client->create(ref, object);
     if (!created) {
-        if (kube::is_not_found(created.error())) return std::optional<std::string>();
+        if (kube::is_not_found(created.error())) return std::optional<CreatedApproval>();
         return fail(api_error("create", ref, created.error()));
     }
-    return std::optional<std::string>(created->value("/metadata/name"_json_pointer, std::string()));
+    return std::optional<CreatedApproval>(
+        CreatedApproval{created->value("/metadata/name"_json_pointer, std::string()),
+                        created->value("/spec/approver"_json_pointer, std::string())});
 }
 
 Exit run_approve(Session& s, const std::string& name, const std::string& env,
@@ -320,7 +334,7 @@ Exit run_approve(Session& s, const std::string& name, const std::string& env,
         if (!created) return report(cmd, created.error());
         if (*created) {
             std::cout << "approved " << describe(target->version, target->digest) << " for " << env
-                      << " of " << l->app.key() << " (PoetryApproval " << **created << ")\n"
+                      << " of " << l->app.key() << " (" << (*created)->describe() << ")\n"
                       << std::flush;
             return Exit::ok;
         }
@@ -359,7 +373,7 @@ Exit run_reject(Session& s, const std::string& name, const std::string& env,
                                   "written"));
     }
     std::cout << "rejected " << describe(target->version, target->digest) << " for " << env
-              << " of " << l->app.key() << " (PoetryApproval " << **created
+              << " of " << l->app.key() << " (" << (*created)->describe()
               << "): it is not promoted there while that object exists\n"
               << std::flush;
     return Exit::ok;

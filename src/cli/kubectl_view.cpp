@@ -221,6 +221,16 @@ std::string why(const api::PoetryApp& app, std::string_view env, TimePoint now) 
             next = what + ", waiting: " + name + " keeps " + describe(st->version, st->digest) +
                    " until the environment downstream that soaks it has taken it "
                    "(promotion.holdNewer)";
+        } else if (waits_here && st->waiting->reason == "OutsidePromotionWindow") {
+            // The controller's own decision (promotion.windows), with when the window opens.
+            next = what + ", every gate passed; waiting for a promotion window";
+            if (st->window && !st->window->message.empty())
+                next += " (" + st->window->message + ")";
+            if (st->window && st->window->next_open)
+                next += ", which opens at " + format_rfc3339(*st->window->next_open) + " (in " +
+                        span(std::chrono::duration_cast<std::chrono::seconds>(
+                            *st->window->next_open - now)) +
+                        ")";
         } else if (app.spec.suspend) {
             next = what + ", not promoted: the app is suspended (spec.suspend)";
         } else {

@@ -56,6 +56,7 @@ Result<std::unique_ptr<AppController>> AppController::create(
     }
     std::unique_ptr<AppController> c(new AppController());
     c->client_ = std::move(client);
+    c->admission_options_ = config.admission;
 
     runtime::ManagerOptions mo;
     mo.metrics_bind_address = config.metrics_bind_address;
@@ -106,6 +107,7 @@ Result<std::unique_ptr<AppController>> AppController::create(
         ports.kube = c->client_.get();
         ports.allow_cross_namespace_routes = po.allow_cross_namespace_routes;
         ports.approvals.namespaces = config.namespaces;
+        ports.approvals.webhook_stamps = config.admission.has_value();
         if (po.builds) {
             ports.cluster_builds = *po.builds;
             ports.cluster_builds->namespaces = config.namespaces;
@@ -196,6 +198,11 @@ Result<void> AppController::start() {
             }
         });
     }
+    // Before the manager: every replica admits, leader or not, and the API server refuses
+    // PoetryApprovals (failurePolicy Fail) while no replica answers.
+    if (admission_options_ && !admission_) {
+        POETRYOPS_TRY(admission_, AdmissionServer::start(*admission_options_));
+    }
     POETRYOPS_TRY_VOID(manager_->start());
     return engine_->start();
 }
@@ -205,6 +212,7 @@ int AppController::run() { return manager_->run(); }
 void AppController::stop() {
     if (engine_) engine_->stop();
     manager_->stop();
+    if (admission_) admission_->stop();
 }
 
 std::uint64_t AppController::reconciles() const {

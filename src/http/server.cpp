@@ -135,12 +135,30 @@ void Server::stop() {
     s.sessions.clear();
 }
 
+Result<void> Server::reload_tls() {
+    auto& s = *impl_;
+    const bool https = !s.options.tls_cert_file.empty() || !s.options.tls_cert_pem.empty();
+    if (!s.started || s.stopped || !https)
+        return fail(Error::Kind::invalid, "http server: reload_tls needs a running HTTPS server",
+                    "NotTls");
+    POETRYOPS_TRY(auto ctx, make_server_context(s.options));
+    // Sessions are made on the I/O thread from s.tls and each keeps its own reference.
+    std::promise<void> done;
+    asio::post(s.io, [&s, &done, ctx = std::move(ctx)]() mutable {
+        s.tls = std::move(ctx);
+        done.set_value();
+    });
+    done.get_future().wait();
+    return {};
+}
+
 std::uint16_t Server::port() const { return impl_->port; }
 
 std::string Server::base_url() const {
     const auto& o = impl_->options;
     bool v6 = o.address.find(':') != std::string::npos;
-    return std::string(impl_->tls ? "https" : "http") + "://" +
+    const bool https = !o.tls_cert_file.empty() || !o.tls_cert_pem.empty();
+    return std::string(https ? "https" : "http") + "://" +
            (v6 ? "[" + o.address + "]" : o.address) + ":" + std::to_string(impl_->port);
 }
 

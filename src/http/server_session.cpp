@@ -39,7 +39,8 @@ Session::Session(Server::Impl& srv, tcp::socket socket) : server(srv) {
     }
     socket.set_option(tcp::no_delay(true), ec);
     if (srv.tls) {
-        tls = std::make_unique<TlsStream>(std::move(socket), *srv.tls);
+        tls_context = srv.tls;
+        tls = std::make_unique<TlsStream>(std::move(socket), *tls_context);
     } else {
         plain = std::make_unique<PlainStream>(std::move(socket));
     }

@@ -214,7 +214,10 @@ Result<QueryResult> parse_query_response(int http_status, std::string_view body,
         http::Response resp;
         resp.status = http_status;
         resp.body = std::string(body);
-        if (http_status == 502 || http_status == 503 || http_status == 504) {
+        if (http_status >= 500) {
+            // Not Prometheus' words: the server (or a proxy in front of it) failing, which the
+            // next round may not meet; never the query's fault (issue #15, faults through a
+            // proxy: a bare 500 used to count as a refused query).
             Error e = http::status_error(resp, ctx);
             e.reason = std::string(kUnavailable);
             e.terminal = false;
@@ -255,7 +258,12 @@ Result<QueryResult> parse_query_response(int http_status, std::string_view body,
     if (http_status == 401 || http_status == 403) {
         return fail(make_error(Error::Kind::unauthorized, type, message, http_status, true));
     }
-    return fail(make_error(Error::Kind::http, type, message, http_status, http_status < 500));
+    if (http_status >= 500) {
+        // An error type this code does not know, from a failing server: unavailable, retried.
+        return fail(
+            make_error(Error::Kind::http, std::string(kUnavailable), message, http_status, false));
+    }
+    return fail(make_error(Error::Kind::http, type, message, http_status, true));
 }
 
 }  // namespace poetryops::prometheus

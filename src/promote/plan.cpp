@@ -1,5 +1,6 @@
 #include <poetryops/promote/plan.hpp>
 
+#include <poetryops/schedule/window.hpp>
 #include <poetryops/util/clock.hpp>
 #include <poetryops/util/strings.hpp>
 
@@ -33,6 +34,33 @@ std::string short_digest(const std::string& digest) {
 std::string describe(const std::string& version, const std::string& digest) {
     if (version.empty()) return short_digest(digest);
     return version + " (" + short_digest(digest) + ")";
+}
+
+/// The promotion windows of `es` (promotion.windows), evaluated at `now` for promotions or for
+/// rollbacks. A rule that does not parse (validation refuses it first) keeps the environment
+/// closed.
+schedule::State window_state(const EnvironmentSpec& es, TimePoint now, bool rollback) {
+    std::vector<schedule::Window> windows;
+    for (std::size_t i = 0; i < es.promotion.windows.size(); ++i) {
+        const api::PromotionWindow& w = es.promotion.windows[i];
+        if (rollback && !w.block_rollbacks) continue;
+        auto rule = schedule::parse_rrule(w.rrule);
+        if (!rule) {
+            schedule::State closed;
+            closed.open = false;
+            closed.why = "window " + std::to_string(i + 1) + "'s rule does not parse";
+            return closed;
+        }
+        windows.push_back(schedule::Window{*rule, duration_of(w.duration), w.kind, w.timezone,
+                                           w.block_rollbacks});
+    }
+    return schedule::evaluate(windows, now, rollback);
+}
+
+/// " until <when it opens>" or " (no window opens within a year)".
+std::string opens_at(const std::optional<TimePoint>& next_open) {
+    return next_open ? " until " + format_rfc3339(*next_open)
+                     : std::string(" (no window opens within a year)");
 }
 
 /// Sets the phase; `since` moves only when the phase changes.
@@ -110,7 +138,10 @@ struct EnvPlanner {
         if (r.source != api::IdentitySource::webhook)
             return "does not count: promotion.approval.groups needs an identity stamped by the "
                    "admission webhook, and this one's is from " +
-                   std::string(api::to_string(r.source));
+                   std::string(api::to_string(r.source)) +
+                   (r.source == api::IdentitySource::managed_fields
+                        ? " (a field manager's name, which has no groups)"
+                        : " (no identity, no groups)");
         for (const auto& g : r.groups) {
             if (std::find(groups.begin(), groups.end(), g) != groups.end()) return {};
         }
@@ -186,6 +217,10 @@ struct EnvPlanner {
         }
         if (records.size() > kMaxApprovals) records.resize(kMaxApprovals);
         st.approvals = std::move(records);
+    }
+
+    void requeue_at(TimePoint when) {
+        requeue(std::chrono::duration_cast<std::chrono::milliseconds>(when - now));
     }
 
     void requeue(std::chrono::milliseconds after) {
@@ -314,6 +349,20 @@ struct EnvPlanner {
         }
     }
 
+    /// Step 2b: promotion.windows, evaluated now, into status.environments[].window; the plan
+    /// comes back when the window next opens or closes.
+    void reconcile_window(const EnvironmentSpec& es, EnvironmentStatus& st) {
+        if (es.promotion.windows.empty()) {
+            st.window.reset();
+            return;
+        }
+        schedule::State w = window_state(es, now, false);
+        st.window = api::WindowStatus{w.open, w.next_open, w.next_close, w.why};
+        for (const auto& t : {w.next_open, w.next_close}) {
+            if (t && *t > now) requeue_at(*t);
+        }
+    }
+
     /// Step 3: a rollback annotation pins a digest from this environment's history. Returns true
     /// when it applies (the environment then takes no automatic promotion).
     bool reconcile_rollback(const EnvironmentSpec& es, EnvironmentStatus& st) {
@@ -345,6 +394,14 @@ struct EnvPlanner {
                    std::string(api::kRollbackAnnotationPrefix) + es.name;
         if (app.spec.suspend) {
             st.message = "suspended: rollback to " + describe(h->version, target) + " not applied";
+            return true;
+        }
+        if (schedule::State w = window_state(es, now, true); !w.open) {
+            // Only windows with blockRollbacks apply to rollbacks.
+            st.message = "rollback to " + describe(h->version, target) +
+                         " waits for a promotion window (blockRollbacks): " + w.why +
+                         opens_at(w.next_open);
+            if (w.next_open) requeue_at(*w.next_open);
             return true;
         }
         reject(st, st.digest);
@@ -512,6 +569,20 @@ struct EnvPlanner {
                     if (!want.groups.empty()) msg += " in " + str::join(want.groups, ", ");
                     if (!t.who.empty()) msg += " (" + str::join(t.who, ", ") + ")";
                     msg += "; kubectl poetryops approve " + app.metadata.name + " " + es.name;
+                    if (!want.groups.empty()) {
+                        std::size_t weak = 0;
+                        for (const auto& r : records) {
+                            if (r.decision == api::ApprovalDecision::approve &&
+                                r.digest == candidate->digest &&
+                                r.source != api::IdentitySource::webhook)
+                                ++weak;
+                        }
+                        if (weak > 0)
+                            msg += "; " + std::to_string(weak) +
+                                   " approval(s) without the admission webhook's identity do not "
+                                   "count toward groups (managedFields and the annotation carry "
+                                   "no groups)";
+                    }
                 }
                 if (st.digest.empty()) {
                     set_phase(st, Phase::pending, std::string(api::kReasonWaitingForApproval), msg,
@@ -521,6 +592,19 @@ struct EnvPlanner {
                 }
                 return;
             }
+        }
+        if (st.window && !st.window->open) {
+            st.waiting = api::WaitingArtifact{candidate->version, candidate->tag, candidate->digest,
+                                              "OutsidePromotionWindow"};
+            std::string msg = describe(candidate->version, candidate->digest) +
+                              " waits for a promotion window: " + st.window->message +
+                              opens_at(st.window->next_open);
+            if (st.digest.empty()) {
+                set_phase(st, Phase::pending, "OutsidePromotionWindow", msg, now);
+            } else {
+                st.message = msg;
+            }
+            return;
         }
         if (es.canary) {
             gated = candidate;  // the canary decides what it does with it (reconcile_canary)
@@ -725,6 +809,7 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
         }
         planner.reconcile_git(es, st, o);
         planner.reconcile_health(es, st, o);
+        planner.reconcile_window(es, st);
         if (planner.reconcile_rollback(es, st)) continue;
         planner.gated.reset();
         const std::string hold = app.annotation(api::kHoldAnnotationPrefix, es.name);
@@ -744,7 +829,16 @@ Plan plan(const api::PoetryApp& app, const Observations& observations, TimePoint
             continue;
         }
         planner.reconcile_promotion(i, es, st);
-        if (es.canary && !st.held) planner.reconcile_canary(es, st, o);
+        const bool closed = st.window && !st.window->open;
+        if (es.canary && !st.held) planner.reconcile_canary(es, st, o, closed);
+        if (closed && st.canary &&
+            (st.canary->phase == api::CanaryPhase::progressing ||
+             st.canary->phase == api::CanaryPhase::paused)) {
+            st.message = "canary of " + describe(st.canary->version, st.canary->digest) +
+                         " holds at " + std::to_string(st.canary->weight) +
+                         "% outside the promotion window: " + st.window->message +
+                         opens_at(st.window->next_open);
+        }
         planner.report_approvals(es, st);
     }
     for (const auto& [env, records] : observations.approvals) {

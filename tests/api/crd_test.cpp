@@ -168,6 +168,8 @@ TEST(Crd, EnumsMatchTheCode) {
               names<IdentitySource>());
     EXPECT_EQ(schema_enum(root, "status.environments[].approvals[].decision"),
               names<ApprovalDecision>());
+    EXPECT_EQ(schema_enum(root, "spec.environments[].promotion.windows[].kind"),
+              names<WindowKind>());
     EXPECT_EQ(schema_enum(root, "spec.environments[].canary.mode"), names<CanaryMode>());
     EXPECT_EQ(schema_enum(root, "spec.environments[].canary.traffic.kind"), names<TrafficKind>());
     EXPECT_EQ(schema_enum(root, "spec.environments[].canary.analysis.judge"), names<CanaryJudge>());
@@ -239,12 +241,18 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     app.spec.environments[2].canary->analysis->metrics[0].direction =
         MetricDirection::lower_is_worse;
     app.spec.environments[2].canary->analysis->metrics[1].query = "sum(up)";
+    app.spec.environments[2].promotion.windows = {
+        {"FREQ=DAILY;BYHOUR=9", Duration("8h"), WindowKind::deny, "Europe/Paris", true}};
     NotificationSpec webhook;
     webhook.name = "ops";
     webhook.url_from = SecretKeyRef{"hooks", "url"};
     webhook.hmac_key_from = SecretKeyRef{"hooks", "hmac"};
     app.spec.notifications.push_back(webhook);
     check_declared(root["properties"]["spec"], encode_spec(app.spec), "spec");
+    const json& window_schema = *schema_at(root, "spec.environments[].promotion.windows");
+    for (auto& [k, v] : window_schema["items"]["properties"].items())
+        EXPECT_TRUE(encode_spec(app.spec)["environments"][2]["promotion"]["windows"][0].contains(k))
+            << "spec.environments[].promotion.windows[]." << k;
     // Every notification field declared is one the code writes.
     json target = encode_spec(app.spec)["notifications"][0];
     for (auto& [k, v] : (*schema_at(root, "spec.notifications[]"))["properties"].items())
@@ -274,6 +282,8 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     e.held = true;
     e.rejected_digests = {"x"};
     e.waiting = WaitingArtifact{"x", "x", "x", "x"};
+    e.window = WindowStatus{false, std::chrono::system_clock::now(),
+                            std::chrono::system_clock::now(), "x"};
     ApprovalRecord ar;
     ar.name = ar.digest = ar.approver = ar.reason = ar.message = "x";
     ar.groups = {"x"};

@@ -8,6 +8,7 @@
 // 10-minute resync could have caught it up.
 #include <poetryops/controller/resources.hpp>
 #include <poetryops/kube/client.hpp>
+#include <poetryops/kube/status.hpp>
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/subprocess.hpp>
 
@@ -42,44 +43,58 @@ json app(const std::string& name, const std::string& ns) {
                   {"environments", json::array({json{{"name", "dev"}, {"path", "envs/dev"}}})}}}};
 }
 
-TEST(ApiServerFaults, CutWatchStreamsAndFailedRelistsLoseNoSpecChange) {
-    auto cluster = tk::shared_cluster();
-    if (!cluster && cluster.error().reason == "Skip") GTEST_SKIP() << cluster.error().message;
-    ASSERT_TRUE(cluster) << cluster.error().message;
-    auto cfg = kube::load_kubeconfig((*cluster)->admin_kubeconfig);
-    ASSERT_TRUE(cfg) << cfg.error().message;
-    auto admin = kube::RestClient::create(*cfg);
-    ASSERT_TRUE(admin) << admin.error().message;
-    ASSERT_TRUE(tk::apply_crds(**admin, tk::yaml_files(test::source_dir() / "crds")));
-    const std::string ns = tk::create_namespace(**admin, "apifaults");
-    constexpr int kApps = 20;
-    for (int i = 0; i < kApps; ++i)
-        ASSERT_TRUE(
-            (*admin)->create(controller::poetryapps().in(ns), app("app" + std::to_string(i), ns)));
+/// The real controller watching kApps PoetryApps through the proxy, every app reconciled.
+class ApiServerFaults : public ::testing::Test {
+protected:
+    static constexpr int kApps = 20;
 
-    // The controller's kubeconfig names the proxy instead of the API server.
-    const std::string server = (*cluster)->server;  // https://127.0.0.1:PORT
-    const int api_port = std::stoi(server.substr(server.rfind(':') + 1));
-    test::FaultProxy proxy(api_port);
-    TempDir dir("poetryops-apifaults");
-    auto text = read_file((*cluster)->admin_kubeconfig);
-    ASSERT_TRUE(text);
-    std::string proxied = *text;
-    for (auto at = proxied.find(server); at != std::string::npos; at = proxied.find(server, at))
-        proxied.replace(at, server.size(), "https://127.0.0.1:" + std::to_string(proxy.port()));
-    ASSERT_NE(proxied, *text) << "the kubeconfig names " << server;
-    ASSERT_TRUE(write_file_atomic(dir.path() / "kubeconfig", proxied));
+    void SetUp() override {
+        auto cluster = tk::shared_cluster();
+        if (!cluster && cluster.error().reason == "Skip") GTEST_SKIP() << cluster.error().message;
+        ASSERT_TRUE(cluster) << cluster.error().message;
+        auto cfg = kube::load_kubeconfig((*cluster)->admin_kubeconfig);
+        ASSERT_TRUE(cfg) << cfg.error().message;
+        auto admin = kube::RestClient::create(*cfg);
+        ASSERT_TRUE(admin) << admin.error().message;
+        admin_ = std::move(*admin);
+        ASSERT_TRUE(tk::apply_crds(*admin_, tk::yaml_files(test::source_dir() / "crds")));
+        ns_ = tk::create_namespace(*admin_, "apifaults");
+        for (int i = 0; i < kApps; ++i)
+            ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_),
+                                       app("app" + std::to_string(i), ns_)));
 
-    auto controller = ChildProcess::spawn(
-        {POETRYOPS_BIN, "controller", "--kubeconfig", (dir.path() / "kubeconfig").string(),
-         "--namespace", ns, "--no-promotion", "--metrics-bind-address", "0",
-         "--health-probe-bind-address", "0"},
-        {}, (dir.path() / "controller.log").string());
-    ASSERT_TRUE(controller) << controller.error().message;
+        // The controller's kubeconfig names the proxy instead of the API server.
+        const std::string server = (*cluster)->server;  // https://127.0.0.1:PORT
+        const int api_port = std::stoi(server.substr(server.rfind(':') + 1));
+        proxy_ = std::make_unique<test::FaultProxy>(api_port);
+        auto text = read_file((*cluster)->admin_kubeconfig);
+        ASSERT_TRUE(text);
+        std::string proxied = *text;
+        for (auto at = proxied.find(server); at != std::string::npos; at = proxied.find(server, at))
+            proxied.replace(at, server.size(),
+                            "https://127.0.0.1:" + std::to_string(proxy_->port()));
+        ASSERT_NE(proxied, *text) << "the kubeconfig names " << server;
+        ASSERT_TRUE(write_file_atomic(dir_.path() / "kubeconfig", proxied));
 
-    auto generations_reconciled = [&](int& behind) {
+        auto controller = ChildProcess::spawn(
+            {POETRYOPS_BIN, "controller", "--kubeconfig", (dir_.path() / "kubeconfig").string(),
+             "--namespace", ns_, "--no-promotion", "--metrics-bind-address", "0",
+             "--health-probe-bind-address", "0"},
+            {}, (dir_.path() / "controller.log").string());
+        ASSERT_TRUE(controller) << controller.error().message;
+        controller_ = std::move(*controller);
+        int behind = 0;
+        ASSERT_TRUE(test::wait_until([&] { return generations_reconciled(behind); },
+                                     std::chrono::seconds(60)))
+            << behind << " apps never reconciled\n"
+            << log();
+    }
+
+    /// Every app's status.observedGeneration has reached its metadata.generation; `behind`
+    /// counts those that have not.
+    bool generations_reconciled(int& behind) {
         behind = 0;
-        auto list = (*admin)->list(controller::poetryapps().in(ns), {});
+        auto list = admin_->list(controller::poetryapps().in(ns_), {});
         if (!list) return false;
         for (const auto& o : list->items) {
             const auto gen = o["metadata"].value("generation", 0);
@@ -87,13 +102,28 @@ TEST(ApiServerFaults, CutWatchStreamsAndFailedRelistsLoseNoSpecChange) {
             if (seen < gen) ++behind;
         }
         return behind == 0;
-    };
-    int behind = 0;
-    ASSERT_TRUE(
-        test::wait_until([&] { return generations_reconciled(behind); }, std::chrono::seconds(60)))
-        << behind << " apps never reconciled\n"
-        << read_file(dir.path() / "controller.log").value_or("");
+    }
 
+    /// One spec change of app `i % kApps`, straight to the API server.
+    bool edit(int i, int history_limit) {
+        return static_cast<bool>(
+            admin_->patch(controller::poetryapps().in(ns_).named("app" + std::to_string(i % kApps)),
+                          kube::PatchType::merge, {{"spec", {{"historyLimit", history_limit}}}}));
+    }
+
+    std::string log() const { return read_file(dir_.path() / "controller.log").value_or(""); }
+
+    std::unique_ptr<kube::RestClient> admin_;
+    std::string ns_;
+    std::unique_ptr<test::FaultProxy> proxy_;
+    TempDir dir_{"poetryops-apifaults"};
+    std::optional<ChildProcess> controller_;
+};
+
+TEST_F(ApiServerFaults, CutWatchStreamsAndFailedRelistsLoseNoSpecChange) {
+    test::FaultProxy& proxy = *proxy_;
+    auto& controller = controller_;
+    int behind = 0;
     // 15 s of spec changes (one every 50 ms, round robin over the apps); every second the proxy
     // cuts every open connection and resets the next two it accepts.
     std::mt19937 rng(42);
@@ -101,11 +131,7 @@ TEST(ApiServerFaults, CutWatchStreamsAndFailedRelistsLoseNoSpecChange) {
     const auto start = Steady::now();
     auto next_cut = start + std::chrono::seconds(1);
     while (Steady::now() - start < std::chrono::seconds(15)) {
-        const std::string name = "app" + std::to_string(edits % kApps);
-        auto r =
-            (*admin)->patch(controller::poetryapps().in(ns).named(name), kube::PatchType::merge,
-                            {{"spec", {{"historyLimit", 2 + static_cast<int>(rng() % 50)}}}});
-        if (r) ++edits;
+        if (edit(edits, 2 + static_cast<int>(rng() % 50))) ++edits;
         if (Steady::now() >= next_cut) {
             proxy.cut_all();
             proxy.set({.kind = test::FaultKind::reset, .count = 2});
@@ -123,12 +149,60 @@ TEST(ApiServerFaults, CutWatchStreamsAndFailedRelistsLoseNoSpecChange) {
               << " cuts of every connection, " << proxy.faulted() << " connections reset, "
               << proxy.connections() << " connections; caught up " << catch_up_s
               << " s after the last change\n";
-    EXPECT_TRUE(caught_up) << behind << " apps behind their generation\n"
-                           << read_file(dir.path() / "controller.log").value_or("");
+    EXPECT_TRUE(caught_up) << behind << " apps behind their generation\n" << log();
     EXPECT_GE(cuts, 10);
     EXPECT_GT(proxy.faulted(), 0);
     EXPECT_TRUE(controller->running()) << "the controller rode it out";
     EXPECT_EQ(controller->stop(std::chrono::seconds(20)), 0);
+}
+
+// A real 410 Gone: while the controller cannot reach the API server, its watch cache (v1.28:
+// at least 100 events, grown while its oldest event is under 75 s old, trimmed once that is older)
+// drops every event since the resourceVersion the controller last saw, so the watch it resumes is
+// refused as expired and it must list again. The test waits until the cache's events are stale,
+// then changes specs until a watch from that resourceVersion is refused, and only then lets the
+// controller back. No change may be lost.
+TEST_F(ApiServerFaults, AnExpiredResourceVersionForcesARelistThatLosesNoSpecChange) {
+    auto listed = admin_->list(controller::poetryapps().in(ns_), {});
+    ASSERT_TRUE(listed) << listed.error().message;
+    const std::string seen = listed->resource_version;  // the controller is in sync with it
+    proxy_->set({.kind = test::FaultKind::reset});
+    proxy_->cut_all();
+    auto expired = [&] {
+        kube::WatchOptions wo;
+        wo.resource_version = seen;
+        wo.timeout_seconds = 2;
+        auto w = admin_->watch(controller::poetryapps().in(ns_), wo);
+        if (!w) return kube::is_gone(w.error());
+        auto ev = (*w)->next();
+        (*w)->cancel();
+        return !ev && kube::is_gone(ev.error());
+    };
+    ASSERT_FALSE(expired()) << "the watch cache already lost " << seen;
+    std::this_thread::sleep_for(std::chrono::seconds(80));
+    int edits = 0;
+    bool gone = false;
+    const auto start = Steady::now();
+    while (!gone && Steady::now() - start < std::chrono::minutes(4)) {
+        for (int i = 0; i < 50; ++i) edits += edit(edits, 2 + edits % 50) ? 1 : 0;
+        gone = expired();
+    }
+    ASSERT_TRUE(gone) << edits << " spec changes and a watch from " << seen << " still resumes";
+    proxy_->clear();
+    const auto t0 = Steady::now();
+    int behind = 0;
+    const bool caught_up =
+        test::wait_until([&] { return generations_reconciled(behind); }, std::chrono::seconds(90));
+    const double catch_up_s = std::chrono::duration<double>(Steady::now() - t0).count();
+    const std::string text = log();
+    std::cerr << "apiserver faults: 410 Gone after " << edits
+              << " spec changes while unreachable; caught up " << catch_up_s
+              << " s after it came back\n";
+    EXPECT_TRUE(caught_up) << behind << " apps behind their generation\n" << text;
+    EXPECT_THAT(text, testing::HasSubstr("relisting"))
+        << "the API server answered 410 Gone to the resumed watch";
+    EXPECT_TRUE(controller_->running());
+    EXPECT_EQ(controller_->stop(std::chrono::seconds(20)), 0);
 }
 
 }  // namespace

@@ -73,15 +73,37 @@ protected:
                                      "v" + std::to_string(n));
     }
 
+    /// Points the app at the git server's https port through a proxy of its own (TLS faults).
+    void use_https_git() {
+        git_tls_proxy_ = std::make_unique<test::FaultProxy>(git_->https_port());
+        ASSERT_TRUE(write_file_atomic(
+            dir_.path() / "apps/app.yaml",
+            "apiVersion: poetryops.io/v1alpha1\nkind: PoetryApp\nmetadata:\n  name: app\n"
+            "  namespace: team\nspec:\n  image:\n    repository: " +
+                repository_ +
+                "\n    tagTemplate: \"{version}\"\n  gitops: {repoURL: \"https://127.0.0.1:" +
+                std::to_string(git_tls_proxy_->port()) +
+                "/git/gitops.git\"}\n  environments:\n  - {name: dev, path: envs/dev}\n"));
+        extra_args_ = {"--git-ca-file", ca_.ca_cert().string()};
+    }
+
     ProcessResult run_once() {
         ProcessOptions o;
         o.env = {{"POETRYOPS_GIT_PASSWORD", git_->password()}, {"TMPDIR", dir_.path().string()}};
         o.timeout = std::chrono::minutes(4);
-        auto r = run_process({POETRYOPS_BIN, "run", "--once", "-f", (dir_.path() / "apps").string(),
-                              "--state", (dir_.path() / "state").string(), "--plain-http",
-                              "127.0.0.1:" + std::to_string(registry_proxy_->port()),
-                              "--git-username", git_->user()},
-                             o);
+        std::vector<std::string> argv = {POETRYOPS_BIN,
+                                         "run",
+                                         "--once",
+                                         "-f",
+                                         (dir_.path() / "apps").string(),
+                                         "--state",
+                                         (dir_.path() / "state").string(),
+                                         "--plain-http",
+                                         "127.0.0.1:" + std::to_string(registry_proxy_->port()),
+                                         "--git-username",
+                                         git_->user()};
+        argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+        auto r = run_process(argv, o);
         EXPECT_TRUE(r);
         return r ? *r : ProcessResult{};
     }
@@ -167,7 +189,8 @@ protected:
     test::BareRepos repos_;
     std::unique_ptr<test::TestRegistry> registry_;
     std::unique_ptr<test::HttpGitServer> git_;
-    std::unique_ptr<test::FaultProxy> registry_proxy_, git_proxy_;
+    std::unique_ptr<test::FaultProxy> registry_proxy_, git_proxy_, git_tls_proxy_;
+    std::vector<std::string> extra_args_;
     std::string repository_;
     nlohmann::json figures_ = nlohmann::json::array();
 };
@@ -210,6 +233,23 @@ TEST_F(FaultsTest, TheGitServerFailingIsDegradedPushesNothingAndRecoversByItself
         const double seconds = lasting(*git_proxy_, f, version++);
         EXPECT_LT(seconds, 150.0) << describe(f) << ": bounded by git's timeouts";
     }
+}
+
+// TLS faults: the connection reset before or during the handshake, the server's handshake cut
+// after its first bytes, a handshake that stalls. Each is reported and bounded; nothing is pushed.
+TEST_F(FaultsTest, TlsResetsAndStalledHandshakesAreDegradedAndRecoverByThemselves) {
+    use_https_git();
+    const std::string first = push(0);
+    auto r = run_once();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_THAT(pinned(), testing::HasSubstr(first));
+    int version = 1;
+    for (Fault f : {Fault{FaultKind::reset}, Fault{FaultKind::close},
+                    Fault{.kind = FaultKind::stall, .stall_after = 200}}) {
+        const double seconds = lasting(*git_tls_proxy_, f, version++);
+        EXPECT_LT(seconds, 150.0) << describe(f) << ": bounded by git's timeouts";
+    }
+    transient(*git_tls_proxy_, {.kind = FaultKind::reset, .count = 1}, version++);
 }
 
 }  // namespace

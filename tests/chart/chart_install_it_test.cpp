@@ -17,6 +17,7 @@
 #include <poetryops/kube/config.hpp>
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/fs.hpp>
+#include <poetryops/util/strings.hpp>
 #include <poetryops/util/subprocess.hpp>
 #include <support/support.hpp>
 
@@ -477,6 +478,61 @@ TEST_F(ChartInstallIt, UserRolesAggregateIntoViewAndEditAndTheApproverOnlyPatche
 
 /// On a cluster of the test's own (the CRD is removed nowhere else): without the CRD and with
 /// --skip-crds the install names it; a plain install creates it from the chart's crds/.
+/// The chart's MutatingWebhookConfiguration (admission.enabled) as the real API server takes it: it
+/// is accepted as rendered, and it fails closed. Registered here with a namespaceSelector that
+/// limits it to this test's namespace (a cluster-wide fail-closed webhook with no controller
+/// behind it would refuse every other test's PoetryApprovals), a PoetryApproval create there is
+/// refused by the API server because nothing answers at the chart's Service.
+TEST_F(ChartInstallIt, TheAdmissionWebhookRegistrationIsAcceptedAndFailsClosed) {
+    auto crds =
+        tk::apply_crds(*admin_, {test::source_dir() / "crds/poetryops.io_poetryapprovals.yaml"});
+    ASSERT_TRUE(crds) << crds.error().message;
+    auto ca = read_file(cluster_->ca_cert);
+    ASSERT_TRUE(ca);
+    auto objs = helm::render({"--set", "admission.enabled=true", "--set",
+                              "admission.tls.caBundle=" + str::base64_encode(*ca)},
+                             "poetryops", ns_);
+    ASSERT_TRUE(objs) << objs.error().message;
+    auto mwcs = helm::objects(*objs, "MutatingWebhookConfiguration");
+    ASSERT_EQ(mwcs.size(), 1u);
+    json mwc = mwcs[0];
+    mwc["metadata"]["name"] = "poetryops-chart-test-" + ns_;
+    mwc["webhooks"][0]["namespaceSelector"] = {
+        {"matchLabels", {{"kubernetes.io/metadata.name", ns_}}}};
+    const kube::ResourceRef mwcs_ref{"admissionregistration.k8s.io", "v1",
+                                     "mutatingwebhookconfigurations", true};
+    auto created = admin_->create(mwcs_ref, mwc);
+    ASSERT_TRUE(created) << created.error().message;
+    struct Remove {
+        kube::RestClient& c;
+        kube::ResourceRef ref;
+        ~Remove() { (void)c.remove(ref); }
+    } remove{*admin_, mwcs_ref.named(mwc["metadata"]["name"].get<std::string>())};
+    const json& hook = (*created)["webhooks"][0];
+    EXPECT_EQ(hook["failurePolicy"], "Fail");
+    EXPECT_EQ(hook["sideEffects"], "None");
+    EXPECT_EQ(hook["clientConfig"]["service"]["name"], "poetryops-admission");
+    EXPECT_EQ(hook["clientConfig"]["service"]["namespace"], ns_);
+    EXPECT_EQ(hook["rules"][0]["operations"], json({"CREATE"}));
+
+    const kube::ResourceRef approvals{"poetryops.io", "v1alpha1", "poetryapprovals"};
+    json approval{{"apiVersion", "poetryops.io/v1alpha1"},
+                  {"kind", "PoetryApproval"},
+                  {"metadata", {{"name", "a"}, {"namespace", ns_}}},
+                  {"spec",
+                   {{"app", "billing"},
+                    {"environment", "prod"},
+                    {"digest", "sha256:" + std::string(64, 'd')}}}};
+    Result<json> refused = fail(Error::Kind::internal, "not tried");
+    ASSERT_TRUE(test::wait_until([&] {
+        refused = admin_->create(approvals.in(ns_), approval);
+        if (refused) (void)admin_->remove(approvals.in(ns_).named("a"));
+        return !refused.has_value();
+    })) << "the API server never called the registered webhook";
+    EXPECT_THAT(refused.error().message,
+                HasSubstr("failed calling webhook \"poetryapprovals.admission.poetryops.io\""));
+}
+
 TEST(ChartOwnClusterIt, AMissingCrdIsNamedAndAPlainInstallCreatesIt) {
     auto h = helm::binary();
     if (!h && h.error().reason == "Skip") GTEST_SKIP() << h.error().message;

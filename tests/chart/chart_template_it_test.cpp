@@ -298,6 +298,86 @@ TEST_F(ChartTemplateIt, OptionalObjectsRenderWhenAskedAndTheirApisAreNamedWhenAb
                 HasSubstr("never shares a port with metrics or probes"));
 }
 
+/// The PoetryApproval admission webhook (admission.enabled): a MutatingWebhookConfiguration on
+/// CREATE of poetryapprovals, failurePolicy Fail and sideEffects None, calling a Service that
+/// reaches every controller Pod (not only the leader), the controller's HTTPS listener with the
+/// certificate from the Secret the user provides (caBundle given) or from cert-manager (the CA
+/// injected); what is missing is named.
+TEST_F(ChartTemplateIt, TheAdmissionWebhookIsRegisteredFailClosedWithItsCertificate) {
+    auto off = render({});
+    EXPECT_TRUE(helm::objects(off, "MutatingWebhookConfiguration").empty());
+    EXPECT_TRUE(helm::objects(off, "Service", "poetryops-admission").empty());
+    EXPECT_THAT(args(off), testing::Not(testing::Contains(testing::StartsWith("--admission"))));
+
+    auto objs = render(
+        {"admission.enabled=true", "admission.tls.caBundle=Q0EK", "networkPolicy.enabled=true"});
+    auto mwc = helm::objects(objs, "MutatingWebhookConfiguration");
+    ASSERT_EQ(mwc.size(), 1u);
+    EXPECT_EQ(mwc[0]["metadata"]["name"], "poetryops-system-poetryops-approvals");
+    ASSERT_EQ(mwc[0]["webhooks"].size(), 1u);
+    const json& hook = mwc[0]["webhooks"][0];
+    EXPECT_EQ(hook["failurePolicy"], "Fail");
+    EXPECT_EQ(hook["sideEffects"], "None");
+    EXPECT_EQ(hook["admissionReviewVersions"], json({"v1"}));
+    EXPECT_EQ(hook["timeoutSeconds"], 10);
+    EXPECT_EQ(hook["rules"], json::parse(R"([{"apiGroups": ["poetryops.io"], "apiVersions": ["*"],
+        "operations": ["CREATE"], "resources": ["poetryapprovals"], "scope": "Namespaced"}])"));
+    EXPECT_FALSE(hook.contains("namespaceSelector"))
+        << "every namespace: an approval the webhook did not see would be trusted";
+    EXPECT_EQ(hook["clientConfig"]["caBundle"], "Q0EK");
+    EXPECT_EQ(hook["clientConfig"]["service"],
+              json::parse(R"({"name": "poetryops-admission", "namespace": "poetryops-system",
+                              "path": "/admission/poetryapprovals", "port": 443})"));
+    auto svc = helm::objects(objs, "Service", "poetryops-admission");
+    ASSERT_EQ(svc.size(), 1u);
+    EXPECT_FALSE(svc[0]["spec"]["selector"].contains("poetryops.io/leader"))
+        << "every replica admits, leader or not";
+    EXPECT_EQ(svc[0]["spec"]["ports"][0]["targetPort"], "admission");
+    auto a = args(objs);
+    EXPECT_THAT(a, testing::Contains("--admission-bind-address=:8443"));
+    EXPECT_THAT(
+        a, testing::Contains("--admission-tls-cert-file=/etc/poetryops/admission-tls/tls.crt"));
+    EXPECT_THAT(a,
+                testing::Contains("--admission-tls-key-file=/etc/poetryops/admission-tls/tls.key"));
+    json c = container(objs);
+    EXPECT_THAT(c["ports"].dump(), HasSubstr(R"("containerPort":8443,"name":"admission")"));
+    EXPECT_THAT(c["volumeMounts"].dump(), HasSubstr("/etc/poetryops/admission-tls"));
+    EXPECT_THAT(deployment(objs)["spec"]["template"]["spec"]["volumes"].dump(),
+                HasSubstr(R"("secretName":"poetryops-admission-tls")"));
+    EXPECT_THAT(helm::objects(objs, "NetworkPolicy")[0].dump(), HasSubstr("\"admission\""));
+    EXPECT_TRUE(helm::objects(objs, "Certificate").empty());
+
+    auto cm = render({"admission.enabled=true", "admission.tls.source=certManager",
+                      "admission.tls.certManager.issuerRef.name=cluster-ca",
+                      "admission.tls.certManager.issuerRef.kind=ClusterIssuer"},
+                     {"--api-versions", "cert-manager.io/v1/Certificate"});
+    auto cert = helm::objects(cm, "Certificate");
+    ASSERT_EQ(cert.size(), 1u);
+    EXPECT_EQ(cert[0]["spec"]["secretName"], "poetryops-admission-tls");
+    EXPECT_THAT(cert[0]["spec"]["dnsNames"],
+                testing::Contains("poetryops-admission.poetryops-system.svc"));
+    EXPECT_EQ(cert[0]["spec"]["issuerRef"]["kind"], "ClusterIssuer");
+    auto injected = helm::objects(cm, "MutatingWebhookConfiguration");
+    ASSERT_EQ(injected.size(), 1u);
+    EXPECT_EQ(injected[0]["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+              "poetryops-system/poetryops-admission");
+    EXPECT_FALSE(injected[0]["webhooks"][0]["clientConfig"].contains("caBundle"));
+
+    EXPECT_THAT(refusal({"admission.enabled=true"}), HasSubstr("admission.tls.caBundle"));
+    EXPECT_THAT(refusal({"admission.enabled=true", "admission.tls.source=certManager",
+                         "admission.tls.certManager.issuerRef.name=ca"}),
+                HasSubstr("certificates.cert-manager.io"));
+    EXPECT_THAT(refusal({"admission.enabled=true", "admission.tls.source=certManager"},
+                        {"--api-versions", "cert-manager.io/v1/Certificate"}),
+                HasSubstr("admission.tls.certManager.issuerRef.name"));
+    EXPECT_THAT(
+        refusal({"admission.enabled=true", "admission.tls.caBundle=Q0EK", "admission.port=8080"}),
+        HasSubstr("its own HTTPS listener"));
+    EXPECT_THAT(refusal({"admission.tls.source=vault"}), HasSubstr("admission.tls.source"));
+    EXPECT_THAT(refusal({"admission.failurePolicy=Ignore"}),
+                HasSubstr("Additional property failurePolicy is not allowed"));
+}
+
 TEST_F(ChartTemplateIt, TheSchemaRejectsTyposAndWrongTypesWithHelmsMessage) {
     EXPECT_THAT(refusal({"replicaCunt=3"}),
                 HasSubstr("Additional property replicaCunt is not allowed"));
@@ -331,6 +411,7 @@ TEST_F(ChartTemplateIt, EveryArgumentTheChartPassesIsAFlagOfTheBinary) {
          "builds.insecureRegistry=true", "controller.logLevel=debug", "controller.logFormat=text"},
         {"builds.enabled=false", "replicaCount=1", "leaderElection.enabled=false"},
         {"controller.promotion=false"},
+        {"admission.enabled=true", "admission.tls.caBundle=Q0EK"},
     };
     for (const auto& sets : matrix) {
         auto objs = render(sets);

@@ -60,7 +60,7 @@ TEST(ControllerCommand, ASelectorThatDoesNotParseExits2NamingIt) {
 }
 
 TEST(ControllerCommand, TheWebhookListenerNeverSharesAPortWithMetricsOrProbes) {
-    for (const std::string& other : {"--metrics-bind-address", "--health-probe-bind-address"}) {
+    for (const std::string other : {"--metrics-bind-address", "--health-probe-bind-address"}) {
         ProcessOptions o;
         o.env = {{"POETRYOPS_WEBHOOK_TOKEN", "t0ken"}};
         auto r = run_process(
@@ -71,6 +71,30 @@ TEST(ControllerCommand, TheWebhookListenerNeverSharesAPortWithMetricsOrProbes) {
         EXPECT_EQ(r->exit_code, 2) << other;
         EXPECT_THAT(r->err, testing::HasSubstr("--webhook-bind-address :9443 and " + other))
             << r->err;
+        EXPECT_EQ(std::count(r->err.begin(), r->err.end(), '\n'), 1) << r->err;
+    }
+}
+
+/// The admission webhook is HTTPS only and on its own port: a listener without its certificate, or
+/// on the port of another listener, is a configuration error naming the flags.
+TEST(ControllerCommand, TheAdmissionWebhookNeedsItsCertificateAndItsOwnPort) {
+    const std::string bin = POETRYOPS_BIN;
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+        {{"--admission-bind-address", ":8443"},
+         "--admission-bind-address needs --admission-tls-cert-file and --admission-tls-key-file"},
+        {{"--admission-tls-cert-file", "/tls.crt", "--admission-tls-key-file", "/tls.key"},
+         "need --admission-bind-address"},
+        {{"--admission-bind-address", ":8080", "--admission-tls-cert-file", "/tls.crt",
+          "--admission-tls-key-file", "/tls.key"},
+         "--admission-bind-address :8080 and --metrics-bind-address :8080 name the same port"},
+    };
+    for (const auto& [flags, message] : cases) {
+        std::vector<std::string> argv{bin, "controller", "--kubeconfig", "/nonexistent/kubeconfig"};
+        argv.insert(argv.end(), flags.begin(), flags.end());
+        auto r = run_process(argv);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->exit_code, 2) << format_argv(argv);
+        EXPECT_THAT(r->err, testing::HasSubstr(message)) << r->err;
         EXPECT_EQ(std::count(r->err.begin(), r->err.end(), '\n'), 1) << r->err;
     }
 }

@@ -5,9 +5,12 @@
 // logs of a build Job, and the errors: an unknown app or environment, a forbidden verb named.
 #include <poetryops/api/codec.hpp>
 #include <poetryops/build/job.hpp>
+#include <poetryops/controller/admission.hpp>
 #include <poetryops/controller/resources.hpp>
 #include <poetryops/kube/status.hpp>
 #include <poetryops/util/clock.hpp>
+#include <poetryops/util/fs.hpp>
+#include <poetryops/util/strings.hpp>
 #include <poetryops/util/subprocess.hpp>
 #include <support/support.hpp>
 
@@ -249,6 +252,67 @@ TEST_P(KubectlPluginIt, ApproveTakesTheWaitingDigestAndRefusesAnother) {
     auto prod = plugin({"approve", "billing", "prod", "--annotation"});
     ASSERT_EQ(prod.exit_code, 0) << prod.err;
     EXPECT_EQ(annotations("billing").value("poetryops.io/approve.prod", ""), kD2);
+}
+
+/// With the controller's admission webhook registered (real API server only; the webhook scoped to
+/// this namespace), approve says who the API server stamped as the approver.
+TEST_P(KubectlPluginIt, WithTheAdmissionWebhookApproveSaysWhoWasStamped) {
+    if (fake()) GTEST_SKIP() << "admission webhooks: real API server only";
+    test::TestCa ca;
+    auto [cert, key] = ca.issue("admission", {"IP:127.0.0.1"});
+    controller::AdmissionOptions o;
+    o.address = "127.0.0.1:0";
+    o.tls_cert_file = cert.string();
+    o.tls_key_file = key.string();
+    auto server = controller::AdmissionServer::start(o);
+    ASSERT_TRUE(server) << server.error().message;
+    const kube::ResourceRef webhooks{"admissionregistration.k8s.io", "v1",
+                                     "mutatingwebhookconfigurations", true};
+    const std::string name = "poetryops-plugin-test-" + ns_;
+    json hook{{"name", "poetryapprovals.admission.poetryops.io"},
+              {"clientConfig",
+               {{"url", "https://127.0.0.1:" + std::to_string((*server)->port()) +
+                            "/admission/poetryapprovals"},
+                {"caBundle", str::base64_encode(*read_file(ca.ca_cert()))}}},
+              {"rules",
+               {{{"apiGroups", {"poetryops.io"}},
+                 {"apiVersions", {"*"}},
+                 {"operations", {"CREATE"}},
+                 {"resources", {"poetryapprovals"}}}}},
+              {"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", ns_}}}}},
+              {"failurePolicy", "Fail"},
+              {"sideEffects", "None"},
+              {"admissionReviewVersions", {"v1"}}};
+    ASSERT_TRUE(admin_->create(webhooks, {{"apiVersion", "admissionregistration.k8s.io/v1"},
+                                          {"kind", "MutatingWebhookConfiguration"},
+                                          {"metadata", {{"name", name}}},
+                                          {"webhooks", {hook}}}));
+    struct Remove {
+        kube::RestClient& c;
+        kube::ResourceRef ref;
+        ~Remove() { (void)c.remove(ref); }
+    } remove{*admin_, webhooks.named(name)};
+    create(billing());
+    // The API server picks the configuration up from its informer: until then the approval is
+    // created unstamped (and says no approver).
+    std::string out;
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            auto r = plugin({"approve", "billing", "staging"});
+            out = r.out + r.err;
+            return r.exit_code == 0 && r.out.find(", approver ") != std::string::npos;
+        },
+        std::chrono::seconds(30)))
+        << out;
+    auto listed = admin_->list(controller::poetryapprovals().in(ns_));
+    ASSERT_TRUE(listed);
+    std::string approver;
+    for (const auto& a : listed->items)
+        if (a["spec"].contains("approver")) approver = a["spec"]["approver"];
+    ASSERT_FALSE(approver.empty());
+    EXPECT_THAT(out, HasSubstr("approved 1.4.2 (sha256:333333333333) for staging of " + ns_ +
+                               "/billing (PoetryApproval billing-staging-333333333333-"));
+    EXPECT_THAT(out, HasSubstr(", approver " + approver + ")"));
 }
 
 /// Without --annotation, approve creates a PoetryApproval bound to the waiting digest (no approver

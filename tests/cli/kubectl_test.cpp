@@ -132,6 +132,20 @@ TEST(KubectlPlugin, WhyNamesTheGateThatWaits) {
                 HasSubstr("next: 1.2.0 (sha256:222222222222) (newest image), waiting: dev keeps "
                           "1.1.0 (sha256:111111111111) until the environment downstream"));
     a.status.environments[0].waiting.reset();
+    // Approved and soaked, outside prod's promotion window: why says which window and when.
+    a.metadata.annotations["poetryops.io/approve.prod"] = digest('1');
+    a.status.environments[1].waiting =
+        api::WaitingArtifact{"1.1.0", "1.1.0-abc", digest('1'), "OutsidePromotionWindow"};
+    a.status.environments[1].window =
+        api::WindowStatus{false, kNow + 90min, kNow + 150min, "inside deny window 1"};
+    a.status.environments[0].phase = api::Phase::healthy;
+    a.status.environments[0].since = kNow - 1h;
+    EXPECT_THAT(why(a, "prod", kNow),
+                HasSubstr("every gate passed; waiting for a promotion window (inside deny window "
+                          "1), which opens at 2026-12-02T13:30:00Z (in 1h30m)"));
+    a.metadata.annotations.erase("poetryops.io/approve.prod");
+    a.status.environments[1].waiting.reset();
+    a.status.environments[1].window.reset();
     a.status.environments[0].held = true;
     a.status.environments[0].held_image = "r/billing:hotfix";
     EXPECT_THAT(why(a, "prod", kNow), HasSubstr("waiting: dev is held"));

@@ -3,6 +3,7 @@
 // values and bounds in status, minRequests, a query Prometheus refuses, Prometheus stopped.
 #include <poetryops/controller/analysis_port.hpp>
 
+#include "support/http/fault_proxy.hpp"
 #include "support/prometheus/load_generator.hpp"
 #include "support/prometheus/metrics_target.hpp"
 #include "support/prometheus/test_prometheus.hpp"
@@ -211,6 +212,43 @@ TEST_F(AnalysisPortIt, CompareJudgesTheCanaryAgainstTheBaselineOverPastIntervals
 }
 
 // A Prometheus of its own behind basic auth (no targets: no data), so the suite's keeps running.
+// Issue #15 "Faults": the fault-injecting proxy (tests/support/http/fault_proxy.hpp) between the
+// port and the real Prometheus. Each fault makes the round unavailable (the canary holds, the app
+// is Degraded with AnalysisUnavailable) within the query timeout, never a verdict; once it is gone
+// the next round judges again.
+TEST_F(AnalysisPortIt, PrometheusBehindFaultsIsUnavailableBoundedAndRecovers) {
+    test::FaultProxy proxy(prom_->port());
+    const std::string address = "http://127.0.0.1:" + std::to_string(proxy.port());
+    PrometheusAnalysisPort port({.timeout = std::chrono::seconds(2)});
+    auto e = analysed_env(address, "billing-canary", {success_rate()}, 10);
+    auto good = port.run(app(), e, std::chrono::system_clock::now());
+    ASSERT_FALSE(good.unavailable) << good.message;
+    ASSERT_EQ(good.verdict, api::AnalysisVerdict::pass) << good.message;
+    using test::Fault;
+    using test::FaultKind;
+    for (Fault f : {Fault{FaultKind::http_status, 503, 1}, Fault{FaultKind::http_status, 500},
+                    Fault{FaultKind::http_status, 502}, Fault{FaultKind::close},
+                    Fault{FaultKind::reset}, Fault{.kind = FaultKind::stall, .stall_after = 100}}) {
+        proxy.set(f);
+        proxy.cut_all();  // the port's kept-alive connection too
+        const auto t0 = std::chrono::steady_clock::now();
+        auto a = port.run(app(), e, std::chrono::system_clock::now());
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        SCOPED_TRACE(std::to_string(static_cast<int>(f.kind)) + " " + std::to_string(f.status));
+        EXPECT_TRUE(a.unavailable) << a.message;
+        EXPECT_NE(a.verdict, api::AnalysisVerdict::pass) << a.message;
+        EXPECT_NE(a.verdict, api::AnalysisVerdict::fail) << "a fault is not a failed canary";
+        EXPECT_LT(s, 5.0) << "bounded by the 2 s query timeout: " << a.message;
+        std::cerr << "prometheus faults: " << static_cast<int>(f.kind) << "/" << f.status << ": "
+                  << s << " s: " << a.message << "\n";
+        proxy.clear();
+        auto back = port.run(app(), e, std::chrono::system_clock::now());
+        EXPECT_FALSE(back.unavailable) << back.message;
+        EXPECT_EQ(back.verdict, api::AnalysisVerdict::pass) << back.message;
+    }
+}
+
 TEST(AnalysisPortStandaloneIt, SecretCredentialsThenPrometheusStoppedIsUnavailable) {
     const std::string password = "s3cret-pass-word";
     auto down = TestPrometheus::start({.user = "analyst", .password = password});

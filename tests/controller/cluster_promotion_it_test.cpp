@@ -100,8 +100,10 @@ protected:
         return r && r->ok() ? r->out : "";
     }
 
-    /// Starts the controller with promotion on, talking to the API server through `client`.
-    void start_controller(std::unique_ptr<kube::KubeClient> client) {
+    /// Starts the controller with promotion on, talking to the API server through `client` (and
+    /// serving the admission webhook with `admission`).
+    void start_controller(std::unique_ptr<kube::KubeClient> client,
+                          std::optional<controller::AdmissionOptions> admission = std::nullopt) {
         controller::AppControllerConfig cfg;
         cfg.namespaces = {ns_};
         cfg.metrics_bind_address = "127.0.0.1:0";
@@ -113,6 +115,7 @@ protected:
         po.registry.hosts[registry_->host()].plain_http = true;
         po.committer.window = std::chrono::milliseconds(20);
         cfg.promotion = po;
+        cfg.admission = std::move(admission);
         auto c = controller::AppController::create(cfg, std::move(client), ns_);
         ASSERT_TRUE(c) << c.error().message;
         ctl_ = std::move(*c);
@@ -609,6 +612,139 @@ TEST_P(ClusterPromotionRealIt, APoetryApprovalWakesTheAppAndTheCommitNamesTheApp
     EXPECT_THAT(approvals,
                 testing::HasSubstr("identity from managedFields (no admission webhook)"));
     EXPECT_THAT(approvals, testing::HasSubstr("\"source\":\"managedFields\""));
+}
+
+/// With the admission webhook (the controller serves it; a MutatingWebhookConfiguration scoped to
+/// this namespace sends it every CREATE), the approver is the API server's identity: an approval by
+/// the admin (system:masters) does not count toward groups it is not in, one by a ServiceAccount of
+/// the required group does, and the commit names it (webhook).
+TEST_P(ClusterPromotionRealIt, WithTheAdmissionWebhookTheApproverIsTheApiServersIdentity) {
+    auto crds = test::kube::apply_crds(
+        *admin_, {test::source_dir() / "crds/poetryops.io_poetryapprovals.yaml"});
+    ASSERT_TRUE(crds) << crds.error().message;
+    test::TestCa ca;
+    auto [cert, key] = ca.issue("admission", {"IP:127.0.0.1"});
+    controller::AdmissionOptions ao;
+    ao.address = "127.0.0.1:0";
+    ao.tls_cert_file = cert.string();
+    ao.tls_key_file = key.string();
+    start_controller(make_client(), ao);
+    ASSERT_NE(ctl_->admission_port(), 0);
+    kube::ResourceRef webhooks{"admissionregistration.k8s.io", "v1",
+                               "mutatingwebhookconfigurations", true};
+    const std::string name = "poetryops-test-" + ns_;
+    json hook{{"name", "poetryapprovals.admission.poetryops.io"},
+              {"clientConfig",
+               {{"url", "https://127.0.0.1:" + std::to_string(ctl_->admission_port()) +
+                            "/admission/poetryapprovals"},
+                {"caBundle", str::base64_encode(*read_file(ca.ca_cert()))}}},
+              {"rules",
+               {{{"apiGroups", {"poetryops.io"}},
+                 {"apiVersions", {"*"}},
+                 {"operations", {"CREATE"}},
+                 {"resources", {"poetryapprovals"}}}}},
+              {"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", ns_}}}}},
+              {"failurePolicy", "Fail"},
+              {"sideEffects", "None"},
+              {"admissionReviewVersions", {"v1"}}};
+    ASSERT_TRUE(admin_->create(webhooks, {{"apiVersion", "admissionregistration.k8s.io/v1"},
+                                          {"kind", "MutatingWebhookConfiguration"},
+                                          {"metadata", {{"name", name}}},
+                                          {"webhooks", {hook}}}));
+    cleanup_.push_back(webhooks.named(name));
+
+    const std::string group = "system:serviceaccounts:" + ns_;
+    json app = app_object();
+    app["spec"]["environments"][0]["promotion"] = {
+        {"approval", {{"required", true}, {"groups", {group}}}}};
+    ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app));
+    wait_app([](const json& o) {
+        return o.value("/status/summary"_json_pointer, std::string()) == "dev=old";
+    });
+    std::string digest = registry_->push_image("team/app", "1.0.0", "v1");
+    ASSERT_FALSE(digest.empty());
+    wait_app([](const json& o) {
+        return o.value("/status/environments/0/waiting/reason"_json_pointer, std::string()) ==
+               "WaitingForApproval";
+    });
+    auto approval = [&](const std::string& n) {
+        return json{{"apiVersion", "poetryops.io/v1alpha1"},
+                    {"kind", "PoetryApproval"},
+                    {"metadata", {{"name", n}, {"namespace", ns_}}},
+                    {"spec", {{"app", "app"}, {"environment", "dev"}, {"digest", digest}}}};
+    };
+    // The API server picks the configuration up from its informer: retry until stamped.
+    json by_admin;
+    int n = 0;
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            auto a = admin_->create(controller::poetryapprovals().in(ns_),
+                                    approval("by-admin-" + std::to_string(n++)));
+            if (a) by_admin = *a;
+            return a && by_admin.value("/spec/approver"_json_pointer, std::string()) != "";
+        },
+        std::chrono::seconds(30)));
+    EXPECT_THAT(by_admin["spec"]["groups"].dump(), testing::HasSubstr("system:masters"));
+    json obj = wait_app([](const json& o) {
+        return o.value("/status/environments/0/approvals"_json_pointer, json::array())
+                   .dump()
+                   .find("is in none of the groups") != std::string::npos;
+    });
+    EXPECT_THAT(obj["status"]["environments"][0]["approvals"].dump(),
+                testing::HasSubstr("\"source\":\"webhook\""));
+    EXPECT_EQ(dev_file().find(digest), std::string::npos) << "the admin is not in the group";
+
+    // A ServiceAccount of the namespace (group system:serviceaccounts:<ns>) may create approvals.
+    kube::ResourceRef sas{"", "v1", "serviceaccounts"};
+    kube::ResourceRef roles{"rbac.authorization.k8s.io", "v1", "roles"};
+    kube::ResourceRef bindings{"rbac.authorization.k8s.io", "v1", "rolebindings"};
+    ASSERT_TRUE(admin_->create(
+        sas.in(ns_),
+        {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "alice"}}}}));
+    ASSERT_TRUE(admin_->create(roles.in(ns_), {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                                               {"kind", "Role"},
+                                               {"metadata", {{"name", "approver"}}},
+                                               {"rules",
+                                                {{{"apiGroups", {"poetryops.io"}},
+                                                  {"resources", {"poetryapprovals"}},
+                                                  {"verbs", {"create"}}}}}}));
+    ASSERT_TRUE(admin_->create(
+        bindings.in(ns_),
+        {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+         {"kind", "RoleBinding"},
+         {"metadata", {{"name", "approver"}}},
+         {"roleRef",
+          {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", "approver"}}},
+         {"subjects", {{{"kind", "ServiceAccount"}, {"name", "alice"}, {"namespace", ns_}}}}}));
+    auto token = test::kube::request_token(*admin_, ns_, "alice");
+    ASSERT_TRUE(token) << token.error().message;
+    auto alice = kube::RestClient::create(test::kube::config_with_token(*env().cluster(), *token),
+                                          {.request_timeout = std::chrono::seconds(10)});
+    ASSERT_TRUE(alice);
+    Result<json> created = fail(Error::Kind::internal, "not tried");
+    ASSERT_TRUE(test::wait_until([&] {
+        created = (*alice)->create(controller::poetryapprovals().in(ns_), approval("by-alice"));
+        return created.has_value() || !kube::is_forbidden(created.error());
+    }));
+    ASSERT_TRUE(created) << created.error().message;
+    const std::string user = "system:serviceaccount:" + ns_ + ":alice";
+    EXPECT_EQ((*created)["spec"]["approver"], user);
+    ASSERT_TRUE(test::wait_until([&] { return dev_file().find(digest) != std::string::npos; },
+                                 std::chrono::seconds(30)))
+        << dev_file();
+    auto log =
+        run_process({"git", "--git-dir", bare_.string(), "log", "-1", "--format=%B", "main"});
+    ASSERT_TRUE(log && log->ok());
+    EXPECT_THAT(log->out, testing::HasSubstr("Poetryops-Approved-By: " + user + " (webhook)"));
+    EXPECT_THAT(log->out,
+                testing::Not(testing::HasSubstr(by_admin["spec"]["approver"].get<std::string>())))
+        << "the admin's approval did not count";
+    obj = wait_app([](const json& o) {
+        return o.value("/status/summary"_json_pointer, std::string()) == "dev=1.0.0";
+    });
+    const std::string approvals = obj["status"]["environments"][0]["approvals"].dump();
+    EXPECT_THAT(approvals, testing::Not(testing::HasSubstr("managedFields")));
+    EXPECT_THAT(approvals, testing::HasSubstr("\"approver\":\"" + user + "\""));
 }
 
 TEST_P(ClusterPromotionRealIt, AMissingVerbIsAClearConditionNotACrash) {

@@ -76,6 +76,42 @@ TEST_F(Tls, CaFromPemData) {
     EXPECT_EQ(r->status, 200);
 }
 
+/// A renewed certificate (cert-manager rewrites the mounted Secret's files): reload_tls() serves
+/// new connections with it; a file that does not load leaves the old one in service.
+TEST_F(Tls, ReloadServesTheRenewedCertificateToNewConnections) {
+    const auto dir = ca_.dir() / "served";
+    std::filesystem::create_directories(dir);
+    std::filesystem::copy_file(cert_, dir / "tls.crt");
+    std::filesystem::copy_file(key_, dir / "tls.key");
+    ServerOptions o;
+    o.tls_cert_file = (dir / "tls.crt").string();
+    o.tls_key_file = (dir / "tls.key").string();
+    Server server;
+    ASSERT_TRUE(server.start(o, hello));
+    ASSERT_TRUE(client(trusting())->request({.url = server.base_url() + "/"}));
+
+    test::TestCa renewed_ca;
+    auto [crt, key] = renewed_ca.issue("renewed", {"IP:127.0.0.1"});
+    std::filesystem::copy_file(crt, dir / "tls.crt",
+                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(key, dir / "tls.key",
+                               std::filesystem::copy_options::overwrite_existing);
+    auto reloaded = server.reload_tls();
+    ASSERT_TRUE(reloaded) << reloaded.error().message;
+    ClientOptions trusts_renewed;
+    trusts_renewed.tls.ca_file = renewed_ca.ca_cert().string();
+    auto r = client(trusts_renewed)->request({.url = server.base_url() + "/"});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_FALSE(client(trusting())->request({.url = server.base_url() + "/"}))
+        << "the old certificate is no longer served";
+
+    ASSERT_TRUE(write_file_atomic(dir / "tls.crt", "not a certificate"));
+    EXPECT_FALSE(server.reload_tls());
+    EXPECT_TRUE(client(trusts_renewed)->request({.url = server.base_url() + "/"}))
+        << "a bad file leaves the loaded certificate in service";
+}
+
 TEST_F(Tls, WrongHostCertificateIsRefused) {
     auto [crt, key] = ca_.issue("wrong", {"DNS:wrong.example.com", "IP:10.9.9.9"});
     ServerOptions o;

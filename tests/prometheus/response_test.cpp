@@ -144,11 +144,23 @@ TEST(PrometheusResponse, ServerSideTimeoutAndUnavailableAreUnavailable) {
 }
 
 TEST(PrometheusResponse, NonJsonAnswers) {
-    // A proxy's 502 page: unavailable, not a decode error.
-    auto bad_gateway = parse_query_response(502, "<html>Bad Gateway</html>", kCtx);
-    ASSERT_FALSE(bad_gateway);
-    EXPECT_TRUE(is_unavailable(bad_gateway.error()));
-    EXPECT_EQ(bad_gateway.error().http_status, 502);
+    // A proxy's 502 page, any bare 5xx: unavailable, not a decode error nor a refused query.
+    for (int status : {500, 502, 503, 504, 507}) {
+        auto bad_gateway = parse_query_response(status, "<html>Bad Gateway</html>", kCtx);
+        ASSERT_FALSE(bad_gateway);
+        EXPECT_TRUE(is_unavailable(bad_gateway.error())) << status;
+        EXPECT_FALSE(bad_gateway.error().terminal) << status;
+        EXPECT_EQ(bad_gateway.error().http_status, status);
+    }
+    // An error type this code does not know: unavailable from a 5xx, the query's from a 4xx.
+    auto odd5 =
+        parse_query_response(500, R"({"status":"error","errorType":"novel","error":"x"})", kCtx);
+    ASSERT_FALSE(odd5);
+    EXPECT_TRUE(is_unavailable(odd5.error()));
+    auto odd4 =
+        parse_query_response(418, R"({"status":"error","errorType":"novel","error":"x"})", kCtx);
+    ASSERT_FALSE(odd4);
+    EXPECT_FALSE(is_unavailable(odd4.error()));
     // Prometheus' own 401 (basic auth) is plain text.
     auto unauthorized = parse_query_response(401, "Unauthorized\n", kCtx);
     ASSERT_FALSE(unauthorized);

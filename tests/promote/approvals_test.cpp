@@ -5,6 +5,8 @@
 #include <poetryops/promote/plan.hpp>
 #include <poetryops/promote/trailers.hpp>
 
+#include "plan_support.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -19,9 +21,7 @@ using api::Phase;
 using testing::ElementsAre;
 using testing::HasSubstr;
 
-const std::string kA = "sha256:" + std::string(64, 'a');
-const std::string kB = "sha256:" + std::string(64, 'b');
-const std::string kRepo = "registry.example.com/acme/billing";
+using namespace test;
 
 /// dev (health none) -> prod (approval required by 2 people of release-managers or sre; health
 /// none). dev runs A; prod runs nothing yet.
@@ -55,16 +55,7 @@ protected:
     }
 
     Observations observe(std::vector<api::ApprovalRecord> prod_approvals = {}) const {
-        Observations o;
-        for (const auto& es : app.spec.environments) {
-            EnvironmentObservation eo;
-            if (const auto* st = app.status.find_environment(es.name); st && !st->digest.empty()) {
-                eo.pinned_digest = st->digest;
-                eo.pinned_tag = st->tag;
-                eo.pinned_image = kRepo + ":" + st->tag + "@" + st->digest;
-            }
-            o.environments[es.name] = eo;
-        }
+        Observations o = observe_status(app);
         o.approvals["prod"] = std::move(prod_approvals);
         return o;
     }
@@ -81,11 +72,7 @@ protected:
         return r;
     }
 
-    const PromoteAction* prod_action(const Plan& p) const {
-        for (const auto& a : p.actions)
-            if (a.environment == "prod") return &a;
-        return nullptr;
-    }
+    static const PromoteAction* prod_action(const Plan& p) { return action_for(p, "prod"); }
 };
 
 bool has_event(const Plan& p, const std::string& reason, const std::string& text) {
@@ -137,6 +124,10 @@ TEST_F(ApprovalsTest, AManagedFieldsIdentityCountsOnlyWithoutGroupsAndStatusSays
                 HasSubstr("needs an identity stamped by the admission webhook"));
     EXPECT_THAT(prod->approvals[0].message,
                 HasSubstr("identity from managedFields (no admission webhook)"));
+    EXPECT_THAT(prod->approvals[0].message, HasSubstr("which has no groups"));
+    EXPECT_THAT(prod->message,
+                HasSubstr("1 approval(s) without the admission webhook's identity do not count "
+                          "toward groups (managedFields and the annotation carry no groups)"));
 
     app.spec.environments[1].promotion.approval.groups.clear();
     p = plan(app, observe({weak}), t0);

@@ -2,6 +2,8 @@
 #include <poetryops/promote/plan.hpp>
 #include <poetryops/promote/trailers.hpp>
 
+#include "plan_support.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -14,14 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 using api::Phase;
 
-const std::string kA = "sha256:" + std::string(64, 'a');
-const std::string kB = "sha256:" + std::string(64, 'b');
-const std::string kC = "sha256:" + std::string(64, 'c');
-const std::string kRepo = "registry.example.com/acme/billing";
-
-Artifact artifact(const std::string& version, const std::string& digest) {
-    return Artifact{version, version + "-ab12cd3", digest, "ab12cd3"};
-}
+using namespace test;
 
 /// dev (first, health none) -> staging (soak 10m, argocd gate, health timeout 15m) -> prod
 /// (approval required).
@@ -48,28 +43,6 @@ api::PoetryApp make_app() {
     prod.health.deployment = api::DeploymentHealth{"billing", ""};
     app.spec.environments = {dev, staging, prod};
     return app;
-}
-
-/// Git pins exactly what the status says (the steady state).
-Observations observe_status(const api::PoetryApp& app) {
-    Observations o;
-    for (const auto& es : app.spec.environments) {
-        EnvironmentObservation eo;
-        if (const auto* st = app.status.find_environment(es.name); st && !st->digest.empty()) {
-            eo.pinned_digest = st->digest;
-            eo.pinned_tag = st->tag;
-            eo.pinned_image = kRepo + ":" + st->tag + "@" + st->digest;
-        }
-        o.environments[es.name] = eo;
-    }
-    return o;
-}
-
-const PromoteAction* action_for(const Plan& p, const std::string& env) {
-    for (const auto& a : p.actions) {
-        if (a.environment == env) return &a;
-    }
-    return nullptr;
 }
 
 bool has_event(const Plan& p, const std::string& reason) {
@@ -212,7 +185,9 @@ TEST_F(PlanTest, HoldNewerKeepsTheSoakingDigestSoStagingNeverStarves) {
             const auto& [digest, when] = into_staging[i];
             ASSERT_TRUE(into_dev.count(digest));
             EXPECT_GE(when - into_dev[digest], 10min) << "soaked in dev";
-            if (i > 0) EXPECT_LE(when - into_staging[i - 1].second, 12min) << "never starves";
+            if (i > 0) {
+                EXPECT_LE(when - into_staging[i - 1].second, 12min) << "never starves";
+            }
         }
     }
 }
@@ -672,6 +647,35 @@ TEST_F(CanaryPromotionTest, TheFirstImageGoesStraightInAndTheNextOneWalksTheStep
     EXPECT_EQ(prod->canary->phase, api::CanaryPhase::succeeded);
     EXPECT_EQ(app.status.history.front().kind, api::HistoryKind::promote);
     EXPECT_EQ(app.status.history.front().digest, kB);
+}
+
+TEST_F(CanaryPromotionTest, AClosedPromotionWindowHoldsTheCanaryAtItsWeight) {
+    run();
+    run();
+    newest = artifact("1.4.2", kB);
+    run();
+    run();  // deploy
+    run();  // 10 %
+    ASSERT_EQ(app.status.find_environment("prod")->canary->weight, 10);
+    // A freeze starts: no step, no completion, until it ends.
+    app.spec.environments[1].promotion.windows = {
+        {"FREQ=DAILY", api::Duration("24h"), api::WindowKind::deny, "UTC", false}};
+    now += std::chrono::minutes(10);
+    Plan p = run();
+    EXPECT_EQ(action_for(p, "prod"), nullptr);
+    const auto* prod = app.status.find_environment("prod");
+    EXPECT_EQ(prod->canary->weight, 10);
+    EXPECT_EQ(prod->canary->phase, api::CanaryPhase::progressing);
+    EXPECT_NE(prod->message.find("holds at 10% outside the promotion window: inside deny window 1 "
+                                 "(no window opens within a year)"),
+              std::string::npos)
+        << prod->message;
+    app.spec.environments[1].promotion.windows.clear();
+    p = run();
+    const PromoteAction* a = action_for(p, "prod");
+    ASSERT_TRUE(a && a->canary);
+    EXPECT_EQ(a->canary->weight, 50);
+    EXPECT_FALSE(app.status.find_environment("prod")->window);
 }
 
 TEST_F(CanaryPromotionTest, AnAbortedCanaryFailsTheEnvironmentRejectsTheDigestAndKeepsStable) {

@@ -136,3 +136,12 @@ that label: with leader election only the leader reconciles, so a push must reac
 {{- define "poetryops.leaderLabel" -}}
 {{- if and .Values.leaderElection.enabled .Values.webhook.enabled .Values.controller.promotion }}true{{ end }}
 {{- end }}
+
+{{/* The admission webhook's Service (the API server calls it) and the Secret holding its serving certificate. */}}
+{{- define "poetryops.admissionServiceName" -}}
+{{- printf "%s-admission" (include "poetryops.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "poetryops.admissionSecretName" -}}
+{{- default (printf "%s-admission-tls" (include "poetryops.fullname" .) | trunc 63 | trimSuffix "-") .Values.admission.tls.secretName }}
+{{- end }}

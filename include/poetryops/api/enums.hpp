@@ -6,6 +6,7 @@
 #include <poetryops/api/conditions.hpp>
 #include <poetryops/manifest/kinds.hpp>
 #include <poetryops/notify/kind.hpp>
+#include <poetryops/schedule/window.hpp>
 
 #include <array>
 #include <cstddef>
@@ -20,6 +21,8 @@ enum class BuildEngine { buildkit, kaniko, buildah };
 /// manifests (manifest::Kind::manifest, the editor's yaml). The editor's auto_detect and marker are
 /// not API values: they have no wire spelling, and decoding never yields them.
 using UpdateKind = manifest::Kind;
+/// environments[].promotion.windows[].kind: the schedule module's enum.
+using WindowKind = schedule::WindowKind;
 /// environments[].health: which gate decides an environment is healthy (derived from which member
 /// is set).
 enum class HealthKind { none, argocd, flux, deployment };
@@ -155,6 +158,10 @@ struct EnumNames<IdentitySource> {
                                                             "annotation"};
 };
 // --- end approvals ---
+template <>
+struct EnumNames<WindowKind> {
+    static constexpr std::array<std::string_view, 2> values{"allow", "deny"};
+};
 
 /// The wire spellings of E in declaration order.
 template <class E>

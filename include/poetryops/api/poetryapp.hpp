@@ -131,6 +131,16 @@ struct ApprovalSpec {
     std::vector<std::string> groups;
 };
 
+/// promotion.windows[]: when promotions into the environment may happen
+/// (docs/promotion.md#promotion-windows). Occurrences of an RFC 5545 rule, each `duration` long.
+struct PromotionWindow {
+    std::string rrule;  ///< e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH;BYHOUR=9,10,11 (schedule/window.hpp)
+    Duration duration{""};  ///< how long each occurrence is open (elapsed time); required
+    WindowKind kind = WindowKind::allow;
+    std::string timezone = "UTC";  ///< IANA zone the rule's hours are in
+    bool block_rollbacks = false;  ///< rollbacks obey this window too
+};
+
 struct PromotionSpec {
     std::string from;          ///< upstream environment; empty: the environment listed before
     bool auto_promote = true;  ///< `auto`: promote without a user action once gates pass
@@ -141,6 +151,9 @@ struct PromotionSpec {
     bool hold_newer = true;
     /// `approval.required`: wait for PoetryApprovals (or `poetryops.io/approve.<env>: <digest>`)
     ApprovalSpec approval;
+    /// Allow and deny windows (deny wins) for promotions, automatic or approved; rollbacks only
+    /// obey the windows with blockRollbacks.
+    std::vector<PromotionWindow> windows;
 };
 
 struct ArgoCdHealth {
@@ -310,6 +323,17 @@ struct WaitingArtifact {
     bool operator==(const WaitingArtifact&) const = default;
 };
 
+/// status.environments[].window: the promotion windows of the environment, evaluated at the last
+/// reconcile.
+struct WindowStatus {
+    bool open = true;
+    std::optional<std::chrono::system_clock::time_point> next_open;   ///< within a year
+    std::optional<std::chrono::system_clock::time_point> next_close;  ///< within a year
+    std::string message;  ///< while closed: which window keeps it closed
+
+    bool operator==(const WindowStatus&) const = default;
+};
+
 /// One approval or rejection seen for an environment (status.environments[].approvals[]): a
 /// PoetryApproval, or the `poetryops.io/approve.<env>` annotation. Also what the controller
 /// observes and hands the planner (promote::Observations::approvals).
@@ -351,6 +375,8 @@ struct EnvironmentStatus {
     std::optional<WaitingArtifact> waiting;
     /// Approvals and rejections seen for this environment, newest first (at most 20).
     std::vector<ApprovalRecord> approvals;
+    /// Set when spec.environments[].promotion.windows is not empty.
+    std::optional<WindowStatus> window;
 
     /// `digest` is in rejected_digests.
     bool rejected(std::string_view digest) const;

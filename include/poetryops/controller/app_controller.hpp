@@ -4,6 +4,7 @@
 /// AppReconciler. The CLI only parses flags and calls this; tests and the benchmark run it
 /// in-process against the fake API server.
 
+#include <poetryops/controller/admission.hpp>
 #include <poetryops/controller/app_reconciler.hpp>
 #include <poetryops/controller/engine.hpp>
 #include <poetryops/controller/kube_builds.hpp>
@@ -57,6 +58,12 @@ struct AppControllerConfig {
         std::chrono::minutes(10)};  ///< periodic re-validation of every app
     /// The promotion engine. nullopt: validation and status only.
     std::optional<ClusterPromotionOptions> promotion;
+    /// The PoetryApproval admission webhook (--admission-bind-address): served by every replica,
+    /// and the approvals port then trusts spec.approver/spec.groups (source webhook). Set it only
+    /// where a MutatingWebhookConfiguration with failurePolicy Fail sends every CREATE of a
+    /// PoetryApproval here (the chart's admission.enabled). nullopt: no webhook; identities are the
+    /// weak managedFields ones.
+    std::optional<AdmissionOptions> admission;
 };
 
 /// Thread safety: stop() from any thread (e.g. the signal thread); the rest from the owning thread.
@@ -85,6 +92,8 @@ public:
     const std::vector<runtime::Informer*>& informers() const { return informers_; }
     /// Reconciles finished so far across the controller's workers.
     std::uint64_t reconciles() const;
+    /// The admission webhook's port; 0 when it is not served.
+    std::uint16_t admission_port() const { return admission_ ? admission_->port() : 0; }
 
 private:
     AppController() = default;
@@ -97,6 +106,8 @@ private:
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<AppReconciler> reconciler_;
     runtime::Controller* controller_ = nullptr;
+    std::optional<AdmissionOptions> admission_options_;
+    std::unique_ptr<AdmissionServer> admission_;
 };
 
 }  // namespace poetryops::controller

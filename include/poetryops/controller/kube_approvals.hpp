@@ -35,10 +35,11 @@ namespace poetryops::controller {
 
 struct KubeApprovalOptions {
     std::vector<std::string> namespaces;  ///< the controller's --namespace list; empty: all
-    /// The admission webhook stamps spec.approver/groups: trust them. Set only where this
-    /// controller serves that webhook and it is registered with failurePolicy Fail; the
-    /// controller command does not set it yet (the webhook server is not built: see
-    /// docs/promotion.md#approvals), so every identity is the weak managedFields one.
+    /// The admission webhook stamps spec.approver/groups: trust them. AppController sets it when
+    /// it serves that webhook (`--admission-bind-address`, which the chart passes together with
+    /// the MutatingWebhookConfiguration, failurePolicy Fail); otherwise every identity is the
+    /// weak managedFields one. An approval without spec.approver (created before the webhook was
+    /// registered) falls back to managedFields either way.
     bool webhook_stamps = false;
     /// How long the first read waits for the informer's cache.
     std::chrono::milliseconds sync_timeout{std::chrono::seconds(30)};

@@ -76,6 +76,11 @@ public:
     Result<std::uint16_t> start(ServerOptions options, Handler handler);
     /// Graceful stop (see above). Idempotent.
     void stop();
+    /// HTTPS only: loads the certificate and key again (from the files, or the PEM text, of the
+    /// options given to start(); a renewed certificate) and serves new connections with them;
+    /// connections already open keep theirs. On failure (Kind::invalid, naming the file) the
+    /// server keeps serving with what it had. Thread safety: any thread, after start().
+    Result<void> reload_tls();
 
     /// Bound port (0 before start()).
     std::uint16_t port() const;

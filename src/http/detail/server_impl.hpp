@@ -93,6 +93,7 @@ public:
 
     Server::Impl& server;
     std::unique_ptr<PlainStream> plain;
+    std::shared_ptr<ssl::context> tls_context;  ///< the context `tls` was made with (reload_tls)
     std::unique_ptr<TlsStream> tls;
     beast::flat_buffer buffer;
     std::string remote;

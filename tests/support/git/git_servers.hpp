@@ -65,6 +65,7 @@ public:
     const std::string& user() const { return user_; }
     const std::string& password() const { return password_; }
     int http_port() const { return http_port_; }
+    int https_port() const { return https_port_; }
     int pid() { return proc_.pid(); }
     std::string error_log() const;
 
