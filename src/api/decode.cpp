@@ -236,6 +236,31 @@ EnvironmentSpec decode_environment(JsonReader& r, const json& o, const std::stri
     return e;
 }
 
+/// `<field>: {secretKeyRef: {name, key}}` (urlFrom, hmacKeyFrom).
+std::optional<SecretKeyRef> decode_secret_key_ref(JsonReader& r, const json& parent,
+                                                  std::string_view field, const std::string& p) {
+    const json* from = r.object(parent, field, p);
+    if (!from) return std::nullopt;
+    const std::string fp = JsonReader::child(p, field);
+    SecretKeyRef ref;
+    if (const json* k = r.object(*from, "secretKeyRef", fp)) {
+        const std::string kp = JsonReader::child(fp, "secretKeyRef");
+        r.string(*k, "name", kp, ref.name);
+        r.string(*k, "key", kp, ref.key);
+    }
+    return ref;
+}
+
+NotificationSpec decode_notification(JsonReader& r, const json& o, const std::string& p) {
+    NotificationSpec n;
+    r.string(o, "name", p, n.name);
+    r.enumeration(o, "type", p, n.type);
+    if (auto url = decode_secret_key_ref(r, o, "urlFrom", p)) n.url_from = std::move(*url);
+    n.hmac_key_from = decode_secret_key_ref(r, o, "hmacKeyFrom", p);
+    r.enumerations(o, "events", p, n.events);
+    return n;
+}
+
 PoetryAppSpec decode_spec(JsonReader& r, const json& o, const std::string& p) {
     PoetryAppSpec s;
     if (const json* v = r.object(o, "source", p))
@@ -260,6 +285,18 @@ PoetryAppSpec decode_spec(JsonReader& r, const json& o, const std::string& p) {
     }
     r.integer(o, "historyLimit", p, s.history_limit);
     r.boolean(o, "suspend", p, s.suspend);
+    if (const json* list = r.array(o, "notifications", p)) {
+        std::string np = JsonReader::child(p, "notifications");
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const json& n = (*list)[i];
+            std::string ip = JsonReader::index(np, i);
+            if (!n.is_object()) {
+                r.error(ip, "must be an object, not " + JsonReader::type_name(n));
+                continue;
+            }
+            s.notifications.push_back(decode_notification(r, n, ip));
+        }
+    }
     return s;
 }
 
@@ -414,6 +451,22 @@ PoetryAppStatus decode_status_impl(JsonReader& r, const json& o, const std::stri
         return bs;
     });
     r.string(o, "building", p, s.building);
+    decode_list(r, o, "notifications", p, s.notifications,
+                [&](const json& n, const std::string& np) {
+                    NotificationStatus ns;
+                    r.string(n, "name", np, ns.name);
+                    r.strings(n, "keys", np, ns.keys);
+                    if (const json* f = r.object(n, "lastFailure", np)) {
+                        std::string fp = JsonReader::child(np, "lastFailure");
+                        NotificationFailure nf;
+                        r.string(*f, "key", fp, nf.key);
+                        r.string(*f, "event", fp, nf.event);
+                        r.string(*f, "message", fp, nf.message);
+                        r.time(*f, "time", fp, nf.time);
+                        ns.last_failure = std::move(nf);
+                    }
+                    return ns;
+                });
     return s;
 }
 

@@ -185,6 +185,23 @@ json encode_spec(const PoetryAppSpec& s) {
     o["environments"] = std::move(envs);
     o["historyLimit"] = s.history_limit;
     o["suspend"] = s.suspend;
+    if (!s.notifications.empty()) {
+        auto key_ref = [](const SecretKeyRef& r) {
+            return json{{"secretKeyRef", {{"name", r.name}, {"key", r.key}}}};
+        };
+        json list = json::array();
+        for (const auto& n : s.notifications) {
+            json events = json::array();
+            for (auto e : n.events) events.push_back(api::to_string(e));
+            json no{{"name", n.name},
+                    {"type", api::to_string(n.type)},
+                    {"urlFrom", key_ref(n.url_from)},
+                    {"events", std::move(events)}};
+            if (n.hmac_key_from) no["hmacKeyFrom"] = key_ref(*n.hmac_key_from);
+            list.push_back(std::move(no));
+        }
+        o["notifications"] = std::move(list);
+    }
     return o;
 }
 
@@ -294,6 +311,20 @@ json encode_status(const PoetryAppStatus& s) {
         o["builds"] = std::move(builds);
     }
     put(o, "building", s.building);
+    if (!s.notifications.empty()) {
+        json list = json::array();
+        for (const auto& n : s.notifications) {
+            json no{{"name", n.name}, {"keys", n.keys}};
+            if (n.last_failure) {
+                json f{{"key", n.last_failure->key}, {"event", n.last_failure->event}};
+                put(f, "message", n.last_failure->message);
+                put_time(f, "time", n.last_failure->time);
+                no["lastFailure"] = std::move(f);
+            }
+            list.push_back(std::move(no));
+        }
+        o["notifications"] = std::move(list);
+    }
     return o;
 }
 

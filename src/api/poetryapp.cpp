@@ -10,6 +10,16 @@ bool EnvironmentSpec::needs_approval() const {
     return promotion.approval.required || !promotion.auto_promote;
 }
 
+bool NotificationSpec::wants(NotificationEvent e) const {
+    return std::find(events.begin(), events.end(), e) != events.end();
+}
+
+std::vector<NotificationEvent> NotificationSpec::all_notification_events() {
+    return {NotificationEvent::promoted,       NotificationEvent::waiting_for_approval,
+            NotificationEvent::held,           NotificationEvent::build_failed,
+            NotificationEvent::canary_aborted, NotificationEvent::rolled_back};
+}
+
 bool EnvironmentStatus::rejected(std::string_view digest) const {
     return std::find(rejected_digests.begin(), rejected_digests.end(), digest) !=
            rejected_digests.end();

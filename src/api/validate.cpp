@@ -88,6 +88,61 @@ struct Validator {
         }
     }
 
+    /// A `secretKeyRef` ({name, key}) at `path` (".secretKeyRef" appended).
+    void secret_key_ref(const std::string& path, const SecretKeyRef& ref) {
+        const std::string p = path + ".secretKeyRef";
+        if (!is_dns1123_subdomain(ref.name)) {
+            error(p + ".name", ref.name.empty()
+                                   ? "is required"
+                                   : "\"" + ref.name + "\" is not a valid Secret name");
+        }
+        // A Secret's data keys: [-._a-zA-Z0-9]+ (at most 253 characters).
+        const bool key_ok = !ref.key.empty() && ref.key.size() <= 253 && ref.key != "." &&
+                            ref.key != ".." &&
+                            std::all_of(ref.key.begin(), ref.key.end(), [](char c) {
+                                return std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                                       c == '_' || c == '.';
+                            });
+        if (!key_ok) {
+            error(p + ".key", ref.key.empty() ? "is required"
+                                              : "\"" + ref.key + "\" is not a valid Secret key");
+        }
+    }
+
+    void notification(const NotificationSpec& n, std::size_t i,
+                      std::map<std::string, std::size_t>& seen) {
+        const std::string p = "spec.notifications[" + std::to_string(i) + "]";
+        if (n.name.empty()) {
+            error(p + ".name", "is required");
+        } else if (!is_dns1123_label(n.name)) {
+            error(p + ".name", "\"" + n.name +
+                                   "\" is not a DNS-1123 label (lower case letters, digits and "
+                                   "'-', at most 63)");
+        } else if (auto [it, fresh] = seen.emplace(n.name, i); !fresh) {
+            error(p + ".name", "\"" + n.name + "\" is also the name of spec.notifications[" +
+                                   std::to_string(it->second) + "]");
+        }
+        secret_key_ref(p + ".urlFrom", n.url_from);
+        if (n.hmac_key_from) {
+            if (n.type != NotificationType::webhook) {
+                error(p + ".hmacKeyFrom", "only webhook targets are signed (type is " +
+                                              std::string(api::to_string(n.type)) + ")");
+            } else {
+                secret_key_ref(p + ".hmacKeyFrom", *n.hmac_key_from);
+            }
+        }
+        if (n.events.empty()) {
+            error(p + ".events", "must name at least one event (leave it out for all of them)");
+        }
+        for (std::size_t j = 0; j < n.events.size(); ++j) {
+            if (std::find(n.events.begin(), n.events.begin() + static_cast<std::ptrdiff_t>(j),
+                          n.events[j]) != n.events.begin() + static_cast<std::ptrdiff_t>(j)) {
+                error(p + ".events[" + std::to_string(j) + "]",
+                      "\"" + std::string(api::to_string(n.events[j])) + "\" is listed twice");
+            }
+        }
+    }
+
     void git_ref(const std::string& path, const std::string& ref) {
         if (ref.empty()) return error(path, "must not be empty");
         bool bad = ref.size() > 255 || ref.front() == '-' || ref.front() == '/' ||
@@ -380,6 +435,11 @@ std::vector<FieldError> validate_spec(PoetryAppSpec& spec) {
 
     if (spec.history_limit < 1 || spec.history_limit > 100)
         v.error("spec.historyLimit", "must be within 1..100");
+    if (spec.notifications.size() > 10)
+        v.error("spec.notifications", "must list at most 10 targets");
+    std::map<std::string, std::size_t> targets;
+    for (std::size_t i = 0; i < spec.notifications.size(); ++i)
+        v.notification(spec.notifications[i], i, targets);
     return std::move(v.errors);
 }
 

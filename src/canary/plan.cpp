@@ -119,7 +119,7 @@ struct Planner {
         out.reject = true;
         c.message = why;  // the phase turns Aborted when the commit lands (record)
         out.message = "canary of " + describe(target_of(c)) + " aborted: " + why;
-        event(true, "CanaryAborted", out.message);
+        event(true, std::string(api::kReasonCanaryAborted), out.message);
     }
 
     void complete(api::CanaryStatus& c, const std::string& why, const std::string& verdict) {

@@ -8,6 +8,7 @@
 #include <poetryops/build/job.hpp>
 #include <poetryops/controller/app_controller.hpp>
 #include <poetryops/kube/label_selector.hpp>
+#include <poetryops/notify/notifier.hpp>
 #include <poetryops/runtime/manager.hpp>
 #include <poetryops/util/log.hpp>
 
@@ -178,6 +179,17 @@ Exit run_controller(const controller::AppControllerConfig& config) {
     auto created = controller::AppController::create(config);
     if (!created) return config_error(created.error());
     auto& ctl = **created;
+    // spec.notifications: one notifier for every app; its outcomes go back to the engine.
+    std::unique_ptr<notify::Notifier> notifier;
+    if (config.promotion) {
+        notify::NotifierOptions no;
+        no.metrics = &ctl.manager().metrics();
+        auto made = notify::Notifier::create(
+            std::move(no), [&ctl](const notify::Outcome& o) { ctl.engine().notification_done(o); });
+        if (!made) return config_error(made.error());
+        notifier = std::move(made).value();
+        ctl.engine().set_notifier(notifier.get());
+    }
     signals.on_signal([&ctl] {
         POETRYOPS_LOG(info, "shutdown signal received, finishing in-flight reconciles");
         ctl.stop();
@@ -196,6 +208,10 @@ Exit run_controller(const controller::AppControllerConfig& config) {
                    {"admission", config.admission ? std::to_string(ctl.admission_port())
                                                   : std::string("off")}});
     int rc = ctl.run();
+    if (notifier) {
+        notifier->stop();  // queued deliveries are re-derived from status by the next controller
+        ctl.engine().set_notifier(nullptr);
+    }
     POETRYOPS_LOG(info, "controller stopped", {{"exitCode", std::to_string(rc)}});
     return rc == 0 ? Exit::ok : rc == to_int(Exit::bad_input) ? Exit::bad_input : Exit::failure;
 }

@@ -2,8 +2,10 @@
 // `--once` saw a registry or git failure; 2 bad input at start (flags, files, specs).
 #include <poetryops/cli/commands.hpp>
 
+#include <poetryops/api/duration.hpp>
 #include <poetryops/controller/demo.hpp>
 #include <poetryops/controller/local.hpp>
+#include <poetryops/notify/notifier.hpp>
 #include <poetryops/registry/auth.hpp>
 #include <poetryops/registry/reference.hpp>
 #include <poetryops/util/log.hpp>
@@ -43,6 +45,9 @@ struct RunArgs {
     std::string runtime_image;
     std::string poetry;
     int max_concurrent_builds = 1;
+    // spec.notifications
+    std::string secrets_dir;
+    std::string notification_wait = "30s";
 };
 
 constexpr std::string_view kRun = "run";
@@ -97,11 +102,27 @@ Exit run_local(const RunArgs& a) {
             POETRYOPS_LOG(info, e.message, {{"app", app.key()}, {"reason", e.reason}});
         }
     };
+    auto wait = api::parse_duration(a.notification_wait);
+    if (!wait) {
+        return report_bad_input(kRun, "--notification-wait \"" + a.notification_wait +
+                                          "\" is not a duration (examples: \"30s\", \"2m\")");
+    }
+    o.secrets_dir = a.secrets_dir;
     auto runner = controller::LocalRunner::create(std::move(o));
     if (!runner) return report(kRun, runner.error());
+    // spec.notifications: one notifier for every app; its outcomes go back to the runner. Declared
+    // after the runner, so it stops (and stops calling it) first.
+    controller::LocalRunner* raw = runner->get();
+    auto notifier = notify::Notifier::create(
+        {}, [raw](const notify::Outcome& out) { raw->notification_done(out); });
+    if (!notifier) return report(kRun, notifier.error());
+    raw->set_notifier(notifier->get());
     if (a.once) {
         auto r = (*runner)->run_until_settled();
         if (!r) return report(kRun, r.error());
+        // Deliveries get --notification-wait; then their keys go into the status files.
+        if (auto done = raw->finish_notifications(*wait); !done) return report(kRun, done.error());
+        (*notifier)->stop();
         for (const auto& e : r->errors) say(kRun, e);
         std::cout << "reconciled " << r->apps << " app(s), " << r->commits
                   << " promotion(s) committed\n";
@@ -111,6 +132,7 @@ Exit run_local(const RunArgs& a) {
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
     auto r = (*runner)->run(g_stop);
+    (*notifier)->stop();
     if (!r) return report(kRun, r.error());
     return Exit::ok;
 }
@@ -166,6 +188,14 @@ void add_run_command(CLI::App& app, Context& ctx) {
         "Accept registry push webhooks at POST /webhooks/registry on HOST:PORT (token from "
         "$POETRYOPS_WEBHOOK_TOKEN or HMAC secret from $POETRYOPS_WEBHOOK_HMAC_SECRET), and source "
         "pushes at POST /webhooks/source (secret from $POETRYOPS_SOURCE_WEBHOOK_SECRET)");
+    run->add_option("--secrets-dir", args->secrets_dir,
+                    "Secrets of spec.notifications (urlFrom, hmacKeyFrom): key KEY of Secret NAME "
+                    "in namespace NS is the file DIR/NS/NAME/KEY");
+    run->add_option(
+           "--notification-wait", args->notification_wait,
+           "With --once: how long to wait for notifications in flight before exiting "
+           "(their keys are then recorded in status; unsent ones are sent by the next run)")
+        ->capture_default_str();
     run->callback([args, &ctx] { ctx.exit = run_local(*args); });
 }
 

@@ -117,6 +117,7 @@ Result<std::unique_ptr<AppController>> AppController::create(
         eo.webhook_address = po.webhook_address;
         eo.webhook = po.webhook;
         eo.source_webhook = po.source_webhook;
+        eo.secrets = kube_secret_source(*c->client_);
     }
     POETRYOPS_TRY(c->engine_, Engine::create(std::move(eo), SystemClock::instance()));
     ro.engine = c->engine_.get();

@@ -20,6 +20,7 @@ std::string_view to_string(TriggerKind kind) {
         case TriggerKind::commit_done: return "commit_done";
         case TriggerKind::build_done: return "build_done";
         case TriggerKind::approval_change: return "approval_change";
+        case TriggerKind::notification_done: return "notification_done";
     }
     return "unknown";
 }
@@ -150,7 +151,39 @@ void Engine::stop() {
 
 std::uint16_t Engine::webhook_port() const { return webhooks_ ? webhooks_->port() : 0; }
 
+void Engine::set_notifier(notify::Notifier* notifier) {
+    if (!notifier) {
+        notifications_.reset();
+        return;
+    }
+    notifications_ = std::make_unique<Notifications>(
+        *notifier, options_.secrets, clock_, [this](const std::string& key) {
+            fire(Trigger{TriggerKind::notification_done, key, "", "", {}});
+        });
+}
+
+void Engine::notification_done(const notify::Outcome& outcome) {
+    if (notifications_) notifications_->on_outcome(outcome);
+}
+
+bool Engine::wait_for_notifications(std::chrono::milliseconds timeout) {
+    return !notifications_ || notifications_->wait_idle(timeout);
+}
+
+std::size_t Engine::notification_outcomes() const {
+    return notifications_ ? notifications_->outcomes() : 0;
+}
+
 EngineOutcome Engine::reconcile(const api::PoetryApp& app, std::vector<api::FieldError> errors) {
+    EngineOutcome out = reconcile_app(app, std::move(errors));
+    // What the engine decided, sent to spec.notifications (the planner knows nothing of it).
+    if (notifications_ && out.errors.empty() && promotion_)
+        notifications_->process(app, out.status, out.events);
+    return out;
+}
+
+EngineOutcome Engine::reconcile_app(const api::PoetryApp& app,
+                                    std::vector<api::FieldError> errors) {
     EngineOutcome out;
     out.errors = std::move(errors);
     out.status = app.status;
@@ -267,6 +300,7 @@ void Engine::forget(const std::string& key) {
         std::lock_guard lock(mu_);
         in_flight_.erase(key);
     }
+    if (notifications_) notifications_->forget(key);
     if (options_.metrics)
         options_.metrics->remove(std::string(kCanaryWeightMetric), {{"app", key}});
 }

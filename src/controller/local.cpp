@@ -1,6 +1,7 @@
 #include <poetryops/controller/local.hpp>
 
 #include <poetryops/api/codec.hpp>
+#include <poetryops/api/duration.hpp>
 #include <poetryops/controller/engine.hpp>
 #include <poetryops/git/edit.hpp>
 #include <poetryops/util/backoff.hpp>
@@ -100,6 +101,10 @@ struct LocalRunner::Impl {
     std::condition_variable wake_cv;
     bool woken = false;
     bool prefetched = false;  ///< prefetch() ran (first pass)
+    bool notifying = false;   ///< a notifier is set
+    /// Engine::notification_outcomes() when the last pass started: outcomes after it are in no
+    /// status file yet.
+    std::size_t outcomes_recorded = 0;
 
     void wake() {
         {
@@ -207,6 +212,7 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
     eo.webhook_address = options.webhook_address;
     eo.webhook = options.webhook;
     eo.source_webhook = options.source_webhook;
+    eo.secrets = local_secret_source(options.secrets_dir);
     POETRYOPS_TRY(impl->engine, Engine::create(std::move(eo), *impl->clock));
     impl->options = std::move(options);
     // Local mode has one queue, the next pass: every trigger (a registry push, a commit outcome)
@@ -219,6 +225,7 @@ Result<std::unique_ptr<LocalRunner>> LocalRunner::create(LocalOptions options) {
 
 Result<PassResult> LocalRunner::run_pass() {
     POETRYOPS_LOG(debug, "local pass starts");
+    impl_->outcomes_recorded = impl_->engine->notification_outcomes();
     POETRYOPS_TRY(auto apps, load_local_apps(impl_->options.inputs, &impl_->decoded));
     if (!impl_->prefetched) {
         // The first pass (a fresh cache or a restart) reads every app's files; later passes find
@@ -357,6 +364,31 @@ Result<void> LocalRunner::run(const std::atomic<bool>& stop, std::chrono::second
 }
 
 void LocalRunner::wake() { impl_->wake(); }
+
+void LocalRunner::set_notifier(notify::Notifier* notifier) {
+    impl_->engine->set_notifier(notifier);
+    impl_->notifying = notifier != nullptr;
+}
+
+void LocalRunner::notification_done(const notify::Outcome& outcome) {
+    impl_->engine->notification_done(outcome);  // fires notification_done: wakes run()
+}
+
+Result<void> LocalRunner::finish_notifications(std::chrono::milliseconds timeout) {
+    if (!impl_->notifying) return ok();
+    if (!impl_->engine->wait_for_notifications(timeout)) {
+        POETRYOPS_LOG(warn,
+                      "notifications still in flight at the end of the run; the next run "
+                      "sends them again",
+                      {{"waited", api::format_duration(timeout)}});
+    }
+    // Outcomes are recorded by a reconcile; none came (no app has targets, or nothing to send):
+    // no pass needed.
+    if (impl_->engine->notification_outcomes() == impl_->outcomes_recorded) return ok();
+    POETRYOPS_TRY(PassResult pass, run_pass());
+    (void)pass;
+    return ok();
+}
 
 std::uint16_t LocalRunner::webhook_port() const { return impl_->engine->webhook_port(); }
 

@@ -701,7 +701,9 @@ PromotionOutcome PromotionReconciler::finish(PendingPromotion p) {
         }
         std::string verb = action.kind == api::HistoryKind::rollback ? "rolled back " : "promoted ";
         out.events.push_back(promote::Event{
-            false, action.kind == api::HistoryKind::rollback ? "RolledBack" : "Promoted",
+            false,
+            std::string(action.kind == api::HistoryKind::rollback ? api::kReasonRolledBack
+                                                                  : api::kReasonPromoted),
             verb + action.environment + " to " + action.image + " in " +
                 result->commit.substr(0, 12) + (result->changed ? "" : " (already in git)")});
     }

@@ -1,5 +1,6 @@
 #include <poetryops/controller/wiring.hpp>
 
+#include <poetryops/controller/notifications.hpp>
 #include <poetryops/registry/layout.hpp>
 
 #include <algorithm>
@@ -63,22 +64,14 @@ Result<std::unique_ptr<Ports>> make_ports(PortsOptions options) {
     }
     PrometheusAnalysisOptions ao;
     if (kube::KubeClient* client = o.kube) {
-        ao.secrets = [client](const std::string& ns,
-                              const std::string& name) -> Result<SecretData> {
-            auto s = client->get(kube::resources::secrets().in(ns).named(name));
-            if (!s) {
-                Error e = s.error();
-                e.message = "spec.environments[].canary.analysis.prometheus.secretRef: Secret " +
-                            ns + "/" + name + ": " + e.message;
+        ao.secrets = [read = kube_secret_source(*client)](
+                         const std::string& ns, const std::string& name) -> Result<SecretData> {
+            auto d = read(ns, name);
+            if (!d) {
+                Error e = d.error();
+                e.message =
+                    "spec.environments[].canary.analysis.prometheus.secretRef: " + e.message;
                 return e;
-            }
-            SecretData d;
-            d.version = s->value("/metadata/resourceVersion"_json_pointer, std::string());
-            if (auto data = s->find("data"); data != s->end() && data->is_object()) {
-                for (const auto& [key, value] : data->items()) {
-                    (void)value;
-                    if (auto v = secret_value(*s, key)) d.data[key] = *v;
-                }
             }
             return d;
         };

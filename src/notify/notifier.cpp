@@ -234,6 +234,7 @@ bool Notifier::sleep_for(std::chrono::milliseconds d) {
 
 Outcome Notifier::deliver(const Delivery& d) {
     Outcome out{.target = d.target.name, .key = d.key, .event = d.message.event};
+    out.context = d.context;
     auto request = build_request(d.target, d.message, d.key);
     const auto started = std::chrono::steady_clock::now();
     std::mt19937_64 rng(std::random_device{}());

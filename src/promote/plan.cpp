@@ -292,7 +292,7 @@ struct EnvPlanner {
             (o.pinned_digest.empty() ? (pinned ? o.pinned_image : std::string("<digest>"))
                                      : o.pinned_digest);
         set_phase(st, Phase::held, pinned ? "ChangedInGit" : "RemovedFromGit", message, now);
-        if (new_hold) event(true, "Held", es.name + ": " + message);
+        if (new_hold) event(true, std::string(api::kReasonHeld), es.name + ": " + message);
     }
 
     /// Step 2: health of the digest we pinned moves Syncing -> Healthy or Failed.
@@ -382,7 +382,7 @@ struct EnvPlanner {
         }
         if (st.digest == target) {
             if (st.phase == Phase::healthy || st.phase == Phase::syncing) {
-                st.reason = "RolledBack";
+                st.reason = api::kReasonRolledBack;
                 st.message = "pinned to " + describe(h->version, target) + " by " +
                              std::string(api::kRollbackAnnotationPrefix) + es.name +
                              "; remove the annotation to resume automatic promotion";
@@ -558,8 +558,9 @@ struct EnvPlanner {
             approved_by = t.who;
             const int need = std::max(want.approvers, 1);
             if (static_cast<int>(t.who.size()) < need) {
-                st.waiting = api::WaitingArtifact{candidate->version, candidate->tag,
-                                                  candidate->digest, "WaitingForApproval"};
+                st.waiting =
+                    api::WaitingArtifact{candidate->version, candidate->tag, candidate->digest,
+                                         std::string(api::kReasonWaitingForApproval)};
                 std::string msg = "waiting for approval of " +
                                   describe(candidate->version, candidate->digest) + ": ";
                 if (need == 1 && want.groups.empty() && t.who.empty()) {
@@ -588,7 +589,8 @@ struct EnvPlanner {
                     }
                 }
                 if (st.digest.empty()) {
-                    set_phase(st, Phase::pending, "WaitingForApproval", msg, now);
+                    set_phase(st, Phase::pending, std::string(api::kReasonWaitingForApproval), msg,
+                              now);
                 } else {
                     st.message = msg;
                 }
@@ -689,7 +691,8 @@ struct EnvPlanner {
             // The machine's own abort or completion, whose status write was lost.
             if (s.reject) {
                 reject(st, s.canary->digest);
-                set_phase(st, Phase::failed, "CanaryAborted", s.message, now);
+                set_phase(st, Phase::failed, std::string(api::kReasonCanaryAborted), s.message,
+                          now);
             }
             api::record_history(
                 plan.status,
@@ -727,12 +730,13 @@ struct EnvPlanner {
                 a.image = image_reference(app.spec.image.repository,
                                           Artifact{st.version, st.tag, st.digest, ""});
                 reject(st, ca.target.digest);
-                set_phase(st, Phase::failed, "CanaryAborted", s.message, now);
+                set_phase(st, Phase::failed, std::string(api::kReasonCanaryAborted), s.message,
+                          now);
                 break;
             case canary::ActionKind::deploy:
                 // A new canary: the environment is no longer the one whose last canary failed (it
                 // runs its stable digest).
-                if (st.phase == Phase::failed && st.reason == "CanaryAborted")
+                if (st.phase == Phase::failed && st.reason == api::kReasonCanaryAborted)
                     set_phase(st, Phase::healthy, "CanaryProgressing", s.message, now);
                 a.kind = api::HistoryKind::canary;
                 a.image = image_reference(app.spec.image.repository, a.artifact);
@@ -759,7 +763,8 @@ void update_ready(api::PoetryAppStatus& status, const api::PoetryApp& app, TimeP
     for (const auto& st : status.environments) {
         if (!bad_reason.empty()) break;
         if (st.phase == Phase::held || st.phase == Phase::failed) {
-            bad_reason = st.phase == Phase::held ? "Held" : "PromotionFailed";
+            bad_reason =
+                st.phase == Phase::held ? std::string(api::kReasonHeld) : "PromotionFailed";
             bad_message = st.name + ": " + st.message;
             break;
         }
@@ -896,7 +901,8 @@ void record_promotion(api::PoetryAppStatus& status, const api::PoetryAppSpec& sp
     bool rollback = action.kind == api::HistoryKind::rollback;
     std::string what = describe(action.artifact.version, action.artifact.digest);
     if (es->health.kind() == HealthKind::none) {
-        set_phase(*st, Phase::healthy, rollback ? "RolledBack" : "Promoted",
+        set_phase(*st, Phase::healthy,
+                  std::string(rollback ? api::kReasonRolledBack : api::kReasonPromoted),
                   (rollback ? "rolled back to " : "runs ") + what + " (health gate: none)", now);
         st->since = now;
     } else {

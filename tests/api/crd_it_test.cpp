@@ -142,6 +142,8 @@ TEST_F(CrdIt, SparseSpecGetsTheSameDefaultsFromTheServerAndFromPoetryops) {
     o["spec"]["environments"][1]["health"] = {{"flux", {{"kustomization", "rules"}}}};
     o["spec"]["environments"][2]["health"] = {{"deployment", {{"name", "rules"}}}};
     o["spec"]["environments"][2]["canary"].erase("steps");
+    o["spec"]["notifications"] = json::parse(
+        R"([{"name": "ops", "urlFrom": {"secretKeyRef": {"name": "hooks", "key": "url"}}}])");
     auto stored = dry_run_create(o);
     ASSERT_TRUE(stored) << stored.error().message;
     auto app = api::load_poetryapp(o);
@@ -259,6 +261,35 @@ TEST_F(CrdIt, EveryRuleIsEnforcedByTheServerAndByPoetryops) {
         {"absolute path", [](json& s) { s["environments"][0]["path"] = "/etc"; }, "should match"},
         {"no environments", [](json& s) { s["environments"] = json::array(); },
          "should have at least 1 items"},
+        {"notification type not a known receiver",
+         [](json& s) {
+             s["notifications"] = json::parse(
+                 R"([{"name": "mail", "type": "email", "urlFrom": {"secretKeyRef": {"name": "h", "key": "u"}}}])");
+         },
+         "Unsupported value"},
+        {"hmacKeyFrom on a slack target",
+         [](json& s) {
+             s["notifications"] = json::parse(
+                 R"([{"name": "chat", "type": "slack", "urlFrom": {"secretKeyRef": {"name": "h", "key": "u"}},
+                      "hmacKeyFrom": {"secretKeyRef": {"name": "h", "key": "k"}}}])");
+         },
+         "hmacKeyFrom is only used with type webhook"},
+        {"notification event unknown",
+         [](json& s) {
+             s["notifications"] = json::parse(
+                 R"([{"name": "ops", "urlFrom": {"secretKeyRef": {"name": "h", "key": "u"}}, "events": ["Deployed"]}])");
+         },
+         "Unsupported value"},
+        {"duplicate notification names",
+         [](json& s) {
+             s["notifications"] = json::parse(
+                 R"([{"name": "ops", "urlFrom": {"secretKeyRef": {"name": "h", "key": "u"}}},
+                     {"name": "ops", "urlFrom": {"secretKeyRef": {"name": "h", "key": "v"}}}])");
+         },
+         "Duplicate value"},
+        {"notification without urlFrom",
+         [](json& s) { s["notifications"] = json::parse(R"([{"name": "ops"}])"); },
+         "Required value"},
     };
     // The base is valid for both.
     {

@@ -184,6 +184,10 @@ TEST(Crd, EnumsMatchTheCode) {
     EXPECT_EQ(schema_enum(root, "status.history[].kind"), names<HistoryKind>());
     EXPECT_EQ(schema_enum(root, "status.builds[].phase"), names<BuildPhase>());
     EXPECT_EQ(schema_enum(root, "status.builds[].engine"), names<BuildEngine>());
+    EXPECT_EQ(schema_enum(root, "spec.notifications[].type"), names<NotificationType>());
+    EXPECT_EQ(schema_enum(root, "spec.notifications[].events[]"), names<NotificationEvent>());
+    EXPECT_EQ((*schema_at(root, "spec.notifications[].events"))["default"],
+              json(names<NotificationEvent>()));
     // Health kinds are the members of `health` (none = no member).
     std::vector<std::string> health{"none"};
     for (auto& [k, v] : (*schema_at(root, "spec.environments[].health"))["properties"].items()) {
@@ -209,7 +213,8 @@ TEST(Crd, DefaultsMatchTheCode) {
                     "analysis": {"prometheus": {"address": "http://p:9090"}, "metrics": [{"name": "success-rate", "min": 0.9}]}}},
         {"name": "extra", "path": "e", "canary": {"traffic": {"route": "r", "stable": "s", "canary": "c"},
                                                    "steps": [{"weight": 20}]}}
-      ]})");
+      ],
+      "notifications": [{"name": "ops", "urlFrom": {"secretKeyRef": {"name": "hooks", "key": "url"}}}]})");
     json by_server = sparse;
     apply_schema_defaults(root["properties"]["spec"], by_server);
 
@@ -238,11 +243,20 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     app.spec.environments[2].canary->analysis->metrics[1].query = "sum(up)";
     app.spec.environments[2].promotion.windows = {
         {"FREQ=DAILY;BYHOUR=9", Duration("8h"), WindowKind::deny, "Europe/Paris", true}};
+    NotificationSpec webhook;
+    webhook.name = "ops";
+    webhook.url_from = SecretKeyRef{"hooks", "url"};
+    webhook.hmac_key_from = SecretKeyRef{"hooks", "hmac"};
+    app.spec.notifications.push_back(webhook);
     check_declared(root["properties"]["spec"], encode_spec(app.spec), "spec");
     const json& window_schema = *schema_at(root, "spec.environments[].promotion.windows");
     for (auto& [k, v] : window_schema["items"]["properties"].items())
         EXPECT_TRUE(encode_spec(app.spec)["environments"][2]["promotion"]["windows"][0].contains(k))
             << "spec.environments[].promotion.windows[]." << k;
+    // Every notification field declared is one the code writes.
+    json target = encode_spec(app.spec)["notifications"][0];
+    for (auto& [k, v] : (*schema_at(root, "spec.notifications[]"))["properties"].items())
+        EXPECT_TRUE(target.contains(k)) << "spec.notifications[]." << k;
     // Every canary field declared is one the code writes.
     json canary = encode_spec(app.spec)["environments"][2]["canary"];
     const json& canary_schema = *schema_at(root, "spec.environments[].canary");
@@ -293,6 +307,8 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     b.start_time = std::chrono::system_clock::now();
     st.builds.push_back(b);
     st.building = "x";
+    st.notifications.push_back(NotificationStatus{
+        "ops", {"x"}, NotificationFailure{"x", "Promoted", "x", std::chrono::system_clock::now()}});
     json status = encode_status(st);
     check_declared(root["properties"]["status"], status, "status");
     // And the reverse: every status field in the CRD is one the code writes (no stale schema).
@@ -310,6 +326,12 @@ TEST(Crd, EverythingWeWriteIsDeclared) {
     for (auto& [k, v] :
          root["properties"]["status"]["properties"]["builds"]["items"]["properties"].items())
         EXPECT_TRUE(status["builds"][0].contains(k)) << k;
+    const json& notified = *schema_at(root, "status.notifications[]");
+    for (auto& [k, v] : notified["properties"].items())
+        EXPECT_TRUE(status["notifications"][0].contains(k)) << "notifications[]." << k;
+    for (auto& [k, v] : notified["properties"]["lastFailure"]["properties"].items())
+        EXPECT_TRUE(status["notifications"][0]["lastFailure"].contains(k))
+            << "notifications[].lastFailure." << k;
     // The build spec the same way: every field declared, every declared field written.
     json build = encode_spec(app.spec)["build"];
     for (auto& [k, v] : root["properties"]["spec"]["properties"]["build"]["properties"].items()) {

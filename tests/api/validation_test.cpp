@@ -364,3 +364,61 @@ TEST(Validation, CanaryWorkloadAndPrometheusSecret) {
     c["analysis"]["prometheus"]["secretRef"]["name"] = "prom-auth";
     EXPECT_TRUE(paths_of(j).empty());
 }
+
+// spec.notifications (issue #16): each bad entry is named by its index and field.
+TEST(Validation, NotificationTargetsNameTheBadField) {
+    json app = base_app();
+    app["spec"]["notifications"] = json::parse(R"([
+      {"name": "ops", "urlFrom": {"secretKeyRef": {"name": "hooks", "key": "url"}},
+       "hmacKeyFrom": {"secretKeyRef": {"name": "hooks", "key": "hmac"}}},
+      {"name": "mail", "type": "email", "urlFrom": {"secretKeyRef": {"name": "hooks", "key": "m"}}},
+      {"name": "chat", "type": "slack", "urlFrom": {"secretKeyRef": {"name": "hooks", "key": "s"}},
+       "hmacKeyFrom": {"secretKeyRef": {"name": "hooks", "key": "hmac"}}, "events": ["Promoted", "Deployed"]},
+      {"name": "ops", "urlFrom": {"secretKeyRef": {"name": "hooks"}}, "events": []}
+    ])");
+    EXPECT_THAT(
+        paths_of(app),
+        testing::UnorderedElementsAre(
+            "spec.notifications[1].type", "spec.notifications[2].hmacKeyFrom",
+            "spec.notifications[2].events[1]", "spec.notifications[3].name",
+            "spec.notifications[3].urlFrom.secretKeyRef.key", "spec.notifications[3].events"));
+    EXPECT_EQ(message_for(app, "spec.notifications[1].type"),
+              "unsupported value \"email\": must be one of \"webhook\", \"slack\", \"teams\"");
+    EXPECT_EQ(message_for(app, "spec.notifications[2].hmacKeyFrom"),
+              "only webhook targets are signed (type is slack)");
+    EXPECT_EQ(
+        message_for(app, "spec.notifications[2].events[1]"),
+        "unsupported value \"Deployed\": must be one of \"Promoted\", \"WaitingForApproval\", "
+        "\"Held\", \"BuildFailed\", \"CanaryAborted\", \"RolledBack\"");
+    EXPECT_EQ(message_for(app, "spec.notifications[3].name"),
+              "\"ops\" is also the name of spec.notifications[0]");
+}
+
+TEST(Validation, NotificationTargetsDefaultToEveryEventAndRoundTrip) {
+    json app = base_app();
+    app["spec"]["notifications"] = json::parse(R"([
+      {"name": "ops", "urlFrom": {"secretKeyRef": {"name": "hooks", "key": "url"}}},
+      {"name": "team", "type": "teams", "urlFrom": {"secretKeyRef": {"name": "hooks", "key": "teams"}},
+       "events": ["RolledBack"]}
+    ])");
+    auto loaded = load_poetryapp(app);
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    ASSERT_EQ(loaded->spec.notifications.size(), 2u);
+    const auto& ops = loaded->spec.notifications[0];
+    EXPECT_EQ(ops.type, NotificationType::webhook);
+    EXPECT_EQ(ops.events.size(), 6u);
+    EXPECT_TRUE(ops.wants(NotificationEvent::waiting_for_approval));
+    EXPECT_FALSE(ops.hmac_key_from);
+    const auto& team = loaded->spec.notifications[1];
+    EXPECT_EQ(team.type, NotificationType::teams);
+    EXPECT_EQ(team.url_from.key, "teams");
+    EXPECT_TRUE(team.wants(NotificationEvent::rolled_back));
+    EXPECT_FALSE(team.wants(NotificationEvent::promoted));
+    json encoded = encode_spec(loaded->spec);
+    EXPECT_EQ(encoded["notifications"][1]["events"], json::array({"RolledBack"}));
+    std::vector<FieldError> errors;
+    json object = app;
+    object["spec"] = encoded;
+    EXPECT_EQ(encode_spec(decode_poetryapp(object, errors).spec), encoded);
+    EXPECT_TRUE(errors.empty());
+}

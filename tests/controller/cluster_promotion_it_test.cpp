@@ -9,7 +9,10 @@
 #include <poetryops/api/poetryapproval.hpp>
 
 #include <poetryops/api/codec.hpp>
+#include <poetryops/http/server.hpp>
 #include <poetryops/kube/status.hpp>
+#include <poetryops/notify/notifier.hpp>
+#include <poetryops/util/crypto.hpp>
 #include <poetryops/util/fs.hpp>
 #include <poetryops/util/strings.hpp>
 #include <support/support.hpp>
@@ -24,8 +27,10 @@
 
 #include <algorithm>
 #include <functional>
+#include <mutex>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 using namespace poetryops;
 using kube::testenv::KubeServerTest;
@@ -231,6 +236,128 @@ TEST_P(ClusterPromotionIt, RegistryPushWakesTheAppAndTheDigestIsCommitted) {
             promoted_event = promoted_event || e.value("reason", "") == "Promoted";
         return promoted_event;
     }));
+}
+
+// spec.notifications in the cluster (issue #16): the URL and HMAC key come from a Secret in the
+// app's namespace; the promotion reaches a real receiver once, its key lands in status; a target
+// whose receiver refuses (400: not retried) gives one Warning Event NotificationFailed naming it,
+// never its URL, and Notified=False.
+TEST_P(ClusterPromotionIt, NotificationsReadTheSecretDeliverOnceAndNameAFailedTarget) {
+    std::mutex mu;
+    std::vector<http::Request> seen;
+    http::Server receiver;
+    auto port = receiver.start({.port = 0}, [&](const http::Request& r) {
+        std::lock_guard lock(mu);
+        seen.push_back(r);
+        return http::Response::make(r.url.rfind("/ok", 0) == 0 ? 204 : 400);
+    });
+    ASSERT_TRUE(port) << port.error().message;
+    const std::string base = "http://127.0.0.1:" + std::to_string(*port);
+    auto secret =
+        admin_->create(kube::resources::secrets().in(ns_),
+                       json{{"apiVersion", "v1"},
+                            {"kind", "Secret"},
+                            {"metadata", {{"name", "hooks"}}},
+                            {"data",
+                             {{"ci-url", str::base64_encode(base + "/ok/t0ken-in-path")},
+                              {"bad-url", str::base64_encode(base + "/bad/t0ken-in-path")},
+                              {"hmac", str::base64_encode("k3y")}}}});
+    ASSERT_TRUE(secret) << secret.error().message;
+
+    controller::AppControllerConfig cfg;
+    cfg.namespaces = {ns_};
+    cfg.metrics_bind_address = "0";
+    cfg.health_probe_bind_address = "0";
+    controller::ClusterPromotionOptions po;
+    po.cache_dir = dir_.path() / "cache";
+    po.webhook_address = "127.0.0.1:" + std::to_string(webhook_port_);
+    po.webhook.bearer_token = "hook-token";
+    po.registry.hosts[registry_->host()].plain_http = true;
+    po.committer.window = std::chrono::milliseconds(20);
+    cfg.promotion = po;
+    auto c = controller::AppController::create(cfg, make_client(), ns_);
+    ASSERT_TRUE(c) << c.error().message;
+    ctl_ = std::move(*c);
+    controller::AppController* ctl = ctl_.get();
+    auto notifier = notify::Notifier::create(
+        {}, [ctl](const notify::Outcome& o) { ctl->engine().notification_done(o); });
+    ASSERT_TRUE(notifier);
+    ctl_->engine().set_notifier(notifier->get());
+    ASSERT_TRUE(ctl_->start());
+
+    json app = app_object();
+    app["spec"]["notifications"] = json::parse(R"([
+      {"name": "ci", "urlFrom": {"secretKeyRef": {"name": "hooks", "key": "ci-url"}},
+       "hmacKeyFrom": {"secretKeyRef": {"name": "hooks", "key": "hmac"}}},
+      {"name": "broken", "urlFrom": {"secretKeyRef": {"name": "hooks", "key": "bad-url"}},
+       "events": ["Promoted"]}
+    ])");
+    ASSERT_TRUE(admin_->create(controller::poetryapps().in(ns_), app));
+    wait_app([](const json& o) {
+        return o.value("/status/summary"_json_pointer, std::string()) == "dev=old";
+    });
+    std::string digest = registry_->push_image("team/app", "1.0.0", "v1");
+    ASSERT_FALSE(digest.empty());
+    std::string commit;
+    json obj = wait_app(
+        [&](const json& o) {
+            std::vector<api::FieldError> ignored;
+            auto st = api::decode_status(o.value("status", json::object()), ignored);
+            if (st.history.empty() || st.notifications.size() != 2) return false;
+            commit = st.history.front().commit;
+            const auto& keys = st.notifications[0].keys;
+            return std::find(keys.begin(), keys.end(), commit) != keys.end() &&
+                   st.notifications[1].last_failure.has_value();
+        },
+        std::chrono::seconds(40));
+    std::vector<api::FieldError> ignored;
+    auto st = api::decode_status(obj["status"], ignored);
+    ASSERT_EQ(st.notifications.size(), 2u) << obj.dump();
+    EXPECT_EQ(st.notifications[1].name, "broken");
+    ASSERT_TRUE(st.notifications[1].last_failure);
+    EXPECT_EQ(st.notifications[1].last_failure->event, "Promoted");
+    EXPECT_EQ(st.notifications[1].last_failure->message, "HTTP 400");
+    const api::Condition* notified = api::find_condition(st.conditions, "Notified");
+    ASSERT_NE(notified, nullptr) << obj.dump();
+    EXPECT_EQ(notified->status, "False");
+    EXPECT_EQ(notified->reason, "NotificationFailed");
+    EXPECT_THAT(notified->message, testing::HasSubstr("target broken"));
+    EXPECT_EQ(obj.dump().find("t0ken"), std::string::npos) << "no URL in the object";
+
+    // The Warning Event names the target, not its URL.
+    json failed_event;
+    ASSERT_TRUE(test::wait_until([&] {
+        auto list = admin_->list(kube::resources::events().in(ns_), {});
+        if (!list) return false;
+        for (const auto& e : list->items)
+            if (e.value("reason", "") == "NotificationFailed") failed_event = e;
+        return !failed_event.is_null();
+    }));
+    EXPECT_EQ(failed_event.value("type", ""), "Warning");
+    EXPECT_THAT(failed_event.value("message", ""),
+                testing::HasSubstr("notification target broken"));
+    EXPECT_EQ(failed_event.dump().find("t0ken"), std::string::npos);
+
+    // Later reconciles (the status writes above woke some) send nothing again.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    {
+        std::lock_guard lock(mu);
+        int ok = 0, bad = 0;
+        for (const auto& r : seen) (r.url.rfind("/ok", 0) == 0 ? ok : bad)++;
+        EXPECT_EQ(ok, 1);
+        EXPECT_EQ(bad, 1);
+        for (const auto& r : seen) {
+            if (r.url.rfind("/ok", 0) != 0) continue;
+            EXPECT_EQ(r.headers.get_or("X-Poetryops-Event"), "Promoted");
+            EXPECT_EQ(r.headers.get_or("X-Poetryops-Delivery"), commit);
+            EXPECT_EQ(r.headers.get_or("X-Poetryops-Signature"),
+                      "sha256=" + crypto::hmac_sha256_hex("k3y", r.body));
+            EXPECT_EQ(json::parse(r.body)["digest"], digest);
+        }
+    }
+    ctl_->stop();
+    (*notifier)->stop();
+    ctl_->engine().set_notifier(nullptr);
 }
 
 TEST_P(ClusterPromotionIt, ForgedWebhookIsRefusedAndWakesNothing) {

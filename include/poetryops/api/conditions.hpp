@@ -57,6 +57,22 @@ inline constexpr std::string_view kReasonJobDeleted = "JobDeleted";
 /// A newer commit superseded this build (phase Cancelled).
 inline constexpr std::string_view kReasonSuperseded = "Superseded";
 
+/// The promotion engine's Event reasons that spec.notifications[].events can name (the planner
+/// emits them; BuildFailed is the build reason above). The one home of their spelling.
+inline constexpr std::string_view kReasonPromoted = "Promoted";
+inline constexpr std::string_view kReasonRolledBack = "RolledBack";
+inline constexpr std::string_view kReasonWaitingForApproval = "WaitingForApproval";
+inline constexpr std::string_view kReasonHeld = "Held";
+inline constexpr std::string_view kReasonCanaryAborted = "CanaryAborted";
+
+/// Notifications (docs/notifications.md): `Notified` is False with reason NotificationFailed while
+/// a target's last delivery gave up (its retries exhausted), True with reason Delivered once that
+/// target delivers again; absent while nothing failed. The Warning Event of a failed delivery has
+/// the same reason.
+inline constexpr std::string_view kConditionNotified = "Notified";
+inline constexpr std::string_view kReasonNotificationFailed = "NotificationFailed";
+inline constexpr std::string_view kReasonDelivered = "Delivered";
+
 inline constexpr std::string_view kConditionTrue = "True";
 inline constexpr std::string_view kConditionFalse = "False";
 inline constexpr std::string_view kConditionUnknown = "Unknown";

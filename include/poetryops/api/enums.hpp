@@ -3,7 +3,9 @@
 /// (tested). UpdateKind and TrafficKind are the manifest module's enums (manifest/kinds.hpp): one
 /// enum per concept, the editor's; only their wire spellings live here.
 
+#include <poetryops/api/conditions.hpp>
 #include <poetryops/manifest/kinds.hpp>
+#include <poetryops/notify/kind.hpp>
 #include <poetryops/schedule/window.hpp>
 
 #include <array>
@@ -45,6 +47,19 @@ enum class AnalysisVerdict { pass, fail, inconclusive };
 enum class Phase { pending, promoting, syncing, healthy, held, failed };
 /// status.history[].kind
 enum class HistoryKind { promote, rollback, canary };
+/// spec.notifications[].type: the notify module's receiver formats (notify/kind.hpp), one enum per
+/// concept; only their wire spellings live here.
+using NotificationType = notify::Kind;
+/// spec.notifications[].events: the Event reasons a target can subscribe to (their spellings are
+/// api/conditions.hpp's reason constants).
+enum class NotificationEvent {
+    promoted,
+    waiting_for_approval,
+    held,
+    build_failed,
+    canary_aborted,
+    rolled_back
+};
 /// status.builds[].phase: Pending (decided, its Job not yet running), Running (the Job runs, or it
 /// finished and its digest is being verified in the registry), Succeeded (the registry holds the
 /// tag at the reported digest, or an existing tag was adopted), Failed, Cancelled (a newer commit
@@ -112,6 +127,17 @@ template <>
 struct EnumNames<BuildPhase> {
     static constexpr std::array<std::string_view, 5> values{"Pending", "Running", "Succeeded",
                                                             "Failed", "Cancelled"};
+};
+
+template <>
+struct EnumNames<NotificationType> {
+    static constexpr std::array<std::string_view, 3> values{"webhook", "slack", "teams"};
+};
+template <>
+struct EnumNames<NotificationEvent> {
+    static constexpr std::array<std::string_view, 6> values{
+        kReasonPromoted,    kReasonWaitingForApproval, kReasonHeld,
+        kReasonBuildFailed, kReasonCanaryAborted,      kReasonRolledBack};
 };
 
 // --- Approvals (PoetryApproval; docs/promotion.md#approvals) ---

@@ -41,6 +41,27 @@ struct SecretRef {
     std::string name;
 };
 
+/// One key of a Secret in the PoetryApp's namespace (`secretKeyRef`).
+struct SecretKeyRef {
+    std::string name;
+    std::string key;
+};
+
+/// spec.notifications[]: where the engine's decisions are sent (docs/notifications.md). The URL
+/// and the HMAC key are secrets: read when a delivery is made, never logged or written to status.
+struct NotificationSpec {
+    std::string name;  ///< DNS-1123 label, unique; names the target in status and Events
+    NotificationType type = NotificationType::webhook;
+    SecretKeyRef url_from;                      ///< urlFrom.secretKeyRef: the receiver's URL
+    std::optional<SecretKeyRef> hmac_key_from;  ///< hmacKeyFrom.secretKeyRef: webhook only
+    /// The Event reasons sent; default: all of them.
+    std::vector<NotificationEvent> events = all_notification_events();
+
+    /// `events` holds `e`.
+    bool wants(NotificationEvent e) const;
+    static std::vector<NotificationEvent> all_notification_events();
+};
+
 /// Where the Poetry project's source lives (needed only when `build` is set).
 struct SourceSpec {
     std::string repo_url;  ///< repoURL: https://, http://, ssh://, scp-like git@host:path, file://
@@ -252,6 +273,8 @@ struct PoetryAppSpec {
     std::vector<EnvironmentSpec> environments;
     int history_limit = 10;  ///< promotions kept in status.history
     bool suspend = false;    ///< true: observe and report, never act
+    /// Where decisions are sent (webhook, Slack, Teams); empty: nowhere.
+    std::vector<NotificationSpec> notifications;
 
     /// The upstream environment of environments[i]: promotion.from, else the one listed before;
     /// nullopt for the first.
@@ -394,6 +417,30 @@ struct BuildStatus {
     std::string message;   ///< one human line
 };
 
+/// Delivery keys kept per notification target in status.notifications[].keys besides those of
+/// facts still current (at most 4 per environment and one build: they must stay, or they would be
+/// sent again).
+inline constexpr std::size_t kNotificationKeysKept = 20;
+
+/// The last delivery to a target that gave up (retries exhausted, or a 4xx).
+struct NotificationFailure {
+    std::string key;      ///< its dedup key
+    std::string event;    ///< the Event reason, e.g. "Promoted"
+    std::string message;  ///< the last error, never the URL
+    std::optional<std::chrono::system_clock::time_point> time;
+};
+
+/// status.notifications[]: what was sent to one target, so a restarted controller does not send it
+/// again (docs/notifications.md#deduplication).
+struct NotificationStatus {
+    std::string name;  ///< spec.notifications[].name
+    /// Dedup keys whose delivery ended (delivered, or given up: lastFailure), oldest first: those
+    /// of facts still current and the kNotificationKeysKept newest others.
+    std::vector<std::string> keys;
+    /// Set when a delivery gave up; cleared by the target's next delivered one.
+    std::optional<NotificationFailure> last_failure;
+};
+
 struct PoetryAppStatus {
     std::int64_t observed_generation = 0;
     std::vector<Condition> conditions;
@@ -405,6 +452,8 @@ struct PoetryAppStatus {
     std::vector<BuildStatus> builds;
     /// Printer column `Build`: the short commit of the Pending or Running build; empty otherwise.
     std::string building;
+    /// Per notification target: the delivery keys already sent (dedup across restarts).
+    std::vector<NotificationStatus> notifications;
 
     EnvironmentStatus* find_environment(std::string_view name);
     const EnvironmentStatus* find_environment(std::string_view name) const;

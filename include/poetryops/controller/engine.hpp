@@ -24,6 +24,7 @@
 #include <poetryops/api/poetryapp.hpp>
 #include <poetryops/api/validation.hpp>
 #include <poetryops/controller/builds.hpp>
+#include <poetryops/controller/notifications.hpp>
 #include <poetryops/controller/promotion.hpp>
 #include <poetryops/controller/wiring.hpp>
 #include <poetryops/git/webhook.hpp>
@@ -56,7 +57,8 @@ enum class TriggerKind {
     timer,          ///< a planned time arrived (soak, health timeout, promotion window)
     commit_done,    ///< the committer has the outcome of the app's edits
     build_done,     ///< one of the app's builds changed phase (started, finished, failed)
-    approval_change,  ///< a PoetryApproval naming the app was created, changed or deleted
+    approval_change,    ///< a PoetryApproval naming the app was created, changed or deleted
+    notification_done,  ///< a notification of the app was delivered or gave up (record it)
 };
 std::string_view to_string(TriggerKind kind);
 
@@ -94,6 +96,10 @@ struct EngineOptions {
     git::SourceWebhookConfig source_webhook;
     /// Where poetryops_builds_total and poetryops_build_duration_seconds go; null: nowhere.
     metrics::MetricsRegistry* metrics = nullptr;
+    /// Where spec.notifications[].urlFrom and hmacKeyFrom are read: the API in the cluster
+    /// (kube_secret_source), files in local mode (local_secret_source). Used once a notifier is
+    /// set (set_notifier).
+    SecretSource secrets;
 };
 
 /// What one reconcile decided.
@@ -132,6 +138,18 @@ public:
     virtual EngineOutcome reconcile(const api::PoetryApp& app, std::vector<api::FieldError> errors);
     /// Waits until every edit handed to the committer has its outcome (local mode's passes).
     void wait_for_commits();
+
+    /// Sends spec.notifications through `notifier` (not owned; null: none are sent). Set before
+    /// start(); the notifier's outcomes must come to notification_done() until it is stopped,
+    /// which happens before the engine is destroyed.
+    void set_notifier(notify::Notifier* notifier);
+    /// The notifier's callback: records the outcome and fires notification_done for the app.
+    void notification_done(const notify::Outcome& outcome);
+    /// Waits until every notification handed to the notifier has its outcome, at most `timeout`
+    /// (`run --once` before its last pass); true when none is left.
+    bool wait_for_notifications(std::chrono::milliseconds timeout);
+    /// Notification outcomes recorded so far (0 without a notifier).
+    std::size_t notification_outcomes() const;
     /// Drops what is kept for an app that was deleted (also its poetryops_canary_weight series).
     void forget(const std::string& key);
 
@@ -148,6 +166,7 @@ private:
         PendingPromotion pending;
         std::size_t planned_events = 0;  ///< events already returned with the plan
     };
+    EngineOutcome reconcile_app(const api::PoetryApp& app, std::vector<api::FieldError> errors);
     void on_push(const std::vector<registry::PushEvent>& events);
     void on_source_push(const git::PushEvent& push);
     /// Folds the build half's Ready, timer and error into the promotion half's outcome.
@@ -168,6 +187,7 @@ private:
     std::unique_ptr<PromotionReconciler> promotion_;
     std::unique_ptr<BuildReconciler> builds_;  // when the ports can build
     std::unique_ptr<detail::WebhookListener> webhooks_;
+    std::unique_ptr<Notifications> notifications_;  // with a notifier
 };
 
 /// The validation half of Ready, owned here for every runtime: Ready=False with reason

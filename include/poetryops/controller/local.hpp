@@ -11,6 +11,7 @@
 #include <poetryops/git/committer.hpp>
 #include <poetryops/git/remote.hpp>
 #include <poetryops/git/webhook.hpp>
+#include <poetryops/notify/notifier.hpp>
 #include <poetryops/registry/client.hpp>
 #include <poetryops/registry/webhook.hpp>
 #include <poetryops/util/clock.hpp>
@@ -55,6 +56,10 @@ struct LocalOptions {
     /// environment's analysis.prometheus.address (PrometheusAnalysisPort). The demo injects its
     /// scripted metrics here.
     AnalysisPort* analysis = nullptr;
+    /// spec.notifications[].urlFrom / hmacKeyFrom: key `key` of Secret `name` is the file
+    /// <secrets_dir>/<namespace>/<name>/<key> (local_secret_source); empty: such targets fail with
+    /// a NotificationFailed event naming the flag.
+    std::filesystem::path secrets_dir;
     /// Called for every event, in order per app (calls are serialised; the CLI prints them, the
     /// demo builds its timeline from them).
     std::function<void(const api::PoetryApp& app, const promote::Event& event)> on_event;
@@ -98,6 +103,16 @@ public:
     void wake();
     /// The bound webhook port (0 when webhooks are off).
     std::uint16_t webhook_port() const;
+
+    /// Sends spec.notifications through `notifier` (Engine::set_notifier); before the first pass.
+    void set_notifier(notify::Notifier* notifier);
+    /// The notifier's callback (Engine::notification_done); wakes run().
+    void notification_done(const notify::Outcome& outcome);
+    /// `--once`'s end: waits at most `timeout` for the notifications in flight, then (when any
+    /// was sent) one more pass records their keys in the status files, so the next run does not
+    /// send them again. A receiver that does not answer in time is left to the notifier (abandoned
+    /// when the process ends; the next run sends it again).
+    Result<void> finish_notifications(std::chrono::milliseconds timeout);
 
 private:
     struct Impl;

@@ -11,6 +11,7 @@
 
 #include <poetryops/http/client.hpp>
 #include <poetryops/http/message.hpp>
+#include <poetryops/notify/kind.hpp>
 #include <poetryops/util/metrics.hpp>
 #include <poetryops/util/result.hpp>
 
@@ -28,8 +29,6 @@
 
 namespace poetryops::notify {
 
-/// The receiver's format.
-enum class Kind { webhook, slack, teams };
 /// "webhook", "slack", "teams".
 std::string_view to_string(Kind kind);
 /// Parses the names to_string() gives; false for anything else.
@@ -89,6 +88,10 @@ struct Delivery {
     Target target{};
     Message message{};
     std::string key{};  ///< dedup key (commit sha, or "<uid>/<env>/<digest>/<reason>")
+    /// The caller's own reference, never sent: returned in the Outcome, so a caller whose targets
+    /// share names and keys (two apps' targets named "slack", one batched commit) knows whose
+    /// delivery ended.
+    std::string context{};
 };
 
 /// The end of one delivery.
@@ -98,7 +101,8 @@ struct Outcome {
     std::string event{};
     bool delivered = false;
     int attempts = 0;
-    std::string error{};  ///< when not delivered: the last failure, without the URL
+    std::string error{};    ///< when not delivered: the last failure, without the URL
+    std::string context{};  ///< the Delivery's
 };
 
 struct NotifierOptions {

@@ -163,12 +163,41 @@ public:
                 return;
             }
         }
+        error(child(path, key),
+              "unsupported value " + v->dump() + ": must be one of " + allowed_values<E>());
+    }
+
+    /// A list of enum values; an item that is not one is an error naming its index and the
+    /// allowed values. A present list replaces `out`'s default.
+    template <class E>
+    void enumerations(const json& obj, std::string_view key, const std::string& path,
+                      std::vector<E>& out) {
+        const json* v = array(obj, key, path);
+        if (!v) return;
+        out.clear();
+        const std::string lp = child(path, key);
+        for (std::size_t i = 0; i < v->size(); ++i) {
+            const json& item = (*v)[i];
+            if (item.is_string()) {
+                if (auto e = parse_enum<E>(item.get<std::string>())) {
+                    out.push_back(*e);
+                    continue;
+                }
+            }
+            error(index(lp, i),
+                  "unsupported value " + item.dump() + ": must be one of " + allowed_values<E>());
+        }
+    }
+
+    /// "\"a\", \"b\"": the wire spellings of E, for messages.
+    template <class E>
+    static std::string allowed_values() {
         std::string allowed;
         for (auto n : enum_names<E>()) {
             if (!allowed.empty()) allowed += ", ";
             allowed += "\"" + std::string(n) + "\"";
         }
-        error(child(path, key), "unsupported value " + v->dump() + ": must be one of " + allowed);
+        return allowed;
     }
 
     /// An optional enum: unset when the member is absent or null.
