@@ -303,7 +303,7 @@ void Notifications::process(const api::PoetryApp& app, api::PoetryAppStatus& sta
                 }
             }
             std::erase_if(ended, [&](const Ended& e) {
-                if (!stored || !e.reported && !e.delivered) return false;
+                if (!stored || (!e.reported && !e.delivered)) return false;
                 const bool in_stored = std::find(stored->keys.begin(), stored->keys.end(), e.key) !=
                                        stored->keys.end();
                 return in_stored;
