@@ -31,27 +31,11 @@ protected:
     TimePoint t0 = std::chrono::sys_days{std::chrono::year{2026} / 3 / 1};
 
     void SetUp() override {
-        app.metadata.name = "billing";
-        app.metadata.namespace_ = "team-a";
-        app.spec.image.repository = kRepo;
-        api::EnvironmentSpec dev;
-        dev.name = "dev";
-        dev.path = "envs/dev";
-        api::EnvironmentSpec prod;
-        prod.name = "prod";
-        prod.path = "envs/prod";
-        prod.promotion.approval.required = true;
-        prod.promotion.approval.approvers = 2;
-        prod.promotion.approval.groups = {"release-managers", "sre"};
-        app.spec.environments = {dev, prod};
-        api::EnvironmentStatus d;
-        d.name = "dev";
-        d.version = "1.4.2";
-        d.tag = "1.4.2-ab12cd3";
-        d.digest = kA;
-        d.phase = Phase::healthy;
-        d.since = t0 - 1h;
-        app.status.environments = {d};
+        app = dev_and_prod(t0 - 1h);
+        auto& approval = app.spec.environments[1].promotion.approval;
+        approval.required = true;
+        approval.approvers = 2;
+        approval.groups = {"release-managers", "sre"};
     }
 
     Observations observe(std::vector<api::ApprovalRecord> prod_approvals = {}) const {

@@ -16,6 +16,31 @@ inline Artifact artifact(const std::string& version, const std::string& digest) 
     return Artifact{version, version + "-ab12cd3", digest, "ab12cd3"};
 }
 
+/// billing in team-a: dev (health none) -> prod (health none, no gate yet); dev runs 1.4.2 (kA),
+/// healthy since `dev_since`; prod runs nothing. Tests add prod's gates.
+inline api::PoetryApp dev_and_prod(TimePoint dev_since) {
+    api::PoetryApp app;
+    app.metadata.name = "billing";
+    app.metadata.namespace_ = "team-a";
+    app.spec.image.repository = kRepo;
+    api::EnvironmentSpec dev;
+    dev.name = "dev";
+    dev.path = "envs/dev";
+    api::EnvironmentSpec prod;
+    prod.name = "prod";
+    prod.path = "envs/prod";
+    app.spec.environments = {dev, prod};
+    api::EnvironmentStatus d;
+    d.name = "dev";
+    d.version = "1.4.2";
+    d.tag = "1.4.2-ab12cd3";
+    d.digest = kA;
+    d.phase = api::Phase::healthy;
+    d.since = dev_since;
+    app.status.environments = {d};
+    return app;
+}
+
 /// Git pins exactly what the status says in every environment of `app`.
 inline Observations observe_status(const api::PoetryApp& app) {
     Observations o;

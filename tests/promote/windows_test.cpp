@@ -34,29 +34,13 @@ protected:
     api::PoetryApp app;
 
     void SetUp() override {
-        app.metadata.name = "billing";
-        app.metadata.namespace_ = "team-a";
-        app.spec.image.repository = kRepo;
-        api::EnvironmentSpec dev;
-        dev.name = "dev";
-        dev.path = "envs/dev";
-        api::EnvironmentSpec prod;
-        prod.name = "prod";
-        prod.path = "envs/prod";
-        prod.promotion.windows = {
+        app = dev_and_prod(utc(2026, 12, 1));
+        app.spec.environments[1].promotion.windows = {
             {"FREQ=WEEKLY;BYDAY=MO,TU,WE,TH;BYHOUR=9,10,11,12,13,14,15", api::Duration("1h"),
              api::WindowKind::allow, "Europe/Paris", false},
             {"FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=24", api::Duration("72h"), api::WindowKind::deny,
              "Europe/Paris", false},
         };
-        app.spec.environments = {dev, prod};
-        api::EnvironmentStatus d;
-        d.name = "dev";
-        d.version = "1.4.2";
-        d.tag = "1.4.2-ab12cd3";
-        d.digest = kA;
-        d.phase = Phase::healthy;
-        d.since = utc(2026, 12, 1);
         api::EnvironmentStatus p;
         p.name = "prod";
         p.version = "1.4.1";
@@ -64,7 +48,7 @@ protected:
         p.digest = kB;
         p.phase = Phase::healthy;
         p.since = utc(2026, 11, 20);
-        app.status.environments = {d, p};
+        app.status.environments.push_back(p);
         api::HistoryEntry h{"prod",
                             api::HistoryKind::promote,
                             "1.4.0",
