@@ -28,7 +28,11 @@ Result<DockerConfig> DockerConfig::parse(std::string_view json_text, std::string
     } else if (j.contains("credsStore") || j.contains("credHelpers") || j.empty()) {
         return cfg;  // nothing inline
     }
-    for (const auto& [host, entry] : auths->items()) {
+    // Named references, not a structured binding: the lambda below captures `entry`, and
+    // capturing a structured binding is C++20 that clang 14 (the fuzz build) rejects.
+    for (const auto& item : auths->items()) {
+        const std::string& host = item.key();
+        const nlohmann::json& entry = item.value();
         auto where = std::string(origin) + ": entry for '" + host + "'";
         if (legacy &&
             (!entry.is_object() || (!entry.contains("auth") && !entry.contains("username"))))

@@ -84,8 +84,10 @@ public:
         try {
             promise->set_value(co_await std::move(op));
         } catch (const std::exception& e) {
+            // Braces, not T(...): for the aggregate ExchangeOutcome, parenthesised aggregate
+            // initialisation (P0960) is C++20 that g++ 12 has and clang 14 lacks (the fuzz build).
             promise->set_value(
-                T(Error::make(Error::Kind::internal, std::string("http client: ") + e.what())));
+                T{Error::make(Error::Kind::internal, std::string("http client: ") + e.what())});
         }
     }
 
