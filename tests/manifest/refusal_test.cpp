@@ -1,7 +1,13 @@
 // Refusals: each names the line and the reason, and nothing is edited.
 #include <poetryops/manifest/edit.hpp>
+#include <poetryops/manifest/read.hpp>
+#include <poetryops/util/fs.hpp>
+
+#include "support/support.hpp"
 
 #include <gtest/gtest.h>
+
+#include <chrono>
 
 namespace poetryops::manifest {
 namespace {
@@ -107,6 +113,32 @@ TEST(Refuse, DeepNestingIsRefusedNamingTheLimitNotBadFile) {
         "x: " +
         std::string(200, '[') + std::string(200, ']') + "\n";
     EXPECT_TRUE(set_image(deep, req("app:2"))) << "a deep but sane document still edits";
+}
+
+// Inputs libFuzzer found on which yaml-cpp 0.7 reports empty documents at one place forever
+// (fuzz/findings/manifest_edit-timeout-*): refused at once as invalid YAML, for the editor and the
+// reader of pinned images alike.
+TEST(Refuse, AParserThatStopsAdvancingIsInvalidYamlNotAHang) {
+    for (const char* name : {"manifest_edit-timeout-1", "manifest_edit-timeout-2"}) {
+        SCOPED_TRACE(name);
+        auto text = read_file(test::source_dir() / "fuzz/findings" / name);
+        ASSERT_TRUE(text);
+        const auto t0 = std::chrono::steady_clock::now();
+        auto out = set_image(*text, req("app:2"));
+        auto pinned = find_pinned_image(*text, req("app:2"), Kind::auto_detect);
+        const auto took = std::chrono::steady_clock::now() - t0;
+        EXPECT_LT(took, std::chrono::seconds(2));
+        ASSERT_FALSE(out);
+        EXPECT_EQ(out.error().reason, "InvalidYAML") << out.error().message;
+        EXPECT_EQ(out.error().message.rfind("line ", 0), 0u) << out.error().message;
+        ASSERT_FALSE(pinned);
+        EXPECT_EQ(pinned.error().reason, "InvalidYAML") << pinned.error().message;
+    }
+    // Many real empty documents still parse.
+    EXPECT_TRUE(
+        set_image("---\n---\n---\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n"
+                  "  - image: app:1\n",
+                  req("app:2")));
 }
 
 TEST(Refuse, BadRequestValues) {

@@ -38,6 +38,18 @@ public:
     Builder(Tree& tree, const Limits& limits) : t_(tree), limits_(limits) {}
 
     void OnDocumentStart(const YAML::Mark& mark) override {
+        // yaml-cpp 0.7 can report new empty documents forever at one place in some malformed
+        // input (CR LF and a stray flow indicator; fuzz/findings/manifest_edit-timeout-*): a
+        // document that starts where the last one started, with no node between, is that loop.
+        if (!t_.docs.empty() && mark.pos == last_doc_pos_ && t_.nodes.size() == last_doc_nodes_) {
+            throw LimitExceeded{"line " + std::to_string(mark.line + 1) + ", column " +
+                                    std::to_string(mark.column + 1) +
+                                    ": invalid YAML: the parser stopped advancing (a malformed "
+                                    "document)",
+                                "InvalidYAML", Error::Kind::decode};
+        }
+        last_doc_pos_ = mark.pos;
+        last_doc_nodes_ = t_.nodes.size();
         doc_anchors_.clear();
         t_.docs.push_back(Document{npos, mark.line});
     }
@@ -83,6 +95,8 @@ public:
     }
 
 private:
+    int last_doc_pos_ = -1;
+    std::size_t last_doc_nodes_ = 0;
     std::size_t offset_of(const YAML::Mark& m) const {
         if (m.line < 0 || static_cast<std::size_t>(m.line) >= t_.line_starts.size()) return npos;
         return t_.line_starts[m.line] + static_cast<std::size_t>(m.column) +
