@@ -285,18 +285,9 @@ PoetryAppSpec decode_spec(JsonReader& r, const json& o, const std::string& p) {
     }
     r.integer(o, "historyLimit", p, s.history_limit);
     r.boolean(o, "suspend", p, s.suspend);
-    if (const json* list = r.array(o, "notifications", p)) {
-        std::string np = JsonReader::child(p, "notifications");
-        for (std::size_t i = 0; i < list->size(); ++i) {
-            const json& n = (*list)[i];
-            std::string ip = JsonReader::index(np, i);
-            if (!n.is_object()) {
-                r.error(ip, "must be an object, not " + JsonReader::type_name(n));
-                continue;
-            }
-            s.notifications.push_back(decode_notification(r, n, ip));
-        }
-    }
+    decode_list(
+        r, o, "notifications", p, s.notifications,
+        [&](const json& n, const std::string& ip) { return decode_notification(r, n, ip); });
     return s;
 }
 

@@ -100,10 +100,9 @@ protected:
         return r && r->ok() ? r->out : "";
     }
 
-    /// Starts the controller with promotion on, talking to the API server through `client` (and
-    /// serving the admission webhook with `admission`).
-    void start_controller(std::unique_ptr<kube::KubeClient> client,
-                          std::optional<controller::AdmissionOptions> admission = std::nullopt) {
+    /// The controller's configuration: this namespace, promotion on with the test registry over
+    /// plain HTTP, the registry webhook on webhook_port_, a 20 ms commit window.
+    controller::AppControllerConfig config() const {
         controller::AppControllerConfig cfg;
         cfg.namespaces = {ns_};
         cfg.metrics_bind_address = "127.0.0.1:0";
@@ -115,6 +114,14 @@ protected:
         po.registry.hosts[registry_->host()].plain_http = true;
         po.committer.window = std::chrono::milliseconds(20);
         cfg.promotion = po;
+        return cfg;
+    }
+
+    /// Starts the controller with promotion on, talking to the API server through `client` (and
+    /// serving the admission webhook with `admission`).
+    void start_controller(std::unique_ptr<kube::KubeClient> client,
+                          std::optional<controller::AdmissionOptions> admission = std::nullopt) {
+        controller::AppControllerConfig cfg = config();
         cfg.admission = std::move(admission);
         auto c = controller::AppController::create(cfg, std::move(client), ns_);
         ASSERT_TRUE(c) << c.error().message;
@@ -163,17 +170,7 @@ protected:
 };
 
 TEST_P(ClusterPromotionIt, RegistryPushWakesTheAppAndTheDigestIsCommitted) {
-    controller::AppControllerConfig cfg;
-    cfg.namespaces = {ns_};
-    cfg.metrics_bind_address = "127.0.0.1:0";
-    cfg.health_probe_bind_address = "127.0.0.1:0";
-    controller::ClusterPromotionOptions po;
-    po.cache_dir = dir_.path() / "cache";
-    po.webhook_address = "127.0.0.1:" + std::to_string(webhook_port_);
-    po.webhook.bearer_token = "hook-token";
-    po.registry.hosts[registry_->host()].plain_http = true;
-    po.committer.window = std::chrono::milliseconds(20);
-    cfg.promotion = po;
+    controller::AppControllerConfig cfg = config();
     auto c = controller::AppController::create(cfg, make_client(), ns_);
     ASSERT_TRUE(c) << c.error().message;
     ctl_ = std::move(*c);
@@ -264,17 +261,7 @@ TEST_P(ClusterPromotionIt, NotificationsReadTheSecretDeliverOnceAndNameAFailedTa
                               {"hmac", str::base64_encode("k3y")}}}});
     ASSERT_TRUE(secret) << secret.error().message;
 
-    controller::AppControllerConfig cfg;
-    cfg.namespaces = {ns_};
-    cfg.metrics_bind_address = "0";
-    cfg.health_probe_bind_address = "0";
-    controller::ClusterPromotionOptions po;
-    po.cache_dir = dir_.path() / "cache";
-    po.webhook_address = "127.0.0.1:" + std::to_string(webhook_port_);
-    po.webhook.bearer_token = "hook-token";
-    po.registry.hosts[registry_->host()].plain_http = true;
-    po.committer.window = std::chrono::milliseconds(20);
-    cfg.promotion = po;
+    controller::AppControllerConfig cfg = config();
     auto c = controller::AppController::create(cfg, make_client(), ns_);
     ASSERT_TRUE(c) << c.error().message;
     ctl_ = std::move(*c);
