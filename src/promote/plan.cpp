@@ -264,6 +264,22 @@ struct EnvPlanner {
             // Our own commit whose status write was lost (crash between push and status update).
             adopt(st, app.status, o, o.promotion_commit, "Recovered",
                   "found poetryops' own promotion commit in git", now);
+            // Its history entry was lost with the status write: record it, as a rollback when the
+            // rollback annotation names that digest.
+            const bool recorded = std::any_of(
+                plan.status.history.begin(), plan.status.history.end(),
+                [&](const api::HistoryEntry& h) { return h.commit == o.promotion_commit; });
+            if (!recorded) {
+                const bool rollback =
+                    app.annotation(api::kRollbackAnnotationPrefix, es.name) == o.pinned_digest;
+                api::record_history(
+                    plan.status,
+                    api::HistoryEntry{
+                        es.name, rollback ? api::HistoryKind::rollback : api::HistoryKind::promote,
+                        st.version, st.tag, st.digest, o.promotion_commit, now,
+                        "recovered: our own commit found in git"},
+                    app.spec.history_limit);
+            }
             return;
         }
         if (pinned && never_pinned && !st.held) {

@@ -376,6 +376,14 @@ TEST_F(PlanTest, OwnCommitFoundInGitIsAdoptedNotCommittedAgain) {
     EXPECT_EQ(dev->commit, "deadbeef");
     EXPECT_FALSE(dev->held);
     EXPECT_EQ(dev->phase, Phase::healthy);  // health none
+    // The history entry lost with the status write is recorded, once.
+    ASSERT_FALSE(app.status.history.empty());
+    EXPECT_EQ(app.status.history.front().commit, "deadbeef");
+    EXPECT_EQ(app.status.history.front().kind, api::HistoryKind::promote);
+    step(app, obs, t0 + 2min);
+    EXPECT_EQ(std::count_if(app.status.history.begin(), app.status.history.end(),
+                            [](const api::HistoryEntry& h) { return h.commit == "deadbeef"; }),
+              1);
 }
 
 TEST_F(PlanTest, FirstSightAdoptsWhatGitPins) {
